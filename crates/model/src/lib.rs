@@ -1,1 +1,26 @@
-//! placeholder
+//! Fleet and scenario files for fleetsim: the types every other crate works
+//! from, their defaults (DOMAIN.md's figures), and validation whose errors
+//! name the file, line, column and field and say what would be right.
+//!
+//! No tokio here: this crate only reads and checks descriptions.
+//!
+//! # Layout
+//! - [`duration`]: human durations (`"500ms"`, `"3m"`, `"30d"`).
+//! - [`error`]: located errors ([`FileError`]) and [`LoadError`].
+//! - [`fleet`]: servers, roles, services, lines, backups, phones, timers.
+//! - [`scenario`]: faults, expectations, the scenario itself.
+//! - [`embedded`]: the scenarios and fleets built into the binary.
+
+pub mod duration;
+pub mod embedded;
+pub mod error;
+pub mod fleet;
+pub mod scenario;
+
+pub use duration::{Dur, format_millis, parse_duration};
+pub use error::{FileError, LoadError, Source};
+pub use fleet::{
+    Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,
+    Timers,
+};
+pub use scenario::{Expectation, Fault, FaultKind, NamedExpectation, Scenario};

@@ -1,0 +1,200 @@
+//! Human durations: `"500ms"`, `"30s"`, `"3m"`, `"1h30m"`, `"30d"`.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A duration written the way people write them in scenario files.
+///
+/// Units: `ms`, `s`, `m`, `h`, `d`; several may follow each other (`"1h30m"`).
+/// A bare `0` is zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    /// Zero.
+    pub const ZERO: Dur = Dur(Duration::ZERO);
+
+    /// From whole seconds.
+    pub const fn secs(s: u64) -> Dur {
+        Dur(Duration::from_secs(s))
+    }
+
+    /// From whole minutes.
+    pub const fn mins(m: u64) -> Dur {
+        Dur(Duration::from_secs(m * 60))
+    }
+
+    /// From milliseconds.
+    pub const fn millis(ms: u64) -> Dur {
+        Dur(Duration::from_millis(ms))
+    }
+
+    /// Whole milliseconds.
+    pub fn as_millis(self) -> u64 {
+        u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl From<Dur> for Duration {
+    fn from(d: Dur) -> Duration {
+        d.0
+    }
+}
+
+/// Why a duration string could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid duration {input:?}: {reason}; write e.g. \"500ms\", \"30s\", \"3m\", \"1h30m\" or \"30d\""
+)]
+pub struct DurationError {
+    input: String,
+    reason: &'static str,
+}
+
+/// Parses a human duration (see [`Dur`]).
+pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
+    let err = |reason| DurationError {
+        input: input.to_string(),
+        reason,
+    };
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(err("it is empty"));
+    }
+    if s == "0" {
+        return Ok(Dur::ZERO);
+    }
+    let mut total: u128 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(err("expected a number"));
+        }
+        let value: u128 = rest[..digits]
+            .parse()
+            .map_err(|_| err("number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let ms_per: u128 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "" => return Err(err("a number needs a unit (ms, s, m, h, d)")),
+            _ => return Err(err("unknown unit (use ms, s, m, h or d)")),
+        };
+        total = value
+            .checked_mul(ms_per)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| err("too large"))?;
+    }
+    let ms = u64::try_from(total).map_err(|_| err("too large"))?;
+    Ok(Dur(Duration::from_millis(ms)))
+}
+
+/// Formats milliseconds as a short human duration (`"3m41s"`, `"250ms"`).
+pub fn format_millis(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    let mut rest = ms;
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if rest >= size {
+            out.push_str(&format!("{}{}", rest / size, unit));
+            rest %= size;
+        }
+    }
+    if rest > 0 {
+        out.push_str(&format!("{rest}ms"));
+    }
+    out
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_millis(self.as_millis()))
+    }
+}
+
+impl std::str::FromStr for Dur {
+    type Err = DurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_duration(s)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string such as \"30s\", \"3m\" or \"30d\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
+                parse_duration(v).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
+                if v == 0 {
+                    Ok(Dur::ZERO)
+                } else {
+                    Err(E::custom(format!(
+                        "a duration needs a unit: write \"{v}s\" or \"{v}m\", in quotes"
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit_and_combinations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Dur::millis(500));
+        assert_eq!(parse_duration("30s").unwrap(), Dur::secs(30));
+        assert_eq!(parse_duration("3m").unwrap(), Dur::mins(3));
+        assert_eq!(parse_duration("1h30m").unwrap(), Dur::mins(90));
+        assert_eq!(parse_duration("30d").unwrap(), Dur::secs(30 * 86_400));
+        assert_eq!(parse_duration("0").unwrap(), Dur::ZERO);
+    }
+
+    #[test]
+    fn rejects_missing_or_unknown_units() {
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("3 weeks").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn formats_back_to_human_units() {
+        assert_eq!(format_millis(221_000), "3m41s");
+        assert_eq!(format_millis(250), "250ms");
+        assert_eq!(format_millis(0), "0s");
+        assert_eq!(Dur::mins(90).to_string(), "1h30m");
+    }
+}

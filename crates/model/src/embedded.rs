@@ -1,0 +1,92 @@
+//! The scenarios and fleets in `scenarios/`, built into the binary so that
+//! `fleetsim run` works on a fresh machine with no files at hand.
+
+use crate::error::{LoadError, Source};
+use crate::scenario::{FleetResolver, Scenario};
+
+/// Every built-in file: (path under `scenarios/`, text).
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "primary-crash.toml",
+        include_str!("../../../scenarios/primary-crash.toml"),
+    ),
+    (
+        "primary-crash-and-return.toml",
+        include_str!("../../../scenarios/primary-crash-and-return.toml"),
+    ),
+    (
+        "primary-isolated.toml",
+        include_str!("../../../scenarios/primary-isolated.toml"),
+    ),
+    (
+        "primary-reboot-2m.toml",
+        include_str!("../../../scenarios/primary-reboot-2m.toml"),
+    ),
+    (
+        "expansion-crash.toml",
+        include_str!("../../../scenarios/expansion-crash.toml"),
+    ),
+    (
+        "fleets/reference.toml",
+        include_str!("../../../scenarios/fleets/reference.toml"),
+    ),
+];
+
+/// The scenario `fleetsim run` runs when given none.
+pub const DEFAULT_SCENARIO: &str = "primary-crash.toml";
+
+/// Resolves fleet paths among the built-in files.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedResolver;
+
+impl FleetResolver for EmbeddedResolver {
+    fn read(&self, path: &str) -> Result<(String, String), LoadError> {
+        let path = path.trim_start_matches("./");
+        FILES
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(p, t)| (format!("<embedded>/scenarios/{p}"), (*t).to_string()))
+            .ok_or_else(|| LoadError::Io {
+                path: format!("<embedded>/scenarios/{path}"),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such built-in file"),
+            })
+    }
+}
+
+/// Loads a built-in scenario by file name (`primary-crash.toml` or `primary-crash`).
+pub fn scenario(name: &str) -> Option<Result<Scenario, LoadError>> {
+    let want = if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}.toml")
+    };
+    let (path, text) = FILES
+        .iter()
+        .find(|(p, _)| *p == want && !p.starts_with("fleets/"))?;
+    let shown = format!("<embedded>/scenarios/{path}");
+    Some(Scenario::parse(
+        &Source { name: &shown, text },
+        &EmbeddedResolver,
+    ))
+}
+
+/// The built-in scenario names (without `.toml`), in file order.
+pub fn scenario_names() -> impl Iterator<Item = &'static str> {
+    FILES
+        .iter()
+        .filter(|(p, _)| !p.starts_with("fleets/"))
+        .map(|(p, _)| p.trim_end_matches(".toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_scenario_loads() {
+        for name in scenario_names() {
+            let s = scenario(name).unwrap();
+            assert!(s.is_ok(), "{name}: {}", s.unwrap_err());
+        }
+    }
+}

@@ -1,0 +1,773 @@
+//! Fleet files: servers, their roles and services, lines, backups, phones.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::duration::Dur;
+use crate::error::{FileError, Source};
+
+/// A server's role in a Server Edition network (DOMAIN.md §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The one mandatory server: telephony, apps and licensing.
+    Primary,
+    /// At most one: can take over many of the primary's functions.
+    Secondary,
+    /// Expansion (L): extra IP telephony.
+    ExpansionLinux,
+    /// Expansion (V2), IP500 V2 hardware: analogue/digital phones and trunks.
+    ExpansionV2,
+    /// Application server: in Server Edition, one-X Portal only.
+    ApplicationServer,
+    /// Unified Communications Module: not supported in Server Edition.
+    Ucm,
+}
+
+impl Role {
+    /// The name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Secondary => "secondary",
+            Role::ExpansionLinux => "expansion-linux",
+            Role::ExpansionV2 => "expansion-v2",
+            Role::ApplicationServer => "application-server",
+            Role::Ucm => "ucm",
+        }
+    }
+
+    /// Whether the role runs IP Office telephony (and so serves phones).
+    pub fn runs_ip_office(self) -> bool {
+        !matches!(self, Role::ApplicationServer | Role::Ucm)
+    }
+
+    /// The services the role runs by default (DOMAIN.md §1).
+    pub fn default_services(self) -> Vec<Service> {
+        use Service::*;
+        match self {
+            Role::Primary => vec![
+                IpOffice,
+                OneXPortal,
+                VoicemailPro,
+                MediaManager,
+                CollaborationServer,
+                Licensing,
+            ],
+            Role::Secondary => vec![IpOffice, OneXPortal, VoicemailPro],
+            Role::ExpansionLinux | Role::ExpansionV2 => vec![IpOffice],
+            // Supporting a Server Edition primary/secondary: one-X Portal only.
+            Role::ApplicationServer => vec![OneXPortal],
+            Role::Ucm => vec![OneXPortal, VoicemailPro],
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A service a server runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Service {
+    /// IP Office telephony.
+    IpOffice,
+    /// one-X Portal.
+    OneXPortal,
+    /// Voicemail Pro.
+    VoicemailPro,
+    /// Media Manager (call recording archive).
+    MediaManager,
+    /// Collaboration Server.
+    CollaborationServer,
+    /// Licence and subscription control for the network.
+    Licensing,
+}
+
+impl Service {
+    /// The name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::IpOffice => "ip-office",
+            Service::OneXPortal => "one-x-portal",
+            Service::VoicemailPro => "voicemail-pro",
+            Service::MediaManager => "media-manager",
+            Service::CollaborationServer => "collaboration-server",
+            Service::Licensing => "licensing",
+        }
+    }
+}
+
+/// The mode every server of the network runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkMode {
+    /// Server Edition.
+    #[default]
+    ServerEdition,
+    /// Server Edition Select.
+    Select,
+    /// Subscription.
+    Subscription,
+}
+
+/// The kind of an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhoneKind {
+    /// Physical H.323 IP phone.
+    H323,
+    /// Physical SIP phone.
+    Sip,
+    /// Softphone: never fails over.
+    Softphone,
+    /// Analogue/digital extension on an IP500 V2: never fails over.
+    Analogue,
+}
+
+impl PhoneKind {
+    /// Whether the endpoint is a physical IP phone: only those fail over
+    /// (and only their re-registration triggers failover, DOMAIN.md §3).
+    pub fn fails_over(self) -> bool {
+        matches!(self, PhoneKind::H323 | PhoneKind::Sip)
+    }
+
+    /// The name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneKind::H323 => "h323",
+            PhoneKind::Sip => "sip",
+            PhoneKind::Softphone => "softphone",
+            PhoneKind::Analogue => "analogue",
+        }
+    }
+}
+
+/// A resilience option on a line (set at both ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupOption {
+    /// Backs up my IP phones (and, with them, the users).
+    IpPhones,
+    /// Backs up my hunt groups.
+    HuntGroups,
+    /// Backs up my voicemail.
+    Voicemail,
+    /// Backs up my IP DECT phones.
+    IpDect,
+}
+
+/// Timers and thresholds; every one is a setting with DOMAIN.md's default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Timers {
+    /// Presence update to each line peer (30 s).
+    pub presence_interval: Dur,
+    /// A peer invisible this long is failed over (3 min).
+    pub failover_after: Dur,
+    /// Phones return home once it has been visible this long (10 min).
+    pub failback_after: Dur,
+    /// Phone recovery re-register wait (60 s); each retry after 50–90 % of it.
+    pub recovery_wait: Dur,
+    /// Phone keepalive to its gatekeeper (unconfirmed: 30 s).
+    pub keepalive_interval: Dur,
+    /// Deadline of every RPC: the phones' fast response timeout (4 s).
+    pub rpc_deadline: Dur,
+    /// Spread of start times so timers do not all fire together (5 s).
+    pub start_jitter: Dur,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            presence_interval: Dur::secs(30),
+            failover_after: Dur::mins(3),
+            failback_after: Dur::mins(10),
+            recovery_wait: Dur::secs(60),
+            keepalive_interval: Dur::secs(30),
+            rpc_deadline: Dur::secs(4),
+            start_jitter: Dur::secs(5),
+        }
+    }
+}
+
+/// How many phones of each kind a server homes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct PhoneCounts {
+    /// H.323 IP phones.
+    pub h323: u32,
+    /// SIP IP phones.
+    pub sip: u32,
+    /// Softphones.
+    pub softphone: u32,
+    /// Analogue/digital extensions (expansion-v2 only).
+    pub analogue: u32,
+}
+
+impl PhoneCounts {
+    fn by_kind(&self) -> [(PhoneKind, u32); 4] {
+        [
+            (PhoneKind::H323, self.h323),
+            (PhoneKind::Sip, self.sip),
+            (PhoneKind::Softphone, self.softphone),
+            (PhoneKind::Analogue, self.analogue),
+        ]
+    }
+}
+
+/// A server entry as written in a fleet file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawServer {
+    name: Spanned<String>,
+    role: Spanned<Role>,
+    #[serde(default)]
+    backup: Option<Spanned<String>>,
+    #[serde(default)]
+    backs_up: Option<Spanned<Vec<BackupOption>>>,
+    #[serde(default)]
+    services: Option<Spanned<Vec<Service>>>,
+    #[serde(default)]
+    phones: Option<Spanned<PhoneCounts>>,
+    #[serde(default)]
+    first_extension: Option<Spanned<u32>>,
+}
+
+/// An extra line as written in a fleet file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawLine {
+    between: Spanned<Vec<Spanned<String>>>,
+}
+
+/// A fleet file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawFleet {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    mode: NetworkMode,
+    #[serde(default)]
+    timers: Timers,
+    #[serde(default)]
+    server: Vec<Spanned<RawServer>>,
+    #[serde(default)]
+    line: Vec<Spanned<RawLine>>,
+}
+
+/// Where a server turns for backup, and what the line backs up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Backup {
+    /// The backing-up server.
+    pub server: String,
+    /// The resilience options set on the line.
+    pub options: BTreeSet<BackupOption>,
+}
+
+/// A validated server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServerSpec {
+    /// Unique name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Services it runs.
+    pub services: Vec<Service>,
+    /// Its backup system, if any.
+    pub backup: Option<Backup>,
+}
+
+impl ServerSpec {
+    /// Whether this server's backup covers its IP phones.
+    pub fn backup_for_phones(&self) -> Option<&str> {
+        self.backup
+            .as_ref()
+            .filter(|b| b.options.contains(&BackupOption::IpPhones))
+            .map(|b| b.server.as_str())
+    }
+}
+
+/// A validated phone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PhoneSpec {
+    /// Extension number, unique in the fleet; also the phone's name.
+    pub extension: String,
+    /// Kind.
+    pub kind: PhoneKind,
+    /// Home system.
+    pub home: String,
+}
+
+/// A validated fleet: the one description every other crate works from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fleet {
+    /// Name.
+    pub name: String,
+    /// One-line description.
+    pub description: String,
+    /// Network mode shared by all servers.
+    pub mode: NetworkMode,
+    /// Timers and thresholds.
+    pub timers: Timers,
+    /// Servers in file order.
+    pub servers: Vec<ServerSpec>,
+    /// Lines, each pair sorted and listed once, in a stable order.
+    pub lines: BTreeSet<(String, String)>,
+    /// Phones, in server then extension order.
+    pub phones: Vec<PhoneSpec>,
+}
+
+impl Fleet {
+    /// The server named `name`.
+    pub fn server(&self, name: &str) -> Option<&ServerSpec> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// The servers `name` has a line with, in name order.
+    pub fn line_peers(&self, name: &str) -> Vec<String> {
+        self.lines
+            .iter()
+            .filter_map(|(a, b)| {
+                if a == name {
+                    Some(b.clone())
+                } else if b == name {
+                    Some(a.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The servers `name` backs up IP phones for, in name order.
+    pub fn backed_up_by(&self, name: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|s| s.backup_for_phones() == Some(name))
+            .map(|s| s.name.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Phones homed on `server`.
+    pub fn phones_of<'a>(&'a self, server: &'a str) -> impl Iterator<Item = &'a PhoneSpec> + 'a {
+        self.phones.iter().filter(move |p| p.home == server)
+    }
+
+    /// The primary server (validation guarantees exactly one).
+    pub fn primary(&self) -> &ServerSpec {
+        self.servers
+            .iter()
+            .find(|s| s.role == Role::Primary)
+            .expect("validated fleet has a primary")
+    }
+
+    /// The secondary server, if any.
+    pub fn secondary(&self) -> Option<&ServerSpec> {
+        self.servers.iter().find(|s| s.role == Role::Secondary)
+    }
+
+    /// Parses and validates a fleet file's text.
+    pub fn from_toml(src: &Source<'_>) -> Result<Fleet, FileError> {
+        let raw: RawFleet = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
+        raw.validate(src)
+    }
+}
+
+fn known(names: &[String]) -> String {
+    names.join(", ")
+}
+
+impl RawFleet {
+    pub(crate) fn validate(self, src: &Source<'_>) -> Result<Fleet, FileError> {
+        let err = |span: std::ops::Range<usize>, field: &str, msg: String, hint: Option<String>| {
+            src.error(span, Some(field), msg, hint)
+        };
+        if self.server.is_empty() {
+            return Err(src.error(
+                0..0,
+                Some("server"),
+                "the fleet has no servers",
+                Some(
+                    "add a [[server]] table with name = \"primary\" and role = \"primary\"".into(),
+                ),
+            ));
+        }
+        let names: Vec<String> = self
+            .server
+            .iter()
+            .map(|s| s.get_ref().name.get_ref().clone())
+            .collect();
+
+        // Names: unique, and usable in events and globs.
+        let mut seen = BTreeSet::new();
+        for (i, s) in self.server.iter().enumerate() {
+            let s = s.get_ref();
+            let n = s.name.get_ref();
+            let field = format!("server[{i}].name");
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(err(
+                    s.name.span(),
+                    &field,
+                    format!("invalid server name {n:?}"),
+                    Some("use letters, digits, '-' and '_' only, e.g. \"expansion-l1\"".into()),
+                ));
+            }
+            if n.starts_with("phones") {
+                return Err(err(
+                    s.name.span(),
+                    &field,
+                    format!("server name {n:?} is reserved"),
+                    Some("names starting with \"phones\" denote phone groups in partitions".into()),
+                ));
+            }
+            if !seen.insert(n.clone()) {
+                return Err(err(
+                    s.name.span(),
+                    &field,
+                    format!("duplicate server name {n:?}"),
+                    Some("every server needs its own name".into()),
+                ));
+            }
+        }
+
+        // Roles: exactly one primary, at most one secondary, no UCM.
+        let mut primary: Option<&str> = None;
+        let mut secondary: Option<&str> = None;
+        for (i, s) in self.server.iter().enumerate() {
+            let s = s.get_ref();
+            let field = format!("server[{i}].role");
+            match *s.role.get_ref() {
+                Role::Primary => {
+                    if let Some(p) = primary {
+                        return Err(err(
+                            s.role.span(),
+                            &field,
+                            format!(
+                                "a second primary ({:?}); a network has exactly one, and {p:?} is already primary",
+                                s.name.get_ref()
+                            ),
+                            Some("make this server \"secondary\" or an expansion".into()),
+                        ));
+                    }
+                    primary = Some(s.name.get_ref());
+                }
+                Role::Secondary => {
+                    if let Some(p) = secondary {
+                        return Err(err(
+                            s.role.span(),
+                            &field,
+                            format!(
+                                "a second secondary ({:?}); a network has at most one, and {p:?} is already secondary",
+                                s.name.get_ref()
+                            ),
+                            Some("make this server an \"expansion-linux\"".into()),
+                        ));
+                    }
+                    secondary = Some(s.name.get_ref());
+                }
+                Role::Ucm => {
+                    return Err(err(
+                        s.role.span(),
+                        &field,
+                        format!(
+                            "server {:?}: a UCM (Unified Communications Module) is not supported in a Server Edition network",
+                            s.name.get_ref()
+                        ),
+                        Some(
+                            "use an \"application-server\" for one-X Portal, or remove the UCM"
+                                .into(),
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let Some(primary) = primary else {
+            return Err(src.error(
+                self.server[0].span(),
+                Some("server[].role"),
+                "the fleet has no primary server; a Server Edition network has exactly one",
+                Some("set role = \"primary\" on one server".into()),
+            ));
+        };
+        let primary = primary.to_string();
+        let secondary = secondary.map(str::to_string);
+
+        // Lines: double star by default, plus extras.
+        let mut lines = BTreeSet::new();
+        let pair = |a: &str, b: &str| {
+            if a < b {
+                (a.to_string(), b.to_string())
+            } else {
+                (b.to_string(), a.to_string())
+            }
+        };
+        for n in &names {
+            if *n != primary {
+                lines.insert(pair(n, &primary));
+            }
+            if let Some(sec) = &secondary
+                && n != sec
+            {
+                lines.insert(pair(n, sec));
+            }
+        }
+        for (i, l) in self.line.iter().enumerate() {
+            let between = l.get_ref().between.get_ref();
+            let field = format!("line[{i}].between");
+            if between.len() != 2 {
+                return Err(err(
+                    l.get_ref().between.span(),
+                    &field,
+                    format!(
+                        "a line joins exactly two servers, this names {}",
+                        between.len()
+                    ),
+                    Some("write between = [\"expansion-l\", \"expansion-v2\"]".into()),
+                ));
+            }
+            for end in between {
+                if !names.contains(end.get_ref()) {
+                    return Err(err(
+                        end.span(),
+                        &field,
+                        format!("unknown server {:?}", end.get_ref()),
+                        Some(format!("known servers: {}", known(&names))),
+                    ));
+                }
+            }
+            if between[0].get_ref() == between[1].get_ref() {
+                return Err(err(
+                    l.get_ref().between.span(),
+                    &field,
+                    "a line cannot join a server to itself".into(),
+                    None,
+                ));
+            }
+            lines.insert(pair(between[0].get_ref(), between[1].get_ref()));
+        }
+
+        // Per-server services, backup and phones.
+        let mut servers = Vec::new();
+        let mut phones = Vec::new();
+        let mut extensions: BTreeMap<u64, String> = BTreeMap::new();
+        for (i, s) in self.server.iter().enumerate() {
+            let s = s.get_ref();
+            let name = s.name.get_ref().clone();
+            let role = *s.role.get_ref();
+            let services = match &s.services {
+                None => role.default_services(),
+                Some(sv) => {
+                    let field = format!("server[{i}].services");
+                    if role != Role::ApplicationServer {
+                        return Err(err(
+                            sv.span(),
+                            &field,
+                            format!(
+                                "server {name:?}: services are set by the role ({role}); only an application-server takes a list"
+                            ),
+                            Some("remove `services`".into()),
+                        ));
+                    }
+                    if sv.get_ref().as_slice() != [Service::OneXPortal] {
+                        return Err(err(
+                            sv.span(),
+                            &field,
+                            format!(
+                                "server {name:?}: an application server supporting a Server Edition primary or secondary may run only one-X Portal"
+                            ),
+                            Some("write services = [\"one-x-portal\"]".into()),
+                        ));
+                    }
+                    sv.get_ref().clone()
+                }
+            };
+
+            let backup = match &s.backup {
+                Some(b) if b.get_ref() == "none" => None,
+                Some(b) => {
+                    let field = format!("server[{i}].backup");
+                    let target = b.get_ref();
+                    let Some(t) = self
+                        .server
+                        .iter()
+                        .map(|x| x.get_ref())
+                        .find(|x| x.name.get_ref() == target)
+                    else {
+                        return Err(err(
+                            b.span(),
+                            &field,
+                            format!("server {name:?}: unknown backup server {target:?}"),
+                            Some(format!("known servers: {}, or \"none\"", known(&names))),
+                        ));
+                    };
+                    if *target == name {
+                        return Err(err(
+                            b.span(),
+                            &field,
+                            format!("server {name:?} cannot back itself up"),
+                            Some("name another server, usually the secondary".into()),
+                        ));
+                    }
+                    if !t.role.get_ref().runs_ip_office() {
+                        return Err(err(
+                            b.span(),
+                            &field,
+                            format!(
+                                "server {name:?}: backup {target:?} is an {} and runs no IP Office",
+                                t.role.get_ref()
+                            ),
+                            Some("back up to the secondary, the primary or an expansion".into()),
+                        ));
+                    }
+                    if !lines.contains(&pair(&name, target)) {
+                        return Err(err(
+                            b.span(),
+                            &field,
+                            format!(
+                                "server {name:?}: no line to backup {target:?}; resilience runs over a line"
+                            ),
+                            Some(format!("add [[line]] between = [{name:?}, {target:?}]")),
+                        ));
+                    }
+                    Some(target.clone())
+                }
+                None if !role.runs_ip_office() => None,
+                // Defaults (unconfirmed, DOMAIN.md §2): primary and expansions
+                // ask the secondary; expansions without one ask the primary.
+                None => match role {
+                    Role::Primary | Role::ExpansionLinux | Role::ExpansionV2 => secondary
+                        .clone()
+                        .or_else(|| (role != Role::Primary).then(|| primary.clone())),
+                    _ => None,
+                },
+            };
+            let backup = backup.map(|server| {
+                let options = match &s.backs_up {
+                    Some(o) => o.get_ref().iter().copied().collect(),
+                    None if role == Role::Primary => [
+                        BackupOption::IpPhones,
+                        BackupOption::HuntGroups,
+                        BackupOption::Voicemail,
+                    ]
+                    .into(),
+                    None => [BackupOption::IpPhones].into(),
+                };
+                Backup { server, options }
+            });
+            if let (None, Some(o)) = (&backup, &s.backs_up) {
+                return Err(err(
+                    o.span(),
+                    &format!("server[{i}].backs-up"),
+                    format!("server {name:?} has no backup, so `backs-up` has no effect"),
+                    Some("set `backup` too, or remove `backs-up`".into()),
+                ));
+            }
+
+            if let Some(counts) = &s.phones {
+                let field = format!("server[{i}].phones");
+                let c = counts.get_ref();
+                let total = c.h323 + c.sip + c.softphone + c.analogue;
+                if total > 0 && !role.runs_ip_office() {
+                    return Err(err(
+                        counts.span(),
+                        &field,
+                        format!(
+                            "server {name:?} is an {role} and runs no IP Office, so it cannot home phones"
+                        ),
+                        Some("home the phones on the primary, secondary or an expansion".into()),
+                    ));
+                }
+                if c.analogue > 0 && role != Role::ExpansionV2 {
+                    return Err(err(
+                        counts.span(),
+                        &field,
+                        format!(
+                            "server {name:?}: analogue/digital extensions need IP500 V2 hardware"
+                        ),
+                        Some("home them on an \"expansion-v2\" server".into()),
+                    ));
+                }
+                let first = s
+                    .first_extension
+                    .as_ref()
+                    .map_or((i as u64 + 2) * 1000 + 1, |f| u64::from(*f.get_ref()));
+                let mut next = first;
+                for (kind, n) in c.by_kind() {
+                    for _ in 0..n {
+                        if let Some(other) = extensions.insert(next, name.clone()) {
+                            let span = s
+                                .first_extension
+                                .as_ref()
+                                .map_or(counts.span(), |f| f.span());
+                            return Err(err(
+                                span,
+                                &format!("server[{i}].first-extension"),
+                                format!(
+                                    "server {name:?}: extension {next} is already used by a phone of {other:?}"
+                                ),
+                                Some("set `first-extension` so the ranges do not overlap".into()),
+                            ));
+                        }
+                        phones.push(PhoneSpec {
+                            extension: next.to_string(),
+                            kind,
+                            home: name.clone(),
+                        });
+                        next += 1;
+                    }
+                }
+            }
+            servers.push(ServerSpec {
+                name,
+                role,
+                services,
+                backup,
+            });
+        }
+
+        let t = &self.timers;
+        for (field, d) in [
+            ("timers.presence-interval", t.presence_interval),
+            ("timers.keepalive-interval", t.keepalive_interval),
+            ("timers.recovery-wait", t.recovery_wait),
+            ("timers.rpc-deadline", t.rpc_deadline),
+        ] {
+            if d.0.is_zero() {
+                return Err(src.error(
+                    0..0,
+                    Some(field),
+                    "must be greater than zero".to_string(),
+                    Some("see docs/file-format.md for the defaults".into()),
+                ));
+            }
+        }
+
+        Ok(Fleet {
+            name: self.name.unwrap_or_else(|| "fleet".into()),
+            description: self.description.unwrap_or_default(),
+            mode: self.mode,
+            timers: self.timers,
+            servers,
+            lines,
+            phones,
+        })
+    }
+}
