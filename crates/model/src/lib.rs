@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`duration`]: human durations (`"500ms"`, `"3m"`, `"30d"`).
+//! - [`event`]: typed events of a run ([`Event`], [`EventRecord`]).
 //! - [`error`]: located errors ([`FileError`]) and [`LoadError`].
 //! - [`fleet`]: servers, roles, services, lines, backups, phones, timers.
 //! - [`scenario`]: faults, expectations, the scenario itself.
@@ -14,11 +15,13 @@
 pub mod duration;
 pub mod embedded;
 pub mod error;
+pub mod event;
 pub mod fleet;
 pub mod scenario;
 
 pub use duration::{Dur, format_millis, parse_duration};
 pub use error::{FileError, LoadError, Source};
+pub use event::{Event, EventRecord};
 pub use fleet::{
     Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,
     Timers,

@@ -1,1 +1,31 @@
-//! placeholder
+//! The transport seam every fleetsim server and phone talks through, and the
+//! one fault plane that breaks it.
+//!
+//! Two modes share one code path (DESIGN.md "Two clocks"):
+//! - **sim**: each connect makes a fresh in-memory duplex pair, handed to the
+//!   target's accept stream; run it on a paused current-thread runtime and
+//!   time is virtual and the run deterministic;
+//! - **live**: real TCP on 127.0.0.1, one port per server, `TCP_NODELAY` on.
+//!
+//! Every connection is wrapped in [`FaultIo`], which is how faults bite:
+//! a **crash** cancels the server's token and every connection to or from it
+//! fails at once (aborting tonic's serve task alone would leave its
+//! per-connection tasks answering); a **partition** stalls every connection
+//! that crosses it (bytes held, as on a dead link) and makes new connects hang
+//! until their timeout; a **heal** releases them.
+//!
+//! # Layout
+//! - [`io`]: [`FaultIo`], the wrapper that fails or stalls a connection.
+//! - [`net`]: [`Net`], listeners, connects, partitions.
+//! - [`clock`]: the emulated clock and the [`EventLog`] stamped with it.
+//! - [`channel`]: tonic channels over the seam, with deadline and keepalive.
+
+pub mod channel;
+pub mod clock;
+pub mod io;
+pub mod net;
+
+pub use channel::{ChannelTiming, channel};
+pub use clock::{Clock, EventLog};
+pub use io::FaultIo;
+pub use net::{Incoming, Mode, Net};

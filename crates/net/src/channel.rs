@@ -1,0 +1,47 @@
+//! tonic channels over the seam: lazy, reconnecting, every RPC with a
+//! deadline and every connection with HTTP/2 keepalive, so a partition shows
+//! up as a failure rather than a hang.
+
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::net::Net;
+
+/// Deadlines and keepalive of a channel.
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelTiming {
+    /// Deadline of every RPC.
+    pub rpc_deadline: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// HTTP/2 keepalive ping interval (while a call is in flight).
+    pub keepalive: Duration,
+}
+
+/// A lazy channel from `from` to server `to`: it connects on first use and
+/// reconnects after a failure.
+pub fn channel(
+    net: &Net,
+    from: &str,
+    from_token: &CancellationToken,
+    to: &str,
+    t: ChannelTiming,
+) -> Channel {
+    let net = net.clone();
+    let from = from.to_string();
+    let to = to.to_string();
+    let token = from_token.clone();
+    Endpoint::from_static("http://fleetsim.invalid")
+        .timeout(t.rpc_deadline)
+        .connect_timeout(t.connect_timeout)
+        .http2_keep_alive_interval(t.keepalive)
+        .keep_alive_timeout(t.rpc_deadline)
+        .keep_alive_while_idle(false)
+        .connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
+            let (net, from, to, token) = (net.clone(), from.clone(), to.clone(), token.clone());
+            async move { net.connect(&from, &token, &to).await.map(TokioIo::new) }
+        }))
+}

@@ -1,0 +1,118 @@
+//! The emulated clock and the event log stamped with it.
+//!
+//! In sim mode emulated time is tokio's paused virtual time; in live mode it
+//! is wall time multiplied by `speed` (every configured duration divided by
+//! it), so both modes log the same emulated timestamps.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fleetsim_model::{Event, EventRecord};
+use tokio::time::Instant;
+
+/// Converts between emulated durations and the runtime's (virtual or real) time.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    start: Instant,
+    speed: f64,
+}
+
+impl Clock {
+    /// Starts now, running `speed` emulated seconds per runtime second.
+    pub fn start(speed: f64) -> Clock {
+        Clock {
+            start: Instant::now(),
+            speed: if speed > 0.0 { speed } else { 1.0 },
+        }
+    }
+
+    /// The speed factor.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// The runtime instant of the start.
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
+    /// Runtime duration for an emulated one.
+    pub fn to_runtime(&self, emulated: Duration) -> Duration {
+        if self.speed == 1.0 {
+            emulated
+        } else {
+            emulated.div_f64(self.speed)
+        }
+    }
+
+    /// Emulated milliseconds for a runtime duration.
+    pub fn to_emulated_ms(&self, runtime: Duration) -> u64 {
+        let ms = runtime.as_secs_f64() * self.speed * 1000.0;
+        ms.round() as u64
+    }
+
+    /// Emulated milliseconds since the start.
+    pub fn now_ms(&self) -> u64 {
+        self.to_emulated_ms(Instant::now().saturating_duration_since(self.start))
+    }
+
+    /// The runtime instant at an emulated offset from the start.
+    pub fn at(&self, emulated: Duration) -> Instant {
+        self.start + self.to_runtime(emulated)
+    }
+}
+
+/// The run's event log: one ordered list every server, phone and the runner
+/// append to.
+#[derive(Clone, Debug)]
+pub struct EventLog {
+    clock: Clock,
+    events: Arc<Mutex<Vec<EventRecord>>>,
+}
+
+impl EventLog {
+    /// An empty log on `clock`.
+    pub fn new(clock: Clock) -> EventLog {
+        EventLog {
+            clock,
+            events: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Appends `event` about `server`, stamped now.
+    pub fn emit(&self, server: &str, event: Event) {
+        let rec = EventRecord {
+            t_ms: self.clock.now_ms(),
+            server: server.to_string(),
+            event,
+        };
+        tracing::info!(t_ms = rec.t_ms, server = %rec.server, event = rec.kind(), "{:?}", rec.event);
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(rec);
+    }
+
+    /// A copy of every event so far.
+    pub fn snapshot(&self) -> Vec<EventRecord> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Number of events so far.
+    pub fn len(&self) -> usize {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no event was logged yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
