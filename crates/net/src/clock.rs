@@ -116,3 +116,56 @@ impl EventLog {
         self.len() == 0
     }
 }
+
+/// Every timer of the fleet in runtime units (emulated durations divided by
+/// the speed), ready for `tokio::time`.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Presence update interval.
+    pub presence_interval: Duration,
+    /// Invisibility before failover.
+    pub failover_after: Duration,
+    /// Visibility before failback.
+    pub failback_after: Duration,
+    /// Phone recovery re-register wait (retries after 50–90 % of it).
+    pub recovery_wait: Duration,
+    /// Phone keepalive interval.
+    pub keepalive_interval: Duration,
+    /// Deadline of every RPC.
+    pub rpc_deadline: Duration,
+    /// Spread of start times.
+    pub start_jitter: Duration,
+}
+
+impl Timing {
+    /// Scales `timers` for `clock`. Network deadlines keep a floor of 50 ms
+    /// of runtime so fast live runs do not time out on scheduling noise.
+    pub fn new(timers: &fleetsim_model::Timers, clock: &Clock) -> Timing {
+        let s = |d: fleetsim_model::Dur| clock.to_runtime(d.0);
+        let floor = |d: Duration| {
+            if clock.speed() > 1.0 {
+                d.max(Duration::from_millis(50))
+            } else {
+                d
+            }
+        };
+        Timing {
+            presence_interval: s(timers.presence_interval),
+            failover_after: s(timers.failover_after),
+            failback_after: s(timers.failback_after),
+            recovery_wait: s(timers.recovery_wait),
+            keepalive_interval: s(timers.keepalive_interval),
+            rpc_deadline: floor(s(timers.rpc_deadline)),
+            start_jitter: s(timers.start_jitter),
+        }
+    }
+
+    /// Channel deadlines and keepalive derived from these timers.
+    pub fn channel(&self) -> crate::ChannelTiming {
+        crate::ChannelTiming {
+            rpc_deadline: self.rpc_deadline,
+            connect_timeout: self.rpc_deadline,
+            keepalive: self.presence_interval,
+        }
+    }
+}

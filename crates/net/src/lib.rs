@@ -18,14 +18,16 @@
 //! - [`io`]: [`FaultIo`], the wrapper that fails or stalls a connection.
 //! - [`net`]: [`Net`], listeners, connects, partitions.
 //! - [`clock`]: the emulated clock and the [`EventLog`] stamped with it.
+//! - [`seed`]: seeded generators derived from the scenario seed.
 //! - [`channel`]: tonic channels over the seam, with deadline and keepalive.
 
 pub mod channel;
 pub mod clock;
 pub mod io;
 pub mod net;
+pub mod seed;
 
 pub use channel::{ChannelTiming, channel};
-pub use clock::{Clock, EventLog};
+pub use clock::{Clock, EventLog, Timing};
 pub use io::FaultIo;
 pub use net::{Incoming, Mode, Net};

@@ -1,1 +1,215 @@
-//! placeholder
+//! A simulated Server Edition server: one incarnation of one server of the
+//! fleet, serving real gRPC for its role over the transport seam, with the
+//! resilience state machine of DOMAIN.md §2, §3 and §5.
+//!
+//! [`start`] binds the server on the [`Net`], serves `Line`, `Telephony` (on
+//! roles that run IP Office) and `grpc.health.v1`, sends presence to every
+//! line peer, and watches each peer. [`ServerHandle::crash`] kills the
+//! incarnation: connections reset, new ones refused, memory gone. A restart
+//! is simply a new [`start`] with the next incarnation number.
+//!
+//! # Layout
+//! - [`state`]: what a server remembers and the rules it applies (who is lost,
+//!   who may register as a guest, when to fail back).
+//! - `line`: the `Line` service and the presence sender.
+//! - `telephony`: the `Telephony` service.
+//! - `watchdog`: per-peer timers for the 3-minute and 10-minute rules.
+
+mod line;
+pub mod state;
+mod telephony;
+mod watchdog;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fleetsim_model::{Event, Fleet};
+use fleetsim_net::{EventLog, Net, Timing};
+use fleetsim_proto::pb;
+use rand::Rng as _;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::state::Shared;
+
+/// Counters shared by every server of a run.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// RPCs served.
+    pub rpcs: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn rpc(&self) {
+        self.rpcs.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What one incarnation of a server needs to start.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The fleet it belongs to.
+    pub fleet: Arc<Fleet>,
+    /// Its name in the fleet.
+    pub name: String,
+    /// 1 on first start, +1 per restart.
+    pub incarnation: u64,
+    /// The run's seed.
+    pub seed: u64,
+    /// Timers in runtime units.
+    pub timing: Timing,
+}
+
+/// The run-wide things a server works with.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The network.
+    pub net: Net,
+    /// The event log.
+    pub log: EventLog,
+    /// Counters.
+    pub stats: Arc<Stats>,
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The name is not in the fleet.
+    #[error("server {0:?} is not in the fleet")]
+    UnknownServer(String),
+    /// The transport refused to bind.
+    #[error("server {server:?}: {source}")]
+    Bind {
+        /// Server name.
+        server: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running server incarnation.
+#[derive(Debug)]
+pub struct ServerHandle {
+    name: String,
+    token: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl ServerHandle {
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Phones registered here now: (extension, guest).
+    pub fn registrations(&self) -> Vec<(String, bool)> {
+        self.shared.registrations()
+    }
+
+    /// Kills the incarnation: every connection to or from it resets, new
+    /// connects are refused, its tasks stop and its memory is dropped.
+    /// Returns how many phones were registered on it.
+    pub fn crash(self, net: &Net) -> u32 {
+        let registered = self.shared.registrations().len() as u32;
+        net.unbind(&self.name);
+        self.token.cancel();
+        for t in self.tasks {
+            t.abort();
+        }
+        registered
+    }
+}
+
+/// Starts a server incarnation and returns once it is bound (connects made
+/// after this succeed).
+pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartError> {
+    let spec = cfg
+        .fleet
+        .server(&cfg.name)
+        .cloned()
+        .ok_or_else(|| StartError::UnknownServer(cfg.name.clone()))?;
+    let token = CancellationToken::new();
+    let span = tracing::info_span!("server", server = %cfg.name, incarnation = cfg.incarnation);
+    let incoming = ctx
+        .net
+        .bind(&cfg.name, &token)
+        .await
+        .map_err(|source| StartError::Bind {
+            server: cfg.name.clone(),
+            source,
+        })?;
+    let shared = Arc::new(Shared::new(&cfg, spec, &ctx));
+    let mut tasks = Vec::new();
+
+    // gRPC: Line everywhere, Telephony where IP Office runs, health for both.
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    let line_svc = pb::line_server::LineServer::new(line::LineSvc(shared.clone()));
+    health
+        .set_serving::<pb::line_server::LineServer<line::LineSvc>>()
+        .await;
+    let telephony_svc = if shared.spec.role.runs_ip_office() {
+        health
+            .set_serving::<pb::telephony_server::TelephonyServer<telephony::TelephonySvc>>()
+            .await;
+        Some(pb::telephony_server::TelephonyServer::new(
+            telephony::TelephonySvc(shared.clone()),
+        ))
+    } else {
+        None
+    };
+    let router = tonic::transport::Server::builder()
+        .add_service(health_svc)
+        .add_service(line_svc)
+        .add_optional_service(telephony_svc);
+    let shutdown = token.clone().cancelled_owned();
+    tasks.push(tokio::spawn(
+        async move {
+            if let Err(e) = router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+            {
+                tracing::warn!(error = %e, "serve ended");
+            }
+            // Keep the health reporter alive as long as the server serves.
+            drop(health);
+        }
+        .instrument(span.clone()),
+    ));
+
+    // Presence to, and a watchdog on, every line peer; phases are seeded so
+    // timers started together do not all fire at once.
+    let mut rng = fleetsim_net::seed::rng(cfg.seed, &[&cfg.name, &cfg.incarnation.to_string()]);
+    let jitter_ms = cfg
+        .timing
+        .start_jitter
+        .min(cfg.timing.presence_interval)
+        .as_millis()
+        .max(1) as u64;
+    for peer in cfg.fleet.line_peers(&cfg.name) {
+        let phase = std::time::Duration::from_millis(rng.random_range(0..jitter_ms));
+        tasks.push(tokio::spawn(
+            line::presence_loop(shared.clone(), peer.clone(), token.clone(), phase)
+                .instrument(span.clone()),
+        ));
+        tasks.push(tokio::spawn(
+            watchdog::watch(shared.clone(), peer).instrument(span.clone()),
+        ));
+    }
+
+    ctx.log.emit(
+        &cfg.name,
+        Event::ServerStarted {
+            role: shared.spec.role.to_string(),
+            incarnation: cfg.incarnation,
+        },
+    );
+    Ok(ServerHandle {
+        name: cfg.name,
+        token,
+        tasks,
+        shared,
+    })
+}

@@ -1,0 +1,103 @@
+//! The `Line` service (presence, record replication) and the presence sender.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetsim_net::channel;
+use fleetsim_proto::pb;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::state::Shared;
+
+/// `Line` over a server's shared state.
+#[derive(Debug)]
+pub(crate) struct LineSvc(pub(crate) Arc<Shared>);
+
+#[tonic::async_trait]
+impl pb::line_server::Line for LineSvc {
+    async fn presence(
+        &self,
+        req: Request<pb::PresenceRequest>,
+    ) -> Result<Response<pb::PresenceReply>, Status> {
+        self.0.stats.rpc();
+        let r = req.into_inner();
+        let held = self.0.on_presence(&r.from).ok_or_else(|| {
+            Status::permission_denied(format!("{}: no line to {:?}", self.0.name, r.from))
+        })?;
+        Ok(Response::new(pb::PresenceReply {
+            server: self.0.name.clone(),
+            records_version_held: held,
+        }))
+    }
+
+    async fn replicate(
+        &self,
+        req: Request<pb::ReplicateRequest>,
+    ) -> Result<Response<pb::ReplicateReply>, Status> {
+        self.0.stats.rpc();
+        let r = req.into_inner();
+        let phones = r.phones.into_iter().map(|p| p.extension).collect();
+        let held = self
+            .0
+            .on_replicate(&r.from, r.version, phones)
+            .map_err(Status::failed_precondition)?;
+        Ok(Response::new(pb::ReplicateReply { held }))
+    }
+}
+
+/// Sends presence to `peer` every presence interval, starting after `phase`;
+/// when `peer` is this server's backup and lacks current records, pushes them.
+pub(crate) async fn presence_loop(
+    shared: Arc<Shared>,
+    peer: String,
+    token: CancellationToken,
+    phase: Duration,
+) {
+    let chan = channel(
+        &shared.net,
+        &shared.name,
+        &token,
+        &peer,
+        shared.timing.channel(),
+    );
+    let mut client = pb::line_client::LineClient::new(chan);
+    let is_backup = shared.spec.backup_for_phones() == Some(peer.as_str());
+    let version = if is_backup { shared.incarnation } else { 0 };
+    let mut ticker =
+        tokio::time::interval_at(Instant::now() + phase, shared.timing.presence_interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let req = pb::PresenceRequest {
+            from: shared.name.clone(),
+            incarnation: shared.incarnation,
+            records_version: version,
+        };
+        match client.presence(req).await {
+            Ok(reply) if is_backup && reply.get_ref().records_version_held != version => {
+                let phones = shared
+                    .my_records
+                    .iter()
+                    .map(|(ext, kind)| pb::PhoneRecord {
+                        extension: ext.clone(),
+                        kind: crate::telephony::kind_to_pb(*kind) as i32,
+                    })
+                    .collect();
+                let req = pb::ReplicateRequest {
+                    from: shared.name.clone(),
+                    incarnation: shared.incarnation,
+                    version,
+                    phones,
+                };
+                if let Err(e) = client.replicate(req).await {
+                    tracing::debug!(%peer, error = %e, "replicate failed");
+                }
+            }
+            Ok(_) => {}
+            // An unreachable peer is what the watchdogs are for; nothing to do here.
+            Err(e) => tracing::trace!(%peer, error = %e, "presence failed"),
+        }
+    }
+}

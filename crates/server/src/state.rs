@@ -1,0 +1,395 @@
+//! What a server remembers, and the resilience rules it applies to it.
+//!
+//! Everything here lives in memory only: a crash drops it, as on the real
+//! system, where a backup that restarts during failover loses the copies of
+//! the records it was keeping.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use fleetsim_model::{Event, Fleet, PhoneKind, ServerSpec, format_millis};
+use fleetsim_net::{Clock, EventLog, Net, Timing};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::{Ctx, ServerConfig, Stats};
+
+/// Failover state towards one peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failover {
+    /// Nothing taken over.
+    Idle,
+    /// The peer is lost and this server backs it up: guests are accepted.
+    Ready,
+    /// Guests of the peer have registered here.
+    Active,
+}
+
+/// What a server knows of one line peer.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    /// When it was last heard from (start of this incarnation if never).
+    pub last_seen: Instant,
+    /// Declared lost (invisible for the failover time).
+    pub lost: bool,
+    /// Heard again after being lost, since.
+    pub returned_since: Option<Instant>,
+    pub failover: Failover,
+    /// Wakes the watchdog when a lost peer is heard again.
+    pub notify: Arc<Notify>,
+}
+
+/// A phone registered here.
+#[derive(Debug, Clone)]
+pub(crate) struct Reg {
+    pub home: String,
+    pub guest: bool,
+}
+
+/// Records held for a home system this server backs up.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    pub version: u64,
+    pub phones: BTreeSet<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub peers: BTreeMap<String, Peer>,
+    pub regs: BTreeMap<String, Reg>,
+    pub held: BTreeMap<String, Held>,
+}
+
+/// One server incarnation's identity, configuration and state.
+#[derive(Debug)]
+pub struct Shared {
+    pub(crate) name: String,
+    pub(crate) spec: ServerSpec,
+    pub(crate) fleet: Arc<Fleet>,
+    pub(crate) incarnation: u64,
+    pub(crate) timing: Timing,
+    pub(crate) net: Net,
+    pub(crate) log: EventLog,
+    pub(crate) stats: Arc<Stats>,
+    /// Phones of this server its backup keeps records of.
+    pub(crate) my_records: Vec<(String, PhoneKind)>,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub(crate) fn new(cfg: &ServerConfig, spec: ServerSpec, ctx: &Ctx) -> Shared {
+        let now = Instant::now();
+        let peers = cfg
+            .fleet
+            .line_peers(&cfg.name)
+            .into_iter()
+            .map(|p| {
+                let peer = Peer {
+                    last_seen: now,
+                    lost: false,
+                    returned_since: None,
+                    failover: Failover::Idle,
+                    notify: Arc::new(Notify::new()),
+                };
+                (p, peer)
+            })
+            .collect();
+        let my_records = if spec.backup_for_phones().is_some() {
+            cfg.fleet
+                .phones_of(&cfg.name)
+                .filter(|p| p.kind.fails_over())
+                .map(|p| (p.extension.clone(), p.kind))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Shared {
+            name: cfg.name.clone(),
+            spec,
+            fleet: cfg.fleet.clone(),
+            incarnation: cfg.incarnation,
+            timing: cfg.timing,
+            net: ctx.net.clone(),
+            log: ctx.log.clone(),
+            stats: ctx.stats.clone(),
+            my_records,
+            state: Mutex::new(State {
+                peers,
+                ..State::default()
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn clock(&self) -> Clock {
+        self.log.clock()
+    }
+
+    fn ms(&self, d: std::time::Duration) -> u64 {
+        self.clock().to_emulated_ms(d)
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        self.log.emit(&self.name, event);
+    }
+
+    /// Whether this server backs up `home`'s IP phones.
+    pub(crate) fn backs_up(&self, home: &str) -> bool {
+        self.fleet.server(home).and_then(|s| s.backup_for_phones()) == Some(self.name.as_str())
+    }
+
+    /// Phones registered here: (extension, guest).
+    pub fn registrations(&self) -> Vec<(String, bool)> {
+        self.lock()
+            .regs
+            .iter()
+            .map(|(e, r)| (e.clone(), r.guest))
+            .collect()
+    }
+
+    /// A presence update from `from` arrived. Returns the version of `from`'s
+    /// records held here, or `None` if there is no line to `from`.
+    pub(crate) fn on_presence(&self, from: &str) -> Option<u64> {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let held = st.held.get(from).map_or(0, |h| h.version);
+        let p = st.peers.get_mut(from)?;
+        let silent = now.saturating_duration_since(p.last_seen);
+        p.last_seen = now;
+        if p.lost && p.returned_since.is_none() {
+            p.returned_since = Some(now);
+            if p.failover != Failover::Active {
+                // Nothing was taken over, so there is nothing to hand back.
+                p.lost = false;
+                p.returned_since = None;
+                p.failover = Failover::Idle;
+            }
+            p.notify.notify_one();
+            let silent_for_ms = self.ms(silent);
+            drop(st);
+            self.emit(Event::PeerReturned {
+                peer: from.to_string(),
+                silent_for_ms,
+            });
+        }
+        Some(held)
+    }
+
+    /// Records of `home`'s phones arrived.
+    pub(crate) fn on_replicate(
+        &self,
+        home: &str,
+        version: u64,
+        phones: Vec<String>,
+    ) -> Result<u32, String> {
+        if !self.backs_up(home) {
+            return Err(format!(
+                "{} is not {home}'s backup for IP phones",
+                self.name
+            ));
+        }
+        let n = phones.len() as u32;
+        let mut st = self.lock();
+        let held = st.held.entry(home.to_string()).or_default();
+        if held.version == version {
+            return Ok(n);
+        }
+        held.version = version;
+        held.phones = phones.into_iter().collect();
+        drop(st);
+        self.emit(Event::RecordsReplicated {
+            home: home.to_string(),
+            phones: n,
+        });
+        Ok(n)
+    }
+
+    /// The watchdog's next deadline for `peer`, or `None` to wait for a notify.
+    pub(crate) fn next_deadline(&self, peer: &str) -> (Option<Instant>, Arc<Notify>) {
+        let st = self.lock();
+        let Some(p) = st.peers.get(peer) else {
+            return (None, Arc::new(Notify::new()));
+        };
+        let silence = p.last_seen + self.timing.failover_after;
+        let d = if !p.lost {
+            Some(silence)
+        } else {
+            p.returned_since
+                .map(|r| (r + self.timing.failback_after).min(silence))
+        };
+        (d, p.notify.clone())
+    }
+
+    /// Applies the 3-minute (failover) and 10-minute (failback) rules to `peer` now.
+    pub(crate) fn evaluate(&self, peer: &str) {
+        let now = Instant::now();
+        let backing_up = self.backs_up(peer);
+        let mut st = self.lock();
+        let records_held = st.held.get(peer).map_or(0, |h| h.phones.len() as u32);
+        let guests = st
+            .regs
+            .values()
+            .filter(|r| r.guest && r.home == peer)
+            .count() as u32;
+        let Some(p) = st.peers.get_mut(peer) else {
+            return;
+        };
+        let silent = now.saturating_duration_since(p.last_seen);
+        let mut event = None;
+        if silent >= self.timing.failover_after && (!p.lost || p.returned_since.is_some()) {
+            // Invisible for the failover time (again): lost.
+            p.lost = true;
+            p.returned_since = None;
+            if backing_up && p.failover == Failover::Idle {
+                p.failover = Failover::Ready;
+            }
+            event = Some(Event::PeerLost {
+                peer: peer.to_string(),
+                silent_for_ms: self.ms(silent),
+                backing_up,
+                records_held,
+            });
+        } else if let Some(since) = p.returned_since
+            && now >= since + self.timing.failback_after
+        {
+            p.lost = false;
+            p.returned_since = None;
+            p.failover = Failover::Idle;
+            event = Some(Event::FailbackStarted {
+                home: peer.to_string(),
+                visible_for_ms: self.ms(now.saturating_duration_since(since)),
+                guests,
+            });
+        }
+        drop(st);
+        if let Some(e) = event {
+            self.emit(e);
+        }
+    }
+
+    /// Registers a phone of this server, or refuses with the reason.
+    pub(crate) fn register_home(&self, ext: &str) -> Result<(), String> {
+        if !self.fleet.phones_of(&self.name).any(|p| p.extension == ext) {
+            return Err(format!("{ext} is not a phone of {}", self.name));
+        }
+        self.lock().regs.insert(
+            ext.to_string(),
+            Reg {
+                home: self.name.clone(),
+                guest: false,
+            },
+        );
+        self.emit(Event::PhoneRegistered {
+            phone: ext.to_string(),
+            home: self.name.clone(),
+            guest: false,
+        });
+        Ok(())
+    }
+
+    /// Registers a phone of `home` as a guest, if the rules allow it now.
+    pub(crate) fn register_guest(
+        &self,
+        ext: &str,
+        home: &str,
+        kind: PhoneKind,
+    ) -> Result<(), String> {
+        let now = Instant::now();
+        let result = (|| {
+            if !kind.fails_over() {
+                return Err(format!("{} endpoints do not fail over", kind.as_str()));
+            }
+            if !self.backs_up(home) {
+                return Err(format!(
+                    "{} is not {home}'s backup for IP phones",
+                    self.name
+                ));
+            }
+            let mut st = self.lock();
+            let has_record = st.held.get(home).is_some_and(|h| h.phones.contains(ext));
+            let Some(p) = st.peers.get_mut(home) else {
+                return Err(format!("no line to {home}"));
+            };
+            if !p.lost {
+                let silent = now.saturating_duration_since(p.last_seen);
+                return Err(format!(
+                    "{home} last heard {} ago; failover needs {} of silence",
+                    format_millis(self.ms(silent)),
+                    format_millis(self.ms(self.timing.failover_after)),
+                ));
+            }
+            if p.returned_since.is_some() {
+                return Err(format!("{home} is visible again; register there"));
+            }
+            if !has_record {
+                return Err(format!("no record of {ext} from {home}: resilience lost"));
+            }
+            let first = p.failover != Failover::Active;
+            p.failover = Failover::Active;
+            st.regs.insert(
+                ext.to_string(),
+                Reg {
+                    home: home.to_string(),
+                    guest: true,
+                },
+            );
+            Ok(first)
+        })();
+        match result {
+            Ok(first) => {
+                if first {
+                    self.emit(Event::FailoverStarted {
+                        home: home.to_string(),
+                        trigger: ext.to_string(),
+                    });
+                }
+                self.emit(Event::PhoneRegistered {
+                    phone: ext.to_string(),
+                    home: home.to_string(),
+                    guest: true,
+                });
+                Ok(())
+            }
+            Err(reason) => {
+                self.emit(Event::RegistrationRefused {
+                    phone: ext.to_string(),
+                    home: home.to_string(),
+                    reason: reason.clone(),
+                });
+                Err(reason)
+            }
+        }
+    }
+
+    /// A keepalive: `Err` if the phone is not registered here; `Ok(true)` when
+    /// the phone is a guest whose home has failed back and must go home now.
+    pub(crate) fn keepalive(&self, ext: &str) -> Result<bool, ()> {
+        let mut st = self.lock();
+        let reg = st.regs.get(ext).cloned().ok_or(())?;
+        if !reg.guest {
+            return Ok(false);
+        }
+        let failed_back = st
+            .peers
+            .get(&reg.home)
+            .is_none_or(|p| p.failover == Failover::Idle);
+        if !failed_back {
+            return Ok(false);
+        }
+        st.regs.remove(ext);
+        drop(st);
+        self.emit(Event::PhoneSentHome {
+            phone: ext.to_string(),
+            home: reg.home,
+        });
+        Ok(true)
+    }
+
+    /// Drops a registration.
+    pub(crate) fn unregister(&self, ext: &str) {
+        self.lock().regs.remove(ext);
+    }
+}

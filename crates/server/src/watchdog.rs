@@ -1,0 +1,24 @@
+//! Per-peer timers: wakes at the moment a peer would pass the failover time
+//! of silence, or the failback time of renewed visibility, and applies the
+//! rule. Presence updates only move `last_seen`; the watchdog re-reads it.
+
+use std::sync::Arc;
+
+use crate::state::Shared;
+
+pub(crate) async fn watch(shared: Arc<Shared>, peer: String) {
+    loop {
+        let (deadline, notify) = shared.next_deadline(&peer);
+        match deadline {
+            Some(at) => {
+                tokio::select! {
+                    biased;
+                    () = tokio::time::sleep_until(at) => {}
+                    () = notify.notified() => {}
+                }
+            }
+            None => notify.notified().await,
+        }
+        shared.evaluate(&peer);
+    }
+}
