@@ -1,0 +1,223 @@
+//! Expectations, checked against the event log.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fleetsim_model::{Event, EventRecord, Expectation, Scenario, format_millis};
+use serde::Serialize;
+
+/// The verdict on one expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExpectationResult {
+    /// Its name.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// Why, in a sentence.
+    pub detail: String,
+}
+
+fn list(items: &[&str]) -> String {
+    const SHOWN: usize = 6;
+    let mut s = items
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        s.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    s
+}
+
+/// Evaluates every expectation of `scenario` against `events`.
+pub fn evaluate(scenario: &Scenario, events: &[EventRecord]) -> Vec<ExpectationResult> {
+    scenario
+        .expectations
+        .iter()
+        .map(|e| {
+            let (passed, detail) = check(scenario, &e.expect, events);
+            ExpectationResult {
+                name: e.name.clone(),
+                passed,
+                detail,
+            }
+        })
+        .collect()
+}
+
+fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool, String) {
+    let fleet = &scenario.fleet;
+    match e {
+        Expectation::Takeover {
+            of,
+            by,
+            within,
+            after,
+        } => {
+            let after = after.as_millis();
+            let eligible: Vec<&str> = fleet
+                .phones_of(of)
+                .filter(|p| p.kind.fails_over())
+                .map(|p| p.extension.as_str())
+                .collect();
+            if eligible.is_empty() {
+                return (
+                    false,
+                    format!("{of} homes no physical IP phone, so nothing can fail over"),
+                );
+            }
+            let mut arrived: BTreeMap<&str, u64> = BTreeMap::new();
+            for ev in events
+                .iter()
+                .filter(|ev| ev.t_ms >= after && ev.server == *by)
+            {
+                if let Event::PhoneRegistered {
+                    phone,
+                    guest: true,
+                    home,
+                } = &ev.event
+                    && home == of
+                {
+                    arrived.entry(phone.as_str()).or_insert(ev.t_ms);
+                }
+            }
+            let missing: Vec<&str> = eligible
+                .iter()
+                .copied()
+                .filter(|p| !arrived.contains_key(p))
+                .collect();
+            if !missing.is_empty() {
+                return (
+                    false,
+                    format!(
+                        "{} of {} IP phones of {of} never registered on {by}: {}",
+                        missing.len(),
+                        eligible.len(),
+                        list(&missing)
+                    ),
+                );
+            }
+            let last = arrived.values().max().copied().unwrap_or(after) - after;
+            let first = arrived.values().min().copied().unwrap_or(after) - after;
+            let span = format!(
+                "all {} IP phones of {of} on {by} between {} and {} after {}",
+                eligible.len(),
+                format_millis(first),
+                format_millis(last),
+                format_millis(after)
+            );
+            if last <= within.as_millis() {
+                (true, format!("{span} (bound {within})"))
+            } else {
+                let late: Vec<&str> = arrived
+                    .iter()
+                    .filter(|(_, t)| **t - after > within.as_millis())
+                    .map(|(p, _)| *p)
+                    .collect();
+                (
+                    false,
+                    format!("{span}: over the bound of {within}; late: {}", list(&late)),
+                )
+            }
+        }
+        Expectation::NoFailover { of } => {
+            let mut moved: BTreeSet<&str> = BTreeSet::new();
+            let mut failovers = Vec::new();
+            let mut refused = 0;
+            for ev in events {
+                match &ev.event {
+                    Event::PhoneRegistered {
+                        phone,
+                        home,
+                        guest: true,
+                    } if home == of => {
+                        moved.insert(phone.as_str());
+                    }
+                    Event::FailoverStarted { home, .. } if home == of => {
+                        failovers.push(format!("{} at {}", ev.server, format_millis(ev.t_ms)));
+                    }
+                    Event::RegistrationRefused { home, .. } if home == of => refused += 1,
+                    _ => {}
+                }
+            }
+            if moved.is_empty() && failovers.is_empty() {
+                (
+                    true,
+                    format!("no phone of {of} moved ({refused} guest registrations refused)"),
+                )
+            } else {
+                let moved: Vec<&str> = moved.into_iter().collect();
+                (
+                    false,
+                    format!(
+                        "{of} was failed over ({}); phones moved: {}",
+                        failovers.join(", "),
+                        list(&moved)
+                    ),
+                )
+            }
+        }
+        Expectation::Failback { to, within, after } => {
+            let after = after.as_millis();
+            let mut moved: BTreeSet<&str> = BTreeSet::new();
+            let mut home_again: BTreeMap<&str, u64> = BTreeMap::new();
+            for ev in events {
+                match &ev.event {
+                    Event::PhoneRegistered {
+                        phone,
+                        home,
+                        guest: true,
+                    } if home == to && ev.t_ms < after => {
+                        moved.insert(phone.as_str());
+                    }
+                    Event::PhoneRegistered {
+                        phone,
+                        guest: false,
+                        ..
+                    } if ev.server == *to && ev.t_ms >= after && moved.contains(phone.as_str()) => {
+                        home_again.entry(phone.as_str()).or_insert(ev.t_ms);
+                    }
+                    _ => {}
+                }
+            }
+            if moved.is_empty() {
+                return (
+                    false,
+                    format!(
+                        "no phone of {to} had failed over before {}, so nothing could fail back",
+                        format_millis(after)
+                    ),
+                );
+            }
+            let missing: Vec<&str> = moved
+                .iter()
+                .copied()
+                .filter(|p| !home_again.contains_key(p))
+                .collect();
+            if !missing.is_empty() {
+                return (
+                    false,
+                    format!(
+                        "{} of {} moved phones never returned to {to}: {}",
+                        missing.len(),
+                        moved.len(),
+                        list(&missing)
+                    ),
+                );
+            }
+            let last = home_again.values().max().copied().unwrap_or(after) - after;
+            let detail = format!(
+                "all {} moved phones back on {to} {} after {}",
+                moved.len(),
+                format_millis(last),
+                format_millis(after)
+            );
+            if last <= within.as_millis() {
+                (true, format!("{detail} (bound {within})"))
+            } else {
+                (false, format!("{detail}: over the bound of {within}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Metrics computed from the event log: detection, takeover, outages.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fleetsim_model::{Event, EventRecord, FaultKind, Scenario};
+use serde::Serialize;
+
+use crate::runner::expand_groups;
+
+/// The figures of a run. Times are emulated milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Metrics {
+    /// The server the first isolating fault hit (crash or partition).
+    pub subject: Option<String>,
+    /// Fault → the subject's backup declares it lost.
+    pub detection_ms: Option<u64>,
+    /// Fault → every failover-eligible phone of the subject registered on its
+    /// backup (`None` if some never did).
+    pub takeover_ms: Option<u64>,
+    /// Distinct phones that registered as guests somewhere.
+    pub phones_moved: u32,
+    /// Phones sent home by a backup (failback).
+    pub phones_failed_back: u32,
+    /// Phones that had an outage.
+    pub phones_with_outage: u32,
+    /// Phones unregistered at the end of the run (after having registered).
+    pub phones_unregistered_at_end: u32,
+    /// Longest total outage of one phone.
+    pub max_phone_outage_ms: u64,
+    /// Median of per-phone total outage, over phones that had one.
+    pub p50_phone_outage_ms: u64,
+    /// 99th percentile (nearest rank) of per-phone total outage.
+    pub p99_phone_outage_ms: u64,
+    /// Registrations refused.
+    pub registrations_refused: u32,
+    /// Events logged.
+    pub events: u32,
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+impl Metrics {
+    /// Computes the metrics of `events` from a run of `scenario`.
+    pub fn compute(scenario: &Scenario, events: &[EventRecord]) -> Metrics {
+        let fleet = &scenario.fleet;
+        let mut m = Metrics {
+            events: events.len() as u32,
+            ..Metrics::default()
+        };
+
+        // The first incident: the first fault that takes a server out of sight.
+        let incident = scenario.faults.iter().find_map(|f| {
+            let s = match &f.kind {
+                FaultKind::Crash { server } => Some(server.clone()),
+                FaultKind::Partition { groups } => groups
+                    .iter()
+                    .flatten()
+                    .find(|n| fleet.server(n).is_some())
+                    .cloned(),
+                _ => None,
+            };
+            s.map(|s| (f.at.as_millis(), s))
+        });
+        if let Some((at, subject)) = &incident {
+            m.subject = Some(subject.clone());
+            let backup = fleet.server(subject).and_then(|s| s.backup_for_phones());
+            if let Some(backup) = backup {
+                m.detection_ms = events.iter().find_map(|e| match &e.event {
+                    Event::PeerLost { peer, .. }
+                        if e.t_ms >= *at && e.server == backup && peer == subject =>
+                    {
+                        Some(e.t_ms - at)
+                    }
+                    _ => None,
+                });
+                let eligible: BTreeSet<&str> = fleet
+                    .phones_of(subject)
+                    .filter(|p| p.kind.fails_over())
+                    .map(|p| p.extension.as_str())
+                    .collect();
+                let mut arrived: BTreeMap<&str, u64> = BTreeMap::new();
+                for e in events
+                    .iter()
+                    .filter(|e| e.t_ms >= *at && e.server == backup)
+                {
+                    if let Event::PhoneRegistered {
+                        phone, guest: true, ..
+                    } = &e.event
+                        && eligible.contains(phone.as_str())
+                    {
+                        arrived.entry(phone.as_str()).or_insert(e.t_ms);
+                    }
+                }
+                if !eligible.is_empty() && arrived.len() == eligible.len() {
+                    m.takeover_ms = arrived.values().max().map(|t| t - at);
+                }
+            }
+        }
+
+        // Per-phone outages: a phone is out from the moment its gatekeeper
+        // is gone (crash, partition) or it notices (lost), until it registers.
+        let end = events.last().map_or(0, |e| e.t_ms);
+        let mut on: BTreeMap<String, String> = BTreeMap::new();
+        let mut out_since: BTreeMap<String, u64> = BTreeMap::new();
+        let mut total: BTreeMap<String, u64> = BTreeMap::new();
+        let mut moved = BTreeSet::new();
+        let mut fault_iter = scenario.faults.iter().peekable();
+        let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+        let group = |g: &BTreeMap<String, usize>, n: &str| g.get(n).copied().unwrap_or(0);
+        for e in events {
+            match &e.event {
+                Event::FaultApplied { .. } => {
+                    // Faults are logged in scenario order; track partitions.
+                    if let Some(f) = fault_iter.next() {
+                        match &f.kind {
+                            FaultKind::Partition { groups: gs } => {
+                                groups.clear();
+                                for (i, g) in expand_groups(fleet, gs).iter().enumerate() {
+                                    for n in g {
+                                        groups.insert(n.clone(), i + 1);
+                                    }
+                                }
+                                let cut: Vec<String> = on
+                                    .iter()
+                                    .filter(|(p, s)| group(&groups, p) != group(&groups, s))
+                                    .map(|(p, _)| p.clone())
+                                    .collect();
+                                for p in cut {
+                                    on.remove(&p);
+                                    out_since.insert(p, e.t_ms);
+                                }
+                            }
+                            FaultKind::Heal => groups.clear(),
+                            _ => {}
+                        }
+                    }
+                }
+                Event::ServerCrashed { .. } => {
+                    let gone: Vec<String> = on
+                        .iter()
+                        .filter(|(_, s)| **s == e.server)
+                        .map(|(p, _)| p.clone())
+                        .collect();
+                    for p in gone {
+                        on.remove(&p);
+                        out_since.insert(p, e.t_ms);
+                    }
+                }
+                Event::PhoneLost { phone, .. } | Event::PhoneSentHome { phone, .. } => {
+                    if on.remove(phone).is_some() {
+                        out_since.insert(phone.clone(), e.t_ms);
+                    }
+                    if matches!(e.event, Event::PhoneSentHome { .. }) {
+                        m.phones_failed_back += 1;
+                    }
+                }
+                Event::PhoneRegistered { phone, guest, .. } => {
+                    if let Some(since) = out_since.remove(phone) {
+                        *total.entry(phone.clone()).or_default() += e.t_ms - since;
+                    }
+                    if *guest {
+                        moved.insert(phone.clone());
+                    }
+                    on.insert(phone.clone(), e.server.clone());
+                }
+                Event::RegistrationRefused { .. } => m.registrations_refused += 1,
+                _ => {}
+            }
+        }
+        m.phones_unregistered_at_end = out_since.len() as u32;
+        for (p, since) in out_since {
+            *total.entry(p).or_default() += end - since;
+        }
+        let mut outages: Vec<u64> = total.into_values().filter(|v| *v > 0).collect();
+        outages.sort_unstable();
+        m.phones_with_outage = outages.len() as u32;
+        m.max_phone_outage_ms = outages.last().copied().unwrap_or(0);
+        m.p50_phone_outage_ms = percentile(&outages, 50.0);
+        m.p99_phone_outage_ms = percentile(&outages, 99.0);
+        m.phones_moved = moved.len() as u32;
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+        assert_eq!(percentile(&v, 50.0), 50);
+        assert_eq!(percentile(&v, 99.0), 100);
+        assert_eq!(percentile(&[], 99.0), 0);
+        assert_eq!(percentile(&[7], 50.0), 7);
+    }
+}

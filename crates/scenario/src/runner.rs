@@ -1,0 +1,272 @@
+//! [`run`]: one scenario, start to end, on a runtime of its own.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use fleetsim_model::{Event, EventRecord, Fault, FaultKind, Fleet, Scenario};
+use fleetsim_net::{Clock, EventLog, Net, Timing};
+use fleetsim_phones::{PhoneConfig, PhoneHandle};
+use fleetsim_server::{Ctx, ServerConfig, ServerHandle, StartError, Stats};
+
+use crate::expect::{ExpectationResult, evaluate};
+use crate::metrics::Metrics;
+
+pub use fleetsim_net::Mode;
+
+/// How to run a scenario.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Network and clock: `Sim` (virtual time, deterministic) or `Live`.
+    pub mode: Mode,
+    /// Live mode: emulated seconds per wall second.
+    pub speed: f64,
+    /// Replaces the scenario's seed.
+    pub seed: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            mode: Mode::Sim,
+            speed: 1.0,
+            seed: None,
+        }
+    }
+}
+
+/// Why a run could not happen (as opposed to a run whose expectations fail).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The runtime could not be built.
+    #[error("cannot build the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// A server could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The speed is not a positive number.
+    #[error("speed must be a positive number, got {0}")]
+    Speed(f64),
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Mode used.
+    pub mode: Mode,
+    /// Emulated duration in ms.
+    pub duration_ms: u64,
+    /// Every event, in order.
+    pub events: Vec<EventRecord>,
+    /// One result per expectation, in file order.
+    pub expectations: Vec<ExpectationResult>,
+    /// Metrics computed from the events.
+    pub metrics: Metrics,
+    /// Wall-clock milliseconds the run took (not part of the event log).
+    pub wall_ms: f64,
+    /// RPCs served during the run.
+    pub rpcs: u64,
+}
+
+impl RunOutcome {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.expectations.iter().all(|e| e.passed)
+    }
+}
+
+/// Runs `scenario` to its end on a fresh current-thread runtime (paused
+/// clock in sim mode) and evaluates it.
+pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    if opts.mode == Mode::Live && !(opts.speed.is_finite() && opts.speed > 0.0) {
+        return Err(RunError::Speed(opts.speed));
+    }
+    let mut scenario = scenario.clone();
+    if let Some(seed) = opts.seed {
+        scenario.seed = seed;
+    }
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    if opts.mode == Mode::Sim {
+        builder.start_paused(true);
+    }
+    let rt = builder.build().map_err(RunError::Runtime)?;
+    // Wall time of the run is a measurement about the emulator, never an
+    // input to it: it does not reach the event log.
+    let wall = std::time::Instant::now();
+    let speed = if opts.mode == Mode::Live {
+        opts.speed
+    } else {
+        1.0
+    };
+    let (events, rpcs) = rt.block_on(run_inner(&scenario, opts.mode, speed))?;
+    drop(rt);
+    let wall_ms = wall.elapsed().as_secs_f64() * 1000.0;
+    let metrics = Metrics::compute(&scenario, &events);
+    let expectations = evaluate(&scenario, &events);
+    Ok(RunOutcome {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        mode: opts.mode,
+        duration_ms: scenario.duration.as_millis(),
+        events,
+        expectations,
+        metrics,
+        wall_ms,
+        rpcs,
+    })
+}
+
+/// The fleet under test: the one source of truth for what runs.
+struct FleetUnderTest {
+    fleet: Arc<Fleet>,
+    seed: u64,
+    timing: Timing,
+    ctx: Ctx,
+    servers: BTreeMap<String, ServerHandle>,
+    incarnations: BTreeMap<String, u64>,
+    phones: Vec<PhoneHandle>,
+}
+
+impl FleetUnderTest {
+    async fn start_server(&mut self, name: &str) -> Result<(), StartError> {
+        let inc = self.incarnations.entry(name.to_string()).or_insert(0);
+        *inc += 1;
+        let cfg = ServerConfig {
+            fleet: self.fleet.clone(),
+            name: name.to_string(),
+            incarnation: *inc,
+            seed: self.seed,
+            timing: self.timing,
+        };
+        let handle = fleetsim_server::start(cfg, self.ctx.clone()).await?;
+        self.servers.insert(name.to_string(), handle);
+        Ok(())
+    }
+
+    async fn apply(&mut self, fault: &Fault) -> Result<(), StartError> {
+        let log = &self.ctx.log;
+        let target = match &fault.kind {
+            FaultKind::Crash { server } | FaultKind::Restart { server } => server.as_str(),
+            _ => "network",
+        };
+        log.emit(
+            target,
+            Event::FaultApplied {
+                fault: fault.kind.describe(),
+            },
+        );
+        match &fault.kind {
+            FaultKind::Crash { server } => {
+                if let Some(h) = self.servers.remove(server) {
+                    let registered_phones = h.crash(&self.ctx.net);
+                    log.emit(server, Event::ServerCrashed { registered_phones });
+                }
+            }
+            FaultKind::Restart { server } => {
+                if !self.servers.contains_key(server) {
+                    self.start_server(server).await?;
+                }
+            }
+            FaultKind::Partition { groups } => {
+                let groups = expand_groups(&self.fleet, groups);
+                self.ctx.net.partition(&groups);
+            }
+            FaultKind::Heal => self.ctx.net.heal(),
+        }
+        Ok(())
+    }
+
+    fn stop(self) {
+        for p in self.phones {
+            p.stop();
+        }
+        for (_, s) in self.servers {
+            s.crash(&self.ctx.net);
+        }
+    }
+}
+
+/// Replaces `phones@server` by the extensions of that server's phones.
+pub(crate) fn expand_groups(fleet: &Fleet, groups: &[Vec<String>]) -> Vec<Vec<String>> {
+    groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .flat_map(|n| match n.strip_prefix("phones@") {
+                    Some(s) => fleet.phones_of(s).map(|p| p.extension.clone()).collect(),
+                    None => vec![n.clone()],
+                })
+                .collect()
+        })
+        .collect()
+}
+
+async fn run_inner(
+    scenario: &Scenario,
+    mode: Mode,
+    speed: f64,
+) -> Result<(Vec<EventRecord>, u64), RunError> {
+    let clock = Clock::start(speed);
+    let log = EventLog::new(clock);
+    let fleet = Arc::new(scenario.fleet.clone());
+    let timing = Timing::new(&fleet.timers, &clock);
+    let net = Net::new(mode, timing.rpc_deadline);
+    let stats = Arc::new(Stats::default());
+    let mode_name = match mode {
+        Mode::Sim => "sim",
+        Mode::Live => "live",
+    };
+    log.emit(
+        "runner",
+        Event::RunStarted {
+            scenario: scenario.name.clone(),
+            seed: scenario.seed,
+            mode: mode_name.into(),
+        },
+    );
+
+    let mut fut = FleetUnderTest {
+        fleet: fleet.clone(),
+        seed: scenario.seed,
+        timing,
+        ctx: Ctx {
+            net: net.clone(),
+            log: log.clone(),
+            stats: stats.clone(),
+        },
+        servers: BTreeMap::new(),
+        incarnations: BTreeMap::new(),
+        phones: Vec::new(),
+    };
+    // Every server is bound before any phone starts: readiness is awaited.
+    for s in &fleet.servers {
+        fut.start_server(&s.name).await?;
+    }
+    for p in &fleet.phones {
+        let backup = fleet
+            .server(&p.home)
+            .and_then(|s| s.backup_for_phones())
+            .map(str::to_string);
+        let cfg = PhoneConfig {
+            spec: p.clone(),
+            backup,
+            seed: scenario.seed,
+            timing,
+        };
+        fut.phones
+            .push(fleetsim_phones::spawn(cfg, net.clone(), log.clone()));
+    }
+    for fault in &scenario.faults {
+        tokio::time::sleep_until(clock.at(fault.at.0)).await;
+        fut.apply(fault).await?;
+    }
+    tokio::time::sleep_until(clock.at(scenario.duration.0)).await;
+    log.emit("runner", Event::RunEnded {});
+    fut.stop();
+    Ok((log.snapshot(), stats.rpcs.load(Ordering::Relaxed)))
+}
