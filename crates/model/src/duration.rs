@@ -123,6 +123,18 @@ pub fn format_millis(ms: u64) -> String {
     out
 }
 
+/// Formats milliseconds for prose: whole seconds from 10 s up (`"2m31s"`),
+/// tenths below (`"4.2s"`), milliseconds under a second (`"250ms"`).
+pub fn human_ms(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else if ms < 10_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format_millis((ms + 500) / 1000 * 1000)
+    }
+}
+
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format_millis(self.as_millis()))
@@ -196,5 +208,8 @@ mod tests {
         assert_eq!(format_millis(250), "250ms");
         assert_eq!(format_millis(0), "0s");
         assert_eq!(Dur::mins(90).to_string(), "1h30m");
+        assert_eq!(human_ms(151_619), "2m32s");
+        assert_eq!(human_ms(4_210), "4.2s");
+        assert_eq!(human_ms(250), "250ms");
     }
 }

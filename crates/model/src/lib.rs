@@ -10,6 +10,7 @@
 //! - [`error`]: located errors ([`FileError`]) and [`LoadError`].
 //! - [`fleet`]: servers, roles, services, lines, backups, phones, timers.
 //! - [`scenario`]: faults, expectations, the scenario itself.
+//! - [`generate`]: generated fleets for scale work and benchmarks.
 //! - [`embedded`]: the scenarios and fleets built into the binary.
 
 pub mod duration;
@@ -17,9 +18,10 @@ pub mod embedded;
 pub mod error;
 pub mod event;
 pub mod fleet;
+pub mod generate;
 pub mod scenario;
 
-pub use duration::{Dur, format_millis, parse_duration};
+pub use duration::{Dur, format_millis, human_ms, parse_duration};
 pub use error::{FileError, LoadError, Source};
 pub use event::{Event, EventRecord};
 pub use fleet::{

@@ -10,6 +10,11 @@ use std::time::Duration;
 use fleetsim_model::{Event, EventRecord};
 use tokio::time::Instant;
 
+thread_local! {
+    // Each run owns its thread's runtime, so log lines can find its clock here.
+    static CURRENT: std::cell::Cell<Option<Clock>> = const { std::cell::Cell::new(None) };
+}
+
 /// Converts between emulated durations and the runtime's (virtual or real) time.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
@@ -20,10 +25,17 @@ pub struct Clock {
 impl Clock {
     /// Starts now, running `speed` emulated seconds per runtime second.
     pub fn start(speed: f64) -> Clock {
-        Clock {
+        let clock = Clock {
             start: Instant::now(),
             speed: if speed > 0.0 { speed } else { 1.0 },
-        }
+        };
+        CURRENT.with(|c| c.set(Some(clock)));
+        clock
+    }
+
+    /// Emulated milliseconds of the run on this thread, for log stamps.
+    pub fn current_ms() -> Option<u64> {
+        CURRENT.with(|c| c.get()).map(|c| c.now_ms())
     }
 
     /// The speed factor.

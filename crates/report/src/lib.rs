@@ -1,1 +1,15 @@
-//! placeholder
+//! Reports of a run: a readable text timeline with metrics and verdict, a
+//! JSON summary for machines, and the event log as JSON lines.
+//!
+//! Reports only read a [`RunOutcome`]; they never run anything.
+//!
+//! # Layout
+//! - [`text`]: the terminal timeline, phone events grouped, optional colour.
+//! - [`json`]: the one-object summary (`passed`, `expectations`, `metrics`).
+//! - [`jsonl`]: one JSON object per event (`t_ms`, `server`, `event`, fields).
+
+pub mod json;
+pub mod jsonl;
+pub mod text;
+
+pub use fleetsim_scenario::RunOutcome;

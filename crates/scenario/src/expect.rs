@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fleetsim_model::{Event, EventRecord, Expectation, Scenario, format_millis};
+use fleetsim_model::{Event, EventRecord, Expectation, Scenario, human_ms};
 use serde::Serialize;
 
 /// The verdict on one expectation.
@@ -103,9 +103,9 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
             let span = format!(
                 "all {} IP phones of {of} on {by} between {} and {} after {}",
                 eligible.len(),
-                format_millis(first),
-                format_millis(last),
-                format_millis(after)
+                human_ms(first),
+                human_ms(last),
+                human_ms(after)
             );
             if last <= within.as_millis() {
                 (true, format!("{span} (bound {within})"))
@@ -135,7 +135,7 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
                         moved.insert(phone.as_str());
                     }
                     Event::FailoverStarted { home, .. } if home == of => {
-                        failovers.push(format!("{} at {}", ev.server, format_millis(ev.t_ms)));
+                        failovers.push(format!("{} at {}", ev.server, human_ms(ev.t_ms)));
                     }
                     Event::RegistrationRefused { home, .. } if home == of => refused += 1,
                     _ => {}
@@ -186,7 +186,7 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
                     false,
                     format!(
                         "no phone of {to} had failed over before {}, so nothing could fail back",
-                        format_millis(after)
+                        human_ms(after)
                     ),
                 );
             }
@@ -210,8 +210,8 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
             let detail = format!(
                 "all {} moved phones back on {to} {} after {}",
                 moved.len(),
-                format_millis(last),
-                format_millis(after)
+                human_ms(last),
+                human_ms(after)
             );
             if last <= within.as_millis() {
                 (true, format!("{detail} (bound {within})"))

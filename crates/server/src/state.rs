@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use fleetsim_model::{Event, Fleet, PhoneKind, ServerSpec, format_millis};
+use fleetsim_model::{Event, Fleet, PhoneKind, ServerSpec, human_ms};
 use fleetsim_net::{Clock, EventLog, Net, Timing};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -317,8 +317,8 @@ impl Shared {
                 let silent = now.saturating_duration_since(p.last_seen);
                 return Err(format!(
                     "{home} last heard {} ago; failover needs {} of silence",
-                    format_millis(self.ms(silent)),
-                    format_millis(self.ms(self.timing.failover_after)),
+                    human_ms(self.ms(silent)),
+                    human_ms(self.ms(self.timing.failover_after)),
                 ));
             }
             if p.returned_since.is_some() {

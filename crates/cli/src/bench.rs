@@ -1,0 +1,269 @@
+//! `fleetsim bench`: emulated time / wall time, wall time and peak memory for
+//! the default scenario and a generated 150-server, 3,000-phone fleet, next to
+//! a bare tonic in-memory RPC baseline measured in the same run.
+//!
+//! Each stage runs in a child process of its own so its peak memory (VmHWM)
+//! is its own. Wall time here is a measurement of the emulator, never an input
+//! to it.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use fleetsim_proto::pb;
+use serde::{Deserialize, Serialize};
+
+/// Arguments of `fleetsim bench`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Servers in the generated fleet.
+    #[arg(long, default_value_t = 150)]
+    servers: usize,
+    /// Phones in the generated fleet.
+    #[arg(long, default_value_t = 3000)]
+    phones: usize,
+    /// Emulated length of the generated run.
+    #[arg(long, default_value = "1h")]
+    duration: String,
+    /// RPCs in the bare tonic baseline.
+    #[arg(long, default_value_t = 20_000)]
+    rpcs: u64,
+    /// Print the results as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Internal: run one stage and print its JSON result.
+    #[arg(long, hide = true)]
+    stage: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StageResult {
+    stage: String,
+    wall_ms: f64,
+    emulated_ms: u64,
+    rpcs: u64,
+    events: usize,
+    peak_rss_kib: u64,
+    passed: bool,
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(stage) = &args.stage {
+        let r = run_stage(stage, &args)?;
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe()?;
+    let mut results = Vec::new();
+    for stage in ["baseline", "default", "generated"] {
+        eprintln!("bench: running {stage} …");
+        let out = Command::new(&exe)
+            .args(["bench", "--stage", stage])
+            .args([
+                "--servers",
+                &args.servers.to_string(),
+                "--phones",
+                &args.phones.to_string(),
+            ])
+            .args([
+                "--duration",
+                &args.duration,
+                "--rpcs",
+                &args.rpcs.to_string(),
+            ])
+            .output()?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "stage {stage} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let r: StageResult = serde_json::from_slice(&out.stdout)?;
+        results.push(r);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let base = &results[0];
+    let base_rate = base.rpcs as f64 / (base.wall_ms / 1000.0);
+    println!(
+        "fleetsim bench ({} build)",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    println!();
+    println!(
+        "{:<34} {:>10} {:>12} {:>14} {:>10} {:>12} {:>11}",
+        "stage", "wall", "emulated", "emulated/wall", "RPCs", "RPC/s", "peak RSS"
+    );
+    for r in &results {
+        let rate = r.rpcs as f64 / (r.wall_ms / 1000.0);
+        let label = match r.stage.as_str() {
+            "baseline" => "bare tonic in-memory unary RPC".to_string(),
+            "default" => "default scenario (primary-crash)".to_string(),
+            _ => format!("generated {}x{} primary crash", args.servers, args.phones),
+        };
+        let ratio = if r.emulated_ms > 0 {
+            format!("{:.0}×", r.emulated_ms as f64 / r.wall_ms)
+        } else {
+            "—".into()
+        };
+        let emulated = if r.emulated_ms > 0 {
+            fleetsim_model::human_ms(r.emulated_ms)
+        } else {
+            "—".into()
+        };
+        println!(
+            "{:<34} {:>8.0}ms {:>12} {:>14} {:>10} {:>12.0} {:>8.1}MiB",
+            label,
+            r.wall_ms,
+            emulated,
+            ratio,
+            r.rpcs,
+            rate,
+            r.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    println!();
+    for r in &results[1..] {
+        let rate = r.rpcs as f64 / (r.wall_ms / 1000.0);
+        println!(
+            "{}: {:.1}% of bare tonic's RPC rate (every RPC also runs the resilience rules, timers and event log); expectations {}",
+            r.stage,
+            100.0 * rate / base_rate,
+            if r.passed { "held" } else { "FAILED" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_stage(stage: &str, args: &BenchArgs) -> anyhow::Result<StageResult> {
+    match stage {
+        "baseline" => baseline(args.rpcs),
+        "default" | "generated" => {
+            let scenario = if stage == "default" {
+                crate::files::load_scenario(None)?
+            } else {
+                fleetsim_model::generate::crash_scenario(
+                    args.servers,
+                    args.phones,
+                    "5m",
+                    &args.duration,
+                )?
+            };
+            let o = fleetsim_scenario::run(&scenario, &fleetsim_scenario::RunOptions::default())?;
+            Ok(StageResult {
+                stage: stage.into(),
+                wall_ms: o.wall_ms,
+                emulated_ms: o.duration_ms,
+                rpcs: o.rpcs,
+                events: o.events.len(),
+                peak_rss_kib: peak_rss_kib(),
+                passed: o.passed(),
+            })
+        }
+        other => anyhow::bail!("unknown stage {other:?}"),
+    }
+}
+
+/// The smallest useful tonic service: answers every keepalive at once.
+struct Echo;
+
+#[tonic::async_trait]
+impl pb::telephony_server::Telephony for Echo {
+    async fn register(
+        &self,
+        _: tonic::Request<pb::RegisterRequest>,
+    ) -> Result<tonic::Response<pb::RegisterReply>, tonic::Status> {
+        Ok(tonic::Response::new(pb::RegisterReply { guest: false }))
+    }
+    async fn keepalive(
+        &self,
+        _: tonic::Request<pb::KeepaliveRequest>,
+    ) -> Result<tonic::Response<pb::KeepaliveReply>, tonic::Status> {
+        Ok(tonic::Response::new(pb::KeepaliveReply { go_home: false }))
+    }
+    async fn unregister(
+        &self,
+        _: tonic::Request<pb::UnregisterRequest>,
+    ) -> Result<tonic::Response<pb::UnregisterReply>, tonic::Status> {
+        Ok(tonic::Response::new(pb::UnregisterReply {}))
+    }
+}
+
+/// Bare tonic over tokio duplex on a current-thread runtime: the cost of an
+/// RPC with nothing of fleetsim around it.
+fn baseline(n: u64) -> anyhow::Result<StageResult> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let wall_ms = rt.block_on(async move {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<
+            Result<tokio::io::DuplexStream, std::io::Error>,
+        >();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(pb::telephony_server::TelephonyServer::new(Echo))
+                .serve_with_incoming(tokio_stream_shim::Stream(rx)),
+        );
+        let channel = tonic::transport::Endpoint::from_static("http://baseline.invalid")
+            .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+                let tx = tx.clone();
+                async move {
+                    let (client, server) = tokio::io::duplex(16 * 1024);
+                    tx.send(Ok(server))
+                        .map_err(|_| std::io::Error::other("server gone"))?;
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(client))
+                }
+            }))
+            .await?;
+        let mut client = pb::telephony_client::TelephonyClient::new(channel);
+        let start = Instant::now();
+        for _ in 0..n {
+            client
+                .keepalive(pb::KeepaliveRequest {
+                    extension: "1".into(),
+                })
+                .await?;
+        }
+        Ok::<_, anyhow::Error>(start.elapsed().as_secs_f64() * 1000.0)
+    })?;
+    Ok(StageResult {
+        stage: "baseline".into(),
+        wall_ms,
+        emulated_ms: 0,
+        rpcs: n,
+        events: 0,
+        peak_rss_kib: peak_rss_kib(),
+        passed: true,
+    })
+}
+
+/// A receiver as a `Stream`, without another dependency.
+mod tokio_stream_shim {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    pub(super) struct Stream<T>(pub(super) tokio::sync::mpsc::UnboundedReceiver<T>);
+
+    impl<T> tonic::codegen::tokio_stream::Stream for Stream<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The machine-readable summary of a run.
+
+use fleetsim_scenario::{ExpectationResult, Metrics, Mode, RunOutcome};
+use serde::Serialize;
+
+/// The summary printed by `fleetsim run --format json`.
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Seed.
+    pub seed: u64,
+    /// `sim` or `live`.
+    pub mode: &'static str,
+    /// Whether every expectation held.
+    pub passed: bool,
+    /// Expectation verdicts.
+    pub expectations: &'a [ExpectationResult],
+    /// Metrics.
+    pub metrics: &'a Metrics,
+    /// Emulated duration.
+    pub duration_ms: u64,
+    /// Wall time the run took.
+    pub wall_ms: f64,
+    /// Emulated time / wall time.
+    pub speedup: f64,
+    /// RPCs served.
+    pub rpcs: u64,
+}
+
+/// Builds the summary of `o`.
+pub fn summary(o: &RunOutcome) -> Summary<'_> {
+    Summary {
+        scenario: &o.scenario,
+        seed: o.seed,
+        mode: match o.mode {
+            Mode::Sim => "sim",
+            Mode::Live => "live",
+        },
+        passed: o.passed(),
+        expectations: &o.expectations,
+        metrics: &o.metrics,
+        duration_ms: o.duration_ms,
+        wall_ms: (o.wall_ms * 10.0).round() / 10.0,
+        speedup: if o.wall_ms > 0.0 {
+            (o.duration_ms as f64 / o.wall_ms * 10.0).round() / 10.0
+        } else {
+            0.0
+        },
+        rpcs: o.rpcs,
+    }
+}
+
+/// The summary as pretty JSON.
+pub fn to_string(o: &RunOutcome) -> String {
+    serde_json::to_string_pretty(&summary(o)).expect("plain data serialises")
+}

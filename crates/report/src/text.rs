@@ -1,0 +1,386 @@
+//! The terminal report: a timeline in emulated time where each line says what
+//! happened and why, phone events grouped, then metrics and the verdict.
+
+use std::fmt::Write as _;
+
+use fleetsim_model::{Event, EventRecord, human_ms};
+use fleetsim_scenario::{Mode, RunOutcome};
+
+/// Rendering options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    /// ANSI colours (for a terminal).
+    pub color: bool,
+    /// Show every phone event on its own line instead of grouping.
+    pub verbose: bool,
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("1;32", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn cyan(&self, s: &str) -> String {
+        self.wrap("36", s)
+    }
+}
+
+/// `h:mm:ss.mmm` (with days when needed).
+pub fn clock(ms: u64) -> String {
+    let (d, rest) = (ms / 86_400_000, ms % 86_400_000);
+    let (h, rest) = (rest / 3_600_000, rest % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, milli) = (rest / 1000, rest % 1000);
+    if d > 0 {
+        format!("{d}d+{h:02}:{m:02}:{s:02}.{milli:03}")
+    } else {
+        format!("{h}:{m:02}:{s:02}.{milli:03}")
+    }
+}
+
+/// Compresses extension numbers into ranges: `2001–2004, 2007`.
+pub fn ranges(exts: &[String]) -> String {
+    let mut nums: Vec<(u64, &str)> = Vec::new();
+    let mut other: Vec<&str> = Vec::new();
+    for e in exts {
+        match e.parse::<u64>() {
+            Ok(n) => nums.push((n, e)),
+            Err(_) => other.push(e),
+        }
+    }
+    nums.sort_unstable();
+    nums.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < nums.len() {
+        let mut j = i;
+        while j + 1 < nums.len() && nums[j + 1].0 == nums[j].0 + 1 {
+            j += 1;
+        }
+        parts.push(if j > i {
+            format!("{}–{}", nums[i].1, nums[j].1)
+        } else {
+            nums[i].1.to_string()
+        });
+        i = j + 1;
+    }
+    parts.extend(other.into_iter().map(str::to_string));
+    parts.join(", ")
+}
+
+/// A run of similar phone events, printed as one line.
+struct Group {
+    key: (String, &'static str, String),
+    first: u64,
+    last: u64,
+    phones: Vec<String>,
+    note: String,
+}
+
+fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
+    match &e.event {
+        Event::PhoneRegistered { phone, home, guest } => Some((
+            phone.clone(),
+            if *guest {
+                format!("guest:{home}")
+            } else {
+                "home".into()
+            },
+            String::new(),
+        )),
+        Event::RegistrationRefused {
+            phone,
+            home,
+            reason,
+        } => {
+            // Refusals of one home group together; the latest reason is shown.
+            Some((phone.clone(), format!("refused:{home}"), reason.clone()))
+        }
+        Event::PhoneLost { phone, reason } => Some((phone.clone(), "lost".into(), reason.clone())),
+        Event::PhoneSentHome { phone, home } => {
+            Some((phone.clone(), format!("home:{home}"), String::new()))
+        }
+        _ => None,
+    }
+}
+
+fn describe_group(g: &Group) -> String {
+    let n = g.phones.len();
+    let phones = ranges(&g.phones);
+    let s = if n == 1 { "" } else { "s" };
+    let (_, _, sub) = &g.key;
+    if let Some(home) = sub.strip_prefix("guest:") {
+        format!("accepted {n} phone{s} of {home} as guests ({phones}): no licences used")
+    } else if sub == "home" {
+        format!("{n} phone{s} registered at their home system ({phones})")
+    } else if let Some(home) = sub.strip_prefix("refused:") {
+        format!(
+            "refused {n} guest registration{s} from {home}'s phones ({phones}): {}",
+            g.note
+        )
+    } else if sub == "lost" {
+        format!(
+            "{n} phone{s} found this gatekeeper gone ({phones}): {}; each retries after 50–90 % of the recovery wait",
+            g.note
+        )
+    } else if let Some(home) = sub.strip_prefix("home:") {
+        format!("sent {n} guest{s} home to {home} ({phones})")
+    } else {
+        format!("{n} phone event{s} ({phones})")
+    }
+}
+
+fn describe(e: &EventRecord, p: &Paint) -> String {
+    match &e.event {
+        Event::RunStarted { scenario, seed, mode } => format!("run of {scenario} starts (seed {seed}, {mode} mode)"),
+        Event::FaultApplied { fault } => p.red(&format!("FAULT: {fault}")),
+        Event::ServerStarted { role, incarnation } => {
+            if *incarnation == 1 {
+                format!("starts as {role}")
+            } else {
+                p.yellow(&format!("restarts as {role} (incarnation {incarnation}), memory empty"))
+            }
+        }
+        Event::ServerCrashed { registered_phones } => {
+            p.red(&format!("is down: connections reset, memory gone; {registered_phones} phones lose their registration"))
+        }
+        Event::PeerLost { peer, silent_for_ms, backing_up, records_held } => {
+            let base = format!("has not heard {peer} for {} → {peer} is lost", human_ms(*silent_for_ms));
+            if *backing_up && *records_held > 0 {
+                p.bold(&format!(
+                    "{base}; as its backup (line option: backs up my IP phones) it will accept its {records_held} IP phones as guests"
+                ))
+            } else if *backing_up {
+                p.red(&format!("{base}; it is the backup but holds no records of its phones: resilience lost"))
+            } else {
+                p.dim(&format!("{base} (not its backup: takes nothing over)"))
+            }
+        }
+        Event::PeerReturned { peer, silent_for_ms } => {
+            format!("hears {peer} again after {} of silence", human_ms(*silent_for_ms))
+        }
+        Event::RecordsReplicated { home, phones } => {
+            p.dim(&format!("holds copies of {phones} phone records of {home} (in memory only)"))
+        }
+        Event::FailoverStarted { home, trigger } => p.bold(&format!(
+            "FAILOVER of {home} begins: physical IP phone {trigger} re-registered here"
+        )),
+        Event::FailbackStarted { home, visible_for_ms, guests } => p.bold(&format!(
+            "FAILBACK to {home}: visible again for {} (≥ failback time) → {guests} guests go home",
+            human_ms(*visible_for_ms)
+        )),
+        Event::RunEnded {} => "run ends".to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Renders the whole report.
+pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
+    let p = Paint(opts.color);
+    let mut out = String::new();
+    let mode = match o.mode {
+        Mode::Sim => "sim",
+        Mode::Live => "live",
+    };
+    let speedup = if o.wall_ms > 0.0 {
+        o.duration_ms as f64 / o.wall_ms
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        out,
+        "{} · seed {} · {mode} · {} emulated in {:.2} s wall ({:.0}× real time)",
+        p.bold(&o.scenario),
+        o.seed,
+        human_ms(o.duration_ms),
+        o.wall_ms / 1000.0,
+        speedup
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", p.bold("Timeline (emulated time)"));
+
+    // Events between two major events form a segment; in a segment similar
+    // phone events are grouped into one line, and lines are ordered by time.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut lines: Vec<(u64, String)> = Vec::new();
+    let line =
+        |t: &str, server: &str, text: &str| format!("  {:<25} {:<13} {}", p.cyan(t), server, text);
+    let flush = |groups: &mut Vec<Group>, lines: &mut Vec<(u64, String)>, out: &mut String| {
+        for g in groups.drain(..) {
+            let t = if g.first == g.last {
+                clock(g.first)
+            } else {
+                format!("{}–{}", clock(g.first), clock(g.last))
+            };
+            lines.push((g.first, line(&t, &g.key.0, &describe_group(&g))));
+        }
+        lines.sort_by_key(|(t, _)| *t);
+        for (_, l) in lines.drain(..) {
+            let _ = writeln!(out, "{l}");
+        }
+    };
+    for e in &o.events {
+        if let Some((phone, sub, note)) = phone_key(e) {
+            // Registrations at home are one story across the fleet.
+            let server = if sub == "home" {
+                "(fleet)".to_string()
+            } else {
+                e.server.clone()
+            };
+            let key = (server, e.kind(), sub);
+            if opts.verbose {
+                let g = Group {
+                    key,
+                    first: e.t_ms,
+                    last: e.t_ms,
+                    phones: vec![phone],
+                    note,
+                };
+                lines.push((e.t_ms, line(&clock(e.t_ms), &e.server, &describe_group(&g))));
+                continue;
+            }
+            match groups.iter_mut().find(|g| g.key == key) {
+                Some(g) => {
+                    g.last = e.t_ms;
+                    g.phones.push(phone);
+                    g.note = note;
+                }
+                None => groups.push(Group {
+                    key,
+                    first: e.t_ms,
+                    last: e.t_ms,
+                    phones: vec![phone],
+                    note,
+                }),
+            }
+            continue;
+        }
+        let major = matches!(
+            e.event,
+            Event::FaultApplied { .. }
+                | Event::ServerCrashed { .. }
+                | Event::FailbackStarted { .. }
+                | Event::RunEnded {}
+                | Event::PeerLost {
+                    backing_up: true,
+                    ..
+                }
+        );
+        if major {
+            flush(&mut groups, &mut lines, &mut out);
+        }
+        lines.push((e.t_ms, line(&clock(e.t_ms), &e.server, &describe(e, &p))));
+        if major {
+            flush(&mut groups, &mut lines, &mut out);
+        }
+    }
+    flush(&mut groups, &mut lines, &mut out);
+
+    let m = &o.metrics;
+    let opt = |v: Option<u64>| v.map_or("—".to_string(), human_ms);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", p.bold("Metrics"));
+    if let Some(s) = &m.subject {
+        let _ = writeln!(
+            out,
+            "  detection    {:>10}  fault on {s} → its backup declares it lost",
+            opt(m.detection_ms)
+        );
+        let _ = writeln!(
+            out,
+            "  takeover     {:>10}  fault → every IP phone of {s} on its backup",
+            opt(m.takeover_ms)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  phone outage {:>10}  max   ({} phones had an outage)",
+        human_ms(m.max_phone_outage_ms),
+        m.phones_with_outage
+    );
+    let _ = writeln!(
+        out,
+        "               {:>10}  p99",
+        human_ms(m.p99_phone_outage_ms)
+    );
+    let _ = writeln!(
+        out,
+        "               {:>10}  p50",
+        human_ms(m.p50_phone_outage_ms)
+    );
+    let _ = writeln!(
+        out,
+        "  phones       {} moved, {} failed back, {} unregistered at the end (softphones and analogue never fail over)",
+        m.phones_moved, m.phones_failed_back, m.phones_unregistered_at_end
+    );
+    let _ = writeln!(out, "  traffic      {} RPCs, {} events", o.rpcs, m.events);
+
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", p.bold("Expectations"));
+    if o.expectations.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for e in &o.expectations {
+        let mark = if e.passed {
+            p.green("PASS")
+        } else {
+            p.red("FAIL")
+        };
+        let _ = writeln!(out, "  {mark}  {}\n        {}", e.name, e.detail);
+    }
+    let _ = writeln!(out);
+    let passed = o.expectations.iter().filter(|e| e.passed).count();
+    let verdict = if o.passed() {
+        p.green(&format!(
+            "PASSED ({passed}/{} expectations)",
+            o.expectations.len()
+        ))
+    } else {
+        p.red(&format!(
+            "FAILED ({passed}/{} expectations hold)",
+            o.expectations.len()
+        ))
+    };
+    let _ = writeln!(out, "Verdict: {verdict}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_compress_consecutive_extensions() {
+        let v: Vec<String> = ["2003", "2001", "2002", "2007", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(ranges(&v), "2001–2003, 2007, x");
+    }
+
+    #[test]
+    fn clock_shows_hours_and_days() {
+        assert_eq!(clock(300_000), "0:05:00.000");
+        assert_eq!(clock(86_400_000 + 1), "1d+00:00:00.001");
+    }
+}
