@@ -1,1 +1,98 @@
-//! placeholder
+//! The fleetsim command: exit codes, formats, event log, list, check.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn run_without_arguments_runs_the_default_failover_and_exits_zero() {
+    let out = fleetsim_out(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("primary-crash"));
+    assert!(stdout.contains("FAILOVER of primary begins"));
+    assert!(stdout.contains("Verdict: PASSED"));
+}
+
+#[test]
+fn a_failing_expectation_exits_one() {
+    let dir = temp_dir("failing");
+    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
+    write(&dir, "fleets/reference.toml", &fleet);
+    let s = write(
+        &dir,
+        "too-tight.toml",
+        "fleet = \"fleets/reference.toml\"\nduration = \"15m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n[[expect]]\ntakeover = { of = \"primary\", within = \"1m\" }\n",
+    );
+    let out = fleetsim_out(&["run", s.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
+}
+
+#[test]
+fn bad_input_exits_two() {
+    let out = fleetsim_out(&["run", "no-such-scenario"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("built-ins: primary-crash"), "{err}");
+    let out = fleetsim_out(&["run", "--mode", "warp"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = fleetsim_out(&["run", "--mode", "live", "--speed", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn json_format_prints_passed_expectations_and_metrics() {
+    let out = fleetsim_out(&["run", "primary-crash", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["expectations"][0]["passed"], true);
+    assert!(v["expectations"][0]["name"].is_string());
+    assert!(v["expectations"][0]["detail"].is_string());
+    let m = &v["metrics"];
+    for k in ["detection_ms", "takeover_ms", "max_phone_outage_ms", "p99_phone_outage_ms", "phones_moved"] {
+        assert!(m[k].is_u64(), "metrics.{k} missing: {m}");
+    }
+}
+
+#[test]
+fn events_file_is_json_lines_and_identical_for_one_seed() {
+    let dir = temp_dir("events");
+    let a = dir.join("a.jsonl");
+    let b = dir.join("b.jsonl");
+    for f in [&a, &b] {
+        let out = fleetsim_out(&["run", "primary-isolated", "--seed", "9", "--events", f.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let ta = std::fs::read(&a).unwrap();
+    assert_eq!(ta, std::fs::read(&b).unwrap(), "same seed, different event logs");
+    let text = String::from_utf8(ta).unwrap();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["t_ms"].is_u64() && v["server"].is_string() && v["event"].is_string(), "{line}");
+    }
+    assert!(text.lines().any(|l| l.contains("\"event\":\"failover-started\"")));
+}
+
+#[test]
+fn list_shows_every_scenario_with_its_description() {
+    let out = fleetsim_out(&["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = String::from_utf8_lossy(&out.stdout);
+    for f in scenario_files() {
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(s.contains(&name), "{name} missing from:\n{s}");
+    }
+    assert!(s.contains("3-minute rule"));
+}
+
+#[test]
+fn check_accepts_every_shipped_file() {
+    let mut args = vec!["check".to_string()];
+    args.extend(scenario_files().iter().map(|p| p.display().to_string()));
+    args.push(root().join("scenarios/fleets/reference.toml").display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = fleetsim_out(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -1,1 +1,148 @@
-//! placeholder
+//! Bad fleet and scenario files: a clear error naming file, line and field,
+//! and exit code 2, from both `check` and `run`.
+
+mod common;
+
+use common::*;
+
+const GOOD_SERVERS: &str = r#"
+[[server]]
+name = "primary"
+role = "primary"
+phones = { h323 = 2 }
+
+[[server]]
+name = "secondary"
+role = "secondary"
+"#;
+
+/// Writes `fleet` and a scenario using it; returns both paths.
+fn files(test: &str, fleet: &str, scenario_tail: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = temp_dir(test);
+    let f = write(&dir, "fleet.toml", fleet);
+    let s = write(&dir, "scenario.toml", &format!("fleet = \"fleet.toml\"\nduration = \"10m\"\n{scenario_tail}"));
+    (f, s)
+}
+
+/// Asserts `fleetsim check` and `fleetsim run` both reject `path` with exit 2
+/// and an error at `line` that contains every one of `needles`.
+fn rejects(path: &std::path::Path, line: usize, needles: &[&str]) {
+    rejects_via(path, path, line, needles);
+}
+
+/// Like [`rejects`] for a bad fleet: `check` the fleet, `run` a scenario on it.
+fn rejects_fleet(fleet: &std::path::Path, scenario: &std::path::Path, line: usize, needles: &[&str]) {
+    rejects_via(fleet, scenario, line, needles);
+}
+
+fn rejects_via(checked: &std::path::Path, ran: &std::path::Path, line: usize, needles: &[&str]) {
+    let path = checked;
+    for (cmd, target) in [("check", checked), ("run", ran)] {
+        let out = fleetsim_out(&[cmd, target.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        let file = path.file_name().unwrap().to_string_lossy();
+        let at = format!("{file}:{line}:");
+        assert!(err.contains(&at), "{cmd}: expected {at} in:\n{err}");
+        for n in needles {
+            assert!(err.contains(n), "{cmd}: expected {n:?} in:\n{err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn two_primaries_are_rejected_at_the_second_role() {
+    let (f, sc) = files("two-primaries", &format!("{GOOD_SERVERS}\n[[server]]\nname = \"p2\"\nrole = \"primary\"\n"), "");
+    rejects_fleet(&f, &sc, 13, &["second primary", "server[2].role", "hint"]);
+}
+
+#[test]
+fn a_fleet_without_primary_is_rejected() {
+    let (f, sc) = files("no-primary", "[[server]]\nname = \"a\"\nrole = \"secondary\"\n", "");
+    rejects_fleet(&f, &sc, 1, &["no primary"]);
+}
+
+#[test]
+fn ucm_is_rejected_in_a_server_edition_network() {
+    let (f, sc) = files("ucm", &format!("{GOOD_SERVERS}\n[[server]]\nname = \"ucm1\"\nrole = \"ucm\"\n"), "");
+    rejects_fleet(&f, &sc, 13, &["UCM", "not supported in a Server Edition network"]);
+}
+
+#[test]
+fn application_server_may_run_only_one_x_portal() {
+    let (f, sc) = files(
+        "appserver",
+        &format!("{GOOD_SERVERS}\n[[server]]\nname = \"apps\"\nrole = \"application-server\"\nservices = [\"one-x-portal\", \"voicemail-pro\"]\n"),
+        "",
+    );
+    rejects_fleet(&f, &sc, 14, &["only one-X Portal", "server[2].services"]);
+}
+
+#[test]
+fn unknown_backup_names_the_known_servers() {
+    let (f, sc) = files(
+        "backup",
+        &format!("{GOOD_SERVERS}\n[[server]]\nname = \"exp\"\nrole = \"expansion-linux\"\nbackup = \"tertiary\"\n"),
+        "",
+    );
+    rejects_fleet(&f, &sc, 14, &["unknown backup server \"tertiary\"", "known servers: primary, secondary, exp"]);
+}
+
+#[test]
+fn duplicate_server_names_are_rejected() {
+    let (f, sc) = files("dup", &format!("{GOOD_SERVERS}\n[[server]]\nname = \"secondary\"\nrole = \"expansion-linux\"\n"), "");
+    rejects_fleet(&f, &sc, 12, &["duplicate server name \"secondary\""]);
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_the_allowed_ones() {
+    let (f, sc) = files("unknown-key", &format!("{GOOD_SERVERS}\nbakup = \"primary\"\n"), "");
+    rejects_fleet(&f, &sc, 11, &["unknown field `bakup`", "backup"]);
+}
+
+#[test]
+fn running_a_fleet_file_says_it_is_not_a_scenario() {
+    let (f, _) = files("run-fleet", GOOD_SERVERS, "");
+    let out = fleetsim_out(&["run", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("this is a fleet file, not a scenario"));
+}
+
+#[test]
+fn durations_need_units() {
+    let (_, s) = files("duration", GOOD_SERVERS, "[[fault]]\nat = \"3 minutes\"\ncrash = \"primary\"\n");
+    rejects(&s, 4, &["invalid duration", "\"3m\""]);
+}
+
+#[test]
+fn faults_must_name_known_servers() {
+    let (_, s) = files("fault-server", GOOD_SERVERS, "[[fault]]\nat = \"1m\"\ncrash = \"primry\"\n");
+    rejects(&s, 5, &["unknown server \"primry\"", "fault[0].crash", "primary, secondary"]);
+}
+
+#[test]
+fn a_restart_needs_a_crash_before_it() {
+    let (_, s) = files("restart", GOOD_SERVERS, "[[fault]]\nat = \"1m\"\nrestart = \"primary\"\n");
+    rejects(&s, 3, &["only a crashed server can restart"]);
+}
+
+#[test]
+fn a_missing_fleet_file_is_named() {
+    let dir = temp_dir("missing-fleet");
+    let s = write(&dir, "s.toml", "fleet = \"nowhere.toml\"\nduration = \"1m\"\n");
+    rejects(&s, 1, &["cannot read fleet file", "nowhere.toml"]);
+}
+
+#[test]
+fn toml_syntax_errors_are_located() {
+    let dir = temp_dir("syntax");
+    let s = write(&dir, "s.toml", "fleet = \"x.toml\"\nduration = \"1m\n");
+    rejects(&s, 2, &[]);
+}
+
+#[test]
+fn a_fault_needs_exactly_one_action() {
+    let (_, s) = files("two-actions", GOOD_SERVERS, "[[fault]]\nat = \"1m\"\ncrash = \"primary\"\nheal = true\n");
+    rejects(&s, 3, &["exactly one action"]);
+}

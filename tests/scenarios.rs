@@ -1,1 +1,213 @@
-//! placeholder
+//! Every scenario in scenarios/ meets its expectations, runs are reproducible,
+//! and the resilience rules behave as DOMAIN.md says.
+
+mod common;
+
+use common::*;
+use fleetsim_model::Event;
+
+#[test]
+fn every_scenario_file_meets_its_expectations_in_sim_mode() {
+    let files = scenario_files();
+    assert!(files.len() >= 5, "expected the scenario library, found {files:?}");
+    for f in files {
+        let s = fleetsim_model::Scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!s.expectations.is_empty(), "{}: a scenario must expect something", f.display());
+        assert_passed(&run_sim(&s));
+    }
+}
+
+#[test]
+fn same_seed_gives_a_byte_identical_event_log() {
+    for name in ["primary-crash-and-return.toml", "primary-isolated.toml"] {
+        let s = load(name);
+        let a = fleetsim_report::jsonl::events_to_string(&run_sim(&s).events);
+        let b = fleetsim_report::jsonl::events_to_string(&run_sim(&s).events);
+        assert!(a.len() > 1000, "suspiciously short log");
+        assert_eq!(a, b, "{name}: two runs with one seed differ");
+    }
+}
+
+#[test]
+fn another_seed_gives_another_timeline() {
+    let s = load("primary-crash.toml");
+    let a = fleetsim_report::jsonl::events_to_string(&run_sim(&s).events);
+    let b = fleetsim_report::jsonl::events_to_string(&run_sim(&s.clone().with_seed(43)).events);
+    assert_ne!(a, b, "the seed must drive phone retry times and phases");
+}
+
+#[test]
+fn secondary_takes_over_primary_phones_only_after_three_minutes_of_silence() {
+    let o = run_sim(&load("primary-crash.toml"));
+    assert_passed(&o);
+    let crash = 5 * 60_000;
+    let lost = events(&o, |e| {
+        e.server == "secondary" && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")
+    });
+    assert_eq!(lost.len(), 1);
+    let Event::PeerLost { silent_for_ms, backing_up, records_held, .. } = &lost[0].event else { unreachable!() };
+    assert_eq!(*silent_for_ms, 180_000, "failover exactly at the 3-minute rule");
+    assert!(*backing_up);
+    assert_eq!(*records_held, 16);
+    // Presence every 30 s: the primary was last heard within 30 s of the crash.
+    assert!(lost[0].t_ms >= crash + 150_000 && lost[0].t_ms <= crash + 180_000, "{}", lost[0].t_ms);
+    // No guest accepted before then, and every refusal names the rule.
+    let guests = events(&o, |e| matches!(e.event, Event::PhoneRegistered { guest: true, .. }));
+    assert_eq!(guests.len(), 16);
+    assert!(guests.iter().all(|g| g.t_ms >= lost[0].t_ms));
+    let refused = events(&o, |e| matches!(e.event, Event::RegistrationRefused { .. }));
+    assert!(!refused.is_empty(), "phones try the secondary before the 3 minutes are up");
+    assert!(refused.iter().all(|r| r.t_ms < lost[0].t_ms));
+}
+
+#[test]
+fn softphones_and_analogue_extensions_never_fail_over() {
+    let s = load("primary-crash.toml");
+    let o = run_sim(&s);
+    for p in s.fleet.phones.iter().filter(|p| !p.kind.fails_over()) {
+        let moved = events(&o, |e| matches!(&e.event, Event::PhoneRegistered { phone, guest: true, .. } if *phone == p.extension));
+        assert!(moved.is_empty(), "{} ({:?}) moved", p.extension, p.kind);
+    }
+    assert_eq!(o.metrics.phones_unregistered_at_end, 2, "the primary's two softphones stay unregistered");
+}
+
+#[test]
+fn phones_retry_after_fifty_to_ninety_percent_of_the_recovery_wait() {
+    let o = run_sim(&load("primary-crash.toml"));
+    // Consecutive refusals of one phone are one retry apart: 30–54 s.
+    let mut by_phone: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    for e in &o.events {
+        if let Event::RegistrationRefused { phone, .. } = &e.event {
+            by_phone.entry(phone).or_default().push(e.t_ms);
+        }
+    }
+    let gaps: Vec<u64> = by_phone.values().flat_map(|t| t.windows(2).map(|w| w[1] - w[0])).collect();
+    assert!(gaps.len() > 10);
+    assert!(gaps.iter().all(|g| (30_000..=54_000).contains(g)), "{gaps:?}");
+}
+
+#[test]
+fn two_minute_reboot_causes_no_failover_and_phones_return_home() {
+    let o = run_sim(&load("primary-reboot-2m.toml"));
+    assert_passed(&o);
+    assert!(events(&o, |e| matches!(e.event, Event::PeerLost { .. })).is_empty());
+    // Every phone of the primary is registered at home again after the restart.
+    let restart = 7 * 60_000;
+    let home_again = events(&o, |e| {
+        e.t_ms >= restart && e.server == "primary" && matches!(e.event, Event::PhoneRegistered { guest: false, .. })
+    });
+    assert_eq!(home_again.len(), 18);
+}
+
+#[test]
+fn phones_fail_back_only_after_home_is_visible_for_ten_minutes() {
+    let o = run_sim(&load("primary-crash-and-return.toml"));
+    assert_passed(&o);
+    let returned = events(&o, |e| e.server == "secondary" && matches!(&e.event, Event::PeerReturned { peer, .. } if peer == "primary"));
+    let failback = events(&o, |e| matches!(e.event, Event::FailbackStarted { .. }));
+    assert_eq!(returned.len(), 1);
+    assert_eq!(failback.len(), 1);
+    assert_eq!(failback[0].t_ms - returned[0].t_ms, 600_000);
+    let sent = events(&o, |e| matches!(e.event, Event::PhoneSentHome { .. }));
+    assert_eq!(sent.len(), 16);
+    assert!(sent.iter().all(|e| e.t_ms >= failback[0].t_ms));
+    assert_eq!(o.metrics.phones_failed_back, 16);
+}
+
+#[test]
+fn backup_restarting_during_failover_loses_the_primary_phones_records() {
+    let s = parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "30m"
+        [[fault]]
+        at = "5m"
+        crash = "primary"
+        [[fault]]
+        at = "12m"
+        crash = "secondary"
+        [[fault]]
+        at = "12m30s"
+        restart = "secondary"
+        "#,
+    );
+    let o = run_sim(&s);
+    // After its restart the secondary holds no records of the primary's phones.
+    let lost_again = events(&o, |e| {
+        e.t_ms > 12 * 60_000
+            && e.server == "secondary"
+            && matches!(&e.event, Event::PeerLost { peer, records_held: 0, backing_up: true, .. } if peer == "primary")
+    });
+    assert_eq!(lost_again.len(), 1, "{:#?}", events(&o, |e| e.server == "secondary" && e.t_ms > 12 * 60_000));
+    let refused = events(&o, |e| {
+        e.t_ms > 12 * 60_000 && matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.contains("resilience lost"))
+    });
+    assert!(!refused.is_empty());
+    let guests_after = events(&o, |e| e.t_ms > 12 * 60_000 && matches!(e.event, Event::PhoneRegistered { guest: true, .. }));
+    assert!(guests_after.is_empty());
+}
+
+#[test]
+fn a_primary_with_only_softphones_is_never_failed_over() {
+    let s = parse(
+        r#"
+        duration = "20m"
+        [fleet]
+        [[fleet.server]]
+        name = "primary"
+        role = "primary"
+        phones = { softphone = 5 }
+        [[fleet.server]]
+        name = "secondary"
+        role = "secondary"
+        [[fault]]
+        at = "2m"
+        crash = "primary"
+        [[expect]]
+        no-failover = { of = "primary" }
+        "#,
+    );
+    let o = run_sim(&s);
+    assert_passed(&o);
+    // The secondary notices the loss but no physical phone triggers a failover.
+    assert_eq!(events(&o, |e| matches!(e.event, Event::PeerLost { backing_up: true, .. })).len(), 1);
+    assert!(events(&o, |e| matches!(e.event, Event::FailoverStarted { .. })).is_empty());
+}
+
+#[test]
+fn a_takeover_expectation_fails_when_its_bound_is_too_tight() {
+    let mut s = load("primary-crash.toml");
+    if let fleetsim_model::Expectation::Takeover { within, .. } = &mut s.expectations[0].expect {
+        *within = fleetsim_model::Dur::mins(1);
+    }
+    let o = run_sim(&s);
+    assert!(!o.passed());
+    assert!(o.expectations[0].detail.contains("over the bound"), "{}", o.expectations[0].detail);
+}
+
+#[test]
+fn partitioned_primary_keeps_running_but_is_failed_over_and_handed_back() {
+    let o = run_sim(&load("primary-isolated.toml"));
+    assert_passed(&o);
+    // Nothing crashed: the primary itself saw everyone else vanish.
+    assert!(events(&o, |e| matches!(e.event, Event::ServerCrashed { .. })).is_empty());
+    let primary_lost = events(&o, |e| e.server == "primary" && matches!(e.event, Event::PeerLost { .. }));
+    assert_eq!(primary_lost.len(), 4);
+    // Phones noticed through deadlines, not resets.
+    let lost = events(&o, |e| matches!(&e.event, Event::PhoneLost { reason, .. } if reason.contains("deadline")));
+    assert!(!lost.is_empty());
+}
+
+#[test]
+fn metrics_come_from_the_event_log() {
+    let o = run_sim(&load("expansion-crash.toml"));
+    assert_passed(&o);
+    let m = &o.metrics;
+    assert_eq!(m.subject.as_deref(), Some("expansion-l"));
+    let d = m.detection_ms.unwrap();
+    let t = m.takeover_ms.unwrap();
+    assert!((150_000..=180_000).contains(&d), "detection {d}");
+    assert!(t >= d && t <= d + 60_000, "takeover {t}");
+    assert_eq!(m.phones_moved, 8);
+    assert!(m.max_phone_outage_ms >= t);
+}

@@ -259,6 +259,12 @@ impl Scenario {
     pub fn parse(src: &Source<'_>, resolver: &dyn FleetResolver) -> Result<Scenario, LoadError> {
         // `fleet` is a path or an inline table: peek, then parse with spans intact.
         let peek: toml::Table = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
+        if peek.contains_key("server") && !peek.contains_key("fleet") {
+            return Err(src
+                .error(0..0, None, "this is a fleet file, not a scenario",
+                    Some("a scenario names its fleet: fleet = \"path/to/this.toml\", plus duration, faults and expectations".into()))
+                .into());
+        }
         match peek.get("fleet") {
             Some(toml::Value::Table(_)) => {
                 let raw: RawScenario<RawFleet> =

@@ -69,9 +69,13 @@ fn kind_to_pb(k: PhoneKind) -> pb::PhoneKind {
     }
 }
 
-fn code_name(code: tonic::Code) -> &'static str {
+fn why(status: &tonic::Status) -> &'static str {
     use tonic::Code::*;
-    match code {
+    // tonic reports its own client deadline as CANCELLED "Timeout expired".
+    if status.message() == "Timeout expired" {
+        return "no answer before the deadline";
+    }
+    match status.code() {
         DeadlineExceeded => "no answer before the deadline",
         NotFound => "registration unknown (server restarted)",
         Unavailable | Unknown | Cancelled => "connection lost",
@@ -155,7 +159,7 @@ async fn run(cfg: PhoneConfig, net: Net, log: EventLog, token: CancellationToken
                                 phone: ext.clone(),
                                 reason: format!(
                                     "keepalive to {gk} failed: {}",
-                                    code_name(status.code())
+                                    why(&status)
                                 ),
                             },
                         );

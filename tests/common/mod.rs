@@ -1,0 +1,87 @@
+//! Helpers shared by every end-to-end test (one place, never copied).
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fleetsim_model::{EventRecord, Scenario, Source, scenario::DiskResolver};
+use fleetsim_scenario::{RunOptions, RunOutcome};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Every scenario file in scenarios/, sorted.
+pub fn scenario_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Loads a scenario file from scenarios/ by file name.
+pub fn load(name: &str) -> Scenario {
+    let path = root().join("scenarios").join(name);
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Parses scenario text whose fleet path is relative to scenarios/.
+pub fn parse(text: &str) -> Scenario {
+    let resolver = DiskResolver { base: root().join("scenarios") };
+    Scenario::parse(&Source { name: "inline.toml", text }, &resolver).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs a scenario in sim mode.
+pub fn run_sim(s: &Scenario) -> RunOutcome {
+    fleetsim_scenario::run(s, &RunOptions::default()).unwrap()
+}
+
+/// Panics with the failing expectations when the run did not pass.
+pub fn assert_passed(o: &RunOutcome) {
+    let failed: Vec<String> = o
+        .expectations
+        .iter()
+        .filter(|e| !e.passed)
+        .map(|e| format!("{}: {}", e.name, e.detail))
+        .collect();
+    assert!(failed.is_empty(), "{} (seed {}) failed:\n{}", o.scenario, o.seed, failed.join("\n"));
+}
+
+/// The events matching `f`.
+pub fn events<'a>(o: &'a RunOutcome, f: impl Fn(&EventRecord) -> bool) -> Vec<&'a EventRecord> {
+    o.events.iter().filter(|e| f(e)).collect()
+}
+
+/// The fleetsim binary.
+pub fn fleetsim() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fleetsim"));
+    c.current_dir(root()).env("NO_COLOR", "1");
+    c
+}
+
+/// Runs fleetsim with `args`.
+pub fn fleetsim_out(args: &[&str]) -> Output {
+    fleetsim().args(args).output().unwrap()
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fleetsim-test-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Writes `text` to `name` in `dir`, returning the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
