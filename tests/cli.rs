@@ -8,7 +8,12 @@ use common::*;
 fn run_without_arguments_runs_the_default_failover_and_exits_zero() {
     let out = fleetsim_out(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("primary-crash"));
     assert!(stdout.contains("FAILOVER of primary begins"));
     assert!(stdout.contains("Verdict: PASSED"));
@@ -51,7 +56,13 @@ fn json_format_prints_passed_expectations_and_metrics() {
     assert!(v["expectations"][0]["name"].is_string());
     assert!(v["expectations"][0]["detail"].is_string());
     let m = &v["metrics"];
-    for k in ["detection_ms", "takeover_ms", "max_phone_outage_ms", "p99_phone_outage_ms", "phones_moved"] {
+    for k in [
+        "detection_ms",
+        "takeover_ms",
+        "max_phone_outage_ms",
+        "p99_phone_outage_ms",
+        "phones_moved",
+    ] {
         assert!(m[k].is_u64(), "metrics.{k} missing: {m}");
     }
 }
@@ -62,17 +73,34 @@ fn events_file_is_json_lines_and_identical_for_one_seed() {
     let a = dir.join("a.jsonl");
     let b = dir.join("b.jsonl");
     for f in [&a, &b] {
-        let out = fleetsim_out(&["run", "primary-isolated", "--seed", "9", "--events", f.to_str().unwrap()]);
+        let out = fleetsim_out(&[
+            "run",
+            "primary-isolated",
+            "--seed",
+            "9",
+            "--events",
+            f.to_str().unwrap(),
+        ]);
         assert_eq!(out.status.code(), Some(0));
     }
     let ta = std::fs::read(&a).unwrap();
-    assert_eq!(ta, std::fs::read(&b).unwrap(), "same seed, different event logs");
+    assert_eq!(
+        ta,
+        std::fs::read(&b).unwrap(),
+        "same seed, different event logs"
+    );
     let text = String::from_utf8(ta).unwrap();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(v["t_ms"].is_u64() && v["server"].is_string() && v["event"].is_string(), "{line}");
+        assert!(
+            v["t_ms"].is_u64() && v["server"].is_string() && v["event"].is_string(),
+            "{line}"
+        );
     }
-    assert!(text.lines().any(|l| l.contains("\"event\":\"failover-started\"")));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"event\":\"failover-started\""))
+    );
 }
 
 #[test]
@@ -91,8 +119,18 @@ fn list_shows_every_scenario_with_its_description() {
 fn check_accepts_every_shipped_file() {
     let mut args = vec!["check".to_string()];
     args.extend(scenario_files().iter().map(|p| p.display().to_string()));
-    args.push(root().join("scenarios/fleets/reference.toml").display().to_string());
+    args.push(
+        root()
+            .join("scenarios/fleets/reference.toml")
+            .display()
+            .to_string(),
+    );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = fleetsim_out(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -20,7 +20,11 @@ role = "secondary"
 fn files(test: &str, fleet: &str, scenario_tail: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = temp_dir(test);
     let f = write(&dir, "fleet.toml", fleet);
-    let s = write(&dir, "scenario.toml", &format!("fleet = \"fleet.toml\"\nduration = \"10m\"\n{scenario_tail}"));
+    let s = write(
+        &dir,
+        "scenario.toml",
+        &format!("fleet = \"fleet.toml\"\nduration = \"10m\"\n{scenario_tail}"),
+    );
     (f, s)
 }
 
@@ -31,7 +35,12 @@ fn rejects(path: &std::path::Path, line: usize, needles: &[&str]) {
 }
 
 /// Like [`rejects`] for a bad fleet: `check` the fleet, `run` a scenario on it.
-fn rejects_fleet(fleet: &std::path::Path, scenario: &std::path::Path, line: usize, needles: &[&str]) {
+fn rejects_fleet(
+    fleet: &std::path::Path,
+    scenario: &std::path::Path,
+    line: usize,
+    needles: &[&str],
+) {
     rejects_via(fleet, scenario, line, needles);
 }
 
@@ -53,27 +62,46 @@ fn rejects_via(checked: &std::path::Path, ran: &std::path::Path, line: usize, ne
 
 #[test]
 fn two_primaries_are_rejected_at_the_second_role() {
-    let (f, sc) = files("two-primaries", &format!("{GOOD_SERVERS}\n[[server]]\nname = \"p2\"\nrole = \"primary\"\n"), "");
+    let (f, sc) = files(
+        "two-primaries",
+        &format!("{GOOD_SERVERS}\n[[server]]\nname = \"p2\"\nrole = \"primary\"\n"),
+        "",
+    );
     rejects_fleet(&f, &sc, 13, &["second primary", "server[2].role", "hint"]);
 }
 
 #[test]
 fn a_fleet_without_primary_is_rejected() {
-    let (f, sc) = files("no-primary", "[[server]]\nname = \"a\"\nrole = \"secondary\"\n", "");
+    let (f, sc) = files(
+        "no-primary",
+        "[[server]]\nname = \"a\"\nrole = \"secondary\"\n",
+        "",
+    );
     rejects_fleet(&f, &sc, 1, &["no primary"]);
 }
 
 #[test]
 fn ucm_is_rejected_in_a_server_edition_network() {
-    let (f, sc) = files("ucm", &format!("{GOOD_SERVERS}\n[[server]]\nname = \"ucm1\"\nrole = \"ucm\"\n"), "");
-    rejects_fleet(&f, &sc, 13, &["UCM", "not supported in a Server Edition network"]);
+    let (f, sc) = files(
+        "ucm",
+        &format!("{GOOD_SERVERS}\n[[server]]\nname = \"ucm1\"\nrole = \"ucm\"\n"),
+        "",
+    );
+    rejects_fleet(
+        &f,
+        &sc,
+        13,
+        &["UCM", "not supported in a Server Edition network"],
+    );
 }
 
 #[test]
 fn application_server_may_run_only_one_x_portal() {
     let (f, sc) = files(
         "appserver",
-        &format!("{GOOD_SERVERS}\n[[server]]\nname = \"apps\"\nrole = \"application-server\"\nservices = [\"one-x-portal\", \"voicemail-pro\"]\n"),
+        &format!(
+            "{GOOD_SERVERS}\n[[server]]\nname = \"apps\"\nrole = \"application-server\"\nservices = [\"one-x-portal\", \"voicemail-pro\"]\n"
+        ),
         "",
     );
     rejects_fleet(&f, &sc, 14, &["only one-X Portal", "server[2].services"]);
@@ -83,21 +111,39 @@ fn application_server_may_run_only_one_x_portal() {
 fn unknown_backup_names_the_known_servers() {
     let (f, sc) = files(
         "backup",
-        &format!("{GOOD_SERVERS}\n[[server]]\nname = \"exp\"\nrole = \"expansion-linux\"\nbackup = \"tertiary\"\n"),
+        &format!(
+            "{GOOD_SERVERS}\n[[server]]\nname = \"exp\"\nrole = \"expansion-linux\"\nbackup = \"tertiary\"\n"
+        ),
         "",
     );
-    rejects_fleet(&f, &sc, 14, &["unknown backup server \"tertiary\"", "known servers: primary, secondary, exp"]);
+    rejects_fleet(
+        &f,
+        &sc,
+        14,
+        &[
+            "unknown backup server \"tertiary\"",
+            "known servers: primary, secondary, exp",
+        ],
+    );
 }
 
 #[test]
 fn duplicate_server_names_are_rejected() {
-    let (f, sc) = files("dup", &format!("{GOOD_SERVERS}\n[[server]]\nname = \"secondary\"\nrole = \"expansion-linux\"\n"), "");
+    let (f, sc) = files(
+        "dup",
+        &format!("{GOOD_SERVERS}\n[[server]]\nname = \"secondary\"\nrole = \"expansion-linux\"\n"),
+        "",
+    );
     rejects_fleet(&f, &sc, 12, &["duplicate server name \"secondary\""]);
 }
 
 #[test]
 fn unknown_keys_are_rejected_with_the_allowed_ones() {
-    let (f, sc) = files("unknown-key", &format!("{GOOD_SERVERS}\nbakup = \"primary\"\n"), "");
+    let (f, sc) = files(
+        "unknown-key",
+        &format!("{GOOD_SERVERS}\nbakup = \"primary\"\n"),
+        "",
+    );
     rejects_fleet(&f, &sc, 11, &["unknown field `bakup`", "backup"]);
 }
 
@@ -111,26 +157,50 @@ fn running_a_fleet_file_says_it_is_not_a_scenario() {
 
 #[test]
 fn durations_need_units() {
-    let (_, s) = files("duration", GOOD_SERVERS, "[[fault]]\nat = \"3 minutes\"\ncrash = \"primary\"\n");
+    let (_, s) = files(
+        "duration",
+        GOOD_SERVERS,
+        "[[fault]]\nat = \"3 minutes\"\ncrash = \"primary\"\n",
+    );
     rejects(&s, 4, &["invalid duration", "\"3m\""]);
 }
 
 #[test]
 fn faults_must_name_known_servers() {
-    let (_, s) = files("fault-server", GOOD_SERVERS, "[[fault]]\nat = \"1m\"\ncrash = \"primry\"\n");
-    rejects(&s, 5, &["unknown server \"primry\"", "fault[0].crash", "primary, secondary"]);
+    let (_, s) = files(
+        "fault-server",
+        GOOD_SERVERS,
+        "[[fault]]\nat = \"1m\"\ncrash = \"primry\"\n",
+    );
+    rejects(
+        &s,
+        5,
+        &[
+            "unknown server \"primry\"",
+            "fault[0].crash",
+            "primary, secondary",
+        ],
+    );
 }
 
 #[test]
 fn a_restart_needs_a_crash_before_it() {
-    let (_, s) = files("restart", GOOD_SERVERS, "[[fault]]\nat = \"1m\"\nrestart = \"primary\"\n");
+    let (_, s) = files(
+        "restart",
+        GOOD_SERVERS,
+        "[[fault]]\nat = \"1m\"\nrestart = \"primary\"\n",
+    );
     rejects(&s, 3, &["only a crashed server can restart"]);
 }
 
 #[test]
 fn a_missing_fleet_file_is_named() {
     let dir = temp_dir("missing-fleet");
-    let s = write(&dir, "s.toml", "fleet = \"nowhere.toml\"\nduration = \"1m\"\n");
+    let s = write(
+        &dir,
+        "s.toml",
+        "fleet = \"nowhere.toml\"\nduration = \"1m\"\n",
+    );
     rejects(&s, 1, &["cannot read fleet file", "nowhere.toml"]);
 }
 
@@ -143,6 +213,10 @@ fn toml_syntax_errors_are_located() {
 
 #[test]
 fn a_fault_needs_exactly_one_action() {
-    let (_, s) = files("two-actions", GOOD_SERVERS, "[[fault]]\nat = \"1m\"\ncrash = \"primary\"\nheal = true\n");
+    let (_, s) = files(
+        "two-actions",
+        GOOD_SERVERS,
+        "[[fault]]\nat = \"1m\"\ncrash = \"primary\"\nheal = true\n",
+    );
     rejects(&s, 3, &["exactly one action"]);
 }

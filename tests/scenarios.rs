@@ -9,10 +9,17 @@ use fleetsim_model::Event;
 #[test]
 fn every_scenario_file_meets_its_expectations_in_sim_mode() {
     let files = scenario_files();
-    assert!(files.len() >= 5, "expected the scenario library, found {files:?}");
+    assert!(
+        files.len() >= 5,
+        "expected the scenario library, found {files:?}"
+    );
     for f in files {
         let s = fleetsim_model::Scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!s.expectations.is_empty(), "{}: a scenario must expect something", f.display());
+        assert!(
+            !s.expectations.is_empty(),
+            "{}: a scenario must expect something",
+            f.display()
+        );
         assert_passed(&run_sim(&s));
     }
 }
@@ -42,21 +49,42 @@ fn secondary_takes_over_primary_phones_only_after_three_minutes_of_silence() {
     assert_passed(&o);
     let crash = 5 * 60_000;
     let lost = events(&o, |e| {
-        e.server == "secondary" && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")
+        e.server == "secondary"
+            && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")
     });
     assert_eq!(lost.len(), 1);
-    let Event::PeerLost { silent_for_ms, backing_up, records_held, .. } = &lost[0].event else { unreachable!() };
-    assert_eq!(*silent_for_ms, 180_000, "failover exactly at the 3-minute rule");
+    let Event::PeerLost {
+        silent_for_ms,
+        backing_up,
+        records_held,
+        ..
+    } = &lost[0].event
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        *silent_for_ms, 180_000,
+        "failover exactly at the 3-minute rule"
+    );
     assert!(*backing_up);
     assert_eq!(*records_held, 16);
     // Presence every 30 s: the primary was last heard within 30 s of the crash.
-    assert!(lost[0].t_ms >= crash + 150_000 && lost[0].t_ms <= crash + 180_000, "{}", lost[0].t_ms);
+    assert!(
+        lost[0].t_ms >= crash + 150_000 && lost[0].t_ms <= crash + 180_000,
+        "{}",
+        lost[0].t_ms
+    );
     // No guest accepted before then, and every refusal names the rule.
-    let guests = events(&o, |e| matches!(e.event, Event::PhoneRegistered { guest: true, .. }));
+    let guests = events(&o, |e| {
+        matches!(e.event, Event::PhoneRegistered { guest: true, .. })
+    });
     assert_eq!(guests.len(), 16);
     assert!(guests.iter().all(|g| g.t_ms >= lost[0].t_ms));
     let refused = events(&o, |e| matches!(e.event, Event::RegistrationRefused { .. }));
-    assert!(!refused.is_empty(), "phones try the secondary before the 3 minutes are up");
+    assert!(
+        !refused.is_empty(),
+        "phones try the secondary before the 3 minutes are up"
+    );
     assert!(refused.iter().all(|r| r.t_ms < lost[0].t_ms));
 }
 
@@ -65,10 +93,16 @@ fn softphones_and_analogue_extensions_never_fail_over() {
     let s = load("primary-crash.toml");
     let o = run_sim(&s);
     for p in s.fleet.phones.iter().filter(|p| !p.kind.fails_over()) {
-        let moved = events(&o, |e| matches!(&e.event, Event::PhoneRegistered { phone, guest: true, .. } if *phone == p.extension));
+        let moved = events(
+            &o,
+            |e| matches!(&e.event, Event::PhoneRegistered { phone, guest: true, .. } if *phone == p.extension),
+        );
         assert!(moved.is_empty(), "{} ({:?}) moved", p.extension, p.kind);
     }
-    assert_eq!(o.metrics.phones_unregistered_at_end, 2, "the primary's two softphones stay unregistered");
+    assert_eq!(
+        o.metrics.phones_unregistered_at_end, 2,
+        "the primary's two softphones stay unregistered"
+    );
 }
 
 #[test]
@@ -81,9 +115,15 @@ fn phones_retry_after_fifty_to_ninety_percent_of_the_recovery_wait() {
             by_phone.entry(phone).or_default().push(e.t_ms);
         }
     }
-    let gaps: Vec<u64> = by_phone.values().flat_map(|t| t.windows(2).map(|w| w[1] - w[0])).collect();
+    let gaps: Vec<u64> = by_phone
+        .values()
+        .flat_map(|t| t.windows(2).map(|w| w[1] - w[0]))
+        .collect();
     assert!(gaps.len() > 10);
-    assert!(gaps.iter().all(|g| (30_000..=54_000).contains(g)), "{gaps:?}");
+    assert!(
+        gaps.iter().all(|g| (30_000..=54_000).contains(g)),
+        "{gaps:?}"
+    );
 }
 
 #[test]
@@ -94,7 +134,9 @@ fn two_minute_reboot_causes_no_failover_and_phones_return_home() {
     // Every phone of the primary is registered at home again after the restart.
     let restart = 7 * 60_000;
     let home_again = events(&o, |e| {
-        e.t_ms >= restart && e.server == "primary" && matches!(e.event, Event::PhoneRegistered { guest: false, .. })
+        e.t_ms >= restart
+            && e.server == "primary"
+            && matches!(e.event, Event::PhoneRegistered { guest: false, .. })
     });
     assert_eq!(home_again.len(), 18);
 }
@@ -103,7 +145,10 @@ fn two_minute_reboot_causes_no_failover_and_phones_return_home() {
 fn phones_fail_back_only_after_home_is_visible_for_ten_minutes() {
     let o = run_sim(&load("primary-crash-and-return.toml"));
     assert_passed(&o);
-    let returned = events(&o, |e| e.server == "secondary" && matches!(&e.event, Event::PeerReturned { peer, .. } if peer == "primary"));
+    let returned = events(&o, |e| {
+        e.server == "secondary"
+            && matches!(&e.event, Event::PeerReturned { peer, .. } if peer == "primary")
+    });
     let failback = events(&o, |e| matches!(e.event, Event::FailbackStarted { .. }));
     assert_eq!(returned.len(), 1);
     assert_eq!(failback.len(), 1);
@@ -138,12 +183,20 @@ fn backup_restarting_during_failover_loses_the_primary_phones_records() {
             && e.server == "secondary"
             && matches!(&e.event, Event::PeerLost { peer, records_held: 0, backing_up: true, .. } if peer == "primary")
     });
-    assert_eq!(lost_again.len(), 1, "{:#?}", events(&o, |e| e.server == "secondary" && e.t_ms > 12 * 60_000));
+    assert_eq!(
+        lost_again.len(),
+        1,
+        "{:#?}",
+        events(&o, |e| e.server == "secondary" && e.t_ms > 12 * 60_000)
+    );
     let refused = events(&o, |e| {
-        e.t_ms > 12 * 60_000 && matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.contains("resilience lost"))
+        e.t_ms > 12 * 60_000
+            && matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.contains("resilience lost"))
     });
     assert!(!refused.is_empty());
-    let guests_after = events(&o, |e| e.t_ms > 12 * 60_000 && matches!(e.event, Event::PhoneRegistered { guest: true, .. }));
+    let guests_after = events(&o, |e| {
+        e.t_ms > 12 * 60_000 && matches!(e.event, Event::PhoneRegistered { guest: true, .. })
+    });
     assert!(guests_after.is_empty());
 }
 
@@ -170,7 +223,17 @@ fn a_primary_with_only_softphones_is_never_failed_over() {
     let o = run_sim(&s);
     assert_passed(&o);
     // The secondary notices the loss but no physical phone triggers a failover.
-    assert_eq!(events(&o, |e| matches!(e.event, Event::PeerLost { backing_up: true, .. })).len(), 1);
+    assert_eq!(
+        events(&o, |e| matches!(
+            e.event,
+            Event::PeerLost {
+                backing_up: true,
+                ..
+            }
+        ))
+        .len(),
+        1
+    );
     assert!(events(&o, |e| matches!(e.event, Event::FailoverStarted { .. })).is_empty());
 }
 
@@ -182,7 +245,11 @@ fn a_takeover_expectation_fails_when_its_bound_is_too_tight() {
     }
     let o = run_sim(&s);
     assert!(!o.passed());
-    assert!(o.expectations[0].detail.contains("over the bound"), "{}", o.expectations[0].detail);
+    assert!(
+        o.expectations[0].detail.contains("over the bound"),
+        "{}",
+        o.expectations[0].detail
+    );
 }
 
 #[test]
@@ -191,10 +258,15 @@ fn partitioned_primary_keeps_running_but_is_failed_over_and_handed_back() {
     assert_passed(&o);
     // Nothing crashed: the primary itself saw everyone else vanish.
     assert!(events(&o, |e| matches!(e.event, Event::ServerCrashed { .. })).is_empty());
-    let primary_lost = events(&o, |e| e.server == "primary" && matches!(e.event, Event::PeerLost { .. }));
+    let primary_lost = events(&o, |e| {
+        e.server == "primary" && matches!(e.event, Event::PeerLost { .. })
+    });
     assert_eq!(primary_lost.len(), 4);
     // Phones noticed through deadlines, not resets.
-    let lost = events(&o, |e| matches!(&e.event, Event::PhoneLost { reason, .. } if reason.contains("deadline")));
+    let lost = events(
+        &o,
+        |e| matches!(&e.event, Event::PhoneLost { reason, .. } if reason.contains("deadline")),
+    );
     assert!(!lost.is_empty());
 }
 

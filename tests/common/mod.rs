@@ -9,7 +9,10 @@ use fleetsim_scenario::{RunOptions, RunOutcome};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Every scenario file in scenarios/, sorted.
@@ -31,8 +34,17 @@ pub fn load(name: &str) -> Scenario {
 
 /// Parses scenario text whose fleet path is relative to scenarios/.
 pub fn parse(text: &str) -> Scenario {
-    let resolver = DiskResolver { base: root().join("scenarios") };
-    Scenario::parse(&Source { name: "inline.toml", text }, &resolver).unwrap_or_else(|e| panic!("{e}"))
+    let resolver = DiskResolver {
+        base: root().join("scenarios"),
+    };
+    Scenario::parse(
+        &Source {
+            name: "inline.toml",
+            text,
+        },
+        &resolver,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs a scenario in sim mode.
@@ -48,11 +60,17 @@ pub fn assert_passed(o: &RunOutcome) {
         .filter(|e| !e.passed)
         .map(|e| format!("{}: {}", e.name, e.detail))
         .collect();
-    assert!(failed.is_empty(), "{} (seed {}) failed:\n{}", o.scenario, o.seed, failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} (seed {}) failed:\n{}",
+        o.scenario,
+        o.seed,
+        failed.join("\n")
+    );
 }
 
 /// The events matching `f`.
-pub fn events<'a>(o: &'a RunOutcome, f: impl Fn(&EventRecord) -> bool) -> Vec<&'a EventRecord> {
+pub fn events(o: &RunOutcome, f: impl Fn(&EventRecord) -> bool) -> Vec<&EventRecord> {
     o.events.iter().filter(|e| f(e)).collect()
 }
 

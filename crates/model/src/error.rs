@@ -69,9 +69,9 @@ pub enum LoadError {
     File(Box<FileError>),
 }
 
-impl From<FileError> for LoadError {
-    fn from(e: FileError) -> Self {
-        LoadError::File(Box::new(e))
+impl From<Box<FileError>> for LoadError {
+    fn from(e: Box<FileError>) -> Self {
+        LoadError::File(e)
     }
 }
 
@@ -92,10 +92,10 @@ impl Source<'_> {
         field: Option<&str>,
         message: impl Into<String>,
         hint: Option<String>,
-    ) -> FileError {
+    ) -> Box<FileError> {
         let (line, column) = self.line_col(span.start);
         let source_line = self.text.lines().nth(line - 1).map(str::to_string);
-        FileError {
+        Box::new(FileError {
             file: self.name.to_string(),
             line,
             column,
@@ -103,7 +103,7 @@ impl Source<'_> {
             message: message.into(),
             hint,
             source_line,
-        }
+        })
     }
 
     /// 1-based line and column of a byte offset.
@@ -117,7 +117,7 @@ impl Source<'_> {
     }
 
     /// Converts a TOML syntax or shape error into a located error.
-    pub fn toml_error(&self, e: &toml::de::Error) -> FileError {
+    pub fn toml_error(&self, e: &toml::de::Error) -> Box<FileError> {
         let span = e.span().unwrap_or(0..0);
         let message = e.message().trim().to_string();
         let field = self.key_at(span.clone());

@@ -380,7 +380,7 @@ impl Fleet {
     }
 
     /// Parses and validates a fleet file's text.
-    pub fn from_toml(src: &Source<'_>) -> Result<Fleet, FileError> {
+    pub fn from_toml(src: &Source<'_>) -> Result<Fleet, Box<FileError>> {
         let raw: RawFleet = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
         raw.validate(src)
     }
@@ -391,7 +391,7 @@ fn known(names: &[String]) -> String {
 }
 
 impl RawFleet {
-    pub(crate) fn validate(self, src: &Source<'_>) -> Result<Fleet, FileError> {
+    pub(crate) fn validate(self, src: &Source<'_>) -> Result<Fleet, Box<FileError>> {
         let err = |span: std::ops::Range<usize>, field: &str, msg: String, hint: Option<String>| {
             src.error(span, Some(field), msg, hint)
         };

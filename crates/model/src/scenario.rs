@@ -333,7 +333,7 @@ impl<F> RawScenario<F> {
 }
 
 impl RawRest {
-    fn validate(self, src: &Source<'_>, fleet: Fleet) -> Result<Scenario, FileError> {
+    fn validate(self, src: &Source<'_>, fleet: Fleet) -> Result<Scenario, Box<FileError>> {
         let duration = *self.duration.get_ref();
         if duration.0.is_zero() {
             return Err(src.error(
@@ -452,7 +452,8 @@ impl RawRest {
         for (span, f) in &faults {
             match &f.kind {
                 FaultKind::Crash { server } => {
-                    if down.insert(server, true) == Some(true) {
+                    let was_down = down.insert(server, true) == Some(true);
+                    if was_down {
                         return Err(src.error(
                             span.clone(),
                             Some("crash"),
@@ -462,7 +463,8 @@ impl RawRest {
                     }
                 }
                 FaultKind::Restart { server } => {
-                    if down.insert(server, false) != Some(true) {
+                    let was_down = down.insert(server, false) == Some(true);
+                    if !was_down {
                         return Err(src.error(
                             span.clone(),
                             Some("restart"),

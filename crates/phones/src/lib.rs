@@ -157,10 +157,7 @@ async fn run(cfg: PhoneConfig, net: Net, log: EventLog, token: CancellationToken
                             gk,
                             Event::PhoneLost {
                                 phone: ext.clone(),
-                                reason: format!(
-                                    "keepalive to {gk} failed: {}",
-                                    why(&status)
-                                ),
+                                reason: format!("keepalive to {gk} failed: {}", why(&status)),
                             },
                         );
                         current = None;
