@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use fleetsim_model::{Event, PhoneKind, PhoneSpec};
+use fleetsim_model::{Event, PhoneSpec};
 use fleetsim_net::{EventLog, Net, Timing, channel, seed};
 use fleetsim_proto::pb;
 use rand::Rng as _;
@@ -58,15 +58,6 @@ pub fn spawn(cfg: PhoneConfig, net: Net, log: EventLog) -> PhoneHandle {
     let span = tracing::info_span!("phone", phone = %cfg.spec.extension);
     let task = tokio::spawn(run(cfg, net, log, token.clone()).instrument(span));
     PhoneHandle { token, task }
-}
-
-fn kind_to_pb(k: PhoneKind) -> pb::PhoneKind {
-    match k {
-        PhoneKind::H323 => pb::PhoneKind::H323,
-        PhoneKind::Sip => pb::PhoneKind::Sip,
-        PhoneKind::Softphone => pb::PhoneKind::Softphone,
-        PhoneKind::Analogue => pb::PhoneKind::Analogue,
-    }
 }
 
 fn why(status: &tonic::Status) -> &'static str {
@@ -128,7 +119,7 @@ async fn run(cfg: PhoneConfig, net: Net, log: EventLog, token: CancellationToken
                     let req = pb::RegisterRequest {
                         extension: ext.clone(),
                         home: cfg.spec.home.clone(),
-                        kind: kind_to_pb(cfg.spec.kind) as i32,
+                        kind: pb::PhoneKind::from(cfg.spec.kind) as i32,
                     };
                     if client(i, &mut gatekeepers).register(req).await.is_ok() {
                         current = Some(i);

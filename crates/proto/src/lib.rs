@@ -7,9 +7,41 @@
 //!
 //! # Layout
 //! - [`pb`]: everything generated from package `fleetsim.v1`.
+//! - [`convert`]: conversions between `pb` and the domain types of
+//!   `fleetsim-model`, used at the gRPC edge.
 
 /// Messages, clients and servers generated from package `fleetsim.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod pb {
     tonic::include_proto!("fleetsim.v1");
+}
+
+pub mod convert {
+    //! Conversions between generated and domain types.
+
+    use fleetsim_model::PhoneKind;
+
+    use crate::pb;
+
+    impl From<PhoneKind> for pb::PhoneKind {
+        fn from(k: PhoneKind) -> Self {
+            match k {
+                PhoneKind::H323 => pb::PhoneKind::H323,
+                PhoneKind::Sip => pb::PhoneKind::Sip,
+                PhoneKind::Softphone => pb::PhoneKind::Softphone,
+                PhoneKind::Analogue => pb::PhoneKind::Analogue,
+            }
+        }
+    }
+
+    /// The domain kind of a wire value, or `None` for unknown or unspecified.
+    pub fn phone_kind(wire: i32) -> Option<PhoneKind> {
+        match pb::PhoneKind::try_from(wire) {
+            Ok(pb::PhoneKind::H323) => Some(PhoneKind::H323),
+            Ok(pb::PhoneKind::Sip) => Some(PhoneKind::Sip),
+            Ok(pb::PhoneKind::Softphone) => Some(PhoneKind::Softphone),
+            Ok(pb::PhoneKind::Analogue) => Some(PhoneKind::Analogue),
+            _ => None,
+        }
+    }
 }

@@ -30,6 +30,40 @@ fn list(items: &[&str]) -> String {
     s
 }
 
+/// The physical IP phones of `of` (the ones that can fail over), and when
+/// each first registered on `by` as a guest at or after `after` (ms).
+pub(crate) fn guest_arrivals<'a>(
+    scenario: &'a Scenario,
+    events: &'a [EventRecord],
+    of: &str,
+    by: &str,
+    after: u64,
+) -> (Vec<&'a str>, BTreeMap<&'a str, u64>) {
+    let eligible: Vec<&str> = scenario
+        .fleet
+        .phones
+        .iter()
+        .filter(|p| p.home == of && p.kind.fails_over())
+        .map(|p| p.extension.as_str())
+        .collect();
+    let mut arrived = BTreeMap::new();
+    for ev in events
+        .iter()
+        .filter(|ev| ev.t_ms >= after && ev.server == by)
+    {
+        if let Event::PhoneRegistered {
+            phone,
+            guest: true,
+            home,
+        } = &ev.event
+            && home == of
+        {
+            arrived.entry(phone.as_str()).or_insert(ev.t_ms);
+        }
+    }
+    (eligible, arrived)
+}
+
 /// Evaluates every expectation of `scenario` against `events`.
 pub fn evaluate(scenario: &Scenario, events: &[EventRecord]) -> Vec<ExpectationResult> {
     scenario
@@ -47,7 +81,6 @@ pub fn evaluate(scenario: &Scenario, events: &[EventRecord]) -> Vec<ExpectationR
 }
 
 fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool, String) {
-    let fleet = &scenario.fleet;
     match e {
         Expectation::Takeover {
             of,
@@ -56,31 +89,12 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
             after,
         } => {
             let after = after.as_millis();
-            let eligible: Vec<&str> = fleet
-                .phones_of(of)
-                .filter(|p| p.kind.fails_over())
-                .map(|p| p.extension.as_str())
-                .collect();
+            let (eligible, arrived) = guest_arrivals(scenario, events, of, by, after);
             if eligible.is_empty() {
                 return (
                     false,
                     format!("{of} homes no physical IP phone, so nothing can fail over"),
                 );
-            }
-            let mut arrived: BTreeMap<&str, u64> = BTreeMap::new();
-            for ev in events
-                .iter()
-                .filter(|ev| ev.t_ms >= after && ev.server == *by)
-            {
-                if let Event::PhoneRegistered {
-                    phone,
-                    guest: true,
-                    home,
-                } = &ev.event
-                    && home == of
-                {
-                    arrived.entry(phone.as_str()).or_insert(ev.t_ms);
-                }
             }
             let missing: Vec<&str> = eligible
                 .iter()

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fleetsim_model::{Event, EventRecord, FaultKind, Scenario};
 use serde::Serialize;
 
+use crate::expect::guest_arrivals;
 use crate::runner::expand_groups;
 
 /// The figures of a run. Times are emulated milliseconds.
@@ -80,24 +81,7 @@ impl Metrics {
                     }
                     _ => None,
                 });
-                let eligible: BTreeSet<&str> = fleet
-                    .phones_of(subject)
-                    .filter(|p| p.kind.fails_over())
-                    .map(|p| p.extension.as_str())
-                    .collect();
-                let mut arrived: BTreeMap<&str, u64> = BTreeMap::new();
-                for e in events
-                    .iter()
-                    .filter(|e| e.t_ms >= *at && e.server == backup)
-                {
-                    if let Event::PhoneRegistered {
-                        phone, guest: true, ..
-                    } = &e.event
-                        && eligible.contains(phone.as_str())
-                    {
-                        arrived.entry(phone.as_str()).or_insert(e.t_ms);
-                    }
-                }
+                let (eligible, arrived) = guest_arrivals(scenario, events, subject, backup, *at);
                 if !eligible.is_empty() && arrived.len() == eligible.len() {
                     m.takeover_ms = arrived.values().max().map(|t| t - at);
                 }

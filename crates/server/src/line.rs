@@ -82,7 +82,7 @@ pub(crate) async fn presence_loop(
                     .iter()
                     .map(|(ext, kind)| pb::PhoneRecord {
                         extension: ext.clone(),
-                        kind: crate::telephony::kind_to_pb(*kind) as i32,
+                        kind: pb::PhoneKind::from(*kind) as i32,
                     })
                     .collect();
                 let req = pb::ReplicateRequest {

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use fleetsim_model::PhoneKind;
 use fleetsim_proto::pb;
 use tonic::{Request, Response, Status};
 
@@ -12,25 +11,6 @@ use crate::state::Shared;
 #[derive(Debug)]
 pub(crate) struct TelephonySvc(pub(crate) Arc<Shared>);
 
-pub(crate) fn kind_to_pb(k: PhoneKind) -> pb::PhoneKind {
-    match k {
-        PhoneKind::H323 => pb::PhoneKind::H323,
-        PhoneKind::Sip => pb::PhoneKind::Sip,
-        PhoneKind::Softphone => pb::PhoneKind::Softphone,
-        PhoneKind::Analogue => pb::PhoneKind::Analogue,
-    }
-}
-
-fn kind_from_pb(k: i32) -> Result<PhoneKind, Status> {
-    match pb::PhoneKind::try_from(k) {
-        Ok(pb::PhoneKind::H323) => Ok(PhoneKind::H323),
-        Ok(pb::PhoneKind::Sip) => Ok(PhoneKind::Sip),
-        Ok(pb::PhoneKind::Softphone) => Ok(PhoneKind::Softphone),
-        Ok(pb::PhoneKind::Analogue) => Ok(PhoneKind::Analogue),
-        _ => Err(Status::invalid_argument(format!("unknown phone kind {k}"))),
-    }
-}
-
 #[tonic::async_trait]
 impl pb::telephony_server::Telephony for TelephonySvc {
     async fn register(
@@ -39,7 +19,8 @@ impl pb::telephony_server::Telephony for TelephonySvc {
     ) -> Result<Response<pb::RegisterReply>, Status> {
         self.0.stats.rpc();
         let r = req.into_inner();
-        let kind = kind_from_pb(r.kind)?;
+        let kind = fleetsim_proto::convert::phone_kind(r.kind)
+            .ok_or_else(|| Status::invalid_argument(format!("unknown phone kind {}", r.kind)))?;
         if r.home == self.0.name {
             self.0
                 .register_home(&r.extension)
