@@ -141,12 +141,7 @@ impl Net {
             }
             Mode::Live => {
                 let port = self.port(server).unwrap_or(0);
-                let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("{server}: cannot bind 127.0.0.1:{port}: {e}"),
-                    )
-                })?;
+                let listener = bind_loopback(server, port).await?;
                 let port = listener.local_addr()?.port();
                 {
                     let mut st = self.inner.lock();
@@ -274,6 +269,28 @@ impl Net {
     pub fn reachable(&self, a: &str, b: &str) -> bool {
         let st = self.inner.lock();
         group(&st, a) == group(&st, b)
+    }
+}
+
+/// Binds 127.0.0.1:`port`. A restarted server reuses its port; the previous
+/// incarnation's accept task drops its listener as soon as it runs after the
+/// crash, so an address still in use is retried briefly.
+async fn bind_loopback(server: &str, port: u16) -> io::Result<TcpListener> {
+    let mut tries = 0;
+    loop {
+        match TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && port != 0 && tries < 200 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{server}: cannot bind 127.0.0.1:{port}: {e}"),
+                ));
+            }
+        }
     }
 }
 
