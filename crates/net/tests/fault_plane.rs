@@ -104,7 +104,10 @@ async fn a_crashed_client_loses_its_own_connections() {
     let net = Net::new(Mode::Sim, CONNECT_TIMEOUT);
     let _s = echo_server(&net, "primary").await;
     let secondary = CancellationToken::new();
-    let mut io = net.connect("secondary", &secondary, "primary").await.unwrap();
+    let mut io = net
+        .connect("secondary", &secondary, "primary")
+        .await
+        .unwrap();
     roundtrip(&mut io).await.unwrap();
     secondary.cancel();
     assert!(roundtrip(&mut io).await.is_err());

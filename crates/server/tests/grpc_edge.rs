@@ -1,0 +1,155 @@
+//! A server over real gRPC: health per service, and bad requests answered
+//! with a status, never a panic.
+
+use std::sync::Arc;
+
+use fleetsim_model::embedded;
+use fleetsim_net::{Clock, EventLog, Mode, Net, Timing, channel};
+use fleetsim_proto::pb;
+use fleetsim_server::{Ctx, ServerConfig, ServerHandle, Stats};
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+struct Rig {
+    net: Net,
+    timing: Timing,
+    me: CancellationToken,
+    _servers: Vec<ServerHandle>,
+}
+
+async fn rig(names: &[&str]) -> Rig {
+    let scenario = embedded::scenario("primary-crash").unwrap().unwrap();
+    let fleet = Arc::new(scenario.fleet);
+    let clock = Clock::start(1.0);
+    let timing = Timing::new(&fleet.timers, &clock);
+    let net = Net::new(Mode::Sim, timing.rpc_deadline);
+    let ctx = Ctx {
+        net: net.clone(),
+        log: EventLog::new(clock),
+        stats: Arc::new(Stats::default()),
+    };
+    let mut servers = Vec::new();
+    for n in names {
+        let cfg = ServerConfig {
+            fleet: fleet.clone(),
+            name: n.to_string(),
+            incarnation: 1,
+            seed: 1,
+            timing,
+        };
+        servers.push(fleetsim_server::start(cfg, ctx.clone()).await.unwrap());
+    }
+    Rig {
+        net,
+        timing,
+        me: CancellationToken::new(),
+        _servers: servers,
+    }
+}
+
+impl Rig {
+    fn channel(&self, to: &str) -> tonic::transport::Channel {
+        channel(&self.net, "tester", &self.me, to, self.timing.channel())
+    }
+}
+
+async fn health(rig: &Rig, server: &str, service: &str) -> Result<i32, Code> {
+    HealthClient::new(rig.channel(server))
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .map(|r| r.into_inner().status)
+        .map_err(|s| s.code())
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_server_reports_health_per_service() {
+    let rig = rig(&["primary", "apps"]).await;
+    let serving = Ok(ServingStatus::Serving as i32);
+    assert_eq!(health(&rig, "primary", "fleetsim.v1.Line").await, serving);
+    assert_eq!(
+        health(&rig, "primary", "fleetsim.v1.Telephony").await,
+        serving
+    );
+    assert_eq!(health(&rig, "apps", "fleetsim.v1.Line").await, serving);
+    // The application server runs no IP Office, so no Telephony.
+    assert_eq!(
+        health(&rig, "apps", "fleetsim.v1.Telephony").await,
+        Err(Code::NotFound)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_requests_get_a_status_not_a_panic() {
+    let rig = rig(&["primary", "secondary"]).await;
+    let mut tel = pb::telephony_client::TelephonyClient::new(rig.channel("secondary"));
+    let reg = |ext: &str, home: &str, kind: i32| pb::RegisterRequest {
+        extension: ext.into(),
+        home: home.into(),
+        kind,
+    };
+
+    let e = tel.register(reg("2001", "primary", 99)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // A guest while its home is visible is refused, and says why.
+    let e = tel
+        .register(reg("2001", "primary", pb::PhoneKind::Sip as i32))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(
+        e.message().contains("failover needs 3m of silence"),
+        "{}",
+        e.message()
+    );
+    let e = tel
+        .register(reg("9999", "nowhere", pb::PhoneKind::Sip as i32))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    let e = tel
+        .register(reg("2001", "secondary", pb::PhoneKind::Sip as i32))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::NotFound,
+        "2001 is not the secondary's phone"
+    );
+    let e = tel
+        .keepalive(pb::KeepaliveRequest {
+            extension: "".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    tel.unregister(pb::UnregisterRequest {
+        extension: "\u{0}".into(),
+    })
+    .await
+    .unwrap();
+
+    let mut line = pb::line_client::LineClient::new(rig.channel("secondary"));
+    let e = line
+        .presence(pb::PresenceRequest {
+            from: "stranger".into(),
+            incarnation: 1,
+            records_version: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = line
+        .replicate(pb::ReplicateRequest {
+            from: "apps".into(),
+            incarnation: 1,
+            version: 1,
+            phones: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+}
