@@ -24,6 +24,9 @@ pub(crate) struct BenchArgs {
     /// Emulated length of the generated run.
     #[arg(long, default_value = "1h")]
     duration: String,
+    /// When the primary crashes in the generated run.
+    #[arg(long, default_value = "5m")]
+    crash_at: String,
     /// RPCs in the bare tonic baseline.
     #[arg(long, default_value_t = 20_000)]
     rpcs: u64,
@@ -81,6 +84,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "--rpcs",
                 &args.rpcs.to_string(),
             ])
+            .args(["--crash-at", &args.crash_at])
             .output()?;
         if !out.status.success() {
             anyhow::bail!(
@@ -161,7 +165,7 @@ fn run_stage(stage: &str, args: &BenchArgs) -> anyhow::Result<StageResult> {
                 fleetsim_model::generate::crash_scenario(
                     args.servers,
                     args.phones,
-                    "5m",
+                    &args.crash_at,
                     &args.duration,
                 )?
             };
