@@ -92,6 +92,17 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A server dropped a registration whose phone stopped refreshing it.
+    RegistrationExpired {
+        /// Extension.
+        phone: String,
+        /// Its home system.
+        home: String,
+        /// Whether it was a guest.
+        guest: bool,
+        /// Time since its last registration or keepalive.
+        silent_for_ms: u64,
+    },
     /// A phone found its gatekeeper gone.
     PhoneLost {
         /// Extension.
@@ -137,6 +148,7 @@ impl EventRecord {
             Event::FailbackStarted { .. } => "failback-started",
             Event::PhoneRegistered { .. } => "phone-registered",
             Event::RegistrationRefused { .. } => "registration-refused",
+            Event::RegistrationExpired { .. } => "registration-expired",
             Event::PhoneLost { .. } => "phone-lost",
             Event::PhoneSentHome { .. } => "phone-sent-home",
             Event::RunEnded {} => "run-ended",

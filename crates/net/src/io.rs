@@ -119,10 +119,13 @@ impl AsyncWrite for FaultIo {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.reset {
-            return Poll::Ready(Ok(()));
+        match this.check(cx) {
+            // A reset connection has nothing left to close.
+            Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
+            // Not even a FIN crosses a partition.
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => Pin::new(&mut this.io).poll_shutdown(cx),
         }
-        Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
 

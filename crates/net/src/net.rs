@@ -50,6 +50,9 @@ pub(crate) struct Inner {
     state: Mutex<State>,
     partitioned: AtomicBool,
     connects: AtomicU64,
+    /// Bumped at every partition change, so connects waiting across a cut
+    /// re-check at once when it heals.
+    epoch: tokio::sync::watch::Sender<u64>,
 }
 
 impl Inner {
@@ -65,7 +68,7 @@ impl Inner {
         }
         let mut st = self.lock();
         let cut = group(&st, a) != group(&st, b);
-        if cut {
+        if cut && !st.stalled.iter().any(|w| w.will_wake(cx.waker())) {
             st.stalled.push(cx.waker().clone());
         }
         cut
@@ -100,6 +103,7 @@ impl Net {
                 state: Mutex::new(State::default()),
                 partitioned: AtomicBool::new(false),
                 connects: AtomicU64::new(0),
+                epoch: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -191,25 +195,36 @@ impl Net {
         from_token: &CancellationToken,
         to: &str,
     ) -> io::Result<FaultIo> {
-        let target = {
-            let st = self.inner.lock();
-            if group(&st, from) != group(&st, to) {
-                None
-            } else {
-                Some(
+        let deadline = tokio::time::Instant::now() + self.inner.connect_timeout;
+        let target = loop {
+            // Subscribe before looking, so a heal in between is not missed.
+            let mut epoch = self.inner.epoch.subscribe();
+            let target = {
+                let st = self.inner.lock();
+                (group(&st, from) == group(&st, to)).then(|| {
                     st.listeners
                         .get(to)
-                        .map(|l| (l.token.clone(), l.tx.clone())),
-                )
+                        .map(|l| (l.token.clone(), l.tx.clone()))
+                })
+            };
+            if let Some(t) = target {
+                break t;
             }
-        };
-        let Some(target) = target else {
-            // Across a partition a SYN goes unanswered: hang, then time out.
-            tokio::time::sleep(self.inner.connect_timeout).await;
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("{to}: unreachable from {from}"),
-            ));
+            // Across a partition a SYN goes unanswered: wait for a heal, the
+            // connect timeout, or the caller's own end.
+            tokio::select! {
+                biased;
+                () = from_token.cancelled() => {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("{from} stopped")));
+                }
+                _ = epoch.changed() => continue,
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{to}: unreachable from {from}"),
+                    ));
+                }
+            }
         };
         let refused = || {
             io::Error::new(
@@ -255,6 +270,7 @@ impl Net {
             .partitioned
             .store(!st.groups.is_empty(), Ordering::Release);
         wake_all(&mut st);
+        self.inner.epoch.send_modify(|e| *e += 1);
     }
 
     /// Removes every partition; stalled connections resume.
@@ -263,6 +279,7 @@ impl Net {
         st.groups.clear();
         self.inner.partitioned.store(false, Ordering::Release);
         wake_all(&mut st);
+        self.inner.epoch.send_modify(|e| *e += 1);
     }
 
     /// Whether `a` and `b` can reach each other now.
@@ -295,7 +312,7 @@ async fn bind_loopback(server: &str, port: u16) -> io::Result<TcpListener> {
 }
 
 fn wake_all(st: &mut State) {
-    for w in st.stalled.drain(..) {
+    for w in std::mem::take(&mut st.stalled) {
         w.wake();
     }
 }

@@ -112,3 +112,20 @@ async fn a_crashed_client_loses_its_own_connections() {
     secondary.cancel();
     assert!(roundtrip(&mut io).await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_connect_waiting_across_a_partition_completes_when_it_heals() {
+    let net = Net::new(Mode::Sim, CONNECT_TIMEOUT);
+    let _s = echo_server(&net, "primary").await;
+    let me = CancellationToken::new();
+    net.partition(&[vec!["primary".into()]]);
+    let healer = net.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        healer.heal();
+    });
+    let start = tokio::time::Instant::now();
+    let mut io = net.connect("phone-1", &me, "primary").await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    roundtrip(&mut io).await.unwrap();
+}

@@ -117,6 +117,11 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
             Some((phone.clone(), format!("refused:{home}"), reason.clone()))
         }
         Event::PhoneLost { phone, reason } => Some((phone.clone(), "lost".into(), reason.clone())),
+        Event::RegistrationExpired {
+            phone,
+            silent_for_ms,
+            ..
+        } => Some((phone.clone(), "expired".into(), human_ms(*silent_for_ms))),
         Event::PhoneSentHome { phone, home } => {
             Some((phone.clone(), format!("home:{home}"), String::new()))
         }
@@ -145,6 +150,11 @@ fn describe_group(g: &Group) -> String {
         )
     } else if let Some(home) = sub.strip_prefix("home:") {
         format!("sent {n} guest{s} home to {home} ({phones})")
+    } else if sub == "expired" {
+        format!(
+            "dropped {n} registration{s} no longer refreshed ({phones}): no keepalive for {}",
+            g.note
+        )
     } else {
         format!("{n} phone event{s} ({phones})")
     }

@@ -199,6 +199,18 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
         ));
     }
 
+    let reaper = shared.clone();
+    tasks.push(tokio::spawn(
+        async move {
+            let mut tick = tokio::time::interval(reaper.timing.keepalive_interval);
+            loop {
+                tick.tick().await;
+                reaper.expire_registrations();
+            }
+        }
+        .instrument(span.clone()),
+    ));
+
     ctx.log.emit(
         &cfg.name,
         Event::ServerStarted {

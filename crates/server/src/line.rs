@@ -23,7 +23,7 @@ impl pb::line_server::Line for LineSvc {
     ) -> Result<Response<pb::PresenceReply>, Status> {
         self.0.stats.rpc();
         let r = req.into_inner();
-        let held = self.0.on_presence(&r.from).ok_or_else(|| {
+        let held = self.0.on_presence(&r.from, r.incarnation).ok_or_else(|| {
             Status::permission_denied(format!("{}: no line to {:?}", self.0.name, r.from))
         })?;
         Ok(Response::new(pb::PresenceReply {

@@ -37,6 +37,8 @@ pub(crate) struct Peer {
     pub failover: Failover,
     /// Wakes the watchdog when a lost peer is heard again.
     pub notify: Arc<Notify>,
+    /// The peer's incarnation as last heard (0: never heard).
+    pub incarnation: u64,
 }
 
 /// A phone registered here.
@@ -44,6 +46,8 @@ pub(crate) struct Peer {
 pub(crate) struct Reg {
     pub home: String,
     pub guest: bool,
+    /// Registration or last keepalive.
+    pub refreshed: Instant,
 }
 
 /// Records held for a home system this server backs up.
@@ -90,6 +94,7 @@ impl Shared {
                     returned_since: None,
                     failover: Failover::Idle,
                     notify: Arc::new(Notify::new()),
+                    incarnation: 0,
                 };
                 (p, peer)
             })
@@ -150,16 +155,23 @@ impl Shared {
             .collect()
     }
 
-    /// A presence update from `from` arrived. Returns the version of `from`'s
-    /// records held here, or `None` if there is no line to `from`.
-    pub(crate) fn on_presence(&self, from: &str) -> Option<u64> {
+    /// A presence update from `from` (incarnation `incarnation`) arrived.
+    /// Returns the version of `from`'s records held here, or `None` if there
+    /// is no line to `from`.
+    pub(crate) fn on_presence(&self, from: &str, incarnation: u64) -> Option<u64> {
         let now = Instant::now();
         let mut st = self.lock();
         let held = st.held.get(from).map_or(0, |h| h.version);
         let p = st.peers.get_mut(from)?;
         let silent = now.saturating_duration_since(p.last_seen);
+        let restarted = p.incarnation != 0 && p.incarnation != incarnation;
         p.last_seen = now;
-        if p.lost && p.returned_since.is_none() {
+        p.incarnation = incarnation;
+        // Failback needs the home visible without a break: a restart or a gap
+        // of more than two presence intervals starts the count again.
+        let broken =
+            restarted || silent > self.timing.presence_interval * 2 + self.timing.start_jitter;
+        if p.lost && (p.returned_since.is_none() || broken) {
             p.returned_since = Some(now);
             if p.failover != Failover::Active {
                 // Nothing was taken over, so there is nothing to hand back.
@@ -176,6 +188,32 @@ impl Shared {
             });
         }
         Some(held)
+    }
+
+    /// Drops registrations not refreshed for two keepalive intervals plus a
+    /// deadline: the phone has gone elsewhere or cannot reach this server.
+    pub(crate) fn expire_registrations(&self) {
+        let now = Instant::now();
+        let limit = self.timing.keepalive_interval * 2 + self.timing.rpc_deadline;
+        let mut st = self.lock();
+        let expired: Vec<(String, Reg)> = st
+            .regs
+            .iter()
+            .filter(|(_, r)| now.saturating_duration_since(r.refreshed) > limit)
+            .map(|(e, r)| (e.clone(), r.clone()))
+            .collect();
+        for (e, _) in &expired {
+            st.regs.remove(e);
+        }
+        drop(st);
+        for (phone, r) in expired {
+            self.emit(Event::RegistrationExpired {
+                phone,
+                home: r.home,
+                guest: r.guest,
+                silent_for_ms: self.ms(now.saturating_duration_since(r.refreshed)),
+            });
+        }
     }
 
     /// Records of `home`'s phones arrived.
@@ -280,6 +318,7 @@ impl Shared {
             Reg {
                 home: self.name.clone(),
                 guest: false,
+                refreshed: Instant::now(),
             },
         );
         self.emit(Event::PhoneRegistered {
@@ -334,6 +373,7 @@ impl Shared {
                 Reg {
                     home: home.to_string(),
                     guest: true,
+                    refreshed: now,
                 },
             );
             Ok(first)
@@ -368,7 +408,9 @@ impl Shared {
     /// the phone is a guest whose home has failed back and must go home now.
     pub(crate) fn keepalive(&self, ext: &str) -> Result<bool, ()> {
         let mut st = self.lock();
-        let reg = st.regs.get(ext).cloned().ok_or(())?;
+        let reg = st.regs.get_mut(ext).ok_or(())?;
+        reg.refreshed = Instant::now();
+        let reg = reg.clone();
         if !reg.guest {
             return Ok(false);
         }
