@@ -220,3 +220,33 @@ fn a_fault_needs_exactly_one_action() {
     );
     rejects(&s, 3, &["exactly one action"]);
 }
+
+#[test]
+fn failover_time_must_exceed_two_presence_intervals() {
+    let (f, sc) = files("timers", &format!("[timers]\nfailover-after = \"45s\"\n{GOOD_SERVERS}"), "");
+    rejects_fleet(&f, &sc, 1, &["timers.failover-after", "more than twice presence-interval (30s)"]);
+}
+
+#[test]
+fn huge_phone_counts_are_refused_not_overflowed() {
+    let (f, sc) = files(
+        "huge",
+        "[[server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { h323 = 4294967295, sip = 4294967295 }\n",
+        "",
+    );
+    rejects_fleet(&f, &sc, 4, &["fleetsim takes at most 100000"]);
+}
+
+#[test]
+fn all_digit_server_names_are_refused() {
+    let (f, sc) = files("digits", &format!("{GOOD_SERVERS}\n[[server]]\nname = \"2001\"\nrole = \"expansion-linux\"\n"), "");
+    rejects_fleet(&f, &sc, 12, &["would read as an extension"]);
+}
+
+#[test]
+fn out_of_range_speeds_are_bad_input() {
+    for speed in ["0.0001", "1e9", "NaN"] {
+        let out = fleetsim_out(&["run", "--mode", "live", "--speed", speed]);
+        assert_eq!(out.status.code(), Some(2), "--speed {speed}");
+    }
+}

@@ -153,9 +153,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ModeArg::Sim => Mode::Sim,
         ModeArg::Live => Mode::Live,
     };
-    if !(args.speed.is_finite() && args.speed > 0.0) {
+    if !(fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&args.speed) {
         eprintln!(
-            "error: --speed must be a positive number, got {}",
+            "error: --speed must be between 0.01 and 10000, got {}",
             args.speed
         );
         return Ok(ExitCode::from(BAD_INPUT));

@@ -258,7 +258,7 @@ pub(crate) struct RawFleet {
     #[serde(default)]
     mode: NetworkMode,
     #[serde(default)]
-    timers: Timers,
+    timers: Option<Spanned<Timers>>,
     #[serde(default)]
     server: Vec<Spanned<RawServer>>,
     #[serde(default)]
@@ -386,6 +386,59 @@ impl Fleet {
     }
 }
 
+/// The most phones one fleet may have (a guard against typos, not a limit of
+/// the real system: DOMAIN.md's largest networks have a few thousand users).
+pub const MAX_PHONES: u64 = 100_000;
+
+/// The longest timer accepted.
+const MAX_TIMER: Dur = Dur::secs(366 * 86_400);
+
+fn check_timers(
+    src: &Source<'_>,
+    t: &Timers,
+    span: std::ops::Range<usize>,
+) -> Result<(), Box<FileError>> {
+    let fail = |field: &str, msg: String| {
+        Err(src.error(
+            span.clone(),
+            Some(field),
+            msg,
+            Some("see docs/file-format.md for every timer and its default".into()),
+        ))
+    };
+    for (field, d) in [
+        ("timers.presence-interval", t.presence_interval),
+        ("timers.failover-after", t.failover_after),
+        ("timers.failback-after", t.failback_after),
+        ("timers.recovery-wait", t.recovery_wait),
+        ("timers.keepalive-interval", t.keepalive_interval),
+        ("timers.rpc-deadline", t.rpc_deadline),
+    ] {
+        if d.0.is_zero() {
+            return fail(field, "must be greater than zero".into());
+        }
+        if d > MAX_TIMER {
+            return fail(field, format!("{d} is longer than a year"));
+        }
+    }
+    if t.start_jitter > MAX_TIMER {
+        return fail(
+            "timers.start-jitter",
+            format!("{} is longer than a year", t.start_jitter),
+        );
+    }
+    if t.failover_after.0 <= t.presence_interval.0 * 2 {
+        return fail(
+            "timers.failover-after",
+            format!(
+                "failover-after ({}) must be more than twice presence-interval ({}), or one late presence update would fail a peer over",
+                t.failover_after, t.presence_interval
+            ),
+        );
+    }
+    Ok(())
+}
+
 fn known(names: &[String]) -> String {
     names.join(", ")
 }
@@ -427,6 +480,14 @@ impl RawFleet {
                     &field,
                     format!("invalid server name {n:?}"),
                     Some("use letters, digits, '-' and '_' only, e.g. \"expansion-l1\"".into()),
+                ));
+            }
+            if n.chars().all(|c| c.is_ascii_digit()) {
+                return Err(err(
+                    s.name.span(),
+                    &field,
+                    format!("server name {n:?} is all digits and would read as an extension"),
+                    Some("start it with a letter, e.g. \"site-2001\"".into()),
                 ));
             }
             if n.starts_with("phones") {
@@ -568,6 +629,7 @@ impl RawFleet {
         let mut servers = Vec::new();
         let mut phones = Vec::new();
         let mut extensions: BTreeMap<u64, String> = BTreeMap::new();
+        let mut total_phones: u64 = 0;
         for (i, s) in self.server.iter().enumerate() {
             let s = s.get_ref();
             let name = s.name.get_ref().clone();
@@ -684,7 +746,19 @@ impl RawFleet {
             if let Some(counts) = &s.phones {
                 let field = format!("server[{i}].phones");
                 let c = counts.get_ref();
-                let total = c.h323 + c.sip + c.softphone + c.analogue;
+                let total = u64::from(c.h323)
+                    + u64::from(c.sip)
+                    + u64::from(c.softphone)
+                    + u64::from(c.analogue);
+                total_phones += total;
+                if total_phones > MAX_PHONES {
+                    return Err(err(
+                        counts.span(),
+                        &field,
+                        format!("the fleet would have {total_phones} phones; fleetsim takes at most {MAX_PHONES}"),
+                        Some("use fewer phones; DOMAIN.md's largest networks have a few thousand users".into()),
+                    ));
+                }
                 if total > 0 && !role.runs_ip_office() {
                     return Err(err(
                         counts.span(),
@@ -743,28 +817,17 @@ impl RawFleet {
             });
         }
 
-        let t = &self.timers;
-        for (field, d) in [
-            ("timers.presence-interval", t.presence_interval),
-            ("timers.keepalive-interval", t.keepalive_interval),
-            ("timers.recovery-wait", t.recovery_wait),
-            ("timers.rpc-deadline", t.rpc_deadline),
-        ] {
-            if d.0.is_zero() {
-                return Err(src.error(
-                    0..0,
-                    Some(field),
-                    "must be greater than zero".to_string(),
-                    Some("see docs/file-format.md for the defaults".into()),
-                ));
-            }
-        }
+        let (timers, timers_span) = match &self.timers {
+            Some(t) => (t.get_ref().clone(), t.span()),
+            None => (Timers::default(), 0..0),
+        };
+        check_timers(src, &timers, timers_span)?;
 
         Ok(Fleet {
             name: self.name.unwrap_or_else(|| "fleet".into()),
             description: self.description.unwrap_or_default(),
             mode: self.mode,
-            timers: self.timers,
+            timers,
             servers,
             lines,
             phones,

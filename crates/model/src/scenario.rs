@@ -343,6 +343,14 @@ impl RawRest {
                 Some("write e.g. duration = \"1h\"".into()),
             ));
         }
+        if duration > Dur::secs(400 * 86_400) {
+            return Err(src.error(
+                self.duration.span(),
+                Some("duration"),
+                format!("{duration} is longer than the 400 days fleetsim runs"),
+                Some("a 30-day licence grace fits easily: write e.g. duration = \"35d\"".into()),
+            ));
+        }
         let server_names: Vec<String> = fleet.servers.iter().map(|s| s.name.clone()).collect();
         let unknown_server = |s: &Spanned<String>, field: &str| {
             src.error(

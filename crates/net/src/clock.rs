@@ -23,11 +23,21 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// Starts now, running `speed` emulated seconds per runtime second.
+    /// The slowest speed accepted.
+    pub const MIN_SPEED: f64 = 0.01;
+    /// The fastest speed accepted.
+    pub const MAX_SPEED: f64 = 10_000.0;
+
+    /// Starts now, running `speed` emulated seconds per runtime second
+    /// (clamped to [`Clock::MIN_SPEED`]..=[`Clock::MAX_SPEED`]).
     pub fn start(speed: f64) -> Clock {
         let clock = Clock {
             start: Instant::now(),
-            speed: if speed > 0.0 { speed } else { 1.0 },
+            speed: if speed.is_finite() {
+                speed.clamp(Self::MIN_SPEED, Self::MAX_SPEED)
+            } else {
+                1.0
+            },
         };
         CURRENT.with(|c| c.set(Some(clock)));
         clock
@@ -153,7 +163,9 @@ impl Timing {
     /// Scales `timers` for `clock`. Network deadlines keep a floor of 50 ms
     /// of runtime so fast live runs do not time out on scheduling noise.
     pub fn new(timers: &fleetsim_model::Timers, clock: &Clock) -> Timing {
-        let s = |d: fleetsim_model::Dur| clock.to_runtime(d.0);
+        // Every timer keeps at least 1 ms of runtime, network deadlines 50 ms
+        // when sped up, so fast live runs neither spin nor time out on noise.
+        let s = |d: fleetsim_model::Dur| clock.to_runtime(d.0).max(Duration::from_millis(1));
         let floor = |d: Duration| {
             if clock.speed() > 1.0 {
                 d.max(Duration::from_millis(50))

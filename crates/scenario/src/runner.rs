@@ -44,8 +44,8 @@ pub enum RunError {
     /// A server could not start.
     #[error(transparent)]
     Start(#[from] StartError),
-    /// The speed is not a positive number.
-    #[error("speed must be a positive number, got {0}")]
+    /// The speed is out of range.
+    #[error("speed must be between 0.01 and 10000, got {0}")]
     Speed(f64),
 }
 
@@ -82,7 +82,9 @@ impl RunOutcome {
 /// Runs `scenario` to its end on a fresh current-thread runtime (paused
 /// clock in sim mode) and evaluates it.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
-    if opts.mode == Mode::Live && !(opts.speed.is_finite() && opts.speed > 0.0) {
+    let speed_ok =
+        (fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&opts.speed);
+    if opts.mode == Mode::Live && !speed_ok {
         return Err(RunError::Speed(opts.speed));
     }
     let mut scenario = scenario.clone();
