@@ -223,8 +223,20 @@ fn a_fault_needs_exactly_one_action() {
 
 #[test]
 fn failover_time_must_exceed_two_presence_intervals() {
-    let (f, sc) = files("timers", &format!("[timers]\nfailover-after = \"45s\"\n{GOOD_SERVERS}"), "");
-    rejects_fleet(&f, &sc, 1, &["timers.failover-after", "more than twice presence-interval (30s)"]);
+    let (f, sc) = files(
+        "timers",
+        &format!("[timers]\nfailover-after = \"45s\"\n{GOOD_SERVERS}"),
+        "",
+    );
+    rejects_fleet(
+        &f,
+        &sc,
+        1,
+        &[
+            "timers.failover-after",
+            "more than twice presence-interval (30s)",
+        ],
+    );
 }
 
 #[test]
@@ -239,7 +251,11 @@ fn huge_phone_counts_are_refused_not_overflowed() {
 
 #[test]
 fn all_digit_server_names_are_refused() {
-    let (f, sc) = files("digits", &format!("{GOOD_SERVERS}\n[[server]]\nname = \"2001\"\nrole = \"expansion-linux\"\n"), "");
+    let (f, sc) = files(
+        "digits",
+        &format!("{GOOD_SERVERS}\n[[server]]\nname = \"2001\"\nrole = \"expansion-linux\"\n"),
+        "",
+    );
     rejects_fleet(&f, &sc, 12, &["would read as an extension"]);
 }
 

@@ -283,3 +283,26 @@ fn metrics_come_from_the_event_log() {
     assert_eq!(m.phones_moved, 8);
     assert!(m.max_phone_outage_ms >= t);
 }
+
+#[test]
+fn a_short_partition_counts_only_its_own_outage() {
+    let s = parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "15m"
+        [[fault]]
+        at = "5m"
+        partition = [["primary"]]
+        [[fault]]
+        at = "5m20s"
+        heal = true
+        [[expect]]
+        no-failover = { of = "primary" }
+        "#,
+    );
+    let o = run_sim(&s);
+    assert_passed(&o);
+    assert_eq!(o.metrics.phones_unregistered_at_end, 0);
+    assert!(o.metrics.max_phone_outage_ms < 120_000, "{:?}", o.metrics);
+    assert!(o.metrics.phones_with_outage >= 1);
+}

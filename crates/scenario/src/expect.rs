@@ -174,32 +174,41 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
         }
         Expectation::Failback { to, within, after } => {
             let after = after.as_millis();
-            let mut moved: BTreeSet<&str> = BTreeSet::new();
+            // The phones that are guests elsewhere at `after`: their latest
+            // registration before it was a guest one.
+            let mut latest: BTreeMap<&str, bool> = BTreeMap::new();
+            for ev in events.iter().take_while(|ev| ev.t_ms < after) {
+                if let Event::PhoneRegistered { phone, home, guest } = &ev.event
+                    && home == to
+                {
+                    latest.insert(phone.as_str(), *guest);
+                }
+            }
+            let moved: BTreeSet<&str> = latest
+                .into_iter()
+                .filter(|(_, g)| *g)
+                .map(|(p, _)| p)
+                .collect();
             let mut home_again: BTreeMap<&str, u64> = BTreeMap::new();
-            for ev in events {
-                match &ev.event {
-                    Event::PhoneRegistered {
-                        phone,
-                        home,
-                        guest: true,
-                    } if home == to && ev.t_ms < after => {
-                        moved.insert(phone.as_str());
-                    }
-                    Event::PhoneRegistered {
-                        phone,
-                        guest: false,
-                        ..
-                    } if ev.server == *to && ev.t_ms >= after && moved.contains(phone.as_str()) => {
-                        home_again.entry(phone.as_str()).or_insert(ev.t_ms);
-                    }
-                    _ => {}
+            for ev in events
+                .iter()
+                .filter(|ev| ev.t_ms >= after && ev.server == *to)
+            {
+                if let Event::PhoneRegistered {
+                    phone,
+                    guest: false,
+                    ..
+                } = &ev.event
+                    && moved.contains(phone.as_str())
+                {
+                    home_again.entry(phone.as_str()).or_insert(ev.t_ms);
                 }
             }
             if moved.is_empty() {
                 return (
                     false,
                     format!(
-                        "no phone of {to} had failed over before {}, so nothing could fail back",
+                        "no phone of {to} was a guest elsewhere at {}, so nothing could fail back",
                         human_ms(after)
                     ),
                 );

@@ -56,15 +56,24 @@ impl Metrics {
             ..Metrics::default()
         };
 
-        // The first incident: the first fault that takes a server out of sight.
+        // The first incident: the first fault that takes a server out of
+        // sight of its backup (for a partition, the first server named that
+        // ends up in another group than its backup).
         let incident = scenario.faults.iter().find_map(|f| {
             let s = match &f.kind {
                 FaultKind::Crash { server } => Some(server.clone()),
-                FaultKind::Partition { groups } => groups
-                    .iter()
-                    .flatten()
-                    .find(|n| fleet.server(n).is_some())
-                    .cloned(),
+                FaultKind::Partition { groups } => {
+                    let group_of = |n: &str| groups.iter().position(|g| g.iter().any(|x| x == n));
+                    groups
+                        .iter()
+                        .flatten()
+                        .filter_map(|n| fleet.server(n))
+                        .find(|srv| {
+                            srv.backup_for_phones()
+                                .is_some_and(|b| group_of(b) != group_of(&srv.name))
+                        })
+                        .map(|srv| srv.name.clone())
+                }
                 _ => None,
             };
             s.map(|s| (f.at.as_millis(), s))
@@ -89,41 +98,61 @@ impl Metrics {
         }
 
         // Per-phone outages: a phone is out from the moment its gatekeeper
-        // is gone (crash, partition) or it notices (lost), until it registers.
+        // is gone (crash, partition) or it notices (lost), until it registers
+        // again, or until the partition that cut it heals unnoticed.
         let end = events.last().map_or(0, |e| e.t_ms);
         let mut on: BTreeMap<String, String> = BTreeMap::new();
         let mut out_since: BTreeMap<String, u64> = BTreeMap::new();
+        let mut cut: BTreeMap<String, String> = BTreeMap::new();
         let mut total: BTreeMap<String, u64> = BTreeMap::new();
         let mut moved = BTreeSet::new();
-        let mut fault_iter = scenario.faults.iter().peekable();
+        let mut failed_back = BTreeSet::new();
+        let mut fault_iter = scenario.faults.iter();
         let mut groups: BTreeMap<String, usize> = BTreeMap::new();
         let group = |g: &BTreeMap<String, usize>, n: &str| g.get(n).copied().unwrap_or(0);
+        let close = |total: &mut BTreeMap<String, u64>, phone: &str, since: u64, t: u64| {
+            *total.entry(phone.to_string()).or_default() += t - since;
+        };
         for e in events {
             match &e.event {
                 Event::FaultApplied { .. } => {
                     // Faults are logged in scenario order; track partitions.
-                    if let Some(f) = fault_iter.next() {
-                        match &f.kind {
-                            FaultKind::Partition { groups: gs } => {
-                                groups.clear();
-                                for (i, g) in expand_groups(fleet, gs).iter().enumerate() {
-                                    for n in g {
-                                        groups.insert(n.clone(), i + 1);
-                                    }
-                                }
-                                let cut: Vec<String> = on
-                                    .iter()
-                                    .filter(|(p, s)| group(&groups, p) != group(&groups, s))
-                                    .map(|(p, _)| p.clone())
-                                    .collect();
-                                for p in cut {
-                                    on.remove(&p);
-                                    out_since.insert(p, e.t_ms);
+                    match fault_iter.next().map(|f| &f.kind) {
+                        Some(FaultKind::Partition { groups: gs }) => {
+                            groups.clear();
+                            for (i, g) in expand_groups(fleet, gs).iter().enumerate() {
+                                for n in g {
+                                    groups.insert(n.clone(), i + 1);
                                 }
                             }
-                            FaultKind::Heal => groups.clear(),
-                            _ => {}
                         }
+                        Some(FaultKind::Heal) => groups.clear(),
+                        _ => continue,
+                    }
+                    // Phones reunited with their server before noticing: the
+                    // outage ends here.
+                    let reunited: Vec<(String, String)> = cut
+                        .iter()
+                        .filter(|(p, s)| group(&groups, p) == group(&groups, s))
+                        .map(|(p, s)| (p.clone(), s.clone()))
+                        .collect();
+                    for (p, srv) in reunited {
+                        cut.remove(&p);
+                        if let Some(since) = out_since.remove(&p) {
+                            close(&mut total, &p, since, e.t_ms);
+                        }
+                        on.insert(p, srv);
+                    }
+                    // Phones now separated from their server: out from here.
+                    let separated: Vec<(String, String)> = on
+                        .iter()
+                        .filter(|(p, s)| group(&groups, p) != group(&groups, s))
+                        .map(|(p, s)| (p.clone(), s.clone()))
+                        .collect();
+                    for (p, srv) in separated {
+                        on.remove(&p);
+                        out_since.insert(p.clone(), e.t_ms);
+                        cut.insert(p, srv);
                     }
                 }
                 Event::ServerCrashed { .. } => {
@@ -136,18 +165,21 @@ impl Metrics {
                         on.remove(&p);
                         out_since.insert(p, e.t_ms);
                     }
+                    cut.retain(|_, s| *s != e.server);
                 }
                 Event::PhoneLost { phone, .. } | Event::PhoneSentHome { phone, .. } => {
+                    cut.remove(phone);
                     if on.remove(phone).is_some() {
                         out_since.insert(phone.clone(), e.t_ms);
                     }
                     if matches!(e.event, Event::PhoneSentHome { .. }) {
-                        m.phones_failed_back += 1;
+                        failed_back.insert(phone.clone());
                     }
                 }
                 Event::PhoneRegistered { phone, guest, .. } => {
+                    cut.remove(phone);
                     if let Some(since) = out_since.remove(phone) {
-                        *total.entry(phone.clone()).or_default() += e.t_ms - since;
+                        close(&mut total, phone, since, e.t_ms);
                     }
                     if *guest {
                         moved.insert(phone.clone());
@@ -158,6 +190,7 @@ impl Metrics {
                 _ => {}
             }
         }
+        m.phones_failed_back = failed_back.len() as u32;
         m.phones_unregistered_at_end = out_since.len() as u32;
         for (p, since) in out_since {
             *total.entry(p).or_default() += end - since;
