@@ -176,9 +176,10 @@ fn faults_must_name_known_servers() {
         &s,
         5,
         &[
-            "unknown server \"primry\"",
+            "target \"primry\" matches no server",
             "fault[0].crash",
             "primary, secondary",
+            "\"expansion-*\"",
         ],
     );
 }

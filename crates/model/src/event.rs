@@ -44,6 +44,11 @@ pub enum Event {
         /// Phone records held for the peer (0: resilience lost).
         records_held: u32,
     },
+    /// A server shut down cleanly: calls in flight finished, memory gone.
+    ServerStopped {
+        /// Phones that were registered on it.
+        registered_phones: u32,
+    },
     /// A lost peer is heard from again.
     PeerReturned {
         /// The peer.
@@ -141,6 +146,7 @@ impl EventRecord {
             Event::FaultApplied { .. } => "fault-applied",
             Event::ServerStarted { .. } => "server-started",
             Event::ServerCrashed { .. } => "server-crashed",
+            Event::ServerStopped { .. } => "server-stopped",
             Event::PeerLost { .. } => "peer-lost",
             Event::PeerReturned { .. } => "peer-returned",
             Event::RecordsReplicated { .. } => "records-replicated",

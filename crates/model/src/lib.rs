@@ -9,7 +9,8 @@
 //! - [`event`]: typed events of a run ([`Event`], [`EventRecord`]).
 //! - [`error`]: located errors ([`FileError`]) and [`LoadError`].
 //! - [`fleet`]: servers, roles, services, lines, backups, phones, timers.
-//! - [`scenario`]: faults, expectations, the scenario itself.
+//! - [`fault`]: the fault vocabulary, targets (names, roles, globs), undo.
+//! - [`scenario`]: expectations and the scenario itself.
 //! - [`generate`]: generated fleets for scale work and benchmarks.
 //! - [`embedded`]: the scenarios and fleets built into the binary.
 
@@ -17,6 +18,7 @@ pub mod duration;
 pub mod embedded;
 pub mod error;
 pub mod event;
+pub mod fault;
 pub mod fleet;
 pub mod generate;
 pub mod scenario;
@@ -24,8 +26,9 @@ pub mod scenario;
 pub use duration::{Dur, format_millis, human_ms, parse_duration};
 pub use error::{FileError, LoadError, Source};
 pub use event::{Event, EventRecord};
+pub use fault::{Fault, FaultKind, GrayPath};
 pub use fleet::{
     Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,
     Timers,
 };
-pub use scenario::{Expectation, Fault, FaultKind, NamedExpectation, Scenario};
+pub use scenario::{Expectation, NamedExpectation, Scenario};

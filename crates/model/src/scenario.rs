@@ -1,6 +1,5 @@
 //! Scenario files: a fleet, a seed, a duration, timed faults, expectations.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -8,77 +7,8 @@ use toml::Spanned;
 
 use crate::duration::Dur;
 use crate::error::{FileError, LoadError, Source};
+use crate::fault::{Fault, RawFault};
 use crate::fleet::{Fleet, RawFleet};
-
-/// A fault the runner applies at a time (data, not code: the runner undoes it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum FaultKind {
-    /// The server dies at once: every connection reset, new ones refused, memory gone.
-    Crash {
-        /// Server name.
-        server: String,
-    },
-    /// A fresh server task with empty memory starts and rejoins.
-    Restart {
-        /// Server name.
-        server: String,
-    },
-    /// The network splits into groups; nodes in different groups cannot talk.
-    /// Nodes not named form one more group.
-    Partition {
-        /// Groups of node names (servers, phone extensions, `phones@server`).
-        groups: Vec<Vec<String>>,
-    },
-    /// Every partition is removed.
-    Heal,
-}
-
-impl FaultKind {
-    /// Short human description.
-    pub fn describe(&self) -> String {
-        match self {
-            FaultKind::Crash { server } => format!("crash {server}"),
-            FaultKind::Restart { server } => format!("restart {server}"),
-            FaultKind::Partition { groups } => {
-                let g: Vec<String> = groups
-                    .iter()
-                    .map(|g| format!("[{}]", g.join(", ")))
-                    .collect();
-                format!("partition {} | rest", g.join(" | "))
-            }
-            FaultKind::Heal => "heal the network".to_string(),
-        }
-    }
-
-    /// Whether the fault takes `server` out of sight of the rest of the fleet.
-    pub fn isolates(&self, server: &str) -> bool {
-        match self {
-            FaultKind::Crash { server: s } => s == server,
-            FaultKind::Partition { groups } => groups.iter().any(|g| g.iter().any(|n| n == server)),
-            _ => false,
-        }
-    }
-
-    /// Whether the fault brings `server` back into sight.
-    pub fn restores(&self, server: &str) -> bool {
-        match self {
-            FaultKind::Restart { server: s } => s == server,
-            FaultKind::Heal => true,
-            _ => false,
-        }
-    }
-}
-
-/// A fault at an emulated time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Fault {
-    /// When, from the start of the run.
-    pub at: Dur,
-    /// What.
-    #[serde(flatten)]
-    pub kind: FaultKind,
-}
 
 /// What the run must show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -140,20 +70,6 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Expectations.
     pub expectations: Vec<NamedExpectation>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawFault {
-    at: Spanned<Dur>,
-    #[serde(default)]
-    crash: Option<Spanned<String>>,
-    #[serde(default)]
-    restart: Option<Spanned<String>>,
-    #[serde(default)]
-    partition: Option<Spanned<Vec<Vec<Spanned<String>>>>>,
-    #[serde(default)]
-    heal: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -365,129 +281,7 @@ impl RawRest {
             )
         };
 
-        // Faults: exactly one action each, valid targets, a consistent up/down story.
-        let mut faults = Vec::new();
-        for (i, f) in self.fault.iter().enumerate() {
-            let fr = f.get_ref();
-            let field = format!("fault[{i}]");
-            let at = *fr.at.get_ref();
-            if at > duration {
-                return Err(src.error(
-                    fr.at.span(),
-                    Some(&format!("{field}.at")),
-                    format!("fault at {at} is after the end of the run ({duration})"),
-                    Some("make the fault earlier or the duration longer".into()),
-                ));
-            }
-            let mut kinds = Vec::new();
-            if let Some(s) = &fr.crash {
-                if fleet.server(s.get_ref()).is_none() {
-                    return Err(unknown_server(s, &format!("{field}.crash")));
-                }
-                kinds.push(FaultKind::Crash {
-                    server: s.get_ref().clone(),
-                });
-            }
-            if let Some(s) = &fr.restart {
-                if fleet.server(s.get_ref()).is_none() {
-                    return Err(unknown_server(s, &format!("{field}.restart")));
-                }
-                kinds.push(FaultKind::Restart {
-                    server: s.get_ref().clone(),
-                });
-            }
-            if let Some(p) = &fr.partition {
-                let mut groups = Vec::new();
-                let mut placed: BTreeMap<String, usize> = BTreeMap::new();
-                for (gi, g) in p.get_ref().iter().enumerate() {
-                    let mut group = Vec::new();
-                    for n in g {
-                        let name = n.get_ref();
-                        let ok = fleet.server(name).is_some()
-                            || fleet.phones.iter().any(|ph| &ph.extension == name)
-                            || name
-                                .strip_prefix("phones@")
-                                .is_some_and(|s| fleet.server(s).is_some());
-                        if !ok {
-                            return Err(src.error(n.span(), Some(&format!("{field}.partition")),
-                                format!("unknown node {name:?}"),
-                                Some(format!("name servers ({}), phone extensions, or \"phones@<server>\" for a server's phones", server_names.join(", ")))));
-                        }
-                        if let Some(prev) = placed.insert(name.clone(), gi) {
-                            return Err(src.error(
-                                n.span(),
-                                Some(&format!("{field}.partition")),
-                                format!("{name:?} is in group {prev} and group {gi}"),
-                                Some("a node belongs to one group only".into()),
-                            ));
-                        }
-                        group.push(name.clone());
-                    }
-                    groups.push(group);
-                }
-                if groups.iter().all(Vec::is_empty) {
-                    return Err(src.error(p.span(), Some(&format!("{field}.partition")), "a partition needs at least one non-empty group",
-                        Some("write partition = [[\"primary\"]] to cut the primary off from everything else".into())));
-                }
-                kinds.push(FaultKind::Partition { groups });
-            }
-            if let Some(h) = &fr.heal {
-                if !*h.get_ref() {
-                    return Err(src.error(
-                        h.span(),
-                        Some(&format!("{field}.heal")),
-                        "heal = false does nothing",
-                        Some("write heal = true, or remove the fault".into()),
-                    ));
-                }
-                kinds.push(FaultKind::Heal);
-            }
-            if kinds.len() != 1 {
-                return Err(src.error(f.span(), Some(&field),
-                    format!("a fault needs exactly one action, this one has {}", kinds.len()),
-                    Some("use one of: crash = \"server\", restart = \"server\", partition = [[...]], heal = true".into())));
-            }
-            faults.push((
-                f.span(),
-                Fault {
-                    at,
-                    kind: kinds.remove(0),
-                },
-            ));
-        }
-        faults.sort_by_key(|(_, f)| f.at);
-        let mut down: BTreeMap<&str, bool> = BTreeMap::new();
-        for (span, f) in &faults {
-            match &f.kind {
-                FaultKind::Crash { server } => {
-                    let was_down = down.insert(server, true) == Some(true);
-                    if was_down {
-                        return Err(src.error(
-                            span.clone(),
-                            Some("crash"),
-                            format!("{server:?} is already down at {}", f.at),
-                            Some("restart it first".into()),
-                        ));
-                    }
-                }
-                FaultKind::Restart { server } => {
-                    let was_down = down.insert(server, false) == Some(true);
-                    if !was_down {
-                        return Err(src.error(
-                            span.clone(),
-                            Some("restart"),
-                            format!(
-                                "{server:?} is running at {}; only a crashed server can restart",
-                                f.at
-                            ),
-                            Some(format!("add a crash of {server:?} before it")),
-                        ));
-                    }
-                }
-                _ => {}
-            }
-        }
-        let faults: Vec<Fault> = faults.into_iter().map(|(_, f)| f).collect();
+        let faults = crate::fault::resolve(src, &fleet, &self.fault, duration)?;
 
         // Expectations.
         let mut expectations = Vec::new();

@@ -1,7 +1,7 @@
 //! [`Net`]: where servers listen, phones and servers connect, and faults are
 //! applied.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,19 +40,64 @@ struct State {
     ports: BTreeMap<String, u16>,
     /// Partition: node → group; nodes not named are in group 0.
     groups: BTreeMap<String, usize>,
-    /// Connections stalled by a partition, woken at every change.
+    /// One-way cuts: bytes from the first node to the second are lost.
+    one_way: BTreeSet<(String, String)>,
+    /// Nodes whose link is down: their connections stall, connects hang.
+    stalled_nodes: BTreeSet<String>,
+    /// Servers alive but answering nothing: connects succeed, bytes stall.
+    hung: BTreeSet<String>,
+    /// Per-node latency: (delay, jitter).
+    latency: BTreeMap<String, (Duration, Duration)>,
+    /// Gray failures: server → (presence dropped, telephony dropped).
+    gray: BTreeMap<String, (bool, bool)>,
+    /// Clock offsets of servers, in milliseconds.
+    clock_offsets: BTreeMap<String, i64>,
+    /// Connections stalled by a fault, woken at every change.
     stalled: Vec<Waker>,
+}
+
+impl State {
+    /// Whether bytes from `src` to `dst` are lost or held now.
+    fn blocked(&self, src: &str, dst: &str) -> bool {
+        group(self, src) != group(self, dst)
+            || self.one_way.contains(&(src.to_string(), dst.to_string()))
+            || self.stalled_nodes.contains(src)
+            || self.stalled_nodes.contains(dst)
+            || self.hung.contains(src)
+            || self.hung.contains(dst)
+    }
+
+    /// Whether a connect from `a` to `b` goes unanswered (a hung process
+    /// still has its connections accepted by the kernel).
+    fn unreachable(&self, a: &str, b: &str) -> bool {
+        group(self, a) != group(self, b)
+            || self.one_way.contains(&(a.to_string(), b.to_string()))
+            || self.one_way.contains(&(b.to_string(), a.to_string()))
+            || self.stalled_nodes.contains(a)
+            || self.stalled_nodes.contains(b)
+    }
+
+    fn impaired(&self) -> bool {
+        !(self.groups.is_empty()
+            && self.one_way.is_empty()
+            && self.stalled_nodes.is_empty()
+            && self.hung.is_empty()
+            && self.latency.is_empty())
+    }
 }
 
 pub(crate) struct Inner {
     mode: Mode,
     connect_timeout: Duration,
     state: Mutex<State>,
-    partitioned: AtomicBool,
+    /// Fast path: false while no network fault is in force.
+    impaired: AtomicBool,
     connects: AtomicU64,
-    /// Bumped at every partition change, so connects waiting across a cut
-    /// re-check at once when it heals.
+    /// Bumped at every fault change, so connects waiting across a cut
+    /// re-check at once when it heals, and servers see new gray or clock faults.
     epoch: tokio::sync::watch::Sender<u64>,
+    /// Seed of latency jitter.
+    seed: AtomicU64,
 }
 
 impl Inner {
@@ -61,17 +106,34 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether a partition separates `a` and `b`; if so, registers the waker.
-    pub(crate) fn is_cut(&self, a: &str, b: &str, cx: &mut Context<'_>) -> bool {
-        if !self.partitioned.load(Ordering::Acquire) {
+    /// Whether bytes from `src` to `dst` are held now; if so, registers the
+    /// waker so the connection resumes when the fault changes.
+    pub(crate) fn is_cut(&self, src: &str, dst: &str, cx: &mut Context<'_>) -> bool {
+        if !self.impaired.load(Ordering::Acquire) {
             return false;
         }
         let mut st = self.lock();
-        let cut = group(&st, a) != group(&st, b);
+        let cut = st.blocked(src, dst);
         if cut && !st.stalled.iter().any(|w| w.will_wake(cx.waker())) {
             st.stalled.push(cx.waker().clone());
         }
         cut
+    }
+
+    /// Latency of the link between `a` and `b`: (delay, jitter), summed over both ends.
+    pub(crate) fn latency(&self, a: &str, b: &str) -> (Duration, Duration) {
+        if !self.impaired.load(Ordering::Acquire) {
+            return (Duration::ZERO, Duration::ZERO);
+        }
+        let st = self.lock();
+        let get = |n: &str| st.latency.get(n).copied().unwrap_or_default();
+        let (da, ja) = get(a);
+        let (db, jb) = get(b);
+        (da + db, ja + jb)
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed.load(Ordering::Relaxed)
     }
 }
 
@@ -101,11 +163,17 @@ impl Net {
                 mode,
                 connect_timeout,
                 state: Mutex::new(State::default()),
-                partitioned: AtomicBool::new(false),
+                impaired: AtomicBool::new(false),
                 connects: AtomicU64::new(0),
                 epoch: tokio::sync::watch::Sender::new(0),
+                seed: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Sets the seed of latency jitter (the scenario's seed).
+    pub fn set_seed(&self, seed: u64) {
+        self.inner.seed.store(seed, Ordering::Relaxed);
     }
 
     /// The mode.
@@ -238,8 +306,13 @@ impl Net {
         if token.is_cancelled() {
             return Err(refused());
         }
-        self.inner.connects.fetch_add(1, Ordering::Relaxed);
-        let link = Some((self.inner.clone(), from.to_string(), to.to_string()));
+        let n = self.inner.connects.fetch_add(1, Ordering::Relaxed);
+        let link = Some(crate::io::Link {
+            net: self.inner.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
+            rng: crate::seed::rng(self.inner.seed(), &[from, to, &n.to_string()]),
+        });
         match (self.inner.mode, tx) {
             (Mode::Sim, Some(tx)) => {
                 let (client, server) = tokio::io::duplex(16 * 1024);
@@ -256,36 +329,143 @@ impl Net {
         }
     }
 
-    /// Splits the network: each group is a set of node names (servers, phones);
-    /// nodes not named form one more group. Replaces any earlier partition.
-    pub fn partition(&self, groups: &[Vec<String>]) {
+    /// Applies a change to the fault state, then wakes every stalled
+    /// connection and waiting connect so they re-check.
+    fn change(&self, f: impl FnOnce(&mut State)) {
         let mut st = self.inner.lock();
-        st.groups.clear();
-        for (i, g) in groups.iter().enumerate() {
-            for n in g {
-                st.groups.insert(n.clone(), i + 1);
-            }
-        }
-        self.inner
-            .partitioned
-            .store(!st.groups.is_empty(), Ordering::Release);
+        f(&mut st);
+        self.inner.impaired.store(st.impaired(), Ordering::Release);
         wake_all(&mut st);
+        drop(st);
         self.inner.epoch.send_modify(|e| *e += 1);
     }
 
-    /// Removes every partition; stalled connections resume.
+    /// Splits the network: each group is a set of node names (servers, phones);
+    /// nodes not named form one more group. Replaces any earlier partition.
+    pub fn partition(&self, groups: &[Vec<String>]) {
+        self.change(|st| {
+            st.groups.clear();
+            for (i, g) in groups.iter().enumerate() {
+                for n in g {
+                    st.groups.insert(n.clone(), i + 1);
+                }
+            }
+        });
+    }
+
+    /// Loses (`on`) or restores bytes from each of `from` to each of `to`.
+    pub fn one_way(&self, from: &[String], to: &[String], on: bool) {
+        self.change(|st| {
+            for a in from {
+                for b in to {
+                    let pair = (a.clone(), b.clone());
+                    if on {
+                        st.one_way.insert(pair);
+                    } else {
+                        st.one_way.remove(&pair);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Removes every partition and one-way cut; stalled connections resume.
     pub fn heal(&self) {
-        let mut st = self.inner.lock();
-        st.groups.clear();
-        self.inner.partitioned.store(false, Ordering::Release);
-        wake_all(&mut st);
-        self.inner.epoch.send_modify(|e| *e += 1);
+        self.change(|st| {
+            st.groups.clear();
+            st.one_way.clear();
+        });
+    }
+
+    /// Takes `node`'s link down (`on`) or up again.
+    pub fn stall(&self, node: &str, on: bool) {
+        self.change(|st| {
+            if on {
+                st.stalled_nodes.insert(node.to_string());
+            } else {
+                st.stalled_nodes.remove(node);
+            }
+        });
+    }
+
+    /// Hangs server `server` (`on`): connects succeed, nothing is answered.
+    pub fn hang(&self, server: &str, on: bool) {
+        self.change(|st| {
+            if on {
+                st.hung.insert(server.to_string());
+            } else {
+                st.hung.remove(server);
+            }
+        });
+    }
+
+    /// Delays bytes to and from `node` by `delay` plus up to `jitter`
+    /// (both zero: no latency).
+    pub fn latency(&self, node: &str, delay: Duration, jitter: Duration) {
+        self.change(|st| {
+            if delay.is_zero() && jitter.is_zero() {
+                st.latency.remove(node);
+            } else {
+                st.latency.insert(node.to_string(), (delay, jitter));
+            }
+        });
+    }
+
+    /// Sets which paths of `server` a gray failure silently drops.
+    pub fn set_gray(&self, server: &str, presence: bool, telephony: bool) {
+        self.change(|st| {
+            if presence || telephony {
+                st.gray.insert(server.to_string(), (presence, telephony));
+            } else {
+                st.gray.remove(server);
+            }
+        });
+    }
+
+    /// Whether `server` silently drops (presence, telephony).
+    pub fn gray(&self, server: &str) -> (bool, bool) {
+        self.inner
+            .lock()
+            .gray
+            .get(server)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Steps `server`'s clock to `offset_ms` from true time.
+    pub fn set_clock_offset(&self, server: &str, offset_ms: i64) {
+        self.change(|st| {
+            if offset_ms == 0 {
+                st.clock_offsets.remove(server);
+            } else {
+                st.clock_offsets.insert(server.to_string(), offset_ms);
+            }
+        });
+    }
+
+    /// `server`'s clock offset in milliseconds.
+    pub fn clock_offset(&self, server: &str) -> i64 {
+        self.inner
+            .lock()
+            .clock_offsets
+            .get(server)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A receiver that changes whenever a fault is applied or undone.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.epoch.subscribe()
+    }
+
+    /// Whether bytes from `src` to `dst` are lost or held now.
+    pub fn blocked(&self, src: &str, dst: &str) -> bool {
+        self.inner.lock().blocked(src, dst)
     }
 
     /// Whether `a` and `b` can reach each other now.
     pub fn reachable(&self, a: &str, b: &str) -> bool {
-        let st = self.inner.lock();
-        group(&st, a) == group(&st, b)
+        !self.inner.lock().unreachable(a, b)
     }
 }
 

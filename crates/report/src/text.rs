@@ -174,6 +174,9 @@ fn describe(e: &EventRecord, p: &Paint) -> String {
         Event::ServerCrashed { registered_phones } => {
             p.red(&format!("is down: connections reset, memory gone; {registered_phones} phones lose their registration"))
         }
+        Event::ServerStopped { registered_phones } => p.red(&format!(
+            "stopped cleanly: calls in flight finished, memory gone; {registered_phones} phones lose their registration"
+        )),
         Event::PeerLost { peer, silent_for_ms, backing_up, records_held } => {
             let base = format!("has not heard {peer} for {} → {peer} is lost", human_ms(*silent_for_ms));
             if *backing_up && *records_held > 0 {
@@ -289,6 +292,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
             e.event,
             Event::FaultApplied { .. }
                 | Event::ServerCrashed { .. }
+                | Event::ServerStopped { .. }
                 | Event::FailbackStarted { .. }
                 | Event::RunEnded {}
                 | Event::PeerLost {

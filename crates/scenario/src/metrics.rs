@@ -6,7 +6,8 @@ use fleetsim_model::{Event, EventRecord, FaultKind, Scenario};
 use serde::Serialize;
 
 use crate::expect::guest_arrivals;
-use crate::runner::expand_groups;
+use crate::runner::apply_to_net;
+use fleetsim_net::{Mode, Net};
 
 /// The figures of a run. Times are emulated milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -61,7 +62,17 @@ impl Metrics {
         // ends up in another group than its backup).
         let incident = scenario.faults.iter().find_map(|f| {
             let s = match &f.kind {
-                FaultKind::Crash { server } => Some(server.clone()),
+                FaultKind::Crash { server }
+                | FaultKind::Stop { server }
+                | FaultKind::Hang { server, on: true } => Some(server.clone()),
+                FaultKind::Stall { node, on: true } if fleet.server(node).is_some() => {
+                    Some(node.clone())
+                }
+                FaultKind::Gray { server, drop }
+                    if drop.contains(&fleetsim_model::GrayPath::Presence) =>
+                {
+                    Some(server.clone())
+                }
                 FaultKind::Partition { groups } => {
                     let group_of = |n: &str| groups.iter().position(|g| g.iter().any(|x| x == n));
                     groups
@@ -108,32 +119,24 @@ impl Metrics {
         let mut moved = BTreeSet::new();
         let mut failed_back = BTreeSet::new();
         let mut fault_iter = scenario.faults.iter();
-        let mut groups: BTreeMap<String, usize> = BTreeMap::new();
-        let group = |g: &BTreeMap<String, usize>, n: &str| g.get(n).copied().unwrap_or(0);
+        // A shadow network replays the faults, so the metrics see exactly
+        // the cuts the run had.
+        let shadow = Net::new(Mode::Sim, std::time::Duration::ZERO);
+        let link_down = |p: &str, s: &str| shadow.blocked(p, s) || shadow.blocked(s, p);
         let close = |total: &mut BTreeMap<String, u64>, phone: &str, since: u64, t: u64| {
             *total.entry(phone.to_string()).or_default() += t - since;
         };
         for e in events {
             match &e.event {
                 Event::FaultApplied { .. } => {
-                    // Faults are logged in scenario order; track partitions.
-                    match fault_iter.next().map(|f| &f.kind) {
-                        Some(FaultKind::Partition { groups: gs }) => {
-                            groups.clear();
-                            for (i, g) in expand_groups(fleet, gs).iter().enumerate() {
-                                for n in g {
-                                    groups.insert(n.clone(), i + 1);
-                                }
-                            }
-                        }
-                        Some(FaultKind::Heal) => groups.clear(),
-                        _ => continue,
-                    }
+                    // Faults are logged in scenario order.
+                    let Some(f) = fault_iter.next() else { continue };
+                    apply_to_net(&shadow, fleet, &f.kind, |d| d);
                     // Phones reunited with their server before noticing: the
                     // outage ends here.
                     let reunited: Vec<(String, String)> = cut
                         .iter()
-                        .filter(|(p, s)| group(&groups, p) == group(&groups, s))
+                        .filter(|(p, s)| !link_down(p, s))
                         .map(|(p, s)| (p.clone(), s.clone()))
                         .collect();
                     for (p, srv) in reunited {
@@ -143,10 +146,10 @@ impl Metrics {
                         }
                         on.insert(p, srv);
                     }
-                    // Phones now separated from their server: out from here.
+                    // Phones now cut from their server: out from here.
                     let separated: Vec<(String, String)> = on
                         .iter()
-                        .filter(|(p, s)| group(&groups, p) != group(&groups, s))
+                        .filter(|(p, s)| link_down(p, s))
                         .map(|(p, s)| (p.clone(), s.clone()))
                         .collect();
                     for (p, srv) in separated {
@@ -155,7 +158,7 @@ impl Metrics {
                         cut.insert(p, srv);
                     }
                 }
-                Event::ServerCrashed { .. } => {
+                Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
                     let gone: Vec<String> = on
                         .iter()
                         .filter(|(_, s)| **s == e.server)

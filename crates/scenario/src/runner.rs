@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use fleetsim_model::{Event, EventRecord, Fault, FaultKind, Fleet, Scenario};
+use fleetsim_model::{Event, EventRecord, Fault, FaultKind, Fleet, GrayPath, Scenario};
 use fleetsim_net::{Clock, EventLog, Net, Timing};
 use fleetsim_phones::{PhoneConfig, PhoneHandle};
 use fleetsim_server::{Ctx, ServerConfig, ServerHandle, StartError, Stats};
@@ -152,10 +153,8 @@ impl FleetUnderTest {
 
     async fn apply(&mut self, fault: &Fault) -> Result<(), StartError> {
         let log = &self.ctx.log;
-        let target = match &fault.kind {
-            FaultKind::Crash { server } | FaultKind::Restart { server } => server.as_str(),
-            _ => "network",
-        };
+        let net = &self.ctx.net;
+        let target = fault.kind.server().unwrap_or("network");
         log.emit(
             target,
             Event::FaultApplied {
@@ -165,8 +164,14 @@ impl FleetUnderTest {
         match &fault.kind {
             FaultKind::Crash { server } => {
                 if let Some(h) = self.servers.remove(server) {
-                    let registered_phones = h.crash(&self.ctx.net);
+                    let registered_phones = h.crash(net);
                     log.emit(server, Event::ServerCrashed { registered_phones });
+                }
+            }
+            FaultKind::Stop { server } => {
+                if let Some(h) = self.servers.remove(server) {
+                    let registered_phones = h.stop(net);
+                    log.emit(server, Event::ServerStopped { registered_phones });
                 }
             }
             FaultKind::Restart { server } => {
@@ -174,11 +179,10 @@ impl FleetUnderTest {
                     self.start_server(server).await?;
                 }
             }
-            FaultKind::Partition { groups } => {
-                let groups = expand_groups(&self.fleet, groups);
-                self.ctx.net.partition(&groups);
+            other => {
+                let clock = log.clock();
+                apply_to_net(net, &self.fleet, other, |d| clock.to_runtime(d));
             }
-            FaultKind::Heal => self.ctx.net.heal(),
         }
         Ok(())
     }
@@ -190,6 +194,53 @@ impl FleetUnderTest {
         for (_, s) in self.servers {
             s.crash(&self.ctx.net);
         }
+    }
+}
+
+/// Applies a network-level fault (everything but crash, stop and restart) to
+/// `net`. The metrics replay faults through this same function onto a
+/// shadow network, so both agree on what was cut.
+pub(crate) fn apply_to_net(
+    net: &Net,
+    fleet: &Fleet,
+    kind: &FaultKind,
+    to_runtime: impl Fn(Duration) -> Duration,
+) {
+    let nodes = |n: &str| expand_groups(fleet, &[vec![n.to_string()]]).remove(0);
+    match kind {
+        FaultKind::Partition { groups } => net.partition(&expand_groups(fleet, groups)),
+        FaultKind::OneWay { from, to, on } => {
+            let from: Vec<String> = from.iter().flat_map(|n| nodes(n)).collect();
+            let to: Vec<String> = to.iter().flat_map(|n| nodes(n)).collect();
+            net.one_way(&from, &to, *on);
+        }
+        FaultKind::Heal => net.heal(),
+        FaultKind::Latency {
+            node,
+            delay,
+            jitter,
+        } => {
+            for n in nodes(node) {
+                net.latency(&n, to_runtime(delay.0), to_runtime(jitter.0));
+            }
+        }
+        FaultKind::Stall { node, on } => {
+            for n in nodes(node) {
+                net.stall(&n, *on);
+            }
+        }
+        FaultKind::Gray { server, drop } => net.set_gray(
+            server,
+            drop.contains(&GrayPath::Presence),
+            drop.contains(&GrayPath::Telephony),
+        ),
+        FaultKind::Hang { server, on } => net.hang(server, *on),
+        FaultKind::ClockOffset { server, offset_ms } => {
+            let runtime = to_runtime(Duration::from_millis(offset_ms.unsigned_abs()));
+            let ms = i64::try_from(runtime.as_millis()).unwrap_or(i64::MAX);
+            net.set_clock_offset(server, if *offset_ms < 0 { -ms } else { ms });
+        }
+        FaultKind::Crash { .. } | FaultKind::Stop { .. } | FaultKind::Restart { .. } => {}
     }
 }
 
@@ -218,6 +269,7 @@ async fn run_inner(
     let fleet = Arc::new(scenario.fleet.clone());
     let timing = Timing::new(&fleet.timers, &clock);
     let net = Net::new(mode, timing.rpc_deadline);
+    net.set_seed(scenario.seed);
     let stats = Arc::new(Stats::default());
     let mode_name = match mode {
         Mode::Sim => "sim",

@@ -94,6 +94,9 @@ pub enum StartError {
 pub struct ServerHandle {
     name: String,
     token: CancellationToken,
+    /// Ends serving gracefully (in-flight calls finish, HTTP/2 GOAWAY).
+    stop: CancellationToken,
+    grace: std::time::Duration,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
@@ -116,9 +119,34 @@ impl ServerHandle {
         let registered = self.shared.registrations().len() as u32;
         net.unbind(&self.name);
         self.token.cancel();
+        self.stop.cancel();
         for t in self.tasks {
             t.abort();
         }
+        registered
+    }
+
+    /// Stops the incarnation cleanly: new connects are refused, in-flight
+    /// calls finish, connections close with GOAWAY; after the RPC deadline
+    /// whatever is left is reset. Its memory is dropped as with a crash.
+    /// Returns how many phones were registered on it.
+    pub fn stop(self, net: &Net) -> u32 {
+        let registered = self.shared.registrations().len() as u32;
+        net.unbind(&self.name);
+        self.stop.cancel();
+        let mut tasks = self.tasks.into_iter();
+        let serve = tasks.next();
+        for t in tasks {
+            t.abort();
+        }
+        let (token, grace) = (self.token, self.grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            token.cancel();
+            if let Some(serve) = serve {
+                serve.abort();
+            }
+        });
         registered
     }
 }
@@ -164,7 +192,8 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
         .add_service(health_svc)
         .add_service(line_svc)
         .add_optional_service(telephony_svc);
-    let shutdown = token.clone().cancelled_owned();
+    let stop = CancellationToken::new();
+    let shutdown = stop.clone().cancelled_owned();
     tasks.push(tokio::spawn(
         async move {
             if let Err(e) = router
@@ -221,6 +250,8 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     Ok(ServerHandle {
         name: cfg.name,
         token,
+        stop,
+        grace: cfg.timing.rpc_deadline,
         tasks,
         shared,
     })

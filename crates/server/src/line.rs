@@ -22,6 +22,10 @@ impl pb::line_server::Line for LineSvc {
         req: Request<pb::PresenceRequest>,
     ) -> Result<Response<pb::PresenceReply>, Status> {
         self.0.stats.rpc();
+        if self.0.net.gray(&self.0.name).0 {
+            // Gray failure: the update is silently dropped, never answered.
+            std::future::pending::<()>().await;
+        }
         let r = req.into_inner();
         let held = self.0.on_presence(&r.from, r.incarnation).ok_or_else(|| {
             Status::permission_denied(format!("{}: no line to {:?}", self.0.name, r.from))
@@ -70,6 +74,10 @@ pub(crate) async fn presence_loop(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if shared.net.gray(&shared.name).0 {
+            // Gray failure: this server's updates are silently lost.
+            continue;
+        }
         let req = pb::PresenceRequest {
             from: shared.name.clone(),
             incarnation: shared.incarnation,

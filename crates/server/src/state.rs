@@ -14,6 +14,20 @@ use tokio::time::Instant;
 
 use crate::{Ctx, ServerConfig, Stats};
 
+fn shift(t: Instant, ms: i64) -> Instant {
+    let d = std::time::Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        t + d
+    } else {
+        t.checked_sub(d).unwrap_or(t)
+    }
+}
+
+/// `server`'s clock: true time stepped by its offset (a clock-offset fault).
+fn local_now(net: &Net, server: &str) -> Instant {
+    shift(Instant::now(), net.clock_offset(server))
+}
+
 /// Failover state towards one peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failover {
@@ -82,7 +96,7 @@ pub struct Shared {
 
 impl Shared {
     pub(crate) fn new(cfg: &ServerConfig, spec: ServerSpec, ctx: &Ctx) -> Shared {
-        let now = Instant::now();
+        let now = local_now(&ctx.net, &cfg.name);
         let peers = cfg
             .fleet
             .line_peers(&cfg.name)
@@ -125,6 +139,16 @@ impl Shared {
         }
     }
 
+    /// This server's own idea of now: true time plus its clock offset.
+    pub(crate) fn now(&self) -> Instant {
+        local_now(&self.net, &self.name)
+    }
+
+    /// The runtime instant at which this server's clock reads `local`.
+    pub(crate) fn to_runtime(&self, local: Instant) -> Instant {
+        shift(local, -self.net.clock_offset(&self.name))
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -159,7 +183,7 @@ impl Shared {
     /// Returns the version of `from`'s records held here, or `None` if there
     /// is no line to `from`.
     pub(crate) fn on_presence(&self, from: &str, incarnation: u64) -> Option<u64> {
-        let now = Instant::now();
+        let now = self.now();
         let mut st = self.lock();
         let held = st.held.get(from).map_or(0, |h| h.version);
         let p = st.peers.get_mut(from)?;
@@ -193,7 +217,7 @@ impl Shared {
     /// Drops registrations not refreshed for two keepalive intervals plus a
     /// deadline: the phone has gone elsewhere or cannot reach this server.
     pub(crate) fn expire_registrations(&self) {
-        let now = Instant::now();
+        let now = self.now();
         let limit = self.timing.keepalive_interval * 2 + self.timing.rpc_deadline;
         let mut st = self.lock();
         let expired: Vec<(String, Reg)> = st
@@ -258,12 +282,12 @@ impl Shared {
             p.returned_since
                 .map(|r| (r + self.timing.failback_after).min(silence))
         };
-        (d, p.notify.clone())
+        (d.map(|d| self.to_runtime(d)), p.notify.clone())
     }
 
     /// Applies the 3-minute (failover) and 10-minute (failback) rules to `peer` now.
     pub(crate) fn evaluate(&self, peer: &str) {
-        let now = Instant::now();
+        let now = self.now();
         let backing_up = self.backs_up(peer);
         let mut st = self.lock();
         let records_held = st.held.get(peer).map_or(0, |h| h.phones.len() as u32);
@@ -318,7 +342,7 @@ impl Shared {
             Reg {
                 home: self.name.clone(),
                 guest: false,
-                refreshed: Instant::now(),
+                refreshed: self.now(),
             },
         );
         self.emit(Event::PhoneRegistered {
@@ -336,7 +360,7 @@ impl Shared {
         home: &str,
         kind: PhoneKind,
     ) -> Result<(), String> {
-        let now = Instant::now();
+        let now = self.now();
         let result = (|| {
             if !kind.fails_over() {
                 return Err(format!("{} endpoints do not fail over", kind.as_str()));
@@ -407,9 +431,10 @@ impl Shared {
     /// A keepalive: `Err` if the phone is not registered here; `Ok(true)` when
     /// the phone is a guest whose home has failed back and must go home now.
     pub(crate) fn keepalive(&self, ext: &str) -> Result<bool, ()> {
+        let now = self.now();
         let mut st = self.lock();
         let reg = st.regs.get_mut(ext).ok_or(())?;
-        reg.refreshed = Instant::now();
+        reg.refreshed = now;
         let reg = reg.clone();
         if !reg.guest {
             return Ok(false);

@@ -11,6 +11,16 @@ use crate::state::Shared;
 #[derive(Debug)]
 pub(crate) struct TelephonySvc(pub(crate) Arc<Shared>);
 
+impl Shared {
+    /// Under a gray failure of telephony, requests are silently dropped: the
+    /// handler never answers and the phone's deadline fires.
+    async fn telephony_gate(&self) {
+        if self.net.gray(&self.name).1 {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl pb::telephony_server::Telephony for TelephonySvc {
     async fn register(
@@ -18,6 +28,7 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterReply>, Status> {
         self.0.stats.rpc();
+        self.0.telephony_gate().await;
         let r = req.into_inner();
         let kind = fleetsim_proto::convert::phone_kind(r.kind)
             .ok_or_else(|| Status::invalid_argument(format!("unknown phone kind {}", r.kind)))?;
@@ -39,6 +50,7 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::KeepaliveRequest>,
     ) -> Result<Response<pb::KeepaliveReply>, Status> {
         self.0.stats.rpc();
+        self.0.telephony_gate().await;
         let r = req.into_inner();
         match self.0.keepalive(&r.extension) {
             Ok(go_home) => Ok(Response::new(pb::KeepaliveReply { go_home })),
@@ -54,6 +66,7 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::UnregisterRequest>,
     ) -> Result<Response<pb::UnregisterReply>, Status> {
         self.0.stats.rpc();
+        self.0.telephony_gate().await;
         self.0.unregister(&req.into_inner().extension);
         Ok(Response::new(pb::UnregisterReply {}))
     }

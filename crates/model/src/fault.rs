@@ -1,0 +1,788 @@
+//! Faults: what the runner does to the fleet and when. Faults are data; each
+//! one the runner applies it can also undo (`for = "2m"` schedules the undo).
+//!
+//! Targets name a server (`primary`), a role (`expansion-linux`), a glob over
+//! server names (`expansion-*`), or, for network faults, phones: an extension
+//! (`2001`) or a server's phones (`phones@expansion-v2`, i.e. that site).
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::duration::{Dur, format_millis};
+use crate::error::{FileError, Source};
+use crate::fleet::{Fleet, Role};
+
+/// A path a gray failure silently drops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GrayPath {
+    /// Presence updates on the lines (in and out).
+    Presence,
+    /// Phone registration and keepalive.
+    Telephony,
+}
+
+/// A fault the runner applies at a time, one server or one change each.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum FaultKind {
+    /// The server dies at once: every connection reset, new ones refused, memory gone.
+    Crash {
+        /// Server name.
+        server: String,
+    },
+    /// The server shuts down cleanly: in-flight calls finish, then it is gone.
+    Stop {
+        /// Server name.
+        server: String,
+    },
+    /// A fresh server task with empty memory starts and rejoins.
+    Restart {
+        /// Server name.
+        server: String,
+    },
+    /// The network splits into groups (nodes not named form one more group).
+    /// Replaces an earlier partition.
+    Partition {
+        /// Groups of node names (servers, extensions, `phones@server`).
+        groups: Vec<Vec<String>>,
+    },
+    /// Packets from `from` to `to` are lost; the other way still works.
+    OneWay {
+        /// Senders whose packets are lost.
+        from: Vec<String>,
+        /// Receivers that never get them.
+        to: Vec<String>,
+        /// False to remove this cut again.
+        on: bool,
+    },
+    /// Every partition and one-way cut is removed.
+    Heal,
+    /// Every byte to or from `node` is delayed.
+    Latency {
+        /// Node (server, extension, `phones@server`).
+        node: String,
+        /// Delay per direction.
+        delay: Dur,
+        /// Up to this much more, seeded per chunk.
+        jitter: Dur,
+    },
+    /// The node's link is down: bytes held (released when it ends), connects hang.
+    Stall {
+        /// Node.
+        node: String,
+        /// False to release.
+        on: bool,
+    },
+    /// Gray failure: the server answers health checks, but drops the paths.
+    Gray {
+        /// Server.
+        server: String,
+        /// The paths dropped (empty: healthy again).
+        drop: Vec<GrayPath>,
+    },
+    /// The process is alive but answers nothing: connects succeed, no byte moves.
+    Hang {
+        /// Server.
+        server: String,
+        /// False to resume.
+        on: bool,
+    },
+    /// The server's clock is stepped to this offset from true time.
+    ClockOffset {
+        /// Server.
+        server: String,
+        /// Offset in milliseconds (negative: behind).
+        offset_ms: i64,
+    },
+}
+
+fn signed(ms: i64) -> String {
+    if ms < 0 {
+        format!("-{}", format_millis(ms.unsigned_abs()))
+    } else {
+        format!("+{}", format_millis(ms as u64))
+    }
+}
+
+impl FaultKind {
+    /// Short human description.
+    pub fn describe(&self) -> String {
+        match self {
+            FaultKind::Crash { server } => format!("crash {server}"),
+            FaultKind::Stop { server } => format!("graceful stop of {server}"),
+            FaultKind::Restart { server } => format!("restart {server}"),
+            FaultKind::Partition { groups } => {
+                let g: Vec<String> = groups
+                    .iter()
+                    .map(|g| format!("[{}]", g.join(", ")))
+                    .collect();
+                format!("partition {} | rest", g.join(" | "))
+            }
+            FaultKind::OneWay { from, to, on: true } => {
+                format!(
+                    "one-way loss: [{}] → [{}] dropped",
+                    from.join(", "),
+                    to.join(", ")
+                )
+            }
+            FaultKind::OneWay {
+                from,
+                to,
+                on: false,
+            } => {
+                format!(
+                    "one-way loss [{}] → [{}] ends",
+                    from.join(", "),
+                    to.join(", ")
+                )
+            }
+            FaultKind::Heal => "heal the network".to_string(),
+            FaultKind::Latency {
+                node,
+                delay,
+                jitter,
+            } if delay.0.is_zero() && jitter.0.is_zero() => {
+                format!("latency on {node} ends")
+            }
+            FaultKind::Latency {
+                node,
+                delay,
+                jitter,
+            } => format!("latency {delay} ± {jitter} on {node}"),
+            FaultKind::Stall { node, on: true } => format!("stall {node}: link down, bytes held"),
+            FaultKind::Stall { node, on: false } => {
+                format!("release {node}: held bytes flow again")
+            }
+            FaultKind::Gray { server, drop } if drop.is_empty() => {
+                format!("gray failure of {server} ends")
+            }
+            FaultKind::Gray { server, drop } => {
+                let d: Vec<&str> = drop
+                    .iter()
+                    .map(|p| match p {
+                        GrayPath::Presence => "presence",
+                        GrayPath::Telephony => "telephony",
+                    })
+                    .collect();
+                format!(
+                    "gray failure of {server}: health OK, {} silently dropped",
+                    d.join(" and ")
+                )
+            }
+            FaultKind::Hang { server, on: true } => {
+                format!("hang {server}: alive, answers nothing")
+            }
+            FaultKind::Hang { server, on: false } => format!("{server} resumes"),
+            FaultKind::ClockOffset { server, offset_ms } => {
+                format!(
+                    "step {server}'s clock to {} from true time",
+                    signed(*offset_ms)
+                )
+            }
+        }
+    }
+
+    /// The fault that undoes this one, if it can be undone.
+    pub fn undo(&self) -> Option<FaultKind> {
+        Some(match self {
+            FaultKind::Crash { server } | FaultKind::Stop { server } => FaultKind::Restart {
+                server: server.clone(),
+            },
+            FaultKind::Partition { .. } => FaultKind::Heal,
+            FaultKind::OneWay { from, to, on: true } => FaultKind::OneWay {
+                from: from.clone(),
+                to: to.clone(),
+                on: false,
+            },
+            FaultKind::Latency { node, .. } => FaultKind::Latency {
+                node: node.clone(),
+                delay: Dur::ZERO,
+                jitter: Dur::ZERO,
+            },
+            FaultKind::Stall { node, on: true } => FaultKind::Stall {
+                node: node.clone(),
+                on: false,
+            },
+            FaultKind::Gray { server, .. } => FaultKind::Gray {
+                server: server.clone(),
+                drop: Vec::new(),
+            },
+            FaultKind::Hang { server, on: true } => FaultKind::Hang {
+                server: server.clone(),
+                on: false,
+            },
+            FaultKind::ClockOffset { server, .. } => FaultKind::ClockOffset {
+                server: server.clone(),
+                offset_ms: 0,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The server the fault acts on, for faults that act on one server.
+    pub fn server(&self) -> Option<&str> {
+        match self {
+            FaultKind::Crash { server }
+            | FaultKind::Stop { server }
+            | FaultKind::Restart { server }
+            | FaultKind::Gray { server, .. }
+            | FaultKind::Hang { server, .. }
+            | FaultKind::ClockOffset { server, .. } => Some(server),
+            FaultKind::Stall { node, .. } | FaultKind::Latency { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
+    /// Whether the fault takes `server` out of sight of the rest of the fleet.
+    pub fn isolates(&self, server: &str) -> bool {
+        match self {
+            FaultKind::Crash { server: s } | FaultKind::Stop { server: s } => s == server,
+            FaultKind::Stall { node, on: true } => node == server,
+            FaultKind::Hang {
+                server: s,
+                on: true,
+            } => s == server,
+            FaultKind::Gray { server: s, drop } => {
+                s == server && drop.contains(&GrayPath::Presence)
+            }
+            FaultKind::OneWay { from, on: true, .. } => from.iter().any(|n| n == server),
+            FaultKind::Partition { groups } => groups.iter().any(|g| g.iter().any(|n| n == server)),
+            _ => false,
+        }
+    }
+
+    /// Whether the fault brings `server` back into sight.
+    pub fn restores(&self, server: &str) -> bool {
+        match self {
+            FaultKind::Restart { server: s } => s == server,
+            FaultKind::Stall { node, on: false } => node == server,
+            FaultKind::Hang {
+                server: s,
+                on: false,
+            } => s == server,
+            FaultKind::Gray { server: s, drop } => s == server && drop.is_empty(),
+            FaultKind::OneWay {
+                from, on: false, ..
+            } => from.iter().any(|n| n == server),
+            FaultKind::Heal => true,
+            _ => false,
+        }
+    }
+}
+
+/// A fault at an emulated time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fault {
+    /// When, from the start of the run.
+    pub at: Dur,
+    /// What.
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+/// A signed human duration: `"+2m"`, `"-30s"`, `"90s"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedDur(pub i64);
+
+impl<'de> Deserialize<'de> for SignedDur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let (neg, rest) = match s.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, s.strip_prefix('+').unwrap_or(&s)),
+        };
+        let ms = crate::duration::parse_duration(rest)
+            .map_err(serde::de::Error::custom)?
+            .as_millis();
+        let ms = i64::try_from(ms).map_err(|_| serde::de::Error::custom("offset too large"))?;
+        Ok(SignedDur(if neg { -ms } else { ms }))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawOneWay {
+    from: Vec<Spanned<String>>,
+    to: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawLatency {
+    target: Spanned<String>,
+    delay: Dur,
+    #[serde(default)]
+    jitter: Dur,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawFlap {
+    target: Spanned<String>,
+    period: Spanned<Dur>,
+    duty: Spanned<f64>,
+    count: Spanned<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawGray {
+    target: Spanned<String>,
+    drop: Spanned<Vec<GrayPath>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawClock {
+    target: Spanned<String>,
+    offset: SignedDur,
+}
+
+/// A `[[fault]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawFault {
+    at: Spanned<Dur>,
+    #[serde(default, rename = "for")]
+    for_: Option<Spanned<Dur>>,
+    #[serde(default)]
+    crash: Option<Spanned<String>>,
+    #[serde(default)]
+    stop: Option<Spanned<String>>,
+    #[serde(default)]
+    restart: Option<Spanned<String>>,
+    #[serde(default)]
+    reboot: Option<Spanned<String>>,
+    #[serde(default)]
+    partition: Option<Spanned<Vec<Vec<Spanned<String>>>>>,
+    #[serde(default)]
+    one_way: Option<Spanned<RawOneWay>>,
+    #[serde(default)]
+    heal: Option<Spanned<bool>>,
+    #[serde(default)]
+    latency: Option<Spanned<RawLatency>>,
+    #[serde(default)]
+    stall: Option<Spanned<String>>,
+    #[serde(default)]
+    flap: Option<Spanned<RawFlap>>,
+    #[serde(default)]
+    gray: Option<Spanned<RawGray>>,
+    #[serde(default)]
+    hang: Option<Spanned<String>>,
+    #[serde(default)]
+    clock_offset: Option<Spanned<RawClock>>,
+}
+
+const ACTIONS: &str = "crash, stop, restart, reboot, partition, one-way, heal, latency, stall, flap, gray, hang, clock-offset";
+
+/// Glob match with `*` (any run) and `?` (one character).
+pub fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+struct Resolver<'a> {
+    src: &'a Source<'a>,
+    fleet: &'a Fleet,
+}
+
+impl Resolver<'_> {
+    fn hint(&self, phones: bool) -> String {
+        let names: Vec<&str> = self.fleet.servers.iter().map(|s| s.name.as_str()).collect();
+        let mut h = format!(
+            "name a server ({}), a role (primary, secondary, expansion-linux, expansion-v2, application-server) or a glob such as \"expansion-*\"",
+            names.join(", ")
+        );
+        if phones {
+            h.push_str("; or phones: an extension, or \"phones@<server>\" for a site's phones");
+        }
+        h
+    }
+
+    /// Servers named by `t` (name, role or glob), in fleet order.
+    fn servers(&self, t: &Spanned<String>, field: &str) -> Result<Vec<String>, Box<FileError>> {
+        let name = t.get_ref();
+        let role: Option<Role> = toml::Value::String(name.clone()).try_into().ok();
+        let found: Vec<String> = self
+            .fleet
+            .servers
+            .iter()
+            .filter(|s| s.name == *name || Some(s.role) == role || glob(name, &s.name))
+            .map(|s| s.name.clone())
+            .collect();
+        if found.is_empty() {
+            return Err(self.src.error(
+                t.span(),
+                Some(field),
+                format!("target {name:?} matches no server"),
+                Some(self.hint(false)),
+            ));
+        }
+        Ok(found)
+    }
+
+    /// Nodes named by `t`: servers as above, or phones.
+    fn nodes(&self, t: &Spanned<String>, field: &str) -> Result<Vec<String>, Box<FileError>> {
+        let name = t.get_ref();
+        if self.fleet.phones.iter().any(|p| p.extension == *name)
+            || name
+                .strip_prefix("phones@")
+                .is_some_and(|s| self.fleet.server(s).is_some())
+        {
+            return Ok(vec![name.clone()]);
+        }
+        self.servers(t, field).map_err(|_| {
+            self.src.error(
+                t.span(),
+                Some(field),
+                format!("target {name:?} matches no server or phone"),
+                Some(self.hint(true)),
+            )
+        })
+    }
+}
+
+/// Validates the faults of a scenario and expands them (targets, `for`,
+/// reboot, flap) into a time-ordered list of single faults.
+pub(crate) fn resolve(
+    src: &Source<'_>,
+    fleet: &Fleet,
+    raw: &[Spanned<RawFault>],
+    duration: Dur,
+) -> Result<Vec<Fault>, Box<FileError>> {
+    let r = Resolver { src, fleet };
+    let mut out: Vec<(Range<usize>, Fault)> = Vec::new();
+    for (i, f) in raw.iter().enumerate() {
+        let fr = f.get_ref();
+        let field = format!("fault[{i}]");
+        let at = *fr.at.get_ref();
+        if at > duration {
+            return Err(src.error(
+                fr.at.span(),
+                Some(&format!("{field}.at")),
+                format!("fault at {at} is after the end of the run ({duration})"),
+                Some("make the fault earlier or the duration longer".into()),
+            ));
+        }
+        let mut actions = 0;
+        let mut kinds: Vec<(Dur, FaultKind)> = Vec::new();
+        let servers = |t: &Spanned<String>, what: &str| r.servers(t, &format!("{field}.{what}"));
+        if let Some(t) = &fr.crash {
+            actions += 1;
+            kinds.extend(
+                servers(t, "crash")?
+                    .into_iter()
+                    .map(|s| (at, FaultKind::Crash { server: s })),
+            );
+        }
+        if let Some(t) = &fr.stop {
+            actions += 1;
+            kinds.extend(
+                servers(t, "stop")?
+                    .into_iter()
+                    .map(|s| (at, FaultKind::Stop { server: s })),
+            );
+        }
+        if let Some(t) = &fr.restart {
+            actions += 1;
+            kinds.extend(
+                servers(t, "restart")?
+                    .into_iter()
+                    .map(|s| (at, FaultKind::Restart { server: s })),
+            );
+        }
+        if let Some(t) = &fr.reboot {
+            actions += 1;
+            if fr.for_.is_none() {
+                return Err(src.error(
+                    t.span(),
+                    Some(&format!("{field}.for")),
+                    "a reboot needs `for`, how long the server stays down",
+                    Some("write reboot = \"primary\" with for = \"2m\"".into()),
+                ));
+            }
+            kinds.extend(
+                servers(t, "reboot")?
+                    .into_iter()
+                    .map(|s| (at, FaultKind::Crash { server: s })),
+            );
+        }
+        if let Some(p) = &fr.partition {
+            actions += 1;
+            let mut groups = Vec::new();
+            let mut placed: BTreeMap<String, usize> = BTreeMap::new();
+            for (gi, g) in p.get_ref().iter().enumerate() {
+                let mut group = Vec::new();
+                for n in g {
+                    for node in r.nodes(n, &format!("{field}.partition"))? {
+                        if let Some(prev) = placed.insert(node.clone(), gi) {
+                            return Err(src.error(
+                                n.span(),
+                                Some(&format!("{field}.partition")),
+                                format!("{node:?} is in group {prev} and group {gi}"),
+                                Some("a node belongs to one group only".into()),
+                            ));
+                        }
+                        group.push(node);
+                    }
+                }
+                groups.push(group);
+            }
+            if groups.iter().all(Vec::is_empty) {
+                return Err(src.error(p.span(), Some(&format!("{field}.partition")), "a partition needs at least one non-empty group",
+                    Some("write partition = [[\"primary\"]] to cut the primary off from everything else".into())));
+            }
+            kinds.push((at, FaultKind::Partition { groups }));
+        }
+        if let Some(o) = &fr.one_way {
+            actions += 1;
+            let ow = o.get_ref();
+            let list = |v: &[Spanned<String>], what: &str| -> Result<Vec<String>, Box<FileError>> {
+                let mut out = Vec::new();
+                for n in v {
+                    out.extend(r.nodes(n, &format!("{field}.one-way.{what}"))?);
+                }
+                if out.is_empty() {
+                    return Err(src.error(
+                        o.span(),
+                        Some(&format!("{field}.one-way.{what}")),
+                        format!("`{what}` names no node"),
+                        Some(
+                            "write one-way = { from = [\"primary\"], to = [\"secondary\"] }".into(),
+                        ),
+                    ));
+                }
+                Ok(out)
+            };
+            let from = list(&ow.from, "from")?;
+            let to = list(&ow.to, "to")?;
+            kinds.push((at, FaultKind::OneWay { from, to, on: true }));
+        }
+        if let Some(h) = &fr.heal {
+            actions += 1;
+            if !*h.get_ref() {
+                return Err(src.error(
+                    h.span(),
+                    Some(&format!("{field}.heal")),
+                    "heal = false does nothing",
+                    Some("write heal = true, or remove the fault".into()),
+                ));
+            }
+            kinds.push((at, FaultKind::Heal));
+        }
+        if let Some(l) = &fr.latency {
+            actions += 1;
+            let lr = l.get_ref();
+            for node in r.nodes(&lr.target, &format!("{field}.latency.target"))? {
+                kinds.push((
+                    at,
+                    FaultKind::Latency {
+                        node,
+                        delay: lr.delay,
+                        jitter: lr.jitter,
+                    },
+                ));
+            }
+        }
+        if let Some(t) = &fr.stall {
+            actions += 1;
+            for node in r.nodes(t, &format!("{field}.stall"))? {
+                kinds.push((at, FaultKind::Stall { node, on: true }));
+            }
+        }
+        if let Some(fl) = &fr.flap {
+            actions += 1;
+            let x = fl.get_ref();
+            let duty = *x.duty.get_ref();
+            if !(duty > 0.0 && duty < 1.0) {
+                return Err(src.error(
+                    x.duty.span(),
+                    Some(&format!("{field}.flap.duty")),
+                    format!("duty {duty} is not between 0 and 1"),
+                    Some("duty is the share of each period the link is down, e.g. 0.5".into()),
+                ));
+            }
+            let period = x.period.get_ref().as_millis();
+            let count = *x.count.get_ref();
+            if period == 0 || count == 0 || count > 10_000 {
+                return Err(src.error(fl.span(), Some(&format!("{field}.flap")), "a flap needs a period above zero and a count from 1 to 10000",
+                    Some("write flap = { target = \"primary\", period = \"1m\", duty = 0.5, count = 5 }".into())));
+            }
+            let down = (period as f64 * duty).round() as u64;
+            for node in r.nodes(&x.target, &format!("{field}.flap.target"))? {
+                for k in 0..u64::from(count) {
+                    let start = at.as_millis() + k * period;
+                    kinds.push((
+                        Dur::millis(start),
+                        FaultKind::Stall {
+                            node: node.clone(),
+                            on: true,
+                        },
+                    ));
+                    kinds.push((
+                        Dur::millis(start + down),
+                        FaultKind::Stall {
+                            node: node.clone(),
+                            on: false,
+                        },
+                    ));
+                }
+            }
+        }
+        if let Some(g) = &fr.gray {
+            actions += 1;
+            let gr = g.get_ref();
+            if gr.drop.get_ref().is_empty() {
+                return Err(src.error(
+                    gr.drop.span(),
+                    Some(&format!("{field}.gray.drop")),
+                    "a gray failure must drop something",
+                    Some("write drop = [\"presence\"], [\"telephony\"] or both".into()),
+                ));
+            }
+            let mut drop = gr.drop.get_ref().clone();
+            drop.sort();
+            drop.dedup();
+            for s in r.servers(&gr.target, &format!("{field}.gray.target"))? {
+                kinds.push((
+                    at,
+                    FaultKind::Gray {
+                        server: s,
+                        drop: drop.clone(),
+                    },
+                ));
+            }
+        }
+        if let Some(t) = &fr.hang {
+            actions += 1;
+            kinds.extend(servers(t, "hang")?.into_iter().map(|s| {
+                (
+                    at,
+                    FaultKind::Hang {
+                        server: s,
+                        on: true,
+                    },
+                )
+            }));
+        }
+        if let Some(c) = &fr.clock_offset {
+            actions += 1;
+            let cr = c.get_ref();
+            for s in r.servers(&cr.target, &format!("{field}.clock-offset.target"))? {
+                kinds.push((
+                    at,
+                    FaultKind::ClockOffset {
+                        server: s,
+                        offset_ms: cr.offset.0,
+                    },
+                ));
+            }
+        }
+        if actions != 1 {
+            return Err(src.error(
+                f.span(),
+                Some(&field),
+                format!("a fault needs exactly one action, this one has {actions}"),
+                Some(format!("use one of: {ACTIONS}")),
+            ));
+        }
+        if let Some(d) = &fr.for_ {
+            if fr.flap.is_some() {
+                return Err(src.error(
+                    d.span(),
+                    Some(&format!("{field}.for")),
+                    "a flap ends by itself; `for` does not apply",
+                    Some("set `count` and `period` instead".into()),
+                ));
+            }
+            let end = Dur(at.0 + d.get_ref().0);
+            if end > duration {
+                return Err(src.error(
+                    d.span(),
+                    Some(&format!("{field}.for")),
+                    format!("the fault would end at {end}, after the end of the run ({duration})"),
+                    Some("shorten `for` or lengthen the run".into()),
+                ));
+            }
+            let undos: Vec<(Dur, FaultKind)> = kinds
+                .iter()
+                .filter_map(|(_, k)| k.undo().map(|u| (end, u)))
+                .collect();
+            if undos.is_empty() {
+                return Err(src.error(
+                    d.span(),
+                    Some(&format!("{field}.for")),
+                    "this fault cannot be undone, so `for` does not apply",
+                    Some("remove `for`".into()),
+                ));
+            }
+            kinds.extend(undos);
+        }
+        out.extend(
+            kinds
+                .into_iter()
+                .map(|(at, kind)| (f.span(), Fault { at, kind })),
+        );
+    }
+    out.sort_by_key(|(_, f)| f.at);
+
+    // A consistent up/down story per server.
+    let mut down: BTreeMap<String, bool> = BTreeMap::new();
+    for (span, f) in &out {
+        let was_down = |s: &str| down.get(s).copied().unwrap_or(false);
+        match &f.kind {
+            FaultKind::Crash { server } | FaultKind::Stop { server } => {
+                if was_down(server) {
+                    return Err(src.error(
+                        span.clone(),
+                        Some("crash"),
+                        format!("{server:?} is already down at {}", f.at),
+                        Some("restart it first".into()),
+                    ));
+                }
+                down.insert(server.clone(), true);
+            }
+            FaultKind::Restart { server } => {
+                if !was_down(server) {
+                    return Err(src.error(
+                        span.clone(),
+                        Some("restart"),
+                        format!(
+                            "{server:?} is running at {}; only a crashed server can restart",
+                            f.at
+                        ),
+                        Some(format!("add a crash of {server:?} before it")),
+                    ));
+                }
+                down.insert(server.clone(), false);
+            }
+            _ => {}
+        }
+    }
+    Ok(out.into_iter().map(|(_, f)| f).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs_match_like_a_shell() {
+        assert!(glob("expansion-*", "expansion-l"));
+        assert!(glob("exp*-v?", "expansion-v2"));
+        assert!(!glob("expansion-*", "primary"));
+        assert!(glob("*", "anything"));
+    }
+}
