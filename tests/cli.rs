@@ -134,3 +134,25 @@ fn check_accepts_every_shipped_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn every_scenario_file_is_also_built_in() {
+    let built_in: Vec<&str> = fleetsim_model::embedded::scenario_names().collect();
+    for f in scenario_files() {
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            built_in.contains(&name.as_str()),
+            "{name} is not in model::embedded::FILES"
+        );
+        let embedded = fleetsim_model::embedded::FILES
+            .iter()
+            .find(|(p, _)| *p == format!("{name}.toml"))
+            .unwrap()
+            .1;
+        assert_eq!(
+            embedded,
+            std::fs::read_to_string(&f).unwrap(),
+            "{name}: embedded copy is stale"
+        );
+    }
+}

@@ -69,6 +69,26 @@ pub fn assert_passed(o: &RunOutcome) {
     );
 }
 
+/// Panics at the first line where two runs' event logs differ.
+pub fn assert_same_log(a: &RunOutcome, b: &RunOutcome) {
+    let la = fleetsim_report::jsonl::events_to_string(&a.events);
+    let lb = fleetsim_report::jsonl::events_to_string(&b.events);
+    if la != lb {
+        let (i, (x, y)) = la
+            .lines()
+            .zip(lb.lines())
+            .enumerate()
+            .find(|(_, (x, y))| x != y)
+            .unwrap_or((0, ("(lengths differ)", "")));
+        panic!(
+            "{} seed {}: event logs differ at line {}:\n  {x}\n  {y}",
+            a.scenario,
+            a.seed,
+            i + 1
+        );
+    }
+}
+
 /// The events matching `f`.
 pub fn events(o: &RunOutcome, f: impl Fn(&EventRecord) -> bool) -> Vec<&EventRecord> {
     o.events.iter().filter(|e| f(e)).collect()

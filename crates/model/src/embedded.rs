@@ -11,8 +11,40 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/primary-crash.toml"),
     ),
     (
+        "all-expansions-stop.toml",
+        include_str!("../../../scenarios/all-expansions-stop.toml"),
+    ),
+    (
+        "clock-step.toml",
+        include_str!("../../../scenarios/clock-step.toml"),
+    ),
+    (
+        "expansion-crash.toml",
+        include_str!("../../../scenarios/expansion-crash.toml"),
+    ),
+    (
+        "expansion-flap.toml",
+        include_str!("../../../scenarios/expansion-flap.toml"),
+    ),
+    (
+        "one-way-loss.toml",
+        include_str!("../../../scenarios/one-way-loss.toml"),
+    ),
+    (
         "primary-crash-and-return.toml",
         include_str!("../../../scenarios/primary-crash-and-return.toml"),
+    ),
+    (
+        "primary-gray-presence.toml",
+        include_str!("../../../scenarios/primary-gray-presence.toml"),
+    ),
+    (
+        "primary-gray-telephony.toml",
+        include_str!("../../../scenarios/primary-gray-telephony.toml"),
+    ),
+    (
+        "primary-hang.toml",
+        include_str!("../../../scenarios/primary-hang.toml"),
     ),
     (
         "primary-isolated.toml",
@@ -23,8 +55,8 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/primary-reboot-2m.toml"),
     ),
     (
-        "expansion-crash.toml",
-        include_str!("../../../scenarios/expansion-crash.toml"),
+        "site-latency.toml",
+        include_str!("../../../scenarios/site-latency.toml"),
     ),
     (
         "fleets/reference.toml",

@@ -45,3 +45,19 @@ pub fn channel(
             async move { net.connect(&from, &token, &to).await.map(TokioIo::new) }
         }))
 }
+
+/// Runs one RPC under `deadline`, counting everything: waiting for the
+/// channel to be ready (a connection stuck in its HTTP/2 handshake with a hung
+/// server), sending, and the answer. tonic's own timeout covers only the
+/// request once a connection is ready, which is not enough here.
+pub async fn call<T>(
+    deadline: Duration,
+    rpc: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    match tokio::time::timeout(deadline, rpc).await {
+        Ok(r) => r,
+        Err(_) => Err(tonic::Status::deadline_exceeded(
+            "no answer before the deadline",
+        )),
+    }
+}

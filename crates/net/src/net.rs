@@ -52,6 +52,9 @@ struct State {
     gray: BTreeMap<String, (bool, bool)>,
     /// Clock offsets of servers, in milliseconds.
     clock_offsets: BTreeMap<String, i64>,
+    /// Node pairs in one box (an analogue extension and its IP500 V2):
+    /// no network fault comes between them.
+    colocated: BTreeSet<(String, String)>,
     /// Connections stalled by a fault, woken at every change.
     stalled: Vec<Waker>,
 }
@@ -59,6 +62,9 @@ struct State {
 impl State {
     /// Whether bytes from `src` to `dst` are lost or held now.
     fn blocked(&self, src: &str, dst: &str) -> bool {
+        if self.is_colocated(src, dst) {
+            return false;
+        }
         group(self, src) != group(self, dst)
             || self.one_way.contains(&(src.to_string(), dst.to_string()))
             || self.stalled_nodes.contains(src)
@@ -70,11 +76,20 @@ impl State {
     /// Whether a connect from `a` to `b` goes unanswered (a hung process
     /// still has its connections accepted by the kernel).
     fn unreachable(&self, a: &str, b: &str) -> bool {
+        if self.is_colocated(a, b) {
+            return false;
+        }
         group(self, a) != group(self, b)
             || self.one_way.contains(&(a.to_string(), b.to_string()))
             || self.one_way.contains(&(b.to_string(), a.to_string()))
             || self.stalled_nodes.contains(a)
             || self.stalled_nodes.contains(b)
+    }
+
+    fn is_colocated(&self, a: &str, b: &str) -> bool {
+        !self.colocated.is_empty()
+            && (self.colocated.contains(&(a.to_string(), b.to_string()))
+                || self.colocated.contains(&(b.to_string(), a.to_string())))
     }
 
     fn impaired(&self) -> bool {
@@ -95,7 +110,7 @@ pub(crate) struct Inner {
     connects: AtomicU64,
     /// Bumped at every fault change, so connects waiting across a cut
     /// re-check at once when it heals, and servers see new gray or clock faults.
-    epoch: tokio::sync::watch::Sender<u64>,
+    watchers: Arc<Watchers>,
     /// Seed of latency jitter.
     seed: AtomicU64,
 }
@@ -126,6 +141,9 @@ impl Inner {
             return (Duration::ZERO, Duration::ZERO);
         }
         let st = self.lock();
+        if st.is_colocated(a, b) {
+            return (Duration::ZERO, Duration::ZERO);
+        }
         let get = |n: &str| st.latency.get(n).copied().unwrap_or_default();
         let (da, ja) = get(a);
         let (db, jb) = get(b);
@@ -139,6 +157,67 @@ impl Inner {
 
 fn group(st: &State, node: &str) -> usize {
     st.groups.get(node).copied().unwrap_or(0)
+}
+
+/// Subscribers to fault changes, woken in subscription order. (tokio's
+/// `watch` wakes its receivers in a random order, which would make same-instant
+/// events come out in a different order from run to run.)
+#[derive(Default)]
+struct Watchers {
+    next: AtomicU64,
+    list: Mutex<BTreeMap<u64, Arc<tokio::sync::Notify>>>,
+}
+
+impl Watchers {
+    fn subscribe(self: &Arc<Self>) -> Changes {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let notify = Arc::new(tokio::sync::Notify::new());
+        self.list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, notify.clone());
+        Changes {
+            id,
+            notify,
+            watchers: self.clone(),
+        }
+    }
+
+    fn notify_all(&self) {
+        for n in self.list.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            n.notify_one();
+        }
+    }
+}
+
+/// A subscription to fault changes ([`Net::changes`]).
+pub struct Changes {
+    id: u64,
+    notify: Arc<tokio::sync::Notify>,
+    watchers: Arc<Watchers>,
+}
+
+impl Changes {
+    /// Waits for the next fault change after the subscription (or the last wait).
+    pub async fn changed(&mut self) {
+        self.notify.notified().await;
+    }
+}
+
+impl Drop for Changes {
+    fn drop(&mut self) {
+        self.watchers
+            .list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
+impl std::fmt::Debug for Changes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Changes").field("id", &self.id).finish()
+    }
 }
 
 /// The network of one run. Cheap to clone; all clones share one state.
@@ -165,7 +244,7 @@ impl Net {
                 state: Mutex::new(State::default()),
                 impaired: AtomicBool::new(false),
                 connects: AtomicU64::new(0),
-                epoch: tokio::sync::watch::Sender::new(0),
+                watchers: Arc::new(Watchers::default()),
                 seed: AtomicU64::new(0),
             }),
         }
@@ -266,7 +345,7 @@ impl Net {
         let deadline = tokio::time::Instant::now() + self.inner.connect_timeout;
         let target = loop {
             // Subscribe before looking, so a heal in between is not missed.
-            let mut epoch = self.inner.epoch.subscribe();
+            let mut changes = self.changes();
             let target = {
                 let st = self.inner.lock();
                 (group(&st, from) == group(&st, to)).then(|| {
@@ -285,7 +364,7 @@ impl Net {
                 () = from_token.cancelled() => {
                     return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("{from} stopped")));
                 }
-                _ = epoch.changed() => continue,
+                () = changes.changed() => continue,
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -337,7 +416,7 @@ impl Net {
         self.inner.impaired.store(st.impaired(), Ordering::Release);
         wake_all(&mut st);
         drop(st);
-        self.inner.epoch.send_modify(|e| *e += 1);
+        self.inner.watchers.notify_all();
     }
 
     /// Splits the network: each group is a set of node names (servers, phones);
@@ -453,9 +532,18 @@ impl Net {
             .unwrap_or(0)
     }
 
-    /// A receiver that changes whenever a fault is applied or undone.
-    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.epoch.subscribe()
+    /// A subscription that fires whenever a fault is applied or undone.
+    pub fn changes(&self) -> Changes {
+        self.inner.watchers.subscribe()
+    }
+
+    /// Declares `a` and `b` one box: no network fault comes between them
+    /// (an analogue extension is wired to its IP500 V2, not networked).
+    pub fn colocate(&self, a: &str, b: &str) {
+        self.inner
+            .lock()
+            .colocated
+            .insert((a.to_string(), b.to_string()));
     }
 
     /// Whether bytes from `src` to `dst` are lost or held now.

@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use fleetsim_model::{Event, PhoneSpec};
-use fleetsim_net::{EventLog, Net, Timing, channel, seed};
+use fleetsim_net::{EventLog, Net, Timing, call, channel, seed};
 use fleetsim_proto::pb;
 use rand::Rng as _;
 use tokio::task::JoinHandle;
@@ -68,7 +68,7 @@ fn why(status: &tonic::Status) -> &'static str {
     }
     match status.code() {
         DeadlineExceeded => "no answer before the deadline",
-        NotFound => "registration unknown (server restarted)",
+        NotFound => "registration unknown to the server (expired, or the server restarted)",
         Unavailable | Unknown | Cancelled => "connection lost",
         _ => "error",
     }
@@ -121,7 +121,10 @@ async fn run(cfg: PhoneConfig, net: Net, log: EventLog, token: CancellationToken
                         home: cfg.spec.home.clone(),
                         kind: pb::PhoneKind::from(cfg.spec.kind) as i32,
                     };
-                    if client(i, &mut gatekeepers).register(req).await.is_ok() {
+                    if call(t.rpc_deadline, client(i, &mut gatekeepers).register(req))
+                        .await
+                        .is_ok()
+                    {
                         current = Some(i);
                         break;
                     }
@@ -135,7 +138,7 @@ async fn run(cfg: PhoneConfig, net: Net, log: EventLog, token: CancellationToken
                 let req = pb::KeepaliveRequest {
                     extension: ext.clone(),
                 };
-                match client(i, &mut gatekeepers).keepalive(req).await {
+                match call(t.rpc_deadline, client(i, &mut gatekeepers).keepalive(req)).await {
                     Ok(r) if r.get_ref().go_home => {
                         // Failback: straight back to the top of the list.
                         current = None;

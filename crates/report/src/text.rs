@@ -130,8 +130,15 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
 }
 
 fn describe_group(g: &Group) -> String {
-    let n = g.phones.len();
-    let phones = ranges(&g.phones);
+    let mut distinct = g.phones.clone();
+    distinct.sort();
+    distinct.dedup();
+    let n = distinct.len();
+    let phones = if g.phones.len() > n {
+        format!("{}; {} times in all", ranges(&distinct), g.phones.len())
+    } else {
+        ranges(&distinct)
+    };
     let s = if n == 1 { "" } else { "s" };
     let (_, _, sub) = &g.key;
     if let Some(home) = sub.strip_prefix("guest:") {
@@ -140,7 +147,7 @@ fn describe_group(g: &Group) -> String {
         format!("{n} phone{s} registered at their home system ({phones})")
     } else if let Some(home) = sub.strip_prefix("refused:") {
         format!(
-            "refused {n} guest registration{s} from {home}'s phones ({phones}): {}",
+            "refused guest registrations of {n} phone{s} of {home} ({phones}): {}",
             g.note
         )
     } else if sub == "lost" {

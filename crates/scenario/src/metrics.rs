@@ -122,6 +122,13 @@ impl Metrics {
         // A shadow network replays the faults, so the metrics see exactly
         // the cuts the run had.
         let shadow = Net::new(Mode::Sim, std::time::Duration::ZERO);
+        for p in fleet
+            .phones
+            .iter()
+            .filter(|p| p.kind == fleetsim_model::PhoneKind::Analogue)
+        {
+            shadow.colocate(&p.extension, &p.home);
+        }
         let link_down = |p: &str, s: &str| shadow.blocked(p, s) || shadow.blocked(s, p);
         let close = |total: &mut BTreeMap<String, u64>, phone: &str, since: u64, t: u64| {
             *total.entry(phone.to_string()).or_default() += t - since;

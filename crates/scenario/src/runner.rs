@@ -302,6 +302,9 @@ async fn run_inner(
         fut.start_server(&s.name).await?;
     }
     for p in &fleet.phones {
+        if p.kind == fleetsim_model::PhoneKind::Analogue {
+            net.colocate(&p.extension, &p.home);
+        }
         let backup = fleet
             .server(&p.home)
             .and_then(|s| s.backup_for_phones())

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetsim_net::channel;
+use fleetsim_net::{call, channel};
 use fleetsim_proto::pb;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -83,7 +83,7 @@ pub(crate) async fn presence_loop(
             incarnation: shared.incarnation,
             records_version: version,
         };
-        match client.presence(req).await {
+        match call(shared.timing.rpc_deadline, client.presence(req)).await {
             Ok(reply) if is_backup && reply.get_ref().records_version_held != version => {
                 let phones = shared
                     .my_records
@@ -99,7 +99,7 @@ pub(crate) async fn presence_loop(
                     version,
                     phones,
                 };
-                if let Err(e) = client.replicate(req).await {
+                if let Err(e) = call(shared.timing.rpc_deadline, client.replicate(req)).await {
                     tracing::debug!(%peer, error = %e, "replicate failed");
                 }
             }

@@ -18,14 +18,14 @@ pub(crate) async fn watch(shared: Arc<Shared>, peer: String) {
                     biased;
                     () = tokio::time::sleep_until(at) => {}
                     () = notify.notified() => {}
-                    _ = changes.changed() => {}
+                    () = changes.changed() => {}
                 }
             }
             None => {
                 tokio::select! {
                     biased;
                     () = notify.notified() => {}
-                    _ = changes.changed() => {}
+                    () = changes.changed() => {}
                 }
             }
         }
