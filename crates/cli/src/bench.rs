@@ -63,7 +63,7 @@ fn peak_rss_kib() -> u64 {
 pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(stage) = &args.stage {
         let r = run_stage(stage, &args)?;
-        println!("{}", serde_json::to_string(&r)?);
+        outln!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);
     }
     let exe = std::env::current_exe()?;
@@ -96,12 +96,12 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         results.push(r);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        outln!("{}", serde_json::to_string_pretty(&results)?);
         return Ok(ExitCode::SUCCESS);
     }
     let base = &results[0];
     let base_rate = base.rpcs as f64 / (base.wall_ms / 1000.0);
-    println!(
+    outln!(
         "fleetsim bench ({} build)",
         if cfg!(debug_assertions) {
             "debug"
@@ -109,10 +109,16 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "release"
         }
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<34} {:>10} {:>12} {:>14} {:>10} {:>12} {:>11}",
-        "stage", "wall", "emulated", "emulated/wall", "RPCs", "RPC/s", "peak RSS"
+        "stage",
+        "wall",
+        "emulated",
+        "emulated/wall",
+        "RPCs",
+        "RPC/s",
+        "peak RSS"
     );
     for r in &results {
         let rate = r.rpcs as f64 / (r.wall_ms / 1000.0);
@@ -131,7 +137,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         } else {
             "—".into()
         };
-        println!(
+        outln!(
             "{:<34} {:>8.0}ms {:>12} {:>14} {:>10} {:>12.0} {:>8.1}MiB",
             label,
             r.wall_ms,
@@ -142,10 +148,10 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             r.peak_rss_kib as f64 / 1024.0
         );
     }
-    println!();
+    outln!();
     for r in &results[1..] {
         let rate = r.rpcs as f64 / (r.wall_ms / 1000.0);
-        println!(
+        outln!(
             "{}: {:.1}% of bare tonic's RPC rate (every RPC also runs the resilience rules, timers and event log); expectations {}",
             r.stage,
             100.0 * rate / base_rate,

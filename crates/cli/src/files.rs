@@ -56,21 +56,23 @@ fn check_one(path: &Path) -> Result<Checked, LoadError> {
 }
 
 /// `fleetsim check FILE...`: 0 when all are valid, 2 otherwise.
-pub(crate) fn check(files: &[std::path::PathBuf]) -> ExitCode {
+pub(crate) fn check(files: &[std::path::PathBuf], verbose: bool) -> ExitCode {
     let mut bad = 0;
     for f in files {
         match check_one(f) {
-            Ok(Checked::Scenario(s)) => println!(
-                "ok    {}: scenario {:?} on fleet {:?} ({} servers, {} phones), {} faults, {} expectations",
-                f.display(),
-                s.name,
-                s.fleet.name,
-                s.fleet.servers.len(),
-                s.fleet.phones.len(),
-                s.faults.len(),
-                s.expectations.len()
-            ),
-            Ok(Checked::Fleet(fl)) => println!(
+            Ok(Checked::Scenario(s)) => {
+                print_scenario(f, &s);
+                if verbose {
+                    for (i, fault) in s.faults.iter().enumerate() {
+                        outln!(
+                            "        fault {i:>2} at {:>8}: {}",
+                            fault.at,
+                            fault.kind.describe()
+                        );
+                    }
+                }
+            }
+            Ok(Checked::Fleet(fl)) => outln!(
                 "ok    {}: fleet {:?} ({} servers, {} phones, {} lines)",
                 f.display(),
                 fl.name,
@@ -89,6 +91,19 @@ pub(crate) fn check(files: &[std::path::PathBuf]) -> ExitCode {
     } else {
         ExitCode::from(crate::BAD_INPUT)
     }
+}
+
+fn print_scenario(f: &Path, s: &Scenario) {
+    outln!(
+        "ok    {}: scenario {:?} on fleet {:?} ({} servers, {} phones), {} faults, {} expectations",
+        f.display(),
+        s.name,
+        s.fleet.name,
+        s.fleet.servers.len(),
+        s.fleet.phones.len(),
+        s.faults.len(),
+        s.expectations.len()
+    );
 }
 
 /// `fleetsim list [DIR]`.
@@ -133,7 +148,7 @@ pub(crate) fn list(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (name, desc, path) in &rows {
-        println!("{name:<width$}  {desc}  [{path}]");
+        outln!("{name:<width$}  {desc}  [{path}]");
     }
     Ok(ExitCode::SUCCESS)
 }

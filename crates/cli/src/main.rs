@@ -6,9 +6,23 @@
 //! - `main`: arguments and dispatch.
 //! - `files`: finding, checking and listing scenario and fleet files.
 //! - `bench`: the benchmark (`fleetsim bench`).
+//! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
+
+/// `print!` that ends the process quietly when stdout is closed (e.g. piped
+/// into `head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_stdout(&format!($($arg)*)) };
+}
+
+/// `println!`, the same way.
+macro_rules! outln {
+    () => { $crate::write_stdout("\n") };
+    ($($arg:tt)*) => { $crate::write_stdout(&format!("{}\n", format!($($arg)*))) };
+}
 
 mod bench;
 mod files;
+mod regress;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -36,12 +50,19 @@ enum Command {
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also list each scenario's faults with their index (for --fault-at and sweeps).
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// List scenarios with their one-line descriptions.
     List {
         /// Directory to list (default: ./scenarios if present, else the built-ins).
         dir: Option<PathBuf>,
     },
+    /// Run many variations (seeds, or a fault's time) in parallel; exit 1 if any fails.
+    Sweep(regress::SweepArgs),
+    /// Run a scenario several times and check the event logs are identical.
+    Determinism(regress::DeterminismArgs),
     /// Measure emulated time / wall time, memory and RPC cost against bare tonic.
     Bench(bench::BenchArgs),
 }
@@ -68,6 +89,23 @@ struct RunArgs {
     /// Show every phone event instead of grouping them.
     #[arg(long, short)]
     verbose: bool,
+    /// Compare with the golden timeline in FILE (recorded there if missing).
+    #[arg(long, value_name = "FILE")]
+    golden: Option<PathBuf>,
+    /// Record the golden timeline again instead of comparing.
+    #[arg(long, requires = "golden")]
+    update_golden: bool,
+    /// Golden comparison: times within this much count as equal.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "0",
+        requires = "golden"
+    )]
+    golden_tolerance: String,
+    /// Move fault INDEX (0-based, time order) to TIME, and later faults with it.
+    #[arg(long, value_name = "INDEX=TIME")]
+    fault_at: Vec<regress::FaultAt>,
 }
 
 impl Default for RunArgs {
@@ -80,6 +118,10 @@ impl Default for RunArgs {
             events: None,
             format: Format::Text,
             verbose: false,
+            golden: None,
+            update_golden: false,
+            golden_tolerance: "0".into(),
+            fault_at: Vec::new(),
         }
     }
 }
@@ -92,22 +134,24 @@ enum ModeArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     #[default]
     Text,
     Json,
 }
 
 /// Exit code for bad input.
-const BAD_INPUT: u8 = 2;
+pub(crate) const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
-        Command::Check { files } => Ok(files::check(&files)),
+        Command::Check { files, verbose } => Ok(files::check(&files, verbose)),
         Command::List { dir } => files::list(dir.as_deref()),
+        Command::Sweep(args) => regress::sweep(args),
+        Command::Determinism(args) => regress::determinism(args),
         Command::Bench(args) => bench::main(args),
     };
     match result {
@@ -116,6 +160,19 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Writes to stdout; a closed pipe ends the process with success.
+pub(crate) fn write_stdout(s: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -146,6 +203,20 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let scenario = match regress::apply_fault_at(scenario, &args.fault_at) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --fault-at: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let tolerance = match fleetsim_model::parse_duration(&args.golden_tolerance) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --golden-tolerance: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
@@ -182,7 +253,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Text => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!(
+            out!(
                 "{}",
                 fleetsim_report::text::render(
                     &outcome,
@@ -193,9 +264,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 )
             );
         }
-        Format::Json => println!("{}", fleetsim_report::json::to_string(&outcome)),
+        Format::Json => outln!("{}", fleetsim_report::json::to_string(&outcome)),
     }
-    Ok(if outcome.passed() {
+    let golden_ok = match &args.golden {
+        Some(path) => regress::golden(path, &outcome, args.update_golden, tolerance)?,
+        None => true,
+    };
+    Ok(if outcome.passed() && golden_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -45,6 +45,9 @@ pub enum RunError {
     /// A server could not start.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// A sweep variation is impossible (e.g. a fault moved past the end).
+    #[error("{0}")]
+    Sweep(String),
     /// The speed is out of range.
     #[error("speed must be between 0.01 and 10000, got {0}")]
     Speed(f64),

@@ -1,0 +1,308 @@
+//! Regression tooling: sweeps, the determinism guard, golden timelines and
+//! moving a fault in time (`--fault-at`).
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use fleetsim_model::{Dur, Scenario, human_ms, parse_duration};
+use fleetsim_scenario::golden::Golden;
+use fleetsim_scenario::sweep::{Distribution, SweepPlan};
+use fleetsim_scenario::{RunOptions, RunOutcome};
+
+use crate::{BAD_INPUT, Format, files};
+
+/// A fault moved in time: `INDEX=TIME` (0-based index in time order).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FaultAt {
+    pub(crate) index: usize,
+    pub(crate) at: Dur,
+}
+
+impl std::str::FromStr for FaultAt {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (i, t) = s
+            .split_once('=')
+            .ok_or_else(|| format!("expected INDEX=TIME such as 0=5m30s, got {s:?}"))?;
+        let index = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("fault index {i:?} is not a number"))?;
+        let at = parse_duration(t).map_err(|e| e.to_string())?;
+        Ok(FaultAt { index, at })
+    }
+}
+
+/// Applies `--fault-at` moves to a scenario; errors are bad input.
+pub(crate) fn apply_fault_at(s: Scenario, moves: &[FaultAt]) -> Result<Scenario, String> {
+    moves
+        .iter()
+        .try_fold(s, |s, m| fleetsim_scenario::shift_fault(&s, m.index, m.at))
+}
+
+/// Arguments of `fleetsim sweep`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct SweepArgs {
+    /// Scenario file, or the name of a built-in scenario.
+    scenario: String,
+    /// Sweep this many seeds, starting at --first-seed (default the scenario's).
+    #[arg(long, conflicts_with = "fault")]
+    seeds: Option<u64>,
+    /// First seed of a seed sweep.
+    #[arg(long, requires = "seeds")]
+    first_seed: Option<u64>,
+    /// Sweep the time of this fault (0-based, in time order; see `fleetsim check -v`).
+    #[arg(long, requires_all = ["from", "to"])]
+    fault: Option<usize>,
+    /// First time of a fault-time sweep.
+    #[arg(long, value_parser = parse_dur)]
+    from: Option<Dur>,
+    /// Last time of a fault-time sweep (inclusive).
+    #[arg(long, value_parser = parse_dur)]
+    to: Option<Dur>,
+    /// Step of a fault-time sweep.
+    #[arg(long, value_parser = parse_dur, default_value = "1s")]
+    step: Dur,
+    /// Parallel runs (default: every core).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+fn parse_dur(s: &str) -> Result<Dur, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn dist_line(name: &str, d: &Distribution, of: usize, time: bool) -> String {
+    let f = |v: u64| if time { human_ms(v) } else { v.to_string() };
+    if d.n == 0 {
+        return format!("  {name:<32} never reached");
+    }
+    let reached = if d.n == of {
+        String::new()
+    } else {
+        format!("  (in {} of {of} runs)", d.n)
+    };
+    format!(
+        "  {name:<32} p50 {:>8}   p99 {:>8}   max {:>8}{reached}",
+        f(d.p50),
+        f(d.p99),
+        f(d.max)
+    )
+}
+
+/// `fleetsim sweep`.
+pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let scenario = match files::load_scenario(Some(&args.scenario)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let plan = match (args.seeds, args.fault) {
+        (Some(count), _) => SweepPlan::Seeds {
+            first: args.first_seed.unwrap_or(scenario.seed),
+            count,
+        },
+        (None, Some(index)) => {
+            let (Some(from), Some(to)) = (args.from, args.to) else {
+                unreachable!("clap requires them")
+            };
+            if from > to || args.step.0.is_zero() {
+                eprintln!("error: --from must not be after --to, and --step must be above zero");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            SweepPlan::FaultTime {
+                index,
+                from,
+                to,
+                step: args.step,
+            }
+        }
+        (None, None) => {
+            eprintln!(
+                "error: say what to sweep: --seeds N, or --fault I --from T --to T [--step D]"
+            );
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let tty = std::io::stderr().is_terminal();
+    let progress = |done: usize, total: usize| {
+        if tty {
+            let width = 30;
+            let filled = done * width / total.max(1);
+            eprint!(
+                "\r  [{}{}] {done}/{total} runs",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let wall = std::time::Instant::now();
+    let report =
+        match fleetsim_scenario::sweep(&scenario, &plan, &RunOptions::default(), jobs, &progress) {
+            Ok(r) => r,
+            Err(fleetsim_scenario::RunError::Sweep(e)) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let origin = scenario_arg(&args.scenario);
+    if args.format == Format::Json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let n = report.results.len();
+        let what = match &plan {
+            SweepPlan::Seeds { first, count } => format!("seeds {first}..{}", first + count - 1),
+            SweepPlan::FaultTime {
+                index,
+                from,
+                to,
+                step,
+            } => format!("fault {index} at {from}..{to} every {step}"),
+        };
+        outln!(
+            "sweep of {} · {what} · {n} runs on {jobs} threads in {:.1} s",
+            report.scenario,
+            wall.elapsed().as_secs_f64()
+        );
+        outln!("{}", dist_line("takeover", &report.takeover_ms, n, true));
+        outln!("{}", dist_line("detection", &report.detection_ms, n, true));
+        outln!(
+            "{}",
+            dist_line("longest phone outage", &report.max_phone_outage_ms, n, true)
+        );
+        outln!(
+            "{}",
+            dist_line(
+                "phones unregistered at the end",
+                &report.phones_unregistered_at_end,
+                n,
+                false
+            )
+        );
+        let failing: Vec<_> = report.failures().collect();
+        if failing.is_empty() {
+            outln!("all {n} runs passed");
+        } else {
+            outln!("{} of {n} runs failed; reproduce each with:", failing.len());
+            for f in failing {
+                let mut cmd = format!("fleetsim run {origin} --seed {}", f.variation.seed);
+                if let Some((i, at)) = f.variation.fault_at {
+                    cmd.push_str(&format!(" --fault-at {i}={at}"));
+                }
+                outln!("  {cmd}");
+                for (name, detail) in &f.failures {
+                    outln!("      {name}: {detail}");
+                }
+            }
+        }
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// How to name the scenario in a reproduction command.
+fn scenario_arg(arg: &str) -> String {
+    if arg.contains(char::is_whitespace) {
+        format!("'{arg}'")
+    } else {
+        arg.to_string()
+    }
+}
+
+/// Arguments of `fleetsim determinism`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct DeterminismArgs {
+    /// Scenario file, or the name of a built-in scenario.
+    scenario: Option<String>,
+    /// Replace the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How many runs to compare.
+    #[arg(long, default_value_t = 2)]
+    runs: usize,
+}
+
+/// `fleetsim determinism`: 0 when every run's event log is identical, 1 otherwise.
+pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
+    let scenario = match files::load_scenario(args.scenario.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let opts = RunOptions {
+        seed: args.seed,
+        ..RunOptions::default()
+    };
+    match fleetsim_scenario::check_determinism(&scenario, &opts, args.runs)? {
+        Ok(o) => {
+            outln!(
+                "deterministic: {} runs of {} (seed {}) gave the same {} events",
+                args.runs.max(2),
+                o.scenario,
+                o.seed,
+                o.events.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(d) => {
+            outln!("NOT deterministic: {d}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Records or compares a golden timeline; returns false when it differs.
+pub(crate) fn golden(
+    path: &Path,
+    outcome: &RunOutcome,
+    update: bool,
+    tolerance: Dur,
+) -> anyhow::Result<bool> {
+    let now = Golden::of(outcome);
+    let write = |p: &PathBuf| -> anyhow::Result<()> {
+        std::fs::write(p, now.to_json())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))
+    };
+    if update || !path.exists() {
+        write(&path.to_path_buf())?;
+        eprintln!("golden timeline recorded in {}", path.display());
+        return Ok(true);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let was = Golden::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let diff = was.diff(&now, tolerance.as_millis());
+    if diff.is_empty() {
+        outln!("golden: matches {}", path.display());
+        Ok(true)
+    } else {
+        outln!(
+            "golden: {} differences from {}:",
+            diff.len(),
+            path.display()
+        );
+        for d in &diff {
+            outln!("  - {d}");
+        }
+        outln!("  (if the change is intended: rerun with --update-golden)");
+        Ok(false)
+    }
+}

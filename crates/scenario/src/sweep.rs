@@ -1,0 +1,229 @@
+//! Sweeps: many variations of one scenario (seeds, or a fault's time), run
+//! in parallel, one current-thread runtime per run, with the distribution
+//! of the results and every failing variation.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fleetsim_model::{Dur, Scenario};
+use serde::Serialize;
+
+use crate::metrics::percentile;
+use crate::runner::{RunError, RunOptions, run};
+use crate::vary::shift_fault;
+
+/// One variation of a sweep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Variation {
+    /// Seed.
+    pub seed: u64,
+    /// (fault index, new time), when the sweep moves a fault.
+    pub fault_at: Option<(usize, Dur)>,
+}
+
+/// What a sweep varies.
+#[derive(Clone, Debug)]
+pub enum SweepPlan {
+    /// Seeds `first..first + count`.
+    Seeds {
+        /// First seed.
+        first: u64,
+        /// How many.
+        count: u64,
+    },
+    /// Fault `index` at every `step` from `from` to `to` (inclusive), seed fixed.
+    FaultTime {
+        /// Fault index (0-based, time order).
+        index: usize,
+        /// First time.
+        from: Dur,
+        /// Last time.
+        to: Dur,
+        /// Step.
+        step: Dur,
+    },
+}
+
+impl SweepPlan {
+    /// The variations, in order.
+    pub fn variations(&self, scenario: &Scenario) -> Vec<Variation> {
+        match self {
+            SweepPlan::Seeds { first, count } => (0..*count)
+                .map(|i| Variation {
+                    seed: first.wrapping_add(i),
+                    fault_at: None,
+                })
+                .collect(),
+            SweepPlan::FaultTime {
+                index,
+                from,
+                to,
+                step,
+            } => {
+                let step = step.as_millis().max(1);
+                (from.as_millis()..=to.as_millis())
+                    .step_by(step as usize)
+                    .map(|t| Variation {
+                        seed: scenario.seed,
+                        fault_at: Some((*index, Dur::millis(t))),
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The result of one variation.
+#[derive(Clone, Debug, Serialize)]
+pub struct VariationResult {
+    /// The variation.
+    pub variation: Variation,
+    /// Whether every expectation held.
+    pub passed: bool,
+    /// The failed expectations: (name, detail).
+    pub failures: Vec<(String, String)>,
+    /// Takeover time, if any.
+    pub takeover_ms: Option<u64>,
+    /// Detection time, if any.
+    pub detection_ms: Option<u64>,
+    /// Longest phone outage.
+    pub max_phone_outage_ms: u64,
+    /// Phones unregistered at the end.
+    pub phones_unregistered_at_end: u32,
+}
+
+/// p50, p99 and max of a figure over the variations that have it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Distribution {
+    /// How many variations had the figure.
+    pub n: usize,
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile (nearest rank).
+    pub p99: u64,
+    /// Maximum.
+    pub max: u64,
+}
+
+impl Distribution {
+    fn of(values: impl Iterator<Item = u64>) -> Distribution {
+        let mut v: Vec<u64> = values.collect();
+        v.sort_unstable();
+        Distribution {
+            n: v.len(),
+            p50: percentile(&v, 50.0),
+            p99: percentile(&v, 99.0),
+            max: v.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// A finished sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Every variation's result, in plan order.
+    pub results: Vec<VariationResult>,
+    /// Takeover time distribution.
+    pub takeover_ms: Distribution,
+    /// Detection time distribution.
+    pub detection_ms: Distribution,
+    /// Longest-phone-outage distribution.
+    pub max_phone_outage_ms: Distribution,
+    /// Phones-unregistered-at-end distribution.
+    pub phones_unregistered_at_end: Distribution,
+}
+
+impl SweepReport {
+    /// Whether every variation passed.
+    pub fn passed(&self) -> bool {
+        self.results.iter().all(|r| r.passed)
+    }
+
+    /// The failing variations.
+    pub fn failures(&self) -> impl Iterator<Item = &VariationResult> {
+        self.results.iter().filter(|r| !r.passed)
+    }
+}
+
+/// Runs every variation of `plan` on `jobs` threads (each run on its own
+/// current-thread runtime), calling `progress(done, total)` as runs finish.
+pub fn sweep(
+    scenario: &Scenario,
+    plan: &SweepPlan,
+    opts: &RunOptions,
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SweepReport, RunError> {
+    let variations = plan.variations(scenario);
+    // Check every variation before starting any: bad input fails fast.
+    let scenarios: Vec<Scenario> = variations
+        .iter()
+        .map(|v| {
+            let s = match v.fault_at {
+                Some((i, at)) => shift_fault(scenario, i, at).map_err(RunError::Sweep)?,
+                None => scenario.clone(),
+            };
+            Ok(s.with_seed(v.seed))
+        })
+        .collect::<Result<_, RunError>>()?;
+    let total = scenarios.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<Result<VariationResult, RunError>>>> =
+        Mutex::new((0..total).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, total.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let r = run(
+                        &scenarios[i],
+                        &RunOptions {
+                            seed: None,
+                            ..opts.clone()
+                        },
+                    )
+                    .map(|o| VariationResult {
+                        variation: variations[i].clone(),
+                        passed: o.passed(),
+                        failures: o
+                            .expectations
+                            .iter()
+                            .filter(|e| !e.passed)
+                            .map(|e| (e.name.clone(), e.detail.clone()))
+                            .collect(),
+                        takeover_ms: o.metrics.takeover_ms,
+                        detection_ms: o.metrics.detection_ms,
+                        max_phone_outage_ms: o.metrics.max_phone_outage_ms,
+                        phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
+                    });
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                }
+            });
+        }
+    });
+    let results: Vec<VariationResult> = slots
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect::<Result<_, _>>()?;
+    Ok(SweepReport {
+        scenario: scenario.name.clone(),
+        takeover_ms: Distribution::of(results.iter().filter_map(|r| r.takeover_ms)),
+        detection_ms: Distribution::of(results.iter().filter_map(|r| r.detection_ms)),
+        max_phone_outage_ms: Distribution::of(results.iter().map(|r| r.max_phone_outage_ms)),
+        phones_unregistered_at_end: Distribution::of(
+            results
+                .iter()
+                .map(|r| u64::from(r.phones_unregistered_at_end)),
+        ),
+        results,
+    })
+}

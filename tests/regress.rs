@@ -1,0 +1,197 @@
+//! Regression tooling: sweeps, fault-time variation, golden timelines and the
+//! determinism guard.
+
+mod common;
+
+use common::*;
+use fleetsim_model::Dur;
+
+/// A copy of primary-crash with a takeover bound some seeds miss.
+fn tight_scenario(test: &str) -> std::path::PathBuf {
+    let dir = temp_dir(test);
+    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
+    write(&dir, "fleets/reference.toml", &fleet);
+    let s = std::fs::read_to_string(root().join("scenarios/primary-crash.toml")).unwrap();
+    write(
+        &dir,
+        "tight.toml",
+        &s.replace("within = \"5m\"", "within = \"3m20s\""),
+    )
+}
+
+#[test]
+fn a_seed_sweep_reports_distributions_and_passes() {
+    let out = fleetsim_out(&["sweep", "primary-crash", "--seeds", "6", "--jobs", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("6 runs"), "{text}");
+    assert!(text.contains("takeover") && text.contains("p99"), "{text}");
+    assert!(text.contains("all 6 runs passed"), "{text}");
+}
+
+#[test]
+fn a_failing_sweep_exits_one_and_prints_commands_that_reproduce_each_failure() {
+    let s = tight_scenario("sweep-fail");
+    let out = fleetsim_out(&[
+        "sweep",
+        s.to_str().unwrap(),
+        "--seeds",
+        "12",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failing: Vec<u64> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .map(|r| r["variation"]["seed"].as_u64().unwrap())
+        .collect();
+    assert!(
+        !failing.is_empty(),
+        "the tight bound should fail for some seed"
+    );
+    let text = String::from_utf8_lossy(
+        &fleetsim_out(&["sweep", s.to_str().unwrap(), "--seeds", "12"]).stdout,
+    )
+    .into_owned();
+    for seed in failing {
+        let cmd = format!("fleetsim run {} --seed {seed}", s.display());
+        assert!(text.contains(&cmd), "missing {cmd:?} in:\n{text}");
+        // The printed command really reproduces the failure.
+        let again = fleetsim_out(&["run", s.to_str().unwrap(), "--seed", &seed.to_string()]);
+        assert_eq!(again.status.code(), Some(1));
+    }
+}
+
+#[test]
+fn moving_a_fault_moves_the_faults_after_it_and_the_expectation_windows() {
+    let s = load("primary-crash-and-return.toml");
+    let moved = fleetsim_scenario::shift_fault(&s, 0, Dur::secs(5 * 60 + 37)).unwrap();
+    assert_eq!(moved.faults[0].at, Dur::secs(337));
+    assert_eq!(
+        moved.faults[1].at,
+        Dur::secs(25 * 60 + 37),
+        "the restart keeps its spacing"
+    );
+    match &moved.expectations[0].expect {
+        fleetsim_model::Expectation::Takeover { after, .. } => assert_eq!(*after, Dur::secs(337)),
+        e => panic!("{e:?}"),
+    }
+    assert!(
+        fleetsim_scenario::shift_fault(&s, 0, Dur::mins(59)).is_err(),
+        "restart would fall after the end"
+    );
+    assert!(fleetsim_scenario::shift_fault(&s, 7, Dur::mins(1)).is_err());
+    assert_passed(&run_sim(&moved));
+}
+
+#[test]
+fn a_fault_time_sweep_covers_every_step() {
+    let out = fleetsim_out(&[
+        "sweep",
+        "primary-crash",
+        "--fault",
+        "0",
+        "--from",
+        "5m",
+        "--to",
+        "5m10s",
+        "--step",
+        "2s",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let times: Vec<String> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["variation"]["fault_at"][1].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(times, ["5m", "5m2s", "5m4s", "5m6s", "5m8s", "5m10s"]);
+}
+
+#[test]
+fn golden_timeline_is_recorded_then_matched_then_diffed_semantically() {
+    let dir = temp_dir("golden");
+    let g = dir.join("primary-crash.golden.json");
+    let g = g.to_str().unwrap();
+    let first = fleetsim_out(&["run", "primary-crash", "--golden", g]);
+    assert_eq!(first.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&first.stderr).contains("recorded"));
+    let same = fleetsim_out(&["run", "primary-crash", "--golden", g]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&same.stdout).contains("golden: matches"));
+    // A later crash moves the takeover: the diff says so in words, and fails.
+    let moved = fleetsim_out(&["run", "primary-crash", "--golden", g, "--fault-at", "0=6m"]);
+    assert_eq!(moved.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&moved.stdout);
+    assert!(
+        text.contains("\"fault crash primary\" moved from 5m to 6m"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"secondary failover of primary started\" moved from"),
+        "{text}"
+    );
+    // Within a tolerance, small moves are accepted.
+    let tolerant = fleetsim_out(&[
+        "run",
+        "primary-crash",
+        "--golden",
+        g,
+        "--seed",
+        "43",
+        "--golden-tolerance",
+        "2m",
+    ]);
+    let text = String::from_utf8_lossy(&tolerant.stdout);
+    assert!(!text.contains("moved from 7m"), "{text}");
+}
+
+#[test]
+fn golden_diff_names_missing_and_new_state_changes() {
+    let crash = run_sim(&load("primary-crash.toml"));
+    let reboot = run_sim(&load("primary-reboot-2m.toml"));
+    let was = fleetsim_scenario::golden::Golden::of(&crash);
+    let now = fleetsim_scenario::golden::Golden::of(&reboot);
+    let diff = was.diff(&now, 0).join("\n");
+    assert!(
+        diff.contains("expected \"secondary failover of primary started\""),
+        "{diff}"
+    );
+    assert!(diff.contains("new: \"primary restarted\""), "{diff}");
+    assert!(diff.contains("takeover moved from 3m8s to never"), "{diff}");
+}
+
+#[test]
+fn the_determinism_guard_passes_and_points_at_the_first_divergence() {
+    let out = fleetsim_out(&["determinism", "primary-isolated", "--runs", "3"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deterministic: 3 runs"));
+
+    let s = load("primary-crash.toml");
+    let a = run_sim(&s);
+    let mut b = a.clone();
+    b.events[40].t_ms += 1;
+    let d = fleetsim_scenario::golden::first_divergence(&a, &b, 2).unwrap();
+    assert_eq!(d.line, 41);
+    assert!(
+        d.to_string()
+            .contains("run 2 differs from run 1 at event line 41")
+    );
+}
