@@ -195,3 +195,25 @@ fn the_determinism_guard_passes_and_points_at_the_first_divergence() {
             .contains("run 2 differs from run 1 at event line 41")
     );
 }
+
+#[test]
+fn a_scenario_built_in_code_is_validated_like_a_file() {
+    use fleetsim_scenario::ScenarioBuilder;
+    let ok = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("40m")
+        .isolate("5m", &["primary"], "15m")
+        .expect_takeover("primary", "5m")
+        .expect_failback("primary", "15m")
+        .build()
+        .unwrap();
+    assert_eq!(ok.faults.len(), 2, "the partition and its heal");
+    assert_passed(&run_sim(&ok));
+
+    let err = ScenarioBuilder::on_builtin_fleet("reference")
+        .crash("5m", "primry")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("<built in code>:"), "{err}");
+    assert!(err.contains("target \"primry\" matches no server"), "{err}");
+}

@@ -53,20 +53,9 @@ pub fn run_sim(s: &Scenario) -> RunOutcome {
 }
 
 /// Panics with the failing expectations when the run did not pass.
+#[track_caller]
 pub fn assert_passed(o: &RunOutcome) {
-    let failed: Vec<String> = o
-        .expectations
-        .iter()
-        .filter(|e| !e.passed)
-        .map(|e| format!("{}: {}", e.name, e.detail))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} (seed {}) failed:\n{}",
-        o.scenario,
-        o.seed,
-        failed.join("\n")
-    );
+    o.assert_passed();
 }
 
 /// Panics at the first line where two runs' event logs differ.

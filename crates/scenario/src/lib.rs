@@ -3,17 +3,34 @@
 //! every event, then checks the expectations and computes the metrics, both
 //! from the event log alone.
 //!
-//! ```no_run
-//! use fleetsim_model::embedded;
-//! use fleetsim_scenario::{RunOptions, run};
+//! A regression test in a few lines, built in code (or load a file with
+//! [`fleetsim_model::Scenario::load`]), run, and checked against metrics
+//! and events:
 //!
-//! let scenario = embedded::scenario("primary-crash").unwrap().unwrap();
+//! ```
+//! use fleetsim_model::Event;
+//! use fleetsim_scenario::{RunOptions, ScenarioBuilder, run};
+//!
+//! let scenario = ScenarioBuilder::on_builtin_fleet("reference")
+//!     .seed(7)
+//!     .duration("20m")
+//!     .crash("5m", "primary")
+//!     .expect_takeover("primary", "5m")
+//!     .build()
+//!     .unwrap();
 //! let outcome = run(&scenario, &RunOptions::default()).unwrap();
-//! assert!(outcome.passed());
-//! println!("takeover after {:?} ms", outcome.metrics.takeover_ms);
+//!
+//! outcome.assert_passed();
+//! // The 3-minute rule: no takeover can finish sooner.
+//! assert!(outcome.metrics.takeover_ms.unwrap() >= 150_000);
+//! assert_eq!(outcome.metrics.phones_moved, 16);
+//! // Softphones never move.
+//! let guests = outcome.count(|e| matches!(e.event, Event::PhoneRegistered { guest: true, .. }));
+//! assert_eq!(guests, 16);
 //! ```
 //!
 //! # Layout
+//! - [`builder`]: [`ScenarioBuilder`], scenarios built in code for tests.
 //! - [`runner`]: [`run`], the fleet under test and the fault plane.
 //! - [`metrics`]: detection, takeover, per-phone outage, from events.
 //! - [`expect`]: evaluates each expectation against the events.
@@ -21,6 +38,7 @@
 //! - [`golden`]: golden timelines and their semantic diff; run-to-run divergence.
 //! - [`sweep`]: many variations in parallel, with distributions and failures.
 
+pub mod builder;
 pub mod expect;
 pub mod golden;
 pub mod metrics;
@@ -28,6 +46,7 @@ pub mod runner;
 pub mod sweep;
 pub mod vary;
 
+pub use builder::ScenarioBuilder;
 pub use expect::ExpectationResult;
 pub use metrics::Metrics;
 pub use runner::{Mode, RunError, RunOptions, RunOutcome, run};

@@ -81,6 +81,39 @@ impl RunOutcome {
     pub fn passed(&self) -> bool {
         self.expectations.iter().all(|e| e.passed)
     }
+
+    /// Panics, listing every failed expectation with its detail, unless all held.
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        let failed: Vec<String> = self
+            .expectations
+            .iter()
+            .filter(|e| !e.passed)
+            .map(|e| format!("  {}: {}", e.name, e.detail))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{} (seed {}) failed:\n{}",
+            self.scenario,
+            self.seed,
+            failed.join("\n")
+        );
+    }
+
+    /// The events matching `f`, in order.
+    pub fn events_where(&self, f: impl Fn(&EventRecord) -> bool) -> Vec<&EventRecord> {
+        self.events.iter().filter(|e| f(e)).collect()
+    }
+
+    /// How many events match `f`.
+    pub fn count(&self, f: impl Fn(&EventRecord) -> bool) -> usize {
+        self.events.iter().filter(|e| f(e)).count()
+    }
+
+    /// The first event matching `f`.
+    pub fn first(&self, f: impl Fn(&EventRecord) -> bool) -> Option<&EventRecord> {
+        self.events.iter().find(|e| f(e))
+    }
 }
 
 /// Runs `scenario` to its end on a fresh current-thread runtime (paused
