@@ -66,7 +66,15 @@ fn the_cli_runs_live_mode() {
 fn a_hang_is_found_out_by_deadlines_over_tcp() {
     let s = load("primary-hang.toml");
     // 45 emulated minutes at 400×: about 7 s of wall time.
-    let o = fleetsim_scenario::run(&s, &RunOptions { mode: Mode::Live, speed: 400.0, seed: None }).unwrap();
+    let o = fleetsim_scenario::run(
+        &s,
+        &RunOptions {
+            mode: Mode::Live,
+            speed: 400.0,
+            seed: None,
+        },
+    )
+    .unwrap();
     assert_passed(&o);
     assert_eq!(o.metrics.phones_moved, 16);
 }

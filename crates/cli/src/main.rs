@@ -89,6 +89,12 @@ struct RunArgs {
     /// Show every phone event instead of grouping them.
     #[arg(long, short)]
     verbose: bool,
+    /// Write a self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Write the expectations as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
     /// Compare with the golden timeline in FILE (recorded there if missing).
     #[arg(long, value_name = "FILE")]
     golden: Option<PathBuf>,
@@ -118,6 +124,8 @@ impl Default for RunArgs {
             events: None,
             format: Format::Text,
             verbose: false,
+            report: None,
+            junit: None,
             golden: None,
             update_golden: false,
             golden_tolerance: "0".into(),
@@ -265,6 +273,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             );
         }
         Format::Json => outln!("{}", fleetsim_report::json::to_string(&outcome)),
+    }
+    if let Some(path) = &args.report {
+        std::fs::write(path, fleetsim_report::html::render(&outcome))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, fleetsim_report::junit::render(&outcome))
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let golden_ok = match &args.golden {
         Some(path) => regress::golden(path, &outcome, args.update_golden, tolerance)?,

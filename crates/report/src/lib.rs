@@ -5,11 +5,15 @@
 //!
 //! # Layout
 //! - [`text`]: the terminal timeline, phone events grouped, optional colour.
+//! - [`html`]: the self-contained HTML report (swimlanes, phones chart, events).
 //! - [`json`]: the one-object summary (`passed`, `expectations`, `metrics`).
+//! - [`junit`]: JUnit XML, one test case per expectation.
 //! - [`jsonl`]: one JSON object per event (`t_ms`, `server`, `event`, fields).
 
+pub mod html;
 pub mod json;
 pub mod jsonl;
+pub mod junit;
 pub mod text;
 
 pub use fleetsim_scenario::RunOutcome;

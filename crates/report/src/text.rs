@@ -15,7 +15,8 @@ pub struct TextOptions {
     pub verbose: bool,
 }
 
-struct Paint(bool);
+/// ANSI colouring, or none.
+pub struct Paint(pub bool);
 
 impl Paint {
     fn wrap(&self, code: &str, s: &str) -> String {
@@ -89,7 +90,7 @@ pub fn ranges(exts: &[String]) -> String {
 }
 
 /// A run of similar phone events, printed as one line.
-struct Group {
+pub(crate) struct Group {
     key: (String, &'static str, String),
     first: u64,
     last: u64,
@@ -214,50 +215,40 @@ fn describe(e: &EventRecord, p: &Paint) -> String {
     }
 }
 
-/// Renders the whole report.
-pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
-    let p = Paint(opts.color);
-    let mut out = String::new();
-    let mode = match o.mode {
-        Mode::Sim => "sim",
-        Mode::Live => "live",
-    };
-    let speedup = if o.wall_ms > 0.0 {
-        o.duration_ms as f64 / o.wall_ms
-    } else {
-        0.0
-    };
-    let _ = writeln!(
-        out,
-        "{} · seed {} · {mode} · {} emulated in {:.2} s wall ({:.0}× real time)",
-        p.bold(&o.scenario),
-        o.seed,
-        human_ms(o.duration_ms),
-        o.wall_ms / 1000.0,
-        speedup
-    );
-    let _ = writeln!(out);
-    let _ = writeln!(out, "{}", p.bold("Timeline (emulated time)"));
+/// One line of the explained timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// First event's emulated time.
+    pub first: u64,
+    /// Last event's emulated time (groups span a window).
+    pub last: u64,
+    /// The server it concerns (`(fleet)` for fleet-wide phone groups).
+    pub server: String,
+    /// What happened and why.
+    pub text: String,
+    /// The event kind (of the first event).
+    pub kind: &'static str,
+}
 
-    // Events between two major events form a segment; in a segment similar
-    // phone events are grouped into one line, and lines are ordered by time.
+/// The explained timeline: each event with the rule behind it; events
+/// between two major events form a segment, in which similar phone events
+/// are grouped into one line, ordered by time.
+pub fn timeline(o: &RunOutcome, verbose: bool, p: &Paint) -> Vec<Line> {
+    let mut out = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
-    let mut lines: Vec<(u64, String)> = Vec::new();
-    let line =
-        |t: &str, server: &str, text: &str| format!("  {:<25} {:<13} {}", p.cyan(t), server, text);
-    let flush = |groups: &mut Vec<Group>, lines: &mut Vec<(u64, String)>, out: &mut String| {
+    let mut pending: Vec<Line> = Vec::new();
+    let flush = |groups: &mut Vec<Group>, pending: &mut Vec<Line>, out: &mut Vec<Line>| {
         for g in groups.drain(..) {
-            let t = if g.first == g.last {
-                clock(g.first)
-            } else {
-                format!("{}–{}", clock(g.first), clock(g.last))
-            };
-            lines.push((g.first, line(&t, &g.key.0, &describe_group(&g))));
+            pending.push(Line {
+                first: g.first,
+                last: g.last,
+                server: g.key.0.clone(),
+                text: describe_group(&g),
+                kind: g.key.1,
+            });
         }
-        lines.sort_by_key(|(t, _)| *t);
-        for (_, l) in lines.drain(..) {
-            let _ = writeln!(out, "{l}");
-        }
+        pending.sort_by_key(|l| l.first);
+        out.append(pending);
     };
     for e in &o.events {
         if let Some((phone, sub, note)) = phone_key(e) {
@@ -268,7 +259,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
                 e.server.clone()
             };
             let key = (server, e.kind(), sub);
-            if opts.verbose {
+            if verbose {
                 let g = Group {
                     key,
                     first: e.t_ms,
@@ -276,7 +267,13 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
                     phones: vec![phone],
                     note,
                 };
-                lines.push((e.t_ms, line(&clock(e.t_ms), &e.server, &describe_group(&g))));
+                pending.push(Line {
+                    first: e.t_ms,
+                    last: e.t_ms,
+                    server: e.server.clone(),
+                    text: describe_group(&g),
+                    kind: e.kind(),
+                });
                 continue;
             }
             match groups.iter_mut().find(|g| g.key == key) {
@@ -308,14 +305,56 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
                 }
         );
         if major {
-            flush(&mut groups, &mut lines, &mut out);
+            flush(&mut groups, &mut pending, &mut out);
         }
-        lines.push((e.t_ms, line(&clock(e.t_ms), &e.server, &describe(e, &p))));
+        pending.push(Line {
+            first: e.t_ms,
+            last: e.t_ms,
+            server: e.server.clone(),
+            text: describe(e, p),
+            kind: e.kind(),
+        });
         if major {
-            flush(&mut groups, &mut lines, &mut out);
+            flush(&mut groups, &mut pending, &mut out);
         }
     }
-    flush(&mut groups, &mut lines, &mut out);
+    flush(&mut groups, &mut pending, &mut out);
+    out
+}
+
+/// Renders the whole report.
+pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
+    let p = Paint(opts.color);
+    let mut out = String::new();
+    let mode = match o.mode {
+        Mode::Sim => "sim",
+        Mode::Live => "live",
+    };
+    let speedup = if o.wall_ms > 0.0 {
+        o.duration_ms as f64 / o.wall_ms
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        out,
+        "{} · seed {} · {mode} · {} emulated in {:.2} s wall ({:.0}× real time)",
+        p.bold(&o.scenario),
+        o.seed,
+        human_ms(o.duration_ms),
+        o.wall_ms / 1000.0,
+        speedup
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", p.bold("Timeline (emulated time)"));
+
+    for l in timeline(o, opts.verbose, &p) {
+        let t = if l.first == l.last {
+            clock(l.first)
+        } else {
+            format!("{}–{}", clock(l.first), clock(l.last))
+        };
+        let _ = writeln!(out, "  {:<25} {:<13} {}", p.cyan(&t), l.server, l.text);
+    }
 
     let m = &o.metrics;
     let opt = |v: Option<u64>| v.map_or("—".to_string(), human_ms);

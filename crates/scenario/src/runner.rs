@@ -58,6 +58,8 @@ pub enum RunError {
 pub struct RunOutcome {
     /// Scenario name.
     pub scenario: String,
+    /// The scenario as run (with the seed used).
+    pub spec: Scenario,
     /// Seed used.
     pub seed: u64,
     /// Mode used.
@@ -149,6 +151,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
     let expectations = evaluate(&scenario, &events);
     Ok(RunOutcome {
         scenario: scenario.name.clone(),
+        spec: scenario.clone(),
         seed: scenario.seed,
         mode: opts.mode,
         duration_ms: scenario.duration.as_millis(),

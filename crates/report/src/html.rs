@@ -1,0 +1,489 @@
+//! The HTML report: one self-contained file (inline CSS and SVG, no network,
+//! no script needed) with swimlanes per server, phones registered per server
+//! over time, fault windows shaded, the explained event list, metrics and
+//! the verdict.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use fleetsim_model::{Event, FaultKind, human_ms};
+use fleetsim_scenario::{Mode, RunOutcome};
+
+use crate::junit::escape;
+use crate::text::{Paint, clock, timeline};
+
+const W: f64 = 1040.0;
+const LEFT: f64 = 130.0;
+const LANE: f64 = 30.0;
+const COLORS: [&str; 8] = [
+    "#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#4d7c0f", "#be185d",
+];
+
+/// A window of one state on one lane.
+struct Span {
+    from: u64,
+    to: u64,
+    class: &'static str,
+    label: String,
+}
+
+fn x(t: u64, end: u64) -> f64 {
+    LEFT + (W - LEFT - 10.0) * (t as f64 / end.max(1) as f64)
+}
+
+/// Server states over time, from the events: up, down, and covering a home.
+fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
+    let mut lanes: BTreeMap<String, Vec<Span>> = BTreeMap::new();
+    let mut up_since: BTreeMap<String, u64> = BTreeMap::new();
+    let mut down_since: BTreeMap<String, u64> = BTreeMap::new();
+    let mut covering: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for e in &o.events {
+        match &e.event {
+            Event::ServerStarted { .. } => {
+                if let Some(d) = down_since.remove(&e.server) {
+                    lanes.entry(e.server.clone()).or_default().push(Span {
+                        from: d,
+                        to: e.t_ms,
+                        class: "down",
+                        label: "down".into(),
+                    });
+                }
+                up_since.insert(e.server.clone(), e.t_ms);
+            }
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                if let Some(u) = up_since.remove(&e.server) {
+                    lanes.entry(e.server.clone()).or_default().push(Span {
+                        from: u,
+                        to: e.t_ms,
+                        class: "up",
+                        label: "serving".into(),
+                    });
+                }
+                down_since.insert(e.server.clone(), e.t_ms);
+            }
+            Event::FailoverStarted { home, .. } => {
+                covering.insert((e.server.clone(), home.clone()), e.t_ms);
+            }
+            Event::FailbackStarted { home, .. } => {
+                if let Some(f) = covering.remove(&(e.server.clone(), home.clone())) {
+                    lanes.entry(e.server.clone()).or_default().push(Span {
+                        from: f,
+                        to: e.t_ms,
+                        class: "cover",
+                        label: format!("covering {home}"),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    for (s, u) in up_since {
+        lanes.entry(s).or_default().push(Span {
+            from: u,
+            to: end,
+            class: "up",
+            label: "serving".into(),
+        });
+    }
+    for (s, d) in down_since {
+        lanes.entry(s).or_default().push(Span {
+            from: d,
+            to: end,
+            class: "down",
+            label: "down".into(),
+        });
+    }
+    for ((s, home), f) in covering {
+        lanes.entry(s).or_default().push(Span {
+            from: f,
+            to: end,
+            class: "cover",
+            label: format!("covering {home}"),
+        });
+    }
+    lanes
+}
+
+/// Fault windows: from each fault to the fault that restores its target, or the end.
+fn windows(o: &RunOutcome, end: u64) -> Vec<(u64, u64, String)> {
+    let faults = &o.spec.faults;
+    let mut out = Vec::new();
+    for (i, f) in faults.iter().enumerate() {
+        if matches!(f.kind, FaultKind::Restart { .. } | FaultKind::Heal)
+            || matches!(
+                f.kind,
+                FaultKind::Stall { on: false, .. }
+                    | FaultKind::Hang { on: false, .. }
+                    | FaultKind::OneWay { on: false, .. }
+            )
+            || matches!(&f.kind, FaultKind::Gray { drop, .. } if drop.is_empty())
+            || matches!(&f.kind, FaultKind::Latency { delay, jitter, .. } if delay.0.is_zero() && jitter.0.is_zero())
+            || matches!(&f.kind, FaultKind::ClockOffset { offset_ms: 0, .. })
+        {
+            continue;
+        }
+        let undo = f.kind.undo();
+        let until = faults[i + 1..]
+            .iter()
+            .find(|g| {
+                Some(&g.kind) == undo.as_ref()
+                    || (matches!(f.kind, FaultKind::Partition { .. })
+                        && matches!(g.kind, FaultKind::Heal | FaultKind::Partition { .. }))
+            })
+            .map_or(end, |g| g.at.as_millis());
+        out.push((
+            f.at.as_millis(),
+            until.max(f.at.as_millis() + 1),
+            f.kind.describe(),
+        ));
+    }
+    out
+}
+
+/// Phones registered per server, as step series of (t, count).
+fn registered(o: &RunOutcome) -> BTreeMap<String, Vec<(u64, u32)>> {
+    let mut on: BTreeMap<String, String> = BTreeMap::new();
+    let mut series: BTreeMap<String, Vec<(u64, u32)>> = BTreeMap::new();
+    for s in &o.spec.fleet.servers {
+        if s.role.runs_ip_office() {
+            series.insert(s.name.clone(), vec![(0, 0)]);
+        }
+    }
+    for e in &o.events {
+        let touched: Vec<String> = match &e.event {
+            Event::PhoneRegistered { phone, .. } => {
+                let old = on.insert(phone.clone(), e.server.clone());
+                old.into_iter()
+                    .chain(std::iter::once(e.server.clone()))
+                    .collect()
+            }
+            Event::PhoneLost { phone, .. }
+            | Event::PhoneSentHome { phone, .. }
+            | Event::RegistrationExpired { phone, .. } => on.remove(phone).into_iter().collect(),
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                on.retain(|_, s| *s != e.server);
+                vec![e.server.clone()]
+            }
+            _ => continue,
+        };
+        for s in touched {
+            let n = on.values().filter(|v| **v == s).count() as u32;
+            series.entry(s).or_default().push((e.t_ms, n));
+        }
+    }
+    series
+}
+
+fn axis(svg: &mut String, end: u64, y: f64) {
+    let step = [
+        60_000u64, 300_000, 600_000, 1_800_000, 3_600_000, 21_600_000, 86_400_000,
+    ]
+    .into_iter()
+    .find(|s| end / s <= 12)
+    .unwrap_or(86_400_000 * 7);
+    let mut t = 0;
+    while t <= end {
+        let px = x(t, end);
+        let label = if t == 0 { "0".to_string() } else { human_ms(t) };
+        let anchor = if t == 0 {
+            "start"
+        } else if px > W - 40.0 {
+            "end"
+        } else {
+            "middle"
+        };
+        let _ = write!(
+            svg,
+            r#"<line x1="{px:.1}" y1="0" x2="{px:.1}" y2="{y:.1}" class="grid"/><text x="{px:.1}" y="{:.1}" class="tick" text-anchor="{anchor}">{label}</text>"#,
+            y + 14.0
+        );
+        t += step;
+    }
+}
+
+/// The whole report as one HTML document.
+pub fn render(o: &RunOutcome) -> String {
+    let end = o.duration_ms.max(1);
+    let passed = o.passed();
+    let mut h = String::new();
+    let title = escape(&o.scenario);
+    let _ = write!(
+        h,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>fleetsim · {title}</title><style>{CSS}</style></head><body><main>"#
+    );
+    let mode = match o.mode {
+        Mode::Sim => "sim",
+        Mode::Live => "live",
+    };
+    let verdict = if passed {
+        r#"<span class="badge pass">PASSED</span>"#
+    } else {
+        r#"<span class="badge fail">FAILED</span>"#
+    };
+    let _ = write!(
+        h,
+        r#"<header><h1>{title} {verdict}</h1><p class="desc">{}</p><p class="meta">seed {} · {mode} mode · {} emulated in {:.2} s wall · fleet {} ({} servers, {} phones)</p></header>"#,
+        escape(&o.spec.description),
+        o.seed,
+        human_ms(o.duration_ms),
+        o.wall_ms / 1000.0,
+        escape(&o.spec.fleet.name),
+        o.spec.fleet.servers.len(),
+        o.spec.fleet.phones.len()
+    );
+
+    // Metrics cards.
+    let m = &o.metrics;
+    let opt = |v: Option<u64>| v.map_or("—".to_string(), human_ms);
+    let _ = write!(h, r#"<section class="cards">"#);
+    for (label, value, hint) in [
+        (
+            "detection",
+            opt(m.detection_ms),
+            format!(
+                "fault → backup declares {} lost",
+                m.subject.as_deref().unwrap_or("it")
+            ),
+        ),
+        (
+            "takeover",
+            opt(m.takeover_ms),
+            "fault → every IP phone on the backup".to_string(),
+        ),
+        (
+            "longest phone outage",
+            human_ms(m.max_phone_outage_ms),
+            format!(
+                "p99 {} · p50 {}",
+                human_ms(m.p99_phone_outage_ms),
+                human_ms(m.p50_phone_outage_ms)
+            ),
+        ),
+        (
+            "phones moved",
+            m.phones_moved.to_string(),
+            format!(
+                "{} failed back · {} unregistered at the end",
+                m.phones_failed_back, m.phones_unregistered_at_end
+            ),
+        ),
+    ] {
+        let _ = write!(
+            h,
+            r#"<div class="card"><div class="label">{label}</div><div class="value">{}</div><div class="hint">{}</div></div>"#,
+            escape(&value),
+            escape(&hint)
+        );
+    }
+    let _ = write!(h, "</section>");
+
+    // Expectations.
+    let _ = write!(h, r#"<section><h2>Expectations</h2><table class="expect">"#);
+    for e in &o.expectations {
+        let (c, t) = if e.passed {
+            ("pass", "PASS")
+        } else {
+            ("fail", "FAIL")
+        };
+        let _ = write!(
+            h,
+            r#"<tr><td><span class="badge {c}">{t}</span></td><td><b>{}</b><br><span class="detail">{}</span></td></tr>"#,
+            escape(&e.name),
+            escape(&e.detail)
+        );
+    }
+    if o.expectations.is_empty() {
+        let _ = write!(h, "<tr><td>(none)</td></tr>");
+    }
+    let _ = write!(h, "</table></section>");
+
+    // Swimlanes.
+    let servers: Vec<&fleetsim_model::ServerSpec> = o.spec.fleet.servers.iter().collect();
+    let lane_map = lanes(o, end);
+    let wins = windows(o, end);
+    let height = LANE * servers.len() as f64 + 10.0;
+    let _ = write!(
+        h,
+        r#"<section><h2>Servers over time</h2><svg class="chart" viewBox="0 0 {W} {:.0}" role="img" aria-label="server swimlanes">"#,
+        height + 24.0
+    );
+    for (from, to, label) in &wins {
+        let (a, b) = (x(*from, end), x(*to, end));
+        let _ = write!(
+            h,
+            r#"<rect x="{a:.1}" y="0" width="{:.1}" height="{height:.1}" class="fault"><title>{}</title></rect>"#,
+            (b - a).max(2.0),
+            escape(label)
+        );
+    }
+    axis(&mut h, end, height);
+    for (i, s) in servers.iter().enumerate() {
+        let y = LANE * i as f64 + 4.0;
+        let _ = write!(
+            h,
+            r#"<text x="4" y="{:.1}" class="lane">{}</text><text x="4" y="{:.1}" class="role">{}</text>"#,
+            y + 12.0,
+            escape(&s.name),
+            y + 24.0,
+            s.role
+        );
+        for sp in lane_map.get(&s.name).into_iter().flatten() {
+            let (a, b) = (x(sp.from, end), x(sp.to, end));
+            let (yy, hh) = if sp.class == "cover" {
+                (y + 17.0, 7.0)
+            } else {
+                (y + 4.0, 12.0)
+            };
+            let _ = write!(
+                h,
+                r#"<rect x="{a:.1}" y="{yy:.1}" width="{:.1}" height="{hh}" class="{}" rx="2"><title>{} · {}–{}</title></rect>"#,
+                (b - a).max(1.0),
+                sp.class,
+                escape(&sp.label),
+                clock(sp.from),
+                clock(sp.to)
+            );
+        }
+        for e in o.events.iter().filter(|e| e.server == s.name) {
+            if let Event::PeerLost {
+                peer, backing_up, ..
+            } = &e.event
+            {
+                let px = x(e.t_ms, end);
+                let class = if *backing_up { "lost backing" } else { "lost" };
+                let _ = write!(
+                    h,
+                    r#"<circle cx="{px:.1}" cy="{:.1}" r="3" class="{class}"><title>{} lost {} at {}</title></circle>"#,
+                    y + 10.0,
+                    escape(&s.name),
+                    escape(peer),
+                    clock(e.t_ms)
+                );
+            }
+        }
+    }
+    let _ = write!(h, "</svg>");
+    let _ = write!(
+        h,
+        r#"<p class="legend"><span class="sw up"></span>serving <span class="sw down"></span>down <span class="sw cover"></span>covering a failed system (guests) <span class="sw lostdot"></span>peer declared lost <span class="sw fault"></span>fault window</p></section>"#
+    );
+
+    // Phones registered per server.
+    let series = registered(o);
+    let max = series
+        .values()
+        .flat_map(|v| v.iter().map(|p| p.1))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let ch = 200.0;
+    let _ = write!(
+        h,
+        r#"<section><h2>Phones registered per server</h2><svg class="chart" viewBox="0 0 {W} {:.0}" role="img" aria-label="phones registered per server">"#,
+        ch + 24.0
+    );
+    for (from, to, label) in &wins {
+        let (a, b) = (x(*from, end), x(*to, end));
+        let _ = write!(
+            h,
+            r#"<rect x="{a:.1}" y="0" width="{:.1}" height="{ch:.1}" class="fault"><title>{}</title></rect>"#,
+            (b - a).max(2.0),
+            escape(label)
+        );
+    }
+    axis(&mut h, end, ch);
+    for k in 0..=4 {
+        let v = max as f64 * k as f64 / 4.0;
+        let y = ch - 4.0 - (ch - 12.0) * k as f64 / 4.0;
+        let _ = write!(
+            h,
+            r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{v:.0}</text>"#,
+            LEFT - 6.0,
+            y + 4.0
+        );
+    }
+    let mut legend = String::new();
+    for (i, (server, pts)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let yv = |n: u32| ch - 4.0 - (ch - 12.0) * f64::from(n) / f64::from(max);
+        let mut d = String::new();
+        let mut last = 0;
+        for (t, n) in pts {
+            let px = x(*t, end);
+            if d.is_empty() {
+                let _ = write!(d, "M{px:.1},{:.1}", yv(*n));
+            } else {
+                let _ = write!(d, " H{px:.1} V{:.1}", yv(*n));
+            }
+            last = *n;
+        }
+        let _ = write!(d, " H{:.1}", x(end, end));
+        let _ = write!(
+            h,
+            r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="2"><title>{} ({} at the end)</title></path>"#,
+            escape(server),
+            last
+        );
+        let _ = write!(
+            legend,
+            r#"<span class="sw" style="background:{color}"></span>{} "#,
+            escape(server)
+        );
+    }
+    let _ = write!(h, r#"</svg><p class="legend">{legend}</p></section>"#);
+
+    // The explained event list.
+    let _ = write!(
+        h,
+        r#"<section><h2>What happened, and why</h2><table class="events"><thead><tr><th>emulated time</th><th>server</th><th>event</th></tr></thead><tbody>"#
+    );
+    for l in timeline(o, false, &Paint(false)) {
+        let t = if l.first == l.last {
+            clock(l.first)
+        } else {
+            format!("{}–{}", clock(l.first), clock(l.last))
+        };
+        let _ = write!(
+            h,
+            r#"<tr class="k-{}"><td class="t">{}</td><td>{}</td><td>{}</td></tr>"#,
+            l.kind,
+            escape(&t),
+            escape(&l.server),
+            escape(&l.text)
+        );
+    }
+    let _ = write!(h, "</tbody></table></section>");
+    let _ = write!(
+        h,
+        r#"<footer>fleetsim · {} events · {} RPCs · reproduce with <code>fleetsim run {} --seed {}</code></footer></main></body></html>"#,
+        o.events.len(),
+        o.rpcs,
+        escape(&o.spec.origin),
+        o.seed
+    );
+    h.push('\n');
+    h
+}
+
+const CSS: &str = r#"
+:root{--fg:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#fff;--up:#86efac;--down:#fca5a5;--cover:#2563eb;--fault:rgba(239,68,68,.10)}
+*{box-sizing:border-box}body{margin:0;background:#f8fafc;color:var(--fg);font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif}
+main{max-width:1100px;margin:0 auto;padding:24px}header h1{margin:0 0 4px;font-size:24px}
+.desc{margin:0 0 4px;color:var(--fg)}.meta{margin:0;color:var(--muted)}
+h2{font-size:16px;margin:0 0 10px}section{background:var(--bg);border:1px solid var(--line);border-radius:10px;padding:14px 16px;margin-top:16px}
+.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;background:none;border:0;padding:0}
+.card{background:var(--bg);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
+.card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}.card .value{font-size:26px;font-weight:650;margin:2px 0}.card .hint{color:var(--muted);font-size:12px}
+.badge{display:inline-block;padding:2px 8px;border-radius:999px;font-size:12px;font-weight:700;vertical-align:middle}.pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}
+table{border-collapse:collapse;width:100%}td,th{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+.detail{color:var(--muted)}.events td.t{white-space:nowrap;font-variant-numeric:tabular-nums;color:var(--muted)}
+.events tr.k-fault-applied td{background:#fef2f2;font-weight:600}.events tr.k-failover-started td,.events tr.k-failback-started td{background:#eff6ff;font-weight:600}
+svg.chart{width:100%;height:auto;display:block}.grid{stroke:var(--line)}.tick{font-size:11px;fill:var(--muted)}
+.lane{font-size:12px;font-weight:600;fill:var(--fg)}.role{font-size:10px;fill:var(--muted)}
+rect.up{fill:var(--up)}rect.down{fill:var(--down)}rect.cover{fill:var(--cover)}rect.fault{fill:var(--fault)}
+circle.lost{fill:#9ca3af}circle.backing{fill:#b91c1c}
+.legend{color:var(--muted);font-size:12px;margin:8px 0 0}.sw{display:inline-block;width:12px;height:12px;border-radius:3px;margin:0 4px 0 12px;vertical-align:-2px}
+.sw.up{background:var(--up)}.sw.down{background:var(--down)}.sw.cover{background:var(--cover)}.sw.fault{background:rgba(239,68,68,.25)}.sw.lostdot{background:#b91c1c;border-radius:50%}
+footer{color:var(--muted);margin:18px 0;font-size:12px}code{background:#f1f5f9;padding:1px 5px;border-radius:4px}
+@media (max-width:800px){.cards{grid-template-columns:repeat(2,1fr)}}
+"#;
