@@ -78,3 +78,141 @@ fn a_hang_is_found_out_by_deadlines_over_tcp() {
     assert_passed(&o);
     assert_eq!(o.metrics.phones_moved, 16);
 }
+
+mod control {
+    //! The live fleet and its control API over real TCP.
+    use std::time::Duration;
+
+    use fleetsim_proto::pb;
+    use fleetsim_scenario::live::{LiveOptions, serve_control, start_live};
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    /// Ports unlikely to clash between concurrent test processes.
+    fn base_port() -> u16 {
+        30_000 + (std::process::id() % 2_000) as u16 * 10
+    }
+
+    async fn channel(port: u16) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    #[test]
+    fn a_live_fleet_serves_health_reflection_and_a_token_guarded_control_api() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let fleet = fleetsim_model::embedded::scenario("primary-crash")
+                .unwrap()
+                .unwrap()
+                .fleet;
+            let base = base_port();
+            let opts = LiveOptions {
+                base_port: base + 1,
+                speed: 120.0,
+                seed: 1,
+            };
+            let (handle, servers) = start_live(fleet, &opts).await.unwrap();
+            assert_eq!(servers[0].port, base + 1);
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+            tokio::spawn(serve_control(handle, addr, Some("s3cret".into())));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+
+            // Standard tools see every server: health per service, and reflection.
+            let primary = channel(base + 1).await;
+            let status = HealthClient::new(primary.clone())
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: "fleetsim.v1.Telephony".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            assert_eq!(
+                status,
+                tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            );
+            let req = tonic_reflection::pb::v1::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut stream = ServerReflectionClient::new(primary)
+                .server_reflection_info(tokio_stream::iter(vec![req]))
+                .await
+                .unwrap()
+                .into_inner();
+            let Some(MessageResponse::ListServicesResponse(list)) =
+                stream.message().await.unwrap().unwrap().message_response
+            else {
+                panic!("no service list")
+            };
+            let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+            assert!(names.contains(&"fleetsim.v1.Line".to_string()), "{names:?}");
+            assert!(
+                names.contains(&"fleetsim.v1.Telephony".to_string()),
+                "{names:?}"
+            );
+
+            // The control API refuses calls without the token.
+            let mut bare = pb::control_client::ControlClient::new(channel(base).await);
+            let err = bare.status(pb::StatusRequest {}).await.unwrap_err();
+            assert_eq!(err.code(), tonic::Code::Unauthenticated);
+
+            let token: tonic::metadata::MetadataValue<_> = "Bearer s3cret".parse().unwrap();
+            let mut ctl = pb::control_client::ControlClient::with_interceptor(
+                channel(base).await,
+                move |mut r: tonic::Request<()>| {
+                    r.metadata_mut().insert("authorization", token.clone());
+                    Ok(r)
+                },
+            );
+            let s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+            assert_eq!(s.servers.len(), 5);
+            assert!(s.servers.iter().all(|v| v.up));
+
+            // Crash the primary; at 120× the secondary takes its phones within seconds.
+            let r = ctl
+                .fault(pb::FaultRequest {
+                    action: "crash = \"primary\"".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(r.applied, ["crash primary"]);
+            let bad = ctl
+                .fault(pb::FaultRequest {
+                    action: "crash = \"primary\"".into(),
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(bad.code(), tonic::Code::InvalidArgument, "already down");
+            let mut guests = 0;
+            for _ in 0..60 {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+                guests = s
+                    .servers
+                    .iter()
+                    .find(|v| v.name == "secondary")
+                    .unwrap()
+                    .guests;
+                if guests == 16 {
+                    break;
+                }
+            }
+            assert_eq!(
+                guests, 16,
+                "the secondary did not take over the primary's IP phones"
+            );
+        });
+    }
+}

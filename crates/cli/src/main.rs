@@ -6,6 +6,7 @@
 //! - `main`: arguments and dispatch.
 //! - `files`: finding, checking and listing scenario and fleet files.
 //! - `bench`: the benchmark (`fleetsim bench`).
+//! - `live`: `up`, `ctl` and `watch` for a live fleet.
 //! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
 
 /// `print!` that ends the process quietly when stdout is closed (e.g. piped
@@ -22,6 +23,7 @@ macro_rules! outln {
 
 mod bench;
 mod files;
+mod live;
 mod regress;
 
 use std::io::IsTerminal as _;
@@ -63,6 +65,23 @@ enum Command {
     Sweep(regress::SweepArgs),
     /// Run a scenario several times and check the event logs are identical.
     Determinism(regress::DeterminismArgs),
+    /// Start a fleet on 127.0.0.1 and serve its control API until Ctrl-C.
+    Up(live::UpArgs),
+    /// Drive a running fleet: status, crash, restart, partition, heal, any fault.
+    Ctl {
+        #[command(flatten)]
+        conn: live::Conn,
+        #[command(subcommand)]
+        cmd: live::CtlCmd,
+    },
+    /// Watch a running fleet live: where every phone is, each server's state.
+    Watch {
+        #[command(flatten)]
+        conn: live::Conn,
+        /// Print the status once and exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Measure emulated time / wall time, memory and RPC cost against bare tonic.
     Bench(bench::BenchArgs),
 }
@@ -160,6 +179,9 @@ fn main() -> ExitCode {
         Command::List { dir } => files::list(dir.as_deref()),
         Command::Sweep(args) => regress::sweep(args),
         Command::Determinism(args) => regress::determinism(args),
+        Command::Up(args) => live::up(args),
+        Command::Ctl { conn, cmd } => live::ctl(conn, cmd),
+        Command::Watch { conn, once } => live::watch(conn, once),
         Command::Bench(args) => bench::main(args),
     };
     match result {

@@ -461,6 +461,7 @@ pub(crate) fn resolve(
     fleet: &Fleet,
     raw: &[Spanned<RawFault>],
     duration: Dur,
+    check_story: bool,
 ) -> Result<Vec<Fault>, Box<FileError>> {
     let r = Resolver { src, fleet };
     let mut out: Vec<(Range<usize>, Fault)> = Vec::new();
@@ -739,6 +740,9 @@ pub(crate) fn resolve(
     out.sort_by_key(|(_, f)| f.at);
 
     // A consistent up/down story per server.
+    if !check_story {
+        return Ok(out.into_iter().map(|(_, f)| f).collect());
+    }
     let mut down: BTreeMap<String, bool> = BTreeMap::new();
     for (span, f) in &out {
         let was_down = |s: &str| down.get(s).copied().unwrap_or(false);
@@ -772,6 +776,31 @@ pub(crate) fn resolve(
         }
     }
     Ok(out.into_iter().map(|(_, f)| f).collect())
+}
+
+/// Parses one fault action as written in a `[[fault]]` table, without `at`
+/// (e.g. `crash = "primary"`, or `reboot = "primary"` with `for = "2m"`), for
+/// a fault injected into a live fleet. Times are from now.
+pub fn parse_action(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, Box<FileError>> {
+    let text = format!("at = \"0s\"\n{action}\n");
+    let src = Source {
+        name: "<fault>",
+        text: &text,
+    };
+    let raw: RawFault = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    let span = 0..text.len();
+    resolve(
+        &src,
+        fleet,
+        &[Spanned::new(span, raw)],
+        Dur::secs(400 * 86_400),
+        false,
+    )
+    .map_err(|mut e| {
+        // The up/down story of a live fleet is the runner's to check.
+        e.line = e.line.saturating_sub(1).max(1);
+        e
+    })
 }
 
 #[cfg(test)]

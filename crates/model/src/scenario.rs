@@ -281,7 +281,7 @@ impl RawRest {
             )
         };
 
-        let faults = crate::fault::resolve(src, &fleet, &self.fault, duration)?;
+        let faults = crate::fault::resolve(src, &fleet, &self.fault, duration, true)?;
 
         // Expectations.
         let mut expectations = Vec::new();

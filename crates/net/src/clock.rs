@@ -90,6 +90,8 @@ impl Clock {
 pub struct EventLog {
     clock: Clock,
     events: Arc<Mutex<Vec<EventRecord>>>,
+    /// Live watchers (`fleetsim watch`); sending with none is free.
+    tx: tokio::sync::broadcast::Sender<EventRecord>,
 }
 
 impl EventLog {
@@ -98,6 +100,7 @@ impl EventLog {
         EventLog {
             clock,
             events: Arc::new(Mutex::new(Vec::new())),
+            tx: tokio::sync::broadcast::Sender::new(1024),
         }
     }
 
@@ -114,10 +117,18 @@ impl EventLog {
             event,
         };
         tracing::info!(t_ms = rec.t_ms, server = %rec.server, event = rec.kind(), "{:?}", rec.event);
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(rec.clone());
+        }
         self.events
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(rec);
+    }
+
+    /// Every event from now on (for live watchers).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<EventRecord> {
+        self.tx.subscribe()
     }
 
     /// A copy of every event so far.

@@ -10,6 +10,10 @@
 //! - [`convert`]: conversions between `pb` and the domain types of
 //!   `fleetsim-model`, used at the gRPC edge.
 
+/// The encoded `FileDescriptorSet` of every fleetsim proto, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/fleetsim_descriptor.bin"));
+
 /// Messages, clients and servers generated from package `fleetsim.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod pb {

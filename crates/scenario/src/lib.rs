@@ -36,11 +36,13 @@
 //! - [`expect`]: evaluates each expectation against the events.
 //! - [`vary`]: variations of a scenario (a fault moved in time).
 //! - [`golden`]: golden timelines and their semantic diff; run-to-run divergence.
+//! - [`live`]: a live fleet on loopback TCP and its `Control` gRPC service.
 //! - [`sweep`]: many variations in parallel, with distributions and failures.
 
 pub mod builder;
 pub mod expect;
 pub mod golden;
+pub mod live;
 pub mod metrics;
 pub mod runner;
 pub mod sweep;

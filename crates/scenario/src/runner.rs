@@ -164,17 +164,75 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
 }
 
 /// The fleet under test: the one source of truth for what runs.
-struct FleetUnderTest {
-    fleet: Arc<Fleet>,
+pub(crate) struct FleetUnderTest {
+    pub(crate) fleet: Arc<Fleet>,
     seed: u64,
     timing: Timing,
-    ctx: Ctx,
-    servers: BTreeMap<String, ServerHandle>,
-    incarnations: BTreeMap<String, u64>,
+    pub(crate) ctx: Ctx,
+    pub(crate) servers: BTreeMap<String, ServerHandle>,
+    pub(crate) incarnations: BTreeMap<String, u64>,
     phones: Vec<PhoneHandle>,
 }
 
 impl FleetUnderTest {
+    /// Starts the clock, the network, every server (awaiting each bind) and
+    /// then every phone. `base_port` fixes live ports: server i gets base + i.
+    pub(crate) async fn start(
+        fleet: Arc<Fleet>,
+        seed: u64,
+        mode: Mode,
+        speed: f64,
+        base_port: Option<u16>,
+        first_event: Event,
+    ) -> Result<FleetUnderTest, RunError> {
+        let clock = Clock::start(speed);
+        let log = EventLog::new(clock);
+        let timing = Timing::new(&fleet.timers, &clock);
+        let net = Net::new(mode, timing.rpc_deadline);
+        net.set_seed(seed);
+        if let Some(base) = base_port {
+            for (i, s) in fleet.servers.iter().enumerate() {
+                net.set_port(&s.name, base.saturating_add(i as u16));
+            }
+        }
+        log.emit("runner", first_event);
+        let mut fut = FleetUnderTest {
+            fleet: fleet.clone(),
+            seed,
+            timing,
+            ctx: Ctx {
+                net: net.clone(),
+                log: log.clone(),
+                stats: Arc::new(Stats::default()),
+            },
+            servers: BTreeMap::new(),
+            incarnations: BTreeMap::new(),
+            phones: Vec::new(),
+        };
+        // Every server is bound before any phone starts: readiness is awaited.
+        for s in &fleet.servers {
+            fut.start_server(&s.name).await?;
+        }
+        for p in &fleet.phones {
+            if p.kind == fleetsim_model::PhoneKind::Analogue {
+                net.colocate(&p.extension, &p.home);
+            }
+            let backup = fleet
+                .server(&p.home)
+                .and_then(|s| s.backup_for_phones())
+                .map(str::to_string);
+            let cfg = PhoneConfig {
+                spec: p.clone(),
+                backup,
+                seed,
+                timing,
+            };
+            fut.phones
+                .push(fleetsim_phones::spawn(cfg, net.clone(), log.clone()));
+        }
+        Ok(fut)
+    }
+
     async fn start_server(&mut self, name: &str) -> Result<(), StartError> {
         let inc = self.incarnations.entry(name.to_string()).or_insert(0);
         *inc += 1;
@@ -190,7 +248,7 @@ impl FleetUnderTest {
         Ok(())
     }
 
-    async fn apply(&mut self, fault: &Fault) -> Result<(), StartError> {
+    pub(crate) async fn apply(&mut self, fault: &Fault) -> Result<(), StartError> {
         let log = &self.ctx.log;
         let net = &self.ctx.net;
         let target = fault.kind.server().unwrap_or("network");
@@ -226,7 +284,7 @@ impl FleetUnderTest {
         Ok(())
     }
 
-    fn stop(self) {
+    pub(crate) fn stop(self) {
         for p in self.phones {
             p.stop();
         }
@@ -303,60 +361,26 @@ async fn run_inner(
     mode: Mode,
     speed: f64,
 ) -> Result<(Vec<EventRecord>, u64), RunError> {
-    let clock = Clock::start(speed);
-    let log = EventLog::new(clock);
-    let fleet = Arc::new(scenario.fleet.clone());
-    let timing = Timing::new(&fleet.timers, &clock);
-    let net = Net::new(mode, timing.rpc_deadline);
-    net.set_seed(scenario.seed);
-    let stats = Arc::new(Stats::default());
     let mode_name = match mode {
         Mode::Sim => "sim",
         Mode::Live => "live",
     };
-    log.emit(
-        "runner",
+    let mut fut = FleetUnderTest::start(
+        Arc::new(scenario.fleet.clone()),
+        scenario.seed,
+        mode,
+        speed,
+        None,
         Event::RunStarted {
             scenario: scenario.name.clone(),
             seed: scenario.seed,
             mode: mode_name.into(),
         },
-    );
-
-    let mut fut = FleetUnderTest {
-        fleet: fleet.clone(),
-        seed: scenario.seed,
-        timing,
-        ctx: Ctx {
-            net: net.clone(),
-            log: log.clone(),
-            stats: stats.clone(),
-        },
-        servers: BTreeMap::new(),
-        incarnations: BTreeMap::new(),
-        phones: Vec::new(),
-    };
-    // Every server is bound before any phone starts: readiness is awaited.
-    for s in &fleet.servers {
-        fut.start_server(&s.name).await?;
-    }
-    for p in &fleet.phones {
-        if p.kind == fleetsim_model::PhoneKind::Analogue {
-            net.colocate(&p.extension, &p.home);
-        }
-        let backup = fleet
-            .server(&p.home)
-            .and_then(|s| s.backup_for_phones())
-            .map(str::to_string);
-        let cfg = PhoneConfig {
-            spec: p.clone(),
-            backup,
-            seed: scenario.seed,
-            timing,
-        };
-        fut.phones
-            .push(fleetsim_phones::spawn(cfg, net.clone(), log.clone()));
-    }
+    )
+    .await?;
+    let clock = fut.ctx.log.clock();
+    let log = fut.ctx.log.clone();
+    let stats = fut.ctx.stats.clone();
     for fault in &scenario.faults {
         tokio::time::sleep_until(clock.at(fault.at.0)).await;
         fut.apply(fault).await?;

@@ -188,10 +188,21 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     } else {
         None
     };
+    // Live mode: server reflection, so grpcurl works without the .proto files.
+    let reflection = (ctx.net.mode() == fleetsim_net::Mode::Live)
+        .then(|| {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(fleetsim_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .build_v1()
+                .ok()
+        })
+        .flatten();
     let router = tonic::transport::Server::builder()
         .add_service(health_svc)
         .add_service(line_svc)
-        .add_optional_service(telephony_svc);
+        .add_optional_service(telephony_svc)
+        .add_optional_service(reflection);
     let stop = CancellationToken::new();
     let shutdown = stop.clone().cancelled_owned();
     tasks.push(tokio::spawn(

@@ -1,0 +1,439 @@
+//! `fleetsim up`, `ctl` and `watch`: a live fleet on 127.0.0.1 and the
+//! commands that drive and watch it through the `Control` gRPC service.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fleetsim_model::{Fleet, Source, embedded, human_ms};
+use fleetsim_proto::pb;
+use fleetsim_scenario::live::{LiveOptions, serve_control, start_live};
+use tonic::transport::Channel;
+
+use crate::BAD_INPUT;
+
+/// Where the control API listens by default.
+const DEFAULT_CONTROL: &str = "127.0.0.1:7100";
+
+/// Arguments of `fleetsim up`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct UpArgs {
+    /// Fleet file, or the name of a built-in fleet.
+    #[arg(default_value = "reference")]
+    fleet: String,
+    /// First server port (server i listens on 127.0.0.1:BASE+i).
+    #[arg(long, default_value_t = 7101)]
+    base_port: u16,
+    /// Address of the control API (loopback unless --token is set).
+    #[arg(long, default_value = DEFAULT_CONTROL)]
+    control: SocketAddr,
+    /// Token the control API requires (also FLEETSIM_TOKEN).
+    #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Emulated seconds per wall second (60: the 3-minute rule takes 3 s).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Seed of phases and retries.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn load_fleet(arg: &str) -> Result<Fleet, String> {
+    if Path::new(arg).exists() {
+        let text = std::fs::read_to_string(arg).map_err(|e| format!("{arg}: cannot read: {e}"))?;
+        return Fleet::from_toml(&Source {
+            name: arg,
+            text: &text,
+        })
+        .map_err(|e| e.to_string());
+    }
+    let path = format!("fleets/{}.toml", arg.trim_end_matches(".toml"));
+    let (_, text) = embedded::FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .ok_or_else(|| {
+            format!("{arg}: no such file, and no built-in fleet of that name (built-in: reference)")
+        })?;
+    Fleet::from_toml(&Source {
+        name: &format!("<embedded>/scenarios/{path}"),
+        text,
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// `fleetsim up`: runs until Ctrl-C.
+pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let fleet = match load_fleet(&args.fleet) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    if !(fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&args.speed) {
+        eprintln!(
+            "error: --speed must be between 0.01 and 10000, got {}",
+            args.speed
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
+    if !args.control.ip().is_loopback() && args.token.is_none() {
+        eprintln!(
+            "error: the control API binds {} only with a token: set --token or FLEETSIM_TOKEN, or bind 127.0.0.1",
+            args.control
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let opts = LiveOptions {
+            base_port: args.base_port,
+            speed: args.speed,
+            seed: args.seed,
+        };
+        let (handle, servers) = start_live(fleet.clone(), &opts).await?;
+        outln!(
+            "fleet {} is up ({} phones, speed {}×)\n",
+            fleet.name,
+            fleet.phones.len(),
+            args.speed
+        );
+        outln!("  {:<14} {:<20} address", "server", "role");
+        for s in &servers {
+            outln!("  {:<14} {:<20} 127.0.0.1:{}", s.name, s.role, s.port);
+        }
+        outln!(
+            "\n  control API    {}{}",
+            args.control,
+            if args.token.is_some() {
+                " (token required)"
+            } else {
+                ""
+            }
+        );
+        outln!("\ntry, from another terminal:");
+        outln!("  fleetsim watch");
+        outln!("  fleetsim ctl crash primary        (then: fleetsim ctl restart primary)");
+        outln!(
+            "  grpcurl -plaintext 127.0.0.1:{} list",
+            servers.first().map_or(args.base_port, |s| s.port)
+        );
+        outln!("\nCtrl-C stops the fleet.");
+        let control = tokio::spawn(serve_control(handle, args.control, args.token.clone()));
+        tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => { outln!("\nstopping"); Ok(ExitCode::SUCCESS) }
+            r = control => match r {
+                Ok(Err(e)) => { eprintln!("error: {e}"); Ok(ExitCode::from(BAD_INPUT)) }
+                _ => Ok(ExitCode::SUCCESS),
+            },
+        }
+    })
+}
+
+/// Connection options shared by `ctl` and `watch`.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct Conn {
+    /// Address of the control API.
+    #[arg(long, default_value = DEFAULT_CONTROL)]
+    control: SocketAddr,
+    /// Token, if the fleet requires one (also FLEETSIM_TOKEN).
+    #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// Adds the bearer token to every control call.
+type Auth = Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
+
+type Client = pb::control_client::ControlClient<
+    tonic::service::interceptor::InterceptedService<Channel, Auth>,
+>;
+
+async fn connect(c: &Conn) -> anyhow::Result<Client> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", c.control))?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the control API at {} ({e}); is `fleetsim up` running?",
+                c.control
+            )
+        })?;
+    let token = c.token.clone();
+    let auth: Auth = Box::new(move |mut req: tonic::Request<()>| {
+        if let Some(t) = &token {
+            let v = format!("Bearer {t}")
+                .parse()
+                .map_err(|_| tonic::Status::invalid_argument("token is not valid header text"))?;
+            req.metadata_mut().insert("authorization", v);
+        }
+        Ok(req)
+    });
+    Ok(pb::control_client::ControlClient::with_interceptor(
+        channel, auth,
+    ))
+}
+
+/// Subcommands of `fleetsim ctl`.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum CtlCmd {
+    /// Servers, phones and faults in force.
+    Status,
+    /// Crash a server (name, role or glob).
+    Crash {
+        /// Target.
+        target: String,
+    },
+    /// Stop a server gracefully.
+    Stop {
+        /// Target.
+        target: String,
+    },
+    /// Restart a crashed or stopped server.
+    Restart {
+        /// Target.
+        target: String,
+    },
+    /// Crash a server and restart it after DURATION.
+    Reboot {
+        /// Target.
+        target: String,
+        /// How long it stays down.
+        #[arg(long = "for", default_value = "2m")]
+        down_for: String,
+    },
+    /// Partition the network: each GROUP is comma-separated nodes; the rest is one more group.
+    Partition {
+        /// Groups, e.g. `primary` or `primary,phones@primary`.
+        #[arg(required = true)]
+        groups: Vec<String>,
+    },
+    /// Remove every partition and one-way cut.
+    Heal,
+    /// Any fault as written in a scenario's [[fault]] table (without `at`).
+    Fault {
+        /// E.g. 'latency = { target = "expansion-v2", delay = "300ms" }'.
+        action: String,
+    },
+}
+
+fn q(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// `fleetsim ctl`.
+pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
+    let action = match &cmd {
+        CtlCmd::Status => None,
+        CtlCmd::Crash { target } => Some(format!("crash = {}", q(target))),
+        CtlCmd::Stop { target } => Some(format!("stop = {}", q(target))),
+        CtlCmd::Restart { target } => Some(format!("restart = {}", q(target))),
+        CtlCmd::Reboot { target, down_for } => {
+            Some(format!("reboot = {}\nfor = {}", q(target), q(down_for)))
+        }
+        CtlCmd::Partition { groups } => {
+            let g: Vec<String> = groups
+                .iter()
+                .map(|g| {
+                    format!(
+                        "[{}]",
+                        g.split(',')
+                            .map(|n| q(n.trim()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .collect();
+            Some(format!("partition = [{}]", g.join(", ")))
+        }
+        CtlCmd::Heal => Some("heal = true".into()),
+        CtlCmd::Fault { action } => Some(action.clone()),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut client = connect(&conn).await?;
+        match action {
+            None => {
+                let s = client.status(pb::StatusRequest {}).await?.into_inner();
+                out!("{}", render_status(&s, &[]));
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(action) => match client.fault(pb::FaultRequest { action }).await {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    for a in r.applied {
+                        outln!("applied: {a}");
+                    }
+                    for s in r.scheduled {
+                        outln!("scheduled {s}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                    eprintln!("error: {}", s.message());
+                    Ok(ExitCode::from(BAD_INPUT))
+                }
+                Err(s) => Err(anyhow::anyhow!("{}", s.message())),
+            },
+        }
+    })
+}
+
+/// The status as a table: servers, where each home's phones are, faults, recent events.
+fn render_status(s: &pb::StatusReply, recent: &[String]) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "fleet {} · emulated time {}\n",
+        s.fleet,
+        human_ms(s.t_ms)
+    );
+    let _ = writeln!(
+        o,
+        "  {:<14} {:<19} {:<6} {:>10} {:>7}  address",
+        "server", "role", "state", "registered", "guests"
+    );
+    for v in &s.servers {
+        let state = if v.up { "up" } else { "DOWN" };
+        let _ = writeln!(
+            o,
+            "  {:<14} {:<19} {:<6} {:>10} {:>7}  127.0.0.1:{}{}",
+            v.name,
+            v.role,
+            state,
+            v.registered,
+            v.guests,
+            v.port,
+            if v.incarnation > 1 {
+                format!("  (restarted ×{})", v.incarnation - 1)
+            } else {
+                String::new()
+            }
+        );
+    }
+    // Per home: how many phones are at home, elsewhere, nowhere.
+    let mut homes: BTreeMap<&str, (u32, BTreeMap<&str, u32>, u32)> = BTreeMap::new();
+    for p in &s.phones {
+        let e = homes.entry(p.home.as_str()).or_default();
+        if p.server == p.home {
+            e.0 += 1;
+        } else if p.server.is_empty() {
+            e.2 += 1;
+        } else {
+            *e.1.entry(p.server.as_str()).or_default() += 1;
+        }
+    }
+    let _ = writeln!(o, "\n  phones by home: at home · elsewhere · unregistered");
+    for (home, (at_home, elsewhere, nowhere)) in &homes {
+        let away: Vec<String> = elsewhere
+            .iter()
+            .map(|(s, n)| format!("{n} on {s}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  {:<14} {:>3} · {:<16} · {}",
+            home,
+            at_home,
+            if away.is_empty() {
+                "—".to_string()
+            } else {
+                away.join(", ")
+            },
+            nowhere
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n  faults in force: {}",
+        if s.faults.is_empty() {
+            "none".to_string()
+        } else {
+            s.faults.join("; ")
+        }
+    );
+    if !recent.is_empty() {
+        let _ = writeln!(o, "\n  recent events:");
+        for r in recent {
+            let _ = writeln!(o, "    {r}");
+        }
+    }
+    o
+}
+
+/// `fleetsim watch`: redraws the status every second, with recent events.
+pub(crate) fn watch(conn: Conn, once: bool) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut client = connect(&conn).await?;
+        let recent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        if !once {
+            let mut stream = client.watch(pb::WatchRequest {}).await?.into_inner();
+            let sink = recent.clone();
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = stream.message().await {
+                    let text = summarize(&line.json);
+                    let mut r = sink.lock().unwrap_or_else(|e| e.into_inner());
+                    r.push(text);
+                    let n = r.len();
+                    if n > 10 {
+                        r.drain(..n - 10);
+                    }
+                }
+            });
+        }
+        let tty = std::io::stdout().is_terminal();
+        loop {
+            let s = client.status(pb::StatusRequest {}).await?.into_inner();
+            let lines = recent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if tty && !once {
+                out!("\x1b[2J\x1b[H");
+            }
+            out!("{}", render_status(&s, &lines));
+            if once {
+                return Ok(ExitCode::SUCCESS);
+            }
+            tokio::select! {
+                biased;
+                _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    })
+}
+
+/// One event line, short: time, server, kind and its main field.
+fn summarize(json: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let t = v["t_ms"]
+        .as_u64()
+        .map_or(String::new(), fleetsim_report::text::clock);
+    let mut rest = Vec::new();
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            if !matches!(k.as_str(), "t_ms" | "server" | "event") {
+                rest.push(format!(
+                    "{k}={}",
+                    val.as_str().map_or(val.to_string(), str::to_string)
+                ));
+            }
+        }
+    }
+    format!(
+        "{t}  {:<13} {} {}",
+        v["server"].as_str().unwrap_or(""),
+        v["event"].as_str().unwrap_or(""),
+        rest.join(" ")
+    )
+}

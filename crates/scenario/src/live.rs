@@ -1,0 +1,394 @@
+//! A live fleet you can drive (`fleetsim up`): the fleet runs on loopback
+//! TCP until stopped, and the `Control` gRPC service reports its status,
+//! streams its events and takes faults.
+//!
+//! The fleet is owned by one task (an actor); Control handlers send it
+//! commands, so fleet state has one owner and one source of truth.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use fleetsim_model::{Event, Fault, FaultKind, Fleet};
+use fleetsim_net::EventLog;
+use fleetsim_proto::pb;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+
+use crate::runner::{FleetUnderTest, Mode, RunError};
+
+/// How to start a live fleet.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// Server i listens on 127.0.0.1:(base_port + i).
+    pub base_port: u16,
+    /// Emulated seconds per wall second.
+    pub speed: f64,
+    /// Seed of phases and retries.
+    pub seed: u64,
+}
+
+/// A server's place in the live fleet.
+#[derive(Clone, Debug)]
+pub struct ServerInfo {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// 127.0.0.1 port.
+    pub port: u16,
+}
+
+enum Cmd {
+    Status(oneshot::Sender<pb::StatusReply>),
+    Fault(String, oneshot::Sender<Result<pb::FaultReply, String>>),
+}
+
+/// A handle on a running live fleet.
+#[derive(Clone, Debug)]
+pub struct LiveHandle {
+    tx: mpsc::Sender<Cmd>,
+    log: EventLog,
+}
+
+/// Starts the fleet on loopback TCP (inside a tokio runtime) and returns a
+/// handle and where each server listens. The fleet runs until the runtime ends.
+pub async fn start_live(
+    fleet: Fleet,
+    opts: &LiveOptions,
+) -> Result<(LiveHandle, Vec<ServerInfo>), RunError> {
+    let fleet = Arc::new(fleet);
+    let first = Event::RunStarted {
+        scenario: format!("live fleet {}", fleet.name),
+        seed: opts.seed,
+        mode: "live".into(),
+    };
+    let fut = FleetUnderTest::start(
+        fleet.clone(),
+        opts.seed,
+        Mode::Live,
+        opts.speed,
+        Some(opts.base_port),
+        first,
+    )
+    .await?;
+    let infos = fleet
+        .servers
+        .iter()
+        .map(|s| ServerInfo {
+            name: s.name.clone(),
+            role: s.role.to_string(),
+            port: fut.ctx.net.port(&s.name).unwrap_or(0),
+        })
+        .collect();
+    let log = fut.ctx.log.clone();
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(actor(fut, rx));
+    Ok((LiveHandle { tx, log }, infos))
+}
+
+async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
+    // Undos scheduled by `for`, in time order, and faults in force.
+    let mut pending: Vec<(Instant, Fault)> = Vec::new();
+    let mut in_force: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let next = pending.first().map(|(t, _)| *t);
+        let cmd = tokio::select! {
+            biased;
+            () = async { if let Some(t) = next { tokio::time::sleep_until(t).await } else { std::future::pending().await } } => {
+                let (_, f) = pending.remove(0);
+                track(&mut in_force, &f.kind);
+                if let Err(e) = fut.apply(&f).await {
+                    tracing::warn!(error = %e, "scheduled undo failed");
+                }
+                continue;
+            }
+            cmd = rx.recv() => cmd,
+        };
+        match cmd {
+            None => break,
+            Some(Cmd::Status(reply)) => {
+                let _ = reply.send(status(&fut, &in_force));
+            }
+            Some(Cmd::Fault(action, reply)) => {
+                let faults = match fleetsim_model::fault::parse_action(&fut.fleet, &action) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                        continue;
+                    }
+                };
+                let clock = fut.ctx.log.clock();
+                let now = Instant::now();
+                let mut out = pb::FaultReply::default();
+                if let Some(err) = faults
+                    .iter()
+                    .filter(|f| f.at.0.is_zero())
+                    .find_map(|f| refuse(&fut, &f.kind))
+                {
+                    let _ = reply.send(Err(err));
+                    continue;
+                }
+                for f in faults {
+                    if f.at.0.is_zero() {
+                        out.applied.push(f.kind.describe());
+                        track(&mut in_force, &f.kind);
+                        if let Err(e) = fut.apply(&f).await {
+                            out.applied.push(format!("failed: {e}"));
+                        }
+                    } else {
+                        out.scheduled
+                            .push(format!("in {}: {}", f.at, f.kind.describe()));
+                        pending.push((now + clock.to_runtime(f.at.0), f));
+                        pending.sort_by_key(|(t, _)| *t);
+                    }
+                }
+                let _ = reply.send(Ok(out));
+            }
+        }
+    }
+    fut.stop();
+}
+
+/// Why a fault cannot be applied to the live fleet as it stands, if so.
+fn refuse(fut: &FleetUnderTest, kind: &FaultKind) -> Option<String> {
+    match kind {
+        FaultKind::Crash { server } | FaultKind::Stop { server }
+            if !fut.servers.contains_key(server) =>
+        {
+            Some(format!("{server} is already down"))
+        }
+        FaultKind::Restart { server } if fut.servers.contains_key(server) => Some(format!(
+            "{server} is running; only a crashed or stopped server can restart"
+        )),
+        _ => None,
+    }
+}
+
+/// Keeps the list of faults in force, keyed by what they act on.
+fn track(in_force: &mut BTreeMap<String, String>, kind: &FaultKind) {
+    let key = match kind {
+        FaultKind::Partition { .. } | FaultKind::Heal => "partition".to_string(),
+        FaultKind::OneWay { from, to, .. } => format!("one-way {from:?}→{to:?}"),
+        FaultKind::Restart { server }
+        | FaultKind::Crash { server }
+        | FaultKind::Stop { server } => format!("down {server}"),
+        other => format!(
+            "{} {:?}",
+            other.server().unwrap_or("network"),
+            std::mem::discriminant(other)
+        ),
+    };
+    let ends = kind.undo().is_none() || matches!(kind, FaultKind::ClockOffset { offset_ms: 0, .. });
+    let ends = ends
+        || matches!(
+            kind,
+            FaultKind::Stall { on: false, .. }
+                | FaultKind::Hang { on: false, .. }
+                | FaultKind::OneWay { on: false, .. }
+        )
+        || matches!(kind, FaultKind::Gray { drop, .. } if drop.is_empty())
+        || matches!(kind, FaultKind::Latency { delay, jitter, .. } if delay.0.is_zero() && jitter.0.is_zero());
+    if matches!(kind, FaultKind::Heal) {
+        in_force.retain(|k, _| !k.starts_with("partition") && !k.starts_with("one-way"));
+    } else if ends {
+        in_force.remove(&key);
+    } else {
+        in_force.insert(key, kind.describe());
+    }
+}
+
+fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::StatusReply {
+    let mut where_: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    let mut servers = Vec::new();
+    for s in &fut.fleet.servers {
+        let regs = fut
+            .servers
+            .get(&s.name)
+            .map(|h| h.registrations())
+            .unwrap_or_default();
+        for (ext, guest) in &regs {
+            where_.insert(ext.clone(), (s.name.clone(), *guest));
+        }
+        servers.push(pb::ServerStatus {
+            name: s.name.clone(),
+            role: s.role.to_string(),
+            up: fut.servers.contains_key(&s.name),
+            port: u32::from(fut.ctx.net.port(&s.name).unwrap_or(0)),
+            registered: regs.len() as u32,
+            guests: regs.iter().filter(|(_, g)| *g).count() as u32,
+            incarnation: fut.incarnations.get(&s.name).copied().unwrap_or(0),
+        });
+    }
+    let phones = fut
+        .fleet
+        .phones
+        .iter()
+        .map(|p| {
+            let (server, guest) = where_.get(&p.extension).cloned().unwrap_or_default();
+            pb::PhoneStatus {
+                extension: p.extension.clone(),
+                home: p.home.clone(),
+                server,
+                guest,
+                kind: p.kind.as_str().into(),
+            }
+        })
+        .collect();
+    pb::StatusReply {
+        t_ms: fut.ctx.log.clock().now_ms(),
+        fleet: fut.fleet.name.clone(),
+        servers,
+        phones,
+        faults: in_force.values().cloned().collect(),
+    }
+}
+
+/// The `Control` service over a live fleet, with optional bearer-token auth.
+#[derive(Clone, Debug)]
+pub struct ControlSvc {
+    fleet: LiveHandle,
+    token: Option<String>,
+}
+
+impl ControlSvc {
+    /// Control of `fleet`; with `token`, every call must carry `authorization: Bearer <token>`.
+    pub fn new(fleet: LiveHandle, token: Option<String>) -> ControlSvc {
+        ControlSvc { fleet, token }
+    }
+
+    fn check<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let Some(want) = &self.token else {
+            return Ok(());
+        };
+        let got = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if got.strip_prefix("Bearer ") == Some(want.as_str()) {
+            Ok(())
+        } else {
+            Err(Status::unauthenticated(
+                "this control API needs `authorization: Bearer <token>` (fleetsim ctl --token)",
+            ))
+        }
+    }
+}
+
+type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::EventLine, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::control_server::Control for ControlSvc {
+    async fn status(
+        &self,
+        req: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusReply>, Status> {
+        self.check(&req)?;
+        let (tx, rx) = oneshot::channel();
+        self.fleet
+            .tx
+            .send(Cmd::Status(tx))
+            .await
+            .map_err(|_| Status::unavailable("the fleet has stopped"))?;
+        rx.await
+            .map(Response::new)
+            .map_err(|_| Status::unavailable("the fleet has stopped"))
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        self.check(&req)?;
+        let mut rx = self.fleet.log.subscribe();
+        let stream = async_stream(
+            move |tx: mpsc::Sender<Result<pb::EventLine, Status>>| async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(e) => {
+                            let json = serde_json::to_string(&e).unwrap_or_default();
+                            if tx.send(Ok(pb::EventLine { json })).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    }
+                }
+            },
+        );
+        Ok(Response::new(stream))
+    }
+
+    async fn fault(
+        &self,
+        req: Request<pb::FaultRequest>,
+    ) -> Result<Response<pb::FaultReply>, Status> {
+        self.check(&req)?;
+        let action = req.into_inner().action;
+        let (tx, rx) = oneshot::channel();
+        self.fleet
+            .tx
+            .send(Cmd::Fault(action, tx))
+            .await
+            .map_err(|_| Status::unavailable("the fleet has stopped"))?;
+        match rx.await {
+            Ok(Ok(r)) => Ok(Response::new(r)),
+            Ok(Err(e)) => Err(Status::invalid_argument(e)),
+            Err(_) => Err(Status::unavailable("the fleet has stopped")),
+        }
+    }
+}
+
+/// A stream fed by a task.
+fn async_stream<F, Fut>(f: F) -> EventStream
+where
+    F: FnOnce(mpsc::Sender<Result<pb::EventLine, Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(f(tx));
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// Serves `Control` on `addr` until the runtime ends. A non-loopback address
+/// needs a token.
+pub async fn serve_control(
+    handle: LiveHandle,
+    addr: SocketAddr,
+    token: Option<String>,
+) -> Result<(), String> {
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(format!(
+            "refusing to serve the control API on {addr} without a token: set --token (or bind 127.0.0.1)"
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot bind control API on {addr}: {e}"))?;
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let reflection = tonic_reflection_service();
+    let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token));
+    tonic::transport::Server::builder()
+        .add_service(svc)
+        .add_optional_service(reflection)
+        .serve_with_incoming(incoming)
+        .await
+        .map_err(|e| format!("control API: {e}"))
+}
+
+fn tonic_reflection_service() -> Option<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(fleetsim_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .ok()
+}
