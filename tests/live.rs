@@ -15,6 +15,7 @@ fn primary_crash_passes_in_live_mode_at_high_speed() {
             mode: Mode::Live,
             speed: 200.0,
             seed: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();
@@ -32,6 +33,7 @@ fn partition_heal_and_failback_pass_over_tcp() {
             mode: Mode::Live,
             speed: 300.0,
             seed: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();
@@ -72,6 +74,7 @@ fn a_hang_is_found_out_by_deadlines_over_tcp() {
             mode: Mode::Live,
             speed: 400.0,
             seed: None,
+            ..RunOptions::default()
         },
     )
     .unwrap();

@@ -264,10 +264,28 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if mode == Mode::Sim && args.speed != 1.0 {
         eprintln!("note: --speed applies to live mode; sim mode runs as fast as it can");
     }
+    let progress = (mode == Mode::Live && std::io::stderr().is_terminal()).then(|| {
+        fleetsim_scenario::Progress(std::sync::Arc::new(|done: u64, total: u64| {
+            let width = 30;
+            let filled = (done * width / total.max(1)) as usize;
+            eprint!(
+                "
+  [{}{}] {} / {} emulated",
+                "#".repeat(filled),
+                " ".repeat(width as usize - filled),
+                fleetsim_model::human_ms(done),
+                fleetsim_model::human_ms(total)
+            );
+            if done >= total {
+                eprintln!();
+            }
+        }))
+    });
     let opts = RunOptions {
         mode,
         speed: args.speed,
         seed: args.seed,
+        progress,
     };
     let outcome = fleetsim_scenario::run(&scenario, &opts)?;
     if let Some(path) = &args.events {

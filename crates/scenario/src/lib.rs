@@ -51,7 +51,7 @@ pub mod vary;
 pub use builder::ScenarioBuilder;
 pub use expect::ExpectationResult;
 pub use metrics::Metrics;
-pub use runner::{Mode, RunError, RunOptions, RunOutcome, run};
+pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run};
 pub use sweep::{SweepPlan, SweepReport, sweep};
 pub use vary::shift_fault;
 

@@ -24,6 +24,20 @@ pub struct RunOptions {
     pub speed: f64,
     /// Replaces the scenario's seed.
     pub seed: Option<u64>,
+    /// Live mode: called with (emulated ms so far, total) about a hundred
+    /// times per run. (Not in sim mode, where a run takes moments and an
+    /// extra timer would be one more thing to keep deterministic.)
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback: (emulated ms so far, emulated ms in all).
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 impl Default for RunOptions {
@@ -32,6 +46,7 @@ impl Default for RunOptions {
             mode: Mode::Sim,
             speed: 1.0,
             seed: None,
+            progress: None,
         }
     }
 }
@@ -144,7 +159,12 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
     } else {
         1.0
     };
-    let (events, rpcs) = rt.block_on(run_inner(&scenario, opts.mode, speed))?;
+    let progress = if opts.mode == Mode::Live {
+        opts.progress.clone()
+    } else {
+        None
+    };
+    let (events, rpcs) = rt.block_on(run_inner(&scenario, opts.mode, speed, progress))?;
     drop(rt);
     let wall_ms = wall.elapsed().as_secs_f64() * 1000.0;
     let metrics = Metrics::compute(&scenario, &events);
@@ -360,6 +380,7 @@ async fn run_inner(
     scenario: &Scenario,
     mode: Mode,
     speed: f64,
+    progress: Option<Progress>,
 ) -> Result<(Vec<EventRecord>, u64), RunError> {
     let mode_name = match mode {
         Mode::Sim => "sim",
@@ -381,12 +402,25 @@ async fn run_inner(
     let clock = fut.ctx.log.clock();
     let log = fut.ctx.log.clone();
     let stats = fut.ctx.stats.clone();
+    let total = scenario.duration.as_millis();
+    let reporter = progress.map(|p| {
+        tokio::spawn(async move {
+            let step = clock.to_runtime(std::time::Duration::from_millis((total / 100).max(1)));
+            loop {
+                (p.0)(clock.now_ms().min(total), total);
+                tokio::time::sleep(step).await;
+            }
+        })
+    });
     for fault in &scenario.faults {
         tokio::time::sleep_until(clock.at(fault.at.0)).await;
         fut.apply(fault).await?;
     }
     tokio::time::sleep_until(clock.at(scenario.duration.0)).await;
     log.emit("runner", Event::RunEnded {});
+    if let Some(r) = reporter {
+        r.abort();
+    }
     fut.stop();
     Ok((log.snapshot(), stats.rpcs.load(Ordering::Relaxed)))
 }
