@@ -269,8 +269,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let width = 30;
             let filled = (done * width / total.max(1)) as usize;
             eprint!(
-                "
-  [{}{}] {} / {} emulated",
+                "\r  [{}{}] {} / {} emulated",
                 "#".repeat(filled),
                 " ".repeat(width as usize - filled),
                 fleetsim_model::human_ms(done),
