@@ -321,35 +321,28 @@ fn render_status(s: &pb::StatusReply, recent: &[String]) -> String {
             }
         );
     }
-    // Per home: how many phones are at home, elsewhere, nowhere.
-    let mut homes: BTreeMap<&str, (u32, BTreeMap<&str, u32>, u32)> = BTreeMap::new();
+    // Which server each phone is on, by home, extensions as ranges.
+    let mut by: BTreeMap<(&str, &str, bool), Vec<String>> = BTreeMap::new();
     for p in &s.phones {
-        let e = homes.entry(p.home.as_str()).or_default();
-        if p.server == p.home {
-            e.0 += 1;
-        } else if p.server.is_empty() {
-            e.2 += 1;
-        } else {
-            *e.1.entry(p.server.as_str()).or_default() += 1;
-        }
+        by.entry((p.home.as_str(), p.server.as_str(), p.guest))
+            .or_default()
+            .push(p.extension.clone());
     }
-    let _ = writeln!(o, "\n  phones by home: at home · elsewhere · unregistered");
-    for (home, (at_home, elsewhere, nowhere)) in &homes {
-        let away: Vec<String> = elsewhere
-            .iter()
-            .map(|(s, n)| format!("{n} on {s}"))
-            .collect();
+    let _ = writeln!(o, "\n  phones, by home:");
+    let mut last_home = "";
+    for ((home, server, guest), exts) in &by {
+        let place = match (*server, *guest) {
+            ("", _) => "unregistered".to_string(),
+            (s, _) if s == *home => "at home".to_string(),
+            (s, true) => format!("on {s} as guests"),
+            (s, false) => format!("on {s}"),
+        };
+        let label = if *home == last_home { "" } else { home };
+        last_home = home;
         let _ = writeln!(
             o,
-            "  {:<14} {:>3} · {:<16} · {}",
-            home,
-            at_home,
-            if away.is_empty() {
-                "—".to_string()
-            } else {
-                away.join(", ")
-            },
-            nowhere
+            "  {label:<14} {place:<24} {}",
+            fleetsim_report::text::ranges(exts)
         );
     }
     let _ = writeln!(

@@ -1,6 +1,7 @@
 //! The terminal report: a timeline in emulated time where each line says what
 //! happened and why, phone events grouped, then metrics and the verdict.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use fleetsim_model::{Event, EventRecord, human_ms};
@@ -168,6 +169,44 @@ fn describe_group(g: &Group) -> String {
     }
 }
 
+/// One phone event on its own line, with the time since that phone's
+/// previous event (which, between tries, is its 50–90 % recovery wait).
+fn verbose_phone(e: &EventRecord, since: Option<u64>) -> String {
+    let after = since.map_or(String::new(), |ms| {
+        format!(", {} after its previous event", human_ms(ms))
+    });
+    match &e.event {
+        Event::PhoneRegistered {
+            phone,
+            home,
+            guest: true,
+        } => {
+            format!("phone {phone} (home {home}) accepted as a guest{after}")
+        }
+        Event::PhoneRegistered { phone, .. } => format!("phone {phone} registered at home{after}"),
+        Event::RegistrationRefused { phone, reason, .. } => {
+            format!("phone {phone} refused: {reason}{after}")
+        }
+        Event::PhoneLost { phone, reason } => {
+            format!("phone {phone} lost its gatekeeper: {reason}{after}")
+        }
+        Event::PhoneSentHome { phone, home } => {
+            format!("phone {phone} sent home to {home} (failback){after}")
+        }
+        Event::RegistrationExpired {
+            phone,
+            silent_for_ms,
+            ..
+        } => {
+            format!(
+                "registration of {phone} dropped: no keepalive for {}",
+                human_ms(*silent_for_ms)
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 fn describe(e: &EventRecord, p: &Paint) -> String {
     match &e.event {
         Event::RunStarted { scenario, seed, mode } => format!("run of {scenario} starts (seed {seed}, {mode} mode)"),
@@ -237,6 +276,7 @@ pub fn timeline(o: &RunOutcome, verbose: bool, p: &Paint) -> Vec<Line> {
     let mut out = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
     let mut pending: Vec<Line> = Vec::new();
+    let mut last_try: BTreeMap<String, u64> = BTreeMap::new();
     let flush = |groups: &mut Vec<Group>, pending: &mut Vec<Line>, out: &mut Vec<Line>| {
         for g in groups.drain(..) {
             pending.push(Line {
@@ -260,20 +300,17 @@ pub fn timeline(o: &RunOutcome, verbose: bool, p: &Paint) -> Vec<Line> {
             };
             let key = (server, e.kind(), sub);
             if verbose {
-                let g = Group {
-                    key,
-                    first: e.t_ms,
-                    last: e.t_ms,
-                    phones: vec![phone],
-                    note,
-                };
+                // One line per phone event, saying how long since its last try.
+                let since = last_try.insert(phone.clone(), e.t_ms).map(|t| e.t_ms - t);
+                let text = verbose_phone(e, since);
                 pending.push(Line {
                     first: e.t_ms,
                     last: e.t_ms,
                     server: e.server.clone(),
-                    text: describe_group(&g),
+                    text,
                     kind: e.kind(),
                 });
+                let _ = (key, note);
                 continue;
             }
             match groups.iter_mut().find(|g| g.key == key) {
