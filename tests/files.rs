@@ -267,3 +267,13 @@ fn out_of_range_speeds_are_bad_input() {
         assert_eq!(out.status.code(), Some(2), "--speed {speed}");
     }
 }
+
+#[test]
+fn a_flap_that_outlasts_the_run_is_refused() {
+    let (_, s) = files(
+        "flap",
+        GOOD_SERVERS,
+        "[[fault]]\nat = \"5m\"\nflap = { target = \"primary\", period = \"1m\", duty = 0.5, count = 100 }\n",
+    );
+    rejects(&s, 5, &["the flap would run past the end of the run (10m)"]);
+}

@@ -67,25 +67,50 @@ fn a_failing_sweep_exits_one_and_prints_commands_that_reproduce_each_failure() {
 }
 
 #[test]
-fn moving_a_fault_moves_the_faults_after_it_and_the_expectation_windows() {
+fn moving_a_fault_moves_its_own_undo_and_window_but_no_other_fault() {
+    // crash and restart are separate [[fault]] tables: the restart stays.
     let s = load("primary-crash-and-return.toml");
     let moved = fleetsim_scenario::shift_fault(&s, 0, Dur::secs(5 * 60 + 37)).unwrap();
     assert_eq!(moved.faults[0].at, Dur::secs(337));
     assert_eq!(
         moved.faults[1].at,
-        Dur::secs(25 * 60 + 37),
-        "the restart keeps its spacing"
+        Dur::mins(25),
+        "another table's fault does not move"
     );
-    match &moved.expectations[0].expect {
-        fleetsim_model::Expectation::Takeover { after, .. } => assert_eq!(*after, Dur::secs(337)),
+    match (&moved.expectations[0].expect, &moved.expectations[1].expect) {
+        (
+            fleetsim_model::Expectation::Takeover { after: t, .. },
+            fleetsim_model::Expectation::Failback { after: f, .. },
+        ) => {
+            assert_eq!(
+                *t,
+                Dur::secs(337),
+                "the takeover window starts at the moved crash"
+            );
+            assert_eq!(
+                *f,
+                Dur::mins(25),
+                "the failback window still starts at the restart"
+            );
+        }
         e => panic!("{e:?}"),
     }
+    assert_passed(&run_sim(&moved));
+    // A `for` undo belongs to its fault and keeps its spacing.
+    let hang = load("primary-hang.toml");
+    let moved = fleetsim_scenario::shift_fault(&hang, 0, Dur::mins(6)).unwrap();
+    assert_eq!(moved.faults[1].at, Dur::mins(21));
+    // Impossible moves are refused, not run.
     assert!(
-        fleetsim_scenario::shift_fault(&s, 0, Dur::mins(59)).is_err(),
-        "restart would fall after the end"
+        fleetsim_scenario::shift_fault(&s, 0, Dur::mins(26)).is_err(),
+        "crash after its restart"
+    );
+    assert!(
+        fleetsim_scenario::shift_fault(&hang, 0, Dur::mins(40)).is_err(),
+        "undo after the end"
     );
     assert!(fleetsim_scenario::shift_fault(&s, 7, Dur::mins(1)).is_err());
-    assert_passed(&run_sim(&moved));
+    assert!(fleetsim_scenario::shift_fault(&s, 0, Dur::secs(u64::MAX / 1000)).is_err());
 }
 
 #[test]
@@ -216,4 +241,25 @@ fn a_scenario_built_in_code_is_validated_like_a_file() {
         .to_string();
     assert!(err.contains("<built in code>:"), "{err}");
     assert!(err.contains("target \"primry\" matches no server"), "{err}");
+}
+
+#[test]
+fn sweeps_of_no_or_too_many_variations_are_bad_input() {
+    for args in [
+        &["--seeds", "0"][..],
+        &["--seeds", "200000"],
+        &[
+            "--fault", "0", "--from", "5m", "--to", "30d", "--step", "1ms",
+        ],
+    ] {
+        let mut all = vec!["sweep", "primary-crash"];
+        all.extend_from_slice(args);
+        let out = fleetsim_out(&all);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -164,7 +164,12 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     } else {
         let n = report.results.len();
         let what = match &plan {
-            SweepPlan::Seeds { first, count } => format!("seeds {first}..{}", first + count - 1),
+            SweepPlan::Seeds { first, count } => {
+                format!(
+                    "seeds {first}..{}",
+                    first.wrapping_add(count.saturating_sub(1))
+                )
+            }
             SweepPlan::FaultTime {
                 index,
                 from,

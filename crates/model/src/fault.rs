@@ -192,7 +192,10 @@ impl FaultKind {
             FaultKind::Crash { server } | FaultKind::Stop { server } => FaultKind::Restart {
                 server: server.clone(),
             },
-            FaultKind::Partition { .. } => FaultKind::Heal,
+            // Ends this partition only; one-way cuts stay.
+            FaultKind::Partition { groups } if !groups.is_empty() => {
+                FaultKind::Partition { groups: Vec::new() }
+            }
             FaultKind::OneWay { from, to, on: true } => FaultKind::OneWay {
                 from: from.clone(),
                 to: to.clone(),
@@ -268,6 +271,7 @@ impl FaultKind {
             FaultKind::OneWay {
                 from, on: false, ..
             } => from.iter().any(|n| n == server),
+            FaultKind::Partition { groups } => groups.is_empty(),
             FaultKind::Heal => true,
             _ => false,
         }
@@ -282,6 +286,10 @@ pub struct Fault {
     /// What.
     #[serde(flatten)]
     pub kind: FaultKind,
+    /// Index of the `[[fault]]` table it came from: a target, `for`,
+    /// `reboot` or `flap` makes several faults of one table.
+    #[serde(skip)]
+    pub source: usize,
 }
 
 /// A signed human duration: `"+2m"`, `"-30s"`, `"90s"`.
@@ -298,6 +306,11 @@ impl<'de> Deserialize<'de> for SignedDur {
         let ms = crate::duration::parse_duration(rest)
             .map_err(serde::de::Error::custom)?
             .as_millis();
+        if ms > 86_400_000 {
+            return Err(serde::de::Error::custom(
+                "a clock offset of more than a day is not a clock step; use at most \"24h\"",
+            ));
+        }
         let ms = i64::try_from(ms).map_err(|_| serde::de::Error::custom("offset too large"))?;
         Ok(SignedDur(if neg { -ms } else { ms }))
     }
@@ -378,6 +391,53 @@ pub(crate) struct RawFault {
 }
 
 const ACTIONS: &str = "crash, stop, restart, reboot, partition, one-way, heal, latency, stall, flap, gray, hang, clock-offset";
+
+impl FaultKind {
+    /// Whether the fault ends an earlier one rather than starting a new one.
+    pub fn ends_a_fault(&self) -> bool {
+        is_restore(self)
+    }
+}
+
+/// Checks that crashes, stops and restarts tell a consistent story: a
+/// server goes down only when up and restarts only when down.
+pub fn check_story(faults: &[Fault]) -> Result<(), String> {
+    let mut down: BTreeMap<&str, bool> = BTreeMap::new();
+    for f in faults {
+        match &f.kind {
+            FaultKind::Crash { server } | FaultKind::Stop { server } => {
+                if down.insert(server, true) == Some(true) {
+                    return Err(format!("{server:?} is already down at {}", f.at));
+                }
+            }
+            FaultKind::Restart { server } => {
+                if down.insert(server, false) != Some(true) {
+                    return Err(format!(
+                        "{server:?} is running at {}; only a crashed server can restart",
+                        f.at
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a fault ends an earlier one rather than starting a new one.
+fn is_restore(k: &FaultKind) -> bool {
+    match k {
+        FaultKind::Restart { .. } | FaultKind::Heal => true,
+        FaultKind::Partition { groups } => groups.is_empty(),
+        FaultKind::OneWay { on, .. } | FaultKind::Stall { on, .. } | FaultKind::Hang { on, .. } => {
+            !on
+        }
+        FaultKind::Gray { drop, .. } => drop.is_empty(),
+        FaultKind::Latency { delay, jitter, .. } => delay.0.is_zero() && jitter.0.is_zero(),
+        FaultKind::ClockOffset { offset_ms, .. } => *offset_ms == 0,
+        FaultKind::Crash { .. } | FaultKind::Stop { .. } => false,
+    }
+}
 
 /// Glob match with `*` (any run) and `?` (one character).
 pub fn glob(pattern: &str, name: &str) -> bool {
@@ -622,6 +682,18 @@ pub(crate) fn resolve(
                     Some("write flap = { target = \"primary\", period = \"1m\", duty = 0.5, count = 5 }".into())));
             }
             let down = (period as f64 * duty).round() as u64;
+            let last_end = u64::from(count - 1)
+                .checked_mul(period)
+                .and_then(|x| x.checked_add(at.as_millis()))
+                .and_then(|x| x.checked_add(down));
+            if last_end.is_none_or(|e| e > duration.as_millis()) {
+                return Err(src.error(
+                    fl.span(),
+                    Some(&format!("{field}.flap")),
+                    format!("the flap would run past the end of the run ({duration})"),
+                    Some("use fewer periods, a shorter period, or a longer run".into()),
+                ));
+            }
             for node in r.nodes(&x.target, &format!("{field}.flap.target"))? {
                 for k in 0..u64::from(count) {
                     let start = at.as_millis() + k * period;
@@ -731,13 +803,20 @@ pub(crate) fn resolve(
             }
             kinds.extend(undos);
         }
-        out.extend(
-            kinds
-                .into_iter()
-                .map(|(at, kind)| (f.span(), Fault { at, kind })),
-        );
+        out.extend(kinds.into_iter().map(|(at, kind)| {
+            (
+                f.span(),
+                Fault {
+                    at,
+                    kind,
+                    source: i,
+                },
+            )
+        }));
     }
-    out.sort_by_key(|(_, f)| f.at);
+    // At one instant, what ends a fault comes before what starts one (a
+    // restart at 7m before a crash at 7m), then file order.
+    out.sort_by_key(|(_, f)| (f.at, !is_restore(&f.kind)));
 
     // A consistent up/down story per server.
     if !check_story {

@@ -198,13 +198,17 @@ impl AsyncWrite for FaultIo {
         {
             this.write_delay = Some(Box::pin(tokio::time::sleep(delay)));
         }
-        if let Some(d) = this.write_delay.as_mut() {
-            if d.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
+        if let Some(d) = this.write_delay.as_mut()
+            && d.as_mut().poll(cx).is_pending()
+        {
+            return Poll::Pending;
+        }
+        // The delay is paid once per chunk, not again if the write must wait.
+        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        if r.is_ready() {
             this.write_delay = None;
         }
-        Pin::new(&mut this.io).poll_write(cx, buf)
+        r
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

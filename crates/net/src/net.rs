@@ -43,9 +43,9 @@ struct State {
     /// One-way cuts: bytes from the first node to the second are lost.
     one_way: BTreeSet<(String, String)>,
     /// Nodes whose link is down: their connections stall, connects hang.
-    stalled_nodes: BTreeSet<String>,
+    stalled_nodes: BTreeMap<String, u32>,
     /// Servers alive but answering nothing: connects succeed, bytes stall.
-    hung: BTreeSet<String>,
+    hung: BTreeMap<String, u32>,
     /// Per-node latency: (delay, jitter).
     latency: BTreeMap<String, (Duration, Duration)>,
     /// Gray failures: server → (presence dropped, telephony dropped).
@@ -62,15 +62,17 @@ struct State {
 impl State {
     /// Whether bytes from `src` to `dst` are lost or held now.
     fn blocked(&self, src: &str, dst: &str) -> bool {
+        // A hung process answers nobody, wired or networked.
+        if self.hung.contains_key(src) || self.hung.contains_key(dst) {
+            return true;
+        }
         if self.is_colocated(src, dst) {
             return false;
         }
         group(self, src) != group(self, dst)
             || self.one_way.contains(&(src.to_string(), dst.to_string()))
-            || self.stalled_nodes.contains(src)
-            || self.stalled_nodes.contains(dst)
-            || self.hung.contains(src)
-            || self.hung.contains(dst)
+            || self.stalled_nodes.contains_key(src)
+            || self.stalled_nodes.contains_key(dst)
     }
 
     /// Whether a connect from `a` to `b` goes unanswered (a hung process
@@ -82,8 +84,8 @@ impl State {
         group(self, a) != group(self, b)
             || self.one_way.contains(&(a.to_string(), b.to_string()))
             || self.one_way.contains(&(b.to_string(), a.to_string()))
-            || self.stalled_nodes.contains(a)
-            || self.stalled_nodes.contains(b)
+            || self.stalled_nodes.contains_key(a)
+            || self.stalled_nodes.contains_key(b)
     }
 
     fn is_colocated(&self, a: &str, b: &str) -> bool {
@@ -348,7 +350,7 @@ impl Net {
             let mut changes = self.changes();
             let target = {
                 let st = self.inner.lock();
-                (group(&st, from) == group(&st, to)).then(|| {
+                (!st.unreachable(from, to)).then(|| {
                     st.listeners
                         .get(to)
                         .map(|l| (l.token.clone(), l.tx.clone()))
@@ -460,9 +462,9 @@ impl Net {
     pub fn stall(&self, node: &str, on: bool) {
         self.change(|st| {
             if on {
-                st.stalled_nodes.insert(node.to_string());
+                *st.stalled_nodes.entry(node.to_string()).or_default() += 1;
             } else {
-                st.stalled_nodes.remove(node);
+                release(&mut st.stalled_nodes, node);
             }
         });
     }
@@ -471,9 +473,9 @@ impl Net {
     pub fn hang(&self, server: &str, on: bool) {
         self.change(|st| {
             if on {
-                st.hung.insert(server.to_string());
+                *st.hung.entry(server.to_string()).or_default() += 1;
             } else {
-                st.hung.remove(server);
+                release(&mut st.hung, server);
             }
         });
     }
@@ -487,6 +489,20 @@ impl Net {
             } else {
                 st.latency.insert(node.to_string(), (delay, jitter));
             }
+        });
+    }
+
+    /// Whether `server` is hung (alive, answering nothing).
+    pub fn is_hung(&self, server: &str) -> bool {
+        self.inner.lock().hung.contains_key(server)
+    }
+
+    /// Ends every per-server fault on `server` (its process is gone: a crash
+    /// or stop ends a hang or a gray failure).
+    pub fn forget_server(&self, server: &str) {
+        self.change(|st| {
+            st.hung.remove(server);
+            st.gray.remove(server);
         });
     }
 
@@ -575,6 +591,16 @@ async fn bind_loopback(server: &str, port: u16) -> io::Result<TcpListener> {
                     format!("{server}: cannot bind 127.0.0.1:{port}: {e}"),
                 ));
             }
+        }
+    }
+}
+
+/// Ends one of possibly several overlapping faults on `key`.
+fn release(counts: &mut BTreeMap<String, u32>, key: &str) {
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
         }
     }
 }

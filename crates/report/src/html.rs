@@ -109,17 +109,7 @@ fn windows(o: &RunOutcome, end: u64) -> Vec<(u64, u64, String)> {
     let faults = &o.spec.faults;
     let mut out = Vec::new();
     for (i, f) in faults.iter().enumerate() {
-        if matches!(f.kind, FaultKind::Restart { .. } | FaultKind::Heal)
-            || matches!(
-                f.kind,
-                FaultKind::Stall { on: false, .. }
-                    | FaultKind::Hang { on: false, .. }
-                    | FaultKind::OneWay { on: false, .. }
-            )
-            || matches!(&f.kind, FaultKind::Gray { drop, .. } if drop.is_empty())
-            || matches!(&f.kind, FaultKind::Latency { delay, jitter, .. } if delay.0.is_zero() && jitter.0.is_zero())
-            || matches!(&f.kind, FaultKind::ClockOffset { offset_ms: 0, .. })
-        {
+        if f.kind.ends_a_fault() {
             continue;
         }
         let undo = f.kind.undo();

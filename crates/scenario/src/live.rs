@@ -181,16 +181,7 @@ fn track(in_force: &mut BTreeMap<String, String>, kind: &FaultKind) {
             std::mem::discriminant(other)
         ),
     };
-    let ends = kind.undo().is_none() || matches!(kind, FaultKind::ClockOffset { offset_ms: 0, .. });
-    let ends = ends
-        || matches!(
-            kind,
-            FaultKind::Stall { on: false, .. }
-                | FaultKind::Hang { on: false, .. }
-                | FaultKind::OneWay { on: false, .. }
-        )
-        || matches!(kind, FaultKind::Gray { drop, .. } if drop.is_empty())
-        || matches!(kind, FaultKind::Latency { delay, jitter, .. } if delay.0.is_zero() && jitter.0.is_zero());
+    let ends = kind.ends_a_fault() || kind.undo().is_none();
     if matches!(kind, FaultKind::Heal) {
         in_force.retain(|k, _| !k.starts_with("partition") && !k.starts_with("one-way"));
     } else if ends {

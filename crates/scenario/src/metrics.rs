@@ -68,6 +68,14 @@ impl Metrics {
                 FaultKind::Stall { node, on: true } if fleet.server(node).is_some() => {
                     Some(node.clone())
                 }
+                FaultKind::OneWay { from, to, on: true } => from
+                    .iter()
+                    .filter_map(|n| fleet.server(n))
+                    .find(|srv| {
+                        srv.backup_for_phones()
+                            .is_some_and(|b| to.iter().any(|t| t == b))
+                    })
+                    .map(|srv| srv.name.clone()),
                 FaultKind::Gray { server, drop }
                     if drop.contains(&fleetsim_model::GrayPath::Presence) =>
                 {

@@ -280,12 +280,14 @@ impl FleetUnderTest {
         );
         match &fault.kind {
             FaultKind::Crash { server } => {
+                net.forget_server(server);
                 if let Some(h) = self.servers.remove(server) {
                     let registered_phones = h.crash(net);
                     log.emit(server, Event::ServerCrashed { registered_phones });
                 }
             }
             FaultKind::Stop { server } => {
+                net.forget_server(server);
                 if let Some(h) = self.servers.remove(server) {
                     let registered_phones = h.stop(net);
                     log.emit(server, Event::ServerStopped { registered_phones });

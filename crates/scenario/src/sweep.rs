@@ -44,7 +44,25 @@ pub enum SweepPlan {
     },
 }
 
+/// The most variations one sweep runs.
+pub const MAX_VARIATIONS: u64 = 100_000;
+
 impl SweepPlan {
+    /// How many variations the plan makes.
+    pub fn len(&self) -> u64 {
+        match self {
+            SweepPlan::Seeds { count, .. } => *count,
+            SweepPlan::FaultTime { from, to, step, .. } => {
+                to.as_millis().saturating_sub(from.as_millis()) / step.as_millis().max(1) + 1
+            }
+        }
+    }
+
+    /// Whether the plan makes no variation.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The variations, in order.
     pub fn variations(&self, scenario: &Scenario) -> Vec<Variation> {
         match self {
@@ -156,6 +174,12 @@ pub fn sweep(
     jobs: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SweepReport, RunError> {
+    if plan.is_empty() || plan.len() > MAX_VARIATIONS {
+        return Err(RunError::Sweep(format!(
+            "a sweep runs from 1 to {MAX_VARIATIONS} variations; this one would run {}",
+            plan.len()
+        )));
+    }
     let variations = plan.variations(scenario);
     // Check every variation before starting any: bad input fails fast.
     let scenarios: Vec<Scenario> = variations
@@ -181,27 +205,48 @@ pub fn sweep(
                     if i >= total {
                         break;
                     }
-                    let r = run(
-                        &scenarios[i],
-                        &RunOptions {
-                            seed: None,
-                            ..opts.clone()
-                        },
-                    )
-                    .map(|o| VariationResult {
-                        variation: variations[i].clone(),
-                        passed: o.passed(),
-                        failures: o
-                            .expectations
-                            .iter()
-                            .filter(|e| !e.passed)
-                            .map(|e| (e.name.clone(), e.detail.clone()))
-                            .collect(),
-                        takeover_ms: o.metrics.takeover_ms,
-                        detection_ms: o.metrics.detection_ms,
-                        max_phone_outage_ms: o.metrics.max_phone_outage_ms,
-                        phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
-                    });
+                    // A run that panics is a failing variation, not the end of the sweep.
+                    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run(
+                            &scenarios[i],
+                            &RunOptions {
+                                seed: None,
+                                ..opts.clone()
+                            },
+                        )
+                    }));
+                    let r = match attempt {
+                        Ok(r) => r.map(|o| VariationResult {
+                            variation: variations[i].clone(),
+                            passed: o.passed(),
+                            failures: o
+                                .expectations
+                                .iter()
+                                .filter(|e| !e.passed)
+                                .map(|e| (e.name.clone(), e.detail.clone()))
+                                .collect(),
+                            takeover_ms: o.metrics.takeover_ms,
+                            detection_ms: o.metrics.detection_ms,
+                            max_phone_outage_ms: o.metrics.max_phone_outage_ms,
+                            phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
+                        }),
+                        Err(p) => {
+                            let msg = p
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_else(|| "unknown panic".into());
+                            Ok(VariationResult {
+                                variation: variations[i].clone(),
+                                passed: false,
+                                failures: vec![("the run panicked".into(), msg)],
+                                takeover_ms: None,
+                                detection_ms: None,
+                                max_phone_outage_ms: 0,
+                                phones_unregistered_at_end: 0,
+                            })
+                        }
+                    };
                     slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 }

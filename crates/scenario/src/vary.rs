@@ -1,49 +1,47 @@
 //! Variations of a scenario: another seed, or a fault moved in time.
 
-use fleetsim_model::{Dur, Expectation, Scenario};
+use fleetsim_model::{Dur, Expectation, Scenario, fault::check_story};
 
-/// Moves fault `index` (0-based, in time order as `fleetsim check` lists
-/// them) to `at`, and every later fault and every expectation window that
-/// starts at or after it by the same amount, so pairs such as a crash and
-/// its restart keep their spacing.
+/// Moves fault `index` (0-based, in time order as `fleetsim check -v` lists
+/// them) to `at`, together with every fault written in the same
+/// `[[fault]]` table (its undo, the other targets of a glob, a flap's
+/// periods), so pairs keep their spacing; an expectation whose window
+/// started at that fault moves with it. Other faults stay where they are.
 pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenario, String> {
     let mut s = scenario.clone();
     let Some(fault) = s.faults.get(index) else {
         return Err(format!(
-            "{} has {} faults; fault index {index} does not exist (faults are counted from 0 in time order)",
+            "{} has {} faults; fault index {index} does not exist (faults are counted from 0 in time order, see `fleetsim check -v`)",
             s.name,
             s.faults.len()
         ));
     };
-    let from = fault.at.as_millis();
-    let to = at.as_millis();
-    let shift = |t: u64| {
-        if t >= from {
-            (t + to).saturating_sub(from)
-        } else {
-            t
+    if at > s.duration {
+        return Err(format!("{at} is after the end of the run ({})", s.duration));
+    }
+    let from = i128::from(fault.at.as_millis());
+    let delta = i128::from(at.as_millis()) - from;
+    let source = fault.source;
+    let end = i128::from(s.duration.as_millis());
+    for f in s.faults.iter_mut().filter(|f| f.source == source) {
+        let t = i128::from(f.at.as_millis()) + delta;
+        if t < 0 || t > end {
+            return Err(format!(
+                "moving fault {index} to {at} would put \"{}\" outside the run (0 to {})",
+                f.kind.describe(),
+                s.duration
+            ));
         }
-    };
-    for f in s.faults.iter_mut().skip(index) {
-        f.at = Dur::millis(shift(f.at.as_millis()));
+        f.at = Dur::millis(t as u64);
     }
-    if let Some(last) = s.faults.last()
-        && last.at > s.duration
-    {
-        return Err(format!(
-            "moving fault {index} to {at} puts a fault at {}, after the end of the run ({})",
-            last.at, s.duration
-        ));
-    }
-    if s.faults.windows(2).any(|w| w[0].at > w[1].at) {
-        return Err(format!(
-            "moving fault {index} to {at} would put it before an earlier fault"
-        ));
-    }
+    s.faults.sort_by_key(|f| (f.at, !f.kind.ends_a_fault()));
+    check_story(&s.faults).map_err(|e| format!("moving fault {index} to {at}: {e}"))?;
     for e in &mut s.expectations {
         match &mut e.expect {
             Expectation::Takeover { after, .. } | Expectation::Failback { after, .. } => {
-                *after = Dur::millis(shift(after.as_millis()));
+                if i128::from(after.as_millis()) == from {
+                    *after = at;
+                }
             }
             Expectation::NoFailover { .. } => {}
         }

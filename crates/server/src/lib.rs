@@ -94,8 +94,7 @@ pub enum StartError {
 pub struct ServerHandle {
     name: String,
     token: CancellationToken,
-    /// Ends serving gracefully (in-flight calls finish, HTTP/2 GOAWAY).
-    stop: CancellationToken,
+    /// How long a graceful stop lets calls in flight finish.
     grace: std::time::Duration,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
@@ -119,21 +118,23 @@ impl ServerHandle {
         let registered = self.shared.registrations().len() as u32;
         net.unbind(&self.name);
         self.token.cancel();
-        self.stop.cancel();
         for t in self.tasks {
             t.abort();
         }
         registered
     }
 
-    /// Stops the incarnation cleanly: new connects are refused, in-flight
-    /// calls finish, connections close with GOAWAY; after the RPC deadline
-    /// whatever is left is reset. Its memory is dropped as with a crash.
-    /// Returns how many phones were registered on it.
+    /// Stops the incarnation cleanly: new connects are refused, its own
+    /// timers stop, calls in flight get the RPC deadline to finish, then the
+    /// connections close. Its memory is dropped as with a crash. Returns how
+    /// many phones were registered on it.
+    ///
+    /// (tonic's own graceful shutdown is not used: it signals connections
+    /// through a tokio `watch`, whose wake order is random, and same-seed
+    /// runs must give the same event log.)
     pub fn stop(self, net: &Net) -> u32 {
         let registered = self.shared.registrations().len() as u32;
         net.unbind(&self.name);
-        self.stop.cancel();
         let mut tasks = self.tasks.into_iter();
         let serve = tasks.next();
         for t in tasks {
@@ -203,8 +204,7 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
         .add_service(line_svc)
         .add_optional_service(telephony_svc)
         .add_optional_service(reflection);
-    let stop = CancellationToken::new();
-    let shutdown = stop.clone().cancelled_owned();
+    let shutdown = token.clone().cancelled_owned();
     tasks.push(tokio::spawn(
         async move {
             if let Err(e) = router
@@ -261,7 +261,6 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     Ok(ServerHandle {
         name: cfg.name,
         token,
-        stop,
         grace: cfg.timing.rpc_deadline,
         tasks,
         shared,

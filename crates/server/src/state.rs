@@ -14,6 +14,11 @@ use tokio::time::Instant;
 
 use crate::{Ctx, ServerConfig, Stats};
 
+/// Server clocks read true time plus this base plus their offset, so that a
+/// step back (offsets are limited to a day) never goes below the runtime's
+/// earliest instant, whatever the machine's uptime: same seed, same run.
+const LOCAL_BASE: std::time::Duration = std::time::Duration::from_secs(25 * 3600);
+
 fn shift(t: Instant, ms: i64) -> Instant {
     let d = std::time::Duration::from_millis(ms.unsigned_abs());
     if ms >= 0 {
@@ -25,7 +30,7 @@ fn shift(t: Instant, ms: i64) -> Instant {
 
 /// `server`'s clock: true time stepped by its offset (a clock-offset fault).
 fn local_now(net: &Net, server: &str) -> Instant {
-    shift(Instant::now(), net.clock_offset(server))
+    shift(Instant::now() + LOCAL_BASE, net.clock_offset(server))
 }
 
 /// Failover state towards one peer.
@@ -146,7 +151,8 @@ impl Shared {
 
     /// The runtime instant at which this server's clock reads `local`.
     pub(crate) fn to_runtime(&self, local: Instant) -> Instant {
-        shift(local, -self.net.clock_offset(&self.name))
+        let t = shift(local, -self.net.clock_offset(&self.name));
+        t.checked_sub(LOCAL_BASE).unwrap_or(t)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -217,6 +223,9 @@ impl Shared {
     /// Drops registrations not refreshed for two keepalive intervals plus a
     /// deadline: the phone has gone elsewhere or cannot reach this server.
     pub(crate) fn expire_registrations(&self) {
+        if self.net.is_hung(&self.name) {
+            return;
+        }
         let now = self.now();
         let limit = self.timing.keepalive_interval * 2 + self.timing.rpc_deadline;
         let mut st = self.lock();
@@ -287,6 +296,10 @@ impl Shared {
 
     /// Applies the 3-minute (failover) and 10-minute (failback) rules to `peer` now.
     pub(crate) fn evaluate(&self, peer: &str) {
+        if self.net.is_hung(&self.name) {
+            // A hung process decides nothing; the watchdog re-checks on resume.
+            return;
+        }
         let now = self.now();
         let backing_up = self.backs_up(peer);
         let mut st = self.lock();
