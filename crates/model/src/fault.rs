@@ -406,12 +406,14 @@ pub fn check_story(faults: &[Fault]) -> Result<(), String> {
     for f in faults {
         match &f.kind {
             FaultKind::Crash { server } | FaultKind::Stop { server } => {
-                if down.insert(server, true) == Some(true) {
+                let was_down = down.insert(server, true) == Some(true);
+                if was_down {
                     return Err(format!("{server:?} is already down at {}", f.at));
                 }
             }
             FaultKind::Restart { server } => {
-                if down.insert(server, false) != Some(true) {
+                let was_down = down.insert(server, false) == Some(true);
+                if !was_down {
                     return Err(format!(
                         "{server:?} is running at {}; only a crashed server can restart",
                         f.at
