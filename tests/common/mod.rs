@@ -90,6 +90,28 @@ pub fn fleetsim() -> Command {
     c
 }
 
+/// Runs a scenario in live mode (loopback TCP) at `speed`.
+pub fn run_live(s: &Scenario, speed: f64) -> RunOutcome {
+    let opts = RunOptions {
+        mode: fleetsim_scenario::Mode::Live,
+        speed,
+        ..RunOptions::default()
+    };
+    fleetsim_scenario::run(s, &opts).unwrap()
+}
+
+/// Runs fleetsim with `args`, expects exit 0, and parses stdout as JSON.
+pub fn fleetsim_json(args: &[&str]) -> serde_json::Value {
+    let out = fleetsim_out(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Runs fleetsim with `args`.
 pub fn fleetsim_out(args: &[&str]) -> Output {
     fleetsim().args(args).output().unwrap()
