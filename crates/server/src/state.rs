@@ -284,6 +284,10 @@ impl Shared {
         let Some(p) = st.peers.get(peer) else {
             return (None, Arc::new(Notify::new()));
         };
+        if self.net.is_hung(&self.name) {
+            // A hung process has no timers: wait for the fault to change.
+            return (None, p.notify.clone());
+        }
         let silence = p.last_seen + self.timing.failover_after;
         let d = if !p.lost {
             Some(silence)
