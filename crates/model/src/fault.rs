@@ -399,25 +399,54 @@ impl FaultKind {
     }
 }
 
+/// Where a fault schedule's up/down story breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoryError {
+    /// Index of the offending fault.
+    pub index: usize,
+    /// The field at fault (`crash` or `restart`).
+    pub field: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// What would be right.
+    pub hint: String,
+}
+
+impl std::fmt::Display for StoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Checks that crashes, stops and restarts tell a consistent story: a
 /// server goes down only when up and restarts only when down.
-pub fn check_story(faults: &[Fault]) -> Result<(), String> {
+pub fn check_story(faults: &[Fault]) -> Result<(), StoryError> {
     let mut down: BTreeMap<&str, bool> = BTreeMap::new();
-    for f in faults {
+    for (index, f) in faults.iter().enumerate() {
         match &f.kind {
             FaultKind::Crash { server } | FaultKind::Stop { server } => {
                 let was_down = down.insert(server, true) == Some(true);
                 if was_down {
-                    return Err(format!("{server:?} is already down at {}", f.at));
+                    return Err(StoryError {
+                        index,
+                        field: "crash",
+                        message: format!("{server:?} is already down at {}", f.at),
+                        hint: "restart it first".into(),
+                    });
                 }
             }
             FaultKind::Restart { server } => {
                 let was_down = down.insert(server, false) == Some(true);
                 if !was_down {
-                    return Err(format!(
-                        "{server:?} is running at {}; only a crashed server can restart",
-                        f.at
-                    ));
+                    return Err(StoryError {
+                        index,
+                        field: "restart",
+                        message: format!(
+                            "{server:?} is running at {}; only a crashed server can restart",
+                            f.at
+                        ),
+                        hint: format!("add a crash of {server:?} before it"),
+                    });
                 }
             }
             _ => {}
@@ -523,7 +552,7 @@ pub(crate) fn resolve(
     fleet: &Fleet,
     raw: &[Spanned<RawFault>],
     duration: Dur,
-    check_story: bool,
+    story: bool,
 ) -> Result<Vec<Fault>, Box<FileError>> {
     let r = Resolver { src, fleet };
     let mut out: Vec<(Range<usize>, Fault)> = Vec::new();
@@ -821,42 +850,19 @@ pub(crate) fn resolve(
     out.sort_by_key(|(_, f)| (f.at, !is_restore(&f.kind)));
 
     // A consistent up/down story per server.
-    if !check_story {
+    if !story {
         return Ok(out.into_iter().map(|(_, f)| f).collect());
     }
-    let mut down: BTreeMap<String, bool> = BTreeMap::new();
-    for (span, f) in &out {
-        let was_down = |s: &str| down.get(s).copied().unwrap_or(false);
-        match &f.kind {
-            FaultKind::Crash { server } | FaultKind::Stop { server } => {
-                if was_down(server) {
-                    return Err(src.error(
-                        span.clone(),
-                        Some("crash"),
-                        format!("{server:?} is already down at {}", f.at),
-                        Some("restart it first".into()),
-                    ));
-                }
-                down.insert(server.clone(), true);
-            }
-            FaultKind::Restart { server } => {
-                if !was_down(server) {
-                    return Err(src.error(
-                        span.clone(),
-                        Some("restart"),
-                        format!(
-                            "{server:?} is running at {}; only a crashed server can restart",
-                            f.at
-                        ),
-                        Some(format!("add a crash of {server:?} before it")),
-                    ));
-                }
-                down.insert(server.clone(), false);
-            }
-            _ => {}
-        }
-    }
-    Ok(out.into_iter().map(|(_, f)| f).collect())
+    let (spans, faults): (Vec<Range<usize>>, Vec<Fault>) = out.into_iter().unzip();
+    check_story(&faults).map_err(|e| {
+        src.error(
+            spans[e.index].clone(),
+            Some(e.field),
+            e.message,
+            Some(e.hint),
+        )
+    })?;
+    Ok(faults)
 }
 
 /// Parses one fault action as written in a `[[fault]]` table, without `at`
