@@ -515,33 +515,32 @@ impl RawFleet {
             let s = s.get_ref();
             let field = format!("server[{i}].role");
             match *s.role.get_ref() {
-                Role::Primary => {
-                    if let Some(p) = primary {
+                role @ (Role::Primary | Role::Secondary) => {
+                    let (slot, limit, hint) = if role == Role::Primary {
+                        (
+                            &mut primary,
+                            "exactly one",
+                            "make this server \"secondary\" or an expansion",
+                        )
+                    } else {
+                        (
+                            &mut secondary,
+                            "at most one",
+                            "make this server an \"expansion-linux\"",
+                        )
+                    };
+                    if let Some(p) = slot {
                         return Err(err(
                             s.role.span(),
                             &field,
                             format!(
-                                "a second primary ({:?}); a network has exactly one, and {p:?} is already primary",
+                                "a second {role} ({:?}); a network has {limit}, and {p:?} is already {role}",
                                 s.name.get_ref()
                             ),
-                            Some("make this server \"secondary\" or an expansion".into()),
+                            Some(hint.into()),
                         ));
                     }
-                    primary = Some(s.name.get_ref());
-                }
-                Role::Secondary => {
-                    if let Some(p) = secondary {
-                        return Err(err(
-                            s.role.span(),
-                            &field,
-                            format!(
-                                "a second secondary ({:?}); a network has at most one, and {p:?} is already secondary",
-                                s.name.get_ref()
-                            ),
-                            Some("make this server an \"expansion-linux\"".into()),
-                        ));
-                    }
-                    secondary = Some(s.name.get_ref());
+                    *slot = Some(s.name.get_ref());
                 }
                 Role::Ucm => {
                     return Err(err(
