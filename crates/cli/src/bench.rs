@@ -7,6 +7,7 @@
 //! to it.
 
 use std::process::{Command, ExitCode};
+// Wall time is what a benchmark measures; nothing here feeds a run.
 use std::time::Instant;
 
 use fleetsim_proto::pb;

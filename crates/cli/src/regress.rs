@@ -148,6 +148,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    // Wall time of the sweep, for its summary line only.
     let wall = std::time::Instant::now();
     let report =
         match fleetsim_scenario::sweep(&scenario, &plan, &RunOptions::default(), jobs, &progress) {

@@ -32,6 +32,7 @@ impl Clock {
     /// (clamped to [`Clock::MIN_SPEED`]..=[`Clock::MAX_SPEED`]).
     pub fn start(speed: f64) -> Clock {
         let clock = Clock {
+            // tokio's Instant: the paused virtual clock in sim mode.
             start: Instant::now(),
             speed: if speed.is_finite() {
                 speed.clamp(Self::MIN_SPEED, Self::MAX_SPEED)
@@ -73,7 +74,8 @@ impl Clock {
         ms.round() as u64
     }
 
-    /// Emulated milliseconds since the start.
+    /// Emulated milliseconds since the start (tokio time: virtual in sim
+    /// mode, wall time × speed in live mode).
     pub fn now_ms(&self) -> u64 {
         self.to_emulated_ms(Instant::now().saturating_duration_since(self.start))
     }

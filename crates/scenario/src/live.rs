@@ -121,6 +121,7 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
                     }
                 };
                 let clock = fut.ctx.log.clock();
+                // Live mode only: wall time (tokio's clock, not paused here).
                 let now = Instant::now();
                 let mut out = pb::FaultReply::default();
                 if let Some(err) = faults

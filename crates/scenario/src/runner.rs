@@ -153,6 +153,8 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
     let rt = builder.build().map_err(RunError::Runtime)?;
     // Wall time of the run is a measurement about the emulator, never an
     // input to it: it does not reach the event log.
+    // Wall time measures the emulator (speed ratio in reports); it never
+    // reaches the event log or any decision, so replay is unaffected.
     let wall = std::time::Instant::now();
     let speed = if opts.mode == Mode::Live {
         opts.speed

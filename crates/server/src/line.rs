@@ -69,6 +69,7 @@ pub(crate) async fn presence_loop(
     let mut client = pb::line_client::LineClient::new(chan);
     let is_backup = shared.spec.backup_for_phones() == Some(peer.as_str());
     let version = if is_backup { shared.incarnation } else { 0 };
+    // tokio time (virtual in sim mode); the phase comes from the seeded RNG.
     let mut ticker =
         tokio::time::interval_at(Instant::now() + phase, shared.timing.presence_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);

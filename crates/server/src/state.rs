@@ -30,6 +30,7 @@ fn shift(t: Instant, ms: i64) -> Instant {
 
 /// `server`'s clock: true time stepped by its offset (a clock-offset fault).
 fn local_now(net: &Net, server: &str) -> Instant {
+    // tokio's Instant: virtual (paused) time in sim mode, so this replays.
     shift(Instant::now() + LOCAL_BASE, net.clock_offset(server))
 }
 
