@@ -109,6 +109,9 @@ pub(crate) struct Inner {
     state: Mutex<State>,
     /// Fast path: false while no network fault is in force.
     impaired: AtomicBool,
+    /// Fast path for the per-RPC queries: false while no server is hung,
+    /// gray or clock-offset.
+    per_server: AtomicBool,
     connects: AtomicU64,
     /// Bumped at every fault change, so connects waiting across a cut
     /// re-check at once when it heals, and servers see new gray or clock faults.
@@ -245,6 +248,7 @@ impl Net {
                 connect_timeout,
                 state: Mutex::new(State::default()),
                 impaired: AtomicBool::new(false),
+                per_server: AtomicBool::new(false),
                 connects: AtomicU64::new(0),
                 watchers: Arc::new(Watchers::default()),
                 seed: AtomicU64::new(0),
@@ -416,6 +420,8 @@ impl Net {
         let mut st = self.inner.lock();
         f(&mut st);
         self.inner.impaired.store(st.impaired(), Ordering::Release);
+        let per_server = !(st.hung.is_empty() && st.gray.is_empty() && st.clock_offsets.is_empty());
+        self.inner.per_server.store(per_server, Ordering::Release);
         wake_all(&mut st);
         drop(st);
         self.inner.watchers.notify_all();
@@ -494,6 +500,9 @@ impl Net {
 
     /// Whether `server` is hung (alive, answering nothing).
     pub fn is_hung(&self, server: &str) -> bool {
+        if !self.inner.per_server.load(Ordering::Acquire) {
+            return Default::default();
+        }
         self.inner.lock().hung.contains_key(server)
     }
 
@@ -519,6 +528,9 @@ impl Net {
 
     /// Whether `server` silently drops (presence, telephony).
     pub fn gray(&self, server: &str) -> (bool, bool) {
+        if !self.inner.per_server.load(Ordering::Acquire) {
+            return Default::default();
+        }
         self.inner
             .lock()
             .gray
@@ -540,6 +552,9 @@ impl Net {
 
     /// `server`'s clock offset in milliseconds.
     pub fn clock_offset(&self, server: &str) -> i64 {
+        if !self.inner.per_server.load(Ordering::Acquire) {
+            return Default::default();
+        }
         self.inner
             .lock()
             .clock_offsets
