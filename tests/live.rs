@@ -88,6 +88,7 @@ mod control {
                 base_port: base + 1,
                 speed: 120.0,
                 seed: 1,
+                calls: fleetsim_model::Calls::default(),
             };
             let (handle, servers) = start_live(fleet, &opts).await.unwrap();
             assert_eq!(servers[0].port, base + 1);

@@ -214,6 +214,24 @@ impl pb::telephony_server::Telephony for Echo {
     ) -> Result<tonic::Response<pb::UnregisterReply>, tonic::Status> {
         Ok(tonic::Response::new(pb::UnregisterReply {}))
     }
+    async fn call(
+        &self,
+        _: tonic::Request<pb::CallRequest>,
+    ) -> Result<tonic::Response<pb::CallReply>, tonic::Status> {
+        Ok(tonic::Response::new(pb::CallReply {}))
+    }
+    async fn hangup(
+        &self,
+        _: tonic::Request<pb::HangupRequest>,
+    ) -> Result<tonic::Response<pb::HangupReply>, tonic::Status> {
+        Ok(tonic::Response::new(pb::HangupReply {}))
+    }
+    async fn configure(
+        &self,
+        _: tonic::Request<pb::ConfigureRequest>,
+    ) -> Result<tonic::Response<pb::ConfigureReply>, tonic::Status> {
+        Ok(tonic::Response::new(pb::ConfigureReply {}))
+    }
 }
 
 /// Bare tonic over tokio duplex on a current-thread runtime: the cost of an
@@ -248,6 +266,7 @@ fn baseline(n: u64) -> anyhow::Result<StageResult> {
             client
                 .keepalive(pb::KeepaliveRequest {
                     extension: "1".into(),
+                    in_call: false,
                 })
                 .await?;
         }

@@ -39,6 +39,13 @@ pub(crate) struct UpArgs {
     /// Seed of phases and retries.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Calls per hour across the fleet (0: none), in the default mix of
+    /// voicemail, conference, held, hunt-group and recorded calls.
+    #[arg(long, default_value_t = 0)]
+    calls_per_hour: u32,
+    /// one-X Portal changes per hour across the fleet's users.
+    #[arg(long, default_value_t = 0)]
+    portal_changes_per_hour: u32,
 }
 
 fn load_fleet(arg: &str) -> Result<Fleet, String> {
@@ -95,6 +102,11 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             base_port: args.base_port,
             speed: args.speed,
             seed: args.seed,
+            calls: fleetsim_model::Calls {
+                per_hour: args.calls_per_hour,
+                portal_changes_per_hour: args.portal_changes_per_hour,
+                ..fleetsim_model::Calls::default()
+            },
         };
         let (handle, servers) = start_live(fleet.clone(), &opts).await?;
         outln!(

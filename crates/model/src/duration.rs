@@ -27,6 +27,16 @@ impl Dur {
         Dur(Duration::from_secs(m * 60))
     }
 
+    /// From whole hours.
+    pub const fn hours(h: u64) -> Dur {
+        Dur(Duration::from_secs(h * 3600))
+    }
+
+    /// From whole days.
+    pub const fn days(d: u64) -> Dur {
+        Dur(Duration::from_secs(d * 86_400))
+    }
+
     /// From milliseconds.
     pub const fn millis(ms: u64) -> Dur {
         Dur(Duration::from_millis(ms))

@@ -122,6 +122,156 @@ pub enum Event {
         /// Where it goes.
         home: String,
     },
+    /// A server's licence state changed (DOMAIN.md §4).
+    LicenceState {
+        /// `normal`, `grace` or `restricted`.
+        state: String,
+        /// Why, e.g. "renewal with primary failed" or "grace ends at 30d4m".
+        reason: String,
+    },
+    /// A service on this server changed state.
+    ServiceState {
+        /// The service (`voicemail-pro`, `one-x-portal`, `media-manager`,
+        /// `collaboration-server`, `licensing`, `ip-office`).
+        service: String,
+        /// `active`, `standby` or `down`.
+        state: String,
+        /// Why.
+        reason: String,
+    },
+    /// A configuration change was made or refused.
+    ConfigChange {
+        /// Whether the server accepted it.
+        accepted: bool,
+        /// Why it was refused, or what was changed.
+        reason: String,
+    },
+    /// A hunt group started or stopped running on this server.
+    HuntGroupState {
+        /// The group.
+        group: String,
+        /// The system it is stored on.
+        home: String,
+        /// Running here now.
+        active: bool,
+    },
+    /// A guest was refused because the server is full: no resilience for it.
+    CapacityExceeded {
+        /// Extension.
+        phone: String,
+        /// Its home system.
+        home: String,
+        /// Users plus extensions the server holds, guests included.
+        capacity: u32,
+    },
+    /// A call was set up on this server.
+    CallStarted {
+        /// Call id.
+        call: String,
+        /// Calling extension.
+        phone: String,
+        /// `two-party`, `conference`, `held`, `hunt-group` or `voicemail`.
+        kind: String,
+        /// Whether it is recorded.
+        recorded: bool,
+    },
+    /// A call ended normally.
+    CallEnded {
+        /// Call id.
+        call: String,
+        /// Calling extension.
+        phone: String,
+        /// Whether it had been kept up by media connection preservation.
+        preserved: bool,
+    },
+    /// A call was cut because the system handling it failed.
+    CallDropped {
+        /// Call id.
+        call: String,
+        /// Calling extension.
+        phone: String,
+        /// Why.
+        reason: String,
+    },
+    /// A call survived the loss of its server: media connection preservation.
+    CallPreserved {
+        /// Call id.
+        call: String,
+        /// Calling extension.
+        phone: String,
+        /// The emulated time at which it ends (its own end or the 2 h limit).
+        until_ms: u64,
+    },
+    /// A call could not be set up.
+    CallFailed {
+        /// Call id.
+        call: String,
+        /// Calling extension.
+        phone: String,
+        /// Why.
+        reason: String,
+    },
+    /// A voicemail message was stored.
+    VoicemailLeft {
+        /// Message id.
+        message: String,
+        /// Mailbox (extension).
+        mailbox: String,
+        /// Cut short by a forced failback (kept as recorded so far).
+        partial: bool,
+    },
+    /// The backup voicemail handed back to the primary's.
+    VoicemailHandback {
+        /// Messages left on the backup during failover, synced back.
+        messages: u32,
+        /// Voicemail calls cut by a forced (automatic-mode) failback.
+        cut_calls: u32,
+        /// The failback mode that decided it.
+        mode: String,
+    },
+    /// A call recording was made by this server's voicemail.
+    RecordingMade {
+        /// Recording id.
+        recording: String,
+        /// Archived at once by Media Manager (false: kept locally).
+        archived: bool,
+    },
+    /// The primary's Media Manager collected recordings kept elsewhere.
+    RecordingsCollected {
+        /// From which server.
+        from: String,
+        /// How many.
+        recordings: u32,
+    },
+    /// The backup one-X Portal handed back; changes made on it are dropped.
+    PortalHandback {
+        /// Portal changes made during failover, now dropped.
+        changes_dropped: u32,
+        /// The failback mode that decided it.
+        mode: String,
+    },
+    /// A one-X Portal change by a user.
+    PortalChange {
+        /// The user (extension).
+        user: String,
+        /// Accepted on this server (false: no portal answered).
+        accepted: bool,
+    },
+    /// End-of-run audit of voicemail messages and recordings.
+    Audit {
+        /// Voicemail messages left during the run.
+        messages_left: u32,
+        /// Messages that no active voicemail holds and no down server keeps.
+        messages_lost: u32,
+        /// Messages held only by a server that is down at the end.
+        messages_waiting: u32,
+        /// Recordings made.
+        recordings_made: u32,
+        /// Recordings neither archived nor kept anywhere.
+        recordings_lost: u32,
+        /// Recordings kept by a voicemail, not yet collected.
+        recordings_pending: u32,
+    },
     /// The run ended.
     RunEnded {},
 }
@@ -157,6 +307,23 @@ impl EventRecord {
             Event::RegistrationExpired { .. } => "registration-expired",
             Event::PhoneLost { .. } => "phone-lost",
             Event::PhoneSentHome { .. } => "phone-sent-home",
+            Event::LicenceState { .. } => "licence-state",
+            Event::ServiceState { .. } => "service-state",
+            Event::ConfigChange { .. } => "config-change",
+            Event::HuntGroupState { .. } => "hunt-group-state",
+            Event::CapacityExceeded { .. } => "capacity-exceeded",
+            Event::CallStarted { .. } => "call-started",
+            Event::CallEnded { .. } => "call-ended",
+            Event::CallDropped { .. } => "call-dropped",
+            Event::CallPreserved { .. } => "call-preserved",
+            Event::CallFailed { .. } => "call-failed",
+            Event::VoicemailLeft { .. } => "voicemail-left",
+            Event::VoicemailHandback { .. } => "voicemail-handback",
+            Event::RecordingMade { .. } => "recording-made",
+            Event::RecordingsCollected { .. } => "recordings-collected",
+            Event::PortalHandback { .. } => "portal-handback",
+            Event::PortalChange { .. } => "portal-change",
+            Event::Audit { .. } => "audit",
             Event::RunEnded {} => "run-ended",
         }
     }

@@ -98,6 +98,31 @@ pub enum FaultKind {
         /// Offset in milliseconds (negative: behind).
         offset_ms: i64,
     },
+    /// Operator action: make the backup of a service active now ("activate
+    /// backup" in Voicemail Pro).
+    ActivateBackup {
+        /// The service (`voicemail-pro`).
+        service: String,
+    },
+    /// Operator action: hand a service back to the primary now (manual
+    /// failback of `voicemail-pro` or `one-x-portal`).
+    ManualFailback {
+        /// The service.
+        service: String,
+    },
+    /// Operator action: a configuration change on a server (refused in
+    /// restricted mode).
+    ConfigChange {
+        /// Server.
+        server: String,
+    },
+    /// Operator action: a phone is rebooted (or its user logs out and in):
+    /// it registers from the top of its gatekeeper list, so a manual-failback
+    /// H.323 phone goes home.
+    RebootPhone {
+        /// Extension.
+        phone: String,
+    },
 }
 
 fn signed(ms: i64) -> String {
@@ -183,6 +208,16 @@ impl FaultKind {
                     signed(*offset_ms)
                 )
             }
+            FaultKind::ActivateBackup { service } => {
+                format!("operator activates the backup {service}")
+            }
+            FaultKind::ManualFailback { service } => {
+                format!("operator fails {service} back to the primary")
+            }
+            FaultKind::ConfigChange { server } => {
+                format!("operator changes the configuration of {server}")
+            }
+            FaultKind::RebootPhone { phone } => format!("phone {phone} is rebooted"),
         }
     }
 
@@ -234,7 +269,8 @@ impl FaultKind {
             | FaultKind::Restart { server }
             | FaultKind::Gray { server, .. }
             | FaultKind::Hang { server, .. }
-            | FaultKind::ClockOffset { server, .. } => Some(server),
+            | FaultKind::ClockOffset { server, .. }
+            | FaultKind::ConfigChange { server } => Some(server),
             FaultKind::Stall { node, .. } | FaultKind::Latency { node, .. } => Some(node),
             _ => None,
         }
@@ -388,9 +424,17 @@ pub(crate) struct RawFault {
     hang: Option<Spanned<String>>,
     #[serde(default)]
     clock_offset: Option<Spanned<RawClock>>,
+    #[serde(default)]
+    activate_backup: Option<Spanned<String>>,
+    #[serde(default)]
+    manual_failback: Option<Spanned<String>>,
+    #[serde(default)]
+    config_change: Option<Spanned<String>>,
+    #[serde(default)]
+    reboot_phone: Option<Spanned<String>>,
 }
 
-const ACTIONS: &str = "crash, stop, restart, reboot, partition, one-way, heal, latency, stall, flap, gray, hang, clock-offset";
+const ACTIONS: &str = "crash, stop, restart, reboot, partition, one-way, heal, latency, stall, flap, gray, hang, clock-offset, activate-backup, manual-failback, config-change, reboot-phone";
 
 impl FaultKind {
     /// Whether the fault ends an earlier one rather than starting a new one.
@@ -466,7 +510,12 @@ fn is_restore(k: &FaultKind) -> bool {
         FaultKind::Gray { drop, .. } => drop.is_empty(),
         FaultKind::Latency { delay, jitter, .. } => delay.0.is_zero() && jitter.0.is_zero(),
         FaultKind::ClockOffset { offset_ms, .. } => *offset_ms == 0,
-        FaultKind::Crash { .. } | FaultKind::Stop { .. } => false,
+        FaultKind::Crash { .. }
+        | FaultKind::Stop { .. }
+        | FaultKind::ActivateBackup { .. }
+        | FaultKind::ManualFailback { .. }
+        | FaultKind::ConfigChange { .. }
+        | FaultKind::RebootPhone { .. } => false,
     }
 }
 
@@ -792,6 +841,67 @@ pub(crate) fn resolve(
                         offset_ms: cr.offset.0,
                     },
                 ));
+            }
+        }
+        for (key, value, allowed) in [
+            (
+                "activate-backup",
+                &fr.activate_backup,
+                &["voicemail-pro"][..],
+            ),
+            (
+                "manual-failback",
+                &fr.manual_failback,
+                &["voicemail-pro", "one-x-portal"][..],
+            ),
+        ] {
+            let Some(v) = value else { continue };
+            actions += 1;
+            if !allowed.contains(&v.get_ref().as_str()) {
+                return Err(src.error(
+                    v.span(),
+                    Some(&format!("{field}.{key}")),
+                    format!("{key} does not apply to {:?}", v.get_ref()),
+                    Some(format!("write {key} = {:?}", allowed.join("\" or \""))),
+                ));
+            }
+            let service = v.get_ref().clone();
+            kinds.push((
+                at,
+                if key == "activate-backup" {
+                    FaultKind::ActivateBackup { service }
+                } else {
+                    FaultKind::ManualFailback { service }
+                },
+            ));
+        }
+        if let Some(t) = &fr.config_change {
+            actions += 1;
+            kinds.extend(
+                servers(t, "config-change")?
+                    .into_iter()
+                    .map(|s| (at, FaultKind::ConfigChange { server: s })),
+            );
+        }
+        if let Some(t) = &fr.reboot_phone {
+            actions += 1;
+            let mut phones = Vec::new();
+            for node in r.nodes(t, &format!("{field}.reboot-phone"))? {
+                match node.strip_prefix("phones@") {
+                    Some(s) => phones.extend(fleet.phones_of(s).map(|p| p.extension.clone())),
+                    None => phones.push(node),
+                }
+            }
+            for node in phones {
+                if fleet.server(&node).is_some() {
+                    return Err(src.error(
+                        t.span(),
+                        Some(&format!("{field}.reboot-phone")),
+                        format!("{node:?} is a server, not a phone"),
+                        Some("name an extension, or phones@SERVER for all of its phones".into()),
+                    ));
+                }
+                kinds.push((at, FaultKind::RebootPhone { phone: node }));
             }
         }
         if actions != 1 {

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use crate::duration::Dur;
 use crate::error::{FileError, Source};
+use crate::settings::{HuntGroup, Resilience, default_capacity};
 
 /// A server's role in a Server Edition network (DOMAIN.md §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -129,13 +130,25 @@ pub enum PhoneKind {
     Softphone,
     /// Analogue/digital extension on an IP500 V2: never fails over.
     Analogue,
+    /// IP DECT handset behind a master base: fails over with the base, when
+    /// the line backs up IP DECT phones (30 s poll, switch after 2 min).
+    Dect,
 }
 
 impl PhoneKind {
     /// Whether the endpoint is a physical IP phone: only those fail over
     /// (and only their re-registration triggers failover, DOMAIN.md §3).
     pub fn fails_over(self) -> bool {
-        matches!(self, PhoneKind::H323 | PhoneKind::Sip)
+        matches!(self, PhoneKind::H323 | PhoneKind::Sip | PhoneKind::Dect)
+    }
+
+    /// The line option that must be set for this kind to fail over.
+    pub fn backup_option(self) -> Option<BackupOption> {
+        match self {
+            PhoneKind::H323 | PhoneKind::Sip => Some(BackupOption::IpPhones),
+            PhoneKind::Dect => Some(BackupOption::IpDect),
+            PhoneKind::Softphone | PhoneKind::Analogue => None,
+        }
     }
 
     /// The name used in files.
@@ -145,6 +158,7 @@ impl PhoneKind {
             PhoneKind::Sip => "sip",
             PhoneKind::Softphone => "softphone",
             PhoneKind::Analogue => "analogue",
+            PhoneKind::Dect => "dect",
         }
     }
 }
@@ -209,15 +223,18 @@ pub struct PhoneCounts {
     pub softphone: u32,
     /// Analogue/digital extensions (expansion-v2 only).
     pub analogue: u32,
+    /// IP DECT handsets.
+    pub dect: u32,
 }
 
 impl PhoneCounts {
-    fn by_kind(&self) -> [(PhoneKind, u32); 4] {
+    fn by_kind(&self) -> [(PhoneKind, u32); 5] {
         [
             (PhoneKind::H323, self.h323),
             (PhoneKind::Sip, self.sip),
             (PhoneKind::Softphone, self.softphone),
             (PhoneKind::Analogue, self.analogue),
+            (PhoneKind::Dect, self.dect),
         ]
     }
 }
@@ -238,6 +255,16 @@ pub(crate) struct RawServer {
     phones: Option<Spanned<PhoneCounts>>,
     #[serde(default)]
     first_extension: Option<Spanned<u32>>,
+    #[serde(default)]
+    capacity: Option<Spanned<u32>>,
+}
+
+/// A hunt group as written in a fleet file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawHuntGroup {
+    name: Spanned<String>,
+    server: Spanned<String>,
 }
 
 /// An extra line as written in a fleet file.
@@ -263,6 +290,10 @@ pub(crate) struct RawFleet {
     server: Vec<Spanned<RawServer>>,
     #[serde(default)]
     line: Vec<Spanned<RawLine>>,
+    #[serde(default)]
+    resilience: Option<Spanned<Resilience>>,
+    #[serde(default)]
+    hunt_group: Vec<Spanned<RawHuntGroup>>,
 }
 
 /// Where a server turns for backup, and what the line backs up.
@@ -285,9 +316,29 @@ pub struct ServerSpec {
     pub services: Vec<Service>,
     /// Its backup system, if any.
     pub backup: Option<Backup>,
+    /// Users plus extensions it can hold, failover guests included.
+    pub capacity: u32,
 }
 
 impl ServerSpec {
+    /// Whether this server runs `service`.
+    pub fn runs(&self, service: Service) -> bool {
+        self.services.contains(&service)
+    }
+
+    /// Whether its backup line carries `option`; returns the backup.
+    pub fn backup_with(&self, option: BackupOption) -> Option<&str> {
+        self.backup
+            .as_ref()
+            .filter(|b| b.options.contains(&option))
+            .map(|b| b.server.as_str())
+    }
+
+    /// Where a phone of `kind` homed here fails over to, if anywhere.
+    pub fn backup_for_kind(&self, kind: PhoneKind) -> Option<&str> {
+        kind.backup_option().and_then(|o| self.backup_with(o))
+    }
+
     /// Whether this server's backup covers its IP phones.
     pub fn backup_for_phones(&self) -> Option<&str> {
         self.backup
@@ -325,6 +376,10 @@ pub struct Fleet {
     pub lines: BTreeSet<(String, String)>,
     /// Phones, in server then extension order.
     pub phones: Vec<PhoneSpec>,
+    /// Service and resilience settings.
+    pub resilience: Resilience,
+    /// Hunt groups, in file order.
+    pub hunt_groups: Vec<HuntGroup>,
 }
 
 impl Fleet {
@@ -377,6 +432,26 @@ impl Fleet {
     /// The secondary server, if any.
     pub fn secondary(&self) -> Option<&ServerSpec> {
         self.servers.iter().find(|s| s.role == Role::Secondary)
+    }
+
+    /// The server backing up the primary's voicemail (the secondary, when
+    /// the primary's line says "backs up my voicemail").
+    pub fn voicemail_backup(&self) -> Option<&ServerSpec> {
+        self.primary()
+            .backup_with(BackupOption::Voicemail)
+            .and_then(|b| self.server(b))
+            .filter(|s| s.runs(Service::VoicemailPro))
+    }
+
+    /// The server the primary's one-X Portal fails over to: the secondary,
+    /// when it runs one.
+    pub fn portal_backup(&self) -> Option<&ServerSpec> {
+        self.secondary().filter(|s| s.runs(Service::OneXPortal))
+    }
+
+    /// Where the phone `ext` fails over to, if anywhere.
+    pub fn backup_of_phone(&self, p: &PhoneSpec) -> Option<&str> {
+        self.server(&p.home).and_then(|s| s.backup_for_kind(p.kind))
     }
 
     /// Parses and validates a fleet file's text.
@@ -745,10 +820,7 @@ impl RawFleet {
             if let Some(counts) = &s.phones {
                 let field = format!("server[{i}].phones");
                 let c = counts.get_ref();
-                let total = u64::from(c.h323)
-                    + u64::from(c.sip)
-                    + u64::from(c.softphone)
-                    + u64::from(c.analogue);
+                let total: u64 = c.by_kind().iter().map(|(_, n)| u64::from(*n)).sum();
                 total_phones += total;
                 if total_phones > MAX_PHONES {
                     return Err(err(
@@ -808,11 +880,32 @@ impl RawFleet {
                     }
                 }
             }
+            let own = phones.iter().filter(|p| p.home == name).count() as u64;
+            let capacity = match &s.capacity {
+                Some(c) => {
+                    if u64::from(*c.get_ref()) < own {
+                        return Err(err(
+                            c.span(),
+                            &format!("server[{i}].capacity"),
+                            format!(
+                                "server {name:?}: capacity {} is less than its own {own} phones",
+                                c.get_ref()
+                            ),
+                            Some(format!(
+                                "raise capacity to at least {own}, or home fewer phones"
+                            )),
+                        ));
+                    }
+                    *c.get_ref()
+                }
+                None => default_capacity(role).max(u32::try_from(own).unwrap_or(u32::MAX)),
+            };
             servers.push(ServerSpec {
                 name,
                 role,
                 services,
                 backup,
+                capacity,
             });
         }
 
@@ -822,6 +915,55 @@ impl RawFleet {
         };
         check_timers(src, &timers, timers_span)?;
 
+        let resilience = match &self.resilience {
+            Some(r) => {
+                if let Err((field, msg, hint)) = r.get_ref().check() {
+                    return Err(src.error(r.span(), Some(field), msg, Some(hint)));
+                }
+                r.get_ref().clone()
+            }
+            None => Resilience::default(),
+        };
+
+        let mut hunt_groups: Vec<HuntGroup> = Vec::new();
+        for (i, h) in self.hunt_group.iter().enumerate() {
+            let h = h.get_ref();
+            let field = format!("hunt-group[{i}]");
+            let name = h.name.get_ref();
+            if name.is_empty() || hunt_groups.iter().any(|g| &g.name == name) {
+                return Err(err(
+                    h.name.span(),
+                    &format!("{field}.name"),
+                    format!("hunt group name {name:?} is empty or used twice"),
+                    Some("give every hunt group its own name".into()),
+                ));
+            }
+            let home = h.server.get_ref();
+            let Some(spec) = servers.iter().find(|s| &s.name == home) else {
+                return Err(err(
+                    h.server.span(),
+                    &format!("{field}.server"),
+                    format!("unknown server {home:?}"),
+                    Some(format!("known servers: {}", known(&names))),
+                ));
+            };
+            if !spec.role.runs_ip_office() {
+                return Err(err(
+                    h.server.span(),
+                    &format!("{field}.server"),
+                    format!(
+                        "server {home:?} is an {} and runs no IP Office, so it cannot hold a hunt group",
+                        spec.role
+                    ),
+                    Some("store hunt groups on the primary, secondary or an expansion".into()),
+                ));
+            }
+            hunt_groups.push(HuntGroup {
+                name: name.clone(),
+                home: home.clone(),
+            });
+        }
+
         Ok(Fleet {
             name: self.name.unwrap_or_else(|| "fleet".into()),
             description: self.description.unwrap_or_default(),
@@ -830,6 +972,8 @@ impl RawFleet {
             servers,
             lines,
             phones,
+            resilience,
+            hunt_groups,
         })
     }
 }

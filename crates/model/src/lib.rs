@@ -10,7 +10,8 @@
 //! - [`error`]: located errors ([`FileError`]) and [`LoadError`].
 //! - [`fleet`]: servers, roles, services, lines, backups, phones, timers.
 //! - [`fault`]: the fault vocabulary, targets (names, roles, globs), undo.
-//! - [`scenario`]: expectations and the scenario itself.
+//! - [`scenario`]: expectations, the call workload and the scenario itself.
+//! - [`settings`]: service and resilience settings (`[resilience]`), hunt groups.
 //! - [`generate`]: generated fleets for scale work and benchmarks.
 //! - [`embedded`]: the scenarios and fleets built into the binary.
 
@@ -22,6 +23,7 @@ pub mod fault;
 pub mod fleet;
 pub mod generate;
 pub mod scenario;
+pub mod settings;
 
 pub use duration::{Dur, format_millis, human_ms, parse_duration};
 pub use error::{FileError, LoadError, Source};
@@ -31,4 +33,5 @@ pub use fleet::{
     Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,
     Timers,
 };
-pub use scenario::{Expectation, NamedExpectation, Scenario};
+pub use scenario::{CallKind, Calls, Expectation, NamedExpectation, Scenario};
+pub use settings::{FailbackMode, HuntGroup, LicenceRule, Resilience, VoicemailFailback};

@@ -1,4 +1,5 @@
-//! Scenario files: a fleet, a seed, a duration, timed faults, expectations.
+//! Scenario files: a fleet, a seed, a duration, timed faults and operator
+//! actions, a call workload, expectations.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,208 @@ pub enum Expectation {
         /// Start of the bound (the restart or heal).
         after: Dur,
     },
+    /// `service` is in `state` (`active`, `standby`, `down`) on `on` at `at`.
+    Service {
+        /// Service name as in fleet files (`voicemail-pro`, ...).
+        service: String,
+        /// Server.
+        on: String,
+        /// Expected state.
+        state: String,
+        /// When.
+        at: Dur,
+    },
+    /// `server`'s licence state is `state` (`normal`, `grace`, `restricted`) at `at`.
+    Licence {
+        /// Server.
+        server: String,
+        /// Expected state.
+        state: String,
+        /// When.
+        at: Dur,
+    },
+    /// No voicemail message and no recording is lost (end-of-run audit).
+    NothingLost,
+    /// Bounds on calls dropped and preserved.
+    Calls {
+        /// At most this many calls dropped.
+        max_dropped: Option<u32>,
+        /// At least this many calls dropped.
+        min_dropped: Option<u32>,
+        /// At least this many calls preserved.
+        min_preserved: Option<u32>,
+    },
+    /// A split-brain finding is (`true`) or is not (`false`) reported.
+    SplitBrain {
+        /// Whether one is expected.
+        present: bool,
+    },
+    /// At least `min` guests were refused on `on` for lack of capacity.
+    CapacityOverflow {
+        /// Server.
+        on: String,
+        /// Least number of guests refused.
+        min: u32,
+    },
+}
+
+/// The kind of a call of the workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallKind {
+    /// Connected two-party call.
+    TwoParty,
+    /// Conference.
+    Conference,
+    /// A call put on hold.
+    Held,
+    /// A call to a hunt group.
+    HuntGroup,
+    /// A call answered by voicemail.
+    Voicemail,
+}
+
+impl CallKind {
+    /// The name used in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::TwoParty => "two-party",
+            CallKind::Conference => "conference",
+            CallKind::Held => "held",
+            CallKind::HuntGroup => "hunt-group",
+            CallKind::Voicemail => "voicemail",
+        }
+    }
+
+    /// Whether media connection preservation keeps it up when its server
+    /// fails: connected two-party and conference calls only (DOMAIN.md §3).
+    pub fn preservable(self) -> bool {
+        matches!(self, CallKind::TwoParty | CallKind::Conference)
+    }
+}
+
+/// The call workload of a scenario (`[calls]`), seeded like everything else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Calls {
+    /// Calls started per hour across the fleet (0: none).
+    pub per_hour: u32,
+    /// Mean call length (exponentially distributed, at least 5 s).
+    pub mean_duration: Dur,
+    /// Per mille of calls that go to voicemail.
+    pub voicemail: u32,
+    /// Per mille of calls that are conferences.
+    pub conference: u32,
+    /// Per mille of calls that are put on hold.
+    pub held: u32,
+    /// Per mille of calls to a hunt group.
+    pub hunt_group: u32,
+    /// Per mille of calls recorded (any kind but voicemail).
+    pub recorded: u32,
+    /// one-X Portal changes per hour across the fleet's users.
+    pub portal_changes_per_hour: u32,
+}
+
+impl Calls {
+    /// Whether the workload does anything.
+    pub fn is_idle(&self) -> bool {
+        self.per_hour == 0 && self.portal_changes_per_hour == 0
+    }
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        Calls {
+            per_hour: 0,
+            mean_duration: Dur::mins(3),
+            voicemail: 150,
+            conference: 100,
+            held: 100,
+            hunt_group: 100,
+            recorded: 100,
+            portal_changes_per_hour: 0,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCalls {
+    #[serde(default)]
+    per_hour: Option<u32>,
+    #[serde(default)]
+    mean_duration: Option<Spanned<Dur>>,
+    #[serde(default)]
+    voicemail: Option<Spanned<f64>>,
+    #[serde(default)]
+    conference: Option<Spanned<f64>>,
+    #[serde(default)]
+    held: Option<Spanned<f64>>,
+    #[serde(default)]
+    hunt_group: Option<Spanned<f64>>,
+    #[serde(default)]
+    recorded: Option<Spanned<f64>>,
+    #[serde(default)]
+    portal_changes_per_hour: Option<u32>,
+}
+
+impl RawCalls {
+    fn validate(&self, src: &Source<'_>) -> Result<Calls, Box<FileError>> {
+        let d = Calls::default();
+        let share = |v: &Option<Spanned<f64>>, field: &str, default: u32| match v {
+            None => Ok(default),
+            Some(x) if (0.0..=1.0).contains(x.get_ref()) => {
+                Ok((x.get_ref() * 1000.0).round() as u32)
+            }
+            Some(x) => Err(src.error(
+                x.span(),
+                Some(&format!("calls.{field}")),
+                format!("{} is not a share between 0 and 1", x.get_ref()),
+                Some(format!("write e.g. {field} = 0.1 for one call in ten")),
+            )),
+        };
+        let c = Calls {
+            per_hour: self.per_hour.unwrap_or(d.per_hour),
+            mean_duration: self
+                .mean_duration
+                .as_ref()
+                .map_or(d.mean_duration, |m| *m.get_ref()),
+            voicemail: share(&self.voicemail, "voicemail", d.voicemail)?,
+            conference: share(&self.conference, "conference", d.conference)?,
+            held: share(&self.held, "held", d.held)?,
+            hunt_group: share(&self.hunt_group, "hunt-group", d.hunt_group)?,
+            recorded: share(&self.recorded, "recorded", d.recorded)?,
+            portal_changes_per_hour: self
+                .portal_changes_per_hour
+                .unwrap_or(d.portal_changes_per_hour),
+        };
+        if c.per_hour > 1_000_000 || c.portal_changes_per_hour > 1_000_000 {
+            return Err(src.error(
+                0..0,
+                Some("calls.per-hour"),
+                "more than a million calls or changes per hour",
+                Some("DOMAIN.md's largest servers handle a few thousand concurrent calls".into()),
+            ));
+        }
+        if let Some(m) = &self.mean_duration
+            && (m.get_ref().0.is_zero() || *m.get_ref() > Dur::days(1))
+        {
+            return Err(src.error(
+                m.span(),
+                Some("calls.mean-duration"),
+                format!("mean call length {} is out of range", m.get_ref()),
+                Some("write e.g. mean-duration = \"3m\"".into()),
+            ));
+        }
+        if c.voicemail + c.conference + c.held + c.hunt_group > 1000 {
+            return Err(src.error(
+                0..0,
+                Some("calls"),
+                "voicemail + conference + held + hunt-group shares add up to more than 1",
+                Some("each call is of one kind; the rest are plain two-party calls".into()),
+            ));
+        }
+        Ok(c)
+    }
 }
 
 /// An expectation with its display name.
@@ -70,6 +273,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Expectations.
     pub expectations: Vec<NamedExpectation>,
+    /// The call workload.
+    pub calls: Calls,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,9 +305,61 @@ struct RawFailback {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawService {
+    name: Spanned<String>,
+    on: Spanned<String>,
+    state: Spanned<String>,
+    at: Spanned<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLicence {
+    server: Spanned<String>,
+    state: Spanned<String>,
+    at: Spanned<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCallBounds {
+    #[serde(default)]
+    max_dropped: Option<u32>,
+    #[serde(default)]
+    min_dropped: Option<u32>,
+    #[serde(default)]
+    min_preserved: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCapacity {
+    on: Spanned<String>,
+    #[serde(default = "one")]
+    min: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawExpect {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    service: Option<Spanned<RawService>>,
+    #[serde(default)]
+    licence: Option<Spanned<RawLicence>>,
+    #[serde(default)]
+    nothing_lost: Option<Spanned<bool>>,
+    #[serde(default)]
+    calls: Option<Spanned<RawCallBounds>>,
+    #[serde(default)]
+    split_brain: Option<Spanned<bool>>,
+    #[serde(default)]
+    capacity_overflow: Option<Spanned<RawCapacity>>,
     #[serde(default)]
     takeover: Option<Spanned<RawTakeover>>,
     #[serde(default)]
@@ -126,6 +383,8 @@ struct RawScenario<F> {
     fault: Vec<Spanned<RawFault>>,
     #[serde(default)]
     expect: Vec<Spanned<RawExpect>>,
+    #[serde(default)]
+    calls: Option<Spanned<RawCalls>>,
 }
 
 /// Finds the text of a fleet file named by a scenario.
@@ -230,6 +489,7 @@ struct RawRest {
     duration: Spanned<Dur>,
     fault: Vec<Spanned<RawFault>>,
     expect: Vec<Spanned<RawExpect>>,
+    calls: Option<Spanned<RawCalls>>,
 }
 
 impl<F> RawScenario<F> {
@@ -242,6 +502,7 @@ impl<F> RawScenario<F> {
                 duration: self.duration,
                 fault: self.fault,
                 expect: self.expect,
+                calls: self.calls,
             },
             self.fleet,
         )
@@ -376,6 +637,108 @@ impl RawRest {
                     after,
                 });
             }
+            if let Some(sv) = &er.service {
+                let sv = sv.get_ref();
+                let Some(on) = fleet.server(sv.on.get_ref()) else {
+                    return Err(unknown_server(&sv.on, &format!("{field}.service.on")));
+                };
+                let service = sv.name.get_ref();
+                if !on.services.iter().any(|x| x.as_str() == service) {
+                    let runs: Vec<&str> = on.services.iter().map(|x| x.as_str()).collect();
+                    return Err(src.error(
+                        sv.name.span(),
+                        Some(&format!("{field}.service.name")),
+                        format!("{:?} does not run {service:?}", on.name),
+                        Some(format!("{} runs: {}", on.name, runs.join(", "))),
+                    ));
+                }
+                let state = sv.state.get_ref();
+                if !["active", "standby", "down"].contains(&state.as_str()) {
+                    return Err(src.error(
+                        sv.state.span(),
+                        Some(&format!("{field}.service.state")),
+                        format!("unknown service state {state:?}"),
+                        Some("use \"active\", \"standby\" or \"down\"".into()),
+                    ));
+                }
+                found.push(Expectation::Service {
+                    service: service.clone(),
+                    on: on.name.clone(),
+                    state: state.clone(),
+                    at: at_in_run(src, &sv.at, duration, &format!("{field}.service.at"))?,
+                });
+            }
+            if let Some(l) = &er.licence {
+                let l = l.get_ref();
+                if fleet.server(l.server.get_ref()).is_none() {
+                    return Err(unknown_server(
+                        &l.server,
+                        &format!("{field}.licence.server"),
+                    ));
+                }
+                let state = l.state.get_ref();
+                if !["normal", "grace", "restricted"].contains(&state.as_str()) {
+                    return Err(src.error(
+                        l.state.span(),
+                        Some(&format!("{field}.licence.state")),
+                        format!("unknown licence state {state:?}"),
+                        Some("use \"normal\", \"grace\" or \"restricted\"".into()),
+                    ));
+                }
+                found.push(Expectation::Licence {
+                    server: l.server.get_ref().clone(),
+                    state: state.clone(),
+                    at: at_in_run(src, &l.at, duration, &format!("{field}.licence.at"))?,
+                });
+            }
+            if let Some(n) = &er.nothing_lost {
+                if !*n.get_ref() {
+                    return Err(src.error(
+                        n.span(),
+                        Some(&format!("{field}.nothing-lost")),
+                        "nothing-lost = false would expect a loss; fleetsim never expects one",
+                        Some("write nothing-lost = true".into()),
+                    ));
+                }
+                found.push(Expectation::NothingLost);
+            }
+            if let Some(c) = &er.calls {
+                let cr = c.get_ref();
+                if cr.max_dropped.is_none()
+                    && cr.min_dropped.is_none()
+                    && cr.min_preserved.is_none()
+                {
+                    return Err(src.error(
+                        c.span(),
+                        Some(&format!("{field}.calls")),
+                        "a calls expectation needs a bound",
+                        Some("write calls = { max-dropped = 0 } or { min-preserved = 1 }".into()),
+                    ));
+                }
+                found.push(Expectation::Calls {
+                    max_dropped: cr.max_dropped,
+                    min_dropped: cr.min_dropped,
+                    min_preserved: cr.min_preserved,
+                });
+            }
+            if let Some(b) = &er.split_brain {
+                found.push(Expectation::SplitBrain {
+                    present: *b.get_ref(),
+                });
+            }
+            if let Some(c) = &er.capacity_overflow {
+                let c = c.get_ref();
+                if fleet.server(c.on.get_ref()).is_none() {
+                    return Err(unknown_server(
+                        &c.on,
+                        &format!("{field}.capacity-overflow.on"),
+                    ));
+                }
+                found.push(Expectation::CapacityOverflow {
+                    on: c.on.get_ref().clone(),
+                    min: c.min,
+                });
+            }
             if found.len() != 1 {
                 return Err(src.error(
                     e.span(),
@@ -385,7 +748,7 @@ impl RawRest {
                         found.len()
                     ),
                     Some(
-                        "use one of: takeover = {...}, no-failover = {...}, failback = {...}"
+                        "use one of: takeover, no-failover, failback, service, licence, nothing-lost, calls, split-brain, capacity-overflow"
                             .into(),
                     ),
                 ));
@@ -400,6 +763,10 @@ impl RawRest {
                 .file_stem()
                 .map_or("scenario".into(), |s| s.to_string_lossy().into_owned())
         });
+        let calls = match &self.calls {
+            Some(c) => c.get_ref().validate(src)?,
+            None => Calls::default(),
+        };
         Ok(Scenario {
             name,
             description: self.description.unwrap_or_default(),
@@ -409,12 +776,63 @@ impl RawRest {
             duration,
             faults,
             expectations,
+            calls,
         })
     }
 }
 
+/// A time in the run, or an error naming `field`.
+fn at_in_run(
+    src: &Source<'_>,
+    at: &Spanned<Dur>,
+    duration: Dur,
+    field: &str,
+) -> Result<Dur, Box<FileError>> {
+    if *at.get_ref() > duration {
+        return Err(src.error(
+            at.span(),
+            Some(field),
+            format!("{} is after the end of the run ({duration})", at.get_ref()),
+            Some("check at a time within the run".into()),
+        ));
+    }
+    Ok(*at.get_ref())
+}
+
 fn default_name(e: &Expectation) -> String {
     match e {
+        Expectation::Service {
+            service,
+            on,
+            state,
+            at,
+        } => format!("{service} is {state} on {on} at {at}"),
+        Expectation::Licence { server, state, at } => {
+            format!("{server}'s licence is {state} at {at}")
+        }
+        Expectation::NothingLost => "no voicemail message or recording is lost".into(),
+        Expectation::Calls {
+            max_dropped,
+            min_dropped,
+            min_preserved,
+        } => {
+            let mut parts = Vec::new();
+            if let Some(n) = max_dropped {
+                parts.push(format!("at most {n} dropped"));
+            }
+            if let Some(n) = min_dropped {
+                parts.push(format!("at least {n} dropped"));
+            }
+            if let Some(n) = min_preserved {
+                parts.push(format!("at least {n} preserved"));
+            }
+            format!("calls: {}", parts.join(", "))
+        }
+        Expectation::SplitBrain { present: true } => "a split-brain finding is reported".into(),
+        Expectation::SplitBrain { present: false } => "no split-brain finding".into(),
+        Expectation::CapacityOverflow { on, min } => {
+            format!("{on} refuses at least {min} guests for lack of capacity")
+        }
         Expectation::Takeover {
             of,
             by,

@@ -9,17 +9,33 @@
 //! it to go home once failback is due. Softphones and analogue extensions have
 //! no alternate gatekeeper, so they never fail over.
 //!
+//! IP DECT handsets follow their master base: it polls every 30 s and
+//! switches to the backup only after 2 min of failed polls, and only when
+//! the line backs up IP DECT phones.
+//!
+//! Calls: the workload ([`workload`]) asks a phone to call; the phone sets
+//! the call up on its gatekeeper. If the gatekeeper fails during a call,
+//! media connection preservation keeps a connected two-party or conference
+//! call up (at most 2 h) and the phone fails over only when it ends; any
+//! other call is dropped. A phone in a call is not sent home at failback.
+//!
 //! # Layout
-//! - [`spawn`] starts a phone; [`PhoneHandle`] stops it.
+//! - [`spawn`] starts a phone; [`PhoneHandle`] stops it and sends it
+//!   [`PhoneCmd`]s (call, reboot).
 //! - `run`: the phone's state machine.
+//! - [`workload`]: the seeded call and one-X Portal workload.
+
+pub mod workload;
 
 use std::time::Duration;
 
-use fleetsim_model::{Event, PhoneSpec};
-use fleetsim_net::{EventLog, Net, Timing, call, channel, seed};
+use fleetsim_model::{CallKind, Event, PhoneKind, PhoneSpec};
+use fleetsim_net::{EventLog, Net, Timing, call as call_rpc, channel, seed};
 use fleetsim_proto::pb;
 use rand::Rng as _;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tracing::Instrument;
@@ -35,6 +51,36 @@ pub struct PhoneConfig {
     pub seed: u64,
     /// Timers in runtime units.
     pub timing: Timing,
+    /// IP DECT master base poll interval (runtime units).
+    pub dect_poll: Duration,
+    /// IP DECT switch to backup after failing polls this long (runtime units).
+    pub dect_switch_after: Duration,
+    /// Media connection preservation limit (runtime units); `None`: off.
+    pub preservation: Option<Duration>,
+}
+
+/// Something a phone is asked to do.
+#[derive(Clone, Debug)]
+pub enum PhoneCmd {
+    /// Place a call.
+    Call {
+        /// Call id, unique in the run.
+        id: String,
+        /// Kind.
+        kind: CallKind,
+        /// Called extension (mailbox for voicemail).
+        target: String,
+        /// Hunt group called (hunt-group calls).
+        group: String,
+        /// Length (runtime units).
+        duration: Duration,
+        /// Length in emulated ms (what servers are told).
+        duration_ms: u64,
+        /// Recorded.
+        recorded: bool,
+    },
+    /// Reboot (or log out and in): register from the top of the list.
+    Reboot,
 }
 
 /// A running phone.
@@ -42,6 +88,7 @@ pub struct PhoneConfig {
 pub struct PhoneHandle {
     token: CancellationToken,
     task: JoinHandle<()>,
+    tx: mpsc::UnboundedSender<PhoneCmd>,
 }
 
 impl PhoneHandle {
@@ -50,14 +97,25 @@ impl PhoneHandle {
         self.token.cancel();
         self.task.abort();
     }
+
+    /// Asks the phone to do something (ignored once it has stopped).
+    pub fn send(&self, cmd: PhoneCmd) {
+        let _ = self.tx.send(cmd);
+    }
+
+    /// A sender of commands to this phone.
+    pub fn sender(&self) -> mpsc::UnboundedSender<PhoneCmd> {
+        self.tx.clone()
+    }
 }
 
 /// Starts a phone on `net`, logging to `log`.
 pub fn spawn(cfg: PhoneConfig, net: Net, log: EventLog) -> PhoneHandle {
     let token = CancellationToken::new();
+    let (tx, rx) = mpsc::unbounded_channel();
     let span = tracing::info_span!("phone", phone = %cfg.spec.extension);
-    let task = tokio::spawn(run(cfg, net, log, token.clone()).instrument(span));
-    PhoneHandle { token, task }
+    let task = tokio::spawn(run(cfg, net, log, token.clone(), rx).instrument(span));
+    PhoneHandle { token, task, tx }
 }
 
 fn why(status: &tonic::Status) -> &'static str {
@@ -74,14 +132,39 @@ fn why(status: &tonic::Status) -> &'static str {
     }
 }
 
+/// Whether the error says the connection under the channel was found dead
+/// (not a refusal, not a deadline): worth one immediate retry.
+fn stale_connection(status: &tonic::Status) -> bool {
+    use tonic::Code::*;
+    status.message() != "Timeout expired" && matches!(status.code(), Unavailable | Unknown)
+}
+
 struct Gatekeeper {
     name: String,
     client: Option<pb::telephony_client::TelephonyClient<Channel>>,
 }
 
-async fn run(cfg: PhoneConfig, net: Net, log: EventLog, token: CancellationToken) {
+/// A call the phone is in.
+struct ActiveCall {
+    id: String,
+    /// The server it was set up on.
+    server: String,
+    kind: CallKind,
+    ends: Instant,
+    /// Kept up by media connection preservation after its server failed.
+    preserved: bool,
+}
+
+async fn run(
+    cfg: PhoneConfig,
+    net: Net,
+    log: EventLog,
+    token: CancellationToken,
+    rx: mpsc::UnboundedReceiver<PhoneCmd>,
+) {
     let t = cfg.timing;
     let ext = cfg.spec.extension.clone();
+    let dect = cfg.spec.kind == PhoneKind::Dect;
     let mut rng = seed::rng(cfg.seed, &["phone", &ext]);
     let mut gatekeepers = vec![Gatekeeper {
         name: cfg.spec.home.clone(),
@@ -105,60 +188,266 @@ async fn run(cfg: PhoneConfig, net: Net, log: EventLog, token: CancellationToken
             })
             .clone()
     };
-    let recovery =
-        |rng: &mut fleetsim_net::seed::Rng| t.recovery_wait.mul_f64(rng.random_range(0.5..=0.9));
+    // A DECT base polls on its own fixed interval; IP phones retry after a
+    // random 50–90 % of the recovery wait.
+    let keepalive_every = if dect {
+        cfg.dect_poll
+    } else {
+        t.keepalive_interval
+    };
+    let recovery = |rng: &mut fleetsim_net::seed::Rng| {
+        if dect {
+            cfg.dect_poll
+        } else {
+            t.recovery_wait.mul_f64(rng.random_range(0.5..=0.9))
+        }
+    };
+    let clock = log.clock();
 
     let jitter_ms = t.start_jitter.as_millis().max(1) as u64;
-    let mut wait = Duration::from_millis(rng.random_range(0..jitter_ms));
+    // tokio time: virtual in sim mode.
+    let mut next = Instant::now() + Duration::from_millis(rng.random_range(0..jitter_ms));
     let mut current: Option<usize> = None;
+    let mut call: Option<ActiveCall> = None;
+    let mut failing_since: Option<Instant> = None;
+    let mut rx = Some(rx);
     loop {
-        tokio::time::sleep(wait).await;
+        let wake = call.as_ref().map_or(next, |c| next.min(c.ends));
+        let cmd = tokio::select! {
+            biased;
+            cmd = async {
+                match rx.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match cmd {
+                Some(c) => Some(c),
+                None => {
+                    rx = None;
+                    continue;
+                }
+            },
+            () = tokio::time::sleep_until(wake) => None,
+        };
+        let now = Instant::now();
+        match cmd {
+            Some(PhoneCmd::Call {
+                id,
+                kind,
+                target,
+                group,
+                duration,
+                duration_ms,
+                recorded,
+            }) => {
+                let failed = |server: &str, reason: String| {
+                    log.emit(
+                        server,
+                        Event::CallFailed {
+                            call: id.clone(),
+                            phone: ext.clone(),
+                            reason,
+                        },
+                    );
+                };
+                let Some(i) = current else {
+                    failed(&cfg.spec.home, "the phone is not registered".into());
+                    continue;
+                };
+                if call.is_some() {
+                    failed(
+                        &gatekeepers[i].name,
+                        "the phone is already in a call".into(),
+                    );
+                    continue;
+                }
+                let req = pb::CallRequest {
+                    call: id.clone(),
+                    extension: ext.clone(),
+                    kind: pb::CallKind::from(kind) as i32,
+                    target,
+                    group,
+                    duration_ms,
+                    recorded,
+                };
+                match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).call(req)).await {
+                    Ok(_) => {
+                        call = Some(ActiveCall {
+                            id,
+                            server: gatekeepers[i].name.clone(),
+                            kind,
+                            ends: Instant::now() + duration,
+                            preserved: false,
+                        });
+                    }
+                    Err(status) => failed(&gatekeepers[i].name, why(&status).into()),
+                }
+                continue;
+            }
+            Some(PhoneCmd::Reboot) => {
+                let on = current.map_or(cfg.spec.home.clone(), |i| gatekeepers[i].name.clone());
+                if let Some(c) = call.take() {
+                    log.emit(
+                        &on,
+                        Event::CallDropped {
+                            call: c.id,
+                            phone: ext.clone(),
+                            reason: "the phone was rebooted".into(),
+                        },
+                    );
+                }
+                if let Some(i) = current.take() {
+                    let req = pb::UnregisterRequest {
+                        extension: ext.clone(),
+                    };
+                    let _ =
+                        call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).unregister(req)).await;
+                }
+                log.emit(
+                    &on,
+                    Event::PhoneLost {
+                        phone: ext.clone(),
+                        reason: "rebooted: registers from the top of its gatekeeper list".into(),
+                    },
+                );
+                failing_since = None;
+                next = Instant::now();
+                continue;
+            }
+            None => {}
+        }
+
+        // A call reaches its end.
+        if let Some(c) = &call
+            && now >= c.ends
+        {
+            let c = call.take().expect("checked above");
+            if c.preserved {
+                // The preserved call is over: now the phone fails over.
+                log.emit(
+                    &c.server,
+                    Event::CallEnded {
+                        call: c.id,
+                        phone: ext.clone(),
+                        preserved: true,
+                    },
+                );
+                current = None;
+                next = Instant::now();
+            } else if let Some(i) = current {
+                let req = pb::HangupRequest {
+                    call: c.id,
+                    extension: ext.clone(),
+                };
+                let _ = call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).hangup(req)).await;
+            }
+            continue;
+        }
+        if now < next || call.as_ref().is_some_and(|c| c.preserved) {
+            continue;
+        }
+
         match current {
             None => {
-                for i in 0..gatekeepers.len() {
-                    let req = pb::RegisterRequest {
-                        extension: ext.clone(),
-                        home: cfg.spec.home.clone(),
-                        kind: pb::PhoneKind::from(cfg.spec.kind) as i32,
-                    };
-                    if call(t.rpc_deadline, client(i, &mut gatekeepers).register(req))
-                        .await
-                        .is_ok()
-                    {
-                        current = Some(i);
-                        break;
+                'list: for i in 0..gatekeepers.len() {
+                    // A connection found dead is opened afresh once, as a
+                    // phone sends a new REGISTER: only a refusal, a deadline
+                    // or a second failure moves it down the list.
+                    for _attempt in 0..2 {
+                        let req = pb::RegisterRequest {
+                            extension: ext.clone(),
+                            home: cfg.spec.home.clone(),
+                            kind: pb::PhoneKind::from(cfg.spec.kind) as i32,
+                        };
+                        match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).register(req))
+                            .await
+                        {
+                            Ok(_) => {
+                                current = Some(i);
+                                break 'list;
+                            }
+                            Err(status) if stale_connection(&status) => continue,
+                            Err(_) => break,
+                        }
                     }
                 }
-                wait = match current {
-                    Some(_) => t.keepalive_interval,
-                    None => recovery(&mut rng),
-                };
+                next = Instant::now()
+                    + match current {
+                        Some(_) => keepalive_every,
+                        None => recovery(&mut rng),
+                    };
             }
             Some(i) => {
                 let req = pb::KeepaliveRequest {
                     extension: ext.clone(),
+                    in_call: call.is_some(),
                 };
-                match call(t.rpc_deadline, client(i, &mut gatekeepers).keepalive(req)).await {
+                match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).keepalive(req)).await {
                     Ok(r) if r.get_ref().go_home => {
                         // Failback: straight back to the top of the list.
+                        failing_since = None;
                         current = None;
-                        wait = Duration::ZERO;
+                        next = Instant::now();
                     }
-                    Ok(_) => wait = t.keepalive_interval,
+                    Ok(_) => {
+                        failing_since = None;
+                        next = Instant::now() + keepalive_every;
+                    }
                     Err(status) => {
-                        let gk = &gatekeepers[i].name;
+                        let gk = gatekeepers[i].name.clone();
+                        let now = Instant::now();
+                        // A DECT base keeps polling its system until the
+                        // switch time has passed.
+                        if dect && status.code() != tonic::Code::NotFound {
+                            let since = *failing_since.get_or_insert(now);
+                            if now < since + cfg.dect_switch_after {
+                                next = now + cfg.dect_poll;
+                                continue;
+                            }
+                        }
+                        failing_since = None;
+                        if let Some(c) = call.as_mut() {
+                            match cfg.preservation.filter(|_| c.kind.preservable()) {
+                                Some(limit) => {
+                                    c.preserved = true;
+                                    c.ends = c.ends.min(now + limit);
+                                    let until_ms = clock.now_ms()
+                                        + clock
+                                            .to_emulated_ms(c.ends.saturating_duration_since(now));
+                                    log.emit(
+                                        &gk,
+                                        Event::CallPreserved {
+                                            call: c.id.clone(),
+                                            phone: ext.clone(),
+                                            until_ms,
+                                        },
+                                    );
+                                }
+                                None => {
+                                    log.emit(
+                                        &gk,
+                                        Event::CallDropped {
+                                            call: c.id.clone(),
+                                            phone: ext.clone(),
+                                            reason: format!("{gk} failed: {}", why(&status)),
+                                        },
+                                    );
+                                    call = None;
+                                }
+                            }
+                        }
                         log.emit(
-                            gk,
+                            &gk,
                             Event::PhoneLost {
                                 phone: ext.clone(),
                                 reason: format!("keepalive to {gk} failed: {}", why(&status)),
                             },
                         );
                         current = None;
-                        wait = if status.code() == tonic::Code::NotFound {
-                            Duration::ZERO
+                        next = if status.code() == tonic::Code::NotFound {
+                            now
                         } else {
-                            recovery(&mut rng)
+                            now + recovery(&mut rng)
                         };
                     }
                 }

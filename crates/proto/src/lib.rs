@@ -23,7 +23,7 @@ pub mod pb {
 pub mod convert {
     //! Conversions between generated and domain types.
 
-    use fleetsim_model::PhoneKind;
+    use fleetsim_model::{CallKind, PhoneKind};
 
     use crate::pb;
 
@@ -34,6 +34,7 @@ pub mod convert {
                 PhoneKind::Sip => pb::PhoneKind::Sip,
                 PhoneKind::Softphone => pb::PhoneKind::Softphone,
                 PhoneKind::Analogue => pb::PhoneKind::Analogue,
+                PhoneKind::Dect => pb::PhoneKind::Dect,
             }
         }
     }
@@ -45,6 +46,31 @@ pub mod convert {
             Ok(pb::PhoneKind::Sip) => Some(PhoneKind::Sip),
             Ok(pb::PhoneKind::Softphone) => Some(PhoneKind::Softphone),
             Ok(pb::PhoneKind::Analogue) => Some(PhoneKind::Analogue),
+            Ok(pb::PhoneKind::Dect) => Some(PhoneKind::Dect),
+            _ => None,
+        }
+    }
+
+    impl From<CallKind> for pb::CallKind {
+        fn from(k: CallKind) -> Self {
+            match k {
+                CallKind::TwoParty => pb::CallKind::TwoParty,
+                CallKind::Conference => pb::CallKind::Conference,
+                CallKind::Held => pb::CallKind::Held,
+                CallKind::HuntGroup => pb::CallKind::HuntGroup,
+                CallKind::Voicemail => pb::CallKind::Voicemail,
+            }
+        }
+    }
+
+    /// The domain kind of a wire call kind, or `None` for unknown or unspecified.
+    pub fn call_kind(wire: i32) -> Option<CallKind> {
+        match pb::CallKind::try_from(wire) {
+            Ok(pb::CallKind::TwoParty) => Some(CallKind::TwoParty),
+            Ok(pb::CallKind::Conference) => Some(CallKind::Conference),
+            Ok(pb::CallKind::Held) => Some(CallKind::Held),
+            Ok(pb::CallKind::HuntGroup) => Some(CallKind::HuntGroup),
+            Ok(pb::CallKind::Voicemail) => Some(CallKind::Voicemail),
             _ => None,
         }
     }

@@ -127,6 +127,62 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
         Event::PhoneSentHome { phone, home } => {
             Some((phone.clone(), format!("home:{home}"), String::new()))
         }
+        Event::CapacityExceeded {
+            phone,
+            home,
+            capacity,
+        } => Some((
+            phone.clone(),
+            format!("capacity:{home}"),
+            capacity.to_string(),
+        )),
+        // Calls are many: one line per kind of call event and server.
+        Event::CallStarted { phone, .. } => Some((phone.clone(), "call".into(), String::new())),
+        Event::CallEnded {
+            phone,
+            preserved: false,
+            ..
+        } => Some((phone.clone(), "call-ended".into(), String::new())),
+        Event::CallEnded {
+            phone,
+            preserved: true,
+            ..
+        } => Some((phone.clone(), "preserved-ended".into(), String::new())),
+        Event::CallDropped { phone, reason, .. } => {
+            Some((phone.clone(), "call-dropped".into(), reason.clone()))
+        }
+        Event::CallPreserved { phone, .. } => {
+            Some((phone.clone(), "call-preserved".into(), String::new()))
+        }
+        Event::CallFailed { phone, reason, .. } => {
+            Some((phone.clone(), "call-failed".into(), reason.clone()))
+        }
+        Event::VoicemailLeft { mailbox, .. } => {
+            Some((mailbox.clone(), "vm-left".into(), String::new()))
+        }
+        Event::RecordingMade {
+            recording,
+            archived,
+        } => Some((
+            recording.split('-').nth(1).unwrap_or(recording).to_string(),
+            if *archived {
+                "rec-archived"
+            } else {
+                "rec-kept"
+            }
+            .into(),
+            String::new(),
+        )),
+        Event::PortalChange { user, accepted } => Some((
+            user.clone(),
+            if *accepted {
+                "portal-change"
+            } else {
+                "portal-refused"
+            }
+            .into(),
+            String::new(),
+        )),
         _ => None,
     }
 }
@@ -159,6 +215,62 @@ fn describe_group(g: &Group) -> String {
         )
     } else if let Some(home) = sub.strip_prefix("home:") {
         format!("sent {n} guest{s} home to {home} ({phones})")
+    } else if let Some(home) = sub.strip_prefix("capacity:") {
+        format!(
+            "refused {n} guest{s} of {home} ({phones}): capacity of {} users and extensions reached, guests included → no resilience for them",
+            g.note
+        )
+    } else if sub == "call" {
+        format!("{} calls set up (from {phones})", g.phones.len())
+    } else if sub == "call-ended" {
+        format!("{} calls ended normally", g.phones.len())
+    } else if sub == "preserved-ended" {
+        format!(
+            "{} preserved calls ended ({phones}); only now do those phones fail over",
+            g.phones.len()
+        )
+    } else if sub == "call-dropped" {
+        format!(
+            "{} calls dropped ({phones}): {} (held and hunt-group calls are not preserved)",
+            g.phones.len(),
+            g.note
+        )
+    } else if sub == "call-preserved" {
+        format!(
+            "{} calls kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and fails over when it ends (at most 2 h)",
+            g.phones.len()
+        )
+    } else if sub == "call-failed" {
+        format!(
+            "{} calls could not be set up ({phones}): {}",
+            g.phones.len(),
+            g.note
+        )
+    } else if sub == "vm-left" {
+        format!(
+            "stored {} voicemail messages (mailboxes {phones})",
+            g.phones.len()
+        )
+    } else if sub == "rec-archived" {
+        format!(
+            "{} call recordings made and archived by Media Manager",
+            g.phones.len()
+        )
+    } else if sub == "rec-kept" {
+        format!(
+            "{} call recordings made and kept here (Media Manager unreachable) until collected",
+            g.phones.len()
+        )
+    } else if sub == "portal-change" {
+        format!(
+            "{} one-X Portal changes accepted (users {phones})",
+            g.phones.len()
+        )
+    } else if sub == "portal-refused" {
+        format!(
+            "{} one-X Portal changes failed: no portal answered (users {phones})",
+            g.phones.len()
+        )
     } else if sub == "expired" {
         format!(
             "dropped {n} registration{s} no longer refreshed ({phones}): no keepalive for {}",
@@ -250,6 +362,52 @@ fn describe(e: &EventRecord, p: &Paint) -> String {
             human_ms(*visible_for_ms)
         )),
         Event::RunEnded {} => "run ends".to_string(),
+        Event::LicenceState { state, reason } => {
+            let text = format!("licence state {}: {reason}", state.to_uppercase());
+            match state.as_str() {
+                "restricted" => p.red(&text),
+                "grace" => p.yellow(&text),
+                _ => text,
+            }
+        }
+        Event::ServiceState { service, state, reason } => {
+            let text = format!("{service} {state}: {reason}");
+            if state == "active" { text } else { p.dim(&text) }
+        }
+        Event::ConfigChange { accepted: true, reason } => format!("configuration changed ({reason})"),
+        Event::ConfigChange { accepted: false, reason } => p.red(&format!("configuration change REFUSED: {reason}")),
+        Event::HuntGroupState { group, home, active } => {
+            if home == &e.server {
+                format!("hunt group {group} runs here (stored here, advertised to every peer)")
+            } else if *active {
+                p.bold(&format!("runs hunt group {group} of {home} (line option: backs up my hunt groups)"))
+            } else {
+                format!("hands hunt group {group} back to {home} with its phones")
+            }
+        }
+        Event::VoicemailHandback { messages, cut_calls, mode } => p.bold(&format!(
+            "voicemail FAILBACK ({mode}): {messages} messages left here during failover synced to the primary{}",
+            if *cut_calls > 0 { format!("; {cut_calls} voicemail calls cut by the timeout, kept as recorded") } else { String::new() }
+        )),
+        Event::RecordingsCollected { from, recordings } => format!(
+            "Media Manager collected {recordings} recordings kept by {from}'s voicemail"
+        ),
+        Event::PortalHandback { changes_dropped, mode } => p.bold(&format!(
+            "one-X Portal FAILBACK ({mode}): {changes_dropped} changes made during failover are dropped"
+        )),
+        Event::Audit {
+            messages_left,
+            messages_lost,
+            messages_waiting,
+            recordings_made,
+            recordings_lost,
+            recordings_pending,
+        } => {
+            let text = format!(
+                "audit: {messages_left} voicemail messages left, {messages_lost} lost, {messages_waiting} waiting on a down server; {recordings_made} recordings, {recordings_lost} lost, {recordings_pending} awaiting collection"
+            );
+            if *messages_lost + *recordings_lost > 0 { p.red(&text) } else { text }
+        }
         _ => String::new(),
     }
 }

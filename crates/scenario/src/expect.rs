@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fleetsim_model::{Event, EventRecord, Expectation, Scenario, human_ms};
+
+use crate::findings;
 use serde::Serialize;
 
 /// The verdict on one expectation.
@@ -171,6 +173,92 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
                     ),
                 )
             }
+        }
+        Expectation::Service {
+            service,
+            on,
+            state,
+            at,
+        } => {
+            let seen = findings::service_state_at(events, on, service, at.as_millis());
+            (
+                seen == *state,
+                format!("{service} on {on} at {at}: {seen} (expected {state})"),
+            )
+        }
+        Expectation::Licence { server, state, at } => {
+            let seen = findings::licence_state_at(events, server, at.as_millis());
+            (
+                seen == *state,
+                format!("{server}'s licence at {at}: {seen} (expected {state})"),
+            )
+        }
+        Expectation::NothingLost => match findings::audit(events) {
+            None => (false, "the run has no end-of-run audit".into()),
+            Some([left, lost, waiting, made, rec_lost, pending]) => (
+                lost == 0 && rec_lost == 0,
+                format!(
+                    "{left} voicemail messages left, {lost} lost, {waiting} waiting on a server that is down; {made} recordings made, {rec_lost} lost, {pending} not yet collected"
+                ),
+            ),
+        },
+        Expectation::Calls {
+            max_dropped,
+            min_dropped,
+            min_preserved,
+        } => {
+            let started = events
+                .iter()
+                .filter(|e| matches!(e.event, Event::CallStarted { .. }))
+                .count();
+            let dropped = events
+                .iter()
+                .filter(|e| matches!(e.event, Event::CallDropped { .. }))
+                .count() as u32;
+            let preserved = events
+                .iter()
+                .filter(|e| matches!(e.event, Event::CallPreserved { .. }))
+                .count() as u32;
+            let ok = max_dropped.is_none_or(|m| dropped <= m)
+                && min_dropped.is_none_or(|m| dropped >= m)
+                && min_preserved.is_none_or(|m| preserved >= m);
+            (
+                ok,
+                format!("{started} calls set up, {dropped} dropped, {preserved} preserved"),
+            )
+        }
+        Expectation::SplitBrain { present } => {
+            let found = findings::split_brain(events);
+            let detail = if found.is_empty() {
+                "no split-brain finding".to_string()
+            } else {
+                let d: Vec<String> = found.iter().map(|f| f.describe()).collect();
+                format!("{} finding(s): {}", found.len(), d.join("; "))
+            };
+            (found.is_empty() != *present, detail)
+        }
+        Expectation::CapacityOverflow { on, min } => {
+            let refused: BTreeSet<&str> = events
+                .iter()
+                .filter(|e| e.server == *on)
+                .filter_map(|e| match &e.event {
+                    Event::CapacityExceeded { phone, .. } => Some(phone.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let n = refused.len() as u32;
+            let list_of: Vec<&str> = refused.into_iter().collect();
+            (
+                n >= *min,
+                format!(
+                    "{n} guests refused on {on} for lack of capacity{}",
+                    if n > 0 {
+                        format!(": {}", list(&list_of))
+                    } else {
+                        String::new()
+                    }
+                ),
+            )
         }
         Expectation::Failback { to, within, after } => {
             let after = after.as_millis();

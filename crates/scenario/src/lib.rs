@@ -34,6 +34,8 @@
 //! - [`runner`]: [`run`], the fleet under test and the fault plane.
 //! - [`metrics`]: detection, takeover, per-phone outage, from events.
 //! - [`expect`]: evaluates each expectation against the events.
+//! - [`findings`]: split-brain findings, service and licence state at a
+//!   moment, the loss audit.
 //! - [`vary`]: variations of a scenario (a fault moved in time).
 //! - [`golden`]: golden timelines and their semantic diff; run-to-run divergence.
 //! - [`live`]: a live fleet on loopback TCP and its `Control` gRPC service.
@@ -41,6 +43,7 @@
 
 pub mod builder;
 pub mod expect;
+pub mod findings;
 pub mod golden;
 pub mod live;
 pub mod metrics;

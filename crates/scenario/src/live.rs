@@ -28,6 +28,8 @@ pub struct LiveOptions {
     pub speed: f64,
     /// Seed of phases and retries.
     pub seed: u64,
+    /// The call and portal workload (idle by default).
+    pub calls: fleetsim_model::Calls,
 }
 
 /// A server's place in the live fleet.
@@ -72,6 +74,7 @@ pub async fn start_live(
         opts.speed,
         Some(opts.base_port),
         first,
+        &opts.calls,
     )
     .await?;
     let infos = fleet

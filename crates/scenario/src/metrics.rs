@@ -35,6 +35,22 @@ pub struct Metrics {
     pub p99_phone_outage_ms: u64,
     /// Registrations refused.
     pub registrations_refused: u32,
+    /// Calls set up.
+    pub calls_started: u32,
+    /// Calls cut by the failure of the system handling them.
+    pub calls_dropped: u32,
+    /// Calls kept up by media connection preservation.
+    pub calls_preserved: u32,
+    /// Voicemail messages left.
+    pub messages_left: u32,
+    /// Voicemail messages lost (end-of-run audit; must be 0).
+    pub messages_lost: u32,
+    /// Recordings lost (end-of-run audit; must be 0).
+    pub recordings_lost: u32,
+    /// Guests refused for lack of capacity.
+    pub capacity_refusals: u32,
+    /// Resources active on two servers at once.
+    pub split_brain: Vec<crate::findings::SplitBrain>,
     /// Events logged.
     pub events: u32,
 }
@@ -54,8 +70,23 @@ impl Metrics {
         let fleet = &scenario.fleet;
         let mut m = Metrics {
             events: events.len() as u32,
+            split_brain: crate::findings::split_brain(events),
             ..Metrics::default()
         };
+        for e in events {
+            match &e.event {
+                Event::CallStarted { .. } => m.calls_started += 1,
+                Event::CallDropped { .. } => m.calls_dropped += 1,
+                Event::CallPreserved { .. } => m.calls_preserved += 1,
+                Event::CapacityExceeded { .. } => m.capacity_refusals += 1,
+                _ => {}
+            }
+        }
+        if let Some([left, lost, _, _, rec_lost, _]) = crate::findings::audit(events) {
+            m.messages_left = left;
+            m.messages_lost = lost;
+            m.recordings_lost = rec_lost;
+        }
 
         // The first incident: the first fault that takes a server out of
         // sight of its backup (for a partition, the first server named that

@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fleetsim_model::{Event, EventRecord, Fault, FaultKind, Fleet, GrayPath, Scenario};
+use fleetsim_model::Calls;
+use fleetsim_model::{Event, EventRecord, Fault, FaultKind, Fleet, GrayPath, Scenario, Service};
 use fleetsim_net::{Clock, EventLog, Net, Timing};
+use fleetsim_phones::PhoneCmd;
+use fleetsim_phones::workload::{self, Workload};
 use fleetsim_phones::{PhoneConfig, PhoneHandle};
-use fleetsim_server::{Ctx, ServerConfig, ServerHandle, StartError, Stats};
+use fleetsim_server::{Ctx, Disk, ServerConfig, ServerHandle, StartError, Stats};
 
 use crate::expect::{ExpectationResult, evaluate};
 use crate::metrics::Metrics;
@@ -193,7 +196,12 @@ pub(crate) struct FleetUnderTest {
     pub(crate) ctx: Ctx,
     pub(crate) servers: BTreeMap<String, ServerHandle>,
     pub(crate) incarnations: BTreeMap<String, u64>,
-    phones: Vec<PhoneHandle>,
+    /// Each server's disk, kept across its incarnations.
+    pub(crate) disks: BTreeMap<String, Disk>,
+    phones: BTreeMap<String, PhoneHandle>,
+    /// The call and portal workload.
+    workload: Vec<tokio::task::JoinHandle<()>>,
+    workload_token: tokio_util::sync::CancellationToken,
 }
 
 impl FleetUnderTest {
@@ -206,6 +214,7 @@ impl FleetUnderTest {
         speed: f64,
         base_port: Option<u16>,
         first_event: Event,
+        calls: &Calls,
     ) -> Result<FleetUnderTest, RunError> {
         let clock = Clock::start(speed);
         let log = EventLog::new(clock);
@@ -229,7 +238,14 @@ impl FleetUnderTest {
             },
             servers: BTreeMap::new(),
             incarnations: BTreeMap::new(),
-            phones: Vec::new(),
+            disks: fleet
+                .servers
+                .iter()
+                .map(|s| (s.name.clone(), Disk::default()))
+                .collect(),
+            phones: BTreeMap::new(),
+            workload: Vec::new(),
+            workload_token: tokio_util::sync::CancellationToken::new(),
         };
         // Every server is bound before any phone starts: readiness is awaited.
         for s in &fleet.servers {
@@ -239,18 +255,48 @@ impl FleetUnderTest {
             if p.kind == fleetsim_model::PhoneKind::Analogue {
                 net.colocate(&p.extension, &p.home);
             }
-            let backup = fleet
-                .server(&p.home)
-                .and_then(|s| s.backup_for_phones())
-                .map(str::to_string);
+            let backup = fleet.backup_of_phone(p).map(str::to_string);
+            let res = &fleet.resilience;
+            let rt = |d: fleetsim_model::Dur| clock.to_runtime(d.0).max(Duration::from_millis(1));
             let cfg = PhoneConfig {
                 spec: p.clone(),
                 backup,
                 seed,
                 timing,
+                dect_poll: rt(res.dect_poll),
+                dect_switch_after: rt(res.dect_switch_after),
+                preservation: res.media_preservation.then(|| rt(res.preservation_limit)),
             };
-            fut.phones
-                .push(fleetsim_phones::spawn(cfg, net.clone(), log.clone()));
+            fut.phones.insert(
+                p.extension.clone(),
+                fleetsim_phones::spawn(cfg, net.clone(), log.clone()),
+            );
+        }
+        if !calls.is_idle() {
+            let senders = || Workload {
+                calls: calls.clone(),
+                phones: fleet
+                    .phones
+                    .iter()
+                    .filter_map(|p| {
+                        fut.phones
+                            .get(&p.extension)
+                            .map(|h| (p.extension.clone(), h.sender()))
+                    })
+                    .collect(),
+                seed,
+            };
+            let f = fleet.clone();
+            let w = senders();
+            fut.workload.push(tokio::spawn(async move {
+                workload::run_calls(w, &f, clock).await;
+            }));
+            let f = fleet.clone();
+            let w = senders();
+            let (n, l, tok) = (net.clone(), log.clone(), fut.workload_token.clone());
+            fut.workload.push(tokio::spawn(async move {
+                workload::run_portal_changes(w, &f, n, l, timing, tok).await;
+            }));
         }
         Ok(fut)
     }
@@ -264,6 +310,7 @@ impl FleetUnderTest {
             incarnation: *inc,
             seed: self.seed,
             timing: self.timing,
+            disk: self.disks.entry(name.to_string()).or_default().clone(),
         };
         let handle = fleetsim_server::start(cfg, self.ctx.clone()).await?;
         self.servers.insert(name.to_string(), handle);
@@ -300,6 +347,32 @@ impl FleetUnderTest {
                     self.start_server(server).await?;
                 }
             }
+            FaultKind::ActivateBackup { .. } => {
+                let backup = self.fleet.voicemail_backup().map(|s| s.name.clone());
+                if let Some(h) = backup.and_then(|b| self.servers.get(&b)) {
+                    h.activate_backup_voicemail();
+                }
+            }
+            FaultKind::ManualFailback { service } => {
+                let (svc, backup) = if service == "one-x-portal" {
+                    (Service::OneXPortal, self.fleet.portal_backup())
+                } else {
+                    (Service::VoicemailPro, self.fleet.voicemail_backup())
+                };
+                if let Some(h) = backup.and_then(|b| self.servers.get(&b.name)) {
+                    h.manual_failback(svc);
+                }
+            }
+            FaultKind::ConfigChange { server } => {
+                if let Some(h) = self.servers.get(server) {
+                    h.configure("operator configuration change");
+                }
+            }
+            FaultKind::RebootPhone { phone } => {
+                if let Some(p) = self.phones.get(phone) {
+                    p.send(PhoneCmd::Reboot);
+                }
+            }
             other => {
                 let clock = log.clock();
                 apply_to_net(net, &self.fleet, other, |d| clock.to_runtime(d));
@@ -308,8 +381,68 @@ impl FleetUnderTest {
         Ok(())
     }
 
+    /// The end-of-run audit of voicemail messages and recordings, read from
+    /// the servers' disks: a message is safe if an active voicemail holds it,
+    /// waiting if only a server that is down keeps it, lost otherwise.
+    pub(crate) fn audit(&self, events: &[EventRecord]) -> Event {
+        let mut left = Vec::new();
+        let mut made = Vec::new();
+        for e in events {
+            match &e.event {
+                Event::VoicemailLeft { message, .. } => left.push(message.clone()),
+                Event::RecordingMade { recording, .. } => made.push(recording.clone()),
+                _ => {}
+            }
+        }
+        let mut active = std::collections::BTreeSet::new();
+        let mut down = std::collections::BTreeSet::new();
+        for (name, disk) in &self.disks {
+            match self.servers.get(name) {
+                Some(h) if h.voicemail_active() => active.extend(disk.message_ids()),
+                Some(_) => {}
+                None => down.extend(disk.message_ids()),
+            }
+        }
+        let (mut lost, mut waiting) = (0, 0);
+        for m in &left {
+            if !active.contains(m) {
+                if down.contains(m) {
+                    waiting += 1;
+                } else {
+                    lost += 1;
+                }
+            }
+        }
+        let mut archived = std::collections::BTreeSet::new();
+        let mut pending = std::collections::BTreeSet::new();
+        for disk in self.disks.values() {
+            archived.extend(disk.archived());
+            pending.extend(disk.pending_recordings());
+        }
+        let recordings_pending = made
+            .iter()
+            .filter(|r| !archived.contains(*r) && pending.contains(*r))
+            .count() as u32;
+        let recordings_lost = made
+            .iter()
+            .filter(|r| !archived.contains(*r) && !pending.contains(*r))
+            .count() as u32;
+        Event::Audit {
+            messages_left: left.len() as u32,
+            messages_lost: lost,
+            messages_waiting: waiting,
+            recordings_made: made.len() as u32,
+            recordings_lost,
+            recordings_pending,
+        }
+    }
+
     pub(crate) fn stop(self) {
-        for p in self.phones {
+        self.workload_token.cancel();
+        for w in self.workload {
+            w.abort();
+        }
+        for (_, p) in self.phones {
             p.stop();
         }
         for (_, s) in self.servers {
@@ -361,7 +494,13 @@ pub(crate) fn apply_to_net(
             let ms = i64::try_from(runtime.as_millis()).unwrap_or(i64::MAX);
             net.set_clock_offset(server, if *offset_ms < 0 { -ms } else { ms });
         }
-        FaultKind::Crash { .. } | FaultKind::Stop { .. } | FaultKind::Restart { .. } => {}
+        FaultKind::Crash { .. }
+        | FaultKind::Stop { .. }
+        | FaultKind::Restart { .. }
+        | FaultKind::ActivateBackup { .. }
+        | FaultKind::ManualFailback { .. }
+        | FaultKind::ConfigChange { .. }
+        | FaultKind::RebootPhone { .. } => {}
     }
 }
 
@@ -401,6 +540,7 @@ async fn run_inner(
             seed: scenario.seed,
             mode: mode_name.into(),
         },
+        &scenario.calls,
     )
     .await?;
     let clock = fut.ctx.log.clock();
@@ -421,6 +561,8 @@ async fn run_inner(
         fut.apply(fault).await?;
     }
     tokio::time::sleep_until(clock.at(scenario.duration.0)).await;
+    let audit = fut.audit(&log.snapshot());
+    log.emit("runner", audit);
     log.emit("runner", Event::RunEnded {});
     if let Some(r) = reporter {
         r.abort();

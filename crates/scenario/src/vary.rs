@@ -38,12 +38,12 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
     check_story(&s.faults).map_err(|e| format!("moving fault {index} to {at}: {e}"))?;
     for e in &mut s.expectations {
         match &mut e.expect {
-            Expectation::Takeover { after, .. } | Expectation::Failback { after, .. } => {
-                if i128::from(after.as_millis()) == from {
-                    *after = at;
-                }
+            Expectation::Takeover { after, .. } | Expectation::Failback { after, .. }
+                if i128::from(after.as_millis()) == from =>
+            {
+                *after = at;
             }
-            Expectation::NoFailover { .. } => {}
+            _ => {}
         }
     }
     Ok(s)

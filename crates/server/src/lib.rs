@@ -8,22 +8,38 @@
 //! incarnation: connections reset, new ones refused, memory gone. A restart
 //! is simply a new [`start`] with the next incarnation number.
 //!
+//! Beyond phones, each role serves its own services (DOMAIN.md §1, §4), each
+//! with its own `grpc.health.v1` status: `Licensing` on the primary (and a
+//! renewal loop on every other server), `Voicemail` with Media Manager's
+//! collection, `Portal` (one-X), `MediaManager` and `Collaboration`.
+//!
 //! # Layout
 //! - [`state`]: what a server remembers and the rules it applies (who is lost,
-//!   who may register as a guest, when to fail back).
-//! - `line`: the `Line` service and the presence sender.
-//! - `telephony`: the `Telephony` service.
+//!   who may register as a guest, capacity, when to fail back, hunt groups).
+//! - [`disk`]: what survives a restart (messages, recordings, licence grace).
+//! - `line`: the `Line` service (presence, replication, hunt-group calls).
+//! - `telephony`: the `Telephony` service (registration, calls, configuration).
+//! - `licensing`: licence server and the normal → grace → restricted states.
+//! - `voicemail`: Voicemail Pro active/standby, handback, recordings, Media
+//!   Manager and Collaboration services.
+//! - `portal`: one-X Portal detection, takeover and handback.
 //! - `watchdog`: per-peer timers for the 3-minute and 10-minute rules.
 
+pub mod disk;
+mod licensing;
 mod line;
+mod portal;
 pub mod state;
 mod telephony;
+mod voicemail;
 mod watchdog;
+
+pub use disk::Disk;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use fleetsim_model::{Event, Fleet};
+use fleetsim_model::{Event, Fleet, Service};
 use fleetsim_net::{EventLog, Net, Timing};
 use fleetsim_proto::pb;
 use rand::Rng as _;
@@ -59,6 +75,8 @@ pub struct ServerConfig {
     pub seed: u64,
     /// Timers in runtime units.
     pub timing: Timing,
+    /// The server's disk, kept across its incarnations.
+    pub disk: Disk,
 }
 
 /// The run-wide things a server works with.
@@ -109,6 +127,50 @@ impl ServerHandle {
     /// Phones registered here now: (extension, guest).
     pub fn registrations(&self) -> Vec<(String, bool)> {
         self.shared.registrations()
+    }
+
+    /// Whether this server's Voicemail Pro is active now.
+    pub fn voicemail_active(&self) -> bool {
+        self.shared.voicemail_active()
+    }
+
+    /// Operator action "activate backup" on this server's voicemail; false if
+    /// it is not the primary's voicemail backup.
+    pub fn activate_backup_voicemail(&self) -> bool {
+        self.shared.vm_activate_backup()
+    }
+
+    /// Operator action: hand `service` (`voicemail-pro` or `one-x-portal`)
+    /// back to the primary now. Runs on in the background; events tell.
+    pub fn manual_failback(&self, service: fleetsim_model::Service) {
+        let shared = self.shared.clone();
+        let span = tracing::info_span!("server", server = %self.name);
+        let task = async move {
+            match service {
+                fleetsim_model::Service::VoicemailPro => {
+                    voicemail::handback(&shared, "manual", true).await;
+                }
+                fleetsim_model::Service::OneXPortal => {
+                    portal::manual_failback(&shared).await;
+                }
+                _ => {}
+            }
+        };
+        let token = self.token.clone();
+        tokio::spawn(
+            async move {
+                tokio::select! {
+                    () = token.cancelled() => {}
+                    () = task => {}
+                }
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Operator action: a configuration change (refused in restricted mode).
+    pub fn configure(&self, change: &str) -> bool {
+        self.shared.configure(change).is_ok()
     }
 
     /// Kills the incarnation: every connection to or from it resets, new
@@ -170,7 +232,13 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
             server: cfg.name.clone(),
             source,
         })?;
-    let shared = Arc::new(Shared::new(&cfg, spec, &ctx));
+    let shared = Arc::new(Shared::new(
+        &cfg,
+        spec,
+        &ctx,
+        token.clone(),
+        cfg.disk.clone(),
+    ));
     let mut tasks = Vec::new();
 
     // gRPC: Line everywhere, Telephony where IP Office runs, health for both.
@@ -199,10 +267,66 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
                 .ok()
         })
         .flatten();
+    let runs = |s: Service| shared.spec.runs(s);
+    let licensing_svc = if runs(Service::Licensing) {
+        health
+            .set_serving::<pb::licensing_server::LicensingServer<licensing::LicensingSvc>>()
+            .await;
+        Some(pb::licensing_server::LicensingServer::new(
+            licensing::LicensingSvc(shared.clone()),
+        ))
+    } else {
+        None
+    };
+    let voicemail_svc = if runs(Service::VoicemailPro) {
+        health
+            .set_serving::<pb::voicemail_server::VoicemailServer<voicemail::VoicemailSvc>>()
+            .await;
+        Some(pb::voicemail_server::VoicemailServer::new(
+            voicemail::VoicemailSvc(shared.clone()),
+        ))
+    } else {
+        None
+    };
+    let portal_svc = if runs(Service::OneXPortal) {
+        health
+            .set_serving::<pb::portal_server::PortalServer<portal::PortalSvc>>()
+            .await;
+        Some(pb::portal_server::PortalServer::new(portal::PortalSvc(
+            shared.clone(),
+        )))
+    } else {
+        None
+    };
+    let media_svc = if runs(Service::MediaManager) {
+        health
+            .set_serving::<pb::media_manager_server::MediaManagerServer<voicemail::MediaSvc>>()
+            .await;
+        Some(pb::media_manager_server::MediaManagerServer::new(
+            voicemail::MediaSvc(shared.clone()),
+        ))
+    } else {
+        None
+    };
+    let collab_svc = if runs(Service::CollaborationServer) {
+        health
+            .set_serving::<pb::collaboration_server::CollaborationServer<voicemail::CollabSvc>>()
+            .await;
+        Some(pb::collaboration_server::CollaborationServer::new(
+            voicemail::CollabSvc(shared.clone()),
+        ))
+    } else {
+        None
+    };
     let router = tonic::transport::Server::builder()
         .add_service(health_svc)
         .add_service(line_svc)
         .add_optional_service(telephony_svc)
+        .add_optional_service(licensing_svc)
+        .add_optional_service(voicemail_svc)
+        .add_optional_service(portal_svc)
+        .add_optional_service(media_svc)
+        .add_optional_service(collab_svc)
         .add_optional_service(reflection);
     let shutdown = token.clone().cancelled_owned();
     tasks.push(tokio::spawn(
@@ -239,6 +363,27 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
         ));
     }
 
+    // Services: licence renewal everywhere but the licence server, voicemail
+    // and portal state machines where they run.
+    let phase = |rng: &mut fleetsim_net::seed::Rng| {
+        std::time::Duration::from_millis(rng.random_range(0..jitter_ms))
+    };
+    if !runs(Service::Licensing) {
+        tasks.push(tokio::spawn(
+            licensing::renew_loop(shared.clone(), phase(&mut rng)).instrument(span.clone()),
+        ));
+    }
+    if runs(Service::VoicemailPro) {
+        tasks.push(tokio::spawn(
+            voicemail::run(shared.clone(), phase(&mut rng)).instrument(span.clone()),
+        ));
+    }
+    if runs(Service::OneXPortal) {
+        tasks.push(tokio::spawn(
+            portal::run(shared.clone(), phase(&mut rng)).instrument(span.clone()),
+        ));
+    }
+
     let reaper = shared.clone();
     tasks.push(tokio::spawn(
         async move {
@@ -258,6 +403,33 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
             incarnation: cfg.incarnation,
         },
     );
+    // Services that never fail over are simply up with their server.
+    for s in [
+        Service::Licensing,
+        Service::MediaManager,
+        Service::CollaborationServer,
+    ] {
+        if runs(s) {
+            ctx.log.emit(
+                &cfg.name,
+                Event::ServiceState {
+                    service: s.as_str().into(),
+                    state: "active".into(),
+                    reason: "runs on this server only; no failover".into(),
+                },
+            );
+        }
+    }
+    for group in shared.own_hunt_groups() {
+        ctx.log.emit(
+            &cfg.name,
+            Event::HuntGroupState {
+                group,
+                home: cfg.name.clone(),
+                active: true,
+            },
+        );
+    }
     Ok(ServerHandle {
         name: cfg.name,
         token,

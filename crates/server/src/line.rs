@@ -27,9 +27,12 @@ impl pb::line_server::Line for LineSvc {
             std::future::pending::<()>().await;
         }
         let r = req.into_inner();
-        let held = self.0.on_presence(&r.from, r.incarnation).ok_or_else(|| {
-            Status::permission_denied(format!("{}: no line to {:?}", self.0.name, r.from))
-        })?;
+        let held = self
+            .0
+            .on_presence(&r.from, r.incarnation, r.hunt_groups)
+            .ok_or_else(|| {
+                Status::permission_denied(format!("{}: no line to {:?}", self.0.name, r.from))
+            })?;
         Ok(Response::new(pb::PresenceReply {
             server: self.0.name.clone(),
             records_version_held: held,
@@ -49,6 +52,22 @@ impl pb::line_server::Line for LineSvc {
             .map_err(Status::failed_precondition)?;
         Ok(Response::new(pb::ReplicateReply { held }))
     }
+
+    async fn hunt_call(
+        &self,
+        req: Request<pb::HuntCallRequest>,
+    ) -> Result<Response<pb::HuntCallReply>, Status> {
+        self.0.stats.rpc();
+        let r = req.into_inner();
+        if self.0.runs_hunt_group(&r.group) {
+            Ok(Response::new(pb::HuntCallReply {}))
+        } else {
+            Err(Status::failed_precondition(format!(
+                "hunt group {:?} does not run on {}",
+                r.group, self.0.name
+            )))
+        }
+    }
 }
 
 /// Sends presence to `peer` every presence interval, starting after `phase`;
@@ -67,7 +86,13 @@ pub(crate) async fn presence_loop(
         shared.timing.channel(),
     );
     let mut client = pb::line_client::LineClient::new(chan);
-    let is_backup = shared.spec.backup_for_phones() == Some(peer.as_str());
+    let is_backup = shared
+        .spec
+        .backup
+        .as_ref()
+        .is_some_and(|b| b.server == peer)
+        && !shared.my_records.is_empty();
+    let hunt_groups = shared.own_hunt_groups();
     let version = if is_backup { shared.incarnation } else { 0 };
     // tokio time (virtual in sim mode); the phase comes from the seeded RNG.
     let mut ticker =
@@ -83,6 +108,7 @@ pub(crate) async fn presence_loop(
             from: shared.name.clone(),
             incarnation: shared.incarnation,
             records_version: version,
+            hunt_groups: hunt_groups.clone(),
         };
         match call(shared.timing.rpc_deadline, client.presence(req)).await {
             Ok(reply) if is_backup && reply.get_ref().records_version_held != version => {

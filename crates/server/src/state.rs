@@ -12,7 +12,9 @@ use fleetsim_net::{Clock, EventLog, Net, Timing};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::{Ctx, ServerConfig, Stats};
+use crate::{Ctx, Disk, ServerConfig, Stats};
+use fleetsim_proto::pb;
+use tokio_util::sync::CancellationToken;
 
 /// Server clocks read true time plus this base plus their offset, so that a
 /// step back (offsets are limited to a day) never goes below the runtime's
@@ -59,6 +61,8 @@ pub(crate) struct Peer {
     pub notify: Arc<Notify>,
     /// The peer's incarnation as last heard (0: never heard).
     pub incarnation: u64,
+    /// When failback to it last started (homeless-prevention window).
+    pub failback_at: Option<Instant>,
 }
 
 /// A phone registered here.
@@ -66,6 +70,9 @@ pub(crate) struct Peer {
 pub(crate) struct Reg {
     pub home: String,
     pub guest: bool,
+    pub kind: PhoneKind,
+    /// When it registered.
+    pub since: Instant,
     /// Registration or last keepalive.
     pub refreshed: Instant,
 }
@@ -82,6 +89,12 @@ pub(crate) struct State {
     pub peers: BTreeMap<String, Peer>,
     pub regs: BTreeMap<String, Reg>,
     pub held: BTreeMap<String, Held>,
+    /// Hunt groups each peer advertises (memory only, like the records).
+    pub advertised: BTreeMap<String, Vec<String>>,
+    /// Hunt groups running here now: group → home.
+    pub hunt: BTreeMap<String, String>,
+    /// Calls set up here: call id → calling extension.
+    pub calls: BTreeMap<String, String>,
 }
 
 /// One server incarnation's identity, configuration and state.
@@ -97,11 +110,32 @@ pub struct Shared {
     pub(crate) stats: Arc<Stats>,
     /// Phones of this server its backup keeps records of.
     pub(crate) my_records: Vec<(String, PhoneKind)>,
+    /// This incarnation's life: cancelled when it dies.
+    pub(crate) token: CancellationToken,
+    /// What survives a restart.
+    pub(crate) disk: Disk,
+    /// Licence state (DOMAIN.md §4).
+    pub(crate) licence: Mutex<crate::licensing::Licence>,
+    /// Voicemail Pro, when this server runs it.
+    pub(crate) vm: Mutex<crate::voicemail::Vm>,
+    /// one-X Portal, when this server runs it.
+    pub(crate) portal: Mutex<crate::portal::PortalState>,
+    /// Line clients to peers, made on first use.
+    lines: Mutex<BTreeMap<String, LineClient>>,
     state: Mutex<State>,
 }
 
+/// A `Line` client.
+pub(crate) type LineClient = pb::line_client::LineClient<tonic::transport::Channel>;
+
 impl Shared {
-    pub(crate) fn new(cfg: &ServerConfig, spec: ServerSpec, ctx: &Ctx) -> Shared {
+    pub(crate) fn new(
+        cfg: &ServerConfig,
+        spec: ServerSpec,
+        ctx: &Ctx,
+        token: CancellationToken,
+        disk: Disk,
+    ) -> Shared {
         let now = local_now(&ctx.net, &cfg.name);
         let peers = cfg
             .fleet
@@ -115,19 +149,25 @@ impl Shared {
                     failover: Failover::Idle,
                     notify: Arc::new(Notify::new()),
                     incarnation: 0,
+                    failback_at: None,
                 };
                 (p, peer)
             })
             .collect();
-        let my_records = if spec.backup_for_phones().is_some() {
-            cfg.fleet
-                .phones_of(&cfg.name)
-                .filter(|p| p.kind.fails_over())
-                .map(|p| (p.extension.clone(), p.kind))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // Records follow the line's options: IP phones, and IP DECT phones.
+        let my_records = cfg
+            .fleet
+            .phones_of(&cfg.name)
+            .filter(|p| spec.backup_for_kind(p.kind).is_some())
+            .map(|p| (p.extension.clone(), p.kind))
+            .collect();
+        let hunt = cfg
+            .fleet
+            .hunt_groups
+            .iter()
+            .filter(|g| g.home == cfg.name)
+            .map(|g| (g.name.clone(), g.home.clone()))
+            .collect();
         Shared {
             name: cfg.name.clone(),
             spec,
@@ -138,10 +178,100 @@ impl Shared {
             log: ctx.log.clone(),
             stats: ctx.stats.clone(),
             my_records,
+            token,
+            disk,
+            licence: Mutex::new(crate::licensing::Licence::default()),
+            vm: Mutex::new(crate::voicemail::Vm::default()),
+            portal: Mutex::new(crate::portal::PortalState::default()),
+            lines: Mutex::new(BTreeMap::new()),
             state: Mutex::new(State {
                 peers,
+                hunt,
                 ..State::default()
             }),
+        }
+    }
+
+    /// A `Line` client to `peer`, made on first use.
+    pub(crate) fn line_client(&self, peer: &str) -> LineClient {
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        lines
+            .entry(peer.to_string())
+            .or_insert_with(|| {
+                LineClient::new(fleetsim_net::channel(
+                    &self.net,
+                    &self.name,
+                    &self.token,
+                    peer,
+                    self.timing.channel(),
+                ))
+            })
+            .clone()
+    }
+
+    /// A channel to `peer` for another service.
+    pub(crate) fn channel_to(&self, peer: &str) -> tonic::transport::Channel {
+        fleetsim_net::channel(
+            &self.net,
+            &self.name,
+            &self.token,
+            peer,
+            self.timing.channel(),
+        )
+    }
+
+    /// A fleet duration in this run's runtime units.
+    pub(crate) fn runtime(&self, d: fleetsim_model::Dur) -> std::time::Duration {
+        self.clock()
+            .to_runtime(d.0)
+            .max(std::time::Duration::from_millis(1))
+    }
+
+    /// Hunt groups stored here (advertised to every peer).
+    pub(crate) fn own_hunt_groups(&self) -> Vec<String> {
+        self.fleet
+            .hunt_groups
+            .iter()
+            .filter(|g| g.home == self.name)
+            .map(|g| g.name.clone())
+            .collect()
+    }
+
+    /// Whether hunt group `group` runs here now.
+    pub(crate) fn runs_hunt_group(&self, group: &str) -> bool {
+        self.lock().hunt.contains_key(group)
+    }
+
+    /// Starts or stops running `home`'s advertised hunt groups here.
+    fn set_guest_hunt_groups(&self, home: &str, active: bool) {
+        let backs_up_groups = self
+            .fleet
+            .server(home)
+            .and_then(|s| s.backup_with(fleetsim_model::BackupOption::HuntGroups))
+            == Some(self.name.as_str());
+        if !backs_up_groups {
+            return;
+        }
+        let mut st = self.lock();
+        let groups = st.advertised.get(home).cloned().unwrap_or_default();
+        let mut changed = Vec::new();
+        for g in groups {
+            let now_active = st.hunt.contains_key(&g);
+            if active && !now_active {
+                st.hunt.insert(g.clone(), home.to_string());
+                changed.push(g);
+            } else if !active && st.hunt.get(&g).is_some_and(|h| h == home) {
+                st.hunt.remove(&g);
+                changed.push(g);
+            }
+        }
+        drop(st);
+        for group in changed {
+            self.emit(Event::HuntGroupState {
+                group,
+                home: home.to_string(),
+                active,
+            });
         }
     }
 
@@ -172,9 +302,20 @@ impl Shared {
         self.log.emit(&self.name, event);
     }
 
-    /// Whether this server backs up `home`'s IP phones.
+    /// Whether this server is `home`'s backup system (whatever the line backs up).
     pub(crate) fn backs_up(&self, home: &str) -> bool {
-        self.fleet.server(home).and_then(|s| s.backup_for_phones()) == Some(self.name.as_str())
+        self.fleet
+            .server(home)
+            .and_then(|s| s.backup.as_ref())
+            .is_some_and(|b| b.server == self.name)
+    }
+
+    /// Whether this server backs up `home`'s phones of `kind`.
+    fn backs_up_kind(&self, home: &str, kind: PhoneKind) -> bool {
+        self.fleet
+            .server(home)
+            .and_then(|s| s.backup_for_kind(kind))
+            == Some(self.name.as_str())
     }
 
     /// Phones registered here: (extension, guest).
@@ -189,10 +330,18 @@ impl Shared {
     /// A presence update from `from` (incarnation `incarnation`) arrived.
     /// Returns the version of `from`'s records held here, or `None` if there
     /// is no line to `from`.
-    pub(crate) fn on_presence(&self, from: &str, incarnation: u64) -> Option<u64> {
+    pub(crate) fn on_presence(
+        &self,
+        from: &str,
+        incarnation: u64,
+        hunt_groups: Vec<String>,
+    ) -> Option<u64> {
         let now = self.now();
         let mut st = self.lock();
         let held = st.held.get(from).map_or(0, |h| h.version);
+        if st.peers.contains_key(from) {
+            st.advertised.insert(from.to_string(), hunt_groups);
+        }
         let p = st.peers.get_mut(from)?;
         let silent = now.saturating_duration_since(p.last_seen);
         let restarted = p.incarnation != 0 && p.incarnation != incarnation;
@@ -338,6 +487,7 @@ impl Shared {
             p.lost = false;
             p.returned_since = None;
             p.failover = Failover::Idle;
+            p.failback_at = Some(now);
             event = Some(Event::FailbackStarted {
                 home: peer.to_string(),
                 visible_for_ms: self.ms(now.saturating_duration_since(since)),
@@ -346,21 +496,42 @@ impl Shared {
         }
         drop(st);
         if let Some(e) = event {
+            let failback = matches!(e, Event::FailbackStarted { .. });
             self.emit(e);
+            if failback {
+                self.set_guest_hunt_groups(peer, false);
+            }
         }
     }
 
     /// Registers a phone of this server, or refuses with the reason.
     pub(crate) fn register_home(&self, ext: &str) -> Result<(), String> {
-        if !self.fleet.phones_of(&self.name).any(|p| p.extension == ext) {
+        let Some(spec) = self
+            .fleet
+            .phones_of(&self.name)
+            .find(|p| p.extension == ext)
+        else {
             return Err(format!("{ext} is not a phone of {}", self.name));
+        };
+        if spec.kind == PhoneKind::Softphone && self.licence_restricted() {
+            let reason =
+                "restricted mode: no user licence can be acquired for a softphone".to_string();
+            self.emit(Event::RegistrationRefused {
+                phone: ext.to_string(),
+                home: self.name.clone(),
+                reason: reason.clone(),
+            });
+            return Err(reason);
         }
+        let now = self.now();
         self.lock().regs.insert(
             ext.to_string(),
             Reg {
                 home: self.name.clone(),
                 guest: false,
-                refreshed: self.now(),
+                kind: spec.kind,
+                since: now,
+                refreshed: now,
             },
         );
         self.emit(Event::PhoneRegistered {
@@ -371,6 +542,13 @@ impl Shared {
         Ok(())
     }
 
+    /// Users plus extensions held here now: own phones and guests.
+    fn occupancy(&self, st: &State) -> u32 {
+        let own = self.fleet.phones_of(&self.name).count();
+        let guests = st.regs.values().filter(|r| r.guest).count();
+        u32::try_from(own + guests).unwrap_or(u32::MAX)
+    }
+
     /// Registers a phone of `home` as a guest, if the rules allow it now.
     pub(crate) fn register_guest(
         &self,
@@ -379,22 +557,30 @@ impl Shared {
         kind: PhoneKind,
     ) -> Result<(), String> {
         let now = self.now();
+        let window = self.runtime(self.fleet.resilience.homeless_prevention);
+        let mut full = false;
         let result = (|| {
             if !kind.fails_over() {
                 return Err(format!("{} endpoints do not fail over", kind.as_str()));
             }
-            if !self.backs_up(home) {
+            if !self.backs_up_kind(home, kind) {
                 return Err(format!(
-                    "{} is not {home}'s backup for IP phones",
-                    self.name
+                    "{} is not {home}'s backup for {} phones",
+                    self.name,
+                    kind.as_str()
                 ));
             }
             let mut st = self.lock();
             let has_record = st.held.get(home).is_some_and(|h| h.phones.contains(ext));
+            let occupancy = self.occupancy(&st);
+            let already = st.regs.contains_key(ext);
             let Some(p) = st.peers.get_mut(home) else {
                 return Err(format!("no line to {home}"));
             };
-            if !p.lost {
+            // Homeless prevention: just after failback a phone may register
+            // on either system, so one that cannot reach home is not stranded.
+            let homeless_window = !p.lost && p.failback_at.is_some_and(|f| now < f + window);
+            if !p.lost && !homeless_window {
                 let silent = now.saturating_duration_since(p.last_seen);
                 return Err(format!(
                     "{home} last heard {} ago; failover needs {} of silence",
@@ -408,13 +594,24 @@ impl Shared {
             if !has_record {
                 return Err(format!("no record of {ext} from {home}: resilience lost"));
             }
-            let first = p.failover != Failover::Active;
-            p.failover = Failover::Active;
+            if !already && occupancy >= self.spec.capacity {
+                full = true;
+                return Err(format!(
+                    "capacity of {} users and extensions reached (guests included): no resilience",
+                    self.spec.capacity
+                ));
+            }
+            let first = p.lost && p.failover != Failover::Active;
+            if p.lost {
+                p.failover = Failover::Active;
+            }
             st.regs.insert(
                 ext.to_string(),
                 Reg {
                     home: home.to_string(),
                     guest: true,
+                    kind,
+                    since: now,
                     refreshed: now,
                 },
             );
@@ -433,9 +630,24 @@ impl Shared {
                     home: home.to_string(),
                     guest: true,
                 });
+                if first {
+                    // Phone re-registration triggers user, hunt-group and
+                    // voicemail resilience (DOMAIN.md §3).
+                    self.set_guest_hunt_groups(home, true);
+                    if home == self.fleet.primary().name {
+                        crate::voicemail::on_failover(self);
+                    }
+                }
                 Ok(())
             }
             Err(reason) => {
+                if full {
+                    self.emit(Event::CapacityExceeded {
+                        phone: ext.to_string(),
+                        home: home.to_string(),
+                        capacity: self.spec.capacity,
+                    });
+                }
                 self.emit(Event::RegistrationRefused {
                     phone: ext.to_string(),
                     home: home.to_string(),
@@ -448,20 +660,33 @@ impl Shared {
 
     /// A keepalive: `Err` if the phone is not registered here; `Ok(true)` when
     /// the phone is a guest whose home has failed back and must go home now.
-    pub(crate) fn keepalive(&self, ext: &str) -> Result<bool, ()> {
+    /// Phones in a call, manual-failback H.323 phones and phones that came
+    /// in during the homeless-prevention window stay.
+    pub(crate) fn keepalive(&self, ext: &str, in_call: bool) -> Result<bool, ()> {
         let now = self.now();
+        let window = self.runtime(self.fleet.resilience.homeless_prevention);
         let mut st = self.lock();
         let reg = st.regs.get_mut(ext).ok_or(())?;
         reg.refreshed = now;
         let reg = reg.clone();
-        if !reg.guest {
+        if !reg.guest || in_call {
             return Ok(false);
         }
-        let failed_back = st
-            .peers
-            .get(&reg.home)
-            .is_none_or(|p| p.failover == Failover::Idle);
-        if !failed_back {
+        let manual = reg.kind == PhoneKind::H323
+            && self.fleet.resilience.phone_failback == fleetsim_model::FailbackMode::Manual;
+        if manual {
+            return Ok(false);
+        }
+        let Some(p) = st.peers.get(&reg.home) else {
+            return Ok(false);
+        };
+        if p.failover != Failover::Idle || p.lost {
+            return Ok(false);
+        }
+        if let Some(f) = p.failback_at
+            && reg.since >= f
+            && now < f + window
+        {
             return Ok(false);
         }
         st.regs.remove(ext);
@@ -476,5 +701,10 @@ impl Shared {
     /// Drops a registration.
     pub(crate) fn unregister(&self, ext: &str) {
         self.lock().regs.remove(ext);
+    }
+
+    /// Whether the phone `ext` is registered here.
+    pub(crate) fn is_registered(&self, ext: &str) -> bool {
+        self.lock().regs.contains_key(ext)
     }
 }

@@ -1,7 +1,11 @@
-//! The `Telephony` service: phones register, keep alive and unregister.
+//! The `Telephony` service: phones register, keep alive and unregister;
+//! calls are set up and routed (voicemail, recording, hunt groups); and
+//! configuration changes are made (refused in licence-restricted mode).
 
 use std::sync::Arc;
 
+use fleetsim_model::{CallKind, Event, Service};
+use fleetsim_net::call;
 use fleetsim_proto::pb;
 use tonic::{Request, Response, Status};
 
@@ -52,7 +56,7 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         self.0.stats.rpc();
         self.0.telephony_gate().await;
         let r = req.into_inner();
-        match self.0.keepalive(&r.extension) {
+        match self.0.keepalive(&r.extension, r.in_call) {
             Ok(go_home) => Ok(Response::new(pb::KeepaliveReply { go_home })),
             Err(()) => Err(Status::not_found(format!(
                 "{} is not registered on {}",
@@ -69,5 +73,183 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         self.0.telephony_gate().await;
         self.0.unregister(&req.into_inner().extension);
         Ok(Response::new(pb::UnregisterReply {}))
+    }
+
+    async fn call(&self, req: Request<pb::CallRequest>) -> Result<Response<pb::CallReply>, Status> {
+        self.0.stats.rpc();
+        self.0.telephony_gate().await;
+        let r = req.into_inner();
+        let kind = fleetsim_proto::convert::call_kind(r.kind)
+            .ok_or_else(|| Status::invalid_argument(format!("unknown call kind {}", r.kind)))?;
+        if !self.0.is_registered(&r.extension) {
+            return Err(Status::not_found(format!(
+                "{} is not registered on {}",
+                r.extension, self.0.name
+            )));
+        }
+        if r.call.is_empty() || self.0.lock().calls.contains_key(&r.call) {
+            return Err(Status::already_exists(format!(
+                "call id {:?} in use",
+                r.call
+            )));
+        }
+        self.0.start_call(kind, r);
+        Ok(Response::new(pb::CallReply {}))
+    }
+
+    async fn hangup(
+        &self,
+        req: Request<pb::HangupRequest>,
+    ) -> Result<Response<pb::HangupReply>, Status> {
+        self.0.stats.rpc();
+        self.0.telephony_gate().await;
+        let r = req.into_inner();
+        let phone = self.0.lock().calls.remove(&r.call);
+        if let Some(phone) = phone {
+            self.0.emit(Event::CallEnded {
+                call: r.call,
+                phone,
+                preserved: false,
+            });
+        }
+        Ok(Response::new(pb::HangupReply {}))
+    }
+
+    async fn configure(
+        &self,
+        req: Request<pb::ConfigureRequest>,
+    ) -> Result<Response<pb::ConfigureReply>, Status> {
+        self.0.stats.rpc();
+        self.0
+            .configure(&req.into_inner().change)
+            .map_err(Status::failed_precondition)?;
+        Ok(Response::new(pb::ConfigureReply {}))
+    }
+}
+
+impl Shared {
+    /// Sets up an accepted call; voicemail, recording and hunt-group routing
+    /// run on after the phone has its answer, as a real system's do.
+    fn start_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest) {
+        self.lock()
+            .calls
+            .insert(r.call.clone(), r.extension.clone());
+        self.emit(Event::CallStarted {
+            call: r.call.clone(),
+            phone: r.extension.clone(),
+            kind: kind.as_str().into(),
+            recorded: r.recorded,
+        });
+        let needs_routing = r.recorded || matches!(kind, CallKind::Voicemail | CallKind::HuntGroup);
+        if !needs_routing {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = me.token.cancelled() => {}
+                () = me.route_call(kind, r) => {}
+            }
+        });
+    }
+
+    /// Voicemail servers to try, in order: the primary's, then its backup.
+    fn voicemail_servers(&self) -> Vec<String> {
+        let primary = self.fleet.primary();
+        let mut v = Vec::new();
+        if primary.runs(Service::VoicemailPro) {
+            v.push(primary.name.clone());
+        }
+        if let Some(b) = self.fleet.voicemail_backup() {
+            v.push(b.name.clone());
+        }
+        v
+    }
+
+    async fn route_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest) {
+        let failed = |reason: String| {
+            self.lock().calls.remove(&r.call);
+            self.emit(Event::CallFailed {
+                call: r.call.clone(),
+                phone: r.extension.clone(),
+                reason,
+            });
+        };
+        match kind {
+            CallKind::Voicemail => {
+                for vm in self.voicemail_servers() {
+                    let mut client =
+                        pb::voicemail_client::VoicemailClient::new(self.channel_to(&vm));
+                    let req = pb::LeaveRequest {
+                        id: r.call.clone(),
+                        mailbox: r.target.clone(),
+                        duration_ms: r.duration_ms,
+                    };
+                    if call(self.timing.rpc_deadline, client.leave(req))
+                        .await
+                        .is_ok()
+                    {
+                        return;
+                    }
+                }
+                failed("no voicemail server answered".into());
+                return;
+            }
+            CallKind::HuntGroup if !self.runs_hunt_group(&r.group) => {
+                let home = self
+                    .fleet
+                    .hunt_groups
+                    .iter()
+                    .find(|g| g.name == r.group)
+                    .map(|g| g.home.clone());
+                let mut runners: Vec<String> = home.iter().cloned().collect();
+                if let Some(b) = home
+                    .as_deref()
+                    .and_then(|h| self.fleet.server(h))
+                    .and_then(|s| s.backup_with(fleetsim_model::BackupOption::HuntGroups))
+                {
+                    runners.push(b.to_string());
+                }
+                let mut taken = false;
+                for srv in runners.iter().filter(|s| **s != self.name) {
+                    let req = pb::HuntCallRequest {
+                        group: r.group.clone(),
+                        call: r.call.clone(),
+                    };
+                    let mut client = self.line_client(srv);
+                    if call(self.timing.rpc_deadline, client.hunt_call(req))
+                        .await
+                        .is_ok()
+                    {
+                        taken = true;
+                        break;
+                    }
+                }
+                if !taken {
+                    failed(format!(
+                        "hunt group {} is not running anywhere reachable",
+                        r.group
+                    ));
+                    return;
+                }
+            }
+            _ => {}
+        }
+        if r.recorded {
+            for vm in self.voicemail_servers() {
+                let mut client = pb::voicemail_client::VoicemailClient::new(self.channel_to(&vm));
+                let req = pb::RecordRequest {
+                    id: format!("{}-rec", r.call),
+                    duration_ms: r.duration_ms,
+                };
+                if call(self.timing.rpc_deadline, client.record(req))
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            tracing::debug!(call = %r.call, "no voicemail to record the call");
+        }
     }
 }

@@ -38,6 +38,7 @@ async fn rig(names: &[&str]) -> Rig {
             incarnation: 1,
             seed: 1,
             timing,
+            disk: fleetsim_server::Disk::default(),
         };
         servers.push(fleetsim_server::start(cfg, ctx.clone()).await.unwrap());
     }
@@ -121,6 +122,7 @@ async fn bad_requests_get_a_status_not_a_panic() {
     );
     let e = tel
         .keepalive(pb::KeepaliveRequest {
+            in_call: false,
             extension: "".into(),
         })
         .await
@@ -135,6 +137,7 @@ async fn bad_requests_get_a_status_not_a_panic() {
     let mut line = pb::line_client::LineClient::new(rig.channel("secondary"));
     let e = line
         .presence(pb::PresenceRequest {
+            hunt_groups: Vec::new(),
             from: "stranger".into(),
             incarnation: 1,
             records_version: 1,

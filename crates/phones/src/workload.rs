@@ -1,0 +1,144 @@
+//! The seeded workload: calls (DOMAIN.md §3: two-party, conference, held,
+//! hunt-group and voicemail calls, some recorded) asked of random phones at
+//! random (exponential) intervals, and one-X Portal changes made by users.
+//! Same seed, same calls at the same moments.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fleetsim_model::{CallKind, Calls, Event, Fleet, Service};
+use fleetsim_net::{Clock, EventLog, Net, Timing, call, channel, seed};
+use fleetsim_proto::pb;
+use rand::Rng as _;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::PhoneCmd;
+
+/// An exponential sample with mean `mean_ms`, in ms.
+fn exponential(rng: &mut seed::Rng, mean_ms: f64) -> f64 {
+    let u: f64 = rng.random();
+    -(1.0 - u).ln() * mean_ms
+}
+
+/// What the workload drives.
+#[derive(Debug)]
+pub struct Workload {
+    /// The mix.
+    pub calls: Calls,
+    /// Every phone: (extension, command sender), in fleet order.
+    pub phones: Vec<(String, UnboundedSender<PhoneCmd>)>,
+    /// The run's seed.
+    pub seed: u64,
+}
+
+/// Places calls until cancelled.
+pub async fn run_calls(w: Workload, fleet: &Fleet, clock: Clock) {
+    let c = &w.calls;
+    if c.per_hour == 0 || w.phones.is_empty() {
+        return;
+    }
+    let mut rng = seed::rng(w.seed, &["workload", "calls"]);
+    let mean_gap = 3_600_000.0 / f64::from(c.per_hour);
+    let mean_len = c.mean_duration.as_millis() as f64;
+    let groups: Vec<&str> = fleet.hunt_groups.iter().map(|g| g.name.as_str()).collect();
+    let mut n: u64 = 0;
+    loop {
+        let gap = exponential(&mut rng, mean_gap).max(1.0) as u64;
+        // tokio time: virtual in sim mode.
+        tokio::time::sleep(clock.to_runtime(Duration::from_millis(gap))).await;
+        n += 1;
+        let caller = rng.random_range(0..w.phones.len());
+        let callee = rng.random_range(0..w.phones.len());
+        let roll = rng.random_range(0..1000u32);
+        let mut kind = if roll < c.voicemail {
+            CallKind::Voicemail
+        } else if roll < c.voicemail + c.conference {
+            CallKind::Conference
+        } else if roll < c.voicemail + c.conference + c.held {
+            CallKind::Held
+        } else if roll < c.voicemail + c.conference + c.held + c.hunt_group {
+            CallKind::HuntGroup
+        } else {
+            CallKind::TwoParty
+        };
+        let group = if kind == CallKind::HuntGroup && !groups.is_empty() {
+            groups[rng.random_range(0..groups.len())].to_string()
+        } else {
+            if kind == CallKind::HuntGroup {
+                kind = CallKind::TwoParty;
+            }
+            String::new()
+        };
+        let recorded = kind != CallKind::Voicemail && rng.random_range(0..1000u32) < c.recorded;
+        let mut len = exponential(&mut rng, mean_len).max(5_000.0) as u64;
+        if kind == CallKind::Voicemail {
+            // A message is shorter than a conversation.
+            len = (len / 4).clamp(10_000, 180_000);
+        }
+        let (ext, tx) = &w.phones[caller];
+        let _ = tx.send(PhoneCmd::Call {
+            id: format!("c{n}-{ext}"),
+            kind,
+            target: w.phones[callee].0.clone(),
+            group,
+            duration: clock.to_runtime(Duration::from_millis(len)),
+            duration_ms: len,
+            recorded,
+        });
+    }
+}
+
+type PortalClient = pb::portal_client::PortalClient<tonic::transport::Channel>;
+
+/// Users make one-X Portal changes: each tries the primary's portal, then
+/// the backup's, from where the user sits (their phone's place in the network).
+pub async fn run_portal_changes(
+    w: Workload,
+    fleet: &Fleet,
+    net: Net,
+    log: EventLog,
+    timing: Timing,
+    token: CancellationToken,
+) {
+    let c = &w.calls;
+    if c.portal_changes_per_hour == 0 || w.phones.is_empty() {
+        return;
+    }
+    let clock = log.clock();
+    let mut portals: Vec<String> = Vec::new();
+    if fleet.primary().runs(Service::OneXPortal) {
+        portals.push(fleet.primary().name.clone());
+    }
+    if let Some(b) = fleet.portal_backup() {
+        portals.push(b.name.clone());
+    }
+    let mut rng = seed::rng(w.seed, &["workload", "portal"]);
+    let mean_gap = 3_600_000.0 / f64::from(c.portal_changes_per_hour);
+    let mut clients: BTreeMap<(String, String), PortalClient> = BTreeMap::new();
+    loop {
+        let gap = exponential(&mut rng, mean_gap).max(1.0) as u64;
+        tokio::time::sleep(clock.to_runtime(Duration::from_millis(gap))).await;
+        let user = w.phones[rng.random_range(0..w.phones.len())].0.clone();
+        let mut accepted = false;
+        for p in &portals {
+            let client = clients.entry((user.clone(), p.clone())).or_insert_with(|| {
+                PortalClient::new(channel(&net, &user, &token, p, timing.channel()))
+            });
+            let req = pb::ChangeRequest { user: user.clone() };
+            if call(timing.rpc_deadline, client.change(req)).await.is_ok() {
+                accepted = true;
+                break;
+            }
+        }
+        if !accepted {
+            log.emit(
+                portals.first().map_or("network", String::as_str),
+                Event::PortalChange {
+                    user,
+                    accepted: false,
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Findings read from the event log: what was active on two servers at once
+//! (split brain, DOMAIN.md §6), the state of a service or a licence at a
+//! moment, and the end-of-run loss audit.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fleetsim_model::{Event, EventRecord, human_ms};
+use serde::Serialize;
+
+/// Something active on two or more servers at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SplitBrain {
+    /// What: `hunt-group sales`, `voicemail-pro`, `one-x-portal`.
+    pub resource: String,
+    /// The servers it was active on.
+    pub servers: Vec<String>,
+    /// When it started (emulated ms).
+    pub from_ms: u64,
+    /// When it ended (the end of the run if it never did).
+    pub to_ms: u64,
+}
+
+impl SplitBrain {
+    /// One line for reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} active on {} at once from {} to {} ({})",
+            self.resource,
+            self.servers.join(" and "),
+            human_ms(self.from_ms),
+            human_ms(self.to_ms),
+            human_ms(self.to_ms - self.from_ms)
+        )
+    }
+}
+
+/// Every split-brain finding of a run, in time order.
+pub fn split_brain(events: &[EventRecord]) -> Vec<SplitBrain> {
+    // resource → servers it is active on now.
+    let mut active: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // resource → open finding (servers, from).
+    let mut open: BTreeMap<String, (BTreeSet<String>, u64)> = BTreeMap::new();
+    let mut out = Vec::new();
+    let end = events.last().map_or(0, |e| e.t_ms);
+    for e in events {
+        let mut touched: Vec<String> = Vec::new();
+        match &e.event {
+            Event::HuntGroupState {
+                group, active: a, ..
+            } => {
+                let r = format!("hunt-group {group}");
+                let set = active.entry(r.clone()).or_default();
+                if *a {
+                    set.insert(e.server.clone());
+                } else {
+                    set.remove(&e.server);
+                }
+                touched.push(r);
+            }
+            Event::ServiceState { service, state, .. }
+                if service == "voicemail-pro" || service == "one-x-portal" =>
+            {
+                let set = active.entry(service.clone()).or_default();
+                if state == "active" {
+                    set.insert(e.server.clone());
+                } else {
+                    set.remove(&e.server);
+                }
+                touched.push(service.clone());
+            }
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                for (r, set) in active.iter_mut() {
+                    if set.remove(&e.server) {
+                        touched.push(r.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+        for r in touched {
+            let now: BTreeSet<String> = active.get(&r).cloned().unwrap_or_default();
+            let was_open = open.contains_key(&r);
+            if now.len() >= 2 && !was_open {
+                open.insert(r, (now, e.t_ms));
+            } else if now.len() >= 2 {
+                if let Some(o) = open.get_mut(&r) {
+                    o.0.extend(now);
+                }
+            } else if let Some((servers, from)) = open.remove(&r) {
+                out.push(SplitBrain {
+                    resource: r,
+                    servers: servers.into_iter().collect(),
+                    from_ms: from,
+                    to_ms: e.t_ms,
+                });
+            }
+        }
+    }
+    for (r, (servers, from)) in open {
+        out.push(SplitBrain {
+            resource: r,
+            servers: servers.into_iter().collect(),
+            from_ms: from,
+            to_ms: end,
+        });
+    }
+    out.sort_by(|a, b| (a.from_ms, &a.resource).cmp(&(b.from_ms, &b.resource)));
+    out
+}
+
+/// The state of `service` on `server` at `t_ms`: `active`, `standby` or `down`.
+pub fn service_state_at(events: &[EventRecord], server: &str, service: &str, t_ms: u64) -> String {
+    let mut state = "down".to_string();
+    for e in events.iter().take_while(|e| e.t_ms <= t_ms) {
+        if e.server != server {
+            continue;
+        }
+        match &e.event {
+            Event::ServerStarted { .. } if service == "ip-office" => state = "active".into(),
+            Event::ServerStarted { .. } => state = "down".into(),
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => state = "down".into(),
+            Event::ServiceState {
+                service: s,
+                state: st,
+                ..
+            } if s == service => state = st.clone(),
+            _ => {}
+        }
+    }
+    state
+}
+
+/// The licence state of `server` at `t_ms`: `normal`, `grace` or `restricted`.
+pub fn licence_state_at(events: &[EventRecord], server: &str, t_ms: u64) -> String {
+    let mut state = "normal".to_string();
+    for e in events.iter().take_while(|e| e.t_ms <= t_ms) {
+        if e.server != server {
+            continue;
+        }
+        match &e.event {
+            Event::ServerStarted { .. } => state = "normal".into(),
+            Event::LicenceState { state: s, .. } => state = s.clone(),
+            _ => {}
+        }
+    }
+    state
+}
+
+/// The run's loss audit: (messages left, lost, waiting, recordings made,
+/// lost, pending), from its `audit` event.
+pub fn audit(events: &[EventRecord]) -> Option<[u32; 6]> {
+    events.iter().rev().find_map(|e| match e.event {
+        Event::Audit {
+            messages_left,
+            messages_lost,
+            messages_waiting,
+            recordings_made,
+            recordings_lost,
+            recordings_pending,
+        } => Some([
+            messages_left,
+            messages_lost,
+            messages_waiting,
+            recordings_made,
+            recordings_lost,
+            recordings_pending,
+        ]),
+        _ => None,
+    })
+}

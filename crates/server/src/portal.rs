@@ -1,0 +1,249 @@
+//! one-X Portal (DOMAIN.md §4): the primary's portal serves users; the
+//! backup portal on the secondary pings it and takes over once it has been
+//! silent for the portal's own detection time (3 min). At failback
+//! (automatic as soon as the primary's portal answers, or manual) the backup
+//! hands back and the changes users made on it are dropped, and reported.
+//! An application server's portal serves on its own and never fails over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetsim_model::{Event, FailbackMode, Service};
+use fleetsim_net::call;
+use fleetsim_proto::pb;
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+
+use crate::state::Shared;
+
+type PortalClient = pb::portal_client::PortalClient<tonic::transport::Channel>;
+
+/// Portal state of one incarnation.
+#[derive(Debug, Default)]
+pub(crate) struct PortalState {
+    active: bool,
+    /// Changes accepted while this (backup) portal was active.
+    changes: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PortalRole {
+    Home,
+    Backup,
+    Standalone,
+}
+
+impl Shared {
+    fn portal(&self) -> std::sync::MutexGuard<'_, PortalState> {
+        self.portal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn portal_role(&self) -> Option<PortalRole> {
+        if !self.spec.runs(Service::OneXPortal) {
+            None
+        } else if self.fleet.primary().name == self.name {
+            Some(PortalRole::Home)
+        } else if self.fleet.portal_backup().map(|s| s.name.as_str()) == Some(&self.name) {
+            Some(PortalRole::Backup)
+        } else {
+            Some(PortalRole::Standalone)
+        }
+    }
+
+    /// Whether this server's portal is active now.
+    pub fn portal_active(&self) -> bool {
+        self.portal().active
+    }
+
+    fn set_portal_active(&self, active: bool, reason: String) {
+        let mut p = self.portal();
+        if p.active == active {
+            return;
+        }
+        p.active = active;
+        drop(p);
+        self.emit(Event::ServiceState {
+            service: Service::OneXPortal.as_str().into(),
+            state: if active { "active" } else { "standby" }.into(),
+            reason,
+        });
+    }
+
+    fn portal_client(&self, server: &str) -> PortalClient {
+        pb::portal_client::PortalClient::new(self.channel_to(server))
+    }
+}
+
+/// The backup portal hands back to the primary's; its changes are dropped.
+pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str) -> bool {
+    if !shared.portal_active() || shared.portal_role() != Some(PortalRole::Backup) {
+        return false;
+    }
+    let primary = shared.fleet.primary().name.clone();
+    let mut client = shared.portal_client(&primary);
+    let req = pb::PortalTakeBackRequest {
+        from: shared.name.clone(),
+    };
+    if call(shared.timing.rpc_deadline, client.take_back(req))
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let dropped = std::mem::take(&mut shared.portal().changes);
+    shared.emit(Event::PortalHandback {
+        changes_dropped: dropped,
+        mode: mode.into(),
+    });
+    shared.set_portal_active(false, format!("handed back to {primary}"));
+    true
+}
+
+/// Starts the portal and, on the backup, its detection loop.
+pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
+    let Some(role) = shared.portal_role() else {
+        return;
+    };
+    let primary = shared.fleet.primary().name.clone();
+    let backup = shared.fleet.portal_backup().map(|s| s.name.clone());
+    match role {
+        PortalRole::Standalone => {
+            shared.set_portal_active(true, "application server portal".into());
+            return;
+        }
+        PortalRole::Home => {
+            let backup_active = match &backup {
+                Some(b) => ping(&shared, b).await == Some(true),
+                None => false,
+            };
+            if backup_active {
+                shared.emit(Event::ServiceState {
+                    service: Service::OneXPortal.as_str().into(),
+                    state: "standby".into(),
+                    reason: "the backup portal is active; waiting for failback".into(),
+                });
+            } else {
+                shared.set_portal_active(true, "primary portal".into());
+            }
+        }
+        PortalRole::Backup => shared.emit(Event::ServiceState {
+            service: Service::OneXPortal.as_str().into(),
+            state: "standby".into(),
+            reason: format!("backup portal for {primary}"),
+        }),
+    }
+    let res = &shared.fleet.resilience;
+    let detect = shared.runtime(res.portal_failover_after);
+    let mut last_heard = Instant::now();
+    let mut tick =
+        tokio::time::interval_at(Instant::now() + phase, shared.timing.presence_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if shared.net.is_hung(&shared.name) {
+            continue;
+        }
+        match role {
+            PortalRole::Home => {
+                if !shared.portal_active()
+                    && let Some(b) = &backup
+                    && ping(&shared, b).await != Some(true)
+                {
+                    shared.set_portal_active(true, format!("backup portal on {b} is not active"));
+                }
+            }
+            PortalRole::Backup => {
+                let answered = ping(&shared, &primary).await.is_some();
+                let now = Instant::now();
+                if answered {
+                    last_heard = now;
+                    if shared.portal_active() && res.portal_failback == FailbackMode::Automatic {
+                        handback(&shared, "automatic").await;
+                    }
+                } else if !shared.portal_active() && now >= last_heard + detect {
+                    shared.set_portal_active(
+                        true,
+                        format!(
+                            "primary portal silent for {}",
+                            fleetsim_model::human_ms(
+                                shared.clock().to_emulated_ms(now - last_heard)
+                            )
+                        ),
+                    );
+                }
+            }
+            PortalRole::Standalone => {}
+        }
+    }
+}
+
+/// `Some(active)` if `server`'s portal answers.
+async fn ping(shared: &Shared, server: &str) -> Option<bool> {
+    let mut client = shared.portal_client(server);
+    let req = pb::PingRequest {
+        from: shared.name.clone(),
+    };
+    call(shared.timing.rpc_deadline, client.ping(req))
+        .await
+        .ok()
+        .map(|r| r.get_ref().active)
+}
+
+/// `Portal` over a server's shared state.
+#[derive(Debug)]
+pub(crate) struct PortalSvc(pub(crate) Arc<Shared>);
+
+#[tonic::async_trait]
+impl pb::portal_server::Portal for PortalSvc {
+    async fn ping(
+        &self,
+        _req: Request<pb::PingRequest>,
+    ) -> Result<Response<pb::PingReply>, Status> {
+        self.0.stats.rpc();
+        Ok(Response::new(pb::PingReply {
+            active: self.0.portal_active(),
+        }))
+    }
+
+    async fn change(
+        &self,
+        req: Request<pb::ChangeRequest>,
+    ) -> Result<Response<pb::ChangeReply>, Status> {
+        self.0.stats.rpc();
+        let user = req.into_inner().user;
+        {
+            let mut p = self.0.portal();
+            if !p.active {
+                return Err(Status::failed_precondition(format!(
+                    "{}: portal on standby",
+                    self.0.name
+                )));
+            }
+            p.changes += 1;
+        }
+        self.0.emit(Event::PortalChange {
+            user,
+            accepted: true,
+        });
+        Ok(Response::new(pb::ChangeReply {}))
+    }
+
+    async fn take_back(
+        &self,
+        req: Request<pb::PortalTakeBackRequest>,
+    ) -> Result<Response<pb::PortalTakeBackReply>, Status> {
+        self.0.stats.rpc();
+        if self.0.portal_role() != Some(PortalRole::Home) {
+            return Err(Status::failed_precondition("not the primary's portal"));
+        }
+        let from = req.into_inner().from;
+        self.0
+            .set_portal_active(true, format!("{from} handed back"));
+        Ok(Response::new(pb::PortalTakeBackReply {}))
+    }
+}
+
+/// Operator action: manual failback of the portal.
+pub(crate) async fn manual_failback(shared: &Arc<Shared>) -> bool {
+    handback(shared, "manual").await
+}

@@ -1,0 +1,518 @@
+//! Voicemail Pro and Media Manager (DOMAIN.md §4).
+//!
+//! The primary's voicemail is active and keeps the backup's (on the
+//! secondary) in sync. The backup becomes active when the primary is failed
+//! over (the first of its phones registers as a guest) or on an operator's
+//! "activate backup", and hands back once the primary's voicemail answers
+//! again, as the failback mode says: manual, graceful (after the last active
+//! voicemail call) or automatic (graceful, or at the timeout, cutting calls).
+//! Every message left on the backup is kept on its disk, marked unsynced,
+//! until the primary has taken it: none is lost to a crash, a restart or a
+//! lost reply.
+//!
+//! Recordings (VRL) are archived by the primary's Media Manager; the backup
+//! keeps those it makes while the primary is away and Media Manager collects
+//! them (acknowledged, so at least once) when it is back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetsim_model::{Event, Service, VoicemailFailback};
+use fleetsim_net::call;
+use fleetsim_proto::pb;
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+
+use crate::state::Shared;
+
+type VmClient = pb::voicemail_client::VoicemailClient<tonic::transport::Channel>;
+
+/// What this server's voicemail is to the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VmRole {
+    /// The primary's voicemail.
+    Home,
+    /// The server that backs up the primary's voicemail.
+    Backup,
+}
+
+/// A voicemail call or recording in progress.
+#[derive(Debug, Clone)]
+pub(crate) struct VmCall {
+    mailbox: String,
+    recording: bool,
+}
+
+/// Voicemail state of one incarnation (what is on disk is in [`crate::Disk`]).
+#[derive(Debug, Default)]
+pub(crate) struct Vm {
+    active: bool,
+    handing_back: bool,
+    calls: std::collections::BTreeMap<String, VmCall>,
+    /// Backup side: the primary's voicemail has answered since.
+    primary_back_since: Option<Instant>,
+}
+
+impl Shared {
+    fn vm(&self) -> std::sync::MutexGuard<'_, Vm> {
+        self.vm.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This server's voicemail role, if it has one.
+    pub(crate) fn vm_role(&self) -> Option<VmRole> {
+        if !self.spec.runs(Service::VoicemailPro) {
+            return None;
+        }
+        if self.fleet.primary().name == self.name {
+            Some(VmRole::Home)
+        } else if self.fleet.voicemail_backup().map(|s| s.name.as_str()) == Some(&self.name) {
+            Some(VmRole::Backup)
+        } else {
+            None
+        }
+    }
+
+    /// Whether this server's voicemail is active now.
+    pub fn voicemail_active(&self) -> bool {
+        let vm = self.vm();
+        vm.active && !vm.handing_back
+    }
+
+    fn set_vm_active(&self, active: bool, reason: String) {
+        let mut vm = self.vm();
+        if vm.active == active {
+            return;
+        }
+        vm.active = active;
+        if !active {
+            vm.primary_back_since = None;
+        }
+        drop(vm);
+        self.emit(Event::ServiceState {
+            service: Service::VoicemailPro.as_str().into(),
+            state: if active { "active" } else { "standby" }.into(),
+            reason,
+        });
+    }
+
+    fn vm_client(&self, server: &str) -> VmClient {
+        pb::voicemail_client::VoicemailClient::new(self.channel_to(server))
+    }
+
+    /// A voicemail call or recording ends (or is cut, `partial`): store it.
+    fn vm_complete(self: &Arc<Self>, id: &str, partial: bool) {
+        let Some(c) = self.vm().calls.remove(id) else {
+            return;
+        };
+        let role = self.vm_role();
+        if c.recording {
+            let archived = role == Some(VmRole::Home) && self.spec.runs(Service::MediaManager);
+            if archived {
+                self.disk.archive([id.to_string()]);
+            } else {
+                self.disk.keep_recording(id);
+            }
+            self.emit(Event::RecordingMade {
+                recording: id.to_string(),
+                archived,
+            });
+            return;
+        }
+        self.disk
+            .store_message(id, &c.mailbox, partial, role == Some(VmRole::Backup));
+        self.emit(Event::VoicemailLeft {
+            message: id.to_string(),
+            mailbox: c.mailbox,
+            partial,
+        });
+        if role == Some(VmRole::Home)
+            && let Some(backup) = self.fleet.voicemail_backup().map(|s| s.name.clone())
+        {
+            // Keep the standby in sync, best effort: at failback the backup
+            // hands back what it took, so nothing depends on this copy.
+            let me = self.clone();
+            let msg = self.disk.message(id);
+            tokio::spawn(async move {
+                let mut client = me.vm_client(&backup);
+                let req = pb::SyncRequest {
+                    from: me.name.clone(),
+                    messages: msg.into_iter().collect(),
+                };
+                tokio::select! {
+                    () = me.token.cancelled() => {}
+                    r = call(me.timing.rpc_deadline, client.sync(req)) => {
+                        if let Err(e) = r {
+                            tracing::debug!(error = %e, "voicemail sync to standby failed");
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /// Starts a voicemail call or recording of `ms` emulated milliseconds.
+    fn vm_begin(self: &Arc<Self>, id: String, c: VmCall, ms: u64) -> Result<(), Status> {
+        {
+            let mut vm = self.vm();
+            if !vm.active || vm.handing_back {
+                return Err(Status::failed_precondition(format!(
+                    "{}: voicemail is on standby",
+                    self.name
+                )));
+            }
+            if vm.calls.contains_key(&id) || self.disk.message(&id).is_some() {
+                return Err(Status::already_exists(format!("{id} already taken")));
+            }
+            vm.calls.insert(id.clone(), c);
+        }
+        let me = self.clone();
+        let d = self.clock().to_runtime(Duration::from_millis(ms));
+        tokio::spawn(async move {
+            tokio::select! {
+                // A crash cuts the call: nothing was left.
+                () = me.token.cancelled() => {}
+                () = tokio::time::sleep(d) => me.vm_complete(&id, false),
+            }
+        });
+        Ok(())
+    }
+
+    /// Operator action: the backup voicemail becomes active now.
+    pub(crate) fn vm_activate_backup(&self) -> bool {
+        if self.vm_role() != Some(VmRole::Backup) {
+            return false;
+        }
+        self.set_vm_active(true, "activated by the operator (activate backup)".into());
+        true
+    }
+}
+
+/// The primary has been failed over here: the backup voicemail takes over.
+pub(crate) fn on_failover(shared: &Shared) {
+    if shared.vm_role() == Some(VmRole::Backup) {
+        shared.set_vm_active(
+            true,
+            "primary failed over: its phones re-registered here".into(),
+        );
+    }
+}
+
+/// Hands the backup's voicemail back to the primary's; `cut` ends calls in
+/// progress (keeping what was recorded). Returns whether it was handed back.
+pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> bool {
+    let cut_ids: Vec<String> = {
+        let mut vm = shared.vm();
+        if !vm.active || vm.handing_back || (!cut && !vm.calls.is_empty()) {
+            return false;
+        }
+        vm.handing_back = true;
+        vm.calls.keys().cloned().collect()
+    };
+    let cut_calls = cut_ids.len() as u32;
+    for id in &cut_ids {
+        shared.vm_complete(id, true);
+    }
+    let messages = shared.disk.unsynced();
+    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    let primary = shared.fleet.primary().name.clone();
+    let mut client = shared.vm_client(&primary);
+    let req = pb::TakeBackRequest {
+        from: shared.name.clone(),
+        messages,
+    };
+    let ok = call(shared.timing.rpc_deadline, client.take_back(req))
+        .await
+        .is_ok();
+    shared.vm().handing_back = false;
+    if !ok {
+        return false;
+    }
+    shared.disk.mark_synced(&ids);
+    shared.emit(Event::VoicemailHandback {
+        messages: ids.len() as u32,
+        cut_calls,
+        mode: mode.into(),
+    });
+    shared.set_vm_active(false, format!("handed back to {primary}"));
+    true
+}
+
+/// Starts the voicemail: decides active or standby, then (backup) watches
+/// for the primary's return, or (home, standby) for the backup's handback.
+pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
+    let Some(role) = shared.vm_role() else {
+        shared.emit(Event::ServiceState {
+            service: Service::VoicemailPro.as_str().into(),
+            state: "standby".into(),
+            reason: "backs up no voicemail".into(),
+        });
+        return;
+    };
+    let backup = shared.fleet.voicemail_backup().map(|s| s.name.clone());
+    let primary = shared.fleet.primary().name.clone();
+    let res = &shared.fleet.resilience;
+    match role {
+        VmRole::Home => {
+            let backup_active = match &backup {
+                Some(b) => backup_is_active(&shared, b).await,
+                None => false,
+            };
+            if backup_active {
+                // Not active yet: the backup hands back (with its messages).
+                shared.emit(Event::ServiceState {
+                    service: Service::VoicemailPro.as_str().into(),
+                    state: "standby".into(),
+                    reason: "the backup voicemail is active; waiting for it to hand back".into(),
+                });
+            } else {
+                shared.set_vm_active(true, "primary voicemail".into());
+            }
+        }
+        VmRole::Backup => shared.emit(Event::ServiceState {
+            service: Service::VoicemailPro.as_str().into(),
+            state: "standby".into(),
+            reason: format!("standby for {primary}, kept in sync"),
+        }),
+    }
+    let every = shared.timing.presence_interval;
+    let timeout = shared.runtime(res.voicemail_failback_timeout);
+    let mode = res.voicemail_failback;
+    let mut tick = tokio::time::interval_at(Instant::now() + phase, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut collected: Vec<String> = Vec::new();
+    let mut next_collect = Instant::now() + phase;
+    loop {
+        tick.tick().await;
+        if shared.net.is_hung(&shared.name) {
+            continue;
+        }
+        match role {
+            VmRole::Home => {
+                if !shared.vm().active
+                    && let Some(b) = &backup
+                    && !backup_is_active(&shared, b).await
+                {
+                    shared.set_vm_active(true, format!("backup voicemail on {b} is not active"));
+                }
+                if shared.spec.runs(Service::MediaManager)
+                    && let Some(b) = &backup
+                    && Instant::now() >= next_collect
+                {
+                    next_collect = Instant::now() + shared.runtime(res.media_collect_interval);
+                    collected = collect(&shared, b, std::mem::take(&mut collected)).await;
+                }
+            }
+            VmRole::Backup => {
+                let active = shared.vm().active;
+                if !active {
+                    // Messages that missed the handback (finished while it
+                    // was under way, or kept across a restart) go now.
+                    let late = shared.disk.unsynced();
+                    if !late.is_empty() {
+                        let ids: Vec<String> = late.iter().map(|m| m.id.clone()).collect();
+                        let mut client = shared.vm_client(&primary);
+                        let req = pb::SyncRequest {
+                            from: shared.name.clone(),
+                            messages: late,
+                        };
+                        if call(shared.timing.rpc_deadline, client.sync(req))
+                            .await
+                            .is_ok()
+                        {
+                            shared.disk.mark_synced(&ids);
+                        }
+                    }
+                    continue;
+                }
+                let back = answers(&shared, &primary).await;
+                let since = {
+                    let mut vm = shared.vm();
+                    if back {
+                        *vm.primary_back_since.get_or_insert(Instant::now())
+                    } else {
+                        vm.primary_back_since = None;
+                        continue;
+                    }
+                };
+                match mode {
+                    VoicemailFailback::Manual => {}
+                    VoicemailFailback::Graceful => {
+                        handback(&shared, "graceful", false).await;
+                    }
+                    VoicemailFailback::Automatic => {
+                        let forced = Instant::now() >= since + timeout;
+                        handback(&shared, "automatic", forced).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn backup_is_active(shared: &Shared, backup: &str) -> bool {
+    let mut client = shared.vm_client(backup);
+    matches!(
+        call(shared.timing.rpc_deadline, client.status(pb::VoicemailStatusRequest {})).await,
+        Ok(r) if r.get_ref().active
+    )
+}
+
+async fn answers(shared: &Shared, server: &str) -> bool {
+    let mut client = shared.vm_client(server);
+    call(
+        shared.timing.rpc_deadline,
+        client.status(pb::VoicemailStatusRequest {}),
+    )
+    .await
+    .is_ok()
+}
+
+/// Media Manager collects the recordings `from` kept, acknowledging the last
+/// batch; returns this batch (to acknowledge next time).
+async fn collect(shared: &Shared, from: &str, ack: Vec<String>) -> Vec<String> {
+    let mut client = shared.vm_client(from);
+    let req = pb::CollectRequest { ack: ack.clone() };
+    match call(shared.timing.rpc_deadline, client.collect(req)).await {
+        Ok(r) => {
+            let ids = r.into_inner().recordings;
+            let new = shared.disk.archive(ids.iter().cloned());
+            if new > 0 {
+                shared.emit(Event::RecordingsCollected {
+                    from: from.to_string(),
+                    recordings: new,
+                });
+            }
+            ids
+        }
+        // Not acknowledged: ask again with the same batch next time.
+        Err(_) => ack,
+    }
+}
+
+/// `Voicemail` over a server's shared state.
+#[derive(Debug)]
+pub(crate) struct VoicemailSvc(pub(crate) Arc<Shared>);
+
+#[tonic::async_trait]
+impl pb::voicemail_server::Voicemail for VoicemailSvc {
+    async fn leave(
+        &self,
+        req: Request<pb::LeaveRequest>,
+    ) -> Result<Response<pb::LeaveReply>, Status> {
+        self.0.stats.rpc();
+        let r = req.into_inner();
+        self.0.vm_begin(
+            r.id,
+            VmCall {
+                mailbox: r.mailbox,
+                recording: false,
+            },
+            r.duration_ms,
+        )?;
+        Ok(Response::new(pb::LeaveReply {}))
+    }
+
+    async fn record(
+        &self,
+        req: Request<pb::RecordRequest>,
+    ) -> Result<Response<pb::RecordReply>, Status> {
+        self.0.stats.rpc();
+        let r = req.into_inner();
+        self.0.vm_begin(
+            r.id,
+            VmCall {
+                mailbox: String::new(),
+                recording: true,
+            },
+            r.duration_ms,
+        )?;
+        Ok(Response::new(pb::RecordReply {}))
+    }
+
+    async fn status(
+        &self,
+        _req: Request<pb::VoicemailStatusRequest>,
+    ) -> Result<Response<pb::VoicemailStatusReply>, Status> {
+        self.0.stats.rpc();
+        Ok(Response::new(pb::VoicemailStatusReply {
+            server: self.0.name.clone(),
+            active: self.0.voicemail_active(),
+        }))
+    }
+
+    async fn take_back(
+        &self,
+        req: Request<pb::TakeBackRequest>,
+    ) -> Result<Response<pb::TakeBackReply>, Status> {
+        self.0.stats.rpc();
+        if self.0.vm_role() != Some(VmRole::Home) {
+            return Err(Status::failed_precondition(format!(
+                "{} is not the primary's voicemail",
+                self.0.name
+            )));
+        }
+        let r = req.into_inner();
+        let n = r.messages.len() as u32;
+        for m in &r.messages {
+            self.0
+                .disk
+                .store_message(&m.id, &m.mailbox, m.partial, false);
+        }
+        self.0
+            .set_vm_active(true, format!("{} handed back with {n} messages", r.from));
+        Ok(Response::new(pb::TakeBackReply { taken: n }))
+    }
+
+    async fn sync(&self, req: Request<pb::SyncRequest>) -> Result<Response<pb::SyncReply>, Status> {
+        self.0.stats.rpc();
+        if self.0.vm_role().is_none() {
+            return Err(Status::failed_precondition("no voicemail role"));
+        }
+        for m in req.into_inner().messages {
+            self.0
+                .disk
+                .store_message(&m.id, &m.mailbox, m.partial, false);
+        }
+        Ok(Response::new(pb::SyncReply {}))
+    }
+
+    async fn collect(
+        &self,
+        req: Request<pb::CollectRequest>,
+    ) -> Result<Response<pb::CollectReply>, Status> {
+        self.0.stats.rpc();
+        let recordings = self.0.disk.collect(&req.into_inner().ack);
+        Ok(Response::new(pb::CollectReply { recordings }))
+    }
+}
+
+/// `MediaManager` on the primary: archives recordings.
+#[derive(Debug)]
+pub(crate) struct MediaSvc(pub(crate) Arc<Shared>);
+
+#[tonic::async_trait]
+impl pb::media_manager_server::MediaManager for MediaSvc {
+    async fn archive(
+        &self,
+        req: Request<pb::ArchiveRequest>,
+    ) -> Result<Response<pb::ArchiveReply>, Status> {
+        self.0.stats.rpc();
+        self.0.disk.archive(req.into_inner().recordings);
+        Ok(Response::new(pb::ArchiveReply {}))
+    }
+}
+
+/// `Collaboration` on the primary.
+#[derive(Debug)]
+pub(crate) struct CollabSvc(pub(crate) Arc<Shared>);
+
+#[tonic::async_trait]
+impl pb::collaboration_server::Collaboration for CollabSvc {
+    async fn join(
+        &self,
+        _req: Request<pb::JoinRequest>,
+    ) -> Result<Response<pb::JoinReply>, Status> {
+        self.0.stats.rpc();
+        Ok(Response::new(pb::JoinReply {}))
+    }
+}
