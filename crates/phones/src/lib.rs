@@ -212,7 +212,12 @@ async fn run(
     let mut failing_since: Option<Instant> = None;
     let mut rx = Some(rx);
     loop {
-        let wake = call.as_ref().map_or(next, |c| next.min(c.ends));
+        // In a preserved call the phone does nothing but wait for its end.
+        let wake = match &call {
+            Some(c) if c.preserved => c.ends,
+            Some(c) => next.min(c.ends),
+            None => next,
+        };
         let cmd = tokio::select! {
             biased;
             cmd = async {
@@ -429,7 +434,18 @@ async fn run(
                                         Event::CallDropped {
                                             call: c.id.clone(),
                                             phone: ext.clone(),
-                                            reason: format!("{gk} failed: {}", why(&status)),
+                                            reason: if cfg.preservation.is_some() {
+                                                format!(
+                                                    "{gk} failed ({}); a {} call is not preserved",
+                                                    why(&status),
+                                                    c.kind.as_str()
+                                                )
+                                            } else {
+                                                format!(
+                                                    "{gk} failed ({}); media connection preservation is off",
+                                                    why(&status)
+                                                )
+                                            },
                                         },
                                     );
                                     call = None;

@@ -231,7 +231,7 @@ fn describe_group(g: &Group) -> String {
         )
     } else if sub == "call-dropped" {
         format!(
-            "{} calls dropped ({phones}): {} (held and hunt-group calls are not preserved)",
+            "{} calls dropped ({phones}): {}",
             g.phones.len(),
             g.note
         )

@@ -228,7 +228,7 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
             )
         }
         Expectation::SplitBrain { present } => {
-            let found = findings::split_brain(events);
+            let found = findings::split_brain(&scenario.fleet, events);
             let detail = if found.is_empty() {
                 "no split-brain finding".to_string()
             } else {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fleetsim_model::{Event, EventRecord, human_ms};
+use fleetsim_model::{Event, EventRecord, Fleet, human_ms};
 use serde::Serialize;
 
 /// Something active on two or more servers at once.
@@ -34,8 +34,17 @@ impl SplitBrain {
     }
 }
 
-/// Every split-brain finding of a run, in time order.
-pub fn split_brain(events: &[EventRecord]) -> Vec<SplitBrain> {
+/// Every split-brain finding of a run, in time order. Voicemail and one-X
+/// count on the primary and its backup only: an application server's portal
+/// serves on its own.
+pub fn split_brain(fleet: &Fleet, events: &[EventRecord]) -> Vec<SplitBrain> {
+    let pair = |backup: Option<&fleetsim_model::ServerSpec>| -> Vec<String> {
+        let mut v = vec![fleet.primary().name.clone()];
+        v.extend(backup.map(|b| b.name.clone()));
+        v
+    };
+    let vm_pair = pair(fleet.voicemail_backup());
+    let portal_pair = pair(fleet.portal_backup());
     // resource → servers it is active on now.
     let mut active: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     // resource → open finding (servers, from).
@@ -58,7 +67,8 @@ pub fn split_brain(events: &[EventRecord]) -> Vec<SplitBrain> {
                 touched.push(r);
             }
             Event::ServiceState { service, state, .. }
-                if service == "voicemail-pro" || service == "one-x-portal" =>
+                if (service == "voicemail-pro" && vm_pair.contains(&e.server))
+                    || (service == "one-x-portal" && portal_pair.contains(&e.server)) =>
             {
                 let set = active.entry(service.clone()).or_default();
                 if state == "active" {

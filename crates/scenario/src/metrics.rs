@@ -70,7 +70,7 @@ impl Metrics {
         let fleet = &scenario.fleet;
         let mut m = Metrics {
             events: events.len() as u32,
-            split_brain: crate::findings::split_brain(events),
+            split_brain: crate::findings::split_brain(&scenario.fleet, events),
             ..Metrics::default()
         };
         for e in events {

@@ -420,7 +420,7 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
             );
         }
     }
-    for group in shared.own_hunt_groups() {
+    for group in shared.own_hunt_groups().into_iter().filter(|_| cfg.incarnation == 1) {
         ctx.log.emit(
             &cfg.name,
             Event::HuntGroupState {

@@ -36,6 +36,7 @@ impl pb::line_server::Line for LineSvc {
         Ok(Response::new(pb::PresenceReply {
             server: self.0.name.clone(),
             records_version_held: held,
+            running_your_hunt_groups: self.0.hunt_groups_run_for(&r.from),
         }))
     }
 
@@ -93,6 +94,8 @@ pub(crate) async fn presence_loop(
         .is_some_and(|b| b.server == peer)
         && !shared.my_records.is_empty();
     let hunt_groups = shared.own_hunt_groups();
+    let hunt_backup = !hunt_groups.is_empty()
+        && shared.spec.backup_with(fleetsim_model::BackupOption::HuntGroups) == Some(peer.as_str());
     let version = if is_backup { shared.incarnation } else { 0 };
     // tokio time (virtual in sim mode); the phase comes from the seeded RNG.
     let mut ticker =
@@ -110,7 +113,16 @@ pub(crate) async fn presence_loop(
             records_version: version,
             hunt_groups: hunt_groups.clone(),
         };
-        match call(shared.timing.rpc_deadline, client.presence(req)).await {
+        let reply = call(shared.timing.rpc_deadline, client.presence(req)).await;
+        if hunt_backup {
+            // The home runs its hunt groups unless its backup says it runs them.
+            let theirs = reply
+                .as_ref()
+                .map(|r| r.get_ref().running_your_hunt_groups.clone())
+                .unwrap_or_default();
+            shared.own_hunt_groups_elsewhere(&theirs, &peer);
+        }
+        match reply {
             Ok(reply) if is_backup && reply.get_ref().records_version_held != version => {
                 let phones = shared
                     .my_records

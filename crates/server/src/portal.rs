@@ -80,6 +80,8 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str) -> bool {
         return false;
     }
     let primary = shared.fleet.primary().name.clone();
+    // Standby first, so the two are never active at once.
+    shared.set_portal_active(false, format!("handing back to {primary}"));
     let mut client = shared.portal_client(&primary);
     let req = pb::PortalTakeBackRequest {
         from: shared.name.clone(),
@@ -88,6 +90,7 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str) -> bool {
         .await
         .is_err()
     {
+        shared.set_portal_active(true, format!("{primary} did not take back; stays active"));
         return false;
     }
     let dropped = std::mem::take(&mut shared.portal().changes);
@@ -95,7 +98,6 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str) -> bool {
         changes_dropped: dropped,
         mode: mode.into(),
     });
-    shared.set_portal_active(false, format!("handed back to {primary}"));
     true
 }
 

@@ -161,13 +161,18 @@ impl Shared {
             .filter(|p| spec.backup_for_kind(p.kind).is_some())
             .map(|p| (p.extension.clone(), p.kind))
             .collect();
-        let hunt = cfg
-            .fleet
-            .hunt_groups
-            .iter()
-            .filter(|g| g.home == cfg.name)
-            .map(|g| (g.name.clone(), g.home.clone()))
-            .collect();
+        // A restarted home waits for its backup's word before running its
+        // hunt groups again: the backup may be running them (failed over).
+        let hunt = if cfg.incarnation == 1 {
+            cfg.fleet
+                .hunt_groups
+                .iter()
+                .filter(|g| g.home == cfg.name)
+                .map(|g| (g.name.clone(), g.home.clone()))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         Shared {
             name: cfg.name.clone(),
             spec,
@@ -235,6 +240,43 @@ impl Shared {
             .filter(|g| g.home == self.name)
             .map(|g| g.name.clone())
             .collect()
+    }
+
+    /// Groups of `home` this server runs now (as its backup).
+    pub(crate) fn hunt_groups_run_for(&self, home: &str) -> Vec<String> {
+        self.lock()
+            .hunt
+            .iter()
+            .filter(|(_, h)| *h == home)
+            .map(|(g, _)| g.clone())
+            .collect()
+    }
+
+    /// The backup `backup` says it runs `theirs` of this server's hunt
+    /// groups: run the rest here, not those.
+    pub(crate) fn own_hunt_groups_elsewhere(&self, theirs: &[String], backup: &str) {
+        let mut changed = Vec::new();
+        let mut st = self.lock();
+        for g in self.own_hunt_groups() {
+            let elsewhere = theirs.contains(&g);
+            let here = st.hunt.contains_key(&g);
+            if elsewhere && here {
+                st.hunt.remove(&g);
+                changed.push((g, false));
+            } else if !elsewhere && !here {
+                st.hunt.insert(g.clone(), self.name.clone());
+                changed.push((g, true));
+            }
+        }
+        drop(st);
+        for (group, active) in changed {
+            tracing::debug!(%group, active, %backup, "own hunt group");
+            self.emit(Event::HuntGroupState {
+                group,
+                home: self.name.clone(),
+                active,
+            });
+        }
     }
 
     /// Whether hunt group `group` runs here now.

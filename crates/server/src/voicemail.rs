@@ -212,9 +212,12 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
     for id in &cut_ids {
         shared.vm_complete(id, true);
     }
+    let primary = shared.fleet.primary().name.clone();
+    // Standby first, so the two are never active at once; back to active if
+    // the primary does not take over.
+    shared.set_vm_active(false, format!("handing back to {primary}"));
     let messages = shared.disk.unsynced();
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-    let primary = shared.fleet.primary().name.clone();
     let mut client = shared.vm_client(&primary);
     let req = pb::TakeBackRequest {
         from: shared.name.clone(),
@@ -225,6 +228,7 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
         .is_ok();
     shared.vm().handing_back = false;
     if !ok {
+        shared.set_vm_active(true, format!("{primary} did not take back; stays active"));
         return false;
     }
     shared.disk.mark_synced(&ids);
@@ -233,7 +237,6 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
         cut_calls,
         mode: mode.into(),
     });
-    shared.set_vm_active(false, format!("handed back to {primary}"));
     true
 }
 
