@@ -261,6 +261,17 @@ impl FaultKind {
         })
     }
 
+    /// Whether this is an operator's action rather than a failure.
+    pub fn is_operator_action(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::ActivateBackup { .. }
+                | FaultKind::ManualFailback { .. }
+                | FaultKind::ConfigChange { .. }
+                | FaultKind::RebootPhone { .. }
+        )
+    }
+
     /// The server the fault acts on, for faults that act on one server.
     pub fn server(&self) -> Option<&str> {
         match self {

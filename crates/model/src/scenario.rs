@@ -237,7 +237,7 @@ impl RawCalls {
                 0..0,
                 Some("calls"),
                 "voicemail + conference + held + hunt-group shares add up to more than 1",
-                Some("each call is of one kind; the rest are plain two-party calls".into()),
+                Some("each call is of one kind, the rest are plain two-party calls; the defaults are voicemail 0.15, conference 0.1, held 0.1, hunt-group 0.1: set the others lower (or 0) when you raise one".into()),
             ));
         }
         Ok(c)
@@ -385,6 +385,8 @@ struct RawScenario<F> {
     expect: Vec<Spanned<RawExpect>>,
     #[serde(default)]
     calls: Option<Spanned<RawCalls>>,
+    #[serde(default)]
+    resilience: Option<Spanned<toml::Table>>,
 }
 
 /// Finds the text of a fleet file named by a scenario.
@@ -490,6 +492,7 @@ struct RawRest {
     fault: Vec<Spanned<RawFault>>,
     expect: Vec<Spanned<RawExpect>>,
     calls: Option<Spanned<RawCalls>>,
+    resilience: Option<Spanned<toml::Table>>,
 }
 
 impl<F> RawScenario<F> {
@@ -503,6 +506,7 @@ impl<F> RawScenario<F> {
                 fault: self.fault,
                 expect: self.expect,
                 calls: self.calls,
+                resilience: self.resilience,
             },
             self.fleet,
         )
@@ -510,7 +514,10 @@ impl<F> RawScenario<F> {
 }
 
 impl RawRest {
-    fn validate(self, src: &Source<'_>, fleet: Fleet) -> Result<Scenario, Box<FileError>> {
+    fn validate(self, src: &Source<'_>, mut fleet: Fleet) -> Result<Scenario, Box<FileError>> {
+        if let Some(r) = &self.resilience {
+            fleet.resilience = override_resilience(src, &fleet.resilience, r)?;
+        }
         let duration = *self.duration.get_ref();
         if duration.0.is_zero() {
             return Err(src.error(
@@ -779,6 +786,35 @@ impl RawRest {
             calls,
         })
     }
+}
+
+/// The fleet's resilience settings with the keys a scenario's
+/// `[resilience]` table gives replaced: the same fleet, another release's
+/// settings.
+fn override_resilience(
+    src: &Source<'_>,
+    base: &crate::settings::Resilience,
+    table: &Spanned<toml::Table>,
+) -> Result<crate::settings::Resilience, Box<FileError>> {
+    let hint = "see docs/file-format.md, [resilience]";
+    let mut merged = toml::Table::try_from(base).map_err(|e| {
+        src.error(table.span(), Some("resilience"), e.to_string(), Some(hint.into()))
+    })?;
+    for (k, v) in table.get_ref() {
+        merged.insert(k.clone(), v.clone());
+    }
+    let r: crate::settings::Resilience = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
+        src.error(
+            table.span(),
+            Some("resilience"),
+            e.message().to_string(),
+            Some(hint.into()),
+        )
+    })?;
+    if let Err((field, msg, hint)) = r.check() {
+        return Err(src.error(table.span(), Some(field), msg, Some(hint)));
+    }
+    Ok(r)
 }
 
 /// A time in the run, or an error naming `field`.

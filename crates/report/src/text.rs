@@ -204,8 +204,9 @@ fn describe_group(g: &Group) -> String {
     } else if sub == "home" {
         format!("{n} phone{s} registered at their home system ({phones})")
     } else if let Some(home) = sub.strip_prefix("refused:") {
+        let guest = if home == g.key.0 { "" } else { "guest " };
         format!(
-            "refused guest registrations of {n} phone{s} of {home} ({phones}): {}",
+            "refused {guest}registrations of {n} phone{s} of {home} ({phones}): {}",
             g.note
         )
     } else if sub == "lost" {
@@ -322,6 +323,7 @@ fn verbose_phone(e: &EventRecord, since: Option<u64>) -> String {
 fn describe(e: &EventRecord, p: &Paint) -> String {
     match &e.event {
         Event::RunStarted { scenario, seed, mode } => format!("run of {scenario} starts (seed {seed}, {mode} mode)"),
+        Event::FaultApplied { fault } if e.server == "operator" => p.yellow(&format!("ACTION: {fault}")),
         Event::FaultApplied { fault } => p.red(&format!("FAULT: {fault}")),
         Event::ServerStarted { role, incarnation } => {
             if *incarnation == 1 {

@@ -45,7 +45,7 @@ pub(crate) fn guest_arrivals<'a>(
         .fleet
         .phones
         .iter()
-        .filter(|p| p.home == of && p.kind.fails_over())
+        .filter(|p| p.home == of && scenario.fleet.backup_of_phone(p).is_some())
         .map(|p| p.extension.as_str())
         .collect();
     let mut arrived = BTreeMap::new();

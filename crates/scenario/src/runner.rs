@@ -320,7 +320,11 @@ impl FleetUnderTest {
     pub(crate) async fn apply(&mut self, fault: &Fault) -> Result<(), StartError> {
         let log = &self.ctx.log;
         let net = &self.ctx.net;
-        let target = fault.kind.server().unwrap_or("network");
+        let target = if fault.kind.is_operator_action() {
+            "operator"
+        } else {
+            fault.kind.server().unwrap_or("network")
+        };
         log.emit(
             target,
             Event::FaultApplied {

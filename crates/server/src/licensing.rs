@@ -65,7 +65,7 @@ impl Shared {
             (
                 false,
                 format!(
-                    "restricted mode: licence grace has expired; only licence changes are accepted (refused: {change})"
+                    "restricted mode: licences cannot be renewed and grace is over; only licence changes are accepted (refused: {change})"
                 ),
             )
         } else {
@@ -107,7 +107,7 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
 
     // Grace begun by an earlier incarnation (kept on disk).
     if let Some(since) = shared.disk.grace_since() {
-        if res.grace_survives_restart() {
+        if res.grace_survives_restart() && Instant::now() < since + grace {
             shared.set_licence(
                 Licence::Grace(since + grace),
                 format!(
@@ -118,6 +118,11 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
                         )
                     )
                 ),
+            );
+        } else if res.grace_survives_restart() {
+            shared.set_licence(
+                Licence::Restricted,
+                "grace ran out while the server was down".into(),
             );
         } else {
             shared.set_licence(

@@ -623,6 +623,13 @@ impl Shared {
             // on either system, so one that cannot reach home is not stranded.
             let homeless_window = !p.lost && p.failback_at.is_some_and(|f| now < f + window);
             if !p.lost && !homeless_window {
+                if let Some(f) = p.failback_at {
+                    return Err(format!(
+                        "{home} failed back {} ago and the {} homeless-prevention window is over; register there",
+                        human_ms(self.ms(now.saturating_duration_since(f))),
+                        self.fleet.resilience.homeless_prevention,
+                    ));
+                }
                 let silent = now.saturating_duration_since(p.last_seen);
                 return Err(format!(
                     "{home} last heard {} ago; failover needs {} of silence",
