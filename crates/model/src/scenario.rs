@@ -798,19 +798,27 @@ fn override_resilience(
 ) -> Result<crate::settings::Resilience, Box<FileError>> {
     let hint = "see docs/file-format.md, [resilience]";
     let mut merged = toml::Table::try_from(base).map_err(|e| {
-        src.error(table.span(), Some("resilience"), e.to_string(), Some(hint.into()))
+        src.error(
+            table.span(),
+            Some("resilience"),
+            e.to_string(),
+            Some(hint.into()),
+        )
     })?;
     for (k, v) in table.get_ref() {
         merged.insert(k.clone(), v.clone());
     }
-    let r: crate::settings::Resilience = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
-        src.error(
-            table.span(),
-            Some("resilience"),
-            e.message().to_string(),
-            Some(hint.into()),
-        )
-    })?;
+    let r: crate::settings::Resilience =
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                src.error(
+                    table.span(),
+                    Some("resilience"),
+                    e.message().to_string(),
+                    Some(hint.into()),
+                )
+            })?;
     if let Err((field, msg, hint)) = r.check() {
         return Err(src.error(table.span(), Some(field), msg, Some(hint)));
     }

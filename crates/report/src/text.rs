@@ -231,11 +231,7 @@ fn describe_group(g: &Group) -> String {
             g.phones.len()
         )
     } else if sub == "call-dropped" {
-        format!(
-            "{} calls dropped ({phones}): {}",
-            g.phones.len(),
-            g.note
-        )
+        format!("{} calls dropped ({phones}): {}", g.phones.len(), g.note)
     } else if sub == "call-preserved" {
         format!(
             "{} calls kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and fails over when it ends (at most 2 h)",

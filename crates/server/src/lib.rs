@@ -420,7 +420,11 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
             );
         }
     }
-    for group in shared.own_hunt_groups().into_iter().filter(|_| cfg.incarnation == 1) {
+    for group in shared
+        .own_hunt_groups()
+        .into_iter()
+        .filter(|_| cfg.incarnation == 1)
+    {
         ctx.log.emit(
             &cfg.name,
             Event::HuntGroupState {

@@ -95,7 +95,10 @@ pub(crate) async fn presence_loop(
         && !shared.my_records.is_empty();
     let hunt_groups = shared.own_hunt_groups();
     let hunt_backup = !hunt_groups.is_empty()
-        && shared.spec.backup_with(fleetsim_model::BackupOption::HuntGroups) == Some(peer.as_str());
+        && shared
+            .spec
+            .backup_with(fleetsim_model::BackupOption::HuntGroups)
+            == Some(peer.as_str());
     let version = if is_backup { shared.incarnation } else { 0 };
     // tokio time (virtual in sim mode); the phase comes from the seeded RNG.
     let mut ticker =

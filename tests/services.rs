@@ -1,0 +1,515 @@
+//! Every role and service through failover and failback (DOMAIN.md §1–§7),
+//! checked on the event log of the scenario that teaches each rule.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::*;
+use fleetsim_model::{Event, EventRecord, LicenceRule};
+
+const MIN: u64 = 60_000;
+const DAY: u64 = 24 * 60 * MIN;
+
+fn first_at(o: &fleetsim_scenario::RunOutcome, f: impl Fn(&EventRecord) -> bool) -> u64 {
+    o.first(f).map(|e| e.t_ms).expect("event present")
+}
+
+fn service_active(e: &EventRecord, server: &str, svc: &str) -> bool {
+    e.server == server
+        && matches!(&e.event, Event::ServiceState { service, state, .. } if service == svc && state == "active")
+}
+
+/// Call id → kind, from the call-started events.
+fn call_kinds(o: &fleetsim_scenario::RunOutcome) -> BTreeMap<String, String> {
+    o.events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::CallStarted { call, kind, .. } => Some((call.clone(), kind.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn secondary_voicemail_activates_when_the_first_primary_phone_reregisters_and_hands_every_message_back()
+ {
+    let o = run_sim(&load("primary-services-failover.toml"));
+    assert_passed(&o);
+    let failover = first_at(
+        &o,
+        |e| matches!(&e.event, Event::FailoverStarted { home, .. } if home == "primary"),
+    );
+    let vm = first_at(&o, |e| service_active(e, "secondary", "voicemail-pro"));
+    assert_eq!(
+        vm, failover,
+        "voicemail resilience follows phone re-registration"
+    );
+    let Some(Event::VoicemailHandback { messages, .. }) = o
+        .first(|e| matches!(e.event, Event::VoicemailHandback { .. }))
+        .map(|e| &e.event)
+    else {
+        panic!("no voicemail handback");
+    };
+    let left_on_secondary = o.count(|e| {
+        e.server == "secondary"
+            && e.t_ms < 45 * MIN
+            && matches!(e.event, Event::VoicemailLeft { .. })
+    }) as u32;
+    assert!(
+        left_on_secondary > 0,
+        "the workload left no message during failover"
+    );
+    assert_eq!(
+        *messages, left_on_secondary,
+        "every message left on the backup goes back"
+    );
+    assert_eq!(o.metrics.messages_lost, 0);
+    assert!(o.metrics.messages_left > left_on_secondary);
+}
+
+#[test]
+fn preserved_calls_keep_their_phone_until_they_end_and_only_connected_calls_are_preserved() {
+    let o = run_sim(&load("primary-services-failover.toml"));
+    let kinds = call_kinds(&o);
+    let mut preserved = 0;
+    for e in &o.events {
+        match &e.event {
+            Event::CallPreserved {
+                call,
+                phone,
+                until_ms,
+            } => {
+                preserved += 1;
+                let k = &kinds[call];
+                assert!(k == "two-party" || k == "conference", "{call} is {k}");
+                // The phone fails over only once the call has ended.
+                let ended = first_at(
+                    &o,
+                    |x| matches!(&x.event, Event::CallEnded { call: c, preserved: true, .. } if c == call),
+                );
+                assert_eq!(ended, *until_ms);
+                let next_reg = o
+                    .events
+                    .iter()
+                    .find(|x| {
+                        x.t_ms > e.t_ms
+                            && matches!(&x.event, Event::PhoneRegistered { phone: p, .. } if p == phone)
+                    })
+                    .map(|x| x.t_ms);
+                assert!(
+                    next_reg.is_none_or(|t| t >= ended),
+                    "{phone} moved during its preserved call"
+                );
+            }
+            Event::CallDropped { call, .. } => {
+                let k = &kinds[call];
+                assert!(
+                    k == "held" || k == "hunt-group" || k == "voicemail",
+                    "{call} is a {k} call and should have been preserved"
+                );
+            }
+            _ => {}
+        }
+    }
+    assert!(preserved > 0);
+}
+
+#[test]
+fn only_idle_phones_are_sent_home_at_failback() {
+    let o = run_sim(&load("primary-services-failover.toml"));
+    let mut in_call: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut sent_home = 0;
+    for e in &o.events {
+        match &e.event {
+            Event::CallStarted { call, phone, .. } => {
+                in_call.insert(phone, call);
+            }
+            Event::CallEnded { phone, .. }
+            | Event::CallDropped { phone, .. }
+            | Event::CallFailed { phone, .. } => {
+                in_call.remove(phone.as_str());
+            }
+            Event::PhoneSentHome { phone, .. } => {
+                sent_home += 1;
+                assert!(
+                    !in_call.contains_key(phone.as_str()),
+                    "{phone} was sent home during call {}",
+                    in_call[phone.as_str()]
+                );
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(sent_home, 16);
+}
+
+#[test]
+fn media_manager_collects_the_recordings_the_secondary_kept_and_collaboration_is_down_with_the_primary()
+ {
+    let o = run_sim(&load("primary-services-failover.toml"));
+    let kept = o.count(|e| {
+        e.server == "secondary"
+            && matches!(
+                e.event,
+                Event::RecordingMade {
+                    archived: false,
+                    ..
+                }
+            )
+    }) as u32;
+    assert!(kept > 0, "no recording was made during the outage");
+    let collected: u32 = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::RecordingsCollected { from, recordings } if from == "secondary" => {
+                Some(*recordings)
+            }
+            _ => None,
+        })
+        .sum();
+    assert_eq!(collected, kept);
+    assert_eq!(o.metrics.recordings_lost, 0);
+    // Collaboration never runs anywhere but the primary.
+    assert_eq!(
+        o.count(|e| e.server != "primary"
+            && matches!(&e.event, Event::ServiceState { service, .. } if service == "collaboration-server")),
+        0
+    );
+}
+
+#[test]
+fn one_x_backup_takes_over_on_its_own_three_minute_timer_and_drops_its_changes_at_failback() {
+    let o = run_sim(&load("one-x-portal-manual-failback.toml"));
+    assert_passed(&o);
+    let active = first_at(&o, |e| service_active(e, "secondary", "one-x-portal"));
+    // Pinged every 30 s: 3 minutes after the last answer, which came at
+    // most one interval before the crash.
+    assert!(
+        (5 * MIN + 150_000..=5 * MIN + 3 * MIN + 35_000).contains(&active),
+        "{active}"
+    );
+    let phones_failover = first_at(&o, |e| matches!(e.event, Event::FailoverStarted { .. }));
+    assert_ne!(active, phones_failover, "the portal keeps its own timer");
+    let accepted = o.count(|e| {
+        e.server == "secondary" && matches!(e.event, Event::PortalChange { accepted: true, .. })
+    }) as u32;
+    let Some(Event::PortalHandback {
+        changes_dropped,
+        mode,
+    }) = o
+        .first(|e| matches!(e.event, Event::PortalHandback { .. }))
+        .map(|e| &e.event)
+    else {
+        panic!("no portal handback");
+    };
+    assert!(accepted > 0);
+    assert_eq!(*changes_dropped, accepted);
+    assert_eq!(mode, "manual");
+}
+
+#[test]
+fn manual_voicemail_failback_waits_for_the_operator() {
+    let o = run_sim(&load("voicemail-manual-failback.toml"));
+    assert_passed(&o);
+    let handback = first_at(&o, |e| matches!(e.event, Event::VoicemailHandback { .. }));
+    assert_eq!(handback, 50 * MIN);
+}
+
+#[test]
+fn automatic_voicemail_failback_cuts_calls_at_the_timeout_and_keeps_them() {
+    let o = run_sim(&load("voicemail-automatic-timeout.toml"));
+    assert_passed(&o);
+    let e = o
+        .first(|e| matches!(e.event, Event::VoicemailHandback { .. }))
+        .unwrap();
+    let Event::VoicemailHandback {
+        cut_calls, mode, ..
+    } = &e.event
+    else {
+        unreachable!()
+    };
+    assert_eq!(mode, "automatic");
+    assert!(
+        *cut_calls > 0,
+        "a busy voicemail must be cut at the timeout"
+    );
+    // Back at 25m; the 2-minute timeout runs from the first answer.
+    assert!(e.t_ms <= 25 * MIN + 2 * MIN + 35_000, "{}", e.t_ms);
+    let partial = o.count(|e| matches!(e.event, Event::VoicemailLeft { partial: true, .. }));
+    assert_eq!(partial as u32, *cut_calls);
+    assert_eq!(o.metrics.messages_lost, 0);
+}
+
+#[test]
+fn activate_backup_brings_voicemail_back_before_the_failover_rules_would() {
+    let o = run_sim(&load("voicemail-activate-backup.toml"));
+    assert_passed(&o);
+    let active = first_at(&o, |e| service_active(e, "secondary", "voicemail-pro"));
+    let failover = first_at(&o, |e| matches!(e.event, Event::FailoverStarted { .. }));
+    assert_eq!(active, 5 * MIN + 30_000);
+    assert!(failover > active + 2 * MIN);
+}
+
+#[test]
+fn licence_grace_runs_thirty_days_then_restricted_mode_refuses_changes_and_softphones() {
+    let o = run_sim(&load("licence-grace-expires.toml"));
+    assert_passed(&o);
+    let grace = first_at(
+        &o,
+        |e| matches!(&e.event, Event::LicenceState { state, .. } if state == "grace"),
+    );
+    let restricted = first_at(
+        &o,
+        |e| matches!(&e.event, Event::LicenceState { state, .. } if state == "restricted"),
+    );
+    // Renewal every 5 minutes: grace starts within one renewal of the crash.
+    assert!((60 * MIN..=65 * MIN).contains(&grace), "{grace}");
+    assert_eq!(restricted - grace, 30 * DAY);
+    let changes: Vec<bool> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::ConfigChange { accepted, .. } => Some(*accepted),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [true, false],
+        "accepted on grace, refused restricted"
+    );
+    assert!(
+        o.count(|e| matches!(&e.event,
+        Event::RegistrationRefused { reason, .. } if reason.contains("restricted mode")))
+            > 0
+    );
+    // Back to normal at the first renewal after the primary's return.
+    let normal = o
+        .events
+        .iter()
+        .rev()
+        .find(|e| matches!(&e.event, Event::LicenceState { state, .. } if state == "normal"))
+        .unwrap()
+        .t_ms;
+    assert!(
+        (32 * DAY..=32 * DAY + 5 * MIN).contains(&normal),
+        "{normal}"
+    );
+}
+
+#[test]
+fn the_older_licence_rule_ends_grace_on_restart_and_the_current_rule_keeps_it() {
+    let older = load("licence-older-rule-restart.toml");
+    let o = run_sim(&older);
+    assert_passed(&o);
+    let mut current = older.clone();
+    current.fleet.resilience.licence_rule = LicenceRule::Current;
+    let c = run_sim(&current);
+    let state_at = |o: &fleetsim_scenario::RunOutcome, t| {
+        fleetsim_scenario::findings::licence_state_at(&o.events, "expansion-l", t)
+    };
+    assert_eq!(state_at(&o, 3 * DAY + 20 * MIN), "restricted");
+    assert_eq!(state_at(&c, 3 * DAY + 20 * MIN), "grace");
+}
+
+#[test]
+fn a_split_network_runs_the_hunt_group_voicemail_and_portal_on_both_sides() {
+    let o = run_sim(&load("split-network.toml"));
+    assert_passed(&o);
+    let resources: BTreeSet<&str> = o
+        .metrics
+        .split_brain
+        .iter()
+        .map(|f| f.resource.as_str())
+        .collect();
+    assert_eq!(
+        resources,
+        BTreeSet::from(["hunt-group sales", "one-x-portal", "voicemail-pro"])
+    );
+    // Only the phones on the far side of the split moved.
+    let moved: BTreeSet<&str> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::PhoneRegistered {
+                phone, guest: true, ..
+            } => Some(phone.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moved.len(), 8);
+    assert!(moved.iter().all(|p| p.parse::<u32>().unwrap() >= 2009));
+    // Every finding ends once the network heals.
+    assert!(o.metrics.split_brain.iter().all(|f| f.to_ms < 40 * MIN));
+}
+
+#[test]
+fn a_backup_restarted_during_failover_has_no_records_so_resilience_is_lost() {
+    let o = run_sim(&load("backup-restart-loses-resilience.toml"));
+    assert_passed(&o);
+    let refused = o.count(|e| {
+        e.server == "secondary"
+            && e.t_ms > 17 * MIN
+            && e.t_ms < 35 * MIN
+            && matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.contains("resilience lost"))
+    });
+    assert!(refused > 0);
+    assert_eq!(
+        o.count(|e| e.t_ms > 17 * MIN
+            && e.t_ms < 35 * MIN
+            && matches!(e.event, Event::PhoneRegistered { guest: true, .. })),
+        0
+    );
+}
+
+#[test]
+fn manual_failback_keeps_h323_phones_on_the_backup_until_rebooted_while_sip_phones_go_home() {
+    let s = load("h323-manual-failback.toml");
+    let o = run_sim(&s);
+    assert_passed(&o);
+    let kind_of: BTreeMap<&str, fleetsim_model::PhoneKind> = s
+        .fleet
+        .phones
+        .iter()
+        .map(|p| (p.extension.as_str(), p.kind))
+        .collect();
+    // Each IP phone's first registration at home after the restart.
+    let mut home_again: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in o
+        .events
+        .iter()
+        .filter(|e| e.t_ms > 20 * MIN && e.server == "primary")
+    {
+        if let Event::PhoneRegistered {
+            phone,
+            guest: false,
+            ..
+        } = &e.event
+            && kind_of[phone.as_str()].fails_over()
+        {
+            home_again.entry(phone.as_str()).or_insert(e.t_ms);
+        }
+    }
+    for (p, t) in &home_again {
+        match kind_of[p] {
+            fleetsim_model::PhoneKind::Sip => assert!(*t < 50 * MIN, "{p} at {t}"),
+            _ => assert!(
+                *t >= 50 * MIN,
+                "H.323 {p} went home at {t} before its reboot"
+            ),
+        }
+    }
+    assert_eq!(home_again.len(), 16);
+}
+
+#[test]
+fn homeless_prevention_accepts_phones_that_cannot_reach_home_for_five_minutes_after_failback() {
+    let o = run_sim(&load("homeless-prevention-window.toml"));
+    assert_passed(&o);
+    let failback = first_at(&o, |e| matches!(e.event, Event::FailbackStarted { .. }));
+    let window: Vec<&str> = o
+        .events
+        .iter()
+        .filter(|e| e.t_ms > failback && e.t_ms < failback + 5 * MIN)
+        .filter_map(|e| match &e.event {
+            Event::PhoneRegistered {
+                phone, guest: true, ..
+            } => Some(phone.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(window, ["2001", "2002"]);
+    // After the window the backup refuses them again.
+    assert!(o.count(|e| e.t_ms > failback + 5 * MIN
+        && matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.contains("homeless-prevention window is over"))) > 0);
+}
+
+#[test]
+fn an_ip_dect_base_switches_after_two_minutes_and_only_with_the_ip_dect_option() {
+    let s = load("dect-base-switch.toml");
+    let o = run_sim(&s);
+    assert_passed(&o);
+    let dect: BTreeSet<&str> = s
+        .fleet
+        .phones
+        .iter()
+        .filter(|p| p.kind == fleetsim_model::PhoneKind::Dect)
+        .map(|p| p.extension.as_str())
+        .collect();
+    for e in &o.events {
+        if let Event::PhoneLost { phone, .. } = &e.event
+            && dect.contains(phone.as_str())
+            && e.t_ms > 5 * MIN
+        {
+            // Polls fail for 2 minutes before the base gives up.
+            assert!(e.t_ms >= 5 * MIN + 2 * MIN, "{phone} lost at {}", e.t_ms);
+        }
+    }
+    let moved_dect: BTreeSet<&str> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::PhoneRegistered {
+                phone,
+                guest: true,
+                home,
+            } if dect.contains(phone.as_str()) => {
+                assert_eq!(home, "primary", "site-b's line does not back up IP DECT");
+                Some(phone.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moved_dect.len(), 4);
+}
+
+#[test]
+fn an_ip500_v2_takes_guests_only_up_to_384_users_and_extensions() {
+    let o = run_sim(&load("v2-capacity-overflow.toml"));
+    assert_passed(&o);
+    let guests: BTreeSet<&str> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::PhoneRegistered {
+                phone, guest: true, ..
+            } => Some(phone.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(guests.len(), 384 - 370);
+    // Refused phones keep retrying: one refusal each at least.
+    assert!(o.metrics.capacity_refusals >= 6);
+    let refused: BTreeSet<&str> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::CapacityExceeded { phone, .. } => Some(phone.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 6);
+    assert!(guests.is_disjoint(&refused));
+}
+
+#[test]
+fn without_the_line_options_hunt_groups_and_voicemail_do_not_fail_over() {
+    let o = run_sim(&load("line-options-decide.toml"));
+    assert_passed(&o);
+    assert_eq!(
+        o.count(|e| e.server == "secondary"
+            && matches!(e.event, Event::HuntGroupState { active: true, .. })),
+        0
+    );
+    let after = 8 * MIN;
+    let failed = |what: &str| {
+        o.count(|e| {
+            e.t_ms > after
+                && matches!(&e.event, Event::CallFailed { reason, .. } if reason.contains(what))
+        })
+    };
+    assert!(failed("hunt group sales") > 0);
+    assert!(failed("no voicemail") > 0);
+}
