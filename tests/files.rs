@@ -277,3 +277,75 @@ fn a_flap_that_outlasts_the_run_is_refused() {
     );
     rejects(&s, 5, &["the flap would run past the end of the run (10m)"]);
 }
+
+#[test]
+fn call_shares_must_be_between_zero_and_one() {
+    let (_, s) = files("call-share", GOOD_SERVERS, "[calls]\nvoicemail = 1.5\n");
+    rejects(&s, 4, &["calls.voicemail", "between 0 and 1"]);
+}
+
+#[test]
+fn a_scenario_resilience_override_names_the_allowed_modes() {
+    let (_, s) = files(
+        "resilience-mode",
+        GOOD_SERVERS,
+        "[resilience]\nvoicemail-failback = \"sometimes\"\n",
+    );
+    rejects(&s, 3, &["resilience", "sometimes", "graceful"]);
+}
+
+#[test]
+fn the_automatic_voicemail_timeout_is_at_most_an_hour() {
+    let fleet = format!("{GOOD_SERVERS}\n[resilience]\nvoicemail-failback-timeout = \"2h\"\n");
+    let (f, s) = files("vm-timeout", &fleet, "");
+    rejects_fleet(
+        &f,
+        &s,
+        11,
+        &["resilience.voicemail-failback-timeout", "60 min"],
+    );
+}
+
+#[test]
+fn operator_actions_name_what_they_apply_to() {
+    let (_, s) = files(
+        "activate",
+        GOOD_SERVERS,
+        "[[fault]]\nat = \"1m\"\nactivate-backup = \"one-x-portal\"\n",
+    );
+    rejects(
+        &s,
+        5,
+        &[
+            "fault[0].activate-backup",
+            "does not apply",
+            "voicemail-pro",
+        ],
+    );
+}
+
+#[test]
+fn a_hunt_group_needs_a_server_that_runs_ip_office() {
+    let fleet = format!("{GOOD_SERVERS}\n[[hunt-group]]\nname = \"sales\"\nserver = \"nowhere\"\n");
+    let (f, s) = files("hunt", &fleet, "");
+    rejects_fleet(
+        &f,
+        &s,
+        13,
+        &[
+            "hunt-group[0].server",
+            "unknown server",
+            "primary, secondary",
+        ],
+    );
+}
+
+#[test]
+fn capacity_below_the_servers_own_phones_is_rejected() {
+    let fleet = GOOD_SERVERS.replace(
+        "phones = { h323 = 2 }",
+        "phones = { h323 = 2 }\ncapacity = 1",
+    );
+    let (f, s) = files("capacity", &fleet, "");
+    rejects_fleet(&f, &s, 6, &["server[0].capacity", "at least 2"]);
+}

@@ -59,6 +59,66 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/site-latency.toml"),
     ),
     (
+        "backup-restart-loses-resilience.toml",
+        include_str!("../../../scenarios/backup-restart-loses-resilience.toml"),
+    ),
+    (
+        "dect-base-switch.toml",
+        include_str!("../../../scenarios/dect-base-switch.toml"),
+    ),
+    (
+        "h323-manual-failback.toml",
+        include_str!("../../../scenarios/h323-manual-failback.toml"),
+    ),
+    (
+        "homeless-prevention-window.toml",
+        include_str!("../../../scenarios/homeless-prevention-window.toml"),
+    ),
+    (
+        "licence-grace-expires.toml",
+        include_str!("../../../scenarios/licence-grace-expires.toml"),
+    ),
+    (
+        "licence-older-rule-restart.toml",
+        include_str!("../../../scenarios/licence-older-rule-restart.toml"),
+    ),
+    (
+        "line-options-decide.toml",
+        include_str!("../../../scenarios/line-options-decide.toml"),
+    ),
+    (
+        "one-x-portal-manual-failback.toml",
+        include_str!("../../../scenarios/one-x-portal-manual-failback.toml"),
+    ),
+    (
+        "primary-services-failover.toml",
+        include_str!("../../../scenarios/primary-services-failover.toml"),
+    ),
+    (
+        "softphone-only-site.toml",
+        include_str!("../../../scenarios/softphone-only-site.toml"),
+    ),
+    (
+        "split-network.toml",
+        include_str!("../../../scenarios/split-network.toml"),
+    ),
+    (
+        "v2-capacity-overflow.toml",
+        include_str!("../../../scenarios/v2-capacity-overflow.toml"),
+    ),
+    (
+        "voicemail-activate-backup.toml",
+        include_str!("../../../scenarios/voicemail-activate-backup.toml"),
+    ),
+    (
+        "voicemail-automatic-timeout.toml",
+        include_str!("../../../scenarios/voicemail-automatic-timeout.toml"),
+    ),
+    (
+        "voicemail-manual-failback.toml",
+        include_str!("../../../scenarios/voicemail-manual-failback.toml"),
+    ),
+    (
         "fleets/reference.toml",
         include_str!("../../../scenarios/fleets/reference.toml"),
     ),
