@@ -130,6 +130,15 @@ mod control {
                 names.contains(&"fleetsim.v1.Telephony".to_string()),
                 "{names:?}"
             );
+            for svc in [
+                "fleetsim.v1.Licensing",
+                "fleetsim.v1.Voicemail",
+                "fleetsim.v1.Portal",
+                "fleetsim.v1.MediaManager",
+                "fleetsim.v1.Collaboration",
+            ] {
+                assert!(names.contains(&svc.to_string()), "{svc} not in {names:?}");
+            }
 
             // The control API refuses calls without the token.
             let mut bare = pb::control_client::ControlClient::new(channel(base).await);
@@ -182,6 +191,41 @@ mod control {
                 guests, 16,
                 "the secondary did not take over the primary's IP phones"
             );
+
+            // The operator's "activate backup" over the control API; the
+            // status shows the services and licences where they stand.
+            let r = ctl
+                .fault(pb::FaultRequest {
+                    action: "activate-backup = \"voicemail-pro\"".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(r.applied, ["operator activates the backup voicemail-pro"]);
+            let s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+            let sec = s.servers.iter().find(|v| v.name == "secondary").unwrap();
+            assert!(
+                sec.active.contains(&"voicemail-pro".to_string()),
+                "{:?}",
+                sec.active
+            );
+            assert!(
+                sec.active.contains(&"hunt-group sales".to_string()),
+                "{:?}",
+                sec.active
+            );
+            // Licences renew every 5 emulated minutes (2.5 s here).
+            let mut licence = sec.licence.clone();
+            for _ in 0..40 {
+                if licence == "grace" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+                let sec = s.servers.iter().find(|v| v.name == "secondary").unwrap();
+                licence = sec.licence.clone();
+            }
+            assert_eq!(licence, "grace");
         });
     }
 }

@@ -229,6 +229,25 @@ pub(crate) enum CtlCmd {
     },
     /// Remove every partition and one-way cut.
     Heal,
+    /// Operator: activate the backup Voicemail Pro now ("activate backup").
+    ActivateBackup,
+    /// Operator: hand a service back to the primary now (manual failback).
+    Failback {
+        /// `voicemail-pro` or `one-x-portal`.
+        service: String,
+    },
+    /// Operator: make a configuration change on a server (refused in
+    /// licence-restricted mode).
+    Configure {
+        /// Server.
+        server: String,
+    },
+    /// Reboot a phone (or phones@SERVER): it registers from the top of its
+    /// gatekeeper list, so a manual-failback H.323 phone goes home.
+    RebootPhone {
+        /// Extension or phones@SERVER.
+        phone: String,
+    },
     /// Any fault as written in a scenario's [[fault]] table (without `at`).
     Fault {
         /// E.g. 'latency = { target = "expansion-v2", delay = "300ms" }'.
@@ -266,6 +285,10 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
             Some(format!("partition = [{}]", g.join(", ")))
         }
         CtlCmd::Heal => Some("heal = true".into()),
+        CtlCmd::ActivateBackup => Some("activate-backup = \"voicemail-pro\"".into()),
+        CtlCmd::Failback { service } => Some(format!("manual-failback = {}", q(service))),
+        CtlCmd::Configure { server } => Some(format!("config-change = {}", q(server))),
+        CtlCmd::RebootPhone { phone } => Some(format!("reboot-phone = {}", q(phone))),
         CtlCmd::Fault { action } => Some(action.clone()),
     };
     let rt = tokio::runtime::Builder::new_current_thread()

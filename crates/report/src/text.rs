@@ -586,6 +586,39 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         "  phones       {} moved, {} failed back, {} unregistered at the end (softphones and analogue never fail over)",
         m.phones_moved, m.phones_failed_back, m.phones_unregistered_at_end
     );
+    if m.calls_started > 0 {
+        let _ = writeln!(
+            out,
+            "  calls        {} set up, {} dropped, {} kept up by media connection preservation",
+            m.calls_started, m.calls_dropped, m.calls_preserved
+        );
+    }
+    if m.messages_left > 0 || m.messages_lost > 0 || m.recordings_lost > 0 {
+        let lost = format!(
+            "{} messages lost, {} recordings lost",
+            m.messages_lost, m.recordings_lost
+        );
+        let lost = if m.messages_lost + m.recordings_lost > 0 {
+            p.red(&lost)
+        } else {
+            lost
+        };
+        let _ = writeln!(
+            out,
+            "  voicemail    {} messages left; {lost}",
+            m.messages_left
+        );
+    }
+    if m.capacity_refusals > 0 {
+        let _ = writeln!(
+            out,
+            "  capacity     {} guest registrations refused: server full, no resilience",
+            m.capacity_refusals
+        );
+    }
+    for f in &m.split_brain {
+        let _ = writeln!(out, "  {}  {}", p.red("split brain"), f.describe());
+    }
     let _ = writeln!(out, "  traffic      {} RPCs, {} events", o.rpcs, m.events);
 
     let _ = writeln!(out);

@@ -215,6 +215,16 @@ fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::Stat
             registered: regs.len() as u32,
             guests: regs.iter().filter(|(_, g)| *g).count() as u32,
             incarnation: fut.incarnations.get(&s.name).copied().unwrap_or(0),
+            active: fut
+                .servers
+                .get(&s.name)
+                .map(|h| h.active_services())
+                .unwrap_or_default(),
+            licence: fut
+                .servers
+                .get(&s.name)
+                .map(|h| h.licence().to_string())
+                .unwrap_or_default(),
         });
     }
     let phones = fut

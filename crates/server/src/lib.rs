@@ -129,6 +129,35 @@ impl ServerHandle {
         self.shared.registrations()
     }
 
+    /// What runs here now: services that fail over (`voicemail-pro`,
+    /// `one-x-portal`) when active, services that never do, and hunt groups.
+    pub fn active_services(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for s in &self.shared.spec.services {
+            let on = match s {
+                Service::VoicemailPro => self.shared.voicemail_active(),
+                Service::OneXPortal => self.shared.portal_active(),
+                _ => true,
+            };
+            if on {
+                v.push(s.as_str().to_string());
+            }
+        }
+        v.extend(
+            self.shared
+                .lock()
+                .hunt
+                .keys()
+                .map(|g| format!("hunt-group {g}")),
+        );
+        v
+    }
+
+    /// Licence state: `normal`, `grace` or `restricted`.
+    pub fn licence(&self) -> &'static str {
+        self.shared.licence_name()
+    }
+
     /// Whether this server's Voicemail Pro is active now.
     pub fn voicemail_active(&self) -> bool {
         self.shared.voicemail_active()

@@ -41,6 +41,14 @@ impl Licence {
 }
 
 impl Shared {
+    /// The licence state's name.
+    pub(crate) fn licence_name(&self) -> &'static str {
+        self.licence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .name()
+    }
+
     /// Whether the server is in licence-restricted mode.
     pub(crate) fn licence_restricted(&self) -> bool {
         *self.licence.lock().unwrap_or_else(|e| e.into_inner()) == Licence::Restricted
