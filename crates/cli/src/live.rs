@@ -356,6 +356,17 @@ fn render_status(s: &pb::StatusReply, recent: &[String]) -> String {
             }
         );
     }
+    // What runs where: services that can move, hunt groups, licences.
+    let _ = writeln!(o, "\n  {:<14} {:<11} active", "server", "licence");
+    for v in s.servers.iter().filter(|v| v.up) {
+        let _ = writeln!(
+            o,
+            "  {:<14} {:<11} {}",
+            v.name,
+            v.licence,
+            v.active.join(", ")
+        );
+    }
     // Which server each phone is on, by home, extensions as ranges.
     let mut by: BTreeMap<(&str, &str, bool), Vec<String>> = BTreeMap::new();
     for p in &s.phones {
