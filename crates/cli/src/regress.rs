@@ -198,6 +198,20 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 false
             )
         );
+        // Workload figures, when the scenario has calls or findings.
+        for (label, d) in [
+            ("calls dropped", &report.calls_dropped),
+            ("calls preserved", &report.calls_preserved),
+            ("messages + recordings lost", &report.lost),
+            ("split-brain findings", &report.split_brain),
+        ] {
+            if d.max > 0
+                || (label.starts_with("calls")
+                    && report.calls_preserved.max + report.calls_dropped.max > 0)
+            {
+                outln!("{}", dist_line(label, d, n, false));
+            }
+        }
         let failing: Vec<_> = report.failures().collect();
         if failing.is_empty() {
             outln!("all {n} runs passed");

@@ -71,7 +71,10 @@ pub async fn run_calls(w: Workload, fleet: &Fleet, clock: Clock) {
             String::new()
         };
         let recorded = kind != CallKind::Voicemail && rng.random_range(0..1000u32) < c.recorded;
-        let mut len = exponential(&mut rng, mean_len).max(5_000.0) as u64;
+        // Exponential, from 5 s to six times the mean (a tail cut short so
+        // that one endless call does not hold a phone for a whole run).
+        let mut len =
+            exponential(&mut rng, mean_len).clamp(5_000.0, 6.0 * mean_len.max(5_000.0)) as u64;
         if kind == CallKind::Voicemail {
             // A message is shorter than a conversation.
             len = (len / 4).clamp(10_000, 180_000);

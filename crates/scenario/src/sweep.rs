@@ -108,6 +108,14 @@ pub struct VariationResult {
     pub max_phone_outage_ms: u64,
     /// Phones unregistered at the end.
     pub phones_unregistered_at_end: u32,
+    /// Calls dropped.
+    pub calls_dropped: u32,
+    /// Calls kept up by media connection preservation.
+    pub calls_preserved: u32,
+    /// Voicemail messages plus recordings lost (end-of-run audit).
+    pub lost: u32,
+    /// Split-brain findings.
+    pub split_brain: u32,
 }
 
 /// p50, p99 and max of a figure over the variations that have it.
@@ -151,6 +159,14 @@ pub struct SweepReport {
     pub max_phone_outage_ms: Distribution,
     /// Phones-unregistered-at-end distribution.
     pub phones_unregistered_at_end: Distribution,
+    /// Calls-dropped distribution.
+    pub calls_dropped: Distribution,
+    /// Calls-preserved distribution.
+    pub calls_preserved: Distribution,
+    /// Messages-and-recordings-lost distribution (must stay at 0).
+    pub lost: Distribution,
+    /// Split-brain-findings distribution.
+    pub split_brain: Distribution,
 }
 
 impl SweepReport {
@@ -229,6 +245,10 @@ pub fn sweep(
                             detection_ms: o.metrics.detection_ms,
                             max_phone_outage_ms: o.metrics.max_phone_outage_ms,
                             phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
+                            calls_dropped: o.metrics.calls_dropped,
+                            calls_preserved: o.metrics.calls_preserved,
+                            lost: o.metrics.messages_lost + o.metrics.recordings_lost,
+                            split_brain: o.metrics.split_brain.len() as u32,
                         }),
                         Err(p) => {
                             let msg = p
@@ -244,6 +264,10 @@ pub fn sweep(
                                 detection_ms: None,
                                 max_phone_outage_ms: 0,
                                 phones_unregistered_at_end: 0,
+                                calls_dropped: 0,
+                                calls_preserved: 0,
+                                lost: 0,
+                                split_brain: 0,
                             })
                         }
                     };
@@ -269,6 +293,10 @@ pub fn sweep(
                 .iter()
                 .map(|r| u64::from(r.phones_unregistered_at_end)),
         ),
+        calls_dropped: Distribution::of(results.iter().map(|r| u64::from(r.calls_dropped))),
+        calls_preserved: Distribution::of(results.iter().map(|r| u64::from(r.calls_preserved))),
+        lost: Distribution::of(results.iter().map(|r| u64::from(r.lost))),
+        split_brain: Distribution::of(results.iter().map(|r| u64::from(r.split_brain))),
         results,
     })
 }

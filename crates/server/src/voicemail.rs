@@ -200,13 +200,22 @@ pub(crate) fn on_failover(shared: &Shared) {
 /// Hands the backup's voicemail back to the primary's; `cut` ends calls in
 /// progress (keeping what was recorded). Returns whether it was handed back.
 pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> bool {
+    // Voicemail calls (messages being left) hold a graceful failback back;
+    // call recordings in progress do not: they finish here and are kept for
+    // Media Manager to collect.
     let cut_ids: Vec<String> = {
         let mut vm = shared.vm();
-        if !vm.active || vm.handing_back || (!cut && !vm.calls.is_empty()) {
+        let messages: Vec<String> = vm
+            .calls
+            .iter()
+            .filter(|(_, c)| !c.recording)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !vm.active || vm.handing_back || (!cut && !messages.is_empty()) {
             return false;
         }
         vm.handing_back = true;
-        vm.calls.keys().cloned().collect()
+        messages
     };
     let cut_calls = cut_ids.len() as u32;
     for id in &cut_ids {
