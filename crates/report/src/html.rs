@@ -1,7 +1,8 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no network,
-//! no script needed) with swimlanes per server, phones registered per server
-//! over time, fault windows shaded, the explained event list, metrics and
-//! the verdict.
+//! no script needed) with swimlanes per server, what runs where (voicemail,
+//! portal, hunt groups, licences, split-brain windows), phones registered
+//! per server over time, fault windows shaded, the explained event list,
+//! metrics and the verdict.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -104,12 +105,120 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
     lanes
 }
 
+/// What runs where over time: one lane per service (voicemail, portal, hunt
+/// group) and server it was active on, then one licence lane per server
+/// that renews licences.
+fn service_lanes(o: &RunOutcome, end: u64) -> Vec<((String, String), Vec<Span>)> {
+    let mut active: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut spans: BTreeMap<(String, String), Vec<Span>> = BTreeMap::new();
+    let mut licence: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut lic_spans: BTreeMap<String, Vec<Span>> = BTreeMap::new();
+    let close = |spans: &mut BTreeMap<(String, String), Vec<Span>>,
+                 key: (String, String),
+                 from: u64,
+                 to: u64| {
+        spans.entry(key.clone()).or_default().push(Span {
+            from,
+            to,
+            class: "svc",
+            label: format!("{} active on {}", key.0, key.1),
+        });
+    };
+    let close_lic = |lic_spans: &mut BTreeMap<String, Vec<Span>>,
+                     server: &str,
+                     state: String,
+                     from: u64,
+                     to: u64| {
+        let class = match state.as_str() {
+            "grace" => "grace",
+            "restricted" => "restricted",
+            _ => "normal",
+        };
+        lic_spans.entry(server.to_string()).or_default().push(Span {
+            from,
+            to,
+            class,
+            label: format!("licence {state}"),
+        });
+    };
+    for e in &o.events {
+        let t = e.t_ms;
+        let change: Option<(String, bool)> = match &e.event {
+            Event::HuntGroupState {
+                group, active: a, ..
+            } => Some((format!("hunt-group {group}"), *a)),
+            Event::ServiceState { service, state, .. }
+                if service == "voicemail-pro" || service == "one-x-portal" =>
+            {
+                Some((service.clone(), state == "active"))
+            }
+            _ => None,
+        };
+        if let Some((res, on)) = change {
+            let key = (res, e.server.clone());
+            match (on, active.get(&key)) {
+                (true, None) => {
+                    active.insert(key, t);
+                }
+                (false, Some(&from)) => {
+                    active.remove(&key);
+                    close(&mut spans, key, from, t);
+                }
+                _ => {}
+            }
+        }
+        match &e.event {
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                let ended: Vec<(String, String)> =
+                    active.keys().filter(|k| k.1 == e.server).cloned().collect();
+                for key in ended {
+                    if let Some(from) = active.remove(&key) {
+                        close(&mut spans, key, from, t);
+                    }
+                }
+                if let Some((state, from)) = licence.remove(&e.server) {
+                    close_lic(&mut lic_spans, &e.server, state, from, t);
+                }
+            }
+            Event::ServerStarted { .. } => {
+                let renews = o
+                    .spec
+                    .fleet
+                    .server(&e.server)
+                    .is_some_and(|s| !s.runs(fleetsim_model::Service::Licensing));
+                if renews {
+                    licence.insert(e.server.clone(), ("normal".into(), t));
+                }
+            }
+            Event::LicenceState { state, .. } => {
+                if let Some((old, from)) = licence.insert(e.server.clone(), (state.clone(), t)) {
+                    close_lic(&mut lic_spans, &e.server, old, from, t);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (key, from) in active {
+        close(&mut spans, key, from, end);
+    }
+    for (server, (state, from)) in licence {
+        close_lic(&mut lic_spans, &server, state, from, end);
+    }
+    let mut out: Vec<((String, String), Vec<Span>)> = spans.into_iter().collect();
+    out.extend(
+        lic_spans
+            .into_iter()
+            .map(|(server, v)| (("licence".to_string(), server), v)),
+    );
+    out
+}
+
 /// Fault windows: from each fault to the fault that restores its target, or the end.
 fn windows(o: &RunOutcome, end: u64) -> Vec<(u64, u64, String)> {
     let faults = &o.spec.faults;
     let mut out = Vec::new();
     for (i, f) in faults.iter().enumerate() {
-        if f.kind.ends_a_fault() {
+        if f.kind.ends_a_fault() || f.kind.is_operator_action() {
             continue;
         }
         let undo = f.kind.undo();
@@ -266,6 +375,42 @@ pub fn render(o: &RunOutcome) -> String {
         );
     }
     let _ = write!(h, "</section>");
+    if m.calls_started > 0 || m.messages_left > 0 || !m.split_brain.is_empty() {
+        let _ = write!(h, r#"<section class="cards">"#);
+        for (label, value, hint) in [
+            (
+                "calls dropped",
+                m.calls_dropped.to_string(),
+                format!(
+                    "of {} set up · {} preserved",
+                    m.calls_started, m.calls_preserved
+                ),
+            ),
+            (
+                "voicemail lost",
+                m.messages_lost.to_string(),
+                format!("of {} messages left", m.messages_left),
+            ),
+            (
+                "recordings lost",
+                m.recordings_lost.to_string(),
+                "end-of-run audit".to_string(),
+            ),
+            (
+                "split-brain findings",
+                m.split_brain.len().to_string(),
+                "active on two servers at once".to_string(),
+            ),
+        ] {
+            let _ = write!(
+                h,
+                r#"<div class="card"><div class="label">{label}</div><div class="value">{}</div><div class="hint">{}</div></div>"#,
+                escape(&value),
+                escape(&hint)
+            );
+        }
+        let _ = write!(h, "</section>");
+    }
 
     // Expectations.
     let _ = write!(h, r#"<section><h2>Expectations</h2><table class="expect">"#);
@@ -357,6 +502,81 @@ pub fn render(o: &RunOutcome) -> String {
         h,
         r#"<p class="legend"><span class="sw up"></span>serving <span class="sw down"></span>down <span class="sw cover"></span>covering a failed system (guests) <span class="sw lostdot"></span>peer declared lost <span class="sw fault"></span>fault window</p></section>"#
     );
+
+    // What runs where: services that move, hunt groups, licences, and the
+    // split-brain windows across them.
+    let svc = service_lanes(o, end);
+    if !svc.is_empty() {
+        let sh = LANE * svc.len() as f64 + 10.0;
+        let _ = write!(
+            h,
+            r#"<section><h2>What runs where</h2><svg class="chart" viewBox="0 0 {W} {:.0}" role="img" aria-label="services, hunt groups and licences over time">"#,
+            sh + 24.0
+        );
+        for (from, to, label) in &wins {
+            let (a, b) = (x(*from, end), x(*to, end));
+            let _ = write!(
+                h,
+                r#"<rect x="{a:.1}" y="0" width="{:.1}" height="{sh:.1}" class="fault"><title>{}</title></rect>"#,
+                (b - a).max(2.0),
+                escape(label)
+            );
+        }
+        axis(&mut h, end, sh);
+        for (i, ((resource, server), spans)) in svc.iter().enumerate() {
+            let y = LANE * i as f64 + 4.0;
+            let _ = write!(
+                h,
+                r#"<text x="4" y="{:.1}" class="lane small">{}</text><text x="4" y="{:.1}" class="role">on {}</text>"#,
+                y + 12.0,
+                escape(resource),
+                y + 24.0,
+                escape(server)
+            );
+            // The split-brain windows of this resource, behind its bars.
+            for f in o
+                .metrics
+                .split_brain
+                .iter()
+                .filter(|f| f.resource == *resource && f.servers.iter().any(|s| s == server))
+            {
+                let (a, b) = (x(f.from_ms, end), x(f.to_ms, end));
+                let _ = write!(
+                    h,
+                    r#"<rect x="{a:.1}" y="{:.1}" width="{:.1}" height="20" class="split"><title>split brain: {}</title></rect>"#,
+                    y,
+                    (b - a).max(2.0),
+                    escape(&f.describe())
+                );
+            }
+            for sp in spans {
+                let (a, b) = (x(sp.from, end), x(sp.to, end));
+                let _ = write!(
+                    h,
+                    r#"<rect x="{a:.1}" y="{:.1}" width="{:.1}" height="12" class="{}" rx="2"><title>{} · {}–{}</title></rect>"#,
+                    y + 4.0,
+                    (b - a).max(1.0),
+                    sp.class,
+                    escape(&sp.label),
+                    clock(sp.from),
+                    clock(sp.to)
+                );
+            }
+        }
+        let _ = write!(h, "</svg>");
+        let _ = write!(
+            h,
+            r#"<p class="legend"><span class="sw svc"></span>active <span class="sw normal"></span>licence normal <span class="sw grace"></span>grace <span class="sw restricted"></span>restricted <span class="sw split"></span>split brain (active on two servers at once)</p>"#
+        );
+        for f in &o.metrics.split_brain {
+            let _ = write!(
+                h,
+                r#"<p class="finding">split brain: {}</p>"#,
+                escape(&f.describe())
+            );
+        }
+        let _ = write!(h, "</section>");
+    }
 
     // Phones registered per server.
     let series = registered(o);
@@ -470,7 +690,8 @@ table{border-collapse:collapse;width:100%}td,th{padding:6px 8px;border-bottom:1p
 .events tr.k-fault-applied td{background:#fef2f2;font-weight:600}.events tr.k-failover-started td,.events tr.k-failback-started td{background:#eff6ff;font-weight:600}
 svg.chart{width:100%;height:auto;display:block}.grid{stroke:var(--line)}.tick{font-size:11px;fill:var(--muted)}
 .lane{font-size:12px;font-weight:600;fill:var(--fg)}.role{font-size:10px;fill:var(--muted)}
-rect.up{fill:var(--up)}rect.down{fill:var(--down)}rect.cover{fill:var(--cover)}rect.fault{fill:var(--fault)}
+rect.up{fill:var(--up)}rect.svc{fill:#60a5fa}rect.normal{fill:#bbf7d0}rect.grace{fill:#fcd34d}rect.restricted{fill:#f87171}rect.split{fill:rgba(220,38,38,.18);stroke:#dc2626;stroke-dasharray:4 3}.lane.small{font-size:11px}.finding{color:#b91c1c;margin:4px 0 0;font-weight:600}
+.sw.svc{background:#60a5fa}.sw.normal{background:#bbf7d0}.sw.grace{background:#fcd34d}.sw.restricted{background:#f87171}.sw.split{background:rgba(220,38,38,.3)}rect.down{fill:var(--down)}rect.cover{fill:var(--cover)}rect.fault{fill:var(--fault)}
 circle.lost{fill:#9ca3af}circle.backing{fill:#b91c1c}
 .legend{color:var(--muted);font-size:12px;margin:8px 0 0}.sw{display:inline-block;width:12px;height:12px;border-radius:3px;margin:0 4px 0 12px;vertical-align:-2px}
 .sw.up{background:var(--up)}.sw.down{background:var(--down)}.sw.cover{background:var(--cover)}.sw.fault{background:rgba(239,68,68,.25)}.sw.lostdot{background:#b91c1c;border-radius:50%}
