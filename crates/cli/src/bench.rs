@@ -1,6 +1,7 @@
 //! `fleetsim bench`: emulated time / wall time, wall time and peak memory for
-//! the default scenario and a generated 150-server, 3,000-phone fleet, next to
-//! a bare tonic in-memory RPC baseline measured in the same run.
+//! the default scenario, the every-service scenario with its call workload,
+//! the 33-day licence scenario and a generated 150-server, 3,000-phone fleet,
+//! next to a bare tonic in-memory RPC baseline measured in the same run.
 //!
 //! Each stage runs in a child process of its own so its peak memory (VmHWM)
 //! is its own. Wall time here is a measurement of the emulator, never an input
@@ -69,7 +70,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let exe = std::env::current_exe()?;
     let mut results = Vec::new();
-    for stage in ["baseline", "default", "generated"] {
+    for stage in ["baseline", "default", "services", "licence", "generated"] {
         eprintln!("bench: running {stage} …");
         let out = Command::new(&exe)
             .args(["bench", "--stage", stage])
@@ -126,6 +127,8 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let label = match r.stage.as_str() {
             "baseline" => "bare tonic in-memory unary RPC".to_string(),
             "default" => "default scenario (primary-crash)".to_string(),
+            "services" => "primary-services-failover, calls".to_string(),
+            "licence" => "licence-grace-expires, 33 days".to_string(),
             _ => format!("generated {}x{} primary crash", args.servers, args.phones),
         };
         let ratio = if r.emulated_ms > 0 {
@@ -165,16 +168,17 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
 fn run_stage(stage: &str, args: &BenchArgs) -> anyhow::Result<StageResult> {
     match stage {
         "baseline" => baseline(args.rpcs),
-        "default" | "generated" => {
-            let scenario = if stage == "default" {
-                crate::files::load_scenario(None)?
-            } else {
-                fleetsim_model::generate::crash_scenario(
+        "default" | "services" | "licence" | "generated" => {
+            let scenario = match stage {
+                "default" => crate::files::load_scenario(None)?,
+                "services" => crate::files::load_scenario(Some("primary-services-failover"))?,
+                "licence" => crate::files::load_scenario(Some("licence-grace-expires"))?,
+                _ => fleetsim_model::generate::crash_scenario(
                     args.servers,
                     args.phones,
                     &args.crash_at,
                     &args.duration,
-                )?
+                )?,
             };
             let o = fleetsim_scenario::run(&scenario, &fleetsim_scenario::RunOptions::default())?;
             Ok(StageResult {
