@@ -214,8 +214,15 @@ fn one_x_backup_takes_over_on_its_own_three_minute_timer_and_drops_its_changes_a
 fn manual_voicemail_failback_waits_for_the_operator() {
     let o = run_sim(&load("voicemail-manual-failback.toml"));
     assert_passed(&o);
+    // Not before the operator's word; then as soon as no message is being
+    // left (checked every 30 s).
     let handback = first_at(&o, |e| matches!(e.event, Event::VoicemailHandback { .. }));
-    assert_eq!(handback, 50 * MIN);
+    assert!((50 * MIN..58 * MIN).contains(&handback), "{handback}");
+    assert_eq!(
+        o.count(|e| matches!(e.event, Event::VoicemailLeft { partial: true, .. })),
+        0,
+        "a manual failback cuts no call"
+    );
 }
 
 #[test]
@@ -352,14 +359,14 @@ fn a_backup_restarted_during_failover_has_no_records_so_resilience_is_lost() {
     assert_passed(&o);
     let refused = o.count(|e| {
         e.server == "secondary"
-            && e.t_ms > 17 * MIN
-            && e.t_ms < 35 * MIN
+            && e.t_ms > 27 * MIN
+            && e.t_ms < 45 * MIN
             && matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.contains("resilience lost"))
     });
     assert!(refused > 0);
     assert_eq!(
-        o.count(|e| e.t_ms > 17 * MIN
-            && e.t_ms < 35 * MIN
+        o.count(|e| e.t_ms > 27 * MIN
+            && e.t_ms < 45 * MIN
             && matches!(e.event, Event::PhoneRegistered { guest: true, .. })),
         0
     );

@@ -261,9 +261,11 @@ pub enum Event {
     Audit {
         /// Voicemail messages left during the run.
         messages_left: u32,
-        /// Messages that no active voicemail holds and no down server keeps.
+        /// Messages no active voicemail holds and nothing will bring back.
         messages_lost: u32,
-        /// Messages held only by a server that is down at the end.
+        /// Messages not on an active voicemail yet, but on their way: kept by
+        /// a server that is down, by a primary waiting for its backup's
+        /// handback, or unsynced on the backup.
         messages_waiting: u32,
         /// Recordings made.
         recordings_made: u32,

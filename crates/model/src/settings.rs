@@ -168,6 +168,16 @@ impl Resilience {
                 "write e.g. voicemail-failback-timeout = \"30m\"".into(),
             ));
         }
+        if self.homeless_prevention > Dur::days(1) {
+            return Err((
+                "resilience.homeless-prevention",
+                format!(
+                    "{} is not a window: guests would never go home",
+                    self.homeless_prevention
+                ),
+                "the default is homeless-prevention = \"5m\"; at most \"1d\"".into(),
+            ));
+        }
         if self.dect_switch_after < self.dect_poll {
             return Err((
                 "resilience.dect-switch-after",

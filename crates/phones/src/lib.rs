@@ -292,14 +292,25 @@ async fn run(
             Some(PhoneCmd::Reboot) => {
                 let on = current.map_or(cfg.spec.home.clone(), |i| gatekeepers[i].name.clone());
                 if let Some(c) = call.take() {
-                    log.emit(
-                        &on,
-                        Event::CallDropped {
+                    if c.preserved {
+                        // Its server is gone: the reboot simply ends it.
+                        log.emit(
+                            &c.server,
+                            Event::CallEnded {
+                                call: c.id,
+                                phone: ext.clone(),
+                                preserved: true,
+                            },
+                        );
+                    } else if let Some(i) = current {
+                        // The user hangs up as the phone restarts.
+                        let req = pb::HangupRequest {
                             call: c.id,
-                            phone: ext.clone(),
-                            reason: "the phone was rebooted".into(),
-                        },
-                    );
+                            extension: ext.clone(),
+                        };
+                        let _ =
+                            call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).hangup(req)).await;
+                    }
                 }
                 if let Some(i) = current.take() {
                     let req = pb::UnregisterRequest {

@@ -29,7 +29,7 @@ impl SplitBrain {
             self.servers.join(" and "),
             human_ms(self.from_ms),
             human_ms(self.to_ms),
-            human_ms(self.to_ms - self.from_ms)
+            human_ms(self.to_ms.saturating_sub(self.from_ms))
         )
     }
 }

@@ -386,8 +386,7 @@ impl FleetUnderTest {
     }
 
     /// The end-of-run audit of voicemail messages and recordings, read from
-    /// the servers' disks: a message is safe if an active voicemail holds it,
-    /// waiting if only a server that is down keeps it, lost otherwise.
+    /// the servers' disks.
     pub(crate) fn audit(&self, events: &[EventRecord]) -> Event {
         let mut left = Vec::new();
         let mut made = Vec::new();
@@ -398,14 +397,22 @@ impl FleetUnderTest {
                 _ => {}
             }
         }
+        // Safe: an active voicemail holds it. Waiting: it will come back on
+        // its own (kept by a server that is down, by the primary while its
+        // backup is still active, or marked unsynced on the backup). Lost:
+        // anything else, e.g. a backup that counted it synced when the
+        // primary does not hold it.
         let mut active = std::collections::BTreeSet::new();
         let mut down = std::collections::BTreeSet::new();
+        let primary = &self.fleet.primary().name;
         for (name, disk) in &self.disks {
             match self.servers.get(name) {
                 Some(h) if h.voicemail_active() => active.extend(disk.message_ids()),
+                Some(_) if name == primary => down.extend(disk.message_ids()),
                 Some(_) => {}
                 None => down.extend(disk.message_ids()),
             }
+            down.extend(disk.unsynced_ids());
         }
         let (mut lost, mut waiting) = (0, 0);
         for m in &left {

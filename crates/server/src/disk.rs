@@ -46,6 +46,12 @@ impl Disk {
         self.lock().messages.keys().cloned().collect()
     }
 
+    /// Ids of the messages left here (as the backup) not yet taken by the
+    /// primary's voicemail.
+    pub fn unsynced_ids(&self) -> BTreeSet<String> {
+        self.lock().unsynced.clone()
+    }
+
     /// Ids of the recordings archived here by Media Manager.
     pub fn archived(&self) -> BTreeSet<String> {
         self.lock().archive.clone()

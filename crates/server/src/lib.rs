@@ -169,16 +169,16 @@ impl ServerHandle {
         self.shared.vm_activate_backup()
     }
 
-    /// Operator action: hand `service` (`voicemail-pro` or `one-x-portal`)
-    /// back to the primary now. Runs on in the background; events tell.
+    /// Operator action: hand `service` back to the primary: `one-x-portal`
+    /// now; `voicemail-pro` as soon as the primary's voicemail answers and no
+    /// message is being left (the handback carries every message). Runs on
+    /// in the background; events tell.
     pub fn manual_failback(&self, service: fleetsim_model::Service) {
         let shared = self.shared.clone();
         let span = tracing::info_span!("server", server = %self.name);
         let task = async move {
             match service {
-                fleetsim_model::Service::VoicemailPro => {
-                    voicemail::handback(&shared, "manual", true).await;
-                }
+                fleetsim_model::Service::VoicemailPro => shared.vm_request_failback(),
                 fleetsim_model::Service::OneXPortal => {
                     portal::manual_failback(&shared).await;
                 }
@@ -189,6 +189,7 @@ impl ServerHandle {
         tokio::spawn(
             async move {
                 tokio::select! {
+                    biased;
                     () = token.cancelled() => {}
                     () = task => {}
                 }
@@ -452,7 +453,7 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     for group in shared
         .own_hunt_groups()
         .into_iter()
-        .filter(|_| cfg.incarnation == 1)
+        .filter(|g| shared.runs_hunt_group(g))
     {
         ctx.log.emit(
             &cfg.name,

@@ -89,7 +89,9 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str) -> bool {
     if call(shared.timing.rpc_deadline, client.take_back(req))
         .await
         .is_err()
+        && ping(shared, &primary).await != Some(true)
     {
+        // (If only the reply was lost, the primary is active: done.)
         shared.set_portal_active(true, format!("{primary} did not take back; stays active"));
         return false;
     }
@@ -119,11 +121,14 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                 None => false,
             };
             if backup_active {
-                shared.emit(Event::ServiceState {
-                    service: Service::OneXPortal.as_str().into(),
-                    state: "standby".into(),
-                    reason: "the backup portal is active; waiting for failback".into(),
-                });
+                // (Unless the backup handed back while we asked.)
+                if !shared.portal_active() {
+                    shared.emit(Event::ServiceState {
+                        service: Service::OneXPortal.as_str().into(),
+                        state: "standby".into(),
+                        reason: "the backup portal is active; waiting for failback".into(),
+                    });
+                }
             } else {
                 shared.set_portal_active(true, "primary portal".into());
             }
@@ -221,7 +226,7 @@ impl pb::portal_server::Portal for PortalSvc {
                     self.0.name
                 )));
             }
-            p.changes += 1;
+            p.changes = p.changes.saturating_add(1);
         }
         self.0.emit(Event::PortalChange {
             user,

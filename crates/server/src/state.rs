@@ -163,7 +163,10 @@ impl Shared {
             .collect();
         // A restarted home waits for its backup's word before running its
         // hunt groups again: the backup may be running them (failed over).
-        let hunt = if cfg.incarnation == 1 {
+        let hunt_backup = spec
+            .backup_with(fleetsim_model::BackupOption::HuntGroups)
+            .is_some();
+        let hunt = if cfg.incarnation == 1 || !hunt_backup {
             cfg.fleet
                 .hunt_groups
                 .iter()

@@ -147,6 +147,7 @@ impl Shared {
         let me = self.clone();
         tokio::spawn(async move {
             tokio::select! {
+                biased;
                 () = me.token.cancelled() => {}
                 () = me.route_call(kind, r) => {}
             }

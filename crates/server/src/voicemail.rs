@@ -51,6 +51,8 @@ pub(crate) struct Vm {
     calls: std::collections::BTreeMap<String, VmCall>,
     /// Backup side: the primary's voicemail has answered since.
     primary_back_since: Option<Instant>,
+    /// Backup side, manual mode: the operator asked for failback.
+    failback_requested: bool,
 }
 
 impl Shared {
@@ -80,7 +82,8 @@ impl Shared {
 
     fn set_vm_active(&self, active: bool, reason: String) {
         let mut vm = self.vm();
-        if vm.active == active {
+        // A handback under way decides for itself how it ends.
+        if vm.active == active || (active && vm.handing_back) {
             return;
         }
         vm.active = active;
@@ -139,6 +142,7 @@ impl Shared {
                     messages: msg.into_iter().collect(),
                 };
                 tokio::select! {
+                    biased;
                     () = me.token.cancelled() => {}
                     r = call(me.timing.rpc_deadline, client.sync(req)) => {
                         if let Err(e) = r {
@@ -169,12 +173,21 @@ impl Shared {
         let d = self.clock().to_runtime(Duration::from_millis(ms));
         tokio::spawn(async move {
             tokio::select! {
+                biased;
                 // A crash cuts the call: nothing was left.
                 () = me.token.cancelled() => {}
                 () = tokio::time::sleep(d) => me.vm_complete(&id, false),
             }
         });
         Ok(())
+    }
+
+    /// Operator action (manual mode): fail back as soon as the primary's
+    /// voicemail answers and no message is being left.
+    pub(crate) fn vm_request_failback(&self) {
+        if self.vm_role() == Some(VmRole::Backup) {
+            self.vm().failback_requested = true;
+        }
     }
 
     /// Operator action: the backup voicemail becomes active now.
@@ -235,12 +248,20 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
     let ok = call(shared.timing.rpc_deadline, client.take_back(req))
         .await
         .is_ok();
-    shared.vm().handing_back = false;
     if !ok {
-        shared.set_vm_active(true, format!("{primary} did not take back; stays active"));
-        return false;
+        // The reply may be what was lost: if the primary is active, it took
+        // over; the messages stay marked unsynced and go by the late sync.
+        let taken = backup_is_active(shared, &primary).await;
+        shared.vm().handing_back = false;
+        if !taken {
+            shared.set_vm_active(true, format!("{primary} did not take back; stays active"));
+            return false;
+        }
+    } else {
+        shared.vm().handing_back = false;
+        shared.disk.mark_synced(&ids);
     }
-    shared.disk.mark_synced(&ids);
+    shared.vm().failback_requested = false;
     shared.emit(Event::VoicemailHandback {
         messages: ids.len() as u32,
         cut_calls,
@@ -270,12 +291,16 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                 None => false,
             };
             if backup_active {
-                // Not active yet: the backup hands back (with its messages).
-                shared.emit(Event::ServiceState {
-                    service: Service::VoicemailPro.as_str().into(),
-                    state: "standby".into(),
-                    reason: "the backup voicemail is active; waiting for it to hand back".into(),
-                });
+                // Not active yet: the backup hands back (with its messages),
+                // unless that already happened while we asked.
+                if !shared.voicemail_active() {
+                    shared.emit(Event::ServiceState {
+                        service: Service::VoicemailPro.as_str().into(),
+                        state: "standby".into(),
+                        reason: "the backup voicemail is active; waiting for it to hand back"
+                            .into(),
+                    });
+                }
             } else {
                 shared.set_vm_active(true, "primary voicemail".into());
             }
@@ -300,7 +325,8 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
         }
         match role {
             VmRole::Home => {
-                if !shared.vm().active
+                let active = shared.vm().active;
+                if !active
                     && let Some(b) = &backup
                     && !backup_is_active(&shared, b).await
                 {
@@ -347,7 +373,11 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                     }
                 };
                 match mode {
-                    VoicemailFailback::Manual => {}
+                    VoicemailFailback::Manual => {
+                        if shared.vm().failback_requested {
+                            handback(&shared, "manual", false).await;
+                        }
+                    }
                     VoicemailFailback::Graceful => {
                         handback(&shared, "graceful", false).await;
                     }
@@ -361,8 +391,9 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
     }
 }
 
-async fn backup_is_active(shared: &Shared, backup: &str) -> bool {
-    let mut client = shared.vm_client(backup);
+/// Whether `server`'s voicemail answers and is active.
+async fn backup_is_active(shared: &Shared, server: &str) -> bool {
+    let mut client = shared.vm_client(server);
     matches!(
         call(shared.timing.rpc_deadline, client.status(pb::VoicemailStatusRequest {})).await,
         Ok(r) if r.get_ref().active
