@@ -64,7 +64,9 @@ impl Clock {
         if self.speed == 1.0 {
             emulated
         } else {
-            emulated.div_f64(self.speed)
+            // Saturates rather than panics on durations no run reaches.
+            Duration::try_from_secs_f64(emulated.as_secs_f64() / self.speed)
+                .unwrap_or(Duration::MAX)
         }
     }
 

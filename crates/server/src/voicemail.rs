@@ -156,6 +156,13 @@ impl Shared {
 
     /// Starts a voicemail call or recording of `ms` emulated milliseconds.
     fn vm_begin(self: &Arc<Self>, id: String, c: VmCall, ms: u64) -> Result<(), Status> {
+        // The longest message or recording taken: a day.
+        const MAX_MS: u64 = 86_400_000;
+        if ms == 0 || ms > MAX_MS || id.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "a message or recording needs an id and a length from 1 ms to {MAX_MS} ms, got {ms} ms"
+            )));
+        }
         {
             let mut vm = self.vm();
             if !vm.active || vm.handing_back {

@@ -156,3 +156,139 @@ async fn bad_requests_get_a_status_not_a_panic() {
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_role_reports_health_for_its_own_services() {
+    let rig = rig(&["primary", "secondary", "apps"]).await;
+    let serving = Ok(ServingStatus::Serving as i32);
+    for svc in [
+        "Licensing",
+        "Voicemail",
+        "Portal",
+        "MediaManager",
+        "Collaboration",
+    ] {
+        let name = format!("fleetsim.v1.{svc}");
+        assert_eq!(health(&rig, "primary", &name).await, serving, "{svc}");
+    }
+    // The secondary runs voicemail and one-X, not licensing, Media Manager
+    // or Collaboration; the application server one-X only.
+    assert_eq!(
+        health(&rig, "secondary", "fleetsim.v1.Voicemail").await,
+        serving
+    );
+    assert_eq!(
+        health(&rig, "secondary", "fleetsim.v1.Portal").await,
+        serving
+    );
+    for svc in ["Licensing", "MediaManager", "Collaboration"] {
+        let name = format!("fleetsim.v1.{svc}");
+        assert_eq!(health(&rig, "secondary", &name).await, Err(Code::NotFound));
+    }
+    assert_eq!(health(&rig, "apps", "fleetsim.v1.Portal").await, serving);
+    assert_eq!(
+        health(&rig, "apps", "fleetsim.v1.Voicemail").await,
+        Err(Code::NotFound)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_service_requests_get_a_status_not_a_panic() {
+    let rig = rig(&["primary", "secondary"]).await;
+    // Let the primary's voicemail and portal decide they are active.
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+
+    let mut vm = pb::voicemail_client::VoicemailClient::new(rig.channel("secondary"));
+    let leave = |id: &str, ms: u64| pb::LeaveRequest {
+        id: id.into(),
+        mailbox: "2001".into(),
+        duration_ms: ms,
+    };
+    // The standby voicemail refuses messages; the primary's takes them,
+    // within bounds.
+    let e = vm.leave(leave("m1", 30_000)).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    let mut pvm = pb::voicemail_client::VoicemailClient::new(rig.channel("primary"));
+    pvm.leave(leave("m1", 30_000)).await.unwrap();
+    for (id, ms) in [("m2", u64::MAX), ("m3", 0), ("", 1_000)] {
+        let e = pvm.leave(leave(id, ms)).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{id:?} {ms}");
+    }
+    let e = pvm.leave(leave("m1", 30_000)).await.unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists);
+    // Only the primary's voicemail takes back.
+    let e = vm
+        .take_back(pb::TakeBackRequest {
+            from: "x".into(),
+            messages: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    vm.collect(pb::CollectRequest {
+        ack: vec!["nothing".into(), "\u{0}".into()],
+    })
+    .await
+    .unwrap();
+
+    let mut portal = pb::portal_client::PortalClient::new(rig.channel("secondary"));
+    let e = portal
+        .change(pb::ChangeRequest {
+            user: "2001".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::FailedPrecondition,
+        "backup portal on standby"
+    );
+    let e = portal
+        .take_back(pb::PortalTakeBackRequest { from: "x".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+
+    let mut tel = pb::telephony_client::TelephonyClient::new(rig.channel("primary"));
+    let call = |kind: i32, ext: &str| pb::CallRequest {
+        call: "c1".into(),
+        extension: ext.into(),
+        kind,
+        target: "2002".into(),
+        group: String::new(),
+        duration_ms: 60_000,
+        recorded: false,
+    };
+    let e = tel.call(call(42, "2001")).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let e = tel
+        .call(call(pb::CallKind::TwoParty as i32, "2001"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "2001 is not registered");
+    tel.hangup(pb::HangupRequest {
+        call: "never".into(),
+        extension: "2001".into(),
+    })
+    .await
+    .unwrap();
+    tel.configure(pb::ConfigureRequest {
+        change: "add a user".into(),
+    })
+    .await
+    .unwrap();
+
+    let mut line = pb::line_client::LineClient::new(rig.channel("secondary"));
+    let e = line
+        .hunt_call(pb::HuntCallRequest {
+            group: "sales".into(),
+            call: "c1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::FailedPrecondition,
+        "sales runs on the primary"
+    );
+}
