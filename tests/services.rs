@@ -337,16 +337,7 @@ fn a_split_network_runs_the_hunt_group_voicemail_and_portal_on_both_sides() {
         BTreeSet::from(["hunt-group sales", "one-x-portal", "voicemail-pro"])
     );
     // Only the phones on the far side of the split moved.
-    let moved: BTreeSet<&str> = o
-        .events
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::PhoneRegistered {
-                phone, guest: true, ..
-            } => Some(phone.as_str()),
-            _ => None,
-        })
-        .collect();
+    let moved = guests_between(&o, 0, u64::MAX);
     assert_eq!(moved.len(), 8);
     assert!(moved.iter().all(|p| p.parse::<u32>().unwrap() >= 2009));
     // Every finding ends once the network heals.
@@ -364,12 +355,7 @@ fn a_backup_restarted_during_failover_has_no_records_so_resilience_is_lost() {
             && matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.contains("resilience lost"))
     });
     assert!(refused > 0);
-    assert_eq!(
-        o.count(|e| e.t_ms > 27 * MIN
-            && e.t_ms < 45 * MIN
-            && matches!(e.event, Event::PhoneRegistered { guest: true, .. })),
-        0
-    );
+    assert!(guests_between(&o, 27 * MIN, 45 * MIN).is_empty());
 }
 
 #[test]
@@ -417,17 +403,7 @@ fn homeless_prevention_accepts_phones_that_cannot_reach_home_for_five_minutes_af
     let o = run_sim(&load("homeless-prevention-window.toml"));
     assert_passed(&o);
     let failback = first_at(&o, |e| matches!(e.event, Event::FailbackStarted { .. }));
-    let window: Vec<&str> = o
-        .events
-        .iter()
-        .filter(|e| e.t_ms > failback && e.t_ms < failback + 5 * MIN)
-        .filter_map(|e| match &e.event {
-            Event::PhoneRegistered {
-                phone, guest: true, ..
-            } => Some(phone.as_str()),
-            _ => None,
-        })
-        .collect();
+    let window = guests_between(&o, failback + 1, failback + 5 * MIN);
     assert_eq!(window, ["2001", "2002"]);
     // After the window the backup refuses them again.
     assert!(o.count(|e| e.t_ms > failback + 5 * MIN
@@ -477,16 +453,7 @@ fn an_ip_dect_base_switches_after_two_minutes_and_only_with_the_ip_dect_option()
 fn an_ip500_v2_takes_guests_only_up_to_384_users_and_extensions() {
     let o = run_sim(&load("v2-capacity-overflow.toml"));
     assert_passed(&o);
-    let guests: BTreeSet<&str> = o
-        .events
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::PhoneRegistered {
-                phone, guest: true, ..
-            } => Some(phone.as_str()),
-            _ => None,
-        })
-        .collect();
+    let guests: BTreeSet<&str> = guests_between(&o, 0, u64::MAX).into_iter().collect();
     assert_eq!(guests.len(), 384 - 370);
     // Refused phones keep retrying: one refusal each at least.
     assert!(o.metrics.capacity_refusals >= 6);

@@ -83,6 +83,22 @@ pub fn events(o: &RunOutcome, f: impl Fn(&EventRecord) -> bool) -> Vec<&EventRec
     o.events.iter().filter(|e| f(e)).collect()
 }
 
+/// The phones that registered as guests in `[from, to)` ms, in order of
+/// their first guest registration, each once.
+pub fn guests_between(o: &RunOutcome, from: u64, to: u64) -> Vec<&str> {
+    let mut seen = Vec::new();
+    for e in o.events.iter().filter(|e| e.t_ms >= from && e.t_ms < to) {
+        if let fleetsim_model::Event::PhoneRegistered {
+            phone, guest: true, ..
+        } = &e.event
+            && !seen.contains(&phone.as_str())
+        {
+            seen.push(phone.as_str());
+        }
+    }
+    seen
+}
+
 /// The fleetsim binary.
 pub fn fleetsim() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_fleetsim"));

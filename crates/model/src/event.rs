@@ -278,6 +278,47 @@ pub enum Event {
     RunEnded {},
 }
 
+/// The counts of an end-of-run audit (see [`Event::Audit`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LossAudit {
+    /// Voicemail messages left.
+    pub messages_left: u32,
+    /// Messages lost.
+    pub messages_lost: u32,
+    /// Messages on their way back.
+    pub messages_waiting: u32,
+    /// Recordings made.
+    pub recordings_made: u32,
+    /// Recordings lost.
+    pub recordings_lost: u32,
+    /// Recordings awaiting collection.
+    pub recordings_pending: u32,
+}
+
+impl Event {
+    /// The counts of an `audit` event.
+    pub fn loss_audit(&self) -> Option<LossAudit> {
+        match *self {
+            Event::Audit {
+                messages_left,
+                messages_lost,
+                messages_waiting,
+                recordings_made,
+                recordings_lost,
+                recordings_pending,
+            } => Some(LossAudit {
+                messages_left,
+                messages_lost,
+                messages_waiting,
+                recordings_made,
+                recordings_lost,
+                recordings_pending,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// An event with its emulated time and the server it concerns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {

@@ -27,7 +27,7 @@ pub mod settings;
 
 pub use duration::{Dur, format_millis, human_ms, parse_duration};
 pub use error::{FileError, LoadError, Source};
-pub use event::{Event, EventRecord};
+pub use event::{Event, EventRecord, LossAudit};
 pub use fault::{Fault, FaultKind, GrayPath};
 pub use fleet::{
     Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,

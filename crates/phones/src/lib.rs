@@ -144,6 +144,21 @@ struct Gatekeeper {
     client: Option<pb::telephony_client::TelephonyClient<Channel>>,
 }
 
+/// Ends a call normally on the server it runs on (best effort: the server
+/// logs the end).
+async fn hangup(
+    mut client: pb::telephony_client::TelephonyClient<Channel>,
+    deadline: Duration,
+    call: String,
+    ext: &str,
+) {
+    let req = pb::HangupRequest {
+        call,
+        extension: ext.to_string(),
+    };
+    let _ = call_rpc(deadline, client.hangup(req)).await;
+}
+
 /// A call the phone is in.
 struct ActiveCall {
     id: String,
@@ -203,6 +218,17 @@ async fn run(
         }
     };
     let clock = log.clock();
+    // A preserved call ends where it was set up (its server is gone).
+    let end_preserved = |c: ActiveCall| {
+        log.emit(
+            &c.server,
+            Event::CallEnded {
+                call: c.id,
+                phone: ext.clone(),
+                preserved: true,
+            },
+        );
+    };
 
     let jitter_ms = t.start_jitter.as_millis().max(1) as u64;
     // tokio time: virtual in sim mode.
@@ -294,22 +320,10 @@ async fn run(
                 if let Some(c) = call.take() {
                     if c.preserved {
                         // Its server is gone: the reboot simply ends it.
-                        log.emit(
-                            &c.server,
-                            Event::CallEnded {
-                                call: c.id,
-                                phone: ext.clone(),
-                                preserved: true,
-                            },
-                        );
+                        end_preserved(c);
                     } else if let Some(i) = current {
                         // The user hangs up as the phone restarts.
-                        let req = pb::HangupRequest {
-                            call: c.id,
-                            extension: ext.clone(),
-                        };
-                        let _ =
-                            call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).hangup(req)).await;
+                        hangup(client(i, &mut gatekeepers), t.rpc_deadline, c.id, &ext).await;
                     }
                 }
                 if let Some(i) = current.take() {
@@ -340,22 +354,11 @@ async fn run(
             let c = call.take().expect("checked above");
             if c.preserved {
                 // The preserved call is over: now the phone fails over.
-                log.emit(
-                    &c.server,
-                    Event::CallEnded {
-                        call: c.id,
-                        phone: ext.clone(),
-                        preserved: true,
-                    },
-                );
+                end_preserved(c);
                 current = None;
                 next = Instant::now();
             } else if let Some(i) = current {
-                let req = pb::HangupRequest {
-                    call: c.id,
-                    extension: ext.clone(),
-                };
-                let _ = call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).hangup(req)).await;
+                hangup(client(i, &mut gatekeepers), t.rpc_deadline, c.id, &ext).await;
             }
             continue;
         }

@@ -393,18 +393,18 @@ fn describe(e: &EventRecord, p: &Paint) -> String {
         Event::PortalHandback { changes_dropped, mode } => p.bold(&format!(
             "one-X Portal FAILBACK ({mode}): {changes_dropped} changes made during failover are dropped"
         )),
-        Event::Audit {
-            messages_left,
-            messages_lost,
-            messages_waiting,
-            recordings_made,
-            recordings_lost,
-            recordings_pending,
-        } => {
+        Event::Audit { .. } => {
+            let a = e.event.loss_audit().unwrap_or_default();
             let text = format!(
-                "audit: {messages_left} voicemail messages left, {messages_lost} lost, {messages_waiting} waiting on a down server; {recordings_made} recordings, {recordings_lost} lost, {recordings_pending} awaiting collection"
+                "audit: {} voicemail messages left, {} lost, {} on their way back; {} recordings, {} lost, {} awaiting collection",
+                a.messages_left,
+                a.messages_lost,
+                a.messages_waiting,
+                a.recordings_made,
+                a.recordings_lost,
+                a.recordings_pending
             );
-            if *messages_lost + *recordings_lost > 0 { p.red(&text) } else { text }
+            if a.messages_lost + a.recordings_lost > 0 { p.red(&text) } else { text }
         }
         _ => String::new(),
     }

@@ -195,10 +195,16 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
         }
         Expectation::NothingLost => match findings::audit(events) {
             None => (false, "the run has no end-of-run audit".into()),
-            Some([left, lost, waiting, made, rec_lost, pending]) => (
-                lost == 0 && rec_lost == 0,
+            Some(a) => (
+                a.messages_lost == 0 && a.recordings_lost == 0,
                 format!(
-                    "{left} voicemail messages left, {lost} lost, {waiting} waiting on a server that is down; {made} recordings made, {rec_lost} lost, {pending} not yet collected"
+                    "{} voicemail messages left, {} lost, {} waiting on a server that is down; {} recordings made, {} lost, {} not yet collected",
+                    a.messages_left,
+                    a.messages_lost,
+                    a.messages_waiting,
+                    a.recordings_made,
+                    a.recordings_lost,
+                    a.recordings_pending
                 ),
             ),
         },

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fleetsim_model::{Event, EventRecord, Fleet, human_ms};
+use fleetsim_model::{Event, EventRecord, Fleet, LossAudit, human_ms};
 use serde::Serialize;
 
 /// Something active on two or more servers at once.
@@ -156,25 +156,7 @@ pub fn licence_state_at(events: &[EventRecord], server: &str, t_ms: u64) -> Stri
     state
 }
 
-/// The run's loss audit: (messages left, lost, waiting, recordings made,
-/// lost, pending), from its `audit` event.
-pub fn audit(events: &[EventRecord]) -> Option<[u32; 6]> {
-    events.iter().rev().find_map(|e| match e.event {
-        Event::Audit {
-            messages_left,
-            messages_lost,
-            messages_waiting,
-            recordings_made,
-            recordings_lost,
-            recordings_pending,
-        } => Some([
-            messages_left,
-            messages_lost,
-            messages_waiting,
-            recordings_made,
-            recordings_lost,
-            recordings_pending,
-        ]),
-        _ => None,
-    })
+/// The run's loss audit, from its `audit` event.
+pub fn audit(events: &[EventRecord]) -> Option<LossAudit> {
+    events.iter().rev().find_map(|e| e.event.loss_audit())
 }

@@ -82,10 +82,10 @@ impl Metrics {
                 _ => {}
             }
         }
-        if let Some([left, lost, _, _, rec_lost, _]) = crate::findings::audit(events) {
-            m.messages_left = left;
-            m.messages_lost = lost;
-            m.recordings_lost = rec_lost;
+        if let Some(a) = crate::findings::audit(events) {
+            m.messages_left = a.messages_left;
+            m.messages_lost = a.messages_lost;
+            m.recordings_lost = a.recordings_lost;
         }
 
         // The first incident: the first fault that takes a server out of

@@ -440,14 +440,7 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
         Service::CollaborationServer,
     ] {
         if runs(s) {
-            ctx.log.emit(
-                &cfg.name,
-                Event::ServiceState {
-                    service: s.as_str().into(),
-                    state: "active".into(),
-                    reason: "runs on this server only; no failover".into(),
-                },
-            );
+            shared.emit_service(s, "active", "runs on this server only; no failover");
         }
     }
     for group in shared

@@ -62,11 +62,11 @@ impl Shared {
         }
         p.active = active;
         drop(p);
-        self.emit(Event::ServiceState {
-            service: Service::OneXPortal.as_str().into(),
-            state: if active { "active" } else { "standby" }.into(),
+        self.emit_service(
+            Service::OneXPortal,
+            if active { "active" } else { "standby" },
             reason,
-        });
+        );
     }
 
     fn portal_client(&self, server: &str) -> PortalClient {
@@ -123,21 +123,21 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
             if backup_active {
                 // (Unless the backup handed back while we asked.)
                 if !shared.portal_active() {
-                    shared.emit(Event::ServiceState {
-                        service: Service::OneXPortal.as_str().into(),
-                        state: "standby".into(),
-                        reason: "the backup portal is active; waiting for failback".into(),
-                    });
+                    shared.emit_service(
+                        Service::OneXPortal,
+                        "standby",
+                        "the backup portal is active; waiting for failback",
+                    );
                 }
             } else {
                 shared.set_portal_active(true, "primary portal".into());
             }
         }
-        PortalRole::Backup => shared.emit(Event::ServiceState {
-            service: Service::OneXPortal.as_str().into(),
-            state: "standby".into(),
-            reason: format!("backup portal for {primary}"),
-        }),
+        PortalRole::Backup => shared.emit_service(
+            Service::OneXPortal,
+            "standby",
+            format!("backup portal for {primary}"),
+        ),
     }
     let res = &shared.fleet.resilience;
     let detect = shared.runtime(res.portal_failover_after);

@@ -347,6 +347,20 @@ impl Shared {
         self.log.emit(&self.name, event);
     }
 
+    /// A service here changed state (`active`, `standby`), and why.
+    pub(crate) fn emit_service(
+        &self,
+        service: fleetsim_model::Service,
+        state: &str,
+        reason: impl Into<String>,
+    ) {
+        self.emit(Event::ServiceState {
+            service: service.as_str().into(),
+            state: state.into(),
+            reason: reason.into(),
+        });
+    }
+
     /// Whether this server is `home`'s backup system (whatever the line backs up).
     pub(crate) fn backs_up(&self, home: &str) -> bool {
         self.fleet

@@ -91,11 +91,11 @@ impl Shared {
             vm.primary_back_since = None;
         }
         drop(vm);
-        self.emit(Event::ServiceState {
-            service: Service::VoicemailPro.as_str().into(),
-            state: if active { "active" } else { "standby" }.into(),
+        self.emit_service(
+            Service::VoicemailPro,
+            if active { "active" } else { "standby" },
             reason,
-        });
+        );
     }
 
     fn vm_client(&self, server: &str) -> VmClient {
@@ -281,11 +281,7 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
 /// for the primary's return, or (home, standby) for the backup's handback.
 pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
     let Some(role) = shared.vm_role() else {
-        shared.emit(Event::ServiceState {
-            service: Service::VoicemailPro.as_str().into(),
-            state: "standby".into(),
-            reason: "backs up no voicemail".into(),
-        });
+        shared.emit_service(Service::VoicemailPro, "standby", "backs up no voicemail");
         return;
     };
     let backup = shared.fleet.voicemail_backup().map(|s| s.name.clone());
@@ -301,22 +297,21 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                 // Not active yet: the backup hands back (with its messages),
                 // unless that already happened while we asked.
                 if !shared.voicemail_active() {
-                    shared.emit(Event::ServiceState {
-                        service: Service::VoicemailPro.as_str().into(),
-                        state: "standby".into(),
-                        reason: "the backup voicemail is active; waiting for it to hand back"
-                            .into(),
-                    });
+                    shared.emit_service(
+                        Service::VoicemailPro,
+                        "standby",
+                        "the backup voicemail is active; waiting for it to hand back",
+                    );
                 }
             } else {
                 shared.set_vm_active(true, "primary voicemail".into());
             }
         }
-        VmRole::Backup => shared.emit(Event::ServiceState {
-            service: Service::VoicemailPro.as_str().into(),
-            state: "standby".into(),
-            reason: format!("standby for {primary}, kept in sync"),
-        }),
+        VmRole::Backup => shared.emit_service(
+            Service::VoicemailPro,
+            "standby",
+            format!("standby for {primary}, kept in sync"),
+        ),
     }
     let every = shared.timing.presence_interval;
     let timeout = shared.runtime(res.voicemail_failback_timeout);
