@@ -295,6 +295,26 @@ pub struct LossAudit {
     pub recordings_pending: u32,
 }
 
+impl LossAudit {
+    /// One sentence with every count.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} voicemail messages left, {} lost, {} on their way back (kept by a server that is down or not yet synced); {} recordings made, {} lost, {} awaiting collection",
+            self.messages_left,
+            self.messages_lost,
+            self.messages_waiting,
+            self.recordings_made,
+            self.recordings_lost,
+            self.recordings_pending
+        )
+    }
+
+    /// Whether nothing was lost.
+    pub fn nothing_lost(&self) -> bool {
+        self.messages_lost == 0 && self.recordings_lost == 0
+    }
+}
+
 impl Event {
     /// The counts of an `audit` event.
     pub fn loss_audit(&self) -> Option<LossAudit> {

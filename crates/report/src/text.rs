@@ -148,15 +148,20 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
             preserved: true,
             ..
         } => Some((phone.clone(), "preserved-ended".into(), String::new())),
-        Event::CallDropped { phone, reason, .. } => {
-            Some((phone.clone(), "call-dropped".into(), reason.clone()))
-        }
+        // One line per reason: the reason names the kind of call.
+        Event::CallDropped { phone, reason, .. } => Some((
+            phone.clone(),
+            format!("call-dropped:{reason}"),
+            reason.clone(),
+        )),
         Event::CallPreserved { phone, .. } => {
             Some((phone.clone(), "call-preserved".into(), String::new()))
         }
-        Event::CallFailed { phone, reason, .. } => {
-            Some((phone.clone(), "call-failed".into(), reason.clone()))
-        }
+        Event::CallFailed { phone, reason, .. } => Some((
+            phone.clone(),
+            format!("call-failed:{reason}"),
+            reason.clone(),
+        )),
         Event::VoicemailLeft { mailbox, .. } => {
             Some((mailbox.clone(), "vm-left".into(), String::new()))
         }
@@ -185,6 +190,12 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
         )),
         _ => None,
     }
+}
+
+/// "1 call", "3 calls": how many events the group holds, of `what`.
+fn count(g: &Group, what: &str) -> String {
+    let n = g.phones.len();
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn describe_group(g: &Group) -> String {
@@ -222,51 +233,51 @@ fn describe_group(g: &Group) -> String {
             g.note
         )
     } else if sub == "call" {
-        format!("{} calls set up (from {phones})", g.phones.len())
+        format!("{} set up (from {phones})", count(g, "call"))
     } else if sub == "call-ended" {
-        format!("{} calls ended normally", g.phones.len())
+        format!("{} ended normally", count(g, "call"))
     } else if sub == "preserved-ended" {
         format!(
-            "{} preserved calls ended ({phones}); only now do those phones fail over",
-            g.phones.len()
+            "{} ended ({phones}); only now do those phones fail over",
+            count(g, "preserved call")
         )
-    } else if sub == "call-dropped" {
-        format!("{} calls dropped ({phones}): {}", g.phones.len(), g.note)
+    } else if sub.starts_with("call-dropped:") {
+        format!("{} dropped ({phones}): {}", count(g, "call"), g.note)
     } else if sub == "call-preserved" {
         format!(
-            "{} calls kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and fails over when it ends (at most 2 h)",
-            g.phones.len()
+            "{} kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and fails over when it ends (at most 2 h)",
+            count(g, "call")
         )
-    } else if sub == "call-failed" {
+    } else if sub.starts_with("call-failed:") {
         format!(
-            "{} calls could not be set up ({phones}): {}",
-            g.phones.len(),
+            "{} could not be set up ({phones}): {}",
+            count(g, "call"),
             g.note
         )
     } else if sub == "vm-left" {
         format!(
-            "stored {} voicemail messages (mailboxes {phones})",
-            g.phones.len()
+            "stored {} (mailboxes {phones})",
+            count(g, "voicemail message")
         )
     } else if sub == "rec-archived" {
         format!(
-            "{} call recordings made and archived by Media Manager",
-            g.phones.len()
+            "{} made and archived by Media Manager",
+            count(g, "call recording")
         )
     } else if sub == "rec-kept" {
         format!(
-            "{} call recordings made and kept here (Media Manager unreachable) until collected",
-            g.phones.len()
+            "{} made and kept here (Media Manager unreachable) until collected",
+            count(g, "call recording")
         )
     } else if sub == "portal-change" {
         format!(
-            "{} one-X Portal changes accepted (users {phones})",
-            g.phones.len()
+            "{} accepted (users {phones})",
+            count(g, "one-X Portal change")
         )
     } else if sub == "portal-refused" {
         format!(
-            "{} one-X Portal changes failed: no portal answered (users {phones})",
-            g.phones.len()
+            "{} failed: no portal answered (users {phones})",
+            count(g, "one-X Portal change")
         )
     } else if sub == "expired" {
         format!(
@@ -395,16 +406,8 @@ fn describe(e: &EventRecord, p: &Paint) -> String {
         )),
         Event::Audit { .. } => {
             let a = e.event.loss_audit().unwrap_or_default();
-            let text = format!(
-                "audit: {} voicemail messages left, {} lost, {} on their way back; {} recordings, {} lost, {} awaiting collection",
-                a.messages_left,
-                a.messages_lost,
-                a.messages_waiting,
-                a.recordings_made,
-                a.recordings_lost,
-                a.recordings_pending
-            );
-            if a.messages_lost + a.recordings_lost > 0 { p.red(&text) } else { text }
+            let text = format!("audit: {}", a.describe());
+            if a.nothing_lost() { text } else { p.red(&text) }
         }
         _ => String::new(),
     }

@@ -195,18 +195,7 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
         }
         Expectation::NothingLost => match findings::audit(events) {
             None => (false, "the run has no end-of-run audit".into()),
-            Some(a) => (
-                a.messages_lost == 0 && a.recordings_lost == 0,
-                format!(
-                    "{} voicemail messages left, {} lost, {} waiting on a server that is down; {} recordings made, {} lost, {} not yet collected",
-                    a.messages_left,
-                    a.messages_lost,
-                    a.messages_waiting,
-                    a.recordings_made,
-                    a.recordings_lost,
-                    a.recordings_pending
-                ),
-            ),
+            Some(a) => (a.nothing_lost(), a.describe()),
         },
         Expectation::Calls {
             max_dropped,
