@@ -349,3 +349,10 @@ fn capacity_below_the_servers_own_phones_is_rejected() {
     let (f, s) = files("capacity", &fleet, "");
     rejects_fleet(&f, &s, 6, &["server[0].capacity", "at least 2"]);
 }
+
+#[test]
+fn trunks_belong_on_an_ip500_v2() {
+    let fleet = GOOD_SERVERS.replace("phones = { h323 = 2 }", "phones = { h323 = 2 }\ntrunks = 4");
+    let (f, s) = files("trunks", &fleet, "");
+    rejects_fleet(&f, &s, 6, &["server[0].trunks", "IP500 V2", "expansion-v2"]);
+}

@@ -488,3 +488,45 @@ fn without_the_line_options_hunt_groups_and_voicemail_do_not_fail_over() {
     assert!(failed("hunt group sales") > 0);
     assert!(failed("no voicemail") > 0);
 }
+
+#[test]
+fn external_calls_use_the_v2_trunks_through_a_primary_outage_and_die_with_the_v2() {
+    let o = run_sim(&load("v2-trunks-outlive-the-primary.toml"));
+    assert_passed(&o);
+    let kinds = call_kinds(&o);
+    // During the primary's outage other systems still seize the V2's trunks.
+    let seized_in_outage = o.count(|e| {
+        e.server == "expansion-v2"
+            && (13 * MIN..40 * MIN).contains(&e.t_ms)
+            && matches!(&e.event, Event::TrunkSeized { from, .. } if from != "primary")
+    });
+    assert!(seized_in_outage > 0);
+    // When the V2 dies, its trunk calls drop at once, and none is made after.
+    let dropped: Vec<&EventRecord> = o.events_where(|e| {
+        matches!(&e.event, Event::CallDropped { reason, .. } if reason.contains("trunk on expansion-v2"))
+    });
+    assert!(!dropped.is_empty());
+    for d in &dropped {
+        assert_eq!(d.t_ms, 40 * MIN, "dropped the moment the V2 died");
+        let Event::CallDropped { call, .. } = &d.event else {
+            unreachable!()
+        };
+        assert_eq!(kinds[call], "external");
+    }
+    let failed: BTreeSet<&str> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::CallFailed { call, .. } => Some(call.as_str()),
+            _ => None,
+        })
+        .collect();
+    let external_after = o.count(|e| {
+        e.t_ms > 40 * MIN
+            && matches!(&e.event, Event::CallStarted { call, kind, .. }
+                if kind == "external" && !failed.contains(call.as_str()))
+    });
+    assert_eq!(external_after, 0, "no trunk anywhere once the V2 is gone");
+    assert!(o.count(|e| e.t_ms > 40 * MIN
+        && matches!(&e.event, Event::CallFailed { reason, .. } if reason.starts_with("no trunk"))) > 0);
+}

@@ -210,7 +210,10 @@ impl pb::telephony_server::Telephony for Echo {
         &self,
         _: tonic::Request<pb::KeepaliveRequest>,
     ) -> Result<tonic::Response<pb::KeepaliveReply>, tonic::Status> {
-        Ok(tonic::Response::new(pb::KeepaliveReply { go_home: false }))
+        Ok(tonic::Response::new(pb::KeepaliveReply {
+            go_home: false,
+            dropped_call: String::new(),
+        }))
     }
     async fn unregister(
         &self,

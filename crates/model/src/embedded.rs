@@ -59,6 +59,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/site-latency.toml"),
     ),
     (
+        "v2-trunks-outlive-the-primary.toml",
+        include_str!("../../../scenarios/v2-trunks-outlive-the-primary.toml"),
+    ),
+    (
         "backup-restart-loses-resilience.toml",
         include_str!("../../../scenarios/backup-restart-loses-resilience.toml"),
     ),

@@ -211,6 +211,24 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// An IP500 V2 seized one of its trunks for an external call.
+    TrunkSeized {
+        /// Call id.
+        call: String,
+        /// The system the call is set up on.
+        from: String,
+        /// Trunks busy now.
+        busy: u32,
+    },
+    /// An IP500 V2 freed a trunk.
+    TrunkReleased {
+        /// Call id.
+        call: String,
+        /// Trunks busy now.
+        busy: u32,
+        /// Why: hung up, or the call's planned end (kept up meanwhile).
+        reason: String,
+    },
     /// A voicemail message was stored.
     VoicemailLeft {
         /// Message id.
@@ -380,6 +398,8 @@ impl EventRecord {
             Event::CallDropped { .. } => "call-dropped",
             Event::CallPreserved { .. } => "call-preserved",
             Event::CallFailed { .. } => "call-failed",
+            Event::TrunkSeized { .. } => "trunk-seized",
+            Event::TrunkReleased { .. } => "trunk-released",
             Event::VoicemailLeft { .. } => "voicemail-left",
             Event::VoicemailHandback { .. } => "voicemail-handback",
             Event::RecordingMade { .. } => "recording-made",

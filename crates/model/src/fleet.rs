@@ -257,6 +257,8 @@ pub(crate) struct RawServer {
     first_extension: Option<Spanned<u32>>,
     #[serde(default)]
     capacity: Option<Spanned<u32>>,
+    #[serde(default)]
+    trunks: Option<Spanned<u32>>,
 }
 
 /// A hunt group as written in a fleet file.
@@ -318,6 +320,8 @@ pub struct ServerSpec {
     pub backup: Option<Backup>,
     /// Users plus extensions it can hold, failover guests included.
     pub capacity: u32,
+    /// Non-IP trunks it connects (IP500 V2 only); they never fail over.
+    pub trunks: u32,
 }
 
 impl ServerSpec {
@@ -900,12 +904,36 @@ impl RawFleet {
                 }
                 None => default_capacity(role).max(u32::try_from(own).unwrap_or(u32::MAX)),
             };
+            let trunks = match &s.trunks {
+                Some(t) if *t.get_ref() > 0 && role != Role::ExpansionV2 => {
+                    return Err(err(
+                        t.span(),
+                        &format!("server[{i}].trunks"),
+                        format!("server {name:?}: non-IP trunks connect to IP500 V2 hardware"),
+                        Some("put the trunks on an \"expansion-v2\" server".into()),
+                    ));
+                }
+                Some(t) if *t.get_ref() > 10_000 => {
+                    return Err(err(
+                        t.span(),
+                        &format!("server[{i}].trunks"),
+                        format!(
+                            "server {name:?}: {} trunks is more than any IP500 V2 connects",
+                            t.get_ref()
+                        ),
+                        Some("an IP500 V2 connects a few dozen trunk channels".into()),
+                    ));
+                }
+                Some(t) => *t.get_ref(),
+                None => 0,
+            };
             servers.push(ServerSpec {
                 name,
                 role,
                 services,
                 backup,
                 capacity,
+                trunks,
             });
         }
 

@@ -99,6 +99,8 @@ pub enum CallKind {
     HuntGroup,
     /// A call answered by voicemail.
     Voicemail,
+    /// An external call over a trunk of an IP500 V2.
+    External,
 }
 
 impl CallKind {
@@ -110,13 +112,18 @@ impl CallKind {
             CallKind::Held => "held",
             CallKind::HuntGroup => "hunt-group",
             CallKind::Voicemail => "voicemail",
+            CallKind::External => "external",
         }
     }
 
     /// Whether media connection preservation keeps it up when its server
-    /// fails: connected two-party and conference calls only (DOMAIN.md §3).
+    /// fails: connected two-party and conference calls only (DOMAIN.md §3);
+    /// an external call is a connected two-party call over a trunk.
     pub fn preservable(self) -> bool {
-        matches!(self, CallKind::TwoParty | CallKind::Conference)
+        matches!(
+            self,
+            CallKind::TwoParty | CallKind::Conference | CallKind::External
+        )
     }
 }
 
@@ -135,6 +142,8 @@ pub struct Calls {
     pub held: u32,
     /// Per mille of calls to a hunt group.
     pub hunt_group: u32,
+    /// Per mille of external calls (over an IP500 V2's trunks).
+    pub external: u32,
     /// Per mille of calls recorded (any kind but voicemail).
     pub recorded: u32,
     /// one-X Portal changes per hour across the fleet's users.
@@ -157,6 +166,7 @@ impl Default for Calls {
             conference: 100,
             held: 100,
             hunt_group: 100,
+            external: 100,
             recorded: 100,
             portal_changes_per_hour: 0,
         }
@@ -178,6 +188,8 @@ struct RawCalls {
     held: Option<Spanned<f64>>,
     #[serde(default)]
     hunt_group: Option<Spanned<f64>>,
+    #[serde(default)]
+    external: Option<Spanned<f64>>,
     #[serde(default)]
     recorded: Option<Spanned<f64>>,
     #[serde(default)]
@@ -209,6 +221,7 @@ impl RawCalls {
             conference: share(&self.conference, "conference", d.conference)?,
             held: share(&self.held, "held", d.held)?,
             hunt_group: share(&self.hunt_group, "hunt-group", d.hunt_group)?,
+            external: share(&self.external, "external", d.external)?,
             recorded: share(&self.recorded, "recorded", d.recorded)?,
             portal_changes_per_hour: self
                 .portal_changes_per_hour
@@ -232,12 +245,12 @@ impl RawCalls {
                 Some("write e.g. mean-duration = \"3m\"".into()),
             ));
         }
-        if c.voicemail + c.conference + c.held + c.hunt_group > 1000 {
+        if c.voicemail + c.conference + c.held + c.hunt_group + c.external > 1000 {
             return Err(src.error(
                 0..0,
                 Some("calls"),
-                "voicemail + conference + held + hunt-group shares add up to more than 1",
-                Some("each call is of one kind, the rest are plain two-party calls; the defaults are voicemail 0.15, conference 0.1, held 0.1, hunt-group 0.1: set the others lower (or 0) when you raise one".into()),
+                "voicemail + conference + held + hunt-group + external shares add up to more than 1",
+                Some("each call is of one kind, the rest are plain two-party calls; the defaults are voicemail 0.15, conference 0.1, held 0.1, hunt-group 0.1, external 0.1: set the others lower (or 0) when you raise one".into()),
             ));
         }
         Ok(c)

@@ -57,6 +57,9 @@ pub struct PhoneConfig {
     pub dect_switch_after: Duration,
     /// Media connection preservation limit (runtime units); `None`: off.
     pub preservation: Option<Duration>,
+    /// The systems that connect trunks (an external call set up on one of
+    /// them uses its own trunk).
+    pub trunk_systems: Vec<String>,
 }
 
 /// Something a phone is asked to do.
@@ -401,7 +404,17 @@ async fn run(
                     extension: ext.clone(),
                     in_call: call.is_some(),
                 };
-                match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).keepalive(req)).await {
+                let reply =
+                    call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).keepalive(req)).await;
+                if let Ok(r) = &reply
+                    && call
+                        .as_ref()
+                        .is_some_and(|c| c.id == r.get_ref().dropped_call)
+                {
+                    // The system dropped the call (its trunk was lost).
+                    call = None;
+                }
+                match reply {
                     Ok(r) if r.get_ref().go_home => {
                         // Failback: straight back to the top of the list.
                         failing_since = None;
@@ -426,7 +439,14 @@ async fn run(
                         }
                         failing_since = None;
                         if let Some(c) = call.as_mut() {
-                            match cfg.preservation.filter(|_| c.kind.preservable()) {
+                            // An external call set up on a system with trunks
+                            // runs over that system's own trunk: it dies with it.
+                            let own_trunk =
+                                c.kind == CallKind::External && cfg.trunk_systems.contains(&gk);
+                            match cfg
+                                .preservation
+                                .filter(|_| c.kind.preservable() && !own_trunk)
+                            {
                                 Some(limit) => {
                                     c.preserved = true;
                                     c.ends = c.ends.min(now + limit);
@@ -448,7 +468,12 @@ async fn run(
                                         Event::CallDropped {
                                             call: c.id.clone(),
                                             phone: ext.clone(),
-                                            reason: if cfg.preservation.is_some() {
+                                            reason: if own_trunk {
+                                                format!(
+                                                    "{gk} failed ({}); the call's trunk was on {gk}",
+                                                    why(&status)
+                                                )
+                                            } else if cfg.preservation.is_some() {
                                                 format!(
                                                     "{gk} failed ({}); a {} call is not preserved",
                                                     why(&status),

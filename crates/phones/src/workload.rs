@@ -59,6 +59,8 @@ pub async fn run_calls(w: Workload, fleet: &Fleet, clock: Clock) {
             CallKind::Held
         } else if roll < c.voicemail + c.conference + c.held + c.hunt_group {
             CallKind::HuntGroup
+        } else if roll < c.voicemail + c.conference + c.held + c.hunt_group + c.external {
+            CallKind::External
         } else {
             CallKind::TwoParty
         };
@@ -80,10 +82,16 @@ pub async fn run_calls(w: Workload, fleet: &Fleet, clock: Clock) {
             len = (len / 4).clamp(10_000, 180_000);
         }
         let (ext, tx) = &w.phones[caller];
+        let target = if kind == CallKind::External {
+            // An outside number.
+            format!("9{:07}", rng.random_range(0..10_000_000u32))
+        } else {
+            w.phones[callee].0.clone()
+        };
         let _ = tx.send(PhoneCmd::Call {
             id: format!("c{n}-{ext}"),
             kind,
-            target: w.phones[callee].0.clone(),
+            target,
             group,
             duration: clock.to_runtime(Duration::from_millis(len)),
             duration_ms: len,

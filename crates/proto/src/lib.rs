@@ -59,6 +59,7 @@ pub mod convert {
                 CallKind::Held => pb::CallKind::Held,
                 CallKind::HuntGroup => pb::CallKind::HuntGroup,
                 CallKind::Voicemail => pb::CallKind::Voicemail,
+                CallKind::External => pb::CallKind::External,
             }
         }
     }
@@ -71,6 +72,7 @@ pub mod convert {
             Ok(pb::CallKind::Held) => Some(CallKind::Held),
             Ok(pb::CallKind::HuntGroup) => Some(CallKind::HuntGroup),
             Ok(pb::CallKind::Voicemail) => Some(CallKind::Voicemail),
+            Ok(pb::CallKind::External) => Some(CallKind::External),
             _ => None,
         }
     }

@@ -162,6 +162,14 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
             format!("call-failed:{reason}"),
             reason.clone(),
         )),
+        Event::TrunkSeized { from, busy, .. } => {
+            Some((from.clone(), "trunk-seized".into(), busy.to_string()))
+        }
+        Event::TrunkReleased { call, reason, .. } => Some((
+            call.split('-').nth(1).unwrap_or(call).to_string(),
+            format!("trunk-released:{reason}"),
+            reason.clone(),
+        )),
         Event::VoicemailLeft { mailbox, .. } => {
             Some((mailbox.clone(), "vm-left".into(), String::new()))
         }
@@ -254,6 +262,13 @@ fn describe_group(g: &Group) -> String {
             count(g, "call"),
             g.note
         )
+    } else if sub == "trunk-seized" {
+        format!(
+            "{} seized for external calls from {phones} (trunks never fail over)",
+            count(g, "trunk")
+        )
+    } else if sub.starts_with("trunk-released:") {
+        format!("{} freed: {}", count(g, "trunk"), g.note)
     } else if sub == "vm-left" {
         format!(
             "stored {} (mailboxes {phones})",

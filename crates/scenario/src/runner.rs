@@ -266,6 +266,12 @@ impl FleetUnderTest {
                 dect_poll: rt(res.dect_poll),
                 dect_switch_after: rt(res.dect_switch_after),
                 preservation: res.media_preservation.then(|| rt(res.preservation_limit)),
+                trunk_systems: fleet
+                    .servers
+                    .iter()
+                    .filter(|s| s.trunks > 0)
+                    .map(|s| s.name.clone())
+                    .collect(),
             };
             fut.phones.insert(
                 p.extension.clone(),

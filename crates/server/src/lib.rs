@@ -23,6 +23,8 @@
 //! - `voicemail`: Voicemail Pro active/standby, handback, recordings, Media
 //!   Manager and Collaboration services.
 //! - `portal`: one-X Portal detection, takeover and handback.
+//! - `trunks`: IP500 V2 trunks seized for external calls, held while the
+//!   call lasts, lost with their V2.
 //! - `watchdog`: per-peer timers for the 3-minute and 10-minute rules.
 
 pub mod disk;
@@ -31,6 +33,7 @@ mod line;
 mod portal;
 pub mod state;
 mod telephony;
+mod trunks;
 mod voicemail;
 mod watchdog;
 

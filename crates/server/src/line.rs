@@ -54,6 +54,25 @@ impl pb::line_server::Line for LineSvc {
         Ok(Response::new(pb::ReplicateReply { held }))
     }
 
+    type TrunkStream = crate::trunks::TrunkStream;
+
+    async fn trunk(
+        &self,
+        req: Request<pb::TrunkRequest>,
+    ) -> Result<Response<Self::TrunkStream>, Status> {
+        self.0.stats.rpc();
+        self.0.seize_trunk(req.into_inner())
+    }
+
+    async fn release_trunk(
+        &self,
+        req: Request<pb::ReleaseTrunkRequest>,
+    ) -> Result<Response<pb::ReleaseTrunkReply>, Status> {
+        self.0.stats.rpc();
+        self.0.free_trunk(&req.into_inner().call, "hung up");
+        Ok(Response::new(pb::ReleaseTrunkReply {}))
+    }
+
     async fn hunt_call(
         &self,
         req: Request<pb::HuntCallRequest>,

@@ -95,6 +95,12 @@ pub(crate) struct State {
     pub hunt: BTreeMap<String, String>,
     /// Calls set up here: call id → calling extension.
     pub calls: BTreeMap<String, String>,
+    /// External calls set up here: call id → the V2 whose trunk carries it.
+    pub trunk_of: BTreeMap<String, String>,
+    /// Calls this system dropped, for their phones to hear: extension → call.
+    pub dropped: BTreeMap<String, String>,
+    /// Trunks seized here (IP500 V2): call id → trunk number.
+    pub trunks: BTreeMap<String, u32>,
 }
 
 /// One server incarnation's identity, configuration and state.
@@ -767,6 +773,11 @@ impl Shared {
     /// Drops a registration.
     pub(crate) fn unregister(&self, ext: &str) {
         self.lock().regs.remove(ext);
+    }
+
+    /// The call of `ext` this system dropped since its last keepalive.
+    pub(crate) fn take_dropped(&self, ext: &str) -> Option<String> {
+        self.lock().dropped.remove(ext)
     }
 
     /// Whether the phone `ext` is registered here.

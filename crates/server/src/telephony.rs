@@ -56,8 +56,15 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         self.0.stats.rpc();
         self.0.telephony_gate().await;
         let r = req.into_inner();
-        match self.0.keepalive(&r.extension, r.in_call) {
-            Ok(go_home) => Ok(Response::new(pb::KeepaliveReply { go_home })),
+        let dropped_call = self.0.take_dropped(&r.extension).unwrap_or_default();
+        match self
+            .0
+            .keepalive(&r.extension, r.in_call && dropped_call.is_empty())
+        {
+            Ok(go_home) => Ok(Response::new(pb::KeepaliveReply {
+                go_home,
+                dropped_call,
+            })),
             Err(()) => Err(Status::not_found(format!(
                 "{} is not registered on {}",
                 r.extension, self.0.name
@@ -105,6 +112,7 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         self.0.telephony_gate().await;
         let r = req.into_inner();
         let phone = self.0.lock().calls.remove(&r.call);
+        self.0.release_trunk(&r.call);
         if let Some(phone) = phone {
             self.0.emit(Event::CallEnded {
                 call: r.call,
@@ -140,7 +148,11 @@ impl Shared {
             kind: kind.as_str().into(),
             recorded: r.recorded,
         });
-        let needs_routing = r.recorded || matches!(kind, CallKind::Voicemail | CallKind::HuntGroup);
+        let needs_routing = r.recorded
+            || matches!(
+                kind,
+                CallKind::Voicemail | CallKind::HuntGroup | CallKind::External
+            );
         if !needs_routing {
             return;
         }
@@ -195,6 +207,12 @@ impl Shared {
                 }
                 failed("no voicemail server answered".into());
                 return;
+            }
+            CallKind::External => {
+                if let Err(reason) = self.external_call(&r, r.duration_ms).await {
+                    failed(reason);
+                    return;
+                }
             }
             CallKind::HuntGroup if !self.runs_hunt_group(&r.group) => {
                 let home = self
