@@ -256,3 +256,33 @@ fn sweeps_of_no_or_too_many_variations_are_bad_input() {
         );
     }
 }
+
+#[test]
+fn moving_a_fault_moves_the_state_checks_that_follow_it() {
+    // primary-services-failover: crash at 10m, restart at 45m; the checks at
+    // 30m follow the crash, those at 50m and 1h follow the restart.
+    let s = load("primary-services-failover.toml");
+    let moved = fleetsim_scenario::shift_fault(&s, 0, Dur::mins(12)).unwrap();
+    let ats: Vec<(String, Dur)> = moved
+        .expectations
+        .iter()
+        .filter_map(|e| match &e.expect {
+            fleetsim_model::Expectation::Service { service, at, .. } => {
+                Some((service.clone(), *at))
+            }
+            fleetsim_model::Expectation::Licence { at, .. } => Some(("licence".into(), *at)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        ats.contains(&("voicemail-pro".into(), Dur::mins(32))),
+        "{ats:?}"
+    );
+    assert!(ats.contains(&("licence".into(), Dur::mins(32))), "{ats:?}");
+    assert!(
+        ats.contains(&("media-manager".into(), Dur::mins(50))),
+        "{ats:?}"
+    );
+    assert!(ats.contains(&("licence".into(), Dur::mins(60))), "{ats:?}");
+    assert_passed(&run_sim(&moved));
+}

@@ -6,7 +6,8 @@ use fleetsim_model::{Dur, Expectation, Scenario, fault::check_story};
 /// them) to `at`, together with every fault written in the same
 /// `[[fault]]` table (its undo, the other targets of a glob, a flap's
 /// periods), so pairs keep their spacing; an expectation whose window
-/// started at that fault moves with it. Other faults stay where they are.
+/// started at that fault moves with it, as does a check at a moment whose
+/// latest earlier fault is the one moved. Other faults stay where they are.
 pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenario, String> {
     let mut s = scenario.clone();
     let Some(fault) = s.faults.get(index) else {
@@ -36,12 +37,32 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
     }
     s.faults.sort_by_key(|f| (f.at, !f.kind.ends_a_fault()));
     check_story(&s.faults).map_err(|e| format!("moving fault {index} to {at}: {e}"))?;
+    // A check at a moment (`service`, `licence`) observes what the latest
+    // fault before it led to: if that fault is the one moved, the check
+    // moves with it, keeping its distance.
+    let governed = |t: Dur| {
+        scenario
+            .faults
+            .iter()
+            .rev()
+            .find(|f| f.at <= t)
+            .is_some_and(|f| f.source == source)
+    };
+    let shifted = |t: Dur| {
+        let moved = (i128::from(t.as_millis()) + delta).clamp(0, end);
+        Dur::millis(moved as u64)
+    };
     for e in &mut s.expectations {
         match &mut e.expect {
             Expectation::Takeover { after, .. } | Expectation::Failback { after, .. }
                 if i128::from(after.as_millis()) == from =>
             {
                 *after = at;
+            }
+            Expectation::Service { at: when, .. } | Expectation::Licence { at: when, .. }
+                if governed(*when) =>
+            {
+                *when = shifted(*when);
             }
             _ => {}
         }
