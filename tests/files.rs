@@ -356,3 +356,13 @@ fn trunks_belong_on_an_ip500_v2() {
     let (f, s) = files("trunks", &fleet, "");
     rejects_fleet(&f, &s, 6, &["server[0].trunks", "IP500 V2", "expansion-v2"]);
 }
+
+#[test]
+fn a_zero_call_limit_is_refused() {
+    let fleet = GOOD_SERVERS.replace(
+        "phones = { h323 = 2 }",
+        "phones = { h323 = 2 }\nmax-calls = 0",
+    );
+    let (f, s) = files("max-calls", &fleet, "");
+    rejects_fleet(&f, &s, 6, &["server[0].max-calls", "refuse every call"]);
+}

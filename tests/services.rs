@@ -530,3 +530,64 @@ fn external_calls_use_the_v2_trunks_through_a_primary_outage_and_die_with_the_v2
     assert!(o.count(|e| e.t_ms > 40 * MIN
         && matches!(&e.event, Event::CallFailed { reason, .. } if reason.starts_with("no trunk"))) > 0);
 }
+
+#[test]
+fn a_server_refuses_calls_beyond_its_concurrent_call_limit() {
+    let s = parse(
+        r#"
+name = "call-limit"
+duration = "30m"
+seed = 9
+
+[fleet]
+name = "busy-primary"
+
+[[fleet.server]]
+name = "primary"
+role = "primary"
+phones = { sip = 20 }
+max-calls = 3
+
+[calls]
+per-hour = 600
+mean-duration = "5m"
+
+[[expect]]
+no-failover = { of = "primary" }
+"#,
+    );
+    let o = run_sim(&s);
+    assert_passed(&o);
+    let started: BTreeSet<&str> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::CallStarted { call, .. } => Some(call.as_str()),
+            _ => None,
+        })
+        .collect();
+    let (mut now, mut most) = (0i64, 0i64);
+    for e in &o.events {
+        match &e.event {
+            Event::CallStarted { .. } => now += 1,
+            Event::CallEnded { call, .. }
+            | Event::CallDropped { call, .. }
+            | Event::CallFailed { call, .. }
+                if started.contains(call.as_str()) =>
+            {
+                now -= 1
+            }
+            _ => {}
+        }
+        most = most.max(now);
+    }
+    assert_eq!(
+        most, 3,
+        "never more than the limit, and the limit is reached"
+    );
+    assert!(
+        o.count(|e| matches!(&e.event,
+        Event::CallFailed { reason, .. } if reason.contains("limit of 3 concurrent calls")))
+            > 0
+    );
+}

@@ -259,6 +259,8 @@ pub(crate) struct RawServer {
     capacity: Option<Spanned<u32>>,
     #[serde(default)]
     trunks: Option<Spanned<u32>>,
+    #[serde(default)]
+    max_calls: Option<Spanned<u32>>,
 }
 
 /// A hunt group as written in a fleet file.
@@ -322,6 +324,8 @@ pub struct ServerSpec {
     pub capacity: u32,
     /// Non-IP trunks it connects (IP500 V2 only); they never fail over.
     pub trunks: u32,
+    /// Concurrent calls it handles at most (`None`: no limit).
+    pub max_calls: Option<u32>,
 }
 
 impl ServerSpec {
@@ -927,6 +931,21 @@ impl RawFleet {
                 Some(t) => *t.get_ref(),
                 None => 0,
             };
+            let max_calls = match &s.max_calls {
+                Some(m) if *m.get_ref() == 0 => {
+                    return Err(err(
+                        m.span(),
+                        &format!("server[{i}].max-calls"),
+                        format!("server {name:?}: max-calls = 0 would refuse every call"),
+                        Some(
+                            "remove it for the default, or give the server's limit, e.g. 750"
+                                .into(),
+                        ),
+                    ));
+                }
+                Some(m) => Some(*m.get_ref()),
+                None => crate::settings::default_max_calls(role),
+            };
             servers.push(ServerSpec {
                 name,
                 role,
@@ -934,6 +953,7 @@ impl RawFleet {
                 backup,
                 capacity,
                 trunks,
+                max_calls,
             });
         }
 

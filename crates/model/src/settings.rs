@@ -213,3 +213,15 @@ pub fn default_capacity(role: crate::fleet::Role) -> u32 {
         _ => 1500,
     }
 }
+
+/// Concurrent calls a server of `role` handles when the fleet file does not
+/// say (DOMAIN.md §7: a small Linux server handles 750 direct-media calls;
+/// large servers 2000, Select 3000 — set `max-calls`). No figure is given for
+/// an IP500 V2 or an application server: no limit (**unconfirmed**).
+pub fn default_max_calls(role: crate::fleet::Role) -> Option<u32> {
+    use crate::fleet::Role::*;
+    match role {
+        Primary | Secondary | ExpansionLinux => Some(750),
+        ExpansionV2 | ApplicationServer | Ucm => None,
+    }
+}

@@ -314,6 +314,10 @@ async fn run(
                             preserved: false,
                         });
                     }
+                    // A refusal says why in its message; other errors by code.
+                    Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                        failed(&gatekeepers[i].name, status.message().to_string())
+                    }
                     Err(status) => failed(&gatekeepers[i].name, why(&status).into()),
                 }
                 continue;

@@ -94,6 +94,14 @@ impl pb::telephony_server::Telephony for TelephonySvc {
                 r.extension, self.0.name
             )));
         }
+        if let Some(max) = self.0.spec.max_calls
+            && self.0.lock().calls.len() >= max as usize
+        {
+            return Err(Status::failed_precondition(format!(
+                "{} is at its limit of {max} concurrent calls",
+                self.0.name
+            )));
+        }
         if r.call.is_empty() || self.0.lock().calls.contains_key(&r.call) {
             return Err(Status::already_exists(format!(
                 "call id {:?} in use",
