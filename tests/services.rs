@@ -591,3 +591,122 @@ no-failover = { of = "primary" }
             > 0
     );
 }
+
+#[test]
+fn a_primary_restarted_while_its_backup_is_hung_shares_no_service_once_the_backup_answers() {
+    // The primary comes back while the secondary is hung: it cannot ask
+    // whether the backup is active, so it activates. Once the backup answers
+    // again it must yield at once, even under manual failback.
+    let s = parse(
+        r#"
+name = "restart-while-backup-hung"
+fleet = "fleets/reference.toml"
+duration = "45m"
+seed = 3
+
+[resilience]
+voicemail-failback = "manual"
+portal-failback = "manual"
+
+[[fault]]
+at = "5m"
+crash = "primary"
+
+[[fault]]
+at = "15m"
+hang = "secondary"
+for = "10m"
+
+[[fault]]
+at = "20m"
+restart = "primary"
+"#,
+    );
+    let o = run_sim(&s);
+    let findings = fleetsim_scenario::findings::split_brain(&s.fleet, &o.events);
+    assert!(
+        !findings.is_empty(),
+        "the hang does split the services for a while"
+    );
+    for f in &findings {
+        assert!(
+            f.to_ms <= 27 * MIN,
+            "split brain outlived the hang: {}",
+            f.describe()
+        );
+    }
+}
+
+#[test]
+fn a_call_the_system_cannot_route_frees_the_phone_at_once() {
+    // Every call is external and the only trunks are on a stopped V2: each
+    // call is accepted, then fails for want of a trunk. The phone must hear
+    // it, so it is never "already in a call" it does not have.
+    let s = parse(
+        r#"
+name = "no-trunk"
+fleet = "fleets/reference.toml"
+duration = "30m"
+seed = 5
+
+[calls]
+per-hour = 600
+mean-duration = "5m"
+voicemail = 0.0
+conference = 0.0
+held = 0.0
+hunt-group = 0.0
+external = 1.0
+
+[[fault]]
+at = "0s"
+stop = "expansion-v2"
+"#,
+    );
+    let o = run_sim(&s);
+    let failed = o.count(
+        |e| matches!(&e.event, Event::CallFailed { reason, .. } if reason.starts_with("no trunk")),
+    );
+    assert!(failed > 50, "calls fail for want of a trunk: {failed}");
+    let busy = o.count(|e| {
+        matches!(&e.event, Event::CallFailed { reason, .. } if reason.contains("already in a call"))
+    });
+    assert_eq!(busy, 0, "no phone stays in a failed call");
+}
+
+#[test]
+fn every_call_ends_once_even_when_its_hangup_is_lost() {
+    // The link of the primary's phones flaps while calls are up: hangups are
+    // lost, yet every call that started ends exactly once in the log.
+    let s = parse(
+        r#"
+name = "lost-hangups"
+fleet = "fleets/reference.toml"
+duration = "40m"
+seed = 11
+
+[calls]
+per-hour = 900
+mean-duration = "1m"
+
+[[fault]]
+at = "5m"
+flap = { target = "phones@primary", period = "20s", duty = 0.5, count = 45 }
+"#,
+    );
+    let o = run_sim(&s);
+    let mut ends: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &o.events {
+        if let Some(call) = e.event.ended_call() {
+            *ends.entry(call).or_default() += 1;
+        }
+    }
+    for e in &o.events {
+        if let Event::CallStarted { call, .. } = &e.event {
+            // Calls still up at the end have no end yet.
+            let late = e.t_ms > 40 * MIN - 6 * MIN;
+            let n = ends.get(call.as_str()).copied().unwrap_or(0);
+            assert!(n == 1 || (late && n == 0), "call {call} ended {n} times");
+        }
+    }
+}

@@ -221,11 +221,12 @@ impl pb::telephony_server::Telephony for Echo {
     ) -> Result<tonic::Response<pb::UnregisterReply>, tonic::Status> {
         Ok(tonic::Response::new(pb::UnregisterReply {}))
     }
+    type CallStream = tokio_stream::Empty<Result<pb::CallUpdate, tonic::Status>>;
     async fn call(
         &self,
         _: tonic::Request<pb::CallRequest>,
-    ) -> Result<tonic::Response<pb::CallReply>, tonic::Status> {
-        Ok(tonic::Response::new(pb::CallReply {}))
+    ) -> Result<tonic::Response<Self::CallStream>, tonic::Status> {
+        Ok(tonic::Response::new(tokio_stream::empty()))
     }
     async fn hangup(
         &self,

@@ -108,6 +108,17 @@ pub enum Event {
         /// Time since its last registration or keepalive.
         silent_for_ms: u64,
     },
+    /// A phone's registration was dropped at its request (a reboot, or a
+    /// REGISTER whose answer came too late, withdrawn before the phone moves
+    /// on down its gatekeeper list).
+    PhoneUnregistered {
+        /// Extension.
+        phone: String,
+        /// Its home system.
+        home: String,
+        /// Whether it was a guest.
+        guest: bool,
+    },
     /// A phone found its gatekeeper gone.
     PhoneLost {
         /// Extension.
@@ -238,9 +249,26 @@ pub enum Event {
         /// Cut short by a forced failback (kept as recorded so far).
         partial: bool,
     },
+    /// A call was to be recorded, but no voicemail took the recording.
+    RecordingFailed {
+        /// The call.
+        call: String,
+        /// Why.
+        reason: String,
+    },
+    /// Messages being left and recordings being made were cut, unkept, by
+    /// their server's crash or stop.
+    VoicemailCut {
+        /// Messages cut.
+        messages: u32,
+        /// Recordings cut.
+        recordings: u32,
+    },
     /// The backup voicemail handed back to the primary's.
     VoicemailHandback {
-        /// Messages left on the backup during failover, synced back.
+        /// Messages left on the backup during failover that the primary
+        /// confirmed it took (any others stay marked unsynced on the
+        /// backup and follow by the late sync).
         messages: u32,
         /// Voicemail calls cut by a forced (automatic-mode) failback.
         cut_calls: u32,
@@ -334,6 +362,16 @@ impl LossAudit {
 }
 
 impl Event {
+    /// The call whose end this event reports (ended, dropped or failed).
+    pub fn ended_call(&self) -> Option<&str> {
+        match self {
+            Event::CallEnded { call, .. }
+            | Event::CallDropped { call, .. }
+            | Event::CallFailed { call, .. } => Some(call),
+            _ => None,
+        }
+    }
+
     /// The counts of an `audit` event.
     pub fn loss_audit(&self) -> Option<LossAudit> {
         match *self {
@@ -386,6 +424,7 @@ impl EventRecord {
             Event::PhoneRegistered { .. } => "phone-registered",
             Event::RegistrationRefused { .. } => "registration-refused",
             Event::RegistrationExpired { .. } => "registration-expired",
+            Event::PhoneUnregistered { .. } => "phone-unregistered",
             Event::PhoneLost { .. } => "phone-lost",
             Event::PhoneSentHome { .. } => "phone-sent-home",
             Event::LicenceState { .. } => "licence-state",
@@ -403,6 +442,8 @@ impl EventRecord {
             Event::VoicemailLeft { .. } => "voicemail-left",
             Event::VoicemailHandback { .. } => "voicemail-handback",
             Event::RecordingMade { .. } => "recording-made",
+            Event::RecordingFailed { .. } => "recording-failed",
+            Event::VoicemailCut { .. } => "voicemail-cut",
             Event::RecordingsCollected { .. } => "recordings-collected",
             Event::PortalHandback { .. } => "portal-handback",
             Event::PortalChange { .. } => "portal-change",

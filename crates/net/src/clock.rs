@@ -94,6 +94,11 @@ impl Clock {
 pub struct EventLog {
     clock: Clock,
     events: Arc<Mutex<Vec<EventRecord>>>,
+    /// Calls whose end is logged. A call ends once in the log: the phone and
+    /// the system it was set up on can both see the end (a hangup whose
+    /// answer was lost, a preserved call on a system that was only cut
+    /// off), and the first report wins.
+    ended_calls: Arc<Mutex<std::collections::BTreeSet<String>>>,
     /// Live watchers (`fleetsim watch`); sending with none is free.
     tx: tokio::sync::broadcast::Sender<EventRecord>,
 }
@@ -104,6 +109,7 @@ impl EventLog {
         EventLog {
             clock,
             events: Arc::new(Mutex::new(Vec::new())),
+            ended_calls: Arc::default(),
             tx: tokio::sync::broadcast::Sender::new(1024),
         }
     }
@@ -115,6 +121,16 @@ impl EventLog {
 
     /// Appends `event` about `server`, stamped now.
     pub fn emit(&self, server: &str, event: Event) {
+        if let Some(call) = event.ended_call()
+            && !self
+                .ended_calls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(call.to_string())
+        {
+            tracing::debug!(call, "end of a call already logged");
+            return;
+        }
         let rec = EventRecord {
             t_ms: self.clock.now_ms(),
             server: server.to_string(),

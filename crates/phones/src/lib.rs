@@ -135,6 +135,12 @@ fn why(status: &tonic::Status) -> &'static str {
     }
 }
 
+/// Whether the request may have reached the server after all: its answer
+/// did not come before the deadline.
+fn late(status: &tonic::Status) -> bool {
+    why(status) == "no answer before the deadline"
+}
+
 /// Whether the error says the connection under the channel was found dead
 /// (not a refusal, not a deadline): worth one immediate retry.
 fn stale_connection(status: &tonic::Status) -> bool {
@@ -147,19 +153,40 @@ struct Gatekeeper {
     client: Option<pb::telephony_client::TelephonyClient<Channel>>,
 }
 
-/// Ends a call normally on the server it runs on (best effort: the server
-/// logs the end).
+/// Ends a call normally on the server it runs on, which logs the end.
+/// `false` when the hangup got no answer: the phone keeps it as unconfirmed
+/// (see [`Unconfirmed`]).
 async fn hangup(
     mut client: pb::telephony_client::TelephonyClient<Channel>,
     deadline: Duration,
     call: String,
     ext: &str,
-) {
+) -> bool {
     let req = pb::HangupRequest {
         call,
         extension: ext.to_string(),
     };
-    let _ = call_rpc(deadline, client.hangup(req)).await;
+    call_rpc(deadline, client.hangup(req)).await.is_ok()
+}
+
+/// A hangup that got no answer. The server ends the call when it next hears
+/// the phone idle (a keepalive) or gone (unregister); if the phone loses the
+/// server first, the phone logs the end itself. Either way the call ends once
+/// in the log (the log keeps the first report).
+struct Unconfirmed {
+    call: String,
+    server: String,
+}
+
+/// What woke the phone.
+enum Woke {
+    /// A command.
+    Cmd(PhoneCmd),
+    /// The system ended the current call itself (`Some`), or the call's
+    /// stream closed (`None`: nothing to do, the keepalive finds out why).
+    Update(Option<pb::CallUpdate>),
+    /// A timer: keepalive, retry, or a call's end.
+    Timer,
 }
 
 /// A call the phone is in.
@@ -171,6 +198,8 @@ struct ActiveCall {
     ends: Instant,
     /// Kept up by media connection preservation after its server failed.
     preserved: bool,
+    /// The call's stream from its system (closed once it breaks).
+    updates: Option<tonic::Streaming<pb::CallUpdate>>,
 }
 
 async fn run(
@@ -221,6 +250,20 @@ async fn run(
         }
     };
     let clock = log.clock();
+    // A REGISTER that timed out may still land: withdraw it (best effort, in
+    // the background, as a SIP phone sends `Expires: 0`) so the phone is not
+    // held by two systems while it moves on down its list.
+    let withdraw = |mut c: pb::telephony_client::TelephonyClient<Channel>| {
+        let (token, ext, deadline) = (token.clone(), ext.clone(), t.rpc_deadline);
+        tokio::spawn(async move {
+            let req = pb::UnregisterRequest { extension: ext };
+            tokio::select! {
+                biased;
+                () = token.cancelled() => {}
+                _ = call_rpc(deadline, c.unregister(req)) => {}
+            }
+        });
+    };
     // A preserved call ends where it was set up (its server is gone).
     let end_preserved = |c: ActiveCall| {
         log.emit(
@@ -233,12 +276,26 @@ async fn run(
         );
     };
 
+    // The phone lost the server before it confirmed a hangup: the user did
+    // hang up, so the call is over (the log keeps one end per call).
+    let end_unconfirmed = |u: Unconfirmed| {
+        log.emit(
+            &u.server,
+            Event::CallEnded {
+                call: u.call,
+                phone: ext.clone(),
+                preserved: false,
+            },
+        );
+    };
+
     let jitter_ms = t.start_jitter.as_millis().max(1) as u64;
     // tokio time: virtual in sim mode.
     let mut next = Instant::now() + Duration::from_millis(rng.random_range(0..jitter_ms));
     let mut current: Option<usize> = None;
     let mut call: Option<ActiveCall> = None;
     let mut failing_since: Option<Instant> = None;
+    let mut unconfirmed: Option<Unconfirmed> = None;
     let mut rx = Some(rx);
     loop {
         // In a preserved call the phone does nothing but wait for its end.
@@ -247,7 +304,8 @@ async fn run(
             Some(c) => next.min(c.ends),
             None => next,
         };
-        let cmd = tokio::select! {
+        let updates = call.as_mut().and_then(|c| c.updates.as_mut());
+        let woke = tokio::select! {
             biased;
             cmd = async {
                 match rx.as_mut() {
@@ -255,15 +313,36 @@ async fn run(
                     None => std::future::pending().await,
                 }
             } => match cmd {
-                Some(c) => Some(c),
+                Some(c) => Woke::Cmd(c),
                 None => {
                     rx = None;
                     continue;
                 }
             },
-            () = tokio::time::sleep_until(wake) => None,
+            u = async {
+                match updates {
+                    Some(s) => s.message().await.ok().flatten(),
+                    None => std::future::pending().await,
+                }
+            } => Woke::Update(u),
+            () = tokio::time::sleep_until(wake) => Woke::Timer,
         };
         let now = Instant::now();
+        let cmd = match woke {
+            Woke::Cmd(c) => Some(c),
+            Woke::Update(Some(_)) => {
+                // The system ended the call and logged why: the phone is free.
+                call = None;
+                continue;
+            }
+            Woke::Update(None) => {
+                if let Some(c) = call.as_mut() {
+                    c.updates = None;
+                }
+                continue;
+            }
+            Woke::Timer => None,
+        };
         match cmd {
             Some(PhoneCmd::Call {
                 id,
@@ -305,13 +384,14 @@ async fn run(
                     recorded,
                 };
                 match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).call(req)).await {
-                    Ok(_) => {
+                    Ok(stream) => {
                         call = Some(ActiveCall {
                             id,
                             server: gatekeepers[i].name.clone(),
                             kind,
                             ends: Instant::now() + duration,
                             preserved: false,
+                            updates: Some(stream.into_inner()),
                         });
                     }
                     // A refusal says why in its message; other errors by code.
@@ -330,7 +410,13 @@ async fn run(
                         end_preserved(c);
                     } else if let Some(i) = current {
                         // The user hangs up as the phone restarts.
-                        hangup(client(i, &mut gatekeepers), t.rpc_deadline, c.id, &ext).await;
+                        let id = c.id.clone();
+                        if !hangup(client(i, &mut gatekeepers), t.rpc_deadline, c.id, &ext).await {
+                            unconfirmed = Some(Unconfirmed {
+                                call: id,
+                                server: c.server,
+                            });
+                        }
                     }
                 }
                 if let Some(i) = current.take() {
@@ -339,6 +425,9 @@ async fn run(
                     };
                     let _ =
                         call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).unregister(req)).await;
+                }
+                if let Some(u) = unconfirmed.take() {
+                    end_unconfirmed(u);
                 }
                 log.emit(
                     &on,
@@ -365,7 +454,13 @@ async fn run(
                 current = None;
                 next = Instant::now();
             } else if let Some(i) = current {
-                hangup(client(i, &mut gatekeepers), t.rpc_deadline, c.id, &ext).await;
+                let id = c.id.clone();
+                if !hangup(client(i, &mut gatekeepers), t.rpc_deadline, c.id, &ext).await {
+                    unconfirmed = Some(Unconfirmed {
+                        call: id,
+                        server: c.server,
+                    });
+                }
             }
             continue;
         }
@@ -393,7 +488,12 @@ async fn run(
                                 break 'list;
                             }
                             Err(status) if stale_connection(&status) => continue,
-                            Err(_) => break,
+                            Err(status) => {
+                                if late(&status) {
+                                    withdraw(client(i, &mut gatekeepers));
+                                }
+                                break;
+                            }
                         }
                     }
                 }
@@ -426,6 +526,11 @@ async fn run(
                         next = Instant::now();
                     }
                     Ok(_) => {
+                        // The server heard the phone idle: it ended any call
+                        // whose hangup it missed.
+                        if call.is_none() {
+                            unconfirmed = None;
+                        }
                         failing_since = None;
                         next = Instant::now() + keepalive_every;
                     }
@@ -442,6 +547,9 @@ async fn run(
                             }
                         }
                         failing_since = None;
+                        if let Some(u) = unconfirmed.take() {
+                            end_unconfirmed(u);
+                        }
                         if let Some(c) = call.as_mut() {
                             // An external call set up on a system with trunks
                             // runs over that system's own trunk: it dies with it.

@@ -259,6 +259,11 @@ fn registered(o: &RunOutcome) -> BTreeMap<String, Vec<(u64, u32)>> {
             Event::PhoneLost { phone, .. }
             | Event::PhoneSentHome { phone, .. }
             | Event::RegistrationExpired { phone, .. } => on.remove(phone).into_iter().collect(),
+            // Only where it is: a late REGISTER withdrawn elsewhere.
+            Event::PhoneUnregistered { phone, .. } if on.get(phone) == Some(&e.server) => {
+                on.remove(phone).into_iter().collect()
+            }
+            Event::PhoneUnregistered { .. } => continue,
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
                 on.retain(|_, s| *s != e.server);
                 vec![e.server.clone()]

@@ -119,6 +119,9 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
             Some((phone.clone(), format!("refused:{home}"), reason.clone()))
         }
         Event::PhoneLost { phone, reason } => Some((phone.clone(), "lost".into(), reason.clone())),
+        Event::PhoneUnregistered { phone, .. } => {
+            Some((phone.clone(), "unregistered".into(), String::new()))
+        }
         Event::RegistrationExpired {
             phone,
             silent_for_ms,
@@ -294,6 +297,10 @@ fn describe_group(g: &Group) -> String {
             "{} failed: no portal answered (users {phones})",
             count(g, "one-X Portal change")
         )
+    } else if sub == "unregistered" {
+        format!(
+            "dropped {n} registration{s} at the phone's request ({phones}): a reboot, or a REGISTER answered too late and withdrawn"
+        )
     } else if sub == "expired" {
         format!(
             "dropped {n} registration{s} no longer refreshed ({phones}): no keepalive for {}",
@@ -327,6 +334,9 @@ fn verbose_phone(e: &EventRecord, since: Option<u64>) -> String {
         }
         Event::PhoneSentHome { phone, home } => {
             format!("phone {phone} sent home to {home} (failback){after}")
+        }
+        Event::PhoneUnregistered { phone, .. } => {
+            format!("phone {phone} unregistered{after}")
         }
         Event::RegistrationExpired {
             phone,

@@ -341,15 +341,19 @@ impl FleetUnderTest {
             FaultKind::Crash { server } => {
                 net.forget_server(server);
                 if let Some(h) = self.servers.remove(server) {
+                    let cut = h.voicemail_in_progress();
                     let registered_phones = h.crash(net);
                     log.emit(server, Event::ServerCrashed { registered_phones });
+                    emit_cut(log, server, cut);
                 }
             }
             FaultKind::Stop { server } => {
                 net.forget_server(server);
                 if let Some(h) = self.servers.remove(server) {
+                    let cut = h.voicemail_in_progress();
                     let registered_phones = h.stop(net);
                     log.emit(server, Event::ServerStopped { registered_phones });
+                    emit_cut(log, server, cut);
                 }
             }
             FaultKind::Restart { server } => {
@@ -465,6 +469,19 @@ impl FleetUnderTest {
         for (_, s) in self.servers {
             s.crash(&self.ctx.net);
         }
+    }
+}
+
+/// Logs the messages and recordings a crash or stop cut, if any.
+fn emit_cut(log: &EventLog, server: &str, (messages, recordings): (u32, u32)) {
+    if messages + recordings > 0 {
+        log.emit(
+            server,
+            Event::VoicemailCut {
+                messages,
+                recordings,
+            },
+        );
     }
 }
 

@@ -166,6 +166,12 @@ impl ServerHandle {
         self.shared.voicemail_active()
     }
 
+    /// Messages being left and recordings being made here now, as
+    /// (messages, recordings): a crash or stop cuts them, unkept.
+    pub fn voicemail_in_progress(&self) -> (u32, u32) {
+        self.shared.vm_in_progress()
+    }
+
     /// Operator action "activate backup" on this server's voicemail; false if
     /// it is not the primary's voicemail backup.
     pub fn activate_backup_voicemail(&self) -> bool {

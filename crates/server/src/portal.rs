@@ -160,11 +160,20 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                 }
             }
             PortalRole::Backup => {
-                let answered = ping(&shared, &primary).await.is_some();
+                let primary_state = ping(&shared, &primary).await;
                 let now = Instant::now();
-                if answered {
+                if let Some(primary_active) = primary_state {
                     last_heard = now;
-                    if shared.portal_active() && res.portal_failback == FailbackMode::Automatic {
+                    let manual = res.portal_failback == FailbackMode::Manual;
+                    if shared.portal_active() && primary_active && manual {
+                        // The primary came up active while it could not
+                        // reach us (we were cut off or hung): two portals
+                        // are active, so ours yields now, without waiting for
+                        // the operator.
+                        handback(&shared, "primary already active").await;
+                    } else if shared.portal_active()
+                        && res.portal_failback == FailbackMode::Automatic
+                    {
                         handback(&shared, "automatic").await;
                     }
                 } else if !shared.portal_active() && now >= last_heard + detect {

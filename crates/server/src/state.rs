@@ -65,6 +65,18 @@ pub(crate) struct Peer {
     pub failback_at: Option<Instant>,
 }
 
+impl Peer {
+    /// After this server's clock stepped back, times stamped before the step
+    /// lie in its future: clamp them to `now`, or the step would freeze
+    /// peer-loss detection and failback for its size.
+    fn clamp_to(&mut self, now: Instant) {
+        self.last_seen = self.last_seen.min(now);
+        if let Some(r) = self.returned_since.as_mut() {
+            *r = (*r).min(now);
+        }
+    }
+}
+
 /// A phone registered here.
 #[derive(Debug, Clone)]
 pub(crate) struct Reg {
@@ -73,8 +85,21 @@ pub(crate) struct Reg {
     pub kind: PhoneKind,
     /// When it registered.
     pub since: Instant,
-    /// Registration or last keepalive.
+    /// Registration or last keepalive, on the monotonic clock: registration
+    /// expiry is a timer, which a step of the server's wall clock does not move.
     pub refreshed: Instant,
+}
+
+/// The sender of a call's update stream to its phone.
+pub(crate) type CallTx = tokio::sync::mpsc::UnboundedSender<Result<pb::CallUpdate, tonic::Status>>;
+
+/// A call set up here.
+#[derive(Debug)]
+pub(crate) struct CallEntry {
+    /// The calling extension.
+    pub phone: String,
+    /// Tells the phone when this system ends the call itself.
+    pub tx: CallTx,
 }
 
 /// Records held for a home system this server backs up.
@@ -93,8 +118,8 @@ pub(crate) struct State {
     pub advertised: BTreeMap<String, Vec<String>>,
     /// Hunt groups running here now: group → home.
     pub hunt: BTreeMap<String, String>,
-    /// Calls set up here: call id → calling extension.
-    pub calls: BTreeMap<String, String>,
+    /// Calls set up here: call id → the call.
+    pub calls: BTreeMap<String, CallEntry>,
     /// External calls set up here: call id → the V2 whose trunk carries it.
     pub trunk_of: BTreeMap<String, String>,
     /// Calls this system dropped, for their phones to hear: extension → call.
@@ -441,7 +466,8 @@ impl Shared {
         if self.net.is_hung(&self.name) {
             return;
         }
-        let now = self.now();
+        // Monotonic time (see `Reg::refreshed`), not the server's clock.
+        let now = Instant::now();
         let limit = self.timing.keepalive_interval * 2 + self.timing.rpc_deadline;
         let mut st = self.lock();
         let expired: Vec<(String, Reg)> = st
@@ -495,14 +521,16 @@ impl Shared {
 
     /// The watchdog's next deadline for `peer`, or `None` to wait for a notify.
     pub(crate) fn next_deadline(&self, peer: &str) -> (Option<Instant>, Arc<Notify>) {
-        let st = self.lock();
-        let Some(p) = st.peers.get(peer) else {
+        let now = self.now();
+        let mut st = self.lock();
+        let Some(p) = st.peers.get_mut(peer) else {
             return (None, Arc::new(Notify::new()));
         };
         if self.net.is_hung(&self.name) {
             // A hung process has no timers: wait for the fault to change.
             return (None, p.notify.clone());
         }
+        p.clamp_to(now);
         let silence = p.last_seen + self.timing.failover_after;
         let d = if !p.lost {
             Some(silence)
@@ -531,6 +559,7 @@ impl Shared {
         let Some(p) = st.peers.get_mut(peer) else {
             return;
         };
+        p.clamp_to(now);
         let silent = now.saturating_duration_since(p.last_seen);
         let mut event = None;
         if silent >= self.timing.failover_after && (!p.lost || p.returned_since.is_some()) {
@@ -596,7 +625,7 @@ impl Shared {
                 guest: false,
                 kind: spec.kind,
                 since: now,
-                refreshed: now,
+                refreshed: Instant::now(),
             },
         );
         self.emit(Event::PhoneRegistered {
@@ -684,7 +713,7 @@ impl Shared {
                     guest: true,
                     kind,
                     since: now,
-                    refreshed: now,
+                    refreshed: Instant::now(),
                 },
             );
             Ok(first)
@@ -739,7 +768,7 @@ impl Shared {
         let window = self.runtime(self.fleet.resilience.homeless_prevention);
         let mut st = self.lock();
         let reg = st.regs.get_mut(ext).ok_or(())?;
-        reg.refreshed = now;
+        reg.refreshed = Instant::now();
         let reg = reg.clone();
         if !reg.guest || in_call {
             return Ok(false);
@@ -770,9 +799,16 @@ impl Shared {
         Ok(true)
     }
 
-    /// Drops a registration.
+    /// Drops a registration at the phone's request.
     pub(crate) fn unregister(&self, ext: &str) {
-        self.lock().regs.remove(ext);
+        let Some(r) = self.lock().regs.remove(ext) else {
+            return;
+        };
+        self.emit(Event::PhoneUnregistered {
+            phone: ext.to_string(),
+            home: r.home,
+            guest: r.guest,
+        });
     }
 
     /// The call of `ext` this system dropped since its last keepalive.

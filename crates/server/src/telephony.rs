@@ -9,7 +9,7 @@ use fleetsim_net::call;
 use fleetsim_proto::pb;
 use tonic::{Request, Response, Status};
 
-use crate::state::Shared;
+use crate::state::{CallEntry, CallTx, Shared};
 
 /// `Telephony` over a server's shared state.
 #[derive(Debug)]
@@ -57,6 +57,10 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         self.0.telephony_gate().await;
         let r = req.into_inner();
         let dropped_call = self.0.take_dropped(&r.extension).unwrap_or_default();
+        if !r.in_call {
+            // An idle phone with a call here: its hangup was lost on the way.
+            self.0.end_calls_of(&r.extension);
+        }
         match self
             .0
             .keepalive(&r.extension, r.in_call && dropped_call.is_empty())
@@ -78,11 +82,19 @@ impl pb::telephony_server::Telephony for TelephonySvc {
     ) -> Result<Response<pb::UnregisterReply>, Status> {
         self.0.stats.rpc();
         self.0.telephony_gate().await;
-        self.0.unregister(&req.into_inner().extension);
+        let ext = req.into_inner().extension;
+        self.0.unregister(&ext);
+        self.0.end_calls_of(&ext);
         Ok(Response::new(pb::UnregisterReply {}))
     }
 
-    async fn call(&self, req: Request<pb::CallRequest>) -> Result<Response<pb::CallReply>, Status> {
+    type CallStream =
+        tokio_stream::wrappers::UnboundedReceiverStream<Result<pb::CallUpdate, Status>>;
+
+    async fn call(
+        &self,
+        req: Request<pb::CallRequest>,
+    ) -> Result<Response<Self::CallStream>, Status> {
         self.0.stats.rpc();
         self.0.telephony_gate().await;
         let r = req.into_inner();
@@ -108,8 +120,11 @@ impl pb::telephony_server::Telephony for TelephonySvc {
                 r.call
             )));
         }
-        self.0.start_call(kind, r);
-        Ok(Response::new(pb::CallReply {}))
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.0.start_call(kind, r, tx);
+        Ok(Response::new(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
+        ))
     }
 
     async fn hangup(
@@ -119,7 +134,7 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         self.0.stats.rpc();
         self.0.telephony_gate().await;
         let r = req.into_inner();
-        let phone = self.0.lock().calls.remove(&r.call);
+        let phone = self.0.lock().calls.remove(&r.call).map(|c| c.phone);
         self.0.release_trunk(&r.call);
         if let Some(phone) = phone {
             self.0.emit(Event::CallEnded {
@@ -146,10 +161,12 @@ impl pb::telephony_server::Telephony for TelephonySvc {
 impl Shared {
     /// Sets up an accepted call; voicemail, recording and hunt-group routing
     /// run on after the phone has its answer, as a real system's do.
-    fn start_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest) {
-        self.lock()
-            .calls
-            .insert(r.call.clone(), r.extension.clone());
+    fn start_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest, tx: CallTx) {
+        let entry = CallEntry {
+            phone: r.extension.clone(),
+            tx,
+        };
+        self.lock().calls.insert(r.call.clone(), entry);
         self.emit(Event::CallStarted {
             call: r.call.clone(),
             phone: r.extension.clone(),
@@ -174,6 +191,49 @@ impl Shared {
         });
     }
 
+    /// The system gives up on a call it accepted: the phone hears at once, on
+    /// the call's stream, and is free for the next one.
+    fn fail_call(&self, call: &str, ext: &str, reason: String) {
+        // Already hung up (or ended as lost): nothing left to fail.
+        let Some(c) = self.lock().calls.remove(call) else {
+            return;
+        };
+        let _ = c.tx.send(Ok(pb::CallUpdate {
+            ended: reason.clone(),
+        }));
+        self.emit(Event::CallFailed {
+            call: call.to_string(),
+            phone: ext.to_string(),
+            reason,
+        });
+    }
+
+    /// Ends, and logs the end of, every call of `ext` still held here: the
+    /// phone is idle or gone, so its hangup was lost on the way.
+    pub(crate) fn end_calls_of(self: &Arc<Self>, ext: &str) {
+        let ended: Vec<String> = {
+            let mut st = self.lock();
+            let ids: Vec<String> = st
+                .calls
+                .iter()
+                .filter(|(_, c)| c.phone == ext)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &ids {
+                st.calls.remove(id);
+            }
+            ids
+        };
+        for call in ended {
+            self.release_trunk(&call);
+            self.emit(Event::CallEnded {
+                call,
+                phone: ext.to_string(),
+                preserved: false,
+            });
+        }
+    }
+
     /// Voicemail servers to try, in order: the primary's, then its backup.
     fn voicemail_servers(&self) -> Vec<String> {
         let primary = self.fleet.primary();
@@ -188,14 +248,7 @@ impl Shared {
     }
 
     async fn route_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest) {
-        let failed = |reason: String| {
-            self.lock().calls.remove(&r.call);
-            self.emit(Event::CallFailed {
-                call: r.call.clone(),
-                phone: r.extension.clone(),
-                reason,
-            });
-        };
+        let failed = |reason: String| self.fail_call(&r.call, &r.extension, reason);
         match kind {
             CallKind::Voicemail => {
                 for vm in self.voicemail_servers() {
@@ -276,7 +329,10 @@ impl Shared {
                     return;
                 }
             }
-            tracing::debug!(call = %r.call, "no voicemail to record the call");
+            self.emit(Event::RecordingFailed {
+                call: r.call.clone(),
+                reason: "no voicemail server answered".into(),
+            });
         }
     }
 }

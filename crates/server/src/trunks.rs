@@ -198,9 +198,12 @@ impl Shared {
     pub(crate) fn drop_call(&self, call_id: &str, ext: &str, reason: &str) {
         {
             let mut st = self.lock();
-            if st.calls.remove(call_id).is_none() {
+            let Some(c) = st.calls.remove(call_id) else {
                 return;
-            }
+            };
+            let _ = c.tx.send(Ok(pb::CallUpdate {
+                ended: reason.to_string(),
+            }));
             st.trunk_of.remove(call_id);
             st.dropped.insert(ext.to_string(), call_id.to_string());
         }

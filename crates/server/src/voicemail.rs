@@ -189,6 +189,13 @@ impl Shared {
         Ok(())
     }
 
+    /// Messages and recordings in progress: (messages, recordings).
+    pub(crate) fn vm_in_progress(&self) -> (u32, u32) {
+        let vm = self.vm();
+        let recordings = vm.calls.values().filter(|c| c.recording).count() as u32;
+        (vm.calls.len() as u32 - recordings, recordings)
+    }
+
     /// Operator action (manual mode): fail back as soon as the primary's
     /// voicemail answers and no message is being left.
     pub(crate) fn vm_request_failback(&self) {
@@ -252,10 +259,11 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
         from: shared.name.clone(),
         messages,
     };
-    let ok = call(shared.timing.rpc_deadline, client.take_back(req))
-        .await
-        .is_ok();
-    if !ok {
+    let reply = call(shared.timing.rpc_deadline, client.take_back(req)).await;
+    // Only what the primary confirmed counts as handed back; the rest stays
+    // marked unsynced here and goes by the late sync.
+    let confirmed = reply.as_ref().map_or(0, |r| r.get_ref().taken);
+    if reply.is_err() {
         // The reply may be what was lost: if the primary is active, it took
         // over; the messages stay marked unsynced and go by the late sync.
         let taken = backup_is_active(shared, &primary).await;
@@ -270,7 +278,7 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
     }
     shared.vm().failback_requested = false;
     shared.emit(Event::VoicemailHandback {
-        messages: ids.len() as u32,
+        messages: confirmed,
         cut_calls,
         mode: mode.into(),
     });
@@ -364,7 +372,19 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                     }
                     continue;
                 }
-                let back = answers(&shared, &primary).await;
+                let primary_state = voicemail_state(&shared, &primary).await;
+                if primary_state == Some(true)
+                    && mode == VoicemailFailback::Manual
+                    && !shared.vm().failback_requested
+                {
+                    // The primary came up active while it could not reach
+                    // us (we were cut off or hung): two voicemails are
+                    // active, so ours hands back now, without waiting for
+                    // the operator (other modes hand back on their own).
+                    handback(&shared, "primary already active", false).await;
+                    continue;
+                }
+                let back = primary_state.is_some();
                 let since = {
                     let mut vm = shared.vm();
                     if back {
@@ -395,21 +415,19 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
 
 /// Whether `server`'s voicemail answers and is active.
 async fn backup_is_active(shared: &Shared, server: &str) -> bool {
-    let mut client = shared.vm_client(server);
-    matches!(
-        call(shared.timing.rpc_deadline, client.status(pb::VoicemailStatusRequest {})).await,
-        Ok(r) if r.get_ref().active
-    )
+    voicemail_state(shared, server).await == Some(true)
 }
 
-async fn answers(shared: &Shared, server: &str) -> bool {
+/// `Some(active)` if `server`'s voicemail answers.
+async fn voicemail_state(shared: &Shared, server: &str) -> Option<bool> {
     let mut client = shared.vm_client(server);
     call(
         shared.timing.rpc_deadline,
         client.status(pb::VoicemailStatusRequest {}),
     )
     .await
-    .is_ok()
+    .ok()
+    .map(|r| r.get_ref().active)
 }
 
 /// Media Manager collects the recordings `from` kept, acknowledging the last
