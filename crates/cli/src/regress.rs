@@ -2,7 +2,7 @@
 //! moving a fault in time (`--fault-at`).
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use fleetsim_model::{Dur, Scenario, human_ms, parse_duration};
@@ -289,26 +289,38 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Records or compares a golden timeline; returns false when it differs.
+/// Reads the golden timeline in `path` before a run: none when the file
+/// does not exist yet; a file that cannot be read or parsed is bad input.
+pub(crate) fn load_golden(path: &Path) -> Result<Option<Golden>, String> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--golden {}: cannot read: {e}", path.display()))?;
+    Golden::from_json(&text)
+        .map(Some)
+        .map_err(|e| format!("--golden {}: {e}", path.display()))
+}
+
+/// Records a golden timeline (`update`, or no `was` yet) or compares with
+/// `was`; returns false when it differs.
 pub(crate) fn golden(
     path: &Path,
+    was: Option<Golden>,
     outcome: &RunOutcome,
     update: bool,
     tolerance: Dur,
 ) -> anyhow::Result<bool> {
     let now = Golden::of(outcome);
-    let write = |p: &PathBuf| -> anyhow::Result<()> {
-        std::fs::write(p, now.to_json())
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))
+    let was = match was {
+        Some(was) if !update => was,
+        _ => {
+            std::fs::write(path, now.to_json())
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            eprintln!("golden timeline recorded in {}", path.display());
+            return Ok(true);
+        }
     };
-    if update || !path.exists() {
-        write(&path.to_path_buf())?;
-        eprintln!("golden timeline recorded in {}", path.display());
-        return Ok(true);
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let was = Golden::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let diff = was.diff(&now, tolerance.as_millis());
     if diff.is_empty() {
         outln!("golden: matches {}", path.display());

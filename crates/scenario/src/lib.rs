@@ -39,6 +39,7 @@
 //! - [`vary`]: variations of a scenario (a fault moved in time).
 //! - [`golden`]: golden timelines and their semantic diff; run-to-run divergence.
 //! - [`live`]: a live fleet on loopback TCP and its `Control` gRPC service.
+//! - [`panics`]: a panic in any task of a run makes the run an error.
 //! - [`sweep`]: many variations in parallel, with distributions and failures.
 
 pub mod builder;
@@ -47,6 +48,7 @@ pub mod findings;
 pub mod golden;
 pub mod live;
 pub mod metrics;
+pub mod panics;
 pub mod runner;
 pub mod sweep;
 pub mod vary;
@@ -54,6 +56,7 @@ pub mod vary;
 pub use builder::ScenarioBuilder;
 pub use expect::ExpectationResult;
 pub use metrics::Metrics;
+pub use panics::{CaughtPanic, RunFailure};
 pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run};
 pub use sweep::{SweepPlan, SweepReport, sweep};
 pub use vary::shift_fault;

@@ -70,9 +70,12 @@ pub async fn start_live(
     let fut = FleetUnderTest::start(
         fleet.clone(),
         opts.seed,
-        Mode::Live,
-        opts.speed,
-        Some(opts.base_port),
+        crate::runner::Launch {
+            mode: Mode::Live,
+            speed: opts.speed,
+            base_port: Some(opts.base_port),
+            inject_panic: None,
+        },
         first,
         &opts.calls,
     )
