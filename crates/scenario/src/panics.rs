@@ -91,11 +91,16 @@ fn install_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             // Quiet inside a run (the reports name the panic), unless asked.
-            if !record(info) || std::env::var_os("RUST_BACKTRACE").is_some() {
+            if !record(info) || wants_backtrace() {
                 previous(info);
             }
         }));
     });
+}
+
+/// Whether `RUST_BACKTRACE` asks for backtraces (set, not empty, not 0).
+fn wants_backtrace() -> bool {
+    std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Records `info` into this thread's run, if one is collecting; false if not.
