@@ -71,14 +71,21 @@ pub fn jsonl_lines(o: &RunOutcome) -> Vec<String> {
 
 /// The determinism guard: runs `scenario` `runs` times (at least 2) and
 /// returns the first run, or where a later run's event log first differs.
+/// A run with an emulator error ends the check: that run is returned.
 pub fn check_determinism(
     scenario: &fleetsim_model::Scenario,
     opts: &RunOptions,
     runs: usize,
 ) -> Result<Result<RunOutcome, golden::Divergence>, RunError> {
     let first = run(scenario, opts)?;
+    if first.error.is_some() {
+        return Ok(Ok(first));
+    }
     for i in 2..=runs.max(2) {
         let again = run(scenario, opts)?;
+        if again.error.is_some() {
+            return Ok(Ok(again));
+        }
         if let Some(d) = golden::first_divergence(&first, &again, i) {
             return Ok(Err(d));
         }

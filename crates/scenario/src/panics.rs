@@ -103,14 +103,29 @@ fn wants_backtrace() -> bool {
     std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
-/// Records `info` into this thread's run, if one is collecting; false if not.
-fn record(info: &std::panic::PanicHookInfo<'_>) -> bool {
-    let message = info
-        .payload()
+/// The message of a panic payload.
+pub(crate) fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())
-        .or_else(|| info.payload().downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".into());
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".into())
+}
+
+/// A panic caught by `catch_unwind` that the hook did not record (another
+/// hook replaced it): its message, no location.
+pub(crate) fn unrecorded(payload: &(dyn std::any::Any + Send)) -> Option<RunFailure> {
+    let panic = CaughtPanic {
+        message: payload_message(payload),
+        location: None,
+        t_ms: None,
+    };
+    RunFailure::from_panics(vec![panic], 1)
+}
+
+/// Records `info` into this thread's run, if one is collecting; false if not.
+fn record(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    let message = payload_message(info.payload());
     let location = info
         .location()
         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));

@@ -15,7 +15,7 @@ use fleetsim_server::{Ctx, Disk, ServerConfig, ServerHandle, StartError, Stats};
 
 use crate::expect::{ExpectationResult, evaluate};
 use crate::metrics::Metrics;
-use crate::panics::{CaughtPanic, Collecting, RunFailure};
+use crate::panics::{Collecting, RunFailure, unrecorded};
 
 pub use fleetsim_net::Mode;
 
@@ -228,23 +228,6 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
 /// The event log and counters of a run, kept where a panicking runner
 /// cannot take them along.
 type Probe = (EventLog, Arc<Stats>);
-
-/// A runner panic the hook did not record (another hook replaced it).
-fn unrecorded(payload: &(dyn std::any::Any + Send)) -> Option<RunFailure> {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".into());
-    RunFailure::from_panics(
-        vec![CaughtPanic {
-            message,
-            location: None,
-            t_ms: None,
-        }],
-        1,
-    )
-}
 
 /// How to start the fleet: network mode, speed, ports and the test hook.
 pub(crate) struct Launch {
