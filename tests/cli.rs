@@ -22,13 +22,7 @@ fn run_without_arguments_runs_the_default_failover_and_exits_zero() {
 #[test]
 fn a_failing_expectation_exits_one() {
     let dir = temp_dir("failing");
-    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
-    write(&dir, "fleets/reference.toml", &fleet);
-    let s = write(
-        &dir,
-        "too-tight.toml",
-        "fleet = \"fleets/reference.toml\"\nduration = \"15m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n[[expect]]\ntakeover = { of = \"primary\", within = \"1m\" }\n",
-    );
+    let s = failing_scenario(&dir);
     let out = fleetsim_out(&["run", s.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
@@ -154,5 +148,67 @@ fn every_scenario_file_is_also_built_in() {
             std::fs::read_to_string(&f).unwrap(),
             "{name}: embedded copy is stale"
         );
+    }
+}
+
+#[test]
+fn a_panicking_server_handler_exits_three_and_the_html_report_says_error() {
+    let dir = temp_dir("panic-html");
+    let html = dir.join("r.html");
+    let out = fleetsim_out(&[
+        "run",
+        "--inject-panic",
+        "primary",
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: the emulator panicked"), "{err}");
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains(r#"<span class="badge fail">ERROR</span>"#));
+    assert!(html.contains("Emulator error") && html.contains("injected panic"));
+}
+
+#[test]
+fn an_output_path_that_cannot_be_written_exits_two_before_the_run() {
+    let dir = temp_dir("outputs");
+    let missing = dir.join("no-such-dir/out.file");
+    let missing = missing.to_str().unwrap();
+    for flag in ["--events", "--report", "--junit", "--golden"] {
+        let out = fleetsim_out(&["run", flag, missing]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(flag) && err.contains(missing) && err.contains("does not exist"),
+            "{flag}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{flag}: the run went ahead");
+    }
+    let out = fleetsim_out(&["run", "--junit", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
+}
+
+#[test]
+fn a_golden_file_that_is_not_a_golden_timeline_exits_two_before_the_run() {
+    let dir = temp_dir("bad-golden");
+    let golden = write(&dir, "g.json", "not json");
+    let out = fleetsim_out(&["run", "--golden", golden.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--golden"));
+    assert!(out.stdout.is_empty(), "the run went ahead");
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    for args in [
+        &["run", "--no-such-flag"][..],
+        &["no-such-command"],
+        &["sweep", "primary-crash"],
+        &["run", "--seed", "many"],
+    ] {
+        let out = fleetsim_out(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }

@@ -286,3 +286,26 @@ fn moving_a_fault_moves_the_state_checks_that_follow_it() {
     assert!(ats.contains(&("licence".into(), Dur::mins(60))), "{ats:?}");
     assert_passed(&run_sim(&moved));
 }
+
+#[test]
+fn a_sweep_lists_variations_with_an_emulator_error_apart_and_exits_three() {
+    let out = fleetsim_out(&[
+        "sweep",
+        "primary-crash",
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--inject-panic",
+        "primary",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("2 of 2 runs hit an emulator error"), "{text}");
+    assert!(
+        text.contains("fleetsim run primary-crash --seed 43"),
+        "{text}"
+    );
+    assert!(text.contains("error: the emulator panicked"), "{text}");
+    assert!(!text.contains("runs failed"), "{text}");
+}

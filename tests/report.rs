@@ -55,13 +55,7 @@ fn html_report_is_self_contained_and_shows_lanes_chart_faults_events_and_verdict
 #[test]
 fn html_report_of_a_failing_run_says_so() {
     let dir = temp_dir("html-fail");
-    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
-    write(&dir, "fleets/reference.toml", &fleet);
-    let s = write(
-        &dir,
-        "s.toml",
-        "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n[[expect]]\ntakeover = { of = \"primary\", within = \"1m\" }\n",
-    );
+    let s = failing_scenario(&dir);
     let path = dir.join("r.html");
     let junit = dir.join("j.xml");
     let out = fleetsim_out(&[
@@ -96,4 +90,92 @@ fn junit_has_one_passing_test_case_per_expectation() {
     assert_eq!(xml.matches("<testcase ").count(), 3);
     assert!(!xml.contains("<failure"));
     assert!(xml.contains(r#"<property name="seed" value="41"/>"#));
+}
+
+/// The counts a JUnit file declares on its suite: (tests, failures, errors).
+fn junit_counts(xml: &str) -> (usize, usize, usize) {
+    let suite = xml.lines().find(|l| l.contains("<testsuite ")).unwrap();
+    let attr = |name: &str| -> usize {
+        let start = suite.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        suite[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    (attr("tests"), attr("failures"), attr("errors"))
+}
+
+#[test]
+fn a_failing_run_says_failed_in_text_json_junit_and_exit_code_alike() {
+    let dir = temp_dir("agree-fail");
+    let s = failing_scenario(&dir);
+    let v = verdicts(&dir, &[s.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(
+        v.text.contains("FAILED (0/1 expectations hold)"),
+        "{}",
+        v.text
+    );
+    assert_eq!(v.json["passed"], false);
+    assert!(v.json["error"].is_null(), "{}", v.json["error"]);
+    let failed_in_json = v.json["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["passed"] == false)
+        .count();
+    assert_eq!(failed_in_json, 1);
+    assert_eq!(
+        junit_counts(&v.junit),
+        (1, failed_in_json, 0),
+        "{}",
+        v.junit
+    );
+    assert_eq!(v.junit.matches("<failure ").count(), 1, "{}", v.junit);
+}
+
+#[test]
+fn a_passing_run_says_passed_in_text_json_junit_and_exit_code_alike() {
+    let dir = temp_dir("agree-pass");
+    let v = verdicts(&dir, &["primary-crash-and-return"]);
+    assert_eq!(v.code, 0);
+    assert!(v.text.contains("PASSED (2/2 expectations)"), "{}", v.text);
+    assert_eq!(v.json["passed"], true);
+    assert!(v.json["error"].is_null());
+    assert_eq!(v.json["expectations"].as_array().unwrap().len(), 2);
+    assert_eq!(junit_counts(&v.junit), (2, 0, 0), "{}", v.junit);
+    assert!(!v.junit.contains("<failure") && !v.junit.contains("<error"));
+}
+
+#[test]
+fn a_panicking_server_handler_is_an_error_in_text_json_junit_and_exit_code_alike() {
+    let dir = temp_dir("agree-panic");
+    // The expectations of primary-crash hold: only the panic makes it an error.
+    let v = verdicts(&dir, &["primary-crash", "--inject-panic", "primary"]);
+    assert_eq!(v.code, 3, "{}", v.text_report);
+    assert!(
+        v.text.contains("ERROR: the emulator failed (1 panic)"),
+        "{}",
+        v.text
+    );
+    assert!(v.text_report.contains("Emulator error"));
+    assert!(v.text_report.contains("injected panic in a gRPC handler"));
+    assert_eq!(v.json["passed"], false);
+    let err = &v.json["error"];
+    assert_eq!(err["panic_count"], 1, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("the emulator panicked")
+    );
+    let location = err["panics"][0]["location"].as_str().unwrap();
+    assert!(
+        location.starts_with("crates/server/src/inject.rs:"),
+        "{location}"
+    );
+    assert!(v.json["expectations"][0]["passed"] == true);
+    assert_eq!(junit_counts(&v.junit), (2, 0, 1), "{}", v.junit);
+    assert!(v.junit.contains(r#"name="emulator""#), "{}", v.junit);
+    assert!(
+        v.junit
+            .contains(r#"<error type="panic" message="the emulator panicked"#)
+    );
 }

@@ -429,3 +429,28 @@ fn a_glob_target_hits_every_matching_server() {
         2
     );
 }
+
+#[test]
+fn a_panic_in_a_server_handler_makes_the_outcome_an_error_that_does_not_pass() {
+    let s = load("primary-crash.toml");
+    let opts = fleetsim_scenario::RunOptions {
+        inject_panic: Some("primary".into()),
+        ..Default::default()
+    };
+    let o = fleetsim_scenario::run(&s, &opts).unwrap();
+    // The fleet recovers from the reset connection, so only the panic tells.
+    assert!(o.expectations.iter().all(|e| e.passed));
+    assert!(!o.passed());
+    let err = o.error.as_ref().expect("the panic is the run's error");
+    assert_eq!(err.panic_count, 1);
+    assert_eq!(
+        err.panics[0].message,
+        "injected panic in a gRPC handler (test hook)"
+    );
+    assert!(err.panics[0].t_ms.is_some_and(|t| t < 5_000), "{err}");
+    let failed = std::panic::catch_unwind(|| o.assert_passed()).unwrap_err();
+    let failed = failed.downcast_ref::<String>().unwrap();
+    assert!(failed.contains("error: the emulator panicked"), "{failed}");
+    // The next run on this thread starts clean.
+    assert!(run_sim(&s).error.is_none());
+}

@@ -150,3 +150,58 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// Writes, in `dir`, a copy of the reference fleet and a scenario whose one
+/// expectation fails (a takeover within 1m of a crash, which the 3-minute
+/// rule forbids); returns the scenario's path.
+pub fn failing_scenario(dir: &Path) -> PathBuf {
+    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
+    write(dir, "fleets/reference.toml", &fleet);
+    write(
+        dir,
+        "too-tight.toml",
+        "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n[[expect]]\ntakeover = { of = \"primary\", within = \"1m\" }\n",
+    )
+}
+
+/// What one run said on every channel: exit code, the text verdict line,
+/// the JSON summary and the JUnit XML (two runs of the same deterministic
+/// scenario, one per stdout format).
+pub struct Verdicts {
+    /// Exit code (the same for both runs, or the helper panics).
+    pub code: i32,
+    /// The text report's `Verdict:` line.
+    pub text: String,
+    /// The text report, whole.
+    pub text_report: String,
+    /// `--format json`.
+    pub json: serde_json::Value,
+    /// The `--junit` file.
+    pub junit: String,
+}
+
+/// Runs `fleetsim run` with `args` once as text and once as JSON with
+/// `--junit`, and gathers every verdict.
+pub fn verdicts(dir: &Path, args: &[&str]) -> Verdicts {
+    let junit = dir.join("verdicts-junit.xml");
+    let text = fleetsim_out(&[&["run"], args].concat());
+    let j = junit.to_str().unwrap();
+    let json = fleetsim_out(&[&["run"], args, &["--format", "json", "--junit", j]].concat());
+    assert_eq!(
+        text.status.code(),
+        json.status.code(),
+        "{args:?}: text and JSON runs disagree"
+    );
+    let text_report = String::from_utf8_lossy(&text.stdout).into_owned();
+    Verdicts {
+        code: text.status.code().expect("exited"),
+        text: text_report
+            .lines()
+            .find(|l| l.starts_with("Verdict:"))
+            .unwrap_or_else(|| panic!("no verdict in:\n{text_report}"))
+            .to_string(),
+        text_report,
+        json: serde_json::from_slice(&json.stdout).unwrap(),
+        junit: std::fs::read_to_string(&junit).unwrap(),
+    }
+}

@@ -152,3 +152,33 @@ pub(crate) fn list(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Checks, before a run, that `path` (given with `flag`) can be written:
+/// its directory exists, it is not a directory, and a file can be made or
+/// opened there. A file made for the check is removed again.
+pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<(), String> {
+    let why = |what: String| format!("{flag} {}: {what}", path.display());
+    if path.is_dir() {
+        return Err(why("is a directory, not a file".into()));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(why(format!("directory {} does not exist", dir.display())));
+    }
+    let mut open = std::fs::OpenOptions::new();
+    if path.exists() {
+        open.append(true);
+    } else {
+        open.write(true).create_new(true);
+    }
+    let existed = path.exists();
+    open.open(path)
+        .map_err(|e| why(format!("cannot be written: {e}")))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}

@@ -1,6 +1,13 @@
 //! `fleetsim`: run failover scenarios on an emulated Server Edition network.
 //!
-//! Exit codes: 0 every expectation holds, 1 one fails, 2 bad input.
+//! Exit codes (`run`, `sweep`, `determinism`, `check`):
+//! - 0: every expectation holds (every run of a sweep; identical logs);
+//! - 1: an expectation failed (or a golden timeline differs, or the event
+//!   logs of a determinism check differ);
+//! - 2: bad input or usage: a file, a flag, a value, an output path that
+//!   cannot be written (checked before the run);
+//! - 3: the emulator itself failed: a panic in any task of a run, a runtime
+//!   or I/O error.
 //!
 //! # Layout
 //! - `main`: arguments and dispatch.
@@ -131,6 +138,9 @@ struct RunArgs {
     /// Move fault INDEX (0-based, time order) to TIME, and later faults with it.
     #[arg(long, value_name = "INDEX=TIME")]
     fault_at: Vec<regress::FaultAt>,
+    /// Test hook: SERVER's first gRPC request panics (checks the harness).
+    #[arg(long, value_name = "SERVER", hide = true)]
+    inject_panic: Option<String>,
 }
 
 impl Default for RunArgs {
@@ -149,6 +159,7 @@ impl Default for RunArgs {
             update_golden: false,
             golden_tolerance: "0".into(),
             fault_at: Vec::new(),
+            inject_panic: None,
         }
     }
 }
@@ -167,8 +178,24 @@ pub(crate) enum Format {
     Json,
 }
 
-/// Exit code for bad input.
+/// Exit code for an expectation that failed.
+pub(crate) const FAILED: u8 = 1;
+/// Exit code for bad input or usage.
 pub(crate) const BAD_INPUT: u8 = 2;
+/// Exit code for an emulator that failed (panic, runtime or I/O error).
+pub(crate) const EMULATOR_FAILED: u8 = 3;
+
+/// Bad input or usage found by a command: exit 2 with this message.
+#[derive(Debug)]
+pub(crate) struct Usage(pub(crate) String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
     init_tracing();
@@ -186,9 +213,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
+        Err(e) if e.downcast_ref::<Usage>().is_some() => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(BAD_INPUT)
+        }
+        // Anything else is the emulator's own failure, not the fleet's.
+        Err(e) => {
+            eprintln!("error: the emulator failed: {e:#}");
+            ExitCode::from(EMULATOR_FAILED)
         }
     }
 }
@@ -229,64 +261,103 @@ fn init_tracing() {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let scenario = match files::load_scenario(args.scenario.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(BAD_INPUT));
-        }
-    };
-    let scenario = match regress::apply_fault_at(scenario, &args.fault_at) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: --fault-at: {e}");
-            return Ok(ExitCode::from(BAD_INPUT));
-        }
-    };
-    let tolerance = match fleetsim_model::parse_duration(&args.golden_tolerance) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: --golden-tolerance: {e}");
-            return Ok(ExitCode::from(BAD_INPUT));
-        }
+    let (scenario, tolerance) = match run_input(&args) {
+        Ok(v) => v,
+        Err(e) => return Err(Usage(e).into()),
     };
     let mode = match args.mode {
         ModeArg::Sim => Mode::Sim,
         ModeArg::Live => Mode::Live,
     };
-    if !(fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&args.speed) {
-        eprintln!(
-            "error: --speed must be between 0.01 and 10000, got {}",
-            args.speed
-        );
-        return Ok(ExitCode::from(BAD_INPUT));
-    }
     if mode == Mode::Sim && args.speed != 1.0 {
         eprintln!("note: --speed applies to live mode; sim mode runs as fast as it can");
     }
-    let progress = (mode == Mode::Live && std::io::stderr().is_terminal()).then(|| {
-        fleetsim_scenario::Progress(std::sync::Arc::new(|done: u64, total: u64| {
-            let width = 30;
-            let filled = (done * width / total.max(1)) as usize;
-            eprint!(
-                "\r  [{}{}] {} / {} emulated",
-                "#".repeat(filled),
-                " ".repeat(width as usize - filled),
-                fleetsim_model::human_ms(done),
-                fleetsim_model::human_ms(total)
-            );
-            if done >= total {
-                eprintln!();
-            }
-        }))
-    });
+    // Output paths are checked before the run: a bad one is a usage error.
+    let golden = match check_outputs(&args) {
+        Ok(g) => g,
+        Err(e) => return Err(Usage(e).into()),
+    };
     let opts = RunOptions {
         mode,
         speed: args.speed,
         seed: args.seed,
-        progress,
+        progress: (mode == Mode::Live && std::io::stderr().is_terminal()).then(live_progress),
+        inject_panic: args.inject_panic.clone(),
     };
     let outcome = fleetsim_scenario::run(&scenario, &opts)?;
+    write_outputs(&args, &outcome)?;
+    if let Some(e) = &outcome.error {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(EMULATOR_FAILED));
+    }
+    let golden_ok = match &args.golden {
+        Some(path) => regress::golden(path, golden, &outcome, args.update_golden, tolerance)?,
+        None => true,
+    };
+    Ok(if outcome.passed() && golden_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(FAILED)
+    })
+}
+
+/// The scenario (with `--fault-at` applied) and the golden tolerance, or
+/// what is wrong with the input.
+fn run_input(args: &RunArgs) -> Result<(fleetsim_model::Scenario, fleetsim_model::Dur), String> {
+    let scenario = files::load_scenario(args.scenario.as_deref()).map_err(|e| e.to_string())?;
+    let scenario = regress::apply_fault_at(scenario, &args.fault_at)
+        .map_err(|e| format!("--fault-at: {e}"))?;
+    let tolerance = fleetsim_model::parse_duration(&args.golden_tolerance)
+        .map_err(|e| format!("--golden-tolerance: {e}"))?;
+    if !(fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&args.speed) {
+        return Err(format!(
+            "--speed must be between 0.01 and 10000, got {}",
+            args.speed
+        ));
+    }
+    Ok((scenario, tolerance))
+}
+
+/// Checks every output path before the run; returns the golden timeline to
+/// compare with, when there is one.
+fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Golden>, String> {
+    for (flag, path) in [
+        ("--events", &args.events),
+        ("--report", &args.report),
+        ("--junit", &args.junit),
+    ] {
+        if let Some(p) = path {
+            files::check_writable(flag, p)?;
+        }
+    }
+    match &args.golden {
+        // Compared with: read now. Recorded: must be writable.
+        Some(p) if !args.update_golden && p.exists() => regress::load_golden(p),
+        Some(p) => files::check_writable("--golden", p).map(|()| None),
+        None => Ok(None),
+    }
+}
+
+/// The progress bar of a live run on a terminal.
+fn live_progress() -> fleetsim_scenario::Progress {
+    fleetsim_scenario::Progress(std::sync::Arc::new(|done: u64, total: u64| {
+        let width = 30;
+        let filled = (done * width / total.max(1)) as usize;
+        eprint!(
+            "\r  [{}{}] {} / {} emulated",
+            "#".repeat(filled),
+            " ".repeat(width as usize - filled),
+            fleetsim_model::human_ms(done),
+            fleetsim_model::human_ms(total)
+        );
+        if done >= total {
+            eprintln!();
+        }
+    }))
+}
+
+/// Prints the report on stdout and writes every output file asked for.
+fn write_outputs(args: &RunArgs, outcome: &fleetsim_scenario::RunOutcome) -> anyhow::Result<()> {
     if let Some(path) = &args.events {
         let mut f = std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -300,35 +371,22 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Text => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            out!(
-                "{}",
-                fleetsim_report::text::render(
-                    &outcome,
-                    TextOptions {
-                        color,
-                        verbose: args.verbose
-                    }
-                )
-            );
+            let opts = TextOptions {
+                color,
+                verbose: args.verbose,
+            };
+            out!("{}", fleetsim_report::text::render(outcome, opts));
         }
-        Format::Json => outln!("{}", fleetsim_report::json::to_string(&outcome)),
+        Format::Json => outln!("{}", fleetsim_report::json::to_string(outcome)),
     }
     if let Some(path) = &args.report {
-        std::fs::write(path, fleetsim_report::html::render(&outcome))
+        std::fs::write(path, fleetsim_report::html::render(outcome))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, fleetsim_report::junit::render(&outcome))
+        std::fs::write(path, fleetsim_report::junit::render(outcome))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let golden_ok = match &args.golden {
-        Some(path) => regress::golden(path, &outcome, args.update_golden, tolerance)?,
-        None => true,
-    };
-    Ok(if outcome.passed() && golden_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(())
 }

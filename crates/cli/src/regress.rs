@@ -2,7 +2,7 @@
 //! moving a fault in time (`--fault-at`).
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use fleetsim_model::{Dur, Scenario, human_ms, parse_duration};
@@ -10,7 +10,7 @@ use fleetsim_scenario::golden::Golden;
 use fleetsim_scenario::sweep::{Distribution, SweepPlan};
 use fleetsim_scenario::{RunOptions, RunOutcome};
 
-use crate::{BAD_INPUT, Format, files};
+use crate::{BAD_INPUT, EMULATOR_FAILED, FAILED, Format, files};
 
 /// A fault moved in time: `INDEX=TIME` (0-based index in time order).
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +70,9 @@ pub(crate) struct SweepArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Test hook: SERVER's first gRPC request panics in every run.
+    #[arg(long, value_name = "SERVER", hide = true)]
+    inject_panic: Option<String>,
 }
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
@@ -150,15 +153,18 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     };
     // Wall time of the sweep, for its summary line only.
     let wall = std::time::Instant::now();
-    let report =
-        match fleetsim_scenario::sweep(&scenario, &plan, &RunOptions::default(), jobs, &progress) {
-            Ok(r) => r,
-            Err(fleetsim_scenario::RunError::Sweep(e)) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(BAD_INPUT));
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let opts = RunOptions {
+        inject_panic: args.inject_panic.clone(),
+        ..RunOptions::default()
+    };
+    let report = match fleetsim_scenario::sweep(&scenario, &plan, &opts, jobs, &progress) {
+        Ok(r) => r,
+        Err(fleetsim_scenario::RunError::Sweep(e)) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let origin = scenario_arg(&args.scenario);
     if args.format == Format::Json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
@@ -212,28 +218,57 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 outln!("{}", dist_line(label, d, n, false));
             }
         }
-        let failing: Vec<_> = report.failures().collect();
-        if failing.is_empty() {
-            outln!("all {n} runs passed");
-        } else {
-            outln!("{} of {n} runs failed; reproduce each with:", failing.len());
-            for f in failing {
-                let mut cmd = format!("fleetsim run {origin} --seed {}", f.variation.seed);
-                if let Some((i, at)) = f.variation.fault_at {
-                    cmd.push_str(&format!(" --fault-at {i}={at}"));
-                }
-                outln!("  {cmd}");
-                for (name, detail) in &f.failures {
-                    outln!("      {name}: {detail}");
-                }
+        print_failures(&report, &origin);
+    }
+    Ok(if report.errors().next().is_some() {
+        ExitCode::from(EMULATOR_FAILED)
+    } else if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(FAILED)
+    })
+}
+
+/// The command that reruns one variation.
+fn reproduce(origin: &str, v: &fleetsim_scenario::sweep::Variation) -> String {
+    let mut cmd = format!("fleetsim run {origin} --seed {}", v.seed);
+    if let Some((i, at)) = v.fault_at {
+        cmd.push_str(&format!(" --fault-at {i}={at}"));
+    }
+    cmd
+}
+
+/// Lists the variations whose emulator failed, then those whose
+/// expectations failed, each with the command that reproduces it.
+fn print_failures(report: &fleetsim_scenario::SweepReport, origin: &str) {
+    let n = report.results.len();
+    let errors: Vec<_> = report.errors().collect();
+    let failing: Vec<_> = report.failures().collect();
+    if errors.is_empty() && failing.is_empty() {
+        outln!("all {n} runs passed");
+        return;
+    }
+    if !errors.is_empty() {
+        outln!(
+            "{} of {n} runs hit an emulator error (their figures are left out); reproduce each with:",
+            errors.len()
+        );
+        for e in errors {
+            outln!("  {}", reproduce(origin, &e.variation));
+            if let Some(err) = &e.error {
+                outln!("      error: {err}");
             }
         }
     }
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if !failing.is_empty() {
+        outln!("{} of {n} runs failed; reproduce each with:", failing.len());
+        for f in failing {
+            outln!("  {}", reproduce(origin, &f.variation));
+            for (name, detail) in &f.failures {
+                outln!("      {name}: {detail}");
+            }
+        }
+    }
 }
 
 /// How to name the scenario in a reproduction command.
@@ -258,7 +293,8 @@ pub(crate) struct DeterminismArgs {
     runs: usize,
 }
 
-/// `fleetsim determinism`: 0 when every run's event log is identical, 1 otherwise.
+/// `fleetsim determinism`: 0 when every run's event log is identical, 1
+/// otherwise, 3 when a run hit an emulator error.
 pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
     let scenario = match files::load_scenario(args.scenario.as_deref()) {
         Ok(s) => s,
@@ -272,6 +308,15 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
         ..RunOptions::default()
     };
     match fleetsim_scenario::check_determinism(&scenario, &opts, args.runs)? {
+        Ok(o) if o.error.is_some() => {
+            let err = o
+                .error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            eprintln!("error: {err}");
+            Ok(ExitCode::from(EMULATOR_FAILED))
+        }
         Ok(o) => {
             outln!(
                 "deterministic: {} runs of {} (seed {}) gave the same {} events",
@@ -284,31 +329,43 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
         }
         Err(d) => {
             outln!("NOT deterministic: {d}");
-            Ok(ExitCode::from(1))
+            Ok(ExitCode::from(FAILED))
         }
     }
 }
 
-/// Records or compares a golden timeline; returns false when it differs.
+/// Reads the golden timeline in `path` before a run: none when the file
+/// does not exist yet; a file that cannot be read or parsed is bad input.
+pub(crate) fn load_golden(path: &Path) -> Result<Option<Golden>, String> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--golden {}: cannot read: {e}", path.display()))?;
+    Golden::from_json(&text)
+        .map(Some)
+        .map_err(|e| format!("--golden {}: {e}", path.display()))
+}
+
+/// Records a golden timeline (`update`, or no `was` yet) or compares with
+/// `was`; returns false when it differs.
 pub(crate) fn golden(
     path: &Path,
+    was: Option<Golden>,
     outcome: &RunOutcome,
     update: bool,
     tolerance: Dur,
 ) -> anyhow::Result<bool> {
     let now = Golden::of(outcome);
-    let write = |p: &PathBuf| -> anyhow::Result<()> {
-        std::fs::write(p, now.to_json())
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))
+    let was = match was {
+        Some(was) if !update => was,
+        _ => {
+            std::fs::write(path, now.to_json())
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            eprintln!("golden timeline recorded in {}", path.display());
+            return Ok(true);
+        }
     };
-    if update || !path.exists() {
-        write(&path.to_path_buf())?;
-        eprintln!("golden timeline recorded in {}", path.display());
-        return Ok(true);
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let was = Golden::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let diff = was.diff(&now, tolerance.as_millis());
     if diff.is_empty() {
         outln!("golden: matches {}", path.display());

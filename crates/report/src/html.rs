@@ -305,6 +305,23 @@ fn axis(svg: &mut String, end: u64, y: f64) {
     }
 }
 
+/// The section naming the emulator's own failure, each panic kept.
+fn emulator_error(h: &mut String, err: &fleetsim_scenario::RunFailure) {
+    let _ = write!(
+        h,
+        r#"<section><h2>Emulator error</h2><table class="expect"><tr><td><span class="badge fail">ERROR</span></td><td><b>{}</b>"#,
+        escape(&err.message)
+    );
+    for p in err.panics.iter().filter(|_| err.panic_count > 1) {
+        let _ = write!(
+            h,
+            r#"<br><span class="detail">{}</span>"#,
+            escape(&p.to_string())
+        );
+    }
+    let _ = write!(h, "</td></tr></table></section>");
+}
+
 /// The whole report as one HTML document.
 pub fn render(o: &RunOutcome) -> String {
     let end = o.duration_ms.max(1);
@@ -319,7 +336,9 @@ pub fn render(o: &RunOutcome) -> String {
         Mode::Sim => "sim",
         Mode::Live => "live",
     };
-    let verdict = if passed {
+    let verdict = if o.error.is_some() {
+        r#"<span class="badge fail">ERROR</span>"#
+    } else if passed {
         r#"<span class="badge pass">PASSED</span>"#
     } else {
         r#"<span class="badge fail">FAILED</span>"#
@@ -415,6 +434,10 @@ pub fn render(o: &RunOutcome) -> String {
             );
         }
         let _ = write!(h, "</section>");
+    }
+
+    if let Some(err) = &o.error {
+        emulator_error(&mut h, err);
     }
 
     // Expectations.

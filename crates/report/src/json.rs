@@ -1,6 +1,6 @@
 //! The machine-readable summary of a run.
 
-use fleetsim_scenario::{ExpectationResult, Metrics, Mode, RunOutcome};
+use fleetsim_scenario::{ExpectationResult, Metrics, Mode, RunFailure, RunOutcome};
 use serde::Serialize;
 
 /// The summary printed by `fleetsim run --format json`.
@@ -12,8 +12,11 @@ pub struct Summary<'a> {
     pub seed: u64,
     /// `sim` or `live`.
     pub mode: &'static str,
-    /// Whether every expectation held.
+    /// Whether the emulator ran without error and every expectation held.
     pub passed: bool,
+    /// The emulator's own failure (`message`, `panics`, `panic_count`), or
+    /// null: when set, the run is an error whatever the expectations say.
+    pub error: Option<&'a RunFailure>,
     /// Expectation verdicts.
     pub expectations: &'a [ExpectationResult],
     /// Metrics.
@@ -38,6 +41,7 @@ pub fn summary(o: &RunOutcome) -> Summary<'_> {
             Mode::Live => "live",
         },
         passed: o.passed(),
+        error: o.error.as_ref(),
         expectations: &o.expectations,
         metrics: &o.metrics,
         duration_ms: o.duration_ms,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use fleetsim_scenario::{Mode, RunOutcome};
+use fleetsim_scenario::{Mode, RunFailure, RunOutcome};
 
 /// Escapes text for XML attributes and content.
 pub fn escape(s: &str) -> String {
@@ -22,10 +22,13 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// One `<testsuite>` per run, one `<testcase>` per expectation.
+/// One `<testsuite>` per run, one `<testcase>` per expectation, and when
+/// the emulator itself failed one more test case, `emulator`, with an
+/// `<error>` naming each panic.
 pub fn render(o: &RunOutcome) -> String {
     let failures = o.expectations.iter().filter(|e| !e.passed).count();
-    let n = o.expectations.len();
+    let errors = usize::from(o.error.is_some());
+    let n = o.expectations.len() + errors;
     let secs = o.wall_ms / 1000.0;
     let per_case = if n > 0 { secs / n as f64 } else { 0.0 };
     let suite = escape(&o.scenario);
@@ -33,11 +36,11 @@ pub fn render(o: &RunOutcome) -> String {
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         x,
-        r#"<testsuites name="fleetsim" tests="{n}" failures="{failures}" errors="0" time="{secs:.3}">"#
+        r#"<testsuites name="fleetsim" tests="{n}" failures="{failures}" errors="{errors}" time="{secs:.3}">"#
     );
     let _ = writeln!(
         x,
-        r#"  <testsuite name="{suite}" tests="{n}" failures="{failures}" errors="0" skipped="0" time="{secs:.3}">"#
+        r#"  <testsuite name="{suite}" tests="{n}" failures="{failures}" errors="{errors}" skipped="0" time="{secs:.3}">"#
     );
     let m = &o.metrics;
     let mode = match o.mode {
@@ -87,9 +90,28 @@ pub fn render(o: &RunOutcome) -> String {
             let _ = writeln!(x, "    </testcase>");
         }
     }
+    if let Some(err) = &o.error {
+        error_case(&mut x, err, &suite, o.seed);
+    }
     let _ = writeln!(x, "  </testsuite>");
     let _ = writeln!(x, "</testsuites>");
     x
+}
+
+/// The `emulator` test case: an `<error>` with every panic kept.
+fn error_case(x: &mut String, err: &RunFailure, suite: &str, seed: u64) {
+    let _ = writeln!(
+        x,
+        r#"    <testcase classname="fleetsim.{suite}" name="emulator" time="0.000">"#
+    );
+    let panics: Vec<String> = err.panics.iter().map(|p| escape(&p.to_string())).collect();
+    let _ = writeln!(
+        x,
+        r#"      <error type="panic" message="{}">{}&#10;reproduce: fleetsim run {suite} --seed {seed}</error>"#,
+        escape(&err.message),
+        panics.join("&#10;")
+    );
+    let _ = writeln!(x, "    </testcase>");
 }
 
 #[cfg(test)]

@@ -663,8 +663,17 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         let _ = writeln!(out, "  {mark}  {}\n        {}", e.name, e.detail);
     }
     let _ = writeln!(out);
+    if let Some(err) = &o.error {
+        emulator_error(&mut out, err, &p);
+    }
     let passed = o.expectations.iter().filter(|e| e.passed).count();
-    let verdict = if o.passed() {
+    let verdict = if let Some(err) = &o.error {
+        p.red(&format!(
+            "ERROR: the emulator failed ({} panic{}); the expectations cannot be trusted",
+            err.panic_count,
+            if err.panic_count == 1 { "" } else { "s" }
+        ))
+    } else if o.passed() {
         p.green(&format!(
             "PASSED ({passed}/{} expectations)",
             o.expectations.len()
@@ -677,6 +686,21 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     };
     let _ = writeln!(out, "Verdict: {verdict}");
     out
+}
+
+/// The section naming the emulator's own failure: every panic kept.
+fn emulator_error(out: &mut String, err: &fleetsim_scenario::RunFailure, p: &Paint) {
+    let _ = writeln!(out, "{}", p.bold("Emulator error"));
+    let _ = writeln!(out, "  {}  {}", p.red("ERROR"), err.message);
+    // One panic is the message already; more are listed each.
+    for panic in err.panics.iter().filter(|_| err.panic_count > 1) {
+        let _ = writeln!(out, "        {panic}");
+    }
+    let more = err.panic_count.saturating_sub(err.panics.len());
+    if more > 0 {
+        let _ = writeln!(out, "        … and {more} more");
+    }
+    let _ = writeln!(out);
 }
 
 #[cfg(test)]

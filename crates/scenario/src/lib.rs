@@ -39,6 +39,7 @@
 //! - [`vary`]: variations of a scenario (a fault moved in time).
 //! - [`golden`]: golden timelines and their semantic diff; run-to-run divergence.
 //! - [`live`]: a live fleet on loopback TCP and its `Control` gRPC service.
+//! - [`panics`]: a panic in any task of a run makes the run an error.
 //! - [`sweep`]: many variations in parallel, with distributions and failures.
 
 pub mod builder;
@@ -47,6 +48,7 @@ pub mod findings;
 pub mod golden;
 pub mod live;
 pub mod metrics;
+pub mod panics;
 pub mod runner;
 pub mod sweep;
 pub mod vary;
@@ -54,6 +56,7 @@ pub mod vary;
 pub use builder::ScenarioBuilder;
 pub use expect::ExpectationResult;
 pub use metrics::Metrics;
+pub use panics::{CaughtPanic, RunFailure};
 pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run};
 pub use sweep::{SweepPlan, SweepReport, sweep};
 pub use vary::shift_fault;
@@ -68,14 +71,21 @@ pub fn jsonl_lines(o: &RunOutcome) -> Vec<String> {
 
 /// The determinism guard: runs `scenario` `runs` times (at least 2) and
 /// returns the first run, or where a later run's event log first differs.
+/// A run with an emulator error ends the check: that run is returned.
 pub fn check_determinism(
     scenario: &fleetsim_model::Scenario,
     opts: &RunOptions,
     runs: usize,
 ) -> Result<Result<RunOutcome, golden::Divergence>, RunError> {
     let first = run(scenario, opts)?;
+    if first.error.is_some() {
+        return Ok(Ok(first));
+    }
     for i in 2..=runs.max(2) {
         let again = run(scenario, opts)?;
+        if again.error.is_some() {
+            return Ok(Ok(again));
+        }
         if let Some(d) = golden::first_divergence(&first, &again, i) {
             return Ok(Err(d));
         }

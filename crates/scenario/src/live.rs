@@ -70,9 +70,12 @@ pub async fn start_live(
     let fut = FleetUnderTest::start(
         fleet.clone(),
         opts.seed,
-        Mode::Live,
-        opts.speed,
-        Some(opts.base_port),
+        crate::runner::Launch {
+            mode: Mode::Live,
+            speed: opts.speed,
+            base_port: Some(opts.base_port),
+            inject_panic: None,
+        },
         first,
         &opts.calls,
     )
@@ -379,6 +382,9 @@ pub async fn serve_control(
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let reflection = tonic_reflection_service();
     let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token));
+    // hyper's wall-clock `date` header is on here too (tonic 0.14 cannot
+    // turn it off; see fleetsim_server::start); this server is live-only,
+    // real TCP on the wall clock, so no sim byte depends on it.
     tonic::transport::Server::builder()
         .add_service(svc)
         .add_optional_service(reflection)

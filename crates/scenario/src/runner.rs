@@ -15,6 +15,7 @@ use fleetsim_server::{Ctx, Disk, ServerConfig, ServerHandle, StartError, Stats};
 
 use crate::expect::{ExpectationResult, evaluate};
 use crate::metrics::Metrics;
+use crate::panics::{Collecting, RunFailure, unrecorded};
 
 pub use fleetsim_net::Mode;
 
@@ -31,6 +32,11 @@ pub struct RunOptions {
     /// times per run. (Not in sim mode, where a run takes moments and an
     /// extra timer would be one more thing to keep deterministic.)
     pub progress: Option<Progress>,
+    /// Test hook, not an emulated fault: the server named here panics on the
+    /// first gRPC request its first incarnation serves, so tests can check
+    /// that a panic makes the run an error.
+    #[doc(hidden)]
+    pub inject_panic: Option<String>,
 }
 
 /// A progress callback: (emulated ms so far, emulated ms in all).
@@ -50,6 +56,7 @@ impl Default for RunOptions {
             speed: 1.0,
             seed: None,
             progress: None,
+            inject_panic: None,
         }
     }
 }
@@ -94,22 +101,31 @@ pub struct RunOutcome {
     pub wall_ms: f64,
     /// RPCs served during the run.
     pub rpcs: u64,
+    /// The emulator itself failed (a panic in any task of the run): the
+    /// run is an error, whatever the expectations say.
+    pub error: Option<RunFailure>,
 }
 
 impl RunOutcome {
-    /// Whether every expectation held.
+    /// Whether the emulator ran without error and every expectation held.
     pub fn passed(&self) -> bool {
-        self.expectations.iter().all(|e| e.passed)
+        self.error.is_none() && self.expectations.iter().all(|e| e.passed)
     }
 
-    /// Panics, listing every failed expectation with its detail, unless all held.
+    /// Panics, listing the emulator's error and every failed expectation
+    /// with its detail, unless the run passed.
     #[track_caller]
     pub fn assert_passed(&self) {
         let failed: Vec<String> = self
-            .expectations
+            .error
             .iter()
-            .filter(|e| !e.passed)
-            .map(|e| format!("  {}: {}", e.name, e.detail))
+            .map(|e| format!("  error: {e}"))
+            .chain(
+                self.expectations
+                    .iter()
+                    .filter(|e| !e.passed)
+                    .map(|e| format!("  {}: {}", e.name, e.detail)),
+            )
             .collect();
         assert!(
             failed.is_empty(),
@@ -137,7 +153,9 @@ impl RunOutcome {
 }
 
 /// Runs `scenario` to its end on a fresh current-thread runtime (paused
-/// clock in sim mode) and evaluates it.
+/// clock in sim mode) and evaluates it. A panic in any task of the run (or
+/// in the runner) does not end the process: the outcome carries it as
+/// [`RunOutcome::error`] and does not pass.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let speed_ok =
         (fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&opts.speed);
@@ -154,23 +172,41 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
         builder.start_paused(true);
     }
     let rt = builder.build().map_err(RunError::Runtime)?;
-    // Wall time of the run is a measurement about the emulator, never an
-    // input to it: it does not reach the event log.
     // Wall time measures the emulator (speed ratio in reports); it never
     // reaches the event log or any decision, so replay is unaffected.
     let wall = std::time::Instant::now();
-    let speed = if opts.mode == Mode::Live {
-        opts.speed
-    } else {
-        1.0
+    let launch = Launch {
+        mode: opts.mode,
+        speed: if opts.mode == Mode::Live {
+            opts.speed
+        } else {
+            1.0
+        },
+        base_port: None,
+        inject_panic: opts.inject_panic.clone(),
     };
     let progress = if opts.mode == Mode::Live {
         opts.progress.clone()
     } else {
         None
     };
-    let (events, rpcs) = rt.block_on(run_inner(&scenario, opts.mode, speed, progress))?;
+    let collecting = Collecting::start();
+    let slot = std::sync::OnceLock::new();
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(run_inner(&scenario, launch, progress, &slot))
+    }));
     drop(rt);
+    let mut error = collecting.finish();
+    let (events, rpcs) = match ran {
+        Ok(r) => r?,
+        // The runner itself panicked: what was logged until then.
+        Err(payload) => {
+            error = error.or_else(|| unrecorded(payload.as_ref()));
+            slot.get().map_or((Vec::new(), 0), |(log, stats): &Probe| {
+                (log.snapshot(), stats.rpcs.load(Ordering::Relaxed))
+            })
+        }
+    };
     let wall_ms = wall.elapsed().as_secs_f64() * 1000.0;
     let metrics = Metrics::compute(&scenario, &events);
     let expectations = evaluate(&scenario, &events);
@@ -185,7 +221,22 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
         metrics,
         wall_ms,
         rpcs,
+        error,
     })
+}
+
+/// The event log and counters of a run, kept where a panicking runner
+/// cannot take them along.
+type Probe = (EventLog, Arc<Stats>);
+
+/// How to start the fleet: network mode, speed, ports and the test hook.
+pub(crate) struct Launch {
+    pub(crate) mode: Mode,
+    pub(crate) speed: f64,
+    /// Live ports: server i gets base + i.
+    pub(crate) base_port: Option<u16>,
+    /// See [`RunOptions::inject_panic`].
+    pub(crate) inject_panic: Option<String>,
 }
 
 /// The fleet under test: the one source of truth for what runs.
@@ -202,26 +253,26 @@ pub(crate) struct FleetUnderTest {
     /// The call and portal workload.
     workload: Vec<tokio::task::JoinHandle<()>>,
     workload_token: tokio_util::sync::CancellationToken,
+    /// See [`RunOptions::inject_panic`].
+    inject_panic: Option<String>,
 }
 
 impl FleetUnderTest {
     /// Starts the clock, the network, every server (awaiting each bind) and
-    /// then every phone. `base_port` fixes live ports: server i gets base + i.
+    /// then every phone.
     pub(crate) async fn start(
         fleet: Arc<Fleet>,
         seed: u64,
-        mode: Mode,
-        speed: f64,
-        base_port: Option<u16>,
+        launch: Launch,
         first_event: Event,
         calls: &Calls,
     ) -> Result<FleetUnderTest, RunError> {
-        let clock = Clock::start(speed);
+        let clock = Clock::start(launch.speed);
         let log = EventLog::new(clock);
         let timing = Timing::new(&fleet.timers, &clock);
-        let net = Net::new(mode, timing.rpc_deadline);
+        let net = Net::new(launch.mode, timing.rpc_deadline);
         net.set_seed(seed);
-        if let Some(base) = base_port {
+        if let Some(base) = launch.base_port {
             for (i, s) in fleet.servers.iter().enumerate() {
                 net.set_port(&s.name, base.saturating_add(i as u16));
             }
@@ -246,6 +297,7 @@ impl FleetUnderTest {
             phones: BTreeMap::new(),
             workload: Vec::new(),
             workload_token: tokio_util::sync::CancellationToken::new(),
+            inject_panic: launch.inject_panic,
         };
         // Every server is bound before any phone starts: readiness is awaited.
         for s in &fleet.servers {
@@ -317,6 +369,7 @@ impl FleetUnderTest {
             seed: self.seed,
             timing: self.timing,
             disk: self.disks.entry(name.to_string()).or_default().clone(),
+            panic_on_first_request: *inc == 1 && self.inject_panic.as_deref() == Some(name),
         };
         let handle = fleetsim_server::start(cfg, self.ctx.clone()).await?;
         self.servers.insert(name.to_string(), handle);
@@ -555,20 +608,18 @@ pub(crate) fn expand_groups(fleet: &Fleet, groups: &[Vec<String>]) -> Vec<Vec<St
 
 async fn run_inner(
     scenario: &Scenario,
-    mode: Mode,
-    speed: f64,
+    launch: Launch,
     progress: Option<Progress>,
+    probe: &std::sync::OnceLock<Probe>,
 ) -> Result<(Vec<EventRecord>, u64), RunError> {
-    let mode_name = match mode {
+    let mode_name = match launch.mode {
         Mode::Sim => "sim",
         Mode::Live => "live",
     };
     let mut fut = FleetUnderTest::start(
         Arc::new(scenario.fleet.clone()),
         scenario.seed,
-        mode,
-        speed,
-        None,
+        launch,
         Event::RunStarted {
             scenario: scenario.name.clone(),
             seed: scenario.seed,
@@ -580,6 +631,7 @@ async fn run_inner(
     let clock = fut.ctx.log.clock();
     let log = fut.ctx.log.clone();
     let stats = fut.ctx.stats.clone();
+    let _ = probe.set((log.clone(), stats.clone()));
     let total = scenario.duration.as_millis();
     let reporter = progress.map(|p| {
         tokio::spawn(async move {

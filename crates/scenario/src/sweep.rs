@@ -9,7 +9,8 @@ use fleetsim_model::{Dur, Scenario};
 use serde::Serialize;
 
 use crate::metrics::percentile;
-use crate::runner::{RunError, RunOptions, run};
+use crate::panics::{RunFailure, unrecorded};
+use crate::runner::{RunError, RunOptions, RunOutcome, run};
 use crate::vary::shift_fault;
 
 /// One variation of a sweep.
@@ -96,8 +97,11 @@ impl SweepPlan {
 pub struct VariationResult {
     /// The variation.
     pub variation: Variation,
-    /// Whether every expectation held.
+    /// Whether the emulator ran without error and every expectation held.
     pub passed: bool,
+    /// The emulator's own failure (a panic), which makes the variation an
+    /// error rather than a failure.
+    pub error: Option<RunFailure>,
     /// The failed expectations: (name, detail).
     pub failures: Vec<(String, String)>,
     /// Takeover time, if any.
@@ -116,6 +120,49 @@ pub struct VariationResult {
     pub lost: u32,
     /// Split-brain findings.
     pub split_brain: u32,
+}
+
+impl VariationResult {
+    /// The result of a finished run.
+    fn of(variation: Variation, o: &RunOutcome) -> VariationResult {
+        VariationResult {
+            variation,
+            passed: o.passed(),
+            error: o.error.clone(),
+            failures: o
+                .expectations
+                .iter()
+                .filter(|e| !e.passed)
+                .map(|e| (e.name.clone(), e.detail.clone()))
+                .collect(),
+            takeover_ms: o.metrics.takeover_ms,
+            detection_ms: o.metrics.detection_ms,
+            max_phone_outage_ms: o.metrics.max_phone_outage_ms,
+            phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
+            calls_dropped: o.metrics.calls_dropped,
+            calls_preserved: o.metrics.calls_preserved,
+            lost: o.metrics.messages_lost + o.metrics.recordings_lost,
+            split_brain: o.metrics.split_brain.len() as u32,
+        }
+    }
+
+    /// A run whose panic escaped it: an emulator error with no figures.
+    fn escaped(variation: Variation, payload: &(dyn std::any::Any + Send)) -> VariationResult {
+        VariationResult {
+            variation,
+            passed: false,
+            error: unrecorded(payload),
+            failures: Vec::new(),
+            takeover_ms: None,
+            detection_ms: None,
+            max_phone_outage_ms: 0,
+            phones_unregistered_at_end: 0,
+            calls_dropped: 0,
+            calls_preserved: 0,
+            lost: 0,
+            split_brain: 0,
+        }
+    }
 }
 
 /// p50, p99 and max of a figure over the variations that have it.
@@ -175,9 +222,16 @@ impl SweepReport {
         self.results.iter().all(|r| r.passed)
     }
 
-    /// The failing variations.
+    /// The variations whose expectations failed (without an emulator error).
     pub fn failures(&self) -> impl Iterator<Item = &VariationResult> {
-        self.results.iter().filter(|r| !r.passed)
+        self.results
+            .iter()
+            .filter(|r| !r.passed && r.error.is_none())
+    }
+
+    /// The variations where the emulator itself failed.
+    pub fn errors(&self) -> impl Iterator<Item = &VariationResult> {
+        self.results.iter().filter(|r| r.error.is_some())
     }
 }
 
@@ -221,7 +275,7 @@ pub fn sweep(
                     if i >= total {
                         break;
                     }
-                    // A run that panics is a failing variation, not the end of the sweep.
+                    // A run catches its own panics; this is for one that escapes.
                     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         run(
                             &scenarios[i],
@@ -232,44 +286,8 @@ pub fn sweep(
                         )
                     }));
                     let r = match attempt {
-                        Ok(r) => r.map(|o| VariationResult {
-                            variation: variations[i].clone(),
-                            passed: o.passed(),
-                            failures: o
-                                .expectations
-                                .iter()
-                                .filter(|e| !e.passed)
-                                .map(|e| (e.name.clone(), e.detail.clone()))
-                                .collect(),
-                            takeover_ms: o.metrics.takeover_ms,
-                            detection_ms: o.metrics.detection_ms,
-                            max_phone_outage_ms: o.metrics.max_phone_outage_ms,
-                            phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
-                            calls_dropped: o.metrics.calls_dropped,
-                            calls_preserved: o.metrics.calls_preserved,
-                            lost: o.metrics.messages_lost + o.metrics.recordings_lost,
-                            split_brain: o.metrics.split_brain.len() as u32,
-                        }),
-                        Err(p) => {
-                            let msg = p
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_else(|| "unknown panic".into());
-                            Ok(VariationResult {
-                                variation: variations[i].clone(),
-                                passed: false,
-                                failures: vec![("the run panicked".into(), msg)],
-                                takeover_ms: None,
-                                detection_ms: None,
-                                max_phone_outage_ms: 0,
-                                phones_unregistered_at_end: 0,
-                                calls_dropped: 0,
-                                calls_preserved: 0,
-                                lost: 0,
-                                split_brain: 0,
-                            })
-                        }
+                        Ok(r) => r.map(|o| VariationResult::of(variations[i].clone(), &o)),
+                        Err(p) => Ok(VariationResult::escaped(variations[i].clone(), p.as_ref())),
                     };
                     slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
@@ -283,20 +301,21 @@ pub fn sweep(
         .into_iter()
         .map(|r| r.expect("every slot is filled"))
         .collect::<Result<_, _>>()?;
+    // Figures of a run whose emulator failed cannot be trusted: left out.
+    let clean: Vec<&VariationResult> = results.iter().filter(|r| r.error.is_none()).collect();
+    let results_ok = || clean.iter().copied();
     Ok(SweepReport {
         scenario: scenario.name.clone(),
-        takeover_ms: Distribution::of(results.iter().filter_map(|r| r.takeover_ms)),
-        detection_ms: Distribution::of(results.iter().filter_map(|r| r.detection_ms)),
-        max_phone_outage_ms: Distribution::of(results.iter().map(|r| r.max_phone_outage_ms)),
+        takeover_ms: Distribution::of(results_ok().filter_map(|r| r.takeover_ms)),
+        detection_ms: Distribution::of(results_ok().filter_map(|r| r.detection_ms)),
+        max_phone_outage_ms: Distribution::of(results_ok().map(|r| r.max_phone_outage_ms)),
         phones_unregistered_at_end: Distribution::of(
-            results
-                .iter()
-                .map(|r| u64::from(r.phones_unregistered_at_end)),
+            results_ok().map(|r| u64::from(r.phones_unregistered_at_end)),
         ),
-        calls_dropped: Distribution::of(results.iter().map(|r| u64::from(r.calls_dropped))),
-        calls_preserved: Distribution::of(results.iter().map(|r| u64::from(r.calls_preserved))),
-        lost: Distribution::of(results.iter().map(|r| u64::from(r.lost))),
-        split_brain: Distribution::of(results.iter().map(|r| u64::from(r.split_brain))),
+        calls_dropped: Distribution::of(results_ok().map(|r| u64::from(r.calls_dropped))),
+        calls_preserved: Distribution::of(results_ok().map(|r| u64::from(r.calls_preserved))),
+        lost: Distribution::of(results_ok().map(|r| u64::from(r.lost))),
+        split_brain: Distribution::of(results_ok().map(|r| u64::from(r.split_brain))),
         results,
     })
 }

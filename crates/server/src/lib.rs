@@ -28,6 +28,7 @@
 //! - `watchdog`: per-peer timers for the 3-minute and 10-minute rules.
 
 pub mod disk;
+mod inject;
 mod licensing;
 mod line;
 mod portal;
@@ -80,6 +81,10 @@ pub struct ServerConfig {
     pub timing: Timing,
     /// The server's disk, kept across its incarnations.
     pub disk: Disk,
+    /// Test hook, not an emulated fault: the first gRPC request this
+    /// incarnation serves panics (tests of the harness's panic handling).
+    #[doc(hidden)]
+    pub panic_on_first_request: bool,
 }
 
 /// The run-wide things a server works with.
@@ -357,7 +362,17 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     } else {
         None
     };
+    // Known gap (issue 9): hyper adds a wall-clock HTTP `date` header to
+    // every response. hyper 1.x can turn it off (`http2::Builder::
+    // auto_date_header(false)`, also on hyper-util's auto builder), but
+    // tonic 0.14's `Server` builds its connection builder inside `serve_*`
+    // and offers no such option; serving connections ourselves would lose
+    // tonic's server-side `grpc-timeout` enforcement (`GrpcTimeout` is
+    // crate-private). No decision reads the header and the event log does
+    // not depend on it, but the bytes on the simulated wire do.
+    let inject = cfg.panic_on_first_request.then(inject::PanicOnce::armed);
     let router = tonic::transport::Server::builder()
+        .layer(tower::util::option_layer(inject))
         .add_service(health_svc)
         .add_service(line_svc)
         .add_optional_service(telephony_svc)

@@ -39,6 +39,7 @@ async fn rig(names: &[&str]) -> Rig {
             seed: 1,
             timing,
             disk: fleetsim_server::Disk::default(),
+            panic_on_first_request: false,
         };
         servers.push(fleetsim_server::start(cfg, ctx.clone()).await.unwrap());
     }
