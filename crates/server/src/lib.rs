@@ -26,8 +26,12 @@
 //! - `trunks`: IP500 V2 trunks seized for external calls, held while the
 //!   call lasts, lost with their V2.
 //! - `watchdog`: per-peer timers for the 3-minute and 10-minute rules.
+//! - `gate`: a hang as a gate that every task of an incarnation runs behind.
+//! - `gray`: gray failure as a serving layer that swallows requests by gRPC path.
 
 pub mod disk;
+mod gate;
+mod gray;
 mod inject;
 mod licensing;
 mod line;
@@ -200,7 +204,7 @@ impl ServerHandle {
             }
         };
         let token = self.token.clone();
-        tokio::spawn(
+        self.shared.spawn(
             async move {
                 tokio::select! {
                     biased;
@@ -373,6 +377,8 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     let inject = cfg.panic_on_first_request.then(inject::PanicOnce::armed);
     let router = tonic::transport::Server::builder()
         .layer(tower::util::option_layer(inject))
+        // Gray failure lives here, in the serving layer, not in handlers.
+        .layer(gray::GrayLayer::new(ctx.net.clone(), &cfg.name))
         .add_service(health_svc)
         .add_service(line_svc)
         .add_optional_service(telephony_svc)
@@ -408,13 +414,13 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
         .max(1) as u64;
     for peer in cfg.fleet.line_peers(&cfg.name) {
         let phase = std::time::Duration::from_millis(rng.random_range(0..jitter_ms));
-        tasks.push(tokio::spawn(
-            line::presence_loop(shared.clone(), peer.clone(), token.clone(), phase)
-                .instrument(span.clone()),
-        ));
-        tasks.push(tokio::spawn(
-            watchdog::watch(shared.clone(), peer).instrument(span.clone()),
-        ));
+        tasks.push(
+            shared.spawn(
+                line::presence_loop(shared.clone(), peer.clone(), token.clone(), phase)
+                    .instrument(span.clone()),
+            ),
+        );
+        tasks.push(shared.spawn(watchdog::watch(shared.clone(), peer).instrument(span.clone())));
     }
 
     // Services: licence renewal everywhere but the licence server, voicemail
@@ -423,32 +429,34 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
         std::time::Duration::from_millis(rng.random_range(0..jitter_ms))
     };
     if !runs(Service::Licensing) {
-        tasks.push(tokio::spawn(
+        tasks.push(shared.spawn(
             licensing::renew_loop(shared.clone(), phase(&mut rng)).instrument(span.clone()),
         ));
     }
     if runs(Service::VoicemailPro) {
-        tasks.push(tokio::spawn(
-            voicemail::run(shared.clone(), phase(&mut rng)).instrument(span.clone()),
-        ));
+        tasks.push(
+            shared.spawn(voicemail::run(shared.clone(), phase(&mut rng)).instrument(span.clone())),
+        );
     }
     if runs(Service::OneXPortal) {
-        tasks.push(tokio::spawn(
-            portal::run(shared.clone(), phase(&mut rng)).instrument(span.clone()),
-        ));
+        tasks.push(
+            shared.spawn(portal::run(shared.clone(), phase(&mut rng)).instrument(span.clone())),
+        );
     }
 
     let reaper = shared.clone();
-    tasks.push(tokio::spawn(
-        async move {
-            let mut tick = tokio::time::interval(reaper.timing.keepalive_interval);
-            loop {
-                tick.tick().await;
-                reaper.expire_registrations();
+    tasks.push(
+        shared.spawn(
+            async move {
+                let mut tick = tokio::time::interval(reaper.timing.keepalive_interval);
+                loop {
+                    tick.tick().await;
+                    reaper.expire_registrations();
+                }
             }
-        }
-        .instrument(span.clone()),
-    ));
+            .instrument(span.clone()),
+        ),
+    );
 
     ctx.log.emit(
         &cfg.name,

@@ -162,9 +162,6 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
             continue;
         }
         next = Instant::now() + every;
-        if shared.net.is_hung(&shared.name) {
-            continue;
-        }
         let ok = call(
             shared.timing.rpc_deadline,
             client.renew(pb::RenewRequest {

@@ -147,9 +147,6 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if shared.net.is_hung(&shared.name) {
-            continue;
-        }
         match role {
             PortalRole::Home => {
                 if !shared.portal_active()

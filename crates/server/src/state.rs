@@ -463,9 +463,6 @@ impl Shared {
     /// Drops registrations not refreshed for two keepalive intervals plus a
     /// deadline: the phone has gone elsewhere or cannot reach this server.
     pub(crate) fn expire_registrations(&self) {
-        if self.net.is_hung(&self.name) {
-            return;
-        }
         // Monotonic time (see `Reg::refreshed`), not the server's clock.
         let now = Instant::now();
         let limit = self.timing.keepalive_interval * 2 + self.timing.rpc_deadline;
@@ -526,10 +523,6 @@ impl Shared {
         let Some(p) = st.peers.get_mut(peer) else {
             return (None, Arc::new(Notify::new()));
         };
-        if self.net.is_hung(&self.name) {
-            // A hung process has no timers: wait for the fault to change.
-            return (None, p.notify.clone());
-        }
         p.clamp_to(now);
         let silence = p.last_seen + self.timing.failover_after;
         let d = if !p.lost {
@@ -543,10 +536,6 @@ impl Shared {
 
     /// Applies the 3-minute (failover) and 10-minute (failback) rules to `peer` now.
     pub(crate) fn evaluate(&self, peer: &str) {
-        if self.net.is_hung(&self.name) {
-            // A hung process decides nothing; the watchdog re-checks on resume.
-            return;
-        }
         let now = self.now();
         let backing_up = self.backs_up(peer);
         let mut st = self.lock();

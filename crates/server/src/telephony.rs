@@ -15,16 +15,6 @@ use crate::state::{CallEntry, CallTx, Shared};
 #[derive(Debug)]
 pub(crate) struct TelephonySvc(pub(crate) Arc<Shared>);
 
-impl Shared {
-    /// Under a gray failure of telephony, requests are silently dropped: the
-    /// handler never answers and the phone's deadline fires.
-    async fn telephony_gate(&self) {
-        if self.net.gray(&self.name).1 {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
 #[tonic::async_trait]
 impl pb::telephony_server::Telephony for TelephonySvc {
     async fn register(
@@ -32,7 +22,6 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterReply>, Status> {
         self.0.stats.rpc();
-        self.0.telephony_gate().await;
         let r = req.into_inner();
         let kind = fleetsim_proto::convert::phone_kind(r.kind)
             .ok_or_else(|| Status::invalid_argument(format!("unknown phone kind {}", r.kind)))?;
@@ -54,7 +43,6 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::KeepaliveRequest>,
     ) -> Result<Response<pb::KeepaliveReply>, Status> {
         self.0.stats.rpc();
-        self.0.telephony_gate().await;
         let r = req.into_inner();
         let dropped_call = self.0.take_dropped(&r.extension).unwrap_or_default();
         if !r.in_call {
@@ -81,7 +69,6 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::UnregisterRequest>,
     ) -> Result<Response<pb::UnregisterReply>, Status> {
         self.0.stats.rpc();
-        self.0.telephony_gate().await;
         let ext = req.into_inner().extension;
         self.0.unregister(&ext);
         self.0.end_calls_of(&ext);
@@ -96,7 +83,6 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::CallRequest>,
     ) -> Result<Response<Self::CallStream>, Status> {
         self.0.stats.rpc();
-        self.0.telephony_gate().await;
         let r = req.into_inner();
         let kind = fleetsim_proto::convert::call_kind(r.kind)
             .ok_or_else(|| Status::invalid_argument(format!("unknown call kind {}", r.kind)))?;
@@ -132,7 +118,6 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::HangupRequest>,
     ) -> Result<Response<pb::HangupReply>, Status> {
         self.0.stats.rpc();
-        self.0.telephony_gate().await;
         let r = req.into_inner();
         let phone = self.0.lock().calls.remove(&r.call).map(|c| c.phone);
         self.0.release_trunk(&r.call);
@@ -182,7 +167,7 @@ impl Shared {
             return;
         }
         let me = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             tokio::select! {
                 biased;
                 () = me.token.cancelled() => {}

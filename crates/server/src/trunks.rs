@@ -73,7 +73,7 @@ impl Shared {
             .clock()
             .to_runtime(Duration::from_millis(r.duration_ms))
             + self.timing.rpc_deadline;
-        tokio::spawn(async move {
+        self.spawn(async move {
             tokio::select! {
                 biased;
                 // The V2 dies: the stream ends with it.
@@ -155,7 +155,7 @@ impl Shared {
             let me = self.clone();
             let (id, ext) = (r.call.clone(), r.extension.clone());
             let planned = Instant::now() + self.clock().to_runtime(Duration::from_millis(ms));
-            tokio::spawn(async move {
+            self.spawn(async move {
                 // The stream ends at the planned end, or breaks with the V2.
                 loop {
                     tokio::select! {
@@ -184,7 +184,7 @@ impl Shared {
         };
         let me = self.clone();
         let id = call_id.to_string();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let mut client = me.line_client(&v2);
             tokio::select! {
                 biased;

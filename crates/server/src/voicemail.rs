@@ -135,7 +135,7 @@ impl Shared {
             // hands back what it took, so nothing depends on this copy.
             let me = self.clone();
             let msg = self.disk.message(id);
-            tokio::spawn(async move {
+            self.spawn(async move {
                 let mut client = me.vm_client(&backup);
                 let req = pb::SyncRequest {
                     from: me.name.clone(),
@@ -178,7 +178,7 @@ impl Shared {
         }
         let me = self.clone();
         let d = self.clock().to_runtime(Duration::from_millis(ms));
-        tokio::spawn(async move {
+        self.spawn(async move {
             tokio::select! {
                 biased;
                 // A crash cuts the call: nothing was left.
@@ -330,9 +330,6 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
     let mut next_collect = Instant::now() + phase;
     loop {
         tick.tick().await;
-        if shared.net.is_hung(&shared.name) {
-            continue;
-        }
         match role {
             VmRole::Home => {
                 let active = shared.vm().active;
