@@ -50,7 +50,7 @@ pub(crate) struct UpArgs {
 
 fn load_fleet(arg: &str) -> Result<Fleet, String> {
     if Path::new(arg).exists() {
-        let text = std::fs::read_to_string(arg).map_err(|e| format!("{arg}: cannot read: {e}"))?;
+        let text = fleetsim_model::read_text(Path::new(arg)).map_err(|e| e.to_string())?;
         return Fleet::from_toml(&Source {
             name: arg,
             text: &text,
