@@ -156,3 +156,32 @@ fn every_scenario_file_is_also_built_in() {
         );
     }
 }
+
+#[test]
+fn a_blank_token_is_refused_as_a_usage_error() {
+    let port = 40_000 + (std::process::id() % 5_000) as u16;
+    let control = format!("0.0.0.0:{port}");
+    let base = (port + 10_000).to_string();
+    let cases: [(&[&str], Option<&str>); 4] = [
+        (&["--token", ""], None),
+        (&["--token", " "], None),
+        (&[], Some("")),
+        (&[], Some(" \t")),
+    ];
+    for (args, env) in cases {
+        let mut cmd = fleetsim();
+        cmd.args(["up", "--control", &control, "--base-port", &base])
+            .args(args)
+            .env_remove("FLEETSIM_TOKEN");
+        if let Some(v) = env {
+            cmd.env("FLEETSIM_TOKEN", v);
+        }
+        let (code, err) = exit_code_within(cmd, 20);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {err}");
+        assert!(err.contains("token"), "{err}");
+    }
+    let mut ctl = fleetsim();
+    ctl.args(["ctl", "--token", " ", "status"]);
+    let (code, err) = exit_code_within(ctl, 20);
+    assert_eq!(code, Some(2), "{err}");
+}

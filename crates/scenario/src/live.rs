@@ -265,21 +265,30 @@ impl ControlSvc {
     }
 
     fn check<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        let Some(want) = &self.token else {
-            return Ok(());
-        };
-        let got = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if got.strip_prefix("Bearer ") == Some(want.as_str()) {
-            Ok(())
-        } else {
-            Err(Status::unauthenticated(
-                "this control API needs `authorization: Bearer <token>` (fleetsim ctl --token)",
-            ))
-        }
+        authorize(self.token.as_deref(), req.metadata())
+    }
+}
+
+/// Whether a token is unusable: empty or only whitespace.
+pub fn blank_token(token: &str) -> bool {
+    token.trim().is_empty()
+}
+
+/// Lets a call through when no token is required, or when it carries
+/// `authorization: Bearer <token>`; a blank token never lets anything in.
+fn authorize(token: Option<&str>, meta: &tonic::metadata::MetadataMap) -> Result<(), Status> {
+    let Some(want) = token else {
+        return Ok(());
+    };
+    let got = meta
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match got {
+        Some(got) if !blank_token(want) && got == want => Ok(()),
+        _ => Err(Status::unauthenticated(
+            "this control API needs `authorization: Bearer <token>` (fleetsim ctl --token)",
+        )),
     }
 }
 
@@ -361,13 +370,17 @@ where
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
-/// Serves `Control` on `addr` until the runtime ends. A non-loopback address
-/// needs a token.
+/// Serves `Control` (and reflection) on `addr` until the runtime ends. A
+/// non-loopback address needs a token; a blank token is refused. With a
+/// token, every service on the port (reflection too) needs it.
 pub async fn serve_control(
     handle: LiveHandle,
     addr: SocketAddr,
     token: Option<String>,
 ) -> Result<(), String> {
+    if token.as_deref().is_some_and(blank_token) {
+        return Err("refusing a blank control API token: give a non-empty --token".into());
+    }
     if !addr.ip().is_loopback() && token.is_none() {
         return Err(format!(
             "refusing to serve the control API on {addr} without a token: set --token (or bind 127.0.0.1)"
@@ -378,8 +391,10 @@ pub async fn serve_control(
         .map_err(|e| format!("cannot bind control API on {addr}: {e}"))?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let reflection = tonic_reflection_service();
-    let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token));
+    let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token.clone()));
+    let auth = move |req: Request<()>| authorize(token.as_deref(), req.metadata()).map(|()| req);
     tonic::transport::Server::builder()
+        .layer(tonic::service::InterceptorLayer::new(auth))
         .add_service(svc)
         .add_optional_service(reflection)
         .serve_with_incoming(incoming)
