@@ -328,4 +328,28 @@ mod control {
             assert!(stream.message().await.unwrap().is_some());
         });
     }
+
+    #[test]
+    fn no_fault_action_stops_the_fleet_and_errors_fit_in_grpc_message() {
+        runtime().block_on(async {
+            let base = base_port() + 300;
+            let handle = small_fleet(base).await;
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+            tokio::spawn(serve_control(handle, addr, None));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut ctl = pb::control_client::ControlClient::new(channel(base).await);
+            let actions = [
+                format!("{}crash = 1", " ".repeat(70_000)),
+                format!("crash = \"{}\"", "a".repeat(40_000)),
+                "x".repeat(100_000),
+            ];
+            for action in actions {
+                let err = ctl.fault(pb::FaultRequest { action }).await.unwrap_err();
+                assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+                assert!(err.message().len() <= 2048, "{}", err.message().len());
+            }
+            let s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+            assert_eq!(s.servers.len(), 1, "the fleet still answers");
+        });
+    }
 }

@@ -116,10 +116,10 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
                 let _ = reply.send(status(&fut, &in_force));
             }
             Some(Cmd::Fault(action, reply)) => {
-                let faults = match fleetsim_model::fault::parse_action(&fut.fleet, &action) {
+                let faults = match parse_guarded(&fut.fleet, &action) {
                     Ok(f) => f,
                     Err(e) => {
-                        let _ = reply.send(Err(e.to_string()));
+                        let _ = reply.send(Err(e));
                         continue;
                     }
                 };
@@ -154,6 +154,27 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
         }
     }
     fut.stop();
+}
+
+/// The most bytes of a fault action taken over the control API.
+pub const MAX_ACTION_BYTES: usize = 64 * 1024;
+
+/// The most bytes of an error message sent back in `grpc-message` (HTTP/2
+/// peers refuse large headers); longer messages are cut with `…`.
+pub const MAX_STATUS_MESSAGE: usize = 2 * 1024;
+
+/// Parses a fault action for the live fleet; any failure, even a panic of
+/// the parser, is an error message (so no input stops the fleet).
+fn parse_guarded(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, String> {
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fleetsim_model::fault::parse_action(fleet, action).map_err(|e| e.to_string())
+    }));
+    match parsed {
+        Ok(r) => r,
+        Err(_) => {
+            Err("fleetsim could not read this action (an internal error); the fleet runs on".into())
+        }
+    }
 }
 
 /// Why a fault cannot be applied to the live fleet as it stands, if so.
@@ -345,6 +366,12 @@ impl pb::control_server::Control for ControlSvc {
     ) -> Result<Response<pb::FaultReply>, Status> {
         self.check(&req)?;
         let action = req.into_inner().action;
+        if action.len() > MAX_ACTION_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "the action is {} bytes; at most {MAX_ACTION_BYTES} are taken",
+                action.len()
+            )));
+        }
         let (tx, rx) = oneshot::channel();
         self.fleet
             .tx
@@ -353,7 +380,10 @@ impl pb::control_server::Control for ControlSvc {
             .map_err(|_| Status::unavailable("the fleet has stopped"))?;
         match rx.await {
             Ok(Ok(r)) => Ok(Response::new(r)),
-            Ok(Err(e)) => Err(Status::invalid_argument(e)),
+            Ok(Err(e)) => Err(Status::invalid_argument(fleetsim_model::error::truncate(
+                &e,
+                MAX_STATUS_MESSAGE,
+            ))),
             Err(_) => Err(Status::unavailable("the fleet has stopped")),
         }
     }
