@@ -185,3 +185,25 @@ fn a_blank_token_is_refused_as_a_usage_error() {
     let (code, err) = exit_code_within(ctl, 20);
     assert_eq!(code, Some(2), "{err}");
 }
+
+#[test]
+fn a_long_run_says_how_long_it_will_take() {
+    let dir = temp_dir("long-run-note");
+    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
+    write(&dir, "fleets/reference.toml", &fleet);
+    let s = write(
+        &dir,
+        "long.toml",
+        "fleet = \"fleets/reference.toml\"\nduration = \"60d\"\n",
+    );
+    let mut cmd = fleetsim();
+    cmd.args(["run", s.to_str().unwrap()]);
+    let (_, err) = exit_code_within(cmd, 3);
+    assert!(
+        err.contains("note: this run will take roughly")
+            && err.contains("44 phones × 60.0 emulated days"),
+        "{err}"
+    );
+    let short = fleetsim_out(&["run", "primary-crash"]);
+    assert!(!String::from_utf8_lossy(&short.stderr).contains("note: this run"));
+}
