@@ -207,3 +207,22 @@ fn a_long_run_says_how_long_it_will_take() {
     let short = fleetsim_out(&["run", "primary-crash"]);
     assert!(!String::from_utf8_lossy(&short.stderr).contains("note: this run"));
 }
+
+#[test]
+fn up_refuses_a_call_rate_beyond_the_file_limit() {
+    for flag in ["--calls-per-hour", "--portal-changes-per-hour"] {
+        let mut cmd = fleetsim();
+        cmd.args([
+            "up",
+            flag,
+            "2000000",
+            "--base-port",
+            "47000",
+            "--control",
+            "127.0.0.1:46999",
+        ]);
+        let (code, err) = exit_code_within(cmd, 20);
+        assert_eq!(code, Some(2), "{flag}: {err}");
+        assert!(err.contains("at most 1000000"), "{err}");
+    }
+}

@@ -87,6 +87,11 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    let max = fleetsim_model::limits::MAX_PER_HOUR;
+    if args.calls_per_hour > max || args.portal_changes_per_hour > max {
+        eprintln!("error: --calls-per-hour and --portal-changes-per-hour are at most {max}");
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     if args.token.as_deref().is_some_and(blank_token) {
         eprintln!(
             "error: the control API token is empty or blank (--token or FLEETSIM_TOKEN): give a non-empty token, or none to bind 127.0.0.1 without one"

@@ -27,3 +27,7 @@ pub const MIN_DEADLINE: Dur = Dur::millis(10);
 
 /// The shortest flap period: 1 s (down and up again at least once a second).
 pub const MIN_FLAP_PERIOD: Dur = Dur::secs(1);
+
+/// The most calls, or one-X Portal changes, started per hour across a fleet
+/// (`[calls]`, and `fleetsim up --calls-per-hour`).
+pub const MAX_PER_HOUR: u32 = 1_000_000;

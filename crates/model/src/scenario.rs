@@ -11,6 +11,7 @@ use crate::duration::Dur;
 use crate::error::{FileError, LoadError, Source};
 use crate::fault::{Fault, RawFault};
 use crate::fleet::{Fleet, RawFleet};
+use crate::limits::MAX_PER_HOUR;
 
 /// What the run must show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -196,9 +197,6 @@ struct RawCalls {
     #[serde(default)]
     portal_changes_per_hour: Option<Spanned<u32>>,
 }
-
-/// The most calls, or portal changes, started per hour.
-const MAX_PER_HOUR: u32 = 1_000_000;
 
 impl RawCalls {
     fn validate(&self, src: &Source<'_>, table: Range<usize>) -> Result<Calls, Box<FileError>> {
