@@ -212,3 +212,73 @@ fn usage_errors_exit_two() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn a_blank_token_is_refused_as_a_usage_error() {
+    let port = 40_000 + (std::process::id() % 5_000) as u16;
+    let control = format!("0.0.0.0:{port}");
+    let base = (port + 10_000).to_string();
+    let cases: [(&[&str], Option<&str>); 4] = [
+        (&["--token", ""], None),
+        (&["--token", " "], None),
+        (&[], Some("")),
+        (&[], Some(" \t")),
+    ];
+    for (args, env) in cases {
+        let mut cmd = fleetsim();
+        cmd.args(["up", "--control", &control, "--base-port", &base])
+            .args(args)
+            .env_remove("FLEETSIM_TOKEN");
+        if let Some(v) = env {
+            cmd.env("FLEETSIM_TOKEN", v);
+        }
+        let (code, err) = exit_code_within(cmd, 20);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {err}");
+        assert!(err.contains("token"), "{err}");
+    }
+    let mut ctl = fleetsim();
+    ctl.args(["ctl", "--token", " ", "status"]);
+    let (code, err) = exit_code_within(ctl, 20);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn a_long_run_says_how_long_it_will_take() {
+    let dir = temp_dir("long-run-note");
+    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
+    write(&dir, "fleets/reference.toml", &fleet);
+    let s = write(
+        &dir,
+        "long.toml",
+        "fleet = \"fleets/reference.toml\"\nduration = \"60d\"\n",
+    );
+    let mut cmd = fleetsim();
+    cmd.args(["run", s.to_str().unwrap()]);
+    let (_, err) = exit_code_within(cmd, 3);
+    assert!(
+        err.contains("note: this run will take roughly")
+            && err.contains("44 phones × 60.0 emulated days"),
+        "{err}"
+    );
+    let short = fleetsim_out(&["run", "primary-crash"]);
+    assert!(!String::from_utf8_lossy(&short.stderr).contains("note: this run"));
+}
+
+#[test]
+fn up_refuses_a_call_rate_beyond_the_file_limit() {
+    for flag in ["--calls-per-hour", "--portal-changes-per-hour"] {
+        let mut cmd = fleetsim();
+        cmd.args([
+            "up",
+            flag,
+            "2000000",
+            "--base-port",
+            "47000",
+            "--control",
+            "127.0.0.1:46999",
+        ]);
+        let (code, err) = exit_code_within(cmd, 20);
+        assert_eq!(code, Some(2), "{flag}: {err}");
+        assert!(err.contains("at most 1000000"), "{err}");
+    }
+}

@@ -247,7 +247,7 @@ fn huge_phone_counts_are_refused_not_overflowed() {
         "[[server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { h323 = 4294967295, sip = 4294967295 }\n",
         "",
     );
-    rejects_fleet(&f, &sc, 4, &["fleetsim takes at most 100000"]);
+    rejects_fleet(&f, &sc, 4, &["fleetsim takes at most 20000"]);
 }
 
 #[test]
@@ -365,4 +365,157 @@ fn a_zero_call_limit_is_refused() {
     );
     let (f, s) = files("max-calls", &fleet, "");
     rejects_fleet(&f, &s, 6, &["server[0].max-calls", "refuse every call"]);
+}
+
+#[test]
+fn too_many_calls_per_hour_are_located_at_the_key() {
+    let (_, s) = files("per-hour", GOOD_SERVERS, "[calls]\nper-hour = 2000000\n");
+    rejects(&s, 4, &["calls.per-hour", "2000000 per hour"]);
+}
+
+#[test]
+fn too_many_portal_changes_name_their_own_field() {
+    let (_, s) = files(
+        "portal-changes",
+        GOOD_SERVERS,
+        "[calls]\nper-hour = 10\nportal-changes-per-hour = 2000000\n",
+    );
+    rejects(&s, 5, &["calls.portal-changes-per-hour"]);
+}
+
+#[test]
+fn call_shares_adding_up_past_one_are_located_at_the_last_share() {
+    let (_, s) = files(
+        "share-sum",
+        GOOD_SERVERS,
+        "[calls]\nper-hour = 10\nvoicemail = 0.5\nconference = 0.6\n",
+    );
+    rejects(
+        &s,
+        6,
+        &["add up to more than 1", "voicemail 0.5 + conference 0.6"],
+    );
+}
+
+#[test]
+fn invalid_utf8_is_located_by_byte_offset_and_line() {
+    let dir = temp_dir("utf8");
+    let p = dir.join("s.toml");
+    std::fs::write(&p, b"fleet = \"x.toml\"\n# caf\xe9\nduration = \"1m\"\n").unwrap();
+    rejects(&p, 2, &["invalid UTF-8 at byte 22"]);
+}
+
+#[test]
+fn a_fleet_path_that_is_a_device_is_refused() {
+    let dir = temp_dir("dev-zero");
+    let s = write(&dir, "s.toml", "fleet = \"/dev/zero\"\nduration = \"1m\"\n");
+    rejects(&s, 1, &["field `fleet`", "not a regular file"]);
+}
+
+#[test]
+fn a_file_over_one_mib_is_refused() {
+    let dir = temp_dir("big-file");
+    let filler = format!("# {}\n", "x".repeat(1000)).repeat(1100);
+    let s = write(&dir, "s.toml", &format!("fleet = \"x.toml\"\n{filler}"));
+    let out = fleetsim_out(&["check", s.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("larger than 1024 KiB"), "{err}");
+}
+
+#[test]
+fn a_run_longer_than_90_days_is_refused() {
+    let dir = temp_dir("long-run");
+    write(&dir, "fleet.toml", GOOD_SERVERS);
+    let s = write(
+        &dir,
+        "s.toml",
+        "fleet = \"fleet.toml\"\nduration = \"91d\"\n",
+    );
+    rejects(
+        &s,
+        2,
+        &["field `duration`", "longer than the 90d fleetsim runs"],
+    );
+}
+
+#[test]
+fn millisecond_timers_are_refused_with_the_shortest_allowed() {
+    for (timer, min) in [("presence-interval", "1s"), ("rpc-deadline", "10ms")] {
+        let fleet = format!("[timers]\n{timer} = \"1ms\"\n{GOOD_SERVERS}");
+        let (f, s) = files(&format!("timer-{timer}"), &fleet, "");
+        rejects_fleet(
+            &f,
+            &s,
+            1,
+            &[
+                &format!("timers.{timer}"),
+                &format!("shorter than the {min}"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn millisecond_service_intervals_are_refused() {
+    let fleet = format!("{GOOD_SERVERS}\n[resilience]\ndect-poll = \"1ms\"\n");
+    let (f, s) = files("dect-poll", &fleet, "");
+    rejects_fleet(&f, &s, 11, &["resilience.dect-poll", "shorter than the 1s"]);
+}
+
+#[test]
+fn more_than_20000_phones_are_refused() {
+    let (f, sc) = files(
+        "many-phones",
+        "[[server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { h323 = 20001 }\n",
+        "",
+    );
+    rejects_fleet(&f, &sc, 4, &["20001 phones", "at most 20000"]);
+}
+
+#[test]
+fn more_than_500_servers_are_refused_at_the_first_too_many() {
+    let text = fleetsim_model::generate::fleet_toml(501, 0);
+    let line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "[[server]]")
+        .nth(500)
+        .unwrap()
+        .0
+        + 1;
+    let (f, s) = files("many-servers", &text, "");
+    rejects_fleet(&f, &s, line, &["server[500]", "at most 500"]);
+}
+
+#[test]
+fn the_bench_refuses_fleets_beyond_the_file_limits() {
+    for args in [["--phones", "20001"], ["--servers", "501"]] {
+        let out = fleetsim_out(&["bench", args[0], args[1]]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("a fleet may have"), "{err}");
+    }
+}
+
+#[test]
+fn checking_a_fleet_file_checks_it_as_a_fleet() {
+    let dir = temp_dir("check-fleet");
+    let spaced = GOOD_SERVERS.replace("[[server]]", "[[ server ]]");
+    let f = write(&dir, "fleet.toml", &spaced);
+    let out = fleetsim_out(&["check", f.to_str().unwrap()]);
+    let all =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("fleet \"fleet\" (2 servers"), "{all}");
+    let bare = write(
+        &dir,
+        "bare.toml",
+        "name = \"x\"\n[timers]\nrpc-deadline = \"4s\"\n",
+    );
+    let out = fleetsim_out(&["check", bare.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("the fleet has no servers"), "{err}");
+    assert!(!err.contains("missing field `fleet`"), "{err}");
 }

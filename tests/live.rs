@@ -228,4 +228,128 @@ mod control {
             assert_eq!(licence, "grace");
         });
     }
+
+    /// A live fleet of one primary with one phone, for control API tests.
+    async fn small_fleet(base: u16) -> fleetsim_scenario::live::LiveHandle {
+        let text = "[[server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { sip = 1 }\n";
+        let fleet = fleetsim_model::Fleet::from_toml(&fleetsim_model::Source {
+            name: "small.toml",
+            text,
+        })
+        .unwrap();
+        let opts = LiveOptions {
+            base_port: base + 1,
+            speed: 60.0,
+            seed: 1,
+            calls: fleetsim_model::Calls::default(),
+        };
+        start_live(fleet, &opts).await.unwrap().0
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// A control client sending `authorization: Bearer <token>`.
+    async fn client_with_token(
+        port: u16,
+        token: &str,
+    ) -> pb::control_client::ControlClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            impl tonic::service::Interceptor,
+        >,
+    > {
+        let value: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+        pb::control_client::ControlClient::with_interceptor(
+            channel(port).await,
+            move |mut r: tonic::Request<()>| {
+                r.metadata_mut().insert("authorization", value.clone());
+                Ok(r)
+            },
+        )
+    }
+
+    #[test]
+    fn a_blank_token_is_refused_by_the_control_api() {
+        runtime().block_on(async {
+            for (i, blank) in ["", " ", "\t "].into_iter().enumerate() {
+                let base = base_port() + 100 + 10 * i as u16;
+                let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+                let handle = small_fleet(base).await;
+                let served = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    serve_control(handle, addr, Some(blank.into())),
+                )
+                .await
+                .expect("a blank token must be refused, not served");
+                assert!(served.unwrap_err().contains("blank"), "{blank:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn reflection_on_a_token_guarded_control_port_needs_the_token() {
+        runtime().block_on(async {
+            let base = base_port() + 200;
+            let handle = small_fleet(base).await;
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+            tokio::spawn(serve_control(handle, addr, Some("s3cret".into())));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let list = || tonic_reflection::pb::v1::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let bare = ServerReflectionClient::new(channel(base).await)
+                .server_reflection_info(tokio_stream::iter(vec![list()]))
+                .await;
+            assert_eq!(bare.unwrap_err().code(), tonic::Code::Unauthenticated);
+            let empty = client_with_token(base, "")
+                .await
+                .status(pb::StatusRequest {})
+                .await;
+            assert_eq!(empty.unwrap_err().code(), tonic::Code::Unauthenticated);
+            let token: tonic::metadata::MetadataValue<_> = "Bearer s3cret".parse().unwrap();
+            let mut with = ServerReflectionClient::with_interceptor(
+                channel(base).await,
+                move |mut r: tonic::Request<()>| {
+                    r.metadata_mut().insert("authorization", token.clone());
+                    Ok(r)
+                },
+            );
+            let mut stream = with
+                .server_reflection_info(tokio_stream::iter(vec![list()]))
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(stream.message().await.unwrap().is_some());
+        });
+    }
+
+    #[test]
+    fn no_fault_action_stops_the_fleet_and_errors_fit_in_grpc_message() {
+        runtime().block_on(async {
+            let base = base_port() + 300;
+            let handle = small_fleet(base).await;
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+            tokio::spawn(serve_control(handle, addr, None));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut ctl = pb::control_client::ControlClient::new(channel(base).await);
+            let actions = [
+                format!("{}crash = 1", " ".repeat(70_000)),
+                format!("crash = \"{}\"", "a".repeat(40_000)),
+                "x".repeat(100_000),
+            ];
+            for action in actions {
+                let err = ctl.fault(pb::FaultRequest { action }).await.unwrap_err();
+                assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+                assert!(err.message().len() <= 2048, "{}", err.message().len());
+            }
+            let s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+            assert_eq!(s.servers.len(), 1, "the fleet still answers");
+        });
+    }
 }

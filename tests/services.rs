@@ -710,3 +710,38 @@ flap = { target = "phones@primary", period = "20s", duty = 0.5, count = 45 }
         }
     }
 }
+
+#[test]
+fn call_failure_reasons_never_carry_transport_text() {
+    let s = parse(
+        "fleet = \"fleets/reference.toml\"\nduration = \"12m\"\n\
+         [[fault]]\nat = \"1m\"\nhang = \"expansion-v2\"\n\
+         [[fault]]\nat = \"6m\"\ncrash = \"expansion-v2\"\n\
+         [calls]\nper-hour = 600\nvoicemail = 0\nconference = 0\nheld = 0\nhunt-group = 0\nexternal = 1\n",
+    );
+    let o = run_sim(&s);
+    let reasons: BTreeSet<String> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::CallFailed { reason, .. } if reason.starts_with("no trunk") => {
+                Some(reason.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("timed out")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("unreachable")),
+        "{reasons:?}"
+    );
+    for r in &reasons {
+        assert!(
+            !r.contains("Timeout expired") && !r.contains("error"),
+            "{r}"
+        );
+    }
+}

@@ -205,3 +205,32 @@ pub fn verdicts(dir: &Path, args: &[&str]) -> Verdicts {
         junit: std::fs::read_to_string(&junit).unwrap(),
     }
 }
+
+/// Runs `cmd` and returns its exit code, or kills it and returns `None` if
+/// it is still running after `secs` seconds (a command that should have
+/// refused its input but started serving instead).
+pub fn exit_code_within(mut cmd: Command, secs: u64) -> (Option<i32>, String) {
+    use std::io::Read as _;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    (code, err)
+}

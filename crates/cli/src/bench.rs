@@ -62,7 +62,30 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Why the generated fleet's size is out of the limits every fleet file
+/// has ([`fleetsim_model::limits`]), if it is.
+fn size_error(args: &BenchArgs) -> Option<String> {
+    use fleetsim_model::limits::{MAX_PHONES, MAX_SERVERS};
+    if args.servers > MAX_SERVERS {
+        return Some(format!(
+            "--servers {} is more than the {MAX_SERVERS} servers a fleet may have",
+            args.servers
+        ));
+    }
+    if args.phones as u64 > MAX_PHONES {
+        return Some(format!(
+            "--phones {} is more than the {MAX_PHONES} phones a fleet may have",
+            args.phones
+        ));
+    }
+    None
+}
+
 pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(e) = size_error(&args) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(crate::BAD_INPUT));
+    }
     if let Some(stage) = &args.stage {
         let r = run_stage(stage, &args)?;
         outln!("{}", serde_json::to_string(&r)?);

@@ -36,16 +36,10 @@ enum Checked {
 
 fn check_one(path: &Path) -> Result<Checked, LoadError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: shown.clone(),
-        source,
-    })?;
+    let text = fleetsim_model::read_text(path)?;
     // A fleet has servers; a scenario names a fleet. Decide on the keys, then
     // let the full parser report anything wrong with its location.
-    let is_fleet = text
-        .lines()
-        .any(|l| l.trim_start().starts_with("[[server]]"));
-    if is_fleet {
+    if Fleet::looks_like(&text) {
         Ok(Checked::Fleet(Box::new(Fleet::from_toml(&Source {
             name: &shown,
             text: &text,

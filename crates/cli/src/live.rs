@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use fleetsim_model::{Fleet, Source, embedded, human_ms};
 use fleetsim_proto::pb;
-use fleetsim_scenario::live::{LiveOptions, serve_control, start_live};
+use fleetsim_scenario::live::{LiveOptions, blank_token, serve_control, start_live};
 use tonic::transport::Channel;
 
 use crate::BAD_INPUT;
@@ -50,7 +50,7 @@ pub(crate) struct UpArgs {
 
 fn load_fleet(arg: &str) -> Result<Fleet, String> {
     if Path::new(arg).exists() {
-        let text = std::fs::read_to_string(arg).map_err(|e| format!("{arg}: cannot read: {e}"))?;
+        let text = fleetsim_model::read_text(Path::new(arg)).map_err(|e| e.to_string())?;
         return Fleet::from_toml(&Source {
             name: arg,
             text: &text,
@@ -84,6 +84,17 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "error: --speed must be between 0.01 and 10000, got {}",
             args.speed
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
+    let max = fleetsim_model::limits::MAX_PER_HOUR;
+    if args.calls_per_hour > max || args.portal_changes_per_hour > max {
+        eprintln!("error: --calls-per-hour and --portal-changes-per-hour are at most {max}");
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
+    if args.token.as_deref().is_some_and(blank_token) {
+        eprintln!(
+            "error: the control API token is empty or blank (--token or FLEETSIM_TOKEN): give a non-empty token, or none to bind 127.0.0.1 without one"
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
@@ -157,6 +168,16 @@ pub(crate) struct Conn {
     /// Token, if the fleet requires one (also FLEETSIM_TOKEN).
     #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
+}
+
+impl Conn {
+    /// Exit code 2, with a message, when the token given is blank.
+    fn refuse_blank_token(&self) -> Option<ExitCode> {
+        self.token.as_deref().filter(|t| blank_token(t)).map(|_| {
+            eprintln!("error: the token is empty or blank (--token or FLEETSIM_TOKEN)");
+            ExitCode::from(BAD_INPUT)
+        })
+    }
 }
 
 /// Adds the bearer token to every control call.
@@ -261,6 +282,9 @@ fn q(s: &str) -> String {
 
 /// `fleetsim ctl`.
 pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
+    if let Some(code) = conn.refuse_blank_token() {
+        return Ok(code);
+    }
     let action = match &cmd {
         CtlCmd::Status => None,
         CtlCmd::Crash { target } => Some(format!("crash = {}", q(target))),
@@ -411,6 +435,9 @@ fn render_status(s: &pb::StatusReply, recent: &[String]) -> String {
 
 /// `fleetsim watch`: redraws the status every second, with recent events.
 pub(crate) fn watch(conn: Conn, once: bool) -> anyhow::Result<ExitCode> {
+    if let Some(code) = conn.refuse_blank_token() {
+        return Ok(code);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

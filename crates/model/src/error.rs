@@ -31,16 +31,16 @@ impl fmt::Display for FileError {
         }
         write!(f, "{}", self.message)?;
         if let Some(src) = &self.source_line {
+            let (shown, caret) = window(src, self.column);
             let gutter = self.line.to_string().len();
             write!(
                 f,
-                "\n{:gutter$} |\n{} | {}\n{:gutter$} | {:>col$}",
+                "\n{:gutter$} |\n{} | {}\n{:gutter$} | {}^",
                 "",
                 self.line,
-                src,
+                shown,
                 "",
-                "^",
-                col = self.column
+                " ".repeat(caret)
             )?;
         }
         if let Some(hint) = &self.hint {
@@ -51,6 +51,47 @@ impl fmt::Display for FileError {
 }
 
 impl std::error::Error for FileError {}
+
+/// The most characters of a source line shown under an error; longer lines
+/// are cut to a window around the column, with `…` where text is left out.
+pub const SNIPPET_WIDTH: usize = 100;
+
+/// The part of `line` shown for an error at 1-based `column` (counted in
+/// characters), and how many characters precede the caret in it.
+fn window(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    if chars.len() <= SNIPPET_WIDTH {
+        return (line.to_string(), at);
+    }
+    let half = SNIPPET_WIDTH / 2;
+    let start = at.saturating_sub(half).min(chars.len() - SNIPPET_WIDTH);
+    let end = start + SNIPPET_WIDTH;
+    let mut shown = String::new();
+    let mut caret = at - start;
+    if start > 0 {
+        shown.push('…');
+        caret += 1;
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, caret)
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), with `…`
+/// when anything was left out: for transports that cap message length.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
 
 /// Why a fleet or scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -144,5 +185,54 @@ fn hint_for(message: &str) -> Option<String> {
         Some("add the key; see docs/file-format.md for every key and its default".into())
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: &str, column: usize) -> String {
+        let e = FileError {
+            file: "f.toml".into(),
+            line: 1,
+            column,
+            field: None,
+            message: "wrong".into(),
+            hint: None,
+            source_line: Some(line.into()),
+        };
+        e.to_string()
+    }
+
+    #[test]
+    fn an_error_past_column_65535_shows_a_window_with_the_caret_under_it() {
+        let line = format!("{}X{}", " ".repeat(70_000), "y".repeat(5_000));
+        let shown = at(&line, 70_001);
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines.iter().all(|l| l.chars().count() < SNIPPET_WIDTH + 10));
+        let text: Vec<char> = lines[2].chars().collect();
+        let caret = lines[3].chars().position(|c| c == '^').unwrap();
+        assert_eq!(text[caret], 'X', "{shown}");
+        assert!(lines[2].contains('…'));
+    }
+
+    #[test]
+    fn a_short_line_is_shown_whole_with_the_caret_at_its_column() {
+        let shown = at("seed = x", 8);
+        assert!(shown.ends_with("1 | seed = x\n  |        ^"), "{shown}");
+    }
+
+    #[test]
+    fn a_column_past_the_end_of_the_line_does_not_panic() {
+        let shown = at("short", 1_000_000);
+        assert!(shown.contains("short"));
+    }
+
+    #[test]
+    fn truncate_cuts_on_a_character_boundary() {
+        assert_eq!(truncate("héllo", 100), "héllo");
+        let t = truncate(&"é".repeat(100), 11);
+        assert!(t.len() <= 11 && t.ends_with('…'), "{t}");
     }
 }

@@ -768,8 +768,8 @@ pub(crate) fn resolve(
             }
             let period = x.period.get_ref().as_millis();
             let count = *x.count.get_ref();
-            if period == 0 || count == 0 || count > 10_000 {
-                return Err(src.error(fl.span(), Some(&format!("{field}.flap")), "a flap needs a period above zero and a count from 1 to 10000",
+            if period < crate::limits::MIN_FLAP_PERIOD.as_millis() || count == 0 || count > 10_000 {
+                return Err(src.error(fl.span(), Some(&format!("{field}.flap")), "a flap needs a period of at least 1s and a count from 1 to 10000",
                     Some("write flap = { target = \"primary\", period = \"1m\", duty = 0.5, count = 5 }".into())));
             }
             let down = (period as f64 * duty).round() as u64;
@@ -995,20 +995,22 @@ pub fn parse_action(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, Box<FileE
         name: "<fault>",
         text: &text,
     };
-    let raw: RawFault = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    // Lines as the user wrote them: the `at` line above is ours.
+    let own_lines = |mut e: Box<FileError>| {
+        e.line = e.line.saturating_sub(1).max(1);
+        e
+    };
+    let raw: RawFault = toml::from_str(&text).map_err(|e| own_lines(src.toml_error(&e)))?;
     let span = 0..text.len();
+    // The up/down story of a live fleet is the runner's to check.
     resolve(
         &src,
         fleet,
         &[Spanned::new(span, raw)],
-        Dur::secs(400 * 86_400),
+        crate::limits::MAX_DURATION,
         false,
     )
-    .map_err(|mut e| {
-        // The up/down story of a live fleet is the runner's to check.
-        e.line = e.line.saturating_sub(1).max(1);
-        e
-    })
+    .map_err(own_lines)
 }
 
 #[cfg(test)]

@@ -462,6 +462,20 @@ impl Fleet {
         self.server(&p.home).and_then(|s| s.backup_for_kind(p.kind))
     }
 
+    /// Whether `text` reads as a fleet file rather than a scenario: it has a
+    /// key only fleets have (`server`, `line`, `hunt-group`, `timers`,
+    /// `mode`) and none only scenarios have (`fleet`, `duration`, `fault`,
+    /// `expect`, `calls`, `seed`). Text that is not TOML is neither.
+    pub fn looks_like(text: &str) -> bool {
+        let Ok(table) = toml::from_str::<toml::Table>(text) else {
+            return false;
+        };
+        let fleet_only = ["server", "line", "hunt-group", "timers", "mode"];
+        let scenario_only = ["fleet", "duration", "fault", "expect", "calls", "seed"];
+        fleet_only.iter().any(|k| table.contains_key(*k))
+            && !scenario_only.iter().any(|k| table.contains_key(*k))
+    }
+
     /// Parses and validates a fleet file's text.
     pub fn from_toml(src: &Source<'_>) -> Result<Fleet, Box<FileError>> {
         let raw: RawFleet = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
@@ -469,9 +483,8 @@ impl Fleet {
     }
 }
 
-/// The most phones one fleet may have (a guard against typos, not a limit of
-/// the real system: DOMAIN.md's largest networks have a few thousand users).
-pub const MAX_PHONES: u64 = 100_000;
+/// The most phones one fleet may have (see [`crate::limits`]).
+pub const MAX_PHONES: u64 = crate::limits::MAX_PHONES;
 
 /// The longest timer accepted.
 const MAX_TIMER: Dur = Dur::secs(366 * 86_400);
@@ -489,16 +502,28 @@ fn check_timers(
             Some("see docs/file-format.md for every timer and its default".into()),
         ))
     };
-    for (field, d) in [
-        ("timers.presence-interval", t.presence_interval),
-        ("timers.failover-after", t.failover_after),
-        ("timers.failback-after", t.failback_after),
-        ("timers.recovery-wait", t.recovery_wait),
-        ("timers.keepalive-interval", t.keepalive_interval),
-        ("timers.rpc-deadline", t.rpc_deadline),
+    use crate::limits::{MIN_DEADLINE, MIN_INTERVAL};
+    for (field, d, min) in [
+        (
+            "timers.presence-interval",
+            t.presence_interval,
+            MIN_INTERVAL,
+        ),
+        ("timers.failover-after", t.failover_after, MIN_INTERVAL),
+        ("timers.failback-after", t.failback_after, MIN_INTERVAL),
+        ("timers.recovery-wait", t.recovery_wait, MIN_INTERVAL),
+        (
+            "timers.keepalive-interval",
+            t.keepalive_interval,
+            MIN_INTERVAL,
+        ),
+        ("timers.rpc-deadline", t.rpc_deadline, MIN_DEADLINE),
     ] {
-        if d.0.is_zero() {
-            return fail(field, "must be greater than zero".into());
+        if d < min {
+            return fail(
+                field,
+                format!("{d} is shorter than the {min} fleetsim allows for this timer"),
+            );
         }
         if d > MAX_TIMER {
             return fail(field, format!("{d} is longer than a year"));
@@ -539,6 +564,18 @@ impl RawFleet {
                 Some(
                     "add a [[server]] table with name = \"primary\" and role = \"primary\"".into(),
                 ),
+            ));
+        }
+        if let Some(extra) = self.server.get(crate::limits::MAX_SERVERS) {
+            return Err(src.error(
+                extra.span(),
+                Some(&format!("server[{}]", crate::limits::MAX_SERVERS)),
+                format!(
+                    "the fleet has {} servers; fleetsim takes at most {}",
+                    self.server.len(),
+                    crate::limits::MAX_SERVERS
+                ),
+                Some("a Server Edition network has at most 150 systems: use fewer servers".into()),
             ));
         }
         let names: Vec<String> = self

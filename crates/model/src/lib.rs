@@ -13,6 +13,8 @@
 //! - [`scenario`]: expectations, the call workload and the scenario itself.
 //! - [`settings`]: service and resilience settings (`[resilience]`), hunt groups.
 //! - [`generate`]: generated fleets for scale work and benchmarks.
+//! - [`limits`]: the documented limits on sizes, durations and timers.
+//! - [`read`]: reading files with a size cap and located UTF-8 errors.
 //! - [`embedded`]: the scenarios and fleets built into the binary.
 
 pub mod duration;
@@ -22,6 +24,8 @@ pub mod event;
 pub mod fault;
 pub mod fleet;
 pub mod generate;
+pub mod limits;
+pub mod read;
 pub mod scenario;
 pub mod settings;
 
@@ -33,5 +37,6 @@ pub use fleet::{
     Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,
     Timers,
 };
+pub use read::{MAX_FILE_BYTES, read_text};
 pub use scenario::{CallKind, Calls, Expectation, NamedExpectation, Scenario};
 pub use settings::{FailbackMode, HuntGroup, LicenceRule, Resilience, VoicemailFailback};

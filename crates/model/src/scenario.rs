@@ -1,6 +1,7 @@
 //! Scenario files: a fleet, a seed, a duration, timed faults and operator
 //! actions, a call workload, expectations.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use crate::duration::Dur;
 use crate::error::{FileError, LoadError, Source};
 use crate::fault::{Fault, RawFault};
 use crate::fleet::{Fleet, RawFleet};
+use crate::limits::MAX_PER_HOUR;
 
 /// What the run must show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -177,7 +179,7 @@ impl Default for Calls {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCalls {
     #[serde(default)]
-    per_hour: Option<u32>,
+    per_hour: Option<Spanned<u32>>,
     #[serde(default)]
     mean_duration: Option<Spanned<Dur>>,
     #[serde(default)]
@@ -193,11 +195,11 @@ struct RawCalls {
     #[serde(default)]
     recorded: Option<Spanned<f64>>,
     #[serde(default)]
-    portal_changes_per_hour: Option<u32>,
+    portal_changes_per_hour: Option<Spanned<u32>>,
 }
 
 impl RawCalls {
-    fn validate(&self, src: &Source<'_>) -> Result<Calls, Box<FileError>> {
+    fn validate(&self, src: &Source<'_>, table: Range<usize>) -> Result<Calls, Box<FileError>> {
         let d = Calls::default();
         let share = |v: &Option<Spanned<f64>>, field: &str, default: u32| match v {
             None => Ok(default),
@@ -211,8 +213,21 @@ impl RawCalls {
                 Some(format!("write e.g. {field} = 0.1 for one call in ten")),
             )),
         };
+        let rate = |v: &Option<Spanned<u32>>, field: &str, default: u32| match v {
+            None => Ok(default),
+            Some(x) if *x.get_ref() <= MAX_PER_HOUR => Ok(*x.get_ref()),
+            Some(x) => Err(src.error(
+                x.span(),
+                Some(&format!("calls.{field}")),
+                format!(
+                    "{} per hour is more than the {MAX_PER_HOUR} fleetsim takes",
+                    x.get_ref()
+                ),
+                Some("DOMAIN.md's largest servers handle a few thousand concurrent calls".into()),
+            )),
+        };
         let c = Calls {
-            per_hour: self.per_hour.unwrap_or(d.per_hour),
+            per_hour: rate(&self.per_hour, "per-hour", d.per_hour)?,
             mean_duration: self
                 .mean_duration
                 .as_ref()
@@ -223,18 +238,12 @@ impl RawCalls {
             hunt_group: share(&self.hunt_group, "hunt-group", d.hunt_group)?,
             external: share(&self.external, "external", d.external)?,
             recorded: share(&self.recorded, "recorded", d.recorded)?,
-            portal_changes_per_hour: self
-                .portal_changes_per_hour
-                .unwrap_or(d.portal_changes_per_hour),
+            portal_changes_per_hour: rate(
+                &self.portal_changes_per_hour,
+                "portal-changes-per-hour",
+                d.portal_changes_per_hour,
+            )?,
         };
-        if c.per_hour > 1_000_000 || c.portal_changes_per_hour > 1_000_000 {
-            return Err(src.error(
-                0..0,
-                Some("calls.per-hour"),
-                "more than a million calls or changes per hour",
-                Some("DOMAIN.md's largest servers handle a few thousand concurrent calls".into()),
-            ));
-        }
         if let Some(m) = &self.mean_duration
             && (m.get_ref().0.is_zero() || *m.get_ref() > Dur::days(1))
         {
@@ -246,15 +255,47 @@ impl RawCalls {
             ));
         }
         if c.voicemail + c.conference + c.held + c.hunt_group + c.external > 1000 {
-            return Err(src.error(
-                0..0,
-                Some("calls"),
-                "voicemail + conference + held + hunt-group + external shares add up to more than 1",
-                Some("each call is of one kind, the rest are plain two-party calls; the defaults are voicemail 0.15, conference 0.1, held 0.1, hunt-group 0.1, external 0.1: set the others lower (or 0) when you raise one".into()),
-            ));
+            return Err(self.shares_error(src, table, &c));
         }
         Ok(c)
     }
+
+    /// The shares add up to more than 1: located at the last share given
+    /// (or the `[calls]` table), naming every share and its value.
+    fn shares_error(&self, src: &Source<'_>, table: Range<usize>, c: &Calls) -> Box<FileError> {
+        let given = [
+            &self.voicemail,
+            &self.conference,
+            &self.held,
+            &self.hunt_group,
+            &self.external,
+        ];
+        let span = given
+            .iter()
+            .filter_map(|v| v.as_ref().map(Spanned::span))
+            .max_by_key(|s| s.start)
+            .unwrap_or(table);
+        let shares = format!(
+            "voicemail {} + conference {} + held {} + hunt-group {} + external {} = {}",
+            per_mille(c.voicemail),
+            per_mille(c.conference),
+            per_mille(c.held),
+            per_mille(c.hunt_group),
+            per_mille(c.external),
+            per_mille(c.voicemail + c.conference + c.held + c.hunt_group + c.external),
+        );
+        src.error(
+            span,
+            Some("calls.voicemail + conference + held + hunt-group + external"),
+            format!("the call shares add up to more than 1: {shares}"),
+            Some("each call is of one kind, the rest are plain two-party calls; the defaults are voicemail 0.15, conference 0.1, held 0.1, hunt-group 0.1, external 0.1: set the others lower (or 0) when you raise one".into()),
+        )
+    }
+}
+
+/// A per-mille share as a decimal (`150` → `0.15`).
+fn per_mille(v: u32) -> String {
+    format!("{}", f64::from(v) / 1000.0)
 }
 
 /// An expectation with its display name.
@@ -418,12 +459,8 @@ pub struct DiskResolver {
 impl FleetResolver for DiskResolver {
     fn read(&self, path: &str) -> Result<(String, String), LoadError> {
         let full = self.base.join(path);
-        let shown = full.display().to_string();
-        let text = std::fs::read_to_string(&full).map_err(|source| LoadError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        Ok((shown, text))
+        let text = crate::read::read_text(&full)?;
+        Ok((full.display().to_string(), text))
     }
 }
 
@@ -431,10 +468,7 @@ impl Scenario {
     /// Loads a scenario file from disk (its fleet path is relative to it).
     pub fn load(path: &Path) -> Result<Scenario, LoadError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = crate::read::read_text(path)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Scenario::parse(
             &Source {
@@ -449,7 +483,9 @@ impl Scenario {
     pub fn parse(src: &Source<'_>, resolver: &dyn FleetResolver) -> Result<Scenario, LoadError> {
         // `fleet` is a path or an inline table: peek, then parse with spans intact.
         let peek: toml::Table = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
-        if peek.contains_key("server") && !peek.contains_key("fleet") {
+        if Fleet::looks_like(src.text)
+            || (peek.contains_key("server") && !peek.contains_key("fleet"))
+        {
             return Err(src
                 .error(0..0, None, "this is a fleet file, not a scenario",
                     Some("a scenario names its fleet: fleet = \"path/to/this.toml\", plus duration, faults and expectations".into()))
@@ -540,11 +576,14 @@ impl RawRest {
                 Some("write e.g. duration = \"1h\"".into()),
             ));
         }
-        if duration > Dur::secs(400 * 86_400) {
+        if duration > crate::limits::MAX_DURATION {
             return Err(src.error(
                 self.duration.span(),
                 Some("duration"),
-                format!("{duration} is longer than the 400 days fleetsim runs"),
+                format!(
+                    "{duration} is longer than the {} fleetsim runs",
+                    crate::limits::MAX_DURATION
+                ),
                 Some("a 30-day licence grace fits easily: write e.g. duration = \"35d\"".into()),
             ));
         }
@@ -784,7 +823,7 @@ impl RawRest {
                 .map_or("scenario".into(), |s| s.to_string_lossy().into_owned())
         });
         let calls = match &self.calls {
-            Some(c) => c.get_ref().validate(src)?,
+            Some(c) => c.get_ref().validate(src, c.span())?,
             None => Calls::default(),
         };
         Ok(Scenario {

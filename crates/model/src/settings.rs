@@ -141,6 +141,20 @@ impl Resilience {
             ("resilience.licence-grace", self.grace()),
         ];
         for (field, d) in positive {
+            let periodic = !matches!(
+                field,
+                "resilience.preservation-limit" | "resilience.licence-grace"
+            );
+            if periodic && d < crate::limits::MIN_INTERVAL {
+                return Err((
+                    field,
+                    format!(
+                        "{d} is shorter than the {} fleetsim allows for this interval",
+                        crate::limits::MIN_INTERVAL
+                    ),
+                    "see docs/file-format.md, \"Limits\"".into(),
+                ));
+            }
             if d.0.is_zero() {
                 return Err((
                     field,

@@ -61,3 +61,55 @@ pub async fn call<T>(
         )),
     }
 }
+
+/// Why an RPC failed, in a fixed vocabulary that never carries transport
+/// text: a server's own refusal keeps its message (the codes fleetsim's
+/// servers refuse with), anything else is "timed out", "unreachable",
+/// "connection lost" or "failed".
+pub fn failure_reason(status: &tonic::Status) -> String {
+    use tonic::Code::*;
+    match status.code() {
+        FailedPrecondition | ResourceExhausted | PermissionDenied | AlreadyExists
+        | InvalidArgument | NotFound => status.message().to_string(),
+        // tonic reports its own client deadline as CANCELLED "Timeout expired".
+        DeadlineExceeded => "timed out".into(),
+        Cancelled if status.message() == "Timeout expired" => "timed out".into(),
+        Unavailable => "unreachable".into(),
+        Unknown | Cancelled | Internal => "connection lost".into(),
+        _ => "failed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_reason;
+    use tonic::Status;
+
+    #[test]
+    fn transport_errors_are_reported_in_a_fixed_vocabulary() {
+        assert_eq!(
+            failure_reason(&Status::cancelled("Timeout expired")),
+            "timed out"
+        );
+        assert_eq!(
+            failure_reason(&Status::deadline_exceeded("no answer before the deadline")),
+            "timed out"
+        );
+        assert_eq!(
+            failure_reason(&Status::unavailable(
+                "error trying to connect: tcp connect error"
+            )),
+            "unreachable"
+        );
+        assert_eq!(
+            failure_reason(&Status::unknown("h2 protocol error: stream reset")),
+            "connection lost"
+        );
+    }
+
+    #[test]
+    fn a_servers_own_refusal_keeps_its_words() {
+        let s = Status::resource_exhausted("all 8 trunks of expansion-v2 are busy");
+        assert_eq!(failure_reason(&s), "all 8 trunks of expansion-v2 are busy");
+    }
+}

@@ -27,7 +27,7 @@ pub mod io;
 pub mod net;
 pub mod seed;
 
-pub use channel::{ChannelTiming, call, channel};
+pub use channel::{ChannelTiming, call, channel, failure_reason};
 pub use clock::{Clock, EventLog, Timing};
 pub use io::FaultIo;
 pub use net::{Changes, Incoming, Mode, Net};

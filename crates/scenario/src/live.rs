@@ -119,10 +119,10 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
                 let _ = reply.send(status(&fut, &in_force));
             }
             Some(Cmd::Fault(action, reply)) => {
-                let faults = match fleetsim_model::fault::parse_action(&fut.fleet, &action) {
+                let faults = match parse_guarded(&fut.fleet, &action) {
                     Ok(f) => f,
                     Err(e) => {
-                        let _ = reply.send(Err(e.to_string()));
+                        let _ = reply.send(Err(e));
                         continue;
                     }
                 };
@@ -157,6 +157,27 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
         }
     }
     fut.stop();
+}
+
+/// The most bytes of a fault action taken over the control API.
+pub const MAX_ACTION_BYTES: usize = 64 * 1024;
+
+/// The most bytes of an error message sent back in `grpc-message` (HTTP/2
+/// peers refuse large headers); longer messages are cut with `…`.
+pub const MAX_STATUS_MESSAGE: usize = 2 * 1024;
+
+/// Parses a fault action for the live fleet; any failure, even a panic of
+/// the parser, is an error message (so no input stops the fleet).
+fn parse_guarded(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, String> {
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fleetsim_model::fault::parse_action(fleet, action).map_err(|e| e.to_string())
+    }));
+    match parsed {
+        Ok(r) => r,
+        Err(_) => {
+            Err("fleetsim could not read this action (an internal error); the fleet runs on".into())
+        }
+    }
 }
 
 /// Why a fault cannot be applied to the live fleet as it stands, if so.
@@ -268,21 +289,30 @@ impl ControlSvc {
     }
 
     fn check<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        let Some(want) = &self.token else {
-            return Ok(());
-        };
-        let got = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if got.strip_prefix("Bearer ") == Some(want.as_str()) {
-            Ok(())
-        } else {
-            Err(Status::unauthenticated(
-                "this control API needs `authorization: Bearer <token>` (fleetsim ctl --token)",
-            ))
-        }
+        authorize(self.token.as_deref(), req.metadata())
+    }
+}
+
+/// Whether a token is unusable: empty or only whitespace.
+pub fn blank_token(token: &str) -> bool {
+    token.trim().is_empty()
+}
+
+/// Lets a call through when no token is required, or when it carries
+/// `authorization: Bearer <token>`; a blank token never lets anything in.
+fn authorize(token: Option<&str>, meta: &tonic::metadata::MetadataMap) -> Result<(), Status> {
+    let Some(want) = token else {
+        return Ok(());
+    };
+    let got = meta
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match got {
+        Some(got) if !blank_token(want) && got == want => Ok(()),
+        _ => Err(Status::unauthenticated(
+            "this control API needs `authorization: Bearer <token>` (fleetsim ctl --token)",
+        )),
     }
 }
 
@@ -339,6 +369,12 @@ impl pb::control_server::Control for ControlSvc {
     ) -> Result<Response<pb::FaultReply>, Status> {
         self.check(&req)?;
         let action = req.into_inner().action;
+        if action.len() > MAX_ACTION_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "the action is {} bytes; at most {MAX_ACTION_BYTES} are taken",
+                action.len()
+            )));
+        }
         let (tx, rx) = oneshot::channel();
         self.fleet
             .tx
@@ -347,7 +383,10 @@ impl pb::control_server::Control for ControlSvc {
             .map_err(|_| Status::unavailable("the fleet has stopped"))?;
         match rx.await {
             Ok(Ok(r)) => Ok(Response::new(r)),
-            Ok(Err(e)) => Err(Status::invalid_argument(e)),
+            Ok(Err(e)) => Err(Status::invalid_argument(fleetsim_model::error::truncate(
+                &e,
+                MAX_STATUS_MESSAGE,
+            ))),
             Err(_) => Err(Status::unavailable("the fleet has stopped")),
         }
     }
@@ -364,13 +403,17 @@ where
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
-/// Serves `Control` on `addr` until the runtime ends. A non-loopback address
-/// needs a token.
+/// Serves `Control` (and reflection) on `addr` until the runtime ends. A
+/// non-loopback address needs a token; a blank token is refused. With a
+/// token, every service on the port (reflection too) needs it.
 pub async fn serve_control(
     handle: LiveHandle,
     addr: SocketAddr,
     token: Option<String>,
 ) -> Result<(), String> {
+    if token.as_deref().is_some_and(blank_token) {
+        return Err("refusing a blank control API token: give a non-empty --token".into());
+    }
     if !addr.ip().is_loopback() && token.is_none() {
         return Err(format!(
             "refusing to serve the control API on {addr} without a token: set --token (or bind 127.0.0.1)"
@@ -381,11 +424,13 @@ pub async fn serve_control(
         .map_err(|e| format!("cannot bind control API on {addr}: {e}"))?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let reflection = tonic_reflection_service();
-    let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token));
+    let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token.clone()));
+    let auth = move |req: Request<()>| authorize(token.as_deref(), req.metadata()).map(|()| req);
     // hyper's wall-clock `date` header is on here too (tonic 0.14 cannot
     // turn it off; see fleetsim_server::start); this server is live-only,
     // real TCP on the wall clock, so no sim byte depends on it.
     tonic::transport::Server::builder()
+        .layer(tonic::service::InterceptorLayer::new(auth))
         .add_service(svc)
         .add_optional_service(reflection)
         .serve_with_incoming(incoming)

@@ -140,7 +140,7 @@ impl Shared {
             let mut stream = match call(self.timing.rpc_deadline, client.trunk(req)).await {
                 Ok(s) => s.into_inner(),
                 Err(e) => {
-                    why.push(e.message().to_string());
+                    why.push(format!("{v2}: {}", fleetsim_net::failure_reason(&e)));
                     continue;
                 }
             };
