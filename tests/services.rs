@@ -676,8 +676,9 @@ stop = "expansion-v2"
 
 #[test]
 fn every_call_ends_once_even_when_its_hangup_is_lost() {
-    // The link of the primary's phones flaps while calls are up: hangups are
-    // lost, yet every call that started ends exactly once in the log.
+    // The link of the primary's phones flaps, and expansion-l stops, while
+    // calls are up: hangups go unanswered, yet every call that started ends
+    // exactly once in the log.
     let s = parse(
         r#"
 name = "lost-hangups"
@@ -692,6 +693,14 @@ mean-duration = "1m"
 [[fault]]
 at = "5m"
 flap = { target = "phones@primary", period = "20s", duty = 0.5, count = 45 }
+
+[[fault]]
+at = "10m"
+stop = "expansion-l"
+
+[[fault]]
+at = "20m"
+restart = "expansion-l"
 "#,
     );
     let o = run_sim(&s);
