@@ -208,81 +208,24 @@ pub fn sweep(
             Ok(s.with_seed(v.seed))
         })
         .collect::<Result<_, RunError>>()?;
-    let total = scenarios.len();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<Result<VariationResult, RunError>>>> =
-        Mutex::new((0..total).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, total.max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break;
-                    }
-                    // A run that panics is a failing variation, not the end of the sweep.
-                    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run(
-                            &scenarios[i],
-                            &RunOptions {
-                                seed: None,
-                                ..opts.clone()
-                            },
-                        )
-                    }));
-                    let r = match attempt {
-                        Ok(r) => r.map(|o| VariationResult {
-                            variation: variations[i].clone(),
-                            passed: o.passed(),
-                            failures: o
-                                .expectations
-                                .iter()
-                                .filter(|e| !e.passed)
-                                .map(|e| (e.name.clone(), e.detail.clone()))
-                                .collect(),
-                            takeover_ms: o.metrics.takeover_ms,
-                            detection_ms: o.metrics.detection_ms,
-                            max_phone_outage_ms: o.metrics.max_phone_outage_ms,
-                            phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
-                            calls_dropped: o.metrics.calls_dropped,
-                            calls_preserved: o.metrics.calls_preserved,
-                            lost: o.metrics.messages_lost + o.metrics.recordings_lost,
-                            split_brain: o.metrics.split_brain.len() as u32,
-                        }),
-                        Err(p) => {
-                            let msg = p
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_else(|| "unknown panic".into());
-                            Ok(VariationResult {
-                                variation: variations[i].clone(),
-                                passed: false,
-                                failures: vec![("the run panicked".into(), msg)],
-                                takeover_ms: None,
-                                detection_ms: None,
-                                max_phone_outage_ms: 0,
-                                phones_unregistered_at_end: 0,
-                                calls_dropped: 0,
-                                calls_preserved: 0,
-                                lost: 0,
-                                split_brain: 0,
-                            })
-                        }
-                    };
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                }
-            });
+    let results: Vec<VariationResult> = parallel(scenarios.len(), jobs, progress, |i| {
+        // A run that panics is a failing variation, not the end of the sweep.
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(
+                &scenarios[i],
+                &RunOptions {
+                    seed: None,
+                    ..opts.clone()
+                },
+            )
+        }));
+        match attempt {
+            Ok(r) => r.map(|o| variation_result(&variations[i], &o)),
+            Err(p) => Ok(panicked(&variations[i], &panic_message(p.as_ref()))),
         }
-    });
-    let results: Vec<VariationResult> = slots
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| r.expect("every slot is filled"))
-        .collect::<Result<_, _>>()?;
+    })
+    .into_iter()
+    .collect::<Result<_, _>>()?;
     Ok(SweepReport {
         scenario: scenario.name.clone(),
         takeover_ms: Distribution::of(results.iter().filter_map(|r| r.takeover_ms)),
@@ -299,4 +242,84 @@ pub fn sweep(
         split_brain: Distribution::of(results.iter().map(|r| u64::from(r.split_brain))),
         results,
     })
+}
+
+fn variation_result(v: &Variation, o: &crate::RunOutcome) -> VariationResult {
+    VariationResult {
+        variation: v.clone(),
+        passed: o.passed(),
+        failures: o
+            .expectations
+            .iter()
+            .filter(|e| !e.passed)
+            .map(|e| (e.name.clone(), e.detail.clone()))
+            .collect(),
+        takeover_ms: o.metrics.takeover_ms,
+        detection_ms: o.metrics.detection_ms,
+        max_phone_outage_ms: o.metrics.max_phone_outage_ms,
+        phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
+        calls_dropped: o.metrics.calls_dropped,
+        calls_preserved: o.metrics.calls_preserved,
+        lost: o.metrics.messages_lost + o.metrics.recordings_lost,
+        split_brain: o.metrics.split_brain.len() as u32,
+    }
+}
+
+fn panicked(v: &Variation, msg: &str) -> VariationResult {
+    VariationResult {
+        variation: v.clone(),
+        passed: false,
+        failures: vec![("the run panicked".into(), msg.to_string())],
+        takeover_ms: None,
+        detection_ms: None,
+        max_phone_outage_ms: 0,
+        phones_unregistered_at_end: 0,
+        calls_dropped: 0,
+        calls_preserved: 0,
+        lost: 0,
+        split_brain: 0,
+    }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// The sweep's pool: calls `f(i)` for every `i` in `0..total` on `jobs`
+/// threads (each run makes its own current-thread runtime), calling
+/// `progress(done, total)` as items finish; results in index order.
+pub fn parallel<R: Send>(
+    total: usize,
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    f: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<R>>> = Mutex::new((0..total).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, total.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let r = f(i);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect()
 }
