@@ -40,8 +40,10 @@
 //! - [`golden`]: golden timelines and their semantic diff; run-to-run divergence.
 //! - [`live`]: a live fleet on loopback TCP and its `Control` gRPC service.
 //! - [`sweep`]: many variations in parallel, with distributions and failures.
+//! - [`chaos`]: random fault schedules, invariants on every event log, shrinking.
 
 pub mod builder;
+pub mod chaos;
 pub mod expect;
 pub mod findings;
 pub mod golden;

@@ -1,0 +1,419 @@
+//! The invariants every chaos run must keep, read from its event log alone
+//! (docs/chaos.md says each one precisely).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fleetsim_model::{
+    Event, EventRecord, FailbackMode, FaultKind, GrayPath, PhoneKind, Scenario, human_ms,
+};
+
+/// An invariant of a chaos run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Invariant {
+    /// The run completed (no error, no panic).
+    RunCompletes,
+    /// The end-of-run audit lost no message and no recording.
+    NothingLost,
+    /// No phone registered on two servers at once beyond the expiry bound.
+    NoDoubleRegistration,
+    /// Every phone is registered, at home, at the end of the run.
+    RegisteredAtEnd,
+    /// No split-brain finding without a fault that splits the network.
+    NoSplitBrainWithoutSplit,
+    /// Every call ends (allowing calls still within their length at the end).
+    NoCallLeftOpen,
+    /// No call refused as "already in a call" when the phone has none open.
+    NoContradictingRefusal,
+    /// A rerun gives the same event log, byte for byte.
+    Deterministic,
+}
+
+impl Invariant {
+    /// Every invariant, in report order.
+    pub const ALL: [Invariant; 8] = [
+        Invariant::RunCompletes,
+        Invariant::NothingLost,
+        Invariant::NoDoubleRegistration,
+        Invariant::RegisteredAtEnd,
+        Invariant::NoSplitBrainWithoutSplit,
+        Invariant::NoCallLeftOpen,
+        Invariant::NoContradictingRefusal,
+        Invariant::Deterministic,
+    ];
+
+    /// Kebab-case name, as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::RunCompletes => "run-completes",
+            Invariant::NothingLost => "nothing-lost",
+            Invariant::NoDoubleRegistration => "no-double-registration",
+            Invariant::RegisteredAtEnd => "registered-at-end",
+            Invariant::NoSplitBrainWithoutSplit => "no-split-brain-without-split",
+            Invariant::NoCallLeftOpen => "no-call-left-open",
+            Invariant::NoContradictingRefusal => "no-contradicting-refusal",
+            Invariant::Deterministic => "deterministic",
+        }
+    }
+}
+
+/// One broken invariant, with what shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: Invariant,
+    /// What the log shows (the first instance, and how many).
+    pub detail: String,
+}
+
+fn violation(invariant: Invariant, detail: String) -> Violation {
+    Violation { invariant, detail }
+}
+
+/// Checks every invariant that one event log can show (all but determinism).
+pub fn check(scenario: &Scenario, events: &[EventRecord]) -> Vec<Violation> {
+    let regs = Registrations::replay(events);
+    [
+        nothing_lost(events),
+        double_registration(scenario, &regs),
+        registered_at_end(scenario, events, &regs),
+        split_brain_without_split(scenario, events),
+        call_left_open(scenario, events),
+        contradicting_refusal(events),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Nothing lost: the audit event exists and counts no loss.
+pub fn nothing_lost(events: &[EventRecord]) -> Option<Violation> {
+    match crate::findings::audit(events) {
+        None => Some(violation(
+            Invariant::NothingLost,
+            "the run has no end-of-run audit event".into(),
+        )),
+        Some(a) if !a.nothing_lost() => Some(violation(Invariant::NothingLost, a.describe())),
+        Some(_) => None,
+    }
+}
+
+/// The longest a phone may stay registered on two servers: a server drops a
+/// registration not refreshed for 2 keepalive intervals plus a deadline,
+/// checked every keepalive interval; one more deadline of slack.
+pub fn double_registration_bound_ms(scenario: &Scenario) -> u64 {
+    let t = &scenario.fleet.timers;
+    3 * t.keepalive_interval.as_millis() + 2 * t.rpc_deadline.as_millis()
+}
+
+/// Where each phone is registered, from the servers' side, replayed from
+/// the log, with every stretch a phone spent on two servers or more.
+#[derive(Debug, Default)]
+pub struct Registrations {
+    /// phone → server → registered since (ms).
+    pub on: BTreeMap<String, BTreeMap<String, u64>>,
+    /// (phone, servers, from, to) of each stretch on two servers or more.
+    pub doubles: Vec<(String, Vec<String>, u64, u64)>,
+    /// The end of the run (ms).
+    pub end_ms: u64,
+}
+
+impl Registrations {
+    /// Replays `events`: a phone is on a server from `phone-registered`
+    /// until `registration-expired`, `phone-sent-home` or a reboot's
+    /// `phone-lost` there, or the server's crash, stop or (re)start.
+    pub fn replay(events: &[EventRecord]) -> Registrations {
+        let mut r = Registrations {
+            end_ms: events.last().map_or(0, |e| e.t_ms),
+            ..Registrations::default()
+        };
+        let mut double_since: BTreeMap<String, (u64, BTreeSet<String>)> = BTreeMap::new();
+        for e in events {
+            let touched: Vec<String> = match &e.event {
+                Event::PhoneRegistered { phone, .. } => {
+                    let on = r.on.entry(phone.clone()).or_default();
+                    on.entry(e.server.clone()).or_insert(e.t_ms);
+                    vec![phone.clone()]
+                }
+                Event::RegistrationExpired { phone, .. } | Event::PhoneSentHome { phone, .. } => {
+                    r.leave(phone, &e.server)
+                }
+                Event::PhoneLost { phone, reason } if reason.starts_with("rebooted") => {
+                    r.leave(phone, &e.server)
+                }
+                Event::ServerCrashed { .. }
+                | Event::ServerStopped { .. }
+                | Event::ServerStarted { .. } => r.clear_server(&e.server),
+                _ => Vec::new(),
+            };
+            for p in touched {
+                r.track_double(&p, e.t_ms, &mut double_since);
+            }
+        }
+        for (p, (from, servers)) in double_since {
+            r.doubles
+                .push((p, servers.into_iter().collect(), from, r.end_ms));
+        }
+        r
+    }
+
+    fn leave(&mut self, phone: &str, server: &str) -> Vec<String> {
+        if let Some(on) = self.on.get_mut(phone) {
+            on.remove(server);
+        }
+        vec![phone.to_string()]
+    }
+
+    fn clear_server(&mut self, server: &str) -> Vec<String> {
+        let mut touched = Vec::new();
+        for (p, on) in &mut self.on {
+            if on.remove(server).is_some() {
+                touched.push(p.clone());
+            }
+        }
+        touched
+    }
+
+    fn track_double(
+        &mut self,
+        phone: &str,
+        t: u64,
+        since: &mut BTreeMap<String, (u64, BTreeSet<String>)>,
+    ) {
+        let on = self.on.get(phone).map(|m| m.len()).unwrap_or(0);
+        if on >= 2 {
+            let servers = self.on[phone].keys().cloned();
+            since
+                .entry(phone.to_string())
+                .or_insert((t, BTreeSet::new()))
+                .1
+                .extend(servers);
+        } else if let Some((from, servers)) = since.remove(phone) {
+            self.doubles
+                .push((phone.to_string(), servers.into_iter().collect(), from, t));
+        }
+    }
+}
+
+/// No phone on two servers at once for longer than the expiry bound.
+pub fn double_registration(scenario: &Scenario, regs: &Registrations) -> Option<Violation> {
+    let bound = double_registration_bound_ms(scenario);
+    let long: Vec<&(String, Vec<String>, u64, u64)> = regs
+        .doubles
+        .iter()
+        .filter(|(_, _, from, to)| to - from > bound)
+        .collect();
+    let (phone, servers, from, to) = long.iter().max_by_key(|d| d.3 - d.2)?;
+    Some(violation(
+        Invariant::NoDoubleRegistration,
+        format!(
+            "phone {phone} registered on {} at once from {} to {} ({}, bound {}); {} such stretches in all",
+            servers.join(" and "),
+            human_ms(*from),
+            human_ms(*to),
+            human_ms(to - from),
+            human_ms(bound),
+            long.len()
+        ),
+    ))
+}
+
+/// Calls replayed from the log: those still open, and refusals as "already
+/// in a call" of a phone with no call open.
+#[derive(Debug, Default)]
+pub struct OpenCalls {
+    /// call id → (calling phone, started at ms), still open at the end.
+    pub open: BTreeMap<String, (String, u64)>,
+    /// (phone, refused call, at ms) of each contradicting refusal.
+    pub contradictions: Vec<(String, String, u64)>,
+}
+
+impl OpenCalls {
+    /// Replays `events`: a call is open from `call-started` until
+    /// `call-ended`, `call-dropped` or `call-failed` (`call-preserved` keeps
+    /// it open).
+    pub fn replay(events: &[EventRecord]) -> OpenCalls {
+        let mut c = OpenCalls::default();
+        for e in events {
+            match &e.event {
+                Event::CallStarted { call, phone, .. } => {
+                    c.open.insert(call.clone(), (phone.clone(), e.t_ms));
+                }
+                Event::CallFailed {
+                    call,
+                    phone,
+                    reason,
+                } if reason.contains("already in a call") => {
+                    if !c.open.values().any(|(p, _)| p == phone) {
+                        c.contradictions.push((phone.clone(), call.clone(), e.t_ms));
+                    }
+                }
+                Event::CallEnded { call, .. }
+                | Event::CallDropped { call, .. }
+                | Event::CallFailed { call, .. } => {
+                    c.open.remove(call);
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// Whether `phone` has a call open at the end.
+    pub fn busy(&self, phone: &str) -> bool {
+        self.open.values().any(|(p, _)| p == phone)
+    }
+}
+
+/// Every phone is registered at the end, and at home: a phone in a call
+/// may be anywhere (it goes home when idle), and an H.323 phone under
+/// manual phone failback may stay on its backup.
+pub fn registered_at_end(
+    scenario: &Scenario,
+    events: &[EventRecord],
+    regs: &Registrations,
+) -> Option<Violation> {
+    let calls = OpenCalls::replay(events);
+    let manual = scenario.fleet.resilience.phone_failback == FailbackMode::Manual;
+    let mut bad: Vec<String> = Vec::new();
+    for p in &scenario.fleet.phones {
+        let on: Vec<&String> = regs
+            .on
+            .get(&p.extension)
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        let anywhere_ok = calls.busy(&p.extension) || (manual && p.kind == PhoneKind::H323);
+        let fine = if anywhere_ok {
+            !on.is_empty()
+        } else {
+            on.iter().any(|s| **s == p.home)
+        };
+        if !fine {
+            let where_ = if on.is_empty() {
+                "nowhere".to_string()
+            } else {
+                format!(
+                    "on {}",
+                    on.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )
+            };
+            bad.push(format!("{} (home {}) {where_}", p.extension, p.home));
+        }
+    }
+    let first = bad.first()?;
+    Some(violation(
+        Invariant::RegisteredAtEnd,
+        format!(
+            "{} phones not registered at home at the end ({}): {first}{}",
+            bad.len(),
+            human_ms(regs.end_ms),
+            if bad.len() > 1 {
+                format!(
+                    "; also {}",
+                    bad[1..]
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                String::new()
+            }
+        ),
+    ))
+}
+
+/// Whether a fault cuts servers off from each other while they keep
+/// running: a partition, a one-way cut, a stall (or flap), a gray failure
+/// dropping presence, or latency of at least half the RPC deadline (a
+/// request and its answer both pay it). Crash, stop, hang and clock steps do
+/// not split the network.
+pub fn splits_network(kind: &FaultKind, rpc_deadline_ms: u64) -> bool {
+    match kind {
+        FaultKind::Partition { groups } => !groups.is_empty(),
+        FaultKind::OneWay { on, .. } | FaultKind::Stall { on, .. } => *on,
+        FaultKind::Gray { drop, .. } => drop.contains(&GrayPath::Presence),
+        FaultKind::Latency { delay, jitter, .. } => {
+            2 * (delay.as_millis() + jitter.as_millis()) >= rpc_deadline_ms
+        }
+        _ => false,
+    }
+}
+
+/// No split-brain finding that starts before any fault splitting the network.
+pub fn split_brain_without_split(scenario: &Scenario, events: &[EventRecord]) -> Option<Violation> {
+    let deadline = scenario.fleet.timers.rpc_deadline.as_millis();
+    let first_split = scenario
+        .faults
+        .iter()
+        .filter(|f| splits_network(&f.kind, deadline))
+        .map(|f| f.at.as_millis())
+        .min();
+    let findings = crate::findings::split_brain(&scenario.fleet, events);
+    let unexplained: Vec<_> = findings
+        .iter()
+        .filter(|s| first_split.is_none_or(|t| s.from_ms < t))
+        .collect();
+    let first = unexplained.first()?;
+    Some(violation(
+        Invariant::NoSplitBrainWithoutSplit,
+        format!(
+            "{} with no network split before it; {} such findings",
+            first.describe(),
+            unexplained.len()
+        ),
+    ))
+}
+
+/// The longest a call of the workload may last: six times the mean length
+/// (the workload's cap), plus a keepalive interval and two deadlines for
+/// setting it up and hanging up.
+pub fn call_allowance_ms(scenario: &Scenario) -> u64 {
+    let t = &scenario.fleet.timers;
+    6 * scenario.calls.mean_duration.as_millis().max(5_000)
+        + t.keepalive_interval.as_millis()
+        + 2 * t.rpc_deadline.as_millis()
+}
+
+/// Every call ends: a call still open at the end violates it if it started
+/// longer than [`call_allowance_ms`] before the end.
+pub fn call_left_open(scenario: &Scenario, events: &[EventRecord]) -> Option<Violation> {
+    let end = events.last().map_or(0, |e| e.t_ms);
+    let allowance = call_allowance_ms(scenario);
+    let calls = OpenCalls::replay(events);
+    let mut old: Vec<(&String, &(String, u64))> = calls
+        .open
+        .iter()
+        .filter(|(_, (_, t))| end - t > allowance)
+        .collect();
+    old.sort_by_key(|(_, (_, t))| *t);
+    let (call, (phone, t)) = old.first()?;
+    Some(violation(
+        Invariant::NoCallLeftOpen,
+        format!(
+            "call {call} of {phone} started at {} and never ended ({} before the end, allowance {}); {} such calls",
+            human_ms(*t),
+            human_ms(end - t),
+            human_ms(allowance),
+            old.len()
+        ),
+    ))
+}
+
+/// No call refused as "already in a call" when the phone has no call open.
+pub fn contradicting_refusal(events: &[EventRecord]) -> Option<Violation> {
+    let calls = OpenCalls::replay(events);
+    let (phone, call, t) = calls.contradictions.first()?;
+    Some(violation(
+        Invariant::NoContradictingRefusal,
+        format!(
+            "call {call} of {phone} refused at {} as \"already in a call\", but {phone} has no call open; {} such refusals",
+            human_ms(*t),
+            calls.contradictions.len()
+        ),
+    ))
+}
