@@ -195,23 +195,77 @@ impl Registrations {
     }
 }
 
-/// No phone on two servers at once for longer than the expiry bound.
+/// The windows (from, to) in which `server` was hung: from a hang until it
+/// resumes, crashes or stops (to the end of the run if none).
+pub fn hung_windows(scenario: &Scenario, server: &str) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut since: Option<u64> = None;
+    for f in &scenario.faults {
+        let t = f.at.as_millis();
+        match &f.kind {
+            FaultKind::Hang {
+                server: s,
+                on: true,
+            } if s == server => {
+                since.get_or_insert(t);
+            }
+            FaultKind::Hang {
+                server: s,
+                on: false,
+            }
+            | FaultKind::Crash { server: s }
+            | FaultKind::Stop { server: s }
+                if s == server =>
+            {
+                out.extend(since.take().map(|from| (from, t)));
+            }
+            _ => {}
+        }
+    }
+    out.extend(since.map(|from| (from, scenario.duration.as_millis())));
+    out
+}
+
+/// How much of `from..to` some server of `servers` spent hung.
+fn hung_overlap(scenario: &Scenario, servers: &[String], from: u64, to: u64) -> u64 {
+    let mut w: Vec<(u64, u64)> = servers
+        .iter()
+        .flat_map(|s| hung_windows(scenario, s))
+        .map(|(a, b)| (a.max(from), b.min(to)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    w.sort_unstable();
+    let (mut total, mut reach) = (0, from);
+    for (a, b) in w {
+        let a = a.max(reach);
+        if b > a {
+            total += b - a;
+            reach = b;
+        }
+    }
+    total
+}
+
+/// No phone on two servers at once for longer than the expiry bound, not
+/// counting time a server holding it was hung (a hung server's memory is
+/// frozen: it can neither expire nor use a registration).
 pub fn double_registration(scenario: &Scenario, regs: &Registrations) -> Option<Violation> {
     let bound = double_registration_bound_ms(scenario);
-    let long: Vec<&(String, Vec<String>, u64, u64)> = regs
+    let long: Vec<(&(String, Vec<String>, u64, u64), u64)> = regs
         .doubles
         .iter()
-        .filter(|(_, _, from, to)| to - from > bound)
+        .map(|d| (d, d.3 - d.2 - hung_overlap(scenario, &d.1, d.2, d.3)))
+        .filter(|(_, len)| *len > bound)
         .collect();
-    let (phone, servers, from, to) = long.iter().max_by_key(|d| d.3 - d.2)?;
+    let ((phone, servers, from, to), len) = long.iter().max_by_key(|d| d.1)?;
     Some(violation(
         Invariant::NoDoubleRegistration,
         format!(
-            "phone {phone} registered on {} at once from {} to {} ({}, bound {}); {} such stretches in all",
+            "phone {phone} registered on {} at once from {} to {} ({} not hung, bound {}); {} such stretches in all",
             servers.join(" and "),
             human_ms(*from),
             human_ms(*to),
-            human_ms(to - from),
+            human_ms(*len),
             human_ms(bound),
             long.len()
         ),
@@ -327,15 +381,17 @@ pub fn registered_at_end(
     ))
 }
 
-/// Whether a fault cuts servers off from each other while they keep
-/// running: a partition, a one-way cut, a stall (or flap), a gray failure
-/// dropping presence, or latency of at least half the RPC deadline (a
-/// request and its answer both pay it). Crash, stop, hang and clock steps do
+/// Whether a fault cuts servers off from each other while they keep their
+/// state: a partition, a one-way cut, a stall (or flap), a gray failure
+/// dropping presence, a hang, or latency of at least half the RPC deadline
+/// (a request and its answer both pay it). Crash, stop and clock steps do
 /// not split the network.
 pub fn splits_network(kind: &FaultKind, rpc_deadline_ms: u64) -> bool {
     match kind {
         FaultKind::Partition { groups } => !groups.is_empty(),
-        FaultKind::OneWay { on, .. } | FaultKind::Stall { on, .. } => *on,
+        FaultKind::OneWay { on, .. } | FaultKind::Stall { on, .. } | FaultKind::Hang { on, .. } => {
+            *on
+        }
         FaultKind::Gray { drop, .. } => drop.contains(&GrayPath::Presence),
         FaultKind::Latency { delay, jitter, .. } => {
             2 * (delay.as_millis() + jitter.as_millis()) >= rpc_deadline_ms
@@ -344,9 +400,12 @@ pub fn splits_network(kind: &FaultKind, rpc_deadline_ms: u64) -> bool {
     }
 }
 
-/// No split-brain finding that starts before any fault splitting the network.
+/// No split-brain finding that starts before any fault splitting the
+/// network, and none still open at the end of the run (every fault has
+/// been undone for the whole settle tail by then).
 pub fn split_brain_without_split(scenario: &Scenario, events: &[EventRecord]) -> Option<Violation> {
     let deadline = scenario.fleet.timers.rpc_deadline.as_millis();
+    let end = events.last().map_or(0, |e| e.t_ms);
     let first_split = scenario
         .faults
         .iter()
@@ -356,13 +415,18 @@ pub fn split_brain_without_split(scenario: &Scenario, events: &[EventRecord]) ->
     let findings = crate::findings::split_brain(&scenario.fleet, events);
     let unexplained: Vec<_> = findings
         .iter()
-        .filter(|s| first_split.is_none_or(|t| s.from_ms < t))
+        .filter(|s| first_split.is_none_or(|t| s.from_ms < t) || s.to_ms >= end)
         .collect();
     let first = unexplained.first()?;
+    let why = if first.to_ms >= end {
+        "still at the end of the run"
+    } else {
+        "with no network split before it"
+    };
     Some(violation(
         Invariant::NoSplitBrainWithoutSplit,
         format!(
-            "{} with no network split before it; {} such findings",
+            "{} {why}; {} such findings",
             first.describe(),
             unexplained.len()
         ),
