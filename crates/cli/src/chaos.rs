@@ -36,6 +36,9 @@ pub(crate) struct ChaosArgs {
     /// Parallel runs (default: every core).
     #[arg(long, short)]
     jobs: Option<usize>,
+    /// No calls in any run (default: most runs have the scenario's calls).
+    #[arg(long)]
+    no_calls: bool,
     /// Violations shrunk per invariant (the rest are written as drawn).
     #[arg(long, default_value_t = 5)]
     shrink_limit: usize,
@@ -102,6 +105,7 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     plan.seed = args.seed;
     plan.classes = classes;
     plan.shrink_limit = args.shrink_limit;
+    plan.calls = !args.no_calls;
     if let Some(j) = args.jobs {
         plan.jobs = j.max(1);
     }

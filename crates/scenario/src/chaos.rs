@@ -155,6 +155,9 @@ pub struct ChaosPlan {
     pub shrink_limit: usize,
     /// Runs one shrink may spend.
     pub shrink_budget: u32,
+    /// Whether runs may have calls (the generator gives most runs the
+    /// base's workload); false: no run has calls.
+    pub calls: bool,
 }
 
 impl ChaosPlan {
@@ -170,6 +173,7 @@ impl ChaosPlan {
             determinism_every: 20,
             shrink_limit: 5,
             shrink_budget: 30,
+            calls: true,
         }
     }
 }
@@ -299,7 +303,11 @@ pub fn run_with_progress(
         plan.classes.clone()
     };
     let schedules: Vec<Schedule> = (0..plan.schedules)
-        .map(|i| schedule::generate(&plan.base.fleet, &classes, plan.seed, i))
+        .map(|i| {
+            let mut s = schedule::generate(&plan.base.fleet, &classes, plan.seed, i);
+            s.calls &= plan.calls;
+            s
+        })
         .collect();
     let twice = |i: u32| plan.determinism_every > 0 && i % plan.determinism_every == 0;
     let checked = parallel(schedules.len(), plan.jobs, progress, |i| {

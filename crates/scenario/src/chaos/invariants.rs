@@ -261,7 +261,7 @@ pub fn double_registration(scenario: &Scenario, regs: &Registrations) -> Option<
     Some(violation(
         Invariant::NoDoubleRegistration,
         format!(
-            "phone {phone} registered on {} at once from {} to {} ({} not hung, bound {}); {} such stretches in all",
+            "phone {phone} registered on {} at once from {} to {} ({} not hung, bound {}); {} stretches that long in all",
             servers.join(" and "),
             human_ms(*from),
             human_ms(*to),
@@ -426,7 +426,7 @@ pub fn split_brain_without_split(scenario: &Scenario, events: &[EventRecord]) ->
     Some(violation(
         Invariant::NoSplitBrainWithoutSplit,
         format!(
-            "{} {why}; {} such findings",
+            "{} {why}; {} findings like it in all",
             first.describe(),
             unexplained.len()
         ),
@@ -459,7 +459,7 @@ pub fn call_left_open(scenario: &Scenario, events: &[EventRecord]) -> Option<Vio
     Some(violation(
         Invariant::NoCallLeftOpen,
         format!(
-            "call {call} of {phone} started at {} and never ended ({} before the end, allowance {}); {} such calls",
+            "call {call} of {phone} started at {} and never ended ({} before the end, allowance {}); {} calls like it in all",
             human_ms(*t),
             human_ms(end - t),
             human_ms(allowance),
@@ -475,9 +475,283 @@ pub fn contradicting_refusal(events: &[EventRecord]) -> Option<Violation> {
     Some(violation(
         Invariant::NoContradictingRefusal,
         format!(
-            "call {call} of {phone} refused at {} as \"already in a call\", but {phone} has no call open; {} such refusals",
+            "call {call} of {phone} refused at {} as \"already in a call\", but {phone} has no call open; {} refusals like it in all",
             human_ms(*t),
             calls.contradictions.len()
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ScenarioBuilder;
+
+    fn reference(faults: &[(&str, &str)]) -> Scenario {
+        let mut b = ScenarioBuilder::on_builtin_fleet("reference").duration("1h");
+        for (at, action) in faults {
+            b = b.fault(at, action);
+        }
+        b.build().unwrap()
+    }
+
+    fn at(t_ms: u64, server: &str, event: Event) -> EventRecord {
+        EventRecord {
+            t_ms,
+            server: server.into(),
+            event,
+        }
+    }
+
+    fn registered(t_ms: u64, server: &str, phone: &str) -> EventRecord {
+        at(
+            t_ms,
+            server,
+            Event::PhoneRegistered {
+                phone: phone.into(),
+                home: "primary".into(),
+                guest: server != "primary",
+            },
+        )
+    }
+
+    fn audit(lost: u32) -> EventRecord {
+        at(
+            3_600_000,
+            "runner",
+            Event::Audit {
+                messages_left: 3,
+                messages_lost: lost,
+                messages_waiting: 0,
+                recordings_made: 0,
+                recordings_lost: 0,
+                recordings_pending: 0,
+            },
+        )
+    }
+
+    fn started(t_ms: u64, call: &str, phone: &str) -> EventRecord {
+        at(
+            t_ms,
+            "primary",
+            Event::CallStarted {
+                call: call.into(),
+                phone: phone.into(),
+                kind: "two-party".into(),
+                recorded: false,
+            },
+        )
+    }
+
+    fn broken(v: Option<Violation>) -> Invariant {
+        v.expect("the invariant should be broken").invariant
+    }
+
+    #[test]
+    fn a_lost_message_in_the_audit_breaks_nothing_lost() {
+        assert_eq!(broken(nothing_lost(&[audit(1)])), Invariant::NothingLost);
+        assert!(nothing_lost(&[audit(0)]).is_none());
+    }
+
+    #[test]
+    fn a_run_without_an_audit_event_breaks_nothing_lost() {
+        assert!(nothing_lost(&[registered(0, "primary", "2001")]).is_some());
+    }
+
+    #[test]
+    fn a_phone_on_two_servers_beyond_the_expiry_bound_breaks_no_double_registration() {
+        let s = reference(&[]);
+        let bound = double_registration_bound_ms(&s);
+        let events = [
+            registered(1_000, "primary", "2001"),
+            registered(60_000, "secondary", "2001"),
+            at(
+                60_000 + bound + 1,
+                "primary",
+                Event::RegistrationExpired {
+                    phone: "2001".into(),
+                    home: "primary".into(),
+                    guest: false,
+                    silent_for_ms: 0,
+                },
+            ),
+        ];
+        let regs = Registrations::replay(&events);
+        assert_eq!(
+            broken(double_registration(&s, &regs)),
+            Invariant::NoDoubleRegistration
+        );
+    }
+
+    #[test]
+    fn a_phone_on_two_servers_within_the_bound_or_until_a_crash_is_fine() {
+        let s = reference(&[]);
+        let events = [
+            registered(1_000, "primary", "2001"),
+            registered(60_000, "secondary", "2001"),
+            at(
+                90_000,
+                "primary",
+                Event::ServerCrashed {
+                    registered_phones: 1,
+                },
+            ),
+            at(3_600_000, "runner", Event::RunEnded {}),
+        ];
+        let regs = Registrations::replay(&events);
+        assert!(double_registration(&s, &regs).is_none());
+    }
+
+    #[test]
+    fn time_a_server_spent_hung_does_not_count_toward_the_bound() {
+        let s = reference(&[("59s", "hang = \"primary\"\nfor = \"10m\"")]);
+        let events = [
+            registered(1_000, "primary", "2001"),
+            registered(60_000, "secondary", "2001"),
+            at(
+                59_000 + 600_000 + 30_000,
+                "primary",
+                Event::RegistrationExpired {
+                    phone: "2001".into(),
+                    home: "primary".into(),
+                    guest: false,
+                    silent_for_ms: 0,
+                },
+            ),
+        ];
+        let regs = Registrations::replay(&events);
+        assert!(double_registration(&s, &regs).is_none());
+    }
+
+    #[test]
+    fn a_phone_left_on_its_backup_at_the_end_breaks_registered_at_end() {
+        let s = reference(&[]);
+        let mut events: Vec<EventRecord> = s
+            .fleet
+            .phones
+            .iter()
+            .map(|p| {
+                at(
+                    1_000,
+                    &p.home,
+                    Event::PhoneRegistered {
+                        phone: p.extension.clone(),
+                        home: p.home.clone(),
+                        guest: false,
+                    },
+                )
+            })
+            .collect();
+        events.push(at(3_600_000, "runner", Event::RunEnded {}));
+        let regs = Registrations::replay(&events);
+        assert!(registered_at_end(&s, &events, &regs).is_none());
+        events.insert(
+            events.len() - 1,
+            at(
+                2_000_000,
+                "primary",
+                Event::ServerCrashed {
+                    registered_phones: 18,
+                },
+            ),
+        );
+        events.insert(events.len() - 1, registered(2_100_000, "secondary", "2001"));
+        let regs = Registrations::replay(&events);
+        let v = registered_at_end(&s, &events, &regs).unwrap();
+        assert_eq!(v.invariant, Invariant::RegisteredAtEnd);
+        assert!(v.detail.starts_with("18 phones"), "{}", v.detail);
+    }
+
+    fn voicemail(t_ms: u64, server: &str, state: &str) -> EventRecord {
+        at(
+            t_ms,
+            server,
+            Event::ServiceState {
+                service: "voicemail-pro".into(),
+                state: state.into(),
+                reason: "test".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_split_brain_with_no_network_split_breaks_its_invariant() {
+        let events = [
+            voicemail(0, "primary", "active"),
+            voicemail(300_000, "secondary", "active"),
+            voicemail(600_000, "secondary", "standby"),
+            at(3_600_000, "runner", Event::RunEnded {}),
+        ];
+        let crash = reference(&[("4m", "crash = \"primary\"\nfor = \"10m\"")]);
+        assert_eq!(
+            broken(split_brain_without_split(&crash, &events)),
+            Invariant::NoSplitBrainWithoutSplit
+        );
+        let partition = reference(&[("4m", "partition = [[\"primary\"]]\nfor = \"10m\"")]);
+        assert!(split_brain_without_split(&partition, &events).is_none());
+    }
+
+    #[test]
+    fn a_split_brain_still_open_at_the_end_breaks_its_invariant_even_after_a_split() {
+        let events = [
+            voicemail(0, "primary", "active"),
+            voicemail(300_000, "secondary", "active"),
+            at(3_600_000, "runner", Event::RunEnded {}),
+        ];
+        let partition = reference(&[("4m", "partition = [[\"primary\"]]\nfor = \"10m\"")]);
+        assert!(split_brain_without_split(&partition, &events).is_some());
+    }
+
+    #[test]
+    fn a_call_that_never_ends_breaks_no_call_left_open() {
+        let s = reference(&[]);
+        let events = [
+            started(60_000, "c1-2001", "2001"),
+            at(3_600_000, "runner", Event::RunEnded {}),
+        ];
+        assert_eq!(
+            broken(call_left_open(&s, &events)),
+            Invariant::NoCallLeftOpen
+        );
+    }
+
+    #[test]
+    fn a_call_started_within_its_longest_length_of_the_end_may_be_open() {
+        let s = reference(&[]);
+        let end = 3_600_000;
+        let events = [
+            started(end - call_allowance_ms(&s), "c1-2001", "2001"),
+            at(end, "runner", Event::RunEnded {}),
+        ];
+        assert!(call_left_open(&s, &events).is_none());
+    }
+
+    #[test]
+    fn an_already_in_a_call_refusal_with_no_call_open_breaks_no_contradicting_refusal() {
+        let failed = |t, call: &str, reason: &str| {
+            at(
+                t,
+                "primary",
+                Event::CallFailed {
+                    call: call.into(),
+                    phone: "2001".into(),
+                    reason: reason.into(),
+                },
+            )
+        };
+        let phantom = [
+            started(60_000, "c1-2001", "2001"),
+            failed(61_000, "c1-2001", "no trunk"),
+            failed(90_000, "c2-2001", "the phone is already in a call"),
+        ];
+        assert_eq!(
+            broken(contradicting_refusal(&phantom)),
+            Invariant::NoContradictingRefusal
+        );
+        let busy = [
+            started(60_000, "c1-2001", "2001"),
+            failed(90_000, "c2-2001", "the phone is already in a call"),
+        ];
+        assert!(contradicting_refusal(&busy).is_none());
+    }
 }

@@ -470,3 +470,69 @@ impl Gen<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fleet() -> Fleet {
+        crate::chaos::Base::reference().fleet
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_schedules() {
+        let f = fleet();
+        for i in 0..20 {
+            assert_eq!(
+                generate(&f, &FaultClass::ALL, 7, i),
+                generate(&f, &FaultClass::ALL, 7, i)
+            );
+        }
+    }
+
+    #[test]
+    fn another_seed_draws_other_schedules() {
+        let f = fleet();
+        let a: Vec<Schedule> = (0..10)
+            .map(|i| generate(&f, &FaultClass::ALL, 1, i))
+            .collect();
+        let b: Vec<Schedule> = (0..10)
+            .map(|i| generate(&f, &FaultClass::ALL, 2, i))
+            .collect();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn every_schedule_has_one_to_five_faults_each_undone_then_a_settle_tail() {
+        let f = fleet();
+        for i in 0..200 {
+            let s = generate(&f, &FaultClass::ALL, 3, i);
+            assert!((1..=5).contains(&s.faults.len()));
+            assert!(s.tail >= Dur::mins(30) && s.tail <= Dur::mins(45));
+            for fault in &s.faults {
+                let undone_by_itself = matches!(
+                    fault.action,
+                    Action::Flap { .. }
+                        | Action::ActivateBackup
+                        | Action::ManualFailback(_)
+                        | Action::ConfigChange(_)
+                        | Action::RebootPhone(_)
+                );
+                assert_eq!(fault.for_.is_none(), undone_by_itself, "{fault:?}");
+                assert!(fault.end() <= s.last_undo());
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_listed_fault_classes_are_drawn() {
+        let f = fleet();
+        let classes = FaultClass::parse_list("crash, hang").unwrap();
+        for i in 0..50 {
+            for fault in generate(&f, &classes, 5, i).faults {
+                assert!(matches!(fault.action, Action::Crash(_) | Action::Hang(_)));
+            }
+        }
+        assert!(FaultClass::parse_list("crash,meteor").is_err());
+    }
+}
