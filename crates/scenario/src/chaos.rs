@@ -309,7 +309,7 @@ pub fn run_with_progress(
             s
         })
         .collect();
-    let twice = |i: u32| plan.determinism_every > 0 && i % plan.determinism_every == 0;
+    let twice = |i: u32| plan.determinism_every > 0 && i.is_multiple_of(plan.determinism_every);
     let checked = parallel(schedules.len(), plan.jobs, progress, |i| {
         check_schedule(&plan.base, &schedules[i], twice(i as u32))
     });

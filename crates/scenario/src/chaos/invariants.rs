@@ -106,14 +106,27 @@ pub fn double_registration_bound_ms(scenario: &Scenario) -> u64 {
     3 * t.keepalive_interval.as_millis() + 2 * t.rpc_deadline.as_millis()
 }
 
+/// A stretch a phone spent registered on two servers or more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DoubleStretch {
+    /// The phone.
+    pub phone: String,
+    /// Every server that held it during the stretch.
+    pub servers: Vec<String>,
+    /// Start (ms).
+    pub from_ms: u64,
+    /// End (ms; the end of the run if it never ended).
+    pub to_ms: u64,
+}
+
 /// Where each phone is registered, from the servers' side, replayed from
 /// the log, with every stretch a phone spent on two servers or more.
 #[derive(Debug, Default)]
 pub struct Registrations {
     /// phone → server → registered since (ms).
     pub on: BTreeMap<String, BTreeMap<String, u64>>,
-    /// (phone, servers, from, to) of each stretch on two servers or more.
-    pub doubles: Vec<(String, Vec<String>, u64, u64)>,
+    /// Each stretch a phone spent on two servers or more.
+    pub doubles: Vec<DoubleStretch>,
     /// The end of the run (ms).
     pub end_ms: u64,
 }
@@ -150,9 +163,13 @@ impl Registrations {
                 r.track_double(&p, e.t_ms, &mut double_since);
             }
         }
-        for (p, (from, servers)) in double_since {
-            r.doubles
-                .push((p, servers.into_iter().collect(), from, r.end_ms));
+        for (phone, (from_ms, servers)) in double_since {
+            r.doubles.push(DoubleStretch {
+                phone,
+                servers: servers.into_iter().collect(),
+                from_ms,
+                to_ms: r.end_ms,
+            });
         }
         r
     }
@@ -188,9 +205,13 @@ impl Registrations {
                 .or_insert((t, BTreeSet::new()))
                 .1
                 .extend(servers);
-        } else if let Some((from, servers)) = since.remove(phone) {
-            self.doubles
-                .push((phone.to_string(), servers.into_iter().collect(), from, t));
+        } else if let Some((from_ms, servers)) = since.remove(phone) {
+            self.doubles.push(DoubleStretch {
+                phone: phone.to_string(),
+                servers: servers.into_iter().collect(),
+                from_ms,
+                to_ms: t,
+            });
         }
     }
 }
@@ -251,20 +272,24 @@ fn hung_overlap(scenario: &Scenario, servers: &[String], from: u64, to: u64) -> 
 /// frozen: it can neither expire nor use a registration).
 pub fn double_registration(scenario: &Scenario, regs: &Registrations) -> Option<Violation> {
     let bound = double_registration_bound_ms(scenario);
-    let long: Vec<(&(String, Vec<String>, u64, u64), u64)> = regs
+    let long: Vec<(&DoubleStretch, u64)> = regs
         .doubles
         .iter()
-        .map(|d| (d, d.3 - d.2 - hung_overlap(scenario, &d.1, d.2, d.3)))
+        .map(|d| {
+            let hung = hung_overlap(scenario, &d.servers, d.from_ms, d.to_ms);
+            (d, d.to_ms - d.from_ms - hung)
+        })
         .filter(|(_, len)| *len > bound)
         .collect();
-    let ((phone, servers, from, to), len) = long.iter().max_by_key(|d| d.1)?;
+    let (d, len) = long.iter().max_by_key(|d| d.1)?;
     Some(violation(
         Invariant::NoDoubleRegistration,
         format!(
-            "phone {phone} registered on {} at once from {} to {} ({} not hung, bound {}); {} stretches that long in all",
-            servers.join(" and "),
-            human_ms(*from),
-            human_ms(*to),
+            "phone {} registered on {} at once from {} to {} ({} not hung, bound {}); {} stretches that long in all",
+            d.phone,
+            d.servers.join(" and "),
+            human_ms(d.from_ms),
+            human_ms(d.to_ms),
             human_ms(*len),
             human_ms(bound),
             long.len()
@@ -297,10 +322,10 @@ impl OpenCalls {
                     call,
                     phone,
                     reason,
-                } if reason.contains("already in a call") => {
-                    if !c.open.values().any(|(p, _)| p == phone) {
-                        c.contradictions.push((phone.clone(), call.clone(), e.t_ms));
-                    }
+                } if reason.contains("already in a call")
+                    && !c.open.values().any(|(p, _)| p == phone) =>
+                {
+                    c.contradictions.push((phone.clone(), call.clone(), e.t_ms));
                 }
                 Event::CallEnded { call, .. }
                 | Event::CallDropped { call, .. }
