@@ -15,6 +15,7 @@
 //! - `bench`: the benchmark (`fleetsim bench`).
 //! - `live`: `up`, `ctl` and `watch` for a live fleet.
 //! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
+//! - `chaos`: random fault schedules checked against invariants.
 
 /// `print!` that ends the process quietly when stdout is closed (e.g. piped
 /// into `head`) instead of panicking.
@@ -29,6 +30,7 @@ macro_rules! outln {
 }
 
 mod bench;
+mod chaos;
 mod files;
 mod live;
 mod regress;
@@ -72,6 +74,8 @@ enum Command {
     Sweep(regress::SweepArgs),
     /// Run a scenario several times and check the event logs are identical.
     Determinism(regress::DeterminismArgs),
+    /// Random fault schedules, run in parallel and checked against invariants; exit 1 on a violation.
+    Chaos(chaos::ChaosArgs),
     /// Start a fleet on 127.0.0.1 and serve its control API until Ctrl-C.
     Up(live::UpArgs),
     /// Drive a running fleet: status, crash, restart, partition, heal, any fault.
@@ -206,6 +210,7 @@ fn main() -> ExitCode {
         Command::List { dir } => files::list(dir.as_deref()),
         Command::Sweep(args) => regress::sweep(args),
         Command::Determinism(args) => regress::determinism(args),
+        Command::Chaos(args) => chaos::main(args),
         Command::Up(args) => live::up(args),
         Command::Ctl { conn, cmd } => live::ctl(conn, cmd),
         Command::Watch { conn, once } => live::watch(conn, once),

@@ -41,8 +41,10 @@
 //! - [`live`]: a live fleet on loopback TCP and its `Control` gRPC service.
 //! - [`panics`]: a panic in any task of a run makes the run an error.
 //! - [`sweep`]: many variations in parallel, with distributions and failures.
+//! - [`chaos`]: random fault schedules, invariants on every event log, shrinking.
 
 pub mod builder;
+pub mod chaos;
 pub mod expect;
 pub mod findings;
 pub mod golden;

@@ -262,45 +262,24 @@ pub fn sweep(
             Ok(s.with_seed(v.seed))
         })
         .collect::<Result<_, RunError>>()?;
-    let total = scenarios.len();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<Result<VariationResult, RunError>>>> =
-        Mutex::new((0..total).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, total.max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break;
-                    }
-                    // A run catches its own panics; this is for one that escapes.
-                    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run(
-                            &scenarios[i],
-                            &RunOptions {
-                                seed: None,
-                                ..opts.clone()
-                            },
-                        )
-                    }));
-                    let r = match attempt {
-                        Ok(r) => r.map(|o| VariationResult::of(variations[i].clone(), &o)),
-                        Err(p) => Ok(VariationResult::escaped(variations[i].clone(), p.as_ref())),
-                    };
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                }
-            });
+    let results: Vec<VariationResult> = parallel(scenarios.len(), jobs, progress, |i| {
+        // A run catches its own panics; this is for one that escapes.
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(
+                &scenarios[i],
+                &RunOptions {
+                    seed: None,
+                    ..opts.clone()
+                },
+            )
+        }));
+        match attempt {
+            Ok(r) => r.map(|o| VariationResult::of(variations[i].clone(), &o)),
+            Err(p) => Ok(VariationResult::escaped(variations[i].clone(), p.as_ref())),
         }
-    });
-    let results: Vec<VariationResult> = slots
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| r.expect("every slot is filled"))
-        .collect::<Result<_, _>>()?;
+    })
+    .into_iter()
+    .collect::<Result<_, _>>()?;
     // Figures of a run whose emulator failed cannot be trusted: left out.
     let clean: Vec<&VariationResult> = results.iter().filter(|r| r.error.is_none()).collect();
     let results_ok = || clean.iter().copied();
@@ -318,4 +297,47 @@ pub fn sweep(
         split_brain: Distribution::of(results_ok().map(|r| u64::from(r.split_brain))),
         results,
     })
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// The sweep's pool: calls `f(i)` for every `i` in `0..total` on `jobs`
+/// threads (each run makes its own current-thread runtime), calling
+/// `progress(done, total)` as items finish; results in index order.
+pub fn parallel<R: Send>(
+    total: usize,
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    f: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<R>>> = Mutex::new((0..total).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, total.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let r = f(i);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect()
 }

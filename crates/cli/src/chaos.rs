@@ -1,0 +1,254 @@
+//! `fleetsim chaos`: random fault schedules on a fleet, checked against the
+//! invariants of docs/chaos.md; each violation is written as a minimal
+//! scenario file with the command that reruns it.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use fleetsim_model::embedded::{EmbeddedResolver, FILES};
+use fleetsim_model::{Scenario, human_ms, scenario::DiskResolver};
+use fleetsim_scenario::chaos::{self, Base, ChaosPlan, ChaosReport, FaultClass, Found, Invariant};
+
+use crate::BAD_INPUT;
+
+/// Arguments of `fleetsim chaos`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ChaosArgs {
+    /// Scenario or fleet file, or a built-in's name (default: the reference fleet).
+    base: Option<String>,
+    /// How many schedules to draw and run.
+    #[arg(long, default_value_t = 100)]
+    schedules: u32,
+    /// Seed of the campaign: the same seed draws the same schedules.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fault classes to draw from, comma-separated (default: all): crash,
+    /// stop, reboot, partition, one-way, latency, stall, flap, gray, hang,
+    /// clock-offset, operator.
+    #[arg(long, value_name = "LIST")]
+    faults: Option<String>,
+    /// Where the scenario file of each violation is written.
+    #[arg(long, value_name = "DIR", default_value = "chaos-failures")]
+    out: PathBuf,
+    /// Parallel runs (default: every core).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// No calls in any run (default: most runs have the scenario's calls).
+    #[arg(long)]
+    no_calls: bool,
+    /// Violations shrunk per invariant (the rest are written as drawn).
+    #[arg(long, default_value_t = 5)]
+    shrink_limit: usize,
+    /// Run one scenario file (e.g. one written by a campaign) and check the
+    /// invariants on it, determinism included.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["base", "faults"])]
+    replay: Option<PathBuf>,
+}
+
+fn load_base(arg: Option<&str>) -> Result<Base, String> {
+    let Some(a) = arg else {
+        return Ok(Base::reference());
+    };
+    let path = Path::new(a);
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {a}: {e}"))?;
+        let resolver = DiskResolver {
+            base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        return Base::from_text(a, &text, &resolver).map_err(|e| e.to_string());
+    }
+    let want = |p: &str| [a, &format!("{a}.toml"), &format!("fleets/{a}.toml")].contains(&p);
+    let (p, text) = FILES.iter().find(|(p, _)| want(p)).ok_or_else(|| {
+        let known: Vec<&str> = FILES
+            .iter()
+            .map(|(p, _)| p.trim_end_matches(".toml"))
+            .collect();
+        format!(
+            "{a}: no such file, and no built-in of that name (built-ins: {})",
+            known.join(", ")
+        )
+    })?;
+    Base::from_text(p, text, &EmbeddedResolver).map_err(|e| e.to_string())
+}
+
+/// `fleetsim chaos`.
+pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.replay {
+        return replay(file);
+    }
+    let bad = |msg: String| {
+        eprintln!("error: {msg}");
+        Ok(ExitCode::from(BAD_INPUT))
+    };
+    let base = match load_base(args.base.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return bad(e),
+    };
+    if !(1..=100_000).contains(&args.schedules) {
+        return bad(format!(
+            "--schedules must be from 1 to 100000, got {}",
+            args.schedules
+        ));
+    }
+    let classes = match args.faults.as_deref().map(FaultClass::parse_list) {
+        None => FaultClass::ALL.to_vec(),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return bad(format!("--faults: {e}")),
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        return bad(format!("--out {}: {e}", args.out.display()));
+    }
+    let mut plan = ChaosPlan::new(base, args.schedules);
+    plan.seed = args.seed;
+    plan.classes = classes;
+    plan.shrink_limit = args.shrink_limit;
+    plan.calls = !args.no_calls;
+    if let Some(j) = args.jobs {
+        plan.jobs = j.max(1);
+    }
+    outln!(
+        "chaos on {} · seed {} · {} schedules · faults: {}",
+        plan.base.name,
+        plan.seed,
+        plan.schedules,
+        plan.classes
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let wall = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let report = chaos::run_with_progress(&plan, &|done, total| {
+        if tty {
+            eprint!("\r  {done}/{total} schedules run");
+            if done == total {
+                eprintln!(" · shrinking violations");
+            }
+        }
+    });
+    let secs = wall.elapsed().as_secs_f64();
+    for f in &report.violations {
+        print_found(f, &report, &args.out)?;
+    }
+    print_summary(&report, secs);
+    Ok(if report.violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn file_name(report: &ChaosReport, f: &Found) -> String {
+    let base: String = report
+        .base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!(
+        "chaos-{base}-seed{}-{}-{}.toml",
+        report.seed,
+        f.drawn.index,
+        f.violation.invariant.name()
+    )
+}
+
+fn shape(s: &chaos::Schedule) -> String {
+    let n = s.faults.len();
+    format!(
+        "{n} fault{}, {}{}",
+        if n == 1 { "" } else { "s" },
+        s.duration(),
+        if s.calls { ", calls" } else { "" }
+    )
+}
+
+fn print_found(f: &Found, report: &ChaosReport, out: &Path) -> anyhow::Result<()> {
+    let path = out.join(file_name(report, f));
+    std::fs::write(&path, &f.scenario_text)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    outln!(
+        "VIOLATION {} · schedule {}: {}",
+        f.violation.invariant.name(),
+        f.drawn.index,
+        f.violation.detail
+    );
+    if f.shrunk {
+        outln!(
+            "  shrunk from {} to {} ({} runs): {}",
+            shape(&f.drawn),
+            shape(&f.minimal),
+            f.shrink_runs,
+            f.minimal_detail
+        );
+    } else {
+        outln!("  not shrunk (--shrink-limit): {}", shape(&f.drawn));
+    }
+    let p = path.display();
+    outln!("  scenario: {p}");
+    outln!("  rerun:    fleetsim chaos --replay {p}");
+    outln!("  events:   fleetsim run {p} --events events.jsonl");
+    Ok(())
+}
+
+fn print_summary(report: &ChaosReport, secs: f64) {
+    outln!();
+    outln!(
+        "{} schedules ({} rerun for determinism), {} emulated in {secs:.1} s wall",
+        report.schedules,
+        report.determinism_checked,
+        human_ms(report.emulated_ms)
+    );
+    for inv in Invariant::ALL {
+        outln!("  {:<30} {}", inv.name(), report.count(inv));
+    }
+    let failing: std::collections::BTreeSet<u32> =
+        report.violations.iter().map(|f| f.drawn.index).collect();
+    if report.violations.is_empty() {
+        outln!("Verdict: every invariant held");
+    } else {
+        outln!(
+            "Verdict: {} violations in {} of {} schedules",
+            report.violations.len(),
+            failing.len(),
+            report.schedules
+        );
+    }
+}
+
+fn replay(file: &Path) -> anyhow::Result<ExitCode> {
+    let scenario = match Scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let violations = chaos::check_scenario(&scenario, true);
+    for v in &violations {
+        outln!("VIOLATION {}: {}", v.invariant.name(), v.detail);
+    }
+    outln!(
+        "{}: {}",
+        file.display(),
+        if violations.is_empty() {
+            "every invariant held".to_string()
+        } else {
+            format!("{} invariants broken", violations.len())
+        }
+    );
+    Ok(if violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
