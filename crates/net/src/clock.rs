@@ -97,7 +97,9 @@ pub struct EventLog {
     /// Calls whose end is logged. A call ends once in the log: the phone and
     /// the system it was set up on can both see the end (a hangup whose
     /// answer was lost, a preserved call on a system that was only cut
-    /// off), and the first report wins.
+    /// off), and the first report wins. A call the phone gave up on (its
+    /// set-up timed out) stays failed if the late request still reaches the
+    /// system: the system's half of it is not a call the phone is in.
     ended_calls: Arc<Mutex<std::collections::BTreeSet<String>>>,
     /// Live watchers (`fleetsim watch`); sending with none is free.
     tx: tokio::sync::broadcast::Sender<EventRecord>,
@@ -121,6 +123,16 @@ impl EventLog {
 
     /// Appends `event` about `server`, stamped now.
     pub fn emit(&self, server: &str, event: Event) {
+        if let Event::CallStarted { call, .. } = &event
+            && self
+                .ended_calls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(call)
+        {
+            tracing::debug!(call, "a call set up after its phone gave up on it");
+            return;
+        }
         if let Some(call) = event.ended_call()
             && !self
                 .ended_calls

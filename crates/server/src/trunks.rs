@@ -140,7 +140,13 @@ impl Shared {
             let mut stream = match call(self.timing.rpc_deadline, client.trunk(req)).await {
                 Ok(s) => s.into_inner(),
                 Err(e) => {
-                    why.push(format!("{v2}: {}", fleetsim_net::failure_reason(&e)));
+                    // A refusal names the V2 itself; a transport failure does not.
+                    let reason = fleetsim_net::failure_reason(&e);
+                    why.push(if reason.contains(v2.as_str()) {
+                        reason
+                    } else {
+                        format!("{v2}: {reason}")
+                    });
                     continue;
                 }
             };

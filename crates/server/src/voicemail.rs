@@ -204,12 +204,29 @@ impl Shared {
         }
     }
 
-    /// Operator action: the backup voicemail becomes active now.
-    pub(crate) fn vm_activate_backup(&self) -> bool {
+    /// Operator action: the backup voicemail becomes active now, unless
+    /// the primary's answers as active (two active voicemails would split
+    /// the mailboxes): then the action is refused, and the event says why.
+    pub(crate) fn vm_activate_backup(self: &Arc<Self>) -> bool {
         if self.vm_role() != Some(VmRole::Backup) {
             return false;
         }
-        self.set_vm_active(true, "activated by the operator (activate backup)".into());
+        let me = self.clone();
+        self.spawn(async move {
+            let primary = me.fleet.primary().name.clone();
+            if voicemail_state(&me, &primary).await == Some(true) {
+                if me.voicemail_active() {
+                    return;
+                }
+                me.emit_service(
+                    Service::VoicemailPro,
+                    "standby",
+                    format!("activate backup refused: {primary}'s voicemail is active"),
+                );
+                return;
+            }
+            me.set_vm_active(true, "activated by the operator (activate backup)".into());
+        });
         true
     }
 }
