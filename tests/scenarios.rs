@@ -1,5 +1,5 @@
 //! Every scenario in scenarios/ meets its expectations, runs are reproducible,
-//! and the resilience rules behave as DOMAIN.md says.
+//! and the resilience rules behave as docs/domain-coverage.md says.
 
 mod common;
 

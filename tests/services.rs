@@ -1,4 +1,4 @@
-//! Every role and service through failover and failback (DOMAIN.md §1–§7),
+//! Every role and service through failover and failback (docs/domain-coverage.md §1–§7),
 //! checked on the event log of the scenario that teaches each rule.
 
 mod common;
@@ -753,4 +753,65 @@ fn call_failure_reasons_never_carry_transport_text() {
             "{r}"
         );
     }
+}
+
+#[test]
+fn an_operator_action_travels_over_the_network_and_a_partition_keeps_it_away() {
+    // The secondary is cut off when the operator asks it to activate its
+    // backup voicemail: the action never arrives, and the log says so.
+    let s = parse(
+        r#"
+name = "operator-cut-off"
+fleet = "fleets/reference.toml"
+duration = "10m"
+seed = 4
+
+[[fault]]
+at = "1m"
+partition = [["secondary"]]
+for = "5m"
+
+[[fault]]
+at = "2m"
+activate-backup = "voicemail-pro"
+"#,
+    );
+    let o = run_sim(&s);
+    assert!(
+        o.count(|e| matches!(&e.event,
+            Event::ActionFailed { server, reason, .. } if server == "secondary" && reason == "timed out"))
+            == 1,
+        "the action is reported as not delivered"
+    );
+    assert_eq!(
+        o.count(|e| service_active(e, "secondary", "voicemail-pro")),
+        0,
+        "the cut-off backup never heard the operator"
+    );
+}
+
+#[test]
+fn activate_backup_is_refused_while_the_primary_voicemail_is_active() {
+    let s = parse(
+        r#"
+name = "activate-too-early"
+fleet = "fleets/reference.toml"
+duration = "5m"
+seed = 4
+
+[[fault]]
+at = "1m"
+activate-backup = "voicemail-pro"
+"#,
+    );
+    let o = run_sim(&s);
+    assert_eq!(
+        o.count(|e| service_active(e, "secondary", "voicemail-pro")),
+        0
+    );
+    assert!(
+        o.count(|e| matches!(&e.event,
+        Event::ServiceState { reason, .. } if reason.starts_with("activate backup refused")))
+            == 1
+    );
 }

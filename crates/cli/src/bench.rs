@@ -32,6 +32,9 @@ pub(crate) struct BenchArgs {
     /// RPCs in the bare tonic baseline.
     #[arg(long, default_value_t = 20_000)]
     rpcs: u64,
+    /// Random fault schedules in the chaos stage (0 skips it).
+    #[arg(long, default_value_t = 1000)]
+    chaos_schedules: u32,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -93,7 +96,11 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let exe = std::env::current_exe()?;
     let mut results = Vec::new();
-    for stage in ["baseline", "default", "services", "licence", "generated"] {
+    let mut stages = vec!["baseline", "default", "services", "licence", "generated"];
+    if args.chaos_schedules > 0 {
+        stages.push("chaos");
+    }
+    for stage in stages {
         eprintln!("bench: running {stage} …");
         let out = Command::new(&exe)
             .args(["bench", "--stage", stage])
@@ -110,6 +117,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 &args.rpcs.to_string(),
             ])
             .args(["--crash-at", &args.crash_at])
+            .args(["--chaos-schedules", &args.chaos_schedules.to_string()])
             .output()?;
         if !out.status.success() {
             anyhow::bail!(
@@ -152,6 +160,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "default" => "default scenario (primary-crash)".to_string(),
             "services" => "primary-services-failover, calls".to_string(),
             "licence" => "licence-grace-expires, 33 days".to_string(),
+            "chaos" => format!("chaos, {} fault schedules", args.chaos_schedules),
             _ => format!("generated {}x{} primary crash", args.servers, args.phones),
         };
         let ratio = if r.emulated_ms > 0 {
@@ -177,6 +186,18 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     outln!();
     for r in &results[1..] {
+        if r.stage == "chaos" {
+            outln!(
+                "chaos: {} schedules on the reference fleet, every run checked against every invariant; {}",
+                args.chaos_schedules,
+                if r.passed {
+                    "0 violations"
+                } else {
+                    "VIOLATIONS (run fleetsim chaos)"
+                }
+            );
+            continue;
+        }
         let rate = r.rpcs as f64 / (r.wall_ms / 1000.0);
         outln!(
             "{}: {:.1}% of bare tonic's RPC rate (every RPC also runs the resilience rules, timers and event log); expectations {}",
@@ -214,8 +235,29 @@ fn run_stage(stage: &str, args: &BenchArgs) -> anyhow::Result<StageResult> {
                 passed: o.passed(),
             })
         }
+        "chaos" => chaos_stage(args.chaos_schedules),
         other => anyhow::bail!("unknown stage {other:?}"),
     }
+}
+
+/// A chaos campaign on the reference fleet (no shrinking: its cost is the
+/// campaign's).
+fn chaos_stage(schedules: u32) -> anyhow::Result<StageResult> {
+    use fleetsim_scenario::chaos;
+    let mut plan = chaos::ChaosPlan::new(chaos::Base::reference(), schedules);
+    plan.shrink_limit = 0;
+    // Wall time measures the emulator; it is never an input to a run.
+    let wall = std::time::Instant::now();
+    let report = chaos::run(&plan);
+    Ok(StageResult {
+        stage: "chaos".into(),
+        wall_ms: wall.elapsed().as_secs_f64() * 1000.0,
+        emulated_ms: report.emulated_ms,
+        rpcs: 0,
+        events: 0,
+        peak_rss_kib: peak_rss_kib(),
+        passed: report.violations.is_empty(),
+    })
 }
 
 /// The smallest useful tonic service: answers every keepalive at once.

@@ -18,8 +18,21 @@ pub enum Event {
     },
     /// The runner applied a fault.
     FaultApplied {
-        /// What was done.
+        /// What was done, in words.
         fault: String,
+        /// The fault itself, as data: what every view of the run (metrics,
+        /// chaos invariants) replays, so none pairs events with the
+        /// scenario's fault list by position.
+        spec: crate::FaultKind,
+    },
+    /// An operator action did not reach its server (cut off, hung, down).
+    ActionFailed {
+        /// The action, in words.
+        action: String,
+        /// The server it was for.
+        server: String,
+        /// Why, in words (e.g. "timed out", "unreachable").
+        reason: String,
     },
     /// A server incarnation started serving.
     ServerStarted {
@@ -133,7 +146,7 @@ pub enum Event {
         /// Where it goes.
         home: String,
     },
-    /// A server's licence state changed (DOMAIN.md §4).
+    /// A server's licence state changed (docs/domain-coverage.md §4).
     LicenceState {
         /// `normal`, `grace` or `restricted`.
         state: String,
@@ -413,6 +426,7 @@ impl EventRecord {
         match &self.event {
             Event::RunStarted { .. } => "run-started",
             Event::FaultApplied { .. } => "fault-applied",
+            Event::ActionFailed { .. } => "action-failed",
             Event::ServerStarted { .. } => "server-started",
             Event::ServerCrashed { .. } => "server-crashed",
             Event::ServerStopped { .. } => "server-stopped",

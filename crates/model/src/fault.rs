@@ -26,7 +26,7 @@ pub enum GrayPath {
 }
 
 /// A fault the runner applies at a time, one server or one change each.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum FaultKind {
     /// The server dies at once: every connection reset, new ones refused, memory gone.

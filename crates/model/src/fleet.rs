@@ -10,7 +10,7 @@ use crate::duration::Dur;
 use crate::error::{FileError, Source};
 use crate::settings::{HuntGroup, Resilience, default_capacity};
 
-/// A server's role in a Server Edition network (DOMAIN.md §1).
+/// A server's role in a Server Edition network (docs/domain-coverage.md §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
@@ -46,7 +46,7 @@ impl Role {
         !matches!(self, Role::ApplicationServer | Role::Ucm)
     }
 
-    /// The services the role runs by default (DOMAIN.md §1).
+    /// The services the role runs by default (docs/domain-coverage.md §1).
     pub fn default_services(self) -> Vec<Service> {
         use Service::*;
         match self {
@@ -137,7 +137,7 @@ pub enum PhoneKind {
 
 impl PhoneKind {
     /// Whether the endpoint is a physical IP phone: only those fail over
-    /// (and only their re-registration triggers failover, DOMAIN.md §3).
+    /// (and only their re-registration triggers failover, docs/domain-coverage.md §3).
     pub fn fails_over(self) -> bool {
         matches!(self, PhoneKind::H323 | PhoneKind::Sip | PhoneKind::Dect)
     }
@@ -177,7 +177,7 @@ pub enum BackupOption {
     IpDect,
 }
 
-/// Timers and thresholds; every one is a setting with DOMAIN.md's default.
+/// Timers and thresholds; every one is a setting with docs/domain-coverage.md's default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Timers {
@@ -831,7 +831,7 @@ impl RawFleet {
                     Some(target.clone())
                 }
                 None if !role.runs_ip_office() => None,
-                // Defaults (unconfirmed, DOMAIN.md §2): primary and expansions
+                // Defaults (unconfirmed, docs/domain-coverage.md §2): primary and expansions
                 // ask the secondary; expansions without one ask the primary.
                 None => match role {
                     Role::Primary | Role::ExpansionLinux | Role::ExpansionV2 => secondary
@@ -872,7 +872,7 @@ impl RawFleet {
                         counts.span(),
                         &field,
                         format!("the fleet would have {total_phones} phones; fleetsim takes at most {MAX_PHONES}"),
-                        Some("use fewer phones; DOMAIN.md's largest networks have a few thousand users".into()),
+                        Some("use fewer phones; docs/domain-coverage.md's largest networks have a few thousand users".into()),
                     ));
                 }
                 if total > 0 && !role.runs_ip_office() {

@@ -1,5 +1,5 @@
 //! Fleet and scenario files for fleetsim: the types every other crate works
-//! from, their defaults (DOMAIN.md's figures), and validation whose errors
+//! from, their defaults (docs/domain-coverage.md's figures), and validation whose errors
 //! name the file, line, column and field and say what would be right.
 //!
 //! No tokio here: this crate only reads and checks descriptions.

@@ -8,7 +8,7 @@ use crate::duration::Dur;
 /// reference fleet costs seconds of wall time.
 pub const MAX_DURATION: Dur = Dur::days(90);
 
-/// The most phones one fleet may have: DOMAIN.md's largest networks have a
+/// The most phones one fleet may have: docs/domain-coverage.md's largest networks have a
 /// few thousand users; each emulated phone costs memory and timers.
 pub const MAX_PHONES: u64 = 20_000;
 

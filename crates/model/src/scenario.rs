@@ -119,7 +119,7 @@ impl CallKind {
     }
 
     /// Whether media connection preservation keeps it up when its server
-    /// fails: connected two-party and conference calls only (DOMAIN.md §3);
+    /// fails: connected two-party and conference calls only (docs/domain-coverage.md §3);
     /// an external call is a connected two-party call over a trunk.
     pub fn preservable(self) -> bool {
         matches!(
@@ -213,7 +213,8 @@ impl RawCalls {
                 Some(format!("write e.g. {field} = 0.1 for one call in ten")),
             )),
         };
-        let rate = |v: &Option<Spanned<u32>>, field: &str, default: u32| match v {
+        let rate = |v: &Option<Spanned<u32>>, field: &str, default: u32| {
+            match v {
             None => Ok(default),
             Some(x) if *x.get_ref() <= MAX_PER_HOUR => Ok(*x.get_ref()),
             Some(x) => Err(src.error(
@@ -223,8 +224,9 @@ impl RawCalls {
                     "{} per hour is more than the {MAX_PER_HOUR} fleetsim takes",
                     x.get_ref()
                 ),
-                Some("DOMAIN.md's largest servers handle a few thousand concurrent calls".into()),
+                Some("docs/domain-coverage.md's largest servers handle a few thousand concurrent calls".into()),
             )),
+        }
         };
         let c = Calls {
             per_hour: rate(&self.per_hour, "per-hour", d.per_hour)?,

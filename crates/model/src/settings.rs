@@ -1,14 +1,14 @@
 //! Service and resilience settings of a fleet (`[resilience]` in a fleet
 //! file): licence grace, voicemail, one-X Portal and phone failback modes,
-//! media connection preservation, IP DECT timers. Every DOMAIN.md figure
-//! marked *(default)* is one of these, with that default; items DOMAIN.md
+//! media connection preservation, IP DECT timers. Every docs/domain-coverage.md figure
+//! marked *(default)* is one of these, with that default; items docs/domain-coverage.md
 //! marks unconfirmed say so here and in docs/file-format.md.
 
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Dur;
 
-/// Which release's licence grace rule applies (DOMAIN.md §4).
+/// Which release's licence grace rule applies (docs/domain-coverage.md §4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LicenceRule {
@@ -20,7 +20,7 @@ pub enum LicenceRule {
     Older,
 }
 
-/// How the backup Voicemail Pro hands back to the primary's (DOMAIN.md §4).
+/// How the backup Voicemail Pro hands back to the primary's (docs/domain-coverage.md §4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VoicemailFailback {
@@ -218,7 +218,7 @@ pub struct HuntGroup {
 }
 
 /// Users plus extensions a server of `role` can hold, guests included, when
-/// the fleet file does not say (DOMAIN.md §7, R9.0 figures: 384 on an IP500
+/// the fleet file does not say (docs/domain-coverage.md §7, R9.0 figures: 384 on an IP500
 /// V2, 1500 on a DL360-class Linux server). Later releases raise these: set
 /// `capacity` per server.
 pub fn default_capacity(role: crate::fleet::Role) -> u32 {
@@ -229,7 +229,7 @@ pub fn default_capacity(role: crate::fleet::Role) -> u32 {
 }
 
 /// Concurrent calls a server of `role` handles when the fleet file does not
-/// say (DOMAIN.md §7: a small Linux server handles 750 direct-media calls;
+/// say (docs/domain-coverage.md §7: a small Linux server handles 750 direct-media calls;
 /// large servers 2000, Select 3000 — set `max-calls`). No figure is given for
 /// an IP500 V2 or an application server: no limit (**unconfirmed**).
 pub fn default_max_calls(role: crate::fleet::Role) -> Option<u32> {

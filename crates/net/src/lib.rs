@@ -1,7 +1,7 @@
 //! The transport seam every fleetsim server and phone talks through, and the
 //! one fault plane that breaks it.
 //!
-//! Two modes share one code path (DESIGN.md "Two clocks"):
+//! Two modes share one code path (docs/architecture.md, "Two clocks"):
 //! - **sim**: each connect makes a fresh in-memory duplex pair, handed to the
 //!   target's accept stream; run it on a paused current-thread runtime and
 //!   time is virtual and the run deterministic;

@@ -2,7 +2,7 @@
 //! (home, then its home's backup for physical IP phones) and registering over
 //! gRPC `Telephony`, as a real phone does.
 //!
-//! Behaviour (DOMAIN.md §3, SIP endpoint defaults): a registered phone sends
+//! Behaviour (docs/domain-coverage.md §3, SIP endpoint defaults): a registered phone sends
 //! a keepalive every keepalive interval; when it fails, the phone is lost and
 //! retries after a random 50–90 % of the recovery wait (60 s), trying its
 //! home first, then its backup. A backup that holds the phone as a guest tells

@@ -1,4 +1,4 @@
-//! The seeded workload: calls (DOMAIN.md §3: two-party, conference, held,
+//! The seeded workload: calls (docs/domain-coverage.md §3: two-party, conference, held,
 //! hunt-group and voicemail calls, some recorded) asked of random phones at
 //! random (exponential) intervals, and one-X Portal changes made by users.
 //! Same seed, same calls at the same moments.

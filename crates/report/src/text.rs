@@ -355,8 +355,10 @@ fn verbose_phone(e: &EventRecord, since: Option<u64>) -> String {
 fn describe(e: &EventRecord, p: &Paint) -> String {
     match &e.event {
         Event::RunStarted { scenario, seed, mode } => format!("run of {scenario} starts (seed {seed}, {mode} mode)"),
-        Event::FaultApplied { fault } if e.server == "operator" => p.yellow(&format!("ACTION: {fault}")),
-        Event::FaultApplied { fault } => p.red(&format!("FAULT: {fault}")),
+        Event::FaultApplied { fault, .. } if e.server == "operator" => {
+            p.yellow(&format!("ACTION: {fault}"))
+        }
+        Event::FaultApplied { fault, .. } => p.red(&format!("FAULT: {fault}")),
         Event::ServerStarted { role, incarnation } => {
             if *incarnation == 1 {
                 format!("starts as {role}")

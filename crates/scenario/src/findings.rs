@@ -1,5 +1,5 @@
 //! Findings read from the event log: what was active on two servers at once
-//! (split brain, DOMAIN.md §6), the state of a service or a licence at a
+//! (split brain, docs/domain-coverage.md §6), the state of a service or a licence at a
 //! moment, and the end-of-run loss audit.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -47,7 +47,7 @@ impl Golden {
         let mut milestones = Vec::new();
         for e in &o.events {
             let what = match &e.event {
-                Event::FaultApplied { fault } => format!("fault {fault}"),
+                Event::FaultApplied { fault, .. } => format!("fault {fault}"),
                 Event::ServerCrashed { .. } => format!("{} crashed", e.server),
                 Event::ServerStopped { .. } => format!("{} stopped", e.server),
                 Event::ServerStarted { incarnation, .. } if *incarnation > 1 => {

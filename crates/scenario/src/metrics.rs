@@ -157,7 +157,6 @@ impl Metrics {
         let mut total: BTreeMap<String, u64> = BTreeMap::new();
         let mut moved = BTreeSet::new();
         let mut failed_back = BTreeSet::new();
-        let mut fault_iter = scenario.faults.iter();
         // A shadow network replays the faults, so the metrics see exactly
         // the cuts the run had.
         let shadow = Net::new(Mode::Sim, std::time::Duration::ZERO);
@@ -174,10 +173,8 @@ impl Metrics {
         };
         for e in events {
             match &e.event {
-                Event::FaultApplied { .. } => {
-                    // Faults are logged in scenario order.
-                    let Some(f) = fault_iter.next() else { continue };
-                    apply_to_net(&shadow, fleet, &f.kind, |d| d);
+                Event::FaultApplied { spec, .. } => {
+                    apply_to_net(&shadow, fleet, spec, |d| d);
                     // Phones reunited with their server before noticing: the
                     // outage ends here.
                     let reunited: Vec<(String, String)> = cut

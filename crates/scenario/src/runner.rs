@@ -388,6 +388,7 @@ impl FleetUnderTest {
             target,
             Event::FaultApplied {
                 fault: fault.kind.describe(),
+                spec: fault.kind.clone(),
             },
         );
         match &fault.kind {
@@ -415,26 +416,21 @@ impl FleetUnderTest {
                 }
             }
             FaultKind::ActivateBackup { .. } => {
-                let backup = self.fleet.voicemail_backup().map(|s| s.name.clone());
-                if let Some(h) = backup.and_then(|b| self.servers.get(&b)) {
-                    h.activate_backup_voicemail();
+                if let Some(b) = self.fleet.voicemail_backup() {
+                    self.operator(&fault.kind, &b.name);
                 }
             }
             FaultKind::ManualFailback { service } => {
-                let (svc, backup) = if service == "one-x-portal" {
-                    (Service::OneXPortal, self.fleet.portal_backup())
+                let backup = if service == Service::OneXPortal.as_str() {
+                    self.fleet.portal_backup()
                 } else {
-                    (Service::VoicemailPro, self.fleet.voicemail_backup())
+                    self.fleet.voicemail_backup()
                 };
-                if let Some(h) = backup.and_then(|b| self.servers.get(&b.name)) {
-                    h.manual_failback(svc);
+                if let Some(b) = backup {
+                    self.operator(&fault.kind, &b.name);
                 }
             }
-            FaultKind::ConfigChange { server } => {
-                if let Some(h) = self.servers.get(server) {
-                    h.configure("operator configuration change");
-                }
-            }
+            FaultKind::ConfigChange { server } => self.operator(&fault.kind, server),
             FaultKind::RebootPhone { phone } => {
                 if let Some(p) = self.phones.get(phone) {
                     p.send(PhoneCmd::Reboot);
@@ -446,6 +442,37 @@ impl FleetUnderTest {
             }
         }
         Ok(())
+    }
+
+    /// An operator action: a gRPC call from the operator's console, a node
+    /// on the network like any other, so a partition or a hang keeps the
+    /// action from its server. One that does not arrive is an event.
+    fn operator(&self, kind: &FaultKind, server: &str) {
+        let ch = fleetsim_net::channel(
+            &self.ctx.net,
+            OPERATOR,
+            &self.workload_token,
+            server,
+            self.timing.channel(),
+        );
+        let (deadline, log) = (self.timing.rpc_deadline, self.ctx.log.clone());
+        let (kind, server) = (kind.clone(), server.to_string());
+        tokio::spawn(async move {
+            let Err(status) = operator_rpc(ch, deadline, &kind).await else {
+                return;
+            };
+            // A refusal is the server's to log (e.g. restricted mode).
+            if status.code() != tonic::Code::FailedPrecondition {
+                log.emit(
+                    OPERATOR,
+                    Event::ActionFailed {
+                        action: kind.describe(),
+                        server,
+                        reason: fleetsim_net::failure_reason(&status),
+                    },
+                );
+            }
+        });
     }
 
     /// The end-of-run audit of voicemail messages and recordings, read from
@@ -523,6 +550,40 @@ impl FleetUnderTest {
             s.crash(&self.ctx.net);
         }
     }
+}
+
+/// The network node operator actions come from.
+const OPERATOR: &str = "operator";
+
+/// The RPC that carries an operator action to its server.
+async fn operator_rpc(
+    ch: tonic::transport::Channel,
+    deadline: Duration,
+    kind: &FaultKind,
+) -> Result<(), tonic::Status> {
+    use fleetsim_net::call;
+    use fleetsim_proto::pb;
+    match kind {
+        FaultKind::ActivateBackup { .. } => {
+            let mut c = pb::voicemail_client::VoicemailClient::new(ch);
+            call(deadline, c.activate_backup(pb::ActivateBackupRequest {})).await?;
+        }
+        FaultKind::ManualFailback { service } if service == Service::OneXPortal.as_str() => {
+            let mut c = pb::portal_client::PortalClient::new(ch);
+            call(deadline, c.manual_failback(pb::PortalFailbackRequest {})).await?;
+        }
+        FaultKind::ManualFailback { .. } => {
+            let mut c = pb::voicemail_client::VoicemailClient::new(ch);
+            call(deadline, c.manual_failback(pb::VoicemailFailbackRequest {})).await?;
+        }
+        FaultKind::ConfigChange { .. } => {
+            let mut c = pb::telephony_client::TelephonyClient::new(ch);
+            let change = "operator configuration change".to_string();
+            call(deadline, c.configure(pb::ConfigureRequest { change })).await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Logs the messages and recordings a crash or stop cut, if any.

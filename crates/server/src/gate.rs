@@ -28,12 +28,20 @@ pub(crate) async fn gated<F: Future>(net: Net, server: String, fut: F) -> F::Out
 }
 
 impl Shared {
-    /// Spawns work of this incarnation behind its hang gate.
-    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    /// Spawns work of this incarnation behind its hang gate; it ends when
+    /// the incarnation dies.
+    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle<()>
     where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
     {
-        tokio::spawn(gated(self.net.clone(), self.name.clone(), fut))
+        let token = self.token.clone();
+        let work = gated(self.net.clone(), self.name.clone(), fut);
+        tokio::spawn(async move {
+            tokio::select! {
+                biased;
+                () = token.cancelled() => {}
+                () = work => {}
+            }
+        })
     }
 }

@@ -1,6 +1,6 @@
 //! A simulated Server Edition server: one incarnation of one server of the
 //! fleet, serving real gRPC for its role over the transport seam, with the
-//! resilience state machine of DOMAIN.md §2, §3 and §5.
+//! resilience state machine of docs/domain-coverage.md §2, §3 and §5.
 //!
 //! [`start`] binds the server on the [`Net`], serves `Line`, `Telephony` (on
 //! roles that run IP Office) and `grpc.health.v1`, sends presence to every
@@ -8,7 +8,7 @@
 //! incarnation: connections reset, new ones refused, memory gone. A restart
 //! is simply a new [`start`] with the next incarnation number.
 //!
-//! Beyond phones, each role serves its own services (DOMAIN.md §1, §4), each
+//! Beyond phones, each role serves its own services (docs/domain-coverage.md §1, §4), each
 //! with its own `grpc.health.v1` status: `Licensing` on the primary (and a
 //! renewal loop on every other server), `Voicemail` with Media Manager's
 //! collection, `Portal` (one-X), `MediaManager` and `Collaboration`.
@@ -179,46 +179,6 @@ impl ServerHandle {
     /// (messages, recordings): a crash or stop cuts them, unkept.
     pub fn voicemail_in_progress(&self) -> (u32, u32) {
         self.shared.vm_in_progress()
-    }
-
-    /// Operator action "activate backup" on this server's voicemail; false if
-    /// it is not the primary's voicemail backup.
-    pub fn activate_backup_voicemail(&self) -> bool {
-        self.shared.vm_activate_backup()
-    }
-
-    /// Operator action: hand `service` back to the primary: `one-x-portal`
-    /// now; `voicemail-pro` as soon as the primary's voicemail answers and no
-    /// message is being left (the handback carries every message). Runs on
-    /// in the background; events tell.
-    pub fn manual_failback(&self, service: fleetsim_model::Service) {
-        let shared = self.shared.clone();
-        let span = tracing::info_span!("server", server = %self.name);
-        let task = async move {
-            match service {
-                fleetsim_model::Service::VoicemailPro => shared.vm_request_failback(),
-                fleetsim_model::Service::OneXPortal => {
-                    portal::manual_failback(&shared).await;
-                }
-                _ => {}
-            }
-        };
-        let token = self.token.clone();
-        self.shared.spawn(
-            async move {
-                tokio::select! {
-                    biased;
-                    () = token.cancelled() => {}
-                    () = task => {}
-                }
-            }
-            .instrument(span),
-        );
-    }
-
-    /// Operator action: a configuration change (refused in restricted mode).
-    pub fn configure(&self, change: &str) -> bool {
-        self.shared.configure(change).is_ok()
     }
 
     /// Kills the incarnation: every connection to or from it resets, new

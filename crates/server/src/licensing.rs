@@ -1,4 +1,4 @@
-//! Licensing (DOMAIN.md §4): the primary serves `Licensing`; every other
+//! Licensing (docs/domain-coverage.md §4): the primary serves `Licensing`; every other
 //! server renews with it and tracks its own licence state:
 //! normal → grace (the primary cannot be reached) → restricted (grace ran
 //! out: configuration changes refused, softphone user licences cannot be

@@ -1,4 +1,4 @@
-//! one-X Portal (DOMAIN.md §4): the primary's portal serves users; the
+//! one-X Portal (docs/domain-coverage.md §4): the primary's portal serves users; the
 //! backup portal on the secondary pings it and takes over once it has been
 //! silent for the portal's own detection time (3 min). At failback
 //! (automatic as soon as the primary's portal answers, or manual) the backup
@@ -239,6 +239,24 @@ impl pb::portal_server::Portal for PortalSvc {
             accepted: true,
         });
         Ok(Response::new(pb::ChangeReply {}))
+    }
+
+    async fn manual_failback(
+        &self,
+        _req: Request<pb::PortalFailbackRequest>,
+    ) -> Result<Response<pb::PortalFailbackReply>, Status> {
+        self.0.stats.rpc();
+        if self.0.portal_role() != Some(PortalRole::Backup) {
+            return Err(Status::failed_precondition(format!(
+                "{} is not the backup portal",
+                self.0.name
+            )));
+        }
+        let me = self.0.clone();
+        self.0.spawn(async move {
+            manual_failback(&me).await;
+        });
+        Ok(Response::new(pb::PortalFailbackReply {}))
     }
 
     async fn take_back(

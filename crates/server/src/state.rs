@@ -145,7 +145,7 @@ pub struct Shared {
     pub(crate) token: CancellationToken,
     /// What survives a restart.
     pub(crate) disk: Disk,
-    /// Licence state (DOMAIN.md §4).
+    /// Licence state (docs/domain-coverage.md §4).
     pub(crate) licence: Mutex<crate::licensing::Licence>,
     /// Voicemail Pro, when this server runs it.
     pub(crate) vm: Mutex<crate::voicemail::Vm>,
@@ -722,7 +722,7 @@ impl Shared {
                 });
                 if first {
                     // Phone re-registration triggers user, hunt-group and
-                    // voicemail resilience (DOMAIN.md §3).
+                    // voicemail resilience (docs/domain-coverage.md §3).
                     self.set_guest_hunt_groups(home, true);
                     if home == self.fleet.primary().name {
                         crate::voicemail::on_failover(self);

@@ -1,4 +1,4 @@
-//! Trunks (DOMAIN.md §1): an IP500 V2 connects non-IP trunks, which never
+//! Trunks (docs/domain-coverage.md §1): an IP500 V2 connects non-IP trunks, which never
 //! fail over. An external call from any system seizes a trunk on a V2 over
 //! the `Line` (a stream held open for the call); the V2 frees it when the
 //! caller hangs up, or at the call's planned end when the caller's system

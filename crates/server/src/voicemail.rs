@@ -1,4 +1,4 @@
-//! Voicemail Pro and Media Manager (DOMAIN.md §4).
+//! Voicemail Pro and Media Manager (docs/domain-coverage.md §4).
 //!
 //! The primary's voicemail is active and keeps the backup's (on the
 //! secondary) in sync. The backup becomes active when the primary is failed
@@ -551,6 +551,35 @@ impl pb::voicemail_server::Voicemail for VoicemailSvc {
                 .store_message(&m.id, &m.mailbox, m.partial, false);
         }
         Ok(Response::new(pb::SyncReply {}))
+    }
+
+    async fn activate_backup(
+        &self,
+        _req: Request<pb::ActivateBackupRequest>,
+    ) -> Result<Response<pb::ActivateBackupReply>, Status> {
+        self.0.stats.rpc();
+        if !self.0.vm_activate_backup() {
+            return Err(Status::failed_precondition(format!(
+                "{} does not back up the primary's voicemail",
+                self.0.name
+            )));
+        }
+        Ok(Response::new(pb::ActivateBackupReply {}))
+    }
+
+    async fn manual_failback(
+        &self,
+        _req: Request<pb::VoicemailFailbackRequest>,
+    ) -> Result<Response<pb::VoicemailFailbackReply>, Status> {
+        self.0.stats.rpc();
+        if self.0.vm_role() != Some(VmRole::Backup) {
+            return Err(Status::failed_precondition(format!(
+                "{} does not back up the primary's voicemail",
+                self.0.name
+            )));
+        }
+        self.0.vm_request_failback();
+        Ok(Response::new(pb::VoicemailFailbackReply {}))
     }
 
     async fn collect(
