@@ -217,27 +217,27 @@ impl Registrations {
 }
 
 /// The windows (from, to) in which `server` was hung: from a hang until it
-/// resumes, crashes or stops (to the end of the run if none).
+/// resumes (overlapping hangs count up and end one at a time, as in the
+/// fault plane), crashes or stops (to the end of the run if none).
 pub fn hung_windows(scenario: &Scenario, server: &str) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
-    let mut since: Option<u64> = None;
+    let (mut since, mut depth): (Option<u64>, u32) = (None, 0);
     for f in &scenario.faults {
         let t = f.at.as_millis();
         match &f.kind {
-            FaultKind::Hang {
-                server: s,
-                on: true,
-            } if s == server => {
-                since.get_or_insert(t);
+            FaultKind::Hang { server: s, on } if s == server => {
+                if *on {
+                    depth += 1;
+                    since.get_or_insert(t);
+                } else {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        out.extend(since.take().map(|from| (from, t)));
+                    }
+                }
             }
-            FaultKind::Hang {
-                server: s,
-                on: false,
-            }
-            | FaultKind::Crash { server: s }
-            | FaultKind::Stop { server: s }
-                if s == server =>
-            {
+            FaultKind::Crash { server: s } | FaultKind::Stop { server: s } if s == server => {
+                depth = 0;
                 out.extend(since.take().map(|from| (from, t)));
             }
             _ => {}
@@ -646,6 +646,15 @@ mod tests {
         ];
         let regs = Registrations::replay(&events);
         assert!(double_registration(&s, &regs).is_none());
+    }
+
+    #[test]
+    fn overlapping_hangs_of_one_server_end_with_the_last() {
+        let s = reference(&[
+            ("1m", "hang = \"primary\"\nfor = \"2m11s\""),
+            ("3m5s", "hang = \"primary\"\nfor = \"3m56s\""),
+        ]);
+        assert_eq!(hung_windows(&s, "primary"), vec![(60_000, 421_000)]);
     }
 
     #[test]
