@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use rand::Rng as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Sleep;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::net::Inner;
+use crate::pipe::Pipe;
 
 /// Anything a connection can be carried over.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -31,13 +31,6 @@ pub(crate) struct Link {
     pub(crate) rng: crate::seed::Rng,
 }
 
-/// Bytes read but held back by latency.
-struct Held {
-    bytes: Vec<u8>,
-    pos: usize,
-    until: Pin<Box<Sleep>>,
-}
-
 /// A connection wrapped by the fault plane.
 pub struct FaultIo {
     io: Box<dyn Io>,
@@ -46,8 +39,12 @@ pub struct FaultIo {
     guards: Vec<Pin<Box<WaitForCancellationFutureOwned>>>,
     link: Option<Link>,
     reset: bool,
-    write_delay: Option<Pin<Box<Sleep>>>,
-    held: Option<Held>,
+    /// Bytes read from the server, on their way to this side (latency).
+    inbox: Pipe,
+    /// Whether the server's side has closed (after what is in `inbox`).
+    read_eof: bool,
+    /// Bytes written by this side, on their way to the server (latency).
+    outbox: Pipe,
 }
 
 impl std::fmt::Debug for FaultIo {
@@ -81,8 +78,9 @@ impl FaultIo {
                 .collect(),
             link,
             reset: false,
-            write_delay: None,
-            held: None,
+            inbox: Pipe::default(),
+            read_eof: false,
+            outbox: Pipe::default(),
         }
     }
 
@@ -114,6 +112,14 @@ impl FaultIo {
         Poll::Ready(Ok(()))
     }
 
+    /// Whether the link has no latency now (no jitter drawn).
+    fn next_delay_is_zero(&self) -> bool {
+        self.link.as_ref().is_none_or(|l| {
+            let (delay, jitter) = l.net.latency(&l.from, &l.to);
+            delay.is_zero() && jitter.is_zero()
+        })
+    }
+
     /// The latency to apply to the next chunk, if any.
     fn next_delay(&mut self) -> Option<Duration> {
         let l = self.link.as_mut()?;
@@ -140,6 +146,46 @@ macro_rules! checked {
     };
 }
 
+impl FaultIo {
+    /// Takes in what the server sent so far, each chunk due its latency
+    /// after it arrived. `Err` only when nothing is left to hand on.
+    fn take_in(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        while !self.read_eof && !self.inbox.is_full() {
+            let mut chunk = vec![0u8; 8 * 1024];
+            let mut rb = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => self.read_eof = true,
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    chunk.truncate(n);
+                    let delay = self.next_delay().unwrap_or_default();
+                    self.inbox.push(chunk, delay);
+                }
+                Poll::Ready(Err(e)) if self.inbox.is_empty() => return Err(e),
+                Poll::Ready(Err(_)) | Poll::Pending => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands on to the server what is due of `outbox`; Ready once empty.
+    fn send_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let bytes = match self.outbox.poll_front(cx) {
+                Poll::Ready(Some(b)) => b,
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            };
+            match Pin::new(&mut self.io).poll_write(cx, bytes) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.outbox.consume(n),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
 impl AsyncRead for FaultIo {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -148,40 +194,21 @@ impl AsyncRead for FaultIo {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         checked!(this, cx, Dir::In);
-        if this.held.is_none() {
-            let Some(delay) = this.next_delay() else {
-                return Pin::new(&mut this.io).poll_read(cx, buf);
-            };
-            // Read a chunk now and hand it over once the link's latency has passed.
-            let mut chunk = vec![0u8; 8 * 1024];
-            let mut rb = ReadBuf::new(&mut chunk);
-            match Pin::new(&mut this.io).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) if rb.filled().is_empty() => return Poll::Ready(Ok(())),
-                Poll::Ready(Ok(())) => {
-                    let n = rb.filled().len();
-                    chunk.truncate(n);
-                    this.held = Some(Held {
-                        bytes: chunk,
-                        pos: 0,
-                        until: Box::pin(tokio::time::sleep(delay)),
-                    });
-                }
-                other => return other,
+        if this.inbox.is_empty() && this.next_delay_is_zero() {
+            return Pin::new(&mut this.io).poll_read(cx, buf);
+        }
+        this.take_in(cx)?;
+        match this.inbox.poll_front(cx) {
+            Poll::Ready(Some(bytes)) => {
+                let n = bytes.len().min(buf.remaining());
+                buf.put_slice(&bytes[..n]);
+                this.inbox.consume(n);
+                Poll::Ready(Ok(()))
             }
+            // Nothing in flight: end of stream, or wait for the server.
+            Poll::Ready(None) if this.read_eof => Poll::Ready(Ok(())),
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
         }
-        let Some(h) = this.held.as_mut() else {
-            return Poll::Ready(Ok(()));
-        };
-        if h.until.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let n = (h.bytes.len() - h.pos).min(buf.remaining());
-        buf.put_slice(&h.bytes[h.pos..h.pos + n]);
-        h.pos += n;
-        if h.pos == h.bytes.len() {
-            this.held = None;
-        }
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -193,28 +220,32 @@ impl AsyncWrite for FaultIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         checked!(this, cx, Dir::Out);
-        if this.write_delay.is_none()
-            && let Some(delay) = this.next_delay()
-        {
-            this.write_delay = Some(Box::pin(tokio::time::sleep(delay)));
+        if this.outbox.is_empty() && this.next_delay_is_zero() {
+            return Pin::new(&mut this.io).poll_write(cx, buf);
         }
-        if let Some(d) = this.write_delay.as_mut()
-            && d.as_mut().poll(cx).is_pending()
-        {
-            return Poll::Pending;
+        if this.outbox.is_full() {
+            match this.send_out(cx) {
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                _ if this.outbox.is_full() => return Poll::Pending,
+                _ => {}
+            }
         }
-        // The delay is paid once per chunk, not again if the write must wait.
-        let r = Pin::new(&mut this.io).poll_write(cx, buf);
-        if r.is_ready() {
-            this.write_delay = None;
+        // Taken now, handed on once its latency has passed.
+        let delay = this.next_delay().unwrap_or_default();
+        this.outbox.push(buf.to_vec(), delay);
+        if let Poll::Ready(Err(e)) = this.send_out(cx) {
+            return Poll::Ready(Err(e));
         }
-        r
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         checked!(this, cx, Dir::Out);
-        Pin::new(&mut this.io).poll_flush(cx)
+        match this.send_out(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.io).poll_flush(cx),
+            other => other,
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -224,7 +255,10 @@ impl AsyncWrite for FaultIo {
             Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
             // Not even a FIN crosses a cut.
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(())) => Pin::new(&mut this.io).poll_shutdown(cx),
+            Poll::Ready(Ok(())) => match this.send_out(cx) {
+                Poll::Ready(Ok(())) => Pin::new(&mut this.io).poll_shutdown(cx),
+                other => other,
+            },
         }
     }
 }

@@ -16,6 +16,7 @@
 //!
 //! # Layout
 //! - [`io`]: [`FaultIo`], the wrapper that fails or stalls a connection.
+//! - `pipe`: latency as a pipeline (each chunk due its latency after it left).
 //! - [`net`]: [`Net`], listeners, connects, partitions.
 //! - [`clock`]: the emulated clock and the [`EventLog`] stamped with it.
 //! - [`seed`]: seeded generators derived from the scenario seed.
@@ -25,6 +26,7 @@ pub mod channel;
 pub mod clock;
 pub mod io;
 pub mod net;
+mod pipe;
 pub mod seed;
 
 pub use channel::{ChannelTiming, call, channel, failure_reason};
