@@ -307,6 +307,14 @@ async fn run(
         let updates = call.as_mut().and_then(|c| c.updates.as_mut());
         let woke = tokio::select! {
             biased;
+            // News of the current call first: a command that arrives with it
+            // then sees the phone as it now is.
+            u = async {
+                match updates {
+                    Some(s) => s.message().await.ok().flatten(),
+                    None => std::future::pending().await,
+                }
+            } => Woke::Update(u),
             cmd = async {
                 match rx.as_mut() {
                     Some(r) => r.recv().await,
@@ -319,12 +327,6 @@ async fn run(
                     continue;
                 }
             },
-            u = async {
-                match updates {
-                    Some(s) => s.message().await.ok().flatten(),
-                    None => std::future::pending().await,
-                }
-            } => Woke::Update(u),
             () = tokio::time::sleep_until(wake) => Woke::Timer,
         };
         let now = Instant::now();

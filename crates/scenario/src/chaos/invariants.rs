@@ -79,7 +79,7 @@ pub fn check(scenario: &Scenario, events: &[EventRecord]) -> Vec<Violation> {
         registered_at_end(scenario, events, &regs),
         split_brain_without_split(scenario, events),
         call_left_open(scenario, events),
-        contradicting_refusal(events),
+        contradicting_refusal(scenario, events),
     ]
     .into_iter()
     .flatten()
@@ -303,8 +303,12 @@ pub fn double_registration(scenario: &Scenario, regs: &Registrations) -> Option<
 pub struct OpenCalls {
     /// call id → (calling phone, started at ms), still open at the end.
     pub open: BTreeMap<String, (String, u64)>,
-    /// (phone, refused call, at ms) of each contradicting refusal.
-    pub contradictions: Vec<(String, String, u64)>,
+    /// (phone, refused call, at ms, ms since that phone's last call ended
+    /// or `None` if it had none) of each refusal as "already in a call"
+    /// while the log shows no call of that phone open.
+    pub contradictions: Vec<(String, String, u64, Option<u64>)>,
+    /// phone → when its last call ended.
+    last_end: BTreeMap<String, u64>,
 }
 
 impl OpenCalls {
@@ -325,12 +329,16 @@ impl OpenCalls {
                 } if reason.contains("already in a call")
                     && !c.open.values().any(|(p, _)| p == phone) =>
                 {
-                    c.contradictions.push((phone.clone(), call.clone(), e.t_ms));
+                    let since = c.last_end.get(phone).map(|t| e.t_ms - t);
+                    c.contradictions
+                        .push((phone.clone(), call.clone(), e.t_ms, since));
                 }
                 Event::CallEnded { call, .. }
                 | Event::CallDropped { call, .. }
                 | Event::CallFailed { call, .. } => {
-                    c.open.remove(call);
+                    if let Some((phone, _)) = c.open.remove(call) {
+                        c.last_end.insert(phone, e.t_ms);
+                    }
                 }
                 _ => {}
             }
@@ -494,15 +502,25 @@ pub fn call_left_open(scenario: &Scenario, events: &[EventRecord]) -> Option<Vio
 }
 
 /// No call refused as "already in a call" when the phone has no call open.
-pub fn contradicting_refusal(events: &[EventRecord]) -> Option<Violation> {
+///
+/// The system logs a call's end when it ends it; the phone hears a moment
+/// later, over the call's stream. A refusal within one RPC deadline of the
+/// end is that news on its way, not a contradiction.
+pub fn contradicting_refusal(scenario: &Scenario, events: &[EventRecord]) -> Option<Violation> {
+    let in_flight = scenario.fleet.timers.rpc_deadline.as_millis();
     let calls = OpenCalls::replay(events);
-    let (phone, call, t) = calls.contradictions.first()?;
+    let wrong: Vec<_> = calls
+        .contradictions
+        .iter()
+        .filter(|(.., since)| since.is_none_or(|ms| ms > in_flight))
+        .collect();
+    let (phone, call, t, _) = wrong.first()?;
     Some(violation(
         Invariant::NoContradictingRefusal,
         format!(
             "call {call} of {phone} refused at {} as \"already in a call\", but {phone} has no call open; {} refusals like it in all",
             human_ms(*t),
-            calls.contradictions.len()
+            wrong.len()
         ),
     ))
 }
@@ -536,6 +554,19 @@ mod tests {
                 phone: phone.into(),
                 home: "primary".into(),
                 guest: server != "primary",
+            },
+        )
+    }
+
+    fn expired(t_ms: u64, server: &str, phone: &str) -> EventRecord {
+        at(
+            t_ms,
+            server,
+            Event::RegistrationExpired {
+                phone: phone.into(),
+                home: "primary".into(),
+                guest: false,
+                silent_for_ms: 0,
             },
         )
     }
@@ -590,16 +621,7 @@ mod tests {
         let events = [
             registered(1_000, "primary", "2001"),
             registered(60_000, "secondary", "2001"),
-            at(
-                60_000 + bound + 1,
-                "primary",
-                Event::RegistrationExpired {
-                    phone: "2001".into(),
-                    home: "primary".into(),
-                    guest: false,
-                    silent_for_ms: 0,
-                },
-            ),
+            expired(60_000 + bound + 1, "primary", "2001"),
         ];
         let regs = Registrations::replay(&events);
         assert_eq!(
@@ -633,16 +655,7 @@ mod tests {
         let events = [
             registered(1_000, "primary", "2001"),
             registered(60_000, "secondary", "2001"),
-            at(
-                59_000 + 600_000 + 30_000,
-                "primary",
-                Event::RegistrationExpired {
-                    phone: "2001".into(),
-                    home: "primary".into(),
-                    guest: false,
-                    silent_for_ms: 0,
-                },
-            ),
+            expired(59_000 + 600_000 + 30_000, "primary", "2001"),
         ];
         let regs = Registrations::replay(&events);
         assert!(double_registration(&s, &regs).is_none());
@@ -778,14 +791,22 @@ mod tests {
             failed(61_000, "c1-2001", "no trunk"),
             failed(90_000, "c2-2001", "the phone is already in a call"),
         ];
+        let s = reference(&[]);
         assert_eq!(
-            broken(contradicting_refusal(&phantom)),
+            broken(contradicting_refusal(&s, &phantom)),
             Invariant::NoContradictingRefusal
         );
         let busy = [
             started(60_000, "c1-2001", "2001"),
             failed(90_000, "c2-2001", "the phone is already in a call"),
         ];
-        assert!(contradicting_refusal(&busy).is_none());
+        assert!(contradicting_refusal(&s, &busy).is_none());
+        // The news of the end is still on its way to the phone.
+        let news_in_flight = [
+            started(60_000, "c1-2001", "2001"),
+            failed(61_000, "c1-2001", "no trunk"),
+            failed(62_900, "c2-2001", "the phone is already in a call"),
+        ];
+        assert!(contradicting_refusal(&s, &news_in_flight).is_none());
     }
 }

@@ -305,15 +305,19 @@ impl Gen<'_> {
         self.pick(&all).to_string()
     }
 
-    /// A server (mostly), a site's phones, or one extension.
-    fn node(&mut self) -> String {
-        let sites: Vec<String> = self
-            .fleet
+    /// Every site with phones, as `phones@SERVER`.
+    fn sites(&self) -> Vec<String> {
+        self.fleet
             .servers
             .iter()
             .filter(|s| self.fleet.phones_of(&s.name).next().is_some())
             .map(|s| format!("phones@{}", s.name))
-            .collect();
+            .collect()
+    }
+
+    /// A server (mostly), a site's phones, or one extension.
+    fn node(&mut self) -> String {
+        let sites = self.sites();
         let phones: Vec<String> = self
             .fleet
             .phones
@@ -418,13 +422,7 @@ impl Gen<'_> {
         let from = self.server();
         let others: Vec<String> = self.servers().into_iter().filter(|s| *s != from).collect();
         let to = if others.is_empty() || self.rng.random_bool(0.2) {
-            let sites: Vec<String> = self
-                .fleet
-                .servers
-                .iter()
-                .filter(|s| self.fleet.phones_of(&s.name).next().is_some())
-                .map(|s| format!("phones@{}", s.name))
-                .collect();
+            let sites = self.sites();
             if sites.is_empty() {
                 others.clone()
             } else {
