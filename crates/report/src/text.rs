@@ -189,6 +189,11 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
             .into(),
             String::new(),
         )),
+        Event::RecordingFailed { call, reason } => Some((
+            call.split('-').nth(1).unwrap_or(call).to_string(),
+            format!("rec-failed:{reason}"),
+            reason.clone(),
+        )),
         Event::PortalChange { user, accepted } => Some((
             user.clone(),
             if *accepted {
@@ -286,6 +291,12 @@ fn describe_group(g: &Group) -> String {
         format!(
             "{} made and kept here (Media Manager unreachable) until collected",
             count(g, "call recording")
+        )
+    } else if sub.starts_with("rec-failed:") {
+        format!(
+            "{} not recorded (from {phones}): {}",
+            count(g, "call"),
+            g.note
         )
     } else if sub == "portal-change" {
         format!(
@@ -430,6 +441,17 @@ fn describe(e: &EventRecord, p: &Paint) -> String {
         ),
         Event::PortalHandback { changes_dropped, mode } => p.bold(&format!(
             "one-X Portal FAILBACK ({mode}): {changes_dropped} changes made during failover are dropped"
+        )),
+        Event::VoicemailCut { messages, recordings } => {
+            let n = |k: u32, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
+            p.red(&format!(
+                "the crash or stop cut {} being left and {} being made; none is kept",
+                n(*messages, "message"),
+                n(*recordings, "recording")
+            ))
+        }
+        Event::ActionFailed { action, server, reason } => p.yellow(&format!(
+            "operator action {action:?} did not reach {server}: {reason}"
         )),
         Event::Audit { .. } => {
             let a = e.event.loss_audit().unwrap_or_default();
