@@ -99,7 +99,9 @@ pub struct EventLog {
     /// answer was lost, a preserved call on a system that was only cut
     /// off), and the first report wins. A call the phone gave up on (its
     /// set-up timed out) stays failed if the late request still reaches the
-    /// system: the system's half of it is not a call the phone is in.
+    /// system: the system's half of it is not a call the phone is in; and a
+    /// call the system ended is not preserved later by a phone that never
+    /// heard of the end.
     ended_calls: Arc<Mutex<std::collections::BTreeSet<String>>>,
     /// Live watchers (`fleetsim watch`); sending with none is free.
     tx: tokio::sync::broadcast::Sender<EventRecord>,
@@ -123,7 +125,7 @@ impl EventLog {
 
     /// Appends `event` about `server`, stamped now.
     pub fn emit(&self, server: &str, event: Event) {
-        if let Event::CallStarted { call, .. } = &event
+        if let Event::CallStarted { call, .. } | Event::CallPreserved { call, .. } = &event
             && self
                 .ended_calls
                 .lock()

@@ -433,6 +433,28 @@ pub fn splits_network(kind: &FaultKind, rpc_deadline_ms: u64) -> bool {
     }
 }
 
+/// The windows (from, to) in which each fault that splits the network was
+/// in force: from its application to the first later fault that undoes it
+/// (to the end of the run if none).
+fn split_windows(scenario: &Scenario) -> Vec<(u64, u64)> {
+    let deadline = scenario.fleet.timers.rpc_deadline.as_millis();
+    let end = scenario.duration.as_millis();
+    let faults = &scenario.faults;
+    faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| splits_network(&f.kind, deadline))
+        .map(|(i, f)| {
+            let undo = f.kind.undo();
+            let to = faults[i + 1..]
+                .iter()
+                .find(|g| undo.as_ref() == Some(&g.kind) || matches!(g.kind, FaultKind::Heal))
+                .map_or(end, |g| g.at.as_millis());
+            (f.at.as_millis(), to)
+        })
+        .collect()
+}
+
 /// No split-brain finding that starts before any fault splitting the
 /// network, and none still open at the end of the run (every fault has
 /// been undone for the whole settle tail by then).
@@ -506,13 +528,22 @@ pub fn call_left_open(scenario: &Scenario, events: &[EventRecord]) -> Option<Vio
 /// The system logs a call's end when it ends it; the phone hears a moment
 /// later, over the call's stream. A refusal within one RPC deadline of the
 /// end is that news on its way, not a contradiction.
+/// Nor is one while a fault that splits the network was in force at some
+/// time between the end and the refusal: the news may be held by it.
 pub fn contradicting_refusal(scenario: &Scenario, events: &[EventRecord]) -> Option<Violation> {
     let in_flight = scenario.fleet.timers.rpc_deadline.as_millis();
+    let splits = split_windows(scenario);
     let calls = OpenCalls::replay(events);
     let wrong: Vec<_> = calls
         .contradictions
         .iter()
-        .filter(|(.., since)| since.is_none_or(|ms| ms > in_flight))
+        .filter(|(_, _, t, since)| match since {
+            None => true,
+            Some(ms) => {
+                let ended = t - ms;
+                *ms > in_flight && !splits.iter().any(|(a, b)| *a <= *t && *b >= ended)
+            }
+        })
         .collect();
     let (phone, call, t, _) = wrong.first()?;
     Some(violation(
