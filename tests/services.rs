@@ -815,3 +815,35 @@ activate-backup = "voicemail-pro"
             == 1
     );
 }
+
+#[test]
+fn a_clock_step_undone_never_freezes_registration_expiry() {
+    // The primary's clock runs 30 minutes fast, then is set right; meanwhile
+    // it is cut off and its phones fail over. Its stale registrations must
+    // expire on the expiry timer, not 30 minutes late.
+    let s = parse(
+        r#"
+name = "clock-step-and-partition"
+fleet = "fleets/reference.toml"
+duration = "40m"
+seed = 6
+
+[[fault]]
+at = "4m"
+clock-offset = { target = "primary", offset = "+30m" }
+for = "2m"
+
+[[fault]]
+at = "5m"
+partition = [["primary"]]
+for = "10m"
+"#,
+    );
+    let violations = fleetsim_scenario::chaos::check_scenario(&s, false);
+    assert!(
+        !violations
+            .iter()
+            .any(|v| v.invariant == fleetsim_scenario::chaos::Invariant::NoDoubleRegistration),
+        "{violations:?}"
+    );
+}
