@@ -9,7 +9,6 @@
 
 use std::process::{Command, ExitCode};
 // Wall time is what a benchmark measures; nothing here feeds a run.
-use std::time::Instant;
 
 use fleetsim_proto::pb;
 use serde::{Deserialize, Serialize};
@@ -246,12 +245,11 @@ fn chaos_stage(schedules: u32) -> anyhow::Result<StageResult> {
     use fleetsim_scenario::chaos;
     let mut plan = chaos::ChaosPlan::new(chaos::Base::reference(), schedules);
     plan.shrink_limit = 0;
-    // Wall time measures the emulator; it is never an input to a run.
-    let wall = std::time::Instant::now();
+    let wall = fleetsim_scenario::Stopwatch::start();
     let report = chaos::run(&plan);
     Ok(StageResult {
         stage: "chaos".into(),
-        wall_ms: wall.elapsed().as_secs_f64() * 1000.0,
+        wall_ms: wall.elapsed_ms(),
         emulated_ms: report.emulated_ms,
         rpcs: 0,
         events: 0,
@@ -334,7 +332,7 @@ fn baseline(n: u64) -> anyhow::Result<StageResult> {
             }))
             .await?;
         let mut client = pb::telephony_client::TelephonyClient::new(channel);
-        let start = Instant::now();
+        let start = fleetsim_scenario::Stopwatch::start();
         for _ in 0..n {
             client
                 .keepalive(pb::KeepaliveRequest {
@@ -343,7 +341,7 @@ fn baseline(n: u64) -> anyhow::Result<StageResult> {
                 })
                 .await?;
         }
-        Ok::<_, anyhow::Error>(start.elapsed().as_secs_f64() * 1000.0)
+        Ok::<_, anyhow::Error>(start.elapsed_ms())
     })?;
     Ok(StageResult {
         stage: "baseline".into(),

@@ -5,7 +5,6 @@
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context as _;
 use fleetsim_model::embedded::{EmbeddedResolver, FILES};
@@ -120,7 +119,7 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let wall = Instant::now();
+    let wall = fleetsim_scenario::Stopwatch::start();
     let tty = std::io::stderr().is_terminal();
     let report = chaos::run_with_progress(&plan, &|done, total| {
         if tty {
@@ -130,7 +129,7 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    let secs = wall.elapsed().as_secs_f64();
+    let secs = wall.elapsed_secs();
     for f in &report.violations {
         print_found(f, &report, &args.out)?;
     }

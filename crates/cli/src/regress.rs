@@ -151,8 +151,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    // Wall time of the sweep, for its summary line only.
-    let wall = std::time::Instant::now();
+    let wall = fleetsim_scenario::Stopwatch::start();
     let opts = RunOptions {
         inject_panic: args.inject_panic.clone(),
         ..RunOptions::default()
@@ -187,7 +186,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         outln!(
             "sweep of {} · {what} · {n} runs on {jobs} threads in {:.1} s",
             report.scenario,
-            wall.elapsed().as_secs_f64()
+            wall.elapsed_secs()
         );
         outln!("{}", dist_line("takeover", &report.takeover_ms, n, true));
         outln!("{}", dist_line("detection", &report.detection_ms, n, true));

@@ -32,6 +32,7 @@
 //! # Layout
 //! - [`builder`]: [`ScenarioBuilder`], scenarios built in code for tests.
 //! - [`runner`]: [`run`], the fleet under test and the fault plane.
+//! - [`stopwatch`]: wall time measured about the emulator, never fed into it.
 //! - [`metrics`]: detection, takeover, per-phone outage, from events.
 //! - [`expect`]: evaluates each expectation against the events.
 //! - [`findings`]: split-brain findings, service and licence state at a
@@ -52,6 +53,7 @@ pub mod live;
 pub mod metrics;
 pub mod panics;
 pub mod runner;
+pub mod stopwatch;
 pub mod sweep;
 pub mod vary;
 
@@ -60,6 +62,7 @@ pub use expect::ExpectationResult;
 pub use metrics::Metrics;
 pub use panics::{CaughtPanic, RunFailure};
 pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run};
+pub use stopwatch::Stopwatch;
 pub use sweep::{SweepPlan, SweepReport, sweep};
 pub use vary::shift_fault;
 

@@ -172,9 +172,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
         builder.start_paused(true);
     }
     let rt = builder.build().map_err(RunError::Runtime)?;
-    // Wall time measures the emulator (speed ratio in reports); it never
-    // reaches the event log or any decision, so replay is unaffected.
-    let wall = std::time::Instant::now();
+    let wall = crate::Stopwatch::start();
     let launch = Launch {
         mode: opts.mode,
         speed: if opts.mode == Mode::Live {
@@ -207,7 +205,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
             })
         }
     };
-    let wall_ms = wall.elapsed().as_secs_f64() * 1000.0;
+    let wall_ms = wall.elapsed_ms();
     let metrics = Metrics::compute(&scenario, &events);
     let expectations = evaluate(&scenario, &events);
     Ok(RunOutcome {
