@@ -273,10 +273,7 @@ impl pb::telephony_server::Telephony for Echo {
         &self,
         _: tonic::Request<pb::KeepaliveRequest>,
     ) -> Result<tonic::Response<pb::KeepaliveReply>, tonic::Status> {
-        Ok(tonic::Response::new(pb::KeepaliveReply {
-            go_home: false,
-            dropped_call: String::new(),
-        }))
+        Ok(tonic::Response::new(pb::KeepaliveReply { go_home: false }))
     }
     async fn unregister(
         &self,

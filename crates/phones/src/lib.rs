@@ -512,14 +512,6 @@ async fn run(
                 };
                 let reply =
                     call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).keepalive(req)).await;
-                if let Ok(r) = &reply
-                    && call
-                        .as_ref()
-                        .is_some_and(|c| c.id == r.get_ref().dropped_call)
-                {
-                    // The system dropped the call (its trunk was lost).
-                    call = None;
-                }
                 match reply {
                     Ok(r) if r.get_ref().go_home => {
                         // Failback: straight back to the top of the list.

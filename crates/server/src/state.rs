@@ -122,8 +122,6 @@ pub(crate) struct State {
     pub calls: BTreeMap<String, CallEntry>,
     /// External calls set up here: call id → the V2 whose trunk carries it.
     pub trunk_of: BTreeMap<String, String>,
-    /// Calls this system dropped, for their phones to hear: extension → call.
-    pub dropped: BTreeMap<String, String>,
     /// Trunks seized here (IP500 V2): call id → trunk number.
     pub trunks: BTreeMap<String, u32>,
 }
@@ -798,11 +796,6 @@ impl Shared {
             home: r.home,
             guest: r.guest,
         });
-    }
-
-    /// The call of `ext` this system dropped since its last keepalive.
-    pub(crate) fn take_dropped(&self, ext: &str) -> Option<String> {
-        self.lock().dropped.remove(ext)
     }
 
     /// Whether the phone `ext` is registered here.

@@ -44,19 +44,12 @@ impl pb::telephony_server::Telephony for TelephonySvc {
     ) -> Result<Response<pb::KeepaliveReply>, Status> {
         self.0.stats.rpc();
         let r = req.into_inner();
-        let dropped_call = self.0.take_dropped(&r.extension).unwrap_or_default();
         if !r.in_call {
             // An idle phone with a call here: its hangup was lost on the way.
             self.0.end_calls_of(&r.extension);
         }
-        match self
-            .0
-            .keepalive(&r.extension, r.in_call && dropped_call.is_empty())
-        {
-            Ok(go_home) => Ok(Response::new(pb::KeepaliveReply {
-                go_home,
-                dropped_call,
-            })),
+        match self.0.keepalive(&r.extension, r.in_call) {
+            Ok(go_home) => Ok(Response::new(pb::KeepaliveReply { go_home })),
             Err(()) => Err(Status::not_found(format!(
                 "{} is not registered on {}",
                 r.extension, self.0.name
@@ -180,17 +173,31 @@ impl Shared {
     /// the call's stream, and is free for the next one.
     fn fail_call(&self, call: &str, ext: &str, reason: String) {
         // Already hung up (or ended as lost): nothing left to fail.
-        let Some(c) = self.lock().calls.remove(call) else {
+        if !self.end_by_system(call, &reason) {
             return;
-        };
-        let _ = c.tx.send(Ok(pb::CallUpdate {
-            ended: reason.clone(),
-        }));
+        }
         self.emit(Event::CallFailed {
             call: call.to_string(),
             phone: ext.to_string(),
             reason,
         });
+    }
+
+    /// Ends a call this system holds (the caller logs why): the phone hears
+    /// at once, on the call's stream. `false` if the call had already ended.
+    pub(crate) fn end_by_system(&self, call: &str, reason: &str) -> bool {
+        let entry = {
+            let mut st = self.lock();
+            st.trunk_of.remove(call);
+            st.calls.remove(call)
+        };
+        let Some(c) = entry else {
+            return false;
+        };
+        let _ = c.tx.send(Ok(pb::CallUpdate {
+            ended: reason.to_string(),
+        }));
+        true
     }
 
     /// Ends, and logs the end of, every call of `ext` still held here: the

@@ -200,18 +200,10 @@ impl Shared {
         });
     }
 
-    /// Caller side: the system drops a call; its phone hears at its next keepalive.
+    /// Caller side: the system drops a call; its phone hears at once.
     pub(crate) fn drop_call(&self, call_id: &str, ext: &str, reason: &str) {
-        {
-            let mut st = self.lock();
-            let Some(c) = st.calls.remove(call_id) else {
-                return;
-            };
-            let _ = c.tx.send(Ok(pb::CallUpdate {
-                ended: reason.to_string(),
-            }));
-            st.trunk_of.remove(call_id);
-            st.dropped.insert(ext.to_string(), call_id.to_string());
+        if !self.end_by_system(call_id, reason) {
+            return;
         }
         self.emit(Event::CallDropped {
             call: call_id.to_string(),

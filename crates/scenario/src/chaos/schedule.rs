@@ -315,15 +315,19 @@ impl Gen<'_> {
             .collect()
     }
 
-    /// A server (mostly), a site's phones, or one extension.
-    fn node(&mut self) -> String {
-        let sites = self.sites();
-        let phones: Vec<String> = self
-            .fleet
+    /// Every phone's extension, in fleet order.
+    fn extensions(&self) -> Vec<String> {
+        self.fleet
             .phones
             .iter()
             .map(|p| p.extension.clone())
-            .collect();
+            .collect()
+    }
+
+    /// A server (mostly), a site's phones, or one extension.
+    fn node(&mut self) -> String {
+        let sites = self.sites();
+        let phones = self.extensions();
         match self.rng.random_range(0..10) {
             0..7 => self.server(),
             7..9 if !sites.is_empty() => self.pick(&sites).to_string(),
@@ -456,12 +460,7 @@ impl Gen<'_> {
             2 => Action::ManualFailback("one-x-portal".into()),
             3 if !ip_office.is_empty() => Action::ConfigChange(self.pick(&ip_office).to_string()),
             _ if !self.fleet.phones.is_empty() => {
-                let phones: Vec<String> = self
-                    .fleet
-                    .phones
-                    .iter()
-                    .map(|p| p.extension.clone())
-                    .collect();
+                let phones = self.extensions();
                 Action::RebootPhone(self.pick(&phones).to_string())
             }
             _ => Action::ActivateBackup,
