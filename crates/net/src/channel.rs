@@ -62,18 +62,25 @@ pub async fn call<T>(
     }
 }
 
+/// Whether the RPC got no answer before its deadline (the request may still
+/// have reached the server).
+pub fn timed_out(status: &tonic::Status) -> bool {
+    // tonic reports its own client deadline as CANCELLED "Timeout expired".
+    status.code() == tonic::Code::DeadlineExceeded || status.message() == "Timeout expired"
+}
+
 /// Why an RPC failed, in a fixed vocabulary that never carries transport
 /// text: a server's own refusal keeps its message (the codes fleetsim's
 /// servers refuse with), anything else is "timed out", "unreachable",
 /// "connection lost" or "failed".
 pub fn failure_reason(status: &tonic::Status) -> String {
     use tonic::Code::*;
+    if timed_out(status) {
+        return "timed out".into();
+    }
     match status.code() {
         FailedPrecondition | ResourceExhausted | PermissionDenied | AlreadyExists
         | InvalidArgument | NotFound => status.message().to_string(),
-        // tonic reports its own client deadline as CANCELLED "Timeout expired".
-        DeadlineExceeded => "timed out".into(),
-        Cancelled if status.message() == "Timeout expired" => "timed out".into(),
         Unavailable => "unreachable".into(),
         Unknown | Cancelled | Internal => "connection lost".into(),
         _ => "failed".into(),

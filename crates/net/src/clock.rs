@@ -125,24 +125,7 @@ impl EventLog {
 
     /// Appends `event` about `server`, stamped now.
     pub fn emit(&self, server: &str, event: Event) {
-        if let Event::CallStarted { call, .. } | Event::CallPreserved { call, .. } = &event
-            && self
-                .ended_calls
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(call)
-        {
-            tracing::debug!(call, "a call set up after its phone gave up on it");
-            return;
-        }
-        if let Some(call) = event.ended_call()
-            && !self
-                .ended_calls
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(call.to_string())
-        {
-            tracing::debug!(call, "end of a call already logged");
+        if !self.admits(&event) {
             return;
         }
         let rec = EventRecord {
@@ -158,6 +141,20 @@ impl EventLog {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(rec);
+    }
+
+    /// Whether `event` belongs in the log: a call ends once (see
+    /// `ended_calls`), and nothing of a call is logged after its end.
+    fn admits(&self, event: &Event) -> bool {
+        let mut ended = self.ended_calls.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::CallStarted { call, .. } | Event::CallPreserved { call, .. } => {
+                !ended.contains(call)
+            }
+            _ => event
+                .ended_call()
+                .is_none_or(|c| ended.insert(c.to_string())),
+        }
     }
 
     /// Every event from now on (for live watchers).

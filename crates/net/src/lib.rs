@@ -29,7 +29,7 @@ pub mod net;
 mod pipe;
 pub mod seed;
 
-pub use channel::{ChannelTiming, call, channel, failure_reason};
+pub use channel::{ChannelTiming, call, channel, failure_reason, timed_out};
 pub use clock::{Clock, EventLog, Timing};
 pub use io::FaultIo;
 pub use net::{Changes, Incoming, Mode, Net};

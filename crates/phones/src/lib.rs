@@ -123,29 +123,21 @@ pub fn spawn(cfg: PhoneConfig, net: Net, log: EventLog) -> PhoneHandle {
 
 fn why(status: &tonic::Status) -> &'static str {
     use tonic::Code::*;
-    // tonic reports its own client deadline as CANCELLED "Timeout expired".
-    if status.message() == "Timeout expired" {
+    if fleetsim_net::timed_out(status) {
         return "no answer before the deadline";
     }
     match status.code() {
-        DeadlineExceeded => "no answer before the deadline",
         NotFound => "registration unknown to the server (expired, or the server restarted)",
         Unavailable | Unknown | Cancelled => "connection lost",
         _ => "error",
     }
 }
 
-/// Whether the request may have reached the server after all: its answer
-/// did not come before the deadline.
-fn late(status: &tonic::Status) -> bool {
-    why(status) == "no answer before the deadline"
-}
-
 /// Whether the error says the connection under the channel was found dead
 /// (not a refusal, not a deadline): worth one immediate retry.
 fn stale_connection(status: &tonic::Status) -> bool {
     use tonic::Code::*;
-    status.message() != "Timeout expired" && matches!(status.code(), Unavailable | Unknown)
+    !fleetsim_net::timed_out(status) && matches!(status.code(), Unavailable | Unknown)
 }
 
 struct Gatekeeper {
@@ -154,19 +146,22 @@ struct Gatekeeper {
 }
 
 /// Ends a call normally on the server it runs on, which logs the end.
-/// `false` when the hangup got no answer: the phone keeps it as unconfirmed
-/// (see [`Unconfirmed`]).
+/// A hangup that got no answer comes back as [`Unconfirmed`].
 async fn hangup(
     mut client: pb::telephony_client::TelephonyClient<Channel>,
     deadline: Duration,
-    call: String,
+    c: ActiveCall,
     ext: &str,
-) -> bool {
+) -> Option<Unconfirmed> {
     let req = pb::HangupRequest {
-        call,
+        call: c.id.clone(),
         extension: ext.to_string(),
     };
-    call_rpc(deadline, client.hangup(req)).await.is_ok()
+    let answered = call_rpc(deadline, client.hangup(req)).await.is_ok();
+    (!answered).then_some(Unconfirmed {
+        call: c.id,
+        server: c.server,
+    })
 }
 
 /// A hangup that got no answer. The server ends the call when it next hears
@@ -412,13 +407,9 @@ async fn run(
                         end_preserved(c);
                     } else if let Some(i) = current {
                         // The user hangs up as the phone restarts.
-                        let id = c.id.clone();
-                        if !hangup(client(i, &mut gatekeepers), t.rpc_deadline, c.id, &ext).await {
-                            unconfirmed = Some(Unconfirmed {
-                                call: id,
-                                server: c.server,
-                            });
-                        }
+                        let gk = client(i, &mut gatekeepers);
+                        let lost = hangup(gk, t.rpc_deadline, c, &ext).await;
+                        unconfirmed = lost.or(unconfirmed.take());
                     }
                 }
                 if let Some(i) = current.take() {
@@ -456,13 +447,10 @@ async fn run(
                 current = None;
                 next = Instant::now();
             } else if let Some(i) = current {
-                let id = c.id.clone();
-                if !hangup(client(i, &mut gatekeepers), t.rpc_deadline, c.id, &ext).await {
-                    unconfirmed = Some(Unconfirmed {
-                        call: id,
-                        server: c.server,
-                    });
-                }
+                let gk = client(i, &mut gatekeepers);
+                unconfirmed = hangup(gk, t.rpc_deadline, c, &ext)
+                    .await
+                    .or(unconfirmed.take());
             }
             continue;
         }
@@ -491,7 +479,8 @@ async fn run(
                             }
                             Err(status) if stale_connection(&status) => continue,
                             Err(status) => {
-                                if late(&status) {
+                                // It may still land: withdraw it.
+                                if fleetsim_net::timed_out(&status) {
                                     withdraw(client(i, &mut gatekeepers));
                                 }
                                 break;
