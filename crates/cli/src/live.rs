@@ -46,6 +46,9 @@ pub(crate) struct UpArgs {
     /// one-X Portal changes per hour across the fleet's users.
     #[arg(long, default_value_t = 0)]
     portal_changes_per_hour: u32,
+    /// Takeover policy the servers decide by (see `fleetsim policies`).
+    #[arg(long, value_name = "NAME", value_parser = crate::policy::parse, default_value = "server-edition")]
+    policy: crate::policy::Policy,
 }
 
 fn load_fleet(arg: &str) -> Result<Fleet, String> {
@@ -118,6 +121,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 portal_changes_per_hour: args.portal_changes_per_hour,
                 ..fleetsim_model::Calls::default()
             },
+            policy: args.policy.clone(),
         };
         let (handle, servers) = start_live(fleet.clone(), &opts).await?;
         outln!(

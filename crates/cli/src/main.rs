@@ -33,6 +33,7 @@ mod bench;
 mod chaos;
 mod files;
 mod live;
+mod policy;
 mod regress;
 
 use std::io::IsTerminal as _;
@@ -95,6 +96,8 @@ enum Command {
     },
     /// Measure emulated time / wall time, memory and RPC cost against bare tonic.
     Bench(bench::BenchArgs),
+    /// List the built-in takeover policies, one line each.
+    Policies,
 }
 
 #[derive(clap::Args, Debug)]
@@ -104,6 +107,9 @@ struct RunArgs {
     /// Replace the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Takeover policy the servers decide by (see `fleetsim policies`).
+    #[arg(long, value_name = "NAME", value_parser = policy::parse)]
+    policy: Option<policy::Policy>,
     /// sim: in-memory network, virtual time; live: TCP on 127.0.0.1, wall clock.
     #[arg(long, value_enum, default_value_t = ModeArg::Sim)]
     mode: ModeArg,
@@ -152,6 +158,7 @@ impl Default for RunArgs {
         RunArgs {
             scenario: None,
             seed: None,
+            policy: None,
             mode: ModeArg::Sim,
             speed: 1.0,
             events: None,
@@ -215,6 +222,10 @@ fn main() -> ExitCode {
         Command::Ctl { conn, cmd } => live::ctl(conn, cmd),
         Command::Watch { conn, once } => live::watch(conn, once),
         Command::Bench(args) => bench::main(args),
+        Command::Policies => {
+            policy::list();
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -323,6 +334,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         speed: args.speed,
         seed: args.seed,
         progress: (mode == Mode::Live && std::io::stderr().is_terminal()).then(live_progress),
+        policy: args
+            .policy
+            .clone()
+            .unwrap_or_else(|| RunOptions::default().policy),
         inject_panic: args.inject_panic.clone(),
     };
     let outcome = fleetsim_scenario::run(&scenario, &opts)?;

@@ -70,6 +70,10 @@ pub(crate) struct SweepArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Takeover policies, comma-separated: the same variations run under
+    /// each and print side by side (see `fleetsim policies`).
+    #[arg(long, value_name = "A,B", value_delimiter = ',', value_parser = crate::policy::parse, default_value = "server-edition")]
+    policy: Vec<crate::policy::Policy>,
     /// Test hook: SERVER's first gRPC request panics in every run.
     #[arg(long, value_name = "SERVER", hide = true)]
     inject_panic: Option<String>,
@@ -152,85 +156,116 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let wall = fleetsim_scenario::Stopwatch::start();
-    let opts = RunOptions {
-        inject_panic: args.inject_panic.clone(),
-        ..RunOptions::default()
-    };
-    let report = match fleetsim_scenario::sweep(&scenario, &plan, &opts, jobs, &progress) {
-        Ok(r) => r,
-        Err(fleetsim_scenario::RunError::Sweep(e)) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(BAD_INPUT));
+    let mut reports = Vec::new();
+    for policy in &args.policy {
+        let opts = RunOptions {
+            inject_panic: args.inject_panic.clone(),
+            policy: policy.clone(),
+            ..RunOptions::default()
+        };
+        match fleetsim_scenario::sweep(&scenario, &plan, &opts, jobs, &progress) {
+            Ok(r) => reports.push(r),
+            Err(fleetsim_scenario::RunError::Sweep(e)) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
-    };
+    }
     let origin = scenario_arg(&args.scenario);
     if args.format == Format::Json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+        match reports.as_slice() {
+            [one] => outln!("{}", serde_json::to_string_pretty(one)?),
+            all => outln!("{}", serde_json::to_string_pretty(all)?),
+        }
     } else {
-        let n = report.results.len();
-        let what = match &plan {
-            SweepPlan::Seeds { first, count } => {
-                format!(
-                    "seeds {first}..{}",
-                    first.wrapping_add(count.saturating_sub(1))
-                )
-            }
-            SweepPlan::FaultTime {
-                index,
-                from,
-                to,
-                step,
-            } => format!("fault {index} at {from}..{to} every {step}"),
-        };
+        let runs: usize = reports.iter().map(|r| r.results.len()).sum();
         outln!(
-            "sweep of {} · {what} · {n} runs on {jobs} threads in {:.1} s",
-            report.scenario,
+            "sweep of {} · {} · {runs} runs on {jobs} threads in {:.1} s",
+            scenario.name,
+            plan_words(&plan),
             wall.elapsed_secs()
         );
-        outln!("{}", dist_line("takeover", &report.takeover_ms, n, true));
-        outln!("{}", dist_line("detection", &report.detection_ms, n, true));
-        outln!(
-            "{}",
-            dist_line("longest phone outage", &report.max_phone_outage_ms, n, true)
-        );
-        outln!(
-            "{}",
-            dist_line(
-                "phones unregistered at the end",
-                &report.phones_unregistered_at_end,
-                n,
-                false
-            )
-        );
-        // Workload figures, when the scenario has calls or findings.
-        for (label, d) in [
-            ("calls dropped", &report.calls_dropped),
-            ("calls preserved", &report.calls_preserved),
-            ("messages + recordings lost", &report.lost),
-            ("split-brain findings", &report.split_brain),
-        ] {
-            if d.max > 0
-                || (label.starts_with("calls")
-                    && report.calls_preserved.max + report.calls_dropped.max > 0)
-            {
-                outln!("{}", dist_line(label, d, n, false));
-            }
+        match reports.as_slice() {
+            [one] => print_distributions(one),
+            all => crate::policy::table(all),
         }
-        print_failures(&report, &origin);
+        for r in &reports {
+            print_failures(r, &origin, reports.len() > 1);
+        }
     }
-    Ok(if report.errors().next().is_some() {
+    let errors = reports.iter().any(|r| r.errors().next().is_some());
+    Ok(if errors {
         ExitCode::from(EMULATOR_FAILED)
-    } else if report.passed() {
+    } else if reports.iter().all(|r| r.passed()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(FAILED)
     })
 }
 
+/// What a sweep varies, in words.
+fn plan_words(plan: &SweepPlan) -> String {
+    match plan {
+        SweepPlan::Seeds { first, count } => {
+            format!(
+                "seeds {first}..{}",
+                first.wrapping_add(count.saturating_sub(1))
+            )
+        }
+        SweepPlan::FaultTime {
+            index,
+            from,
+            to,
+            step,
+        } => format!("fault {index} at {from}..{to} every {step}"),
+    }
+}
+
+/// One policy's figures, one line each.
+fn print_distributions(report: &fleetsim_scenario::SweepReport) {
+    let n = report.results.len();
+    if report.policy != fleetsim_scenario::rules::DEFAULT_POLICY {
+        outln!("  policy {}", report.policy);
+    }
+    outln!("{}", dist_line("takeover", &report.takeover_ms, n, true));
+    outln!("{}", dist_line("detection", &report.detection_ms, n, true));
+    outln!(
+        "{}",
+        dist_line("longest phone outage", &report.max_phone_outage_ms, n, true)
+    );
+    outln!(
+        "{}",
+        dist_line(
+            "phones unregistered at the end",
+            &report.phones_unregistered_at_end,
+            n,
+            false
+        )
+    );
+    // Workload figures, when the scenario has calls or findings.
+    for (label, d) in [
+        ("calls dropped", &report.calls_dropped),
+        ("calls preserved", &report.calls_preserved),
+        ("messages + recordings lost", &report.lost),
+        ("split-brain findings", &report.split_brain),
+    ] {
+        if d.max > 0
+            || (label.starts_with("calls")
+                && report.calls_preserved.max + report.calls_dropped.max > 0)
+        {
+            outln!("{}", dist_line(label, d, n, false));
+        }
+    }
+}
+
 /// The command that reruns one variation.
-fn reproduce(origin: &str, v: &fleetsim_scenario::sweep::Variation) -> String {
-    let mut cmd = format!("fleetsim run {origin} --seed {}", v.seed);
+fn reproduce(origin: &str, v: &fleetsim_scenario::sweep::Variation, policy: &str) -> String {
+    let mut cmd = format!(
+        "fleetsim run {origin} --seed {}{}",
+        v.seed,
+        crate::policy::flag(policy)
+    );
     if let Some((i, at)) = v.fault_at {
         cmd.push_str(&format!(" --fault-at {i}={at}"));
     }
@@ -239,30 +274,39 @@ fn reproduce(origin: &str, v: &fleetsim_scenario::sweep::Variation) -> String {
 
 /// Lists the variations whose emulator failed, then those whose
 /// expectations failed, each with the command that reproduces it.
-fn print_failures(report: &fleetsim_scenario::SweepReport, origin: &str) {
+fn print_failures(report: &fleetsim_scenario::SweepReport, origin: &str, named: bool) {
     let n = report.results.len();
+    // Beside other policies, each policy's lines say whose they are.
+    let who = if named {
+        format!("{}: ", report.policy)
+    } else {
+        String::new()
+    };
     let errors: Vec<_> = report.errors().collect();
     let failing: Vec<_> = report.failures().collect();
     if errors.is_empty() && failing.is_empty() {
-        outln!("all {n} runs passed");
+        outln!("{who}all {n} runs passed");
         return;
     }
     if !errors.is_empty() {
         outln!(
-            "{} of {n} runs hit an emulator error (their figures are left out); reproduce each with:",
+            "{who}{} of {n} runs hit an emulator error (their figures are left out); reproduce each with:",
             errors.len()
         );
         for e in errors {
-            outln!("  {}", reproduce(origin, &e.variation));
+            outln!("  {}", reproduce(origin, &e.variation, &report.policy));
             if let Some(err) = &e.error {
                 outln!("      error: {err}");
             }
         }
     }
     if !failing.is_empty() {
-        outln!("{} of {n} runs failed; reproduce each with:", failing.len());
+        outln!(
+            "{who}{} of {n} runs failed; reproduce each with:",
+            failing.len()
+        );
         for f in failing {
-            outln!("  {}", reproduce(origin, &f.variation));
+            outln!("  {}", reproduce(origin, &f.variation, &report.policy));
             for (name, detail) in &f.failures {
                 outln!("      {name}: {detail}");
             }

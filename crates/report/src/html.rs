@@ -693,11 +693,12 @@ pub fn render(o: &RunOutcome) -> String {
     let _ = write!(h, "</tbody></table></section>");
     let _ = write!(
         h,
-        r#"<footer>fleetsim · {} events · {} RPCs · reproduce with <code>fleetsim run {} --seed {}</code></footer></main></body></html>"#,
+        r#"<footer>fleetsim · {} events · {} RPCs · reproduce with <code>fleetsim run {} --seed {}{}</code></footer></main></body></html>"#,
         o.events.len(),
         o.rpcs,
         escape(&o.spec.origin),
-        o.seed
+        o.seed,
+        escape(&crate::policy_flag(&o.policy))
     );
     h.push('\n');
     h

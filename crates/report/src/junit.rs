@@ -84,14 +84,16 @@ pub fn render(o: &RunOutcome) -> String {
             );
             let _ = writeln!(
                 x,
-                r#"      <failure type="expectation" message="{detail}">{detail}&#10;reproduce: fleetsim run {suite} --seed {}</failure>"#,
-                o.seed
+                r#"      <failure type="expectation" message="{detail}">{detail}&#10;reproduce: fleetsim run {suite} --seed {}{}</failure>"#,
+                o.seed,
+                escape(&crate::policy_flag(&o.policy))
             );
             let _ = writeln!(x, "    </testcase>");
         }
     }
     if let Some(err) = &o.error {
-        error_case(&mut x, err, &suite, o.seed);
+        let seed = format!("{}{}", o.seed, escape(&crate::policy_flag(&o.policy)));
+        error_case(&mut x, err, &suite, &seed);
     }
     let _ = writeln!(x, "  </testsuite>");
     let _ = writeln!(x, "</testsuites>");
@@ -99,7 +101,7 @@ pub fn render(o: &RunOutcome) -> String {
 }
 
 /// The `emulator` test case: an `<error>` with every panic kept.
-fn error_case(x: &mut String, err: &RunFailure, suite: &str, seed: u64) {
+fn error_case(x: &mut String, err: &RunFailure, suite: &str, seed: &str) {
     let _ = writeln!(
         x,
         r#"    <testcase classname="fleetsim.{suite}" name="emulator" time="0.000">"#

@@ -17,3 +17,12 @@ pub mod junit;
 pub mod text;
 
 pub use fleetsim_scenario::RunOutcome;
+
+/// The `--policy NAME` a reproduce command needs (none for the default).
+pub(crate) fn policy_flag(policy: &str) -> String {
+    if policy == fleetsim_scenario::rules::DEFAULT_POLICY {
+        String::new()
+    } else {
+        format!(" --policy {policy}")
+    }
+}

@@ -580,9 +580,14 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     } else {
         0.0
     };
+    // The documented policy goes unsaid; any other is named.
+    let policy = match o.policy.as_str() {
+        fleetsim_scenario::rules::DEFAULT_POLICY => String::new(),
+        other => format!(" · policy {other}"),
+    };
     let _ = writeln!(
         out,
-        "{} · seed {} · {mode} · {} emulated in {:.2} s wall ({:.0}× real time)",
+        "{} · seed {}{policy} · {mode} · {} emulated in {:.2} s wall ({:.0}× real time)",
         p.bold(&o.scenario),
         o.seed,
         human_ms(o.duration_ms),

@@ -59,6 +59,9 @@ pub mod vary;
 
 pub use builder::ScenarioBuilder;
 pub use expect::ExpectationResult;
+/// The resilience rules and the takeover-policy seam (the `fleetsim-rules` crate).
+pub use fleetsim_rules as rules;
+pub use fleetsim_rules::TakeoverPolicy;
 pub use metrics::Metrics;
 pub use panics::{CaughtPanic, RunFailure};
 pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run};

@@ -30,6 +30,8 @@ pub struct LiveOptions {
     pub seed: u64,
     /// The call and portal workload (idle by default).
     pub calls: fleetsim_model::Calls,
+    /// The takeover policy every server decides by.
+    pub policy: Arc<dyn fleetsim_rules::TakeoverPolicy>,
 }
 
 /// A server's place in the live fleet.
@@ -74,6 +76,7 @@ pub async fn start_live(
             mode: Mode::Live,
             speed: opts.speed,
             base_port: Some(opts.base_port),
+            policy: opts.policy.clone(),
             inject_panic: None,
         },
         first,

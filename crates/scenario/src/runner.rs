@@ -1,5 +1,6 @@
 //! [`run`]: one scenario, start to end, on a runtime of its own.
 
+use fleetsim_rules::TakeoverPolicy;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -32,6 +33,9 @@ pub struct RunOptions {
     /// times per run. (Not in sim mode, where a run takes moments and an
     /// extra timer would be one more thing to keep deterministic.)
     pub progress: Option<Progress>,
+    /// The takeover policy every server decides by (default: the
+    /// documented Server Edition behaviour).
+    pub policy: Arc<dyn TakeoverPolicy>,
     /// Test hook, not an emulated fault: the server named here panics on the
     /// first gRPC request its first incarnation serves, so tests can check
     /// that a panic makes the run an error.
@@ -56,6 +60,7 @@ impl Default for RunOptions {
             speed: 1.0,
             seed: None,
             progress: None,
+            policy: Arc::new(fleetsim_rules::ServerEdition),
             inject_panic: None,
         }
     }
@@ -89,6 +94,8 @@ pub struct RunOutcome {
     pub seed: u64,
     /// Mode used.
     pub mode: Mode,
+    /// The takeover policy the servers decided by (its name).
+    pub policy: String,
     /// Emulated duration in ms.
     pub duration_ms: u64,
     /// Every event, in order.
@@ -181,6 +188,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
             1.0
         },
         base_port: None,
+        policy: opts.policy.clone(),
         inject_panic: opts.inject_panic.clone(),
     };
     let progress = if opts.mode == Mode::Live {
@@ -213,6 +221,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
         spec: scenario.clone(),
         seed: scenario.seed,
         mode: opts.mode,
+        policy: opts.policy.name().to_string(),
         duration_ms: scenario.duration.as_millis(),
         events,
         expectations,
@@ -233,6 +242,8 @@ pub(crate) struct Launch {
     pub(crate) speed: f64,
     /// Live ports: server i gets base + i.
     pub(crate) base_port: Option<u16>,
+    /// See [`RunOptions::policy`].
+    pub(crate) policy: Arc<dyn TakeoverPolicy>,
     /// See [`RunOptions::inject_panic`].
     pub(crate) inject_panic: Option<String>,
 }
@@ -284,6 +295,7 @@ impl FleetUnderTest {
                 net: net.clone(),
                 log: log.clone(),
                 stats: Arc::new(Stats::default()),
+                policy: launch.policy,
             },
             servers: BTreeMap::new(),
             incarnations: BTreeMap::new(),

@@ -196,6 +196,8 @@ impl Distribution {
 pub struct SweepReport {
     /// Scenario name.
     pub scenario: String,
+    /// The takeover policy of every run (its name).
+    pub policy: String,
     /// Every variation's result, in plan order.
     pub results: Vec<VariationResult>,
     /// Takeover time distribution.
@@ -285,6 +287,7 @@ pub fn sweep(
     let results_ok = || clean.iter().copied();
     Ok(SweepReport {
         scenario: scenario.name.clone(),
+        policy: opts.policy.name().to_string(),
         takeover_ms: Distribution::of(results_ok().filter_map(|r| r.takeover_ms)),
         detection_ms: Distribution::of(results_ok().filter_map(|r| r.detection_ms)),
         max_phone_outage_ms: Distribution::of(results_ok().map(|r| r.max_phone_outage_ms)),

@@ -100,6 +100,8 @@ pub struct Ctx {
     pub log: EventLog,
     /// Counters.
     pub stats: Arc<Stats>,
+    /// The takeover policy every server of the run decides by.
+    pub policy: Arc<dyn fleetsim_rules::TakeoverPolicy>,
 }
 
 /// Why a server could not start.

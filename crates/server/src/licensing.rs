@@ -19,26 +19,8 @@ use tonic::{Request, Response, Status};
 use crate::state::Shared;
 
 /// A server's licence state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Licence {
-    /// Licences renewed with the primary.
-    #[default]
-    Normal,
-    /// The primary cannot be reached; grace ends at the instant (runtime).
-    Grace(Instant),
-    /// Grace ran out.
-    Restricted,
-}
-
-impl Licence {
-    fn name(self) -> &'static str {
-        match self {
-            Licence::Normal => "normal",
-            Licence::Grace(_) => "grace",
-            Licence::Restricted => "restricted",
-        }
-    }
-}
+pub(crate) use fleetsim_rules::services::Licence;
+use fleetsim_rules::services::{self as rules, LicenceWhy};
 
 impl Shared {
     /// The licence state's name.
@@ -46,7 +28,7 @@ impl Shared {
         self.licence
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .name()
+            .as_str()
     }
 
     /// Whether the server is in licence-restricted mode.
@@ -62,7 +44,7 @@ impl Shared {
         *l = new;
         drop(l);
         self.emit(Event::LicenceState {
-            state: new.name().into(),
+            state: new.as_str().into(),
             reason,
         });
     }
@@ -114,30 +96,12 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
     let mut client = pb::licensing_client::LicensingClient::new(shared.channel_to(&primary));
 
     // Grace begun by an earlier incarnation (kept on disk).
-    if let Some(since) = shared.disk.grace_since() {
-        if res.grace_survives_restart() && Instant::now() < since + grace {
-            shared.set_licence(
-                Licence::Grace(since + grace),
-                format!(
-                    "still in grace after restart; grace ends in {}",
-                    human_ms(
-                        shared.clock().to_emulated_ms(
-                            (since + grace).saturating_duration_since(Instant::now())
-                        )
-                    )
-                ),
-            );
-        } else if res.grace_survives_restart() {
-            shared.set_licence(
-                Licence::Restricted,
-                "grace ran out while the server was down".into(),
-            );
-        } else {
-            shared.set_licence(
-                Licence::Restricted,
-                "restarted during grace: under the older rule grace ends on restart".into(),
-            );
-        }
+    let now = shared.at(Instant::now());
+    let since = shared.disk.grace_since().map(|i| shared.at(i));
+    if let Some((state, why)) =
+        rules::after_restart(since, now, grace, res.grace_survives_restart())
+    {
+        shared.set_licence(state, licence_reason(&shared, why, state, &primary));
     }
 
     // tokio time: virtual in sim mode.
@@ -145,20 +109,12 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
     loop {
         let state = *shared.licence.lock().unwrap_or_else(|e| e.into_inner());
         let wake = match state {
-            Licence::Grace(end) => next.min(end),
+            Licence::Grace(end) => next.min(shared.instant(end)),
             _ => next,
         };
         tokio::time::sleep_until(wake).await;
-        if let Licence::Grace(end) = state
-            && Instant::now() >= end
-        {
-            shared.set_licence(
-                Licence::Restricted,
-                format!(
-                    "grace of {} ran out without reaching the licence server on {primary}",
-                    res.grace()
-                ),
-            );
+        if let Some((state, why)) = rules::at(state, shared.at(Instant::now())) {
+            shared.set_licence(state, licence_reason(&shared, why, state, &primary));
             continue;
         }
         next = Instant::now() + every;
@@ -171,24 +127,44 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
         .await
         .is_ok();
         let state = *shared.licence.lock().unwrap_or_else(|e| e.into_inner());
-        match (ok, state) {
-            (true, Licence::Normal) => {}
-            (true, _) => {
-                shared.disk.set_grace_since(None);
-                shared.set_licence(Licence::Normal, format!("licences renewed with {primary}"));
-            }
-            (false, Licence::Normal) => {
-                let now = Instant::now();
-                shared.disk.set_grace_since(Some(now));
-                shared.set_licence(
-                    Licence::Grace(now + grace),
-                    format!(
-                        "cannot renew licences with {primary}: grace of {} begins",
-                        res.grace()
-                    ),
-                );
-            }
-            (false, _) => {}
+        let now = shared.at(Instant::now());
+        let Some((state, why)) = rules::after_renewal(state, ok, now, grace) else {
+            continue;
+        };
+        // The grace start goes to disk: it outlives this incarnation.
+        let since = matches!(state, Licence::Grace(_)).then(|| shared.instant(now));
+        shared.disk.set_grace_since(since);
+        shared.set_licence(state, licence_reason(&shared, why, state, &primary));
+    }
+}
+
+/// Why the licence state changed, in words.
+fn licence_reason(shared: &Shared, why: LicenceWhy, state: Licence, primary: &str) -> String {
+    let res = &shared.fleet.resilience;
+    match why {
+        LicenceWhy::Renewed => format!("licences renewed with {primary}"),
+        LicenceWhy::GraceBegins => format!(
+            "cannot renew licences with {primary}: grace of {} begins",
+            res.grace()
+        ),
+        LicenceWhy::RanOut => format!(
+            "grace of {} ran out without reaching the licence server on {primary}",
+            res.grace()
+        ),
+        LicenceWhy::StillInGrace => {
+            let end = match state {
+                Licence::Grace(end) => end,
+                _ => shared.at(Instant::now()),
+            };
+            let left = end.saturating_sub(shared.at(Instant::now()));
+            format!(
+                "still in grace after restart; grace ends in {}",
+                human_ms(shared.clock().to_emulated_ms(left))
+            )
+        }
+        LicenceWhy::RanOutWhileDown => "grace ran out while the server was down".into(),
+        LicenceWhy::OlderRuleRestart => {
+            "restarted during grace: under the older rule grace ends on restart".into()
         }
     }
 }

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetsim_model::{Event, FailbackMode, Service};
+use fleetsim_model::{Event, Service};
 use fleetsim_net::call;
 use fleetsim_proto::pb;
+use fleetsim_rules::services::{PortalBackupObs, PortalStep};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
@@ -67,6 +68,16 @@ impl Shared {
             if active { "active" } else { "standby" },
             reason,
         );
+    }
+
+    /// Stands the portal down (a policy's rule, e.g. no quorum).
+    pub(crate) fn stand_down_portal(&self, reason: &str) {
+        if self
+            .portal_role()
+            .is_some_and(|r| r != PortalRole::Standalone)
+        {
+            self.set_portal_active(false, reason.to_string());
+        }
     }
 
     fn portal_client(&self, server: &str) -> PortalClient {
@@ -141,7 +152,7 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
     }
     let res = &shared.fleet.resilience;
     let detect = shared.runtime(res.portal_failover_after);
-    let mut last_heard = Instant::now();
+    let mut last_heard = shared.at(Instant::now());
     let mut tick =
         tokio::time::interval_at(Instant::now() + phase, shared.timing.presence_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -150,6 +161,7 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
         match role {
             PortalRole::Home => {
                 if !shared.portal_active()
+                    && shared.may_run_shared_services()
                     && let Some(b) = &backup
                     && ping(&shared, b).await != Some(true)
                 {
@@ -157,32 +169,32 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                 }
             }
             PortalRole::Backup => {
-                let primary_state = ping(&shared, &primary).await;
-                let now = Instant::now();
-                if let Some(primary_active) = primary_state {
-                    last_heard = now;
-                    let manual = res.portal_failback == FailbackMode::Manual;
-                    if shared.portal_active() && primary_active && manual {
-                        // The primary came up active while it could not
-                        // reach us (we were cut off or hung): two portals
-                        // are active, so ours yields now, without waiting for
-                        // the operator.
-                        handback(&shared, "primary already active").await;
-                    } else if shared.portal_active()
-                        && res.portal_failback == FailbackMode::Automatic
-                    {
-                        handback(&shared, "automatic").await;
+                // Read after the ping: it may take up to a deadline.
+                let answer = ping(&shared, &primary).await;
+                let obs = PortalBackupObs {
+                    now: shared.at(Instant::now()),
+                    active: shared.portal_active(),
+                    primary: answer,
+                    mode: res.portal_failback,
+                    last_heard,
+                    detect,
+                    visibility: shared.visibility(),
+                    timers: shared.timers,
+                };
+                let (heard, step) = shared.policy.portal_backup(&obs);
+                last_heard = heard;
+                match step {
+                    PortalStep::Handback(mode) => {
+                        handback(&shared, mode.as_str()).await;
                     }
-                } else if !shared.portal_active() && now >= last_heard + detect {
-                    shared.set_portal_active(
+                    PortalStep::Activate { silent } => shared.set_portal_active(
                         true,
                         format!(
                             "primary portal silent for {}",
-                            fleetsim_model::human_ms(
-                                shared.clock().to_emulated_ms(now - last_heard)
-                            )
+                            fleetsim_model::human_ms(shared.clock().to_emulated_ms(silent))
                         ),
-                    );
+                    ),
+                    PortalStep::Wait => {}
                 }
             }
             PortalRole::Standalone => {}

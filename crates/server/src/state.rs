@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use fleetsim_model::{Event, Fleet, PhoneKind, ServerSpec, human_ms};
 use fleetsim_net::{Clock, EventLog, Net, Timing};
+use fleetsim_rules::{
+    GuestObs, HomeObs, PeerCtx, PeerDecision, PeerView, Refusal, TakeoverPolicy, Timers, Visibility,
+};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -34,47 +37,6 @@ fn shift(t: Instant, ms: i64) -> Instant {
 fn local_now(net: &Net, server: &str) -> Instant {
     // tokio's Instant: virtual (paused) time in sim mode, so this replays.
     shift(Instant::now() + LOCAL_BASE, net.clock_offset(server))
-}
-
-/// Failover state towards one peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failover {
-    /// Nothing taken over.
-    Idle,
-    /// The peer is lost and this server backs it up: guests are accepted.
-    Ready,
-    /// Guests of the peer have registered here.
-    Active,
-}
-
-/// What a server knows of one line peer.
-#[derive(Debug)]
-pub(crate) struct Peer {
-    /// When it was last heard from (start of this incarnation if never).
-    pub last_seen: Instant,
-    /// Declared lost (invisible for the failover time).
-    pub lost: bool,
-    /// Heard again after being lost, since.
-    pub returned_since: Option<Instant>,
-    pub failover: Failover,
-    /// Wakes the watchdog when a lost peer is heard again.
-    pub notify: Arc<Notify>,
-    /// The peer's incarnation as last heard (0: never heard).
-    pub incarnation: u64,
-    /// When failback to it last started (homeless-prevention window).
-    pub failback_at: Option<Instant>,
-}
-
-impl Peer {
-    /// After this server's clock stepped back, times stamped before the step
-    /// lie in its future: clamp them to `now`, or the step would freeze
-    /// peer-loss detection and failback for its size.
-    fn clamp_to(&mut self, now: Instant) {
-        self.last_seen = self.last_seen.min(now);
-        if let Some(r) = self.returned_since.as_mut() {
-            *r = (*r).min(now);
-        }
-    }
 }
 
 /// A phone registered here.
@@ -111,7 +73,7 @@ pub(crate) struct Held {
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub peers: BTreeMap<String, Peer>,
+    pub peers: BTreeMap<String, PeerView>,
     pub regs: BTreeMap<String, Reg>,
     pub held: BTreeMap<String, Held>,
     /// Hunt groups each peer advertises (memory only, like the records).
@@ -149,6 +111,14 @@ pub struct Shared {
     pub(crate) vm: Mutex<crate::voicemail::Vm>,
     /// one-X Portal, when this server runs it.
     pub(crate) portal: Mutex<crate::portal::PortalState>,
+    /// The takeover policy deciding for this server.
+    pub(crate) policy: Arc<dyn TakeoverPolicy>,
+    /// The rule timers, in runtime units.
+    pub(crate) timers: Timers,
+    /// The run's start: rule times are measured from it.
+    started: Instant,
+    /// Wakes a peer's watchdog when the peer is heard again.
+    notify: BTreeMap<String, Arc<Notify>>,
     /// Line clients to peers, made on first use.
     lines: Mutex<BTreeMap<String, LineClient>>,
     state: Mutex<State>,
@@ -165,24 +135,23 @@ impl Shared {
         token: CancellationToken,
         disk: Disk,
     ) -> Shared {
-        let now = local_now(&ctx.net, &cfg.name);
-        let peers = cfg
-            .fleet
-            .line_peers(&cfg.name)
-            .into_iter()
-            .map(|p| {
-                let peer = Peer {
-                    last_seen: now,
-                    lost: false,
-                    returned_since: None,
-                    failover: Failover::Idle,
-                    notify: Arc::new(Notify::new()),
-                    incarnation: 0,
-                    failback_at: None,
-                };
-                (p, peer)
-            })
+        let started = ctx.log.clock().started();
+        let now = local_now(&ctx.net, &cfg.name).saturating_duration_since(started);
+        let names = cfg.fleet.line_peers(&cfg.name);
+        let peers = names
+            .iter()
+            .map(|p| (p.clone(), PeerView::new(now)))
             .collect();
+        let notify = names
+            .into_iter()
+            .map(|p| (p, Arc::new(Notify::new())))
+            .collect();
+        let homeless = ctx
+            .log
+            .clock()
+            .to_runtime(cfg.fleet.resilience.homeless_prevention.0)
+            .max(std::time::Duration::from_millis(1));
+        let timers = rule_timers(&cfg.timing, homeless);
         // Records follow the line's options: IP phones, and IP DECT phones.
         let my_records = cfg
             .fleet
@@ -220,6 +189,10 @@ impl Shared {
             licence: Mutex::new(crate::licensing::Licence::default()),
             vm: Mutex::new(crate::voicemail::Vm::default()),
             portal: Mutex::new(crate::portal::PortalState::default()),
+            policy: ctx.policy.clone(),
+            timers,
+            started,
+            notify,
             lines: Mutex::new(BTreeMap::new()),
             state: Mutex::new(State {
                 peers,
@@ -288,6 +261,7 @@ impl Shared {
     /// groups: run the rest here, not those.
     pub(crate) fn own_hunt_groups_elsewhere(&self, theirs: &[String], backup: &str) {
         let mut changed = Vec::new();
+        let may_run = self.may_run_shared_services();
         let mut st = self.lock();
         for g in self.own_hunt_groups() {
             let elsewhere = theirs.contains(&g);
@@ -295,7 +269,7 @@ impl Shared {
             if elsewhere && here {
                 st.hunt.remove(&g);
                 changed.push((g, false));
-            } else if !elsewhere && !here {
+            } else if !elsewhere && !here && may_run {
                 st.hunt.insert(g.clone(), self.name.clone());
                 changed.push((g, true));
             }
@@ -352,6 +326,71 @@ impl Shared {
     /// This server's own idea of now: true time plus its clock offset.
     pub(crate) fn now(&self) -> Instant {
         local_now(&self.net, &self.name)
+    }
+
+    /// An instant as the rules read it: time since the run's start.
+    pub(crate) fn at(&self, i: Instant) -> std::time::Duration {
+        i.saturating_duration_since(self.started)
+    }
+
+    /// The instant the rules mean by `d`.
+    pub(crate) fn instant(&self, d: std::time::Duration) -> Instant {
+        self.started + d
+    }
+
+    /// Whether the policy lets this server run the services only one
+    /// system may run at a time, seeing what it sees of its peers now.
+    pub(crate) fn may_run_shared_services(&self) -> bool {
+        self.policy.run_shared_services(self.visibility())
+    }
+
+    /// A peer was lost or failed back: under a policy that stands shared
+    /// services down without a majority, do so now (the default never does).
+    fn apply_visibility(&self) {
+        let v = self.visibility();
+        if self.policy.run_shared_services(v) {
+            return;
+        }
+        let why = format!(
+            "no quorum: sees {} of {} systems (itself and its line peers); stands down",
+            v.visible, v.electorate
+        );
+        self.stand_down_voicemail(&why);
+        self.stand_down_portal(&why);
+        self.stand_down_hunt_groups();
+    }
+
+    /// Stops running every hunt group that could run elsewhere.
+    fn stand_down_hunt_groups(&self) {
+        let movable = |home: &str| {
+            self.fleet
+                .server(home)
+                .and_then(|s| s.backup_with(fleetsim_model::BackupOption::HuntGroups))
+                .is_some()
+        };
+        let mut st = self.lock();
+        let gone: Vec<(String, String)> = st
+            .hunt
+            .iter()
+            .filter(|(_, home)| movable(home))
+            .map(|(g, h)| (g.clone(), h.clone()))
+            .collect();
+        for (g, _) in &gone {
+            st.hunt.remove(g);
+        }
+        drop(st);
+        for (group, home) in gone {
+            self.emit(Event::HuntGroupState {
+                group,
+                home,
+                active: false,
+            });
+        }
+    }
+
+    /// This server's clock as the rules read it.
+    pub(crate) fn rules_now(&self) -> std::time::Duration {
+        self.at(self.now())
     }
 
     /// The runtime instant at which this server's clock reads `local`.
@@ -424,51 +463,42 @@ impl Shared {
         incarnation: u64,
         hunt_groups: Vec<String>,
     ) -> Option<u64> {
-        let now = self.now();
+        let now = self.rules_now();
         let mut st = self.lock();
         let held = st.held.get(from).map_or(0, |h| h.version);
         if st.peers.contains_key(from) {
             st.advertised.insert(from.to_string(), hunt_groups);
         }
         let p = st.peers.get_mut(from)?;
-        let silent = now.saturating_duration_since(p.last_seen);
-        let restarted = p.incarnation != 0 && p.incarnation != incarnation;
-        p.last_seen = now;
-        p.incarnation = incarnation;
-        // Failback needs the home visible without a break: a restart or a gap
-        // of more than two presence intervals starts the count again.
-        let broken =
-            restarted || silent > self.timing.presence_interval * 2 + self.timing.start_jitter;
-        if p.lost && (p.returned_since.is_none() || broken) {
-            p.returned_since = Some(now);
-            if p.failover != Failover::Active {
-                // Nothing was taken over, so there is nothing to hand back.
-                p.lost = false;
-                p.returned_since = None;
-                p.failover = Failover::Idle;
-            }
-            p.notify.notify_one();
-            let silent_for_ms = self.ms(silent);
-            drop(st);
+        let returned = self.policy.heard(p, now, incarnation, &self.timers);
+        drop(st);
+        if let Some(r) = returned {
+            self.notify_watchdog(from);
             self.emit(Event::PeerReturned {
                 peer: from.to_string(),
-                silent_for_ms,
+                silent_for_ms: self.ms(r.silent),
             });
         }
         Some(held)
     }
 
-    /// Drops registrations not refreshed for two keepalive intervals plus a
-    /// deadline: the phone has gone elsewhere or cannot reach this server.
+    fn notify_watchdog(&self, peer: &str) {
+        if let Some(n) = self.notify.get(peer) {
+            n.notify_one();
+        }
+    }
+
+    /// Drops registrations the policy says have expired (by default: not
+    /// refreshed for two keepalive intervals plus a deadline): the phone has
+    /// gone elsewhere or cannot reach this server.
     pub(crate) fn expire_registrations(&self) {
         // Monotonic time (see `Reg::refreshed`), not the server's clock.
-        let now = Instant::now();
-        let limit = self.timing.keepalive_interval * 2 + self.timing.rpc_deadline;
+        let now = self.at(Instant::now());
         let mut st = self.lock();
         let expired: Vec<(String, Reg)> = st
             .regs
             .iter()
-            .filter(|(_, r)| now.saturating_duration_since(r.refreshed) > limit)
+            .filter(|(_, r)| self.policy.expired(self.at(r.refreshed), now, &self.timers))
             .map(|(e, r)| (e.clone(), r.clone()))
             .collect();
         for (e, _) in &expired {
@@ -480,7 +510,7 @@ impl Shared {
                 phone,
                 home: r.home,
                 guest: r.guest,
-                silent_for_ms: self.ms(now.saturating_duration_since(r.refreshed)),
+                silent_for_ms: self.ms(now.saturating_sub(self.at(r.refreshed))),
             });
         }
     }
@@ -516,25 +546,24 @@ impl Shared {
 
     /// The watchdog's next deadline for `peer`, or `None` to wait for a notify.
     pub(crate) fn next_deadline(&self, peer: &str) -> (Option<Instant>, Arc<Notify>) {
-        let now = self.now();
+        let now = self.rules_now();
+        let notify = self.notify.get(peer).cloned();
         let mut st = self.lock();
-        let Some(p) = st.peers.get_mut(peer) else {
+        let (Some(p), Some(notify)) = (st.peers.get_mut(peer), notify) else {
             return (None, Arc::new(Notify::new()));
         };
-        p.clamp_to(now);
-        let silence = p.last_seen + self.timing.failover_after;
-        let d = if !p.lost {
-            Some(silence)
-        } else {
-            p.returned_since
-                .map(|r| (r + self.timing.failback_after).min(silence))
-        };
-        (d.map(|d| self.to_runtime(d)), p.notify.clone())
+        let d = self.policy.deadline(p, now, &self.timers);
+        (d.map(|d| self.to_runtime(self.started + d)), notify)
     }
 
-    /// Applies the 3-minute (failover) and 10-minute (failback) rules to `peer` now.
+    /// How much of its line peers this server sees now.
+    pub(crate) fn visibility(&self) -> Visibility {
+        Visibility::from_lost(self.lock().peers.values().map(|p| p.lost))
+    }
+
+    /// Applies the policy's failover and failback rules to `peer` now.
     pub(crate) fn evaluate(&self, peer: &str) {
-        let now = self.now();
+        let now = self.rules_now();
         let backing_up = self.backs_up(peer);
         let mut st = self.lock();
         let records_held = st.held.get(peer).map_or(0, |h| h.phones.len() as u32);
@@ -543,45 +572,40 @@ impl Shared {
             .values()
             .filter(|r| r.guest && r.home == peer)
             .count() as u32;
+        let visibility = Visibility::from_lost(st.peers.values().map(|p| p.lost));
         let Some(p) = st.peers.get_mut(peer) else {
             return;
         };
-        p.clamp_to(now);
-        let silent = now.saturating_duration_since(p.last_seen);
-        let mut event = None;
-        if silent >= self.timing.failover_after && (!p.lost || p.returned_since.is_some()) {
-            // Invisible for the failover time (again): lost.
-            p.lost = true;
-            p.returned_since = None;
-            if backing_up && p.failover == Failover::Idle {
-                p.failover = Failover::Ready;
-            }
-            event = Some(Event::PeerLost {
+        let ctx = PeerCtx {
+            now,
+            peer,
+            backing_up,
+            records_held,
+            guests,
+            visibility,
+            timers: &self.timers,
+        };
+        let decision = self.policy.evaluate(p, &ctx);
+        drop(st);
+        match decision {
+            Some(PeerDecision::Lost { silent }) => self.emit(Event::PeerLost {
                 peer: peer.to_string(),
                 silent_for_ms: self.ms(silent),
                 backing_up,
                 records_held,
-            });
-        } else if let Some(since) = p.returned_since
-            && now >= since + self.timing.failback_after
-        {
-            p.lost = false;
-            p.returned_since = None;
-            p.failover = Failover::Idle;
-            p.failback_at = Some(now);
-            event = Some(Event::FailbackStarted {
-                home: peer.to_string(),
-                visible_for_ms: self.ms(now.saturating_duration_since(since)),
-                guests,
-            });
-        }
-        drop(st);
-        if let Some(e) = event {
-            let failback = matches!(e, Event::FailbackStarted { .. });
-            self.emit(e);
-            if failback {
+            }),
+            Some(PeerDecision::FailBack { visible_for }) => {
+                self.emit(Event::FailbackStarted {
+                    home: peer.to_string(),
+                    visible_for_ms: self.ms(visible_for),
+                    guests,
+                });
                 self.set_guest_hunt_groups(peer, false);
             }
+            None => {}
+        }
+        if decision.is_some() {
+            self.apply_visibility();
         }
     }
 
@@ -594,9 +618,8 @@ impl Shared {
         else {
             return Err(format!("{ext} is not a phone of {}", self.name));
         };
-        if spec.kind == PhoneKind::Softphone && self.licence_restricted() {
-            let reason =
-                "restricted mode: no user licence can be acquired for a softphone".to_string();
+        if let Err(r) = self.policy.admit_home(spec.kind, self.licence_restricted()) {
+            let reason = self.describe(&self.name, ext, &r);
             self.emit(Event::RegistrationRefused {
                 phone: ext.to_string(),
                 home: self.name.clone(),
@@ -630,151 +653,153 @@ impl Shared {
         u32::try_from(own + guests).unwrap_or(u32::MAX)
     }
 
-    /// Registers a phone of `home` as a guest, if the rules allow it now.
+    /// Asks the policy whether a phone of `home` may register here as a
+    /// guest; if so, registers it. Returns whether it started the failover.
+    fn admit_guest(&self, ext: &str, home: &str, kind: PhoneKind) -> Result<bool, Refusal> {
+        let now = self.rules_now();
+        let mut st = self.lock();
+        let obs = GuestObs {
+            now,
+            phone: ext,
+            home,
+            kind,
+            backs_up_kind: self.backs_up_kind(home, kind),
+            peer: st.peers.get(home),
+            has_record: st.held.get(home).is_some_and(|h| h.phones.contains(ext)),
+            occupancy: self.occupancy(&st),
+            capacity: self.spec.capacity,
+            already: st.regs.contains_key(ext),
+            visibility: Visibility::from_lost(st.peers.values().map(|p| p.lost)),
+            timers: &self.timers,
+        };
+        self.policy.admit_guest(&obs)?;
+        let first = st.peers.get_mut(home).is_some_and(|p| p.guest_arrived());
+        let reg = Reg {
+            home: home.to_string(),
+            guest: true,
+            kind,
+            since: self.now(),
+            refreshed: Instant::now(),
+        };
+        st.regs.insert(ext.to_string(), reg);
+        Ok(first)
+    }
+
+    /// Registers a phone of `home` as a guest, if the policy allows it now.
     pub(crate) fn register_guest(
         &self,
         ext: &str,
         home: &str,
         kind: PhoneKind,
     ) -> Result<(), String> {
-        let now = self.now();
-        let window = self.runtime(self.fleet.resilience.homeless_prevention);
-        let mut full = false;
-        let result = (|| {
-            if !kind.fails_over() {
-                return Err(format!("{} endpoints do not fail over", kind.as_str()));
-            }
-            if !self.backs_up_kind(home, kind) {
-                return Err(format!(
-                    "{} is not {home}'s backup for {} phones",
-                    self.name,
-                    kind.as_str()
-                ));
-            }
-            let mut st = self.lock();
-            let has_record = st.held.get(home).is_some_and(|h| h.phones.contains(ext));
-            let occupancy = self.occupancy(&st);
-            let already = st.regs.contains_key(ext);
-            let Some(p) = st.peers.get_mut(home) else {
-                return Err(format!("no line to {home}"));
-            };
-            // Homeless prevention: just after failback a phone may register
-            // on either system, so one that cannot reach home is not stranded.
-            let homeless_window = !p.lost && p.failback_at.is_some_and(|f| now < f + window);
-            if !p.lost && !homeless_window {
-                if let Some(f) = p.failback_at {
-                    return Err(format!(
-                        "{home} failed back {} ago and the {} homeless-prevention window is over; register there",
-                        human_ms(self.ms(now.saturating_duration_since(f))),
-                        self.fleet.resilience.homeless_prevention,
-                    ));
-                }
-                let silent = now.saturating_duration_since(p.last_seen);
-                return Err(format!(
-                    "{home} last heard {} ago; failover needs {} of silence",
-                    human_ms(self.ms(silent)),
-                    human_ms(self.ms(self.timing.failover_after)),
-                ));
-            }
-            if p.returned_since.is_some() {
-                return Err(format!("{home} is visible again; register there"));
-            }
-            if !has_record {
-                return Err(format!("no record of {ext} from {home}: resilience lost"));
-            }
-            if !already && occupancy >= self.spec.capacity {
-                full = true;
-                return Err(format!(
-                    "capacity of {} users and extensions reached (guests included): no resilience",
-                    self.spec.capacity
-                ));
-            }
-            let first = p.lost && p.failover != Failover::Active;
-            if p.lost {
-                p.failover = Failover::Active;
-            }
-            st.regs.insert(
-                ext.to_string(),
-                Reg {
-                    home: home.to_string(),
-                    guest: true,
-                    kind,
-                    since: now,
-                    refreshed: Instant::now(),
-                },
-            );
-            Ok(first)
-        })();
-        match result {
-            Ok(first) => {
-                if first {
-                    self.emit(Event::FailoverStarted {
-                        home: home.to_string(),
-                        trigger: ext.to_string(),
-                    });
-                }
-                self.emit(Event::PhoneRegistered {
-                    phone: ext.to_string(),
-                    home: home.to_string(),
-                    guest: true,
-                });
-                if first {
-                    // Phone re-registration triggers user, hunt-group and
-                    // voicemail resilience (docs/domain-coverage.md §3).
-                    self.set_guest_hunt_groups(home, true);
-                    if home == self.fleet.primary().name {
-                        crate::voicemail::on_failover(self);
-                    }
-                }
-                Ok(())
-            }
-            Err(reason) => {
-                if full {
+        let first = match self.admit_guest(ext, home, kind) {
+            Ok(first) => first,
+            Err(refusal) => {
+                if let Refusal::Capacity { capacity } = refusal {
                     self.emit(Event::CapacityExceeded {
                         phone: ext.to_string(),
                         home: home.to_string(),
-                        capacity: self.spec.capacity,
+                        capacity,
                     });
                 }
+                let reason = self.describe(home, ext, &refusal);
                 self.emit(Event::RegistrationRefused {
                     phone: ext.to_string(),
                     home: home.to_string(),
                     reason: reason.clone(),
                 });
-                Err(reason)
+                return Err(reason);
             }
+        };
+        if first {
+            self.emit(Event::FailoverStarted {
+                home: home.to_string(),
+                trigger: ext.to_string(),
+            });
+        }
+        self.emit(Event::PhoneRegistered {
+            phone: ext.to_string(),
+            home: home.to_string(),
+            guest: true,
+        });
+        if first {
+            // Phone re-registration triggers user, hunt-group and
+            // voicemail resilience (docs/domain-coverage.md §3).
+            self.set_guest_hunt_groups(home, true);
+            if home == self.fleet.primary().name {
+                crate::voicemail::on_failover(self);
+            }
+        }
+        Ok(())
+    }
+
+    /// A refusal in words, for the event log and the phone.
+    fn describe(&self, home: &str, ext: &str, r: &Refusal) -> String {
+        let human = |d: std::time::Duration| human_ms(self.ms(d));
+        match r {
+            Refusal::DoesNotFailOver(k) => format!("{} endpoints do not fail over", k.as_str()),
+            Refusal::NotBackup(k) => format!(
+                "{} is not {home}'s backup for {} phones",
+                self.name,
+                k.as_str()
+            ),
+            Refusal::NoLine => format!("no line to {home}"),
+            Refusal::WindowOver { since_failback } => format!(
+                "{home} failed back {} ago and the {} homeless-prevention window is over; register there",
+                human(*since_failback),
+                self.fleet.resilience.homeless_prevention,
+            ),
+            Refusal::NotSilentLongEnough { silent, needed } => format!(
+                "{home} last heard {} ago; failover needs {} of silence",
+                human(*silent),
+                human(*needed),
+            ),
+            Refusal::HomeVisible => format!("{home} is visible again; register there"),
+            Refusal::NoRecord => format!("no record of {ext} from {home}: resilience lost"),
+            Refusal::Capacity { capacity } => format!(
+                "capacity of {capacity} users and extensions reached (guests included): no resilience"
+            ),
+            Refusal::Restricted => {
+                "restricted mode: no user licence can be acquired for a softphone".to_string()
+            }
+            Refusal::NoQuorum {
+                visible,
+                electorate,
+            } => format!(
+                "no quorum: {} sees {visible} of {electorate} systems (itself and its line peers); a minority never takes over",
+                self.name
+            ),
+            Refusal::Fencing { silent, needed } => format!(
+                "{home} last heard {} ago; the policy takes over after {} (failover time plus a fencing margin, so a cut-off home has stood down)",
+                human(*silent),
+                human(*needed),
+            ),
+            Refusal::Custom(reason) => reason.clone(),
         }
     }
 
     /// A keepalive: `Err` if the phone is not registered here; `Ok(true)` when
-    /// the phone is a guest whose home has failed back and must go home now.
-    /// Phones in a call, manual-failback H.323 phones and phones that came
-    /// in during the homeless-prevention window stay.
+    /// the policy sends the phone (a guest whose home has failed back) home
+    /// now. By default phones in a call, manual-failback H.323 phones and
+    /// phones that came in during the homeless-prevention window stay.
     pub(crate) fn keepalive(&self, ext: &str, in_call: bool) -> Result<bool, ()> {
-        let now = self.now();
-        let window = self.runtime(self.fleet.resilience.homeless_prevention);
+        let now = self.rules_now();
         let mut st = self.lock();
         let reg = st.regs.get_mut(ext).ok_or(())?;
         reg.refreshed = Instant::now();
         let reg = reg.clone();
-        if !reg.guest || in_call {
-            return Ok(false);
-        }
         let manual = reg.kind == PhoneKind::H323
             && self.fleet.resilience.phone_failback == fleetsim_model::FailbackMode::Manual;
-        if manual {
-            return Ok(false);
-        }
-        let Some(p) = st.peers.get(&reg.home) else {
-            return Ok(false);
+        let obs = HomeObs {
+            now,
+            guest: reg.guest,
+            in_call,
+            manual,
+            peer: st.peers.get(&reg.home),
+            since: self.at(reg.since),
+            timers: &self.timers,
         };
-        if p.failover != Failover::Idle || p.lost {
-            return Ok(false);
-        }
-        if let Some(f) = p.failback_at
-            && reg.since >= f
-            && now < f + window
-        {
+        if !self.policy.send_home(&obs) {
             return Ok(false);
         }
         st.regs.remove(ext);
@@ -801,5 +826,18 @@ impl Shared {
     /// Whether the phone `ext` is registered here.
     pub(crate) fn is_registered(&self, ext: &str) -> bool {
         self.lock().regs.contains_key(ext)
+    }
+}
+
+/// The rule timers of a server with `timing`, in runtime units.
+fn rule_timers(timing: &Timing, homeless_prevention: std::time::Duration) -> Timers {
+    Timers {
+        presence_interval: timing.presence_interval,
+        start_jitter: timing.start_jitter,
+        failover_after: timing.failover_after,
+        failback_after: timing.failback_after,
+        homeless_prevention,
+        keepalive_interval: timing.keepalive_interval,
+        rpc_deadline: timing.rpc_deadline,
     }
 }

@@ -17,9 +17,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetsim_model::{Event, Service, VoicemailFailback};
+use fleetsim_model::{Event, Service};
 use fleetsim_net::call;
 use fleetsim_proto::pb;
+use fleetsim_rules::services::{VmBackupObs, VmStep};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
@@ -96,6 +97,13 @@ impl Shared {
             if active { "active" } else { "standby" },
             reason,
         );
+    }
+
+    /// Stands the voicemail down (a policy's rule, e.g. no quorum).
+    pub(crate) fn stand_down_voicemail(&self, reason: &str) {
+        if self.vm_role().is_some() && self.voicemail_active() {
+            self.set_vm_active(false, reason.to_string());
+        }
     }
 
     fn vm_client(&self, server: &str) -> VmClient {
@@ -351,6 +359,7 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
             VmRole::Home => {
                 let active = shared.vm().active;
                 if !active
+                    && shared.may_run_shared_services()
                     && let Some(b) = &backup
                     && !backup_is_active(&shared, b).await
                 {
@@ -386,41 +395,20 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                     }
                     continue;
                 }
-                let primary_state = voicemail_state(&shared, &primary).await;
-                if primary_state == Some(true)
-                    && mode == VoicemailFailback::Manual
-                    && !shared.vm().failback_requested
-                {
-                    // The primary came up active while it could not reach
-                    // us (we were cut off or hung): two voicemails are
-                    // active, so ours hands back now, without waiting for
-                    // the operator (other modes hand back on their own).
-                    handback(&shared, "primary already active", false).await;
-                    continue;
-                }
-                let back = primary_state.is_some();
-                let since = {
-                    let mut vm = shared.vm();
-                    if back {
-                        *vm.primary_back_since.get_or_insert(Instant::now())
-                    } else {
-                        vm.primary_back_since = None;
-                        continue;
-                    }
+                // Read after the query: it may take up to a deadline.
+                let answer = voicemail_state(&shared, &primary).await;
+                let obs = VmBackupObs {
+                    now: shared.at(Instant::now()),
+                    primary: answer,
+                    mode,
+                    failback_requested: shared.vm().failback_requested,
+                    back_since: shared.vm().primary_back_since.map(|i| shared.at(i)),
+                    timeout,
                 };
-                match mode {
-                    VoicemailFailback::Manual => {
-                        if shared.vm().failback_requested {
-                            handback(&shared, "manual", false).await;
-                        }
-                    }
-                    VoicemailFailback::Graceful => {
-                        handback(&shared, "graceful", false).await;
-                    }
-                    VoicemailFailback::Automatic => {
-                        let forced = Instant::now() >= since + timeout;
-                        handback(&shared, "automatic", forced).await;
-                    }
+                let (back_since, step) = shared.policy.voicemail_backup(&obs);
+                shared.vm().primary_back_since = back_since.map(|d| shared.instant(d));
+                if let VmStep::Handback { mode, cut } = step {
+                    handback(&shared, mode.as_str(), cut).await;
                 }
             }
         }

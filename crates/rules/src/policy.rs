@@ -1,0 +1,226 @@
+//! The seam: [`TakeoverPolicy`], whose default methods are the documented
+//! Server Edition behaviour, and the built-in policies.
+//!
+//! A policy decides; it never does I/O. Override one method to change one
+//! rule and keep the rest:
+//!
+//! ```
+//! use std::time::Duration;
+//! use fleetsim_rules::{TakeoverPolicy, Timers};
+//!
+//! /// Waits five minutes of silence instead of three.
+//! #[derive(Debug)]
+//! struct Patient;
+//!
+//! impl TakeoverPolicy for Patient {
+//!     fn name(&self) -> &str { "patient" }
+//!     fn summary(&self) -> &str { "fails over after 5 minutes of silence" }
+//!     fn failover_after(&self, _: &Timers) -> Duration { Duration::from_secs(300) }
+//! }
+//!
+//! assert_eq!(Patient.failover_after(&Timers::documented()), Duration::from_secs(300));
+//! assert_eq!(Patient.failback_after(&Timers::documented()), Duration::from_secs(600));
+//! ```
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetsim_model::PhoneKind;
+
+use crate::Timers;
+use crate::guest::{self, GuestObs, HomeObs, Refusal};
+use crate::peer::{self, PeerCtx, PeerDecision, PeerView, Returned};
+use crate::quorum::Visibility;
+use crate::services::{self, PortalBackupObs, PortalStep, VmBackupObs, VmStep};
+
+/// Every resilience decision a server takes, with the documented Server
+/// Edition behaviour as the default of each method. Implement
+/// [`name`](Self::name) and [`summary`](Self::summary), override what your
+/// takeover logic does differently, and run any scenario against it
+/// (`ScenarioBuilder::policy`, `RunOptions::policy`).
+pub trait TakeoverPolicy: Send + Sync + Debug {
+    /// A short name (`fleetsim run --policy NAME`).
+    fn name(&self) -> &str;
+
+    /// One line on what it does and what it teaches.
+    fn summary(&self) -> &str;
+
+    /// Silence after which a peer is lost (the 3-minute rule).
+    fn failover_after(&self, t: &Timers) -> Duration {
+        t.failover_after
+    }
+
+    /// Renewed visibility after which a lost peer is failed back to.
+    fn failback_after(&self, t: &Timers) -> Duration {
+        t.failback_after
+    }
+
+    /// Presence from a peer arrived (see [`peer::heard`]).
+    fn heard(
+        &self,
+        view: &mut PeerView,
+        now: Duration,
+        incarnation: u64,
+        t: &Timers,
+    ) -> Option<Returned> {
+        peer::heard(view, now, incarnation, t)
+    }
+
+    /// When to evaluate a peer next (see [`peer::deadline`]).
+    fn deadline(&self, view: &mut PeerView, now: Duration, t: &Timers) -> Option<Duration> {
+        peer::deadline(self, view, now, t)
+    }
+
+    /// Lost or failed back, now? (see [`peer::evaluate`]).
+    fn evaluate(&self, view: &mut PeerView, ctx: &PeerCtx<'_>) -> Option<PeerDecision> {
+        peer::evaluate(self, view, ctx)
+    }
+
+    /// May a phone of another system register here as a guest?
+    fn admit_guest(&self, g: &GuestObs<'_>) -> Result<(), Refusal> {
+        guest::admit(g, self.failover_after(g.timers))
+    }
+
+    /// May a phone of this system register here?
+    fn admit_home(&self, kind: PhoneKind, restricted: bool) -> Result<(), Refusal> {
+        guest::admit_home(kind, restricted)
+    }
+
+    /// Should this guest be sent home now?
+    fn send_home(&self, h: &HomeObs<'_>) -> bool {
+        guest::send_home(h)
+    }
+
+    /// Has a registration refreshed at `refreshed` expired at `now`?
+    fn expired(&self, refreshed: Duration, now: Duration, t: &Timers) -> bool {
+        guest::expired(refreshed, now, t)
+    }
+
+    /// May a server run the services only one system may run at a time
+    /// (voicemail, portal, hunt groups) while it sees this much of its
+    /// line peers? The documented behaviour: always (hence split-brain).
+    fn run_shared_services(&self, _v: Visibility) -> bool {
+        true
+    }
+
+    /// The active backup voicemail's step (see [`services::vm_backup`]).
+    fn voicemail_backup(&self, o: &VmBackupObs) -> (Option<Duration>, VmStep) {
+        services::vm_backup(o)
+    }
+
+    /// The backup portal's step (see [`services::portal_backup`]).
+    fn portal_backup(&self, o: &PortalBackupObs) -> (Duration, PortalStep) {
+        services::portal_backup(o)
+    }
+}
+
+/// The name of the default policy, [`ServerEdition`].
+pub const DEFAULT_POLICY: &str = "server-edition";
+
+/// The documented Server Edition behaviour: every default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServerEdition;
+
+impl TakeoverPolicy for ServerEdition {
+    fn name(&self) -> &str {
+        DEFAULT_POLICY
+    }
+
+    fn summary(&self) -> &str {
+        "the documented behaviour (default): fail over after 3 minutes of silence, back after 10 minutes of renewed visibility"
+    }
+}
+
+/// No 3-minute guard: a peer is lost after two missed presence updates.
+/// Shows why the guard exists: a short reboot fails over and back.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoGuard;
+
+impl TakeoverPolicy for NoGuard {
+    fn name(&self) -> &str {
+        "no-guard"
+    }
+
+    fn summary(&self) -> &str {
+        "no 3-minute guard: a peer is lost after two missed presence updates, so a short reboot fails over and back"
+    }
+
+    fn failover_after(&self, t: &Timers) -> Duration {
+        t.presence_gap()
+    }
+}
+
+/// Quorum: a system that sees only a minority of its line peers stands its
+/// shared services down, and a backup takes over only while it sees a
+/// majority and after a fencing margin (two presence intervals beyond the
+/// failover time), by which time a cut-off home has stood down. No
+/// split-brain, at the cost of a slower takeover and of services on the
+/// minority side.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Quorum;
+
+impl Quorum {
+    /// Silence after which a backup may take over.
+    pub fn fenced_after(&self, t: &Timers) -> Duration {
+        t.failover_after + t.presence_interval * 2
+    }
+
+    fn may_take_over(&self, v: Visibility, silent: Duration, t: &Timers) -> Result<(), Refusal> {
+        if !v.majority() {
+            return Err(Refusal::NoQuorum {
+                visible: v.visible,
+                electorate: v.electorate,
+            });
+        }
+        let needed = self.fenced_after(t);
+        if silent < needed {
+            return Err(Refusal::Fencing { silent, needed });
+        }
+        Ok(())
+    }
+}
+
+impl TakeoverPolicy for Quorum {
+    fn name(&self) -> &str {
+        "quorum"
+    }
+
+    fn summary(&self) -> &str {
+        "majority rule: a cut-off minority stands its voicemail, portal and hunt groups down, and a backup takes over only with a majority and after a fencing margin: no split-brain, slower takeover"
+    }
+
+    fn admit_guest(&self, g: &GuestObs<'_>) -> Result<(), Refusal> {
+        guest::admit(g, self.failover_after(g.timers))?;
+        let Some(p) = g.peer.filter(|p| p.lost) else {
+            // Homeless-prevention window after failback: nothing to take over.
+            return Ok(());
+        };
+        self.may_take_over(g.visibility, p.silent(g.now), g.timers)
+    }
+
+    fn run_shared_services(&self, v: Visibility) -> bool {
+        v.majority()
+    }
+
+    fn portal_backup(&self, o: &PortalBackupObs) -> (Duration, PortalStep) {
+        let (heard, step) = services::portal_backup(o);
+        if let PortalStep::Activate { silent } = step {
+            let fenced = o.detect + self.fenced_after(&o.timers) - o.timers.failover_after;
+            if !o.visibility.majority() || silent < fenced {
+                return (heard, PortalStep::Wait);
+            }
+        }
+        (heard, step)
+    }
+}
+
+/// The built-in policies, the default first.
+pub fn builtin() -> Vec<Arc<dyn TakeoverPolicy>> {
+    vec![Arc::new(ServerEdition), Arc::new(NoGuard), Arc::new(Quorum)]
+}
+
+/// A built-in policy by name.
+pub fn by_name(name: &str) -> Option<Arc<dyn TakeoverPolicy>> {
+    builtin().into_iter().find(|p| p.name() == name)
+}
