@@ -397,12 +397,17 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                 }
                 // Read after the query: it may take up to a deadline.
                 let answer = voicemail_state(&shared, &primary).await;
+                // One lock, released before the policy decides.
+                let (failback_requested, back_since) = {
+                    let vm = shared.vm();
+                    (vm.failback_requested, vm.primary_back_since)
+                };
                 let obs = VmBackupObs {
                     now: shared.at(Instant::now()),
                     primary: answer,
                     mode,
-                    failback_requested: shared.vm().failback_requested,
-                    back_since: shared.vm().primary_back_since.map(|i| shared.at(i)),
+                    failback_requested,
+                    back_since: back_since.map(|i| shared.at(i)),
                     timeout,
                 };
                 let (back_since, step) = shared.policy.voicemail_backup(&obs);
