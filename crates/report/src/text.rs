@@ -424,8 +424,10 @@ fn describe(e: &EventRecord, p: &Paint) -> String {
         Event::ConfigChange { accepted: true, reason } => format!("configuration changed ({reason})"),
         Event::ConfigChange { accepted: false, reason } => p.red(&format!("configuration change REFUSED: {reason}")),
         Event::HuntGroupState { group, home, active } => {
-            if home == &e.server {
+            if home == &e.server && *active {
                 format!("hunt group {group} runs here (stored here, advertised to every peer)")
+            } else if home == &e.server {
+                format!("hunt group {group} stops running here (its backup runs it, or this server stood down)")
             } else if *active {
                 p.bold(&format!("runs hunt group {group} of {home} (line option: backs up my hunt groups)"))
             } else {
