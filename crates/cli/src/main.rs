@@ -16,6 +16,8 @@
 //! - `live`: `up`, `ctl` and `watch` for a live fleet.
 //! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
 //! - `chaos`: random fault schedules checked against invariants.
+//! - `conform`: a live fleet member checked against the protocol contract
+//!   (exit 0 every check passes, 1 one fails, 2 bad usage).
 
 /// `print!` that ends the process quietly when stdout is closed (e.g. piped
 /// into `head`) instead of panicking.
@@ -31,6 +33,7 @@ macro_rules! outln {
 
 mod bench;
 mod chaos;
+mod conform;
 mod files;
 mod live;
 mod regress;
@@ -95,6 +98,8 @@ enum Command {
     },
     /// Measure emulated time / wall time, memory and RPC cost against bare tonic.
     Bench(bench::BenchArgs),
+    /// Check a live fleet member at HOST:PORT against the protocol (docs/protocol.md).
+    Conform(conform::ConformArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -215,6 +220,7 @@ fn main() -> ExitCode {
         Command::Ctl { conn, cmd } => live::ctl(conn, cmd),
         Command::Watch { conn, once } => live::watch(conn, once),
         Command::Bench(args) => bench::main(args),
+        Command::Conform(args) => conform::main(args),
     };
     match result {
         Ok(code) => code,
