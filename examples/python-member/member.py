@@ -23,6 +23,7 @@ import hashlib
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,7 +92,8 @@ def load_stubs(proto_dir, cache_root):
 
 
 def generate(proto_dir, protos, out):
-    tmp = Path(tempfile.mkdtemp(prefix="stubs-", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="stubs-", dir=out.parent))
     extra = tmp / "proto"
     (extra / "fleetsim_member").mkdir(parents=True)
     (extra / "fleetsim_member" / "health.proto").write_text(HEALTH_PROTO)
@@ -102,11 +104,10 @@ def generate(proto_dir, protos, out):
     if r.returncode != 0:
         sys.exit(f"member: protoc failed ({' '.join(cmd)}):\n{r.stderr}")
     (tmp / ".done").write_text("ok\n")
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.rename(tmp, out)
     except OSError:
-        pass  # another process made it first: use theirs
+        shutil.rmtree(tmp, ignore_errors=True)  # another process made it first: use theirs
 
 
 # --- the fleet file -----------------------------------------------------------
