@@ -234,3 +234,156 @@ pub fn exit_code_within(mut cmd: Command, secs: u64) -> (Option<i32>, String) {
     }
     (code, err)
 }
+
+/// A free TCP port on 127.0.0.1 (free when asked; nothing holds it after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The first of `n` consecutive free ports on 127.0.0.1.
+pub fn free_ports(n: u16) -> u16 {
+    let start = 20_000 + (std::process::id() % 2_000) as u16 * 10;
+    (start..60_000)
+        .step_by(usize::from(n) + 1)
+        .find(|base| {
+            (*base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        })
+        .expect("some free ports")
+}
+
+/// A live fleet served in-process on loopback TCP (its own thread and
+/// runtime) until dropped.
+pub struct LiveFleet {
+    /// Each server's name and 127.0.0.1 port, in fleet order.
+    pub servers: Vec<(String, u16)>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LiveFleet {
+    /// Starts `fleet` at `speed` and returns once every server is bound.
+    pub fn start(fleet: fleetsim_model::Fleet, speed: f64) -> LiveFleet {
+        let opts = fleetsim_scenario::live::LiveOptions {
+            base_port: free_ports(fleet.servers.len() as u16),
+            speed,
+            seed: 1,
+            calls: fleetsim_model::Calls::default(),
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let (_handle, servers) = fleetsim_scenario::live::start_live(fleet, &opts)
+                    .await
+                    .unwrap();
+                let ports = servers.into_iter().map(|s| (s.name, s.port)).collect();
+                ready_tx.send(ports).unwrap();
+                let _ = stopped.await;
+            });
+        });
+        let servers = ready_rx.recv().expect("the live fleet started");
+        LiveFleet {
+            servers,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `127.0.0.1:PORT` of the server `name`.
+    pub fn address(&self, name: &str) -> String {
+        let (_, port) = self
+            .servers
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no server {name} in the live fleet"));
+        format!("127.0.0.1:{port}")
+    }
+}
+
+impl Drop for LiveFleet {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The example member in Python (`examples/python-member/member.py`),
+/// running until dropped.
+pub struct PythonMember {
+    /// Where it serves, `HOST:PORT`.
+    pub address: String,
+    child: std::process::Child,
+}
+
+impl PythonMember {
+    /// Whether `python3` can import grpcio and grpcio-tools; prints why the
+    /// caller skips when it cannot.
+    pub fn available(test: &str) -> bool {
+        let ok = Command::new("python3")
+            .args(["-c", "import grpc, grpc_tools"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!(
+                "skipped {test}: python3 cannot import grpc and grpc_tools; install them with \
+                 `python3 -m pip install -r examples/python-member/requirements.txt`"
+            );
+        }
+        ok
+    }
+
+    /// Starts `member.py` with `args` (add `--listen 127.0.0.1:0` for any
+    /// free port) and returns once it says where it listens.
+    pub fn start(args: &[&str]) -> PythonMember {
+        use std::io::BufRead as _;
+        let mut child = Command::new("python3")
+            .arg(root().join("examples/python-member/member.py"))
+            .args(args)
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        // Generating the stubs the first time takes a few seconds.
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60));
+        let address = line
+            .ok()
+            .and_then(|l| l.rsplit_once(" listening on ").map(|(_, a)| a.to_string()));
+        match address {
+            Some(address) => PythonMember { address, child },
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("member.py {args:?} did not say where it listens (see its stderr above)")
+            }
+        }
+    }
+}
+
+impl Drop for PythonMember {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -51,7 +51,8 @@ pub(crate) struct UpArgs {
     policy: crate::policy::Policy,
 }
 
-fn load_fleet(arg: &str) -> Result<Fleet, String> {
+/// A fleet file, or a built-in fleet by name.
+pub(crate) fn load_fleet(arg: &str) -> Result<Fleet, String> {
     if Path::new(arg).exists() {
         let text = fleetsim_model::read_text(Path::new(arg)).map_err(|e| e.to_string())?;
         return Fleet::from_toml(&Source {

@@ -16,6 +16,8 @@
 //! - `live`: `up`, `ctl` and `watch` for a live fleet.
 //! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
 //! - `chaos`: random fault schedules checked against invariants.
+//! - `conform`: a live fleet member checked against the protocol contract
+//!   (exit 0 every check passes, 1 one fails, 2 bad usage).
 
 /// `print!` that ends the process quietly when stdout is closed (e.g. piped
 /// into `head`) instead of panicking.
@@ -31,6 +33,7 @@ macro_rules! outln {
 
 mod bench;
 mod chaos;
+mod conform;
 mod files;
 mod live;
 mod policy;
@@ -98,6 +101,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// List the built-in takeover policies, one line each.
     Policies,
+    /// Check a live fleet member at HOST:PORT against the protocol (docs/protocol.md).
+    Conform(conform::ConformArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -226,6 +231,7 @@ fn main() -> ExitCode {
             policy::list();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Conform(args) => conform::main(args),
     };
     match result {
         Ok(code) => code,

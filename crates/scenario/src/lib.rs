@@ -43,9 +43,11 @@
 //! - [`panics`]: a panic in any task of a run makes the run an error.
 //! - [`sweep`]: many variations in parallel, with distributions and failures.
 //! - [`chaos`]: random fault schedules, invariants on every event log, shrinking.
+//! - [`conform`]: conformance checks of a fleet member over the wire (docs/protocol.md).
 
 pub mod builder;
 pub mod chaos;
+pub mod conform;
 pub mod expect;
 pub mod findings;
 pub mod golden;

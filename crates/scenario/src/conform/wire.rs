@@ -1,0 +1,124 @@
+//! The wire side of the checks: the channel, deadlines, status names, and a
+//! codec that sends bytes no protobuf decoder accepts.
+
+use std::time::Duration;
+
+use prost::bytes::{Buf as _, BufMut as _};
+use tonic::Status;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::{Channel, Endpoint};
+
+/// Connects to `address` (`HOST:PORT`), every RPC under `deadline`.
+pub(super) async fn connect(address: &str, deadline: Duration) -> Result<Channel, String> {
+    let endpoint = Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(deadline)
+        .timeout(deadline);
+    endpoint.connect().await.map_err(|e| {
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let s_text = s.to_string();
+            if !msg.contains(&s_text) {
+                msg = format!("{msg}: {s_text}");
+            }
+            source = s.source();
+        }
+        msg
+    })
+}
+
+/// A status as the gRPC spec names it, with its message.
+pub(super) fn said(s: &Status) -> String {
+    if s.message().is_empty() {
+        code_name(s.code()).to_string()
+    } else {
+        format!("{} {:?}", code_name(s.code()), s.message())
+    }
+}
+
+/// The gRPC spec's name of a status code.
+pub(super) fn code_name(c: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match c {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Sends `body` as it is to the unary method `path` and returns the reply's
+/// bytes or the status.
+pub(super) async fn raw_unary(
+    chan: Channel,
+    path: &'static str,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, Status> {
+    let mut grpc = tonic::client::Grpc::new(chan);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    grpc.unary(tonic::Request::new(body), path, RawCodec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Bytes in, bytes out: no protobuf on either side.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let mut out = Vec::with_capacity(src.remaining());
+        while src.has_remaining() {
+            let chunk = src.chunk();
+            out.extend_from_slice(chunk);
+            let n = chunk.len();
+            src.advance(n);
+        }
+        Ok(Some(out))
+    }
+}
