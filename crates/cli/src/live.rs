@@ -131,7 +131,11 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         outln!("  {:<14} {:<20} address", "server", "role");
         for s in &servers {
             match &s.address {
-                Some(a) => outln!("  {:<14} {:<20} {a} (external: not run by fleetsim)", s.name, s.role),
+                Some(a) => outln!(
+                    "  {:<14} {:<20} {a} (external: not run by fleetsim)",
+                    s.name,
+                    s.role
+                ),
                 None => outln!("  {:<14} {:<20} 127.0.0.1:{}", s.name, s.role, s.port),
             }
         }

@@ -614,7 +614,11 @@ fn process_action(fr: &RawFault) -> Option<(&'static str, Range<usize>)> {
         .or_else(|| target("restart", &fr.restart))
         .or_else(|| target("reboot", &fr.reboot))
         .or_else(|| target("hang", &fr.hang))
-        .or_else(|| fr.gray.as_ref().map(|g| ("gray", g.get_ref().target.span())))
+        .or_else(|| {
+            fr.gray
+                .as_ref()
+                .map(|g| ("gray", g.get_ref().target.span()))
+        })
         .or_else(|| {
             let c = fr.clock_offset.as_ref()?;
             Some(("clock-offset", c.get_ref().target.span()))

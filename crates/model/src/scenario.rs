@@ -703,7 +703,13 @@ impl RawRest {
                 let Some(on) = fleet.server(sv.on.get_ref()) else {
                     return Err(unknown_server(&sv.on, &format!("{field}.service.on")));
                 };
-                observable(src, &fleet, &sv.on, &format!("{field}.service.on"), "services")?;
+                observable(
+                    src,
+                    &fleet,
+                    &sv.on,
+                    &format!("{field}.service.on"),
+                    "services",
+                )?;
                 let service = sv.name.get_ref();
                 if !on.services.iter().any(|x| x.as_str() == service) {
                     let runs: Vec<&str> = on.services.iter().map(|x| x.as_str()).collect();

@@ -89,7 +89,12 @@ pub async fn start_live(
         .map(|s| ServerInfo {
             name: s.name.clone(),
             role: s.role.to_string(),
-            port: fut.ctx.net.port(&s.name).filter(|_| !s.is_external()).unwrap_or(0),
+            port: fut
+                .ctx
+                .net
+                .port(&s.name)
+                .filter(|_| !s.is_external())
+                .unwrap_or(0),
             address: s.address.clone(),
         })
         .collect();
