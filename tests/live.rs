@@ -89,6 +89,7 @@ mod control {
                 speed: 120.0,
                 seed: 1,
                 calls: fleetsim_model::Calls::default(),
+                policy: fleetsim_scenario::RunOptions::default().policy,
             };
             let (handle, servers) = start_live(fleet, &opts).await.unwrap();
             assert_eq!(servers[0].port, base + 1);
@@ -242,6 +243,7 @@ mod control {
             speed: 60.0,
             seed: 1,
             calls: fleetsim_model::Calls::default(),
+            policy: fleetsim_scenario::RunOptions::default().policy,
         };
         start_live(fleet, &opts).await.unwrap().0
     }

@@ -244,17 +244,6 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The first of `n` consecutive free ports on 127.0.0.1.
-pub fn free_ports(n: u16) -> u16 {
-    let start = 20_000 + (std::process::id() % 2_000) as u16 * 10;
-    (start..60_000)
-        .step_by(usize::from(n) + 1)
-        .find(|base| {
-            (*base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        })
-        .expect("some free ports")
-}
-
 /// A live fleet served in-process on loopback TCP (its own thread and
 /// runtime) until dropped.
 pub struct LiveFleet {
@@ -272,6 +261,7 @@ impl LiveFleet {
             speed,
             seed: 1,
             calls: fleetsim_model::Calls::default(),
+            policy: RunOptions::default().policy,
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -385,5 +375,152 @@ impl Drop for PythonMember {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Parses scenario text (fleet paths relative to scenarios/) and returns
+/// the error it is refused with, as shown to the user.
+pub fn parse_error(text: &str) -> String {
+    let resolver = DiskResolver {
+        base: root().join("scenarios"),
+    };
+    let src = Source {
+        name: "inline.toml",
+        text,
+    };
+    match Scenario::parse(&src, &resolver) {
+        Ok(_) => panic!("accepted, but should be refused:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The first of `n` consecutive loopback ports that are free now (in a
+/// range below the kernel's ephemeral ports, spread by process id so
+/// concurrent test processes rarely meet).
+pub fn free_ports(n: u16) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 500) as u16 * 20;
+    loop {
+        let base = start + NEXT.fetch_add(n, Ordering::Relaxed) % 10_000;
+        let free = (base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if free {
+            return base;
+        }
+    }
+}
+
+/// Runs `s` in live mode at `speed`, server i of its fleet on `base + i`.
+pub fn run_live_at(s: &Scenario, speed: f64, base: u16) -> RunOutcome {
+    let opts = RunOptions {
+        mode: fleetsim_scenario::Mode::Live,
+        speed,
+        base_port: Some(base),
+        ..RunOptions::default()
+    };
+    fleetsim_scenario::run(s, &opts).unwrap()
+}
+
+/// One live run at a time: live runs keep wall-clock deadlines, and two at
+/// once on a busy machine would make each other late.
+pub fn one_live_run_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fleetsim server started by a test on its own TCP port, outside the
+/// fleet under test: it stands in for an external implementation of the
+/// protos. It has its own network, clock and event log (the fleet under
+/// test never sees that log), and reaches the fleet's servers at
+/// 127.0.0.1:(fleet base + index).
+pub struct StandIn {
+    /// The stand-in's own event log.
+    pub log: fleetsim_net::EventLog,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StandIn {
+    /// Starts server `name` of `fleet` (an external member there) on the
+    /// port of its `address`, at `speed`, on a thread of its own.
+    pub fn start(
+        fleet: &fleetsim_model::Fleet,
+        name: &str,
+        fleet_base: u16,
+        speed: f64,
+    ) -> StandIn {
+        let spec = fleet.server(name).expect("the stand-in is in the fleet");
+        let address = spec.address.as_deref().expect("the stand-in is external");
+        let port = fleetsim_model::external::parse_address(address)
+            .unwrap()
+            .port;
+        let peers: Vec<(String, String)> = (fleet.servers.iter().enumerate())
+            .filter(|(_, s)| s.name != name)
+            .map(|(i, s)| {
+                (
+                    s.name.clone(),
+                    format!("127.0.0.1:{}", fleet_base + i as u16),
+                )
+            })
+            .collect();
+        let (fleet, name) = (std::sync::Arc::new(fleet.clone()), name.to_string());
+        let (log_tx, log_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let clock = fleetsim_net::Clock::start(speed);
+                let log = fleetsim_net::EventLog::new(clock);
+                let timing = fleetsim_net::Timing::new(&fleet.timers, &clock);
+                let net = fleetsim_net::Net::new(fleetsim_net::Mode::Live, timing.rpc_deadline);
+                net.set_port(&name, port);
+                for (peer, at) in &peers {
+                    net.set_external(peer, at);
+                }
+                let cfg = fleetsim_server::ServerConfig {
+                    fleet,
+                    name,
+                    incarnation: 1,
+                    seed: 1,
+                    timing,
+                    disk: fleetsim_server::Disk::default(),
+                    panic_on_first_request: false,
+                };
+                let ctx = fleetsim_server::Ctx {
+                    net: net.clone(),
+                    log: log.clone(),
+                    stats: Default::default(),
+                    policy: RunOptions::default().policy,
+                };
+                let server = fleetsim_server::start(cfg, ctx).await.unwrap();
+                log_tx.send(log).unwrap();
+                let _ = stopped.await;
+                server.crash(&net);
+            });
+        });
+        StandIn {
+            log: log_rx.recv().expect("the stand-in started"),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Every event the stand-in logged so far.
+    pub fn events(&self) -> Vec<EventRecord> {
+        self.log.snapshot()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -86,6 +86,9 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         Ok(b) => b,
         Err(e) => return bad(e),
     };
+    if let Err(e) = crate::files::sim_only(&base.fleet, "chaos") {
+        return bad(e);
+    }
     if !(1..=100_000).contains(&args.schedules) {
         return bad(format!(
             "--schedules must be from 1 to 100000, got {}",

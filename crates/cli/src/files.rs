@@ -5,6 +5,19 @@ use std::process::ExitCode;
 
 use fleetsim_model::{Fleet, LoadError, Scenario, Source, embedded};
 
+/// Refuses a fleet with an external member for a command that runs in sim
+/// mode only (`sweep`, `determinism`, `chaos`): the member is a real process.
+pub(crate) fn sim_only(fleet: &fleetsim_model::Fleet, command: &str) -> Result<(), String> {
+    match fleet.external_members().next() {
+        Some(s) => Err(format!(
+            "{} is an external member (address = {:?}): `fleetsim {command}` runs in sim mode only, and an external member needs live mode (`fleetsim run --mode live`)",
+            s.name,
+            s.address.as_deref().unwrap_or_default()
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Loads a scenario: no argument → the built-in default; a path that exists
 /// → that file; otherwise the built-in of that name.
 pub(crate) fn load_scenario(arg: Option<&str>) -> Result<Scenario, LoadError> {

@@ -24,7 +24,9 @@ pub(crate) struct UpArgs {
     /// Fleet file, or the name of a built-in fleet.
     #[arg(default_value = "reference")]
     fleet: String,
-    /// First server port (server i listens on 127.0.0.1:BASE+i).
+    /// First server port: server i of the fleet file listens on
+    /// 127.0.0.1:BASE+i (an external member's slot is left unused; tell the
+    /// member where fleetsim's servers are from this).
     #[arg(long, default_value_t = 7101)]
     base_port: u16,
     /// Address of the control API (loopback unless --token is set).
@@ -133,7 +135,14 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         outln!("  {:<14} {:<20} address", "server", "role");
         for s in &servers {
-            outln!("  {:<14} {:<20} 127.0.0.1:{}", s.name, s.role, s.port);
+            match &s.address {
+                Some(a) => outln!(
+                    "  {:<14} {:<20} {a} (external: not run by fleetsim)",
+                    s.name,
+                    s.role
+                ),
+                None => outln!("  {:<14} {:<20} 127.0.0.1:{}", s.name, s.role, s.port),
+            }
         }
         outln!(
             "\n  control API    {}{}",
@@ -149,7 +158,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         outln!("  fleetsim ctl crash primary        (then: fleetsim ctl restart primary)");
         outln!(
             "  grpcurl -plaintext 127.0.0.1:{} list",
-            servers.first().map_or(args.base_port, |s| s.port)
+            servers
+                .iter()
+                .find(|s| s.address.is_none())
+                .map_or(args.base_port, |s| s.port)
         );
         outln!("\nCtrl-C stops the fleet.");
         let control = tokio::spawn(serve_control(handle, args.control, args.token.clone()));
@@ -368,6 +380,14 @@ fn render_status(s: &pb::StatusReply, recent: &[String]) -> String {
         "server", "role", "state", "registered", "guests"
     );
     for v in &s.servers {
+        if !v.address.is_empty() {
+            let _ = writeln!(
+                o,
+                "  {:<14} {:<19} {:<6} {:>10} {:>7}  {} (not run by fleetsim)",
+                v.name, v.role, "extern", "-", "-", v.address
+            );
+            continue;
+        }
         let state = if v.up { "up" } else { "DOWN" };
         let _ = writeln!(
             o,

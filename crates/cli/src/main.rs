@@ -121,6 +121,10 @@ struct RunArgs {
     /// Live mode: emulated seconds per wall second (every duration divided by it).
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
+    /// Live mode: server i of the fleet file listens on 127.0.0.1:BASE+i
+    /// (what an external member is told); default: ports the system picks.
+    #[arg(long, value_name = "BASE")]
+    base_port: Option<u16>,
     /// Write the event log as JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
@@ -166,6 +170,7 @@ impl Default for RunArgs {
             policy: None,
             mode: ModeArg::Sim,
             speed: 1.0,
+            base_port: None,
             events: None,
             format: Format::Text,
             verbose: false,
@@ -327,6 +332,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if mode == Mode::Sim && args.speed != 1.0 {
         eprintln!("note: --speed applies to live mode; sim mode runs as fast as it can");
     }
+    if mode == Mode::Sim && args.base_port.is_some() {
+        eprintln!("note: --base-port applies to live mode; sim mode listens on no port");
+    }
     // Output paths are checked before the run: a bad one is a usage error.
     let golden = match check_outputs(&args) {
         Ok(g) => g,
@@ -339,6 +347,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         mode,
         speed: args.speed,
         seed: args.seed,
+        base_port: args.base_port,
         progress: (mode == Mode::Live && std::io::stderr().is_terminal()).then(live_progress),
         policy: args
             .policy
@@ -346,7 +355,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| RunOptions::default().policy),
         inject_panic: args.inject_panic.clone(),
     };
-    let outcome = fleetsim_scenario::run(&scenario, &opts)?;
+    let outcome = match fleetsim_scenario::run(&scenario, &opts) {
+        Err(e @ fleetsim_scenario::RunError::ExternalNeedsLive { .. }) => {
+            return Err(Usage(e.to_string()).into());
+        }
+        r => r?,
+    };
     write_outputs(&args, &outcome)?;
     if let Some(e) = &outcome.error {
         eprintln!("error: {e}");

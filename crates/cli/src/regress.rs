@@ -110,6 +110,10 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
+    if let Err(e) = files::sim_only(&scenario.fleet, "sweep") {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     let plan = match (args.seeds, args.fault) {
         (Some(count), _) => SweepPlan::Seeds {
             first: args.first_seed.unwrap_or(scenario.seed),
@@ -346,6 +350,10 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
+    if let Err(e) = files::sim_only(&scenario.fleet, "determinism") {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     let opts = RunOptions {
         seed: args.seed,
         ..RunOptions::default()

@@ -605,6 +605,50 @@ impl Resolver<'_> {
     }
 }
 
+/// The action key of a fault that acts inside a server's process, and the
+/// span of its target.
+fn process_action(fr: &RawFault) -> Option<(&'static str, Range<usize>)> {
+    let target = |key, t: &Option<Spanned<String>>| t.as_ref().map(|t| (key, t.span()));
+    target("crash", &fr.crash)
+        .or_else(|| target("stop", &fr.stop))
+        .or_else(|| target("restart", &fr.restart))
+        .or_else(|| target("reboot", &fr.reboot))
+        .or_else(|| target("hang", &fr.hang))
+        .or_else(|| {
+            fr.gray
+                .as_ref()
+                .map(|g| ("gray", g.get_ref().target.span()))
+        })
+        .or_else(|| {
+            let c = fr.clock_offset.as_ref()?;
+            Some(("clock-offset", c.get_ref().target.span()))
+        })
+}
+
+/// Refuses a fault (written as `key` at `span`) that would act inside the
+/// process of an external member, naming the member, the fault and why.
+fn refuse_external(
+    src: &Source<'_>,
+    fleet: &Fleet,
+    field: &str,
+    key: &str,
+    span: Range<usize>,
+    kinds: &[(Dur, FaultKind)],
+) -> Result<(), Box<FileError>> {
+    match kinds
+        .iter()
+        .find_map(|(_, k)| crate::external::refusal(fleet, key, k))
+    {
+        Some(r) => Err(src.error(
+            span,
+            Some(&format!("{field}.{key}")),
+            r.message(),
+            Some(r.instead),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Validates the faults of a scenario and expands them (targets, `for`,
 /// reboot, flap) into a time-ordered list of single faults.
 pub(crate) fn resolve(
@@ -922,6 +966,9 @@ pub(crate) fn resolve(
                 format!("a fault needs exactly one action, this one has {actions}"),
                 Some(format!("use one of: {ACTIONS}")),
             ));
+        }
+        if let Some((key, span)) = process_action(fr) {
+            refuse_external(src, fleet, &field, key, span, &kinds)?;
         }
         if let Some(d) = &fr.for_ {
             if fr.flap.is_some() {

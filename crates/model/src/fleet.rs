@@ -261,6 +261,8 @@ pub(crate) struct RawServer {
     trunks: Option<Spanned<u32>>,
     #[serde(default)]
     max_calls: Option<Spanned<u32>>,
+    #[serde(default)]
+    address: Option<Spanned<String>>,
 }
 
 /// A hunt group as written in a fleet file.
@@ -326,9 +328,18 @@ pub struct ServerSpec {
     pub trunks: u32,
     /// Concurrent calls it handles at most (`None`: no limit).
     pub max_calls: Option<u32>,
+    /// An external member's `host:port`: fleetsim does not run it, but
+    /// reaches it there in live mode (`None`: fleetsim runs the server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl ServerSpec {
+    /// Whether fleetsim does not run this server (it has an `address`).
+    pub fn is_external(&self) -> bool {
+        self.address.is_some()
+    }
+
     /// Whether this server runs `service`.
     pub fn runs(&self, service: Service) -> bool {
         self.services.contains(&service)
@@ -427,6 +438,16 @@ impl Fleet {
     /// Phones homed on `server`.
     pub fn phones_of<'a>(&'a self, server: &'a str) -> impl Iterator<Item = &'a PhoneSpec> + 'a {
         self.phones.iter().filter(move |p| p.home == server)
+    }
+
+    /// The servers fleetsim does not run (each with an `address`), in file order.
+    pub fn external_members(&self) -> impl Iterator<Item = &ServerSpec> {
+        self.servers.iter().filter(|s| s.is_external())
+    }
+
+    /// Whether `name` is an external member.
+    pub fn is_external(&self, name: &str) -> bool {
+        self.server(name).is_some_and(ServerSpec::is_external)
     }
 
     /// The primary server (validation guarantees exactly one).
@@ -545,6 +566,45 @@ fn check_timers(
         );
     }
     Ok(())
+}
+
+/// The `address` of server `i`, if given: a well-formed `host:port` that no
+/// earlier server uses.
+fn check_address(
+    src: &Source<'_>,
+    i: usize,
+    name: &str,
+    address: Option<&Spanned<String>>,
+    earlier: &[ServerSpec],
+) -> Result<Option<String>, Box<FileError>> {
+    let Some(a) = address else {
+        return Ok(None);
+    };
+    let field = format!("server[{i}].address");
+    let text = a.get_ref();
+    if let Err(e) = crate::external::parse_address(text) {
+        return Err(src.error(
+            a.span(),
+            Some(&field),
+            format!("server {name:?}: {e}"),
+            Some(
+                "write host:port, e.g. address = \"127.0.0.1:9000\" (a host name is resolved when fleetsim connects)"
+                    .into(),
+            ),
+        ));
+    }
+    if let Some(other) = earlier.iter().find(|s| s.address.as_ref() == Some(text)) {
+        return Err(src.error(
+            a.span(),
+            Some(&field),
+            format!(
+                "server {name:?}: address {text:?} is already the address of {:?}",
+                other.name
+            ),
+            Some("every external member listens on its own address".into()),
+        ));
+    }
+    Ok(Some(text.clone()))
 }
 
 fn known(names: &[String]) -> String {
@@ -983,6 +1043,7 @@ impl RawFleet {
                 Some(m) => Some(*m.get_ref()),
                 None => crate::settings::default_max_calls(role),
             };
+            let address = check_address(src, i, &name, s.address.as_ref(), &servers)?;
             servers.push(ServerSpec {
                 name,
                 role,
@@ -991,6 +1052,7 @@ impl RawFleet {
                 capacity,
                 trunks,
                 max_calls,
+                address,
             });
         }
 

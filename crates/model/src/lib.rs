@@ -10,6 +10,8 @@
 //! - [`error`]: located errors ([`FileError`]) and [`LoadError`].
 //! - [`fleet`]: servers, roles, services, lines, backups, phones, timers.
 //! - [`fault`]: the fault vocabulary, targets (names, roles, globs), undo.
+//! - [`external`]: members fleetsim does not run (`address`), and the
+//!   faults it refuses on them.
 //! - [`scenario`]: expectations, the call workload and the scenario itself.
 //! - [`settings`]: service and resilience settings (`[resilience]`), hunt groups.
 //! - [`generate`]: generated fleets for scale work and benchmarks.
@@ -21,6 +23,7 @@ pub mod duration;
 pub mod embedded;
 pub mod error;
 pub mod event;
+pub mod external;
 pub mod fault;
 pub mod fleet;
 pub mod generate;

@@ -703,6 +703,13 @@ impl RawRest {
                 let Some(on) = fleet.server(sv.on.get_ref()) else {
                     return Err(unknown_server(&sv.on, &format!("{field}.service.on")));
                 };
+                observable(
+                    src,
+                    &fleet,
+                    &sv.on,
+                    &format!("{field}.service.on"),
+                    "services",
+                )?;
                 let service = sv.name.get_ref();
                 if !on.services.iter().any(|x| x.as_str() == service) {
                     let runs: Vec<&str> = on.services.iter().map(|x| x.as_str()).collect();
@@ -737,6 +744,8 @@ impl RawRest {
                         &format!("{field}.licence.server"),
                     ));
                 }
+                let f = format!("{field}.licence.server");
+                observable(src, &fleet, &l.server, &f, "licence state")?;
                 let state = l.state.get_ref();
                 if !["normal", "grace", "restricted"].contains(&state.as_str()) {
                     return Err(src.error(
@@ -795,6 +804,8 @@ impl RawRest {
                         &format!("{field}.capacity-overflow.on"),
                     ));
                 }
+                let f = format!("{field}.capacity-overflow.on");
+                observable(src, &fleet, &c.on, &f, "capacity")?;
                 found.push(Expectation::CapacityOverflow {
                     on: c.on.get_ref().clone(),
                     min: c.min,
@@ -839,6 +850,30 @@ impl RawRest {
             expectations,
             calls,
         })
+    }
+}
+
+/// Refuses an expectation on `what` happens inside `server` when it is an
+/// external member: fleetsim sees only what its own phones and servers
+/// observe of it.
+fn observable(
+    src: &Source<'_>,
+    fleet: &Fleet,
+    server: &Spanned<String>,
+    field: &str,
+    what: &str,
+) -> Result<(), Box<FileError>> {
+    let name = server.get_ref();
+    match fleet.server(name).and_then(|s| s.address.as_ref()) {
+        Some(address) => Err(src.error(
+            server.span(),
+            Some(field),
+            format!(
+                "{name} is an external member (address = {address:?}): fleetsim does not see its {what}, only what its own phones and servers observe of it"
+            ),
+            Some("expect what phones observe instead: takeover, failback or no-failover".into()),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -20,15 +20,20 @@ use crate::pipe::Pipe;
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
-/// The connecting side's view of its link, for direction-aware faults.
+/// One end's view of its link, for direction-aware faults: the connecting
+/// side's, or (live) a server's view of a connection an external member made.
 pub(crate) struct Link {
     pub(crate) net: Arc<Inner>,
-    /// The connecting node.
+    /// This end: the connecting node (or the server that accepted the
+    /// external member's connection).
     pub(crate) from: String,
-    /// The server connected to.
+    /// The other end: the server connected to (or the external member).
     pub(crate) to: String,
     /// Jitter for this connection, seeded from the run and the link.
     pub(crate) rng: crate::seed::Rng,
+    /// Live, with an external member: this connection's local port, noted
+    /// while it is open.
+    pub(crate) own_port: Option<crate::net::OwnPort>,
 }
 
 /// A connection wrapped by the fault plane.

@@ -5,7 +5,9 @@
 //! - **sim**: each connect makes a fresh in-memory duplex pair, handed to the
 //!   target's accept stream; run it on a paused current-thread runtime and
 //!   time is virtual and the run deterministic;
-//! - **live**: real TCP on 127.0.0.1, one port per server, `TCP_NODELAY` on.
+//! - **live**: real TCP on 127.0.0.1, one port per server, `TCP_NODELAY` on;
+//!   an external member (a server fleetsim does not run) is dialled at its
+//!   own `host:port` ([`Net::set_external`]), through the same fault plane.
 //!
 //! Every connection is wrapped in [`FaultIo`], which is how faults bite:
 //! a **crash** cancels the server's token and every connection to or from it

@@ -57,6 +57,13 @@ struct State {
     colocated: BTreeSet<(String, String)>,
     /// Connections stalled by a fault, woken at every change.
     stalled: Vec<Waker>,
+    /// Live: members fleetsim does not run, and the `host:port` each is
+    /// reached at (resolved at every connect).
+    external: BTreeMap<String, String>,
+    /// Live, with an external member: local ports of fleetsim's own open
+    /// connections to its servers, so that a connection its servers accept
+    /// from any other port is known to come from outside.
+    own_ports: BTreeSet<u16>,
 }
 
 impl State {
@@ -281,6 +288,18 @@ impl Net {
         self.inner.lock().ports.insert(server.to_string(), port);
     }
 
+    /// Live: `server` is a member fleetsim does not run, reached at
+    /// `address` (`host:port`, resolved at every connect). Connects to it
+    /// dial that address through the fault plane; with exactly one external
+    /// member, connections fleetsim's servers accept from outside fleetsim
+    /// are its, and the fault plane applies to them too.
+    pub fn set_external(&self, server: &str, address: &str) {
+        self.inner
+            .lock()
+            .external
+            .insert(server.to_string(), address.to_string());
+    }
+
     /// Starts listening as `server` for the incarnation `token`. When the
     /// token fires, every connection of the incarnation is reset; call
     /// [`Net::unbind`] so new connects are refused.
@@ -312,15 +331,17 @@ impl Net {
                     );
                 }
                 let token = token.clone();
+                let (net, server) = (self.clone(), server.to_string());
                 tokio::spawn(async move {
                     loop {
                         tokio::select! {
                             biased;
                             () = token.cancelled() => break,
                             accepted = listener.accept() => match accepted {
-                                Ok((stream, _)) => {
+                                Ok((stream, peer)) => {
                                     let _ = stream.set_nodelay(true);
-                                    let io = FaultIo::new(Box::new(stream), &[&token], None);
+                                    let link = net.inbound_link(&server, peer.port());
+                                    let io = FaultIo::new(Box::new(stream), &[&token], link);
                                     if tx.send(Ok(io)).is_err() {
                                         break;
                                     }
@@ -355,9 +376,11 @@ impl Net {
             let target = {
                 let st = self.inner.lock();
                 (!st.unreachable(from, to)).then(|| {
-                    st.listeners
+                    let own = st
+                        .listeners
                         .get(to)
-                        .map(|l| (l.token.clone(), l.tx.clone()))
+                        .map(|l| (l.token.clone(), l.tx.clone()));
+                    (st.external.get(to).cloned(), own)
                 })
             };
             if let Some(t) = target {
@@ -385,19 +408,17 @@ impl Net {
                 format!("{to}: not running"),
             )
         };
+        let (external, target) = target;
+        if let Some(address) = external {
+            return self.connect_external(from, from_token, to, &address).await;
+        }
         let Some((token, tx)) = target else {
             return Err(refused());
         };
         if token.is_cancelled() {
             return Err(refused());
         }
-        let n = self.inner.connects.fetch_add(1, Ordering::Relaxed);
-        let link = Some(crate::io::Link {
-            net: self.inner.clone(),
-            from: from.to_string(),
-            to: to.to_string(),
-            rng: crate::seed::rng(self.inner.seed(), &[from, to, &n.to_string()]),
-        });
+        let mut link = Some(self.link(from, to));
         match (self.inner.mode, tx) {
             (Mode::Sim, Some(tx)) => {
                 let (client, server) = tokio::io::duplex(16 * 1024);
@@ -407,11 +428,82 @@ impl Net {
             }
             _ => {
                 let port = self.port(to).ok_or_else(refused)?;
-                let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+                let (stream, own) = self.connect_own(port).await?;
                 stream.set_nodelay(true)?;
+                if let Some(l) = link.as_mut() {
+                    l.own_port = own;
+                }
                 Ok(FaultIo::new(Box::new(stream), &[&token, from_token], link))
             }
         }
+    }
+
+    /// The fault plane's view of a new connection from `from` to `to`.
+    fn link(&self, from: &str, to: &str) -> crate::io::Link {
+        let n = self.inner.connects.fetch_add(1, Ordering::Relaxed);
+        crate::io::Link {
+            net: self.inner.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
+            rng: crate::seed::rng(self.inner.seed(), &[from, to, &n.to_string()]),
+            own_port: None,
+        }
+    }
+
+    /// Live: dials the external member `to` at `address` (a host name is
+    /// resolved now). Its process is not fleetsim's, so only `from`'s end
+    /// resets the connection; partitions, cuts and latency apply as to any link.
+    async fn connect_external(
+        &self,
+        from: &str,
+        from_token: &CancellationToken,
+        to: &str,
+        address: &str,
+    ) -> io::Result<FaultIo> {
+        let link = self.link(from, to);
+        let stream = tokio::select! {
+            biased;
+            () = from_token.cancelled() => {
+                return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("{from} stopped")));
+            }
+            s = TcpStream::connect(address) => s.map_err(|e| {
+                io::Error::new(e.kind(), format!("{to} (external, at {address}): {e}"))
+            })?,
+        };
+        stream.set_nodelay(true)?;
+        Ok(FaultIo::new(Box::new(stream), &[from_token], Some(link)))
+    }
+
+    /// Live: connects to one of fleetsim's own servers on `port`. With an
+    /// external member in the fleet, the local port is noted before the
+    /// connect (and forgotten when the returned guard drops), so the
+    /// server's accept loop can tell this connection from the member's.
+    async fn connect_own(&self, port: u16) -> io::Result<(TcpStream, Option<OwnPort>)> {
+        if self.inner.lock().external.is_empty() {
+            return Ok((TcpStream::connect(("127.0.0.1", port)).await?, None));
+        }
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind((std::net::Ipv4Addr::LOCALHOST, 0).into())?;
+        let guard = OwnPort::note(&self.inner, socket.local_addr()?.port());
+        let stream = socket
+            .connect((std::net::Ipv4Addr::LOCALHOST, port).into())
+            .await?;
+        Ok((stream, Some(guard)))
+    }
+
+    /// Live: the fault plane's view of a connection `server` accepted from
+    /// local port `peer_port`: the external member's, when the fleet has
+    /// exactly one and the port is not one of fleetsim's own connections
+    /// (with several, fleetsim cannot tell whose it is, and leaves it be).
+    fn inbound_link(&self, server: &str, peer_port: u16) -> Option<crate::io::Link> {
+        let member = {
+            let st = self.inner.lock();
+            if st.external.len() != 1 || st.own_ports.contains(&peer_port) {
+                return None;
+            }
+            st.external.keys().next()?.clone()
+        };
+        Some(self.link(server, &member))
     }
 
     /// Applies a change to the fault state, then wakes every stalled
@@ -607,6 +699,29 @@ async fn bind_loopback(server: &str, port: u16) -> io::Result<TcpListener> {
                 ));
             }
         }
+    }
+}
+
+/// A local port of one of fleetsim's own live connections, noted while the
+/// connection is open.
+pub(crate) struct OwnPort {
+    net: Arc<Inner>,
+    port: u16,
+}
+
+impl OwnPort {
+    fn note(net: &Arc<Inner>, port: u16) -> OwnPort {
+        net.lock().own_ports.insert(port);
+        OwnPort {
+            net: net.clone(),
+            port,
+        }
+    }
+}
+
+impl Drop for OwnPort {
+    fn drop(&mut self) {
+        self.net.lock().own_ports.remove(&self.port);
     }
 }
 

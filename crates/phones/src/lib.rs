@@ -24,7 +24,10 @@
 //!   [`PhoneCmd`]s (call, reboot).
 //! - `run`: the phone's state machine.
 //! - [`workload`]: the seeded call and one-X Portal workload.
+//! - `observed`: what a phone records of an external member, which writes
+//!   no fleetsim event log.
 
+mod observed;
 pub mod workload;
 
 use std::time::Duration;
@@ -39,6 +42,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tracing::Instrument;
+
+use crate::observed::Observer;
 
 /// What a phone needs to run.
 #[derive(Clone, Debug)]
@@ -60,6 +65,9 @@ pub struct PhoneConfig {
     /// The systems that connect trunks (an external call set up on one of
     /// them uses its own trunk).
     pub trunk_systems: Vec<String>,
+    /// External members (servers fleetsim does not run): they write no
+    /// event log, so the phone logs what it observes of them.
+    pub external: Vec<String>,
 }
 
 /// Something a phone is asked to do.
@@ -151,13 +159,16 @@ async fn hangup(
     mut client: pb::telephony_client::TelephonyClient<Channel>,
     deadline: Duration,
     c: ActiveCall,
-    ext: &str,
+    obs: &Observer,
 ) -> Option<Unconfirmed> {
     let req = pb::HangupRequest {
         call: c.id.clone(),
-        extension: ext.to_string(),
+        extension: obs.phone().to_string(),
     };
     let answered = call_rpc(deadline, client.hangup(req)).await.is_ok();
+    if answered {
+        obs.call_ended(&c.server, &c.id);
+    }
     (!answered).then_some(Unconfirmed {
         call: c.id,
         server: c.server,
@@ -245,6 +256,9 @@ async fn run(
         }
     };
     let clock = log.clock();
+    let obs = Observer::new(log.clone(), &ext, &cfg.spec.home, cfg.external.clone());
+    // Accepted as a guest by the gatekeeper it is registered on.
+    let mut guest = false;
     // A REGISTER that timed out may still land: withdraw it (best effort, in
     // the background, as a SIP phone sends `Expires: 0`) so the phone is not
     // held by two systems while it moves on down its list.
@@ -327,9 +341,11 @@ async fn run(
         let now = Instant::now();
         let cmd = match woke {
             Woke::Cmd(c) => Some(c),
-            Woke::Update(Some(_)) => {
+            Woke::Update(Some(u)) => {
                 // The system ended the call and logged why: the phone is free.
-                call = None;
+                if let Some(c) = call.take() {
+                    obs.call_ended_by_system(&c.server, &c.id, &u.ended);
+                }
                 continue;
             }
             Woke::Update(None) => {
@@ -382,6 +398,7 @@ async fn run(
                 };
                 match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).call(req)).await {
                     Ok(stream) => {
+                        obs.call_started(&gatekeepers[i].name, &id, kind, recorded);
                         call = Some(ActiveCall {
                             id,
                             server: gatekeepers[i].name.clone(),
@@ -408,7 +425,7 @@ async fn run(
                     } else if let Some(i) = current {
                         // The user hangs up as the phone restarts.
                         let gk = client(i, &mut gatekeepers);
-                        let lost = hangup(gk, t.rpc_deadline, c, &ext).await;
+                        let lost = hangup(gk, t.rpc_deadline, c, &obs).await;
                         unconfirmed = lost.or(unconfirmed.take());
                     }
                 }
@@ -416,8 +433,11 @@ async fn run(
                     let req = pb::UnregisterRequest {
                         extension: ext.clone(),
                     };
-                    let _ =
+                    let done =
                         call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).unregister(req)).await;
+                    if done.is_ok() {
+                        obs.unregistered(&gatekeepers[i].name, guest);
+                    }
                 }
                 if let Some(u) = unconfirmed.take() {
                     end_unconfirmed(u);
@@ -448,7 +468,7 @@ async fn run(
                 next = Instant::now();
             } else if let Some(i) = current {
                 let gk = client(i, &mut gatekeepers);
-                unconfirmed = hangup(gk, t.rpc_deadline, c, &ext)
+                unconfirmed = hangup(gk, t.rpc_deadline, c, &obs)
                     .await
                     .or(unconfirmed.take());
             }
@@ -473,12 +493,15 @@ async fn run(
                         match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).register(req))
                             .await
                         {
-                            Ok(_) => {
+                            Ok(reply) => {
+                                guest = reply.get_ref().guest;
+                                obs.registered(&gatekeepers[i].name, guest);
                                 current = Some(i);
                                 break 'list;
                             }
                             Err(status) if stale_connection(&status) => continue,
                             Err(status) => {
+                                obs.register_failed(&gatekeepers[i].name, &status);
                                 // It may still land: withdraw it.
                                 if fleetsim_net::timed_out(&status) {
                                     withdraw(client(i, &mut gatekeepers));
@@ -503,6 +526,7 @@ async fn run(
                     call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).keepalive(req)).await;
                 match reply {
                     Ok(r) if r.get_ref().go_home => {
+                        obs.sent_home(&gatekeepers[i].name);
                         // Failback: straight back to the top of the list.
                         failing_since = None;
                         current = None;
@@ -511,8 +535,10 @@ async fn run(
                     Ok(_) => {
                         // The server heard the phone idle: it ended any call
                         // whose hangup it missed.
-                        if call.is_none() {
-                            unconfirmed = None;
+                        if call.is_none()
+                            && let Some(u) = unconfirmed.take()
+                        {
+                            obs.call_ended(&u.server, &u.call);
                         }
                         failing_since = None;
                         next = Instant::now() + keepalive_every;

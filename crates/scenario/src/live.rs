@@ -22,7 +22,8 @@ use crate::runner::{FleetUnderTest, Mode, RunError};
 /// How to start a live fleet.
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
-    /// Server i listens on 127.0.0.1:(base_port + i).
+    /// Server i of the fleet file listens on 127.0.0.1:(base_port + i); an
+    /// external member's slot is left unused.
     pub base_port: u16,
     /// Emulated seconds per wall second.
     pub speed: f64,
@@ -41,8 +42,10 @@ pub struct ServerInfo {
     pub name: String,
     /// Role.
     pub role: String,
-    /// 127.0.0.1 port.
+    /// 127.0.0.1 port (0 for an external member).
     pub port: u16,
+    /// An external member's `host:port` (fleetsim does not run it).
+    pub address: Option<String>,
 }
 
 enum Cmd {
@@ -89,7 +92,13 @@ pub async fn start_live(
         .map(|s| ServerInfo {
             name: s.name.clone(),
             role: s.role.to_string(),
-            port: fut.ctx.net.port(&s.name).unwrap_or(0),
+            port: fut
+                .ctx
+                .net
+                .port(&s.name)
+                .filter(|_| !s.is_external())
+                .unwrap_or(0),
+            address: s.address.clone(),
         })
         .collect();
     let log = fut.ctx.log.clone();
@@ -238,7 +247,13 @@ fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::Stat
             name: s.name.clone(),
             role: s.role.to_string(),
             up: fut.servers.contains_key(&s.name),
-            port: u32::from(fut.ctx.net.port(&s.name).unwrap_or(0)),
+            port: u32::from(
+                fut.ctx
+                    .net
+                    .port(&s.name)
+                    .filter(|_| !s.is_external())
+                    .unwrap_or(0),
+            ),
             registered: regs.len() as u32,
             guests: regs.iter().filter(|(_, g)| *g).count() as u32,
             incarnation: fut.incarnations.get(&s.name).copied().unwrap_or(0),
@@ -252,6 +267,7 @@ fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::Stat
                 .get(&s.name)
                 .map(|h| h.licence().to_string())
                 .unwrap_or_default(),
+            address: s.address.clone().unwrap_or_default(),
         });
     }
     let phones = fut

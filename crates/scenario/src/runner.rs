@@ -29,6 +29,10 @@ pub struct RunOptions {
     pub speed: f64,
     /// Replaces the scenario's seed.
     pub seed: Option<u64>,
+    /// Live mode: server i of the fleet file listens on 127.0.0.1:(base + i)
+    /// (an external member's slot is left unused), so an external member
+    /// knows where to reach fleetsim's servers; `None`: ports the system picks.
+    pub base_port: Option<u16>,
     /// Live mode: called with (emulated ms so far, total) about a hundred
     /// times per run. (Not in sim mode, where a run takes moments and an
     /// extra timer would be one more thing to keep deterministic.)
@@ -59,6 +63,7 @@ impl Default for RunOptions {
             mode: Mode::Sim,
             speed: 1.0,
             seed: None,
+            base_port: None,
             progress: None,
             policy: Arc::new(fleetsim_rules::ServerEdition),
             inject_panic: None,
@@ -81,6 +86,17 @@ pub enum RunError {
     /// The speed is out of range.
     #[error("speed must be between 0.01 and 10000, got {0}")]
     Speed(f64),
+    /// Sim mode cannot run a fleet with an external member: its network is
+    /// in memory and its clock virtual, and the member is a real process.
+    #[error(
+        "{member} is an external member (address = {address:?}): it needs live mode (--mode live), since sim mode's network is in memory and its clock virtual"
+    )]
+    ExternalNeedsLive {
+        /// The external member.
+        member: String,
+        /// Its address.
+        address: String,
+    },
 }
 
 /// Everything a run produced.
@@ -169,6 +185,9 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
     if opts.mode == Mode::Live && !speed_ok {
         return Err(RunError::Speed(opts.speed));
     }
+    if opts.mode == Mode::Sim {
+        needs_no_external(&scenario.fleet)?;
+    }
     let mut scenario = scenario.clone();
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
@@ -187,7 +206,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
         } else {
             1.0
         },
-        base_port: None,
+        base_port: opts.base_port.filter(|_| opts.mode == Mode::Live),
         policy: opts.policy.clone(),
         inject_panic: opts.inject_panic.clone(),
     };
@@ -230,6 +249,18 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
         rpcs,
         error,
     })
+}
+
+/// Refuses a fleet with an external member ([`RunError::ExternalNeedsLive`]):
+/// what sim mode must do, since the member is a real process.
+fn needs_no_external(fleet: &Fleet) -> Result<(), RunError> {
+    match fleet.external_members().next() {
+        Some(s) => Err(RunError::ExternalNeedsLive {
+            member: s.name.clone(),
+            address: s.address.clone().unwrap_or_default(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The event log and counters of a run, kept where a panicking runner
@@ -286,6 +317,10 @@ impl FleetUnderTest {
                 net.set_port(&s.name, base.saturating_add(i as u16));
             }
         }
+        // Members fleetsim does not run are reached where they listen.
+        for s in fleet.external_members() {
+            net.set_external(&s.name, s.address.as_deref().unwrap_or_default());
+        }
         log.emit("runner", first_event);
         let mut fut = FleetUnderTest {
             fleet: fleet.clone(),
@@ -302,6 +337,7 @@ impl FleetUnderTest {
             disks: fleet
                 .servers
                 .iter()
+                .filter(|s| !s.is_external())
                 .map(|s| (s.name.clone(), Disk::default()))
                 .collect(),
             phones: BTreeMap::new(),
@@ -310,7 +346,7 @@ impl FleetUnderTest {
             inject_panic: launch.inject_panic,
         };
         // Every server is bound before any phone starts: readiness is awaited.
-        for s in &fleet.servers {
+        for s in fleet.servers.iter().filter(|s| !s.is_external()) {
             fut.start_server(&s.name).await?;
         }
         for p in &fleet.phones {
@@ -334,6 +370,7 @@ impl FleetUnderTest {
                     .filter(|s| s.trunks > 0)
                     .map(|s| s.name.clone())
                     .collect(),
+                external: fleet.external_members().map(|s| s.name.clone()).collect(),
             };
             fut.phones.insert(
                 p.extension.clone(),
@@ -420,8 +457,9 @@ impl FleetUnderTest {
                     emit_cut(log, server, cut);
                 }
             }
+            // Validation refuses restarts of external members; never start one.
             FaultKind::Restart { server } => {
-                if !self.servers.contains_key(server) {
+                if !self.servers.contains_key(server) && !self.fleet.is_external(server) {
                     self.start_server(server).await?;
                 }
             }

@@ -29,6 +29,7 @@ async fn rig(names: &[&str]) -> Rig {
         net: net.clone(),
         log: EventLog::new(clock),
         stats: Arc::new(Stats::default()),
+        policy: Arc::new(fleetsim_rules::ServerEdition),
     };
     let mut servers = Vec::new();
     for n in names {
