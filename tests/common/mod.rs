@@ -52,6 +52,26 @@ pub fn run_sim(s: &Scenario) -> RunOutcome {
     fleetsim_scenario::run(s, &RunOptions::default()).unwrap()
 }
 
+/// Runs a scenario in sim mode under `policy`.
+pub fn run_under(
+    s: &Scenario,
+    policy: impl fleetsim_scenario::TakeoverPolicy + 'static,
+) -> RunOutcome {
+    let opts = RunOptions {
+        policy: std::sync::Arc::new(policy),
+        ..RunOptions::default()
+    };
+    fleetsim_scenario::run(s, &opts).unwrap()
+}
+
+/// Emulated ms of the first event named `kind` (kebab-case) on `server`.
+pub fn first_event_ms(o: &RunOutcome, kind: &str, server: &str) -> Option<u64> {
+    o.events
+        .iter()
+        .find(|e| e.server == server && e.kind() == kind)
+        .map(|e| e.t_ms)
+}
+
 /// Panics with the failing expectations when the run did not pass.
 #[track_caller]
 pub fn assert_passed(o: &RunOutcome) {

@@ -1,13 +1,46 @@
 //! Scenarios built in code, for regression tests in a few lines. The builder
 //! writes the same TOML a scenario file holds and parses it with the same
 //! validation, so a built scenario can never be one a file could not be.
+//!
+//! A builder also carries the takeover policy to run under, so a test of
+//! your own takeover logic is a few lines:
+//!
+//! ```
+//! use std::time::Duration;
+//! use fleetsim_scenario::{ScenarioBuilder, TakeoverPolicy, rules::Timers};
+//!
+//! /// Takes over after 40 s of silence instead of 3 minutes.
+//! #[derive(Debug)]
+//! struct Hasty;
+//!
+//! impl TakeoverPolicy for Hasty {
+//!     fn name(&self) -> &str { "hasty" }
+//!     fn summary(&self) -> &str { "fails over after 40 s of silence" }
+//!     fn failover_after(&self, _: &Timers) -> Duration { Duration::from_secs(40) }
+//! }
+//!
+//! // A 2-minute reboot of the primary: the documented guard rides it out...
+//! let reboot = ScenarioBuilder::on_builtin_fleet("reference")
+//!     .duration("20m")
+//!     .crash("5m", "primary")
+//!     .restart("7m", "primary")
+//!     .expect_no_failover("primary");
+//! assert!(reboot.run().unwrap().passed());
+//! // ...and without it the primary's phones fail over and back.
+//! assert!(!reboot.policy(Hasty).run().unwrap().passed());
+//! ```
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use fleetsim_model::embedded::EmbeddedResolver;
 use fleetsim_model::scenario::{DiskResolver, FleetResolver};
+use std::sync::Arc;
+
 use fleetsim_model::{LoadError, Scenario, Source};
+use fleetsim_rules::TakeoverPolicy;
+
+use crate::{RunError, RunOptions, RunOutcome};
 
 /// Builds a [`Scenario`] in code.
 ///
@@ -20,6 +53,7 @@ pub struct ScenarioBuilder {
     seed: u64,
     duration: String,
     body: String,
+    policy: Option<Arc<dyn TakeoverPolicy>>,
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +89,7 @@ impl ScenarioBuilder {
             seed: 1,
             duration: "1h".into(),
             body: String::new(),
+            policy: None,
         }
     }
 
@@ -170,5 +205,27 @@ impl ScenarioBuilder {
             }),
         };
         Scenario::parse(&src, resolver.as_ref())
+    }
+
+    /// The takeover policy the servers decide by (default: the documented
+    /// Server Edition behaviour, [`fleetsim_rules::ServerEdition`]).
+    pub fn policy(mut self, policy: impl TakeoverPolicy + 'static) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Options that run the scenario in sim mode under the builder's policy.
+    pub fn run_options(&self) -> RunOptions {
+        let mut opts = RunOptions::default();
+        if let Some(p) = &self.policy {
+            opts.policy = p.clone();
+        }
+        opts
+    }
+
+    /// Builds the scenario and runs it in sim mode under the builder's policy.
+    pub fn run(&self) -> Result<RunOutcome, RunError> {
+        let scenario = self.build()?;
+        crate::run(&scenario, &self.run_options())
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fleetsim_model::Calls;
+use fleetsim_model::{Calls, LoadError};
 use fleetsim_model::{Event, EventRecord, Fault, FaultKind, Fleet, GrayPath, Scenario, Service};
 use fleetsim_net::{Clock, EventLog, Net, Timing};
 use fleetsim_phones::PhoneCmd;
@@ -74,6 +74,9 @@ impl Default for RunOptions {
 /// Why a run could not happen (as opposed to a run whose expectations fail).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// A scenario built in code is invalid (the error a file would get).
+    #[error(transparent)]
+    Invalid(#[from] LoadError),
     /// The runtime could not be built.
     #[error("cannot build the runtime: {0}")]
     Runtime(#[source] std::io::Error),

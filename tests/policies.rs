@@ -1,0 +1,165 @@
+//! Takeover policies: a policy written in a test changes a scenario's
+//! outcome, and each built-in policy does what it claims on the shipped
+//! scenarios; the command line lists, runs and compares them.
+
+mod common;
+
+use common::{first_event_ms, fleetsim_out, load, run_sim, run_under};
+use fleetsim_model::Event;
+use fleetsim_scenario::TakeoverPolicy;
+use fleetsim_scenario::rules::{GuestObs, NoGuard, Quorum, Refusal};
+
+/// A takeover logic under test: never accepts a guest.
+#[derive(Debug)]
+struct NeverTakeOver;
+
+impl TakeoverPolicy for NeverTakeOver {
+    fn name(&self) -> &str {
+        "never-take-over"
+    }
+
+    fn summary(&self) -> &str {
+        "refuses every guest"
+    }
+
+    fn admit_guest(&self, _: &GuestObs<'_>) -> Result<(), Refusal> {
+        Err(Refusal::Custom("this policy never takes over".into()))
+    }
+}
+
+#[test]
+fn a_policy_written_in_a_test_changes_a_scenarios_outcome() {
+    let s = load("primary-crash.toml");
+    assert!(run_sim(&s).passed());
+    let o = run_under(&s, NeverTakeOver);
+    assert!(!o.passed(), "the takeover expectation cannot hold");
+    assert_eq!(o.policy, "never-take-over");
+    assert!(first_event_ms(&o, "failover-started", "secondary").is_none());
+    let refused_by_policy = o.events.iter().any(|e| {
+        matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason == "this policy never takes over")
+    });
+    assert!(refused_by_policy, "the policy's own reason reaches the log");
+}
+
+#[test]
+fn without_the_guard_a_two_minute_reboot_fails_over_and_back() {
+    let s = load("primary-reboot-2m.toml");
+    let guarded = run_sim(&s);
+    assert!(guarded.passed());
+    assert!(first_event_ms(&guarded, "failover-started", "secondary").is_none());
+    let unguarded = run_under(&s, NoGuard);
+    assert!(!unguarded.passed(), "the no-failover expectation must fail");
+    let over = first_event_ms(&unguarded, "failover-started", "secondary").unwrap();
+    let back = first_event_ms(&unguarded, "failback-started", "secondary").unwrap();
+    assert!(
+        over < 7 * 60_000,
+        "fails over during the reboot, at {over} ms"
+    );
+    assert!(back > over, "and fails back after it");
+}
+
+#[test]
+fn quorum_avoids_the_split_network_split_brain() {
+    let s = load("split-network.toml");
+    let documented = run_sim(&s);
+    assert!(!documented.metrics.split_brain.is_empty());
+    let quorum = run_under(&s, Quorum);
+    assert!(
+        quorum.metrics.split_brain.is_empty(),
+        "{:?}",
+        quorum.metrics.split_brain
+    );
+    // The cut-off primary stood its shared services down; the majority took over.
+    let stood_down = quorum.events.iter().any(|e| {
+        e.server == "primary"
+            && matches!(&e.event, Event::ServiceState { state, reason, .. } if state == "standby" && reason.starts_with("no quorum"))
+    });
+    assert!(stood_down);
+    assert!(first_event_ms(&quorum, "failover-started", "secondary").is_some());
+    assert_eq!(
+        quorum.metrics.messages_lost + quorum.metrics.recordings_lost,
+        0
+    );
+}
+
+#[test]
+fn quorum_takes_over_a_crashed_primary_but_later() {
+    let s = load("primary-crash.toml");
+    let documented = first_event_ms(&run_sim(&s), "failover-started", "secondary").unwrap();
+    let o = run_under(&s, Quorum);
+    assert!(o.passed(), "{:?}", o.expectations);
+    let quorum = first_event_ms(&o, "failover-started", "secondary").unwrap();
+    assert!(
+        quorum >= documented + 30_000,
+        "the fencing margin delays takeover: {documented} ms vs {quorum} ms"
+    );
+}
+
+#[test]
+fn fleetsim_policies_lists_each_built_in_policy_on_one_line() {
+    let out = fleetsim_out(&["policies"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for p in fleetsim_scenario::rules::builtin() {
+        let line = text.lines().find(|l| l.starts_with(p.name()));
+        assert!(line.is_some_and(|l| l.contains(p.summary())), "{text}");
+    }
+}
+
+#[test]
+fn an_unknown_policy_is_a_usage_error_that_lists_the_policies() {
+    let out = fleetsim_out(&["run", "--policy", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server-edition, no-guard, quorum"), "{err}");
+}
+
+#[test]
+fn a_run_under_another_policy_names_it_and_its_reproduce_line_carries_it() {
+    let out = fleetsim_out(&["run", "primary-reboot-2m", "--policy", "no-guard"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().next().unwrap().contains("· policy no-guard"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_sweep_under_two_policies_prints_them_side_by_side_with_runnable_repro_lines() {
+    let out = fleetsim_out(&[
+        "sweep",
+        "scenarios/split-network.toml",
+        "--seeds",
+        "2",
+        "--policy",
+        "server-edition,quorum",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "quorum fails the split-brain expectation\n{text}"
+    );
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("policy"))
+        .unwrap();
+    assert!(
+        header.contains("server-edition") && header.contains("quorum"),
+        "{text}"
+    );
+    assert!(text.contains("split-brain findings"), "{text}");
+    assert!(text.contains("server-edition: all 2 runs passed"), "{text}");
+    let repro = text
+        .lines()
+        .find(|l| l.contains("--policy quorum"))
+        .expect("a reproduce line with the policy");
+    let args: Vec<&str> = repro.split_whitespace().skip(1).collect();
+    let rerun = fleetsim_out(&args);
+    assert_eq!(
+        rerun.status.code(),
+        Some(1),
+        "the printed command reruns the failure"
+    );
+}
