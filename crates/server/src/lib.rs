@@ -14,8 +14,9 @@
 //! collection, `Portal` (one-X), `MediaManager` and `Collaboration`.
 //!
 //! # Layout
-//! - [`state`]: what a server remembers and the rules it applies (who is lost,
-//!   who may register as a guest, capacity, when to fail back, hunt groups).
+//! - [`state`]: what a server remembers, and the shell that asks the run's
+//!   `TakeoverPolicy` (crate `fleetsim-rules`) who is lost, who may register
+//!   as a guest, when to fail back, and carries the answer out.
 //! - [`disk`]: what survives a restart (messages, recordings, licence grace).
 //! - `line`: the `Line` service (presence, replication, hunt-group calls).
 //! - `telephony`: the `Telephony` service (registration, calls, configuration).
