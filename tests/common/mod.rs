@@ -128,6 +128,8 @@ pub fn fleetsim() -> Command {
 
 /// Runs a scenario in live mode (loopback TCP) at `speed`.
 pub fn run_live(s: &Scenario, speed: f64) -> RunOutcome {
+    // Wall-clock deadlines: two live runs at once on 2 cores make each other late.
+    let _one = one_live_run_at_a_time();
     let opts = RunOptions {
         mode: fleetsim_scenario::Mode::Live,
         speed,

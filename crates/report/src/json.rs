@@ -12,6 +12,8 @@ pub struct Summary<'a> {
     pub seed: u64,
     /// `sim` or `live`.
     pub mode: &'static str,
+    /// The takeover policy the servers decided by.
+    pub policy: &'a str,
     /// Whether the emulator ran without error and every expectation held.
     pub passed: bool,
     /// The emulator's own failure (`message`, `panics`, `panic_count`), or
@@ -40,6 +42,7 @@ pub fn summary(o: &RunOutcome) -> Summary<'_> {
             Mode::Sim => "sim",
             Mode::Live => "live",
         },
+        policy: &o.policy,
         passed: o.passed(),
         error: o.error.as_ref(),
         expectations: &o.expectations,
