@@ -332,11 +332,14 @@ impl Drop for LiveFleet {
 }
 
 /// The example member in Python (`examples/python-member/member.py`),
-/// running until dropped.
+/// running until dropped. What it logs on stderr is kept ([`Self::log`])
+/// and printed when it is dropped, so a failing test shows it.
 pub struct PythonMember {
     /// Where it serves, `HOST:PORT`.
     pub address: String,
     child: std::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr: Option<std::thread::JoinHandle<()>>,
 }
 
 impl PythonMember {
@@ -365,8 +368,22 @@ impl PythonMember {
             .args(args)
             .current_dir(root())
             .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("python3 starts");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let kept = log.clone();
+        let stderr = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut log = kept.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -382,21 +399,45 @@ impl PythonMember {
         let address = line
             .ok()
             .and_then(|l| l.rsplit_once(" listening on ").map(|(_, a)| a.to_string()));
-        match address {
-            Some(address) => PythonMember { address, child },
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("member.py {args:?} did not say where it listens (see its stderr above)")
-            }
+        let mut member = PythonMember {
+            address: address.clone().unwrap_or_default(),
+            child,
+            log,
+            stderr: Some(stderr),
+        };
+        if address.is_none() {
+            member.stop();
+            panic!(
+                "member.py {args:?} did not say where it listens; its stderr:\n{}",
+                member.log()
+            )
+        }
+        member
+    }
+
+    /// What it logged on stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Kills it and waits until its stderr is read to the end.
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(t) = self.stderr.take() {
+            let _ = t.join();
         }
     }
 }
 
 impl Drop for PythonMember {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Not yet stopped: start() printed nothing of its log.
+        let running = self.stderr.is_some();
+        self.stop();
+        if running {
+            eprintln!("member.py at {} logged:\n{}", self.address, self.log());
+        }
     }
 }
 
