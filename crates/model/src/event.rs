@@ -4,8 +4,22 @@
 use serde::{Deserialize, Serialize};
 
 /// One state change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "event", rename_all = "kebab-case")]
+#[strum_discriminants(
+    name(EventKind),
+    doc = "The kind of an [`Event`], without its fields: what assertions name.",
+    derive(
+        strum::EnumIter,
+        strum::IntoStaticStr,
+        strum::EnumString,
+        Ord,
+        PartialOrd,
+        Serialize
+    ),
+    strum(serialize_all = "kebab-case"),
+    serde(rename_all = "kebab-case")
+)]
 pub enum Event {
     /// The run began.
     RunStarted {
@@ -423,46 +437,6 @@ pub struct EventRecord {
 impl EventRecord {
     /// The event's kebab-case name.
     pub fn kind(&self) -> &'static str {
-        match &self.event {
-            Event::RunStarted { .. } => "run-started",
-            Event::FaultApplied { .. } => "fault-applied",
-            Event::ActionFailed { .. } => "action-failed",
-            Event::ServerStarted { .. } => "server-started",
-            Event::ServerCrashed { .. } => "server-crashed",
-            Event::ServerStopped { .. } => "server-stopped",
-            Event::PeerLost { .. } => "peer-lost",
-            Event::PeerReturned { .. } => "peer-returned",
-            Event::RecordsReplicated { .. } => "records-replicated",
-            Event::FailoverStarted { .. } => "failover-started",
-            Event::FailbackStarted { .. } => "failback-started",
-            Event::PhoneRegistered { .. } => "phone-registered",
-            Event::RegistrationRefused { .. } => "registration-refused",
-            Event::RegistrationExpired { .. } => "registration-expired",
-            Event::PhoneUnregistered { .. } => "phone-unregistered",
-            Event::PhoneLost { .. } => "phone-lost",
-            Event::PhoneSentHome { .. } => "phone-sent-home",
-            Event::LicenceState { .. } => "licence-state",
-            Event::ServiceState { .. } => "service-state",
-            Event::ConfigChange { .. } => "config-change",
-            Event::HuntGroupState { .. } => "hunt-group-state",
-            Event::CapacityExceeded { .. } => "capacity-exceeded",
-            Event::CallStarted { .. } => "call-started",
-            Event::CallEnded { .. } => "call-ended",
-            Event::CallDropped { .. } => "call-dropped",
-            Event::CallPreserved { .. } => "call-preserved",
-            Event::CallFailed { .. } => "call-failed",
-            Event::TrunkSeized { .. } => "trunk-seized",
-            Event::TrunkReleased { .. } => "trunk-released",
-            Event::VoicemailLeft { .. } => "voicemail-left",
-            Event::VoicemailHandback { .. } => "voicemail-handback",
-            Event::RecordingMade { .. } => "recording-made",
-            Event::RecordingFailed { .. } => "recording-failed",
-            Event::VoicemailCut { .. } => "voicemail-cut",
-            Event::RecordingsCollected { .. } => "recordings-collected",
-            Event::PortalHandback { .. } => "portal-handback",
-            Event::PortalChange { .. } => "portal-change",
-            Event::Audit { .. } => "audit",
-            Event::RunEnded {} => "run-ended",
-        }
+        EventKind::from(&self.event).into()
     }
 }

@@ -5,6 +5,8 @@
 //! No tokio here: this crate only reads and checks descriptions.
 //!
 //! # Layout
+//! - [`assertion`]: `never`, `eventually`, `count` and `state` over the
+//!   event log, with times relative to faults.
 //! - [`duration`]: human durations (`"500ms"`, `"3m"`, `"30d"`).
 //! - [`event`]: typed events of a run ([`Event`], [`EventRecord`]).
 //! - [`error`]: located errors ([`FileError`]) and [`LoadError`].
@@ -13,12 +15,14 @@
 //! - [`external`]: members fleetsim does not run (`address`), and the
 //!   faults it refuses on them.
 //! - [`scenario`]: expectations, the call workload and the scenario itself.
+//! - [`schema`]: every event's name and fields, for assertions.
 //! - [`settings`]: service and resilience settings (`[resilience]`), hunt groups.
 //! - [`generate`]: generated fleets for scale work and benchmarks.
 //! - [`limits`]: the documented limits on sizes, durations and timers.
 //! - [`read`]: reading files with a size cap and located UTF-8 errors.
 //! - [`embedded`]: the scenarios and fleets built into the binary.
 
+pub mod assertion;
 pub mod duration;
 pub mod embedded;
 pub mod error;
@@ -30,11 +34,12 @@ pub mod generate;
 pub mod limits;
 pub mod read;
 pub mod scenario;
+pub mod schema;
 pub mod settings;
 
 pub use duration::{Dur, format_millis, human_ms, parse_duration};
 pub use error::{FileError, LoadError, Source};
-pub use event::{Event, EventRecord, LossAudit};
+pub use event::{Event, EventKind, EventRecord, LossAudit};
 pub use fault::{Fault, FaultKind, GrayPath};
 pub use fleet::{
     Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,

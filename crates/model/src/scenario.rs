@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::assertion::{self, EventMatch, RawCount, RawState, RawWhen, StateProbe, Window};
 use crate::duration::Dur;
 use crate::error::{FileError, LoadError, Source};
 use crate::fault::{Fault, RawFault};
@@ -84,6 +85,38 @@ pub enum Expectation {
         on: String,
         /// Least number of guests refused.
         min: u32,
+    },
+    /// No matching event inside the window.
+    Never {
+        /// The events.
+        matching: EventMatch,
+        /// When.
+        window: Window,
+    },
+    /// At least one matching event inside the window.
+    Eventually {
+        /// The events.
+        matching: EventMatch,
+        /// When.
+        window: Window,
+    },
+    /// Between `min` and `max` matching events inside the window.
+    Count {
+        /// The events.
+        matching: EventMatch,
+        /// When.
+        window: Window,
+        /// Least.
+        min: Option<u32>,
+        /// Most.
+        max: Option<u32>,
+    },
+    /// Something the run tracks has a value at a moment, or throughout a window.
+    State {
+        /// What, and the value it must have.
+        probe: StateProbe,
+        /// When (a single moment for `at`).
+        window: Window,
     },
 }
 
@@ -422,6 +455,14 @@ struct RawExpect {
     no_failover: Option<Spanned<RawNoFailover>>,
     #[serde(default)]
     failback: Option<Spanned<RawFailback>>,
+    #[serde(default)]
+    never: Option<Spanned<RawWhen>>,
+    #[serde(default)]
+    eventually: Option<Spanned<RawWhen>>,
+    #[serde(default)]
+    count: Option<Spanned<RawCount>>,
+    #[serde(default)]
+    state: Option<Spanned<RawState>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -811,6 +852,14 @@ impl RawRest {
                     min: c.min,
                 });
             }
+            let ctx = assertion::Ctx {
+                src,
+                fleet: &fleet,
+                faults: &faults,
+                duration,
+                field: field.clone(),
+            };
+            found.extend(assertions(&ctx, er)?);
             if found.len() != 1 {
                 return Err(src.error(
                     e.span(),
@@ -820,7 +869,7 @@ impl RawRest {
                         found.len()
                     ),
                     Some(
-                        "use one of: takeover, no-failover, failback, service, licence, nothing-lost, calls, split-brain, capacity-overflow"
+                        "use one of: takeover, no-failover, failback, service, licence, nothing-lost, calls, split-brain, capacity-overflow, never, eventually, count, state"
                             .into(),
                     ),
                 ));
@@ -851,6 +900,42 @@ impl RawRest {
             calls,
         })
     }
+}
+
+/// The event-log assertions of one `[[expect]]` table (`never`,
+/// `eventually`, `count`, `state`).
+fn assertions(
+    ctx: &assertion::Ctx<'_>,
+    er: &RawExpect,
+) -> Result<Vec<Expectation>, Box<FileError>> {
+    let mut found = Vec::new();
+    let sub = |name: &str| assertion::Ctx {
+        field: format!("{}.{name}", ctx.field),
+        ..*ctx
+    };
+    if let Some(n) = &er.never {
+        let (matching, window) = sub("never").when(n.get_ref())?;
+        found.push(Expectation::Never { matching, window });
+    }
+    if let Some(n) = &er.eventually {
+        let (matching, window) = sub("eventually").when(n.get_ref())?;
+        found.push(Expectation::Eventually { matching, window });
+    }
+    if let Some(c) = &er.count {
+        let (matching, window) = sub("count").count(c.get_ref(), c.span())?;
+        let (min, max) = (c.get_ref().min, c.get_ref().max);
+        found.push(Expectation::Count {
+            matching,
+            window,
+            min,
+            max,
+        });
+    }
+    if let Some(st) = &er.state {
+        let (probe, window) = sub("state").state(st.get_ref(), st.span())?;
+        found.push(Expectation::State { probe, window });
+    }
+    Ok(found)
 }
 
 /// Refuses an expectation on `what` happens inside `server` when it is an
@@ -976,5 +1061,26 @@ fn default_name(e: &Expectation) -> String {
         Expectation::Failback { to, within, after } => {
             format!("phones fail back to {to} within {within} of {after}")
         }
+        Expectation::Never { matching, window } => format!("never {matching} {window}"),
+        Expectation::Eventually { matching, window } => {
+            format!("{matching} {window}")
+        }
+        Expectation::Count {
+            matching,
+            window,
+            min,
+            max,
+        } => {
+            let bound = match (min, max) {
+                (Some(a), Some(b)) if a == b => format!("exactly {a}"),
+                (Some(a), Some(b)) => format!("{a} to {b}"),
+                (Some(a), None) => format!("at least {a}"),
+                (None, Some(b)) => format!("at most {b}"),
+                (None, None) => "any number of".into(),
+            };
+            format!("{bound} × {matching} {window}")
+        }
+        Expectation::State { probe, window } if window.is_moment() => format!("{probe} {window}"),
+        Expectation::State { probe, window } => format!("{probe} throughout, {window}"),
     }
 }

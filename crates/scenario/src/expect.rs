@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fleetsim_model::{Event, EventRecord, Expectation, Scenario, human_ms};
 
-use crate::findings;
+use crate::{assertion, findings};
 use serde::Serialize;
 
 /// The verdict on one expectation.
@@ -158,10 +158,12 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
                 }
             }
             if moved.is_empty() && failovers.is_empty() {
-                (
-                    true,
-                    format!("no phone of {of} moved ({refused} guest registrations refused)"),
-                )
+                let quiet =
+                    format!("no phone of {of} moved ({refused} guest registrations refused)");
+                match crate::assertion::fault_witness(events) {
+                    Ok(w) => (true, format!("{quiet}; {w}")),
+                    Err(why) => (false, format!("{quiet}, but {why}")),
+                }
             } else {
                 let moved: Vec<&str> = moved.into_iter().collect();
                 (
@@ -255,6 +257,17 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
                 ),
             )
         }
+        Expectation::Never { matching, window } => assertion::never(matching, window, events),
+        Expectation::Eventually { matching, window } => {
+            assertion::eventually(matching, window, events)
+        }
+        Expectation::Count {
+            matching,
+            window,
+            min,
+            max,
+        } => assertion::count(matching, window, *min, *max, events),
+        Expectation::State { probe, window } => assertion::state(probe, window, events),
         Expectation::Failback { to, within, after } => {
             let after = after.as_millis();
             // The phones that are guests elsewhere at `after`: their latest

@@ -120,40 +120,29 @@ pub fn split_brain(fleet: &Fleet, events: &[EventRecord]) -> Vec<SplitBrain> {
 
 /// The state of `service` on `server` at `t_ms`: `active`, `standby` or `down`.
 pub fn service_state_at(events: &[EventRecord], server: &str, service: &str, t_ms: u64) -> String {
-    let mut state = "down".to_string();
+    let mut t = crate::assertion::ServiceOn {
+        service,
+        on: server,
+        want: "",
+        now: "down".into(),
+    };
     for e in events.iter().take_while(|e| e.t_ms <= t_ms) {
-        if e.server != server {
-            continue;
-        }
-        match &e.event {
-            Event::ServerStarted { .. } if service == "ip-office" => state = "active".into(),
-            Event::ServerStarted { .. } => state = "down".into(),
-            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => state = "down".into(),
-            Event::ServiceState {
-                service: s,
-                state: st,
-                ..
-            } if s == service => state = st.clone(),
-            _ => {}
-        }
+        t.step(e);
     }
-    state
+    t.now
 }
 
 /// The licence state of `server` at `t_ms`: `normal`, `grace` or `restricted`.
 pub fn licence_state_at(events: &[EventRecord], server: &str, t_ms: u64) -> String {
-    let mut state = "normal".to_string();
+    let mut t = crate::assertion::LicenceOf {
+        server,
+        want: "",
+        now: "normal".into(),
+    };
     for e in events.iter().take_while(|e| e.t_ms <= t_ms) {
-        if e.server != server {
-            continue;
-        }
-        match &e.event {
-            Event::ServerStarted { .. } => state = "normal".into(),
-            Event::LicenceState { state: s, .. } => state = s.clone(),
-            _ => {}
-        }
+        t.step(e);
     }
-    state
+    t.now
 }
 
 /// The run's loss audit, from its `audit` event.

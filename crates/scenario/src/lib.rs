@@ -35,6 +35,8 @@
 //! - [`stopwatch`]: wall time measured about the emulator, never fed into it.
 //! - [`metrics`]: detection, takeover, per-phone outage, from events.
 //! - [`expect`]: evaluates each expectation against the events.
+//! - [`assertion`]: `never`, `eventually`, `count` and `state` over the
+//!   event log; the positive witness of a `no-failover`.
 //! - [`findings`]: split-brain findings, service and licence state at a
 //!   moment, the loss audit.
 //! - [`vary`]: variations of a scenario (a fault moved in time).
@@ -45,6 +47,7 @@
 //! - [`chaos`]: random fault schedules, invariants on every event log, shrinking.
 //! - [`conform`]: conformance checks of a fleet member over the wire (docs/protocol.md).
 
+pub mod assertion;
 pub mod builder;
 pub mod chaos;
 pub mod conform;

@@ -64,6 +64,16 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
             {
                 *when = shifted(*when);
             }
+            Expectation::Never { window, .. }
+            | Expectation::Eventually { window, .. }
+            | Expectation::Count { window, .. }
+            | Expectation::State { window, .. } => {
+                for m in [&mut window.from, &mut window.to] {
+                    if m.anchor == Some(source) {
+                        m.at = shifted(m.at);
+                    }
+                }
+            }
             _ => {}
         }
     }

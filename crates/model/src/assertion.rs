@@ -1,0 +1,840 @@
+//! Assertions over the event log: `never`, `eventually` and `count` match
+//! any event by name, server and fields inside a time window; `state`
+//! checks what a run tracks (where a phone is registered, a service's or a
+//! hunt group's state, a licence, calls up) at a moment or throughout a
+//! window. Times may be relative to a fault (`"fault 0 + 3m"`), so an
+//! assertion moves with its fault in a fault-time sweep.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::duration::{Dur, parse_duration};
+use crate::error::{FileError, Source};
+use crate::event::EventKind;
+use crate::fault::{Fault, glob};
+use crate::fleet::Fleet;
+use crate::schema::{FieldType, event_names, fields};
+
+/// A moment of the run: a time, or a time relative to a fault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Moment {
+    /// When, from the start of the run.
+    pub at: Dur,
+    /// The `[[fault]]` table the moment is anchored to (its `source`), so
+    /// moving that fault moves the moment.
+    #[serde(skip)]
+    pub anchor: Option<usize>,
+    /// As written (`"5m"`, `"fault 0 + 3m"`).
+    pub written: String,
+}
+
+impl Moment {
+    /// A moment at a fixed time.
+    pub fn fixed(at: Dur) -> Moment {
+        Moment {
+            at,
+            anchor: None,
+            written: at.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Moment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.anchor.is_some() {
+            write!(f, "{} ({})", self.written, self.at)
+        } else {
+            write!(f, "{}", self.at)
+        }
+    }
+}
+
+/// A closed window of the run, both ends included.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// First moment.
+    pub from: Moment,
+    /// Last moment.
+    pub to: Moment,
+}
+
+impl Window {
+    /// Whether `t_ms` falls inside.
+    pub fn contains(&self, t_ms: u64) -> bool {
+        (self.from.at.as_millis()..=self.to.at.as_millis()).contains(&t_ms)
+    }
+
+    /// Whether it is a single moment (`at`).
+    pub fn is_moment(&self) -> bool {
+        self.from == self.to
+    }
+}
+
+impl Window {
+    /// The whole run: from its start to its end.
+    pub fn whole_run(duration: Dur) -> Window {
+        Window {
+            from: Moment::fixed(Dur::ZERO).written_as(START),
+            to: Moment::fixed(duration).written_as(END),
+        }
+    }
+}
+
+/// How an unwritten `from` and `to` read.
+const START: &str = "start";
+const END: &str = "end";
+
+impl Moment {
+    fn written_as(mut self, w: &str) -> Moment {
+        self.written = w.into();
+        self
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (start, end) = (self.from.written == START, self.to.written == END);
+        match (start, end) {
+            _ if self.is_moment() => write!(f, "at {}", self.from),
+            (true, true) => write!(f, "during the run"),
+            (true, false) => write!(f, "until {}", self.to),
+            (false, true) => write!(f, "from {} on", self.from),
+            (false, false) => write!(f, "from {} to {}", self.from, self.to),
+        }
+    }
+}
+
+/// A value an event field is compared with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    /// A string; `*` and `?` match like a shell glob.
+    Text(String),
+    /// A whole number.
+    Number(i64),
+    /// A flag.
+    Flag(bool),
+}
+
+impl FieldValue {
+    /// Whether the field's value in an event (as a TOML value) matches.
+    pub fn matches(&self, v: &toml::Value) -> bool {
+        match (self, v) {
+            (FieldValue::Text(p), toml::Value::String(s)) => glob(p, s),
+            (FieldValue::Number(n), toml::Value::Integer(i)) => n == i,
+            (FieldValue::Flag(b), toml::Value::Boolean(x)) => b == x,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Text(s) => write!(f, "{s:?}"),
+            FieldValue::Number(n) => write!(f, "{n}"),
+            FieldValue::Flag(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// Which events an assertion counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventMatch {
+    /// The event's kind.
+    pub event: EventKind,
+    /// The server (a name or a glob) it is logged by; any when `None`.
+    pub server: Option<String>,
+    /// Fields (snake_case, as in the event log) and the values they must have.
+    #[serde(rename = "where")]
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+impl fmt::Display for EventMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name: &str = self.event.into();
+        f.write_str(name)?;
+        if let Some(s) = &self.server {
+            write!(f, " on {s}")?;
+        }
+        if !self.fields.is_empty() {
+            let w: Vec<String> = self
+                .fields
+                .iter()
+                .map(|(k, v)| format!("{} = {v}", k.replace('_', "-")))
+                .collect();
+            write!(f, " with {}", w.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Something a run tracks over time, and the value it must have.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "of")]
+pub enum StateProbe {
+    /// Phone `phone` is registered on `on` (as a guest or not, if given),
+    /// or, with `on` = `None`, registered nowhere.
+    Phone {
+        /// Extension.
+        phone: String,
+        /// Server; `None`: registered nowhere.
+        on: Option<String>,
+        /// Whether as a guest, if that matters.
+        guest: Option<bool>,
+    },
+    /// `service` on `on` is `state` (`active`, `standby`, `down`).
+    Service {
+        /// Service name as in fleet files.
+        service: String,
+        /// Server.
+        on: String,
+        /// Expected state.
+        state: String,
+    },
+    /// `server`'s licence is `state` (`normal`, `grace`, `restricted`).
+    Licence {
+        /// Server.
+        server: String,
+        /// Expected state.
+        state: String,
+    },
+    /// Hunt group `group` runs (`active`) or not on `on`.
+    HuntGroup {
+        /// The group.
+        group: String,
+        /// Server.
+        on: String,
+        /// Running there.
+        active: bool,
+    },
+    /// Calls up (started, not yet ended, dropped or failed) on `on`, or
+    /// across the fleet, lie within `min..=max`.
+    CallsUp {
+        /// Server; the whole fleet when `None`.
+        on: Option<String>,
+        /// Least.
+        min: Option<u32>,
+        /// Most.
+        max: Option<u32>,
+    },
+}
+
+impl fmt::Display for StateProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateProbe::Phone { phone, on, guest } => {
+                let how = match guest {
+                    Some(true) => " as a guest",
+                    Some(false) => " as a home phone",
+                    None => "",
+                };
+                match on {
+                    Some(on) => write!(f, "phone {phone} is registered on {on}{how}"),
+                    None => write!(f, "phone {phone} is registered nowhere"),
+                }
+            }
+            StateProbe::Service { service, on, state } => write!(f, "{service} is {state} on {on}"),
+            StateProbe::Licence { server, state } => write!(f, "{server}'s licence is {state}"),
+            StateProbe::HuntGroup { group, on, active } => {
+                let runs = if *active { "runs" } else { "does not run" };
+                write!(f, "hunt group {group} {runs} on {on}")
+            }
+            StateProbe::CallsUp { on, min, max } => {
+                let bound = match (min, max) {
+                    (Some(a), Some(b)) if a == b => format!("exactly {a}"),
+                    (Some(a), Some(b)) => format!("{a} to {b}"),
+                    (Some(a), None) => format!("at least {a}"),
+                    (None, Some(b)) => format!("at most {b}"),
+                    (None, None) => "any number of".into(),
+                };
+                let place = on
+                    .as_deref()
+                    .map_or("in the fleet".into(), |s| format!("on {s}"));
+                write!(f, "{bound} calls up {place}")
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading them from a file.
+
+/// `never = { ... }` and `eventually = { ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawWhen {
+    event: Spanned<String>,
+    #[serde(default)]
+    server: Option<Spanned<String>>,
+    #[serde(default, rename = "where")]
+    fields: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    to: Option<Spanned<String>>,
+}
+
+/// `count = { ..., min, max }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawCount {
+    event: Spanned<String>,
+    #[serde(default)]
+    server: Option<Spanned<String>>,
+    #[serde(default, rename = "where")]
+    fields: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    to: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) min: Option<u32>,
+    #[serde(default)]
+    pub(crate) max: Option<u32>,
+}
+
+/// `state = { phone | service | licence | hunt-group | calls-up, ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawState {
+    #[serde(default)]
+    phone: Option<Spanned<String>>,
+    #[serde(default)]
+    service: Option<Spanned<String>>,
+    #[serde(default)]
+    licence: Option<Spanned<String>>,
+    #[serde(default)]
+    hunt_group: Option<Spanned<String>>,
+    #[serde(default)]
+    calls_up: Option<Spanned<bool>>,
+    #[serde(default)]
+    on: Option<Spanned<String>>,
+    #[serde(default)]
+    is: Option<Spanned<String>>,
+    #[serde(default)]
+    guest: Option<bool>,
+    #[serde(default)]
+    registered: Option<bool>,
+    #[serde(default)]
+    min: Option<u32>,
+    #[serde(default)]
+    max: Option<u32>,
+    #[serde(default)]
+    at: Option<Spanned<String>>,
+    #[serde(default)]
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    to: Option<Spanned<String>>,
+}
+
+/// What validation needs to read assertions: the file, the fleet, the
+/// resolved faults and the run's length.
+pub(crate) struct Ctx<'a> {
+    pub(crate) src: &'a Source<'a>,
+    pub(crate) fleet: &'a Fleet,
+    pub(crate) faults: &'a [Fault],
+    pub(crate) duration: Dur,
+    /// `expect[i].never` and the like: the field prefix of errors.
+    pub(crate) field: String,
+}
+
+type Res<T> = Result<T, Box<FileError>>;
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, sub: &str, msg: String, hint: String) -> Box<FileError> {
+        let field = format!("{}.{sub}", self.field);
+        self.src.error(span, Some(&field), msg, Some(hint))
+    }
+
+    /// The faults as `check -v` numbers them, for hints.
+    fn fault_list(&self) -> String {
+        if self.faults.is_empty() {
+            return "this scenario has no faults".into();
+        }
+        let all: Vec<String> = self
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("fault {i} at {}: {}", f.at, f.kind.describe()))
+            .collect();
+        format!("faults, counted from 0 in time order: {}", all.join("; "))
+    }
+
+    /// `"5m"` or `"fault N"`, `"fault N + D"`, `"fault N - D"`.
+    pub(crate) fn moment(&self, s: &Spanned<String>, sub: &str) -> Res<Moment> {
+        let text = s.get_ref().trim();
+        let (anchor, ms) = match text.strip_prefix("fault") {
+            Some(rest) => self.relative(s, sub, rest)?,
+            None => match parse_duration(text) {
+                Ok(d) => (None, i128::from(d.as_millis())),
+                Err(e) => {
+                    let hint = "write a time such as \"5m\", or one relative to a fault: \"fault 0\", \"fault 0 + 3m\", \"fault 1 - 30s\"".into();
+                    return Err(self.err(s.span(), sub, e.to_string(), hint));
+                }
+            },
+        };
+        let end = i128::from(self.duration.as_millis());
+        if !(0..=end).contains(&ms) {
+            let msg = format!("{text:?} falls outside the run (0 to {})", self.duration);
+            return Err(self.err(s.span(), sub, msg, self.fault_list()));
+        }
+        Ok(Moment {
+            at: Dur::millis(ms as u64),
+            anchor,
+            written: text.to_string(),
+        })
+    }
+
+    /// The part after `fault`: ` N`, ` N + D`, ` N - D`.
+    fn relative(&self, s: &Spanned<String>, sub: &str, rest: &str) -> Res<(Option<usize>, i128)> {
+        let bad = |msg: String| self.err(s.span(), sub, msg, self.fault_list());
+        let rest = rest.trim();
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(index) = rest[..digits].parse::<usize>() else {
+            return Err(bad(format!(
+                "{:?}: write the fault's number, e.g. \"fault 0 + 3m\"",
+                s.get_ref()
+            )));
+        };
+        let Some(fault) = self.faults.get(index) else {
+            return Err(bad(format!("there is no fault {index}")));
+        };
+        let base = i128::from(fault.at.as_millis());
+        let tail = rest[digits..].trim();
+        let (sign, offset) = match tail.chars().next() {
+            None => return Ok((Some(fault.source), base)),
+            Some('+') => (1, tail[1..].trim()),
+            Some('-') => (-1, tail[1..].trim()),
+            Some(_) => {
+                return Err(bad(format!(
+                    "{:?}: after the fault's number write + or - and a duration, e.g. \"fault {index} + 3m\"",
+                    s.get_ref()
+                )));
+            }
+        };
+        let d = parse_duration(offset).map_err(|e| bad(e.to_string()))?;
+        Ok((Some(fault.source), base + sign * i128::from(d.as_millis())))
+    }
+
+    /// `from` (default: the start) and `to` (default: the end).
+    fn window(&self, from: &Option<Spanned<String>>, to: &Option<Spanned<String>>) -> Res<Window> {
+        let whole = Window::whole_run(self.duration);
+        let from_m = match from {
+            Some(f) => self.moment(f, "from")?,
+            None => whole.from,
+        };
+        let to_m = match to {
+            Some(t) => self.moment(t, "to")?,
+            None => whole.to,
+        };
+        if from_m.at > to_m.at {
+            let span = to.as_ref().or(from.as_ref()).map_or(0..0, Spanned::span);
+            let msg = format!("the window ends ({to_m}) before it starts ({from_m})");
+            return Err(self.err(span, "to", msg, "put `to` after `from`".into()));
+        }
+        Ok(Window {
+            from: from_m,
+            to: to_m,
+        })
+    }
+
+    /// `at`, or `from`/`to` (a state needs one or the other).
+    fn at_or_window(&self, r: &RawState, span: Range<usize>) -> Res<Window> {
+        match (&r.at, r.from.is_some() || r.to.is_some()) {
+            (Some(at), false) => {
+                let m = self.moment(at, "at")?;
+                Ok(Window {
+                    from: m.clone(),
+                    to: m,
+                })
+            }
+            (None, true) => self.window(&r.from, &r.to),
+            (Some(at), true) => Err(self.err(
+                at.span(),
+                "at",
+                "give `at` or a window (`from`, `to`), not both".into(),
+                "`at` checks one moment; `from`/`to` check every moment between".into(),
+            )),
+            (None, false) => Err(self.err(
+                span,
+                "at",
+                "a state needs a moment or a window".into(),
+                "write at = \"10m\", or from = \"fault 0 + 4m\", to = \"fault 1\"".into(),
+            )),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Event matches.
+
+impl Ctx<'_> {
+    pub(crate) fn when(&self, r: &RawWhen) -> Res<(EventMatch, Window)> {
+        let m = self.event_match(&r.event, &r.server, &r.fields)?;
+        Ok((m, self.window(&r.from, &r.to)?))
+    }
+
+    pub(crate) fn count(&self, r: &RawCount, span: Range<usize>) -> Res<(EventMatch, Window)> {
+        if r.min.is_none() && r.max.is_none() {
+            return Err(self.err(
+                span,
+                "min",
+                "a count needs a bound".into(),
+                "write min = 1, max = 3, or both (min = max = 184 for an exact count)".into(),
+            ));
+        }
+        if let (Some(a), Some(b)) = (r.min, r.max)
+            && a > b
+        {
+            let msg = format!("min {a} is more than max {b}");
+            return Err(self.err(span, "min", msg, "swap them".into()));
+        }
+        let m = self.event_match(&r.event, &r.server, &r.fields)?;
+        Ok((m, self.window(&r.from, &r.to)?))
+    }
+
+    fn event_match(
+        &self,
+        event: &Spanned<String>,
+        server: &Option<Spanned<String>>,
+        fields: &Option<Spanned<toml::Table>>,
+    ) -> Res<EventMatch> {
+        let kind = self.event_kind(event)?;
+        let server = match server {
+            Some(s) => Some(self.server_pattern(s)?),
+            None => None,
+        };
+        let mut out = BTreeMap::new();
+        if let Some(t) = fields {
+            for (k, v) in t.get_ref() {
+                let (name, value) = self.field(kind, k, v, t.span())?;
+                out.insert(name, value);
+            }
+        }
+        Ok(EventMatch {
+            event: kind,
+            server,
+            fields: out,
+        })
+    }
+
+    fn event_kind(&self, event: &Spanned<String>) -> Res<EventKind> {
+        let name = event.get_ref();
+        name.parse::<EventKind>().map_err(|_| {
+            let names = event_names();
+            let near = nearest(name, &names);
+            let hint = match near {
+                Some(n) => format!("did you mean {n:?}? events: {}", names.join(", ")),
+                None => format!("events: {}", names.join(", ")),
+            };
+            self.err(
+                event.span(),
+                "event",
+                format!("unknown event {name:?}"),
+                hint,
+            )
+        })
+    }
+
+    /// A server name or glob that names at least one server (or the
+    /// pseudo-servers `network` and `runner`).
+    fn server_pattern(&self, s: &Spanned<String>) -> Res<String> {
+        let p = s.get_ref();
+        let mut names: Vec<&str> = self.fleet.servers.iter().map(|x| x.name.as_str()).collect();
+        names.extend(["network", "runner"]);
+        if names.iter().any(|n| glob(p, n)) {
+            return Ok(p.clone());
+        }
+        let hint = format!(
+            "servers: {} (or a glob such as \"expansion-*\")",
+            names.join(", ")
+        );
+        Err(self.err(
+            s.span(),
+            "server",
+            format!("no server is named {p:?}"),
+            hint,
+        ))
+    }
+
+    /// One `where` entry: a field of the event and a value of its type.
+    fn field(
+        &self,
+        kind: EventKind,
+        key: &str,
+        v: &toml::Value,
+        span: Range<usize>,
+    ) -> Res<(String, FieldValue)> {
+        let all = fields(kind);
+        let name = key.replace('-', "_");
+        let event: &str = kind.into();
+        let listed: Vec<String> = all.iter().map(|(n, _)| n.replace('_', "-")).collect();
+        let Some((_, ty)) = all.iter().find(|(n, _)| *n == name) else {
+            let hint = if listed.is_empty() {
+                format!("{event} events have no fields")
+            } else {
+                format!("fields of {event}: {}", listed.join(", "))
+            };
+            let msg = format!("{event} events have no field {key:?}");
+            return Err(self.err(span, &format!("where.{key}"), msg, hint));
+        };
+        if !ty.accepts(v) {
+            let msg = format!("{key} of {event} is {ty}, not {}", FieldType::of(v));
+            return Err(self.err(span, &format!("where.{key}"), msg, write_as(*ty)));
+        }
+        let value = match v {
+            toml::Value::String(s) => FieldValue::Text(s.clone()),
+            toml::Value::Integer(i) => FieldValue::Number(*i),
+            toml::Value::Boolean(b) => FieldValue::Flag(*b),
+            _ => unreachable_type(),
+        };
+        Ok((name, value))
+    }
+}
+
+/// The first few names, and how many more.
+fn some_of(names: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    let mut s = names[..names.len().min(SHOWN)].join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
+/// `accepts` admits only strings, integers and flags.
+fn unreachable_type() -> FieldValue {
+    FieldValue::Flag(false)
+}
+
+fn write_as(ty: FieldType) -> String {
+    match ty {
+        FieldType::Text => "write a string, e.g. phone = \"20*\"".into(),
+        FieldType::Number => "write a whole number, e.g. guests = 16".into(),
+        FieldType::Flag => "write true or false".into(),
+        FieldType::Table => {
+            "this field cannot be matched; match on `fault` (its words) instead".into()
+        }
+    }
+}
+
+/// The name in `names` nearest to `s`, if near enough to be a typo.
+pub fn nearest<'a>(s: &str, names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (edit_distance(s, n), *n))
+        .filter(|(d, n)| *d <= (n.len() / 3).max(2))
+        .min()
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+// ---------------------------------------------------------------------------
+// States.
+
+impl Ctx<'_> {
+    pub(crate) fn state(&self, r: &RawState, span: Range<usize>) -> Res<(StateProbe, Window)> {
+        let subjects = [
+            r.phone.is_some(),
+            r.service.is_some(),
+            r.licence.is_some(),
+            r.hunt_group.is_some(),
+            r.calls_up.is_some(),
+        ];
+        if subjects.iter().filter(|x| **x).count() != 1 {
+            return Err(self.err(
+                span,
+                "state",
+                "a state names exactly one of phone, service, licence, hunt-group, calls-up".into(),
+                "e.g. state = { phone = \"2011\", on = \"secondary\", at = \"10m\" }".into(),
+            ));
+        }
+        let probe = self.probe(r, span.clone())?;
+        Ok((probe, self.at_or_window(r, span)?))
+    }
+
+    fn probe(&self, r: &RawState, span: Range<usize>) -> Res<StateProbe> {
+        if let Some(p) = &r.phone {
+            return self.phone_probe(r, p);
+        }
+        if let Some(s) = &r.service {
+            let on = self.required_server(&r.on, span.clone(), "on")?;
+            let state = self.one_of(&r.is, span, &["active", "standby", "down"])?;
+            return self.service_probe(s, on, state);
+        }
+        if let Some(l) = &r.licence {
+            let server = self.server(l, "licence")?;
+            let state = self.one_of(&r.is, span, &["normal", "grace", "restricted"])?;
+            return Ok(StateProbe::Licence { server, state });
+        }
+        if let Some(g) = &r.hunt_group {
+            let on = self.required_server(&r.on, span.clone(), "on")?;
+            let active = self.one_of(&r.is, span, &["active", "inactive"])? == "active";
+            return self.hunt_group_probe(g, on, active);
+        }
+        let on = match &r.on {
+            Some(o) => Some(self.server(o, "on")?),
+            None => None,
+        };
+        Ok(StateProbe::CallsUp {
+            on,
+            min: r.min,
+            max: r.max,
+        })
+    }
+
+    fn phone_probe(&self, r: &RawState, p: &Spanned<String>) -> Res<StateProbe> {
+        let phone = p.get_ref();
+        if !self.fleet.phones.iter().any(|x| &x.extension == phone) {
+            let all: Vec<&str> = self
+                .fleet
+                .phones
+                .iter()
+                .map(|x| x.extension.as_str())
+                .collect();
+            let hint = match nearest(phone, &all) {
+                Some(n) => format!("did you mean {n:?}?"),
+                None => format!("phones: {}", some_of(&all)),
+            };
+            return Err(self.err(p.span(), "phone", format!("no phone {phone:?}"), hint));
+        }
+        let on = match (&r.on, r.registered) {
+            (Some(o), None | Some(true)) => Some(self.server(o, "on")?),
+            (None, Some(false)) => None,
+            _ => {
+                return Err(self.err(
+                    p.span(),
+                    "on",
+                    "say where the phone is: on = \"SERVER\", or registered = false".into(),
+                    "on = \"secondary\" checks it is registered there; registered = false that it is registered nowhere".into(),
+                ));
+            }
+        };
+        Ok(StateProbe::Phone {
+            phone: phone.clone(),
+            on,
+            guest: r.guest,
+        })
+    }
+
+    fn service_probe(&self, s: &Spanned<String>, on: String, state: String) -> Res<StateProbe> {
+        let service = s.get_ref();
+        let spec = self.fleet.server(&on).map(|x| &x.services);
+        let runs: Vec<&str> = spec.into_iter().flatten().map(|x| x.as_str()).collect();
+        if !runs.contains(&service.as_str()) {
+            let msg = format!("{on} does not run {service:?}");
+            return Err(self.err(
+                s.span(),
+                "service",
+                msg,
+                format!("{on} runs: {}", runs.join(", ")),
+            ));
+        }
+        Ok(StateProbe::Service {
+            service: service.clone(),
+            on,
+            state,
+        })
+    }
+
+    fn hunt_group_probe(&self, g: &Spanned<String>, on: String, active: bool) -> Res<StateProbe> {
+        let groups = &self.fleet.hunt_groups;
+        if !groups.iter().any(|h| &h.name == g.get_ref()) {
+            let all: Vec<&str> = groups.iter().map(|h| h.name.as_str()).collect();
+            let hint = if all.is_empty() {
+                "this fleet has no hunt groups".into()
+            } else {
+                format!("hunt groups: {}", all.join(", "))
+            };
+            let msg = format!("no hunt group {:?}", g.get_ref());
+            return Err(self.err(g.span(), "hunt-group", msg, hint));
+        }
+        Ok(StateProbe::HuntGroup {
+            group: g.get_ref().clone(),
+            on,
+            active,
+        })
+    }
+
+    fn server(&self, s: &Spanned<String>, sub: &str) -> Res<String> {
+        if self.fleet.server(s.get_ref()).is_some() {
+            return Ok(s.get_ref().clone());
+        }
+        let names: Vec<&str> = self.fleet.servers.iter().map(|x| x.name.as_str()).collect();
+        let msg = format!("unknown server {:?}", s.get_ref());
+        Err(self.err(s.span(), sub, msg, format!("servers: {}", names.join(", "))))
+    }
+
+    fn required_server(
+        &self,
+        s: &Option<Spanned<String>>,
+        span: Range<usize>,
+        sub: &str,
+    ) -> Res<String> {
+        match s {
+            Some(s) => self.server(s, sub),
+            None => Err(self.err(
+                span,
+                sub,
+                "say on which server".into(),
+                "write on = \"secondary\"".into(),
+            )),
+        }
+    }
+
+    fn one_of(
+        &self,
+        s: &Option<Spanned<String>>,
+        span: Range<usize>,
+        allowed: &[&str],
+    ) -> Res<String> {
+        let hint = format!("write is = one of {}", allowed.join(", "));
+        match s {
+            Some(v) if allowed.contains(&v.get_ref().as_str()) => Ok(v.get_ref().clone()),
+            Some(v) => Err(self.err(
+                v.span(),
+                "is",
+                format!("unknown state {:?}", v.get_ref()),
+                hint,
+            )),
+            None => Err(self.err(span, "is", "say which state: `is`".into(), hint)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_suggests_a_typo_but_not_a_stranger() {
+        let names = ["failover-started", "failback-started", "peer-lost"];
+        assert_eq!(nearest("failover-start", &names), Some("failover-started"));
+        assert_eq!(nearest("zzz", &names), None);
+    }
+
+    #[test]
+    fn glob_values_match_strings_only() {
+        let v = FieldValue::Text("20*".into());
+        assert!(v.matches(&toml::Value::String("2011".into())));
+        assert!(!v.matches(&toml::Value::Integer(2011)));
+    }
+}

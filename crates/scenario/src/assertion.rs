@@ -1,0 +1,463 @@
+//! Assertions over the event log: matching events in a window (`never`,
+//! `eventually`, `count`) and tracking a state through the run (`state`).
+//! A failure names the first offending event, or what was seen instead.
+
+use std::collections::BTreeMap;
+
+use fleetsim_model::assertion::{EventMatch, StateProbe, Window};
+use fleetsim_model::fault::glob;
+use fleetsim_model::schema::as_table;
+use fleetsim_model::{Event, EventKind, EventRecord, human_ms};
+
+/// Whether `e` is one of the events `m` names.
+pub fn matches(m: &EventMatch, e: &EventRecord) -> bool {
+    if EventKind::from(&e.event) != m.event {
+        return false;
+    }
+    if m.server.as_ref().is_some_and(|p| !glob(p, &e.server)) {
+        return false;
+    }
+    if m.fields.is_empty() {
+        return true;
+    }
+    let t = as_table(&e.event);
+    m.fields
+        .iter()
+        .all(|(k, v)| t.get(k).is_some_and(|x| v.matches(x)))
+}
+
+/// One event in words: `8m12s secondary failover-started (home = "primary", trigger = "2011")`.
+pub fn describe(e: &EventRecord) -> String {
+    let fields: Vec<String> = as_table(&e.event)
+        .into_iter()
+        .filter(|(k, v)| k != "event" && !v.is_table())
+        .map(|(k, v)| format!("{} = {v}", k.replace('_', "-")))
+        .collect();
+    let mut s = format!("{} {} {}", human_ms(e.t_ms), e.server, e.kind());
+    if !fields.is_empty() {
+        s.push_str(&format!(" ({})", fields.join(", ")));
+    }
+    s
+}
+
+fn in_window<'a>(
+    m: &'a EventMatch,
+    w: &'a Window,
+    events: &'a [EventRecord],
+) -> impl Iterator<Item = &'a EventRecord> {
+    events
+        .iter()
+        .filter(move |e| w.contains(e.t_ms) && matches(m, e))
+}
+
+/// `never`: the first matching event in the window fails it.
+pub fn never(m: &EventMatch, w: &Window, events: &[EventRecord]) -> (bool, String) {
+    match in_window(m, w, events).next() {
+        None => {
+            let name: &str = m.event.into();
+            let kind = events
+                .iter()
+                .filter(|e| EventKind::from(&e.event) == m.event)
+                .count();
+            (
+                true,
+                format!("none; {kind} {name} event(s) in the whole run"),
+            )
+        }
+        Some(e) => {
+            let n = in_window(m, w, events).count();
+            let more = if n > 1 {
+                format!(" and {} more", n - 1)
+            } else {
+                String::new()
+            };
+            (
+                false,
+                format!("first offending event: {}{more}", describe(e)),
+            )
+        }
+    }
+}
+
+/// `eventually`: at least one matching event in the window.
+pub fn eventually(m: &EventMatch, w: &Window, events: &[EventRecord]) -> (bool, String) {
+    match in_window(m, w, events).next() {
+        Some(e) => (true, format!("first: {}", describe(e))),
+        None => (false, format!("none {w}; {}", seen_instead(m, w, events))),
+    }
+}
+
+/// `count`: the number of matching events in the window lies in `min..=max`.
+pub fn count(
+    m: &EventMatch,
+    w: &Window,
+    min: Option<u32>,
+    max: Option<u32>,
+    events: &[EventRecord],
+) -> (bool, String) {
+    let seen: Vec<&EventRecord> = in_window(m, w, events).collect();
+    let n = seen.len() as u32;
+    let ok = min.is_none_or(|a| n >= a) && max.is_none_or(|b| n <= b);
+    let mut detail = format!("{n} {w}");
+    if let (Some(first), Some(last)) = (seen.first(), seen.last()) {
+        detail.push_str(&format!(
+            ", first at {}, last at {}",
+            human_ms(first.t_ms),
+            human_ms(last.t_ms)
+        ));
+    }
+    if n == 0 {
+        detail.push_str(&format!("; {}", seen_instead(m, w, events)));
+    }
+    (ok, detail)
+}
+
+/// For a miss: the same events outside the window, or events of the same
+/// kind in the window that differ in server or fields.
+fn seen_instead(m: &EventMatch, w: &Window, events: &[EventRecord]) -> String {
+    let outside: Vec<&EventRecord> = events.iter().filter(|e| matches(m, e)).collect();
+    if let Some(first) = outside.first() {
+        return format!(
+            "seen instead outside the window: {} such event(s), the first {}",
+            outside.len(),
+            describe(first)
+        );
+    }
+    let kind: Vec<&EventRecord> = events
+        .iter()
+        .filter(|e| w.contains(e.t_ms) && EventKind::from(&e.event) == m.event)
+        .collect();
+    let name: &str = m.event.into();
+    // The nearest miss: one logged by the server asked for, if any.
+    let on_server = kind
+        .iter()
+        .find(|e| m.server.as_ref().is_some_and(|p| glob(p, &e.server)));
+    match on_server.or(kind.first()) {
+        Some(first) => format!(
+            "seen instead: {} {name} event(s) {w} that differ in server or fields, e.g. {}",
+            kind.len(),
+            describe(first)
+        ),
+        None => format!("no {name} event at all {w}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// States.
+
+/// A state followed through the event log.
+trait Tracker {
+    fn apply(&mut self, e: &EventRecord);
+    fn holds(&self) -> bool;
+    fn describe(&self) -> String;
+}
+
+/// `state`: the probe holds at `from` and after every change up to `to`.
+pub fn state(probe: &StateProbe, w: &Window, events: &[EventRecord]) -> (bool, String) {
+    let mut t = tracker(probe);
+    let from = w.from.at.as_millis();
+    let to = w.to.at.as_millis();
+    let mut i = 0;
+    while i < events.len() && events[i].t_ms <= from {
+        t.apply(&events[i]);
+        i += 1;
+    }
+    if !t.holds() {
+        return (false, format!("at {}: {}", w.from, t.describe()));
+    }
+    let mut changes = 0;
+    while i < events.len() && events[i].t_ms <= to {
+        let now = events[i].t_ms;
+        let before = t.describe();
+        while i < events.len() && events[i].t_ms == now {
+            t.apply(&events[i]);
+            i += 1;
+        }
+        if !t.holds() {
+            return (false, format!("at {}: {}", human_ms(now), t.describe()));
+        }
+        changes += usize::from(t.describe() != before);
+    }
+    let detail = if w.is_moment() {
+        format!("at {}: {}", w.from, t.describe())
+    } else {
+        format!(
+            "held {w} ({changes} change(s) inside, now {})",
+            t.describe()
+        )
+    };
+    (true, detail)
+}
+
+fn tracker(p: &StateProbe) -> Box<dyn Tracker + '_> {
+    match p {
+        StateProbe::Phone { phone, on, guest } => Box::new(PhoneAt {
+            phone,
+            on: on.as_deref(),
+            guest: *guest,
+            held: BTreeMap::new(),
+        }),
+        StateProbe::Service { service, on, state } => Box::new(ServiceOn {
+            service,
+            on,
+            want: state,
+            now: ServiceOn::DOWN.into(),
+        }),
+        StateProbe::Licence { server, state } => Box::new(LicenceOf {
+            server,
+            want: state,
+            now: "normal".into(),
+        }),
+        StateProbe::HuntGroup { group, on, active } => Box::new(GroupOn {
+            group,
+            on,
+            want: *active,
+            now: false,
+        }),
+        StateProbe::CallsUp { on, min, max } => Box::new(CallsUp {
+            on: on.as_deref(),
+            min: *min,
+            max: *max,
+            up: BTreeMap::new(),
+        }),
+    }
+}
+
+/// Which servers hold a phone's registration, and whether as a guest.
+struct PhoneAt<'a> {
+    phone: &'a str,
+    on: Option<&'a str>,
+    guest: Option<bool>,
+    held: BTreeMap<String, bool>,
+}
+
+impl Tracker for PhoneAt<'_> {
+    fn apply(&mut self, e: &EventRecord) {
+        match &e.event {
+            Event::PhoneRegistered { phone, guest, .. } if phone == self.phone => {
+                self.held.insert(e.server.clone(), *guest);
+            }
+            Event::PhoneUnregistered { phone, .. }
+            | Event::RegistrationExpired { phone, .. }
+            | Event::PhoneSentHome { phone, .. }
+                if phone == self.phone =>
+            {
+                self.held.remove(&e.server);
+            }
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                self.held.remove(&e.server);
+            }
+            _ => {}
+        }
+    }
+
+    fn holds(&self) -> bool {
+        match self.on {
+            None => self.held.is_empty(),
+            Some(on) => self
+                .held
+                .get(on)
+                .is_some_and(|g| self.guest.is_none_or(|want| *g == want)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        if self.held.is_empty() {
+            return format!("phone {} is registered nowhere", self.phone);
+        }
+        let on: Vec<String> = self
+            .held
+            .iter()
+            .map(|(s, g)| format!("{s}{}", if *g { " (guest)" } else { "" }))
+            .collect();
+        format!("phone {} is registered on {}", self.phone, on.join(" and "))
+    }
+}
+
+/// A service's state on one server.
+pub(crate) struct ServiceOn<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) on: &'a str,
+    pub(crate) want: &'a str,
+    pub(crate) now: String,
+}
+
+impl ServiceOn<'_> {
+    const DOWN: &'static str = "down";
+
+    /// The service's state after `e`.
+    pub(crate) fn step(&mut self, e: &EventRecord) {
+        if e.server != self.on {
+            return;
+        }
+        match &e.event {
+            Event::ServerStarted { .. } if self.service == "ip-office" => {
+                self.now = "active".into()
+            }
+            Event::ServerStarted { .. }
+            | Event::ServerCrashed { .. }
+            | Event::ServerStopped { .. } => {
+                self.now = Self::DOWN.into();
+            }
+            Event::ServiceState { service, state, .. } if service == self.service => {
+                self.now = state.clone();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Tracker for ServiceOn<'_> {
+    fn apply(&mut self, e: &EventRecord) {
+        self.step(e);
+    }
+
+    fn holds(&self) -> bool {
+        self.now == self.want
+    }
+
+    fn describe(&self) -> String {
+        format!("{} is {} on {}", self.service, self.now, self.on)
+    }
+}
+
+/// A server's licence state.
+pub(crate) struct LicenceOf<'a> {
+    pub(crate) server: &'a str,
+    pub(crate) want: &'a str,
+    pub(crate) now: String,
+}
+
+impl LicenceOf<'_> {
+    /// The licence state after `e`.
+    pub(crate) fn step(&mut self, e: &EventRecord) {
+        if e.server != self.server {
+            return;
+        }
+        match &e.event {
+            Event::ServerStarted { .. } => self.now = "normal".into(),
+            Event::LicenceState { state, .. } => self.now = state.clone(),
+            _ => {}
+        }
+    }
+}
+
+impl Tracker for LicenceOf<'_> {
+    fn apply(&mut self, e: &EventRecord) {
+        self.step(e);
+    }
+
+    fn holds(&self) -> bool {
+        self.now == self.want
+    }
+
+    fn describe(&self) -> String {
+        format!("{}'s licence is {}", self.server, self.now)
+    }
+}
+
+/// Whether a hunt group runs on one server.
+struct GroupOn<'a> {
+    group: &'a str,
+    on: &'a str,
+    want: bool,
+    now: bool,
+}
+
+impl Tracker for GroupOn<'_> {
+    fn apply(&mut self, e: &EventRecord) {
+        if e.server != self.on {
+            return;
+        }
+        match &e.event {
+            Event::HuntGroupState { group, active, .. } if group == self.group => {
+                self.now = *active
+            }
+            Event::ServerStarted { .. }
+            | Event::ServerCrashed { .. }
+            | Event::ServerStopped { .. } => {
+                self.now = false;
+            }
+            _ => {}
+        }
+    }
+
+    fn holds(&self) -> bool {
+        self.now == self.want
+    }
+
+    fn describe(&self) -> String {
+        let runs = if self.now { "runs" } else { "does not run" };
+        format!("hunt group {} {runs} on {}", self.group, self.on)
+    }
+}
+
+/// Calls up, by the server they were set up on.
+struct CallsUp<'a> {
+    on: Option<&'a str>,
+    min: Option<u32>,
+    max: Option<u32>,
+    up: BTreeMap<String, String>,
+}
+
+impl CallsUp<'_> {
+    fn n(&self) -> u32 {
+        let here = |s: &&String| self.on.is_none_or(|on| on == s.as_str());
+        self.up.values().filter(here).count() as u32
+    }
+}
+
+impl Tracker for CallsUp<'_> {
+    fn apply(&mut self, e: &EventRecord) {
+        if let Event::CallStarted { call, .. } = &e.event {
+            self.up.insert(call.clone(), e.server.clone());
+        } else if let Some(call) = e.event.ended_call() {
+            self.up.remove(call);
+        }
+    }
+
+    fn holds(&self) -> bool {
+        let n = self.n();
+        self.min.is_none_or(|a| n >= a) && self.max.is_none_or(|b| n <= b)
+    }
+
+    fn describe(&self) -> String {
+        let place = self.on.map_or("in the fleet".into(), |s| format!("on {s}"));
+        format!("{} calls up {place}", self.n())
+    }
+}
+
+/// Events that show a fault did something: a server went down, a peer or a
+/// phone lost its counterpart, a registration or a call failed.
+fn disturbs(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::ServerCrashed { .. }
+            | Event::ServerStopped { .. }
+            | Event::PeerLost { .. }
+            | Event::PhoneLost { .. }
+            | Event::RegistrationRefused { .. }
+            | Event::RegistrationExpired { .. }
+            | Event::CallDropped { .. }
+            | Event::CallFailed { .. }
+            | Event::ActionFailed { .. }
+    )
+}
+
+/// The positive witness of a `no-failover`: the first event after the first
+/// fault that shows the fault took effect, or why there is none.
+pub fn fault_witness(events: &[EventRecord]) -> Result<String, String> {
+    let Some(first) = events.iter().position(|e| match &e.event {
+        Event::FaultApplied { spec, .. } => !spec.is_operator_action(),
+        _ => false,
+    }) else {
+        return Err("no fault was applied, so \"no failover\" proves nothing: add the fault whose effect must not cause a failover".into());
+    };
+    let fault = describe(&events[first]);
+    match events[first..].iter().find(|e| disturbs(&e.event)) {
+        Some(e) => Ok(format!("the fault took effect: {}", describe(e))),
+        None => Err(format!(
+            "no fault took visible effect (no server went down, no peer or phone was lost, no registration or call failed) after {fault}, so \"no failover\" proves nothing"
+        )),
+    }
+}
