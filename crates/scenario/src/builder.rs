@@ -141,6 +141,14 @@ impl ScenarioBuilder {
         self.fault(at, &a)
     }
 
+    /// Adds any expectation a file's `[[expect]]` can hold, e.g.
+    /// `Expect::never("failover-started").on("secondary").to("fault 0 + 2m")`
+    /// (see [`Expect`](crate::Expect)).
+    pub fn expect(mut self, e: impl Into<crate::Expect>) -> Self {
+        let _ = write!(self.body, "\n{}", e.into().to_toml());
+        self
+    }
+
     /// Expects `of`'s backup to hold all its IP phones within `within` of the fault.
     pub fn expect_takeover(mut self, of: &str, within: &str) -> Self {
         let _ = write!(

@@ -34,6 +34,7 @@
 //! - [`runner`]: [`run`], the fleet under test and the fault plane.
 //! - [`stopwatch`]: wall time measured about the emulator, never fed into it.
 //! - [`metrics`]: detection, takeover, per-phone outage, from events.
+//! - [`expectation`]: [`Expect`], any expectation written in Rust for the builder.
 //! - [`expect`]: evaluates each expectation against the events.
 //! - [`assertion`]: `never`, `eventually`, `count` and `state` over the
 //!   event log; the positive witness of a `no-failover`.
@@ -52,6 +53,7 @@ pub mod builder;
 pub mod chaos;
 pub mod conform;
 pub mod expect;
+pub mod expectation;
 pub mod findings;
 pub mod golden;
 pub mod live;
@@ -64,6 +66,7 @@ pub mod vary;
 
 pub use builder::ScenarioBuilder;
 pub use expect::ExpectationResult;
+pub use expectation::Expect;
 /// The resilience rules and the takeover-policy seam (the `fleetsim-rules` crate).
 pub use fleetsim_rules as rules;
 pub use fleetsim_rules::TakeoverPolicy;

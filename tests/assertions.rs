@@ -1,0 +1,255 @@
+//! Assertions over the event log (`never`, `eventually`, `count`, `state`),
+//! with times relative to faults, and the positive witness of `no-failover`.
+
+mod common;
+
+use common::parse_error;
+use fleetsim_model::{Dur, Expectation};
+use fleetsim_scenario::{Expect, ExpectationResult, RunOutcome, ScenarioBuilder, shift_fault};
+
+/// The primary crashes at 5m and returns at 25m; 45 minutes in all.
+fn crash_and_return() -> ScenarioBuilder {
+    ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("45m")
+        .crash("5m", "primary")
+        .restart("25m", "primary")
+}
+
+/// The one expectation's result of a run of `b` with `e` added.
+fn only(b: ScenarioBuilder, e: Expect) -> ExpectationResult {
+    let o: RunOutcome = b.expect(e).run().unwrap();
+    assert_eq!(o.expectations.len(), 1);
+    o.expectations[0].clone()
+}
+
+#[test]
+fn never_fails_on_the_first_offending_event_and_names_it() {
+    let r = only(
+        crash_and_return(),
+        Expect::never("failover-started").on("secondary"),
+    );
+    assert!(!r.passed);
+    assert!(
+        r.detail.contains("first offending event: 7m")
+            && r.detail.contains("secondary failover-started")
+            && r.detail.contains("home = \"primary\""),
+        "{}",
+        r.detail
+    );
+}
+
+/// The 3 minutes count from the last presence heard, at most one 30 s
+/// presence period before the crash.
+#[test]
+fn nothing_fails_over_before_three_minutes_after_the_last_presence_heard() {
+    let r = only(
+        crash_and_return(),
+        Expect::never("failover-started").to("fault 0 + 2m29s"),
+    );
+    assert!(r.passed, "{}", r.detail);
+}
+
+#[test]
+fn eventually_says_what_was_seen_instead_when_the_window_misses() {
+    let r = only(
+        crash_and_return(),
+        Expect::eventually("failback-started")
+            .on("secondary")
+            .from("fault 1")
+            .to("fault 1 + 5m"),
+    );
+    assert!(!r.passed);
+    assert!(
+        r.detail.contains("seen instead outside the window")
+            && r.detail.contains("35m2s secondary failback-started"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
+fn the_secondary_accepts_exactly_the_sixteen_ip_phones_of_the_primary_as_guests() {
+    let guests = || {
+        Expect::count("phone-registered")
+            .on("secondary")
+            .with("guest", true)
+    };
+    assert!(only(crash_and_return(), guests().exactly(16)).passed);
+    let r = only(crash_and_return(), guests().exactly(15));
+    assert!(!r.passed);
+    assert!(r.detail.starts_with("16 during the run"), "{}", r.detail);
+}
+
+#[test]
+fn field_globs_pick_phones_by_extension() {
+    let r = only(
+        crash_and_return(),
+        Expect::count("phone-registered")
+            .with("phone", "201*")
+            .with("guest", true)
+            .exactly(7),
+    );
+    assert!(r.passed, "{}", r.detail);
+}
+
+#[test]
+fn a_state_holds_throughout_a_window_or_names_when_it_broke() {
+    let on_secondary = || Expect::phone("2011").on("secondary").as_guest(true);
+    let r = only(
+        crash_and_return(),
+        on_secondary().from("fault 0 + 4m").to("fault 1 + 9m"),
+    );
+    assert!(r.passed, "{}", r.detail);
+    let r = only(
+        crash_and_return(),
+        on_secondary().from("fault 0 + 4m").to("fault 1 + 15m"),
+    );
+    assert!(!r.passed);
+    assert!(
+        r.detail.starts_with("at 35m") && r.detail.contains("registered"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
+fn states_of_services_licences_hunt_groups_and_calls() {
+    let o = crash_and_return()
+        .expect(Expect::service("voicemail-pro", "secondary", "active").at("fault 0 + 5m"))
+        .expect(Expect::service("voicemail-pro", "primary", "active").at("fault 1 + 1m"))
+        .expect(Expect::licence("expansion-l", "grace").from("6m").to("24m"))
+        .expect(Expect::hunt_group("sales", "secondary", true).at("15m"))
+        .expect(Expect::hunt_group("sales", "primary", true).at("40m"))
+        .expect(Expect::calls_up().at_most(0).from("0s").to("45m"))
+        .expect(Expect::phone("2017").nowhere().at("fault 0 + 10m"))
+        .run()
+        .unwrap();
+    o.assert_passed();
+}
+
+#[test]
+fn times_relative_to_a_fault_move_with_it_in_a_fault_time_sweep() {
+    let s = crash_and_return()
+        .expect(Expect::never("failover-started").to("fault 0 + 2m"))
+        .expect(
+            Expect::eventually("failover-started")
+                .from("fault 0")
+                .to("fault 0 + 5m"),
+        )
+        .build()
+        .unwrap();
+    let moved = shift_fault(&s, 0, Dur::mins(12)).unwrap();
+    let Expectation::Never { window, .. } = &moved.expectations[0].expect else {
+        panic!("not a never: {:?}", moved.expectations[0]);
+    };
+    assert_eq!(window.to.at, Dur::mins(14));
+    assert_eq!(window.from.at, Dur::ZERO, "a fixed time stays");
+    let o = fleetsim_scenario::run(&moved, &Default::default()).unwrap();
+    o.assert_passed();
+}
+
+#[test]
+fn no_failover_fails_when_no_fault_was_applied() {
+    let r = only(
+        ScenarioBuilder::on_builtin_fleet("reference").duration("10m"),
+        Expect::no_failover("primary"),
+    );
+    assert!(!r.passed);
+    assert!(r.detail.contains("no fault was applied"), "{}", r.detail);
+}
+
+#[test]
+fn no_failover_fails_when_its_fault_had_no_visible_effect() {
+    let r = only(
+        ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("10m")
+            .fault("5m", "latency = { target = \"primary\", delay = \"5ms\" }"),
+        Expect::no_failover("primary"),
+    );
+    assert!(!r.passed);
+    assert!(
+        r.detail.contains("no fault took visible effect"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
+fn no_failover_names_the_effect_of_its_fault() {
+    let r = only(
+        ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("15m")
+            .crash("5m", "primary")
+            .restart("7m", "primary"),
+        Expect::no_failover("primary"),
+    );
+    assert!(r.passed, "{}", r.detail);
+    assert!(
+        r.detail
+            .contains("the fault took effect: 5m primary server-crashed"),
+        "{}",
+        r.detail
+    );
+}
+
+const HEAD: &str = r#"
+fleet = "fleets/reference.toml"
+duration = "30m"
+[[fault]]
+at = "5m"
+crash = "primary"
+[[expect]]
+"#;
+
+#[test]
+fn an_unknown_event_is_a_file_error_that_suggests_the_nearest_name() {
+    let e = parse_error(&format!("{HEAD}never = {{ event = \"failover-start\" }}"));
+    assert!(
+        e.contains("inline.toml:8")
+            && e.contains("expect[0].never.event")
+            && e.contains("did you mean \"failover-started\"?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unknown_field_is_a_file_error_that_lists_the_event_fields() {
+    let e = parse_error(&format!(
+        "{HEAD}count = {{ event = \"phone-registered\", where = {{ guests = true }}, min = 1 }}"
+    ));
+    assert!(
+        e.contains("expect[0].count.where.guests")
+            && e.contains("fields of phone-registered: guest, home, phone"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_field_of_the_wrong_type_is_a_file_error() {
+    let e = parse_error(&format!(
+        "{HEAD}count = {{ event = \"phone-registered\", where = {{ guest = \"yes\" }}, min = 1 }}"
+    ));
+    assert!(
+        e.contains("guest of phone-registered is true or false, not a string"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_time_relative_to_a_fault_that_does_not_exist_lists_the_faults() {
+    let e = parse_error(&format!(
+        "{HEAD}never = {{ event = \"peer-lost\", from = \"fault 2\" }}"
+    ));
+    assert!(
+        e.contains("there is no fault 2") && e.contains("fault 0 at 5m: crash primary"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_state_needs_a_moment_or_a_window() {
+    let e = parse_error(&format!(
+        "{HEAD}state = {{ phone = \"2011\", on = \"primary\" }}"
+    ));
+    assert!(e.contains("a state needs a moment or a window"), "{e}");
+}
