@@ -197,11 +197,20 @@ fn print_found(f: &Found, report: &ChaosReport, out: &Path) -> anyhow::Result<()
     } else {
         outln!("  not shrunk (--shrink-limit): {}", shape(&f.drawn));
     }
-    let p = path.display();
-    outln!("  scenario: {p}");
-    outln!("  rerun:    fleetsim chaos --replay {p}");
-    outln!("  events:   fleetsim run {p} --events events.jsonl");
+    outln!("  scenario: {}", path.display());
+    for line in rerun_lines(&path) {
+        outln!("  {line}");
+    }
     Ok(())
+}
+
+/// The commands printed under a violation, its file as one shell word.
+fn rerun_lines(path: &Path) -> [String; 2] {
+    let p = fleetsim_report::shell_word(&path.display().to_string());
+    [
+        format!("rerun:    fleetsim chaos --replay {p}"),
+        format!("events:   fleetsim run {p} --events events.jsonl"),
+    ]
 }
 
 fn print_summary(report: &ChaosReport, secs: f64) {
@@ -255,4 +264,16 @@ fn replay(file: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rerun_lines;
+
+    #[test]
+    fn a_violation_file_in_a_directory_with_a_space_is_one_shell_word() {
+        let [replay, events] = rerun_lines(std::path::Path::new("my runs/chaos-x.toml"));
+        assert!(replay.ends_with("fleetsim chaos --replay 'my runs/chaos-x.toml'"));
+        assert!(events.contains("fleetsim run 'my runs/chaos-x.toml' --events"));
+    }
 }

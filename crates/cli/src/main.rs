@@ -423,6 +423,10 @@ fn rerun_args(args: &RunArgs) -> Vec<String> {
     if args.strict {
         v.push("--strict".into());
     }
+    // The test hook too: without it a rerun would not panic.
+    if let Some(server) = &args.inject_panic {
+        v.extend(["--inject-panic".into(), server.clone()]);
+    }
     v
 }
 

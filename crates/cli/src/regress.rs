@@ -187,6 +187,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         scenario: fleetsim_model::embedded::run_arg(&scenario.origin)
             .map_or_else(|| args.scenario.clone(), str::to_string),
         strict: args.strict,
+        inject_panic: args.inject_panic.clone(),
     };
     if args.format == Format::Json {
         match reports.as_slice() {
@@ -295,6 +296,8 @@ struct Again {
     scenario: String,
     /// `--strict` was given.
     strict: bool,
+    /// The test hook, repeated so that a rerun panics as the sweep did.
+    inject_panic: Option<String>,
 }
 
 /// The command that reruns one variation.
@@ -310,6 +313,12 @@ fn reproduce(again: &Again, v: &fleetsim_scenario::sweep::Variation, policy: &st
     }
     if again.strict {
         cmd.push_str(" --strict");
+    }
+    if let Some(server) = &again.inject_panic {
+        cmd.push_str(&format!(
+            " --inject-panic {}",
+            fleetsim_report::shell_word(server)
+        ));
     }
     cmd
 }

@@ -259,8 +259,9 @@ pub fn unknown_fleet(name: &str) -> String {
 /// What would be right for `fleet = "builtin:NAME"` naming no built-in
 /// fleet: the nearest, and every built-in fleet.
 pub fn builtin_fleet_hint(name: &str) -> String {
-    let near = suggest::nearest(name, fleet_names())
-        .map_or(String::new(), |n| format!("did you mean \"{BUILTIN}{n}\"? "));
+    let near = suggest::nearest(name, fleet_names()).map_or(String::new(), |n| {
+        format!("did you mean \"{BUILTIN}{n}\"? ")
+    });
     let all: Vec<String> = fleet_names().map(|n| format!("{BUILTIN}{n}")).collect();
     format!("{near}built-in fleets: {}", all.join(", "))
 }
@@ -297,7 +298,12 @@ mod tests {
 
     #[test]
     fn every_built_in_fleet_loads_by_any_of_its_names() {
-        for name in ["reference", "reference.toml", "fleets/reference.toml", "builtin:reference"] {
+        for name in [
+            "reference",
+            "reference.toml",
+            "fleets/reference.toml",
+            "builtin:reference",
+        ] {
             assert!(fleet(name).unwrap().is_ok(), "{name}");
         }
         assert!(fleet("refrence").is_none());

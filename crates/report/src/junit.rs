@@ -113,7 +113,10 @@ pub fn render(o: &RunOutcome) -> String {
 fn rerun_line(o: &RunOutcome) -> String {
     match crate::reproduce(o) {
         Some(cmd) => format!("reproduce: {cmd}"),
-        None => format!("reproduce: the scenario is built in code; run it with seed {}", o.seed),
+        None => format!(
+            "reproduce: the scenario is built in code; run it with seed {}",
+            o.seed
+        ),
     }
 }
 

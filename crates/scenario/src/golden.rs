@@ -243,8 +243,7 @@ const FAULT: &str = "fault ";
 fn fault_before(milestones: &[Milestone], t: u64) -> Option<&Milestone> {
     milestones
         .iter()
-        .filter(|f| f.key.starts_with(FAULT) && f.t_ms <= t)
-        .next_back()
+        .rfind(|f| f.key.starts_with(FAULT) && f.t_ms <= t)
 }
 
 /// Two times for prose, each rounded as usual, unless rounding would show
