@@ -3,7 +3,8 @@
 //! Exit codes (`run`, `sweep`, `determinism`, `check`):
 //! - 0: every expectation holds (every run of a sweep; identical logs);
 //! - 1: an expectation failed (or a golden timeline differs, or the event
-//!   logs of a determinism check differ);
+//!   logs of a determinism check differ, or `--strict` found nothing
+//!   checked);
 //! - 2: bad input or usage: a file, a flag, a value, an output path that
 //!   cannot be written (checked before the run);
 //! - 3: the emulator itself failed: a panic in any task of a run, a runtime

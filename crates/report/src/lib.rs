@@ -1,7 +1,10 @@
 //! Reports of a run: a readable text timeline with metrics and verdict, a
 //! JSON summary for machines, and the event log as JSON lines.
 //!
-//! Reports only read a [`RunOutcome`]; they never run anything.
+//! Reports only read a [`RunOutcome`]; they never run anything. Every view
+//! that offers a command to rerun the run prints the same one,
+//! [`reproduce`], and says the same when nothing was checked
+//! ([`NOTHING_CHECKED`]).
 //!
 //! # Layout
 //! - [`text`]: the terminal timeline, phone events grouped, optional colour.
