@@ -148,7 +148,10 @@ fn golden_timeline_is_recorded_then_matched_then_diffed_semantically() {
     assert!(String::from_utf8_lossy(&first.stderr).contains("recorded"));
     let same = fleetsim_out(&["run", "primary-crash", "--golden", g]);
     assert_eq!(same.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&same.stdout).contains("golden: matches"));
+    assert!(
+        String::from_utf8_lossy(&same.stdout)
+            .contains(&format!("PASS  golden timeline {g}\n        matches {g}"))
+    );
     // A later crash moves the takeover: the diff says so in words, and fails.
     let moved = fleetsim_out(&["run", "primary-crash", "--golden", g, "--fault-at", "0=6m"]);
     assert_eq!(moved.status.code(), Some(1));

@@ -93,15 +93,6 @@ fn junit_has_one_passing_test_case_per_expectation() {
 }
 
 /// The counts a JUnit file declares on its suite: (tests, failures, errors).
-fn junit_counts(xml: &str) -> (usize, usize, usize) {
-    let suite = xml.lines().find(|l| l.contains("<testsuite ")).unwrap();
-    let attr = |name: &str| -> usize {
-        let start = suite.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
-        suite[start..].split('"').next().unwrap().parse().unwrap()
-    };
-    (attr("tests"), attr("failures"), attr("errors"))
-}
-
 #[test]
 fn a_failing_run_says_failed_in_text_json_junit_and_exit_code_alike() {
     let dir = temp_dir("agree-fail");

@@ -150,6 +150,26 @@ pub fn fleetsim_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Runs a command line fleetsim printed (`fleetsim run …`) through `sh`,
+/// exactly as a user pasting it would, with this build first on PATH.
+pub fn run_as_printed(cmd: &str) -> Output {
+    let bin = Path::new(env!("CARGO_BIN_EXE_fleetsim")).parent().unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
+    assert!(
+        cmd.starts_with("fleetsim "),
+        "not a fleetsim command: {cmd}"
+    );
+    Command::new("sh")
+        .args(["-c", cmd])
+        .env("PATH", std::env::join_paths(dirs).unwrap())
+        .env("NO_COLOR", "1")
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
 /// Runs fleetsim with `args`.
 pub fn fleetsim_out(args: &[&str]) -> Output {
     fleetsim().args(args).output().unwrap()
@@ -226,6 +246,22 @@ pub fn verdicts(dir: &Path, args: &[&str]) -> Verdicts {
         json: serde_json::from_slice(&json.stdout).unwrap(),
         junit: std::fs::read_to_string(&junit).unwrap(),
     }
+}
+
+/// The `tests`, `failures` and `errors` counts of a JUnit file's suite.
+pub fn junit_counts(xml: &str) -> (usize, usize, usize) {
+    (
+        junit_attr(xml, "tests"),
+        junit_attr(xml, "failures"),
+        junit_attr(xml, "errors"),
+    )
+}
+
+/// A count attribute (`skipped`, …) of a JUnit file's suite.
+pub fn junit_attr(xml: &str, name: &str) -> usize {
+    let suite = xml.lines().find(|l| l.contains("<testsuite ")).unwrap();
+    let start = suite.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+    suite[start..].split('"').next().unwrap().parse().unwrap()
 }
 
 /// Runs `cmd` and returns its exit code, or kills it and returns `None` if

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use fleetsim_model::embedded::{EmbeddedResolver, FILES};
-use fleetsim_model::{Scenario, human_ms, scenario::DiskResolver};
+use fleetsim_model::embedded::{self, EmbeddedResolver, FILES};
+use fleetsim_model::{Scenario, human_ms, scenario::DiskResolver, suggest};
 use fleetsim_scenario::chaos::{self, Base, ChaosPlan, ChaosReport, FaultClass, Found, Invariant};
 
 use crate::BAD_INPUT;
@@ -59,17 +59,19 @@ fn load_base(arg: Option<&str>) -> Result<Base, String> {
         };
         return Base::from_text(a, &text, &resolver).map_err(|e| e.to_string());
     }
-    let want = |p: &str| [a, &format!("{a}.toml"), &format!("fleets/{a}.toml")].contains(&p);
-    let (p, text) = FILES.iter().find(|(p, _)| want(p)).ok_or_else(|| {
-        let known: Vec<&str> = FILES
-            .iter()
-            .map(|(p, _)| p.trim_end_matches(".toml"))
-            .collect();
-        format!(
-            "{a}: no such file, and no built-in of that name (built-ins: {})",
-            known.join(", ")
-        )
-    })?;
+    let (p, text) = embedded::scenario_file(a)
+        .or_else(|| embedded::fleet_file(a))
+        .ok_or_else(|| {
+            let known: Vec<&str> = FILES
+                .iter()
+                .map(|(p, _)| p.trim_end_matches(".toml"))
+                .collect();
+            format!(
+                "{a}: no such file, and no built-in of that name{} (built-ins: {})",
+                suggest::did_you_mean(a, embedded::scenario_names().chain(embedded::fleet_names())),
+                known.join(", ")
+            )
+        })?;
     Base::from_text(p, text, &EmbeddedResolver).map_err(|e| e.to_string())
 }
 
@@ -100,8 +102,8 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         Some(Ok(c)) => c,
         Some(Err(e)) => return bad(format!("--faults: {e}")),
     };
-    if let Err(e) = std::fs::create_dir_all(&args.out) {
-        return bad(format!("--out {}: {e}", args.out.display()));
+    if let Err(e) = crate::files::check_out_dir(&args.out) {
+        return bad(e);
     }
     let mut plan = ChaosPlan::new(base, args.schedules);
     plan.seed = args.seed;
@@ -195,11 +197,20 @@ fn print_found(f: &Found, report: &ChaosReport, out: &Path) -> anyhow::Result<()
     } else {
         outln!("  not shrunk (--shrink-limit): {}", shape(&f.drawn));
     }
-    let p = path.display();
-    outln!("  scenario: {p}");
-    outln!("  rerun:    fleetsim chaos --replay {p}");
-    outln!("  events:   fleetsim run {p} --events events.jsonl");
+    outln!("  scenario: {}", path.display());
+    for line in rerun_lines(&path) {
+        outln!("  {line}");
+    }
     Ok(())
+}
+
+/// The commands printed under a violation, its file as one shell word.
+fn rerun_lines(path: &Path) -> [String; 2] {
+    let p = fleetsim_report::shell_word(&path.display().to_string());
+    [
+        format!("rerun:    fleetsim chaos --replay {p}"),
+        format!("events:   fleetsim run {p} --events events.jsonl"),
+    ]
 }
 
 fn print_summary(report: &ChaosReport, secs: f64) {
@@ -253,4 +264,16 @@ fn replay(file: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rerun_lines;
+
+    #[test]
+    fn a_violation_file_in_a_directory_with_a_space_is_one_shell_word() {
+        let [replay, events] = rerun_lines(std::path::Path::new("my runs/chaos-x.toml"));
+        assert!(replay.ends_with("fleetsim chaos --replay 'my runs/chaos-x.toml'"));
+        assert!(events.contains("fleetsim run 'my runs/chaos-x.toml' --events"));
+    }
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use fleetsim_model::{Fleet, LoadError, Scenario, Source, embedded};
+use fleetsim_model::{Fleet, LoadError, Scenario, Source, embedded, suggest};
 
 /// Refuses a fleet with an external member for a command that runs in sim
 /// mode only (`sweep`, `determinism`, `chaos`): the member is a real process.
@@ -26,19 +26,35 @@ pub(crate) fn load_scenario(arg: Option<&str>) -> Result<Scenario, LoadError> {
         Some(a) if Path::new(a).exists() => return Scenario::load(Path::new(a)),
         Some(a) => a,
     };
-    embedded::scenario(name).unwrap_or_else(|| {
-        let known: Vec<&str> = embedded::scenario_names().collect();
-        Err(LoadError::Io {
-            path: name.to_string(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "no such file, and no built-in scenario of that name (built-ins: {})",
-                    known.join(", ")
-                ),
-            ),
-        })
-    })
+    embedded::scenario(name).unwrap_or_else(|| Err(not_found(name)))
+}
+
+/// `arg` names neither a file nor a built-in: the nearest of either.
+pub(crate) fn not_found(arg: &str) -> LoadError {
+    let why = match nearest_file(arg) {
+        Some(near) => format!("no such file (did you mean {near}?)"),
+        None => embedded::unknown_scenario(arg),
+    };
+    LoadError::Io {
+        path: arg.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, why),
+    }
+}
+
+/// The file in the directory `arg` names whose name is nearest to its own,
+/// when `arg` names a directory at all.
+fn nearest_file(arg: &str) -> Option<String> {
+    let path = Path::new(arg);
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let name = path.file_name()?.to_str()?;
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    let near = suggest::nearest(name, names)?;
+    Some(dir.join(near).display().to_string())
 }
 
 /// What a checked file turned out to be.
@@ -48,6 +64,9 @@ enum Checked {
 }
 
 fn check_one(path: &Path) -> Result<Checked, LoadError> {
+    if !path.exists() {
+        return check_builtin(&path.to_string_lossy());
+    }
     let shown = path.display().to_string();
     let text = fleetsim_model::read_text(path)?;
     // A fleet has servers; a scenario names a fleet. Decide on the keys, then
@@ -59,6 +78,17 @@ fn check_one(path: &Path) -> Result<Checked, LoadError> {
         })?)))
     } else {
         Ok(Checked::Scenario(Box::new(Scenario::load(path)?)))
+    }
+}
+
+/// A built-in scenario or fleet named instead of a file.
+fn check_builtin(name: &str) -> Result<Checked, LoadError> {
+    if let Some(s) = embedded::scenario(name) {
+        return Ok(Checked::Scenario(Box::new(s?)));
+    }
+    match embedded::fleet(name) {
+        Some(f) => Ok(Checked::Fleet(Box::new(f?))),
+        None => Err(not_found(name)),
     }
 }
 
@@ -160,6 +190,17 @@ pub(crate) fn list(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Makes the directory `--out` names, before a campaign, and checks a file
+/// can be written in it.
+pub(crate) fn check_out_dir(dir: &Path) -> Result<(), String> {
+    let why = |what: String| format!("--out {}: {what}", dir.display());
+    std::fs::create_dir_all(dir).map_err(|e| why(format!("cannot be made: {e}")))?;
+    if !dir.is_dir() {
+        return Err(why("is not a directory".into()));
+    }
+    check_writable("--out", &dir.join(".fleetsim-write-check"))
+}
+
 /// Checks, before a run, that `path` (given with `flag`) can be written:
 /// its directory exists, it is not a directory, and a file can be made or
 /// opened there. A file made for the check is removed again.
@@ -188,4 +229,67 @@ pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<(), String> {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
+}
+
+/// `fleetsim show [NAME]`: a built-in scenario's or fleet's TOML, ready to
+/// copy and edit; without a name, what there is.
+pub(crate) fn show(name: Option<&str>) -> anyhow::Result<ExitCode> {
+    let Some(name) = name else {
+        list_builtins();
+        return Ok(ExitCode::SUCCESS);
+    };
+    if let Some((_, text)) = embedded::scenario_file(name) {
+        out!("{}", portable(text));
+    } else if let Some((_, text)) = embedded::fleet_file(name) {
+        out!("{text}");
+    } else {
+        let known = embedded::scenario_names().chain(embedded::fleet_names());
+        return Err(crate::Usage(format!(
+            "no built-in scenario or fleet {name:?}{}; `fleetsim show` lists them",
+            suggest::did_you_mean(name, known)
+        ))
+        .into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every built-in scenario and fleet, one line each.
+fn list_builtins() {
+    outln!("Built-in scenarios (`fleetsim show NAME` prints one, `fleetsim run NAME` runs it):");
+    let names: Vec<&str> = embedded::scenario_names().collect();
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
+    for n in names {
+        let desc = match embedded::scenario(n) {
+            Some(Ok(s)) => s.description,
+            _ => String::new(),
+        };
+        outln!("  {n:<width$}  {desc}");
+    }
+    outln!();
+    outln!("Built-in fleets (a scenario file anywhere names one as fleet = \"builtin:NAME\"):");
+    for n in embedded::fleet_names() {
+        if let Some(Ok(f)) = embedded::fleet(n) {
+            outln!("  {n:<width$}  {}", f.description);
+        }
+    }
+}
+
+/// A built-in scenario's text as a copy runs from anywhere: a fleet named
+/// by its path among the built-ins is named `builtin:NAME` instead.
+fn portable(text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| match builtin_fleet_line(l) {
+            Some(n) => format!("fleet = \"{}{n}\"", embedded::BUILTIN),
+            None => l.to_string(),
+        })
+        .collect();
+    lines.join("\n") + "\n"
+}
+
+/// The built-in fleet a `fleet = "PATH"` line names, if it names one.
+fn builtin_fleet_line(line: &str) -> Option<&'static str> {
+    let path = line.strip_prefix("fleet = \"")?.strip_suffix('"')?;
+    let (p, _) = embedded::fleet_file(path)?;
+    Some(p.trim_start_matches("fleets/").trim_end_matches(".toml"))
 }

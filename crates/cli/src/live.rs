@@ -53,7 +53,7 @@ pub(crate) struct UpArgs {
     policy: crate::policy::Policy,
 }
 
-/// A fleet file, or a built-in fleet by name.
+/// A fleet file, or a built-in fleet by name (`reference`, `builtin:reference`).
 pub(crate) fn load_fleet(arg: &str) -> Result<Fleet, String> {
     if Path::new(arg).exists() {
         let text = fleetsim_model::read_text(Path::new(arg)).map_err(|e| e.to_string())?;
@@ -63,18 +63,13 @@ pub(crate) fn load_fleet(arg: &str) -> Result<Fleet, String> {
         })
         .map_err(|e| e.to_string());
     }
-    let path = format!("fleets/{}.toml", arg.trim_end_matches(".toml"));
-    let (_, text) = embedded::FILES
-        .iter()
-        .find(|(p, _)| *p == path)
-        .ok_or_else(|| {
-            format!("{arg}: no such file, and no built-in fleet of that name (built-in: reference)")
-        })?;
-    Fleet::from_toml(&Source {
-        name: &format!("<embedded>/scenarios/{path}"),
-        text,
-    })
-    .map_err(|e| e.to_string())
+    match embedded::fleet(arg) {
+        Some(f) => f.map_err(|e| e.to_string()),
+        None => Err(format!(
+            "{arg}: no such file, and {}",
+            embedded::unknown_fleet(arg)
+        )),
+    }
 }
 
 /// `fleetsim up`: runs until Ctrl-C.

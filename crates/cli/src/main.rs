@@ -3,7 +3,8 @@
 //! Exit codes (`run`, `sweep`, `determinism`, `check`):
 //! - 0: every expectation holds (every run of a sweep; identical logs);
 //! - 1: an expectation failed (or a golden timeline differs, or the event
-//!   logs of a determinism check differ);
+//!   logs of a determinism check differ, or `--strict` found nothing
+//!   checked);
 //! - 2: bad input or usage: a file, a flag, a value, an output path that
 //!   cannot be written (checked before the run);
 //! - 3: the emulator itself failed: a panic in any task of a run, a runtime
@@ -11,7 +12,8 @@
 //!
 //! # Layout
 //! - `main`: arguments and dispatch.
-//! - `files`: finding, checking and listing scenario and fleet files.
+//! - `files`: finding, checking, listing and showing scenario and fleet
+//!   files (built-ins by name, the nearest name for a misspelt one).
 //! - `bench`: the benchmark (`fleetsim bench`).
 //! - `live`: `up`, `ctl` and `watch` for a live fleet.
 //! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
@@ -99,6 +101,11 @@ enum Command {
     },
     /// Measure emulated time / wall time, memory and RPC cost against bare tonic.
     Bench(bench::BenchArgs),
+    /// Print a built-in scenario or fleet (TOML, to copy and edit); without NAME, list them.
+    Show {
+        /// A built-in scenario (`primary-crash`) or fleet (`reference`).
+        name: Option<String>,
+    },
     /// List the built-in takeover policies, one line each.
     Policies,
     /// Check a live fleet member at HOST:PORT against the protocol (docs/protocol.md).
@@ -157,6 +164,9 @@ struct RunArgs {
     /// Move fault INDEX (0-based, time order) to TIME, and later faults with it.
     #[arg(long, value_name = "INDEX=TIME")]
     fault_at: Vec<regress::FaultAt>,
+    /// Fail (exit 1) when nothing was checked: no expectations and no golden.
+    #[arg(long)]
+    strict: bool,
     /// Test hook: SERVER's first gRPC request panics (checks the harness).
     #[arg(long, value_name = "SERVER", hide = true)]
     inject_panic: Option<String>,
@@ -180,6 +190,7 @@ impl Default for RunArgs {
             update_golden: false,
             golden_tolerance: "0".into(),
             fault_at: Vec::new(),
+            strict: false,
             inject_panic: None,
         }
     }
@@ -225,6 +236,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Check { files, verbose } => Ok(files::check(&files, verbose)),
         Command::List { dir } => files::list(dir.as_deref()),
+        Command::Show { name } => files::show(name.as_deref()),
         Command::Sweep(args) => regress::sweep(args),
         Command::Determinism(args) => regress::determinism(args),
         Command::Chaos(args) => chaos::main(args),
@@ -355,26 +367,68 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| RunOptions::default().policy),
         inject_panic: args.inject_panic.clone(),
     };
-    let outcome = match fleetsim_scenario::run(&scenario, &opts) {
+    let mut outcome = match fleetsim_scenario::run(&scenario, &opts) {
         Err(e @ fleetsim_scenario::RunError::ExternalNeedsLive { .. }) => {
             return Err(Usage(e.to_string()).into());
         }
         r => r?,
     };
+    // The command line's own checks join the expectations before any view
+    // is written, so text, JSON, JUnit, HTML and the exit code agree.
+    if let (Some(path), None) = (&args.golden, &outcome.error) {
+        let check = regress::golden(path, golden, &outcome, args.update_golden, tolerance)?;
+        outcome.expectations.extend(check);
+    }
+    if args.strict {
+        strict_check(&mut outcome);
+    }
+    outcome.spec.rerun_args.extend(rerun_args(&args));
     write_outputs(&args, &outcome)?;
     if let Some(e) = &outcome.error {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(EMULATOR_FAILED));
     }
-    let golden_ok = match &args.golden {
-        Some(path) => regress::golden(path, golden, &outcome, args.update_golden, tolerance)?,
-        None => true,
-    };
-    Ok(if outcome.passed() && golden_ok {
+    Ok(if outcome.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(FAILED)
     })
+}
+
+/// `--strict`: a run that checked nothing fails.
+fn strict_check(outcome: &mut fleetsim_scenario::RunOutcome) {
+    if outcome.expectations.is_empty() {
+        outcome
+            .expectations
+            .push(fleetsim_scenario::ExpectationResult {
+                name: "something is checked (--strict)".into(),
+                passed: false,
+                detail: fleetsim_report::NOTHING_CHECKED.into(),
+            });
+    }
+}
+
+/// The arguments a command rerunning this run repeats, besides the
+/// scenario, seed and policy: one word each.
+fn rerun_args(args: &RunArgs) -> Vec<String> {
+    let mut v = Vec::new();
+    for m in &args.fault_at {
+        v.extend(["--fault-at".into(), format!("{}={}", m.index, m.at)]);
+    }
+    if let Some(g) = args.golden.as_ref().filter(|_| !args.update_golden) {
+        v.extend(["--golden".into(), g.display().to_string()]);
+        if args.golden_tolerance != "0" {
+            v.extend(["--golden-tolerance".into(), args.golden_tolerance.clone()]);
+        }
+    }
+    if args.strict {
+        v.push("--strict".into());
+    }
+    // The test hook too: without it a rerun would not panic.
+    if let Some(server) = &args.inject_panic {
+        v.extend(["--inject-panic".into(), server.clone()]);
+    }
+    v
 }
 
 /// The scenario (with `--fault-at` applied) and the golden tolerance, or

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use fleetsim_model::{Dur, Scenario, human_ms, parse_duration};
 use fleetsim_scenario::golden::Golden;
 use fleetsim_scenario::sweep::{Distribution, SweepPlan};
-use fleetsim_scenario::{RunOptions, RunOutcome};
+use fleetsim_scenario::{ExpectationResult, RunOptions, RunOutcome};
 
 use crate::{BAD_INPUT, EMULATOR_FAILED, FAILED, Format, files};
 
@@ -74,6 +74,9 @@ pub(crate) struct SweepArgs {
     /// each and print side by side (see `fleetsim policies`).
     #[arg(long, value_name = "A,B", value_delimiter = ',', value_parser = crate::policy::parse, default_value = "server-edition")]
     policy: Vec<crate::policy::Policy>,
+    /// Fail (exit 1) when the scenario has no expectations: nothing is checked.
+    #[arg(long)]
+    strict: bool,
     /// Test hook: SERVER's first gRPC request panics in every run.
     #[arg(long, value_name = "SERVER", hide = true)]
     inject_panic: Option<String>,
@@ -176,7 +179,16 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e.into()),
         }
     }
-    let origin = scenario_arg(&args.scenario);
+    let nothing_checked = scenario.expectations.is_empty();
+    if nothing_checked && args.strict {
+        reports.iter_mut().for_each(fail_unchecked);
+    }
+    let again = Again {
+        scenario: fleetsim_model::embedded::run_arg(&scenario.origin)
+            .map_or_else(|| args.scenario.clone(), str::to_string),
+        strict: args.strict,
+        inject_panic: args.inject_panic.clone(),
+    };
     if args.format == Format::Json {
         match reports.as_slice() {
             [one] => outln!("{}", serde_json::to_string_pretty(one)?),
@@ -194,8 +206,11 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             [one] => print_distributions(one),
             all => crate::policy::table(all),
         }
+        if nothing_checked {
+            outln!("{}", fleetsim_report::NOTHING_CHECKED);
+        }
         for r in &reports {
-            print_failures(r, &origin, reports.len() > 1);
+            print_failures(r, &again, reports.len() > 1);
         }
     }
     let errors = reports.iter().any(|r| r.errors().next().is_some());
@@ -263,22 +278,54 @@ fn print_distributions(report: &fleetsim_scenario::SweepReport) {
     }
 }
 
+/// `--strict` on a scenario with no expectations: every run that
+/// otherwise passed fails, saying why.
+fn fail_unchecked(report: &mut fleetsim_scenario::SweepReport) {
+    for r in report.results.iter_mut().filter(|r| r.passed) {
+        r.passed = false;
+        r.failures.push((
+            "something is checked (--strict)".into(),
+            fleetsim_report::NOTHING_CHECKED.into(),
+        ));
+    }
+}
+
+/// What every reproduce command of a sweep shares.
+struct Again {
+    /// The scenario as `fleetsim run` takes it: a built-in's name or a path.
+    scenario: String,
+    /// `--strict` was given.
+    strict: bool,
+    /// The test hook, repeated so that a rerun panics as the sweep did.
+    inject_panic: Option<String>,
+}
+
 /// The command that reruns one variation.
-fn reproduce(origin: &str, v: &fleetsim_scenario::sweep::Variation, policy: &str) -> String {
+fn reproduce(again: &Again, v: &fleetsim_scenario::sweep::Variation, policy: &str) -> String {
     let mut cmd = format!(
-        "fleetsim run {origin} --seed {}{}",
+        "fleetsim run {} --seed {}{}",
+        fleetsim_report::shell_word(&again.scenario),
         v.seed,
         crate::policy::flag(policy)
     );
     if let Some((i, at)) = v.fault_at {
         cmd.push_str(&format!(" --fault-at {i}={at}"));
     }
+    if again.strict {
+        cmd.push_str(" --strict");
+    }
+    if let Some(server) = &again.inject_panic {
+        cmd.push_str(&format!(
+            " --inject-panic {}",
+            fleetsim_report::shell_word(server)
+        ));
+    }
     cmd
 }
 
 /// Lists the variations whose emulator failed, then those whose
 /// expectations failed, each with the command that reproduces it.
-fn print_failures(report: &fleetsim_scenario::SweepReport, origin: &str, named: bool) {
+fn print_failures(report: &fleetsim_scenario::SweepReport, again: &Again, named: bool) {
     let n = report.results.len();
     // Beside other policies, each policy's lines say whose they are.
     let who = if named {
@@ -298,7 +345,7 @@ fn print_failures(report: &fleetsim_scenario::SweepReport, origin: &str, named: 
             errors.len()
         );
         for e in errors {
-            outln!("  {}", reproduce(origin, &e.variation, &report.policy));
+            outln!("  {}", reproduce(again, &e.variation, &report.policy));
             if let Some(err) = &e.error {
                 outln!("      error: {err}");
             }
@@ -310,20 +357,11 @@ fn print_failures(report: &fleetsim_scenario::SweepReport, origin: &str, named: 
             failing.len()
         );
         for f in failing {
-            outln!("  {}", reproduce(origin, &f.variation, &report.policy));
+            outln!("  {}", reproduce(again, &f.variation, &report.policy));
             for (name, detail) in &f.failures {
                 outln!("      {name}: {detail}");
             }
         }
-    }
-}
-
-/// How to name the scenario in a reproduction command.
-fn scenario_arg(arg: &str) -> String {
-    if arg.contains(char::is_whitespace) {
-        format!("'{arg}'")
-    } else {
-        arg.to_string()
     }
 }
 
@@ -398,15 +436,15 @@ pub(crate) fn load_golden(path: &Path) -> Result<Option<Golden>, String> {
         .map_err(|e| format!("--golden {}: {e}", path.display()))
 }
 
-/// Records a golden timeline (`update`, or no `was` yet) or compares with
-/// `was`; returns false when it differs.
+/// Records a golden timeline (`update`, or no `was` yet: no check) or
+/// compares with `was`: a check that passes when nothing differs.
 pub(crate) fn golden(
     path: &Path,
     was: Option<Golden>,
     outcome: &RunOutcome,
     update: bool,
     tolerance: Dur,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<ExpectationResult>> {
     let now = Golden::of(outcome);
     let was = match was {
         Some(was) if !update => was,
@@ -414,23 +452,24 @@ pub(crate) fn golden(
             std::fs::write(path, now.to_json())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             eprintln!("golden timeline recorded in {}", path.display());
-            return Ok(true);
+            return Ok(None);
         }
     };
     let diff = was.diff(&now, tolerance.as_millis());
-    if diff.is_empty() {
-        outln!("golden: matches {}", path.display());
-        Ok(true)
+    let shown = path.display();
+    let detail = if diff.is_empty() {
+        format!("matches {shown}")
     } else {
-        outln!(
-            "golden: {} differences from {}:",
+        let lines: Vec<String> = diff.iter().map(|d| format!("- {d}")).collect();
+        format!(
+            "{} differences from {shown}:\n{}\n(if the change is intended: rerun with --update-golden)",
             diff.len(),
-            path.display()
-        );
-        for d in &diff {
-            outln!("  - {d}");
-        }
-        outln!("  (if the change is intended: rerun with --update-golden)");
-        Ok(false)
-    }
+            lines.join("\n")
+        )
+    };
+    Ok(Some(ExpectationResult {
+        name: format!("golden timeline {shown}"),
+        passed: diff.is_empty(),
+        detail,
+    }))
 }

@@ -18,6 +18,7 @@ use crate::event::EventKind;
 use crate::fault::{Fault, glob};
 use crate::fleet::Fleet;
 use crate::schema::{FieldType, event_names, fields};
+use crate::suggest::nearest;
 
 /// A moment of the run: a time, or a time relative to a fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -527,7 +528,7 @@ impl Ctx<'_> {
         let name = event.get_ref();
         name.parse::<EventKind>().map_err(|_| {
             let names = event_names();
-            let near = nearest(name, &names);
+            let near = nearest(name, names.iter().copied());
             let hint = match near {
                 Some(n) => format!("did you mean {n:?}? events: {}", names.join(", ")),
                 None => format!("events: {}", names.join(", ")),
@@ -623,30 +624,6 @@ fn write_as(ty: FieldType) -> String {
     }
 }
 
-/// The name in `names` nearest to `s`, if near enough to be a typo.
-pub fn nearest<'a>(s: &str, names: &[&'a str]) -> Option<&'a str> {
-    names
-        .iter()
-        .map(|n| (edit_distance(s, n), *n))
-        .filter(|(d, n)| *d <= (n.len() / 3).max(2))
-        .min()
-        .map(|(_, n)| n)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 // ---------------------------------------------------------------------------
 // States.
 
@@ -710,7 +687,7 @@ impl Ctx<'_> {
                 .iter()
                 .map(|x| x.extension.as_str())
                 .collect();
-            let hint = match nearest(phone, &all) {
+            let hint = match nearest(phone, all.iter().copied()) {
                 Some(n) => format!("did you mean {n:?}?"),
                 None => format!("phones: {}", some_of(&all)),
             };
@@ -823,13 +800,6 @@ impl Ctx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nearest_suggests_a_typo_but_not_a_stranger() {
-        let names = ["failover-started", "failback-started", "peer-lost"];
-        assert_eq!(nearest("failover-start", &names), Some("failover-started"));
-        assert_eq!(nearest("zzz", &names), None);
-    }
 
     #[test]
     fn glob_values_match_strings_only() {

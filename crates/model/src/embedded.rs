@@ -1,8 +1,12 @@
 //! The scenarios and fleets in `scenarios/`, built into the binary so that
 //! `fleetsim run` works on a fresh machine with no files at hand.
 
+use std::path::Path;
+
 use crate::error::{LoadError, Source};
+use crate::fleet::Fleet;
 use crate::scenario::{FleetResolver, Scenario};
+use crate::suggest::{self, did_you_mean};
 
 /// Every built-in file: (path under `scenarios/`, text).
 pub const FILES: &[(&str, &str)] = &[
@@ -131,6 +135,18 @@ pub const FILES: &[(&str, &str)] = &[
 /// The scenario `fleetsim run` runs when given none.
 pub const DEFAULT_SCENARIO: &str = "primary-crash.toml";
 
+/// How a scenario file anywhere names a built-in fleet:
+/// `fleet = "builtin:reference"`.
+pub const BUILTIN: &str = "builtin:";
+
+/// Where built-in files say they are, in errors and a scenario's origin.
+pub const SHOWN_DIR: &str = "<embedded>/scenarios/";
+
+/// How a built-in file at `path` (under `scenarios/`) is named in errors.
+pub fn shown(path: &str) -> String {
+    format!("{SHOWN_DIR}{path}")
+}
+
 /// Resolves fleet paths among the built-in files.
 #[derive(Debug, Clone, Copy)]
 pub struct EmbeddedResolver;
@@ -141,29 +157,54 @@ impl FleetResolver for EmbeddedResolver {
         FILES
             .iter()
             .find(|(p, _)| *p == path)
-            .map(|(p, t)| (format!("<embedded>/scenarios/{p}"), (*t).to_string()))
+            .map(|(p, t)| (shown(p), (*t).to_string()))
             .ok_or_else(|| LoadError::Io {
-                path: format!("<embedded>/scenarios/{path}"),
+                path: shown(path),
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such built-in file"),
             })
     }
 }
 
-/// Loads a built-in scenario by file name (`primary-crash.toml` or `primary-crash`).
-pub fn scenario(name: &str) -> Option<Result<Scenario, LoadError>> {
-    let want = if name.ends_with(".toml") {
-        name.to_string()
-    } else {
-        format!("{name}.toml")
-    };
-    let (path, text) = FILES
+/// A built-in scenario's (path under `scenarios/`, text), by name
+/// (`primary-crash` or `primary-crash.toml`).
+pub fn scenario_file(name: &str) -> Option<(&'static str, &'static str)> {
+    let want = format!("{}.toml", name.trim_end_matches(".toml"));
+    FILES
         .iter()
-        .find(|(p, _)| *p == want && !p.starts_with("fleets/"))?;
-    let shown = format!("<embedded>/scenarios/{path}");
+        .find(|(p, _)| *p == want && !p.starts_with("fleets/"))
+        .copied()
+}
+
+/// A built-in fleet's (path under `scenarios/`, text), by name:
+/// `reference`, `reference.toml`, `fleets/reference.toml` or
+/// `builtin:reference`.
+pub fn fleet_file(name: &str) -> Option<(&'static str, &'static str)> {
+    let name = name.strip_prefix(BUILTIN).unwrap_or(name);
+    let name = name.strip_prefix("fleets/").unwrap_or(name);
+    let want = format!("fleets/{}.toml", name.trim_end_matches(".toml"));
+    FILES.iter().find(|(p, _)| *p == want).copied()
+}
+
+/// Loads a built-in scenario by name (`primary-crash.toml` or `primary-crash`).
+pub fn scenario(name: &str) -> Option<Result<Scenario, LoadError>> {
+    let (path, text) = scenario_file(name)?;
     Some(Scenario::parse(
-        &Source { name: &shown, text },
+        &Source {
+            name: &shown(path),
+            text,
+        },
         &EmbeddedResolver,
     ))
+}
+
+/// Loads a built-in fleet by name (as [`fleet_file`] takes it).
+pub fn fleet(name: &str) -> Option<Result<Fleet, LoadError>> {
+    let (path, text) = fleet_file(name)?;
+    let src = Source {
+        name: &shown(path),
+        text,
+    };
+    Some(Fleet::from_toml(&src).map_err(LoadError::from))
 }
 
 /// The built-in scenario names (without `.toml`), in file order.
@@ -174,9 +215,100 @@ pub fn scenario_names() -> impl Iterator<Item = &'static str> {
         .map(|(p, _)| p.trim_end_matches(".toml"))
 }
 
+/// The built-in fleet names (`reference`), in file order.
+pub fn fleet_names() -> impl Iterator<Item = &'static str> {
+    FILES
+        .iter()
+        .filter_map(|(p, _)| p.strip_prefix("fleets/"))
+        .map(|p| p.trim_end_matches(".toml"))
+}
+
+/// How `fleetsim run` names the scenario loaded from `origin`: a built-in
+/// by its name, a file by its path as it was given; `None` for one that
+/// has no file (built in code: `<built in code>`).
+pub fn run_arg(origin: &str) -> Option<&str> {
+    match origin.strip_prefix(SHOWN_DIR) {
+        Some(path) => Some(path.trim_end_matches(".toml")),
+        None => (!origin.starts_with('<')).then_some(origin),
+    }
+}
+
+/// Why `name` is neither a file nor a built-in scenario: the nearest
+/// built-in, and every built-in.
+pub fn unknown_scenario(name: &str) -> String {
+    let known: Vec<&str> = scenario_names().collect();
+    format!(
+        "no such file, and no built-in scenario of that name{} (built-ins: {}; `fleetsim show NAME` prints one)",
+        did_you_mean(name, known.iter().copied()),
+        known.join(", ")
+    )
+}
+
+/// Why `name` is neither a file nor a built-in fleet: the nearest
+/// built-in fleet, and every built-in fleet.
+pub fn unknown_fleet(name: &str) -> String {
+    let bare = name.strip_prefix(BUILTIN).unwrap_or(name);
+    let known: Vec<&str> = fleet_names().collect();
+    format!(
+        "no built-in fleet {bare:?}{} (built-in fleets: {})",
+        did_you_mean(bare, known.iter().copied()),
+        known.join(", ")
+    )
+}
+
+/// What would be right for `fleet = "builtin:NAME"` naming no built-in
+/// fleet: the nearest, and every built-in fleet.
+pub fn builtin_fleet_hint(name: &str) -> String {
+    let near = suggest::nearest(name, fleet_names()).map_or(String::new(), |n| {
+        format!("did you mean \"{BUILTIN}{n}\"? ")
+    });
+    let all: Vec<String> = fleet_names().map(|n| format!("{BUILTIN}{n}")).collect();
+    format!("{near}built-in fleets: {}", all.join(", "))
+}
+
+/// What would be right when a scenario's `fleet = "PATH"` cannot be read:
+/// the built-in fleet of that file name, if there is one, or the list.
+pub fn fleet_hint(path: &str) -> String {
+    let stem = Path::new(path)
+        .file_stem()
+        .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+    let builtins: Vec<String> = fleet_names().map(|n| format!("{BUILTIN}{n}")).collect();
+    match fleet_file(&stem) {
+        Some(_) => format!(
+            "the path is relative to the scenario file; for the built-in fleet of that name write fleet = \"{BUILTIN}{stem}\""
+        ),
+        None => format!(
+            "the path is relative to the scenario file; or name a built-in fleet: {}",
+            builtins.join(", ")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_built_in_is_named_by_its_name_and_a_file_by_its_path() {
+        let s = scenario("primary-crash").unwrap().unwrap();
+        assert_eq!(run_arg(&s.origin), Some("primary-crash"));
+        assert_eq!(run_arg("my dir/x.toml"), Some("my dir/x.toml"));
+        assert_eq!(run_arg("<built in code>"), None);
+    }
+
+    #[test]
+    fn every_built_in_fleet_loads_by_any_of_its_names() {
+        for name in [
+            "reference",
+            "reference.toml",
+            "fleets/reference.toml",
+            "builtin:reference",
+        ] {
+            assert!(fleet(name).unwrap().is_ok(), "{name}");
+        }
+        assert!(fleet("refrence").is_none());
+        assert!(unknown_fleet("builtin:refrence").contains("did you mean reference?"));
+    }
 
     #[test]
     fn every_embedded_scenario_loads() {

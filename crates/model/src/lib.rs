@@ -21,6 +21,7 @@
 //! - [`limits`]: the documented limits on sizes, durations and timers.
 //! - [`read`]: reading files with a size cap and located UTF-8 errors.
 //! - [`embedded`]: the scenarios and fleets built into the binary.
+//! - [`suggest`]: "did you mean …?", the known name nearest a misspelt one.
 
 pub mod assertion;
 pub mod duration;
@@ -36,6 +37,7 @@ pub mod read;
 pub mod scenario;
 pub mod schema;
 pub mod settings;
+pub mod suggest;
 
 pub use duration::{Dur, format_millis, human_ms, parse_duration};
 pub use error::{FileError, LoadError, Source};

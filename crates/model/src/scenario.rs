@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use crate::assertion::{self, EventMatch, RawCount, RawState, RawWhen, StateProbe, Window};
 use crate::duration::Dur;
+use crate::embedded;
 use crate::error::{FileError, LoadError, Source};
 use crate::fault::{Fault, RawFault};
 use crate::fleet::{Fleet, RawFleet};
@@ -364,6 +365,11 @@ pub struct Scenario {
     pub expectations: Vec<NamedExpectation>,
     /// The call workload.
     pub calls: Calls,
+    /// Arguments besides the scenario, seed and policy that the command
+    /// rerunning it needs, one word each (`--fault-at`, `0=6m`, `--strict`):
+    /// empty from a file; the command line adds what it applied.
+    #[serde(skip)]
+    pub rerun_args: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -546,24 +552,7 @@ impl Scenario {
                 let raw: RawScenario<Spanned<String>> =
                     toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
                 let (rest, path) = raw.split();
-                let (fleet_name, fleet_text) = match resolver.read(path.get_ref()) {
-                    Ok(x) => x,
-                    Err(LoadError::Io { path: p, source }) => {
-                        return Err(src
-                            .error(
-                                path.span(),
-                                Some("fleet"),
-                                format!("cannot read fleet file {p}: {source}"),
-                                Some("the path is relative to the scenario file".into()),
-                            )
-                            .into());
-                    }
-                    Err(e) => return Err(e),
-                };
-                let fleet = Fleet::from_toml(&Source {
-                    name: &fleet_name,
-                    text: &fleet_text,
-                })?;
+                let fleet = read_fleet(src, &path, resolver)?;
                 Ok(rest.validate(src, fleet)?)
             }
         }
@@ -574,6 +563,44 @@ impl Scenario {
         self.seed = seed;
         self
     }
+}
+
+/// The fleet a scenario names: a built-in (`builtin:NAME`), or a path read
+/// through `resolver`; an error at `fleet` says what would be right.
+fn read_fleet(
+    src: &Source<'_>,
+    path: &Spanned<String>,
+    resolver: &dyn FleetResolver,
+) -> Result<Fleet, LoadError> {
+    let wrong = |message: String, hint: String| -> LoadError {
+        src.error(path.span(), Some("fleet"), message, Some(hint))
+            .into()
+    };
+    let (name, text) = match path.get_ref().strip_prefix(embedded::BUILTIN) {
+        Some(b) => match embedded::fleet_file(b) {
+            Some((p, t)) => (embedded::shown(p), t.to_string()),
+            None => {
+                return Err(wrong(
+                    format!("there is no built-in fleet {b:?}"),
+                    embedded::builtin_fleet_hint(b),
+                ));
+            }
+        },
+        None => match resolver.read(path.get_ref()) {
+            Ok(x) => x,
+            Err(LoadError::Io { path: p, source }) => {
+                return Err(wrong(
+                    format!("cannot read fleet file {p}: {source}"),
+                    embedded::fleet_hint(path.get_ref()),
+                ));
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    Ok(Fleet::from_toml(&Source {
+        name: &name,
+        text: &text,
+    })?)
 }
 
 struct RawRest {
@@ -898,6 +925,7 @@ impl RawRest {
             faults,
             expectations,
             calls,
+            rerun_args: Vec::new(),
         })
     }
 }

@@ -456,7 +456,7 @@ pub fn render(o: &RunOutcome) -> String {
         );
     }
     if o.expectations.is_empty() {
-        let _ = write!(h, "<tr><td>(none)</td></tr>");
+        let _ = write!(h, "<tr><td>{}</td></tr>", crate::NOTHING_CHECKED);
     }
     let _ = write!(h, "</table></section>");
 
@@ -691,14 +691,15 @@ pub fn render(o: &RunOutcome) -> String {
         );
     }
     let _ = write!(h, "</tbody></table></section>");
+    let again = match crate::reproduce(o) {
+        Some(cmd) => format!("reproduce with <code>{}</code>", escape(&cmd)),
+        None => format!("built in code, seed {}", o.seed),
+    };
     let _ = write!(
         h,
-        r#"<footer>fleetsim · {} events · {} RPCs · reproduce with <code>fleetsim run {} --seed {}{}</code></footer></main></body></html>"#,
+        r#"<footer>fleetsim · {} events · {} RPCs · {again}</footer></main></body></html>"#,
         o.events.len(),
         o.rpcs,
-        escape(&o.spec.origin),
-        o.seed,
-        escape(&crate::policy_flag(&o.policy))
     );
     h.push('\n');
     h

@@ -21,6 +21,12 @@ pub struct Summary<'a> {
     pub error: Option<&'a RunFailure>,
     /// Expectation verdicts.
     pub expectations: &'a [ExpectationResult],
+    /// What a reader must know about the verdict: `no expectations:
+    /// nothing was checked` when there was nothing to check.
+    pub notes: Vec<&'static str>,
+    /// The command that reruns this run (`fleetsim run …`), or null for a
+    /// scenario built in code.
+    pub reproduce: Option<String>,
     /// Metrics.
     pub metrics: &'a Metrics,
     /// Emulated duration.
@@ -46,6 +52,12 @@ pub fn summary(o: &RunOutcome) -> Summary<'_> {
         passed: o.passed(),
         error: o.error.as_ref(),
         expectations: &o.expectations,
+        notes: if o.expectations.is_empty() {
+            vec![crate::NOTHING_CHECKED]
+        } else {
+            Vec::new()
+        },
+        reproduce: crate::reproduce(o),
         metrics: &o.metrics,
         duration_ms: o.duration_ms,
         wall_ms: (o.wall_ms * 10.0).round() / 10.0,

@@ -28,7 +28,9 @@ pub fn escape(s: &str) -> String {
 pub fn render(o: &RunOutcome) -> String {
     let failures = o.expectations.iter().filter(|e| !e.passed).count();
     let errors = usize::from(o.error.is_some());
-    let n = o.expectations.len() + errors;
+    // Nothing checked is one skipped case, so no CI reads it as a pass.
+    let skipped = usize::from(o.expectations.is_empty());
+    let n = o.expectations.len() + errors + skipped;
     let secs = o.wall_ms / 1000.0;
     let per_case = if n > 0 { secs / n as f64 } else { 0.0 };
     let suite = escape(&o.scenario);
@@ -40,7 +42,7 @@ pub fn render(o: &RunOutcome) -> String {
     );
     let _ = writeln!(
         x,
-        r#"  <testsuite name="{suite}" tests="{n}" failures="{failures}" errors="{errors}" skipped="0" time="{secs:.3}">"#
+        r#"  <testsuite name="{suite}" tests="{n}" failures="{failures}" errors="{errors}" skipped="{skipped}" time="{secs:.3}">"#
     );
     let m = &o.metrics;
     let mode = match o.mode {
@@ -67,6 +69,14 @@ pub fn render(o: &RunOutcome) -> String {
         let _ = writeln!(x, r#"      <property name="{k}" value="{}"/>"#, escape(&v));
     }
     let _ = writeln!(x, "    </properties>");
+    if skipped > 0 {
+        let _ = writeln!(
+            x,
+            r#"    <testcase classname="fleetsim.{suite}" name="no expectations" time="0.000"><skipped message="{}"/></testcase>"#,
+            crate::NOTHING_CHECKED
+        );
+    }
+    let again = escape(&rerun_line(o));
     for e in &o.expectations {
         let name = escape(&e.name);
         if e.passed {
@@ -78,30 +88,40 @@ pub fn render(o: &RunOutcome) -> String {
             let _ = writeln!(x, "    </testcase>");
         } else {
             let detail = escape(&e.detail);
+            // An attribute keeps one line; the body keeps every line.
+            let message = escape(e.detail.lines().next().unwrap_or_default());
             let _ = writeln!(
                 x,
                 r#"    <testcase classname="fleetsim.{suite}" name="{name}" time="{per_case:.3}">"#
             );
             let _ = writeln!(
                 x,
-                r#"      <failure type="expectation" message="{detail}">{detail}&#10;reproduce: fleetsim run {suite} --seed {}{}</failure>"#,
-                o.seed,
-                escape(&crate::policy_flag(&o.policy))
+                r#"      <failure type="expectation" message="{message}">{detail}&#10;{again}</failure>"#
             );
             let _ = writeln!(x, "    </testcase>");
         }
     }
     if let Some(err) = &o.error {
-        let seed = format!("{}{}", o.seed, escape(&crate::policy_flag(&o.policy)));
-        error_case(&mut x, err, &suite, &seed);
+        error_case(&mut x, err, &suite, &again);
     }
     let _ = writeln!(x, "  </testsuite>");
     let _ = writeln!(x, "</testsuites>");
     x
 }
 
+/// The line under a failure that says how to run it again.
+fn rerun_line(o: &RunOutcome) -> String {
+    match crate::reproduce(o) {
+        Some(cmd) => format!("reproduce: {cmd}"),
+        None => format!(
+            "reproduce: the scenario is built in code; run it with seed {}",
+            o.seed
+        ),
+    }
+}
+
 /// The `emulator` test case: an `<error>` with every panic kept.
-fn error_case(x: &mut String, err: &RunFailure, suite: &str, seed: &str) {
+fn error_case(x: &mut String, err: &RunFailure, suite: &str, again: &str) {
     let _ = writeln!(
         x,
         r#"    <testcase classname="fleetsim.{suite}" name="emulator" time="0.000">"#
@@ -109,7 +129,7 @@ fn error_case(x: &mut String, err: &RunFailure, suite: &str, seed: &str) {
     let panics: Vec<String> = err.panics.iter().map(|p| escape(&p.to_string())).collect();
     let _ = writeln!(
         x,
-        r#"      <error type="panic" message="{}">{}&#10;reproduce: fleetsim run {suite} --seed {seed}</error>"#,
+        r#"      <error type="panic" message="{}">{}&#10;{again}</error>"#,
         escape(&err.message),
         panics.join("&#10;")
     );

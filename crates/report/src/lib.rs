@@ -1,7 +1,10 @@
 //! Reports of a run: a readable text timeline with metrics and verdict, a
 //! JSON summary for machines, and the event log as JSON lines.
 //!
-//! Reports only read a [`RunOutcome`]; they never run anything.
+//! Reports only read a [`RunOutcome`]; they never run anything. Every view
+//! that offers a command to rerun the run prints the same one,
+//! [`reproduce`], and says the same when nothing was checked
+//! ([`NOTHING_CHECKED`]).
 //!
 //! # Layout
 //! - [`text`]: the terminal timeline, phone events grouped, optional colour.
@@ -17,6 +20,43 @@ pub mod junit;
 pub mod text;
 
 pub use fleetsim_scenario::RunOutcome;
+
+/// What every view says of a run with no expectations (and no other check).
+pub const NOTHING_CHECKED: &str = "no expectations: nothing was checked";
+
+/// The command that reruns `o` as it ran, as a shell would take it: a
+/// built-in scenario by its name, a file by the path it was given, then the
+/// seed, a policy other than the default, live mode, and whatever else the
+/// command line applied (`--fault-at`, `--golden`, `--strict`). `None` for
+/// a scenario built in code, which no command can name.
+pub fn reproduce(o: &RunOutcome) -> Option<String> {
+    let arg = fleetsim_model::embedded::run_arg(&o.spec.origin)?;
+    let mut cmd = format!(
+        "fleetsim run {} --seed {}{}",
+        shell_word(arg),
+        o.seed,
+        policy_flag(&o.policy)
+    );
+    if o.mode == fleetsim_scenario::Mode::Live {
+        cmd.push_str(" --mode live");
+    }
+    for a in &o.spec.rerun_args {
+        cmd.push(' ');
+        cmd.push_str(&shell_word(a));
+    }
+    Some(cmd)
+}
+
+/// `word` as one shell word: as it is when it holds nothing a shell would
+/// read otherwise, else in single quotes.
+pub fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
 
 /// The `--policy NAME` a reproduce command needs (none for the default).
 pub(crate) fn policy_flag(policy: &str) -> String {

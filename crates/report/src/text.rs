@@ -683,7 +683,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Expectations"));
     if o.expectations.is_empty() {
-        let _ = writeln!(out, "  (none)");
+        let _ = writeln!(out, "  {}", crate::NOTHING_CHECKED);
     }
     for e in &o.expectations {
         let mark = if e.passed {
@@ -691,11 +691,19 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         } else {
             p.red("FAIL")
         };
-        let _ = writeln!(out, "  {mark}  {}\n        {}", e.name, e.detail);
+        // A detail of several lines keeps its indent on each.
+        let detail = e.detail.replace('\n', "\n        ");
+        let _ = writeln!(out, "  {mark}  {}\n        {detail}", e.name);
     }
     let _ = writeln!(out);
     if let Some(err) = &o.error {
         emulator_error(&mut out, err, &p);
+    }
+    if !o.passed() {
+        let again = crate::reproduce(o).unwrap_or_else(|| {
+            format!("the scenario is built in code; run it with seed {}", o.seed)
+        });
+        let _ = writeln!(out, "Reproduce: {again}");
     }
     let passed = o.expectations.iter().filter(|e| e.passed).count();
     let verdict = if let Some(err) = &o.error {
@@ -704,6 +712,8 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
             err.panic_count,
             if err.panic_count == 1 { "" } else { "s" }
         ))
+    } else if o.expectations.is_empty() {
+        p.green(&format!("PASSED ({})", crate::NOTHING_CHECKED))
     } else if o.passed() {
         p.green(&format!(
             "PASSED ({passed}/{} expectations)",

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use fleetsim_model::{Event, human_ms};
+use fleetsim_model::{Event, format_millis, human_ms};
 use serde::{Deserialize, Serialize};
 
 use crate::runner::RunOutcome;
@@ -47,7 +47,7 @@ impl Golden {
         let mut milestones = Vec::new();
         for e in &o.events {
             let what = match &e.event {
-                Event::FaultApplied { fault, .. } => format!("fault {fault}"),
+                Event::FaultApplied { fault, .. } => format!("{FAULT}{fault}"),
                 Event::ServerCrashed { .. } => format!("{} crashed", e.server),
                 Event::ServerStopped { .. } => format!("{} stopped", e.server),
                 Event::ServerStarted { incarnation, .. } if *incarnation > 1 => {
@@ -130,10 +130,11 @@ impl Golden {
                 self.scenario, self.seed, now.scenario, now.seed
             ));
         }
-        let show = |name: &str, v: Option<u64>| match v {
-            None => "never".to_string(),
-            Some(v) if name.starts_with("phones") => v.to_string(),
-            Some(v) => human_ms(v),
+        let show = |name: &str, v: Option<u64>, other: Option<u64>| match (v, other) {
+            (None, _) => "never".to_string(),
+            (Some(v), _) if name.starts_with("phones") => v.to_string(),
+            (Some(v), Some(o)) => two_times(v, o).0,
+            (Some(v), None) => human_ms(v),
         };
         for (name, was) in &self.figures {
             let is = now.figures.get(name).copied().flatten();
@@ -151,8 +152,8 @@ impl Golden {
             if differs {
                 out.push(format!(
                     "{name} moved from {} to {}",
-                    show(name, *was),
-                    show(name, is)
+                    show(name, *was, is),
+                    show(name, is, *was)
                 ));
             }
         }
@@ -174,12 +175,7 @@ impl Golden {
                     human_ms(m.t_ms)
                 )),
                 Some(t) if t.abs_diff(m.t_ms) > tolerance_ms => {
-                    out.push(format!(
-                        "\"{}\" moved from {} to {}",
-                        m.key,
-                        human_ms(m.t_ms),
-                        human_ms(*t)
-                    ));
+                    out.push(self.moved(m, *t, now, tolerance_ms));
                 }
                 Some(_) => {}
             }
@@ -210,6 +206,54 @@ impl Golden {
             }
         }
         out
+    }
+}
+
+impl Golden {
+    /// A milestone that moved from `m.t_ms` to `t`, in words; when the
+    /// fault before it moved too (`--fault-at`), also its time after that
+    /// fault, which shows whether it only moved with the fault.
+    fn moved(&self, m: &Milestone, t: u64, now: &Golden, tolerance_ms: u64) -> String {
+        let (from, to) = two_times(m.t_ms, t);
+        let said = format!("\"{}\" moved from {from} to {to}", m.key);
+        let (Some(fa), Some(fb)) = (
+            fault_before(&self.milestones, m.t_ms),
+            fault_before(&now.milestones, t),
+        ) else {
+            return said;
+        };
+        if m.key.starts_with(FAULT) || fa.key != fb.key || fa.t_ms == fb.t_ms {
+            return said;
+        }
+        let (was, is) = (m.t_ms - fa.t_ms, t - fb.t_ms);
+        let after = if was.abs_diff(is) <= tolerance_ms {
+            format!("{} after it, as before", human_ms(is))
+        } else {
+            let (was, is) = two_times(was, is);
+            format!("{is} after it, was {was}")
+        };
+        format!("{said} with \"{}\": {after}", fa.key)
+    }
+}
+
+/// How a fault's milestone key starts.
+const FAULT: &str = "fault ";
+
+/// The latest fault at or before `t`.
+fn fault_before(milestones: &[Milestone], t: u64) -> Option<&Milestone> {
+    milestones
+        .iter()
+        .rfind(|f| f.key.starts_with(FAULT) && f.t_ms <= t)
+}
+
+/// Two times for prose, each rounded as usual, unless rounding would show
+/// different times as the same: then both to the millisecond.
+fn two_times(a: u64, b: u64) -> (String, String) {
+    let (x, y) = (human_ms(a), human_ms(b));
+    if x == y && a != b {
+        (format_millis(a), format_millis(b))
+    } else {
+        (x, y)
     }
 }
 
