@@ -13,12 +13,14 @@
 //! - [`external`]: members fleetsim does not run (`address`), and the
 //!   faults it refuses on them.
 //! - [`scenario`]: expectations, the call workload and the scenario itself.
+//! - [`call`]: scripted calls (`[[call]]`): who calls what, when, how long.
 //! - [`settings`]: service and resilience settings (`[resilience]`), hunt groups.
 //! - [`generate`]: generated fleets for scale work and benchmarks.
 //! - [`limits`]: the documented limits on sizes, durations and timers.
 //! - [`read`]: reading files with a size cap and located UTF-8 errors.
 //! - [`embedded`]: the scenarios and fleets built into the binary.
 
+pub mod call;
 pub mod duration;
 pub mod embedded;
 pub mod error;
@@ -32,6 +34,7 @@ pub mod read;
 pub mod scenario;
 pub mod settings;
 
+pub use call::ScriptedCall;
 pub use duration::{Dur, format_millis, human_ms, parse_duration};
 pub use error::{FileError, LoadError, Source};
 pub use event::{Event, EventRecord, LossAudit};

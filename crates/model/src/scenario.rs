@@ -331,6 +331,9 @@ pub struct Scenario {
     pub expectations: Vec<NamedExpectation>,
     /// The call workload.
     pub calls: Calls,
+    /// Scripted calls (`[[call]]`), in time order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scripted_calls: Vec<crate::call::ScriptedCall>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -442,6 +445,8 @@ struct RawScenario<F> {
     #[serde(default)]
     calls: Option<Spanned<RawCalls>>,
     #[serde(default)]
+    call: Vec<Spanned<crate::call::RawCall>>,
+    #[serde(default)]
     resilience: Option<Spanned<toml::Table>>,
 }
 
@@ -543,6 +548,7 @@ struct RawRest {
     fault: Vec<Spanned<RawFault>>,
     expect: Vec<Spanned<RawExpect>>,
     calls: Option<Spanned<RawCalls>>,
+    call: Vec<Spanned<crate::call::RawCall>>,
     resilience: Option<Spanned<toml::Table>>,
 }
 
@@ -557,6 +563,7 @@ impl<F> RawScenario<F> {
                 fault: self.fault,
                 expect: self.expect,
                 calls: self.calls,
+                call: self.call,
                 resilience: self.resilience,
             },
             self.fleet,
@@ -839,6 +846,7 @@ impl RawRest {
             Some(c) => c.get_ref().validate(src, c.span())?,
             None => Calls::default(),
         };
+        let scripted_calls = crate::call::resolve(src, &fleet, &self.call, duration)?;
         Ok(Scenario {
             name,
             description: self.description.unwrap_or_default(),
@@ -849,6 +857,7 @@ impl RawRest {
             faults,
             expectations,
             calls,
+            scripted_calls,
         })
     }
 }
