@@ -7,7 +7,7 @@
 //! | kind | `to` |
 //! |---|---|
 //! | `two-party`, `conference`, `held` | another extension of the fleet (the party called, or conferenced in) |
-//! | `voicemail` | the mailbox: another extension of the fleet, whose voicemail answers (the fleet must run Voicemail Pro) |
+//! | `voicemail` | the mailbox: another extension of the fleet (every user has one; the primary's Voicemail Pro, or its backup's, answers) |
 //! | `hunt-group` | a `[[hunt-group]]` of the fleet, by name |
 //! | `external` | an outside number (digits, not an extension of the fleet), over a trunk of an IP500 V2 |
 
@@ -19,7 +19,7 @@ use toml::Spanned;
 
 use crate::duration::Dur;
 use crate::error::{FileError, Source};
-use crate::fleet::{Fleet, Service};
+use crate::fleet::Fleet;
 use crate::scenario::CallKind;
 
 /// The longest call fleetsim places: a day (what a voicemail server or a
@@ -62,13 +62,49 @@ pub struct ScriptedCall {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawCall {
     at: Spanned<Dur>,
+    #[serde(deserialize_with = "number")]
     from: Spanned<String>,
+    #[serde(deserialize_with = "number")]
     to: Spanned<String>,
     lasts: Spanned<Dur>,
     #[serde(default)]
     kind: Option<Spanned<String>>,
     #[serde(default)]
     recorded: Option<Spanned<bool>>,
+}
+
+/// An extension, hunt group or number: a string, or a bare non-negative
+/// integer taken as its digits (`from = 2011` is `from = "2011"`).
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Spanned<String>, D::Error> {
+    let w = Spanned::<Written>::deserialize(d)?;
+    Ok(Spanned::new(w.span(), w.into_inner().0))
+}
+
+/// The text of a string or of a non-negative integer.
+struct Written(String);
+
+impl<'de> Deserialize<'de> for Written {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Written;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an extension, hunt group or number, e.g. \"2011\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Written, E> {
+                Ok(Written(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Written, E> {
+                Ok(Written(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Written, E> {
+                u64::try_from(v)
+                    .map(|n| Written(n.to_string()))
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Validates the `[[call]]`s of a scenario; the result is in time order
@@ -160,7 +196,7 @@ impl Check<'_> {
             ),
             format!(
                 "did you mean {}? The fleet's extensions: {}",
-                near.join(" or "),
+                one_of(&near),
                 extension_ranges(self.fleet)
             ),
         ))
@@ -196,12 +232,9 @@ impl Check<'_> {
         field: &str,
     ) -> Result<(), Box<FileError>> {
         match kind {
-            CallKind::TwoParty | CallKind::Conference | CallKind::Held => {
-                self.extension(to, field)?;
-                self.not_self(kind, to, from, field)
-            }
-            CallKind::Voicemail => {
-                self.voicemail_answers(to, field)?;
+            // Every extension has a mailbox, and the primary always runs
+            // Voicemail Pro, so a voicemail call needs only an extension.
+            CallKind::TwoParty | CallKind::Conference | CallKind::Held | CallKind::Voicemail => {
                 self.extension(to, field)?;
                 self.not_self(kind, to, from, field)
             }
@@ -229,23 +262,6 @@ impl Check<'_> {
             field,
             format!("{from} cannot make a {} call to itself", kind.as_str()),
             "call another extension of the fleet".into(),
-        ))
-    }
-
-    /// Some server of the fleet runs the primary's voicemail or its backup.
-    fn voicemail_answers(&self, to: &Spanned<String>, field: &str) -> Result<(), Box<FileError>> {
-        let primary = self.fleet.primary();
-        if primary.runs(Service::VoicemailPro) || self.fleet.voicemail_backup().is_some() {
-            return Ok(());
-        }
-        Err(self.error(
-            to.span(),
-            field,
-            format!(
-                "no voicemail answers in fleet {:?}: neither the primary nor its voicemail backup runs voicemail-pro",
-                self.fleet.name
-            ),
-            "run voicemail-pro on the primary (its default services do), or choose another kind".into(),
         ))
     }
 
@@ -373,6 +389,15 @@ fn nearest<'a>(fleet: &'a Fleet, want: &str) -> Vec<&'a str> {
     all.into_iter().take(3).map(|(_, _, e)| e).collect()
 }
 
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(names: &[&str]) -> String {
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
 /// Levenshtein distance between two short strings.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -458,6 +483,12 @@ mod tests {
         assert_eq!(edit_distance("2011", "2011"), 0);
         assert_eq!(edit_distance("201", "2011"), 1);
         assert_eq!(edit_distance("abc", ""), 3);
+    }
+
+    #[test]
+    fn suggestions_read_as_a_list() {
+        assert_eq!(one_of(&["2018", "2017", "2016"]), "2018, 2017 or 2016");
+        assert_eq!(one_of(&["2018"]), "2018");
     }
 
     #[test]
