@@ -189,3 +189,21 @@ fn a_scripted_call_that_cannot_be_placed_is_a_failed_call_in_the_log() {
         Some((6 * MIN, "the phone is not registered"))
     );
 }
+
+#[test]
+fn check_lists_the_scripted_calls_in_time_order() {
+    let out = fleetsim_out(&[
+        "check",
+        "-v",
+        "scenarios/preserved-call-and-voicemail-handback.toml",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let first = text
+        .find("call s1-2011 at 4m: 2011 calls 3001 (two-party) for 20m")
+        .expect(&text);
+    let second = text
+        .find("call s2-3002 at 28m: 3002 leaves a message for 2001 for 6m")
+        .expect(&text);
+    assert!(first < second, "{text}");
+}

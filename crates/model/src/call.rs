@@ -57,6 +57,20 @@ pub struct ScriptedCall {
     pub recorded: bool,
 }
 
+impl ScriptedCall {
+    /// In words: `2011 calls 3001 (two-party) for 20m, recorded`.
+    pub fn describe(&self) -> String {
+        let what = match self.kind {
+            CallKind::Voicemail => format!("leaves a message for {}", self.to),
+            CallKind::HuntGroup => format!("calls hunt group {}", self.to),
+            CallKind::External => format!("calls outside number {}", self.to),
+            kind => format!("calls {} ({})", self.to, kind.as_str()),
+        };
+        let recorded = if self.recorded { ", recorded" } else { "" };
+        format!("{} {what} for {}{recorded}", self.from, self.lasts)
+    }
+}
+
 /// A `[[call]]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
