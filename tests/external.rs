@@ -41,11 +41,6 @@ fn scenario_text(address: &str, duration: &str, tables: &str) -> String {
     format!("name = \"external-secondary\"\nduration = \"{duration}\"\n{tables}\n[fleet]\n{fleet}")
 }
 
-/// The 1-based line of the first line of `text` containing `needle`.
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).unwrap() + 1
-}
-
 #[test]
 fn an_external_member_is_named_by_its_address_in_the_fleet_file() {
     let s = parse(&scenario_text("member.example.org:9000", "10m", ""));

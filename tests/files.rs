@@ -519,3 +519,160 @@ fn checking_a_fleet_file_checks_it_as_a_fleet() {
     assert!(err.contains("the fleet has no servers"), "{err}");
     assert!(!err.contains("missing field `fleet`"), "{err}");
 }
+
+/// A scenario on the reference fleet with one scripted call, its `key`
+/// written as `value` (a `key` it does not have is added).
+fn with_call(key: &str, value: &str) -> String {
+    let mut call = vec![
+        ("at", "\"4m\""),
+        ("from", "\"2011\""),
+        ("to", "\"3001\""),
+        ("lasts", "\"20m\""),
+        ("kind", "\"two-party\""),
+    ];
+    match call.iter_mut().find(|(k, _)| *k == key) {
+        Some(pair) => pair.1 = value,
+        None => call.push((key, value)),
+    }
+    let lines: Vec<String> = call.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    format!(
+        "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n\n[[call]]\n{}\n",
+        lines.join("\n")
+    )
+}
+
+/// Asserts the scenario is refused at the line of `key`, naming the field
+/// `call[0].key`, with every one of `needles` in the error.
+#[track_caller]
+fn refused_call(text: &str, key: &str, needles: &[&str]) {
+    let e = parse_error(text);
+    let line = line_of(text, &format!("{key} = "));
+    assert!(e.starts_with(&format!("inline.toml:{line}:")), "{e}");
+    assert!(e.contains(&format!("field `call[0].{key}`")), "{e}");
+    for n in needles {
+        assert!(e.contains(n), "expected {n:?} in:\n{e}");
+    }
+}
+
+#[test]
+fn a_scripted_call_from_an_unknown_extension_suggests_the_nearest_and_lists_the_fleet() {
+    refused_call(
+        &with_call("from", "\"2019\""),
+        "from",
+        &[
+            "no phone of fleet \"reference\" has extension \"2019\"",
+            "did you mean 2018, 2017 or 2016?",
+            "2001–2018 (primary), 3001–3006 (secondary), 4001–4008 (expansion-l), 5001–5012 (expansion-v2)",
+        ],
+    );
+    refused_call(
+        &with_call("to", "\"3090\""),
+        "to",
+        &["has extension \"3090\"", "did you mean"],
+    );
+}
+
+#[test]
+fn a_scripted_call_of_an_unknown_kind_lists_the_kinds() {
+    refused_call(
+        &with_call("kind", "\"transfer\""),
+        "kind",
+        &[
+            "unknown kind of call \"transfer\"",
+            "two-party, voicemail, conference, held, hunt-group, external",
+        ],
+    );
+}
+
+#[test]
+fn a_scripted_call_placed_when_the_run_is_over_is_refused() {
+    refused_call(
+        &with_call("at", "\"30m\""),
+        "at",
+        &["a call at 30m is not within the run, which ends at 30m"],
+    );
+}
+
+#[test]
+fn a_scripted_call_lasts_more_than_zero_and_at_most_a_day() {
+    for lasts in ["\"0s\"", "\"1d1s\""] {
+        refused_call(
+            &with_call("lasts", lasts),
+            "lasts",
+            &["is out of range", "at most 1d"],
+        );
+    }
+}
+
+#[test]
+fn a_phone_cannot_call_itself() {
+    refused_call(
+        &with_call("to", "\"2011\""),
+        "to",
+        &["2011 cannot make a two-party call to itself"],
+    );
+}
+
+#[test]
+fn a_scripted_call_names_what_its_kind_calls() {
+    let hunt = with_call("to", "\"3001\"").replace("two-party", "hunt-group");
+    refused_call(
+        &hunt,
+        "to",
+        &[
+            "no hunt group \"3001\" in fleet \"reference\"",
+            "sales, support",
+        ],
+    );
+    let external = with_call("to", "\"3001\"").replace("two-party", "external");
+    refused_call(
+        &external,
+        "to",
+        &["\"3001\" is an extension of the fleet, not an outside number"],
+    );
+    let not_a_number = with_call("to", "\"the bank\"").replace("two-party", "external");
+    refused_call(&not_a_number, "to", &["is not a telephone number"]);
+}
+
+#[test]
+fn a_voicemail_call_is_not_recorded() {
+    let text = with_call("recorded", "true").replace("two-party", "voicemail");
+    refused_call(&text, "recorded", &["a voicemail call is not recorded"]);
+}
+
+#[test]
+fn an_external_call_needs_an_ip500_v2_with_trunks() {
+    let call = "[[call]]\nat = \"1m\"\nfrom = \"2001\"\nto = \"901632960000\"\nlasts = \"5m\"\nkind = \"external\"\n";
+    let (_, s) = files("external-without-trunks", GOOD_SERVERS, call);
+    rejects(
+        &s,
+        6,
+        &[
+            "field `call[0].to`",
+            "an external call needs a trunk, and no IP500 V2 of fleet \"fleet\" connects any",
+            "trunks = 8",
+        ],
+    );
+}
+
+#[test]
+fn a_scripted_call_with_an_unknown_key_lists_the_keys() {
+    let e = parse_error(&with_call("caller", "\"2011\""));
+    assert!(e.contains("unknown field `caller`"), "{e}");
+    assert!(
+        e.contains("`at`, `from`, `to`, `lasts`, `kind`, `recorded`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_extension_may_be_written_as_a_bare_number() {
+    let s = parse(&with_call("from", "2011"));
+    assert_eq!(s.scripted_calls[0].from, "2011");
+    assert_eq!(s.scripted_calls[0].id, "s1-2011");
+    let e = parse_error(&with_call("from", "true"));
+    assert!(
+        e.contains("expected an extension, hunt group or number"),
+        "{e}"
+    );
+}

@@ -312,3 +312,58 @@ fn a_sweep_lists_variations_with_an_emulator_error_apart_and_exits_three() {
     assert!(text.contains("error: the emulator panicked"), "{text}");
     assert!(!text.contains("runs failed"), "{text}");
 }
+
+/// A short crash and takeover, built in code.
+fn crash_and_takeover() -> fleetsim_scenario::ScenarioBuilder {
+    fleetsim_scenario::ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("12m")
+        .crash("5m", "primary")
+        .expect_takeover("primary", "5m")
+}
+
+/// The same scenario run on a thread with no runtime: the reference log.
+fn run_outside_any_runtime() -> fleetsim_scenario::RunOutcome {
+    std::thread::spawn(|| crash_and_takeover().run().unwrap())
+        .join()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_scenario_runs_inside_a_tokio_test() {
+    let reference = run_outside_any_runtime();
+    let blocking = crash_and_takeover().run().unwrap();
+    let awaited = crash_and_takeover().run_async().await.unwrap();
+    for o in [&blocking, &awaited] {
+        assert_passed(o);
+        assert_same_log(&reference, o);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_runs_inside_a_multi_thread_tokio_test() {
+    let reference = run_outside_any_runtime();
+    let blocking = crash_and_takeover().run().unwrap();
+    let awaited = crash_and_takeover().run_async().await.unwrap();
+    for o in [&blocking, &awaited] {
+        assert_passed(o);
+        assert_same_log(&reference, o);
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_a_run_from_a_tokio_test_reaches_the_verdict() {
+    let scenario = crash_and_takeover().build().unwrap();
+    let opts = fleetsim_scenario::RunOptions {
+        inject_panic: Some("secondary".into()),
+        ..fleetsim_scenario::RunOptions::default()
+    };
+    let awaited = fleetsim_scenario::run_async(&scenario, &opts)
+        .await
+        .unwrap();
+    let blocking = fleetsim_scenario::run(&scenario, &opts).unwrap();
+    for o in [awaited, blocking] {
+        assert!(!o.passed());
+        let error = o.error.expect("the panic is the run's error");
+        assert!(error.message.contains("the emulator panicked"), "{error}");
+    }
+}

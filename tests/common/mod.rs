@@ -493,6 +493,11 @@ pub fn parse_error(text: &str) -> String {
     }
 }
 
+/// The 1-based line of the first line of `text` containing `needle`.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
 /// The first of `n` consecutive loopback ports that are free now (in a
 /// range below the kernel's ephemeral ports, spread by process id so
 /// concurrent test processes rarely meet).

@@ -107,6 +107,9 @@ pub(crate) fn check(files: &[std::path::PathBuf], verbose: bool) -> ExitCode {
                             fault.kind.describe()
                         );
                     }
+                    for c in &s.scripted_calls {
+                        outln!("        call {} at {:>8}: {}", c.id, c.at, c.describe());
+                    }
                 }
             }
             Ok(Checked::Fleet(fl)) => outln!(

@@ -127,6 +127,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/voicemail-manual-failback.toml"),
     ),
     (
+        "preserved-call-and-voicemail-handback.toml",
+        include_str!("../../../scenarios/preserved-call-and-voicemail-handback.toml"),
+    ),
+    (
         "fleets/reference.toml",
         include_str!("../../../scenarios/fleets/reference.toml"),
     ),

@@ -486,13 +486,15 @@ impl Fleet {
     /// Whether `text` reads as a fleet file rather than a scenario: it has a
     /// key only fleets have (`server`, `line`, `hunt-group`, `timers`,
     /// `mode`) and none only scenarios have (`fleet`, `duration`, `fault`,
-    /// `expect`, `calls`, `seed`). Text that is not TOML is neither.
+    /// `expect`, `calls`, `call`, `seed`). Text that is not TOML is neither.
     pub fn looks_like(text: &str) -> bool {
         let Ok(table) = toml::from_str::<toml::Table>(text) else {
             return false;
         };
         let fleet_only = ["server", "line", "hunt-group", "timers", "mode"];
-        let scenario_only = ["fleet", "duration", "fault", "expect", "calls", "seed"];
+        let scenario_only = [
+            "fleet", "duration", "fault", "expect", "calls", "call", "seed",
+        ];
         fleet_only.iter().any(|k| table.contains_key(*k))
             && !scenario_only.iter().any(|k| table.contains_key(*k))
     }

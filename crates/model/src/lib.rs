@@ -16,6 +16,7 @@
 //!   faults it refuses on them.
 //! - [`scenario`]: expectations, the call workload and the scenario itself.
 //! - [`schema`]: every event's name and fields, for assertions.
+//! - [`call`]: scripted calls (`[[call]]`): who calls what, when, how long.
 //! - [`settings`]: service and resilience settings (`[resilience]`), hunt groups.
 //! - [`generate`]: generated fleets for scale work and benchmarks.
 //! - [`limits`]: the documented limits on sizes, durations and timers.
@@ -24,6 +25,7 @@
 //! - [`suggest`]: "did you mean …?", the known name nearest a misspelt one.
 
 pub mod assertion;
+pub mod call;
 pub mod duration;
 pub mod embedded;
 pub mod error;
@@ -39,6 +41,7 @@ pub mod schema;
 pub mod settings;
 pub mod suggest;
 
+pub use call::ScriptedCall;
 pub use duration::{Dur, format_millis, human_ms, parse_duration};
 pub use error::{FileError, LoadError, Source};
 pub use event::{Event, EventKind, EventRecord, LossAudit};

@@ -370,6 +370,9 @@ pub struct Scenario {
     /// empty from a file; the command line adds what it applied.
     #[serde(skip)]
     pub rerun_args: Vec<String>,
+    /// Scripted calls (`[[call]]`), in time order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scripted_calls: Vec<crate::call::ScriptedCall>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,6 +491,8 @@ struct RawScenario<F> {
     expect: Vec<Spanned<RawExpect>>,
     #[serde(default)]
     calls: Option<Spanned<RawCalls>>,
+    #[serde(default)]
+    call: Vec<Spanned<crate::call::RawCall>>,
     #[serde(default)]
     resilience: Option<Spanned<toml::Table>>,
 }
@@ -611,6 +616,7 @@ struct RawRest {
     fault: Vec<Spanned<RawFault>>,
     expect: Vec<Spanned<RawExpect>>,
     calls: Option<Spanned<RawCalls>>,
+    call: Vec<Spanned<crate::call::RawCall>>,
     resilience: Option<Spanned<toml::Table>>,
 }
 
@@ -625,6 +631,7 @@ impl<F> RawScenario<F> {
                 fault: self.fault,
                 expect: self.expect,
                 calls: self.calls,
+                call: self.call,
                 resilience: self.resilience,
             },
             self.fleet,
@@ -915,6 +922,7 @@ impl RawRest {
             Some(c) => c.get_ref().validate(src, c.span())?,
             None => Calls::default(),
         };
+        let scripted_calls = crate::call::resolve(src, &fleet, &self.call, duration)?;
         Ok(Scenario {
             name,
             description: self.description.unwrap_or_default(),
@@ -926,6 +934,7 @@ impl RawRest {
             expectations,
             calls,
             rerun_args: Vec::new(),
+            scripted_calls,
         })
     }
 }

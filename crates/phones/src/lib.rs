@@ -13,8 +13,9 @@
 //! switches to the backup only after 2 min of failed polls, and only when
 //! the line backs up IP DECT phones.
 //!
-//! Calls: the workload ([`workload`]) asks a phone to call; the phone sets
-//! the call up on its gatekeeper. If the gatekeeper fails during a call,
+//! Calls: the workload ([`workload`]: random calls, and the scenario's
+//! scripted ones) asks a phone to call; the phone sets the call up on its
+//! gatekeeper, or logs why it could not. If the gatekeeper fails during a call,
 //! media connection preservation keeps a connected two-party or conference
 //! call up (at most 2 h) and the phone fails over only when it ends; any
 //! other call is dropped. A phone in a call is not sent home at failback.
@@ -23,7 +24,7 @@
 //! - [`spawn`] starts a phone; [`PhoneHandle`] stops it and sends it
 //!   [`PhoneCmd`]s (call, reboot).
 //! - `run`: the phone's state machine.
-//! - [`workload`]: the seeded call and one-X Portal workload.
+//! - [`workload`]: the seeded call and one-X Portal workload, and scripted calls.
 //! - `observed`: what a phone records of an external member, which writes
 //!   no fleetsim event log.
 

@@ -2,11 +2,15 @@
 //! hunt-group and voicemail calls, some recorded) asked of random phones at
 //! random (exponential) intervals, and one-X Portal changes made by users.
 //! Same seed, same calls at the same moments.
+//!
+//! Scripted calls (`[[call]]`, [`run_script`]) are asked of their phones
+//! the same way ([`Placed::ask`]), at exactly their emulated time: the phone
+//! sets them up, or logs why it could not, as for any call of the workload.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use fleetsim_model::{CallKind, Calls, Event, Fleet, Service};
+use fleetsim_model::{CallKind, Calls, Event, Fleet, ScriptedCall, Service};
 use fleetsim_net::{Clock, EventLog, Net, Timing, call, channel, seed};
 use fleetsim_proto::pb;
 use rand::Rng as _;
@@ -30,6 +34,82 @@ pub struct Workload {
     pub phones: Vec<(String, UnboundedSender<PhoneCmd>)>,
     /// The run's seed.
     pub seed: u64,
+}
+
+/// A call a phone is asked to place: what the random workload draws and
+/// what a scripted call says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// Call id, unique in the run.
+    pub id: String,
+    /// Kind.
+    pub kind: CallKind,
+    /// Called extension, mailbox or outside number.
+    pub target: String,
+    /// Hunt group called (hunt-group calls), else empty.
+    pub group: String,
+    /// Length in emulated ms.
+    pub len_ms: u64,
+    /// Recorded.
+    pub recorded: bool,
+}
+
+impl Placed {
+    /// The call a `[[call]]` of the scenario places.
+    pub fn scripted(c: &ScriptedCall) -> Placed {
+        Placed {
+            id: c.id.clone(),
+            kind: c.kind,
+            target: c.to.clone(),
+            group: if c.kind == CallKind::HuntGroup {
+                c.to.clone()
+            } else {
+                String::new()
+            },
+            len_ms: c.lasts.as_millis(),
+            recorded: c.recorded,
+        }
+    }
+
+    /// Asks the phone behind `tx` to place the call now.
+    pub fn ask(self, tx: &UnboundedSender<PhoneCmd>, clock: Clock) {
+        let _ = tx.send(PhoneCmd::Call {
+            id: self.id,
+            kind: self.kind,
+            target: self.target,
+            group: self.group,
+            duration: clock.to_runtime(Duration::from_millis(self.len_ms)),
+            duration_ms: self.len_ms,
+            recorded: self.recorded,
+        });
+    }
+}
+
+/// Asks each scripted call of its phone at its emulated time, in order.
+/// Validation makes every caller a phone of the fleet; one missing from
+/// `phones` all the same is logged as a failed call, never skipped silently.
+pub async fn run_script(
+    script: Vec<ScriptedCall>,
+    phones: Vec<(String, UnboundedSender<PhoneCmd>)>,
+    log: EventLog,
+) {
+    let clock = log.clock();
+    let phones: BTreeMap<String, UnboundedSender<PhoneCmd>> = phones.into_iter().collect();
+    for c in script {
+        // tokio time: virtual in sim mode.
+        tokio::time::sleep_until(clock.at(c.at.0)).await;
+        match phones.get(&c.from) {
+            Some(tx) => Placed::scripted(&c).ask(tx, clock),
+            None => log.emit(
+                "runner",
+                Event::CallFailed {
+                    call: c.id.clone(),
+                    phone: c.from.clone(),
+                    reason: "no such phone runs in this fleet".into(),
+                },
+            ),
+        }
+    }
 }
 
 /// Places calls until cancelled.
@@ -88,15 +168,15 @@ pub async fn run_calls(w: Workload, fleet: &Fleet, clock: Clock) {
         } else {
             w.phones[callee].0.clone()
         };
-        let _ = tx.send(PhoneCmd::Call {
+        let call = Placed {
             id: format!("c{n}-{ext}"),
             kind,
             target,
             group,
-            duration: clock.to_runtime(Duration::from_millis(len)),
-            duration_ms: len,
+            len_ms: len,
             recorded,
-        });
+        };
+        call.ask(tx, clock);
     }
 }
 

@@ -31,7 +31,8 @@
 //!
 //! # Layout
 //! - [`builder`]: [`ScenarioBuilder`], scenarios built in code for tests.
-//! - [`runner`]: [`run`], the fleet under test and the fault plane.
+//! - [`runner`]: [`run`] (and [`run_async`], for async code), the fleet
+//!   under test and the fault plane.
 //! - [`stopwatch`]: wall time measured about the emulator, never fed into it.
 //! - [`metrics`]: detection, takeover, per-phone outage, from events.
 //! - [`expectation`]: [`Expect`], any expectation written in Rust for the builder.
@@ -64,7 +65,7 @@ pub mod stopwatch;
 pub mod sweep;
 pub mod vary;
 
-pub use builder::ScenarioBuilder;
+pub use builder::{ResilienceSetting, ScenarioBuilder};
 pub use expect::ExpectationResult;
 pub use expectation::Expect;
 /// The resilience rules and the takeover-policy seam (the `fleetsim-rules` crate).
@@ -72,7 +73,7 @@ pub use fleetsim_rules as rules;
 pub use fleetsim_rules::TakeoverPolicy;
 pub use metrics::Metrics;
 pub use panics::{CaughtPanic, RunFailure};
-pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run};
+pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run, run_async};
 pub use stopwatch::Stopwatch;
 pub use sweep::{SweepPlan, SweepReport, sweep};
 pub use vary::shift_fault;

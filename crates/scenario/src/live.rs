@@ -84,6 +84,7 @@ pub async fn start_live(
         },
         first,
         &opts.calls,
+        &[],
     )
     .await?;
     let infos = fleet

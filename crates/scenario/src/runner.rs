@@ -1,4 +1,6 @@
-//! [`run`]: one scenario, start to end, on a runtime of its own.
+//! [`run`]: one scenario, start to end, on a runtime of its own; from
+//! inside a tokio runtime, on a thread of its own too ([`run_async`] awaits
+//! it without blocking the caller's runtime).
 
 use fleetsim_rules::TakeoverPolicy;
 use std::collections::BTreeMap;
@@ -6,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fleetsim_model::{Calls, LoadError};
+use fleetsim_model::{Calls, LoadError, ScriptedCall};
 use fleetsim_model::{Event, EventRecord, Fault, FaultKind, Fleet, GrayPath, Scenario, Service};
 use fleetsim_net::{Clock, EventLog, Net, Timing};
 use fleetsim_phones::PhoneCmd;
@@ -80,6 +82,10 @@ pub enum RunError {
     /// The runtime could not be built.
     #[error("cannot build the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// Called from inside a tokio runtime, the run needs a thread of its
+    /// own, and none could be started.
+    #[error("cannot start a thread for the run: {0}")]
+    Thread(#[source] std::io::Error),
     /// A server could not start.
     #[error(transparent)]
     Start(#[from] StartError),
@@ -182,7 +188,55 @@ impl RunOutcome {
 /// clock in sim mode) and evaluates it. A panic in any task of the run (or
 /// in the runner) does not end the process: the outcome carries it as
 /// [`RunOutcome::error`] and does not pass.
+///
+/// Called from inside a tokio runtime (a `#[tokio::test]` of any flavour),
+/// the run goes to a thread of its own, since one thread cannot drive two
+/// runtimes, and this call blocks the calling thread until it ends; in
+/// async code, [`run_async`] awaits it instead.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return run_here(scenario, opts);
+    }
+    std::thread::scope(|s| {
+        let thread = std::thread::Builder::new()
+            .name("fleetsim-run".into())
+            .spawn_scoped(s, || run_here(scenario, opts))
+            .map_err(RunError::Thread)?;
+        // A panic outside the run's own catch (evaluating it) goes on up.
+        thread
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// [`run`] for async code: the run goes to a thread of its own, and this
+/// awaits its outcome without blocking the caller's runtime (a
+/// `#[tokio::test]`, a service). The same outcome as [`run`]: a panic
+/// inside the run is in [`RunOutcome::error`].
+pub async fn run_async(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let (scenario, opts) = (scenario.clone(), opts.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("fleetsim-run".into())
+        .spawn(move || {
+            let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_here(&scenario, &opts)
+            }));
+            let _ = tx.send(done);
+        })
+        .map_err(RunError::Thread)?;
+    match rx.await {
+        Ok(Ok(outcome)) => outcome,
+        // A panic outside the run's own catch (evaluating it) goes on up.
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => Err(RunError::Thread(std::io::Error::other(
+            "the run's thread ended without an outcome",
+        ))),
+    }
+}
+
+/// [`run`] on this thread, which must not be driving a tokio runtime.
+fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let speed_ok =
         (fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&opts.speed);
     if opts.mode == Mode::Live && !speed_ok {
@@ -301,14 +355,15 @@ pub(crate) struct FleetUnderTest {
 }
 
 impl FleetUnderTest {
-    /// Starts the clock, the network, every server (awaiting each bind) and
-    /// then every phone.
+    /// Starts the clock, the network, every server (awaiting each bind),
+    /// then every phone, the call workload and the scripted calls.
     pub(crate) async fn start(
         fleet: Arc<Fleet>,
         seed: u64,
         launch: Launch,
         first_event: Event,
         calls: &Calls,
+        script: &[ScriptedCall],
     ) -> Result<FleetUnderTest, RunError> {
         let clock = Clock::start(launch.speed);
         let log = EventLog::new(clock);
@@ -381,17 +436,10 @@ impl FleetUnderTest {
             );
         }
         if !calls.is_idle() {
+            let phones = fut.senders();
             let senders = || Workload {
                 calls: calls.clone(),
-                phones: fleet
-                    .phones
-                    .iter()
-                    .filter_map(|p| {
-                        fut.phones
-                            .get(&p.extension)
-                            .map(|h| (p.extension.clone(), h.sender()))
-                    })
-                    .collect(),
+                phones: phones.clone(),
                 seed,
             };
             let f = fleet.clone();
@@ -406,7 +454,29 @@ impl FleetUnderTest {
                 workload::run_portal_changes(w, &f, n, l, timing, tok).await;
             }));
         }
+        // Only a scenario with a script gets the task: a run without one
+        // keeps the event log it always had.
+        if !script.is_empty() {
+            fut.workload.push(tokio::spawn(workload::run_script(
+                script.to_vec(),
+                fut.senders(),
+                log.clone(),
+            )));
+        }
         Ok(fut)
+    }
+
+    /// Every phone's command sender, in fleet order.
+    fn senders(&self) -> Vec<(String, tokio::sync::mpsc::UnboundedSender<PhoneCmd>)> {
+        self.fleet
+            .phones
+            .iter()
+            .filter_map(|p| {
+                self.phones
+                    .get(&p.extension)
+                    .map(|h| (p.extension.clone(), h.sender()))
+            })
+            .collect()
     }
 
     async fn start_server(&mut self, name: &str) -> Result<(), StartError> {
@@ -738,6 +808,7 @@ async fn run_inner(
             mode: mode_name.into(),
         },
         &scenario.calls,
+        &scenario.scripted_calls,
     )
     .await?;
     let clock = fut.ctx.log.clock();

@@ -1,0 +1,209 @@
+//! Scripted calls (`[[call]]`): placed by their phone at exactly their
+//! emulated time, through the same path as the random workload, with the
+//! same events; one that cannot be placed says so in the event log.
+
+mod common;
+
+use common::*;
+use fleetsim_model::{CallKind, Event, EventRecord};
+use fleetsim_scenario::{RunOutcome, ScenarioBuilder};
+
+const MIN: u64 = 60_000;
+
+/// The events of call `id` (its own, and its recording's), in order.
+fn call_events<'a>(o: &'a RunOutcome, id: &str) -> Vec<&'a EventRecord> {
+    let rec = format!("{id}-rec");
+    events(o, |e| match &e.event {
+        Event::CallStarted { call, .. }
+        | Event::CallEnded { call, .. }
+        | Event::CallDropped { call, .. }
+        | Event::CallPreserved { call, .. }
+        | Event::CallFailed { call, .. }
+        | Event::TrunkSeized { call, .. } => call == id,
+        Event::VoicemailLeft { message, .. } => message == id,
+        Event::RecordingMade { recording, .. } => *recording == rec,
+        _ => false,
+    })
+}
+
+/// (time, event name) of call `id`'s events.
+fn timeline(o: &RunOutcome, id: &str) -> Vec<(u64, &'static str)> {
+    call_events(o, id)
+        .iter()
+        .map(|e| (e.t_ms, e.kind()))
+        .collect()
+}
+
+#[test]
+fn a_scripted_call_starts_at_its_time_and_lasts_its_length() {
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .call("4m", "2011", "3001", "20m", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    assert_passed(&o);
+    assert_eq!(
+        timeline(&o, "s1-2011"),
+        [(4 * MIN, "call-started"), (24 * MIN, "call-ended")]
+    );
+    let started = call_events(&o, "s1-2011")[0];
+    assert_eq!(started.server, "primary", "set up on the caller's system");
+    assert!(matches!(
+        &started.event,
+        Event::CallStarted { phone, kind, recorded: false, .. } if phone == "2011" && kind == "two-party"
+    ));
+    assert_eq!(o.metrics.calls_started, 1, "no random workload");
+}
+
+#[test]
+fn scripted_calls_of_every_kind_have_the_events_of_their_kind() {
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .call("2m", "3001", "2001", "1m", CallKind::Voicemail)
+        .call("3m", "2001", "sales", "4m", CallKind::HuntGroup)
+        .call("4m", "2002", "901632960000", "5m", CallKind::External)
+        .call("5m", "4001", "2003", "6m", CallKind::Conference)
+        .call("6m", "4002", "3002", "7m", CallKind::Held)
+        .recorded_call("7m", "5001", "2004", "8m", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    assert_passed(&o);
+    assert_eq!(
+        timeline(&o, "s1-3001"),
+        [
+            (2 * MIN, "call-started"),
+            (3 * MIN, "voicemail-left"),
+            (3 * MIN, "call-ended")
+        ]
+    );
+    assert_eq!(
+        timeline(&o, "s2-2001"),
+        [(3 * MIN, "call-started"), (7 * MIN, "call-ended")]
+    );
+    assert_eq!(
+        timeline(&o, "s3-2002"),
+        [
+            (4 * MIN, "call-started"),
+            (4 * MIN, "trunk-seized"),
+            (9 * MIN, "call-ended")
+        ]
+    );
+    for (id, from, to) in [("s4-4001", 5, 11), ("s5-4002", 6, 13)] {
+        assert_eq!(
+            timeline(&o, id),
+            [(from * MIN, "call-started"), (to * MIN, "call-ended")]
+        );
+    }
+    assert_eq!(
+        timeline(&o, "s6-5001"),
+        [
+            (7 * MIN, "call-started"),
+            (15 * MIN, "recording-made"),
+            (15 * MIN, "call-ended")
+        ]
+    );
+}
+
+#[test]
+fn a_preserved_scripted_call_keeps_its_phone_from_failing_over_until_it_ends() {
+    let o = run_sim(&load("preserved-call-and-voicemail-handback.toml"));
+    assert_passed(&o);
+    // Set up at 4m; the primary crashes at 5m; kept up to its planned end.
+    let preserved = call_events(&o, "s1-2011")
+        .into_iter()
+        .find(|e| matches!(e.event, Event::CallPreserved { .. }))
+        .expect("the call is preserved");
+    assert!(preserved.t_ms >= 5 * MIN && preserved.t_ms < 5 * MIN + 30_000);
+    assert!(
+        matches!(preserved.event, Event::CallPreserved { until_ms, .. } if until_ms == 24 * MIN)
+    );
+    let ended = &timeline(&o, "s1-2011")[2];
+    assert_eq!(*ended, (24 * MIN, "call-ended"));
+    // The other phones of the primary are guests within 3 minutes of the
+    // 3-minute rule; 2011 only once its call is over.
+    let guest_at = |phone: &str| {
+        o.first(|e| matches!(&e.event, Event::PhoneRegistered { phone: p, guest: true, .. } if p == phone))
+            .map(|e| e.t_ms)
+    };
+    assert!(guest_at("2010").unwrap() < 10 * MIN);
+    assert_eq!(guest_at("2011"), Some(24 * MIN));
+    assert_eq!(o.metrics.takeover_ms, Some(19 * MIN));
+}
+
+#[test]
+fn voicemail_hands_back_only_after_the_scripted_message_ends() {
+    let text = std::fs::read_to_string(
+        root().join("scenarios/preserved-call-and-voicemail-handback.toml"),
+    )
+    .unwrap();
+    let handback = |o: &RunOutcome| {
+        o.first(|e| matches!(e.event, Event::VoicemailHandback { .. }))
+            .map(|e| e.t_ms)
+            .unwrap()
+    };
+    // The primary restarts at 30m; the message is left from 28m to 34m.
+    let with_message = run_sim(&parse(&text));
+    assert_eq!(
+        timeline(&with_message, "s2-3002"),
+        [
+            (28 * MIN, "call-started"),
+            (34 * MIN, "voicemail-left"),
+            (34 * MIN, "call-ended")
+        ]
+    );
+    let at = handback(&with_message);
+    assert!((34 * MIN..35 * MIN).contains(&at), "handback at {at} ms");
+    // Without the message, the handback follows the primary's return.
+    let call = text.find("[[call]]\nat = \"28m\"").unwrap();
+    let fault = text[call..].find("[[fault]]").unwrap() + call;
+    let without = format!("{}{}", &text[..call], &text[fault..]);
+    let at = handback(&run_sim(&parse(&without)));
+    assert!((30 * MIN..31 * MIN).contains(&at), "handback at {at} ms");
+}
+
+#[test]
+fn a_scripted_call_that_cannot_be_placed_is_a_failed_call_in_the_log() {
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .call("2m", "2011", "3001", "10m", CallKind::TwoParty)
+        .call("3m", "2011", "3002", "1m", CallKind::TwoParty)
+        .crash("5m", "primary")
+        .call("6m", "2001", "3001", "1m", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    let failed = |id: &str| {
+        o.first(|e| matches!(&e.event, Event::CallFailed { call, .. } if call == id))
+            .map(|e| match &e.event {
+                Event::CallFailed { reason, .. } => (e.t_ms, reason.as_str()),
+                _ => unreachable!(),
+            })
+    };
+    // Busy: 2011 is still in its first call.
+    assert_eq!(
+        failed("s2-2011"),
+        Some((3 * MIN, "the phone is already in a call"))
+    );
+    // Unregistered: the primary is down and failover has not begun.
+    assert_eq!(
+        failed("s3-2001"),
+        Some((6 * MIN, "the phone is not registered"))
+    );
+}
+
+#[test]
+fn check_lists_the_scripted_calls_in_time_order() {
+    let out = fleetsim_out(&[
+        "check",
+        "-v",
+        "scenarios/preserved-call-and-voicemail-handback.toml",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let first = text
+        .find("call s1-2011 at 4m: 2011 calls 3001 (two-party) for 20m")
+        .expect(&text);
+    let second = text
+        .find("call s2-3002 at 28m: 3002 leaves a message for 2001 for 6m")
+        .expect(&text);
+    assert!(first < second, "{text}");
+}
