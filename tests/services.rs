@@ -69,6 +69,42 @@ fn secondary_voicemail_activates_when_the_first_primary_phone_reregisters_and_ha
 }
 
 #[test]
+fn a_backup_holding_the_primarys_users_takes_voicemail_over_again_when_the_primary_fails_a_second_time()
+ {
+    let o = run_sim(&load("primary-returns-briefly.toml"));
+    assert_passed(&o);
+    let second_crash = 26 * MIN;
+    let handback = first_at(&o, |e| {
+        matches!(e.event, Event::VoicemailHandback { .. }) && e.t_ms < second_crash
+    });
+    assert!(
+        o.count(|e| e.t_ms > handback && matches!(e.event, Event::FailbackStarted { .. })) == 0,
+        "the primary's phones never went home: the return was too short"
+    );
+    let lost_again = first_at(&o, |e| {
+        e.server == "secondary"
+            && e.t_ms > second_crash
+            && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")
+    });
+    let reactivated = first_at(&o, |e| {
+        e.t_ms > second_crash && service_active(e, "secondary", "voicemail-pro")
+    });
+    assert!(
+        (lost_again..=lost_again + 30_000).contains(&reactivated),
+        "voicemail back on the secondary within a tick of declaring the primary lost again ({reactivated} ms, lost at {lost_again} ms)"
+    );
+    let unanswered = o.count(|e| {
+        e.t_ms > reactivated
+            && matches!(&e.event, Event::CallFailed { reason, .. } if reason == "no voicemail server answered")
+    });
+    assert_eq!(unanswered, 0, "every voicemail call after re-activation is answered");
+    let left_after = o.count(|e| {
+        e.server == "secondary" && e.t_ms > reactivated && matches!(e.event, Event::VoicemailLeft { .. })
+    });
+    assert!(left_after > 0, "the workload left no message in the second outage");
+}
+
+#[test]
 fn preserved_calls_keep_their_phone_until_they_end_and_only_connected_calls_are_preserved() {
     let o = run_sim(&load("primary-services-failover.toml"));
     let kinds = call_kinds(&o);

@@ -119,6 +119,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/voicemail-automatic-timeout.toml"),
     ),
     (
+        "primary-returns-briefly.toml",
+        include_str!("../../../scenarios/primary-returns-briefly.toml"),
+    ),
+    (
         "voicemail-manual-failback.toml",
         include_str!("../../../scenarios/voicemail-manual-failback.toml"),
     ),

@@ -823,6 +823,22 @@ impl Shared {
         });
     }
 
+    /// `home`'s phones registered here as guests, and whether `home` is
+    /// lost and not heard since.
+    pub(crate) fn holds_users_of(&self, home: &str) -> (u32, bool) {
+        let st = self.lock();
+        let guests = st
+            .regs
+            .values()
+            .filter(|r| r.guest && r.home == home)
+            .count() as u32;
+        let lost = st
+            .peers
+            .get(home)
+            .is_some_and(|p| p.lost && p.returned_since.is_none());
+        (guests, lost)
+    }
+
     /// Whether the phone `ext` is registered here.
     pub(crate) fn is_registered(&self, ext: &str) -> bool {
         self.lock().regs.contains_key(ext)
