@@ -97,11 +97,19 @@ fn a_backup_holding_the_primarys_users_takes_voicemail_over_again_when_the_prima
         e.t_ms > reactivated
             && matches!(&e.event, Event::CallFailed { reason, .. } if reason == "no voicemail server answered")
     });
-    assert_eq!(unanswered, 0, "every voicemail call after re-activation is answered");
+    assert_eq!(
+        unanswered, 0,
+        "every voicemail call after re-activation is answered"
+    );
     let left_after = o.count(|e| {
-        e.server == "secondary" && e.t_ms > reactivated && matches!(e.event, Event::VoicemailLeft { .. })
+        e.server == "secondary"
+            && e.t_ms > reactivated
+            && matches!(e.event, Event::VoicemailLeft { .. })
     });
-    assert!(left_after > 0, "the workload left no message in the second outage");
+    assert!(
+        left_after > 0,
+        "the workload left no message in the second outage"
+    );
 }
 
 #[test]

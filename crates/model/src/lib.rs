@@ -32,7 +32,7 @@ pub mod read;
 pub mod scenario;
 pub mod settings;
 
-pub use duration::{Dur, format_millis, human_ms, parse_duration};
+pub use duration::{Dur, format_millis, human_ms, human_ms_beside, parse_duration};
 pub use error::{FileError, LoadError, Source};
 pub use event::{Event, EventRecord, LossAudit};
 pub use fault::{Fault, FaultKind, GrayPath};

@@ -430,7 +430,8 @@ fn automatic_voicemail_cuts_calls_in_progress_after_its_timeout() {
 }
 
 #[test]
-fn a_standby_backup_holding_the_primarys_users_reactivates_voicemail_when_the_primary_fails_again() {
+fn a_standby_backup_holding_the_primarys_users_reactivates_voicemail_when_the_primary_fails_again()
+{
     // The primary came back, took its voicemail back, and failed again
     // before its phones went home: 16 guests are still here.
     let lost_again = VmStandbyObs {
@@ -457,7 +458,11 @@ fn a_standby_backup_holding_the_primarys_users_reactivates_voicemail_when_the_pr
         ..lost_again
     };
     for o in [no_guests, visible, answering] {
-        assert_eq!(ServerEdition.voicemail_standby(&o), VmStandbyStep::Wait, "{o:?}");
+        assert_eq!(
+            ServerEdition.voicemail_standby(&o),
+            VmStandbyStep::Wait,
+            "{o:?}"
+        );
     }
 }
 
