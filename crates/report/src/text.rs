@@ -160,6 +160,13 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
         Event::CallPreserved { phone, .. } => {
             Some((phone.clone(), "call-preserved".into(), String::new()))
         }
+        Event::CallPreservationExpired {
+            phone, limit_ms, ..
+        } => Some((
+            phone.clone(),
+            "preservation-expired".into(),
+            human_ms(*limit_ms),
+        )),
         Event::CallFailed { phone, reason, .. } => Some((
             phone.clone(),
             format!("call-failed:{reason}"),
@@ -259,6 +266,12 @@ fn describe_group(g: &Group) -> String {
         )
     } else if sub.starts_with("call-dropped:") {
         format!("{} dropped ({phones}): {}", count(g, "call"), g.note)
+    } else if sub == "preservation-expired" {
+        format!(
+            "{} ended by the media connection preservation limit of {} ({phones}), not by their users; only now do those phones fail over",
+            count(g, "preserved call"),
+            g.note
+        )
     } else if sub == "call-preserved" {
         format!(
             "{} kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and fails over when it ends (at most 2 h)",
@@ -765,9 +778,16 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         m.phones_moved, m.phones_failed_back, m.phones_unregistered_at_end
     );
     if m.calls_started > 0 {
+        let expired = match m.calls_preservation_expired {
+            0 => String::new(),
+            n => format!(
+                " ({n} of them ended by the {} preservation limit)",
+                o.spec.fleet.resilience.preservation_limit
+            ),
+        };
         let _ = writeln!(
             out,
-            "  calls        {} set up, {} dropped, {} kept up by media connection preservation",
+            "  calls        {} set up, {} dropped, {} kept up by media connection preservation{expired}",
             m.calls_started, m.calls_dropped, m.calls_preserved
         );
     }
