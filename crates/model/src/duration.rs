@@ -153,24 +153,20 @@ pub fn human_ms_beside(ms: u64, bound: u64) -> String {
     if ms == bound || plain != human_ms(bound) {
         return plain;
     }
+    // Tenths, rounded away from the bound: never onto it.
     let tenths = if ms < bound {
         ms / 100
     } else {
         ms.div_ceil(100)
     };
-    let (total, frac) = if tenths * 100 == bound {
-        (ms, format!("{:03}", ms % 1000))
-    } else {
-        (tenths * 100, format!("{}", tenths % 10))
-    };
-    let minutes = total / 60_000 * 60_000;
-    let secs = (total % 60_000) / 1000;
+    let minutes = tenths / 600 * 60_000;
     let head = if minutes > 0 {
         format_millis(minutes)
     } else {
         String::new()
     };
-    format!("{head}{secs}.{frac}s")
+    let rest = tenths % 600;
+    format!("{head}{}.{}s", rest / 10, rest % 10)
 }
 
 impl fmt::Display for Dur {
@@ -255,7 +251,8 @@ mod tests {
     fn a_duration_beside_a_bound_never_rounds_onto_it() {
         assert_eq!(human_ms_beside(179_600, 180_000), "2m59.6s");
         assert_eq!(human_ms_beside(180_400, 180_000), "3m0.4s");
-        assert_eq!(human_ms_beside(179_960, 180_000), "2m59.960s");
+        assert_eq!(human_ms_beside(179_960, 180_000), "2m59.9s");
+        assert_eq!(human_ms_beside(180_001, 180_000), "3m0.1s");
         assert_eq!(human_ms_beside(172_000, 180_000), "2m52s");
         assert_eq!(human_ms_beside(180_000, 180_000), "3m");
     }
