@@ -282,3 +282,43 @@ fn up_refuses_a_call_rate_beyond_the_file_limit() {
         assert!(err.contains("at most 1000000"), "{err}");
     }
 }
+
+#[test]
+fn a_reboot_just_under_three_minutes_fails_over_or_not_depending_on_where_the_crash_falls_in_the_presence_period()
+ {
+    // The command the scenario's header prints, run exactly as printed.
+    let text =
+        std::fs::read_to_string(root().join("scenarios/three-minute-boundary.toml")).unwrap();
+    let printed = text
+        .lines()
+        .find_map(|l| {
+            l.trim_start_matches('#')
+                .trim()
+                .strip_prefix("fleetsim sweep ")
+        })
+        .expect("the header prints a sweep command");
+    let args: Vec<&str> = std::iter::once("sweep")
+        .chain(printed.split_whitespace())
+        .collect();
+    let out = fleetsim_out(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some placements fail over:\n{stdout}"
+    );
+    let (failed, runs) = stdout
+        .lines()
+        .find_map(|l| {
+            let (failed, rest) = l.split_once(" of ")?;
+            let runs = rest.strip_suffix(" runs failed; reproduce each with:")?;
+            Some((failed.parse::<usize>().ok()?, runs.parse::<usize>().ok()?))
+        })
+        .unwrap_or_else(|| panic!("no failure count:\n{stdout}"));
+    assert_eq!(runs, 10, "one presence period, 3 s apart");
+    assert!(
+        failed > 0 && failed < runs,
+        "both outcomes occur: {failed} of {runs} placements failed over\n{stdout}"
+    );
+    assert!(stdout.contains("phones moved"), "{stdout}");
+}

@@ -4,6 +4,8 @@
 mod common;
 
 use common::*;
+use fleetsim_model::{Event, FaultKind, human_ms};
+use fleetsim_report::text::{Line, Paint};
 
 #[test]
 fn html_report_is_self_contained_and_shows_lanes_chart_faults_events_and_verdict() {
@@ -168,5 +170,176 @@ fn a_panicking_server_handler_is_an_error_in_text_json_junit_and_exit_code_alike
     assert!(
         v.junit
             .contains(r#"<error type="panic" message="the emulator panicked"#)
+    );
+}
+
+/// The text timeline of a run, uncoloured, grouped as printed.
+fn timeline(o: &fleetsim_scenario::RunOutcome) -> Vec<Line> {
+    fleetsim_report::text::timeline(o, false, &Paint(false))
+}
+
+/// The timeline line of `server` at `t_ms`, of event `kind`.
+fn line_at<'a>(lines: &'a [Line], t_ms: u64, server: &str, kind: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l.first == t_ms && l.server == server && l.kind == kind)
+        .map(|l| l.text.as_str())
+        .unwrap_or_else(|| panic!("no {kind} line of {server} at {t_ms} ms"))
+}
+
+#[test]
+fn a_backup_of_a_softphone_only_home_says_it_has_no_physical_ip_phone_not_resilience_lost() {
+    let o = run_sim(&load("softphone-only-site.toml"));
+    let lost = o
+        .first(|e| {
+            e.server == "secondary"
+                && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "soft-site")
+        })
+        .expect("the secondary declares soft-site lost");
+    let lines = timeline(&o);
+    let text = line_at(&lines, lost.t_ms, "secondary", "peer-lost");
+    assert!(
+        text.contains("soft-site has no physical IP phone") && text.contains("nothing fails over"),
+        "{text}"
+    );
+    assert!(!text.contains("resilience lost"), "{text}");
+}
+
+#[test]
+fn a_backup_that_lost_the_records_of_ip_phones_still_says_resilience_lost() {
+    let o = run_sim(&load("backup-restart-loses-resilience.toml"));
+    let lost = o
+        .first(|e| {
+            e.server == "secondary"
+                && matches!(
+                    &e.event,
+                    Event::PeerLost {
+                        records_held: 0,
+                        backing_up: true,
+                        ..
+                    }
+                )
+        })
+        .expect("the restarted secondary declares the primary lost with no records");
+    let lines = timeline(&o);
+    let text = line_at(&lines, lost.t_ms, "secondary", "peer-lost");
+    assert!(text.contains("resilience lost"), "{text}");
+}
+
+#[test]
+fn a_hunt_group_stopping_on_its_own_server_reads_stops_running_here() {
+    let o = run_sim(&load("primary-isolated.toml"));
+    let stop = o
+        .first(|e| {
+            matches!(&e.event, Event::HuntGroupState { home, active: false, .. } if *home == e.server)
+        })
+        .expect("the returning primary stops running its own hunt group");
+    let lines = timeline(&o);
+    let text = line_at(&lines, stop.t_ms, &stop.server, "hunt-group-state");
+    assert!(text.contains("stops running here"), "{text}");
+    assert!(!text.contains("runs here"), "{text}");
+}
+
+#[test]
+fn a_lost_peer_line_says_when_the_peer_was_last_heard_relative_to_the_fault() {
+    let o = run_sim(&load("primary-crash.toml"));
+    let crash = 5 * 60_000;
+    let lost = o
+        .first(|e| e.server == "secondary" && matches!(e.event, Event::PeerLost { .. }))
+        .expect("the secondary declares the primary lost");
+    let Event::PeerLost { silent_for_ms, .. } = lost.event else {
+        unreachable!()
+    };
+    let heard = lost.t_ms - silent_for_ms;
+    assert!(
+        heard < crash,
+        "presence is heard every 30 s up to the crash"
+    );
+    let expected = format!(
+        "(last heard {} before the crash, so lost {} after it)",
+        human_ms(crash - heard),
+        human_ms(lost.t_ms - crash)
+    );
+    let lines = timeline(&o);
+    let text = line_at(&lines, lost.t_ms, "secondary", "peer-lost");
+    assert!(text.contains(&expected), "{text}\nexpected {expected}");
+    let html = fleetsim_report::html::render(&o);
+    assert!(
+        html.contains(&expected),
+        "the HTML report's events say it too"
+    );
+}
+
+#[test]
+fn a_restarted_backup_says_it_has_not_heard_the_home_since_it_started() {
+    let o = run_sim(&load("backup-restart-loses-resilience.toml"));
+    let restart = 27 * 60_000;
+    let reason = o
+        .events
+        .iter()
+        .filter(|e| e.server == "secondary" && e.t_ms > restart)
+        .find_map(|e| match &e.event {
+            Event::RegistrationRefused { reason, .. } if reason.contains("failover needs") => {
+                Some(reason.clone())
+            }
+            _ => None,
+        })
+        .expect("the restarted secondary refuses guests before its own 3 minutes");
+    assert!(
+        reason.starts_with("primary not heard since this server started "),
+        "{reason}"
+    );
+    let lost = o
+        .first(|e| {
+            e.server == "secondary" && e.t_ms > restart && matches!(e.event, Event::PeerLost { .. })
+        })
+        .expect("and declares it lost 3 minutes after its start");
+    let lines = timeline(&o);
+    let text = line_at(&lines, lost.t_ms, "secondary", "peer-lost");
+    assert!(
+        text.starts_with("has not heard primary since this server started 3m ago"),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_refusal_reads_as_silent_for_exactly_the_time_failover_needs() {
+    for name in [
+        "primary-hang.toml",
+        "v2-capacity-overflow.toml",
+        "voicemail-automatic-timeout.toml",
+    ] {
+        let o = run_sim(&load(name));
+        for e in &o.events {
+            let Event::RegistrationRefused { reason, .. } = &e.event else {
+                continue;
+            };
+            let Some((heard, needs)) = reason.split_once(" ago; failover needs ") else {
+                continue;
+            };
+            let silent = heard.rsplit(' ').next().unwrap();
+            let needed = needs.split(' ').next().unwrap();
+            assert_ne!(silent, needed, "{name}: {reason}");
+        }
+    }
+}
+
+#[test]
+fn the_end_of_a_partition_names_the_partition_it_ends() {
+    let o = run_sim(&load("homeless-prevention-window.toml"));
+    let ends: Vec<&str> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::FaultApplied {
+                fault,
+                spec: FaultKind::Partition { groups },
+            } if groups.is_empty() => Some(fault.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        ["partition [primary] | rest ends: its groups reach each other again (one-way cuts stay)"]
     );
 }

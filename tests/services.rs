@@ -69,6 +69,128 @@ fn secondary_voicemail_activates_when_the_first_primary_phone_reregisters_and_ha
 }
 
 #[test]
+fn a_backup_holding_the_primarys_users_takes_voicemail_over_again_when_the_primary_fails_a_second_time()
+ {
+    let o = run_sim(&load("primary-returns-briefly.toml"));
+    assert_passed(&o);
+    let second_crash = 26 * MIN;
+    let handback = first_at(&o, |e| {
+        matches!(e.event, Event::VoicemailHandback { .. }) && e.t_ms < second_crash
+    });
+    assert!(
+        o.count(|e| e.t_ms > handback && matches!(e.event, Event::FailbackStarted { .. })) == 0,
+        "the primary's phones never went home: the return was too short"
+    );
+    let lost_again = first_at(&o, |e| {
+        e.server == "secondary"
+            && e.t_ms > second_crash
+            && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")
+    });
+    let reactivated = first_at(&o, |e| {
+        e.t_ms > second_crash && service_active(e, "secondary", "voicemail-pro")
+    });
+    assert!(
+        (lost_again..=lost_again + 30_000).contains(&reactivated),
+        "voicemail back on the secondary within a tick of declaring the primary lost again ({reactivated} ms, lost at {lost_again} ms)"
+    );
+    let unanswered = o.count(|e| {
+        e.t_ms > reactivated
+            && matches!(&e.event, Event::CallFailed { reason, .. } if reason == "no voicemail server answered")
+    });
+    assert_eq!(
+        unanswered, 0,
+        "every voicemail call after re-activation is answered"
+    );
+    let left_after = o.count(|e| {
+        e.server == "secondary"
+            && e.t_ms > reactivated
+            && matches!(e.event, Event::VoicemailLeft { .. })
+    });
+    assert!(
+        left_after > 0,
+        "the workload left no message in the second outage"
+    );
+}
+
+#[test]
+fn a_preserved_call_reaching_the_preservation_limit_is_ended_by_it_and_counted_apart() {
+    // Long calls and a 3-minute limit: some preserved calls outlive it.
+    let s = parse(
+        r#"
+name = "preservation-limit"
+fleet = "fleets/reference.toml"
+seed = 5
+duration = "30m"
+
+[calls]
+per-hour = 600
+mean-duration = "20m"
+
+[resilience]
+preservation-limit = "3m"
+
+[[fault]]
+at = "10m"
+crash = "primary"
+"#,
+    );
+    let o = run_sim(&s);
+    let limit = 3 * MIN;
+    let preserved: BTreeMap<&str, (u64, u64, &str)> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::CallPreserved { call, until_ms, .. } => {
+                Some((call.as_str(), (e.t_ms, *until_ms, e.server.as_str())))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut expired = 0;
+    for e in &o.events {
+        let Event::CallPreservationExpired { call, limit_ms, .. } = &e.event else {
+            continue;
+        };
+        expired += 1;
+        let (at, until, server) = preserved[call.as_str()];
+        assert_eq!(*limit_ms, limit);
+        assert_eq!(
+            (e.t_ms, e.t_ms),
+            (at + limit, until),
+            "{call} ends at the limit"
+        );
+        assert_eq!(e.server, server, "{call} ends where it was set up");
+        assert_eq!(
+            o.count(|x| x.event.ended_call() == Some(call.as_str())),
+            1,
+            "{call} ends once"
+        );
+    }
+    assert!(expired > 0, "no preserved call reached the limit");
+    assert_eq!(o.metrics.calls_preservation_expired, expired);
+    // Preserved calls that ended on their own did so before the limit.
+    for e in &o.events {
+        if let Event::CallEnded {
+            call,
+            preserved: true,
+            ..
+        } = &e.event
+        {
+            let (at, _, _) = preserved[call.as_str()];
+            assert!(e.t_ms < at + limit, "{call} ended normally after the limit");
+        }
+    }
+    let text = fleetsim_report::text::render(&o, Default::default());
+    assert!(
+        text.contains("ended by the media connection preservation limit of 3m"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "({expired} of them ended by the 3m preservation limit)"
+    )));
+}
+
+#[test]
 fn preserved_calls_keep_their_phone_until_they_end_and_only_connected_calls_are_preserved() {
     let o = run_sim(&load("primary-services-failover.toml"));
     let kinds = call_kinds(&o);

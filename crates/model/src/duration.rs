@@ -145,6 +145,30 @@ pub fn human_ms(ms: u64) -> String {
     }
 }
 
+/// [`human_ms`] of `ms`, precise enough to tell it from `bound`: a silence
+/// of 2m59.6s against a 3m rule reads `"2m59.6s"`, never a `"3m"` that
+/// looks equal to the bound (rounded toward `ms`'s side of it).
+pub fn human_ms_beside(ms: u64, bound: u64) -> String {
+    let plain = human_ms(ms);
+    if ms == bound || plain != human_ms(bound) {
+        return plain;
+    }
+    // Tenths, rounded away from the bound: never onto it.
+    let tenths = if ms < bound {
+        ms / 100
+    } else {
+        ms.div_ceil(100)
+    };
+    let minutes = tenths / 600 * 60_000;
+    let head = if minutes > 0 {
+        format_millis(minutes)
+    } else {
+        String::new()
+    };
+    let rest = tenths % 600;
+    format!("{head}{}.{}s", rest / 10, rest % 10)
+}
+
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format_millis(self.as_millis()))
@@ -221,5 +245,15 @@ mod tests {
         assert_eq!(human_ms(151_619), "2m32s");
         assert_eq!(human_ms(4_210), "4.2s");
         assert_eq!(human_ms(250), "250ms");
+    }
+
+    #[test]
+    fn a_duration_beside_a_bound_never_rounds_onto_it() {
+        assert_eq!(human_ms_beside(179_600, 180_000), "2m59.6s");
+        assert_eq!(human_ms_beside(180_400, 180_000), "3m0.4s");
+        assert_eq!(human_ms_beside(179_960, 180_000), "2m59.9s");
+        assert_eq!(human_ms_beside(180_001, 180_000), "3m0.1s");
+        assert_eq!(human_ms_beside(172_000, 180_000), "2m52s");
+        assert_eq!(human_ms_beside(180_000, 180_000), "3m");
     }
 }

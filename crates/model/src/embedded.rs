@@ -123,6 +123,14 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/voicemail-automatic-timeout.toml"),
     ),
     (
+        "primary-returns-briefly.toml",
+        include_str!("../../../scenarios/primary-returns-briefly.toml"),
+    ),
+    (
+        "three-minute-boundary.toml",
+        include_str!("../../../scenarios/three-minute-boundary.toml"),
+    ),
+    (
         "voicemail-manual-failback.toml",
         include_str!("../../../scenarios/voicemail-manual-failback.toml"),
     ),

@@ -240,6 +240,16 @@ pub enum Event {
         /// The emulated time at which it ends (its own end or the 2 h limit).
         until_ms: u64,
     },
+    /// A preserved call reached the media connection preservation limit
+    /// (`preservation-limit`, 2 h by default) and was ended by it.
+    CallPreservationExpired {
+        /// Call id.
+        call: String,
+        /// Calling extension.
+        phone: String,
+        /// The limit that ended it (emulated milliseconds).
+        limit_ms: u64,
+    },
     /// A call could not be set up.
     CallFailed {
         /// Call id.
@@ -389,10 +399,12 @@ impl LossAudit {
 }
 
 impl Event {
-    /// The call whose end this event reports (ended, dropped or failed).
+    /// The call whose end this event reports (ended, ended by the
+    /// preservation limit, dropped or failed).
     pub fn ended_call(&self) -> Option<&str> {
         match self {
             Event::CallEnded { call, .. }
+            | Event::CallPreservationExpired { call, .. }
             | Event::CallDropped { call, .. }
             | Event::CallFailed { call, .. } => Some(call),
             _ => None,

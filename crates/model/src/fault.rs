@@ -140,6 +140,9 @@ impl FaultKind {
             FaultKind::Crash { server } => format!("crash {server}"),
             FaultKind::Stop { server } => format!("graceful stop of {server}"),
             FaultKind::Restart { server } => format!("restart {server}"),
+            FaultKind::Partition { groups } if groups.is_empty() => {
+                "partition ends: no group is cut off any more (one-way cuts stay)".to_string()
+            }
             FaultKind::Partition { groups } => {
                 let g: Vec<String> = groups
                     .iter()
@@ -218,6 +221,18 @@ impl FaultKind {
                 format!("operator changes the configuration of {server}")
             }
             FaultKind::RebootPhone { phone } => format!("phone {phone} is rebooted"),
+        }
+    }
+
+    /// The end of this partition in words, naming what it cut off (an
+    /// empty partition carries no groups, so whoever ends one names it).
+    pub fn describe_end(&self) -> String {
+        match self {
+            FaultKind::Partition { groups } if !groups.is_empty() => format!(
+                "{} ends: its groups reach each other again (one-way cuts stay)",
+                self.describe()
+            ),
+            other => other.describe(),
         }
     }
 

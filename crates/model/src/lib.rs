@@ -42,7 +42,7 @@ pub mod settings;
 pub mod suggest;
 
 pub use call::ScriptedCall;
-pub use duration::{Dur, format_millis, human_ms, parse_duration};
+pub use duration::{Dur, format_millis, human_ms, human_ms_beside, parse_duration};
 pub use error::{FileError, LoadError, Source};
 pub use event::{Event, EventKind, EventRecord, LossAudit};
 pub use fault::{Fault, FaultKind, GrayPath};

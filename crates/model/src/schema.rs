@@ -215,6 +215,11 @@ fn sample_call(kind: EventKind) -> Event {
             phone: s(),
             until_ms: 0,
         },
+        EventKind::CallPreservationExpired => Event::CallPreservationExpired {
+            call: s(),
+            phone: s(),
+            limit_ms: 0,
+        },
         EventKind::CallFailed => Event::CallFailed {
             call: s(),
             phone: s(),

@@ -205,6 +205,9 @@ struct ActiveCall {
     ends: Instant,
     /// Kept up by media connection preservation after its server failed.
     preserved: bool,
+    /// The preservation limit (emulated ms) when it, not the call's own
+    /// length, ends the preserved call.
+    cut_by_limit: Option<u64>,
     /// The call's stream from its system (closed once it breaks).
     updates: Option<tonic::Streaming<pb::CallUpdate>>,
 }
@@ -274,16 +277,22 @@ async fn run(
             }
         });
     };
-    // A preserved call ends where it was set up (its server is gone).
+    // A preserved call ends where it was set up (its server is gone): at
+    // its own end, or cut by the preservation limit, which says so.
     let end_preserved = |c: ActiveCall| {
-        log.emit(
-            &c.server,
-            Event::CallEnded {
+        let event = match c.cut_by_limit {
+            Some(limit_ms) => Event::CallPreservationExpired {
+                call: c.id,
+                phone: ext.clone(),
+                limit_ms,
+            },
+            None => Event::CallEnded {
                 call: c.id,
                 phone: ext.clone(),
                 preserved: true,
             },
-        );
+        };
+        log.emit(&c.server, event);
     };
 
     // The phone lost the server before it confirmed a hangup: the user did
@@ -406,6 +415,7 @@ async fn run(
                             kind,
                             ends: Instant::now() + duration,
                             preserved: false,
+                            cut_by_limit: None,
                             updates: Some(stream.into_inner()),
                         });
                     }
@@ -419,9 +429,13 @@ async fn run(
             }
             Some(PhoneCmd::Reboot) => {
                 let on = current.map_or(cfg.spec.home.clone(), |i| gatekeepers[i].name.clone());
-                if let Some(c) = call.take() {
+                if let Some(mut c) = call.take() {
                     if c.preserved {
-                        // Its server is gone: the reboot simply ends it.
+                        // Its server is gone: the reboot simply ends it
+                        // (before any limit did).
+                        if now < c.ends {
+                            c.cut_by_limit = None;
+                        }
                         end_preserved(c);
                     } else if let Some(i) = current {
                         // The user hangs up as the phone restarts.
@@ -571,7 +585,10 @@ async fn run(
                             {
                                 Some(limit) => {
                                     c.preserved = true;
-                                    c.ends = c.ends.min(now + limit);
+                                    if now + limit < c.ends {
+                                        c.cut_by_limit = Some(clock.to_emulated_ms(limit));
+                                        c.ends = now + limit;
+                                    }
                                     let until_ms = clock.now_ms()
                                         + clock
                                             .to_emulated_ms(c.ends.saturating_duration_since(now));

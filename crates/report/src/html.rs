@@ -406,8 +406,8 @@ pub fn render(o: &RunOutcome) -> String {
                 "calls dropped",
                 m.calls_dropped.to_string(),
                 format!(
-                    "of {} set up · {} preserved",
-                    m.calls_started, m.calls_preserved
+                    "of {} set up · {} preserved ({} ended by the preservation limit)",
+                    m.calls_started, m.calls_preserved, m.calls_preservation_expired
                 ),
             ),
             (

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use fleetsim_model::{Event, EventRecord, human_ms};
+use fleetsim_model::{Event, EventRecord, FaultKind, Fleet, human_ms};
 use fleetsim_scenario::{Mode, RunOutcome};
 
 /// Rendering options.
@@ -160,6 +160,13 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
         Event::CallPreserved { phone, .. } => {
             Some((phone.clone(), "call-preserved".into(), String::new()))
         }
+        Event::CallPreservationExpired {
+            phone, limit_ms, ..
+        } => Some((
+            phone.clone(),
+            "preservation-expired".into(),
+            human_ms(*limit_ms),
+        )),
         Event::CallFailed { phone, reason, .. } => Some((
             phone.clone(),
             format!("call-failed:{reason}"),
@@ -259,6 +266,12 @@ fn describe_group(g: &Group) -> String {
         )
     } else if sub.starts_with("call-dropped:") {
         format!("{} dropped ({phones}): {}", count(g, "call"), g.note)
+    } else if sub == "preservation-expired" {
+        format!(
+            "{} ended by the media connection preservation limit of {} ({phones}), not by their users; only now do those phones fail over",
+            count(g, "preserved call"),
+            g.note
+        )
     } else if sub == "call-preserved" {
         format!(
             "{} kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and fails over when it ends (at most 2 h)",
@@ -363,7 +376,135 @@ fn verbose_phone(e: &EventRecord, since: Option<u64>) -> String {
     }
 }
 
-fn describe(e: &EventRecord, p: &Paint) -> String {
+/// What the timeline has seen so far that explains a later event: the
+/// fleet, the faults applied, when each server's incarnation started.
+struct Seen<'a> {
+    fleet: &'a Fleet,
+    faults: Vec<(u64, &'a FaultKind)>,
+    started: BTreeMap<&'a str, u64>,
+}
+
+impl<'a> Seen<'a> {
+    fn new(fleet: &'a Fleet) -> Seen<'a> {
+        Seen {
+            fleet,
+            faults: Vec::new(),
+            started: BTreeMap::new(),
+        }
+    }
+
+    fn note(&mut self, e: &'a EventRecord) {
+        match &e.event {
+            Event::FaultApplied { spec, .. } => self.faults.push((e.t_ms, spec)),
+            Event::ServerStarted { .. } => {
+                self.started.insert(&e.server, e.t_ms);
+            }
+            _ => {}
+        }
+    }
+
+    /// The latest fault that took `peer` out of `observer`'s sight.
+    fn fault_between(&self, observer: &str, peer: &str) -> Option<(u64, &'a FaultKind)> {
+        self.faults
+            .iter()
+            .rev()
+            .find(|(_, f)| f.isolates(peer) || f.isolates(observer))
+            .copied()
+    }
+}
+
+/// The fault as a noun: "before the crash".
+fn fault_noun(f: &FaultKind) -> &'static str {
+    match f {
+        FaultKind::Crash { .. } => "crash",
+        FaultKind::Stop { .. } => "stop",
+        FaultKind::Partition { .. } => "partition",
+        FaultKind::OneWay { .. } => "one-way loss",
+        FaultKind::Stall { .. } => "stall",
+        FaultKind::Hang { .. } => "hang",
+        FaultKind::Gray { .. } => "gray failure",
+        _ => "fault",
+    }
+}
+
+/// When the peer was last heard, relative to the fault that hid it: the
+/// 3-minute rule counts from there, not from the fault.
+fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> String {
+    let heard = e.t_ms.saturating_sub(silent_ms);
+    if let Some(&start) = seen.started.get(e.server.as_str())
+        && start > 0
+        && heard.abs_diff(start) <= 1
+    {
+        return format!(
+            "has not heard {peer} since this server started {} ago",
+            human_ms(silent_ms)
+        );
+    }
+    let base = format!("has not heard {peer} for {}", human_ms(silent_ms));
+    let Some((at, f)) = seen.fault_between(&e.server, peer) else {
+        return base;
+    };
+    let noun = fault_noun(f);
+    let when = if heard <= at {
+        format!("{} before the {noun}", human_ms(at - heard))
+    } else {
+        format!("{} after the {noun} began", human_ms(heard - at))
+    };
+    format!(
+        "{base} (last heard {when}, so lost {} after it)",
+        human_ms(e.t_ms.saturating_sub(at))
+    )
+}
+
+fn peer_lost(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
+    let Event::PeerLost {
+        peer,
+        silent_for_ms,
+        backing_up,
+        records_held,
+    } = &e.event
+    else {
+        return String::new();
+    };
+    let base = format!(
+        "{} → {peer} is lost",
+        last_heard(seen, e, peer, *silent_for_ms)
+    );
+    if *backing_up && *records_held > 0 {
+        p.bold(&format!(
+            "{base}; as its backup (line option: backs up my IP phones) it will accept its {records_held} IP phones as guests"
+        ))
+    } else if *backing_up {
+        format!("{base}; {}", no_records(seen.fleet, &e.server, peer, p))
+    } else {
+        p.dim(&format!("{base} (not its backup: takes nothing over)"))
+    }
+}
+
+/// Why a backup holds no records of a lost peer's phones: it has none that
+/// fail over here (nothing to fail over), or the records are gone.
+fn no_records(fleet: &Fleet, backup: &str, peer: &str, p: &Paint) -> String {
+    let phones: Vec<_> = fleet.phones_of(peer).collect();
+    let physical = phones.iter().any(|ph| ph.kind.fails_over());
+    let backed_up = fleet.server(peer).is_some_and(|s| {
+        phones
+            .iter()
+            .any(|ph| s.backup_for_kind(ph.kind) == Some(backup))
+    });
+    if !physical {
+        format!(
+            "it is its backup, but {peer} has no physical IP phone (softphones and analogue extensions never fail over): none re-registers here, so nothing fails over"
+        )
+    } else if !backed_up {
+        format!(
+            "it is its backup, but the line backs up none of {peer}'s phones: none re-registers here, so nothing fails over"
+        )
+    } else {
+        p.red("it is the backup but holds no records of its phones: resilience lost")
+    }
+}
+
+fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
     match &e.event {
         Event::RunStarted { scenario, seed, mode } => format!("run of {scenario} starts (seed {seed}, {mode} mode)"),
         Event::FaultApplied { fault, .. } if e.server == "operator" => {
@@ -383,18 +524,7 @@ fn describe(e: &EventRecord, p: &Paint) -> String {
         Event::ServerStopped { registered_phones } => p.red(&format!(
             "stopped cleanly: calls in flight finished, memory gone; {registered_phones} phones lose their registration"
         )),
-        Event::PeerLost { peer, silent_for_ms, backing_up, records_held } => {
-            let base = format!("has not heard {peer} for {} → {peer} is lost", human_ms(*silent_for_ms));
-            if *backing_up && *records_held > 0 {
-                p.bold(&format!(
-                    "{base}; as its backup (line option: backs up my IP phones) it will accept its {records_held} IP phones as guests"
-                ))
-            } else if *backing_up {
-                p.red(&format!("{base}; it is the backup but holds no records of its phones: resilience lost"))
-            } else {
-                p.dim(&format!("{base} (not its backup: takes nothing over)"))
-            }
-        }
+        Event::PeerLost { .. } => peer_lost(e, seen, p),
         Event::PeerReturned { peer, silent_for_ms } => {
             format!("hears {peer} again after {} of silence", human_ms(*silent_for_ms))
         }
@@ -487,6 +617,7 @@ pub fn timeline(o: &RunOutcome, verbose: bool, p: &Paint) -> Vec<Line> {
     let mut groups: Vec<Group> = Vec::new();
     let mut pending: Vec<Line> = Vec::new();
     let mut last_try: BTreeMap<String, u64> = BTreeMap::new();
+    let mut seen = Seen::new(&o.spec.fleet);
     let flush = |groups: &mut Vec<Group>, pending: &mut Vec<Line>, out: &mut Vec<Line>| {
         for g in groups.drain(..) {
             pending.push(Line {
@@ -501,6 +632,7 @@ pub fn timeline(o: &RunOutcome, verbose: bool, p: &Paint) -> Vec<Line> {
         out.append(pending);
     };
     for e in &o.events {
+        seen.note(e);
         if let Some((phone, sub, note)) = phone_key(e) {
             // Registrations at home are one story across the fleet.
             let server = if sub == "home" {
@@ -558,7 +690,7 @@ pub fn timeline(o: &RunOutcome, verbose: bool, p: &Paint) -> Vec<Line> {
             first: e.t_ms,
             last: e.t_ms,
             server: e.server.clone(),
-            text: describe(e, p),
+            text: describe(e, &seen, p),
             kind: e.kind(),
         });
         if major {
@@ -646,9 +778,16 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         m.phones_moved, m.phones_failed_back, m.phones_unregistered_at_end
     );
     if m.calls_started > 0 {
+        let expired = match m.calls_preservation_expired {
+            0 => String::new(),
+            n => format!(
+                " ({n} of them ended by the {} preservation limit)",
+                o.spec.fleet.resilience.preservation_limit
+            ),
+        };
         let _ = writeln!(
             out,
-            "  calls        {} set up, {} dropped, {} kept up by media connection preservation",
+            "  calls        {} set up, {} dropped, {} kept up by media connection preservation{expired}",
             m.calls_started, m.calls_dropped, m.calls_preserved
         );
     }

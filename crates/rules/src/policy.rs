@@ -32,7 +32,9 @@ use crate::Timers;
 use crate::guest::{self, GuestObs, HomeObs, Refusal};
 use crate::peer::{self, PeerCtx, PeerDecision, PeerView, Returned};
 use crate::quorum::Visibility;
-use crate::services::{self, PortalBackupObs, PortalStep, VmBackupObs, VmStep};
+use crate::services::{
+    self, PortalBackupObs, PortalStep, VmBackupObs, VmStandbyObs, VmStandbyStep, VmStep,
+};
 
 /// Every resilience decision a server takes, with the documented Server
 /// Edition behaviour as the default of each method. Implement
@@ -107,6 +109,11 @@ pub trait TakeoverPolicy: Send + Sync + Debug {
     /// The active backup voicemail's step (see [`services::vm_backup`]).
     fn voicemail_backup(&self, o: &VmBackupObs) -> (Option<Duration>, VmStep) {
         services::vm_backup(o)
+    }
+
+    /// The standby backup voicemail's step (see [`services::vm_standby`]).
+    fn voicemail_standby(&self, o: &VmStandbyObs) -> VmStandbyStep {
+        services::vm_standby(o)
     }
 
     /// The backup portal's step (see [`services::portal_backup`]).

@@ -96,6 +96,45 @@ fn handback(mode: Handback, cut: bool) -> VmStep {
     VmStep::Handback { mode, cut }
 }
 
+/// What the standby backup voicemail observes on one of its ticks.
+#[derive(Clone, Copy, Debug)]
+pub struct VmStandbyObs {
+    /// The primary's phones registered here as guests: its users this
+    /// backup holds.
+    pub guests: u32,
+    /// Whether the primary is lost and not heard again since (it may have
+    /// come back briefly after an earlier failover and failed again).
+    pub primary_lost: bool,
+    /// The primary's voicemail: `None` silent, `Some(active)` answering.
+    pub primary: Option<bool>,
+}
+
+/// What the standby backup voicemail does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmStandbyStep {
+    /// Stay on standby.
+    Wait,
+    /// Become active: the primary's users held here have no voicemail.
+    Activate {
+        /// Guests of the primary held here.
+        guests: u32,
+    },
+}
+
+/// While a backup holds users of the primary (its guests) and the primary
+/// is lost with its voicemail silent, the backup voicemail must be active.
+/// Failover activates it with the first guest; this covers a primary that
+/// came back, took its voicemail back, and failed again before its phones
+/// went home: their guests never left, so no new failover starts. A primary
+/// voicemail answering, even on standby, is left to activate itself: two
+/// active voicemails would split the mailboxes.
+pub fn vm_standby(o: &VmStandbyObs) -> VmStandbyStep {
+    if o.guests == 0 || !o.primary_lost || o.primary.is_some() {
+        return VmStandbyStep::Wait;
+    }
+    VmStandbyStep::Activate { guests: o.guests }
+}
+
 /// What the backup portal observes on one of its ticks.
 #[derive(Clone, Copy, Debug)]
 pub struct PortalBackupObs {

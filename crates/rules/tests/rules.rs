@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use fleetsim_model::{FailbackMode, PhoneKind, VoicemailFailback};
 use fleetsim_rules::services::{
-    self, Handback, Licence, LicenceWhy, PortalBackupObs, PortalStep, VmBackupObs, VmStep,
+    self, Handback, Licence, LicenceWhy, PortalBackupObs, PortalStep, VmBackupObs, VmStandbyObs,
+    VmStandbyStep, VmStep,
 };
 use fleetsim_rules::{
     Failover, GuestObs, HomeObs, NoGuard, PeerCtx, PeerDecision, PeerView, Quorum, Refusal,
@@ -428,6 +429,43 @@ fn automatic_voicemail_cuts_calls_in_progress_after_its_timeout() {
     ));
 }
 
+#[test]
+fn a_standby_backup_holding_the_primarys_users_reactivates_voicemail_when_the_primary_fails_again()
+{
+    // The primary came back, took its voicemail back, and failed again
+    // before its phones went home: 16 guests are still here.
+    let lost_again = VmStandbyObs {
+        guests: 16,
+        primary_lost: true,
+        primary: None,
+    };
+    assert_eq!(
+        ServerEdition.voicemail_standby(&lost_again),
+        VmStandbyStep::Activate { guests: 16 }
+    );
+    // No users of the primary here, or the primary not lost: nothing to cover.
+    let no_guests = VmStandbyObs {
+        guests: 0,
+        ..lost_again
+    };
+    let visible = VmStandbyObs {
+        primary_lost: false,
+        ..lost_again
+    };
+    // The primary's voicemail answers, even on standby: it activates itself.
+    let answering = VmStandbyObs {
+        primary: Some(false),
+        ..lost_again
+    };
+    for o in [no_guests, visible, answering] {
+        assert_eq!(
+            ServerEdition.voicemail_standby(&o),
+            VmStandbyStep::Wait,
+            "{o:?}"
+        );
+    }
+}
+
 fn portal(active: bool, primary: Option<bool>, now: Duration) -> PortalBackupObs {
     PortalBackupObs {
         now,
@@ -458,6 +496,20 @@ fn the_backup_portal_hands_back_automatically_when_the_primary_answers() {
     assert_eq!(
         ServerEdition.portal_backup(&o),
         (mins(30), PortalStep::Handback(Handback::Automatic))
+    );
+}
+
+#[test]
+fn the_backup_portal_takes_over_again_when_the_primary_fails_after_a_handback() {
+    // Handed back at 20m (the primary answered, last heard then); the primary
+    // fails again at 26m: 3 minutes of silence later the backup is active.
+    let o = PortalBackupObs {
+        last_heard: mins(26),
+        ..portal(false, None, mins(29))
+    };
+    assert_eq!(
+        ServerEdition.portal_backup(&o).1,
+        PortalStep::Activate { silent: mins(3) }
     );
 }
 

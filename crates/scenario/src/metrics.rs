@@ -41,6 +41,8 @@ pub struct Metrics {
     pub calls_dropped: u32,
     /// Calls kept up by media connection preservation.
     pub calls_preserved: u32,
+    /// Preserved calls ended by the preservation limit (2 h by default).
+    pub calls_preservation_expired: u32,
     /// Voicemail messages left.
     pub messages_left: u32,
     /// Voicemail messages lost (end-of-run audit; must be 0).
@@ -78,6 +80,7 @@ impl Metrics {
                 Event::CallStarted { .. } => m.calls_started += 1,
                 Event::CallDropped { .. } => m.calls_dropped += 1,
                 Event::CallPreserved { .. } => m.calls_preserved += 1,
+                Event::CallPreservationExpired { .. } => m.calls_preservation_expired += 1,
                 Event::CapacityExceeded { .. } => m.capacity_refusals += 1,
                 _ => {}
             }

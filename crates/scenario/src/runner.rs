@@ -352,6 +352,8 @@ pub(crate) struct FleetUnderTest {
     workload_token: tokio_util::sync::CancellationToken,
     /// See [`RunOptions::inject_panic`].
     inject_panic: Option<String>,
+    /// The partition in force, so that its end can name it.
+    partition: Option<FaultKind>,
 }
 
 impl FleetUnderTest {
@@ -402,6 +404,7 @@ impl FleetUnderTest {
             workload: Vec::new(),
             workload_token: tokio_util::sync::CancellationToken::new(),
             inject_panic: launch.inject_panic,
+            partition: None,
         };
         // Every server is bound before any phone starts: readiness is awaited.
         for s in fleet.servers.iter().filter(|s| !s.is_external()) {
@@ -496,7 +499,27 @@ impl FleetUnderTest {
         Ok(())
     }
 
+    /// The fault in words; the end of a partition names the partition.
+    fn words(&mut self, kind: &FaultKind) -> String {
+        match kind {
+            FaultKind::Partition { groups } if groups.is_empty() => self
+                .partition
+                .take()
+                .map_or_else(|| kind.describe(), |p| p.describe_end()),
+            FaultKind::Partition { .. } => {
+                self.partition = Some(kind.clone());
+                kind.describe()
+            }
+            FaultKind::Heal => {
+                self.partition = None;
+                kind.describe()
+            }
+            _ => kind.describe(),
+        }
+    }
+
     pub(crate) async fn apply(&mut self, fault: &Fault) -> Result<(), StartError> {
+        let words = self.words(&fault.kind);
         let log = &self.ctx.log;
         let net = &self.ctx.net;
         let target = if fault.kind.is_operator_action() {
@@ -507,7 +530,7 @@ impl FleetUnderTest {
         log.emit(
             target,
             Event::FaultApplied {
-                fault: fault.kind.describe(),
+                fault: words,
                 spec: fault.kind.clone(),
             },
         );

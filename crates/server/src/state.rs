@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use fleetsim_model::{Event, Fleet, PhoneKind, ServerSpec, human_ms};
+use fleetsim_model::{Event, Fleet, PhoneKind, ServerSpec, human_ms, human_ms_beside};
 use fleetsim_net::{Clock, EventLog, Net, Timing};
 use fleetsim_rules::{
     GuestObs, HomeObs, PeerCtx, PeerDecision, PeerView, Refusal, TakeoverPolicy, Timers, Visibility,
@@ -750,8 +750,8 @@ impl Shared {
                 self.fleet.resilience.homeless_prevention,
             ),
             Refusal::NotSilentLongEnough { silent, needed } => format!(
-                "{home} last heard {} ago; failover needs {} of silence",
-                human(*silent),
+                "{}; failover needs {} of silence",
+                self.silence(home, *silent, *needed),
                 human(*needed),
             ),
             Refusal::HomeVisible => format!("{home} is visible again; register there"),
@@ -770,11 +770,33 @@ impl Shared {
                 self.name
             ),
             Refusal::Fencing { silent, needed } => format!(
-                "{home} last heard {} ago; the policy takes over after {} (failover time plus a fencing margin, so a cut-off home has stood down)",
-                human(*silent),
+                "{}; the policy takes over after {} (failover time plus a fencing margin, so a cut-off home has stood down)",
+                self.silence(home, *silent, *needed),
                 human(*needed),
             ),
             Refusal::Custom(reason) => reason.clone(),
+        }
+    }
+
+    /// "primary last heard 2m59.6s ago": precise enough not to read as the
+    /// bound; a peer not heard by this incarnation is counted from its
+    /// start, and the words say so.
+    fn silence(
+        &self,
+        home: &str,
+        silent: std::time::Duration,
+        needed: std::time::Duration,
+    ) -> String {
+        let ago = human_ms_beside(self.ms(silent), self.ms(needed));
+        let never_heard = self
+            .lock()
+            .peers
+            .get(home)
+            .is_some_and(|p| p.incarnation == 0);
+        if never_heard {
+            format!("{home} not heard since this server started {ago} ago")
+        } else {
+            format!("{home} last heard {ago} ago")
         }
     }
 
@@ -821,6 +843,22 @@ impl Shared {
             home: r.home,
             guest: r.guest,
         });
+    }
+
+    /// `home`'s phones registered here as guests, and whether `home` is
+    /// lost and not heard since.
+    pub(crate) fn holds_users_of(&self, home: &str) -> (u32, bool) {
+        let st = self.lock();
+        let guests = st
+            .regs
+            .values()
+            .filter(|r| r.guest && r.home == home)
+            .count() as u32;
+        let lost = st
+            .peers
+            .get(home)
+            .is_some_and(|p| p.lost && p.returned_since.is_none());
+        (guests, lost)
     }
 
     /// Whether the phone `ext` is registered here.

@@ -20,7 +20,7 @@ use std::time::Duration;
 use fleetsim_model::{Event, Service};
 use fleetsim_net::call;
 use fleetsim_proto::pb;
-use fleetsim_rules::services::{VmBackupObs, VmStep};
+use fleetsim_rules::services::{VmBackupObs, VmStandbyObs, VmStandbyStep, VmStep};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
@@ -393,6 +393,7 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                             shared.disk.mark_synced(&ids);
                         }
                     }
+                    standby_step(&shared, &primary).await;
                     continue;
                 }
                 // Read after the query: it may take up to a deadline.
@@ -417,6 +418,27 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                 }
             }
         }
+    }
+}
+
+/// The standby backup asks the rules whether the primary's users held here
+/// (guests) are left without voicemail; the primary's voicemail is asked only
+/// when the answer could matter (guests here, the primary lost).
+async fn standby_step(shared: &Arc<Shared>, primary: &str) {
+    let (guests, primary_lost) = shared.holds_users_of(primary);
+    if guests == 0 || !primary_lost || !shared.may_run_shared_services() {
+        return;
+    }
+    let obs = VmStandbyObs {
+        guests,
+        primary_lost,
+        primary: voicemail_state(shared, primary).await,
+    };
+    if let VmStandbyStep::Activate { guests } = shared.policy.voicemail_standby(&obs) {
+        shared.set_vm_active(
+            true,
+            format!("{primary} lost again with its voicemail silent; {guests} of its phones are still guests here"),
+        );
     }
 }
 

@@ -334,6 +334,7 @@ impl OpenCalls {
                         .push((phone.clone(), call.clone(), e.t_ms, since));
                 }
                 Event::CallEnded { call, .. }
+                | Event::CallPreservationExpired { call, .. }
                 | Event::CallDropped { call, .. }
                 | Event::CallFailed { call, .. } => {
                     if let Some((phone, _)) = c.open.remove(call) {
