@@ -675,7 +675,7 @@ per-hour = 600
 mean-duration = "5m"
 
 [[expect]]
-no-failover = { of = "primary" }
+never = { event = "failover-started" }
 "#,
     );
     let o = run_sim(&s);
