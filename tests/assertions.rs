@@ -253,3 +253,15 @@ fn a_state_needs_a_moment_or_a_window() {
     ));
     assert!(e.contains("a state needs a moment or a window"), "{e}");
 }
+
+#[test]
+fn check_lists_each_expectation_with_its_times_resolved() {
+    let out = common::fleetsim_out(&["check", "-v", "scenarios/primary-crash-and-return.toml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("expect  2: no failback in the first 10 minutes of the primary's return")
+            && text.contains("expect  3: phone 2016 stays a guest"),
+        "{text}"
+    );
+}

@@ -110,6 +110,10 @@ pub(crate) fn check(files: &[std::path::PathBuf], verbose: bool) -> ExitCode {
                     for c in &s.scripted_calls {
                         outln!("        call {} at {:>8}: {}", c.id, c.at, c.describe());
                     }
+                    // Names carry resolved times: "fault 0 + 3m (8m)".
+                    for (i, e) in s.expectations.iter().enumerate() {
+                        outln!("        expect {i:>2}: {}", e.name);
+                    }
                 }
             }
             Ok(Checked::Fleet(fl)) => outln!(
