@@ -63,13 +63,19 @@ mod control {
         30_000 + (std::process::id() % 2_000) as u16 * 10
     }
 
+    /// A channel to `port`, awaiting the server's readiness: connects are
+    /// retried until it listens (10 s at most on a busy machine).
     async fn channel(port: u16) -> tonic::transport::Channel {
-        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
             .unwrap()
-            .timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .unwrap()
+            .timeout(Duration::from_secs(5));
+        for _ in 0..500 {
+            if let Ok(c) = endpoint.connect().await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("nothing listens on 127.0.0.1:{port} after 10 s");
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn html_report_is_self_contained_and_shows_lanes_chart_faults_events_and_verdict
     assert_eq!(
         html.matches(r#"<span class="badge pass">PASS</span>"#)
             .count(),
-        2
+        4
     );
 }
 
@@ -129,11 +129,11 @@ fn a_passing_run_says_passed_in_text_json_junit_and_exit_code_alike() {
     let dir = temp_dir("agree-pass");
     let v = verdicts(&dir, &["primary-crash-and-return"]);
     assert_eq!(v.code, 0);
-    assert!(v.text.contains("PASSED (2/2 expectations)"), "{}", v.text);
+    assert!(v.text.contains("PASSED (4/4 expectations)"), "{}", v.text);
     assert_eq!(v.json["passed"], true);
     assert!(v.json["error"].is_null());
-    assert_eq!(v.json["expectations"].as_array().unwrap().len(), 2);
-    assert_eq!(junit_counts(&v.junit), (2, 0, 0), "{}", v.junit);
+    assert_eq!(v.json["expectations"].as_array().unwrap().len(), 4);
+    assert_eq!(junit_counts(&v.junit), (4, 0, 0), "{}", v.junit);
     assert!(!v.junit.contains("<failure") && !v.junit.contains("<error"));
 }
 
