@@ -58,9 +58,10 @@ mod control {
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-    /// Ports unlikely to clash between concurrent test processes.
+    /// A block of 400 ports free now, below the kernel's ephemeral range
+    /// (a port there may be in use by any outgoing connection).
     fn base_port() -> u16 {
-        30_000 + (std::process::id() % 2_000) as u16 * 10
+        crate::common::free_ports(400)
     }
 
     /// A channel to `port`, awaiting the server's readiness: connects are
