@@ -265,3 +265,11 @@ fn check_lists_each_expectation_with_its_times_resolved() {
         "{text}"
     );
 }
+
+#[test]
+fn a_bound_on_never_is_a_file_error_that_points_to_count() {
+    let e = parse_error(&format!(
+        "{HEAD}never = {{ event = \"peer-lost\", max = 0 }}"
+    ));
+    assert!(e.contains("min and max bound a count"), "{e}");
+}

@@ -265,25 +265,11 @@ impl fmt::Display for StateProbe {
 // ---------------------------------------------------------------------------
 // Reading them from a file.
 
-/// `never = { ... }` and `eventually = { ... }`.
+/// `never`, `eventually` and `count = { ... }`: the bounds (`min`, `max`)
+/// belong to `count` only.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(crate) struct RawWhen {
-    event: Spanned<String>,
-    #[serde(default)]
-    server: Option<Spanned<String>>,
-    #[serde(default, rename = "where")]
-    fields: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    from: Option<Spanned<String>>,
-    #[serde(default)]
-    to: Option<Spanned<String>>,
-}
-
-/// `count = { ..., min, max }`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(crate) struct RawCount {
+pub(crate) struct RawEvents {
     event: Spanned<String>,
     #[serde(default)]
     server: Option<Spanned<String>>,
@@ -475,12 +461,20 @@ impl Ctx<'_> {
 // Event matches.
 
 impl Ctx<'_> {
-    pub(crate) fn when(&self, r: &RawWhen) -> Res<(EventMatch, Window)> {
+    pub(crate) fn when(&self, r: &RawEvents, span: Range<usize>) -> Res<(EventMatch, Window)> {
+        if r.min.is_some() || r.max.is_some() {
+            return Err(self.err(
+                span,
+                "min",
+                "min and max bound a count".into(),
+                "write count = { event = ..., min = 1 } to bound how many".into(),
+            ));
+        }
         let m = self.event_match(&r.event, &r.server, &r.fields)?;
         Ok((m, self.window(&r.from, &r.to)?))
     }
 
-    pub(crate) fn count(&self, r: &RawCount, span: Range<usize>) -> Res<(EventMatch, Window)> {
+    pub(crate) fn count(&self, r: &RawEvents, span: Range<usize>) -> Res<(EventMatch, Window)> {
         if r.min.is_none() && r.max.is_none() {
             return Err(self.err(
                 span,
@@ -588,11 +582,11 @@ impl Ctx<'_> {
             let msg = format!("{key} of {event} is {ty}, not {}", FieldType::of(v));
             return Err(self.err(span, &format!("where.{key}"), msg, write_as(*ty)));
         }
+        // `accepts` admitted only strings, whole numbers and flags.
         let value = match v {
-            toml::Value::String(s) => FieldValue::Text(s.clone()),
             toml::Value::Integer(i) => FieldValue::Number(*i),
             toml::Value::Boolean(b) => FieldValue::Flag(*b),
-            _ => unreachable_type(),
+            other => FieldValue::Text(other.as_str().unwrap_or_default().to_string()),
         };
         Ok((name, value))
     }
@@ -606,11 +600,6 @@ fn some_of(names: &[&str]) -> String {
         s.push_str(&format!(" and {} more", names.len() - SHOWN));
     }
     s
-}
-
-/// `accepts` admits only strings, integers and flags.
-fn unreachable_type() -> FieldValue {
-    FieldValue::Flag(false)
 }
 
 fn write_as(ty: FieldType) -> String {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::assertion::{self, EventMatch, RawCount, RawState, RawWhen, StateProbe, Window};
+use crate::assertion::{self, EventMatch, RawEvents, RawState, StateProbe, Window};
 use crate::duration::Dur;
 use crate::embedded;
 use crate::error::{FileError, LoadError, Source};
@@ -465,11 +465,11 @@ struct RawExpect {
     #[serde(default)]
     failback: Option<Spanned<RawFailback>>,
     #[serde(default)]
-    never: Option<Spanned<RawWhen>>,
+    never: Option<Spanned<RawEvents>>,
     #[serde(default)]
-    eventually: Option<Spanned<RawWhen>>,
+    eventually: Option<Spanned<RawEvents>>,
     #[serde(default)]
-    count: Option<Spanned<RawCount>>,
+    count: Option<Spanned<RawEvents>>,
     #[serde(default)]
     state: Option<Spanned<RawState>>,
 }
@@ -951,11 +951,11 @@ fn assertions(
         ..*ctx
     };
     if let Some(n) = &er.never {
-        let (matching, window) = sub("never").when(n.get_ref())?;
+        let (matching, window) = sub("never").when(n.get_ref(), n.span())?;
         found.push(Expectation::Never { matching, window });
     }
     if let Some(n) = &er.eventually {
-        let (matching, window) = sub("eventually").when(n.get_ref())?;
+        let (matching, window) = sub("eventually").when(n.get_ref(), n.span())?;
         found.push(Expectation::Eventually { matching, window });
     }
     if let Some(c) = &er.count {

@@ -6,7 +6,9 @@
 //! decision or a seed, so the same scenario and seed still give the same
 //! event log, byte for byte.
 
-/// Wall time since [`Stopwatch::start`].
+/// Wall time since [`Stopwatch::start`]. `std::time` on purpose: this is a
+/// measurement printed beside results (speed ratios, bench figures), never
+/// an input to the emulated clock, an event or a seed.
 #[derive(Clone, Copy, Debug)]
 pub struct Stopwatch(std::time::Instant);
 
