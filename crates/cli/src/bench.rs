@@ -275,6 +275,19 @@ impl pb::telephony_server::Telephony for Echo {
     ) -> Result<tonic::Response<pb::KeepaliveReply>, tonic::Status> {
         Ok(tonic::Response::new(pb::KeepaliveReply { go_home: false }))
     }
+    type KeepaliveStreamStream = std::pin::Pin<
+        Box<dyn tonic::codegen::tokio_stream::Stream<Item = Result<pb::KeepaliveReply, tonic::Status>> + Send>,
+    >;
+    async fn keepalive_stream(
+        &self,
+        req: tonic::Request<tonic::Streaming<pb::KeepaliveRequest>>,
+    ) -> Result<tonic::Response<Self::KeepaliveStreamStream>, tonic::Status> {
+        use tonic::codegen::tokio_stream::StreamExt as _;
+        let s = req
+            .into_inner()
+            .map(|r| r.map(|_| pb::KeepaliveReply { go_home: false }));
+        Ok(tonic::Response::new(Box::pin(s)))
+    }
     async fn unregister(
         &self,
         _: tonic::Request<pb::UnregisterRequest>,
@@ -329,6 +342,23 @@ fn baseline(n: u64) -> anyhow::Result<StageResult> {
             }))
             .await?;
         let mut client = pb::telephony_client::TelephonyClient::new(channel);
+        if std::env::var("STREAM").is_ok() {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let mut replies = client
+                .keepalive_stream(tokio_stream_shim::Bounded(rx))
+                .await?
+                .into_inner();
+            let start = fleetsim_scenario::Stopwatch::start();
+            for _ in 0..n {
+                tx.send(pb::KeepaliveRequest {
+                    extension: "1".into(),
+                    in_call: false,
+                })
+                .await?;
+                replies.message().await?;
+            }
+            return Ok::<_, anyhow::Error>(start.elapsed_ms());
+        }
         let start = fleetsim_scenario::Stopwatch::start();
         for _ in 0..n {
             client
@@ -357,6 +387,13 @@ mod tokio_stream_shim {
     use std::task::{Context, Poll};
 
     pub(super) struct Stream<T>(pub(super) tokio::sync::mpsc::UnboundedReceiver<T>);
+    pub(super) struct Bounded<T>(pub(super) tokio::sync::mpsc::Receiver<T>);
+    impl<T> tonic::codegen::tokio_stream::Stream for Bounded<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
 
     impl<T> tonic::codegen::tokio_stream::Stream for Stream<T> {
         type Item = T;

@@ -28,6 +28,7 @@
 //! - `observed`: what a phone records of an external member, which writes
 //!   no fleetsim event log.
 
+mod keepalive;
 mod observed;
 pub mod workload;
 
@@ -152,6 +153,7 @@ fn stale_connection(status: &tonic::Status) -> bool {
 struct Gatekeeper {
     name: String,
     client: Option<pb::telephony_client::TelephonyClient<Channel>>,
+    keepalives: keepalive::Keepalives,
 }
 
 /// Ends a call normally on the server it runs on, which logs the end.
@@ -226,6 +228,7 @@ async fn run(
     let mut gatekeepers = vec![Gatekeeper {
         name: cfg.spec.home.clone(),
         client: None,
+        keepalives: Default::default(),
     }];
     if cfg.spec.kind.fails_over()
         && let Some(b) = &cfg.backup
@@ -233,6 +236,7 @@ async fn run(
         gatekeepers.push(Gatekeeper {
             name: b.clone(),
             client: None,
+            keepalives: Default::default(),
         });
     }
     // Channels are made on first use: most phones never talk to their backup.
@@ -509,6 +513,8 @@ async fn run(
                             .await
                         {
                             Ok(reply) => {
+                                // A new registration: a new keepalive stream.
+                                gatekeepers[i].keepalives.reset();
                                 guest = reply.get_ref().guest;
                                 obs.registered(&gatekeepers[i].name, guest);
                                 current = Some(i);
@@ -537,10 +543,13 @@ async fn run(
                     extension: ext.clone(),
                     in_call: call.is_some(),
                 };
-                let reply =
-                    call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).keepalive(req)).await;
+                let c = client(i, &mut gatekeepers);
+                let reply = gatekeepers[i]
+                    .keepalives
+                    .send(c, req, t.rpc_deadline)
+                    .await;
                 match reply {
-                    Ok(r) if r.get_ref().go_home => {
+                    Ok(r) if r.go_home => {
                         obs.sent_home(&gatekeepers[i].name);
                         // Failback: straight back to the top of the list.
                         failing_since = None;

@@ -208,6 +208,7 @@ impl ServerHandle {
     pub fn stop(self, net: &Net) -> u32 {
         let registered = self.shared.registrations().len() as u32;
         net.unbind(&self.name);
+        self.shared.draining.cancel();
         let mut tasks = self.tasks.into_iter();
         let serve = tasks.next();
         for t in tasks {

@@ -103,6 +103,9 @@ pub struct Shared {
     pub(crate) my_records: Vec<(String, PhoneKind)>,
     /// This incarnation's life: cancelled when it dies.
     pub(crate) token: CancellationToken,
+    /// Cancelled when a graceful stop begins: long-lived keepalive streams
+    /// end, as new requests on a closing connection are refused.
+    pub(crate) draining: CancellationToken,
     /// What survives a restart.
     pub(crate) disk: Disk,
     /// Licence state (docs/domain-coverage.md §4).
@@ -185,6 +188,7 @@ impl Shared {
             stats: ctx.stats.clone(),
             my_records,
             token,
+            draining: CancellationToken::new(),
             disk,
             licence: Mutex::new(crate::licensing::Licence::default()),
             vm: Mutex::new(crate::voicemail::Vm::default()),

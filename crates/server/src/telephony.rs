@@ -43,18 +43,21 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         req: Request<pb::KeepaliveRequest>,
     ) -> Result<Response<pb::KeepaliveReply>, Status> {
         self.0.stats.rpc();
-        let r = req.into_inner();
-        if !r.in_call {
-            // An idle phone with a call here: its hangup was lost on the way.
-            self.0.end_calls_of(&r.extension);
-        }
-        match self.0.keepalive(&r.extension, r.in_call) {
-            Ok(go_home) => Ok(Response::new(pb::KeepaliveReply { go_home })),
-            Err(()) => Err(Status::not_found(format!(
-                "{} is not registered on {}",
-                r.extension, self.0.name
-            ))),
-        }
+        self.0.keepalive_reply(req.into_inner()).map(Response::new)
+    }
+
+    type KeepaliveStreamStream = KeepaliveReplies;
+
+    async fn keepalive_stream(
+        &self,
+        req: Request<tonic::Streaming<pb::KeepaliveRequest>>,
+    ) -> Result<Response<KeepaliveReplies>, Status> {
+        self.0.stats.rpc();
+        Ok(Response::new(KeepaliveReplies {
+            requests: req.into_inner(),
+            shared: self.0.clone(),
+            done: false,
+        }))
     }
 
     async fn unregister(
@@ -136,7 +139,60 @@ impl pb::telephony_server::Telephony for TelephonySvc {
     }
 }
 
+/// The replies of a keepalive stream, one per request as it arrives (no task
+/// of its own: the stream is polled by the connection that carries it). The
+/// first refusal ends it.
+pub(crate) struct KeepaliveReplies {
+    requests: tonic::Streaming<pb::KeepaliveRequest>,
+    shared: Arc<Shared>,
+    done: bool,
+}
+
+impl tokio_stream::Stream for KeepaliveReplies {
+    type Item = Result<pb::KeepaliveReply, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let req = match std::pin::Pin::new(&mut self.requests).poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => return Poll::Ready(None),
+            Poll::Ready(Some(Ok(req))) => req,
+        };
+        self.shared.stats.rpc();
+        // A server shutting down answers no new requests, on streams too.
+        let reply = if self.shared.draining.is_cancelled() {
+            Err(Status::unavailable(format!("{} is shutting down", self.shared.name)))
+        } else {
+            self.shared.keepalive_reply(req)
+        };
+        self.done = reply.is_err();
+        Poll::Ready(Some(reply))
+    }
+}
+
 impl Shared {
+    /// A keepalive's answer (unary or on the stream): whether the phone is
+    /// sent home, or NOT_FOUND when this server does not hold it.
+    fn keepalive_reply(self: &Arc<Self>, r: pb::KeepaliveRequest) -> Result<pb::KeepaliveReply, Status> {
+        if !r.in_call {
+            // An idle phone with a call here: its hangup was lost on the way.
+            self.end_calls_of(&r.extension);
+        }
+        match self.keepalive(&r.extension, r.in_call) {
+            Ok(go_home) => Ok(pb::KeepaliveReply { go_home }),
+            Err(()) => Err(Status::not_found(format!(
+                "{} is not registered on {}",
+                r.extension, self.name
+            ))),
+        }
+    }
+
     /// Sets up an accepted call; voicemail, recording and hunt-group routing
     /// run on after the phone has its answer, as a real system's do.
     fn start_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest, tx: CallTx) {
