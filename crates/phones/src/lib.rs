@@ -239,22 +239,29 @@ async fn run(
             keepalives: Default::default(),
         });
     }
-    // Channels are made on first use: most phones never talk to their backup.
-    let client = |i: usize, gks: &mut Vec<Gatekeeper>| {
-        let gk = &mut gks[i];
-        gk.client
-            .get_or_insert_with(|| {
-                let ch = channel(&net, &ext, &token, &gk.name, t.channel());
-                pb::telephony_client::TelephonyClient::new(ch)
-            })
-            .clone()
-    };
     // A DECT base polls on its own fixed interval; IP phones retry after a
     // random 50–90 % of the recovery wait.
     let keepalive_every = if dect {
         cfg.dect_poll
     } else {
         t.keepalive_interval
+    };
+    // Channels are made on first use: most phones never talk to their backup.
+    let client = |i: usize, gks: &mut Vec<Gatekeeper>| {
+        let gk = &mut gks[i];
+        gk.client
+            .get_or_insert_with(|| {
+                // The keepalive stream reads an answer every keepalive
+                // interval: HTTP/2 pings (sent after that long without a
+                // read) only go out once those stop.
+                let timing = fleetsim_net::ChannelTiming {
+                    keepalive: keepalive_every + t.rpc_deadline,
+                    ..t.channel()
+                };
+                let ch = channel(&net, &ext, &token, &gk.name, timing);
+                pb::telephony_client::TelephonyClient::new(ch)
+            })
+            .clone()
     };
     let recovery = |rng: &mut fleetsim_net::seed::Rng| {
         if dect {
