@@ -9,6 +9,8 @@
 //! - [`pb`]: everything generated from package `fleetsim.v1`.
 //! - [`convert`]: conversions between `pb` and the domain types of
 //!   `fleetsim-model`, used at the gRPC edge.
+//! - [`codec`]: the prost codec every generated client and server uses,
+//!   with buffers sized for fleetsim's small messages.
 
 /// The encoded `FileDescriptorSet` of every fleetsim proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
@@ -18,6 +20,57 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod pb {
     tonic::include_proto!("fleetsim.v1");
+}
+
+pub mod codec {
+    //! [`SmallCodec`]: prost encoding with small buffers. tonic's default
+    //! reserves 8 KiB per call and per stream direction; fleetsim's messages
+    //! are tens of bytes, and a phone's keepalive stream lives as long as its
+    //! registration, so at thousands of phones the default buffers are most
+    //! of the memory. A larger message simply grows its buffer.
+
+    use std::marker::PhantomData;
+
+    use tonic::codec::{BufferSettings, Codec};
+    use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
+
+    /// Initial encode and decode buffer of a call or stream, in bytes.
+    pub const BUFFER: usize = 256;
+    /// Encoded bytes after which a stream yields (tonic's default).
+    const YIELD_THRESHOLD: usize = 32 * 1024;
+
+    /// A prost codec with [`BUFFER`]-byte buffers.
+    #[derive(Debug, Clone, Copy)]
+    pub struct SmallCodec<T, U>(PhantomData<(T, U)>);
+
+    impl<T, U> Default for SmallCodec<T, U> {
+        fn default() -> Self {
+            SmallCodec(PhantomData)
+        }
+    }
+
+    impl<T, U> Codec for SmallCodec<T, U>
+    where
+        T: prost::Message + Send + 'static,
+        U: prost::Message + Default + Send + 'static,
+    {
+        type Encode = T;
+        type Decode = U;
+        type Encoder = ProstEncoder<T>;
+        type Decoder = ProstDecoder<U>;
+
+        fn encoder(&mut self) -> Self::Encoder {
+            ProstCodec::<T, U>::raw_encoder(settings())
+        }
+
+        fn decoder(&mut self) -> Self::Decoder {
+            ProstCodec::<T, U>::raw_decoder(settings())
+        }
+    }
+
+    fn settings() -> BufferSettings {
+        BufferSettings::new(BUFFER, YIELD_THRESHOLD)
+    }
 }
 
 pub mod convert {
