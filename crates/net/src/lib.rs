@@ -23,6 +23,7 @@
 //! - [`clock`]: the emulated clock and the [`EventLog`] stamped with it.
 //! - [`seed`]: seeded generators derived from the scenario seed.
 //! - [`channel`]: tonic channels over the seam, with deadline and keepalive.
+//! - [`session`]: request/reply exchanges on one long-lived stream.
 
 pub mod channel;
 pub mod clock;
@@ -30,8 +31,10 @@ pub mod io;
 pub mod net;
 mod pipe;
 pub mod seed;
+pub mod session;
 
 pub use channel::{ChannelTiming, call, channel, failure_reason, timed_out};
 pub use clock::{Clock, EventLog, Timing};
 pub use io::FaultIo;
 pub use net::{Changes, Incoming, Mode, Net};
+pub use session::Session;

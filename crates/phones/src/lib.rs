@@ -28,7 +28,6 @@
 //! - `observed`: what a phone records of an external member, which writes
 //!   no fleetsim event log.
 
-mod keepalive;
 mod observed;
 pub mod workload;
 
@@ -153,7 +152,8 @@ fn stale_connection(status: &tonic::Status) -> bool {
 struct Gatekeeper {
     name: String,
     client: Option<pb::telephony_client::TelephonyClient<Channel>>,
-    keepalives: keepalive::Keepalives,
+    /// Keepalives on one long-lived stream per registration.
+    keepalives: fleetsim_net::Session<pb::KeepaliveRequest, pb::KeepaliveReply>,
 }
 
 /// Ends a call normally on the server it runs on, which logs the end.
@@ -550,10 +550,15 @@ async fn run(
                     extension: ext.clone(),
                     in_call: call.is_some(),
                 };
-                let c = client(i, &mut gatekeepers);
+                let (mut s, mut u) = (client(i, &mut gatekeepers), client(i, &mut gatekeepers));
                 let reply = gatekeepers[i]
                     .keepalives
-                    .send(c, req, t.rpc_deadline)
+                    .exchange(
+                        req,
+                        t.rpc_deadline,
+                        |rx| async move { s.keepalive_stream(rx).await },
+                        |req| async move { u.keepalive(req).await },
+                    )
                     .await;
                 match reply {
                     Ok(r) if r.go_home => {

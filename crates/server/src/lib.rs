@@ -29,10 +29,12 @@
 //! - `watchdog`: per-peer timers for the 3-minute and 10-minute rules.
 //! - `gate`: a hang as a gate that every task of an incarnation runs behind.
 //! - `gray`: gray failure as a serving layer that swallows requests by gRPC path.
+//! - `replies`: answers on the long-lived keepalive and presence streams.
 
 pub mod disk;
 mod gate;
 mod gray;
+mod replies;
 mod inject;
 mod licensing;
 mod line;

@@ -9,6 +9,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::replies::Replies;
 use crate::state::Shared;
 
 /// `Line` over a server's shared state.
@@ -22,18 +23,20 @@ impl pb::line_server::Line for LineSvc {
         req: Request<pb::PresenceRequest>,
     ) -> Result<Response<pb::PresenceReply>, Status> {
         self.0.stats.rpc();
-        let r = req.into_inner();
-        let held = self
-            .0
-            .on_presence(&r.from, r.incarnation, r.hunt_groups)
-            .ok_or_else(|| {
-                Status::permission_denied(format!("{}: no line to {:?}", self.0.name, r.from))
-            })?;
-        Ok(Response::new(pb::PresenceReply {
-            server: self.0.name.clone(),
-            records_version_held: held,
-            running_your_hunt_groups: self.0.hunt_groups_run_for(&r.from),
-        }))
+        presence_reply(&self.0, req.into_inner()).map(Response::new)
+    }
+
+    type PresenceStreamStream = Replies<pb::PresenceRequest, pb::PresenceReply>;
+
+    async fn presence_stream(
+        &self,
+        req: Request<tonic::Streaming<pb::PresenceRequest>>,
+    ) -> Result<Response<Self::PresenceStreamStream>, Status> {
+        Ok(Response::new(Replies::new(
+            req.into_inner(),
+            self.0.clone(),
+            presence_reply,
+        )))
     }
 
     async fn replicate(
@@ -86,6 +89,21 @@ impl pb::line_server::Line for LineSvc {
     }
 }
 
+/// A presence update's answer (unary or on the stream), or PERMISSION_DENIED
+/// from a server with no line to the sender.
+fn presence_reply(shared: &Arc<Shared>, r: pb::PresenceRequest) -> Result<pb::PresenceReply, Status> {
+    let held = shared
+        .on_presence(&r.from, r.incarnation, r.hunt_groups)
+        .ok_or_else(|| {
+            Status::permission_denied(format!("{}: no line to {:?}", shared.name, r.from))
+        })?;
+    Ok(pb::PresenceReply {
+        server: shared.name.clone(),
+        records_version_held: held,
+        running_your_hunt_groups: shared.hunt_groups_run_for(&r.from),
+    })
+}
+
 /// Sends presence to `peer` every presence interval, starting after `phase`;
 /// when `peer` is this server's backup and lacks current records, pushes them.
 pub(crate) async fn presence_loop(
@@ -102,6 +120,8 @@ pub(crate) async fn presence_loop(
         shared.timing.channel(),
     );
     let mut client = pb::line_client::LineClient::new(chan);
+    // Presence on one long-lived stream; replication stays unary (rare).
+    let mut session = fleetsim_net::Session::default();
     let is_backup = shared
         .spec
         .backup
@@ -131,17 +151,25 @@ pub(crate) async fn presence_loop(
             records_version: version,
             hunt_groups: hunt_groups.clone(),
         };
-        let reply = call(shared.timing.rpc_deadline, client.presence(req)).await;
+        let (mut s, mut u) = (client.clone(), client.clone());
+        let reply = session
+            .exchange(
+                req,
+                shared.timing.rpc_deadline,
+                |rx| async move { s.presence_stream(rx).await },
+                |req| async move { u.presence(req).await },
+            )
+            .await;
         if hunt_backup {
             // The home runs its hunt groups unless its backup says it runs them.
             let theirs = reply
                 .as_ref()
-                .map(|r| r.get_ref().running_your_hunt_groups.clone())
+                .map(|r| r.running_your_hunt_groups.clone())
                 .unwrap_or_default();
             shared.own_hunt_groups_elsewhere(&theirs, &peer);
         }
         match reply {
-            Ok(reply) if is_backup && reply.get_ref().records_version_held != version => {
+            Ok(reply) if is_backup && reply.records_version_held != version => {
                 let phones = shared
                     .my_records
                     .iter()

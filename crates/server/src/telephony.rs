@@ -9,6 +9,7 @@ use fleetsim_net::call;
 use fleetsim_proto::pb;
 use tonic::{Request, Response, Status};
 
+use crate::replies::Replies;
 use crate::state::{CallEntry, CallTx, Shared};
 
 /// `Telephony` over a server's shared state.
@@ -46,18 +47,17 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         self.0.keepalive_reply(req.into_inner()).map(Response::new)
     }
 
-    type KeepaliveStreamStream = KeepaliveReplies;
+    type KeepaliveStreamStream = Replies<pb::KeepaliveRequest, pb::KeepaliveReply>;
 
     async fn keepalive_stream(
         &self,
         req: Request<tonic::Streaming<pb::KeepaliveRequest>>,
-    ) -> Result<Response<KeepaliveReplies>, Status> {
-        self.0.stats.rpc();
-        Ok(Response::new(KeepaliveReplies {
-            requests: req.into_inner(),
-            shared: self.0.clone(),
-            done: false,
-        }))
+    ) -> Result<Response<Self::KeepaliveStreamStream>, Status> {
+        Ok(Response::new(Replies::new(
+            req.into_inner(),
+            self.0.clone(),
+            Shared::keepalive_reply,
+        )))
     }
 
     async fn unregister(
@@ -139,47 +139,10 @@ impl pb::telephony_server::Telephony for TelephonySvc {
     }
 }
 
-/// The replies of a keepalive stream, one per request as it arrives (no task
-/// of its own: the stream is polled by the connection that carries it). The
-/// first refusal ends it.
-pub(crate) struct KeepaliveReplies {
-    requests: tonic::Streaming<pb::KeepaliveRequest>,
-    shared: Arc<Shared>,
-    done: bool,
-}
-
-impl tokio_stream::Stream for KeepaliveReplies {
-    type Item = Result<pb::KeepaliveReply, Status>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        use std::task::Poll;
-        if self.done {
-            return Poll::Ready(None);
-        }
-        let req = match std::pin::Pin::new(&mut self.requests).poll_next(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => return Poll::Ready(None),
-            Poll::Ready(Some(Ok(req))) => req,
-        };
-        self.shared.stats.rpc();
-        // A server shutting down answers no new requests, on streams too.
-        let reply = if self.shared.draining.is_cancelled() {
-            Err(Status::unavailable(format!("{} is shutting down", self.shared.name)))
-        } else {
-            self.shared.keepalive_reply(req)
-        };
-        self.done = reply.is_err();
-        Poll::Ready(Some(reply))
-    }
-}
-
 impl Shared {
     /// A keepalive's answer (unary or on the stream): whether the phone is
     /// sent home, or NOT_FOUND when this server does not hold it.
-    fn keepalive_reply(self: &Arc<Self>, r: pb::KeepaliveRequest) -> Result<pb::KeepaliveReply, Status> {
+    pub(crate) fn keepalive_reply(self: &Arc<Self>, r: pb::KeepaliveRequest) -> Result<pb::KeepaliveReply, Status> {
         if !r.in_call {
             // An idle phone with a call here: its hangup was lost on the way.
             self.end_calls_of(&r.extension);
