@@ -7,6 +7,8 @@
 //! is its own. Wall time here is a measurement of the emulator, never an input
 //! to it.
 
+mod storm;
+
 use std::process::{Command, ExitCode};
 // Wall time is what a benchmark measures; nothing here feeds a run.
 
@@ -28,6 +30,21 @@ pub(crate) struct BenchArgs {
     /// When the primary crashes in the generated run.
     #[arg(long, default_value = "5m")]
     crash_at: String,
+    /// Random calls per hour in the generated run.
+    #[arg(long, default_value_t = 2000)]
+    calls_per_hour: u32,
+    /// IP phones the primary homes in the registration-storm stage (0 skips it).
+    #[arg(long, default_value_t = 1500)]
+    storm_phones: usize,
+    /// Seeds of the default scenario in the sweep stage (0 skips it).
+    #[arg(long, default_value_t = 1000)]
+    sweep_seeds: u64,
+    /// Emulated days of the reference fleet with its primary down (0 skips it).
+    #[arg(long, default_value_t = 30)]
+    idle_days: u32,
+    /// Also run the generated fleet at 25, 50 and 200 % of its size.
+    #[arg(long)]
+    scaling: bool,
     /// RPCs in the bare tonic baseline.
     #[arg(long, default_value_t = 20_000)]
     rpcs: u64,
@@ -51,6 +68,9 @@ struct StageResult {
     events: usize,
     peak_rss_kib: u64,
     passed: bool,
+    /// Lines said after the table (the storm's distribution, the sweep's count).
+    #[serde(default)]
+    notes: Vec<String>,
 }
 
 fn peak_rss_kib() -> u64 {
@@ -95,20 +115,47 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let exe = std::env::current_exe()?;
     let mut results = Vec::new();
-    let mut stages = vec!["baseline", "default", "services", "licence", "generated"];
-    if args.chaos_schedules > 0 {
-        stages.push("chaos");
+    let mut stages: Vec<(String, usize, usize)> = ["baseline", "default", "services", "licence"]
+        .iter()
+        .map(|s| (s.to_string(), args.servers, args.phones))
+        .collect();
+    if args.scaling {
+        for pct in [25, 50] {
+            stages.push((
+                "generated".into(),
+                args.servers * pct / 100,
+                args.phones * pct / 100,
+            ));
+        }
     }
-    for stage in stages {
+    stages.push(("generated".into(), args.servers, args.phones));
+    if args.scaling {
+        stages.push(("generated".into(), args.servers * 2, args.phones * 2));
+    }
+    for (on, stage) in [
+        (args.storm_phones > 0, "storm"),
+        (args.sweep_seeds > 0, "sweep"),
+        (args.idle_days > 0, "idle"),
+        (args.chaos_schedules > 0, "chaos"),
+    ] {
+        if on {
+            stages.push((stage.into(), args.servers, args.phones));
+        }
+    }
+    for (stage, servers, phones) in &stages {
         eprintln!("bench: running {stage} …");
         let out = Command::new(&exe)
             .args(["bench", "--stage", stage])
             .args([
                 "--servers",
-                &args.servers.to_string(),
+                &servers.to_string(),
                 "--phones",
-                &args.phones.to_string(),
+                &phones.to_string(),
             ])
+            .args(["--calls-per-hour", &args.calls_per_hour.to_string()])
+            .args(["--storm-phones", &args.storm_phones.to_string()])
+            .args(["--sweep-seeds", &args.sweep_seeds.to_string()])
+            .args(["--idle-days", &args.idle_days.to_string()])
             .args([
                 "--duration",
                 &args.duration,
@@ -160,7 +207,10 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "services" => "primary-services-failover, calls".to_string(),
             "licence" => "licence-grace-expires, 33 days".to_string(),
             "chaos" => format!("chaos, {} fault schedules", args.chaos_schedules),
-            _ => format!("generated {}x{} primary crash", args.servers, args.phones),
+            "storm" => format!("registration storm, {} phones", args.storm_phones),
+            "sweep" => format!("sweep, {} seeds of the default", args.sweep_seeds),
+            "idle" => format!("reference fleet, primary down {} d", args.idle_days),
+            other => other.to_string(),
         };
         let ratio = if r.emulated_ms > 0 {
             format!("{:.0}×", r.emulated_ms as f64 / r.wall_ms)
@@ -185,6 +235,9 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     outln!();
     for r in &results[1..] {
+        for n in &r.notes {
+            outln!("{}: {n}", r.stage);
+        }
         if r.stage == "chaos" {
             outln!(
                 "chaos: {} schedules on the reference fleet, every run checked against every invariant; {}",
@@ -219,24 +272,97 @@ fn run_stage(stage: &str, args: &BenchArgs) -> anyhow::Result<StageResult> {
                 _ => fleetsim_model::generate::crash_scenario(
                     args.servers,
                     args.phones,
+                    args.calls_per_hour,
                     &args.crash_at,
                     &args.duration,
                 )?,
             };
-            let o = fleetsim_scenario::run(&scenario, &fleetsim_scenario::RunOptions::default())?;
-            Ok(StageResult {
-                stage: stage.into(),
-                wall_ms: o.wall_ms,
-                emulated_ms: o.duration_ms,
-                rpcs: o.rpcs,
-                events: o.events.len(),
-                peak_rss_kib: peak_rss_kib(),
-                passed: o.passed(),
-            })
+            let mut r = scenario_stage(stage, &scenario)?;
+            if stage == "generated" {
+                r.stage = format!("generated {}x{}", args.servers, args.phones);
+            }
+            Ok(r)
         }
+        "storm" => storm::stage(args.storm_phones),
+        "sweep" => sweep_stage(args.sweep_seeds),
+        "idle" => idle_stage(args.idle_days),
         "chaos" => chaos_stage(args.chaos_schedules),
         other => anyhow::bail!("unknown stage {other:?}"),
     }
+}
+
+/// One run of `scenario`, measured.
+fn scenario_stage(stage: &str, scenario: &fleetsim_model::Scenario) -> anyhow::Result<StageResult> {
+    let o = fleetsim_scenario::run(scenario, &fleetsim_scenario::RunOptions::default())?;
+    let calls = o
+        .events
+        .iter()
+        .filter(|e| e.kind() == "call-started")
+        .count();
+    Ok(StageResult {
+        stage: stage.into(),
+        wall_ms: o.wall_ms,
+        emulated_ms: o.duration_ms,
+        rpcs: o.rpcs,
+        events: o.events.len(),
+        peak_rss_kib: peak_rss_kib(),
+        passed: o.passed(),
+        notes: if calls > 0 {
+            vec![format!("{calls} calls started")]
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// `seeds` seeds of the default scenario on every core, as `fleetsim sweep` runs them.
+fn sweep_stage(seeds: u64) -> anyhow::Result<StageResult> {
+    let scenario = crate::files::load_scenario(None)?;
+    let plan = fleetsim_scenario::sweep::SweepPlan::Seeds {
+        first: 1,
+        count: seeds,
+    };
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let wall = fleetsim_scenario::Stopwatch::start();
+    let report = fleetsim_scenario::sweep::sweep(
+        &scenario,
+        &plan,
+        &fleetsim_scenario::RunOptions::default(),
+        jobs,
+        &|_, _| {},
+    )?;
+    let wall_ms = wall.elapsed_ms();
+    Ok(StageResult {
+        stage: "sweep".into(),
+        wall_ms,
+        emulated_ms: scenario.duration.as_millis() * seeds,
+        rpcs: 0,
+        events: 0,
+        peak_rss_kib: peak_rss_kib(),
+        passed: report.passed(),
+        notes: vec![format!(
+            "{seeds} seeds on {jobs} threads in {:.1} s ({:.0} runs/s); {} failed",
+            wall_ms / 1000.0,
+            seeds as f64 / (wall_ms / 1000.0),
+            report.failures().count()
+        )],
+    })
+}
+
+/// The reference fleet with its primary crashed at 5 min and never back,
+/// for `days` emulated days: what idle time costs on a real fleet.
+fn idle_stage(days: u32) -> anyhow::Result<StageResult> {
+    let text = format!(
+        "name = \"reference-primary-down-{days}d\"\nfleet = \"fleets/reference.toml\"\nseed = 1\nduration = \"{days}d\"\n\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n"
+    );
+    let scenario = fleetsim_model::Scenario::parse(
+        &fleetsim_model::error::Source {
+            name: "<idle stage>",
+            text: &text,
+        },
+        &fleetsim_model::embedded::EmbeddedResolver,
+    )?;
+    scenario_stage("idle", &scenario)
 }
 
 /// A chaos campaign on the reference fleet (no shrinking: its cost is the
@@ -255,6 +381,7 @@ fn chaos_stage(schedules: u32) -> anyhow::Result<StageResult> {
         events: 0,
         peak_rss_kib: peak_rss_kib(),
         passed: report.violations.is_empty(),
+        notes: Vec::new(),
     })
 }
 
@@ -276,7 +403,11 @@ impl pb::telephony_server::Telephony for Echo {
         Ok(tonic::Response::new(pb::KeepaliveReply { go_home: false }))
     }
     type KeepaliveStreamStream = std::pin::Pin<
-        Box<dyn tonic::codegen::tokio_stream::Stream<Item = Result<pb::KeepaliveReply, tonic::Status>> + Send>,
+        Box<
+            dyn tonic::codegen::tokio_stream::Stream<
+                    Item = Result<pb::KeepaliveReply, tonic::Status>,
+                > + Send,
+        >,
     >;
     async fn keepalive_stream(
         &self,
@@ -378,6 +509,7 @@ fn baseline(n: u64) -> anyhow::Result<StageResult> {
         events: 0,
         peak_rss_kib: peak_rss_kib(),
         passed: true,
+        notes: Vec::new(),
     })
 }
 

@@ -144,7 +144,10 @@ mod tests {
     fn gray_telephony_drops_signalling_but_not_configuration() {
         assert!(drops((false, true), "/fleetsim.v1.Telephony/Register"));
         assert!(drops((false, true), "/fleetsim.v1.Telephony/Hangup"));
-        assert!(drops((false, true), "/fleetsim.v1.Telephony/KeepaliveStream"));
+        assert!(drops(
+            (false, true),
+            "/fleetsim.v1.Telephony/KeepaliveStream"
+        ));
         assert!(!drops((false, true), "/fleetsim.v1.Telephony/Configure"));
         assert!(!drops((false, true), "/fleetsim.v1.Line/Presence"));
     }

@@ -34,11 +34,11 @@
 pub mod disk;
 mod gate;
 mod gray;
-mod replies;
 mod inject;
 mod licensing;
 mod line;
 mod portal;
+mod replies;
 pub mod state;
 mod telephony;
 mod trunks;

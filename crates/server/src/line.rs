@@ -91,7 +91,10 @@ impl pb::line_server::Line for LineSvc {
 
 /// A presence update's answer (unary or on the stream), or PERMISSION_DENIED
 /// from a server with no line to the sender.
-fn presence_reply(shared: &Arc<Shared>, r: pb::PresenceRequest) -> Result<pb::PresenceReply, Status> {
+fn presence_reply(
+    shared: &Arc<Shared>,
+    r: pb::PresenceRequest,
+) -> Result<pb::PresenceReply, Status> {
     let held = shared
         .on_presence(&r.from, r.incarnation, r.hunt_groups)
         .ok_or_else(|| {

@@ -142,7 +142,10 @@ impl pb::telephony_server::Telephony for TelephonySvc {
 impl Shared {
     /// A keepalive's answer (unary or on the stream): whether the phone is
     /// sent home, or NOT_FOUND when this server does not hold it.
-    pub(crate) fn keepalive_reply(self: &Arc<Self>, r: pb::KeepaliveRequest) -> Result<pb::KeepaliveReply, Status> {
+    pub(crate) fn keepalive_reply(
+        self: &Arc<Self>,
+        r: pb::KeepaliveRequest,
+    ) -> Result<pb::KeepaliveReply, Status> {
         if !r.in_call {
             // An idle phone with a call here: its hangup was lost on the way.
             self.end_calls_of(&r.extension);
