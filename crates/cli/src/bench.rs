@@ -115,7 +115,13 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let exe = std::env::current_exe()?;
     let mut results = Vec::new();
-    let mut stages: Vec<(String, usize, usize)> = ["baseline", "default", "services", "licence"]
+    let mut stages: Vec<(String, usize, usize)> = [
+        "baseline",
+        "baseline-stream",
+        "default",
+        "services",
+        "licence",
+    ]
         .iter()
         .map(|s| (s.to_string(), args.servers, args.phones))
         .collect();
@@ -203,6 +209,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let rate = r.rpcs as f64 / (r.wall_ms / 1000.0);
         let label = match r.stage.as_str() {
             "baseline" => "bare tonic in-memory unary RPC".to_string(),
+            "baseline-stream" => "bare tonic stream exchange".to_string(),
             "default" => "default scenario (primary-crash)".to_string(),
             "services" => "primary-services-failover, calls".to_string(),
             "licence" => "licence-grace-expires, 33 days".to_string(),
@@ -251,6 +258,21 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let rate = r.rpcs as f64 / (r.wall_ms / 1000.0);
+        if r.stage == "baseline-stream" {
+            outln!(
+                "baseline-stream: an exchange on an open stream costs {:.0}% of a unary RPC",
+                100.0 * base_rate / rate
+            );
+            continue;
+        }
+        if r.rpcs == 0 {
+            outln!(
+                "{}: expectations {}",
+                r.stage,
+                if r.passed { "held" } else { "FAILED" }
+            );
+            continue;
+        }
         outln!(
             "{}: {:.1}% of bare tonic's RPC rate (every RPC also runs the resilience rules, timers and event log); expectations {}",
             r.stage,
@@ -263,7 +285,8 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
 fn run_stage(stage: &str, args: &BenchArgs) -> anyhow::Result<StageResult> {
     match stage {
-        "baseline" => baseline(args.rpcs),
+        "baseline" => baseline(args.rpcs, false),
+        "baseline-stream" => baseline(args.rpcs, true),
         "default" | "services" | "licence" | "generated" => {
             let scenario = match stage {
                 "default" => crate::files::load_scenario(None)?,
@@ -447,8 +470,9 @@ impl pb::telephony_server::Telephony for Echo {
 }
 
 /// Bare tonic over tokio duplex on a current-thread runtime: the cost of an
-/// RPC with nothing of fleetsim around it.
-fn baseline(n: u64) -> anyhow::Result<StageResult> {
+/// RPC (or, with `stream`, of one request/reply exchange on a bidirectional
+/// stream) with nothing of fleetsim around it.
+fn baseline(n: u64, stream: bool) -> anyhow::Result<StageResult> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -473,7 +497,7 @@ fn baseline(n: u64) -> anyhow::Result<StageResult> {
             }))
             .await?;
         let mut client = pb::telephony_client::TelephonyClient::new(channel);
-        if std::env::var("STREAM").is_ok() {
+        if stream {
             let (tx, rx) = tokio::sync::mpsc::channel(1);
             let mut replies = client
                 .keepalive_stream(tokio_stream_shim::Bounded(rx))
@@ -502,7 +526,7 @@ fn baseline(n: u64) -> anyhow::Result<StageResult> {
         Ok::<_, anyhow::Error>(start.elapsed_ms())
     })?;
     Ok(StageResult {
-        stage: "baseline".into(),
+        stage: if stream { "baseline-stream" } else { "baseline" }.into(),
         wall_ms,
         emulated_ms: 0,
         rpcs: n,
