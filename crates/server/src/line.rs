@@ -115,13 +115,13 @@ pub(crate) async fn presence_loop(
     token: CancellationToken,
     phase: Duration,
 ) {
-    let chan = channel(
-        &shared.net,
-        &shared.name,
-        &token,
-        &peer,
-        shared.timing.channel(),
-    );
+    // The presence stream reads an answer every presence interval: HTTP/2
+    // pings (sent after that long without a read) only go out once those stop.
+    let timing = fleetsim_net::ChannelTiming {
+        keepalive: shared.timing.presence_interval + shared.timing.rpc_deadline,
+        ..shared.timing.channel()
+    };
+    let chan = channel(&shared.net, &shared.name, &token, &peer, timing);
     let mut client = pb::line_client::LineClient::new(chan);
     // Presence on one long-lived stream; replication stays unary (rare).
     let mut session = fleetsim_net::Session::default();
