@@ -77,7 +77,9 @@ impl<Req: Clone, Rep> Session<Req, Rep> {
             }
             self.open = None;
         }
-        call(deadline, unary(req)).await.map(Response::into_inner)
+        call(deadline, Box::pin(unary(req)))
+            .await
+            .map(Response::into_inner)
     }
 
     /// Sends `req` on the open stream and waits for its reply; a stream found
@@ -96,7 +98,11 @@ impl<Req: Clone, Rep> Session<Req, Rep> {
         }
         let (tx, rx) = mpsc::channel(1);
         let _ = tx.try_send(req);
-        let replies = stream(ReceiverStream::new(rx)).await?.into_inner();
+        // Boxed: opening is rare, and its future (a whole tonic call) would
+        // otherwise be copied into every exchange's future.
+        let replies = Box::pin(stream(ReceiverStream::new(rx)))
+            .await?
+            .into_inner();
         let o = self.open.insert(Open { tx, replies });
         reply(o).await
     }
