@@ -9,9 +9,10 @@
 //! - **fleetsim**: a fleet of a primary, a secondary and an Expansion
 //!   (Linux), no phones, `presence-interval = "1s"`, run by
 //!   [`fleetsim_scenario::run`] on its paused clock. Its servers also do
-//!   what servers do (voicemail checks its standby at the presence
-//!   interval, the expansion renews its licences, every server runs its
-//!   watchdogs and writes the event log): about 17 % more RPCs.
+//!   what servers do (the secondary's standby voicemail checks the
+//!   primary's at the presence interval, the expansion renews its
+//!   licences, every server runs its watchdogs and writes the event log):
+//!   about 17 % more RPCs.
 //!
 //! Both report wall time and RPCs served. turmoil stays out of the product:
 //! only this crate depends on it, and `fleetsim bench` runs this crate's
