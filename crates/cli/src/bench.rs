@@ -280,7 +280,62 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             if r.passed { "held" } else { "FAILED" }
         );
     }
+    eprintln!("bench: running turmoil …");
+    outln!("{}", turmoil_stage(&exe));
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `fleetsim-turmoil-compare` prints (crates/turmoil-compare; not a
+/// dependency, so turmoil stays out of this binary).
+#[derive(Deserialize)]
+struct TurmoilCompare {
+    turmoil_wall_ms: f64,
+    fleetsim_wall_ms: f64,
+    emulated_ms: u64,
+}
+
+/// The `turmoil` stage: `fleetsim-turmoil-compare`, when built next to this
+/// executable, run as the stage's child process; one line either way, and
+/// never a failed bench.
+fn turmoil_stage(exe: &std::path::Path) -> String {
+    let name = format!("fleetsim-turmoil-compare{}", std::env::consts::EXE_SUFFIX);
+    let compare = exe.with_file_name(name);
+    if !compare.exists() {
+        return format!(
+            "turmoil vs fleetsim: skipped, {} is not built (cargo build --release -p fleetsim-turmoil-compare)",
+            compare.display()
+        );
+    }
+    let out = match Command::new(&compare).output() {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => {
+            return format!(
+                "turmoil vs fleetsim: failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Err(e) => return format!("turmoil vs fleetsim: cannot run {}: {e}", compare.display()),
+    };
+    match serde_json::from_slice::<TurmoilCompare>(&out.stdout) {
+        Ok(c) => c.line(),
+        Err(e) => format!(
+            "turmoil vs fleetsim: unreadable output of {}: {e}",
+            compare.display()
+        ),
+    }
+}
+
+impl TurmoilCompare {
+    /// The bench's line: both wall times and how many times faster fleetsim is.
+    fn line(&self) -> String {
+        format!(
+            "turmoil vs fleetsim, 3 servers heartbeating every 1 s for {}: turmoil {:.1} s, fleetsim {:.2} s ({:.0}× faster)",
+            fleetsim_model::human_ms(self.emulated_ms),
+            self.turmoil_wall_ms / 1000.0,
+            self.fleetsim_wall_ms / 1000.0,
+            self.turmoil_wall_ms / self.fleetsim_wall_ms
+        )
+    }
 }
 
 fn run_stage(stage: &str, args: &BenchArgs) -> anyhow::Result<StageResult> {
