@@ -122,9 +122,9 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "services",
         "licence",
     ]
-        .iter()
-        .map(|s| (s.to_string(), args.servers, args.phones))
-        .collect();
+    .iter()
+    .map(|s| (s.to_string(), args.servers, args.phones))
+    .collect();
     if args.scaling {
         for pct in [25, 50] {
             stages.push((
@@ -581,7 +581,12 @@ fn baseline(n: u64, stream: bool) -> anyhow::Result<StageResult> {
         Ok::<_, anyhow::Error>(start.elapsed_ms())
     })?;
     Ok(StageResult {
-        stage: if stream { "baseline-stream" } else { "baseline" }.into(),
+        stage: if stream {
+            "baseline-stream"
+        } else {
+            "baseline"
+        }
+        .into(),
         wall_ms,
         emulated_ms: 0,
         rpcs: n,

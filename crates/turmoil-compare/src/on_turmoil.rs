@@ -123,6 +123,14 @@ impl Line for Presence {
             ..Default::default()
         }))
     }
+    type PresenceStreamStream = tokio_stream::Empty<Result<pb::PresenceReply, Status>>;
+    async fn presence_stream(
+        &self,
+        _: Request<tonic::Streaming<pb::PresenceRequest>>,
+    ) -> Result<Response<Self::PresenceStreamStream>, Status> {
+        // One unary call per heartbeat: the plain tonic workload turmoil runs.
+        Err(Status::unimplemented("heartbeats only"))
+    }
     async fn replicate(
         &self,
         _: Request<pb::ReplicateRequest>,
