@@ -1,7 +1,12 @@
 //! `fleetsim bench`: emulated time / wall time, wall time and peak memory for
 //! the default scenario, the every-service scenario with its call workload,
-//! the 33-day licence scenario and a generated 150-server, 3,000-phone fleet,
-//! next to a bare tonic in-memory RPC baseline measured in the same run.
+//! the 33-day licence scenario, a generated 150-server, 3,000-phone fleet
+//! with 2,000 calls/h (with `--scaling`, also at 25, 50 and 200 %), a
+//! registration storm, a 1,000-seed sweep, a month of the reference fleet
+//! with its primary down and a chaos campaign, next to bare tonic baselines
+//! (a unary RPC, a stream exchange) measured in the same run; then turmoil
+//! beside fleetsim on the same heartbeat workload, when
+//! `fleetsim-turmoil-compare` is built.
 //!
 //! Each stage runs in a child process of its own so its peak memory (VmHWM)
 //! is its own. Wall time here is a measurement of the emulator, never an input
