@@ -417,7 +417,12 @@ async fn run(
                     duration_ms,
                     recorded,
                 };
-                match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).call(req)).await {
+                match Box::pin(call_rpc(
+                    t.rpc_deadline,
+                    client(i, &mut gatekeepers).call(req),
+                ))
+                .await
+                {
                     Ok(stream) => {
                         obs.call_started(&gatekeepers[i].name, &id, kind, recorded);
                         call = Some(ActiveCall {
@@ -451,7 +456,7 @@ async fn run(
                     } else if let Some(i) = current {
                         // The user hangs up as the phone restarts.
                         let gk = client(i, &mut gatekeepers);
-                        let lost = hangup(gk, t.rpc_deadline, c, &obs).await;
+                        let lost = Box::pin(hangup(gk, t.rpc_deadline, c, &obs)).await;
                         unconfirmed = lost.or(unconfirmed.take());
                     }
                 }
@@ -459,8 +464,11 @@ async fn run(
                     let req = pb::UnregisterRequest {
                         extension: ext.clone(),
                     };
-                    let done =
-                        call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).unregister(req)).await;
+                    let done = Box::pin(call_rpc(
+                        t.rpc_deadline,
+                        client(i, &mut gatekeepers).unregister(req),
+                    ))
+                    .await;
                     if done.is_ok() {
                         obs.unregistered(&gatekeepers[i].name, guest);
                     }
@@ -494,7 +502,7 @@ async fn run(
                 next = Instant::now();
             } else if let Some(i) = current {
                 let gk = client(i, &mut gatekeepers);
-                unconfirmed = hangup(gk, t.rpc_deadline, c, &obs)
+                unconfirmed = Box::pin(hangup(gk, t.rpc_deadline, c, &obs))
                     .await
                     .or(unconfirmed.take());
             }
@@ -516,9 +524,8 @@ async fn run(
                             home: cfg.spec.home.clone(),
                             kind: pb::PhoneKind::from(cfg.spec.kind) as i32,
                         };
-                        match call_rpc(t.rpc_deadline, client(i, &mut gatekeepers).register(req))
-                            .await
-                        {
+                        let mut gk = client(i, &mut gatekeepers);
+                        match Box::pin(call_rpc(t.rpc_deadline, gk.register(req))).await {
                             Ok(reply) => {
                                 // A new registration: a new keepalive stream.
                                 gatekeepers[i].keepalives.reset();
@@ -551,15 +558,15 @@ async fn run(
                     in_call: call.is_some(),
                 };
                 let (mut s, mut u) = (client(i, &mut gatekeepers), client(i, &mut gatekeepers));
-                let reply = gatekeepers[i]
-                    .keepalives
-                    .exchange(
-                        req,
-                        t.rpc_deadline,
-                        |rx| async move { s.keepalive_stream(rx).await },
-                        |req| async move { u.keepalive(req).await },
-                    )
-                    .await;
+                // Boxed, as every RPC here: the phone's own future stays
+                // small, and thousands of phones wait in it.
+                let reply = Box::pin(gatekeepers[i].keepalives.exchange(
+                    req,
+                    t.rpc_deadline,
+                    |rx| async move { s.keepalive_stream(rx).await },
+                    |req| async move { u.keepalive(req).await },
+                ))
+                .await;
                 match reply {
                     Ok(r) if r.go_home => {
                         obs.sent_home(&gatekeepers[i].name);
