@@ -20,6 +20,7 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -j2 -- -D warnings
 
-# Benchmarks: emulated/wall time, memory, RPC cost vs bare tonic.
+# Benchmarks: emulated/wall time, memory, cost vs bare tonic, scaling, turmoil.
 bench:
-    cargo run --release -- bench
+    cargo build --release -p fleetsim-cli -p fleetsim-turmoil-compare
+    ./target/release/fleetsim bench --scaling

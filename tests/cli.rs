@@ -322,3 +322,28 @@ fn a_reboot_just_under_three_minutes_fails_over_or_not_depending_on_where_the_cr
     );
     assert!(stdout.contains("phones moved"), "{stdout}");
 }
+
+#[test]
+fn the_registration_storm_moves_every_phone_of_the_primary_and_says_how_fast() {
+    let out = fleetsim_out(&["bench", "--stage", "storm", "--storm-phones", "30"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["passed"], true, "{r}");
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("30/30 phones on the secondary"), "{notes}");
+    assert!(notes.contains("p99"), "{notes}");
+    // Phones that try before the 3-minute rule allows are refused by it, and
+    // by nothing else.
+    for n in r["notes"].as_array().unwrap().iter().skip(1) {
+        assert!(
+            n.as_str()
+                .unwrap()
+                .ends_with("failover needs 3m of silence"),
+            "{n}"
+        );
+    }
+}

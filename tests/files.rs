@@ -490,8 +490,12 @@ fn more_than_500_servers_are_refused_at_the_first_too_many() {
 
 #[test]
 fn the_bench_refuses_fleets_beyond_the_file_limits() {
-    for args in [["--phones", "20001"], ["--servers", "501"]] {
-        let out = fleetsim_out(&["bench", args[0], args[1]]);
+    for args in [
+        &["--phones", "20001"][..],
+        &["--servers", "501"],
+        &["--servers", "300", "--scaling"],
+    ] {
+        let out = fleetsim_out(&[&["bench"][..], args].concat());
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("a fleet may have"), "{err}");

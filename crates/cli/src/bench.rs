@@ -105,6 +105,13 @@ fn size_error(args: &BenchArgs) -> Option<String> {
             args.phones
         ));
     }
+    if args.scaling && (args.servers * 2 > MAX_SERVERS || args.phones as u64 * 2 > MAX_PHONES) {
+        return Some(format!(
+            "--scaling also runs twice the size ({} servers, {} phones), more than a fleet may have ({MAX_SERVERS} servers, {MAX_PHONES} phones)",
+            args.servers * 2,
+            args.phones * 2
+        ));
+    }
     None
 }
 
@@ -206,8 +213,8 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "wall",
         "emulated",
         "emulated/wall",
-        "RPCs",
-        "RPC/s",
+        "exchanges",
+        "per second",
         "peak RSS"
     );
     for r in &results {
@@ -279,7 +286,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         outln!(
-            "{}: {:.1}% of bare tonic's RPC rate (every RPC also runs the resilience rules, timers and event log); expectations {}",
+            "{}: {:.1}% of bare tonic's unary RPC rate (an exchange is a unary RPC or a request/reply on an open stream, and also runs the resilience rules, timers and event log); expectations {}",
             r.stage,
             100.0 * rate / base_rate,
             if r.passed { "held" } else { "FAILED" }
