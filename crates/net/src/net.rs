@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     watchers: Arc<Watchers>,
     /// Seed of latency jitter.
     seed: AtomicU64,
+    /// When the network was made: emulated time zero of the run.
+    origin: tokio::time::Instant,
 }
 
 impl Inner {
@@ -259,6 +261,7 @@ impl Net {
                 connects: AtomicU64::new(0),
                 watchers: Arc::new(Watchers::default()),
                 seed: AtomicU64::new(0),
+                origin: tokio::time::Instant::now(),
             }),
         }
     }
@@ -268,7 +271,12 @@ impl Net {
         self.inner.seed.store(seed, Ordering::Relaxed);
     }
 
-    /// The mode.
+    /// Emulated time since the network was made (the run's time zero).
+    pub fn elapsed(&self) -> Duration {
+        self.inner.origin.elapsed()
+    }
+
+    /// The mode this network runs in.
     pub fn mode(&self) -> Mode {
         self.inner.mode
     }

@@ -29,8 +29,10 @@
 //! - `watchdog`: per-peer timers for the 3-minute and 10-minute rules.
 //! - `gate`: a hang as a gate that every task of an incarnation runs behind.
 //! - `gray`: gray failure as a serving layer that swallows requests by gRPC path.
+//! - `date`: the HTTP `date` header from the emulated clock in simulation.
 //! - `replies`: answers on the long-lived keepalive and presence streams.
 
+mod date;
 pub mod disk;
 mod gate;
 mod gray;
@@ -332,17 +334,14 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     } else {
         None
     };
-    // Known gap (issue 9): hyper adds a wall-clock HTTP `date` header to
-    // every response. hyper 1.x can turn it off (`http2::Builder::
-    // auto_date_header(false)`, also on hyper-util's auto builder), but
-    // tonic 0.14's `Server` builds its connection builder inside `serve_*`
-    // and offers no such option; serving connections ourselves would lose
-    // tonic's server-side `grpc-timeout` enforcement (`GrpcTimeout` is
-    // crate-private). No decision reads the header and the event log does
-    // not depend on it, but the bytes on the simulated wire do.
+    // In simulation the `date` header comes from the emulated clock, so no
+    // wall time reaches the simulated wire; live mode keeps hyper's own.
+    let sim = ctx.net.mode() == fleetsim_net::Mode::Sim;
+    let date = sim.then(|| date::DateLayer::new(ctx.net.clone(), &cfg.name));
     let inject = cfg.panic_on_first_request.then(inject::PanicOnce::armed);
     let router = tonic::transport::Server::builder()
         .layer(tower::util::option_layer(inject))
+        .layer(tower::util::option_layer(date))
         // Gray failure lives here, in the serving layer, not in handlers.
         .layer(gray::GrayLayer::new(ctx.net.clone(), &cfg.name))
         .add_service(health_svc)

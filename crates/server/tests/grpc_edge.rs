@@ -294,3 +294,17 @@ async fn bad_service_requests_get_a_status_not_a_panic() {
         "sales runs on the primary"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_simulated_answer_is_dated_by_the_emulated_clock_not_the_wall_clock() {
+    let rig = rig(&["primary"]).await;
+    tokio::time::sleep(std::time::Duration::from_secs(90)).await;
+    let answer = HealthClient::new(rig.channel("primary"))
+        .check(HealthCheckRequest {
+            service: "fleetsim.v1.Line".into(),
+        })
+        .await
+        .unwrap();
+    let date = answer.metadata().get("date").unwrap().to_str().unwrap();
+    assert_eq!(date, "Sat, 01 Jan 2000 00:01:30 GMT");
+}

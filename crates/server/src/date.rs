@@ -1,0 +1,121 @@
+//! The HTTP `date` header in simulation: hyper stamps every response with
+//! the wall clock unless the response already carries one, which would put
+//! wall time into the bytes of a simulated run. This layer sets it first,
+//! from the server's own emulated clock: [`SIM_EPOCH_SECS`] plus the run's
+//! emulated time plus any clock offset in force on the server.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use fleetsim_net::Net;
+use tonic::codegen::http;
+
+/// What a simulated run's time zero reads as on a server's clock:
+/// 2000-01-01T00:00:00Z. A fixed value, so runs stay byte-identical.
+pub(crate) const SIM_EPOCH_SECS: u64 = 946_684_800;
+
+/// The date a server with `offset_ms` of clock offset reads `elapsed` into
+/// a run, as an HTTP date.
+pub(crate) fn http_date(elapsed: Duration, offset_ms: i64) -> String {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(SIM_EPOCH_SECS) + elapsed;
+    let at = if offset_ms >= 0 {
+        at + Duration::from_millis(offset_ms.unsigned_abs())
+    } else {
+        at.checked_sub(Duration::from_millis(offset_ms.unsigned_abs()))
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    };
+    httpdate::fmt_http_date(at)
+}
+
+/// The layer: stamps responses of `server` with its emulated date.
+#[derive(Clone, Debug)]
+pub(crate) struct DateLayer {
+    net: Net,
+    server: String,
+}
+
+impl DateLayer {
+    /// A date stamp for `server` on `net`.
+    pub(crate) fn new(net: Net, server: &str) -> DateLayer {
+        DateLayer {
+            net,
+            server: server.to_string(),
+        }
+    }
+
+    fn header(&self) -> http::HeaderValue {
+        let date = http_date(self.net.elapsed(), self.net.clock_offset(&self.server));
+        http::HeaderValue::from_str(&date).expect("an HTTP date is a valid header value")
+    }
+}
+
+impl<S> tower::Layer<S> for DateLayer {
+    type Service = Dated<S>;
+    fn layer(&self, inner: S) -> Dated<S> {
+        Dated {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`DateLayer`] makes.
+#[derive(Clone, Debug)]
+pub(crate) struct Dated<S> {
+    inner: S,
+    layer: DateLayer,
+}
+
+impl<S, Req, B> tower::Service<Req> for Dated<S>
+where
+    S: tower::Service<Req, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+    B: 'static,
+    S::Error: 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let layer = self.layer.clone();
+        let call = self.inner.call(req);
+        Box::pin(async move {
+            let mut res = call.await?;
+            // Stamped when the answer is ready, as hyper would.
+            res.headers_mut().insert(http::header::DATE, layer.header());
+            Ok(res)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_simulated_server_dates_its_answers_from_the_emulated_clock() {
+        assert_eq!(
+            http_date(Duration::from_secs(90), 0),
+            "Sat, 01 Jan 2000 00:01:30 GMT"
+        );
+    }
+
+    #[test]
+    fn a_clock_offset_moves_the_date_a_server_reads() {
+        assert_eq!(
+            http_date(Duration::from_secs(90), -30_000),
+            "Sat, 01 Jan 2000 00:01:00 GMT"
+        );
+        assert_eq!(
+            http_date(Duration::ZERO, 3_600_000),
+            "Sat, 01 Jan 2000 01:00:00 GMT"
+        );
+    }
+}
