@@ -92,6 +92,11 @@ pub struct ServerConfig {
     /// incarnation serves panics (tests of the harness's panic handling).
     #[doc(hidden)]
     pub panic_on_first_request: bool,
+    /// Test hook, not an emulated fault: the first gRPC request this
+    /// incarnation serves spawns work that panics; the request itself is
+    /// answered as usual.
+    #[doc(hidden)]
+    pub panic_in_spawned_work: bool,
 }
 
 /// The run-wide things a server works with.
@@ -340,7 +345,11 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     // tonic's server-side `grpc-timeout` enforcement (`GrpcTimeout` is
     // crate-private). No decision reads the header and the event log does
     // not depend on it, but the bytes on the simulated wire do.
-    let inject = cfg.panic_on_first_request.then(inject::PanicOnce::armed);
+    let inject = if cfg.panic_in_spawned_work {
+        Some(inject::PanicOnce::armed_in_spawned_work())
+    } else {
+        cfg.panic_on_first_request.then(inject::PanicOnce::armed)
+    };
     let router = tonic::transport::Server::builder()
         .layer(tower::util::option_layer(inject))
         // Gray failure lives here, in the serving layer, not in handlers.
