@@ -139,9 +139,40 @@ fn a_passing_run_says_passed_in_text_json_junit_and_exit_code_alike() {
 
 #[test]
 fn a_panicking_server_handler_is_an_error_in_text_json_junit_and_exit_code_alike() {
-    let dir = temp_dir("agree-panic");
-    // The expectations of primary-crash hold: only the panic makes it an error.
-    let v = verdicts(&dir, &["primary-crash", "--inject-panic", "primary"]);
+    assert_panic_is_an_error_everywhere(
+        "primary",
+        "injected panic in a gRPC handler",
+        "crates/server/src/inject.rs:",
+    );
+}
+
+#[test]
+fn a_panic_in_work_a_handler_spawns_is_an_error_in_text_json_junit_and_exit_code_alike() {
+    // The request that spawned the work is answered as usual: nobody awaits
+    // the task, so only the panic hook sees it.
+    assert_panic_is_an_error_everywhere(
+        "spawned:primary",
+        "injected panic in work a gRPC handler spawned",
+        "crates/server/src/inject.rs:",
+    );
+}
+
+#[test]
+fn a_panic_in_a_phone_task_is_an_error_in_text_json_junit_and_exit_code_alike() {
+    // 3001 is the secondary's: the primary's takeover holds without it.
+    assert_panic_is_an_error_everywhere(
+        "phone:3001",
+        "injected panic in a phone task",
+        "crates/phones/src/lib.rs:",
+    );
+}
+
+/// Runs primary-crash (whose expectations hold) with a panic injected at
+/// `site`, and checks that every channel says the emulator failed, with the
+/// panic's `message` and a location starting with `location`.
+fn assert_panic_is_an_error_everywhere(site: &str, message: &str, location: &str) {
+    let dir = temp_dir(&format!("agree-panic-{}", site.replace(':', "-")));
+    let v = verdicts(&dir, &["primary-crash", "--inject-panic", site]);
     assert_eq!(v.code, 3, "{}", v.text_report);
     assert!(
         v.text.contains("ERROR: the emulator failed (1 panic)"),
@@ -149,7 +180,7 @@ fn a_panicking_server_handler_is_an_error_in_text_json_junit_and_exit_code_alike
         v.text
     );
     assert!(v.text_report.contains("Emulator error"));
-    assert!(v.text_report.contains("injected panic in a gRPC handler"));
+    assert!(v.text_report.contains(message), "{}", v.text_report);
     assert_eq!(v.json["passed"], false);
     let err = &v.json["error"];
     assert_eq!(err["panic_count"], 1, "{err}");
@@ -159,11 +190,8 @@ fn a_panicking_server_handler_is_an_error_in_text_json_junit_and_exit_code_alike
             .unwrap()
             .contains("the emulator panicked")
     );
-    let location = err["panics"][0]["location"].as_str().unwrap();
-    assert!(
-        location.starts_with("crates/server/src/inject.rs:"),
-        "{location}"
-    );
+    let at = err["panics"][0]["location"].as_str().unwrap();
+    assert!(at.starts_with(location), "{at}");
     assert!(v.json["expectations"][0]["passed"] == true);
     assert_eq!(junit_counts(&v.junit), (2, 0, 1), "{}", v.junit);
     assert!(v.junit.contains(r#"name="emulator""#), "{}", v.junit);

@@ -969,3 +969,231 @@ for = "10m"
         "{violations:?}"
     );
 }
+
+#[test]
+fn a_register_answered_too_late_is_withdrawn_so_no_phone_is_held_by_two_servers_for_long() {
+    // The primary drops presence, so the secondary fails it over while its
+    // phones still reach it. Then 2.1 s each way on the primary's links:
+    // every REGISTER lands there, but its answer comes after the phone's
+    // 4 s deadline, so the phone moves on to the secondary. It withdraws
+    // the late registration, so the primary lets go once the withdrawal
+    // arrives, not when the registration expires minutes later.
+    let s = parse(
+        r#"
+name = "late-register"
+fleet = "fleets/reference.toml"
+duration = "30m"
+seed = 7
+
+[[fault]]
+at = "1m"
+gray = { target = "primary", drop = ["presence"] }
+
+[[fault]]
+at = "6m"
+latency = { target = "primary", delay = "2100ms" }
+"#,
+    );
+    let o = run_sim(&s);
+    // The late registrations happened, and each was withdrawn.
+    let late = o.count(|e| {
+        e.server == "primary"
+            && e.t_ms > 6 * MIN
+            && matches!(e.event, Event::PhoneRegistered { .. })
+    });
+    let withdrawn =
+        o.count(|e| e.server == "primary" && matches!(e.event, Event::PhoneUnregistered { .. }));
+    assert!(late > 0, "a REGISTER landed on the primary too late");
+    assert!(withdrawn > 0, "late registrations are withdrawn");
+    assert!(
+        !guests_between(&o, 6 * MIN, 30 * MIN).is_empty(),
+        "the phones moved on to the secondary"
+    );
+    // Bound: the withdrawal is sent at the 4 s deadline and takes 2.1 s to
+    // arrive; 10 s leaves slack and is far below the expiry bound.
+    const BOUND_MS: u64 = 10_000;
+    let expiry = fleetsim_scenario::chaos::invariants::double_registration_bound_ms(&s);
+    assert!(BOUND_MS * 5 < expiry, "{expiry}");
+    let regs = fleetsim_scenario::chaos::invariants::Registrations::replay(&o.events);
+    for d in &regs.doubles {
+        assert!(
+            d.to_ms - d.from_ms <= BOUND_MS,
+            "{} held by {:?} from {} to {} ms",
+            d.phone,
+            d.servers,
+            d.from_ms,
+            d.to_ms
+        );
+    }
+}
+
+/// The end-of-run audit of a run.
+fn loss_audit(o: &fleetsim_scenario::RunOutcome) -> fleetsim_model::LossAudit {
+    fleetsim_scenario::findings::audit(&o.events).expect("an audit event")
+}
+
+#[test]
+fn a_message_being_left_when_its_voicemail_crashes_is_an_event_and_counted_as_cut() {
+    // 3001 leaves a two-minute message on the primary's voicemail; the
+    // primary crashes halfway through it.
+    let s = parse(
+        r#"
+name = "message-cut"
+fleet = "fleets/reference.toml"
+duration = "20m"
+
+[[call]]
+at = "4m"
+from = "3001"
+to = "2001"
+lasts = "2m"
+kind = "voicemail"
+
+[[fault]]
+at = "5m"
+crash = "primary"
+
+[[expect]]
+nothing-lost = true
+"#,
+    );
+    let o = run_sim(&s);
+    let cut = o
+        .first(|e| matches!(e.event, Event::VoicemailCut { .. }))
+        .expect("a voicemail-cut event");
+    assert_eq!((cut.server.as_str(), cut.t_ms), ("primary", 5 * MIN));
+    assert!(matches!(
+        cut.event,
+        Event::VoicemailCut {
+            messages: 1,
+            recordings: 0
+        }
+    ));
+    assert_eq!((o.metrics.messages_cut, o.metrics.recordings_cut), (1, 0));
+    // The fault cost it, as a crash drops calls; the fleet lost nothing it
+    // had taken.
+    assert_eq!(loss_audit(&o).messages_lost, 0);
+    assert_passed(&o);
+}
+
+#[test]
+fn a_recording_no_voicemail_takes_is_an_event_and_counted_as_cut() {
+    // The primary is down and the secondary's voicemail still on standby
+    // (nothing failed over yet): a recorded call on the secondary finds no
+    // voicemail to record it.
+    let s = parse(
+        r#"
+name = "recording-failed"
+fleet = "fleets/reference.toml"
+duration = "10m"
+
+[[fault]]
+at = "1m"
+crash = "primary"
+
+[[call]]
+at = "2m"
+from = "3001"
+to = "3002"
+lasts = "1m"
+recorded = true
+
+[[expect]]
+nothing-lost = true
+"#,
+    );
+    let o = run_sim(&s);
+    assert_eq!(
+        o.count(|e| e.server == "secondary"
+            && matches!(&e.event, Event::RecordingFailed { call, .. } if call == "s1-3001")),
+        1
+    );
+    assert_eq!((o.metrics.messages_cut, o.metrics.recordings_cut), (0, 1));
+    let a = loss_audit(&o);
+    assert_eq!((a.recordings_made, a.recordings_lost), (0, 0));
+    assert_passed(&o);
+}
+
+#[test]
+fn a_handback_whose_answer_is_lost_counts_no_message_and_loses_none() {
+    // Two messages are left on the secondary while the primary is down.
+    // When the primary is back the secondary hands them back; in the second
+    // run the primary's answer is held past the deadline. The primary took
+    // them, but the handback counts only what it confirmed: none. They stay
+    // marked unsynced on the secondary and follow by the late sync.
+    let scenario = |partition: &str| {
+        parse(&format!(
+            r#"
+name = "handback-answer-lost"
+fleet = "fleets/reference.toml"
+duration = "40m"
+seed = 3
+
+[[call]]
+at = "12m"
+from = "3001"
+to = "2001"
+lasts = "1m"
+kind = "voicemail"
+
+[[call]]
+at = "13m"
+from = "3002"
+to = "2002"
+lasts = "1m"
+kind = "voicemail"
+
+[[fault]]
+at = "5m"
+crash = "primary"
+
+[[fault]]
+at = "19m"
+latency = {{ target = "secondary", delay = "500ms" }}
+
+[[fault]]
+at = "20m"
+restart = "primary"
+{partition}
+[[expect]]
+nothing-lost = true
+"#
+        ))
+    };
+    let handback = |o: &fleetsim_scenario::RunOutcome| {
+        let e = o
+            .first(|e| matches!(e.event, Event::VoicemailHandback { .. }))
+            .expect("a voicemail handback");
+        let Event::VoicemailHandback { messages, .. } = e.event else {
+            unreachable!()
+        };
+        (e.t_ms, messages)
+    };
+    let o = run_sim(&scenario(""));
+    assert_passed(&o);
+    let (answered_ms, confirmed) = handback(&o);
+    assert_eq!(confirmed, 2, "both messages handed back and confirmed");
+
+    // The answer left the primary 500 ms before it arrived: hold it from
+    // 250 ms before, for longer than the deadline.
+    let at = answered_ms - 250;
+    let o = run_sim(&scenario(&format!(
+        "\n[[fault]]\nat = \"{at}ms\"\npartition = [[\"secondary\"]]\nfor = \"4500ms\"\n"
+    )));
+    let took = o.count(|e| {
+        e.server == "primary"
+            && matches!(&e.event, Event::ServiceState { service, state, reason }
+                if service == "voicemail-pro" && state == "active" && reason.contains("handed back with 2 messages"))
+    });
+    assert_eq!(took, 1, "the primary took both messages");
+    let (_, confirmed) = handback(&o);
+    assert_eq!(confirmed, 0, "the handback counts only what was confirmed");
+    let a = loss_audit(&o);
+    assert_eq!(
+        (a.messages_left, a.messages_lost),
+        (2, 0),
+        "{}",
+        a.describe()
+    );
+    assert_passed(&o);
+}

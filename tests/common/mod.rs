@@ -592,6 +592,7 @@ impl StandIn {
                     timing,
                     disk: fleetsim_server::Disk::default(),
                     panic_on_first_request: false,
+                    panic_in_spawned_work: false,
                 };
                 let ctx = fleetsim_server::Ctx {
                     net: net.clone(),

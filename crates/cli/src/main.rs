@@ -167,8 +167,9 @@ struct RunArgs {
     /// Fail (exit 1) when nothing was checked: no expectations and no golden.
     #[arg(long)]
     strict: bool,
-    /// Test hook: SERVER's first gRPC request panics (checks the harness).
-    #[arg(long, value_name = "SERVER", hide = true)]
+    /// Test hook (checks the harness): SERVER's first gRPC request panics;
+    /// `spawned:SERVER`, work it spawns; `phone:EXT`, that phone's task.
+    #[arg(long, value_name = "SITE", hide = true)]
     inject_panic: Option<String>,
 }
 

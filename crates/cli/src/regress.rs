@@ -77,8 +77,9 @@ pub(crate) struct SweepArgs {
     /// Fail (exit 1) when the scenario has no expectations: nothing is checked.
     #[arg(long)]
     strict: bool,
-    /// Test hook: SERVER's first gRPC request panics in every run.
-    #[arg(long, value_name = "SERVER", hide = true)]
+    /// Test hook: SERVER's first gRPC request panics in every run
+    /// (`spawned:SERVER`: work it spawns; `phone:EXT`: that phone's task).
+    #[arg(long, value_name = "SITE", hide = true)]
     inject_panic: Option<String>,
 }
 

@@ -69,6 +69,10 @@ pub struct PhoneConfig {
     /// External members (servers fleetsim does not run): they write no
     /// event log, so the phone logs what it observes of them.
     pub external: Vec<String>,
+    /// Test hook, not an emulated fault: the phone's task panics as it
+    /// starts (tests of the harness's panic handling).
+    #[doc(hidden)]
+    pub panic_on_start: bool,
 }
 
 /// Something a phone is asked to do.
@@ -126,7 +130,17 @@ pub fn spawn(cfg: PhoneConfig, net: Net, log: EventLog) -> PhoneHandle {
     let token = CancellationToken::new();
     let (tx, rx) = mpsc::unbounded_channel();
     let span = tracing::info_span!("phone", phone = %cfg.spec.extension);
-    let task = tokio::spawn(run(cfg, net, log, token.clone(), rx).instrument(span));
+    let panic_on_start = cfg.panic_on_start;
+    let phone = run(cfg, net, log, token.clone(), rx);
+    let task = tokio::spawn(
+        async move {
+            if panic_on_start {
+                panic!("injected panic in a phone task (test hook)");
+            }
+            phone.await;
+        }
+        .instrument(span),
+    );
     PhoneHandle { token, task, tx }
 }
 

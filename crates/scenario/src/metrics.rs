@@ -49,6 +49,14 @@ pub struct Metrics {
     pub messages_lost: u32,
     /// Recordings lost (end-of-run audit; must be 0).
     pub recordings_lost: u32,
+    /// Voicemail messages cut, unkept, while being left, by their server's
+    /// crash or stop (`voicemail-cut`). Not among the audit's lost ones,
+    /// which are what the fleet took and then failed to keep: like a
+    /// dropped call, this is what the fault itself cost.
+    pub messages_cut: u32,
+    /// Recordings cut by their server's crash or stop (`voicemail-cut`),
+    /// or that could not start (`recording-failed`).
+    pub recordings_cut: u32,
     /// Guests refused for lack of capacity.
     pub capacity_refusals: u32,
     /// Resources active on two servers at once.
@@ -82,6 +90,14 @@ impl Metrics {
                 Event::CallPreserved { .. } => m.calls_preserved += 1,
                 Event::CallPreservationExpired { .. } => m.calls_preservation_expired += 1,
                 Event::CapacityExceeded { .. } => m.capacity_refusals += 1,
+                Event::VoicemailCut {
+                    messages,
+                    recordings,
+                } => {
+                    m.messages_cut += messages;
+                    m.recordings_cut += recordings;
+                }
+                Event::RecordingFailed { .. } => m.recordings_cut += 1,
                 _ => {}
             }
         }

@@ -42,11 +42,37 @@ pub struct RunOptions {
     /// The takeover policy every server decides by (default: the
     /// documented Server Edition behaviour).
     pub policy: Arc<dyn TakeoverPolicy>,
-    /// Test hook, not an emulated fault: the server named here panics on the
-    /// first gRPC request its first incarnation serves, so tests can check
-    /// that a panic makes the run an error.
+    /// Test hook, not an emulated fault, so tests can check that a panic
+    /// anywhere makes the run an error: `SERVER` panics in the handler of
+    /// the first gRPC request its first incarnation serves;
+    /// `spawned:SERVER` panics in work that request spawns (the request is
+    /// answered as usual); `phone:EXTENSION` panics in that phone's task as
+    /// it starts.
     #[doc(hidden)]
     pub inject_panic: Option<String>,
+}
+
+/// Where [`RunOptions::inject_panic`] makes the run panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PanicSite<'a> {
+    /// A server's gRPC handler.
+    Handler(&'a str),
+    /// Work a server's gRPC handler spawns.
+    SpawnedWork(&'a str),
+    /// A phone's task.
+    Phone(&'a str),
+}
+
+impl PanicSite<'_> {
+    fn parse(site: &str) -> PanicSite<'_> {
+        if let Some(server) = site.strip_prefix("spawned:") {
+            PanicSite::SpawnedWork(server)
+        } else if let Some(phone) = site.strip_prefix("phone:") {
+            PanicSite::Phone(phone)
+        } else {
+            PanicSite::Handler(site)
+        }
+    }
 }
 
 /// A progress callback: (emulated ms so far, emulated ms in all).
@@ -435,6 +461,7 @@ impl FleetUnderTest {
                     .map(|s| s.name.clone())
                     .collect(),
                 external: fleet.external_members().map(|s| s.name.clone()).collect(),
+                panic_on_start: fut.panic_site() == Some(PanicSite::Phone(&p.extension)),
             };
             fut.phones.insert(
                 p.extension.clone(),
@@ -485,7 +512,16 @@ impl FleetUnderTest {
             .collect()
     }
 
+    /// Where the test hook makes the run panic, if anywhere.
+    fn panic_site(&self) -> Option<PanicSite<'_>> {
+        self.inject_panic.as_deref().map(PanicSite::parse)
+    }
+
     async fn start_server(&mut self, name: &str) -> Result<(), StartError> {
+        let site = self.panic_site();
+        let first = self.incarnations.get(name).is_none_or(|n| *n == 0);
+        let panic_on_first_request = first && site == Some(PanicSite::Handler(name));
+        let panic_in_spawned_work = first && site == Some(PanicSite::SpawnedWork(name));
         let inc = self.incarnations.entry(name.to_string()).or_insert(0);
         *inc += 1;
         let cfg = ServerConfig {
@@ -495,7 +531,8 @@ impl FleetUnderTest {
             seed: self.seed,
             timing: self.timing,
             disk: self.disks.entry(name.to_string()).or_default().clone(),
-            panic_on_first_request: *inc == 1 && self.inject_panic.as_deref() == Some(name),
+            panic_on_first_request,
+            panic_in_spawned_work,
         };
         let handle = fleetsim_server::start(cfg, self.ctx.clone()).await?;
         self.servers.insert(name.to_string(), handle);

@@ -1,9 +1,12 @@
 //! A test hook, not an emulated fault: a layer that makes the server's
-//! first gRPC request panic, so tests can check that a panic in a handler
-//! makes the run an error instead of looking like a reset connection.
+//! first gRPC request panic, either in the handler itself or in work the
+//! handler spawns (the request is then served as usual), so tests can check
+//! that a panic makes the run an error instead of looking like a reset
+//! connection, or going unseen in a task nobody awaits.
 //!
 //! It is installed only when [`crate::ServerConfig::panic_on_first_request`]
-//! asks for it; no domain code knows of it.
+//! or [`crate::ServerConfig::panic_in_spawned_work`] asks for it; no domain
+//! code knows of it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,13 +16,24 @@ use std::task::{Context, Poll};
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PanicOnce {
     armed: Arc<AtomicBool>,
+    /// Panic in a task the request spawns, not in the handler.
+    spawned: bool,
 }
 
 impl PanicOnce {
-    /// A layer armed for one panic.
+    /// A layer armed for one panic in the handler.
     pub(crate) fn armed() -> PanicOnce {
         PanicOnce {
             armed: Arc::new(AtomicBool::new(true)),
+            spawned: false,
+        }
+    }
+
+    /// A layer armed for one panic in work the first request spawns.
+    pub(crate) fn armed_in_spawned_work() -> PanicOnce {
+        PanicOnce {
+            spawned: true,
+            ..PanicOnce::armed()
         }
     }
 }
@@ -30,6 +44,7 @@ impl<S> tower::Layer<S> for PanicOnce {
         PanicOnceSvc {
             inner,
             armed: self.armed.clone(),
+            spawned: self.spawned,
         }
     }
 }
@@ -39,6 +54,7 @@ impl<S> tower::Layer<S> for PanicOnce {
 pub(crate) struct PanicOnceSvc<S> {
     inner: S,
     armed: Arc<AtomicBool>,
+    spawned: bool,
 }
 
 impl<S: tower::Service<R>, R> tower::Service<R> for PanicOnceSvc<S> {
@@ -52,7 +68,14 @@ impl<S: tower::Service<R>, R> tower::Service<R> for PanicOnceSvc<S> {
 
     fn call(&mut self, req: R) -> Self::Future {
         if self.armed.swap(false, Ordering::Relaxed) {
-            panic!("injected panic in a gRPC handler (test hook)");
+            if !self.spawned {
+                panic!("injected panic in a gRPC handler (test hook)");
+            }
+            // Nobody awaits this task: tokio catches its panic, and the
+            // request is answered as if nothing happened.
+            tokio::spawn(async {
+                panic!("injected panic in work a gRPC handler spawned (test hook)");
+            });
         }
         self.inner.call(req)
     }

@@ -94,6 +94,11 @@ pub struct ServerConfig {
     /// incarnation serves panics (tests of the harness's panic handling).
     #[doc(hidden)]
     pub panic_on_first_request: bool,
+    /// Test hook, not an emulated fault: the first gRPC request this
+    /// incarnation serves spawns work that panics; the request itself is
+    /// answered as usual.
+    #[doc(hidden)]
+    pub panic_in_spawned_work: bool,
 }
 
 /// The run-wide things a server works with.
@@ -338,7 +343,11 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     // wall time reaches the simulated wire; live mode keeps hyper's own.
     let sim = ctx.net.mode() == fleetsim_net::Mode::Sim;
     let date = sim.then(|| date::DateLayer::new(ctx.net.clone(), &cfg.name));
-    let inject = cfg.panic_on_first_request.then(inject::PanicOnce::armed);
+    let inject = if cfg.panic_in_spawned_work {
+        Some(inject::PanicOnce::armed_in_spawned_work())
+    } else {
+        cfg.panic_on_first_request.then(inject::PanicOnce::armed)
+    };
     let router = tonic::transport::Server::builder()
         .layer(tower::util::option_layer(inject))
         .layer(tower::util::option_layer(date))

@@ -41,6 +41,7 @@ async fn rig(names: &[&str]) -> Rig {
             timing,
             disk: fleetsim_server::Disk::default(),
             panic_on_first_request: false,
+            panic_in_spawned_work: false,
         };
         servers.push(fleetsim_server::start(cfg, ctx.clone()).await.unwrap());
     }
