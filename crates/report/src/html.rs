@@ -413,12 +413,18 @@ pub fn render(o: &RunOutcome) -> String {
             (
                 "voicemail lost",
                 m.messages_lost.to_string(),
-                format!("of {} messages left", m.messages_left),
+                format!(
+                    "of {} messages left · {} cut while being left",
+                    m.messages_left, m.messages_cut
+                ),
             ),
             (
                 "recordings lost",
                 m.recordings_lost.to_string(),
-                "end-of-run audit".to_string(),
+                format!(
+                    "end-of-run audit · {} cut or never started",
+                    m.recordings_cut
+                ),
             ),
             (
                 "split-brain findings",

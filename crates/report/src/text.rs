@@ -791,7 +791,8 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
             m.calls_started, m.calls_dropped, m.calls_preserved
         );
     }
-    if m.messages_left > 0 || m.messages_lost > 0 || m.recordings_lost > 0 {
+    let cut = m.messages_cut + m.recordings_cut;
+    if m.messages_left > 0 || m.messages_lost > 0 || m.recordings_lost > 0 || cut > 0 {
         let lost = format!(
             "{} messages lost, {} recordings lost",
             m.messages_lost, m.recordings_lost
@@ -801,9 +802,18 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         } else {
             lost
         };
+        // Cut by the fault itself (like a dropped call), not lost from storage.
+        let cut = if cut > 0 {
+            format!(
+                "; cut by the fault: {} messages being left, {} recordings",
+                m.messages_cut, m.recordings_cut
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  voicemail    {} messages left; {lost}",
+            "  voicemail    {} messages left; {lost}{cut}",
             m.messages_left
         );
     }
