@@ -1,11 +1,44 @@
 //! Built-in chaos: schedules written as scenario files run exactly what the
-//! campaign ran, a small campaign completes, bad input exits 2.
+//! campaign ran, a small campaign keeps every invariant, a failing schedule
+//! shrinks to a smaller one that still fails, a printed rerun command
+//! reproduces its violation, bad input exits 2.
 
 mod common;
 
+use std::sync::Arc;
+
 use common::*;
-use fleetsim_model::Scenario;
-use fleetsim_scenario::chaos::{self, Base, ChaosPlan, FaultClass, Invariant, file, schedule};
+use fleetsim_model::{Dur, Scenario};
+use fleetsim_scenario::TakeoverPolicy;
+use fleetsim_scenario::chaos::schedule::{Action, ChaosFault, Schedule};
+use fleetsim_scenario::chaos::{
+    self, Base, ChaosPlan, FaultClass, Invariant, check_schedule, file, schedule,
+};
+use fleetsim_scenario::rules::HomeObs;
+
+/// A deliberately broken takeover logic: a guest is never sent home, so
+/// phones that failed over end the run on their backup, which
+/// `registered-at-end` forbids.
+#[derive(Debug)]
+struct NeverSendsHome;
+
+impl TakeoverPolicy for NeverSendsHome {
+    fn name(&self) -> &str {
+        "never-sends-home"
+    }
+
+    fn summary(&self) -> &str {
+        "keeps every guest: phones that failed over never go home"
+    }
+
+    fn send_home(&self, _: &HomeObs<'_>) -> bool {
+        false
+    }
+}
+
+fn fault(at: Dur, action: Action, for_: Option<Dur>) -> ChaosFault {
+    ChaosFault { at, action, for_ }
+}
 
 #[test]
 fn a_written_schedule_parses_back_to_the_faults_that_ran() {
@@ -47,7 +80,7 @@ fn a_base_keeps_the_scenarios_fleet_resilience_and_calls() {
 }
 
 #[test]
-fn a_small_campaign_on_the_reference_fleet_runs_every_schedule() {
+fn a_small_campaign_on_the_reference_fleet_keeps_every_invariant() {
     let mut plan = ChaosPlan::new(Base::reference(), 8);
     plan.calls = false;
     plan.shrink_limit = 0;
@@ -56,21 +89,134 @@ fn a_small_campaign_on_the_reference_fleet_runs_every_schedule() {
     let report = chaos::run(&plan);
     assert_eq!(report.schedules, 8);
     assert_eq!(report.determinism_checked, 1);
-    assert_eq!(report.count(Invariant::RunCompletes), 0);
-    assert_eq!(report.count(Invariant::Deterministic), 0);
-    for f in &report.violations {
-        assert_eq!(f.minimal, f.drawn, "not shrunk with shrink_limit 0");
-        assert!(
-            Scenario::parse(
-                &fleetsim_model::Source {
-                    name: "x",
-                    text: &f.scenario_text
-                },
-                &fleetsim_model::embedded::EmbeddedResolver
+    let broken: Vec<String> = report
+        .violations
+        .iter()
+        .map(|f| {
+            format!(
+                "schedule {}: {}: {}",
+                f.drawn.index,
+                f.violation.invariant.name(),
+                f.violation.detail
             )
-            .is_ok()
-        );
-    }
+        })
+        .collect();
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+#[test]
+fn shrinking_a_failing_schedule_gives_a_smaller_one_that_still_fails() {
+    let mut plan = ChaosPlan::new(Base::reference(), 1);
+    plan.policy = Arc::new(NeverSendsHome);
+    plan.shrink_budget = 12;
+    // The primary's outage is what breaks the invariant under this policy;
+    // the latency, the operator's change and the calls are noise.
+    let drawn = Schedule {
+        index: 0,
+        seed: 5,
+        faults: vec![
+            fault(
+                Dur::mins(2),
+                Action::Crash("primary".into()),
+                Some(Dur::mins(8)),
+            ),
+            fault(
+                Dur::mins(4),
+                Action::ConfigChange("expansion-l".into()),
+                None,
+            ),
+            fault(
+                Dur::mins(6),
+                Action::Latency {
+                    node: "apps".into(),
+                    delay: Dur::millis(200),
+                    jitter: Dur::ZERO,
+                },
+                Some(Dur::mins(4)),
+            ),
+        ],
+        tail: Dur::mins(40),
+        calls: true,
+    };
+    let fair = ChaosPlan::new(Base::reference(), 1);
+    assert_eq!(
+        check_schedule(&fair, &drawn, false),
+        vec![],
+        "under the documented policy the schedule keeps every invariant"
+    );
+    let broken = check_schedule(&plan, &drawn, false);
+    let v = broken
+        .iter()
+        .find(|v| v.invariant == Invariant::RegisteredAtEnd)
+        .unwrap_or_else(|| panic!("registered-at-end holds: {broken:?}"));
+
+    let found = chaos::shrink(&plan, &drawn, v);
+    let minimal = &found.minimal;
+    assert!(found.shrunk);
+    assert!(found.shrink_runs <= plan.shrink_budget);
+    assert!(
+        minimal.faults.len() < drawn.faults.len(),
+        "{:?}",
+        minimal.faults
+    );
+    assert!(minimal.duration() < drawn.duration());
+    assert!(!minimal.calls, "the calls play no part");
+    assert!(
+        minimal
+            .faults
+            .iter()
+            .any(|f| f.action == Action::Crash("primary".into())),
+        "the crash is what breaks it: {:?}",
+        minimal.faults
+    );
+    let again = check_schedule(&plan, minimal, false);
+    assert!(
+        again.iter().any(|x| x.invariant == v.invariant),
+        "the minimal schedule no longer fails: {again:?}"
+    );
+    assert_eq!(
+        found.scenario_text,
+        file::scenario_text(&plan.base, minimal)
+    );
+}
+
+#[test]
+fn a_printed_rerun_command_runs_as_printed_and_reproduces_the_violation() {
+    let dir = temp_dir("chaos-rerun");
+    let out = fleetsim_out(&[
+        "chaos",
+        "--schedules",
+        "1",
+        "--no-calls",
+        "--jobs",
+        "1",
+        "--shrink-limit",
+        "1",
+        "--inject-panic",
+        "secondary",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let violation = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("VIOLATION "))
+        .unwrap_or_else(|| panic!("no violation printed: {stdout}"));
+    let invariant = violation.split(' ').next().unwrap();
+    let rerun = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rerun:"))
+        .unwrap_or_else(|| panic!("no rerun command printed: {stdout}"))
+        .trim();
+
+    let again = run_as_printed(rerun);
+    let replayed = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(1), "{rerun}: {replayed}");
+    assert!(
+        replayed.contains(&format!("VIOLATION {invariant}: ")),
+        "{rerun} did not reproduce {invariant}: {replayed}"
+    );
 }
 
 #[test]

@@ -45,6 +45,27 @@ pub(crate) struct ChaosArgs {
     /// invariants on it, determinism included.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["base", "faults"])]
     replay: Option<PathBuf>,
+    /// Takeover policy every run decides by (see `fleetsim policies`).
+    #[arg(long, value_name = "NAME", default_value = fleetsim_scenario::rules::DEFAULT_POLICY)]
+    policy: String,
+    /// Test hook: SERVER's first gRPC request panics in every run.
+    #[arg(long, value_name = "SERVER", hide = true)]
+    inject_panic: Option<String>,
+}
+
+impl ChaosArgs {
+    /// The flags a rerun needs besides the file: a policy other than the
+    /// default, and the test hook (without it a rerun would not panic).
+    fn rerun_flags(&self) -> String {
+        let mut flags = crate::policy::flag(&self.policy);
+        if let Some(server) = &self.inject_panic {
+            flags.push_str(&format!(
+                " --inject-panic {}",
+                fleetsim_report::shell_word(server)
+            ));
+        }
+        flags
+    }
 }
 
 fn load_base(arg: Option<&str>) -> Result<Base, String> {
@@ -77,13 +98,22 @@ fn load_base(arg: Option<&str>) -> Result<Base, String> {
 
 /// `fleetsim chaos`.
 pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
-    if let Some(file) = &args.replay {
-        return replay(file);
-    }
     let bad = |msg: String| {
         eprintln!("error: {msg}");
         Ok(ExitCode::from(BAD_INPUT))
     };
+    let policy = match crate::policy::parse(&args.policy) {
+        Ok(p) => p,
+        Err(e) => return bad(e),
+    };
+    if let Some(file) = &args.replay {
+        let opts = fleetsim_scenario::RunOptions {
+            policy,
+            inject_panic: args.inject_panic.clone(),
+            ..Default::default()
+        };
+        return replay(file, &opts);
+    }
     let base = match load_base(args.base.as_deref()) {
         Ok(b) => b,
         Err(e) => return bad(e),
@@ -110,14 +140,21 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     plan.classes = classes;
     plan.shrink_limit = args.shrink_limit;
     plan.calls = !args.no_calls;
+    plan.policy = policy;
+    plan.inject_panic = args.inject_panic.clone();
     if let Some(j) = args.jobs {
         plan.jobs = j.max(1);
     }
     outln!(
-        "chaos on {} · seed {} · {} schedules · faults: {}",
+        "chaos on {} · seed {} · {} schedules{} · faults: {}",
         plan.base.name,
         plan.seed,
         plan.schedules,
+        if args.policy == fleetsim_scenario::rules::DEFAULT_POLICY {
+            String::new()
+        } else {
+            format!(" · policy {}", args.policy)
+        },
         plan.classes
             .iter()
             .map(|c| c.name())
@@ -136,7 +173,7 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     });
     let secs = wall.elapsed_secs();
     for f in &report.violations {
-        print_found(f, &report, &args.out)?;
+        print_found(f, &report, &args.out, &args.rerun_flags())?;
     }
     print_summary(&report, secs);
     Ok(if report.violations.is_empty() {
@@ -176,7 +213,7 @@ fn shape(s: &chaos::Schedule) -> String {
     )
 }
 
-fn print_found(f: &Found, report: &ChaosReport, out: &Path) -> anyhow::Result<()> {
+fn print_found(f: &Found, report: &ChaosReport, out: &Path, flags: &str) -> anyhow::Result<()> {
     let path = out.join(file_name(report, f));
     std::fs::write(&path, &f.scenario_text)
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -198,18 +235,19 @@ fn print_found(f: &Found, report: &ChaosReport, out: &Path) -> anyhow::Result<()
         outln!("  not shrunk (--shrink-limit): {}", shape(&f.drawn));
     }
     outln!("  scenario: {}", path.display());
-    for line in rerun_lines(&path) {
+    for line in rerun_lines(&path, flags) {
         outln!("  {line}");
     }
     Ok(())
 }
 
-/// The commands printed under a violation, its file as one shell word.
-fn rerun_lines(path: &Path) -> [String; 2] {
+/// The commands printed under a violation, its file as one shell word,
+/// with the campaign's `flags` (policy, test hook).
+fn rerun_lines(path: &Path, flags: &str) -> [String; 2] {
     let p = fleetsim_report::shell_word(&path.display().to_string());
     [
-        format!("rerun:    fleetsim chaos --replay {p}"),
-        format!("events:   fleetsim run {p} --events events.jsonl"),
+        format!("rerun:    fleetsim chaos --replay {p}{flags}"),
+        format!("events:   fleetsim run {p}{flags} --events events.jsonl"),
     ]
 }
 
@@ -238,7 +276,7 @@ fn print_summary(report: &ChaosReport, secs: f64) {
     }
 }
 
-fn replay(file: &Path) -> anyhow::Result<ExitCode> {
+fn replay(file: &Path, opts: &fleetsim_scenario::RunOptions) -> anyhow::Result<ExitCode> {
     let scenario = match Scenario::load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -246,7 +284,7 @@ fn replay(file: &Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
-    let violations = chaos::check_scenario(&scenario, true);
+    let violations = chaos::check_scenario_with(&scenario, opts, true);
     for v in &violations {
         outln!("VIOLATION {}: {}", v.invariant.name(), v.detail);
     }
@@ -272,8 +310,15 @@ mod tests {
 
     #[test]
     fn a_violation_file_in_a_directory_with_a_space_is_one_shell_word() {
-        let [replay, events] = rerun_lines(std::path::Path::new("my runs/chaos-x.toml"));
+        let [replay, events] = rerun_lines(std::path::Path::new("my runs/chaos-x.toml"), "");
         assert!(replay.ends_with("fleetsim chaos --replay 'my runs/chaos-x.toml'"));
         assert!(events.contains("fleetsim run 'my runs/chaos-x.toml' --events"));
+    }
+
+    #[test]
+    fn a_rerun_carries_the_campaigns_policy() {
+        let [replay, events] = rerun_lines(std::path::Path::new("c.toml"), " --policy no-guard");
+        assert!(replay.ends_with("fleetsim chaos --replay c.toml --policy no-guard"));
+        assert!(events.contains("fleetsim run c.toml --policy no-guard --events"));
     }
 }

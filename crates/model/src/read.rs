@@ -46,6 +46,32 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
     text_of(&shown, bytes).map_err(LoadError::from)
 }
 
+/// Reads any bytes the way `fleetsim check` reads a file and renders every
+/// error (caret line included): UTF-8 first, then as a scenario on the
+/// built-in files, and as a fleet. The fuzz target (`fuzz/`) and the seed
+/// corpus test call this one path, so what the corpus checks is what the
+/// fuzzer drives. It must never panic, whatever the bytes.
+pub fn parse_any(data: &[u8]) {
+    let text = match text_of("fuzz.toml", data.to_vec()) {
+        Ok(text) => text,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let src = crate::Source {
+        name: "fuzz.toml",
+        text: &text,
+    };
+    if let Err(e) = crate::Scenario::parse(&src, &crate::embedded::EmbeddedResolver) {
+        let _ = e.to_string();
+    }
+    if let Err(e) = crate::Fleet::from_toml(&src) {
+        let _ = e.to_string();
+    }
+    let _ = crate::Fleet::looks_like(&text);
+}
+
 /// The bytes as text, or an error at the first invalid UTF-8 byte.
 pub fn text_of(name: &str, bytes: Vec<u8>) -> Result<String, Box<FileError>> {
     match String::from_utf8(bytes) {

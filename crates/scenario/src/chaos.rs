@@ -16,10 +16,13 @@ pub mod file;
 pub mod invariants;
 pub mod schedule;
 
+use std::sync::Arc;
+
 use fleetsim_model::embedded::EmbeddedResolver;
 use fleetsim_model::scenario::FleetResolver;
 use fleetsim_model::{Calls, Fleet, LoadError, Scenario, Source};
 
+use crate::TakeoverPolicy;
 use crate::runner::{RunOptions, run as run_scenario};
 use crate::sweep::{panic_message, parallel};
 pub use invariants::{Invariant, Violation};
@@ -158,6 +161,14 @@ pub struct ChaosPlan {
     /// Whether runs may have calls (the generator gives most runs the
     /// base's workload); false: no run has calls.
     pub calls: bool,
+    /// The takeover policy every run decides by (default: the documented
+    /// Server Edition behaviour), so a policy of one's own meets chaos too.
+    pub policy: Arc<dyn TakeoverPolicy>,
+    /// Test hook, not an emulated fault: the server named here panics on
+    /// its first gRPC request in every run ([`RunOptions::inject_panic`]),
+    /// so tests can get a violation on demand.
+    #[doc(hidden)]
+    pub inject_panic: Option<String>,
 }
 
 impl ChaosPlan {
@@ -174,6 +185,17 @@ impl ChaosPlan {
             shrink_limit: 5,
             shrink_budget: 30,
             calls: true,
+            policy: RunOptions::default().policy,
+            inject_panic: None,
+        }
+    }
+
+    /// How each schedule is run: in sim, under the plan's policy.
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            policy: self.policy.clone(),
+            inject_panic: self.inject_panic.clone(),
+            ..RunOptions::default()
         }
     }
 }
@@ -228,9 +250,14 @@ impl ChaosReport {
 /// Runs the scenario and checks every invariant (determinism too when
 /// `twice`); a run that errs or panics breaks `run-completes`.
 pub fn check_scenario(scenario: &Scenario, twice: bool) -> Vec<Violation> {
+    check_scenario_with(scenario, &RunOptions::default(), twice)
+}
+
+/// [`check_scenario`], run with `opts` (a takeover policy, say).
+pub fn check_scenario_with(scenario: &Scenario, opts: &RunOptions, twice: bool) -> Vec<Violation> {
     let once = || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_scenario(scenario, &RunOptions::default())
+            run_scenario(scenario, opts)
         }))
         .map_err(|p| format!("the run panicked: {}", panic_message(p.as_ref())))
         .and_then(|r| r.map_err(|e| format!("the run failed: {e}")))
@@ -279,10 +306,10 @@ fn determinism(a: &crate::RunOutcome, b: &crate::RunOutcome) -> Option<Violation
     })
 }
 
-/// Runs `schedule` on `base` and checks it.
-pub fn check_schedule(base: &Base, schedule: &Schedule, twice: bool) -> Vec<Violation> {
-    match base.scenario(schedule) {
-        Ok(s) => check_scenario(&s, twice),
+/// Runs `schedule` on the plan's base, as the plan runs it, and checks it.
+pub fn check_schedule(plan: &ChaosPlan, schedule: &Schedule, twice: bool) -> Vec<Violation> {
+    match plan.base.scenario(schedule) {
+        Ok(s) => check_scenario_with(&s, &plan.run_options(), twice),
         Err(e) => vec![Violation {
             invariant: Invariant::RunCompletes,
             detail: format!("the generated scenario is invalid: {e}"),
@@ -315,7 +342,7 @@ pub fn run_with_progress(
         .collect();
     let twice = |i: u32| plan.determinism_every > 0 && i.is_multiple_of(plan.determinism_every);
     let checked = parallel(schedules.len(), plan.jobs, progress, |i| {
-        check_schedule(&plan.base, &schedules[i], twice(i as u32))
+        check_schedule(plan, &schedules[i], twice(i as u32))
     });
     let mut found: Vec<(Schedule, Violation, bool)> = Vec::new();
     let mut per_inv: std::collections::BTreeMap<Invariant, usize> = Default::default();
@@ -338,6 +365,14 @@ pub fn run_with_progress(
         violations,
         emulated_ms: schedules.iter().map(|s| s.duration().as_millis()).sum(),
     }
+}
+
+/// Shrinks `drawn`, which breaks `violation` under `plan`: the smallest
+/// schedule found (fewer faults, no calls, shorter faults, earlier, a
+/// shorter tail) that still breaks the same invariant, within
+/// [`ChaosPlan::shrink_budget`] runs.
+pub fn shrink(plan: &ChaosPlan, drawn: &Schedule, violation: &Violation) -> Found {
+    shrink::found(plan, drawn, violation, true)
 }
 
 mod shrink;

@@ -23,7 +23,7 @@ impl Shrinker<'_> {
         }
         self.runs += 1;
         let twice = self.inv == Invariant::Deterministic;
-        let still = check_schedule(&self.plan.base, &candidate, twice)
+        let still = check_schedule(self.plan, &candidate, twice)
             .into_iter()
             .find(|v| v.invariant == self.inv);
         match still {
