@@ -1073,6 +1073,17 @@ nothing-lost = true
     // The fault cost it, as a crash drops calls; the fleet lost nothing it
     // had taken.
     assert_eq!(loss_audit(&o).messages_lost, 0);
+    let text = fleetsim_report::text::render(
+        &o,
+        fleetsim_report::text::TextOptions {
+            color: false,
+            verbose: false,
+        },
+    );
+    assert!(
+        text.contains("0 messages lost, 0 recordings lost; cut by the fault: 1 messages being left, 0 recordings"),
+        "{text}"
+    );
     assert_passed(&o);
 }
 
