@@ -300,6 +300,112 @@ mod control {
         });
     }
 
+    /// The services `port` lists under reflection v1 and under v1alpha.
+    async fn listed(port: u16) -> (Vec<String>, Vec<String>) {
+        use tonic_reflection::pb::v1alpha as alpha;
+        let req = tonic_reflection::pb::v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(channel(port).await)
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(v1)) =
+            stream.message().await.unwrap().unwrap().message_response
+        else {
+            panic!("no v1 service list")
+        };
+        let req = alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+            ),
+        };
+        let mut stream =
+            alpha::server_reflection_client::ServerReflectionClient::new(channel(port).await)
+                .server_reflection_info(tokio_stream::iter(vec![req]))
+                .await
+                .unwrap()
+                .into_inner();
+        let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(a)) =
+            stream.message().await.unwrap().unwrap().message_response
+        else {
+            panic!("no v1alpha service list")
+        };
+        let names = |v: Vec<String>| {
+            let mut v = v;
+            v.retain(|n| !n.starts_with("grpc.reflection."));
+            v.sort();
+            v
+        };
+        (
+            names(v1.service.into_iter().map(|s| s.name).collect()),
+            names(a.service.into_iter().map(|s| s.name).collect()),
+        )
+    }
+
+    #[test]
+    fn each_port_lists_under_both_reflection_versions_only_the_services_its_member_runs() {
+        runtime().block_on(async {
+            let base = base_port() + 150;
+            let fleet = fleetsim_model::embedded::scenario("primary-crash")
+                .unwrap()
+                .unwrap()
+                .fleet;
+            let opts = LiveOptions {
+                base_port: base,
+                speed: 60.0,
+                seed: 1,
+                calls: fleetsim_model::Calls::default(),
+                policy: fleetsim_scenario::RunOptions::default().policy,
+            };
+            let (_handle, servers) = start_live(fleet, &opts).await.unwrap();
+            let port = |name: &str| servers.iter().find(|s| s.name == name).unwrap().port;
+            let (v1, v1alpha) = listed(port("apps")).await;
+            assert_eq!(
+                v1,
+                [
+                    "fleetsim.v1.Line",
+                    "fleetsim.v1.Portal",
+                    "grpc.health.v1.Health"
+                ]
+            );
+            assert_eq!(v1alpha, v1);
+            let (secondary, _) = listed(port("secondary")).await;
+            assert!(!secondary.contains(&"fleetsim.v1.Licensing".to_string()));
+            assert!(secondary.contains(&"fleetsim.v1.Voicemail".to_string()));
+            let (primary, _) = listed(port("primary")).await;
+            assert!(primary.contains(&"fleetsim.v1.Licensing".to_string()));
+        });
+    }
+
+    #[test]
+    fn the_control_port_answers_health_without_the_token_and_lists_itself() {
+        runtime().block_on(async {
+            let base = base_port() + 250;
+            let handle = small_fleet(base).await;
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+            tokio::spawn(serve_control(handle, addr, None));
+            let status = HealthClient::new(channel(base).await)
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: "fleetsim.v1.Control".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            assert_eq!(
+                status,
+                tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            );
+            let (v1, v1alpha) = listed(base).await;
+            assert_eq!(v1, ["fleetsim.v1.Control", "grpc.health.v1.Health"]);
+            assert_eq!(v1alpha, v1);
+        });
+    }
+
     #[test]
     fn reflection_on_a_token_guarded_control_port_needs_the_token() {
         runtime().block_on(async {
@@ -316,6 +422,13 @@ mod control {
                 .server_reflection_info(tokio_stream::iter(vec![list()]))
                 .await;
             assert_eq!(bare.unwrap_err().code(), tonic::Code::Unauthenticated);
+            // Probes send no token: health answers all the same.
+            let health = HealthClient::new(channel(base).await)
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await;
+            assert!(health.is_ok(), "{health:?}");
             let empty = client_with_token(base, "")
                 .await
                 .status(pb::StatusRequest {})

@@ -423,9 +423,10 @@ where
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
-/// Serves `Control` (and reflection) on `addr` until the runtime ends. A
-/// non-loopback address needs a token; a blank token is refused. With a
-/// token, every service on the port (reflection too) needs it.
+/// Serves `Control`, reflection (v1 and v1alpha) and `grpc.health.v1` on
+/// `addr` until the runtime ends. A non-loopback address needs a token; a
+/// blank token is refused. With a token, every service on the port but
+/// health (reflection too) needs it.
 pub async fn serve_control(
     handle: LiveHandle,
     addr: SocketAddr,
@@ -443,28 +444,25 @@ pub async fn serve_control(
         .await
         .map_err(|e| format!("cannot bind control API on {addr}: {e}"))?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let reflection = tonic_reflection_service();
     let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token.clone()));
     let auth = move |req: Request<()>| authorize(token.as_deref(), req.metadata()).map(|()| req);
-    // hyper's wall-clock `date` header is on here too (tonic 0.14 cannot
-    // turn it off; see fleetsim_server::start); this server is live-only,
-    // real TCP on the wall clock, so no sim byte depends on it.
+    use tonic::service::interceptor::InterceptedService as Guarded;
+    let names = [pb::control_server::SERVICE_NAME, "grpc.health.v1.Health"];
+    let (reflection_v1, reflection_v1alpha) = fleetsim_server::reflect::reflection(&names).unzip();
+    // Health answers without the token, as probes (a Kubernetes gRPC
+    // probe, grpc_health_probe) send none; it tells only that the port serves.
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<pb::control_server::ControlServer<ControlSvc>>()
+        .await;
+    // hyper's wall-clock `date` header is on here: this server is
+    // live-only, real TCP on the wall clock, so no sim byte depends on it.
     tonic::transport::Server::builder()
-        .layer(tonic::service::InterceptorLayer::new(auth))
-        .add_service(svc)
-        .add_optional_service(reflection)
+        .add_service(health_svc)
+        .add_service(Guarded::new(svc, auth.clone()))
+        .add_optional_service(reflection_v1.map(|r| Guarded::new(r, auth.clone())))
+        .add_optional_service(reflection_v1alpha.map(|r| Guarded::new(r, auth)))
         .serve_with_incoming(incoming)
         .await
         .map_err(|e| format!("control API: {e}"))
-}
-
-fn tonic_reflection_service() -> Option<
-    tonic_reflection::server::v1::ServerReflectionServer<
-        impl tonic_reflection::server::v1::ServerReflection,
-    >,
-> {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(fleetsim_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .ok()
 }

@@ -30,6 +30,7 @@
 //! - `gate`: a hang as a gate that every task of an incarnation runs behind.
 //! - `gray`: gray failure as a serving layer that swallows requests by gRPC path.
 //! - `date`: the HTTP `date` header from the emulated clock in simulation.
+//! - [`reflect`]: server reflection (v1 and v1alpha) of the services a port serves.
 //! - `replies`: answers on the long-lived keepalive and presence streams.
 
 mod date;
@@ -40,6 +41,7 @@ mod inject;
 mod licensing;
 mod line;
 mod portal;
+pub mod reflect;
 mod replies;
 pub mod state;
 mod telephony;
@@ -278,16 +280,6 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     } else {
         None
     };
-    // Live mode: server reflection, so grpcurl works without the .proto files.
-    let reflection = (ctx.net.mode() == fleetsim_net::Mode::Live)
-        .then(|| {
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(fleetsim_proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .build_v1()
-                .ok()
-        })
-        .flatten();
     let runs = |s: Service| shared.spec.runs(s);
     let licensing_svc = if runs(Service::Licensing) {
         health
@@ -348,6 +340,40 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     } else {
         cfg.panic_on_first_request.then(inject::PanicOnce::armed)
     };
+    // Live mode: server reflection, so grpcurl works without the .proto
+    // files; it lists exactly the services this member serves.
+    let (reflection_v1, reflection_v1alpha) = if ctx.net.mode() == fleetsim_net::Mode::Live {
+        let mut names = vec!["grpc.health.v1.Health", pb::line_server::SERVICE_NAME];
+        names.extend(
+            telephony_svc
+                .as_ref()
+                .map(|_| pb::telephony_server::SERVICE_NAME),
+        );
+        names.extend(
+            licensing_svc
+                .as_ref()
+                .map(|_| pb::licensing_server::SERVICE_NAME),
+        );
+        names.extend(
+            voicemail_svc
+                .as_ref()
+                .map(|_| pb::voicemail_server::SERVICE_NAME),
+        );
+        names.extend(portal_svc.as_ref().map(|_| pb::portal_server::SERVICE_NAME));
+        names.extend(
+            media_svc
+                .as_ref()
+                .map(|_| pb::media_manager_server::SERVICE_NAME),
+        );
+        names.extend(
+            collab_svc
+                .as_ref()
+                .map(|_| pb::collaboration_server::SERVICE_NAME),
+        );
+        reflect::reflection(&names).unzip()
+    } else {
+        (None, None)
+    };
     let router = tonic::transport::Server::builder()
         .layer(tower::util::option_layer(inject))
         .layer(tower::util::option_layer(date))
@@ -361,7 +387,8 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
         .add_optional_service(portal_svc)
         .add_optional_service(media_svc)
         .add_optional_service(collab_svc)
-        .add_optional_service(reflection);
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha);
     let shutdown = token.clone().cancelled_owned();
     tasks.push(tokio::spawn(
         async move {
