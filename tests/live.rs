@@ -407,6 +407,59 @@ mod control {
     }
 
     #[test]
+    fn watch_shows_the_drill_screen_and_ends_cleanly_when_the_fleet_goes_away() {
+        use std::io::{BufRead, BufReader};
+        let base = base_port() + 350;
+        // The fleet in a thread of its own, so it can go away mid-watch.
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let fleet = std::thread::spawn(move || {
+            runtime().block_on(async {
+                let handle = small_fleet(base).await;
+                let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+                tokio::spawn(serve_control(handle, addr, None));
+                channel(base).await;
+                ready_tx.send(()).unwrap();
+                tokio::task::spawn_blocking(move || stop_rx.recv())
+                    .await
+                    .ok();
+            });
+        });
+        ready_rx.recv().unwrap();
+        let mut watch = crate::common::fleetsim()
+            .args(["watch", "--control", &format!("127.0.0.1:{base}")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(watch.stdout.take().unwrap());
+        let mut screen = String::new();
+        let mut line = String::new();
+        while out.read_line(&mut line).unwrap() > 0 {
+            screen.push_str(&line);
+            line.clear();
+            if screen.contains("milestones") {
+                break;
+            }
+        }
+        if screen.is_empty() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut watch.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("watch printed nothing; stderr: {err}");
+        }
+        assert!(screen.starts_with("fleet "), "{screen}");
+        assert!(screen.contains("registered"), "{screen}");
+        stop_tx.send(()).unwrap();
+        fleet.join().unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        let status = watch.wait().unwrap();
+        assert!(rest.contains("has gone away"), "{rest}");
+        assert!(!rest.contains("transport error"), "{rest}");
+        assert_eq!(status.code(), Some(0));
+    }
+
+    #[test]
     fn reflection_on_a_token_guarded_control_port_needs_the_token() {
         runtime().block_on(async {
             let base = base_port() + 200;

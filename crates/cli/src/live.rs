@@ -1,6 +1,7 @@
 //! `fleetsim up`, `ctl` and `watch`: a live fleet on 127.0.0.1 and the
 //! commands that drive and watch it through the `Control` gRPC service.
 
+use crate::screen::Screen;
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -335,7 +336,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
         match action {
             None => {
                 let s = client.status(pb::StatusRequest {}).await?.into_inner();
-                out!("{}", render_status(&s, &[]));
+                out!("{}", render_status(&s));
                 Ok(ExitCode::SUCCESS)
             }
             Some(action) => match client.fault(pb::FaultRequest { action }).await {
@@ -359,8 +360,8 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The status as a table: servers, where each home's phones are, faults, recent events.
-fn render_status(s: &pb::StatusReply, recent: &[String]) -> String {
+/// The status as a table: servers, where each home's phones are, faults.
+fn render_status(s: &pb::StatusReply) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
     let _ = writeln!(
@@ -444,17 +445,13 @@ fn render_status(s: &pb::StatusReply, recent: &[String]) -> String {
             s.faults.join("; ")
         }
     );
-    if !recent.is_empty() {
-        let _ = writeln!(o, "\n  recent events:");
-        for r in recent {
-            let _ = writeln!(o, "    {r}");
-        }
-    }
     o
 }
 
-/// `fleetsim watch`: redraws the status every second, with recent events.
-pub(crate) fn watch(conn: Conn, once: bool) -> anyhow::Result<ExitCode> {
+/// `fleetsim watch`: redraws the drill's screen every second (counters,
+/// timers, pinned milestones, a filtered tail); ends cleanly when the
+/// fleet goes away.
+pub(crate) fn watch(conn: Conn, once: bool, filter: &[String]) -> anyhow::Result<ExitCode> {
     if let Some(code) = conn.refuse_blank_token() {
         return Ok(code);
     }
@@ -463,30 +460,41 @@ pub(crate) fn watch(conn: Conn, once: bool) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let mut client = connect(&conn).await?;
-        let recent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        if !once {
-            let mut stream = client.watch(pb::WatchRequest {}).await?.into_inner();
-            let sink = recent.clone();
-            tokio::spawn(async move {
-                while let Ok(Some(line)) = stream.message().await {
-                    let text = summarize(&line.json);
-                    let mut r = sink.lock().unwrap_or_else(|e| e.into_inner());
-                    r.push(text);
-                    let n = r.len();
-                    if n > 10 {
-                        r.drain(..n - 10);
-                    }
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(Screen::new(filter)));
+        let mut stream = client.watch(pb::WatchRequest {}).await?.into_inner();
+        let sink = screen.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stream.message().await {
+                if let Ok(e) = serde_json::from_str(&line.json) {
+                    sink.lock().unwrap_or_else(|e| e.into_inner()).push(e);
                 }
-            });
-        }
+            }
+        });
         let tty = std::io::stdout().is_terminal();
+        let paint = fleetsim_report::text::Paint(tty && !once);
+        let mut last_t = 0;
         loop {
-            let s = client.status(pb::StatusRequest {}).await?.into_inner();
-            let lines = recent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let s = match client.status(pb::StatusRequest {}).await {
+                Ok(s) => s.into_inner(),
+                Err(e) if gone(&e) => {
+                    outln!(
+                        "fleet at {} has gone away (stopped or killed); last seen at emulated {}",
+                        conn.control,
+                        fleetsim_report::text::clock(last_t)
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            last_t = s.t_ms;
+            let text = screen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .render(&s, &paint);
             if tty && !once {
                 out!("\x1b[2J\x1b[H");
             }
-            out!("{}", render_status(&s, &lines));
+            out!("{text}");
             if once {
                 return Ok(ExitCode::SUCCESS);
             }
@@ -499,27 +507,10 @@ pub(crate) fn watch(conn: Conn, once: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// One event line, short: time, server, kind and its main field.
-fn summarize(json: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    let t = v["t_ms"]
-        .as_u64()
-        .map_or(String::new(), fleetsim_report::text::clock);
-    let mut rest = Vec::new();
-    if let Some(obj) = v.as_object() {
-        for (k, val) in obj {
-            if !matches!(k.as_str(), "t_ms" | "server" | "event") {
-                rest.push(format!(
-                    "{k}={}",
-                    val.as_str().map_or(val.to_string(), str::to_string)
-                ));
-            }
-        }
-    }
-    format!(
-        "{t}  {:<13} {} {}",
-        v["server"].as_str().unwrap_or(""),
-        v["event"].as_str().unwrap_or(""),
-        rest.join(" ")
+/// Whether a failed call means the fleet is no longer there.
+fn gone(e: &tonic::Status) -> bool {
+    matches!(
+        e.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
     )
 }

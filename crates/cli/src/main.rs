@@ -16,6 +16,7 @@
 //!   files (built-ins by name, the nearest name for a misspelt one).
 //! - `bench`: the benchmark (`fleetsim bench`).
 //! - `live`: `up`, `ctl` and `watch` for a live fleet.
+//! - `screen`: the `watch` screen, rendered from status and events.
 //! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
 //! - `chaos`: random fault schedules checked against invariants.
 //! - `conform`: a live fleet member checked against the protocol contract
@@ -40,6 +41,7 @@ mod files;
 mod live;
 mod policy;
 mod regress;
+mod screen;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -98,6 +100,10 @@ enum Command {
         /// Print the status once and exit.
         #[arg(long)]
         once: bool,
+        /// Show in the tail only events whose kind or server matches one of
+        /// these globs (`call-*`, `secondary`); milestones always show.
+        #[arg(long, value_delimiter = ',')]
+        filter: Vec<String>,
     },
     /// Measure emulated time / wall time, memory and RPC cost against bare tonic.
     Bench(bench::BenchArgs),
@@ -243,7 +249,7 @@ fn main() -> ExitCode {
         Command::Chaos(args) => chaos::main(args),
         Command::Up(args) => live::up(args),
         Command::Ctl { conn, cmd } => live::ctl(conn, cmd),
-        Command::Watch { conn, once } => live::watch(conn, once),
+        Command::Watch { conn, once, filter } => live::watch(conn, once, &filter),
         Command::Bench(args) => bench::main(args),
         Command::Policies => {
             policy::list();

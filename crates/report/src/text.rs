@@ -27,19 +27,24 @@ impl Paint {
             s.to_string()
         }
     }
-    fn bold(&self, s: &str) -> String {
+    /// Bold.
+    pub fn bold(&self, s: &str) -> String {
         self.wrap("1", s)
     }
-    fn dim(&self, s: &str) -> String {
+    /// Dimmed.
+    pub fn dim(&self, s: &str) -> String {
         self.wrap("2", s)
     }
-    fn red(&self, s: &str) -> String {
+    /// Red.
+    pub fn red(&self, s: &str) -> String {
         self.wrap("1;31", s)
     }
-    fn green(&self, s: &str) -> String {
+    /// Green.
+    pub fn green(&self, s: &str) -> String {
         self.wrap("1;32", s)
     }
-    fn yellow(&self, s: &str) -> String {
+    /// Yellow.
+    pub fn yellow(&self, s: &str) -> String {
         self.wrap("33", s)
     }
     fn cyan(&self, s: &str) -> String {
@@ -379,13 +384,14 @@ fn verbose_phone(e: &EventRecord, since: Option<u64>) -> String {
 /// What the timeline has seen so far that explains a later event: the
 /// fleet, the faults applied, when each server's incarnation started.
 struct Seen<'a> {
-    fleet: &'a Fleet,
+    /// The fleet, when known (a live `watch` sees only the events).
+    fleet: Option<&'a Fleet>,
     faults: Vec<(u64, &'a FaultKind)>,
     started: BTreeMap<&'a str, u64>,
 }
 
 impl<'a> Seen<'a> {
-    fn new(fleet: &'a Fleet) -> Seen<'a> {
+    fn new(fleet: Option<&'a Fleet>) -> Seen<'a> {
         Seen {
             fleet,
             faults: Vec::new(),
@@ -475,7 +481,11 @@ fn peer_lost(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             "{base}; as its backup (line option: backs up my IP phones) it will accept its {records_held} IP phones as guests"
         ))
     } else if *backing_up {
-        format!("{base}; {}", no_records(seen.fleet, &e.server, peer, p))
+        let why = match seen.fleet {
+            Some(fleet) => no_records(fleet, &e.server, peer, p),
+            None => "it is its backup but holds no records of its phones".to_string(),
+        };
+        format!("{base}; {why}")
     } else {
         p.dim(&format!("{base} (not its backup: takes nothing over)"))
     }
@@ -613,11 +623,22 @@ pub struct Line {
 /// between two major events form a segment, in which similar phone events
 /// are grouped into one line, ordered by time.
 pub fn timeline(o: &RunOutcome, verbose: bool, p: &Paint) -> Vec<Line> {
+    explain(Some(&o.spec.fleet), &o.events, verbose, p)
+}
+
+/// [`timeline`] of any events, for a run still going (a live drill); the
+/// fleet, when known, sharpens a few explanations.
+pub fn explain(
+    fleet: Option<&Fleet>,
+    events: &[EventRecord],
+    verbose: bool,
+    p: &Paint,
+) -> Vec<Line> {
     let mut out = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
     let mut pending: Vec<Line> = Vec::new();
     let mut last_try: BTreeMap<String, u64> = BTreeMap::new();
-    let mut seen = Seen::new(&o.spec.fleet);
+    let mut seen = Seen::new(fleet);
     let flush = |groups: &mut Vec<Group>, pending: &mut Vec<Line>, out: &mut Vec<Line>| {
         for g in groups.drain(..) {
             pending.push(Line {
@@ -631,7 +652,7 @@ pub fn timeline(o: &RunOutcome, verbose: bool, p: &Paint) -> Vec<Line> {
         pending.sort_by_key(|l| l.first);
         out.append(pending);
     };
-    for e in &o.events {
+    for e in events {
         seen.note(e);
         if let Some((phone, sub, note)) = phone_key(e) {
             // Registrations at home are one story across the fleet.

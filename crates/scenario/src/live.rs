@@ -232,7 +232,26 @@ fn track(in_force: &mut BTreeMap<String, String>, kind: &FaultKind) {
     }
 }
 
+/// A server's peer timers in emulated milliseconds (live time runs
+/// `speed` times faster than the wall clock).
+fn peer_timers(
+    h: &fleetsim_server::ServerHandle,
+    clock: &fleetsim_net::Clock,
+) -> Vec<pb::PeerTimer> {
+    h.peer_timers()
+        .into_iter()
+        .map(|t| pb::PeerTimer {
+            peer: t.peer,
+            silent_ms: clock.to_emulated_ms(t.silent),
+            lost: t.lost,
+            visible_ms: t.visible.map_or(0, |v| clock.to_emulated_ms(v).max(1)),
+            backing_up: t.backing_up,
+        })
+        .collect()
+}
+
 fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::StatusReply {
+    let clock = fut.ctx.log.clock();
     let mut where_: BTreeMap<String, (String, bool)> = BTreeMap::new();
     let mut servers = Vec::new();
     for s in &fut.fleet.servers {
@@ -244,6 +263,7 @@ fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::Stat
         for (ext, guest) in &regs {
             where_.insert(ext.clone(), (s.name.clone(), *guest));
         }
+        let handle = fut.servers.get(&s.name);
         servers.push(pb::ServerStatus {
             name: s.name.clone(),
             role: s.role.to_string(),
@@ -269,6 +289,8 @@ fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::Stat
                 .map(|h| h.licence().to_string())
                 .unwrap_or_default(),
             address: s.address.clone().unwrap_or_default(),
+            calls: handle.map(|h| h.calls_up()).unwrap_or_default(),
+            peers: handle.map(|h| peer_timers(h, &clock)).unwrap_or_default(),
         });
     }
     let phones = fut
@@ -292,6 +314,8 @@ fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::Stat
         servers,
         phones,
         faults: in_force.values().cloned().collect(),
+        failover_after_ms: fut.fleet.timers.failover_after.as_millis(),
+        failback_after_ms: fut.fleet.timers.failback_after.as_millis(),
     }
 }
 

@@ -179,6 +179,28 @@ impl ServerHandle {
         v
     }
 
+    /// Calls up here now.
+    pub fn calls_up(&self) -> u32 {
+        self.shared.lock().calls.len() as u32
+    }
+
+    /// What this server observes of each line peer now, in name order:
+    /// the inputs of the failover and failback timers.
+    pub fn peer_timers(&self) -> Vec<PeerTimer> {
+        let now = self.shared.rules_now();
+        let st = self.shared.lock();
+        st.peers
+            .iter()
+            .map(|(peer, v)| PeerTimer {
+                peer: peer.clone(),
+                silent: now.saturating_sub(v.last_seen),
+                lost: v.lost,
+                visible: v.returned_since.map(|t| now.saturating_sub(t)),
+                backing_up: self.shared.backs_up(peer),
+            })
+            .collect()
+    }
+
     /// Licence state: `normal`, `grace` or `restricted`.
     pub fn licence(&self) -> &'static str {
         self.shared.licence_name()
@@ -235,6 +257,21 @@ impl ServerHandle {
         });
         registered
     }
+}
+
+/// One server's view of one line peer ([`ServerHandle::peer_timers`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerTimer {
+    /// The peer.
+    pub peer: String,
+    /// Emulated time since it was last heard.
+    pub silent: std::time::Duration,
+    /// Declared lost (silent for the failover time).
+    pub lost: bool,
+    /// Heard again after being lost: visible for this long.
+    pub visible: Option<std::time::Duration>,
+    /// This server is the peer's backup.
+    pub backing_up: bool,
 }
 
 /// Starts a server incarnation and returns once it is bound (connects made

@@ -1,0 +1,387 @@
+//! The `watch` screen: a live drill at a glance, in the manner of SIPp's
+//! statistics screen. Pure: the control API's status, the events seen so
+//! far and the options in, text out, so a test reads a captured render.
+//!
+//! From top to bottom: per-server counters, per-peer timers counting down
+//! to failover and failback, the milestones (faults, peers lost, failover,
+//! failback, service moves) pinned with the sentences of the run timeline,
+//! and a short tail of everything else, grouped and filterable.
+
+use std::fmt::Write as _;
+
+use fleetsim_model::{EventRecord, human_ms};
+use fleetsim_proto::pb;
+use fleetsim_report::text::{Line, Paint, explain};
+use wildmatch::WildMatch;
+
+/// Event kinds pinned as milestones: the story of a drill.
+const MILESTONES: &[&str] = &[
+    "fault-applied",
+    "action-failed",
+    "server-started",
+    "server-crashed",
+    "server-stopped",
+    "peer-lost",
+    "peer-returned",
+    "failover-started",
+    "failback-started",
+    "service-state",
+    "hunt-group-state",
+    "licence-state",
+    "voicemail-handback",
+    "portal-handback",
+];
+
+/// How many milestones and tail lines the screen keeps.
+const PINNED: usize = 12;
+const TAIL: usize = 8;
+
+/// What `watch` shows: events are fed in as they arrive.
+#[derive(Debug, Default)]
+pub(crate) struct Screen {
+    events: Vec<EventRecord>,
+    filter: Vec<WildMatch>,
+}
+
+impl Screen {
+    /// A screen whose tail shows only events whose kind or server matches
+    /// one of `filter` (globs such as `call-*` or `secondary`); all if empty.
+    pub(crate) fn new(filter: &[String]) -> Screen {
+        Screen {
+            events: Vec::new(),
+            filter: filter.iter().map(|f| WildMatch::new(f)).collect(),
+        }
+    }
+
+    /// Notes one event of the fleet's log.
+    pub(crate) fn push(&mut self, e: EventRecord) {
+        self.events.push(e);
+    }
+
+    /// The whole screen for `status`.
+    pub(crate) fn render(&self, s: &pb::StatusReply, p: &Paint) -> String {
+        let mut o = String::new();
+        let up = s.servers.iter().filter(|v| v.up).count();
+        let _ = writeln!(
+            o,
+            "{} · emulated {} · {up} of {} servers up · faults in force: {}\n",
+            p.bold(&format!("fleet {}", s.fleet)),
+            fleetsim_report::text::clock(s.t_ms),
+            s.servers.len(),
+            if s.faults.is_empty() {
+                "none".to_string()
+            } else {
+                p.red(&s.faults.join("; "))
+            }
+        );
+        self.counters(&mut o, s, p);
+        timers(&mut o, s, p);
+        let lines = explain(None, &self.events, false, p);
+        self.milestones(&mut o, &lines);
+        self.tail(&mut o, &lines);
+        o
+    }
+
+    fn counters(&self, o: &mut String, s: &pb::StatusReply, p: &Paint) {
+        let _ = writeln!(
+            o,
+            "  {:<14} {:<6} {:>10} {:>7} {:>11} {:>6}  active",
+            "server", "state", "registered", "guests", "refusals/s", "calls"
+        );
+        for v in &s.servers {
+            let state = match (v.address.is_empty(), v.up) {
+                (false, _) => "extern".to_string(),
+                (true, true) => "up    ".to_string(),
+                (true, false) => p.red("DOWN  "),
+            };
+            if !v.up {
+                let _ = writeln!(o, "  {:<14} {state}", v.name);
+                continue;
+            }
+            let _ = writeln!(
+                o,
+                "  {:<14} {state} {:>10} {:>7} {:>11} {:>6}  {}",
+                v.name,
+                v.registered,
+                v.guests,
+                self.refusals_in_last_second(&v.name, s.t_ms),
+                v.calls,
+                v.active.join(", ")
+            );
+        }
+    }
+
+    /// Registrations `server` refused in the emulated second up to `now`.
+    fn refusals_in_last_second(&self, server: &str, now: u64) -> usize {
+        self.events
+            .iter()
+            .rev()
+            .take_while(|e| e.t_ms + 1000 > now)
+            .filter(|e| e.server == server && e.kind() == "registration-refused")
+            .count()
+    }
+
+    fn milestones(&self, o: &mut String, lines: &[Line]) {
+        let pinned: Vec<&Line> = lines.iter().filter(|l| is_milestone(l)).collect();
+        let _ = writeln!(o, "\n  milestones");
+        if pinned.is_empty() {
+            let _ = writeln!(o, "    none yet");
+        }
+        for l in &pinned[pinned.len().saturating_sub(PINNED)..] {
+            let _ = writeln!(o, "    {}", line(l));
+        }
+    }
+
+    fn tail(&self, o: &mut String, lines: &[Line]) {
+        let rest: Vec<&Line> = lines
+            .iter()
+            .filter(|l| !is_milestone(l) && self.shows(l))
+            .collect();
+        if rest.is_empty() {
+            return;
+        }
+        let what = if self.filter.is_empty() {
+            "recent".to_string()
+        } else {
+            let globs: Vec<String> = self.filter.iter().map(|w| w.to_string()).collect();
+            format!("recent, matching {}", globs.join(" or "))
+        };
+        let _ = writeln!(o, "\n  {what}");
+        for l in &rest[rest.len().saturating_sub(TAIL)..] {
+            let _ = writeln!(o, "    {}", line(l));
+        }
+    }
+
+    fn shows(&self, l: &Line) -> bool {
+        self.filter.is_empty()
+            || self
+                .filter
+                .iter()
+                .any(|w| w.matches(l.kind) || w.matches(&l.server))
+    }
+}
+
+fn is_milestone(l: &Line) -> bool {
+    MILESTONES.contains(&l.kind)
+}
+
+fn line(l: &Line) -> String {
+    let t = if l.first == l.last {
+        fleetsim_report::text::clock(l.first)
+    } else {
+        format!(
+            "{}–{}",
+            fleetsim_report::text::clock(l.first),
+            fleetsim_report::text::clock(l.last)
+        )
+    };
+    format!("{t:<25} {:<13} {}", l.server, l.text)
+}
+
+/// Per-peer timers of the servers up: a backup counting a silent peer down
+/// to failover, and a returned home counting up to failback.
+fn timers(o: &mut String, s: &pb::StatusReply, p: &Paint) {
+    let mut rows = Vec::new();
+    for v in s.servers.iter().filter(|v| v.up) {
+        for t in &v.peers {
+            if let Some(text) = timer(s, t, p) {
+                rows.push(format!("    {:<14} {text}", v.name));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n  timers (as each server sees its peers)");
+    for r in rows {
+        let _ = writeln!(o, "{r}");
+    }
+}
+
+fn timer(s: &pb::StatusReply, t: &pb::PeerTimer, p: &Paint) -> Option<String> {
+    let role = if t.backing_up {
+        "its backup"
+    } else {
+        "not its backup"
+    };
+    // A peer heard within a presence period or so is simply well.
+    let quiet = s.failover_after_ms / 4;
+    match (t.lost, t.visible_ms) {
+        (false, _) if t.silent_ms <= quiet => None,
+        (false, _) => {
+            let left = s.failover_after_ms.saturating_sub(t.silent_ms);
+            let due = if t.backing_up { "failover" } else { "lost" };
+            Some(p.yellow(&format!(
+                "{} silent {} — {due} in {} ({role})",
+                t.peer,
+                human_ms(t.silent_ms),
+                human_ms(left)
+            )))
+        }
+        (true, 0) => Some(format!(
+            "{} lost, silent {} ({role})",
+            t.peer,
+            human_ms(t.silent_ms)
+        )),
+        (true, visible) => {
+            let left = s.failback_after_ms.saturating_sub(visible);
+            Some(p.green(&format!(
+                "{} visible again {} — failback in {} ({role})",
+                t.peer,
+                human_ms(visible),
+                human_ms(left)
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetsim_model::Event;
+
+    fn status(t_ms: u64, peers: Vec<pb::PeerTimer>) -> pb::StatusReply {
+        let server = |name: &str, up: bool, registered: u32, guests: u32| pb::ServerStatus {
+            name: name.into(),
+            role: name.into(),
+            up,
+            registered,
+            guests,
+            ..Default::default()
+        };
+        let mut secondary = server("secondary", true, 22, 16);
+        secondary.peers = peers;
+        secondary.calls = 2;
+        secondary.active = vec!["voicemail-pro".into()];
+        pb::StatusReply {
+            t_ms,
+            fleet: "reference".into(),
+            servers: vec![server("primary", false, 0, 0), secondary],
+            faults: vec!["crash primary".into()],
+            failover_after_ms: 180_000,
+            failback_after_ms: 600_000,
+            ..Default::default()
+        }
+    }
+
+    fn silent(ms: u64) -> pb::PeerTimer {
+        pb::PeerTimer {
+            peer: "primary".into(),
+            silent_ms: ms,
+            backing_up: true,
+            ..Default::default()
+        }
+    }
+
+    fn at(t_ms: u64, server: &str, event: Event) -> EventRecord {
+        EventRecord {
+            t_ms,
+            server: server.into(),
+            event,
+        }
+    }
+
+    fn refused(t_ms: u64, phone: &str) -> EventRecord {
+        at(
+            t_ms,
+            "secondary",
+            Event::RegistrationRefused {
+                phone: phone.into(),
+                home: "primary".into(),
+                reason: "primary last heard 2m58s ago; failover needs 3m of silence".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_backup_counts_a_silent_peer_down_to_failover() {
+        let screen = Screen::new(&[]);
+        let text = screen.render(&status(451_000, vec![silent(151_000)]), &Paint(false));
+        assert!(
+            text.contains("secondary      primary silent 2m31s — failover in 29s (its backup)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_returned_home_counts_up_to_failback() {
+        let mut t = silent(1_000);
+        t.lost = true;
+        t.visible_ms = 360_000;
+        let text = Screen::new(&[]).render(&status(2_000_000, vec![t]), &Paint(false));
+        assert!(
+            text.contains("primary visible again 6m — failback in 4m (its backup)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_peer_heard_recently_shows_no_timer() {
+        let text = Screen::new(&[]).render(&status(100_000, vec![silent(12_000)]), &Paint(false));
+        assert!(!text.contains("timers"), "{text}");
+    }
+
+    #[test]
+    fn milestones_stay_pinned_while_refusals_scroll_in_the_tail() {
+        let mut screen = Screen::new(&[]);
+        screen.push(at(
+            300_000,
+            "primary",
+            Event::FaultApplied {
+                fault: "crash primary".into(),
+                spec: fleetsim_model::FaultKind::Crash {
+                    server: "primary".into(),
+                },
+            },
+        ));
+        for i in 0..40 {
+            screen.push(refused(
+                330_000 + i * 3_000,
+                &format!("20{:02}", i % 16 + 1),
+            ));
+        }
+        let text = screen.render(&status(450_000, vec![silent(150_000)]), &Paint(false));
+        let milestones = text.split("  milestones").nth(1).unwrap();
+        assert!(
+            milestones.contains("0:05:00.000") && milestones.contains("FAULT: crash primary"),
+            "{text}"
+        );
+        assert!(text.contains("refused guest registrations"), "{text}");
+    }
+
+    #[test]
+    fn refusals_per_second_count_the_last_emulated_second() {
+        let mut screen = Screen::new(&[]);
+        for t in [448_500, 449_200, 449_900, 450_000] {
+            screen.push(refused(t, "2001"));
+        }
+        let text = screen.render(&status(450_000, vec![]), &Paint(false));
+        let row = text.lines().find(|l| l.contains("secondary  ")).unwrap();
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        // server, state, registered, guests, refusals/s, calls, active
+        assert_eq!(
+            cols[..6],
+            ["secondary", "up", "22", "16", "3", "2"],
+            "{row}"
+        );
+    }
+
+    #[test]
+    fn a_filter_narrows_the_tail_to_matching_events_or_servers() {
+        let mut screen = Screen::new(&["call-*".to_string()]);
+        screen.push(refused(400_000, "2001"));
+        screen.push(at(
+            401_000,
+            "secondary",
+            Event::CallStarted {
+                call: "c1".into(),
+                phone: "3001".into(),
+                kind: "two-party".into(),
+                recorded: false,
+            },
+        ));
+        let text = screen.render(&status(402_000, vec![]), &Paint(false));
+        assert!(text.contains("recent, matching call-*"), "{text}");
+        assert!(!text.contains("refused guest"), "{text}");
+    }
+}
