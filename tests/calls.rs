@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use fleetsim_model::{CallKind, Event, EventRecord};
+use fleetsim_model::{CallKind, Calls, Event, EventRecord};
 use fleetsim_scenario::{RunOutcome, ScenarioBuilder};
 
 const MIN: u64 = 60_000;
@@ -206,4 +206,41 @@ fn check_lists_the_scripted_calls_in_time_order() {
         .find("call s2-3002 at 28m: 3002 leaves a message for 2001 for 6m")
         .expect(&text);
     assert!(first < second, "{text}");
+}
+
+#[test]
+fn scripted_calls_run_alongside_the_random_workload() {
+    // Documented: `[[call]]` runs alongside `[calls]` or instead of it. Both
+    // here: the scripted call keeps its exact time, phones and length, and
+    // the workload's own calls (ids `c<N>-<ext>`) run too.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .calls(Calls {
+            per_hour: 120,
+            ..Calls::default()
+        })
+        .call("4m", "2011", "3001", "20m", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    assert_passed(&o);
+    assert_eq!(
+        timeline(&o, "s1-2011"),
+        [(4 * MIN, "call-started"), (24 * MIN, "call-ended")]
+    );
+    let started = call_events(&o, "s1-2011")[0];
+    assert!(matches!(
+        &started.event,
+        Event::CallStarted { phone, kind, .. } if phone == "2011" && kind == "two-party"
+    ));
+    let random: Vec<&str> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::CallStarted { call, .. } if call != "s1-2011" => Some(call.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(random.len() >= 20, "120 an hour for 30m: {random:?}");
+    assert!(random.iter().all(|c| c.starts_with('c')), "{random:?}");
+    assert_eq!(o.metrics.calls_started as usize, random.len() + 1);
 }

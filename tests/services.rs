@@ -6,7 +6,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use fleetsim_model::{Event, EventRecord, LicenceRule};
+use fleetsim_model::{CallKind, Event, EventRecord, LicenceRule, VoicemailFailback};
+use fleetsim_scenario::{ResilienceSetting, ScenarioBuilder};
 
 const MIN: u64 = 60_000;
 const DAY: u64 = 24 * 60 * MIN;
@@ -1207,4 +1208,203 @@ nothing-lost = true
         a.describe()
     );
     assert_passed(&o);
+}
+
+/// The reference fleet with manual voicemail failback: the primary crashes
+/// at 5m, so the secondary's voicemail is active and waits for the
+/// operator, who asks for failback at 49m30s; the primary is back at 52m.
+/// With `hang`, the secondary hangs from 49m to 51m (under the 3-minute
+/// rule), so the operator's word is sent to a hung server.
+fn manual_failback_sent_at_49m30s(hang: bool) -> fleetsim_scenario::RunOutcome {
+    let mut b = ScenarioBuilder::on_builtin_fleet("reference")
+        .name("manual-failback-to-a-hung-backup")
+        .seed(21)
+        .duration("1h")
+        .resilience(ResilienceSetting::VoicemailFailback(
+            VoicemailFailback::Manual,
+        ))
+        .crash("5m", "primary");
+    if hang {
+        b = b.fault("49m", "hang = \"secondary\"\nfor = \"2m\"");
+    }
+    b.fault("49m30s", "manual-failback = \"voicemail-pro\"")
+        .restart("52m", "primary")
+        .run()
+        .unwrap()
+}
+
+#[test]
+fn a_manual_failback_sent_to_a_hung_backup_is_never_obeyed_and_the_log_says_so() {
+    // Documented: a server that is hung never hears an operator action, and
+    // an `action-failed` event says so. The request's bytes are held by the
+    // hang and flow when it ends, but the operator gave up at the deadline,
+    // so the backup must not act on them then either.
+    let heard = manual_failback_sent_at_49m30s(false);
+    let handback = first_at(&heard, |e| {
+        matches!(e.event, Event::VoicemailHandback { .. })
+    });
+    assert!(
+        (52 * MIN..53 * MIN).contains(&handback),
+        "a backup that heard the operator hands back once the primary answers: {handback}"
+    );
+
+    let hung = manual_failback_sent_at_49m30s(true);
+    let failed = hung
+        .first(|e| matches!(&e.event, Event::ActionFailed { server, .. } if server == "secondary"))
+        .expect("an action-failed event for the hung secondary");
+    assert_eq!(failed.server, "operator");
+    assert_eq!(
+        failed.t_ms,
+        49 * MIN + 30_000 + 4_000,
+        "at the RPC deadline"
+    );
+    assert!(
+        matches!(&failed.event, Event::ActionFailed { reason, .. } if reason == "timed out"),
+        "{:?}",
+        failed.event
+    );
+    // Manual mode: without the operator's word the backup keeps voicemail
+    // to the end of the run, however long the primary has been back.
+    assert_eq!(
+        hung.count(|e| matches!(e.event, Event::VoicemailHandback { .. })),
+        0,
+        "the hung backup never heard the failback, during the hang or after"
+    );
+    assert_eq!(
+        hung.count(|e| e.t_ms >= 49 * MIN
+            && e.server == "secondary"
+            && matches!(&e.event, Event::ServiceState { service, .. } if service == "voicemail-pro")),
+        0,
+        "the secondary's voicemail stays active"
+    );
+}
+
+#[test]
+fn activate_backup_sent_to_a_hung_backup_never_activates_it() {
+    // The primary crashes at 5m; the secondary hangs from 5m10s to 7m10s
+    // and the operator asks it to activate its voicemail at 5m30s. Heard,
+    // it would be active at 5m30s (activate_backup_brings_voicemail_back_…);
+    // hung, it never hears it: its voicemail becomes active only by the
+    // failover rules, once it resumes and finds the primary silent for 3m.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .name("activate-backup-on-a-hung-backup")
+        .seed(4)
+        .duration("15m")
+        .crash("5m", "primary")
+        .fault("5m10s", "hang = \"secondary\"\nfor = \"2m\"")
+        .fault("5m30s", "activate-backup = \"voicemail-pro\"")
+        .run()
+        .unwrap();
+    assert_eq!(
+        o.count(|e| matches!(&e.event,
+            Event::ActionFailed { server, reason, .. } if server == "secondary" && reason == "timed out")),
+        1,
+        "the log says the action did not reach the hung secondary"
+    );
+    let active = o
+        .first(|e| service_active(e, "secondary", "voicemail-pro"))
+        .expect("the backup voicemail activates by the failover rules");
+    assert!(
+        matches!(&active.event, Event::ServiceState { reason, .. } if reason.starts_with("primary failed over")),
+        "{:?}",
+        active.event
+    );
+    assert!(
+        active.t_ms >= 7 * MIN + 10_000,
+        "not while hung: {}",
+        active.t_ms
+    );
+    assert_eq!(
+        o.count(|e| matches!(&e.event,
+            Event::ServiceState { reason, .. } if reason.contains("operator"))),
+        0,
+        "the operator's action never took effect"
+    );
+}
+
+/// (time, server, event name) of the events that name call or message `id`.
+fn call_timeline<'a>(
+    o: &'a fleetsim_scenario::RunOutcome,
+    id: &str,
+) -> Vec<(u64, &'a str, &'static str)> {
+    o.events
+        .iter()
+        .filter(|e| match &e.event {
+            Event::CallStarted { call, .. }
+            | Event::CallEnded { call, .. }
+            | Event::CallDropped { call, .. }
+            | Event::CallFailed { call, .. }
+            | Event::TrunkSeized { call, .. }
+            | Event::TrunkReleased { call, .. } => call == id,
+            Event::VoicemailLeft { message, .. } => message == id,
+            _ => false,
+        })
+        .map(|e| (e.t_ms, e.server.as_str(), e.kind()))
+        .collect()
+}
+
+#[test]
+fn a_message_left_on_a_voicemail_that_hangs_is_stored_only_when_the_hang_ends() {
+    // 3001 leaves a 1-minute message for 2001 on the primary's voicemail
+    // from 2m; the primary hangs from 2m30s to 4m30s (under the 3-minute
+    // rule, so nothing fails over). Documented: every task of a hung
+    // process is frozen, and overdue timers fire at once when it resumes.
+    // So the message, due at 3m, is stored at 4m30s, not before.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .name("message-on-a-hung-voicemail")
+        .duration("10m")
+        .call("2m", "3001", "2001", "1m", CallKind::Voicemail)
+        .fault("2m30s", "hang = \"primary\"\nfor = \"2m\"")
+        .run()
+        .unwrap();
+    let left: Vec<_> = call_timeline(&o, "s1-3001")
+        .into_iter()
+        .filter(|(_, _, kind)| *kind == "voicemail-left")
+        .collect();
+    assert_eq!(left, [(4 * MIN + 30_000, "primary", "voicemail-left")]);
+}
+
+#[test]
+fn a_trunk_held_on_a_v2_that_hangs_is_released_only_when_the_hang_ends() {
+    // 2002 calls out over expansion-v2's trunks from 2m for 3 minutes; the
+    // V2 hangs from 4m to 6m30s (under the 3-minute rule). Documented:
+    // every task of a hung process is frozen, trunk holds included, and
+    // overdue timers fire when it resumes; every channel has a deadline and
+    // HTTP/2 keepalive, so a silent link is a failure, never a hang
+    // (docs/architecture.md), and trunk calls die with their V2. So the
+    // caller's system, which is not hung, drops the call within an RPC
+    // deadline ("the trunk on expansion-v2 was lost"), while the hung V2
+    // neither releases nor ends anything until it resumes: then it frees the
+    // trunk at once.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .name("trunk-on-a-hung-v2")
+        .duration("10m")
+        .call("2m", "2002", "901632960000", "3m", CallKind::External)
+        .fault("4m", "hang = \"expansion-v2\"\nfor = \"2m30s\"")
+        .run()
+        .unwrap();
+    let t = call_timeline(&o, "s1-2002");
+    assert_eq!(
+        t[..2],
+        [
+            (2 * MIN, "primary", "call-started"),
+            (2 * MIN, "expansion-v2", "trunk-seized"),
+        ]
+    );
+    // The caller's system is not hung: it finds the silent V2 within a
+    // deadline and drops the call.
+    let (dropped_at, server, kind) = t[2];
+    assert_eq!((server, kind), ("primary", "call-dropped"), "{t:?}");
+    assert!((4 * MIN..=4 * MIN + 4_000).contains(&dropped_at), "{t:?}");
+    assert!(o.count(|e| matches!(&e.event,
+        Event::CallDropped { call, reason, .. } if call == "s1-2002" && reason == "the trunk on expansion-v2 was lost")) == 1);
+    // Nothing of the call moves on the V2 while it is hung: the trunk is
+    // freed the moment it resumes (its overdue hold timer), once.
+    assert_eq!(
+        t[3..],
+        [(6 * MIN + 30_000, "expansion-v2", "trunk-released")],
+        "{t:?}"
+    );
+    assert!(o.count(|e| matches!(&e.event,
+        Event::TrunkReleased { call, reason, .. } if call == "s1-2002" && reason == "the call's planned end")) == 1);
 }
