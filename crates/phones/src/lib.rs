@@ -36,6 +36,7 @@ use std::time::Duration;
 use fleetsim_model::{CallKind, Event, PhoneKind, PhoneSpec};
 use fleetsim_net::{EventLog, Net, Timing, call as call_rpc, channel, seed};
 use fleetsim_proto::pb;
+use fleetsim_rules::phone::{self as phone_rules, CallFate, Dropped};
 use rand::Rng as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -522,7 +523,7 @@ async fn run(
             }
             continue;
         }
-        if now < next || call.as_ref().is_some_and(|c| c.preserved) {
+        if !phone_rules::acts_now(now, next, call.as_ref().is_some_and(|c| c.preserved)) {
             continue;
         }
 
@@ -607,7 +608,8 @@ async fn run(
                         // switch time has passed.
                         if dect && status.code() != tonic::Code::NotFound {
                             let since = *failing_since.get_or_insert(now);
-                            if now < since + cfg.dect_switch_after {
+                            let failing_for = now.saturating_duration_since(since);
+                            if phone_rules::dect_keeps_polling(failing_for, cfg.dect_switch_after) {
                                 next = now + cfg.dect_poll;
                                 continue;
                             }
@@ -621,15 +623,21 @@ async fn run(
                             // runs over that system's own trunk: it dies with it.
                             let own_trunk =
                                 c.kind == CallKind::External && cfg.trunk_systems.contains(&gk);
-                            match cfg
-                                .preservation
-                                .filter(|_| c.kind.preservable() && !own_trunk)
-                            {
-                                Some(limit) => {
+                            let remaining = c.ends.saturating_duration_since(now);
+                            match phone_rules::when_system_lost(
+                                c.kind,
+                                own_trunk,
+                                remaining,
+                                cfg.preservation,
+                            ) {
+                                CallFate::Preserved {
+                                    lasts,
+                                    cut_by_limit,
+                                } => {
                                     c.preserved = true;
-                                    if now + limit < c.ends {
-                                        c.cut_by_limit = Some(clock.to_emulated_ms(limit));
-                                        c.ends = now + limit;
+                                    if cut_by_limit {
+                                        c.cut_by_limit = Some(clock.to_emulated_ms(lasts));
+                                        c.ends = now + lasts;
                                     }
                                     let until_ms = clock.now_ms()
                                         + clock
@@ -643,28 +651,26 @@ async fn run(
                                         },
                                     );
                                 }
-                                None => {
+                                CallFate::Dropped(dropped) => {
                                     log.emit(
                                         &gk,
                                         Event::CallDropped {
                                             call: c.id.clone(),
                                             phone: ext.clone(),
-                                            reason: if own_trunk {
-                                                format!(
+                                            reason: match dropped {
+                                                Dropped::OwnTrunk => format!(
                                                     "{gk} failed ({}); the call's trunk was on {gk}",
                                                     why(&status)
-                                                )
-                                            } else if cfg.preservation.is_some() {
-                                                format!(
+                                                ),
+                                                Dropped::NotPreservable(kind) => format!(
                                                     "{gk} failed ({}); a {} call is not preserved",
                                                     why(&status),
-                                                    c.kind.as_str()
-                                                )
-                                            } else {
-                                                format!(
+                                                    kind.as_str()
+                                                ),
+                                                Dropped::PreservationOff => format!(
                                                     "{gk} failed ({}); media connection preservation is off",
                                                     why(&status)
-                                                )
+                                                ),
                                             },
                                         },
                                     );

@@ -20,18 +20,25 @@
 //!   and 10-minute (failback) rules, presence, the watchdog's deadline.
 //! - [`guest`]: whether a phone of another system may register here as a
 //!   guest, when a guest is sent home, when a registration expires.
+//! - [`hunt`]: hunt groups: which server runs each, when the backup
+//!   starts and stops running its home's groups, and how the home learns it.
 //! - [`services`]: voicemail, one-X Portal and licence decisions.
+//! - [`phone`]: what a phone decides when its system stops answering: the
+//!   IP DECT base switch, and media connection preservation of its call.
 //! - [`quorum`]: how many of a server's line peers it can see.
 //! - [`policy`]: the [`TakeoverPolicy`] trait and the built-in policies.
 
 pub mod guest;
+pub mod hunt;
 pub mod peer;
+pub mod phone;
 pub mod policy;
 pub mod quorum;
 pub mod services;
 pub mod timers;
 
 pub use guest::{GuestObs, HomeObs, Refusal};
+pub use hunt::{HuntBackupObs, HuntChange, HuntHomeObs};
 pub use peer::{Failover, PeerCtx, PeerDecision, PeerView};
 pub use policy::{
     DEFAULT_POLICY, NoGuard, Quorum, ServerEdition, TakeoverPolicy, builtin, by_name,

@@ -30,10 +30,12 @@ use fleetsim_model::PhoneKind;
 
 use crate::Timers;
 use crate::guest::{self, GuestObs, HomeObs, Refusal};
+use crate::hunt::{self, HuntBackupObs, HuntChange, HuntHomeObs};
 use crate::peer::{self, PeerCtx, PeerDecision, PeerView, Returned};
 use crate::quorum::Visibility;
 use crate::services::{
-    self, PortalBackupObs, PortalStep, VmBackupObs, VmStandbyObs, VmStandbyStep, VmStep,
+    self, Licence, LicenceWhy, PortalBackupObs, PortalStep, VmBackupObs, VmStandbyObs,
+    VmStandbyStep, VmStep,
 };
 
 /// Every resilience decision a server takes, with the documented Server
@@ -119,6 +121,50 @@ pub trait TakeoverPolicy: Send + Sync + Debug {
     /// The backup portal's step (see [`services::portal_backup`]).
     fn portal_backup(&self, o: &PortalBackupObs) -> (Duration, PortalStep) {
         services::portal_backup(o)
+    }
+
+    /// The licence state after a renewal with the primary succeeded (`ok`)
+    /// or failed at `now` (see [`services::after_renewal`]).
+    fn licence_after_renewal(
+        &self,
+        state: Licence,
+        ok: bool,
+        now: Duration,
+        grace: Duration,
+    ) -> Option<(Licence, LicenceWhy)> {
+        services::after_renewal(state, ok, now, grace)
+    }
+
+    /// The licence state at `now` with no renewal: grace runs out at its
+    /// end (see [`services::at`]).
+    fn licence_at(&self, state: Licence, now: Duration) -> Option<(Licence, LicenceWhy)> {
+        services::at(state, now)
+    }
+
+    /// The licence state a server restarts in, given the grace start kept
+    /// on its disk (see [`services::after_restart`]).
+    fn licence_after_restart(
+        &self,
+        grace_since: Option<Duration>,
+        now: Duration,
+        grace: Duration,
+        survives_restart: bool,
+    ) -> Option<(Licence, LicenceWhy)> {
+        services::after_restart(grace_since, now, grace, survives_restart)
+    }
+
+    /// Which of its own hunt groups a home starts or stops, given which its
+    /// hunt-group backup says it runs (see [`hunt::home`]). By default a
+    /// stopped group is started again only if
+    /// [`run_shared_services`](Self::run_shared_services) allows it.
+    fn hunt_groups_home(&self, o: &HuntHomeObs<'_>) -> Vec<HuntChange> {
+        hunt::home(o, self.run_shared_services(o.visibility))
+    }
+
+    /// Which of a home's hunt groups its backup starts at failover or
+    /// stops at failback (see [`hunt::backup`]).
+    fn hunt_groups_backup(&self, o: &HuntBackupObs<'_>) -> Vec<HuntChange> {
+        hunt::backup(o)
     }
 }
 

@@ -3,14 +3,16 @@
 
 use std::time::Duration;
 
-use fleetsim_model::{FailbackMode, PhoneKind, VoicemailFailback};
+use fleetsim_model::{BackupOption, CallKind, FailbackMode, PhoneKind, VoicemailFailback};
+use fleetsim_rules::phone::{self, CallFate, Dropped};
 use fleetsim_rules::services::{
-    self, Handback, Licence, LicenceWhy, PortalBackupObs, PortalStep, VmBackupObs, VmStandbyObs,
+    Handback, Licence, LicenceWhy, PortalBackupObs, PortalStep, VmBackupObs, VmStandbyObs,
     VmStandbyStep, VmStep,
 };
 use fleetsim_rules::{
-    Failover, GuestObs, HomeObs, NoGuard, PeerCtx, PeerDecision, PeerView, Quorum, Refusal,
-    ServerEdition, TakeoverPolicy, Timers, Visibility, guest, peer,
+    Failover, GuestObs, HomeObs, HuntBackupObs, HuntChange, HuntHomeObs, NoGuard, PeerCtx,
+    PeerDecision, PeerView, Quorum, Refusal, ServerEdition, TakeoverPolicy, Timers, Visibility,
+    guest, hunt, peer,
 };
 
 fn secs(s: u64) -> Duration {
@@ -516,18 +518,20 @@ fn the_backup_portal_takes_over_again_when_the_primary_fails_after_a_handback() 
 #[test]
 fn a_failed_renewal_starts_thirty_days_of_grace_which_then_run_out() {
     let grace = Duration::from_secs(30 * 86_400);
-    let (state, why) = services::after_renewal(Licence::Normal, false, mins(5), grace).unwrap();
+    let (state, why) = ServerEdition
+        .licence_after_renewal(Licence::Normal, false, mins(5), grace)
+        .unwrap();
     assert_eq!(
         (state, why),
         (Licence::Grace(mins(5) + grace), LicenceWhy::GraceBegins)
     );
-    assert_eq!(services::at(state, mins(6)), None);
+    assert_eq!(ServerEdition.licence_at(state, mins(6)), None);
     assert_eq!(
-        services::at(state, mins(5) + grace),
+        ServerEdition.licence_at(state, mins(5) + grace),
         Some((Licence::Restricted, LicenceWhy::RanOut))
     );
     assert_eq!(
-        services::after_renewal(Licence::Restricted, true, mins(5), grace),
+        ServerEdition.licence_after_renewal(Licence::Restricted, true, mins(5), grace),
         Some((Licence::Normal, LicenceWhy::Renewed))
     );
 }
@@ -536,11 +540,11 @@ fn a_failed_renewal_starts_thirty_days_of_grace_which_then_run_out() {
 fn under_the_older_rule_a_restart_during_grace_ends_it() {
     let grace = Duration::from_secs(15 * 86_400);
     assert_eq!(
-        services::after_restart(Some(mins(5)), mins(10), grace, false),
+        ServerEdition.licence_after_restart(Some(mins(5)), mins(10), grace, false),
         Some((Licence::Restricted, LicenceWhy::OlderRuleRestart))
     );
     assert_eq!(
-        services::after_restart(Some(mins(5)), mins(10), grace, true),
+        ServerEdition.licence_after_restart(Some(mins(5)), mins(10), grace, true),
         Some((Licence::Grace(mins(5) + grace), LicenceWhy::StillInGrace))
     );
 }
@@ -602,4 +606,301 @@ fn every_built_in_policy_has_its_own_name_and_is_found_by_it() {
         assert!(!p.summary().is_empty());
     }
     assert!(fleetsim_rules::by_name("nope").is_none());
+}
+
+// Hunt groups (§2, §3, §5, §6).
+
+fn groups(names: &[&str]) -> Vec<String> {
+    names.iter().map(|g| g.to_string()).collect()
+}
+
+/// Groups `names` running here for `home`.
+fn running(home: &str, names: &[&str]) -> hunt::Running {
+    names
+        .iter()
+        .map(|g| (g.to_string(), home.to_string()))
+        .collect()
+}
+
+fn change(group: &str, home: &str, active: bool) -> HuntChange {
+    HuntChange {
+        group: group.into(),
+        home: home.into(),
+        active,
+    }
+}
+
+#[test]
+fn a_home_runs_its_hunt_groups_from_its_first_start_and_after_a_restart_waits_for_its_backups_word()
+{
+    let own = groups(&["sales", "support"]);
+    assert_eq!(
+        hunt::at_start("primary", &own, true, true),
+        running("primary", &["sales", "support"])
+    );
+    assert!(
+        hunt::at_start("primary", &own, false, true).is_empty(),
+        "the backup may be running them"
+    );
+    assert_eq!(
+        hunt::at_start("primary", &own, false, false),
+        running("primary", &["sales", "support"]),
+        "nobody else can run them"
+    );
+}
+
+#[test]
+fn the_backup_starts_the_homes_hunt_groups_at_failover_and_stops_them_at_failback() {
+    let advertised = groups(&["sales", "support"]);
+    let nothing = hunt::Running::new();
+    let failover = HuntBackupObs {
+        home: "primary",
+        backs_up_groups: true,
+        advertised: &advertised,
+        running: &nothing,
+        failover: true,
+    };
+    let started = ServerEdition.hunt_groups_backup(&failover);
+    assert_eq!(
+        started,
+        vec![
+            change("sales", "primary", true),
+            change("support", "primary", true)
+        ]
+    );
+    let mut here = nothing.clone();
+    hunt::apply(&mut here, &started);
+    // Its own group of the same name is not the home's to stop.
+    here.insert("desk".into(), "secondary".into());
+    let failback = HuntBackupObs {
+        running: &here,
+        failover: false,
+        ..failover
+    };
+    assert_eq!(
+        ServerEdition.hunt_groups_backup(&failback),
+        vec![
+            change("sales", "primary", false),
+            change("support", "primary", false)
+        ]
+    );
+}
+
+#[test]
+fn without_the_hunt_group_line_option_the_backup_never_runs_the_homes_groups() {
+    let advertised = groups(&["sales"]);
+    let nothing = hunt::Running::new();
+    let o = HuntBackupObs {
+        home: "primary",
+        backs_up_groups: false,
+        advertised: &advertised,
+        running: &nothing,
+        failover: true,
+    };
+    assert!(ServerEdition.hunt_groups_backup(&o).is_empty());
+}
+
+#[test]
+fn the_home_stops_the_groups_its_backup_runs_and_runs_them_again_once_the_backup_stops() {
+    let own = groups(&["sales", "support"]);
+    let all = running("primary", &["sales", "support"]);
+    let theirs = groups(&["sales"]);
+    let o = HuntHomeObs {
+        home: "primary",
+        own: &own,
+        theirs: &theirs,
+        running: &all,
+        visibility: MAJORITY,
+    };
+    assert_eq!(
+        ServerEdition.hunt_groups_home(&o),
+        vec![change("sales", "primary", false)]
+    );
+    // The backup failed back: it runs none of them any more.
+    let some = running("primary", &["support"]);
+    let back = HuntHomeObs {
+        theirs: &[],
+        running: &some,
+        ..o
+    };
+    assert_eq!(
+        ServerEdition.hunt_groups_home(&back),
+        vec![change("sales", "primary", true)]
+    );
+}
+
+#[test]
+fn a_home_cut_off_from_its_backup_runs_its_groups_so_a_split_network_runs_them_twice() {
+    let own = groups(&["sales"]);
+    let nothing = hunt::Running::new();
+    // No presence reply from the backup: nothing says it runs them.
+    let o = HuntHomeObs {
+        home: "primary",
+        own: &own,
+        theirs: &[],
+        running: &nothing,
+        visibility: MINORITY,
+    };
+    assert_eq!(
+        ServerEdition.hunt_groups_home(&o),
+        vec![change("sales", "primary", true)]
+    );
+    // The quorum policy keeps a cut-off home's groups stopped instead.
+    assert!(Quorum.hunt_groups_home(&o).is_empty());
+}
+
+#[test]
+fn standing_down_stops_only_the_hunt_groups_that_can_run_elsewhere() {
+    let mut here = running("primary", &["sales"]);
+    here.insert("desk".into(), "secondary".into());
+    let gone = hunt::stand_down(&here, |home| home == "primary");
+    assert_eq!(gone, vec![change("sales", "primary", false)]);
+}
+
+#[test]
+fn a_home_answers_presence_with_nothing_and_its_backup_with_the_groups_it_runs_for_it() {
+    let mut here = running("primary", &["sales", "support"]);
+    here.insert("desk".into(), "secondary".into());
+    assert_eq!(
+        hunt::run_for(&here, "primary"),
+        groups(&["sales", "support"])
+    );
+    assert!(hunt::run_for(&here, "expansion-1").is_empty());
+}
+
+#[test]
+fn a_home_takes_only_its_hunt_group_backups_word_on_which_groups_run_there() {
+    let own = groups(&["sales"]);
+    assert!(hunt::listens_to(&own, Some("secondary"), "secondary"));
+    assert!(!hunt::listens_to(&own, Some("secondary"), "expansion-1"));
+    assert!(!hunt::listens_to(&own, None, "secondary"));
+    assert!(!hunt::listens_to(&[], Some("secondary"), "secondary"));
+}
+
+#[test]
+fn a_call_to_a_hunt_group_not_running_here_is_offered_to_its_home_then_its_backup() {
+    assert_eq!(
+        hunt::runners("expansion-1", Some("primary"), Some("secondary")),
+        groups(&["primary", "secondary"])
+    );
+    assert_eq!(
+        hunt::runners("secondary", Some("primary"), Some("secondary")),
+        groups(&["primary"]),
+        "never to itself"
+    );
+    assert_eq!(
+        hunt::runners("expansion-1", Some("primary"), None),
+        groups(&["primary"]),
+        "without the hunt-group option only the home runs it"
+    );
+    assert!(hunt::runners("expansion-1", None, Some("secondary")).is_empty());
+}
+
+// IP DECT (§2, §3).
+
+#[test]
+fn an_ip_dect_base_keeps_polling_its_system_for_two_minutes_before_it_switches() {
+    let switch_after = mins(2);
+    for failing_for in [Duration::ZERO, secs(30), secs(90), secs(119)] {
+        assert!(phone::dect_keeps_polling(failing_for, switch_after));
+    }
+    assert!(!phone::dect_keeps_polling(mins(2), switch_after));
+}
+
+#[test]
+fn an_ip_dect_base_switches_to_the_backup_only_with_the_ip_dect_line_option() {
+    let v = lost_peer();
+    let dect = GuestObs {
+        kind: PhoneKind::Dect,
+        backs_up_kind: false,
+        ..guest_request(Some(&v), mins(4))
+    };
+    assert_eq!(
+        ServerEdition.admit_guest(&dect),
+        Err(Refusal::NotBackup(PhoneKind::Dect))
+    );
+    let with_option = GuestObs {
+        backs_up_kind: true,
+        ..dect
+    };
+    assert_eq!(ServerEdition.admit_guest(&with_option), Ok(()));
+    assert_eq!(
+        PhoneKind::Dect.backup_option(),
+        Some(BackupOption::IpDect),
+        "the option that decides is IP DECT, not IP phones"
+    );
+}
+
+// Media connection preservation (§3).
+
+const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
+
+#[test]
+fn only_connected_two_party_and_conference_calls_are_preserved() {
+    for kind in [CallKind::TwoParty, CallKind::Conference, CallKind::External] {
+        assert!(
+            matches!(
+                phone::when_system_lost(kind, false, mins(5), Some(TWO_HOURS)),
+                CallFate::Preserved { .. }
+            ),
+            "{kind:?}"
+        );
+    }
+    for kind in [CallKind::Held, CallKind::HuntGroup, CallKind::Voicemail] {
+        assert_eq!(
+            phone::when_system_lost(kind, false, mins(5), Some(TWO_HOURS)),
+            CallFate::Dropped(Dropped::NotPreservable(kind))
+        );
+    }
+}
+
+#[test]
+fn an_external_call_over_the_failed_systems_own_trunk_dies_with_it() {
+    assert_eq!(
+        phone::when_system_lost(CallKind::External, true, mins(5), Some(TWO_HOURS)),
+        CallFate::Dropped(Dropped::OwnTrunk)
+    );
+}
+
+#[test]
+fn without_media_connection_preservation_every_call_is_dropped() {
+    assert_eq!(
+        phone::when_system_lost(CallKind::TwoParty, false, mins(5), None),
+        CallFate::Dropped(Dropped::PreservationOff)
+    );
+}
+
+#[test]
+fn a_preserved_call_lasts_to_its_own_end_but_at_most_two_hours() {
+    assert_eq!(
+        phone::when_system_lost(CallKind::TwoParty, false, mins(5), Some(TWO_HOURS)),
+        CallFate::Preserved {
+            lasts: mins(5),
+            cut_by_limit: false
+        }
+    );
+    assert_eq!(
+        phone::when_system_lost(CallKind::Conference, false, mins(150), Some(TWO_HOURS)),
+        CallFate::Preserved {
+            lasts: TWO_HOURS,
+            cut_by_limit: true
+        }
+    );
+    assert_eq!(
+        phone::when_system_lost(CallKind::TwoParty, false, TWO_HOURS, Some(TWO_HOURS)),
+        CallFate::Preserved {
+            lasts: TWO_HOURS,
+            cut_by_limit: false
+        },
+        "a call ending exactly at the limit ends by itself"
+    );
+}
+
+#[test]
+fn a_phone_in_a_preserved_call_does_not_fail_over_until_the_call_ends() {
+    // Its retry is due, but the preserved call holds it.
+    assert!(!phone::acts_now(mins(10), mins(9), true));
+    // The call ended: it registers elsewhere at once.
+    assert!(phone::acts_now(mins(10), mins(9), false));
+    assert!(!phone::acts_now(mins(8), mins(9), false));
 }

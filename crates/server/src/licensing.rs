@@ -20,7 +20,7 @@ use crate::state::Shared;
 
 /// A server's licence state.
 pub(crate) use fleetsim_rules::services::Licence;
-use fleetsim_rules::services::{self as rules, LicenceWhy};
+use fleetsim_rules::services::LicenceWhy;
 
 impl Shared {
     /// The licence state's name.
@@ -99,7 +99,9 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
     let now = shared.at(Instant::now());
     let since = shared.disk.grace_since().map(|i| shared.at(i));
     if let Some((state, why)) =
-        rules::after_restart(since, now, grace, res.grace_survives_restart())
+        shared
+            .policy
+            .licence_after_restart(since, now, grace, res.grace_survives_restart())
     {
         shared.set_licence(state, licence_reason(&shared, why, state, &primary));
     }
@@ -113,7 +115,7 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
             _ => next,
         };
         tokio::time::sleep_until(wake).await;
-        if let Some((state, why)) = rules::at(state, shared.at(Instant::now())) {
+        if let Some((state, why)) = shared.policy.licence_at(state, shared.at(Instant::now())) {
             shared.set_licence(state, licence_reason(&shared, why, state, &primary));
             continue;
         }
@@ -128,7 +130,7 @@ pub(crate) async fn renew_loop(shared: Arc<Shared>, phase: std::time::Duration) 
         .is_ok();
         let state = *shared.licence.lock().unwrap_or_else(|e| e.into_inner());
         let now = shared.at(Instant::now());
-        let Some((state, why)) = rules::after_renewal(state, ok, now, grace) else {
+        let Some((state, why)) = shared.policy.licence_after_renewal(state, ok, now, grace) else {
             continue;
         };
         // The grace start goes to disk: it outlives this incarnation.

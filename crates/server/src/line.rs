@@ -132,11 +132,13 @@ pub(crate) async fn presence_loop(
         .is_some_and(|b| b.server == peer)
         && !shared.my_records.is_empty();
     let hunt_groups = shared.own_hunt_groups();
-    let hunt_backup = !hunt_groups.is_empty()
-        && shared
+    let hunt_backup = fleetsim_rules::hunt::listens_to(
+        &hunt_groups,
+        shared
             .spec
-            .backup_with(fleetsim_model::BackupOption::HuntGroups)
-            == Some(peer.as_str());
+            .backup_with(fleetsim_model::BackupOption::HuntGroups),
+        &peer,
+    );
     let version = if is_backup { shared.incarnation } else { 0 };
     // tokio time (virtual in sim mode); the phase comes from the seeded RNG.
     let mut ticker =

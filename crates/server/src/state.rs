@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use fleetsim_model::{Event, Fleet, PhoneKind, ServerSpec, human_ms, human_ms_beside};
 use fleetsim_net::{Clock, EventLog, Net, Timing};
 use fleetsim_rules::{
-    GuestObs, HomeObs, PeerCtx, PeerDecision, PeerView, Refusal, TakeoverPolicy, Timers, Visibility,
+    GuestObs, HomeObs, HuntBackupObs, HuntChange, HuntHomeObs, PeerCtx, PeerDecision, PeerView,
+    Refusal, TakeoverPolicy, Timers, Visibility, hunt,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -167,16 +168,14 @@ impl Shared {
         let hunt_backup = spec
             .backup_with(fleetsim_model::BackupOption::HuntGroups)
             .is_some();
-        let hunt = if cfg.incarnation == 1 || !hunt_backup {
-            cfg.fleet
-                .hunt_groups
-                .iter()
-                .filter(|g| g.home == cfg.name)
-                .map(|g| (g.name.clone(), g.home.clone()))
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
+        let own: Vec<String> = cfg
+            .fleet
+            .hunt_groups
+            .iter()
+            .filter(|g| g.home == cfg.name)
+            .map(|g| g.name.clone())
+            .collect();
+        let hunt = hunt::at_start(&cfg.name, &own, cfg.incarnation == 1, hunt_backup);
         Shared {
             name: cfg.name.clone(),
             spec,
@@ -253,40 +252,37 @@ impl Shared {
 
     /// Groups of `home` this server runs now (as its backup).
     pub(crate) fn hunt_groups_run_for(&self, home: &str) -> Vec<String> {
-        self.lock()
-            .hunt
-            .iter()
-            .filter(|(_, h)| *h == home)
-            .map(|(g, _)| g.clone())
-            .collect()
+        hunt::run_for(&self.lock().hunt, home)
     }
 
     /// The backup `backup` says it runs `theirs` of this server's hunt
-    /// groups: run the rest here, not those.
+    /// groups: the policy says which of its own to start or stop here.
     pub(crate) fn own_hunt_groups_elsewhere(&self, theirs: &[String], backup: &str) {
-        let mut changed = Vec::new();
-        let may_run = self.may_run_shared_services();
+        let own = self.own_hunt_groups();
         let mut st = self.lock();
-        for g in self.own_hunt_groups() {
-            let elsewhere = theirs.contains(&g);
-            let here = st.hunt.contains_key(&g);
-            if elsewhere && here {
-                st.hunt.remove(&g);
-                changed.push((g, false));
-            } else if !elsewhere && !here && may_run {
-                st.hunt.insert(g.clone(), self.name.clone());
-                changed.push((g, true));
-            }
-        }
+        let obs = HuntHomeObs {
+            home: &self.name,
+            own: &own,
+            theirs,
+            running: &st.hunt,
+            visibility: Visibility::from_lost(st.peers.values().map(|p| p.lost)),
+        };
+        let changes = self.policy.hunt_groups_home(&obs);
+        hunt::apply(&mut st.hunt, &changes);
         drop(st);
-        for (group, active) in changed {
-            tracing::debug!(%group, active, %backup, "own hunt group");
-            self.emit(Event::HuntGroupState {
-                group,
-                home: self.name.clone(),
-                active,
-            });
+        for c in changes {
+            tracing::debug!(group = %c.group, active = c.active, %backup, "own hunt group");
+            self.emit_hunt(c);
         }
+    }
+
+    /// A hunt group started or stopped running here.
+    fn emit_hunt(&self, c: HuntChange) {
+        self.emit(Event::HuntGroupState {
+            group: c.group,
+            home: c.home,
+            active: c.active,
+        });
     }
 
     /// Whether hunt group `group` runs here now.
@@ -294,36 +290,28 @@ impl Shared {
         self.lock().hunt.contains_key(group)
     }
 
-    /// Starts or stops running `home`'s advertised hunt groups here.
-    fn set_guest_hunt_groups(&self, home: &str, active: bool) {
+    /// At failover (`failover`) or failback: the policy says which of
+    /// `home`'s advertised hunt groups to start or stop running here.
+    fn set_guest_hunt_groups(&self, home: &str, failover: bool) {
         let backs_up_groups = self
             .fleet
             .server(home)
             .and_then(|s| s.backup_with(fleetsim_model::BackupOption::HuntGroups))
             == Some(self.name.as_str());
-        if !backs_up_groups {
-            return;
-        }
         let mut st = self.lock();
-        let groups = st.advertised.get(home).cloned().unwrap_or_default();
-        let mut changed = Vec::new();
-        for g in groups {
-            let now_active = st.hunt.contains_key(&g);
-            if active && !now_active {
-                st.hunt.insert(g.clone(), home.to_string());
-                changed.push(g);
-            } else if !active && st.hunt.get(&g).is_some_and(|h| h == home) {
-                st.hunt.remove(&g);
-                changed.push(g);
-            }
-        }
+        let advertised = st.advertised.get(home).cloned().unwrap_or_default();
+        let obs = HuntBackupObs {
+            home,
+            backs_up_groups,
+            advertised: &advertised,
+            running: &st.hunt,
+            failover,
+        };
+        let changes = self.policy.hunt_groups_backup(&obs);
+        hunt::apply(&mut st.hunt, &changes);
         drop(st);
-        for group in changed {
-            self.emit(Event::HuntGroupState {
-                group,
-                home: home.to_string(),
-                active,
-            });
+        for c in changes {
+            self.emit_hunt(c);
         }
     }
 
@@ -373,22 +361,11 @@ impl Shared {
                 .is_some()
         };
         let mut st = self.lock();
-        let gone: Vec<(String, String)> = st
-            .hunt
-            .iter()
-            .filter(|(_, home)| movable(home))
-            .map(|(g, h)| (g.clone(), h.clone()))
-            .collect();
-        for (g, _) in &gone {
-            st.hunt.remove(g);
-        }
+        let gone = hunt::stand_down(&st.hunt, movable);
+        hunt::apply(&mut st.hunt, &gone);
         drop(st);
-        for (group, home) in gone {
-            self.emit(Event::HuntGroupState {
-                group,
-                home,
-                active: false,
-            });
+        for c in gone {
+            self.emit_hunt(c);
         }
     }
 

@@ -296,16 +296,13 @@ impl Shared {
                     .iter()
                     .find(|g| g.name == r.group)
                     .map(|g| g.home.clone());
-                let mut runners: Vec<String> = home.iter().cloned().collect();
-                if let Some(b) = home
+                let backup = home
                     .as_deref()
                     .and_then(|h| self.fleet.server(h))
-                    .and_then(|s| s.backup_with(fleetsim_model::BackupOption::HuntGroups))
-                {
-                    runners.push(b.to_string());
-                }
+                    .and_then(|s| s.backup_with(fleetsim_model::BackupOption::HuntGroups));
+                let runners = fleetsim_rules::hunt::runners(&self.name, home.as_deref(), backup);
                 let mut taken = false;
-                for srv in runners.iter().filter(|s| **s != self.name) {
+                for srv in &runners {
                     let req = pb::HuntCallRequest {
                         group: r.group.clone(),
                         call: r.call.clone(),
