@@ -1,6 +1,6 @@
 //! `fleetsim`: run failover scenarios on an emulated Server Edition network.
 //!
-//! Exit codes (`run`, `sweep`, `determinism`, `check`):
+//! Exit codes (`run`, `sweep`, `sweep-merge`, `determinism`, `check`):
 //! - 0: every expectation holds (every run of a sweep; identical logs);
 //! - 1: an expectation failed (or a golden timeline differs, or the event
 //!   logs of a determinism check differ, or `--strict` found nothing
@@ -17,6 +17,7 @@
 //! - `bench`: the benchmark (`fleetsim bench`).
 //! - `live`: `up`, `ctl` and `watch` for a live fleet.
 //! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
+//! - `shard`: sharded sweeps (`sweep --shard K/N --out FILE`, `sweep-merge`).
 //! - `chaos`: random fault schedules checked against invariants.
 //! - `conform`: a live fleet member checked against the protocol contract
 //!   (exit 0 every check passes, 1 one fails, 2 bad usage).
@@ -40,6 +41,7 @@ mod files;
 mod live;
 mod policy;
 mod regress;
+mod shard;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -78,6 +80,9 @@ enum Command {
     },
     /// Run many variations (seeds, or a fault's time) in parallel; exit 1 if any fails.
     Sweep(regress::SweepArgs),
+    /// Merge the part files of a sharded sweep (`sweep … --shard K/N --out FILE`)
+    /// and print its summary as the unsharded sweep would, with its exit code.
+    SweepMerge(shard::MergeArgs),
     /// Run a scenario several times and check the event logs are identical.
     Determinism(regress::DeterminismArgs),
     /// Random fault schedules, run in parallel and checked against invariants; exit 1 on a violation.
@@ -239,6 +244,7 @@ fn main() -> ExitCode {
         Command::List { dir } => files::list(dir.as_deref()),
         Command::Show { name } => files::show(name.as_deref()),
         Command::Sweep(args) => regress::sweep(args),
+        Command::SweepMerge(args) => shard::merge(args),
         Command::Determinism(args) => regress::determinism(args),
         Command::Chaos(args) => chaos::main(args),
         Command::Up(args) => live::up(args),
