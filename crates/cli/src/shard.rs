@@ -143,16 +143,25 @@ fn read_part(path: &Path) -> anyhow::Result<Part> {
     Ok(part)
 }
 
-/// How the sweep `b` differs from `a`, in words, if it does.
+/// How the sweep `b` differs from `a`, in words, if it does: the first
+/// field that differs, the scenario first.
 fn difference(a: &SweepId, b: &SweepId) -> Option<String> {
-    let (a, b) = (serde_json::to_value(a).ok()?, serde_json::to_value(b).ok()?);
-    let (a, b) = (a.as_object()?, b.as_object()?);
-    a.iter()
-        .find(|(key, value)| b.get(*key) != Some(value))
-        .map(|(key, value)| {
-            let theirs = b.get(key).unwrap_or(&serde_json::Value::Null);
-            format!("its {key} is {theirs}, not {value}")
-        })
+    let fields = |s: &SweepId| {
+        use serde_json::to_value as v;
+        [
+            ("scenario", v(&s.scenario)),
+            ("plan", v(&s.plan)),
+            ("policies", v(&s.policies)),
+            ("nothing_checked", v(s.nothing_checked)),
+            ("rerun", v(&s.rerun)),
+        ]
+        .map(|(key, value)| (key, value.unwrap_or_default()))
+    };
+    fields(a)
+        .into_iter()
+        .zip(fields(b))
+        .find(|((_, x), (_, y))| x != y)
+        .map(|((key, ours), (_, theirs))| format!("its {key} is {theirs}, not {ours}"))
 }
 
 /// `fleetsim sweep-merge`: the summary of the whole sweep from its parts.
