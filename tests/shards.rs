@@ -154,6 +154,23 @@ fn more_shards_than_variations_leave_some_empty_and_still_merge_as_text_and_json
 }
 
 #[test]
+fn a_sharded_sweep_whose_emulator_failed_merges_to_the_same_errors_and_exit_three() {
+    let dir = temp_dir("shards-error");
+    let args = ["primary-crash", "--seeds", "2", "--inject-panic", "primary"];
+    let parts = sweep_in_shards(&args, 2, &dir);
+    let whole = fleetsim().arg("sweep").args(args).output().unwrap();
+    assert_eq!(whole.status.code(), Some(3));
+    let merged = merge(&parts, &[]);
+    assert_same_summary(&whole, &merged);
+    // The panic travelled through the part files intact.
+    assert!(
+        String::from_utf8_lossy(&merged.stdout).contains("error: the emulator panicked"),
+        "{}",
+        String::from_utf8_lossy(&merged.stdout)
+    );
+}
+
+#[test]
 fn a_bad_shard_or_a_missing_out_is_a_usage_error_naming_the_flag() {
     let dir = temp_dir("shards-usage");
     let out = dir.join("part.json");
