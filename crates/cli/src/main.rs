@@ -1,6 +1,6 @@
 //! `fleetsim`: run failover scenarios on an emulated Server Edition network.
 //!
-//! Exit codes (`run`, `sweep`, `determinism`, `check`):
+//! Exit codes (`run`, `sweep`, `sweep-merge`, `determinism`, `check`):
 //! - 0: every expectation holds (every run of a sweep; identical logs);
 //! - 1: an expectation failed (or a golden timeline differs, or the event
 //!   logs of a determinism check differ, or `--strict` found nothing
@@ -18,6 +18,7 @@
 //! - `live`: `up`, `ctl` and `watch` for a live fleet.
 //! - `screen`: the `watch` screen, rendered from status and events.
 //! - `regress`: sweeps, the determinism guard, golden timelines, `--fault-at`.
+//! - `shard`: sharded sweeps (`sweep --shard K/N --out FILE`, `sweep-merge`).
 //! - `chaos`: random fault schedules checked against invariants.
 //! - `conform`: a live fleet member checked against the protocol contract
 //!   (exit 0 every check passes, 1 one fails, 2 bad usage).
@@ -42,6 +43,7 @@ mod live;
 mod policy;
 mod regress;
 mod screen;
+mod shard;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -80,6 +82,9 @@ enum Command {
     },
     /// Run many variations (seeds, or a fault's time) in parallel; exit 1 if any fails.
     Sweep(regress::SweepArgs),
+    /// Merge the part files of a sharded sweep (`sweep … --shard K/N --out FILE`)
+    /// and print its summary as the unsharded sweep would, with its exit code.
+    SweepMerge(shard::MergeArgs),
     /// Run a scenario several times and check the event logs are identical.
     Determinism(regress::DeterminismArgs),
     /// Random fault schedules, run in parallel and checked against invariants; exit 1 on a violation.
@@ -245,6 +250,7 @@ fn main() -> ExitCode {
         Command::List { dir } => files::list(dir.as_deref()),
         Command::Show { name } => files::show(name.as_deref()),
         Command::Sweep(args) => regress::sweep(args),
+        Command::SweepMerge(args) => shard::merge(args),
         Command::Determinism(args) => regress::determinism(args),
         Command::Chaos(args) => chaos::main(args),
         Command::Up(args) => live::up(args),

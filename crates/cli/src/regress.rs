@@ -2,13 +2,14 @@
 //! moving a fault in time (`--fault-at`).
 
 use std::io::IsTerminal as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use fleetsim_model::{Dur, Scenario, human_ms, parse_duration};
 use fleetsim_scenario::golden::Golden;
-use fleetsim_scenario::sweep::{Distribution, SweepPlan};
-use fleetsim_scenario::{ExpectationResult, RunOptions, RunOutcome};
+use fleetsim_scenario::sweep::{Distribution, Shard, SweepPlan};
+use fleetsim_scenario::{ExpectationResult, RunOptions, RunOutcome, SweepReport};
+use serde::{Deserialize, Serialize};
 
 use crate::{BAD_INPUT, EMULATOR_FAILED, FAILED, Format, files};
 
@@ -81,6 +82,13 @@ pub(crate) struct SweepArgs {
     /// (`spawned:SERVER`: work it spawns; `phone:EXT`: that phone's task).
     #[arg(long, value_name = "SITE", hide = true)]
     inject_panic: Option<String>,
+    /// Run only the K-th of N disjoint slices of the variations (1/N to N/N)
+    /// and write its results to --out, for `fleetsim sweep-merge`.
+    #[arg(long, value_name = "K/N", value_parser = crate::shard::parse, requires = "out", conflicts_with = "format")]
+    shard: Option<Shard>,
+    /// The part file a --shard run writes (JSON).
+    #[arg(long, value_name = "FILE", requires = "shard")]
+    out: Option<PathBuf>,
 }
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
@@ -145,6 +153,20 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
+    let per_policy = match plan.checked_len() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    // The part file is checked before the runs: a bad path is a usage error.
+    if let Some(out) = &args.out
+        && let Err(e) = files::check_writable("--out", out)
+    {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -163,16 +185,23 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    let shard = args.shard.unwrap_or(Shard::ALL);
     let wall = fleetsim_scenario::Stopwatch::start();
-    let mut reports = Vec::new();
-    for policy in &args.policy {
+    // Variation i under policy p is number p × per_policy + i of the whole
+    // sweep: shards slice across policies too.
+    let mut results = Vec::new();
+    for (p, policy) in args.policy.iter().enumerate() {
         let opts = RunOptions {
             inject_panic: args.inject_panic.clone(),
             policy: policy.clone(),
             ..RunOptions::default()
         };
-        match fleetsim_scenario::sweep(&scenario, &plan, &opts, jobs, &progress) {
-            Ok(r) => reports.push(r),
+        let which: Vec<usize> = (0..per_policy)
+            .filter(|i| shard.holds(p * per_policy + i))
+            .collect();
+        match fleetsim_scenario::sweep::sweep_some(&scenario, &plan, &opts, jobs, &progress, &which)
+        {
+            Ok(r) => results.push((which, r)),
             Err(fleetsim_scenario::RunError::Sweep(e)) => {
                 eprintln!("error: {e}");
                 return Ok(ExitCode::from(BAD_INPUT));
@@ -180,17 +209,72 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e.into()),
         }
     }
-    let nothing_checked = scenario.expectations.is_empty();
-    if nothing_checked && args.strict {
+    let id = SweepId {
+        scenario: scenario.name.clone(),
+        plan,
+        policies: args.policy.iter().map(|p| p.name().to_string()).collect(),
+        nothing_checked: scenario.expectations.is_empty(),
+        rerun: Again {
+            scenario: fleetsim_model::embedded::run_arg(&scenario.origin)
+                .map_or_else(|| args.scenario.clone(), str::to_string),
+            strict: args.strict,
+            inject_panic: args.inject_panic.clone(),
+        },
+    };
+    let runs: usize = results.iter().map(|(_, r)| r.len()).sum();
+    let timing = format!(
+        "{runs} runs on {jobs} threads in {:.1} s",
+        wall.elapsed_secs()
+    );
+    if let (Some(shard), Some(out)) = (args.shard, &args.out) {
+        crate::shard::write_part(out, shard, id, results)?;
+        outln!(
+            "shard {}/{} of the sweep of {}: {timing}; written to {} (merge with `fleetsim sweep-merge`)",
+            shard.index + 1,
+            shard.count,
+            scenario.name,
+            out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Wall time and threads vary from run to run: stdout keeps to what the
+    // variations gave, so a merged sharded sweep prints it byte for byte.
+    eprintln!("{timing}");
+    let reports = results
+        .into_iter()
+        .zip(&id.policies)
+        .map(|((_, r), policy)| SweepReport::of(&id.scenario, policy, r))
+        .collect();
+    summarize(&id, reports, args.format)
+}
+
+/// What a sweep is, apart from its results: all its summary and reproduce
+/// commands need, and what the parts of a sharded sweep must share.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SweepId {
+    /// The scenario's name.
+    pub(crate) scenario: String,
+    /// What the sweep varies.
+    pub(crate) plan: SweepPlan,
+    /// The takeover policies, in the order given.
+    pub(crate) policies: Vec<String>,
+    /// The scenario has no expectations.
+    pub(crate) nothing_checked: bool,
+    /// What every reproduce command shares.
+    pub(crate) rerun: Again,
+}
+
+/// Prints a sweep's summary (table, failures, reproduce commands) from
+/// every policy's report, and returns the sweep's exit code.
+pub(crate) fn summarize(
+    id: &SweepId,
+    mut reports: Vec<SweepReport>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    if id.nothing_checked && id.rerun.strict {
         reports.iter_mut().for_each(fail_unchecked);
     }
-    let again = Again {
-        scenario: fleetsim_model::embedded::run_arg(&scenario.origin)
-            .map_or_else(|| args.scenario.clone(), str::to_string),
-        strict: args.strict,
-        inject_panic: args.inject_panic.clone(),
-    };
-    if args.format == Format::Json {
+    if format == Format::Json {
         match reports.as_slice() {
             [one] => outln!("{}", serde_json::to_string_pretty(one)?),
             all => outln!("{}", serde_json::to_string_pretty(all)?),
@@ -198,20 +282,19 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     } else {
         let runs: usize = reports.iter().map(|r| r.results.len()).sum();
         outln!(
-            "sweep of {} · {} · {runs} runs on {jobs} threads in {:.1} s",
-            scenario.name,
-            plan_words(&plan),
-            wall.elapsed_secs()
+            "sweep of {} · {} · {runs} runs",
+            id.scenario,
+            plan_words(&id.plan)
         );
         match reports.as_slice() {
             [one] => print_distributions(one),
             all => crate::policy::table(all),
         }
-        if nothing_checked {
+        if id.nothing_checked {
             outln!("{}", fleetsim_report::NOTHING_CHECKED);
         }
         for r in &reports {
-            print_failures(r, &again, reports.len() > 1);
+            print_failures(r, &id.rerun, reports.len() > 1);
         }
     }
     let errors = reports.iter().any(|r| r.errors().next().is_some());
@@ -243,7 +326,7 @@ fn plan_words(plan: &SweepPlan) -> String {
 }
 
 /// One policy's figures, one line each.
-fn print_distributions(report: &fleetsim_scenario::SweepReport) {
+fn print_distributions(report: &SweepReport) {
     let n = report.results.len();
     if report.policy != fleetsim_scenario::rules::DEFAULT_POLICY {
         outln!("  policy {}", report.policy);
@@ -281,7 +364,7 @@ fn print_distributions(report: &fleetsim_scenario::SweepReport) {
 
 /// `--strict` on a scenario with no expectations: every run that
 /// otherwise passed fails, saying why.
-fn fail_unchecked(report: &mut fleetsim_scenario::SweepReport) {
+fn fail_unchecked(report: &mut SweepReport) {
     for r in report.results.iter_mut().filter(|r| r.passed) {
         r.passed = false;
         r.failures.push((
@@ -292,7 +375,8 @@ fn fail_unchecked(report: &mut fleetsim_scenario::SweepReport) {
 }
 
 /// What every reproduce command of a sweep shares.
-struct Again {
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Again {
     /// The scenario as `fleetsim run` takes it: a built-in's name or a path.
     scenario: String,
     /// `--strict` was given.
@@ -326,7 +410,7 @@ fn reproduce(again: &Again, v: &fleetsim_scenario::sweep::Variation, policy: &st
 
 /// Lists the variations whose emulator failed, then those whose
 /// expectations failed, each with the command that reproduces it.
-fn print_failures(report: &fleetsim_scenario::SweepReport, again: &Again, named: bool) {
+fn print_failures(report: &SweepReport, again: &Again, named: bool) {
     let n = report.results.len();
     // Beside other policies, each policy's lines say whose they are.
     let who = if named {

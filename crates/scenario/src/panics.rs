@@ -11,13 +11,13 @@
 use std::cell::RefCell;
 use std::sync::Once;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The most panics a run keeps in full; later ones are only counted.
 pub const MAX_KEPT: usize = 20;
 
 /// One panic caught during a run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaughtPanic {
     /// The panic message.
     pub message: String,
@@ -41,7 +41,7 @@ impl std::fmt::Display for CaughtPanic {
 }
 
 /// Why a run is an error of the emulator rather than a verdict on the fleet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunFailure {
     /// One sentence saying what went wrong.
     pub message: String,

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fleetsim_model::{Dur, Scenario};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::percentile;
 use crate::panics::{RunFailure, unrecorded};
@@ -14,7 +14,7 @@ use crate::runner::{RunError, RunOptions, RunOutcome, run};
 use crate::vary::shift_fault;
 
 /// One variation of a sweep.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Variation {
     /// Seed.
     pub seed: u64,
@@ -23,7 +23,8 @@ pub struct Variation {
 }
 
 /// What a sweep varies.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SweepPlan {
     /// Seeds `first..first + count`.
     Seeds {
@@ -64,6 +65,18 @@ impl SweepPlan {
         self.len() == 0
     }
 
+    /// How many variations the plan makes, or why a sweep refuses it (none,
+    /// or more than [`MAX_VARIATIONS`]).
+    pub fn checked_len(&self) -> Result<usize, String> {
+        if self.is_empty() || self.len() > MAX_VARIATIONS {
+            return Err(format!(
+                "a sweep runs from 1 to {MAX_VARIATIONS} variations; this one would run {}",
+                self.len()
+            ));
+        }
+        Ok(self.len() as usize)
+    }
+
     /// The variations, in order.
     pub fn variations(&self, scenario: &Scenario) -> Vec<Variation> {
         match self {
@@ -93,7 +106,7 @@ impl SweepPlan {
 }
 
 /// The result of one variation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VariationResult {
     /// The variation.
     pub variation: Variation,
@@ -237,6 +250,33 @@ impl SweepReport {
     }
 }
 
+/// One of `count` disjoint slices of a sweep's variations, `index` counted
+/// from 0. Variation `i` belongs to slice `i % count`: the slices are
+/// disjoint and cover every variation for any `count` (a slice may be
+/// empty), and each gets its share of early and late variations alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which slice (0-based, below `count`).
+    pub index: usize,
+    /// How many slices.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The one slice holding everything.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether variation `i` belongs to this slice.
+    pub fn holds(self, i: usize) -> bool {
+        i % self.count.max(1) == self.index
+    }
+
+    /// The variations of `0..total` in this slice, in order.
+    pub fn indices(self, total: usize) -> Vec<usize> {
+        (0..total).filter(|&i| self.holds(i)).collect()
+    }
+}
+
 /// Runs every variation of `plan` on `jobs` threads (each run on its own
 /// current-thread runtime), calling `progress(done, total)` as runs finish.
 pub fn sweep(
@@ -246,29 +286,49 @@ pub fn sweep(
     jobs: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SweepReport, RunError> {
-    if plan.is_empty() || plan.len() > MAX_VARIATIONS {
+    let all: Vec<usize> = (0..plan.checked_len().map_err(RunError::Sweep)?).collect();
+    let results = sweep_some(scenario, plan, opts, jobs, progress, &all)?;
+    Ok(SweepReport::of(&scenario.name, opts.policy.name(), results))
+}
+
+/// Runs the variations of `plan` numbered `which` (plan order, 0-based) as
+/// [`sweep`] does and returns their results in the order of `which`. Every
+/// variation of the plan is checked first, run or not, so each slice of a
+/// sharded sweep refuses bad input as the whole sweep would.
+pub fn sweep_some(
+    scenario: &Scenario,
+    plan: &SweepPlan,
+    opts: &RunOptions,
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    which: &[usize],
+) -> Result<Vec<VariationResult>, RunError> {
+    plan.checked_len().map_err(RunError::Sweep)?;
+    let variations = plan.variations(scenario);
+    if let Some(i) = which.iter().find(|&&i| i >= variations.len()) {
         return Err(RunError::Sweep(format!(
-            "a sweep runs from 1 to {MAX_VARIATIONS} variations; this one would run {}",
-            plan.len()
+            "variation {i} does not exist: the sweep has {}",
+            variations.len()
         )));
     }
-    let variations = plan.variations(scenario);
     // Check every variation before starting any: bad input fails fast.
-    let scenarios: Vec<Scenario> = variations
-        .iter()
-        .map(|v| {
-            let s = match v.fault_at {
-                Some((i, at)) => shift_fault(scenario, i, at).map_err(RunError::Sweep)?,
-                None => scenario.clone(),
-            };
-            Ok(s.with_seed(v.seed))
-        })
-        .collect::<Result<_, RunError>>()?;
-    let results: Vec<VariationResult> = parallel(scenarios.len(), jobs, progress, |i| {
+    let mut scenarios: Vec<Option<Scenario>> = Vec::with_capacity(variations.len());
+    let mut wanted = vec![false; variations.len()];
+    which.iter().for_each(|&i| wanted[i] = true);
+    for (v, keep) in variations.iter().zip(&wanted) {
+        let s = match v.fault_at {
+            Some((i, at)) => shift_fault(scenario, i, at).map_err(RunError::Sweep)?,
+            None => scenario.clone(),
+        };
+        scenarios.push(keep.then(|| s.with_seed(v.seed)));
+    }
+    parallel(which.len(), jobs, progress, |j| {
+        let i = which[j];
+        let scenario = scenarios[i].as_ref().expect("kept: it is run");
         // A run catches its own panics; this is for one that escapes.
         let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run(
-                &scenarios[i],
+                scenario,
                 &RunOptions {
                     seed: None,
                     ..opts.clone()
@@ -281,25 +341,33 @@ pub fn sweep(
         }
     })
     .into_iter()
-    .collect::<Result<_, _>>()?;
-    // Figures of a run whose emulator failed cannot be trusted: left out.
-    let clean: Vec<&VariationResult> = results.iter().filter(|r| r.error.is_none()).collect();
-    let results_ok = || clean.iter().copied();
-    Ok(SweepReport {
-        scenario: scenario.name.clone(),
-        policy: opts.policy.name().to_string(),
-        takeover_ms: Distribution::of(results_ok().filter_map(|r| r.takeover_ms)),
-        detection_ms: Distribution::of(results_ok().filter_map(|r| r.detection_ms)),
-        max_phone_outage_ms: Distribution::of(results_ok().map(|r| r.max_phone_outage_ms)),
-        phones_unregistered_at_end: Distribution::of(
-            results_ok().map(|r| u64::from(r.phones_unregistered_at_end)),
-        ),
-        calls_dropped: Distribution::of(results_ok().map(|r| u64::from(r.calls_dropped))),
-        calls_preserved: Distribution::of(results_ok().map(|r| u64::from(r.calls_preserved))),
-        lost: Distribution::of(results_ok().map(|r| u64::from(r.lost))),
-        split_brain: Distribution::of(results_ok().map(|r| u64::from(r.split_brain))),
-        results,
-    })
+    .collect()
+}
+
+impl SweepReport {
+    /// The report of a sweep of `scenario` under `policy` from every
+    /// variation's result, in plan order (also the merge of a sharded
+    /// sweep's parts).
+    pub fn of(scenario: &str, policy: &str, results: Vec<VariationResult>) -> SweepReport {
+        // Figures of a run whose emulator failed cannot be trusted: left out.
+        let clean: Vec<&VariationResult> = results.iter().filter(|r| r.error.is_none()).collect();
+        let results_ok = || clean.iter().copied();
+        SweepReport {
+            scenario: scenario.to_string(),
+            policy: policy.to_string(),
+            takeover_ms: Distribution::of(results_ok().filter_map(|r| r.takeover_ms)),
+            detection_ms: Distribution::of(results_ok().filter_map(|r| r.detection_ms)),
+            max_phone_outage_ms: Distribution::of(results_ok().map(|r| r.max_phone_outage_ms)),
+            phones_unregistered_at_end: Distribution::of(
+                results_ok().map(|r| u64::from(r.phones_unregistered_at_end)),
+            ),
+            calls_dropped: Distribution::of(results_ok().map(|r| u64::from(r.calls_dropped))),
+            calls_preserved: Distribution::of(results_ok().map(|r| u64::from(r.calls_preserved))),
+            lost: Distribution::of(results_ok().map(|r| u64::from(r.lost))),
+            split_brain: Distribution::of(results_ok().map(|r| u64::from(r.split_brain))),
+            results,
+        }
+    }
 }
 
 /// The message of a caught panic.
