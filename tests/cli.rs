@@ -347,3 +347,108 @@ fn the_registration_storm_moves_every_phone_of_the_primary_and_says_how_fast() {
         );
     }
 }
+
+/// stdout of a command that must succeed.
+fn ok_stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ctl_and_watch_take_the_control_address_and_token_anywhere_or_from_the_environment() {
+    let dir = temp_dir("ctl-flags-anywhere");
+    let up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10"],
+        &[("FLEETSIM_TOKEN", "s3cret")],
+    );
+    let c = up.control.as_str();
+    let token = [("FLEETSIM_TOKEN", "s3cret")];
+    let after = up.fleetsim(&["ctl", "status", "--control", c, "--token", "s3cret"], &[]);
+    assert!(ok_stdout(&after).contains("fleet small"));
+    let before = up.fleetsim(&["ctl", "--control", c, "--token", "s3cret", "status"], &[]);
+    assert!(ok_stdout(&before).contains("fleet small"));
+    let env = up.fleetsim(&["ctl", "status"], &[("FLEETSIM_CONTROL", c), token[0]]);
+    assert!(ok_stdout(&env).contains("fleet small"));
+    let watch = up.fleetsim(&["watch", "--once"], &[("FLEETSIM_CONTROL", c), token[0]]);
+    assert!(ok_stdout(&watch).contains("fleet small"));
+    // A flag wins over the environment.
+    let flag_wins = up.fleetsim(
+        &["ctl", "status", "--control", c],
+        &[("FLEETSIM_CONTROL", "127.0.0.1:1"), token[0]],
+    );
+    assert!(ok_stdout(&flag_wins).contains("fleet small"));
+    // Without either, ctl goes to the default address, not this fleet.
+    let default = up.fleetsim(&["ctl", "status", "--token", "s3cret"], &[]);
+    assert!(!String::from_utf8_lossy(&default.stdout).contains("fleet small"));
+}
+
+#[test]
+fn every_hint_up_prints_works_pasted_as_printed_and_never_shows_the_token() {
+    let dir = temp_dir("up-hints");
+    let up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10"],
+        &[("FLEETSIM_TOKEN", "s3cret")],
+    );
+    assert!(!up.banner.contains("s3cret"), "{}", up.banner);
+    let hints = up.hints();
+    assert!(
+        hints
+            .iter()
+            .all(|h| h.contains(&format!("--control {}", up.control))),
+        "{hints:?}"
+    );
+    let token = [("FLEETSIM_TOKEN", "s3cret")];
+    let crash = hints
+        .iter()
+        .find(|h| h.ends_with(" crash primary"))
+        .unwrap();
+    let out = run_as_printed_with(crash, &token);
+    assert!(ok_stdout(&out).contains("applied: crash primary"));
+    let restart = hints
+        .iter()
+        .find(|h| h.ends_with(" restart primary"))
+        .unwrap();
+    let out = run_as_printed_with(restart, &token);
+    assert!(ok_stdout(&out).contains("applied: restart primary"));
+    let watch = hints
+        .iter()
+        .find(|h| h.starts_with("fleetsim watch"))
+        .unwrap();
+    let out = run_as_printed_with(&format!("{watch} --once"), &token);
+    assert!(ok_stdout(&out).contains("fleet small"));
+}
+
+#[test]
+fn up_on_a_used_port_names_the_port_and_announces_nothing() {
+    let dir = temp_dir("up-port-used");
+    let fleet = small_fleet_file(&dir);
+    let port = free_ports(4);
+    let control = format!("127.0.0.1:{port}");
+    let base = (port + 1).to_string();
+    // The control API's port, then the secondary's (base + 1), held by someone else.
+    for (held, flag) in [(port, "--control"), (port + 2, "--base-port")] {
+        let _holder = std::net::TcpListener::bind(("127.0.0.1", held)).unwrap();
+        let mut cmd = fleetsim();
+        cmd.arg("up")
+            .arg(&fleet)
+            .args(["--control", &control, "--base-port", &base])
+            .env_remove("FLEETSIM_TOKEN")
+            .env_remove("FLEETSIM_CONTROL");
+        let (code, out, err) = outcome_within(cmd, 20);
+        assert_eq!(code, Some(2), "{flag}: {out}{err}");
+        assert!(err.contains(&format!("port {held}")), "{err}");
+        assert!(err.contains(flag), "{err}");
+        assert!(
+            out.is_empty(),
+            "announced before binding every port:\n{out}"
+        );
+    }
+}

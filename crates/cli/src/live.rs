@@ -10,7 +10,11 @@ use std::time::Duration;
 
 use fleetsim_model::{Fleet, Source, embedded, human_ms};
 use fleetsim_proto::pb;
-use fleetsim_scenario::live::{LiveOptions, blank_token, serve_control, start_live};
+use fleetsim_scenario::RunError;
+use fleetsim_scenario::live::{
+    LiveOptions, bind_control, blank_token, serve_control_on, start_live,
+};
+use fleetsim_server::StartError;
 use tonic::transport::Channel;
 
 use crate::BAD_INPUT;
@@ -30,9 +34,9 @@ pub(crate) struct UpArgs {
     #[arg(long, default_value_t = 7101)]
     base_port: u16,
     /// Address of the control API (loopback unless --token is set).
-    #[arg(long, default_value = DEFAULT_CONTROL)]
+    #[arg(long, env = "FLEETSIM_CONTROL", value_name = "ADDR", default_value = DEFAULT_CONTROL)]
     control: SocketAddr,
-    /// Token the control API requires (also FLEETSIM_TOKEN).
+    /// Token the control API requires.
     #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Emulated seconds per wall second (60: the 3-minute rule takes 3 s).
@@ -121,7 +125,30 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             },
             policy: args.policy.clone(),
         };
-        let (handle, servers) = start_live(fleet.clone(), &opts).await?;
+        // Every port is bound before the fleet is announced: the control
+        // API's first, then each server's (start_live awaits each bind).
+        let listener = match bind_control(args.control, args.token.as_deref()).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+        };
+        let (handle, servers) = match start_live(fleet.clone(), &opts).await {
+            Ok(started) => started,
+            Err(RunError::Start(StartError::Bind { server, source })) => {
+                let port = fleet
+                    .servers
+                    .iter()
+                    .position(|s| s.name == server)
+                    .map_or(args.base_port, |i| args.base_port.saturating_add(i as u16));
+                eprintln!(
+                    "error: server {server} cannot listen on port {port} ({source}): stop what holds it, or give another --base-port (server i listens on BASE+i)"
+                );
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            Err(e) => return Err(e.into()),
+        };
         outln!(
             "fleet {} is up ({} phones, speed {}×)\n",
             fleet.name,
@@ -148,18 +175,39 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 ""
             }
         );
-        outln!("\ntry, from another terminal:");
-        outln!("  fleetsim watch");
-        outln!("  fleetsim ctl crash primary        (then: fleetsim ctl restart primary)");
-        outln!(
-            "  grpcurl -plaintext 127.0.0.1:{} list",
-            servers
-                .iter()
-                .find(|s| s.address.is_none())
-                .map_or(args.base_port, |s| s.port)
+        // Hints repeat the flags given, so each works pasted as printed;
+        // the token goes by its variable's name, never by its value.
+        let conn = format!(
+            "--control {}{}",
+            args.control,
+            if args.token.is_some() {
+                " --token \"$FLEETSIM_TOKEN\""
+            } else {
+                ""
+            }
         );
+        outln!(
+            "\ntry, from another terminal{}:",
+            if args.token.is_some() {
+                " (with FLEETSIM_TOKEN set to the token there)"
+            } else {
+                ""
+            }
+        );
+        outln!("  fleetsim watch {conn}");
+        if let Some(first) = servers.iter().find(|s| s.address.is_none()) {
+            let name = servers
+                .iter()
+                .find(|s| s.address.is_none() && s.role == "primary")
+                .unwrap_or(first)
+                .name
+                .as_str();
+            outln!("  fleetsim ctl {conn} crash {name}");
+            outln!("  fleetsim ctl {conn} restart {name}");
+            outln!("  grpcurl -plaintext 127.0.0.1:{} list", first.port);
+        }
         outln!("\nCtrl-C stops the fleet.");
-        let control = tokio::spawn(serve_control(handle, args.control, args.token.clone()));
+        let control = tokio::spawn(serve_control_on(handle, listener, args.token.clone()));
         tokio::select! {
             biased;
             _ = tokio::signal::ctrl_c() => { outln!("\nstopping"); Ok(ExitCode::SUCCESS) }
@@ -171,18 +219,26 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Connection options shared by `ctl` and `watch`.
+/// Connection options shared by `ctl` and `watch`. Global: accepted before
+/// or after `ctl`'s subcommand (`ctl status --control X` as well as `ctl
+/// --control X status`), and read from the environment when not given.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Conn {
-    /// Address of the control API.
-    #[arg(long, default_value = DEFAULT_CONTROL)]
-    control: SocketAddr,
-    /// Token, if the fleet requires one (also FLEETSIM_TOKEN).
-    #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
+    /// Address of the control API [default: 127.0.0.1:7100].
+    #[arg(long, global = true, env = "FLEETSIM_CONTROL", value_name = "ADDR")]
+    control: Option<SocketAddr>,
+    /// Token, if the fleet requires one.
+    #[arg(long, global = true, env = "FLEETSIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
 
 impl Conn {
+    /// The control API's address: the one given, else the default.
+    fn control(&self) -> SocketAddr {
+        self.control
+            .unwrap_or_else(|| DEFAULT_CONTROL.parse().expect("a valid default address"))
+    }
+
     /// Exit code 2, with a message, when the token given is blank.
     fn refuse_blank_token(&self) -> Option<ExitCode> {
         self.token.as_deref().filter(|t| blank_token(t)).map(|_| {
@@ -200,7 +256,7 @@ type Client = pb::control_client::ControlClient<
 >;
 
 async fn connect(c: &Conn) -> anyhow::Result<Client> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", c.control))?
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", c.control()))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
         .connect()
@@ -208,7 +264,7 @@ async fn connect(c: &Conn) -> anyhow::Result<Client> {
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot reach the control API at {} ({e}); is `fleetsim up` running?",
-                c.control
+                c.control()
             )
         })?;
     let token = c.token.clone();

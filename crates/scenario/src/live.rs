@@ -431,7 +431,18 @@ pub async fn serve_control(
     addr: SocketAddr,
     token: Option<String>,
 ) -> Result<(), String> {
-    if token.as_deref().is_some_and(blank_token) {
+    let listener = bind_control(addr, token.as_deref()).await?;
+    serve_control_on(handle, listener, token).await
+}
+
+/// Binds the control API's port, so that a caller can announce the fleet
+/// only once every port is its own. Refuses a blank token, and a
+/// non-loopback address without a token; a port in use is named.
+pub async fn bind_control(
+    addr: SocketAddr,
+    token: Option<&str>,
+) -> Result<tokio::net::TcpListener, String> {
+    if token.is_some_and(blank_token) {
         return Err("refusing a blank control API token: give a non-empty --token".into());
     }
     if !addr.ip().is_loopback() && token.is_none() {
@@ -439,9 +450,28 @@ pub async fn serve_control(
             "refusing to serve the control API on {addr} without a token: set --token (or bind 127.0.0.1)"
         ));
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot bind control API on {addr}: {e}"))?;
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "port {} of the control API ({addr}) is in use (another `fleetsim up`?): stop what holds it, or give another --control ADDR",
+                addr.port()
+            )
+        } else {
+            format!("cannot bind the control API on {addr}: {e}")
+        }
+    })
+}
+
+/// Serves `Control` (and reflection) on a listener from [`bind_control`]
+/// until the runtime ends; with `token`, every call needs it.
+pub async fn serve_control_on(
+    handle: LiveHandle,
+    listener: tokio::net::TcpListener,
+    token: Option<String>,
+) -> Result<(), String> {
+    if token.as_deref().is_some_and(blank_token) {
+        return Err("refusing a blank control API token: give a non-empty --token".into());
+    }
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let reflection = tonic_reflection_service();
     let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token.clone()));
