@@ -195,6 +195,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             }
         );
         outln!("  fleetsim watch {conn}");
+        outln!("  fleetsim ctl {conn} faults");
         if let Some(first) = servers.iter().find(|s| s.address.is_none()) {
             let name = servers
                 .iter()
@@ -316,8 +317,17 @@ pub(crate) enum CtlCmd {
         #[arg(required = true)]
         groups: Vec<String>,
     },
-    /// Remove every partition and one-way cut.
+    /// Clear every link fault in force (partitions, one-way cuts, latency,
+    /// stalls), and say which faults it leaves.
     Heal,
+    /// The faults applied live and not yet undone, with their ids.
+    Faults,
+    /// Undo a fault in force by its id (see `ctl faults`), or `all` of them.
+    Clear {
+        /// An id from `ctl faults`, or `all`.
+        #[arg(value_name = "ID|all")]
+        which: String,
+    },
     /// Operator: activate the backup Voicemail Pro now ("activate backup").
     ActivateBackup,
     /// Operator: hand a service back to the primary now (manual failback).
@@ -354,7 +364,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
     let action = match &cmd {
-        CtlCmd::Status => None,
+        CtlCmd::Status | CtlCmd::Faults | CtlCmd::Clear { .. } => None,
         CtlCmd::Crash { target } => Some(format!("crash = {}", q(target))),
         CtlCmd::Stop { target } => Some(format!("stop = {}", q(target))),
         CtlCmd::Restart { target } => Some(format!("restart = {}", q(target))),
@@ -376,7 +386,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
                 .collect();
             Some(format!("partition = [{}]", g.join(", ")))
         }
-        CtlCmd::Heal => Some("heal = true".into()),
+        CtlCmd::Heal => None,
         CtlCmd::ActivateBackup => Some("activate-backup = \"voicemail-pro\"".into()),
         CtlCmd::Failback { service } => Some(format!("manual-failback = {}", q(service))),
         CtlCmd::Configure { server } => Some(format!("config-change = {}", q(server))),
@@ -388,13 +398,20 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let mut client = connect(&conn).await?;
-        match action {
-            None => {
+        match (action, cmd) {
+            (None, CtlCmd::Faults) => {
+                let r = client.faults(pb::FaultsRequest {}).await?.into_inner();
+                out!("{}", render_faults(r.t_ms, &r.faults));
+                Ok(ExitCode::SUCCESS)
+            }
+            (None, CtlCmd::Clear { which }) => clear(&mut client, which).await,
+            (None, CtlCmd::Heal) => clear(&mut client, "links".into()).await,
+            (None, _) => {
                 let s = client.status(pb::StatusRequest {}).await?.into_inner();
                 out!("{}", render_status(&s, &[]));
                 Ok(ExitCode::SUCCESS)
             }
-            Some(action) => match client.fault(pb::FaultRequest { action }).await {
+            (Some(action), _) => match client.fault(pb::FaultRequest { action }).await {
                 Ok(r) => {
                     let r = r.into_inner();
                     for a in r.applied {
@@ -413,6 +430,80 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
             },
         }
     })
+}
+
+/// `ctl clear` and `ctl heal`: what was undone and what is left in force.
+async fn clear(client: &mut Client, which: String) -> anyhow::Result<ExitCode> {
+    let links = which == "links";
+    match client.clear(pb::ClearRequest { which }).await {
+        Ok(r) => {
+            let r = r.into_inner();
+            if r.cleared.is_empty() {
+                outln!(
+                    "{}",
+                    if links {
+                        "no link fault was in force"
+                    } else {
+                        "no fault was in force"
+                    }
+                );
+            }
+            for c in &r.cleared {
+                outln!("cleared: {c}");
+            }
+            if r.left.is_empty() {
+                outln!("no fault is in force now");
+            } else {
+                outln!(
+                    "left in force{} (`fleetsim ctl clear ID` undoes one):",
+                    if links { ", not link faults" } else { "" }
+                );
+                out!("{}", fault_lines(&r.left));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(s) if s.code() == tonic::Code::InvalidArgument => {
+            eprintln!("error: {}", s.message());
+            Ok(ExitCode::from(BAD_INPUT))
+        }
+        Err(s) => Err(anyhow::anyhow!("{}", s.message())),
+    }
+}
+
+/// `ctl faults`: each fault in force with its id, since when and until when.
+fn render_faults(t_ms: u64, faults: &[pb::FaultInForce]) -> String {
+    if faults.is_empty() {
+        return format!(
+            "no faults in force (emulated time {})\n",
+            fleetsim_report::text::clock(t_ms)
+        );
+    }
+    format!(
+        "faults in force at {} (`fleetsim ctl clear ID|all` undoes them):\n{}",
+        fleetsim_report::text::clock(t_ms),
+        fault_lines(faults)
+    )
+}
+
+/// One line per fault in force: `#ID  since HH:MM:SS  what  (until …)`.
+fn fault_lines(faults: &[pb::FaultInForce]) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    for f in faults {
+        let _ = writeln!(
+            o,
+            "  #{:<3} since {}  {}{}",
+            f.id,
+            fleetsim_report::text::clock(f.since_ms),
+            f.what,
+            if f.until_ms > 0 {
+                format!("  (until {})", fleetsim_report::text::clock(f.until_ms))
+            } else {
+                String::new()
+            }
+        );
+    }
+    o
 }
 
 /// The status as a table: servers, where each home's phones are, faults, recent events.
