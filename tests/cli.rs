@@ -452,3 +452,72 @@ fn up_on_a_used_port_names_the_port_and_announces_nothing() {
         );
     }
 }
+
+#[test]
+fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is_not_a_link_fault()
+{
+    let dir = temp_dir("ctl-fault-flags");
+    let up = Up::start(&small_fleet_file(&dir), &["--speed", "10"], &[]);
+    let ctl = |args: &[&str]| {
+        let mut all = vec!["ctl", "--control", &up.control];
+        all.extend_from_slice(args);
+        up.fleetsim(&all, &[])
+    };
+    let applied = [
+        (
+            &[
+                "latency", "primary", "300ms", "--jitter", "50ms", "--for", "2m",
+            ][..],
+            "applied: latency 300ms ± 50ms on primary",
+        ),
+        (
+            &["partition", "primary,phones@primary", "--for", "10m"],
+            "applied: partition [primary, phones@primary] | rest",
+        ),
+        (
+            &["one-way", "secondary", "primary"],
+            "applied: one-way loss: [secondary] → [primary] dropped",
+        ),
+        (
+            &["stall", "phones@secondary"],
+            "applied: stall phones@secondary",
+        ),
+        (
+            &["hang", "secondary", "--for", "1h"],
+            "applied: hang secondary",
+        ),
+        (
+            &["clock-offset", "primary", "-30s"],
+            "applied: step primary's clock to -30s",
+        ),
+    ];
+    for (args, want) in applied {
+        let out = ok_stdout(&ctl(args));
+        assert!(out.contains(want), "{args:?}: {out}");
+    }
+    let faults = ok_stdout(&ctl(&["faults"]));
+    assert!(
+        faults.contains("#1   since") && faults.contains("latency 300ms ± 50ms on primary  (until"),
+        "{faults}"
+    );
+    assert!(faults.contains("#6") && !faults.contains("#7"), "{faults}");
+
+    let heal = ok_stdout(&ctl(&["heal"]));
+    for cleared in ["#1 latency", "#2 partition", "#3 one-way", "#4 stall"] {
+        assert!(heal.contains(&format!("cleared: {cleared}")), "{heal}");
+    }
+    assert!(heal.contains("left in force, not link faults"), "{heal}");
+    assert!(
+        heal.contains("#5   since") && heal.contains("hang secondary"),
+        "{heal}"
+    );
+    assert!(heal.contains("#6") && heal.contains("clock"), "{heal}");
+
+    let all = ok_stdout(&ctl(&["clear", "all"]));
+    assert!(all.contains("no fault is in force now"), "{all}");
+    assert!(ok_stdout(&ctl(&["faults"])).starts_with("no faults in force"));
+
+    // A duration is read as the files read it; a bad one is bad input.
+    let bad = ctl(&["latency", "primary", "3 parsecs"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -292,11 +292,17 @@ pub(crate) enum CtlCmd {
     Crash {
         /// Target.
         target: String,
+        /// Restart it after DURATION (as `reboot`).
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
     },
     /// Stop a server gracefully.
     Stop {
         /// Target.
         target: String,
+        /// Restart it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
     },
     /// Restart a crashed or stopped server.
     Restart {
@@ -316,6 +322,84 @@ pub(crate) enum CtlCmd {
         /// Groups, e.g. `primary` or `primary,phones@primary`.
         #[arg(required = true)]
         groups: Vec<String>,
+        /// End it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Lose every packet from FROM to TO (comma-separated nodes); the other way still works.
+    OneWay {
+        /// Senders, e.g. `primary`.
+        from: String,
+        /// Receivers, e.g. `secondary,phones@primary`.
+        to: String,
+        /// End it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Delay every byte to or from a node (server, extension, phones@SERVER).
+    Latency {
+        /// Node.
+        target: String,
+        /// Delay per direction, e.g. `300ms`.
+        delay: String,
+        /// Up to this much more, seeded, e.g. `50ms`.
+        #[arg(long, value_name = "DURATION")]
+        jitter: Option<String>,
+        /// End it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Take a node's link down: bytes held (released when it ends), connects hang.
+    Stall {
+        /// Node.
+        target: String,
+        /// Release it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Take a node's link down and up again, COUNT times.
+    Flap {
+        /// Node.
+        target: String,
+        /// Length of one down-and-up cycle.
+        #[arg(long, value_name = "DURATION", default_value = "1m")]
+        period: String,
+        /// Share of each period the link is down.
+        #[arg(long, default_value_t = 0.5)]
+        duty: f64,
+        /// How many periods.
+        #[arg(long, default_value_t = 5)]
+        count: u32,
+    },
+    /// Hang a server: alive, answers nothing.
+    Hang {
+        /// Target.
+        target: String,
+        /// Resume it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Gray failure: health checks pass, but the paths given are silently dropped.
+    Gray {
+        /// Target.
+        target: String,
+        /// Paths dropped, comma-separated: presence, telephony.
+        #[arg(long, value_name = "PATHS", default_value = "presence,telephony")]
+        drop: String,
+        /// Healthy again after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Step a server's clock, e.g. `+2m` or `-30s`.
+    ClockOffset {
+        /// Target.
+        target: String,
+        /// Offset from true time.
+        #[arg(allow_hyphen_values = true)]
+        offset: String,
+        /// Back to true time after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
     },
     /// Clear every link fault in force (partitions, one-way cuts, latency,
     /// stalls), and say which faults it leaves.
@@ -354,8 +438,23 @@ pub(crate) enum CtlCmd {
     },
 }
 
+/// A TOML string.
 fn q(s: &str) -> String {
     format!("{s:?}")
+}
+
+/// A comma-separated list as a TOML array of strings.
+fn list(s: &str) -> String {
+    let items: Vec<String> = s.split(',').map(|n| q(n.trim())).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A fault action with its `for`, if given (the undo is scheduled then).
+fn lasting(action: String, for_: &Option<String>) -> String {
+    match for_ {
+        Some(d) => format!("{action}\nfor = {}", q(d)),
+        None => action,
+    }
 }
 
 /// `fleetsim ctl`.
@@ -365,27 +464,64 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
     }
     let action = match &cmd {
         CtlCmd::Status | CtlCmd::Faults | CtlCmd::Clear { .. } => None,
-        CtlCmd::Crash { target } => Some(format!("crash = {}", q(target))),
-        CtlCmd::Stop { target } => Some(format!("stop = {}", q(target))),
+        CtlCmd::Crash { target, for_ } => Some(lasting(format!("crash = {}", q(target)), for_)),
+        CtlCmd::Stop { target, for_ } => Some(lasting(format!("stop = {}", q(target)), for_)),
         CtlCmd::Restart { target } => Some(format!("restart = {}", q(target))),
         CtlCmd::Reboot { target, down_for } => {
             Some(format!("reboot = {}\nfor = {}", q(target), q(down_for)))
         }
-        CtlCmd::Partition { groups } => {
-            let g: Vec<String> = groups
-                .iter()
-                .map(|g| {
-                    format!(
-                        "[{}]",
-                        g.split(',')
-                            .map(|n| q(n.trim()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
-                .collect();
-            Some(format!("partition = [{}]", g.join(", ")))
+        CtlCmd::Partition { groups, for_ } => {
+            let g: Vec<String> = groups.iter().map(|g| list(g)).collect();
+            Some(lasting(format!("partition = [{}]", g.join(", ")), for_))
         }
+        CtlCmd::OneWay { from, to, for_ } => Some(lasting(
+            format!("one-way = {{ from = {}, to = {} }}", list(from), list(to)),
+            for_,
+        )),
+        CtlCmd::Latency {
+            target,
+            delay,
+            jitter,
+            for_,
+        } => Some(lasting(
+            format!(
+                "latency = {{ target = {}, delay = {}{} }}",
+                q(target),
+                q(delay),
+                jitter
+                    .as_ref()
+                    .map_or(String::new(), |j| format!(", jitter = {}", q(j)))
+            ),
+            for_,
+        )),
+        CtlCmd::Stall { target, for_ } => Some(lasting(format!("stall = {}", q(target)), for_)),
+        CtlCmd::Flap {
+            target,
+            period,
+            duty,
+            count,
+        } => Some(format!(
+            "flap = {{ target = {}, period = {}, duty = {duty:?}, count = {count} }}",
+            q(target),
+            q(period)
+        )),
+        CtlCmd::Hang { target, for_ } => Some(lasting(format!("hang = {}", q(target)), for_)),
+        CtlCmd::Gray { target, drop, for_ } => Some(lasting(
+            format!("gray = {{ target = {}, drop = {} }}", q(target), list(drop)),
+            for_,
+        )),
+        CtlCmd::ClockOffset {
+            target,
+            offset,
+            for_,
+        } => Some(lasting(
+            format!(
+                "clock-offset = {{ target = {}, offset = {} }}",
+                q(target),
+                q(offset)
+            ),
+            for_,
+        )),
         CtlCmd::Heal => None,
         CtlCmd::ActivateBackup => Some("activate-backup = \"voicemail-pro\"".into()),
         CtlCmd::Failback { service } => Some(format!("manual-failback = {}", q(service))),
