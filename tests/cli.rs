@@ -521,3 +521,83 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
     let bad = ctl(&["latency", "primary", "3 parsecs"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn ctl_stop_ends_the_drill_and_up_writes_events_report_and_junit_with_the_live_faults_as_windows() {
+    let dir = temp_dir("up-artefacts");
+    let (events, report, junit) = (
+        dir.join("drill.jsonl"),
+        dir.join("drill.html"),
+        dir.join("drill.xml"),
+    );
+    let mut up = Up::start(
+        &small_fleet_file(&dir),
+        &[
+            "--speed",
+            "10",
+            "--events",
+            events.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let c = up.control.clone();
+    ok_stdout(&up.fleetsim(
+        &["ctl", "latency", "primary", "300ms", "--control", &c],
+        &[],
+    ));
+    ok_stdout(&up.fleetsim(&["ctl", "heal", "--control", &c], &[]));
+    assert!(!report.exists(), "nothing is written before the drill ends");
+    ok_stdout(&up.fleetsim(&["ctl", "stop", "--control", &c], &[]));
+    assert_eq!(up.exit_within(20), Some(0), "up ends on ctl stop");
+
+    let log = std::fs::read_to_string(&events).unwrap();
+    assert!(log.contains("latency 300ms ± 0s on primary"), "{log}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains(r#"class="fault"><title>latency 300ms ± 0s on primary</title>"#),
+        "the live fault is not a fault window"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite "), "{xml}");
+}
+
+#[test]
+fn up_refuses_an_output_it_cannot_write_before_the_fleet_starts() {
+    let dir = temp_dir("up-unwritable");
+    let mut cmd = fleetsim();
+    let port = free_ports(4);
+    cmd.arg("up")
+        .arg(small_fleet_file(&dir))
+        .args(["--control", &format!("127.0.0.1:{port}")])
+        .args(["--base-port", &(port + 1).to_string()])
+        .args(["--report", dir.join("no/such/dir/r.html").to_str().unwrap()])
+        .env_remove("FLEETSIM_CONTROL");
+    let (code, out, err) = outcome_within(cmd, 20);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("--report") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+}
+
+#[test]
+fn ctrl_c_ends_the_drill_and_up_writes_its_event_log() {
+    let dir = temp_dir("up-ctrl-c");
+    let events = dir.join("drill.jsonl");
+    let mut up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10", "--events", events.to_str().unwrap()],
+        &[],
+    );
+    let c = up.control.clone();
+    ok_stdout(&up.fleetsim(&["ctl", "crash", "secondary", "--control", &c], &[]));
+    up.interrupt();
+    assert_eq!(up.exit_within(20), Some(0), "up ends on Ctrl-C");
+    let log = std::fs::read_to_string(&events).unwrap();
+    assert!(log.contains(r#""fault":"crash secondary""#), "{log}");
+}

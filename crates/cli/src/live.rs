@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -55,6 +55,17 @@ pub(crate) struct UpArgs {
     /// Takeover policy the servers decide by (see `fleetsim policies`).
     #[arg(long, value_name = "NAME", value_parser = crate::policy::parse, default_value = "server-edition")]
     policy: crate::policy::Policy,
+    /// When the drill ends (Ctrl-C or `ctl stop`), write the event log as
+    /// JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// When the drill ends, write a self-contained HTML report to FILE (the
+    /// faults given live shown as fault windows).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// When the drill ends, write a JUnit XML file to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 /// A fleet file, or a built-in fleet by name (`reference`, `builtin:reference`).
@@ -109,6 +120,19 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             args.control
         );
         return Ok(ExitCode::from(BAD_INPUT));
+    }
+    // Checked before the fleet starts: a drill must not end with nowhere to write.
+    for (flag, path) in [
+        ("--events", &args.events),
+        ("--report", &args.report),
+        ("--junit", &args.junit),
+    ] {
+        if let Some(p) = path
+            && let Err(e) = crate::files::check_writable(flag, p)
+        {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -208,16 +232,38 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             outln!("  grpcurl -plaintext 127.0.0.1:{} list", first.port);
         }
         outln!("\nCtrl-C stops the fleet.");
-        let control = tokio::spawn(serve_control_on(handle, listener, args.token.clone()));
+        let control = tokio::spawn(serve_control_on(
+            handle.clone(),
+            listener,
+            args.token.clone(),
+        ));
         tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => { outln!("\nstopping"); Ok(ExitCode::SUCCESS) }
-            r = control => match r {
+            _ = tokio::signal::ctrl_c() => outln!("\nstopping"),
+            () = handle.stop_requested() => outln!("\nstopping (ctl stop)"),
+            r = control => return match r {
                 Ok(Err(e)) => { eprintln!("error: {e}"); Ok(ExitCode::from(BAD_INPUT)) }
                 _ => Ok(ExitCode::SUCCESS),
             },
         }
+        write_drill_files(&args, &handle.outcome())?;
+        // Lets a `ctl stop` reply reach its caller before the process ends.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Writes the files `up` was asked for, once the drill ends.
+fn write_drill_files(args: &UpArgs, outcome: &fleetsim_scenario::RunOutcome) -> anyhow::Result<()> {
+    if let Some(path) = &args.events {
+        crate::write_events(path, outcome)?;
+        eprintln!("events written to {}", path.display());
+    }
+    crate::write_report_files(args.report.as_deref(), args.junit.as_deref(), outcome)?;
+    if let Some(path) = &args.junit {
+        eprintln!("JUnit written to {}", path.display());
+    }
+    Ok(())
 }
 
 /// Connection options shared by `ctl` and `watch`. Global: accepted before
@@ -296,10 +342,11 @@ pub(crate) enum CtlCmd {
         #[arg(long = "for", value_name = "DURATION")]
         for_: Option<String>,
     },
-    /// Stop a server gracefully.
+    /// Stop a server gracefully; without a target, end the drill (`up`
+    /// writes its --events, --report and --junit files and exits).
     Stop {
         /// Target.
-        target: String,
+        target: Option<String>,
         /// Restart it after DURATION.
         #[arg(long = "for", value_name = "DURATION")]
         for_: Option<String>,
@@ -465,7 +512,19 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
     let action = match &cmd {
         CtlCmd::Status | CtlCmd::Faults | CtlCmd::Clear { .. } => None,
         CtlCmd::Crash { target, for_ } => Some(lasting(format!("crash = {}", q(target)), for_)),
-        CtlCmd::Stop { target, for_ } => Some(lasting(format!("stop = {}", q(target)), for_)),
+        CtlCmd::Stop {
+            target: Some(target),
+            for_,
+        } => Some(lasting(format!("stop = {}", q(target)), for_)),
+        CtlCmd::Stop { target: None, for_ } => {
+            if for_.is_some() {
+                eprintln!(
+                    "error: `ctl stop` without a target ends the drill; --for needs a server"
+                );
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            None
+        }
         CtlCmd::Restart { target } => Some(format!("restart = {}", q(target))),
         CtlCmd::Reboot { target, down_for } => {
             Some(format!("reboot = {}\nfor = {}", q(target), q(down_for)))
@@ -542,6 +601,11 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
             }
             (None, CtlCmd::Clear { which }) => clear(&mut client, which).await,
             (None, CtlCmd::Heal) => clear(&mut client, "links".into()).await,
+            (None, CtlCmd::Stop { .. }) => {
+                client.stop(pb::StopRequest {}).await?;
+                outln!("the drill ends: `fleetsim up` writes the files it was asked for and exits");
+                Ok(ExitCode::SUCCESS)
+            }
             (None, _) => {
                 let s = client.status(pb::StatusRequest {}).await?.into_inner();
                 out!("{}", render_status(&s, &[]));

@@ -60,6 +60,76 @@ enum Cmd {
 pub struct LiveHandle {
     tx: mpsc::Sender<Cmd>,
     log: EventLog,
+    /// Fired by `Control.Stop`: the drill is over.
+    stop: Arc<tokio::sync::Notify>,
+    /// What the drill's outcome is built from, besides the log.
+    drill: Arc<Drill>,
+}
+
+/// The live fleet as started, for the drill's outcome.
+#[derive(Debug)]
+struct Drill {
+    fleet: Arc<Fleet>,
+    seed: u64,
+    calls: fleetsim_model::Calls,
+    policy: String,
+    stats: Arc<fleetsim_server::Stats>,
+    /// Live only: tokio's clock runs on wall time here.
+    started: Instant,
+}
+
+impl LiveHandle {
+    /// Resolves once `Control.Stop` asked the drill to end.
+    pub async fn stop_requested(&self) {
+        self.stop.notified().await;
+    }
+
+    /// The drill so far as a run: every event, and the faults given live
+    /// (read back from the log, so a report shows them as fault windows).
+    /// It has no expectations.
+    pub fn outcome(&self) -> crate::RunOutcome {
+        let d = &self.drill;
+        let events = self.log.snapshot();
+        let faults = events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::FaultApplied { spec, .. } => Some(Fault {
+                    at: fleetsim_model::Dur(std::time::Duration::from_millis(e.t_ms)),
+                    kind: spec.clone(),
+                    source: 0,
+                }),
+                _ => None,
+            })
+            .collect();
+        let duration_ms = self.log.clock().now_ms();
+        let spec = fleetsim_model::Scenario {
+            name: format!("live drill on {}", d.fleet.name),
+            description: "faults given live with fleetsim ctl".into(),
+            origin: "live".into(),
+            fleet: (*d.fleet).clone(),
+            seed: d.seed,
+            duration: fleetsim_model::Dur(std::time::Duration::from_millis(duration_ms)),
+            faults,
+            expectations: Vec::new(),
+            calls: d.calls.clone(),
+            rerun_args: Vec::new(),
+            scripted_calls: Vec::new(),
+        };
+        crate::RunOutcome {
+            scenario: spec.name.clone(),
+            metrics: crate::Metrics::compute(&spec, &events),
+            seed: d.seed,
+            mode: Mode::Live,
+            policy: d.policy.clone(),
+            duration_ms,
+            events,
+            expectations: Vec::new(),
+            wall_ms: d.started.elapsed().as_secs_f64() * 1000.0,
+            rpcs: d.stats.rpcs.load(std::sync::atomic::Ordering::Relaxed),
+            error: None,
+            spec,
+        }
+    }
 }
 
 /// Starts the fleet on loopback TCP (inside a tokio runtime) and returns a
@@ -105,9 +175,26 @@ pub async fn start_live(
         })
         .collect();
     let log = fut.ctx.log.clone();
+    let drill = Arc::new(Drill {
+        fleet: fleet.clone(),
+        seed: opts.seed,
+        calls: opts.calls.clone(),
+        policy: opts.policy.name().to_string(),
+        stats: fut.ctx.stats.clone(),
+        started: Instant::now(),
+    });
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(actor(fut, rx));
-    Ok((LiveHandle { tx, log }, infos))
+    let stop = Arc::new(tokio::sync::Notify::new());
+    Ok((
+        LiveHandle {
+            tx,
+            log,
+            stop,
+            drill,
+        },
+        infos,
+    ))
 }
 
 async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
@@ -580,6 +667,12 @@ impl pb::control_server::Control for ControlSvc {
             },
         );
         Ok(Response::new(stream))
+    }
+
+    async fn stop(&self, req: Request<pb::StopRequest>) -> Result<Response<pb::StopReply>, Status> {
+        self.check(&req)?;
+        self.fleet.stop.notify_one();
+        Ok(Response::new(pb::StopReply {}))
     }
 
     async fn faults(
