@@ -347,3 +347,257 @@ fn the_registration_storm_moves_every_phone_of_the_primary_and_says_how_fast() {
         );
     }
 }
+
+/// stdout of a command that must succeed.
+fn ok_stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ctl_and_watch_take_the_control_address_and_token_anywhere_or_from_the_environment() {
+    let dir = temp_dir("ctl-flags-anywhere");
+    let up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10"],
+        &[("FLEETSIM_TOKEN", "s3cret")],
+    );
+    let c = up.control.as_str();
+    let token = [("FLEETSIM_TOKEN", "s3cret")];
+    let after = up.fleetsim(&["ctl", "status", "--control", c, "--token", "s3cret"], &[]);
+    assert!(ok_stdout(&after).contains("fleet small"));
+    let before = up.fleetsim(&["ctl", "--control", c, "--token", "s3cret", "status"], &[]);
+    assert!(ok_stdout(&before).contains("fleet small"));
+    let env = up.fleetsim(&["ctl", "status"], &[("FLEETSIM_CONTROL", c), token[0]]);
+    assert!(ok_stdout(&env).contains("fleet small"));
+    let watch = up.fleetsim(&["watch", "--once"], &[("FLEETSIM_CONTROL", c), token[0]]);
+    assert!(ok_stdout(&watch).contains("fleet small"));
+    // A flag wins over the environment.
+    let flag_wins = up.fleetsim(
+        &["ctl", "status", "--control", c],
+        &[("FLEETSIM_CONTROL", "127.0.0.1:1"), token[0]],
+    );
+    assert!(ok_stdout(&flag_wins).contains("fleet small"));
+    // Without either, ctl goes to the default address, not this fleet.
+    let default = up.fleetsim(&["ctl", "status", "--token", "s3cret"], &[]);
+    assert!(!String::from_utf8_lossy(&default.stdout).contains("fleet small"));
+}
+
+#[test]
+fn every_hint_up_prints_works_pasted_as_printed_and_never_shows_the_token() {
+    let dir = temp_dir("up-hints");
+    let up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10"],
+        &[("FLEETSIM_TOKEN", "s3cret")],
+    );
+    assert!(!up.banner.contains("s3cret"), "{}", up.banner);
+    let hints = up.hints();
+    assert!(
+        hints
+            .iter()
+            .all(|h| h.contains(&format!("--control {}", up.control))),
+        "{hints:?}"
+    );
+    let token = [("FLEETSIM_TOKEN", "s3cret")];
+    let crash = hints
+        .iter()
+        .find(|h| h.ends_with(" crash primary"))
+        .unwrap();
+    let out = run_as_printed_with(crash, &token);
+    assert!(ok_stdout(&out).contains("applied: crash primary"));
+    let restart = hints
+        .iter()
+        .find(|h| h.ends_with(" restart primary"))
+        .unwrap();
+    let out = run_as_printed_with(restart, &token);
+    assert!(ok_stdout(&out).contains("applied: restart primary"));
+    let watch = hints
+        .iter()
+        .find(|h| h.starts_with("fleetsim watch"))
+        .unwrap();
+    let out = run_as_printed_with(&format!("{watch} --once"), &token);
+    assert!(ok_stdout(&out).contains("fleet small"));
+}
+
+#[test]
+fn up_on_a_used_port_names_the_port_and_announces_nothing() {
+    let dir = temp_dir("up-port-used");
+    let fleet = small_fleet_file(&dir);
+    let port = free_ports(4);
+    let control = format!("127.0.0.1:{port}");
+    let base = (port + 1).to_string();
+    // The control API's port, then the secondary's (base + 1), held by someone else.
+    for (held, flag) in [(port, "--control"), (port + 2, "--base-port")] {
+        let _holder = std::net::TcpListener::bind(("127.0.0.1", held)).unwrap();
+        let mut cmd = fleetsim();
+        cmd.arg("up")
+            .arg(&fleet)
+            .args(["--control", &control, "--base-port", &base])
+            .env_remove("FLEETSIM_TOKEN")
+            .env_remove("FLEETSIM_CONTROL");
+        let (code, out, err) = outcome_within(cmd, 20);
+        assert_eq!(code, Some(2), "{flag}: {out}{err}");
+        assert!(err.contains(&format!("port {held}")), "{err}");
+        assert!(err.contains(flag), "{err}");
+        assert!(
+            out.is_empty(),
+            "announced before binding every port:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is_not_a_link_fault()
+{
+    let dir = temp_dir("ctl-fault-flags");
+    let up = Up::start(&small_fleet_file(&dir), &["--speed", "10"], &[]);
+    let ctl = |args: &[&str]| {
+        let mut all = vec!["ctl", "--control", &up.control];
+        all.extend_from_slice(args);
+        up.fleetsim(&all, &[])
+    };
+    let applied = [
+        (
+            &[
+                "latency", "primary", "300ms", "--jitter", "50ms", "--for", "2m",
+            ][..],
+            "applied: latency 300ms ± 50ms on primary",
+        ),
+        (
+            &["partition", "primary,phones@primary", "--for", "10m"],
+            "applied: partition [primary, phones@primary] | rest",
+        ),
+        (
+            &["one-way", "secondary", "primary"],
+            "applied: one-way loss: [secondary] → [primary] dropped",
+        ),
+        (
+            &["stall", "phones@secondary"],
+            "applied: stall phones@secondary",
+        ),
+        (
+            &["hang", "secondary", "--for", "1h"],
+            "applied: hang secondary",
+        ),
+        (
+            &["clock-offset", "primary", "-30s"],
+            "applied: step primary's clock to -30s",
+        ),
+    ];
+    for (args, want) in applied {
+        let out = ok_stdout(&ctl(args));
+        assert!(out.contains(want), "{args:?}: {out}");
+    }
+    let faults = ok_stdout(&ctl(&["faults"]));
+    assert!(
+        faults.contains("#1   since") && faults.contains("latency 300ms ± 50ms on primary  (until"),
+        "{faults}"
+    );
+    assert!(faults.contains("#6") && !faults.contains("#7"), "{faults}");
+
+    let heal = ok_stdout(&ctl(&["heal"]));
+    for cleared in ["#1 latency", "#2 partition", "#3 one-way", "#4 stall"] {
+        assert!(heal.contains(&format!("cleared: {cleared}")), "{heal}");
+    }
+    assert!(heal.contains("left in force, not link faults"), "{heal}");
+    assert!(
+        heal.contains("#5   since") && heal.contains("hang secondary"),
+        "{heal}"
+    );
+    assert!(heal.contains("#6") && heal.contains("clock"), "{heal}");
+
+    let all = ok_stdout(&ctl(&["clear", "all"]));
+    assert!(all.contains("no fault is in force now"), "{all}");
+    assert!(ok_stdout(&ctl(&["faults"])).starts_with("no faults in force"));
+
+    // A duration is read as the files read it; a bad one is bad input.
+    let bad = ctl(&["latency", "primary", "3 parsecs"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn ctl_stop_ends_the_drill_and_up_writes_events_report_and_junit_with_the_live_faults_as_windows() {
+    let dir = temp_dir("up-artefacts");
+    let (events, report, junit) = (
+        dir.join("drill.jsonl"),
+        dir.join("drill.html"),
+        dir.join("drill.xml"),
+    );
+    let mut up = Up::start(
+        &small_fleet_file(&dir),
+        &[
+            "--speed",
+            "10",
+            "--events",
+            events.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let c = up.control.clone();
+    ok_stdout(&up.fleetsim(
+        &["ctl", "latency", "primary", "300ms", "--control", &c],
+        &[],
+    ));
+    ok_stdout(&up.fleetsim(&["ctl", "heal", "--control", &c], &[]));
+    assert!(!report.exists(), "nothing is written before the drill ends");
+    ok_stdout(&up.fleetsim(&["ctl", "stop", "--control", &c], &[]));
+    assert_eq!(up.exit_within(20), Some(0), "up ends on ctl stop");
+
+    let log = std::fs::read_to_string(&events).unwrap();
+    assert!(log.contains("latency 300ms ± 0s on primary"), "{log}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains(r#"class="fault"><title>latency 300ms ± 0s on primary</title>"#),
+        "the live fault is not a fault window"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite "), "{xml}");
+}
+
+#[test]
+fn up_refuses_an_output_it_cannot_write_before_the_fleet_starts() {
+    let dir = temp_dir("up-unwritable");
+    let mut cmd = fleetsim();
+    let port = free_ports(4);
+    cmd.arg("up")
+        .arg(small_fleet_file(&dir))
+        .args(["--control", &format!("127.0.0.1:{port}")])
+        .args(["--base-port", &(port + 1).to_string()])
+        .args(["--report", dir.join("no/such/dir/r.html").to_str().unwrap()])
+        .env_remove("FLEETSIM_CONTROL");
+    let (code, out, err) = outcome_within(cmd, 20);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("--report") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+}
+
+#[test]
+fn ctrl_c_ends_the_drill_and_up_writes_its_event_log() {
+    let dir = temp_dir("up-ctrl-c");
+    let events = dir.join("drill.jsonl");
+    let mut up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10", "--events", events.to_str().unwrap()],
+        &[],
+    );
+    let c = up.control.clone();
+    ok_stdout(&up.fleetsim(&["ctl", "crash", "secondary", "--control", &c], &[]));
+    up.interrupt();
+    assert_eq!(up.exit_within(20), Some(0), "up ends on Ctrl-C");
+    let log = std::fs::read_to_string(&events).unwrap();
+    assert!(log.contains(r#""fault":"crash secondary""#), "{log}");
+}

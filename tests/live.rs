@@ -527,4 +527,73 @@ mod control {
             assert_eq!(s.servers.len(), 1, "the fleet still answers");
         });
     }
+
+    #[test]
+    fn faults_in_force_have_stable_ids_clear_undoes_them_and_heal_clears_only_link_faults() {
+        runtime().block_on(async {
+            let base = base_port() + 50;
+            let handle = small_fleet(base).await;
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+            tokio::spawn(serve_control(handle, addr, None));
+            let mut ctl = pb::control_client::ControlClient::new(channel(base).await);
+            for action in [
+                "latency = { target = \"primary\", delay = \"300ms\", jitter = \"50ms\" }\nfor = \"2m\"",
+                "partition = [[\"primary\"]]",
+                "crash = \"primary\"",
+                "activate-backup = \"voicemail-pro\"",
+            ] {
+                let action = action.to_string();
+                ctl.fault(pb::FaultRequest { action }).await.unwrap();
+            }
+            let r = ctl.faults(pb::FaultsRequest {}).await.unwrap().into_inner();
+            let listed: Vec<(u32, &str, bool)> = r
+                .faults
+                .iter()
+                .map(|f| (f.id, f.what.as_str(), f.link))
+                .collect();
+            assert_eq!(
+                listed,
+                [
+                    (1, "latency 300ms ± 50ms on primary", true),
+                    (2, "partition [primary] | rest", true),
+                    (3, "crash primary", false),
+                ],
+                "an operator action is not a fault in force"
+            );
+            assert_eq!(r.faults[0].until_ms, r.faults[0].since_ms + 120_000);
+            assert_eq!(r.faults[2].until_ms, 0, "a crash without `for` lasts");
+
+            // A new latency on the same node replaces the old one, and the
+            // old one's `for` no longer ends it.
+            let action = "latency = { target = \"primary\", delay = \"100ms\" }".to_string();
+            ctl.fault(pb::FaultRequest { action }).await.unwrap();
+            let r = ctl.faults(pb::FaultsRequest {}).await.unwrap().into_inner();
+            let latency = r.faults.iter().find(|f| f.what.contains("latency")).unwrap();
+            assert_eq!((latency.id, latency.until_ms), (4, 0));
+
+            let heal = ctl
+                .clear(pb::ClearRequest { which: "links".into() })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(heal.cleared.len(), 2, "{:?}", heal.cleared);
+            assert!(heal.cleared.iter().any(|c| c.starts_with("#4 latency")));
+            assert!(heal.cleared.iter().any(|c| c.starts_with("#2 partition")));
+            let left: Vec<&str> = heal.left.iter().map(|f| f.what.as_str()).collect();
+            assert_eq!(left, ["crash primary"]);
+
+            ctl.clear(pb::ClearRequest { which: "#3".into() })
+                .await
+                .unwrap();
+            let s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+            assert!(s.servers[0].up, "clearing a crash restarts the server");
+            assert!(s.faults.is_empty(), "{:?}", s.faults);
+            let again = ctl
+                .clear(pb::ClearRequest { which: "3".into() })
+                .await
+                .unwrap_err();
+            assert_eq!(again.code(), tonic::Code::InvalidArgument);
+            assert!(again.message().contains("no fault #3"), "{}", again.message());
+        });
+    }
 }

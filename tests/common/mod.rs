@@ -153,6 +153,12 @@ pub fn fleetsim_json(args: &[&str]) -> serde_json::Value {
 /// Runs a command line fleetsim printed (`fleetsim run …`) through `sh`,
 /// exactly as a user pasting it would, with this build first on PATH.
 pub fn run_as_printed(cmd: &str) -> Output {
+    run_as_printed_with(cmd, &[])
+}
+
+/// [`run_as_printed`] with `env` set, and no FLEETSIM_CONTROL or
+/// FLEETSIM_TOKEN unless `env` sets them (as in a fresh terminal).
+pub fn run_as_printed_with(cmd: &str, env: &[(&str, &str)]) -> Output {
     let bin = Path::new(env!("CARGO_BIN_EXE_fleetsim")).parent().unwrap();
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![bin.to_path_buf()];
@@ -165,6 +171,9 @@ pub fn run_as_printed(cmd: &str) -> Output {
         .args(["-c", cmd])
         .env("PATH", std::env::join_paths(dirs).unwrap())
         .env("NO_COLOR", "1")
+        .env_remove("FLEETSIM_CONTROL")
+        .env_remove("FLEETSIM_TOKEN")
+        .envs(env.iter().copied())
         .current_dir(root())
         .output()
         .unwrap()
@@ -267,13 +276,31 @@ pub fn junit_attr(xml: &str, name: &str) -> usize {
 /// Runs `cmd` and returns its exit code, or kills it and returns `None` if
 /// it is still running after `secs` seconds (a command that should have
 /// refused its input but started serving instead).
-pub fn exit_code_within(mut cmd: Command, secs: u64) -> (Option<i32>, String) {
+pub fn exit_code_within(cmd: Command, secs: u64) -> (Option<i32>, String) {
+    let (code, _, err) = outcome_within(cmd, secs);
+    (code, err)
+}
+
+/// [`exit_code_within`], with what the command printed on stdout too.
+pub fn outcome_within(mut cmd: Command, secs: u64) -> (Option<i32>, String, String) {
     use std::io::Read as _;
     let mut child = cmd
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained as it comes, so a full pipe never holds the command up.
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = drain(child.stdout.take().map(|o| Box::new(o) as _));
+    let err = drain(child.stderr.take().map(|e| Box::new(e) as _));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let code = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -286,11 +313,7 @@ pub fn exit_code_within(mut cmd: Command, secs: u64) -> (Option<i32>, String) {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    (code, err)
+    (code, out.join().unwrap(), err.join().unwrap())
 }
 
 /// A free TCP port on 127.0.0.1 (free when asked; nothing holds it after).
@@ -627,5 +650,121 @@ impl Drop for StandIn {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// A small fleet file for `fleetsim up` tests: a primary and a secondary
+/// with two SIP phones each, written in `dir`.
+pub fn small_fleet_file(dir: &Path) -> PathBuf {
+    write(
+        dir,
+        "small.toml",
+        "name = \"small\"\n\n[[server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { sip = 2 }\n\n\
+         [[server]]\nname = \"secondary\"\nrole = \"secondary\"\nphones = { sip = 2 }\n",
+    )
+}
+
+/// `fleetsim up` running as a child process until dropped (killed then).
+pub struct Up {
+    /// What it printed up to and including "Ctrl-C stops the fleet.".
+    pub banner: String,
+    /// Its control API, `127.0.0.1:PORT`.
+    pub control: String,
+    child: std::process::Child,
+}
+
+impl Up {
+    /// Starts `fleetsim up FLEET --control 127.0.0.1:P --base-port P+1
+    /// ARGS…` on free ports, with `env` set, and returns once it announced
+    /// the fleet (panics with its stderr if it exits first).
+    pub fn start(fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> Up {
+        use std::io::BufRead as _;
+        let port = free_ports(4);
+        let control = format!("127.0.0.1:{port}");
+        let base = (port + 1).to_string();
+        let mut cmd = fleetsim();
+        cmd.arg("up")
+            .arg(fleet)
+            .args(["--control", &control, "--base-port", &base])
+            .args(args)
+            .env_remove("FLEETSIM_TOKEN")
+            .env_remove("FLEETSIM_CONTROL")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        loop {
+            let mut line = String::new();
+            if out.read_line(&mut line).unwrap() == 0 {
+                let _ = child.wait();
+                let mut err = String::new();
+                use std::io::Read as _;
+                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+                panic!("fleetsim up ended before announcing:\n{banner}\n{err}");
+            }
+            banner.push_str(&line);
+            if line.starts_with("Ctrl-C stops the fleet") {
+                break;
+            }
+        }
+        // Keep draining stdout so the fleet never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Up {
+            banner,
+            control,
+            child,
+        }
+    }
+
+    /// The hint lines it printed that start with `fleetsim `, trimmed.
+    pub fn hints(&self) -> Vec<String> {
+        self.banner
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("fleetsim "))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Runs `fleetsim ARGS…` against this fleet with a clean environment
+    /// (no FLEETSIM_CONTROL or FLEETSIM_TOKEN unless `env` sets them).
+    pub fn fleetsim(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        fleetsim()
+            .args(args)
+            .env_remove("FLEETSIM_TOKEN")
+            .env_remove("FLEETSIM_CONTROL")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+}
+
+impl Up {
+    /// Sends it SIGINT, as Ctrl-C in its terminal would.
+    pub fn interrupt(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -INT {pid}");
+    }
+
+    /// Its exit code, once it exits within `secs` seconds (`None`: still running).
+    pub fn exit_within(&mut self, secs: u64) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

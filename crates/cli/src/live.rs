@@ -5,13 +5,17 @@ use crate::screen::Screen;
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use fleetsim_model::{Fleet, Source, embedded, human_ms};
 use fleetsim_proto::pb;
-use fleetsim_scenario::live::{LiveOptions, blank_token, serve_control, start_live};
+use fleetsim_scenario::RunError;
+use fleetsim_scenario::live::{
+    LiveOptions, bind_control, blank_token, serve_control_on, start_live,
+};
+use fleetsim_server::StartError;
 use tonic::transport::Channel;
 
 use crate::BAD_INPUT;
@@ -31,9 +35,9 @@ pub(crate) struct UpArgs {
     #[arg(long, default_value_t = 7101)]
     base_port: u16,
     /// Address of the control API (loopback unless --token is set).
-    #[arg(long, default_value = DEFAULT_CONTROL)]
+    #[arg(long, env = "FLEETSIM_CONTROL", value_name = "ADDR", default_value = DEFAULT_CONTROL)]
     control: SocketAddr,
-    /// Token the control API requires (also FLEETSIM_TOKEN).
+    /// Token the control API requires.
     #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Emulated seconds per wall second (60: the 3-minute rule takes 3 s).
@@ -52,6 +56,17 @@ pub(crate) struct UpArgs {
     /// Takeover policy the servers decide by (see `fleetsim policies`).
     #[arg(long, value_name = "NAME", value_parser = crate::policy::parse, default_value = "server-edition")]
     policy: crate::policy::Policy,
+    /// When the drill ends (Ctrl-C or `ctl stop`), write the event log as
+    /// JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// When the drill ends, write a self-contained HTML report to FILE (the
+    /// faults given live shown as fault windows).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// When the drill ends, write a JUnit XML file to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 /// A fleet file, or a built-in fleet by name (`reference`, `builtin:reference`).
@@ -107,6 +122,19 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    // Checked before the fleet starts: a drill must not end with nowhere to write.
+    for (flag, path) in [
+        ("--events", &args.events),
+        ("--report", &args.report),
+        ("--junit", &args.junit),
+    ] {
+        if let Some(p) = path
+            && let Err(e) = crate::files::check_writable(flag, p)
+        {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -122,7 +150,30 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             },
             policy: args.policy.clone(),
         };
-        let (handle, servers) = start_live(fleet.clone(), &opts).await?;
+        // Every port is bound before the fleet is announced: the control
+        // API's first, then each server's (start_live awaits each bind).
+        let listener = match bind_control(args.control, args.token.as_deref()).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+        };
+        let (handle, servers) = match start_live(fleet.clone(), &opts).await {
+            Ok(started) => started,
+            Err(RunError::Start(StartError::Bind { server, source })) => {
+                let port = fleet
+                    .servers
+                    .iter()
+                    .position(|s| s.name == server)
+                    .map_or(args.base_port, |i| args.base_port.saturating_add(i as u16));
+                eprintln!(
+                    "error: server {server} cannot listen on port {port} ({source}): stop what holds it, or give another --base-port (server i listens on BASE+i)"
+                );
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            Err(e) => return Err(e.into()),
+        };
         outln!(
             "fleet {} is up ({} phones, speed {}×)\n",
             fleet.name,
@@ -149,41 +200,93 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 ""
             }
         );
-        outln!("\ntry, from another terminal:");
-        outln!("  fleetsim watch");
-        outln!("  fleetsim ctl crash primary        (then: fleetsim ctl restart primary)");
-        outln!(
-            "  grpcurl -plaintext 127.0.0.1:{} list",
-            servers
-                .iter()
-                .find(|s| s.address.is_none())
-                .map_or(args.base_port, |s| s.port)
+        // Hints repeat the flags given, so each works pasted as printed;
+        // the token goes by its variable's name, never by its value.
+        let conn = format!(
+            "--control {}{}",
+            args.control,
+            if args.token.is_some() {
+                " --token \"$FLEETSIM_TOKEN\""
+            } else {
+                ""
+            }
         );
+        outln!(
+            "\ntry, from another terminal{}:",
+            if args.token.is_some() {
+                " (with FLEETSIM_TOKEN set to the token there)"
+            } else {
+                ""
+            }
+        );
+        outln!("  fleetsim watch {conn}");
+        outln!("  fleetsim ctl {conn} faults");
+        if let Some(first) = servers.iter().find(|s| s.address.is_none()) {
+            let name = servers
+                .iter()
+                .find(|s| s.address.is_none() && s.role == "primary")
+                .unwrap_or(first)
+                .name
+                .as_str();
+            outln!("  fleetsim ctl {conn} crash {name}");
+            outln!("  fleetsim ctl {conn} restart {name}");
+            outln!("  grpcurl -plaintext 127.0.0.1:{} list", first.port);
+        }
         outln!("\nCtrl-C stops the fleet.");
-        let control = tokio::spawn(serve_control(handle, args.control, args.token.clone()));
+        let control = tokio::spawn(serve_control_on(
+            handle.clone(),
+            listener,
+            args.token.clone(),
+        ));
         tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => { outln!("\nstopping"); Ok(ExitCode::SUCCESS) }
-            r = control => match r {
+            _ = tokio::signal::ctrl_c() => outln!("\nstopping"),
+            () = handle.stop_requested() => outln!("\nstopping (ctl stop)"),
+            r = control => return match r {
                 Ok(Err(e)) => { eprintln!("error: {e}"); Ok(ExitCode::from(BAD_INPUT)) }
                 _ => Ok(ExitCode::SUCCESS),
             },
         }
+        write_drill_files(&args, &handle.outcome())?;
+        // Lets a `ctl stop` reply reach its caller before the process ends.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Connection options shared by `ctl` and `watch`.
+/// Writes the files `up` was asked for, once the drill ends.
+fn write_drill_files(args: &UpArgs, outcome: &fleetsim_scenario::RunOutcome) -> anyhow::Result<()> {
+    if let Some(path) = &args.events {
+        crate::write_events(path, outcome)?;
+        eprintln!("events written to {}", path.display());
+    }
+    crate::write_report_files(args.report.as_deref(), args.junit.as_deref(), outcome)?;
+    if let Some(path) = &args.junit {
+        eprintln!("JUnit written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Connection options shared by `ctl` and `watch`. Global: accepted before
+/// or after `ctl`'s subcommand (`ctl status --control X` as well as `ctl
+/// --control X status`), and read from the environment when not given.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Conn {
-    /// Address of the control API.
-    #[arg(long, default_value = DEFAULT_CONTROL)]
-    control: SocketAddr,
-    /// Token, if the fleet requires one (also FLEETSIM_TOKEN).
-    #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
+    /// Address of the control API [default: 127.0.0.1:7100].
+    #[arg(long, global = true, env = "FLEETSIM_CONTROL", value_name = "ADDR")]
+    control: Option<SocketAddr>,
+    /// Token, if the fleet requires one.
+    #[arg(long, global = true, env = "FLEETSIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
 
 impl Conn {
+    /// The control API's address: the one given, else the default.
+    fn control(&self) -> SocketAddr {
+        self.control
+            .unwrap_or_else(|| DEFAULT_CONTROL.parse().expect("a valid default address"))
+    }
+
     /// Exit code 2, with a message, when the token given is blank.
     fn refuse_blank_token(&self) -> Option<ExitCode> {
         self.token.as_deref().filter(|t| blank_token(t)).map(|_| {
@@ -201,7 +304,7 @@ type Client = pb::control_client::ControlClient<
 >;
 
 async fn connect(c: &Conn) -> anyhow::Result<Client> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", c.control))?
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", c.control()))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
         .connect()
@@ -209,7 +312,7 @@ async fn connect(c: &Conn) -> anyhow::Result<Client> {
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot reach the control API at {} ({e}); is `fleetsim up` running?",
-                c.control
+                c.control()
             )
         })?;
     let token = c.token.clone();
@@ -236,11 +339,18 @@ pub(crate) enum CtlCmd {
     Crash {
         /// Target.
         target: String,
+        /// Restart it after DURATION (as `reboot`).
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
     },
-    /// Stop a server gracefully.
+    /// Stop a server gracefully; without a target, end the drill (`up`
+    /// writes its --events, --report and --junit files and exits).
     Stop {
         /// Target.
-        target: String,
+        target: Option<String>,
+        /// Restart it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
     },
     /// Restart a crashed or stopped server.
     Restart {
@@ -260,9 +370,96 @@ pub(crate) enum CtlCmd {
         /// Groups, e.g. `primary` or `primary,phones@primary`.
         #[arg(required = true)]
         groups: Vec<String>,
+        /// End it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
     },
-    /// Remove every partition and one-way cut.
+    /// Lose every packet from FROM to TO (comma-separated nodes); the other way still works.
+    OneWay {
+        /// Senders, e.g. `primary`.
+        from: String,
+        /// Receivers, e.g. `secondary,phones@primary`.
+        to: String,
+        /// End it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Delay every byte to or from a node (server, extension, phones@SERVER).
+    Latency {
+        /// Node.
+        target: String,
+        /// Delay per direction, e.g. `300ms`.
+        delay: String,
+        /// Up to this much more, seeded, e.g. `50ms`.
+        #[arg(long, value_name = "DURATION")]
+        jitter: Option<String>,
+        /// End it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Take a node's link down: bytes held (released when it ends), connects hang.
+    Stall {
+        /// Node.
+        target: String,
+        /// Release it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Take a node's link down and up again, COUNT times.
+    Flap {
+        /// Node.
+        target: String,
+        /// Length of one down-and-up cycle.
+        #[arg(long, value_name = "DURATION", default_value = "1m")]
+        period: String,
+        /// Share of each period the link is down.
+        #[arg(long, default_value_t = 0.5)]
+        duty: f64,
+        /// How many periods.
+        #[arg(long, default_value_t = 5)]
+        count: u32,
+    },
+    /// Hang a server: alive, answers nothing.
+    Hang {
+        /// Target.
+        target: String,
+        /// Resume it after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Gray failure: health checks pass, but the paths given are silently dropped.
+    Gray {
+        /// Target.
+        target: String,
+        /// Paths dropped, comma-separated: presence, telephony.
+        #[arg(long, value_name = "PATHS", default_value = "presence,telephony")]
+        drop: String,
+        /// Healthy again after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Step a server's clock, e.g. `+2m` or `-30s`.
+    ClockOffset {
+        /// Target.
+        target: String,
+        /// Offset from true time.
+        #[arg(allow_hyphen_values = true)]
+        offset: String,
+        /// Back to true time after DURATION.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Clear every link fault in force (partitions, one-way cuts, latency,
+    /// stalls), and say which faults it leaves.
     Heal,
+    /// The faults applied live and not yet undone, with their ids.
+    Faults,
+    /// Undo a fault in force by its id (see `ctl faults`), or `all` of them.
+    Clear {
+        /// An id from `ctl faults`, or `all`.
+        #[arg(value_name = "ID|all")]
+        which: String,
+    },
     /// Operator: activate the backup Voicemail Pro now ("activate backup").
     ActivateBackup,
     /// Operator: hand a service back to the primary now (manual failback).
@@ -289,8 +486,23 @@ pub(crate) enum CtlCmd {
     },
 }
 
+/// A TOML string.
 fn q(s: &str) -> String {
     format!("{s:?}")
+}
+
+/// A comma-separated list as a TOML array of strings.
+fn list(s: &str) -> String {
+    let items: Vec<String> = s.split(',').map(|n| q(n.trim())).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A fault action with its `for`, if given (the undo is scheduled then).
+fn lasting(action: String, for_: &Option<String>) -> String {
+    match for_ {
+        Some(d) => format!("{action}\nfor = {}", q(d)),
+        None => action,
+    }
 }
 
 /// `fleetsim ctl`.
@@ -299,29 +511,78 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
     let action = match &cmd {
-        CtlCmd::Status => None,
-        CtlCmd::Crash { target } => Some(format!("crash = {}", q(target))),
-        CtlCmd::Stop { target } => Some(format!("stop = {}", q(target))),
+        CtlCmd::Status | CtlCmd::Faults | CtlCmd::Clear { .. } => None,
+        CtlCmd::Crash { target, for_ } => Some(lasting(format!("crash = {}", q(target)), for_)),
+        CtlCmd::Stop {
+            target: Some(target),
+            for_,
+        } => Some(lasting(format!("stop = {}", q(target)), for_)),
+        CtlCmd::Stop { target: None, for_ } => {
+            if for_.is_some() {
+                eprintln!(
+                    "error: `ctl stop` without a target ends the drill; --for needs a server"
+                );
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            None
+        }
         CtlCmd::Restart { target } => Some(format!("restart = {}", q(target))),
         CtlCmd::Reboot { target, down_for } => {
             Some(format!("reboot = {}\nfor = {}", q(target), q(down_for)))
         }
-        CtlCmd::Partition { groups } => {
-            let g: Vec<String> = groups
-                .iter()
-                .map(|g| {
-                    format!(
-                        "[{}]",
-                        g.split(',')
-                            .map(|n| q(n.trim()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
-                .collect();
-            Some(format!("partition = [{}]", g.join(", ")))
+        CtlCmd::Partition { groups, for_ } => {
+            let g: Vec<String> = groups.iter().map(|g| list(g)).collect();
+            Some(lasting(format!("partition = [{}]", g.join(", ")), for_))
         }
-        CtlCmd::Heal => Some("heal = true".into()),
+        CtlCmd::OneWay { from, to, for_ } => Some(lasting(
+            format!("one-way = {{ from = {}, to = {} }}", list(from), list(to)),
+            for_,
+        )),
+        CtlCmd::Latency {
+            target,
+            delay,
+            jitter,
+            for_,
+        } => Some(lasting(
+            format!(
+                "latency = {{ target = {}, delay = {}{} }}",
+                q(target),
+                q(delay),
+                jitter
+                    .as_ref()
+                    .map_or(String::new(), |j| format!(", jitter = {}", q(j)))
+            ),
+            for_,
+        )),
+        CtlCmd::Stall { target, for_ } => Some(lasting(format!("stall = {}", q(target)), for_)),
+        CtlCmd::Flap {
+            target,
+            period,
+            duty,
+            count,
+        } => Some(format!(
+            "flap = {{ target = {}, period = {}, duty = {duty:?}, count = {count} }}",
+            q(target),
+            q(period)
+        )),
+        CtlCmd::Hang { target, for_ } => Some(lasting(format!("hang = {}", q(target)), for_)),
+        CtlCmd::Gray { target, drop, for_ } => Some(lasting(
+            format!("gray = {{ target = {}, drop = {} }}", q(target), list(drop)),
+            for_,
+        )),
+        CtlCmd::ClockOffset {
+            target,
+            offset,
+            for_,
+        } => Some(lasting(
+            format!(
+                "clock-offset = {{ target = {}, offset = {} }}",
+                q(target),
+                q(offset)
+            ),
+            for_,
+        )),
+        CtlCmd::Heal => None,
         CtlCmd::ActivateBackup => Some("activate-backup = \"voicemail-pro\"".into()),
         CtlCmd::Failback { service } => Some(format!("manual-failback = {}", q(service))),
         CtlCmd::Configure { server } => Some(format!("config-change = {}", q(server))),
@@ -333,13 +594,25 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let mut client = connect(&conn).await?;
-        match action {
-            None => {
+        match (action, cmd) {
+            (None, CtlCmd::Faults) => {
+                let r = client.faults(pb::FaultsRequest {}).await?.into_inner();
+                out!("{}", render_faults(r.t_ms, &r.faults));
+                Ok(ExitCode::SUCCESS)
+            }
+            (None, CtlCmd::Clear { which }) => clear(&mut client, which).await,
+            (None, CtlCmd::Heal) => clear(&mut client, "links".into()).await,
+            (None, CtlCmd::Stop { .. }) => {
+                client.stop(pb::StopRequest {}).await?;
+                outln!("the drill ends: `fleetsim up` writes the files it was asked for and exits");
+                Ok(ExitCode::SUCCESS)
+            }
+            (None, _) => {
                 let s = client.status(pb::StatusRequest {}).await?.into_inner();
                 out!("{}", render_status(&s));
                 Ok(ExitCode::SUCCESS)
             }
-            Some(action) => match client.fault(pb::FaultRequest { action }).await {
+            (Some(action), _) => match client.fault(pb::FaultRequest { action }).await {
                 Ok(r) => {
                     let r = r.into_inner();
                     for a in r.applied {
@@ -358,6 +631,80 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
             },
         }
     })
+}
+
+/// `ctl clear` and `ctl heal`: what was undone and what is left in force.
+async fn clear(client: &mut Client, which: String) -> anyhow::Result<ExitCode> {
+    let links = which == "links";
+    match client.clear(pb::ClearRequest { which }).await {
+        Ok(r) => {
+            let r = r.into_inner();
+            if r.cleared.is_empty() {
+                outln!(
+                    "{}",
+                    if links {
+                        "no link fault was in force"
+                    } else {
+                        "no fault was in force"
+                    }
+                );
+            }
+            for c in &r.cleared {
+                outln!("cleared: {c}");
+            }
+            if r.left.is_empty() {
+                outln!("no fault is in force now");
+            } else {
+                outln!(
+                    "left in force{} (`fleetsim ctl clear ID` undoes one):",
+                    if links { ", not link faults" } else { "" }
+                );
+                out!("{}", fault_lines(&r.left));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(s) if s.code() == tonic::Code::InvalidArgument => {
+            eprintln!("error: {}", s.message());
+            Ok(ExitCode::from(BAD_INPUT))
+        }
+        Err(s) => Err(anyhow::anyhow!("{}", s.message())),
+    }
+}
+
+/// `ctl faults`: each fault in force with its id, since when and until when.
+fn render_faults(t_ms: u64, faults: &[pb::FaultInForce]) -> String {
+    if faults.is_empty() {
+        return format!(
+            "no faults in force (emulated time {})\n",
+            fleetsim_report::text::clock(t_ms)
+        );
+    }
+    format!(
+        "faults in force at {} (`fleetsim ctl clear ID|all` undoes them):\n{}",
+        fleetsim_report::text::clock(t_ms),
+        fault_lines(faults)
+    )
+}
+
+/// One line per fault in force: `#ID  since HH:MM:SS  what  (until …)`.
+fn fault_lines(faults: &[pb::FaultInForce]) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    for f in faults {
+        let _ = writeln!(
+            o,
+            "  #{:<3} since {}  {}{}",
+            f.id,
+            fleetsim_report::text::clock(f.since_ms),
+            f.what,
+            if f.until_ms > 0 {
+                format!("  (until {})", fleetsim_report::text::clock(f.until_ms))
+            } else {
+                String::new()
+            }
+        );
+    }
+    o
 }
 
 /// The status as a table: servers, where each home's phones are, faults.
@@ -479,7 +826,7 @@ pub(crate) fn watch(conn: Conn, once: bool, filter: &[String]) -> anyhow::Result
                 Err(e) if gone(&e) => {
                     outln!(
                         "fleet at {} has gone away (stopped or killed); last seen at emulated {}",
-                        conn.control,
+                        conn.control(),
                         fleetsim_report::text::clock(last_t)
                     );
                     return Ok(ExitCode::SUCCESS);

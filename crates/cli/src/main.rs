@@ -502,14 +502,7 @@ fn live_progress() -> fleetsim_scenario::Progress {
 /// Prints the report on stdout and writes every output file asked for.
 fn write_outputs(args: &RunArgs, outcome: &fleetsim_scenario::RunOutcome) -> anyhow::Result<()> {
     if let Some(path) = &args.events {
-        let mut f = std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        );
-        fleetsim_report::jsonl::write_events(&mut f, &outcome.events)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        std::io::Write::flush(&mut f)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_events(path, outcome)?;
     }
     match args.format {
         Format::Text => {
@@ -522,12 +515,34 @@ fn write_outputs(args: &RunArgs, outcome: &fleetsim_scenario::RunOutcome) -> any
         }
         Format::Json => outln!("{}", fleetsim_report::json::to_string(outcome)),
     }
-    if let Some(path) = &args.report {
+    write_report_files(args.report.as_deref(), args.junit.as_deref(), outcome)
+}
+
+/// Writes the event log as JSON lines to `path`.
+pub(crate) fn write_events(
+    path: &std::path::Path,
+    outcome: &fleetsim_scenario::RunOutcome,
+) -> anyhow::Result<()> {
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+    );
+    fleetsim_report::jsonl::write_events(&mut f, &outcome.events)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::flush(&mut f).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes the HTML report and the JUnit file asked for.
+pub(crate) fn write_report_files(
+    report: Option<&std::path::Path>,
+    junit: Option<&std::path::Path>,
+    outcome: &fleetsim_scenario::RunOutcome,
+) -> anyhow::Result<()> {
+    if let Some(path) = report {
         std::fs::write(path, fleetsim_report::html::render(outcome))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = junit {
         std::fs::write(path, fleetsim_report::junit::render(outcome))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -51,6 +51,8 @@ pub struct ServerInfo {
 enum Cmd {
     Status(oneshot::Sender<pb::StatusReply>),
     Fault(String, oneshot::Sender<Result<pb::FaultReply, String>>),
+    Faults(oneshot::Sender<pb::FaultsReply>),
+    Clear(String, oneshot::Sender<Result<pb::ClearReply, String>>),
 }
 
 /// A handle on a running live fleet.
@@ -58,6 +60,76 @@ enum Cmd {
 pub struct LiveHandle {
     tx: mpsc::Sender<Cmd>,
     log: EventLog,
+    /// Fired by `Control.Stop`: the drill is over.
+    stop: Arc<tokio::sync::Notify>,
+    /// What the drill's outcome is built from, besides the log.
+    drill: Arc<Drill>,
+}
+
+/// The live fleet as started, for the drill's outcome.
+#[derive(Debug)]
+struct Drill {
+    fleet: Arc<Fleet>,
+    seed: u64,
+    calls: fleetsim_model::Calls,
+    policy: String,
+    stats: Arc<fleetsim_server::Stats>,
+    /// Live only: tokio's clock runs on wall time here.
+    started: Instant,
+}
+
+impl LiveHandle {
+    /// Resolves once `Control.Stop` asked the drill to end.
+    pub async fn stop_requested(&self) {
+        self.stop.notified().await;
+    }
+
+    /// The drill so far as a run: every event, and the faults given live
+    /// (read back from the log, so a report shows them as fault windows).
+    /// It has no expectations.
+    pub fn outcome(&self) -> crate::RunOutcome {
+        let d = &self.drill;
+        let events = self.log.snapshot();
+        let faults = events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::FaultApplied { spec, .. } => Some(Fault {
+                    at: fleetsim_model::Dur(std::time::Duration::from_millis(e.t_ms)),
+                    kind: spec.clone(),
+                    source: 0,
+                }),
+                _ => None,
+            })
+            .collect();
+        let duration_ms = self.log.clock().now_ms();
+        let spec = fleetsim_model::Scenario {
+            name: format!("live drill on {}", d.fleet.name),
+            description: "faults given live with fleetsim ctl".into(),
+            origin: "live".into(),
+            fleet: (*d.fleet).clone(),
+            seed: d.seed,
+            duration: fleetsim_model::Dur(std::time::Duration::from_millis(duration_ms)),
+            faults,
+            expectations: Vec::new(),
+            calls: d.calls.clone(),
+            rerun_args: Vec::new(),
+            scripted_calls: Vec::new(),
+        };
+        crate::RunOutcome {
+            scenario: spec.name.clone(),
+            metrics: crate::Metrics::compute(&spec, &events),
+            seed: d.seed,
+            mode: Mode::Live,
+            policy: d.policy.clone(),
+            duration_ms,
+            events,
+            expectations: Vec::new(),
+            wall_ms: d.started.elapsed().as_secs_f64() * 1000.0,
+            rpcs: d.stats.rpcs.load(std::sync::atomic::Ordering::Relaxed),
+            error: None,
+            spec,
+        }
+    }
 }
 
 /// Starts the fleet on loopback TCP (inside a tokio runtime) and returns a
@@ -103,24 +175,40 @@ pub async fn start_live(
         })
         .collect();
     let log = fut.ctx.log.clone();
+    let drill = Arc::new(Drill {
+        fleet: fleet.clone(),
+        seed: opts.seed,
+        calls: opts.calls.clone(),
+        policy: opts.policy.name().to_string(),
+        stats: fut.ctx.stats.clone(),
+        started: Instant::now(),
+    });
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(actor(fut, rx));
-    Ok((LiveHandle { tx, log }, infos))
+    let stop = Arc::new(tokio::sync::Notify::new());
+    Ok((
+        LiveHandle {
+            tx,
+            log,
+            stop,
+            drill,
+        },
+        infos,
+    ))
 }
 
 async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
-    // Undos scheduled by `for`, in time order, and faults in force.
-    let mut pending: Vec<(Instant, Fault)> = Vec::new();
-    let mut in_force: BTreeMap<String, String> = BTreeMap::new();
+    let mut ledger = Ledger::default();
     loop {
-        let next = pending.first().map(|(t, _)| *t);
+        let next = ledger.pending.first().map(|p| p.when);
         let cmd = tokio::select! {
             biased;
             () = async { if let Some(t) = next { tokio::time::sleep_until(t).await } else { std::future::pending().await } } => {
-                let (_, f) = pending.remove(0);
-                track(&mut in_force, &f.kind);
-                if let Err(e) = fut.apply(&f).await {
-                    tracing::warn!(error = %e, "scheduled undo failed");
+                let p = ledger.pending.remove(0);
+                let now_ms = fut.ctx.log.clock().now_ms();
+                ledger.record(&p.fault.kind, now_ms, p.batch);
+                if let Err(e) = fut.apply(&p.fault).await {
+                    tracing::warn!(error = %e, "scheduled fault failed");
                 }
                 continue;
             }
@@ -129,7 +217,16 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
         match cmd {
             None => break,
             Some(Cmd::Status(reply)) => {
-                let _ = reply.send(status(&fut, &in_force));
+                let _ = reply.send(status(&fut, &ledger));
+            }
+            Some(Cmd::Faults(reply)) => {
+                let _ = reply.send(pb::FaultsReply {
+                    t_ms: fut.ctx.log.clock().now_ms(),
+                    faults: ledger.listed(),
+                });
+            }
+            Some(Cmd::Clear(which, reply)) => {
+                let _ = reply.send(clear(&mut fut, &mut ledger, &which).await);
             }
             Some(Cmd::Fault(action, reply)) => {
                 let faults = match parse_guarded(&fut.fleet, &action) {
@@ -139,10 +236,6 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
                         continue;
                     }
                 };
-                let clock = fut.ctx.log.clock();
-                // Live mode only: wall time (tokio's clock, not paused here).
-                let now = Instant::now();
-                let mut out = pb::FaultReply::default();
                 if let Some(err) = faults
                     .iter()
                     .filter(|f| f.at.0.is_zero())
@@ -151,25 +244,238 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
                     let _ = reply.send(Err(err));
                     continue;
                 }
-                for f in faults {
-                    if f.at.0.is_zero() {
-                        out.applied.push(f.kind.describe());
-                        track(&mut in_force, &f.kind);
-                        if let Err(e) = fut.apply(&f).await {
-                            out.applied.push(format!("failed: {e}"));
-                        }
-                    } else {
-                        out.scheduled
-                            .push(format!("in {}: {}", f.at, f.kind.describe()));
-                        pending.push((now + clock.to_runtime(f.at.0), f));
-                        pending.sort_by_key(|(t, _)| *t);
+                let clock = fut.ctx.log.clock();
+                // Live mode only: wall time (tokio's clock, not paused here).
+                let now = Instant::now();
+                let now_ms = clock.now_ms();
+                let batch = ledger.new_batch();
+                let mut out = pb::FaultReply::default();
+                // What happens now first, so the undos `for` schedules
+                // find the faults they end in force.
+                let (now_faults, later): (Vec<Fault>, Vec<Fault>) =
+                    faults.into_iter().partition(|f| f.at.0.is_zero());
+                for f in now_faults {
+                    out.applied.push(f.kind.describe());
+                    ledger.record(&f.kind, now_ms, batch);
+                    if let Err(e) = fut.apply(&f).await {
+                        out.applied.push(format!("failed: {e}"));
                     }
+                }
+                for f in later {
+                    out.scheduled
+                        .push(format!("in {}: {}", f.at, f.kind.describe()));
+                    ledger.schedule(Pending {
+                        when: now + clock.to_runtime(f.at.0),
+                        at_ms: now_ms + u64::try_from(f.at.0.as_millis()).unwrap_or(u64::MAX),
+                        fault: f,
+                        batch,
+                    });
                 }
                 let _ = reply.send(Ok(out));
             }
         }
     }
     fut.stop();
+}
+
+/// A fault `for` (or a flap) scheduled for later.
+struct Pending {
+    /// When, on tokio's clock.
+    when: Instant,
+    /// When, in emulated ms since the fleet started.
+    at_ms: u64,
+    fault: Fault,
+    /// The `ctl` command it came from.
+    batch: u32,
+}
+
+/// A fault applied live and not yet undone.
+#[derive(Clone, Debug)]
+struct InForce {
+    id: u32,
+    kind: FaultKind,
+    since_ms: u64,
+    /// The `ctl` command it came from: that command's scheduled faults on
+    /// the same slot (its `for`) belong to it.
+    batch: u32,
+}
+
+/// The faults in force and the faults scheduled: the live fleet's one
+/// record of them, kept as data beside the fleet by its owning task.
+#[derive(Default)]
+struct Ledger {
+    in_force: Vec<InForce>,
+    /// In time order.
+    pending: Vec<Pending>,
+    last_id: u32,
+    last_batch: u32,
+}
+
+/// What a fault acts on: a later fault on the same slot replaces or ends
+/// it. `None`: not a lasting fault (heal, operator actions).
+fn slot(kind: &FaultKind) -> Option<String> {
+    Some(match kind {
+        FaultKind::Crash { server }
+        | FaultKind::Stop { server }
+        | FaultKind::Restart { server } => {
+            format!("down {server}")
+        }
+        FaultKind::Partition { .. } => "partition".into(),
+        FaultKind::OneWay { from, to, .. } => format!("one-way {from:?} {to:?}"),
+        FaultKind::Latency { node, .. } => format!("latency {node}"),
+        FaultKind::Stall { node, .. } => format!("stall {node}"),
+        FaultKind::Gray { server, .. } => format!("gray {server}"),
+        FaultKind::Hang { server, .. } => format!("hang {server}"),
+        FaultKind::ClockOffset { server, .. } => format!("clock {server}"),
+        FaultKind::Heal
+        | FaultKind::ActivateBackup { .. }
+        | FaultKind::ManualFailback { .. }
+        | FaultKind::ConfigChange { .. }
+        | FaultKind::RebootPhone { .. } => return None,
+    })
+}
+
+/// A fault of the links between nodes, which `heal` clears.
+fn is_link(kind: &FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::Partition { .. }
+            | FaultKind::OneWay { .. }
+            | FaultKind::Latency { .. }
+            | FaultKind::Stall { .. }
+    )
+}
+
+impl Ledger {
+    fn new_batch(&mut self) -> u32 {
+        self.last_batch += 1;
+        self.last_batch
+    }
+
+    fn schedule(&mut self, p: Pending) {
+        self.pending.push(p);
+        self.pending.sort_by_key(|p| p.when);
+    }
+
+    /// Notes `kind`, applied at `now_ms` by command `batch`: it ends the
+    /// fault on its slot, or replaces it (and that fault's scheduled end).
+    fn record(&mut self, kind: &FaultKind, now_ms: u64, batch: u32) {
+        if matches!(kind, FaultKind::Heal) {
+            self.in_force.retain(|f| {
+                !matches!(
+                    f.kind,
+                    FaultKind::Partition { .. } | FaultKind::OneWay { .. }
+                )
+            });
+            return;
+        }
+        let Some(slot) = slot(kind) else { return };
+        if let Some(i) = self.in_force.iter().position(|f| slot_of(f) == slot) {
+            let old = self.in_force.remove(i);
+            if old.batch != batch {
+                self.cancel(&old);
+            }
+        }
+        if !kind.ends_a_fault() {
+            self.last_id += 1;
+            self.in_force.push(InForce {
+                id: self.last_id,
+                kind: kind.clone(),
+                since_ms: now_ms,
+                batch,
+            });
+        }
+    }
+
+    /// Drops what `f`'s command scheduled on its slot (its `for`).
+    fn cancel(&mut self, f: &InForce) {
+        let mine = slot_of(f);
+        self.pending
+            .retain(|p| p.batch != f.batch || slot(&p.fault.kind).as_deref() != Some(&mine));
+    }
+
+    /// When `f`'s scheduled end comes, in emulated ms, if it has one.
+    fn until_ms(&self, f: &InForce) -> Option<u64> {
+        let mine = slot_of(f);
+        self.pending
+            .iter()
+            .find(|p| {
+                p.batch == f.batch
+                    && p.fault.kind.ends_a_fault()
+                    && slot(&p.fault.kind).as_deref() == Some(&mine)
+            })
+            .map(|p| p.at_ms)
+    }
+
+    fn listed(&self) -> Vec<pb::FaultInForce> {
+        self.in_force.iter().map(|f| self.entry(f)).collect()
+    }
+
+    fn entry(&self, f: &InForce) -> pb::FaultInForce {
+        pb::FaultInForce {
+            id: f.id,
+            what: f.kind.describe(),
+            since_ms: f.since_ms,
+            until_ms: self.until_ms(f).unwrap_or(0),
+            link: is_link(&f.kind),
+        }
+    }
+}
+
+fn slot_of(f: &InForce) -> String {
+    slot(&f.kind).unwrap_or_default()
+}
+
+/// Undoes the faults in force `which` names: an id (`3` or `#3`), `all`,
+/// or `links`; cancels what their commands scheduled on them.
+async fn clear(
+    fut: &mut FleetUnderTest,
+    ledger: &mut Ledger,
+    which: &str,
+) -> Result<pb::ClearReply, String> {
+    let which = which.trim();
+    let chosen: Vec<InForce> = match which {
+        "all" => ledger.in_force.clone(),
+        "links" => ledger
+            .in_force
+            .iter()
+            .filter(|f| is_link(&f.kind))
+            .cloned()
+            .collect(),
+        id => {
+            let n: u32 = id.trim_start_matches('#').parse().map_err(|_| {
+                format!("{id:?} is not a fault id: give an id from `fleetsim ctl faults`, or `all`")
+            })?;
+            let f = ledger.in_force.iter().find(|f| f.id == n).ok_or_else(|| {
+                format!("no fault #{n} is in force; `fleetsim ctl faults` lists those that are")
+            })?;
+            vec![f.clone()]
+        }
+    };
+    let mut out = pb::ClearReply::default();
+    // Newest first: undo in the reverse of the order applied.
+    for f in chosen.iter().rev() {
+        let Some(undo) = f.kind.undo() else { continue };
+        ledger.cancel(f);
+        let now_ms = fut.ctx.log.clock().now_ms();
+        ledger.record(&undo, now_ms, f.batch);
+        out.cleared.push(format!(
+            "#{} {}: undone ({})",
+            f.id,
+            f.kind.describe(),
+            undo.describe()
+        ));
+        let undo = Fault {
+            at: fleetsim_model::Dur::ZERO,
+            kind: undo,
+            source: 0,
+        };
+        if let Err(e) = fut.apply(&undo).await {
+            out.cleared.push(format!("failed: {e}"));
+        }
+    }
+    out.left = ledger.listed();
+    Ok(out)
 }
 
 /// The most bytes of a fault action taken over the control API.
@@ -208,30 +514,6 @@ fn refuse(fut: &FleetUnderTest, kind: &FaultKind) -> Option<String> {
     }
 }
 
-/// Keeps the list of faults in force, keyed by what they act on.
-fn track(in_force: &mut BTreeMap<String, String>, kind: &FaultKind) {
-    let key = match kind {
-        FaultKind::Partition { .. } | FaultKind::Heal => "partition".to_string(),
-        FaultKind::OneWay { from, to, .. } => format!("one-way {from:?}→{to:?}"),
-        FaultKind::Restart { server }
-        | FaultKind::Crash { server }
-        | FaultKind::Stop { server } => format!("down {server}"),
-        other => format!(
-            "{} {:?}",
-            other.server().unwrap_or("network"),
-            std::mem::discriminant(other)
-        ),
-    };
-    let ends = kind.ends_a_fault() || kind.undo().is_none();
-    if matches!(kind, FaultKind::Heal) {
-        in_force.retain(|k, _| !k.starts_with("partition") && !k.starts_with("one-way"));
-    } else if ends {
-        in_force.remove(&key);
-    } else {
-        in_force.insert(key, kind.describe());
-    }
-}
-
 /// A server's peer timers in emulated milliseconds (live time runs
 /// `speed` times faster than the wall clock).
 fn peer_timers(
@@ -250,7 +532,7 @@ fn peer_timers(
         .collect()
 }
 
-fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::StatusReply {
+fn status(fut: &FleetUnderTest, ledger: &Ledger) -> pb::StatusReply {
     let clock = fut.ctx.log.clock();
     let mut where_: BTreeMap<String, (String, bool)> = BTreeMap::new();
     let mut servers = Vec::new();
@@ -313,7 +595,11 @@ fn status(fut: &FleetUnderTest, in_force: &BTreeMap<String, String>) -> pb::Stat
         fleet: fut.fleet.name.clone(),
         servers,
         phones,
-        faults: in_force.values().cloned().collect(),
+        faults: ledger
+            .in_force
+            .iter()
+            .map(|f| format!("#{} {}", f.id, f.kind.describe()))
+            .collect(),
         failover_after_ms: fut.fleet.timers.failover_after.as_millis(),
         failback_after_ms: fut.fleet.timers.failback_after.as_millis(),
     }
@@ -407,6 +693,52 @@ impl pb::control_server::Control for ControlSvc {
         Ok(Response::new(stream))
     }
 
+    async fn stop(&self, req: Request<pb::StopRequest>) -> Result<Response<pb::StopReply>, Status> {
+        self.check(&req)?;
+        self.fleet.stop.notify_one();
+        Ok(Response::new(pb::StopReply {}))
+    }
+
+    async fn faults(
+        &self,
+        req: Request<pb::FaultsRequest>,
+    ) -> Result<Response<pb::FaultsReply>, Status> {
+        self.check(&req)?;
+        let (tx, rx) = oneshot::channel();
+        self.fleet
+            .tx
+            .send(Cmd::Faults(tx))
+            .await
+            .map_err(|_| Status::unavailable("the fleet has stopped"))?;
+        rx.await
+            .map(Response::new)
+            .map_err(|_| Status::unavailable("the fleet has stopped"))
+    }
+
+    async fn clear(
+        &self,
+        req: Request<pb::ClearRequest>,
+    ) -> Result<Response<pb::ClearReply>, Status> {
+        self.check(&req)?;
+        let which = req.into_inner().which;
+        if which.len() > 64 {
+            return Err(Status::invalid_argument(
+                "give a fault id from `fleetsim ctl faults`, `all` or `links`",
+            ));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.fleet
+            .tx
+            .send(Cmd::Clear(which, tx))
+            .await
+            .map_err(|_| Status::unavailable("the fleet has stopped"))?;
+        match rx.await {
+            Ok(Ok(r)) => Ok(Response::new(r)),
+            Ok(Err(e)) => Err(Status::invalid_argument(e)),
+            Err(_) => Err(Status::unavailable("the fleet has stopped")),
+        }
+    }
+
     async fn fault(
         &self,
         req: Request<pb::FaultRequest>,
@@ -456,7 +788,18 @@ pub async fn serve_control(
     addr: SocketAddr,
     token: Option<String>,
 ) -> Result<(), String> {
-    if token.as_deref().is_some_and(blank_token) {
+    let listener = bind_control(addr, token.as_deref()).await?;
+    serve_control_on(handle, listener, token).await
+}
+
+/// Binds the control API's port, so that a caller can announce the fleet
+/// only once every port is its own. Refuses a blank token, and a
+/// non-loopback address without a token; a port in use is named.
+pub async fn bind_control(
+    addr: SocketAddr,
+    token: Option<&str>,
+) -> Result<tokio::net::TcpListener, String> {
+    if token.is_some_and(blank_token) {
         return Err("refusing a blank control API token: give a non-empty --token".into());
     }
     if !addr.ip().is_loopback() && token.is_none() {
@@ -464,9 +807,29 @@ pub async fn serve_control(
             "refusing to serve the control API on {addr} without a token: set --token (or bind 127.0.0.1)"
         ));
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot bind control API on {addr}: {e}"))?;
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "port {} of the control API ({addr}) is in use (another `fleetsim up`?): stop what holds it, or give another --control ADDR",
+                addr.port()
+            )
+        } else {
+            format!("cannot bind the control API on {addr}: {e}")
+        }
+    })
+}
+
+/// Serves `Control`, reflection (v1 and v1alpha) and `grpc.health.v1` on a
+/// listener from [`bind_control`] until the runtime ends; with `token`,
+/// every call but a health check needs it.
+pub async fn serve_control_on(
+    handle: LiveHandle,
+    listener: tokio::net::TcpListener,
+    token: Option<String>,
+) -> Result<(), String> {
+    if token.as_deref().is_some_and(blank_token) {
+        return Err("refusing a blank control API token: give a non-empty --token".into());
+    }
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let svc = pb::control_server::ControlServer::new(ControlSvc::new(handle, token.clone()));
     let auth = move |req: Request<()>| authorize(token.as_deref(), req.metadata()).map(|()| req);
