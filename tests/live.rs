@@ -449,6 +449,17 @@ mod control {
         }
         assert!(screen.starts_with("fleet "), "{screen}");
         assert!(screen.contains("registered"), "{screen}");
+        // Joined after the start, it still tells the drill from its beginning.
+        let mut screens = 1;
+        while !screen.contains("starts as primary") && screens < 4 {
+            if out.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            screens += usize::from(line.starts_with("fleet "));
+            screen.push_str(&line);
+            line.clear();
+        }
+        assert!(screen.contains("starts as primary"), "{screen}");
         stop_tx.send(()).unwrap();
         fleet.join().unwrap();
         let mut rest = String::new();

@@ -807,8 +807,20 @@ pub(crate) fn watch(conn: Conn, once: bool, filter: &[String]) -> anyhow::Result
         .build()?;
     rt.block_on(async move {
         let mut client = connect(&conn).await?;
-        let screen = std::sync::Arc::new(std::sync::Mutex::new(Screen::new(filter)));
         let mut stream = client.watch(pb::WatchRequest {}).await?.into_inner();
+        // The drill so far (the stream sends it first) before the first screen.
+        let first = client.status(pb::StatusRequest {}).await?.into_inner();
+        let mut history = Screen::new(filter);
+        while history.len() < first.events as usize {
+            match stream.message().await {
+                Ok(Some(line)) => match serde_json::from_str(&line.json) {
+                    Ok(e) => history.push(e),
+                    Err(_) => break,
+                },
+                _ => break,
+            }
+        }
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(history));
         let sink = screen.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = stream.message().await {

@@ -58,6 +58,11 @@ impl Screen {
         self.events.push(e);
     }
 
+    /// Events noted so far.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
     /// The whole screen for `status`.
     pub(crate) fn render(&self, s: &pb::StatusReply, p: &Paint) -> String {
         let mut o = String::new();
@@ -77,8 +82,16 @@ impl Screen {
         self.counters(&mut o, s, p);
         timers(&mut o, s, p);
         let lines = explain(None, &self.events, false, p);
-        self.milestones(&mut o, &lines);
-        self.tail(&mut o, &lines);
+        // The fleet coming up is no milestone: pinning starts at the first fault.
+        let from = lines
+            .iter()
+            .find(|l| l.kind == "fault-applied")
+            .map_or(u64::MAX, |l| l.first);
+        let (pinned, rest): (Vec<&Line>, Vec<&Line>) = lines
+            .iter()
+            .partition(|l| MILESTONES.contains(&l.kind) && l.first >= from);
+        milestones(&mut o, &pinned);
+        self.tail(&mut o, &rest);
         o
     }
 
@@ -121,22 +134,8 @@ impl Screen {
             .count()
     }
 
-    fn milestones(&self, o: &mut String, lines: &[Line]) {
-        let pinned: Vec<&Line> = lines.iter().filter(|l| is_milestone(l)).collect();
-        let _ = writeln!(o, "\n  milestones");
-        if pinned.is_empty() {
-            let _ = writeln!(o, "    none yet");
-        }
-        for l in &pinned[pinned.len().saturating_sub(PINNED)..] {
-            let _ = writeln!(o, "    {}", line(l));
-        }
-    }
-
-    fn tail(&self, o: &mut String, lines: &[Line]) {
-        let rest: Vec<&Line> = lines
-            .iter()
-            .filter(|l| !is_milestone(l) && self.shows(l))
-            .collect();
+    fn tail(&self, o: &mut String, lines: &[&Line]) {
+        let rest: Vec<&&Line> = lines.iter().filter(|l| self.shows(l)).collect();
         if rest.is_empty() {
             return;
         }
@@ -161,8 +160,14 @@ impl Screen {
     }
 }
 
-fn is_milestone(l: &Line) -> bool {
-    MILESTONES.contains(&l.kind)
+fn milestones(o: &mut String, pinned: &[&Line]) {
+    let _ = writeln!(o, "\n  milestones");
+    if pinned.is_empty() {
+        let _ = writeln!(o, "    none yet");
+    }
+    for l in &pinned[pinned.len().saturating_sub(PINNED)..] {
+        let _ = writeln!(o, "    {}", line(l));
+    }
 }
 
 fn line(l: &Line) -> String {
@@ -347,6 +352,23 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("refused guest registrations"), "{text}");
+    }
+
+    #[test]
+    fn the_fleet_coming_up_is_no_milestone_pinning_starts_at_the_first_fault() {
+        let mut screen = Screen::new(&[]);
+        screen.push(at(
+            0,
+            "secondary",
+            Event::ServerStarted {
+                role: "secondary".into(),
+                incarnation: 1,
+            },
+        ));
+        let text = screen.render(&status(1_000, vec![]), &Paint(false));
+        let milestones = text.split("  milestones").nth(1).unwrap();
+        assert!(milestones.starts_with("\n    none yet"), "{text}");
+        assert!(text.contains("starts as secondary"), "{text}");
     }
 
     #[test]

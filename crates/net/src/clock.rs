@@ -134,13 +134,13 @@ impl EventLog {
             event,
         };
         tracing::info!(t_ms = rec.t_ms, server = %rec.server, event = rec.kind(), "{:?}", rec.event);
+        // Sent and kept under one lock, so a watcher joining now gets each
+        // event once: in its history or from the stream.
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         if self.tx.receiver_count() > 0 {
             let _ = self.tx.send(rec.clone());
         }
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(rec);
+        events.push(rec);
     }
 
     /// Whether `event` belongs in the log: a call ends once (see
@@ -160,6 +160,18 @@ impl EventLog {
     /// Every event from now on (for live watchers).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<EventRecord> {
         self.tx.subscribe()
+    }
+
+    /// Every event so far, and every event from now on: none lost or
+    /// repeated between the two (a watcher joining a drill midway).
+    pub fn history_and_subscribe(
+        &self,
+    ) -> (
+        Vec<EventRecord>,
+        tokio::sync::broadcast::Receiver<EventRecord>,
+    ) {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        (events.clone(), self.tx.subscribe())
     }
 
     /// A copy of every event so far.

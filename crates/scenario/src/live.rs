@@ -600,6 +600,7 @@ fn status(fut: &FleetUnderTest, ledger: &Ledger) -> pb::StatusReply {
             .iter()
             .map(|f| format!("#{} {}", f.id, f.kind.describe()))
             .collect(),
+        events: fut.ctx.log.len() as u64,
         failover_after_ms: fut.fleet.timers.failover_after.as_millis(),
         failback_after_ms: fut.fleet.timers.failback_after.as_millis(),
     }
@@ -673,9 +674,16 @@ impl pb::control_server::Control for ControlSvc {
         req: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         self.check(&req)?;
-        let mut rx = self.fleet.log.subscribe();
+        // The drill so far first, then each event as it comes.
+        let (history, mut rx) = self.fleet.log.history_and_subscribe();
         let stream = async_stream(
             move |tx: mpsc::Sender<Result<pb::EventLine, Status>>| async move {
+                for e in history {
+                    let json = serde_json::to_string(&e).unwrap_or_default();
+                    if tx.send(Ok(pb::EventLine { json })).await.is_err() {
+                        return;
+                    }
+                }
                 loop {
                     match rx.recv().await {
                         Ok(e) => {
