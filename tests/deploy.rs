@@ -249,7 +249,11 @@ fn the_sweep_job_run_at_every_completion_index_merges_to_the_unsharded_summary()
         .map(|k| format!("part-{k}.json"))
         .filter(|p| dir.join(p).exists())
         .collect();
-    assert_eq!(written.len(), shards, "part files named by shard: {written:?}");
+    assert_eq!(
+        written.len(),
+        shards,
+        "part files named by shard: {written:?}"
+    );
 
     let merged = sh_with_fleetsim(&block(&merge, "- |"), &[("PARTS", parts)]);
     let whole = fleetsim_out(&["sweep", &scenario, "--seeds", &seeds]);
