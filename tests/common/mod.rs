@@ -159,16 +159,23 @@ pub fn run_as_printed(cmd: &str) -> Output {
 /// [`run_as_printed`] with `env` set, and no FLEETSIM_CONTROL or
 /// FLEETSIM_TOKEN unless `env` sets them (as in a fresh terminal).
 pub fn run_as_printed_with(cmd: &str, env: &[(&str, &str)]) -> Output {
-    let bin = Path::new(env!("CARGO_BIN_EXE_fleetsim")).parent().unwrap();
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![bin.to_path_buf()];
-    dirs.extend(std::env::split_paths(&path));
     assert!(
         cmd.starts_with("fleetsim "),
         "not a fleetsim command: {cmd}"
     );
+    sh_with_fleetsim(cmd, env)
+}
+
+/// Runs `script` through `sh -c` (as a user's shell or a container's
+/// `/bin/sh -c` would) with this build first on PATH, `env` set, and no
+/// FLEETSIM_CONTROL or FLEETSIM_TOKEN unless `env` sets them.
+pub fn sh_with_fleetsim(script: &str, env: &[(&str, &str)]) -> Output {
+    let bin = Path::new(env!("CARGO_BIN_EXE_fleetsim")).parent().unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
     Command::new("sh")
-        .args(["-c", cmd])
+        .args(["-c", script])
         .env("PATH", std::env::join_paths(dirs).unwrap())
         .env("NO_COLOR", "1")
         .env_remove("FLEETSIM_CONTROL")
