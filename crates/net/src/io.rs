@@ -40,7 +40,10 @@ pub(crate) struct Link {
 pub struct FaultIo {
     io: Box<dyn Io>,
     /// Tokens of the incarnations at either end: when one fires, the
-    /// connection is reset.
+    /// connection is reset. Checked at every read and write; waited on
+    /// (`guards`) only while the connection has to wait anyway, so the
+    /// busy path takes no waker registration.
+    tokens: Vec<CancellationToken>,
     guards: Vec<Pin<Box<WaitForCancellationFutureOwned>>>,
     link: Option<Link>,
     reset: bool,
@@ -77,6 +80,7 @@ impl FaultIo {
     ) -> FaultIo {
         FaultIo {
             io,
+            tokens: tokens.iter().map(|t| (*t).clone()).collect(),
             guards: tokens
                 .iter()
                 .map(|t| Box::pin((*t).clone().cancelled_owned()))
@@ -91,19 +95,11 @@ impl FaultIo {
 
     /// Ready(Err) when reset, Pending while the direction is held, Ready(Ok) to go on.
     fn check(&mut self, cx: &mut Context<'_>, dir: Dir) -> Poll<io::Result<()>> {
-        if !self.reset {
-            for g in &mut self.guards {
-                if g.as_mut().poll(cx).is_ready() {
-                    self.reset = true;
-                    break;
-                }
-            }
+        if !self.reset && self.tokens.iter().any(CancellationToken::is_cancelled) {
+            self.reset = true;
         }
         if self.reset {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                "peer crashed",
-            )));
+            return Poll::Ready(Err(reset()));
         }
         if let Some(l) = &self.link {
             let (src, dst) = match dir {
@@ -115,6 +111,25 @@ impl FaultIo {
             }
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// On the way out with `Pending`: waits on the tokens too, so a crash
+    /// wakes the connection. Whether one has fired meanwhile.
+    fn arm(&mut self, cx: &mut Context<'_>) -> bool {
+        for g in &mut self.guards {
+            if g.as_mut().poll(cx).is_ready() {
+                self.reset = true;
+            }
+        }
+        self.reset
+    }
+
+    /// `p`, or the reset if a token fired while `p` would wait.
+    fn or_reset<T>(&mut self, cx: &mut Context<'_>, p: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if p.is_pending() && self.arm(cx) {
+            return Poll::Ready(Err(reset()));
+        }
+        p
     }
 
     /// Whether the link has no latency now (no jitter drawn).
@@ -198,6 +213,14 @@ impl AsyncRead for FaultIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let p = this.read(cx, buf);
+        this.or_reset(cx, p)
+    }
+}
+
+impl FaultIo {
+    fn read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self;
         checked!(this, cx, Dir::In);
         if this.inbox.is_empty() && this.next_delay_is_zero() {
             return Pin::new(&mut this.io).poll_read(cx, buf);
@@ -224,6 +247,30 @@ impl AsyncWrite for FaultIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let p = this.write(cx, buf);
+        this.or_reset(cx, p)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let p = this.flush(cx);
+        this.or_reset(cx, p)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let p = this.shutdown(cx);
+        // A connection reset while closing has nothing left to close.
+        if p.is_pending() && this.arm(cx) {
+            return Poll::Ready(Ok(()));
+        }
+        p
+    }
+}
+
+impl FaultIo {
+    fn write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self;
         checked!(this, cx, Dir::Out);
         if this.outbox.is_empty() && this.next_delay_is_zero() {
             return Pin::new(&mut this.io).poll_write(cx, buf);
@@ -244,8 +291,8 @@ impl AsyncWrite for FaultIo {
         Poll::Ready(Ok(buf.len()))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
+    fn flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self;
         checked!(this, cx, Dir::Out);
         match this.send_out(cx) {
             Poll::Ready(Ok(())) => Pin::new(&mut this.io).poll_flush(cx),
@@ -253,8 +300,8 @@ impl AsyncWrite for FaultIo {
         }
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
+    fn shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self;
         match this.check(cx, Dir::Out) {
             // A reset connection has nothing left to close.
             Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
@@ -266,6 +313,10 @@ impl AsyncWrite for FaultIo {
             },
         }
     }
+}
+
+fn reset() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "peer crashed")
 }
 
 impl tonic::transport::server::Connected for FaultIo {
