@@ -601,3 +601,105 @@ fn ctrl_c_ends_the_drill_and_up_writes_its_event_log() {
     let log = std::fs::read_to_string(&events).unwrap();
     assert!(log.contains(r#""fault":"crash secondary""#), "{log}");
 }
+
+#[test]
+fn the_live_page_shows_the_drill_so_far_and_then_the_fault_applied_with_ctl() {
+    let dir = temp_dir("live-page");
+    let http = format!("127.0.0.1:{}", free_port());
+    let up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10", "--http", &http],
+        &[],
+    );
+    let url = up.page_url();
+    assert_eq!(url, format!("http://{http}/"));
+    assert!(
+        up.banner.contains(&format!("open {url} in a browser")),
+        "{}",
+        up.banner
+    );
+    let (status, before) = http_get(&url);
+    assert_eq!(status, 200, "{before}");
+    // The report `--report` writes, with the script that keeps it current.
+    assert!(before.contains("<title>fleetsim · live drill on small</title>"));
+    assert!(
+        before.contains("fleet small (2 servers, 4 phones)"),
+        "{before}"
+    );
+    assert!(
+        before.contains(r#"<tr class="k-"#),
+        "no timeline entry: {before}"
+    );
+    assert!(before.contains("fetch('/report'"), "{before}");
+    assert!(!before.contains("k-fault-applied\"><td"), "{before}");
+
+    let crash = up.fleetsim(&["ctl", "--control", &up.control, "crash", "primary"], &[]);
+    assert!(ok_stdout(&crash).contains("applied: crash primary"));
+    let (status, after) = http_get(&format!("{url}report"));
+    assert_eq!(status, 200);
+    assert!(
+        after.contains(r#"<tr class="k-fault-applied">"#) && after.contains("crash primary"),
+        "{after}"
+    );
+    assert!(
+        !after.contains("fetch('/report'"),
+        "/report is the report alone"
+    );
+    assert_eq!(http_get(&format!("{url}nothing-here")).0, 404);
+}
+
+#[test]
+fn a_live_page_with_a_token_needs_it_and_the_banner_never_shows_it() {
+    let dir = temp_dir("live-page-token");
+    let http = format!("127.0.0.1:{}", free_port());
+    let up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10", "--http", &http],
+        &[("FLEETSIM_TOKEN", "s3cret")],
+    );
+    assert!(!up.banner.contains("s3cret"), "{}", up.banner);
+    let url = up.page_url();
+    assert_eq!(http_get(&url).0, 401);
+    assert_eq!(http_get(&format!("{url}?token=wrong")).0, 401);
+    let (status, page) = http_get(&format!("{url}?token=s3cret"));
+    assert_eq!(status, 200);
+    assert!(page.contains("live drill on small"));
+}
+
+#[test]
+fn a_live_page_off_loopback_without_a_token_is_refused() {
+    let dir = temp_dir("live-page-open");
+    let port = free_ports(4);
+    let mut cmd = fleetsim();
+    cmd.arg("up")
+        .arg(small_fleet_file(&dir))
+        .args(["--control", &format!("127.0.0.1:{port}")])
+        .args(["--base-port", &(port + 1).to_string()])
+        .args(["--http", &format!("0.0.0.0:{}", port + 3)])
+        .env_remove("FLEETSIM_TOKEN");
+    let (code, err) = exit_code_within(cmd, 20);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("live page") && err.contains("token"), "{err}");
+}
+
+#[test]
+fn a_live_page_port_in_use_is_a_usage_error_naming_the_port() {
+    let dir = temp_dir("live-page-in-use");
+    let port = free_ports(4);
+    let held = std::net::TcpListener::bind(("127.0.0.1", port + 3)).unwrap();
+    let mut cmd = fleetsim();
+    cmd.arg("up")
+        .arg(small_fleet_file(&dir))
+        .args(["--control", &format!("127.0.0.1:{port}")])
+        .args(["--base-port", &(port + 1).to_string()])
+        .args(["--http", &format!("127.0.0.1:{}", port + 3)])
+        .env_remove("FLEETSIM_TOKEN");
+    let (code, out, err) = outcome_within(cmd, 20);
+    drop(held);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("port {}", port + 3)), "{err}");
+    assert!(
+        !out.contains("is up"),
+        "announced a fleet it could not serve: {out}"
+    );
+}

@@ -749,6 +749,17 @@ impl Up {
 }
 
 impl Up {
+    /// The live page's URL as its banner gives it (`up --http`), e.g.
+    /// `http://127.0.0.1:PORT/`; panics if it printed none.
+    pub fn page_url(&self) -> String {
+        self.banner
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("live page"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no live page in the banner:\n{}", self.banner))
+            .to_string()
+    }
+
     /// Sends it SIGINT, as Ctrl-C in its terminal would.
     pub fn interrupt(&self) {
         let pid = self.child.id().to_string();
@@ -774,4 +785,28 @@ impl Drop for Up {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `GET url` (plain `http://HOST:PORT/PATH`) over a fresh connection:
+/// the status code and the body. Enough HTTP/1.1 for the live page, with
+/// no client library; a test that hangs on it fails after 10 s.
+pub fn http_get(url: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a whole HTTP reply");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
 }

@@ -37,9 +37,14 @@ pub(crate) struct UpArgs {
     /// Address of the control API (loopback unless --token is set).
     #[arg(long, env = "FLEETSIM_CONTROL", value_name = "ADDR", default_value = DEFAULT_CONTROL)]
     control: SocketAddr,
-    /// Token the control API requires.
+    /// Token the control API requires (and the live page, if --http).
     #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Serve the drill so far as a live HTML page on ADDR (the report
+    /// --report writes at the end, refreshed every second); loopback
+    /// unless --token is set, which the page then requires as ?token=.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
     /// Emulated seconds per wall second (60: the 3-minute rule takes 3 s).
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
@@ -122,6 +127,15 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    if let Some(http) = args.http
+        && !http.ip().is_loopback()
+        && args.token.is_none()
+    {
+        eprintln!(
+            "error: the live page binds {http} only with a token: set --token or FLEETSIM_TOKEN, or bind 127.0.0.1"
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     // Checked before the fleet starts: a drill must not end with nowhere to write.
     for (flag, path) in [
         ("--events", &args.events),
@@ -151,7 +165,8 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             policy: args.policy.clone(),
         };
         // Every port is bound before the fleet is announced: the control
-        // API's first, then each server's (start_live awaits each bind).
+        // API's first, the live page's, then each server's (start_live
+        // awaits each bind).
         let listener = match bind_control(args.control, args.token.as_deref()).await {
             Ok(l) => l,
             Err(e) => {
@@ -159,6 +174,18 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(BAD_INPUT));
             }
         };
+        let page = match args.http {
+            Some(addr) => match crate::page::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(BAD_INPUT));
+                }
+            },
+            None => None,
+        };
+        // The address as bound: port 0 becomes the one the kernel chose.
+        let page_addr = page.as_ref().and_then(|l| l.local_addr().ok());
         let (handle, servers) = match start_live(fleet.clone(), &opts).await {
             Ok(started) => started,
             Err(RunError::Start(StartError::Bind { server, source })) => {
@@ -200,6 +227,16 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 ""
             }
         );
+        if let Some(addr) = page_addr {
+            outln!(
+                "  live page      http://{addr}/{}",
+                if args.token.is_some() {
+                    " (token required: ?token=)"
+                } else {
+                    ""
+                }
+            );
+        }
         // Hints repeat the flags given, so each works pasted as printed;
         // the token goes by its variable's name, never by its value.
         let conn = format!(
@@ -232,12 +269,26 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             outln!("  fleetsim ctl {conn} restart {name}");
             outln!("  grpcurl -plaintext 127.0.0.1:{} list", first.port);
         }
+        if let Some(addr) = page_addr {
+            if args.token.is_some() {
+                outln!("  open http://{addr}/?token=TOKEN in a browser, TOKEN being $FLEETSIM_TOKEN");
+            } else {
+                outln!("  open http://{addr}/ in a browser");
+            }
+        }
         outln!("\nCtrl-C stops the fleet.");
         let control = tokio::spawn(serve_control_on(
             handle.clone(),
             listener,
             args.token.clone(),
         ));
+        if let Some(listener) = page {
+            tokio::spawn(crate::page::serve(
+                handle.clone(),
+                listener,
+                args.token.clone(),
+            ));
+        }
         tokio::select! {
             biased;
             _ = tokio::signal::ctrl_c() => outln!("\nstopping"),

@@ -40,6 +40,7 @@ mod chaos;
 mod conform;
 mod files;
 mod live;
+mod page;
 mod policy;
 mod regress;
 mod screen;
