@@ -319,6 +319,18 @@ fn a_scenario_without_expectations_says_nothing_was_checked_in_every_view() {
     );
     assert_eq!(junit_counts(&v.junit), (1, 0, 0));
     assert_eq!(junit_attr(&v.junit, "skipped"), 1);
+    // No green badge on the HTML report either.
+    let html = dir.join("unchecked.html");
+    let out = fleetsim_out(&[
+        "run",
+        s.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("NOTHING CHECKED</span></h1>"), "{html}");
+    assert!(!html.contains(">PASSED<"));
 }
 
 #[test]
