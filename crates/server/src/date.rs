@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -34,6 +35,9 @@ pub(crate) fn http_date(elapsed: Duration, offset_ms: i64) -> String {
 pub(crate) struct DateLayer {
     net: Net,
     server: String,
+    /// The last date made, by the second it names: an HTTP date has one
+    /// second's resolution, so most answers reuse it.
+    last: Arc<Mutex<Option<(u64, http::HeaderValue)>>>,
 }
 
 impl DateLayer {
@@ -42,12 +46,24 @@ impl DateLayer {
         DateLayer {
             net,
             server: server.to_string(),
+            last: Arc::default(),
         }
     }
 
     fn header(&self) -> http::HeaderValue {
-        let date = http_date(self.net.elapsed(), self.net.clock_offset(&self.server));
-        http::HeaderValue::from_str(&date).expect("an HTTP date is a valid header value")
+        let elapsed = self.net.elapsed();
+        let offset_ms = self.net.clock_offset(&self.server);
+        let second = (elapsed.as_millis() as i128 + i128::from(offset_ms)).div_euclid(1000) as u64;
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((s, v)) = last.as_ref()
+            && *s == second
+        {
+            return v.clone();
+        }
+        let date = http_date(elapsed, offset_ms);
+        let v = http::HeaderValue::from_str(&date).expect("an HTTP date is a valid header value");
+        *last = Some((second, v.clone()));
+        v
     }
 }
 
