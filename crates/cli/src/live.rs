@@ -15,8 +15,8 @@ use fleetsim_scenario::RunError;
 use fleetsim_scenario::live::{
     LiveOptions, bind_control, blank_token, serve_control_on, start_live_with,
 };
-use std::sync::Arc;
 use fleetsim_server::StartError;
+use std::sync::Arc;
 use tonic::transport::Channel;
 
 use crate::BAD_INPUT;
@@ -154,9 +154,18 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     // listening) before the fleet's phones start.
     let members = if args.processes {
         let dir = std::env::temp_dir().join(format!("fleetsim-up-{}", std::process::id()));
-        let sup = match fleet_text(&args.fleet).map_err(anyhow::Error::msg).and_then(|text| {
-            crate::node::Supervisor::new(&mut fleet, &text, &dir, args.base_port, args.speed, args.seed)
-        }) {
+        let sup = match fleet_text(&args.fleet)
+            .map_err(anyhow::Error::msg)
+            .and_then(|text| {
+                crate::node::Supervisor::new(
+                    &mut fleet,
+                    &text,
+                    &dir,
+                    args.base_port,
+                    args.speed,
+                    args.seed,
+                )
+            }) {
             Ok(s) => Arc::new(s),
             Err(e) => {
                 eprintln!("error: {e}");

@@ -39,6 +39,10 @@ pub(crate) struct NodeArgs {
     /// Incarnation of this process (1, then +1 per restart; set by `up --processes`).
     #[arg(long, default_value_t = 1, hide = true)]
     incarnation: u64,
+    /// Also stop when stdin closes: set by `up --processes`, so a member
+    /// never outlives its supervisor (even one killed by SIGKILL).
+    #[arg(long, hide = true)]
+    until_stdin_closes: bool,
 }
 
 /// `fleetsim node`: serves one member until SIGTERM or Ctrl-C.
@@ -141,13 +145,20 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             fleet.name,
             SocketAddr::new(listen.ip(), port)
         );
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let (orphaned_tx, mut orphaned) = tokio::sync::oneshot::channel::<()>();
+        if args.until_stdin_closes {
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                let _ = orphaned_tx.send(());
+            });
+        }
         loop {
             tokio::select! {
                 biased;
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
+                _ = &mut orphaned, if args.until_stdin_closes => break,
                 e = events.recv() => match e {
                     Ok(rec) => {
                         let line = serde_json::to_string(&rec)?;
@@ -176,6 +187,8 @@ struct Sink {
 /// One member process and what is known of it.
 #[derive(Debug)]
 struct Proc {
+    /// Its stdin stays open (held by the child handle) while this process
+    /// lives; the member stops when it closes.
     child: Option<Child>,
     incarnation: u64,
 }
@@ -265,7 +278,8 @@ impl Supervisor {
             .args(["--speed", &self.speed.to_string()])
             .args(["--seed", &self.seed.to_string()])
             .args(["--incarnation", &incarnation.to_string()])
-            .stdin(Stdio::null())
+            .arg("--until-stdin-closes")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start a process for {name}: {e}"))?;
@@ -360,7 +374,10 @@ impl fleetsim_scenario::live::Members for Supervisor {
         let p = procs
             .get_mut(name)
             .ok_or_else(|| format!("{name} is not a member process"))?;
-        let mut c = p.child.take().ok_or_else(|| format!("{name} is already down"))?;
+        let mut c = p
+            .child
+            .take()
+            .ok_or_else(|| format!("{name} is already down"))?;
         // Child::kill is SIGKILL on Unix: a real kill -9.
         c.kill().map_err(|e| format!("cannot kill {name}: {e}"))?;
         let _ = c.wait();
@@ -369,7 +386,9 @@ impl fleetsim_scenario::live::Members for Supervisor {
 
     fn restart(&self, name: &str) -> Result<(), String> {
         if self.is_up(name) {
-            return Err(format!("{name} is running; only a crashed member can restart"));
+            return Err(format!(
+                "{name} is running; only a crashed member can restart"
+            ));
         }
         self.spawn(name)
     }

@@ -713,7 +713,10 @@ async fn bind_loopback(server: &str, ip: std::net::IpAddr, port: u16) -> io::Res
             Err(e) => {
                 return Err(io::Error::new(
                     e.kind(),
-                    format!("{server}: cannot bind {}: {e}", std::net::SocketAddr::new(ip, port)),
+                    format!(
+                        "{server}: cannot bind {}: {e}",
+                        std::net::SocketAddr::new(ip, port)
+                    ),
                 ));
             }
         }
