@@ -300,10 +300,10 @@ fn whereabouts(events: &[fleetsim_model::EventRecord]) -> BTreeMap<String, (Stri
             }
             Event::PhoneUnregistered { phone, .. }
             | Event::PhoneLost { phone, .. }
-            | Event::PhoneSentHome { phone, .. } => {
-                if at.get(phone).is_some_and(|(on, _)| *on == e.server) {
-                    at.remove(phone);
-                }
+            | Event::PhoneSentHome { phone, .. }
+                if at.get(phone).is_some_and(|(on, _)| *on == e.server) =>
+            {
+                at.remove(phone);
             }
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
                 at.retain(|_, (on, _)| *on != e.server);
