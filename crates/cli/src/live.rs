@@ -13,9 +13,10 @@ use fleetsim_model::{Fleet, Source, embedded, human_ms};
 use fleetsim_proto::pb;
 use fleetsim_scenario::RunError;
 use fleetsim_scenario::live::{
-    LiveOptions, bind_control, blank_token, serve_control_on, start_live,
+    LiveOptions, bind_control, blank_token, serve_control_on, start_live_with,
 };
 use fleetsim_server::StartError;
+use std::sync::Arc;
 use tonic::transport::Channel;
 
 use crate::BAD_INPUT;
@@ -72,6 +73,20 @@ pub(crate) struct UpArgs {
     /// When the drill ends, write a JUnit XML file to FILE.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Run every member as its own `fleetsim node` process on 127.0.0.1
+    /// (BASE+i); `ctl crash` kills one with SIGKILL, `ctl restart` starts a new one.
+    #[arg(long)]
+    processes: bool,
+}
+
+/// The text of a fleet file, or of a built-in fleet by name.
+fn fleet_text(arg: &str) -> Result<String, String> {
+    if Path::new(arg).exists() {
+        return fleetsim_model::read_text(Path::new(arg)).map_err(|e| e.to_string());
+    }
+    embedded::fleet_file(arg)
+        .map(|(_, text)| text.to_string())
+        .ok_or_else(|| embedded::unknown_fleet(arg))
 }
 
 /// A fleet file, or a built-in fleet by name (`reference`, `builtin:reference`).
@@ -95,7 +110,7 @@ pub(crate) fn load_fleet(arg: &str) -> Result<Fleet, String> {
 
 /// `fleetsim up`: runs until Ctrl-C.
 pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
-    let fleet = match load_fleet(&args.fleet) {
+    let mut fleet = match load_fleet(&args.fleet) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
@@ -149,6 +164,38 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(BAD_INPUT));
         }
     }
+    // --processes: every member its own `fleetsim node`, started (and
+    // listening) before the fleet's phones start.
+    let members = if args.processes {
+        let dir = std::env::temp_dir().join(format!("fleetsim-up-{}", std::process::id()));
+        let sup = match fleet_text(&args.fleet)
+            .map_err(anyhow::Error::msg)
+            .and_then(|text| {
+                crate::node::Supervisor::new(
+                    &mut fleet,
+                    &text,
+                    &dir,
+                    args.base_port,
+                    args.speed,
+                    args.seed,
+                )
+            }) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+        };
+        for s in &fleet.servers {
+            if let Err(e) = sup.spawn(&s.name) {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+        }
+        Some(sup)
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -186,7 +233,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         };
         // The address as bound: port 0 becomes the one the kernel chose.
         let page_addr = page.as_ref().and_then(|l| l.local_addr().ok());
-        let (handle, servers) = match start_live(fleet.clone(), &opts).await {
+        let supervised = members
+            .clone()
+            .map(|m| m as Arc<dyn fleetsim_scenario::live::Members>);
+        let (handle, servers) = match start_live_with(fleet.clone(), &opts, supervised).await {
             Ok(started) => started,
             Err(RunError::Start(StartError::Bind { server, source })) => {
                 let port = fleet
@@ -201,6 +251,17 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(m) = &members {
+            m.set_log(handle.log().clone());
+            let m = m.clone();
+            // A member process that exits on its own is reported.
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    m.check();
+                }
+            });
+        }
         outln!(
             "fleet {} is up ({} phones, speed {}×)\n",
             fleet.name,
@@ -210,6 +271,9 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         outln!("  {:<14} {:<20} address", "server", "role");
         for s in &servers {
             match &s.address {
+                Some(a) if args.processes => {
+                    outln!("  {:<14} {:<20} {a} (its own process)", s.name, s.role)
+                }
                 Some(a) => outln!(
                     "  {:<14} {:<20} {a} (external: not run by fleetsim)",
                     s.name,
@@ -258,16 +322,19 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         outln!("  fleetsim watch {conn}");
         outln!("  fleetsim ctl {conn} faults");
-        if let Some(first) = servers.iter().find(|s| s.address.is_none()) {
+        let ours = |s: &fleetsim_scenario::live::ServerInfo| s.address.is_none() || args.processes;
+        if let Some(first) = servers.iter().find(|s| ours(s)) {
             let name = servers
                 .iter()
-                .find(|s| s.address.is_none() && s.role == "primary")
+                .find(|s| ours(s) && s.role == "primary")
                 .unwrap_or(first)
                 .name
                 .as_str();
             outln!("  fleetsim ctl {conn} crash {name}");
             outln!("  fleetsim ctl {conn} restart {name}");
-            outln!("  grpcurl -plaintext 127.0.0.1:{} list", first.port);
+            if first.port != 0 {
+                outln!("  grpcurl -plaintext 127.0.0.1:{} list", first.port);
+            }
         }
         if let Some(addr) = page_addr {
             if args.token.is_some() {
@@ -297,6 +364,9 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 Ok(Err(e)) => { eprintln!("error: {e}"); Ok(ExitCode::from(BAD_INPUT)) }
                 _ => Ok(ExitCode::SUCCESS),
             },
+        }
+        if let Some(m) = &members {
+            m.shutdown();
         }
         write_drill_files(&args, &handle.outcome())?;
         // Lets a `ctl stop` reply reach its caller before the process ends.

@@ -40,6 +40,7 @@ mod chaos;
 mod conform;
 mod files;
 mod live;
+mod node;
 mod page;
 mod policy;
 mod regress;
@@ -92,6 +93,8 @@ enum Command {
     Chaos(chaos::ChaosArgs),
     /// Start a fleet on 127.0.0.1 and serve its control API until Ctrl-C.
     Up(live::UpArgs),
+    /// Run one member of a fleet as its own process, reaching the others at their `address`.
+    Node(node::NodeArgs),
     /// Drive a running fleet: status, crash, restart, partition, heal, any fault.
     Ctl {
         #[command(flatten)]
@@ -255,6 +258,7 @@ fn main() -> ExitCode {
         Command::Determinism(args) => regress::determinism(args),
         Command::Chaos(args) => chaos::main(args),
         Command::Up(args) => live::up(args),
+        Command::Node(args) => node::node(args),
         Command::Ctl { conn, cmd } => live::ctl(conn, cmd),
         Command::Watch { conn, once, filter } => live::watch(conn, once, &filter),
         Command::Bench(args) => bench::main(args),

@@ -64,6 +64,9 @@ struct State {
     /// connections to its servers, so that a connection its servers accept
     /// from any other port is known to come from outside.
     own_ports: BTreeSet<u16>,
+    /// Live: the address servers bind (127.0.0.1 unless set), so a member
+    /// run as its own process (`fleetsim node`) can listen beyond loopback.
+    bind_ip: Option<std::net::IpAddr>,
 }
 
 impl State {
@@ -296,6 +299,11 @@ impl Net {
         self.inner.lock().ports.insert(server.to_string(), port);
     }
 
+    /// Live: servers bind `ip` instead of 127.0.0.1 (before their first bind).
+    pub fn set_bind_ip(&self, ip: std::net::IpAddr) {
+        self.inner.lock().bind_ip = Some(ip);
+    }
+
     /// Live: `server` is a member fleetsim does not run, reached at
     /// `address` (`host:port`, resolved at every connect). Connects to it
     /// dial that address through the fault plane; with exactly one external
@@ -325,7 +333,9 @@ impl Net {
             }
             Mode::Live => {
                 let port = self.port(server).unwrap_or(0);
-                let listener = bind_loopback(server, port).await?;
+                let ip = self.inner.lock().bind_ip;
+                let ip = ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+                let listener = bind_loopback(server, ip, port).await?;
                 let port = listener.local_addr()?.port();
                 {
                     let mut st = self.inner.lock();
@@ -688,13 +698,13 @@ impl Net {
     }
 }
 
-/// Binds 127.0.0.1:`port`. A restarted server reuses its port; the previous
+/// Binds `ip`:`port` (127.0.0.1 but for `fleetsim node`). A restarted server reuses its port; the previous
 /// incarnation's accept task drops its listener as soon as it runs after the
 /// crash, so an address still in use is retried briefly.
-async fn bind_loopback(server: &str, port: u16) -> io::Result<TcpListener> {
+async fn bind_loopback(server: &str, ip: std::net::IpAddr, port: u16) -> io::Result<TcpListener> {
     let mut tries = 0;
     loop {
-        match TcpListener::bind(("127.0.0.1", port)).await {
+        match TcpListener::bind((ip, port)).await {
             Ok(l) => return Ok(l),
             Err(e) if e.kind() == io::ErrorKind::AddrInUse && port != 0 && tries < 200 => {
                 tries += 1;
@@ -703,7 +713,10 @@ async fn bind_loopback(server: &str, port: u16) -> io::Result<TcpListener> {
             Err(e) => {
                 return Err(io::Error::new(
                     e.kind(),
-                    format!("{server}: cannot bind 127.0.0.1:{port}: {e}"),
+                    format!(
+                        "{server}: cannot bind {}: {e}",
+                        std::net::SocketAddr::new(ip, port)
+                    ),
                 ));
             }
         }

@@ -48,6 +48,22 @@ pub struct ServerInfo {
     pub address: Option<String>,
 }
 
+/// Fleet members run as processes of their own (`fleetsim up
+/// --processes`): the live fleet treats each as external and asks this
+/// supervisor to crash or restart one.
+pub trait Members: Send + Sync + std::fmt::Debug {
+    /// Whether `name` is one of the supervised members.
+    fn runs(&self, name: &str) -> bool;
+    /// Whether `name`'s process runs now.
+    fn is_up(&self, name: &str) -> bool;
+    /// `name`'s incarnation: 1 for the first process, then +1 per restart.
+    fn incarnation(&self, name: &str) -> u64;
+    /// Kills `name`'s process at once (SIGKILL).
+    fn crash(&self, name: &str) -> Result<(), String>;
+    /// Starts a new process for `name`.
+    fn restart(&self, name: &str) -> Result<(), String>;
+}
+
 enum Cmd {
     Status(oneshot::Sender<pb::StatusReply>),
     Fault(String, oneshot::Sender<Result<pb::FaultReply, String>>),
@@ -79,6 +95,11 @@ struct Drill {
 }
 
 impl LiveHandle {
+    /// The fleet's event log.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
     /// Resolves once `Control.Stop` asked the drill to end.
     pub async fn stop_requested(&self) {
         self.stop.notified().await;
@@ -138,6 +159,19 @@ pub async fn start_live(
     fleet: Fleet,
     opts: &LiveOptions,
 ) -> Result<(LiveHandle, Vec<ServerInfo>), RunError> {
+    start_live_with(fleet, opts, None).await
+}
+
+/// [`start_live`], with every external member of `fleet` that `members`
+/// [runs](Members::runs) a process it supervises: `crash` and `restart` of
+/// such a member go to `members`, faults it cannot apply across processes
+/// are refused, and the members' own events are expected in the log (the
+/// phones do not log what they see of them).
+pub async fn start_live_with(
+    fleet: Fleet,
+    opts: &LiveOptions,
+    members: Option<Arc<dyn Members>>,
+) -> Result<(LiveHandle, Vec<ServerInfo>), RunError> {
     let fleet = Arc::new(fleet);
     let first = Event::RunStarted {
         scenario: format!("live fleet {}", fleet.name),
@@ -153,6 +187,7 @@ pub async fn start_live(
             base_port: Some(opts.base_port),
             policy: opts.policy.clone(),
             inject_panic: None,
+            observe_external: members.is_none(),
         },
         first,
         &opts.calls,
@@ -184,7 +219,7 @@ pub async fn start_live(
         started: Instant::now(),
     });
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(actor(fut, rx));
+    tokio::spawn(actor(Live { fut, members }, rx));
     let stop = Arc::new(tokio::sync::Notify::new());
     Ok((
         LiveHandle {
@@ -197,7 +232,111 @@ pub async fn start_live(
     ))
 }
 
-async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
+/// The fleet under test and the supervisor of its member processes, if any.
+struct Live {
+    fut: FleetUnderTest,
+    members: Option<Arc<dyn Members>>,
+}
+
+impl Live {
+    /// The supervisor, when `server` is a member process it runs.
+    fn process(&self, server: &str) -> Option<&Arc<dyn Members>> {
+        self.members.as_ref().filter(|m| m.runs(server))
+    }
+
+    /// The fleet faults are parsed against: member processes count as
+    /// fleetsim's own there, so that `crash` and `restart` of one parse.
+    fn parse_fleet(&self) -> Fleet {
+        let mut fleet = (*self.fut.fleet).clone();
+        for s in &mut fleet.servers {
+            if self.process(&s.name).is_some() {
+                s.address = None;
+            }
+        }
+        fleet
+    }
+
+    /// Applies `fault`: a crash or restart of a member process through its
+    /// supervisor, anything else to the fleet under test.
+    async fn apply(&mut self, fault: &Fault) -> Result<(), String> {
+        let log = self.fut.ctx.log.clone();
+        let applied = || {
+            log.emit(
+                fault.kind.server().unwrap_or("network"),
+                Event::FaultApplied {
+                    fault: fault.kind.describe(),
+                    spec: fault.kind.clone(),
+                },
+            )
+        };
+        match &fault.kind {
+            FaultKind::Crash { server } if let Some(m) = self.process(server) => {
+                applied();
+                let registered_phones = whereabouts(&log.snapshot())
+                    .values()
+                    .filter(|(on, _)| on == server)
+                    .count() as u32;
+                m.crash(server)?;
+                log.emit(server, Event::ServerCrashed { registered_phones });
+                Ok(())
+            }
+            FaultKind::Restart { server } if let Some(m) = self.process(server) => {
+                applied();
+                m.restart(server)
+            }
+            _ => self.fut.apply(fault).await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Where each phone is registered, as the log tells (for member processes,
+/// whose registrations fleetsim's status cannot ask): phone → (server, guest).
+fn whereabouts(events: &[fleetsim_model::EventRecord]) -> BTreeMap<String, (String, bool)> {
+    let mut at: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    for e in events {
+        match &e.event {
+            Event::PhoneRegistered { phone, guest, .. } => {
+                at.insert(phone.clone(), (e.server.clone(), *guest));
+            }
+            Event::PhoneUnregistered { phone, .. }
+            | Event::PhoneLost { phone, .. }
+            | Event::PhoneSentHome { phone, .. }
+                if at.get(phone).is_some_and(|(on, _)| *on == e.server) =>
+            {
+                at.remove(phone);
+            }
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                at.retain(|_, (on, _)| *on != e.server);
+            }
+            _ => {}
+        }
+    }
+    at
+}
+
+/// Why `kind` cannot be applied across member processes yet, if so: only
+/// crash and restart of a member, operator actions and phone reboots are.
+fn across_processes(live: &Live, kind: &FaultKind) -> Option<String> {
+    live.members.as_ref()?;
+    match kind {
+        FaultKind::Crash { server } | FaultKind::Restart { server }
+            if live.process(server).is_some() =>
+        {
+            None
+        }
+        FaultKind::ActivateBackup { .. }
+        | FaultKind::ManualFailback { .. }
+        | FaultKind::ConfigChange { .. }
+        | FaultKind::RebootPhone { .. }
+        | FaultKind::Heal => None,
+        other => Some(format!(
+            "fleetsim cannot apply {} to a fleet of member processes yet: crash and restart a member, reboot phones or take operator actions",
+            other.describe()
+        )),
+    }
+}
+
+async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
     let mut ledger = Ledger::default();
     loop {
         let next = ledger.pending.first().map(|p| p.when);
@@ -205,9 +344,9 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
             biased;
             () = async { if let Some(t) = next { tokio::time::sleep_until(t).await } else { std::future::pending().await } } => {
                 let p = ledger.pending.remove(0);
-                let now_ms = fut.ctx.log.clock().now_ms();
+                let now_ms = live.fut.ctx.log.clock().now_ms();
                 ledger.record(&p.fault.kind, now_ms, p.batch);
-                if let Err(e) = fut.apply(&p.fault).await {
+                if let Err(e) = live.apply(&p.fault).await {
                     tracing::warn!(error = %e, "scheduled fault failed");
                 }
                 continue;
@@ -217,19 +356,19 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
         match cmd {
             None => break,
             Some(Cmd::Status(reply)) => {
-                let _ = reply.send(status(&fut, &ledger));
+                let _ = reply.send(status(&live, &ledger));
             }
             Some(Cmd::Faults(reply)) => {
                 let _ = reply.send(pb::FaultsReply {
-                    t_ms: fut.ctx.log.clock().now_ms(),
+                    t_ms: live.fut.ctx.log.clock().now_ms(),
                     faults: ledger.listed(),
                 });
             }
             Some(Cmd::Clear(which, reply)) => {
-                let _ = reply.send(clear(&mut fut, &mut ledger, &which).await);
+                let _ = reply.send(clear(&mut live, &mut ledger, &which).await);
             }
             Some(Cmd::Fault(action, reply)) => {
-                let faults = match parse_guarded(&fut.fleet, &action) {
+                let faults = match parse_guarded(&live.parse_fleet(), &action) {
                     Ok(f) => f,
                     Err(e) => {
                         let _ = reply.send(Err(e));
@@ -238,13 +377,18 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
                 };
                 if let Some(err) = faults
                     .iter()
-                    .filter(|f| f.at.0.is_zero())
-                    .find_map(|f| refuse(&fut, &f.kind))
+                    .find_map(|f| across_processes(&live, &f.kind))
+                    .or_else(|| {
+                        faults
+                            .iter()
+                            .filter(|f| f.at.0.is_zero())
+                            .find_map(|f| refuse(&live, &f.kind))
+                    })
                 {
                     let _ = reply.send(Err(err));
                     continue;
                 }
-                let clock = fut.ctx.log.clock();
+                let clock = live.fut.ctx.log.clock();
                 // Live mode only: wall time (tokio's clock, not paused here).
                 let now = Instant::now();
                 let now_ms = clock.now_ms();
@@ -257,7 +401,7 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
                 for f in now_faults {
                     out.applied.push(f.kind.describe());
                     ledger.record(&f.kind, now_ms, batch);
-                    if let Err(e) = fut.apply(&f).await {
+                    if let Err(e) = live.apply(&f).await {
                         out.applied.push(format!("failed: {e}"));
                     }
                 }
@@ -275,7 +419,7 @@ async fn actor(mut fut: FleetUnderTest, mut rx: mpsc::Receiver<Cmd>) {
             }
         }
     }
-    fut.stop();
+    live.fut.stop();
 }
 
 /// A fault `for` (or a flap) scheduled for later.
@@ -429,7 +573,7 @@ fn slot_of(f: &InForce) -> String {
 /// Undoes the faults in force `which` names: an id (`3` or `#3`), `all`,
 /// or `links`; cancels what their commands scheduled on them.
 async fn clear(
-    fut: &mut FleetUnderTest,
+    live: &mut Live,
     ledger: &mut Ledger,
     which: &str,
 ) -> Result<pb::ClearReply, String> {
@@ -457,7 +601,7 @@ async fn clear(
     for f in chosen.iter().rev() {
         let Some(undo) = f.kind.undo() else { continue };
         ledger.cancel(f);
-        let now_ms = fut.ctx.log.clock().now_ms();
+        let now_ms = live.fut.ctx.log.clock().now_ms();
         ledger.record(&undo, now_ms, f.batch);
         out.cleared.push(format!(
             "#{} {}: undone ({})",
@@ -470,7 +614,7 @@ async fn clear(
             kind: undo,
             source: 0,
         };
-        if let Err(e) = fut.apply(&undo).await {
+        if let Err(e) = live.apply(&undo).await {
             out.cleared.push(format!("failed: {e}"));
         }
     }
@@ -500,14 +644,16 @@ fn parse_guarded(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, String> {
 }
 
 /// Why a fault cannot be applied to the live fleet as it stands, if so.
-fn refuse(fut: &FleetUnderTest, kind: &FaultKind) -> Option<String> {
+fn refuse(live: &Live, kind: &FaultKind) -> Option<String> {
+    let up = |server: &str| match live.process(server) {
+        Some(m) => m.is_up(server),
+        None => live.fut.servers.contains_key(server),
+    };
     match kind {
-        FaultKind::Crash { server } | FaultKind::Stop { server }
-            if !fut.servers.contains_key(server) =>
-        {
+        FaultKind::Crash { server } | FaultKind::Stop { server } if !up(server) => {
             Some(format!("{server} is already down"))
         }
-        FaultKind::Restart { server } if fut.servers.contains_key(server) => Some(format!(
+        FaultKind::Restart { server } if up(server) => Some(format!(
             "{server} is running; only a crashed or stopped server can restart"
         )),
         _ => None,
@@ -532,16 +678,30 @@ fn peer_timers(
         .collect()
 }
 
-fn status(fut: &FleetUnderTest, ledger: &Ledger) -> pb::StatusReply {
+fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
+    let fut = &live.fut;
     let clock = fut.ctx.log.clock();
     let mut where_: BTreeMap<String, (String, bool)> = BTreeMap::new();
     let mut servers = Vec::new();
+    // Member processes: their registrations as their own events tell.
+    let logged = match &live.members {
+        Some(_) => whereabouts(&fut.ctx.log.snapshot()),
+        None => BTreeMap::new(),
+    };
     for s in &fut.fleet.servers {
-        let regs = fut
-            .servers
-            .get(&s.name)
-            .map(|h| h.registrations())
-            .unwrap_or_default();
+        let process = live.process(&s.name);
+        let regs: Vec<(String, bool)> = match process {
+            Some(_) => logged
+                .iter()
+                .filter(|(_, (on, _))| *on == s.name)
+                .map(|(ext, (_, guest))| (ext.clone(), *guest))
+                .collect(),
+            None => fut
+                .servers
+                .get(&s.name)
+                .map(|h| h.registrations())
+                .unwrap_or_default(),
+        };
         for (ext, guest) in &regs {
             where_.insert(ext.clone(), (s.name.clone(), *guest));
         }
@@ -549,17 +709,30 @@ fn status(fut: &FleetUnderTest, ledger: &Ledger) -> pb::StatusReply {
         servers.push(pb::ServerStatus {
             name: s.name.clone(),
             role: s.role.to_string(),
-            up: fut.servers.contains_key(&s.name),
-            port: u32::from(
-                fut.ctx
+            up: match process {
+                Some(m) => m.is_up(&s.name),
+                None => fut.servers.contains_key(&s.name),
+            },
+            // A member process shows as fleetsim's own, at its port.
+            port: u32::from(match process {
+                Some(_) => s
+                    .address
+                    .as_deref()
+                    .and_then(|a| fleetsim_model::external::parse_address(a).ok())
+                    .map_or(0, |a| a.port),
+                None => fut
+                    .ctx
                     .net
                     .port(&s.name)
                     .filter(|_| !s.is_external())
                     .unwrap_or(0),
-            ),
+            }),
             registered: regs.len() as u32,
             guests: regs.iter().filter(|(_, g)| *g).count() as u32,
-            incarnation: fut.incarnations.get(&s.name).copied().unwrap_or(0),
+            incarnation: match process {
+                Some(m) => m.incarnation(&s.name),
+                None => fut.incarnations.get(&s.name).copied().unwrap_or(0),
+            },
             active: fut
                 .servers
                 .get(&s.name)
@@ -570,7 +743,10 @@ fn status(fut: &FleetUnderTest, ledger: &Ledger) -> pb::StatusReply {
                 .get(&s.name)
                 .map(|h| h.licence().to_string())
                 .unwrap_or_default(),
-            address: s.address.clone().unwrap_or_default(),
+            address: match process {
+                Some(_) => String::new(),
+                None => s.address.clone().unwrap_or_default(),
+            },
             calls: handle.map(|h| h.calls_up()).unwrap_or_default(),
             peers: handle.map(|h| peer_timers(h, &clock)).unwrap_or_default(),
         });

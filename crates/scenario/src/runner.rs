@@ -294,6 +294,7 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
         },
         base_port: opts.base_port.filter(|_| opts.mode == Mode::Live),
         policy: opts.policy.clone(),
+        observe_external: true,
         inject_panic: opts.inject_panic.clone(),
     };
     let progress = if opts.mode == Mode::Live {
@@ -363,6 +364,9 @@ pub(crate) struct Launch {
     pub(crate) policy: Arc<dyn TakeoverPolicy>,
     /// See [`RunOptions::inject_panic`].
     pub(crate) inject_panic: Option<String>,
+    /// Whether phones log what they see of external members. Off when the
+    /// members are `fleetsim node` processes whose own events reach the log.
+    pub(crate) observe_external: bool,
 }
 
 /// The fleet under test: the one source of truth for what runs.
@@ -460,7 +464,11 @@ impl FleetUnderTest {
                     .filter(|s| s.trunks > 0)
                     .map(|s| s.name.clone())
                     .collect(),
-                external: fleet.external_members().map(|s| s.name.clone()).collect(),
+                external: if launch.observe_external {
+                    fleet.external_members().map(|s| s.name.clone()).collect()
+                } else {
+                    Vec::new()
+                },
                 panic_on_start: fut.panic_site() == Some(PanicSite::Phone(&p.extension)),
             };
             fut.phones.insert(

@@ -1,0 +1,395 @@
+//! `fleetsim node`: one member of a fleet as its own process, and the
+//! supervisor `fleetsim up --processes` keeps over such processes.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+
+use fleetsim_model::{EventRecord, Fleet};
+use fleetsim_net::EventLog;
+
+use crate::BAD_INPUT;
+
+/// Arguments of `fleetsim node`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct NodeArgs {
+    /// Fleet file, or the name of a built-in fleet.
+    fleet: String,
+    /// The member to run.
+    #[arg(long, value_name = "NAME")]
+    server: String,
+    /// Where it listens [default: its own `address` in the fleet file].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Emulated seconds per wall second.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Seed of phases and retries.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the events as JSON lines to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// Takeover policy the member decides by (see `fleetsim policies`).
+    #[arg(long, value_name = "NAME", value_parser = crate::policy::parse, default_value = "server-edition")]
+    policy: crate::policy::Policy,
+    /// Incarnation of this process (1, then +1 per restart; set by `up --processes`).
+    #[arg(long, default_value_t = 1, hide = true)]
+    incarnation: u64,
+    /// Also stop when stdin closes: set by `up --processes`, so a member
+    /// never outlives its supervisor (even one killed by SIGKILL).
+    #[arg(long, hide = true)]
+    until_stdin_closes: bool,
+}
+
+/// `fleetsim node`: serves one member until SIGTERM or Ctrl-C.
+pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let fleet = match crate::live::load_fleet(&args.fleet) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let Some(spec) = fleet.server(&args.server).cloned() else {
+        eprintln!(
+            "error: {}: no server {:?} in fleet {}",
+            args.fleet, args.server, fleet.name
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    };
+    if !(fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&args.speed) {
+        eprintln!(
+            "error: --speed must be between 0.01 and 10000, got {}",
+            args.speed
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
+    let listen = match (args.listen, spec.address.as_deref()) {
+        (Some(a), _) => a,
+        (None, Some(a)) => match a.parse::<SocketAddr>() {
+            Ok(a) => a,
+            // A host name: listen on every interface, at its port.
+            Err(_) => match fleetsim_model::external::parse_address(a) {
+                Ok(p) => SocketAddr::from(([0, 0, 0, 0], p.port)),
+                Err(e) => {
+                    eprintln!("error: {}: server {}: {e}", args.fleet, args.server);
+                    return Ok(ExitCode::from(BAD_INPUT));
+                }
+            },
+        },
+        (None, None) => {
+            eprintln!(
+                "error: {}: server {} has no `address` to listen on: give --listen ADDR",
+                args.fleet, args.server
+            );
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let mut out: Box<dyn std::io::Write + Send> = match &args.events {
+        Some(p) => Box::new(std::fs::File::create(p)?),
+        None => Box::new(std::io::stdout()),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let clock = fleetsim_net::Clock::start(args.speed);
+        let log = EventLog::new(clock);
+        let timing = fleetsim_net::Timing::new(&fleet.timers, &clock);
+        let net = fleetsim_net::Net::new(fleetsim_net::Mode::Live, timing.rpc_deadline);
+        net.set_seed(args.seed);
+        net.set_bind_ip(listen.ip());
+        net.set_port(&args.server, listen.port());
+        // Every other member is reached where its `address` says.
+        for s in fleet.servers.iter().filter(|s| s.name != args.server) {
+            match &s.address {
+                Some(a) => net.set_external(&s.name, a),
+                None => eprintln!(
+                    "warning: {}: server {} has no `address`; {} cannot reach it",
+                    args.fleet, s.name, args.server
+                ),
+            }
+        }
+        let mut events = log.subscribe();
+        let cfg = fleetsim_server::ServerConfig {
+            fleet: Arc::new(fleet.clone()),
+            name: args.server.clone(),
+            incarnation: args.incarnation,
+            seed: args.seed,
+            timing,
+            disk: fleetsim_server::Disk::default(),
+            panic_on_first_request: false,
+            panic_in_spawned_work: false,
+        };
+        let ctx = fleetsim_server::Ctx {
+            net: net.clone(),
+            log: log.clone(),
+            stats: Default::default(),
+            policy: args.policy.clone(),
+        };
+        let server = match fleetsim_server::start(cfg, ctx).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: server {} cannot start: {e}", args.server);
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+        };
+        let port = net.port(&args.server).unwrap_or(listen.port());
+        outln!(
+            "node {} of fleet {} listens on {}",
+            args.server,
+            fleet.name,
+            SocketAddr::new(listen.ip(), port)
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let (orphaned_tx, mut orphaned) = tokio::sync::oneshot::channel::<()>();
+        if args.until_stdin_closes {
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                let _ = orphaned_tx.send(());
+            });
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = &mut orphaned, if args.until_stdin_closes => break,
+                e = events.recv() => match e {
+                    Ok(rec) => {
+                        let line = serde_json::to_string(&rec)?;
+                        writeln!(out, "{line}")?;
+                        out.flush()?;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("warning: {n} events were not written (the writer fell behind)");
+                    }
+                    Err(_) => break,
+                },
+            }
+        }
+        server.stop(&net);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The fleet's log, once it has started, and the members' events before.
+#[derive(Debug, Default)]
+struct Sink {
+    log: Option<EventLog>,
+    pending: Vec<EventRecord>,
+}
+
+/// One member process and what is known of it.
+#[derive(Debug)]
+struct Proc {
+    /// Its stdin stays open (held by the child handle) while this process
+    /// lives; the member stops when it closes.
+    child: Option<Child>,
+    incarnation: u64,
+}
+
+/// The member processes of `fleetsim up --processes`: each member of the
+/// fleet runs as `fleetsim node` on 127.0.0.1; their events are read from
+/// their stdout into the fleet's log, and one that exits unexpectedly is
+/// reported.
+#[derive(Debug)]
+pub(crate) struct Supervisor {
+    /// The fleet file with every member's `address` filled in.
+    file: PathBuf,
+    speed: f64,
+    seed: u64,
+    procs: Mutex<BTreeMap<String, Proc>>,
+    /// Where the members' events go.
+    sink: Arc<Mutex<Sink>>,
+}
+
+impl Supervisor {
+    /// Writes the fleet file `text` (of `fleet`) with member i at
+    /// 127.0.0.1:BASE+i to a file in `dir`, and sets those addresses in `fleet`.
+    pub(crate) fn new(
+        fleet: &mut Fleet,
+        text: &str,
+        dir: &Path,
+        base_port: u16,
+        speed: f64,
+        seed: u64,
+    ) -> anyhow::Result<Supervisor> {
+        if let Some(s) = fleet.external_members().next() {
+            anyhow::bail!(
+                "{} is an external member already (address = {:?}): --processes runs every member itself",
+                s.name,
+                s.address.as_deref().unwrap_or_default()
+            );
+        }
+        let address = |i: usize| format!("127.0.0.1:{}", base_port.saturating_add(i as u16));
+        for (i, s) in fleet.servers.iter_mut().enumerate() {
+            s.address = Some(address(i));
+        }
+        // Each `[[server]]` table gets its address as its first key.
+        let mut copy = String::new();
+        let mut i = 0;
+        for line in text.lines() {
+            copy.push_str(line);
+            copy.push('\n');
+            if line.trim() == "[[server]]" {
+                copy.push_str(&format!("address = {:?}\n", address(i)));
+                i += 1;
+            }
+        }
+        anyhow::ensure!(
+            i == fleet.servers.len(),
+            "cannot write the members' addresses into the fleet file"
+        );
+        std::fs::create_dir_all(dir)?;
+        let file = dir.join("fleet.toml");
+        std::fs::write(&file, copy)?;
+        Ok(Supervisor {
+            file,
+            speed,
+            seed,
+            procs: Mutex::new(BTreeMap::new()),
+            sink: Arc::default(),
+        })
+    }
+
+    /// The events of member processes go to `log` from now on.
+    pub(crate) fn set_log(&self, log: EventLog) {
+        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        for rec in std::mem::take(&mut sink.pending) {
+            log.emit(&rec.server, rec.event);
+        }
+        sink.log = Some(log);
+    }
+
+    /// Starts `name`'s process and waits until it says where it listens.
+    pub(crate) fn spawn(&self, name: &str) -> Result<(), String> {
+        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        let incarnation = procs.get(name).map_or(1, |p| p.incarnation + 1);
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut child = Command::new(exe)
+            .arg("node")
+            .arg(&self.file)
+            .args(["--server", name])
+            .args(["--speed", &self.speed.to_string()])
+            .args(["--seed", &self.seed.to_string()])
+            .args(["--incarnation", &incarnation.to_string()])
+            .arg("--until-stdin-closes")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start a process for {name}: {e}"))?;
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let mut first = String::new();
+        if out.read_line(&mut first).unwrap_or(0) == 0 || !first.contains(" listens on ") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("the process for {name} ended before it listened"));
+        }
+        let (sink, member) = (self.sink.clone(), name.to_string());
+        // The member's events, read as it writes them, into the fleet's log.
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                let Ok(line) = line else { break };
+                let Ok(rec) = serde_json::from_str::<EventRecord>(&line) else {
+                    continue;
+                };
+                let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+                match &sink.log {
+                    // Stamped again on the fleet's clock: a restarted
+                    // member's clock starts from zero.
+                    Some(log) => log.emit(&rec.server, rec.event),
+                    None => sink.pending.push(rec),
+                }
+            }
+            tracing::debug!(member, "member process output ended");
+        });
+        procs.insert(
+            name.to_string(),
+            Proc {
+                child: Some(child),
+                incarnation,
+            },
+        );
+        Ok(())
+    }
+
+    /// Reports (on stderr) each member process that exited without being
+    /// crashed by `ctl`, once.
+    pub(crate) fn check(&self) {
+        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, p) in procs.iter_mut() {
+            if let Some(c) = &mut p.child
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                eprintln!("member {name} exited unexpectedly ({status})");
+                p.child = None;
+            }
+        }
+    }
+
+    /// Ends every member process (SIGKILL) and waits for each.
+    pub(crate) fn shutdown(&self) {
+        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        for p in procs.values_mut() {
+            if let Some(mut c) = p.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fleetsim_scenario::live::Members for Supervisor {
+    fn runs(&self, name: &str) -> bool {
+        let procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        procs.contains_key(name)
+    }
+
+    fn is_up(&self, name: &str) -> bool {
+        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        procs
+            .get_mut(name)
+            .and_then(|p| p.child.as_mut())
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    fn incarnation(&self, name: &str) -> u64 {
+        let procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        procs.get(name).map_or(0, |p| p.incarnation)
+    }
+
+    fn crash(&self, name: &str) -> Result<(), String> {
+        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        let p = procs
+            .get_mut(name)
+            .ok_or_else(|| format!("{name} is not a member process"))?;
+        let mut c = p
+            .child
+            .take()
+            .ok_or_else(|| format!("{name} is already down"))?;
+        // Child::kill is SIGKILL on Unix: a real kill -9.
+        c.kill().map_err(|e| format!("cannot kill {name}: {e}"))?;
+        let _ = c.wait();
+        Ok(())
+    }
+
+    fn restart(&self, name: &str) -> Result<(), String> {
+        if self.is_up(name) {
+            return Err(format!(
+                "{name} is running; only a crashed member can restart"
+            ));
+        }
+        self.spawn(name)
+    }
+}
