@@ -105,34 +105,8 @@ mod control {
             tokio::time::sleep(Duration::from_millis(300)).await;
 
             // Standard tools see every server: health per service, and reflection.
-            let primary = channel(base + 1).await;
-            let status = HealthClient::new(primary.clone())
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: "fleetsim.v1.Telephony".into(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .status;
-            assert_eq!(
-                status,
-                tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-            );
-            let req = tonic_reflection::pb::v1::ServerReflectionRequest {
-                host: String::new(),
-                message_request: Some(MessageRequest::ListServices(String::new())),
-            };
-            let mut stream = ServerReflectionClient::new(primary)
-                .server_reflection_info(tokio_stream::iter(vec![req]))
-                .await
-                .unwrap()
-                .into_inner();
-            let Some(MessageResponse::ListServicesResponse(list)) =
-                stream.message().await.unwrap().unwrap().message_response
-            else {
-                panic!("no service list")
-            };
-            let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+            assert_eq!(health(base + 1, "fleetsim.v1.Telephony").await, SERVING);
+            let (names, _) = listed(base + 1).await;
             assert!(names.contains(&"fleetsim.v1.Line".to_string()), "{names:?}");
             assert!(
                 names.contains(&"fleetsim.v1.Telephony".to_string()),
@@ -300,6 +274,20 @@ mod control {
         });
     }
 
+    const SERVING: i32 = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+
+    /// What `grpc.health.v1` on `port` says of `service`.
+    async fn health(port: u16, service: &str) -> i32 {
+        HealthClient::new(channel(port).await)
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+    }
+
     /// The services `port` lists under reflection v1 and under v1alpha.
     async fn listed(port: u16) -> (Vec<String>, Vec<String>) {
         use tonic_reflection::pb::v1alpha as alpha;
@@ -388,18 +376,7 @@ mod control {
             let handle = small_fleet(base).await;
             let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
             tokio::spawn(serve_control(handle, addr, None));
-            let status = HealthClient::new(channel(base).await)
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: "fleetsim.v1.Control".into(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .status;
-            assert_eq!(
-                status,
-                tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-            );
+            assert_eq!(health(base, "fleetsim.v1.Control").await, SERVING);
             let (v1, v1alpha) = listed(base).await;
             assert_eq!(v1, ["fleetsim.v1.Control", "grpc.health.v1.Health"]);
             assert_eq!(v1alpha, v1);

@@ -117,11 +117,8 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
-    if !(fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&args.speed) {
-        eprintln!(
-            "error: --speed must be between 0.01 and 10000, got {}",
-            args.speed
-        );
+    if let Err(e) = crate::check_speed(args.speed) {
+        eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     let max = fleetsim_model::limits::MAX_PER_HOUR;

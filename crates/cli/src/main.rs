@@ -457,13 +457,19 @@ fn run_input(args: &RunArgs) -> Result<(fleetsim_model::Scenario, fleetsim_model
         .map_err(|e| format!("--fault-at: {e}"))?;
     let tolerance = fleetsim_model::parse_duration(&args.golden_tolerance)
         .map_err(|e| format!("--golden-tolerance: {e}"))?;
-    if !(fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&args.speed) {
-        return Err(format!(
-            "--speed must be between 0.01 and 10000, got {}",
-            args.speed
-        ));
-    }
+    check_speed(args.speed)?;
     Ok((scenario, tolerance))
+}
+
+/// `--speed` within what the clock takes (run, up and node alike).
+pub(crate) fn check_speed(speed: f64) -> Result<(), String> {
+    if (fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&speed) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--speed must be between 0.01 and 10000, got {speed}"
+        ))
+    }
 }
 
 /// Checks every output path before the run; returns the golden timeline to

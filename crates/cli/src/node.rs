@@ -61,11 +61,8 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(BAD_INPUT));
     };
-    if !(fleetsim_net::Clock::MIN_SPEED..=fleetsim_net::Clock::MAX_SPEED).contains(&args.speed) {
-        eprintln!(
-            "error: --speed must be between 0.01 and 10000, got {}",
-            args.speed
-        );
+    if let Err(e) = crate::check_speed(args.speed) {
+        eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     let listen = match (args.listen, spec.address.as_deref()) {

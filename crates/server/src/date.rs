@@ -4,10 +4,9 @@
 //! from the server's own emulated clock: [`SIM_EPOCH_SECS`] plus the run's
 //! emulated time plus any clock offset in force on the server.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+// `SystemTime` only as a value to format (epoch + emulated time), never
+// read from the wall clock.
 use std::time::{Duration, SystemTime};
 
 use fleetsim_net::Net;
@@ -30,7 +29,7 @@ pub(crate) fn http_date(elapsed: Duration, offset_ms: i64) -> String {
     httpdate::fmt_http_date(at)
 }
 
-/// The layer: stamps responses of `server` with its emulated date.
+/// Stamps the answers of `server` with its emulated date.
 #[derive(Clone, Debug)]
 pub(crate) struct DateLayer {
     net: Net,
@@ -50,6 +49,18 @@ impl DateLayer {
         }
     }
 
+    /// The layer proper: stamps each answer as it is ready, as hyper would.
+    pub(crate) fn into_layer(
+        self,
+    ) -> tower::util::MapResponseLayer<
+        impl FnOnce(http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> + Clone,
+    > {
+        tower::util::MapResponseLayer::new(move |mut res: http::Response<tonic::body::Body>| {
+            res.headers_mut().insert(http::header::DATE, self.header());
+            res
+        })
+    }
+
     fn header(&self) -> http::HeaderValue {
         let elapsed = self.net.elapsed();
         let offset_ms = self.net.clock_offset(&self.server);
@@ -64,50 +75,6 @@ impl DateLayer {
         let v = http::HeaderValue::from_str(&date).expect("an HTTP date is a valid header value");
         *last = Some((second, v.clone()));
         v
-    }
-}
-
-impl<S> tower::Layer<S> for DateLayer {
-    type Service = Dated<S>;
-    fn layer(&self, inner: S) -> Dated<S> {
-        Dated {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// The service [`DateLayer`] makes.
-#[derive(Clone, Debug)]
-pub(crate) struct Dated<S> {
-    inner: S,
-    layer: DateLayer,
-}
-
-impl<S, Req, B> tower::Service<Req> for Dated<S>
-where
-    S: tower::Service<Req, Response = http::Response<B>>,
-    S::Future: Send + 'static,
-    B: 'static,
-    S::Error: 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Req) -> Self::Future {
-        let layer = self.layer.clone();
-        let call = self.inner.call(req);
-        Box::pin(async move {
-            let mut res = call.await?;
-            // Stamped when the answer is ready, as hyper would.
-            res.headers_mut().insert(http::header::DATE, layer.header());
-            Ok(res)
-        })
     }
 }
 

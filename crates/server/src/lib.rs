@@ -371,7 +371,7 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
     // In simulation the `date` header comes from the emulated clock, so no
     // wall time reaches the simulated wire; live mode keeps hyper's own.
     let sim = ctx.net.mode() == fleetsim_net::Mode::Sim;
-    let date = sim.then(|| date::DateLayer::new(ctx.net.clone(), &cfg.name));
+    let date = sim.then(|| date::DateLayer::new(ctx.net.clone(), &cfg.name).into_layer());
     let inject = if cfg.panic_in_spawned_work {
         Some(inject::PanicOnce::armed_in_spawned_work())
     } else {
