@@ -68,27 +68,141 @@ fn a_node_with_neither_listen_nor_an_address_exits_2_naming_the_file_and_server(
     );
 }
 
-#[test]
-fn faults_that_cannot_cross_processes_are_refused_saying_so() {
-    let _one = one_live_run_at_a_time();
-    let dir = temp_dir("processes-refused");
+/// `up --processes` on the small fleet at [`SPEED`], writing its events to
+/// `events`, once the primary's phones are home and a minute has passed
+/// (presence and the phone records have reached the secondary: the members
+/// start one after another, so the first presence to a member not yet
+/// listening is lost).
+fn processes_ready(dir: &std::path::Path, events: &std::path::Path) -> Up {
     let up = Up::start(
-        &small_fleet_file(&dir),
-        &["--processes", "--speed", "100"],
+        &small_fleet_file(dir),
+        &[
+            "--processes",
+            "--speed",
+            SPEED,
+            "--events",
+            events.to_str().unwrap(),
+        ],
         &[],
     );
+    status_when(&up, 30, |s| {
+        s.contains("primary        at home") && emulated_minutes(s) >= 1
+    });
+    up
+}
+
+/// Whether `log` has `observer` declaring `peer` lost.
+fn lost(log: &[EventRecord], observer: &str, peer: &str) -> bool {
+    log.iter().any(|e| {
+        e.server == observer && matches!(&e.event, Event::PeerLost { peer: p, .. } if p == peer)
+    })
+}
+
+#[test]
+fn a_partition_is_applied_inside_the_member_processes_and_heal_undoes_it() {
+    let _one = one_live_run_at_a_time();
+    let dir = temp_dir("processes-partition");
+    let events = dir.join("events.jsonl");
+    let mut up = processes_ready(&dir, &events);
+
+    // Presence goes from member process to member process: only the
+    // members' own transports can cut it.
     let out = up.fleetsim(
         &["ctl", "--control", &up.control, "partition", "primary"],
         &[],
     );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    // The isolated primary keeps running; its phones, on the secondary's
+    // side of the split, fail over to it.
+    let s = status_when(&up, 60, |s| {
+        s.contains("on secondary as guests   2001–2002")
+    });
+    assert!(!server_row(&s, "primary").contains("DOWN"), "{s}");
+
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "heal"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    // Visible again for 10 minutes: the phones go home.
+    status_when(&up, 60, |s| s.contains("primary        at home"));
+
+    up.interrupt();
+    assert_eq!(up.exit_within(30), Some(0));
+    let log = Up::read_events(&events);
     assert!(
-        err.contains("cannot apply partition [primary] | rest to a fleet of member processes yet"),
-        "{err}"
+        lost(&log, "secondary", "primary"),
+        "the secondary never lost the primary"
     );
-    // The members serve on: nothing was applied.
-    assert!(status(&up).contains("faults in force: none"));
+    assert!(
+        lost(&log, "primary", "secondary"),
+        "the primary never lost the secondary"
+    );
+    assert!(log.iter().any(|e| e.server == "secondary"
+        && matches!(&e.event, Event::PeerReturned { peer, .. } if peer == "primary")));
+    assert!(
+        !log.iter()
+            .any(|e| matches!(e.event, Event::ServerCrashed { .. }))
+    );
+}
+
+#[test]
+fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
+    let _one = one_live_run_at_a_time();
+    let dir = temp_dir("processes-stop");
+    let events = dir.join("events.jsonl");
+    let mut up = processes_ready(&dir, &events);
+
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "stop", "secondary"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let s = status(&up);
+    assert!(server_row(&s, "secondary").contains("DOWN"), "{s}");
+    let out = up.fleetsim(
+        &["ctl", "--control", &up.control, "restart", "secondary"],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    status_when(&up, 30, |s| !server_row(s, "secondary").contains("DOWN"));
+
+    up.interrupt();
+    assert_eq!(up.exit_within(30), Some(0));
+    let log = Up::read_events(&events);
+    assert!(
+        log.iter()
+            .any(|e| e.server == "secondary" && matches!(e.event, Event::ServerStopped { .. }))
+    );
+    // An asked-for stop is no crash.
+    assert!(
+        !log.iter()
+            .any(|e| matches!(e.event, Event::ServerCrashed { .. }))
+    );
+}
+
+#[test]
+fn a_member_process_killed_from_outside_is_logged_as_a_crash() {
+    let _one = one_live_run_at_a_time();
+    let dir = temp_dir("processes-outside-kill");
+    let events = dir.join("events.jsonl");
+    let mut up = processes_ready(&dir, &events);
+
+    // The supervisor writes the members' fleet file under a directory
+    // named after its pid: that names this drill's primary process alone.
+    let pattern = format!("fleetsim-up-{}/fleet.toml --server primary", up.pid());
+    let killed = std::process::Command::new("pkill")
+        .args(["-KILL", "-f", &pattern])
+        .status()
+        .unwrap();
+    assert!(
+        killed.success(),
+        "pkill found no process matching {pattern}"
+    );
+    status_when(&up, 30, |s| server_row(s, "primary").contains("DOWN"));
+
+    up.interrupt();
+    assert_eq!(up.exit_within(30), Some(0));
+    let log = Up::read_events(&events);
+    assert!(
+        log.iter()
+            .any(|e| e.server == "primary" && matches!(e.event, Event::ServerCrashed { .. })),
+        "no crash of the primary in the log"
+    );
 }
 
 /// At 100× the 3-minute rule takes 1.8 wall seconds.
@@ -99,25 +213,8 @@ fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_s
     let _one = one_live_run_at_a_time();
     let dir = temp_dir("processes-takeover");
     let events = dir.join("events.jsonl");
-    let mut up = Up::start(
-        &small_fleet_file(&dir),
-        &[
-            "--processes",
-            "--speed",
-            SPEED,
-            "--events",
-            events.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let mut up = processes_ready(&dir, &events);
     assert!(up.banner.contains("(its own process)"), "{}", up.banner);
-    // Readiness: the primary's phones are registered at home, and a
-    // minute of emulated time has passed, so presence and the primary's
-    // phone records have reached the secondary (the members start one after
-    // another, so the first presence to a member not yet listening is lost).
-    status_when(&up, 30, |s| {
-        s.contains("primary        at home") && emulated_minutes(s) >= 1
-    });
 
     let out = up.fleetsim(&["ctl", "--control", &up.control, "crash", "primary"], &[]);
     assert!(out.status.success(), "{out:?}");
@@ -129,11 +226,7 @@ fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_s
 
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
-    let log: Vec<EventRecord> = std::fs::read_to_string(&events)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let log = Up::read_events(&events);
     // The secondary's own decision, from its process, in the one log.
     assert!(log.iter().any(|e| e.server == "secondary"
         && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")));

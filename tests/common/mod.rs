@@ -760,6 +760,20 @@ impl Up {
             .to_string()
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The event log it wrote to `path` (its `--events` file), once it ended.
+    pub fn read_events(path: &Path) -> Vec<fleetsim_model::EventRecord> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// Sends it SIGINT, as Ctrl-C in its terminal would.
     pub fn interrupt(&self) {
         let pid = self.child.id().to_string();

@@ -36,6 +36,14 @@ pub(crate) struct NodeArgs {
     /// Takeover policy the member decides by (see `fleetsim policies`).
     #[arg(long, value_name = "NAME", value_parser = crate::policy::parse, default_value = "server-edition")]
     policy: crate::policy::Policy,
+    /// Serve the member control API (faults in force, stop) on ADDR, so a
+    /// control plane can apply link faults in this process; loopback
+    /// unless --token is set. Port 0: any free port (printed).
+    #[arg(long, value_name = "ADDR")]
+    control: Option<SocketAddr>,
+    /// Token the member control API requires.
+    #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Incarnation of this process (1, then +1 per restart; set by `up --processes`).
     #[arg(long, default_value_t = 1, hide = true)]
     incarnation: u64,
@@ -101,6 +109,33 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         net.set_seed(args.seed);
         net.set_bind_ip(listen.ip());
         net.set_port(&args.server, listen.port());
+        net.set_member_process();
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let control = match args.control {
+            Some(addr) => {
+                match fleetsim_scenario::live::bind_control(addr, args.token.as_deref()).await {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::from(BAD_INPUT));
+                    }
+                }
+            }
+            None => None,
+        };
+        let control_addr = control.as_ref().and_then(|l| l.local_addr().ok());
+        if let Some(l) = control {
+            let svc = fleetsim_scenario::member::MemberSvc::new(
+                net.clone(),
+                stop.clone(),
+                args.token.clone(),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = fleetsim_scenario::member::serve_member(svc, l).await {
+                    eprintln!("error: {e}");
+                }
+            });
+        }
         // Every other member is reached where its `address` says.
         for s in fleet.servers.iter().filter(|s| s.name != args.server) {
             match &s.address {
@@ -137,10 +172,11 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         };
         let port = net.port(&args.server).unwrap_or(listen.port());
         outln!(
-            "node {} of fleet {} listens on {}",
+            "node {} of fleet {} listens on {}{}",
             args.server,
             fleet.name,
-            SocketAddr::new(listen.ip(), port)
+            SocketAddr::new(listen.ip(), port),
+            control_addr.map_or(String::new(), |a| format!(" (member control on {a})"))
         );
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let (orphaned_tx, mut orphaned) = tokio::sync::oneshot::channel::<()>();
@@ -155,6 +191,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 biased;
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
+                () = stop.notified() => break,
                 _ = &mut orphaned, if args.until_stdin_closes => break,
                 e = events.recv() => match e {
                     Ok(rec) => {
@@ -188,6 +225,10 @@ struct Proc {
     /// lives; the member stops when it closes.
     child: Option<Child>,
     incarnation: u64,
+    /// Its member control port (faults in force, graceful stop).
+    control: Option<SocketAddr>,
+    /// Asked to stop: its exit is expected.
+    stopping: bool,
 }
 
 /// The member processes of `fleetsim up --processes`: each member of the
@@ -275,7 +316,10 @@ impl Supervisor {
             .args(["--speed", &self.speed.to_string()])
             .args(["--seed", &self.seed.to_string()])
             .args(["--incarnation", &incarnation.to_string()])
+            .args(["--control", "127.0.0.1:0"])
             .arg("--until-stdin-closes")
+            // The member control port is loopback: no token needed there.
+            .env_remove("FLEETSIM_TOKEN")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -287,6 +331,10 @@ impl Supervisor {
             let _ = child.wait();
             return Err(format!("the process for {name} ended before it listened"));
         }
+        let control = first
+            .split_once("(member control on ")
+            .and_then(|(_, rest)| rest.trim_end().strip_suffix(')'))
+            .and_then(|a| a.parse::<SocketAddr>().ok());
         let (sink, member) = (self.sink.clone(), name.to_string());
         // The member's events, read as it writes them, into the fleet's log.
         std::thread::spawn(move || {
@@ -310,23 +358,48 @@ impl Supervisor {
             Proc {
                 child: Some(child),
                 incarnation,
+                control,
+                stopping: false,
             },
         );
         Ok(())
     }
 
-    /// Reports (on stderr) each member process that exited without being
-    /// crashed by `ctl`, once.
+    /// Reports each member process that exited without being crashed or
+    /// stopped by `ctl`, once (see [`Supervisor::reap`]).
     pub(crate) fn check(&self) {
         let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
         for (name, p) in procs.iter_mut() {
-            if let Some(c) = &mut p.child
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                eprintln!("member {name} exited unexpectedly ({status})");
-                p.child = None;
+            self.reap(name, p);
+        }
+    }
+
+    /// Whether `name`'s process runs. One found ended that was neither
+    /// crashed nor stopped by `ctl` is reported: on stderr, and in the
+    /// fleet's log as a crash (it went without a word to its phones).
+    fn reap(&self, name: &str, p: &mut Proc) -> bool {
+        let Some(c) = &mut p.child else {
+            return false;
+        };
+        let status = match c.try_wait() {
+            Ok(None) => return true,
+            Ok(Some(status)) => status.to_string(),
+            Err(e) => e.to_string(),
+        };
+        p.child = None;
+        if !p.stopping {
+            eprintln!("member {name} exited unexpectedly ({status})");
+            let sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(log) = &sink.log {
+                let registered_phones =
+                    fleetsim_scenario::live::registered_on(&log.snapshot(), name);
+                log.emit(
+                    name,
+                    fleetsim_model::Event::ServerCrashed { registered_phones },
+                );
             }
         }
+        false
     }
 
     /// Ends every member process (SIGKILL) and waits for each.
@@ -355,10 +428,7 @@ impl fleetsim_scenario::live::Members for Supervisor {
 
     fn is_up(&self, name: &str) -> bool {
         let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
-        procs
-            .get_mut(name)
-            .and_then(|p| p.child.as_mut())
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        procs.get_mut(name).is_some_and(|p| self.reap(name, p))
     }
 
     fn incarnation(&self, name: &str) -> u64 {
@@ -379,6 +449,21 @@ impl fleetsim_scenario::live::Members for Supervisor {
         c.kill().map_err(|e| format!("cannot kill {name}: {e}"))?;
         let _ = c.wait();
         Ok(())
+    }
+
+    fn control(&self, name: &str) -> Option<SocketAddr> {
+        let procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        procs
+            .get(name)
+            .filter(|p| p.child.is_some())
+            .and_then(|p| p.control)
+    }
+
+    fn will_stop(&self, name: &str) {
+        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = procs.get_mut(name) {
+            p.stopping = true;
+        }
     }
 
     fn restart(&self, name: &str) -> Result<(), String> {

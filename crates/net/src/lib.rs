@@ -36,5 +36,5 @@ pub mod session;
 pub use channel::{ChannelTiming, call, channel, failure_reason, timed_out};
 pub use clock::{Clock, EventLog, Timing};
 pub use io::FaultIo;
-pub use net::{Changes, Incoming, Mode, Net};
+pub use net::{Changes, FaultPlane, Incoming, Mode, Net};
 pub use session::Session;

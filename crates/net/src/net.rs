@@ -67,6 +67,9 @@ struct State {
     /// Live: the address servers bind (127.0.0.1 unless set), so a member
     /// run as its own process (`fleetsim node`) can listen beyond loopback.
     bind_ip: Option<std::net::IpAddr>,
+    /// A member process: connections it accepts come from other processes
+    /// (members, phones), whose own dialling side applies the faults.
+    member_process: bool,
 }
 
 impl State {
@@ -111,6 +114,28 @@ impl State {
             && self.hung.is_empty()
             && self.latency.is_empty())
     }
+}
+
+/// Every network and process fault in force on a [`Net`], as data: what the
+/// control plane of member processes (`fleetsim up --processes`) sends each
+/// member, so that its own transport and serving layers apply the same
+/// faults. Durations and offsets are on the runtime clock.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultPlane {
+    /// Partition: node → group; nodes not named are in group 0.
+    pub groups: BTreeMap<String, usize>,
+    /// One-way cuts: bytes from the first node to the second are lost.
+    pub one_way: BTreeSet<(String, String)>,
+    /// Nodes whose link is down, with how many overlapping faults hold it.
+    pub stalled: BTreeMap<String, u32>,
+    /// Servers hung, with how many overlapping faults hold each.
+    pub hung: BTreeMap<String, u32>,
+    /// Per-node latency: (delay, jitter).
+    pub latency: BTreeMap<String, (Duration, Duration)>,
+    /// Gray failures: server → (presence dropped, telephony dropped).
+    pub gray: BTreeMap<String, (bool, bool)>,
+    /// Clock offsets of servers, in milliseconds.
+    pub clock_offsets: BTreeMap<String, i64>,
 }
 
 pub(crate) struct Inner {
@@ -516,7 +541,7 @@ impl Net {
     fn inbound_link(&self, server: &str, peer_port: u16) -> Option<crate::io::Link> {
         let member = {
             let st = self.inner.lock();
-            if st.external.len() != 1 || st.own_ports.contains(&peer_port) {
+            if st.member_process || st.external.len() != 1 || st.own_ports.contains(&peer_port) {
                 return None;
             }
             st.external.keys().next()?.clone()
@@ -535,6 +560,42 @@ impl Net {
         wake_all(&mut st);
         drop(st);
         self.inner.watchers.notify_all();
+    }
+
+    /// Marks this network as one member process's (`fleetsim node`): what
+    /// its servers accept is never attributed to a peer, since the phones
+    /// and the other members dial from other processes and each applies the
+    /// faults on its own side.
+    pub fn set_member_process(&self) {
+        self.inner.lock().member_process = true;
+    }
+
+    /// Every fault in force now, as data.
+    pub fn fault_plane(&self) -> FaultPlane {
+        let st = self.inner.lock();
+        FaultPlane {
+            groups: st.groups.clone(),
+            one_way: st.one_way.clone(),
+            stalled: st.stalled_nodes.clone(),
+            hung: st.hung.clone(),
+            latency: st.latency.clone(),
+            gray: st.gray.clone(),
+            clock_offsets: st.clock_offsets.clone(),
+        }
+    }
+
+    /// Replaces every fault in force by `plane` (a member process told by
+    /// its control plane); stalled connections re-check at once.
+    pub fn set_fault_plane(&self, plane: FaultPlane) {
+        self.change(|st| {
+            st.groups = plane.groups;
+            st.one_way = plane.one_way;
+            st.stalled_nodes = plane.stalled;
+            st.hung = plane.hung;
+            st.latency = plane.latency;
+            st.gray = plane.gray;
+            st.clock_offsets = plane.clock_offsets;
+        });
     }
 
     /// Splits the network: each group is a set of node names (servers, phones);

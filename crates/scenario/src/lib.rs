@@ -58,6 +58,7 @@ pub mod expectation;
 pub mod findings;
 pub mod golden;
 pub mod live;
+pub mod member;
 pub mod metrics;
 pub mod panics;
 pub mod runner;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use fleetsim_model::{Event, Fault, FaultKind, Fleet};
 use fleetsim_net::EventLog;
@@ -49,8 +50,10 @@ pub struct ServerInfo {
 }
 
 /// Fleet members run as processes of their own (`fleetsim up
-/// --processes`): the live fleet treats each as external and asks this
-/// supervisor to crash or restart one.
+/// --processes`): the live fleet treats each as external, asks this
+/// supervisor to crash or restart one, and sends each running member the
+/// fault plane over its member control port ([`crate::member`]), so link,
+/// hang, gray and clock faults apply inside the member processes too.
 pub trait Members: Send + Sync + std::fmt::Debug {
     /// Whether `name` is one of the supervised members.
     fn runs(&self, name: &str) -> bool;
@@ -62,6 +65,11 @@ pub trait Members: Send + Sync + std::fmt::Debug {
     fn crash(&self, name: &str) -> Result<(), String>;
     /// Starts a new process for `name`.
     fn restart(&self, name: &str) -> Result<(), String>;
+    /// The member control port of `name`'s running process.
+    fn control(&self, name: &str) -> Option<SocketAddr>;
+    /// `name`'s process was asked to end (a graceful stop): its exit is
+    /// not to be reported as unexpected.
+    fn will_stop(&self, name: &str);
 }
 
 enum Cmd {
@@ -272,21 +280,79 @@ impl Live {
         match &fault.kind {
             FaultKind::Crash { server } if let Some(m) = self.process(server) => {
                 applied();
-                let registered_phones = whereabouts(&log.snapshot())
-                    .values()
-                    .filter(|(on, _)| on == server)
-                    .count() as u32;
+                let registered_phones = registered_on(&log.snapshot(), server);
                 m.crash(server)?;
                 log.emit(server, Event::ServerCrashed { registered_phones });
+                // A crash ends a hang or a gray failure of that process.
+                self.fut.ctx.net.forget_server(server);
+                self.push_faults(None).await
+            }
+            FaultKind::Stop { server } if let Some(m) = self.process(server).cloned() => {
+                applied();
+                let registered_phones = registered_on(&log.snapshot(), server);
+                stop_process(m.as_ref(), server).await?;
+                log.emit(server, Event::ServerStopped { registered_phones });
                 Ok(())
             }
-            FaultKind::Restart { server } if let Some(m) = self.process(server) => {
+            FaultKind::Restart { server } if let Some(m) = self.process(server).cloned() => {
                 applied();
-                m.restart(server)
+                m.restart(server)?;
+                // The new process starts with no faults: it gets those in force.
+                self.push_faults(Some(server)).await
             }
-            _ => self.fut.apply(fault).await.map_err(|e| e.to_string()),
+            _ => {
+                self.fut.apply(fault).await.map_err(|e| e.to_string())?;
+                self.push_faults(None).await
+            }
         }
     }
+
+    /// Sends the fault plane in force to `only` or to every running member
+    /// process; the first failure is returned, after all were tried.
+    async fn push_faults(&self, only: Option<&str>) -> Result<(), String> {
+        let Some(m) = &self.members else {
+            return Ok(());
+        };
+        let plane = self.fut.ctx.net.fault_plane();
+        let mut first = Ok(());
+        for s in &self.fut.fleet.servers {
+            if only.is_some_and(|o| o != s.name) {
+                continue;
+            }
+            if let Some(addr) = m.control(&s.name)
+                && let Err(e) = crate::member::push_faults(addr, None, &plane).await
+            {
+                first = first.and(Err(format!("{}: {e}", s.name)));
+            }
+        }
+        first
+    }
+}
+
+/// Stops member process `server` gracefully through its control port and
+/// waits (up to 5 s) for it to end; one that does not is killed.
+async fn stop_process(m: &dyn Members, server: &str) -> Result<(), String> {
+    let addr = m
+        .control(server)
+        .ok_or_else(|| format!("{server} is already down"))?;
+    m.will_stop(server);
+    crate::member::stop_member(addr, None).await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while m.is_up(server) {
+        if Instant::now() > deadline {
+            return m.crash(server);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// How many phones the log has registered on `server` now.
+pub fn registered_on(events: &[fleetsim_model::EventRecord], server: &str) -> u32 {
+    whereabouts(events)
+        .values()
+        .filter(|(on, _)| on == server)
+        .count() as u32
 }
 
 /// Where each phone is registered, as the log tells (for member processes,
@@ -312,28 +378,6 @@ fn whereabouts(events: &[fleetsim_model::EventRecord]) -> BTreeMap<String, (Stri
         }
     }
     at
-}
-
-/// Why `kind` cannot be applied across member processes yet, if so: only
-/// crash and restart of a member, operator actions and phone reboots are.
-fn across_processes(live: &Live, kind: &FaultKind) -> Option<String> {
-    live.members.as_ref()?;
-    match kind {
-        FaultKind::Crash { server } | FaultKind::Restart { server }
-            if live.process(server).is_some() =>
-        {
-            None
-        }
-        FaultKind::ActivateBackup { .. }
-        | FaultKind::ManualFailback { .. }
-        | FaultKind::ConfigChange { .. }
-        | FaultKind::RebootPhone { .. }
-        | FaultKind::Heal => None,
-        other => Some(format!(
-            "fleetsim cannot apply {} to a fleet of member processes yet: crash and restart a member, reboot phones or take operator actions",
-            other.describe()
-        )),
-    }
 }
 
 async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
@@ -377,13 +421,8 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
                 };
                 if let Some(err) = faults
                     .iter()
-                    .find_map(|f| across_processes(&live, &f.kind))
-                    .or_else(|| {
-                        faults
-                            .iter()
-                            .filter(|f| f.at.0.is_zero())
-                            .find_map(|f| refuse(&live, &f.kind))
-                    })
+                    .filter(|f| f.at.0.is_zero())
+                    .find_map(|f| refuse(&live, &f.kind))
                 {
                     let _ = reply.send(Err(err));
                     continue;
@@ -807,7 +846,10 @@ pub fn blank_token(token: &str) -> bool {
 
 /// Lets a call through when no token is required, or when it carries
 /// `authorization: Bearer <token>`; a blank token never lets anything in.
-fn authorize(token: Option<&str>, meta: &tonic::metadata::MetadataMap) -> Result<(), Status> {
+pub(crate) fn authorize(
+    token: Option<&str>,
+    meta: &tonic::metadata::MetadataMap,
+) -> Result<(), Status> {
     let Some(want) = token else {
         return Ok(());
     };
