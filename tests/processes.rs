@@ -144,6 +144,45 @@ fn a_partition_is_applied_inside_the_member_processes_and_heal_undoes_it() {
 }
 
 #[test]
+fn a_hang_is_applied_by_the_hung_member_process_itself() {
+    let _one = one_live_run_at_a_time();
+    let dir = temp_dir("processes-hang");
+    let events = dir.join("events.jsonl");
+    let mut up = processes_ready(&dir, &events);
+
+    // Only the secondary's own serving layer can make it answer nobody:
+    // the primary's process dials it directly.
+    let out = up.fleetsim(
+        &[
+            "ctl",
+            "--control",
+            &up.control,
+            "fault",
+            "hang = \"secondary\"",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    // Silent past the 3-minute rule and a presence interval.
+    let hung_at = emulated_minutes(&status(&up));
+    status_when(&up, 30, |s| emulated_minutes(s) >= hung_at + 5);
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "clear", "all"], &[]);
+    assert!(out.status.success(), "{out:?}");
+
+    up.interrupt();
+    assert_eq!(up.exit_within(30), Some(0));
+    let log = Up::read_events(&events);
+    assert!(
+        lost(&log, "primary", "secondary"),
+        "the primary never lost the secondary"
+    );
+    assert!(
+        !log.iter()
+            .any(|e| matches!(e.event, Event::ServerCrashed { .. }))
+    );
+}
+
+#[test]
 fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
     let _one = one_live_run_at_a_time();
     let dir = temp_dir("processes-stop");
