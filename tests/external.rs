@@ -194,29 +194,6 @@ fn run_with_stand_in(
     (o, member.events())
 }
 
-/// Phones of `home` registered on `server` (as `guest` or not), each once,
-/// sorted, from the events after `from_ms`.
-fn registered(
-    events: &[fleetsim_model::EventRecord],
-    server: &str,
-    guest: bool,
-    from_ms: u64,
-) -> Vec<String> {
-    let mut v: Vec<String> = events
-        .iter()
-        .filter(|e| e.server == server && e.t_ms >= from_ms)
-        .filter_map(|e| match &e.event {
-            Event::PhoneRegistered {
-                phone, guest: g, ..
-            } if *g == guest => Some(phone.clone()),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
 #[test]
 fn the_fleets_phones_register_on_an_external_member_and_the_log_records_it() {
     let (o, member) = run_with_stand_in("2m", "");

@@ -5,54 +5,7 @@
 mod common;
 
 use common::*;
-use fleetsim_model::{Event, EventRecord};
-
-/// `fleetsim ctl status` of `up`, as printed.
-fn status(up: &Up) -> String {
-    let out = up.fleetsim(&["ctl", "status", "--control", &up.control], &[]);
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Polls `ctl status` until `ready` holds of it (panics, showing the last
-/// status, after `secs` wall seconds).
-fn status_when(up: &Up, secs: u64, ready: impl Fn(&str) -> bool) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        let s = status(up);
-        if ready(&s) {
-            return s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not reached in {secs} s; last status:\n{s}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
-/// Whole emulated minutes in the header of a status (`emulated time 1m5s`).
-fn emulated_minutes(status: &str) -> u64 {
-    let t = status
-        .split("emulated time ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or("");
-    let hours = t.split_once('h').map_or(0, |(h, _)| h.parse().unwrap_or(0));
-    let rest = t.split_once('h').map_or(t, |(_, r)| r);
-    let minutes = rest
-        .split_once('m')
-        .map_or(0, |(m, _)| m.parse().unwrap_or(0));
-    hours * 60 + minutes
-}
-
-/// The row of `server` in the server table of a status.
-fn server_row<'a>(status: &'a str, server: &str) -> &'a str {
-    status
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{server} ")))
-        .unwrap_or_else(|| panic!("no row for {server} in:\n{status}"))
-}
+use fleetsim_model::Event;
 
 #[test]
 fn a_node_with_neither_listen_nor_an_address_exits_2_naming_the_file_and_server() {
@@ -88,7 +41,7 @@ fn faults_that_cannot_cross_processes_are_refused_saying_so() {
         "{err}"
     );
     // The members serve on: nothing was applied.
-    assert!(status(&up).contains("faults in force: none"));
+    assert!(up.status().contains("faults in force: none"));
 }
 
 /// At 100× the 3-minute rule takes 1.8 wall seconds.
@@ -115,25 +68,19 @@ fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_s
     // minute of emulated time has passed, so presence and the primary's
     // phone records have reached the secondary (the members start one after
     // another, so the first presence to a member not yet listening is lost).
-    status_when(&up, 30, |s| {
+    up.status_when(30, |s| {
         s.contains("primary        at home") && emulated_minutes(s) >= 1
     });
 
     let out = up.fleetsim(&["ctl", "--control", &up.control, "crash", "primary"], &[]);
     assert!(out.status.success(), "{out:?}");
     // Both of the primary's IP phones on the secondary, as guests.
-    let s = status_when(&up, 60, |s| {
-        s.contains("on secondary as guests   2001–2002")
-    });
+    let s = up.status_when(60, |s| s.contains("on secondary as guests   2001–2002"));
     assert!(server_row(&s, "primary").contains("DOWN"), "{s}");
 
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
-    let log: Vec<EventRecord> = std::fs::read_to_string(&events)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let log = read_event_log(&events);
     // The secondary's own decision, from its process, in the one log.
     assert!(log.iter().any(|e| e.server == "secondary"
         && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")));
