@@ -194,29 +194,6 @@ fn run_with_stand_in(
     (o, member.events())
 }
 
-/// Phones of `home` registered on `server` (as `guest` or not), each once,
-/// sorted, from the events after `from_ms`.
-fn registered(
-    events: &[fleetsim_model::EventRecord],
-    server: &str,
-    guest: bool,
-    from_ms: u64,
-) -> Vec<String> {
-    let mut v: Vec<String> = events
-        .iter()
-        .filter(|e| e.server == server && e.t_ms >= from_ms)
-        .filter_map(|e| match &e.event {
-            Event::PhoneRegistered {
-                phone, guest: g, ..
-            } if *g == guest => Some(phone.clone()),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
 #[test]
 fn the_fleets_phones_register_on_an_external_member_and_the_log_records_it() {
     let (o, member) = run_with_stand_in("2m", "");
@@ -279,6 +256,31 @@ fn an_external_secondary_takes_over_the_ip_phones_of_a_crashed_primary() {
         ["2001", "2002", "2003", "2004"]
     );
     assert_eq!(registered(&member, "secondary", true, 0).len(), 4);
+}
+
+/// `ctl status` of `up` places the phones an external member holds where
+/// the phones saw them register, not "unregistered".
+#[test]
+fn the_status_of_a_live_fleet_shows_the_phones_registered_on_an_external_member() {
+    let _one = one_live_run_at_a_time();
+    let dir = temp_dir("external-status");
+    let address = format!("127.0.0.1:{}", free_port());
+    let fleet = write(&dir, "fleet.toml", &fleet_text(&address));
+    let spec = fleetsim_model::Fleet::from_toml(&fleetsim_model::Source {
+        name: "fleet.toml",
+        text: &fleet_text(&address),
+    })
+    .unwrap();
+    let up = Up::start(&fleet, &["--speed", "100"], &[]);
+    // The stand-in reaches the primary at up's base port, the control port + 1.
+    let control_port: u16 = up.control.rsplit(':').next().unwrap().parse().unwrap();
+    let _member = StandIn::start(&spec, "secondary", control_port + 1, SPEED);
+    let s = up.status_when(30, |s| s.contains("secondary      at home"));
+    let row = s
+        .lines()
+        .find(|l| l.contains("secondary      at home"))
+        .unwrap();
+    assert!(row.ends_with("3001–3002"), "{s}");
 }
 
 /// Emulated seconds per wall second with the Python member, which runs at

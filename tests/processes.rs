@@ -7,53 +7,6 @@ mod common;
 use common::*;
 use fleetsim_model::{Event, EventRecord};
 
-/// `fleetsim ctl status` of `up`, as printed.
-fn status(up: &Up) -> String {
-    let out = up.fleetsim(&["ctl", "status", "--control", &up.control], &[]);
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Polls `ctl status` until `ready` holds of it (panics, showing the last
-/// status, after `secs` wall seconds).
-fn status_when(up: &Up, secs: u64, ready: impl Fn(&str) -> bool) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        let s = status(up);
-        if ready(&s) {
-            return s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not reached in {secs} s; last status:\n{s}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
-/// Whole emulated minutes in the header of a status (`emulated time 1m5s`).
-fn emulated_minutes(status: &str) -> u64 {
-    let t = status
-        .split("emulated time ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or("");
-    let hours = t.split_once('h').map_or(0, |(h, _)| h.parse().unwrap_or(0));
-    let rest = t.split_once('h').map_or(t, |(_, r)| r);
-    let minutes = rest
-        .split_once('m')
-        .map_or(0, |(m, _)| m.parse().unwrap_or(0));
-    hours * 60 + minutes
-}
-
-/// The row of `server` in the server table of a status.
-fn server_row<'a>(status: &'a str, server: &str) -> &'a str {
-    status
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{server} ")))
-        .unwrap_or_else(|| panic!("no row for {server} in:\n{status}"))
-}
-
 #[test]
 fn a_node_with_neither_listen_nor_an_address_exits_2_naming_the_file_and_server() {
     let dir = temp_dir("node-no-address");
@@ -85,7 +38,7 @@ fn processes_ready(dir: &std::path::Path, events: &std::path::Path) -> Up {
         ],
         &[],
     );
-    status_when(&up, 30, |s| {
+    up.status_when(30, |s| {
         s.contains("primary        at home") && emulated_minutes(s) >= 1
     });
     up
@@ -114,19 +67,17 @@ fn a_partition_is_applied_inside_the_member_processes_and_heal_undoes_it() {
     assert!(out.status.success(), "{out:?}");
     // The isolated primary keeps running; its phones, on the secondary's
     // side of the split, fail over to it.
-    let s = status_when(&up, 60, |s| {
-        s.contains("on secondary as guests   2001–2002")
-    });
+    let s = up.status_when(60, |s| s.contains("on secondary as guests   2001–2002"));
     assert!(!server_row(&s, "primary").contains("DOWN"), "{s}");
 
     let out = up.fleetsim(&["ctl", "--control", &up.control, "heal"], &[]);
     assert!(out.status.success(), "{out:?}");
     // Visible again for 10 minutes: the phones go home.
-    status_when(&up, 60, |s| s.contains("primary        at home"));
+    up.status_when(60, |s| s.contains("primary        at home"));
 
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
-    let log = Up::read_events(&events);
+    let log = read_event_log(&events);
     assert!(
         lost(&log, "secondary", "primary"),
         "the secondary never lost the primary"
@@ -164,14 +115,14 @@ fn a_hang_is_applied_by_the_hung_member_process_itself() {
     );
     assert!(out.status.success(), "{out:?}");
     // Silent past the 3-minute rule and a presence interval.
-    let hung_at = emulated_minutes(&status(&up));
-    status_when(&up, 30, |s| emulated_minutes(s) >= hung_at + 5);
+    let hung_at = emulated_minutes(&up.status());
+    up.status_when(30, |s| emulated_minutes(s) >= hung_at + 5);
     let out = up.fleetsim(&["ctl", "--control", &up.control, "clear", "all"], &[]);
     assert!(out.status.success(), "{out:?}");
 
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
-    let log = Up::read_events(&events);
+    let log = read_event_log(&events);
     assert!(
         lost(&log, "primary", "secondary"),
         "the primary never lost the secondary"
@@ -191,18 +142,18 @@ fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
 
     let out = up.fleetsim(&["ctl", "--control", &up.control, "stop", "secondary"], &[]);
     assert!(out.status.success(), "{out:?}");
-    let s = status(&up);
+    let s = up.status();
     assert!(server_row(&s, "secondary").contains("DOWN"), "{s}");
     let out = up.fleetsim(
         &["ctl", "--control", &up.control, "restart", "secondary"],
         &[],
     );
     assert!(out.status.success(), "{out:?}");
-    status_when(&up, 30, |s| !server_row(s, "secondary").contains("DOWN"));
+    up.status_when(30, |s| !server_row(s, "secondary").contains("DOWN"));
 
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
-    let log = Up::read_events(&events);
+    let log = read_event_log(&events);
     assert!(
         log.iter()
             .any(|e| e.server == "secondary" && matches!(e.event, Event::ServerStopped { .. }))
@@ -232,11 +183,11 @@ fn a_member_process_killed_from_outside_is_logged_as_a_crash() {
         killed.success(),
         "pkill found no process matching {pattern}"
     );
-    status_when(&up, 30, |s| server_row(s, "primary").contains("DOWN"));
+    up.status_when(30, |s| server_row(s, "primary").contains("DOWN"));
 
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
-    let log = Up::read_events(&events);
+    let log = read_event_log(&events);
     assert!(
         log.iter()
             .any(|e| e.server == "primary" && matches!(e.event, Event::ServerCrashed { .. })),
@@ -258,14 +209,12 @@ fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_s
     let out = up.fleetsim(&["ctl", "--control", &up.control, "crash", "primary"], &[]);
     assert!(out.status.success(), "{out:?}");
     // Both of the primary's IP phones on the secondary, as guests.
-    let s = status_when(&up, 60, |s| {
-        s.contains("on secondary as guests   2001–2002")
-    });
+    let s = up.status_when(60, |s| s.contains("on secondary as guests   2001–2002"));
     assert!(server_row(&s, "primary").contains("DOWN"), "{s}");
 
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
-    let log = Up::read_events(&events);
+    let log = read_event_log(&events);
     // The secondary's own decision, from its process, in the one log.
     assert!(log.iter().any(|e| e.server == "secondary"
         && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")));

@@ -121,7 +121,21 @@ pub fn guests_between(o: &RunOutcome, from: u64, to: u64) -> Vec<&str> {
 
 /// The fleetsim binary.
 pub fn fleetsim() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fleetsim"));
+    fleetsim_in(&[])
+}
+
+/// The fleetsim binary run through `wrapper`, a command that runs the rest
+/// of its line (`ip netns exec NS`, …); none: the binary itself.
+pub fn fleetsim_in(wrapper: &[&str]) -> Command {
+    let bin = env!("CARGO_BIN_EXE_fleetsim");
+    let mut c = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
     c.current_dir(root()).env("NO_COLOR", "1");
     c
 }
@@ -678,6 +692,8 @@ pub struct Up {
     /// Its control API, `127.0.0.1:PORT`.
     pub control: String,
     child: std::process::Child,
+    /// What it runs through (see [`fleetsim_in`]), and `ctl` with it.
+    wrapper: Vec<String>,
 }
 
 impl Up {
@@ -685,11 +701,18 @@ impl Up {
     /// ARGS…` on free ports, with `env` set, and returns once it announced
     /// the fleet (panics with its stderr if it exits first).
     pub fn start(fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> Up {
+        Up::start_in(&[], fleet, args, env)
+    }
+
+    /// [`Up::start`] through `wrapper` (see [`fleetsim_in`]): `ip netns
+    /// exec NS` runs it on another host, and its control API is then that
+    /// host's 127.0.0.1, which [`Up::fleetsim`] reaches the same way.
+    pub fn start_in(wrapper: &[&str], fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> Up {
         use std::io::BufRead as _;
         let port = free_ports(4);
         let control = format!("127.0.0.1:{port}");
         let base = (port + 1).to_string();
-        let mut cmd = fleetsim();
+        let mut cmd = fleetsim_in(wrapper);
         cmd.arg("up")
             .arg(fleet)
             .args(["--control", &control, "--base-port", &base])
@@ -722,6 +745,7 @@ impl Up {
             banner,
             control,
             child,
+            wrapper: wrapper.iter().map(|w| w.to_string()).collect(),
         }
     }
 
@@ -738,7 +762,8 @@ impl Up {
     /// Runs `fleetsim ARGS…` against this fleet with a clean environment
     /// (no FLEETSIM_CONTROL or FLEETSIM_TOKEN unless `env` sets them).
     pub fn fleetsim(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        fleetsim()
+        let wrapper: Vec<&str> = self.wrapper.iter().map(String::as_str).collect();
+        fleetsim_in(&wrapper)
             .args(args)
             .env_remove("FLEETSIM_TOKEN")
             .env_remove("FLEETSIM_CONTROL")
@@ -749,6 +774,30 @@ impl Up {
 }
 
 impl Up {
+    /// `fleetsim ctl status` of it, as printed.
+    pub fn status(&self) -> String {
+        let out = self.fleetsim(&["ctl", "status", "--control", &self.control], &[]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls `ctl status` until `ready` holds of it (panics, showing the
+    /// last status, after `secs` wall seconds).
+    pub fn status_when(&self, secs: u64, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let s = self.status();
+            if ready(&s) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not reached in {secs} s; last status:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// The live page's URL as its banner gives it (`up --http`), e.g.
     /// `http://127.0.0.1:PORT/`; panics if it printed none.
     pub fn page_url(&self) -> String {
@@ -763,15 +812,6 @@ impl Up {
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
-    }
-
-    /// The event log it wrote to `path` (its `--events` file), once it ended.
-    pub fn read_events(path: &Path) -> Vec<fleetsim_model::EventRecord> {
-        std::fs::read_to_string(path)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
     }
 
     /// Sends it SIGINT, as Ctrl-C in its terminal would.
@@ -823,4 +863,62 @@ pub fn http_get(url: &str) -> (u16, String) {
     let (head, body) = raw.split_once("\r\n\r\n").expect("a whole HTTP reply");
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, body.to_string())
+}
+
+/// Whole emulated minutes in the header of a `ctl status` (`emulated time 1m5s`).
+pub fn emulated_minutes(status: &str) -> u64 {
+    let t = status
+        .split("emulated time ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("");
+    let hours = t.split_once('h').map_or(0, |(h, _)| h.parse().unwrap_or(0));
+    let rest = t.split_once('h').map_or(t, |(_, r)| r);
+    let minutes = rest
+        .split_once('m')
+        .map_or(0, |(m, _)| m.parse().unwrap_or(0));
+    hours * 60 + minutes
+}
+
+/// The row of `server` in the server table of a `ctl status`.
+pub fn server_row<'a>(status: &'a str, server: &str) -> &'a str {
+    status
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{server} ")))
+        .unwrap_or_else(|| panic!("no row for {server} in:\n{status}"))
+}
+
+/// The phones registered on `server` (as `guest` or not), each once,
+/// sorted, from the events after `from_ms`.
+pub fn registered(
+    events: &[fleetsim_model::EventRecord],
+    server: &str,
+    guest: bool,
+    from_ms: u64,
+) -> Vec<String> {
+    let mut v: Vec<String> = events
+        .iter()
+        .filter(|e| e.server == server && e.t_ms >= from_ms)
+        .filter_map(|e| match &e.event {
+            fleetsim_model::Event::PhoneRegistered {
+                phone, guest: g, ..
+            } if *g == guest => Some(phone.clone()),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The events of a JSON-lines event log written so far (`--events` of
+/// `fleetsim node` or `up`): every whole line, so a line still being
+/// written is left for the next read; none if the file is not there yet.
+pub fn read_event_log(path: &Path) -> Vec<EventRecord> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+    whole
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
 }

@@ -722,24 +722,29 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
     let clock = fut.ctx.log.clock();
     let mut where_: BTreeMap<String, (String, bool)> = BTreeMap::new();
     let mut servers = Vec::new();
-    // Member processes: their registrations as their own events tell.
-    let logged = match &live.members {
-        Some(_) => whereabouts(&fut.ctx.log.snapshot()),
-        None => BTreeMap::new(),
+    // Member processes and external members: their registrations as the
+    // events logged under their names tell (a process's own, or what the
+    // phones observed of an external member).
+    let by_log =
+        |s: &fleetsim_model::ServerSpec| live.process(&s.name).is_some() || s.is_external();
+    let logged = if fut.fleet.servers.iter().any(by_log) {
+        whereabouts(&fut.ctx.log.snapshot())
+    } else {
+        BTreeMap::new()
     };
     for s in &fut.fleet.servers {
         let process = live.process(&s.name);
-        let regs: Vec<(String, bool)> = match process {
-            Some(_) => logged
+        let regs: Vec<(String, bool)> = if by_log(s) {
+            logged
                 .iter()
                 .filter(|(_, (on, _))| *on == s.name)
                 .map(|(ext, (_, guest))| (ext.clone(), *guest))
-                .collect(),
-            None => fut
-                .servers
+                .collect()
+        } else {
+            fut.servers
                 .get(&s.name)
                 .map(|h| h.registrations())
-                .unwrap_or_default(),
+                .unwrap_or_default()
         };
         for (ext, guest) in &regs {
             where_.insert(ext.clone(), (s.name.clone(), *guest));
