@@ -235,3 +235,83 @@ fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_s
     let took = guest - crashed;
     assert!((120_000..300_000).contains(&took), "took {took} ms");
 }
+
+/// The small fleet with every member at a loopback address and member
+/// control port from `base` on, as `fleetsim node`s started elsewhere.
+fn attachable_fleet(dir: &std::path::Path, base: u16) -> std::path::PathBuf {
+    let at = |i: u16| format!("\"127.0.0.1:{}\"", base + i);
+    write(
+        dir,
+        "attach.toml",
+        &format!(
+            "name = \"attach\"\n\n[[server]]\nname = \"primary\"\nrole = \"primary\"\n\
+             address = {}\ncontrol = {}\nphones = {{ sip = 2 }}\n\n\
+             [[server]]\nname = \"secondary\"\nrole = \"secondary\"\n\
+             address = {}\ncontrol = {}\nphones = {{ sip = 2 }}\n",
+            at(0),
+            at(1),
+            at(2),
+            at(3)
+        ),
+    )
+}
+
+#[test]
+fn up_attaches_to_nodes_started_elsewhere_crashes_one_over_its_control_port_and_reattaches_to_its_successor()
+ {
+    let _one = one_live_run_at_a_time();
+    let dir = temp_dir("processes-attach");
+    let fleet = attachable_fleet(&dir, free_ports(4));
+    let events = dir.join("events.jsonl");
+    let mut primary = Node::start(&fleet, "primary", &["--speed", SPEED]);
+    let _secondary = Node::start(&fleet, "secondary", &["--speed", SPEED]);
+    let mut up = Up::start(
+        &fleet,
+        &["--speed", SPEED, "--events", events.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        up.banner.contains("(a node, attached at 127.0.0.1:"),
+        "{}",
+        up.banner
+    );
+    up.status_when(30, |s| {
+        s.contains("primary        at home") && emulated_minutes(s) >= 1
+    });
+
+    // Partitions reach the nodes' own transports here too.
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "crash", "primary"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        primary.exit_within(10),
+        Some(137),
+        "the node did not end as killed"
+    );
+    up.status_when(60, |s| s.contains("on secondary as guests   2001–2002"));
+    // Restarting is the orchestrator's part.
+    let out = up.fleetsim(
+        &["ctl", "--control", &up.control, "restart", "primary"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("runs under its own orchestrator"),
+        "{out:?}"
+    );
+    // The orchestrator starts a new process: attached again, as a restart.
+    let _successor = Node::start(&fleet, "primary", &["--speed", SPEED]);
+    up.status_when(30, |s| server_row(s, "primary").contains("(restarted ×1)"));
+
+    up.interrupt();
+    assert_eq!(up.exit_within(30), Some(0));
+    let log = read_event_log(&events);
+    assert!(
+        lost(&log, "secondary", "primary"),
+        "the secondary never lost the primary"
+    );
+    let crashes = log
+        .iter()
+        .filter(|e| e.server == "primary" && matches!(e.event, Event::ServerCrashed { .. }))
+        .count();
+    assert_eq!(crashes, 1, "one crash, logged once");
+}

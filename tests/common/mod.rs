@@ -922,3 +922,52 @@ pub fn read_event_log(path: &Path) -> Vec<EventRecord> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
         .collect()
 }
+
+/// `fleetsim node FLEET --server NAME ARGS…` as a child process (its
+/// events, on stdout, read and dropped); killed when dropped.
+pub struct Node {
+    child: std::process::Child,
+}
+
+impl Node {
+    /// Starts it and returns once it says where it listens.
+    pub fn start(fleet: &Path, name: &str, args: &[&str]) -> Node {
+        use std::io::BufRead as _;
+        let mut child = fleetsim()
+            .arg("node")
+            .arg(fleet)
+            .args(["--server", name])
+            .args(args)
+            .env_remove("FLEETSIM_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        assert!(first.contains(" listens on "), "node {name} said {first:?}");
+        // Keep draining its events, so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Node { child }
+    }
+
+    /// Its exit code, once it exits within `secs` seconds (`None`: still running).
+    pub fn exit_within(&mut self, secs: u64) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

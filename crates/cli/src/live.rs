@@ -230,9 +230,13 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         };
         // The address as bound: port 0 becomes the one the kernel chose.
         let page_addr = page.as_ref().and_then(|l| l.local_addr().ok());
-        let supervised = members
-            .clone()
-            .map(|m| m as Arc<dyn fleetsim_scenario::live::Members>);
+        // Children of this process, or `fleetsim node`s elsewhere that the
+        // fleet file gives a member control port (`control`) to attach to.
+        let supervised = match &members {
+            Some(m) => Some(m.clone() as Arc<dyn fleetsim_scenario::live::Members>),
+            None => fleetsim_scenario::member::Attached::of(&fleet, args.token.clone())
+                .map(|a| Arc::new(a) as Arc<dyn fleetsim_scenario::live::Members>),
+        };
         let (handle, servers) = match start_live_with(fleet.clone(), &opts, supervised).await {
             Ok(started) => started,
             Err(RunError::Start(StartError::Bind { server, source })) => {
@@ -249,7 +253,6 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e.into()),
         };
         if let Some(m) = &members {
-            m.set_log(handle.log().clone());
             let m = m.clone();
             // A member process that exits on its own is reported.
             tokio::spawn(async move {
@@ -270,6 +273,9 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             match &s.address {
                 Some(a) if args.processes => {
                     outln!("  {:<14} {:<20} {a} (its own process)", s.name, s.role)
+                }
+                Some(a) if let Some(c) = fleet.server(&s.name).and_then(|v| v.control.as_deref()) => {
+                    outln!("  {:<14} {:<20} {a} (a node, attached at {c})", s.name, s.role)
                 }
                 Some(a) => outln!(
                     "  {:<14} {:<20} {a} (external: not run by fleetsim)",
@@ -319,7 +325,11 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         outln!("  fleetsim watch {conn}");
         outln!("  fleetsim ctl {conn} faults");
-        let ours = |s: &fleetsim_scenario::live::ServerInfo| s.address.is_none() || args.processes;
+        let ours = |s: &fleetsim_scenario::live::ServerInfo| {
+            s.address.is_none()
+                || args.processes
+                || fleet.server(&s.name).is_some_and(|v| v.control.is_some())
+        };
         if let Some(first) = servers.iter().find(|s| ours(s)) {
             let name = servers
                 .iter()
@@ -739,7 +749,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
                     for s in r.scheduled {
                         outln!("scheduled {s}");
                     }
-                    Ok(ExitCode::SUCCESS)
+                    Ok(failures(&r.failed))
                 }
                 Err(s) if s.code() == tonic::Code::InvalidArgument => {
                     eprintln!("error: {}", s.message());
@@ -749,6 +759,18 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
             },
         }
     })
+}
+
+/// Says on stderr what the fleet could not apply: exit 1 if anything, else 0.
+fn failures(failed: &[String]) -> ExitCode {
+    for f in failed {
+        eprintln!("error: not applied: {f}");
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// `ctl clear` and `ctl heal`: what was undone and what is left in force.
@@ -779,7 +801,7 @@ async fn clear(client: &mut Client, which: String) -> anyhow::Result<ExitCode> {
                 );
                 out!("{}", fault_lines(&r.left));
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(failures(&r.failed))
         }
         Err(s) if s.code() == tonic::Code::InvalidArgument => {
             eprintln!("error: {}", s.message());

@@ -75,16 +75,12 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     }
     let listen = match (args.listen, spec.address.as_deref()) {
         (Some(a), _) => a,
-        (None, Some(a)) => match a.parse::<SocketAddr>() {
+        (None, Some(a)) => match bind_address(a) {
             Ok(a) => a,
-            // A host name: listen on every interface, at its port.
-            Err(_) => match fleetsim_model::external::parse_address(a) {
-                Ok(p) => SocketAddr::from(([0, 0, 0, 0], p.port)),
-                Err(e) => {
-                    eprintln!("error: {}: server {}: {e}", args.fleet, args.server);
-                    return Ok(ExitCode::from(BAD_INPUT));
-                }
-            },
+            Err(e) => {
+                eprintln!("error: {}: server {}: {e}", args.fleet, args.server);
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
         },
         (None, None) => {
             eprintln!(
@@ -93,6 +89,21 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(BAD_INPUT));
         }
+    };
+    // The member control port: --control, else the fleet file's `control`.
+    let control = match (args.control, spec.control.as_deref()) {
+        (Some(a), _) => Some(a),
+        (None, Some(c)) => match bind_address(c) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!(
+                    "error: {}: server {}: control: {e}",
+                    args.fleet, args.server
+                );
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+        },
+        (None, None) => None,
     };
     let mut out: Box<dyn std::io::Write + Send> = match &args.events {
         Some(p) => Box::new(std::fs::File::create(p)?),
@@ -111,7 +122,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         net.set_port(&args.server, listen.port());
         net.set_member_process();
         let stop = Arc::new(tokio::sync::Notify::new());
-        let control = match args.control {
+        let control = match control {
             Some(addr) => {
                 match fleetsim_scenario::live::bind_control(addr, args.token.as_deref()).await {
                     Ok(l) => Some(l),
@@ -127,6 +138,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         if let Some(l) = control {
             let svc = fleetsim_scenario::member::MemberSvc::new(
                 net.clone(),
+                log.clone(),
                 stop.clone(),
                 args.token.clone(),
             );
@@ -209,6 +221,17 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         server.stop(&net);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Where to listen for a fleet file's `host:port`: an IP address as it
+/// is; a host name (a pod's DNS name) on every interface, at its port.
+fn bind_address(a: &str) -> Result<SocketAddr, String> {
+    match a.parse::<SocketAddr>() {
+        Ok(a) => Ok(a),
+        Err(_) => fleetsim_model::external::parse_address(a)
+            .map(|p| SocketAddr::from(([0, 0, 0, 0], p.port)))
+            .map_err(|e| e.to_string()),
+    }
 }
 
 /// The fleet's log, once it has started, and the members' events before.
@@ -296,7 +319,7 @@ impl Supervisor {
     }
 
     /// The events of member processes go to `log` from now on.
-    pub(crate) fn set_log(&self, log: EventLog) {
+    fn set_log(&self, log: EventLog) {
         let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         for rec in std::mem::take(&mut sink.pending) {
             log.emit(&rec.server, rec.event);
@@ -402,6 +425,22 @@ impl Supervisor {
         false
     }
 
+    /// Kills `name`'s process with SIGKILL (`Child::kill` on Unix: a real
+    /// kill -9) and waits for it.
+    fn kill(&self, name: &str) -> Result<(), String> {
+        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        let p = procs
+            .get_mut(name)
+            .ok_or_else(|| format!("{name} is not a member process"))?;
+        let mut c = p
+            .child
+            .take()
+            .ok_or_else(|| format!("{name} is already down"))?;
+        c.kill().map_err(|e| format!("cannot kill {name}: {e}"))?;
+        let _ = c.wait();
+        Ok(())
+    }
+
     /// Ends every member process (SIGKILL) and waits for each.
     pub(crate) fn shutdown(&self) {
         let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
@@ -436,27 +475,21 @@ impl fleetsim_scenario::live::Members for Supervisor {
         procs.get(name).map_or(0, |p| p.incarnation)
     }
 
-    fn crash(&self, name: &str) -> Result<(), String> {
-        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
-        let p = procs
-            .get_mut(name)
-            .ok_or_else(|| format!("{name} is not a member process"))?;
-        let mut c = p
-            .child
-            .take()
-            .ok_or_else(|| format!("{name} is already down"))?;
-        // Child::kill is SIGKILL on Unix: a real kill -9.
-        c.kill().map_err(|e| format!("cannot kill {name}: {e}"))?;
-        let _ = c.wait();
-        Ok(())
+    fn crash(&self, name: &str) -> fleetsim_scenario::live::Call<'_, Result<(), String>> {
+        Box::pin(std::future::ready(self.kill(name)))
     }
 
-    fn control(&self, name: &str) -> Option<SocketAddr> {
+    fn started(&self, _net: &fleetsim_net::Net, log: &EventLog) {
+        self.set_log(log.clone());
+    }
+
+    fn control(&self, name: &str) -> Option<String> {
         let procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
         procs
             .get(name)
             .filter(|p| p.child.is_some())
             .and_then(|p| p.control)
+            .map(|a| a.to_string())
     }
 
     fn will_stop(&self, name: &str) {

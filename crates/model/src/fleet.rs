@@ -263,6 +263,8 @@ pub(crate) struct RawServer {
     max_calls: Option<Spanned<u32>>,
     #[serde(default)]
     address: Option<Spanned<String>>,
+    #[serde(default)]
+    control: Option<Spanned<String>>,
 }
 
 /// A hunt group as written in a fleet file.
@@ -332,6 +334,12 @@ pub struct ServerSpec {
     /// reaches it there in live mode (`None`: fleetsim runs the server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Live: the member control port (`host:port`) of an external member
+    /// run as `fleetsim node --control`, through which `fleetsim up`
+    /// attaches to it: applies faults in its process, crashes or stops it,
+    /// and reads its events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
 }
 
 impl ServerSpec {
@@ -604,6 +612,42 @@ fn check_address(
                 other.name
             ),
             Some("every external member listens on its own address".into()),
+        ));
+    }
+    Ok(Some(text.clone()))
+}
+
+/// The `control` port of server `i`, if given: a well-formed `host:port`,
+/// only beside an `address` (a member fleetsim runs has no control port of
+/// its own).
+fn check_control(
+    src: &Source<'_>,
+    i: usize,
+    name: &str,
+    control: Option<&Spanned<String>>,
+    has_address: bool,
+) -> Result<Option<String>, Box<FileError>> {
+    let Some(c) = control else {
+        return Ok(None);
+    };
+    let field = format!("server[{i}].control");
+    let text = c.get_ref();
+    if !has_address {
+        return Err(src.error(
+            c.span(),
+            Some(&field),
+            format!("server {name:?}: a control port belongs to a member run as `fleetsim node`, which has an `address`"),
+            Some("add the member's address = \"host:port\", or remove control".into()),
+        ));
+    }
+    if let Err(e) = crate::external::parse_address(text) {
+        return Err(src.error(
+            c.span(),
+            Some(&field),
+            format!("server {name:?}: control: {e}"),
+            Some(
+                "write host:port, e.g. control = \"127.0.0.1:9100\" (the node's --control)".into(),
+            ),
         ));
     }
     Ok(Some(text.clone()))
@@ -1046,6 +1090,7 @@ impl RawFleet {
                 None => crate::settings::default_max_calls(role),
             };
             let address = check_address(src, i, &name, s.address.as_ref(), &servers)?;
+            let control = check_control(src, i, &name, s.control.as_ref(), address.is_some())?;
             servers.push(ServerSpec {
                 name,
                 role,
@@ -1055,6 +1100,7 @@ impl RawFleet {
                 trunks,
                 max_calls,
                 address,
+                control,
             });
         }
 

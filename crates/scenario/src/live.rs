@@ -49,27 +49,39 @@ pub struct ServerInfo {
     pub address: Option<String>,
 }
 
-/// Fleet members run as processes of their own (`fleetsim up
-/// --processes`): the live fleet treats each as external, asks this
-/// supervisor to crash or restart one, and sends each running member the
-/// fault plane over its member control port ([`crate::member`]), so link,
-/// hang, gray and clock faults apply inside the member processes too.
+/// A boxed future: calls of [`Members`] that may cross the network.
+pub type Call<'a, T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Fleet members run as processes of their own, either children of `up`
+/// (`fleetsim up --processes`) or `fleetsim node`s started elsewhere that
+/// `up` attaches to through their member control ports (a fleet file's
+/// `control`). The live fleet treats each as external, asks this to crash,
+/// stop or restart one, and sends each running member the fault plane over
+/// its member control port ([`crate::member`]), so link, hang, gray and
+/// clock faults apply inside the member processes too.
 pub trait Members: Send + Sync + std::fmt::Debug {
-    /// Whether `name` is one of the supervised members.
+    /// Whether `name` is one of these members.
     fn runs(&self, name: &str) -> bool;
     /// Whether `name`'s process runs now.
     fn is_up(&self, name: &str) -> bool;
     /// `name`'s incarnation: 1 for the first process, then +1 per restart.
     fn incarnation(&self, name: &str) -> u64;
-    /// Kills `name`'s process at once (SIGKILL).
-    fn crash(&self, name: &str) -> Result<(), String>;
+    /// Ends `name`'s process at once, as kill -9 does.
+    fn crash(&self, name: &str) -> Call<'_, Result<(), String>>;
     /// Starts a new process for `name`.
     fn restart(&self, name: &str) -> Result<(), String>;
-    /// The member control port of `name`'s running process.
-    fn control(&self, name: &str) -> Option<SocketAddr>;
+    /// The member control port (`host:port`) of `name`'s running process.
+    fn control(&self, name: &str) -> Option<String>;
     /// `name`'s process was asked to end (a graceful stop): its exit is
     /// not to be reported as unexpected.
     fn will_stop(&self, name: &str);
+    /// The fleet has started on `net`, logging to `log`: the members'
+    /// events go there from now on.
+    fn started(&self, net: &fleetsim_net::Net, log: &EventLog);
+    /// The token the members' control ports require, if any.
+    fn token(&self) -> Option<&str> {
+        None
+    }
 }
 
 enum Cmd {
@@ -226,6 +238,9 @@ pub async fn start_live_with(
         stats: fut.ctx.stats.clone(),
         started: Instant::now(),
     });
+    if let Some(m) = &members {
+        m.started(&fut.ctx.net, &fut.ctx.log);
+    }
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(actor(Live { fut, members }, rx));
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -281,7 +296,7 @@ impl Live {
             FaultKind::Crash { server } if let Some(m) = self.process(server) => {
                 applied();
                 let registered_phones = registered_on(&log.snapshot(), server);
-                m.crash(server)?;
+                m.crash(server).await?;
                 log.emit(server, Event::ServerCrashed { registered_phones });
                 // A crash ends a hang or a gray failure of that process.
                 self.fut.ctx.net.forget_server(server);
@@ -295,8 +310,8 @@ impl Live {
                 Ok(())
             }
             FaultKind::Restart { server } if let Some(m) = self.process(server).cloned() => {
-                applied();
                 m.restart(server)?;
+                applied();
                 // The new process starts with no faults: it gets those in force.
                 self.push_faults(Some(server)).await
             }
@@ -320,7 +335,7 @@ impl Live {
                 continue;
             }
             if let Some(addr) = m.control(&s.name)
-                && let Err(e) = crate::member::push_faults(addr, None, &plane).await
+                && let Err(e) = crate::member::push_faults(&addr, m.token(), &plane).await
             {
                 first = first.and(Err(format!("{}: {e}", s.name)));
             }
@@ -336,11 +351,11 @@ async fn stop_process(m: &dyn Members, server: &str) -> Result<(), String> {
         .control(server)
         .ok_or_else(|| format!("{server} is already down"))?;
     m.will_stop(server);
-    crate::member::stop_member(addr, None).await?;
+    crate::member::stop_member(&addr, m.token()).await?;
     let deadline = Instant::now() + Duration::from_secs(5);
     while m.is_up(server) {
         if Instant::now() > deadline {
-            return m.crash(server);
+            return m.crash(server).await;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -438,10 +453,12 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
                 let (now_faults, later): (Vec<Fault>, Vec<Fault>) =
                     faults.into_iter().partition(|f| f.at.0.is_zero());
                 for f in now_faults {
-                    out.applied.push(f.kind.describe());
-                    ledger.record(&f.kind, now_ms, batch);
-                    if let Err(e) = live.apply(&f).await {
-                        out.applied.push(format!("failed: {e}"));
+                    match live.apply(&f).await {
+                        Ok(()) => {
+                            out.applied.push(f.kind.describe());
+                            ledger.record(&f.kind, now_ms, batch);
+                        }
+                        Err(e) => out.failed.push(format!("{}: {e}", f.kind.describe())),
                     }
                 }
                 for f in later {
@@ -654,7 +671,8 @@ async fn clear(
             source: 0,
         };
         if let Err(e) = live.apply(&undo).await {
-            out.cleared.push(format!("failed: {e}"));
+            out.failed
+                .push(format!("#{} {}: {e}", f.id, f.kind.describe()));
         }
     }
     out.left = ledger.listed();
@@ -870,7 +888,37 @@ pub(crate) fn authorize(
     }
 }
 
-type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::EventLine, Status>> + Send>>;
+/// The events of `log` as JSON lines: with `history`, every event so far
+/// first; then each new one, until the log's fleet goes.
+pub(crate) fn event_lines(log: &EventLog, history: bool) -> EventStream {
+    let (past, mut rx) = log.history_and_subscribe();
+    let past = if history { past } else { Vec::new() };
+    async_stream(
+        move |tx: mpsc::Sender<Result<pb::EventLine, Status>>| async move {
+            for e in past {
+                let json = serde_json::to_string(&e).unwrap_or_default();
+                if tx.send(Ok(pb::EventLine { json })).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                match rx.recv().await {
+                    Ok(e) => {
+                        let json = serde_json::to_string(&e).unwrap_or_default();
+                        if tx.send(Ok(pb::EventLine { json })).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
+        },
+    )
+}
+
+pub(crate) type EventStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::EventLine, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl pb::control_server::Control for ControlSvc {
@@ -898,29 +946,7 @@ impl pb::control_server::Control for ControlSvc {
     ) -> Result<Response<Self::WatchStream>, Status> {
         self.check(&req)?;
         // The drill so far first, then each event as it comes.
-        let (history, mut rx) = self.fleet.log.history_and_subscribe();
-        let stream = async_stream(
-            move |tx: mpsc::Sender<Result<pb::EventLine, Status>>| async move {
-                for e in history {
-                    let json = serde_json::to_string(&e).unwrap_or_default();
-                    if tx.send(Ok(pb::EventLine { json })).await.is_err() {
-                        return;
-                    }
-                }
-                loop {
-                    match rx.recv().await {
-                        Ok(e) => {
-                            let json = serde_json::to_string(&e).unwrap_or_default();
-                            if tx.send(Ok(pb::EventLine { json })).await.is_err() {
-                                break;
-                            }
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => break,
-                    }
-                }
-            },
-        );
+        let stream = event_lines(&self.fleet.log, true);
         Ok(Response::new(stream))
     }
 

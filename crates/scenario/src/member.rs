@@ -4,8 +4,8 @@
 //! crosses the wire here and only here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use fleetsim_net::{FaultPlane, Net};
@@ -20,15 +20,27 @@ const PUSH_DEADLINE: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct MemberSvc {
     net: Net,
+    log: fleetsim_net::EventLog,
     stop: Arc<tokio::sync::Notify>,
     token: Option<String>,
 }
 
 impl MemberSvc {
-    /// The service over `net`; `stop` is notified on `Stop`; with `token`,
-    /// every call must carry `authorization: Bearer <token>`.
-    pub fn new(net: Net, stop: Arc<tokio::sync::Notify>, token: Option<String>) -> MemberSvc {
-        MemberSvc { net, stop, token }
+    /// The service over `net` and the member's `log`; `stop` is notified
+    /// on `Stop`; with `token`, every call must carry `authorization:
+    /// Bearer <token>`.
+    pub fn new(
+        net: Net,
+        log: fleetsim_net::EventLog,
+        stop: Arc<tokio::sync::Notify>,
+        token: Option<String>,
+    ) -> MemberSvc {
+        MemberSvc {
+            net,
+            log,
+            stop,
+            token,
+        }
     }
 }
 
@@ -51,7 +63,36 @@ impl pb::member_server::Member for MemberSvc {
         self.stop.notify_one();
         Ok(Response::new(pb::MemberStopReply {}))
     }
+
+    async fn crash(
+        &self,
+        req: Request<pb::MemberCrashRequest>,
+    ) -> Result<Response<pb::MemberCrashReply>, Status> {
+        crate::live::authorize(self.token.as_deref(), req.metadata())?;
+        tokio::spawn(async {
+            // Long enough for the reply to leave; then gone, as kill -9
+            // leaves it: no destructor runs, the kernel closes the sockets.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            std::process::exit(CRASH_EXIT);
+        });
+        Ok(Response::new(pb::MemberCrashReply {}))
+    }
+
+    type EventsStream = crate::live::EventStream;
+
+    async fn events(
+        &self,
+        req: Request<pb::MemberEventsRequest>,
+    ) -> Result<Response<Self::EventsStream>, Status> {
+        crate::live::authorize(self.token.as_deref(), req.metadata())?;
+        let history = req.into_inner().history;
+        Ok(Response::new(crate::live::event_lines(&self.log, history)))
+    }
 }
+
+/// The exit code of a member crashed over its control port: 128 + 9, as
+/// a shell reports a process killed by SIGKILL.
+pub const CRASH_EXIT: i32 = 137;
 
 /// Serves `svc` (and `grpc.health.v1`, without the token) on `listener`, a
 /// port from [`crate::live::bind_control`], until the runtime ends.
@@ -68,9 +109,9 @@ pub async fn serve_member(svc: MemberSvc, listener: tokio::net::TcpListener) -> 
         .map_err(|e| format!("member control port: {e}"))
 }
 
-/// Sends `plane` to the member whose control port is `addr`.
+/// Sends `plane` to the member whose control port is `addr` (`host:port`).
 pub async fn push_faults(
-    addr: SocketAddr,
+    addr: &str,
     token: Option<&str>,
     plane: &FaultPlane,
 ) -> Result<(), String> {
@@ -84,7 +125,7 @@ pub async fn push_faults(
 }
 
 /// Asks the member whose control port is `addr` to stop gracefully.
-pub async fn stop_member(addr: SocketAddr, token: Option<&str>) -> Result<(), String> {
+pub async fn stop_member(addr: &str, token: Option<&str>) -> Result<(), String> {
     let mut req = Request::new(pb::MemberStopRequest {});
     with_token(&mut req, token)?;
     on_member(addr, |mut c| async move { c.stop(req).await.map(drop) }).await
@@ -94,7 +135,7 @@ type Client = pb::member_client::MemberClient<tonic::transport::Channel>;
 
 /// Connects to the member control port `addr` and makes one call, within
 /// [`PUSH_DEADLINE`]; every failure names the port.
-async fn on_member<F, Fut>(addr: SocketAddr, call: F) -> Result<(), String>
+async fn on_member<F, Fut>(addr: &str, call: F) -> Result<(), String>
 where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = Result<(), Status>>,
@@ -202,4 +243,199 @@ pub fn from_pb(p: pb::FaultPlane) -> FaultPlane {
             .collect(),
         clock_offsets: p.clock_offset_ms.into_iter().collect(),
     }
+}
+
+/// Members run as `fleetsim node` elsewhere (other hosts, Kubernetes pods)
+/// that `fleetsim up` attaches to through the member control ports of the
+/// fleet file (`control`): their events stream into the fleet's log, faults
+/// reach their processes, `crash` ends one over its control port. Starting
+/// a member again is its orchestrator's part (a StatefulSet restarts its
+/// pod); when the new process answers, it is attached again, sent the faults
+/// in force, and counted as a restart.
+#[derive(Debug)]
+pub struct Attached {
+    members: BTreeMap<String, Arc<Follow>>,
+    token: Option<String>,
+}
+
+/// What is known of one attached member.
+#[derive(Debug)]
+struct Follow {
+    control: String,
+    up: std::sync::atomic::AtomicBool,
+    incarnation: std::sync::atomic::AtomicU64,
+    /// Crashed or stopped by `ctl`: the end of its events is no surprise.
+    asked_down: std::sync::atomic::AtomicBool,
+}
+
+/// How long to wait before trying a member's control port again.
+const RETRY: Duration = Duration::from_millis(250);
+
+impl Attached {
+    /// The members of `fleet` that have a `control` port; `None` if none has.
+    pub fn of(fleet: &fleetsim_model::Fleet, token: Option<String>) -> Option<Attached> {
+        let members: BTreeMap<String, Arc<Follow>> = fleet
+            .servers
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.control.clone()?)))
+            .map(|(name, control)| {
+                let f = Follow {
+                    control,
+                    up: Default::default(),
+                    incarnation: Default::default(),
+                    asked_down: Default::default(),
+                };
+                (name, Arc::new(f))
+            })
+            .collect();
+        (!members.is_empty()).then_some(Attached { members, token })
+    }
+}
+
+impl crate::live::Members for Attached {
+    fn runs(&self, name: &str) -> bool {
+        self.members.contains_key(name)
+    }
+
+    fn is_up(&self, name: &str) -> bool {
+        self.members
+            .get(name)
+            .is_some_and(|f| f.up.load(Ordering::Acquire))
+    }
+
+    fn incarnation(&self, name: &str) -> u64 {
+        self.members
+            .get(name)
+            .map_or(0, |f| f.incarnation.load(Ordering::Acquire))
+    }
+
+    fn crash(&self, name: &str) -> crate::live::Call<'_, Result<(), String>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            let f = self
+                .members
+                .get(&name)
+                .ok_or_else(|| format!("{name} is not an attached member"))?;
+            f.asked_down.store(true, Ordering::Release);
+            let mut req = Request::new(pb::MemberCrashRequest {});
+            with_token(&mut req, self.token.as_deref())?;
+            // The process may be gone before its reply leaves: its end,
+            // seen on the events stream, is what counts.
+            let _ = on_member(
+                &f.control,
+                |mut c| async move { c.crash(req).await.map(drop) },
+            )
+            .await;
+            let deadline = tokio::time::Instant::now() + PUSH_DEADLINE;
+            while f.up.load(Ordering::Acquire) {
+                if tokio::time::Instant::now() > deadline {
+                    return Err(format!("{name} did not end when told to crash"));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(())
+        })
+    }
+
+    fn restart(&self, name: &str) -> Result<(), String> {
+        Err(format!(
+            "{name} runs under its own orchestrator (a StatefulSet restarts its pod): fleetsim attaches to the new process when it answers"
+        ))
+    }
+
+    fn control(&self, name: &str) -> Option<String> {
+        self.members
+            .get(name)
+            .filter(|f| f.up.load(Ordering::Acquire))
+            .map(|f| f.control.clone())
+    }
+
+    fn will_stop(&self, name: &str) {
+        if let Some(f) = self.members.get(name) {
+            f.asked_down.store(true, Ordering::Release);
+        }
+    }
+
+    fn started(&self, net: &Net, log: &fleetsim_net::EventLog) {
+        for (name, f) in &self.members {
+            let follow = follow(
+                name.clone(),
+                f.clone(),
+                self.token.clone(),
+                net.clone(),
+                log.clone(),
+            );
+            tokio::spawn(follow);
+        }
+    }
+
+    fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+/// Follows one attached member for as long as the fleet runs: reads its
+/// events into `log`, marks it up while they flow, sends each new process
+/// the faults in force, and logs an end nobody asked for as a crash.
+async fn follow(
+    name: String,
+    f: Arc<Follow>,
+    token: Option<String>,
+    net: Net,
+    log: fleetsim_net::EventLog,
+) {
+    loop {
+        let first = f.incarnation.load(Ordering::Acquire) == 0;
+        // The first process's past is before this drill; a restarted
+        // process's own start is part of it.
+        let Ok(mut lines) = events(&f.control, token.as_deref(), !first).await else {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        };
+        f.incarnation.fetch_add(1, Ordering::AcqRel);
+        f.up.store(true, Ordering::Release);
+        let plane = net.fault_plane();
+        if plane != FaultPlane::default()
+            && let Err(e) = push_faults(&f.control, token.as_deref(), &plane).await
+        {
+            tracing::warn!(member = %name, error = %e, "faults in force not sent");
+        }
+        while let Ok(Some(line)) = lines.message().await {
+            if let Ok(rec) = serde_json::from_str::<fleetsim_model::EventRecord>(&line.json) {
+                // Stamped again on the fleet's clock.
+                log.emit(&rec.server, rec.event);
+            }
+        }
+        f.up.store(false, Ordering::Release);
+        if !f.asked_down.swap(false, Ordering::AcqRel) {
+            let registered_phones = crate::live::registered_on(&log.snapshot(), &name);
+            log.emit(
+                &name,
+                fleetsim_model::Event::ServerCrashed { registered_phones },
+            );
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Opens the events stream of the member whose control port is `addr`.
+async fn events(
+    addr: &str,
+    token: Option<&str>,
+    history: bool,
+) -> Result<tonic::Streaming<pb::EventLine>, String> {
+    let mut req = Request::new(pb::MemberEventsRequest { history });
+    with_token(&mut req, token)?;
+    let open = async {
+        let mut c = Client::connect(format!("http://{addr}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        c.events(req)
+            .await
+            .map(Response::into_inner)
+            .map_err(|e| e.message().to_string())
+    };
+    tokio::time::timeout(PUSH_DEADLINE, open)
+        .await
+        .map_err(|_| format!("member control port {addr}: no answer"))?
 }
