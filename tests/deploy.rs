@@ -97,7 +97,12 @@ fn every_manifest_under_deploy_validates_against_the_kubernetes_schemas() {
         .collect();
     assert_eq!(
         names,
-        ["live-fleet.yaml", "sweep-job.yaml", "sweep-merge.yaml"],
+        [
+            "drill.yaml",
+            "live-fleet.yaml",
+            "sweep-job.yaml",
+            "sweep-merge.yaml"
+        ],
         "the manifests this test and the README know"
     );
     let tool = std::process::Command::new("python3")
@@ -128,6 +133,7 @@ fn every_manifest_under_deploy_validates_against_the_kubernetes_schemas() {
         "configmap/fleet",
         "service/fleet",
         "statefulset/fleet",
+        "pod/drill",
         "persistentvolumeclaim/sweep-parts",
         "job/sweep ",
         "job/sweep-merge",
@@ -164,7 +170,9 @@ fn the_live_fleet_configmap_is_a_fleet_of_the_statefulset_pods_at_their_dns_name
             "--server",
             "$(POD_NAME)",
             "--listen",
-            "0.0.0.0:7101"
+            "0.0.0.0:7101",
+            "--speed",
+            "60"
         ]
     );
     assert_eq!(field(&yaml, "mountPath"), "/etc/fleetsim");
@@ -200,6 +208,53 @@ fn the_live_fleet_configmap_is_a_fleet_of_the_statefulset_pods_at_their_dns_name
         .map(|s| (s.name.clone(), s.address.clone().unwrap_or_default()))
         .collect();
     assert_eq!(actual, expected);
+    // And each pod's member control port, where the drill attaches.
+    let controls: Vec<String> = (fleet.servers.iter())
+        .map(|s| s.control.clone().unwrap_or_default())
+        .collect();
+    let expected: Vec<String> = (expected.iter())
+        .map(|(_, a)| a.replace(":7101", ":7102"))
+        .collect();
+    assert_eq!(controls, expected);
+    assert!(statefulset.contains("containerPort: 7102"));
+}
+
+#[test]
+fn the_drill_pod_runs_up_on_the_fleets_configmap_at_the_nodes_speed_with_their_token() {
+    let fleet = manifest("live-fleet.yaml");
+    let drill = manifest("drill.yaml");
+    let args = items(&drill, "args:");
+    assert_eq!(args[..2], ["up", "/etc/fleetsim/fleet.toml"]);
+    let after = |flag: &str, args: &[String]| {
+        let i = args
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("no {flag}"));
+        args[i + 1].clone()
+    };
+    let nodes = items(&fleet, "args:");
+    assert_eq!(
+        after("--speed", &args),
+        after("--speed", &nodes),
+        "one speed"
+    );
+    // Its control API binds beyond loopback (the kubelet probes the pod's
+    // address), which fleetsim allows only with a token: the nodes' own.
+    assert_eq!(after("--control", &args), "0.0.0.0:7100");
+    for yaml in [&fleet, &drill] {
+        let token = yaml
+            .split("- name: FLEETSIM_TOKEN")
+            .nth(1)
+            .expect("FLEETSIM_TOKEN from a Secret");
+        assert_eq!(field(token, "name"), "fleet-token");
+        assert_eq!(field(token, "key"), "token");
+    }
+    assert_eq!(field(&drill, "name"), "drill");
+    let volume = drill
+        .split("configMap:")
+        .nth(1)
+        .expect("the fleet's ConfigMap as a volume");
+    assert_eq!(field(volume, "name"), "fleet", "the nodes' ConfigMap");
 }
 
 #[test]
