@@ -23,9 +23,8 @@ fn a_node_with_neither_listen_nor_an_address_exits_2_naming_the_file_and_server(
 
 /// `up --processes` on the small fleet at [`SPEED`], writing its events to
 /// `events`, once the primary's phones are home and a minute has passed
-/// (presence and the phone records have reached the secondary: the members
-/// start one after another, so the first presence to a member not yet
-/// listening is lost).
+/// (presence and the phone records have reached the secondary, which holds
+/// them only once replicated, as on the real system).
 fn processes_ready(dir: &std::path::Path, events: &std::path::Path) -> Up {
     let up = Up::start(
         &small_fleet_file(dir),

@@ -183,11 +183,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(BAD_INPUT));
             }
         };
-        for s in &fleet.servers {
-            if let Err(e) = sup.spawn(&s.name) {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(BAD_INPUT));
-            }
+        let names: Vec<&str> = fleet.servers.iter().map(|s| s.name.as_str()).collect();
+        if let Err(e) = sup.spawn_all(&names) {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
         }
         Some(sup)
     } else {

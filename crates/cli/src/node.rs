@@ -329,10 +329,37 @@ impl Supervisor {
 
     /// Starts `name`'s process and waits until it says where it listens.
     pub(crate) fn spawn(&self, name: &str) -> Result<(), String> {
+        self.spawn_all(&[name])
+    }
+
+    /// Starts a process for each of `names` at once, then waits until each
+    /// says where it listens: members that start together hear each other's
+    /// first presence (one by one, a member's first presence to a member not
+    /// yet started would be lost).
+    pub(crate) fn spawn_all(&self, names: &[&str]) -> Result<(), String> {
         let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
-        let incarnation = procs.get(name).map_or(1, |p| p.incarnation + 1);
+        let mut started = Vec::new();
+        for name in names {
+            let incarnation = procs.get(*name).map_or(1, |p| p.incarnation + 1);
+            started.push((*name, incarnation, self.launch(name, incarnation)?));
+        }
+        for (name, incarnation, mut child) in started {
+            let control = self.listening(name, &mut child)?;
+            let p = Proc {
+                child: Some(child),
+                incarnation,
+                control,
+                stopping: false,
+            };
+            procs.insert(name.to_string(), p);
+        }
+        Ok(())
+    }
+
+    /// Starts `fleetsim node` for `name`.
+    fn launch(&self, name: &str, incarnation: u64) -> Result<Child, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut child = Command::new(exe)
+        Command::new(exe)
             .arg("node")
             .arg(&self.file)
             .args(["--server", name])
@@ -346,7 +373,13 @@ impl Supervisor {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start a process for {name}: {e}"))?;
+            .map_err(|e| format!("cannot start a process for {name}: {e}"))
+    }
+
+    /// Reads the first line of `name`'s process (where it listens, and its
+    /// member control port), then hands its events to the fleet's log as
+    /// it writes them.
+    fn listening(&self, name: &str, child: &mut Child) -> Result<Option<SocketAddr>, String> {
         let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
         let mut first = String::new();
         if out.read_line(&mut first).unwrap_or(0) == 0 || !first.contains(" listens on ") {
@@ -359,7 +392,6 @@ impl Supervisor {
             .and_then(|(_, rest)| rest.trim_end().strip_suffix(')'))
             .and_then(|a| a.parse::<SocketAddr>().ok());
         let (sink, member) = (self.sink.clone(), name.to_string());
-        // The member's events, read as it writes them, into the fleet's log.
         std::thread::spawn(move || {
             for line in out.lines() {
                 let Ok(line) = line else { break };
@@ -376,16 +408,7 @@ impl Supervisor {
             }
             tracing::debug!(member, "member process output ended");
         });
-        procs.insert(
-            name.to_string(),
-            Proc {
-                child: Some(child),
-                incarnation,
-                control,
-                stopping: false,
-            },
-        );
-        Ok(())
+        Ok(control)
     }
 
     /// Reports each member process that exited without being crashed or
