@@ -387,6 +387,18 @@ fn ctl_and_watch_take_the_control_address_and_token_anywhere_or_from_the_environ
     // Without either, ctl goes to the default address, not this fleet.
     let default = up.fleetsim(&["ctl", "status", "--token", "s3cret"], &[]);
     assert!(!String::from_utf8_lossy(&default.stdout).contains("fleet small"));
+    // Without the token, or with another: the caller's mistake (exit 2),
+    // saying how to give it, never an emulator failure.
+    for given in [&[][..], &["--token", "wrong"][..]] {
+        let out = up.fleetsim(&[&["ctl", "status", "--control", c], given].concat(), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("give it with --token or FLEETSIM_TOKEN"),
+            "{err}"
+        );
+        assert!(!err.contains("emulator failed"), "{err}");
+    }
 }
 
 #[test]
@@ -556,6 +568,10 @@ fn ctl_stop_ends_the_drill_and_up_writes_events_report_and_junit_with_the_live_f
 
     let log = std::fs::read_to_string(&events).unwrap();
     assert!(log.contains("latency 300ms ± 0s on primary"), "{log}");
+    // It ends as a run ends: the audit of the servers' disks, then run-ended.
+    let last: Vec<&str> = log.lines().rev().take(2).collect();
+    assert!(last[0].contains(r#""event":"run-ended""#), "{log}");
+    assert!(last[1].contains(r#""event":"audit""#), "{log}");
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(
         html.contains(r#"class="fault"><title>latency 300ms ± 0s on primary</title>"#),

@@ -99,6 +99,17 @@ fn a_hang_is_applied_by_the_hung_member_process_itself() {
     let dir = temp_dir("processes-hang");
     let events = dir.join("events.jsonl");
     let mut up = processes_ready(&dir, &events);
+    // What runs where, read from the members' own events.
+    let s = up.status();
+    let standing = s
+        .lines()
+        .filter(|l| l.trim_start().starts_with("primary "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no licence row for primary:\n{s}"));
+    assert!(
+        standing.contains("normal") && standing.contains("voicemail-pro"),
+        "{s}"
+    );
 
     // Only the secondary's own serving layer can make it answer nobody:
     // the primary's process dials it directly.
@@ -270,7 +281,7 @@ fn up_attaches_to_nodes_started_elsewhere_crashes_one_over_its_control_port_and_
         &[],
     );
     assert!(
-        up.banner.contains("(a node, attached at 127.0.0.1:"),
+        up.banner.contains("(a node; attached through 127.0.0.1:"),
         "{}",
         up.banner
     );
@@ -300,6 +311,10 @@ fn up_attaches_to_nodes_started_elsewhere_crashes_one_over_its_control_port_and_
     // The orchestrator starts a new process: attached again, as a restart.
     let _successor = Node::start(&fleet, "primary", &["--speed", SPEED]);
     up.status_when(30, |s| server_row(s, "primary").contains("(restarted ×1)"));
+    // Its crash is over: no longer listed in force.
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "faults"], &[]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(!listed.contains("crash primary"), "{listed}");
 
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
@@ -313,4 +328,35 @@ fn up_attaches_to_nodes_started_elsewhere_crashes_one_over_its_control_port_and_
         .filter(|e| e.server == "primary" && matches!(e.event, Event::ServerCrashed { .. }))
         .count();
     assert_eq!(crashes, 1, "one crash, logged once");
+}
+
+#[test]
+fn up_says_why_it_cannot_attach_to_a_node_at_another_speed_or_behind_another_token() {
+    let _one = one_live_run_at_a_time();
+    let dir = temp_dir("processes-attach-refused");
+    let fleet = attachable_fleet(&dir, free_ports(4));
+    let _primary = Node::start(&fleet, "primary", &["--speed", "50"]);
+    let _secondary = Node::start(
+        &fleet,
+        "secondary",
+        &["--speed", SPEED, "--token", "theirs"],
+    );
+    let up = Up::start(&fleet, &["--speed", SPEED], &[]);
+
+    let err = up.stderr_when(20, "cannot attach to secondary");
+    assert!(
+        err.contains("cannot attach to primary at 127.0.0.1:")
+            && err.contains("the node runs at --speed 50, this fleet at --speed 100"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot attach to secondary at 127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains("authorization"), "{err}");
+    // Said once each, not at every retry.
+    assert_eq!(err.matches("cannot attach to primary").count(), 1, "{err}");
+    let s = up.status();
+    assert!(server_row(&s, "primary").contains("DOWN"), "{s}");
+    assert!(server_row(&s, "secondary").contains("DOWN"), "{s}");
 }

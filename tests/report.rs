@@ -371,3 +371,23 @@ fn the_end_of_a_partition_names_the_partition_it_ends() {
         ["partition [primary] | rest ends: its groups reach each other again (one-way cuts stay)"]
     );
 }
+
+#[test]
+fn a_log_without_the_end_of_run_audit_says_losses_were_not_audited() {
+    let s = load("primary-services-failover.toml");
+    let mut o = run_sim(&s);
+    // As a drill over member processes ends: no disk was read.
+    o.events.retain(|e| !matches!(e.event, Event::Audit { .. }));
+    o.metrics = fleetsim_scenario::Metrics::compute(&o.spec, &o.events);
+    let left = (o.events.iter())
+        .filter(|e| matches!(e.event, Event::VoicemailLeft { .. }))
+        .count() as u32;
+    assert!(left > 0, "the scenario leaves voicemail");
+    assert!(o.metrics.unaudited);
+    assert_eq!(o.metrics.messages_left, left);
+    let text = fleetsim_report::text::render(&o, Default::default());
+    assert!(text.contains("losses not audited"), "{text}");
+    assert!(!text.contains("0 messages lost"), "{text}");
+    let html = fleetsim_report::html::render(&o);
+    assert!(html.contains("not audited"));
+}

@@ -694,6 +694,8 @@ pub struct Up {
     child: std::process::Child,
     /// What it runs through (see [`fleetsim_in`]), and `ctl` with it.
     wrapper: Vec<String>,
+    /// What it wrote to stderr after its banner, read as it comes.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Up {
@@ -739,13 +741,29 @@ impl Up {
                 break;
             }
         }
-        // Keep draining stdout so the fleet never blocks on a full pipe.
+        // Keep draining stdout and stderr so the fleet never blocks on a
+        // full pipe; stderr is kept for the test to read.
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (mut err, kept) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            use std::io::Read as _;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                kept.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
         Up {
             banner,
             control,
             child,
             wrapper: wrapper.iter().map(|w| w.to_string()).collect(),
+            stderr,
         }
     }
 
@@ -774,6 +792,23 @@ impl Up {
 }
 
 impl Up {
+    /// What it has written to stderr since its banner.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `secs` seconds for its stderr to hold `text`; returns it.
+    pub fn stderr_when(&self, secs: u64, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let err = self.stderr();
+            if err.contains(text) || std::time::Instant::now() > deadline {
+                return err;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// `fleetsim ctl status` of it, as printed.
     pub fn status(&self) -> String {
         let out = self.fleetsim(&["ctl", "status", "--control", &self.control], &[]);

@@ -233,7 +233,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         // fleet file gives a member control port (`control`) to attach to.
         let supervised = match &members {
             Some(m) => Some(m.clone() as Arc<dyn fleetsim_scenario::live::Members>),
-            None => fleetsim_scenario::member::Attached::of(&fleet, args.token.clone())
+            None => fleetsim_scenario::member::Attached::of(&fleet, args.token.clone(), args.speed)
                 .map(|a| Arc::new(a) as Arc<dyn fleetsim_scenario::live::Members>),
         };
         let (handle, servers) = match start_live_with(fleet.clone(), &opts, supervised).await {
@@ -274,7 +274,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                     outln!("  {:<14} {:<20} {a} (its own process)", s.name, s.role)
                 }
                 Some(a) if let Some(c) = fleet.server(&s.name).and_then(|v| v.control.as_deref()) => {
-                    outln!("  {:<14} {:<20} {a} (a node, attached at {c})", s.name, s.role)
+                    outln!("  {:<14} {:<20} {a} (a node; attached through {c} once it answers there)", s.name, s.role)
                 }
                 Some(a) => outln!(
                     "  {:<14} {:<20} {a} (external: not run by fleetsim)",
@@ -337,7 +337,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 .name
                 .as_str();
             outln!("  fleetsim ctl {conn} crash {name}");
-            outln!("  fleetsim ctl {conn} restart {name}");
+            // An attached node is started again by its orchestrator.
+            if fleet.server(name).is_none_or(|v| v.control.is_none()) {
+                outln!("  fleetsim ctl {conn} restart {name}");
+            }
             if first.port != 0 {
                 outln!("  grpcurl -plaintext 127.0.0.1:{} list", first.port);
             }
@@ -374,6 +377,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         if let Some(m) = &members {
             m.shutdown();
         }
+        handle.end().await;
         write_drill_files(&args, &handle.outcome())?;
         // Lets a `ctl stop` reply reach its caller before the process ends.
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -754,6 +758,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
                     eprintln!("error: {}", s.message());
                     Ok(ExitCode::from(BAD_INPUT))
                 }
+                Err(s) if s.code() == tonic::Code::Unauthenticated => Err(s.into()),
                 Err(s) => Err(anyhow::anyhow!("{}", s.message())),
             },
         }
@@ -806,6 +811,7 @@ async fn clear(client: &mut Client, which: String) -> anyhow::Result<ExitCode> {
             eprintln!("error: {}", s.message());
             Ok(ExitCode::from(BAD_INPUT))
         }
+        Err(s) if s.code() == tonic::Code::Unauthenticated => Err(s.into()),
         Err(s) => Err(anyhow::anyhow!("{}", s.message())),
     }
 }

@@ -137,8 +137,8 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         let control_addr = control.as_ref().and_then(|l| l.local_addr().ok());
         if let Some(l) = control {
             let svc = fleetsim_scenario::member::MemberSvc::new(
-                net.clone(),
-                log.clone(),
+                (net.clone(), log.clone()),
+                (&args.server, args.speed, args.incarnation),
                 stop.clone(),
                 args.token.clone(),
             );
@@ -198,11 +198,14 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 let _ = orphaned_tx.send(());
             });
         }
+        // Stopped by a signal, the node logs its own stop; stopped over its
+        // control port, the control plane logs it.
+        let mut by_signal = false;
         loop {
             tokio::select! {
                 biased;
-                _ = tokio::signal::ctrl_c() => break,
-                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => { by_signal = true; break }
+                _ = term.recv() => { by_signal = true; break }
                 () = stop.notified() => break,
                 _ = &mut orphaned, if args.until_stdin_closes => break,
                 e = events.recv() => match e {
@@ -218,7 +221,18 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 },
             }
         }
-        server.stop(&net);
+        let registered_phones = server.stop(&net);
+        if by_signal {
+            log.emit(
+                &args.server,
+                fleetsim_model::Event::ServerStopped { registered_phones },
+            );
+        }
+        // What was logged before the end, written before the process goes.
+        while let Ok(rec) = events.try_recv() {
+            writeln!(out, "{}", serde_json::to_string(&rec)?)?;
+        }
+        out.flush()?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -385,7 +399,9 @@ impl Supervisor {
         if out.read_line(&mut first).unwrap_or(0) == 0 || !first.contains(" listens on ") {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("the process for {name} ended before it listened"));
+            return Err(format!(
+                "the process for {name} ended before it listened (its own error is above; if its port is in use, give another --base-port: member i listens on BASE+i)"
+            ));
         }
         let control = first
             .split_once("(member control on ")

@@ -415,7 +415,11 @@ pub fn render(o: &RunOutcome) -> String {
             ),
             (
                 "voicemail lost",
-                m.messages_lost.to_string(),
+                if m.unaudited {
+                    "not audited".to_string()
+                } else {
+                    m.messages_lost.to_string()
+                },
                 format!(
                     "of {} messages left · {} cut while being left",
                     m.messages_left, m.messages_cut
@@ -423,7 +427,11 @@ pub fn render(o: &RunOutcome) -> String {
             ),
             (
                 "recordings lost",
-                m.recordings_lost.to_string(),
+                if m.unaudited {
+                    "not audited".to_string()
+                } else {
+                    m.recordings_lost.to_string()
+                },
                 format!(
                     "end-of-run audit · {} cut or never started",
                     m.recordings_cut

@@ -818,7 +818,9 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
             "{} messages lost, {} recordings lost",
             m.messages_lost, m.recordings_lost
         );
-        let lost = if m.messages_lost + m.recordings_lost > 0 {
+        let lost = if m.unaudited {
+            "losses not audited (the messages are in member processes, whose disks a live drill does not read)".to_string()
+        } else if m.messages_lost + m.recordings_lost > 0 {
             p.red(&lost)
         } else {
             lost

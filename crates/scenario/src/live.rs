@@ -86,6 +86,7 @@ pub trait Members: Send + Sync + std::fmt::Debug {
 
 enum Cmd {
     Status(oneshot::Sender<pb::StatusReply>),
+    End(oneshot::Sender<()>),
     Fault(String, oneshot::Sender<Result<pb::FaultReply, String>>),
     Faults(oneshot::Sender<pb::FaultsReply>),
     Clear(String, oneshot::Sender<Result<pb::ClearReply, String>>),
@@ -123,6 +124,16 @@ impl LiveHandle {
     /// Resolves once `Control.Stop` asked the drill to end.
     pub async fn stop_requested(&self) {
         self.stop.notified().await;
+    }
+
+    /// Ends the drill's log as a run's ends: the end-of-run audit of
+    /// voicemail messages and recordings (a fleet in this process only: a
+    /// member process's disks are its own), then `run-ended`.
+    pub async fn end(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Cmd::End(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
     }
 
     /// The drill so far as a run: every event, and the faults given live
@@ -412,8 +423,20 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
             }
             cmd = rx.recv() => cmd,
         };
+        if let Some(m) = &live.members {
+            ledger.settle(m.as_ref());
+        }
         match cmd {
             None => break,
+            Some(Cmd::End(reply)) => {
+                let log = live.fut.ctx.log.clone();
+                // Only a fleet in this process has disks to read.
+                if live.members.is_none() {
+                    log.emit("runner", live.fut.audit(&log.snapshot()));
+                }
+                log.emit("runner", Event::RunEnded {});
+                let _ = reply.send(());
+            }
             Some(Cmd::Status(reply)) => {
                 let _ = reply.send(status(&live, &ledger));
             }
@@ -588,6 +611,25 @@ impl Ledger {
     }
 
     /// Drops what `f`'s command scheduled on its slot (its `for`).
+    /// Drops the crashes and stops in force of members whose process runs
+    /// again without a `ctl restart` (an orchestrator restarted it, or a
+    /// node was started by hand), with their scheduled ends.
+    fn settle(&mut self, members: &dyn Members) {
+        let back: Vec<InForce> = (self.in_force.iter())
+            .filter(|f| match &f.kind {
+                FaultKind::Crash { server } | FaultKind::Stop { server } => {
+                    members.runs(server) && members.is_up(server)
+                }
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        for f in back {
+            self.cancel(&f);
+            self.in_force.retain(|g| g.id != f.id);
+        }
+    }
+
     fn cancel(&mut self, f: &InForce) {
         let mine = slot_of(f);
         self.pending
@@ -717,6 +759,54 @@ fn refuse(live: &Live, kind: &FaultKind) -> Option<String> {
     }
 }
 
+/// What runs on member process `spec` and its licence state, as the events
+/// logged under its name tell since its process last started: the services
+/// of its role (voicemail and portal only while active), the hunt groups
+/// running there, the last licence state (`normal` until one is logged).
+fn standing_in_log(
+    events: &[fleetsim_model::EventRecord],
+    spec: &fleetsim_model::ServerSpec,
+) -> (Vec<String>, String) {
+    let mut states: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut hunts: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut licence = "normal";
+    for e in events.iter().filter(|e| e.server == spec.name) {
+        match &e.event {
+            Event::ServerStarted { .. }
+            | Event::ServerCrashed { .. }
+            | Event::ServerStopped { .. } => {
+                // A new process, or none: nothing of the last one stands.
+                states.clear();
+                hunts.clear();
+                licence = "normal";
+            }
+            Event::ServiceState { service, state, .. } => {
+                states.insert(service, state);
+            }
+            Event::HuntGroupState { group, active, .. } => {
+                hunts.insert(group, *active);
+            }
+            Event::LicenceState { state, .. } => licence = state,
+            _ => {}
+        }
+    }
+    let mut active: Vec<String> = (spec.services.iter())
+        .filter(|s| match s {
+            fleetsim_model::Service::VoicemailPro | fleetsim_model::Service::OneXPortal => {
+                states.get(s.as_str()) == Some(&"active")
+            }
+            _ => true,
+        })
+        .map(|s| s.as_str().to_string())
+        .collect();
+    active.extend(
+        (hunts.iter())
+            .filter(|(_, on)| **on)
+            .map(|(g, _)| format!("hunt-group {g}")),
+    );
+    (active, licence.to_string())
+}
+
 /// A server's peer timers in emulated milliseconds (live time runs
 /// `speed` times faster than the wall clock).
 fn peer_timers(
@@ -745,11 +835,12 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
     // phones observed of an external member).
     let by_log =
         |s: &fleetsim_model::ServerSpec| live.process(&s.name).is_some() || s.is_external();
-    let logged = if fut.fleet.servers.iter().any(by_log) {
-        whereabouts(&fut.ctx.log.snapshot())
+    let snapshot = if fut.fleet.servers.iter().any(by_log) {
+        fut.ctx.log.snapshot()
     } else {
-        BTreeMap::new()
+        Vec::new()
     };
+    let logged = whereabouts(&snapshot);
     for s in &fut.fleet.servers {
         let process = live.process(&s.name);
         let regs: Vec<(String, bool)> = if by_log(s) {
@@ -795,16 +886,14 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
                 Some(m) => m.incarnation(&s.name),
                 None => fut.incarnations.get(&s.name).copied().unwrap_or(0),
             },
-            active: fut
-                .servers
-                .get(&s.name)
-                .map(|h| h.active_services())
-                .unwrap_or_default(),
-            licence: fut
-                .servers
-                .get(&s.name)
-                .map(|h| h.licence().to_string())
-                .unwrap_or_default(),
+            active: match (process, fut.servers.get(&s.name)) {
+                (Some(_), _) => standing_in_log(&snapshot, s).0,
+                (None, h) => h.map(|h| h.active_services()).unwrap_or_default(),
+            },
+            licence: match (process, fut.servers.get(&s.name)) {
+                (Some(_), _) => standing_in_log(&snapshot, s).1,
+                (None, h) => h.map(|h| h.licence().to_string()).unwrap_or_default(),
+            },
             address: match process {
                 Some(_) => String::new(),
                 None => s.address.clone().unwrap_or_default(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fleetsim_net::{FaultPlane, Net};
+use fleetsim_net::{EventLog, FaultPlane, Net};
 use fleetsim_proto::pb;
 use tonic::{Request, Response, Status};
 
@@ -21,23 +21,31 @@ const PUSH_DEADLINE: Duration = Duration::from_secs(2);
 pub struct MemberSvc {
     net: Net,
     log: fleetsim_net::EventLog,
+    info: pb::MemberInfo,
     stop: Arc<tokio::sync::Notify>,
     token: Option<String>,
 }
 
 impl MemberSvc {
-    /// The service over `net` and the member's `log`; `stop` is notified
-    /// on `Stop`; with `token`, every call must carry `authorization:
-    /// Bearer <token>`.
+    /// The service of member `server` (incarnation `incarnation`, at
+    /// `speed`) over `net` and its `log`; `stop` is notified on `Stop`;
+    /// with `token`, every call must carry `authorization: Bearer <token>`.
     pub fn new(
-        net: Net,
-        log: fleetsim_net::EventLog,
+        (net, log): (Net, fleetsim_net::EventLog),
+        (server, speed, incarnation): (&str, f64, u64),
         stop: Arc<tokio::sync::Notify>,
         token: Option<String>,
     ) -> MemberSvc {
+        let info = pb::MemberInfo {
+            server: server.to_string(),
+            speed,
+            incarnation,
+            t_ms: 0,
+        };
         MemberSvc {
             net,
             log,
+            info,
             stop,
             token,
         }
@@ -76,6 +84,16 @@ impl pb::member_server::Member for MemberSvc {
             std::process::exit(CRASH_EXIT);
         });
         Ok(Response::new(pb::MemberCrashReply {}))
+    }
+
+    async fn info(
+        &self,
+        req: Request<pb::MemberInfoRequest>,
+    ) -> Result<Response<pb::MemberInfo>, Status> {
+        crate::live::authorize(self.token.as_deref(), req.metadata())?;
+        let mut info = self.info.clone();
+        info.t_ms = self.log.clock().now_ms();
+        Ok(Response::new(info))
     }
 
     type EventsStream = crate::live::EventStream;
@@ -135,10 +153,10 @@ type Client = pb::member_client::MemberClient<tonic::transport::Channel>;
 
 /// Connects to the member control port `addr` and makes one call, within
 /// [`PUSH_DEADLINE`]; every failure names the port.
-async fn on_member<F, Fut>(addr: &str, call: F) -> Result<(), String>
+async fn on_member<T, F, Fut>(addr: &str, call: F) -> Result<T, String>
 where
     F: FnOnce(Client) -> Fut,
-    Fut: std::future::Future<Output = Result<(), Status>>,
+    Fut: std::future::Future<Output = Result<T, Status>>,
 {
     let whole = async {
         let client = Client::connect(format!("http://{addr}"))
@@ -256,6 +274,8 @@ pub fn from_pb(p: pb::FaultPlane) -> FaultPlane {
 pub struct Attached {
     members: BTreeMap<String, Arc<Follow>>,
     token: Option<String>,
+    /// The fleet's `--speed`, which every node must run at.
+    speed: f64,
 }
 
 /// What is known of one attached member.
@@ -272,8 +292,13 @@ struct Follow {
 const RETRY: Duration = Duration::from_millis(250);
 
 impl Attached {
-    /// The members of `fleet` that have a `control` port; `None` if none has.
-    pub fn of(fleet: &fleetsim_model::Fleet, token: Option<String>) -> Option<Attached> {
+    /// The members of `fleet` that have a `control` port, for a fleet run
+    /// at `speed`; `None` if none has.
+    pub fn of(
+        fleet: &fleetsim_model::Fleet,
+        token: Option<String>,
+        speed: f64,
+    ) -> Option<Attached> {
         let members: BTreeMap<String, Arc<Follow>> = fleet
             .servers
             .iter()
@@ -288,7 +313,11 @@ impl Attached {
                 (name, Arc::new(f))
             })
             .collect();
-        (!members.is_empty()).then_some(Attached { members, token })
+        (!members.is_empty()).then_some(Attached {
+            members,
+            token,
+            speed,
+        })
     }
 }
 
@@ -356,16 +385,10 @@ impl crate::live::Members for Attached {
         }
     }
 
-    fn started(&self, net: &Net, log: &fleetsim_net::EventLog) {
+    fn started(&self, net: &Net, log: &EventLog) {
         for (name, f) in &self.members {
-            let follow = follow(
-                name.clone(),
-                f.clone(),
-                self.token.clone(),
-                net.clone(),
-                log.clone(),
-            );
-            tokio::spawn(follow);
+            let ctx = (self.token.clone(), net.clone(), log.clone());
+            tokio::spawn(follow(name.clone(), f.clone(), self.speed, ctx));
         }
     }
 
@@ -376,35 +399,46 @@ impl crate::live::Members for Attached {
 
 /// Follows one attached member for as long as the fleet runs: reads its
 /// events into `log`, marks it up while they flow, sends each new process
-/// the faults in force, and logs an end nobody asked for as a crash.
-async fn follow(
-    name: String,
-    f: Arc<Follow>,
-    token: Option<String>,
-    net: Net,
-    log: fleetsim_net::EventLog,
-) {
+/// the faults in force, and logs an end nobody asked for as a crash. Why it
+/// cannot attach is warned about (on stderr, through `tracing`) each time
+/// the reason changes.
+async fn follow(name: String, f: Arc<Follow>, speed: f64, ctx: (Option<String>, Net, EventLog)) {
+    let (token, net, log) = ctx;
+    let mut last_error = String::new();
     loop {
-        let first = f.incarnation.load(Ordering::Acquire) == 0;
-        // The first process's past is before this drill; a restarted
-        // process's own start is part of it.
-        let Ok(mut lines) = events(&f.control, token.as_deref(), !first).await else {
-            tokio::time::sleep(RETRY).await;
-            continue;
-        };
-        f.incarnation.fetch_add(1, Ordering::AcqRel);
+        let (mut lines, attached_at) =
+            match attach(&name, &f.control, token.as_deref(), speed).await {
+                Ok(attached) => attached,
+                Err(e) => {
+                    if e != last_error {
+                        tracing::warn!("cannot attach to {name} at {}: {e}", f.control);
+                        last_error = e;
+                    }
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            };
+        last_error.clear();
+        let first = f.incarnation.fetch_add(1, Ordering::AcqRel) == 0;
+        let incarnation = f.incarnation.load(Ordering::Acquire);
         f.up.store(true, Ordering::Release);
         let plane = net.fault_plane();
         if plane != FaultPlane::default()
             && let Err(e) = push_faults(&f.control, token.as_deref(), &plane).await
         {
-            tracing::warn!(member = %name, error = %e, "faults in force not sent");
+            tracing::warn!("faults in force not sent to {name}: {e}");
         }
         while let Ok(Some(line)) = lines.message().await {
-            if let Ok(rec) = serde_json::from_str::<fleetsim_model::EventRecord>(&line.json) {
-                // Stamped again on the fleet's clock.
-                log.emit(&rec.server, rec.event);
+            let Ok(rec) = serde_json::from_str::<fleetsim_model::EventRecord>(&line.json) else {
+                continue;
+            };
+            // The first process's past belongs to no drill but what it
+            // says of its standing state; a later process's start is part
+            // of this drill. Either way stamped again on the fleet's clock.
+            if first && rec.t_ms < attached_at && !standing(&rec.event) {
+                continue;
             }
+            log.emit(&rec.server, numbered(rec.event, incarnation));
         }
         f.up.store(false, Ordering::Release);
         if !f.asked_down.swap(false, Ordering::AcqRel) {
@@ -418,6 +452,55 @@ async fn follow(
     }
 }
 
+/// Checks that the node at `control` runs `name` at `speed`, then opens its
+/// events, history first; with the node's emulated time when it was asked.
+async fn attach(
+    name: &str,
+    control: &str,
+    token: Option<&str>,
+    speed: f64,
+) -> Result<(tonic::Streaming<pb::EventLine>, u64), String> {
+    let mut req = Request::new(pb::MemberInfoRequest {});
+    with_token(&mut req, token)?;
+    let info = on_member(control, |mut c| async move {
+        c.info(req).await.map(Response::into_inner)
+    })
+    .await?;
+    if info.server != name {
+        return Err(format!(
+            "the node there runs {:?}, not {name:?}: fix the fleet file's `control` entries",
+            info.server
+        ));
+    }
+    if (info.speed - speed).abs() > 1e-9 {
+        return Err(format!(
+            "the node runs at --speed {}, this fleet at --speed {speed}: their timers would disagree; start both at one speed",
+            info.speed
+        ));
+    }
+    Ok((events(control, token, true).await?, info.t_ms))
+}
+
+/// Whether `event` tells standing state (what runs, the licence), which a
+/// drill that attaches to a running member needs from its past.
+fn standing(event: &fleetsim_model::Event) -> bool {
+    use fleetsim_model::Event::*;
+    matches!(
+        event,
+        ServerStarted { .. } | ServiceState { .. } | LicenceState { .. } | HuntGroupState { .. }
+    )
+}
+
+/// `event` with a member's start numbered as the drill counts its
+/// processes (a node started by hand says 1 each time).
+fn numbered(event: fleetsim_model::Event, incarnation: u64) -> fleetsim_model::Event {
+    match event {
+        fleetsim_model::Event::ServerStarted { role, .. } => {
+            fleetsim_model::Event::ServerStarted { role, incarnation }
+        }
+        other => other,
+    }
+}
 /// Opens the events stream of the member whose control port is `addr`.
 async fn events(
     addr: &str,

@@ -47,6 +47,12 @@ pub struct Metrics {
     pub messages_left: u32,
     /// Voicemail messages lost (end-of-run audit; must be 0).
     pub messages_lost: u32,
+    /// No end-of-run audit read the servers' disks (a live drill whose
+    /// members are processes of their own): `messages_lost` and
+    /// `recordings_lost` say nothing, and `messages_left` counts the
+    /// `voicemail-left` events.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unaudited: bool,
     /// Recordings lost (end-of-run audit; must be 0).
     pub recordings_lost: u32,
     /// Voicemail messages cut, unkept, while being left, by their server's
@@ -105,6 +111,11 @@ impl Metrics {
             m.messages_left = a.messages_left;
             m.messages_lost = a.messages_lost;
             m.recordings_lost = a.recordings_lost;
+        } else {
+            let left = |e: &&EventRecord| matches!(e.event, Event::VoicemailLeft { .. });
+            let made = |e: &&EventRecord| matches!(e.event, Event::RecordingMade { .. });
+            m.messages_left = events.iter().filter(left).count() as u32;
+            m.unaudited = events.iter().any(|e| left(&e) || made(&e));
         }
 
         // The first incident: the first fault that takes a server out of
