@@ -308,6 +308,19 @@ fn up_attaches_to_nodes_started_elsewhere_crashes_one_over_its_control_port_and_
         String::from_utf8_lossy(&out.stderr).contains("runs under its own orchestrator"),
         "{out:?}"
     );
+    // Nor can fleetsim undo the crash: it stays in force until the member
+    // is back.
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "clear", "all"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("runs under its own orchestrator"),
+        "{out:?}"
+    );
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "faults"], &[]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("crash primary"),
+        "{out:?}"
+    );
     // The orchestrator starts a new process: attached again, as a restart.
     let _successor = Node::start(&fleet, "primary", &["--speed", SPEED]);
     up.status_when(30, |s| server_row(s, "primary").contains("(restarted ×1)"));

@@ -70,6 +70,11 @@ pub trait Members: Send + Sync + std::fmt::Debug {
     fn crash(&self, name: &str) -> Call<'_, Result<(), String>>;
     /// Starts a new process for `name`.
     fn restart(&self, name: &str) -> Result<(), String>;
+    /// Why fleetsim cannot start `name` again itself, if so (an attached
+    /// node's orchestrator does).
+    fn cannot_restart(&self, _name: &str) -> Option<String> {
+        None
+    }
     /// The member control port (`host:port`) of `name`'s running process.
     fn control(&self, name: &str) -> Option<String>;
     /// `name`'s process was asked to end (a graceful stop): its exit is
@@ -362,10 +367,13 @@ async fn stop_process(m: &dyn Members, server: &str) -> Result<(), String> {
         .control(server)
         .ok_or_else(|| format!("{server} is already down"))?;
     m.will_stop(server);
-    crate::member::stop_member(&addr, m.token()).await?;
+    // The member may be gone before its answer leaves: its end is what
+    // counts, and the answer only says why, if it never comes.
+    let asked = crate::member::stop_member(&addr, m.token()).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while m.is_up(server) {
         if Instant::now() > deadline {
+            asked?;
             return m.crash(server).await;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -698,6 +706,14 @@ async fn clear(
     // Newest first: undo in the reverse of the order applied.
     for f in chosen.iter().rev() {
         let Some(undo) = f.kind.undo() else { continue };
+        // A crash fleetsim cannot undo stays in force until the member is back.
+        if let FaultKind::Restart { server } = &undo
+            && let Some(why) = live.process(server).and_then(|m| m.cannot_restart(server))
+        {
+            out.failed
+                .push(format!("#{} {}: {why}", f.id, f.kind.describe()));
+            continue;
+        }
         ledger.cancel(f);
         let now_ms = live.fut.ctx.log.clock().now_ms();
         ledger.record(&undo, now_ms, f.batch);
@@ -755,6 +771,9 @@ fn refuse(live: &Live, kind: &FaultKind) -> Option<String> {
         FaultKind::Restart { server } if up(server) => Some(format!(
             "{server} is running; only a crashed or stopped server can restart"
         )),
+        FaultKind::Restart { server } => {
+            live.process(server).and_then(|m| m.cannot_restart(server))
+        }
         _ => None,
     }
 }
@@ -971,7 +990,10 @@ pub(crate) fn authorize(
         .and_then(|v| v.strip_prefix("Bearer "));
     match got {
         Some(got) if !blank_token(want) && got == want => Ok(()),
-        _ => Err(Status::unauthenticated(
+        Some(_) => Err(Status::unauthenticated(
+            "this control API refused the token given (`authorization: Bearer <token>`, fleetsim ctl --token)",
+        )),
+        None => Err(Status::unauthenticated(
             "this control API needs `authorization: Bearer <token>` (fleetsim ctl --token)",
         )),
     }

@@ -367,7 +367,11 @@ impl crate::live::Members for Attached {
     }
 
     fn restart(&self, name: &str) -> Result<(), String> {
-        Err(format!(
+        Err(self.cannot_restart(name).unwrap_or_default())
+    }
+
+    fn cannot_restart(&self, name: &str) -> Option<String> {
+        Some(format!(
             "{name} runs under its own orchestrator (a StatefulSet restarts its pod): fleetsim attaches to the new process when it answers"
         ))
     }
