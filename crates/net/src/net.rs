@@ -25,12 +25,22 @@ pub enum Mode {
 }
 
 /// The stream of accepted connections a server serves.
-pub type Incoming = UnboundedReceiverStream<Result<FaultIo, io::Error>>;
+///
+/// Connections are boxed on their way through the channel: its first block
+/// holds 32 items whatever is queued, and an unboxed [`FaultIo`] made that
+/// block kilobytes per server.
+pub type Incoming = tokio_stream::adapters::Map<
+    UnboundedReceiverStream<Accepted>,
+    fn(Accepted) -> Result<FaultIo, io::Error>,
+>;
+
+/// A connection handed to a server's accept stream.
+type Accepted = Result<Box<FaultIo>, io::Error>;
 
 struct Listener {
     token: CancellationToken,
     /// Sim: hand the server half of a new duplex pair to the server.
-    tx: Option<mpsc::UnboundedSender<Result<FaultIo, io::Error>>>,
+    tx: Option<mpsc::UnboundedSender<Accepted>>,
 }
 
 #[derive(Default)]
@@ -385,7 +395,7 @@ impl Net {
                                     let _ = stream.set_nodelay(true);
                                     let link = net.inbound_link(&server, peer.port());
                                     let io = FaultIo::new(Box::new(stream), &[&token], link);
-                                    if tx.send(Ok(io)).is_err() {
+                                    if tx.send(Ok(Box::new(io))).is_err() {
                                         break;
                                     }
                                 }
@@ -397,7 +407,11 @@ impl Net {
                 });
             }
         }
-        Ok(UnboundedReceiverStream::new(rx))
+        let unbox: fn(Accepted) -> Result<FaultIo, io::Error> = |a| a.map(|io| *io);
+        Ok(tokio_stream::StreamExt::map(
+            UnboundedReceiverStream::new(rx),
+            unbox,
+        ))
     }
 
     /// Stops listening as `server`: new connects are refused.
@@ -466,7 +480,7 @@ impl Net {
             (Mode::Sim, Some(tx)) => {
                 let (client, server) = tokio::io::duplex(16 * 1024);
                 let server = FaultIo::new(Box::new(server), &[&token], None);
-                tx.send(Ok(server)).map_err(|_| refused())?;
+                tx.send(Ok(Box::new(server))).map_err(|_| refused())?;
                 Ok(FaultIo::new(Box::new(client), &[&token, from_token], link))
             }
             _ => {

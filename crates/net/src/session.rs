@@ -12,9 +12,15 @@ use tonic::{Response, Status, Streaming};
 
 use crate::channel::call;
 
+/// The requests of a session's stream, as its opener hands them to the
+/// gRPC call. Boxed on the way: the channel's first block holds 32 of them
+/// whatever its bound, and at thousands of open streams unboxed requests
+/// made that block alone megabytes.
+pub type Requests<Req> = tokio_stream::adapters::Map<ReceiverStream<Box<Req>>, fn(Box<Req>) -> Req>;
+
 /// The open stream of a session.
 struct Open<Req, Rep> {
-    tx: mpsc::Sender<Req>,
+    tx: mpsc::Sender<Box<Req>>,
     replies: Streaming<Rep>,
 }
 
@@ -60,7 +66,7 @@ impl<Req: Clone, Rep> Session<Req, Rep> {
         unary: U,
     ) -> Result<Rep, Status>
     where
-        S: FnOnce(ReceiverStream<Req>) -> SF,
+        S: FnOnce(Requests<Req>) -> SF,
         SF: Future<Output = Result<Response<Streaming<Rep>>, Status>>,
         U: FnOnce(Req) -> UF,
         UF: Future<Output = Result<Response<Rep>, Status>>,
@@ -87,7 +93,7 @@ impl<Req: Clone, Rep> Session<Req, Rep> {
     /// unary call would reconnect before sending.
     async fn send<S, SF>(&mut self, req: Req, stream: S) -> Result<Rep, Status>
     where
-        S: FnOnce(ReceiverStream<Req>) -> SF,
+        S: FnOnce(Requests<Req>) -> SF,
         SF: Future<Output = Result<Response<Streaming<Rep>>, Status>>,
     {
         if let Some(o) = self.open.as_mut() {
@@ -97,12 +103,12 @@ impl<Req: Clone, Rep> Session<Req, Rep> {
             }
         }
         let (tx, rx) = mpsc::channel(1);
-        let _ = tx.try_send(req);
+        let _ = tx.try_send(Box::new(req));
         // Boxed: opening is rare, and its future (a whole tonic call) would
         // otherwise be copied into every exchange's future.
-        let replies = Box::pin(stream(ReceiverStream::new(rx)))
-            .await?
-            .into_inner();
+        let unbox: fn(Box<Req>) -> Req = |r| *r;
+        let requests = tokio_stream::StreamExt::map(ReceiverStream::new(rx), unbox);
+        let replies = Box::pin(stream(requests)).await?.into_inner();
         let o = self.open.insert(Open { tx, replies });
         reply(o).await
     }
@@ -118,7 +124,7 @@ fn broken(s: &Status) -> bool {
 
 /// Sends `req` on an open stream and waits for its reply.
 async fn next<Req, Rep>(o: &mut Open<Req, Rep>, req: Req) -> Result<Rep, Status> {
-    o.tx.try_send(req)
+    o.tx.try_send(Box::new(req))
         .map_err(|_| Status::unavailable("stream closed"))?;
     reply(o).await
 }

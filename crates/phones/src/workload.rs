@@ -14,7 +14,6 @@ use fleetsim_model::{CallKind, Calls, Event, Fleet, ScriptedCall, Service};
 use fleetsim_net::{Clock, EventLog, Net, Timing, call, channel, seed};
 use fleetsim_proto::pb;
 use rand::Rng as _;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::PhoneCmd;
@@ -31,7 +30,7 @@ pub struct Workload {
     /// The mix.
     pub calls: Calls,
     /// Every phone: (extension, command sender), in fleet order.
-    pub phones: Vec<(String, UnboundedSender<PhoneCmd>)>,
+    pub phones: Vec<(String, crate::Commands)>,
     /// The run's seed.
     pub seed: u64,
 }
@@ -72,8 +71,8 @@ impl Placed {
     }
 
     /// Asks the phone behind `tx` to place the call now.
-    pub fn ask(self, tx: &UnboundedSender<PhoneCmd>, clock: Clock) {
-        let _ = tx.send(PhoneCmd::Call {
+    pub fn ask(self, tx: &crate::Commands, clock: Clock) {
+        let _ = tx.send(Box::new(PhoneCmd::Call {
             id: self.id,
             kind: self.kind,
             target: self.target,
@@ -81,7 +80,7 @@ impl Placed {
             duration: clock.to_runtime(Duration::from_millis(self.len_ms)),
             duration_ms: self.len_ms,
             recorded: self.recorded,
-        });
+        }));
     }
 }
 
@@ -90,11 +89,11 @@ impl Placed {
 /// `phones` all the same is logged as a failed call, never skipped silently.
 pub async fn run_script(
     script: Vec<ScriptedCall>,
-    phones: Vec<(String, UnboundedSender<PhoneCmd>)>,
+    phones: Vec<(String, crate::Commands)>,
     log: EventLog,
 ) {
     let clock = log.clock();
-    let phones: BTreeMap<String, UnboundedSender<PhoneCmd>> = phones.into_iter().collect();
+    let phones: BTreeMap<String, crate::Commands> = phones.into_iter().collect();
     for c in script {
         // tokio time: virtual in sim mode.
         tokio::time::sleep_until(clock.at(c.at.0)).await;

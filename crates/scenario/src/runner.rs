@@ -508,7 +508,7 @@ impl FleetUnderTest {
     }
 
     /// Every phone's command sender, in fleet order.
-    fn senders(&self) -> Vec<(String, tokio::sync::mpsc::UnboundedSender<PhoneCmd>)> {
+    fn senders(&self) -> Vec<(String, fleetsim_phones::Commands)> {
         self.fleet
             .phones
             .iter()
