@@ -139,7 +139,7 @@ pub fn spawn(cfg: PhoneConfig, net: Net, log: EventLog) -> PhoneHandle {
     // Spawned as it is: an async block awaiting `run` would hold the
     // phone's future twice over (once captured, once being polled), which
     // at thousands of phones is megabytes.
-    let task = tokio::spawn(run(cfg, net, log, token.clone(), rx).instrument(span));
+    let task = tokio::spawn(run(Box::new(cfg), net, log, token.clone(), rx).instrument(span));
     PhoneHandle { token, task, tx }
 }
 
@@ -228,7 +228,9 @@ struct ActiveCall {
 }
 
 async fn run(
-    cfg: PhoneConfig,
+    // Boxed, as is the generator below: both live as long as the phone,
+    // and inline they were a quarter of every phone task's memory.
+    cfg: Box<PhoneConfig>,
     net: Net,
     log: EventLog,
     token: CancellationToken,
@@ -240,7 +242,7 @@ async fn run(
     let t = cfg.timing;
     let ext = cfg.spec.extension.clone();
     let dect = cfg.spec.kind == PhoneKind::Dect;
-    let mut rng = seed::rng(cfg.seed, &["phone", &ext]);
+    let mut rng = Box::new(seed::rng(cfg.seed, &["phone", &ext]));
     let mut gatekeepers = vec![Gatekeeper {
         name: cfg.spec.home.clone(),
         client: None,
