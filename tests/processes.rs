@@ -43,6 +43,24 @@ fn processes_ready(dir: &std::path::Path, events: &std::path::Path) -> Up {
     up
 }
 
+/// [`processes_ready`] for `test` in a directory of its own, holding the
+/// one-live-run lock; with where its events go.
+fn drill(test: &str) -> (std::sync::MutexGuard<'static, ()>, Up, std::path::PathBuf) {
+    let one = one_live_run_at_a_time();
+    let dir = temp_dir(test);
+    let events = dir.join("events.jsonl");
+    let up = processes_ready(&dir, &events);
+    (one, up, events)
+}
+
+/// Ends `up` as Ctrl-C does (it must exit 0) and reads the event log it
+/// wrote to `events`.
+fn ended(up: &mut Up, events: &std::path::Path) -> Vec<EventRecord> {
+    up.interrupt();
+    assert_eq!(up.exit_within(30), Some(0));
+    read_event_log(events)
+}
+
 /// Whether `log` has `observer` declaring `peer` lost.
 fn lost(log: &[EventRecord], observer: &str, peer: &str) -> bool {
     log.iter().any(|e| {
@@ -52,10 +70,7 @@ fn lost(log: &[EventRecord], observer: &str, peer: &str) -> bool {
 
 #[test]
 fn a_partition_is_applied_inside_the_member_processes_and_heal_undoes_it() {
-    let _one = one_live_run_at_a_time();
-    let dir = temp_dir("processes-partition");
-    let events = dir.join("events.jsonl");
-    let mut up = processes_ready(&dir, &events);
+    let (_one, mut up, events) = drill("processes-partition");
 
     // Presence goes from member process to member process: only the
     // members' own transports can cut it.
@@ -74,9 +89,7 @@ fn a_partition_is_applied_inside_the_member_processes_and_heal_undoes_it() {
     // Visible again for 10 minutes: the phones go home.
     up.status_when(60, |s| s.contains("primary        at home"));
 
-    up.interrupt();
-    assert_eq!(up.exit_within(30), Some(0));
-    let log = read_event_log(&events);
+    let log = ended(&mut up, &events);
     assert!(
         lost(&log, "secondary", "primary"),
         "the secondary never lost the primary"
@@ -95,10 +108,7 @@ fn a_partition_is_applied_inside_the_member_processes_and_heal_undoes_it() {
 
 #[test]
 fn a_hang_is_applied_by_the_hung_member_process_itself() {
-    let _one = one_live_run_at_a_time();
-    let dir = temp_dir("processes-hang");
-    let events = dir.join("events.jsonl");
-    let mut up = processes_ready(&dir, &events);
+    let (_one, mut up, events) = drill("processes-hang");
     // What runs where, read from the members' own events.
     let s = up.status();
     let standing = s
@@ -130,9 +140,7 @@ fn a_hang_is_applied_by_the_hung_member_process_itself() {
     let out = up.fleetsim(&["ctl", "--control", &up.control, "clear", "all"], &[]);
     assert!(out.status.success(), "{out:?}");
 
-    up.interrupt();
-    assert_eq!(up.exit_within(30), Some(0));
-    let log = read_event_log(&events);
+    let log = ended(&mut up, &events);
     assert!(
         lost(&log, "primary", "secondary"),
         "the primary never lost the secondary"
@@ -145,10 +153,7 @@ fn a_hang_is_applied_by_the_hung_member_process_itself() {
 
 #[test]
 fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
-    let _one = one_live_run_at_a_time();
-    let dir = temp_dir("processes-stop");
-    let events = dir.join("events.jsonl");
-    let mut up = processes_ready(&dir, &events);
+    let (_one, mut up, events) = drill("processes-stop");
 
     let out = up.fleetsim(&["ctl", "--control", &up.control, "stop", "secondary"], &[]);
     assert!(out.status.success(), "{out:?}");
@@ -161,9 +166,7 @@ fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
     assert!(out.status.success(), "{out:?}");
     up.status_when(30, |s| !server_row(s, "secondary").contains("DOWN"));
 
-    up.interrupt();
-    assert_eq!(up.exit_within(30), Some(0));
-    let log = read_event_log(&events);
+    let log = ended(&mut up, &events);
     assert!(
         log.iter()
             .any(|e| e.server == "secondary" && matches!(e.event, Event::ServerStopped { .. }))
@@ -177,10 +180,7 @@ fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
 
 #[test]
 fn a_member_process_killed_from_outside_is_logged_as_a_crash() {
-    let _one = one_live_run_at_a_time();
-    let dir = temp_dir("processes-outside-kill");
-    let events = dir.join("events.jsonl");
-    let mut up = processes_ready(&dir, &events);
+    let (_one, mut up, events) = drill("processes-outside-kill");
 
     // The supervisor writes the members' fleet file under a directory
     // named after its pid: that names this drill's primary process alone.
@@ -195,9 +195,7 @@ fn a_member_process_killed_from_outside_is_logged_as_a_crash() {
     );
     up.status_when(30, |s| server_row(s, "primary").contains("DOWN"));
 
-    up.interrupt();
-    assert_eq!(up.exit_within(30), Some(0));
-    let log = read_event_log(&events);
+    let log = ended(&mut up, &events);
     assert!(
         log.iter()
             .any(|e| e.server == "primary" && matches!(e.event, Event::ServerCrashed { .. })),
@@ -210,10 +208,7 @@ const SPEED: &str = "100";
 
 #[test]
 fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_sigkill() {
-    let _one = one_live_run_at_a_time();
-    let dir = temp_dir("processes-takeover");
-    let events = dir.join("events.jsonl");
-    let mut up = processes_ready(&dir, &events);
+    let (_one, mut up, events) = drill("processes-takeover");
     assert!(up.banner.contains("(its own process)"), "{}", up.banner);
 
     let out = up.fleetsim(&["ctl", "--control", &up.control, "crash", "primary"], &[]);
@@ -222,9 +217,7 @@ fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_s
     let s = up.status_when(60, |s| s.contains("on secondary as guests   2001–2002"));
     assert!(server_row(&s, "primary").contains("DOWN"), "{s}");
 
-    up.interrupt();
-    assert_eq!(up.exit_within(30), Some(0));
-    let log = read_event_log(&events);
+    let log = ended(&mut up, &events);
     // The secondary's own decision, from its process, in the one log.
     assert!(log.iter().any(|e| e.server == "secondary"
         && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")));
@@ -329,9 +322,7 @@ fn up_attaches_to_nodes_started_elsewhere_crashes_one_over_its_control_port_and_
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(!listed.contains("crash primary"), "{listed}");
 
-    up.interrupt();
-    assert_eq!(up.exit_within(30), Some(0));
-    let log = read_event_log(&events);
+    let log = ended(&mut up, &events);
     assert!(
         lost(&log, "secondary", "primary"),
         "the secondary never lost the primary"

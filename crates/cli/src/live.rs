@@ -427,11 +427,8 @@ impl Conn {
     }
 }
 
-/// Adds the bearer token to every control call.
-type Auth = Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
-
 type Client = pb::control_client::ControlClient<
-    tonic::service::interceptor::InterceptedService<Channel, Auth>,
+    tonic::service::interceptor::InterceptedService<Channel, fleetsim_scenario::live::Bearer>,
 >;
 
 async fn connect(c: &Conn) -> anyhow::Result<Client> {
@@ -446,18 +443,9 @@ async fn connect(c: &Conn) -> anyhow::Result<Client> {
                 c.control()
             )
         })?;
-    let token = c.token.clone();
-    let auth: Auth = Box::new(move |mut req: tonic::Request<()>| {
-        if let Some(t) = &token {
-            let v = format!("Bearer {t}")
-                .parse()
-                .map_err(|_| tonic::Status::invalid_argument("token is not valid header text"))?;
-            req.metadata_mut().insert("authorization", v);
-        }
-        Ok(req)
-    });
+    let bearer = fleetsim_scenario::live::Bearer::new(c.token.as_deref()).map_err(crate::Usage)?;
     Ok(pb::control_client::ControlClient::with_interceptor(
-        channel, auth,
+        channel, bearer,
     ))
 }
 
@@ -754,12 +742,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
                     }
                     Ok(failures(&r.failed))
                 }
-                Err(s) if s.code() == tonic::Code::InvalidArgument => {
-                    eprintln!("error: {}", s.message());
-                    Ok(ExitCode::from(BAD_INPUT))
-                }
-                Err(s) if s.code() == tonic::Code::Unauthenticated => Err(s.into()),
-                Err(s) => Err(anyhow::anyhow!("{}", s.message())),
+                Err(s) => refused(s),
             },
         }
     })
@@ -807,12 +790,21 @@ async fn clear(client: &mut Client, which: String) -> anyhow::Result<ExitCode> {
             }
             Ok(failures(&r.failed))
         }
-        Err(s) if s.code() == tonic::Code::InvalidArgument => {
+        Err(s) => refused(s),
+    }
+}
+
+/// What `ctl` makes of a refusal: bad input (exit 2) said as is; a token
+/// refused passed on whole, for `main` to say how to give one; anything
+/// else by its message.
+fn refused(s: tonic::Status) -> anyhow::Result<ExitCode> {
+    match s.code() {
+        tonic::Code::InvalidArgument => {
             eprintln!("error: {}", s.message());
             Ok(ExitCode::from(BAD_INPUT))
         }
-        Err(s) if s.code() == tonic::Code::Unauthenticated => Err(s.into()),
-        Err(s) => Err(anyhow::anyhow!("{}", s.message())),
+        tonic::Code::Unauthenticated => Err(s.into()),
+        _ => Err(anyhow::anyhow!("{}", s.message())),
     }
 }
 

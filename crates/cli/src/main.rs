@@ -274,24 +274,22 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(BAD_INPUT)
         }
-        // A control API that wants a token, or another: the caller's
-        // mistake, not the emulator's.
-        Err(e)
-            if e.downcast_ref::<tonic::Status>()
-                .is_some_and(|s| s.code() == tonic::Code::Unauthenticated) =>
-        {
-            eprintln!(
-                "error: {}: give it with --token or FLEETSIM_TOKEN",
-                e.downcast_ref::<tonic::Status>()
-                    .map_or("", |s| s.message())
-            );
-            ExitCode::from(BAD_INPUT)
-        }
-        // Anything else is the emulator's own failure, not the fleet's.
-        Err(e) => {
-            eprintln!("error: the emulator failed: {e:#}");
-            ExitCode::from(EMULATOR_FAILED)
-        }
+        Err(e) => match e.downcast_ref::<tonic::Status>() {
+            // A control API that wants a token, or another: the caller's
+            // mistake, not the emulator's.
+            Some(s) if s.code() == tonic::Code::Unauthenticated => {
+                eprintln!(
+                    "error: {}: give it with --token or FLEETSIM_TOKEN",
+                    s.message()
+                );
+                ExitCode::from(BAD_INPUT)
+            }
+            // Anything else is the emulator's own failure, not the fleet's.
+            _ => {
+                eprintln!("error: the emulator failed: {e:#}");
+                ExitCode::from(EMULATOR_FAILED)
+            }
+        },
     }
 }
 

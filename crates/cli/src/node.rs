@@ -73,37 +73,24 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
-    let listen = match (args.listen, spec.address.as_deref()) {
-        (Some(a), _) => a,
-        (None, Some(a)) => match bind_address(a) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("error: {}: server {}: {e}", args.fleet, args.server);
-                return Ok(ExitCode::from(BAD_INPUT));
-            }
-        },
-        (None, None) => {
-            eprintln!(
-                "error: {}: server {} has no `address` to listen on: give --listen ADDR",
-                args.fleet, args.server
-            );
-            return Ok(ExitCode::from(BAD_INPUT));
-        }
+    let place = |flag: Option<SocketAddr>, file: Option<&str>, field: &str| {
+        flag_or_file(flag, file).map_err(|e| {
+            eprintln!("error: {}: server {}: {field}{e}", args.fleet, args.server);
+        })
+    };
+    let Ok(listen) = place(args.listen, spec.address.as_deref(), "") else {
+        return Ok(ExitCode::from(BAD_INPUT));
+    };
+    let Some(listen) = listen else {
+        eprintln!(
+            "error: {}: server {} has no `address` to listen on: give --listen ADDR",
+            args.fleet, args.server
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
     };
     // The member control port: --control, else the fleet file's `control`.
-    let control = match (args.control, spec.control.as_deref()) {
-        (Some(a), _) => Some(a),
-        (None, Some(c)) => match bind_address(c) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                eprintln!(
-                    "error: {}: server {}: control: {e}",
-                    args.fleet, args.server
-                );
-                return Ok(ExitCode::from(BAD_INPUT));
-            }
-        },
-        (None, None) => None,
+    let Ok(control) = place(args.control, spec.control.as_deref(), "control: ") else {
+        return Ok(ExitCode::from(BAD_INPUT));
     };
     let mut out: Box<dyn std::io::Write + Send> = match &args.events {
         Some(p) => Box::new(std::fs::File::create(p)?),
@@ -140,10 +127,10 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 (net.clone(), log.clone()),
                 (&args.server, args.speed, args.incarnation),
                 stop.clone(),
-                args.token.clone(),
             );
+            let token = args.token.clone();
             tokio::spawn(async move {
-                if let Err(e) = fleetsim_scenario::member::serve_member(svc, l).await {
+                if let Err(e) = fleetsim_scenario::member::serve_member(svc, l, token).await {
                     eprintln!("error: {e}");
                 }
             });
@@ -210,8 +197,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 _ = &mut orphaned, if args.until_stdin_closes => break,
                 e = events.recv() => match e {
                     Ok(rec) => {
-                        let line = serde_json::to_string(&rec)?;
-                        writeln!(out, "{line}")?;
+                        write_event(&mut out, &rec)?;
                         out.flush()?;
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -230,20 +216,33 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         }
         // What was logged before the end, written before the process goes.
         while let Ok(rec) = events.try_recv() {
-            writeln!(out, "{}", serde_json::to_string(&rec)?)?;
+            write_event(&mut out, &rec)?;
         }
         out.flush()?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Where to listen for a fleet file's `host:port`: an IP address as it
-/// is; a host name (a pod's DNS name) on every interface, at its port.
-fn bind_address(a: &str) -> Result<SocketAddr, String> {
+/// Writes `rec` as one JSON line.
+fn write_event(out: &mut dyn std::io::Write, rec: &EventRecord) -> anyhow::Result<()> {
+    writeln!(out, "{}", serde_json::to_string(rec)?)?;
+    Ok(())
+}
+
+/// Where to listen: the flag's address, else the fleet file's `host:port`
+/// (an IP address as it is; a host name, such as a pod's DNS name, on
+/// every interface at its port), else nowhere.
+fn flag_or_file(
+    flag: Option<SocketAddr>,
+    file: Option<&str>,
+) -> Result<Option<SocketAddr>, String> {
+    let Some(a) = file.filter(|_| flag.is_none()) else {
+        return Ok(flag);
+    };
     match a.parse::<SocketAddr>() {
-        Ok(a) => Ok(a),
+        Ok(ip) => Ok(Some(ip)),
         Err(_) => fleetsim_model::external::parse_address(a)
-            .map(|p| SocketAddr::from(([0, 0, 0, 0], p.port)))
+            .map(|p| Some(SocketAddr::from(([0, 0, 0, 0], p.port))))
             .map_err(|e| e.to_string()),
     }
 }

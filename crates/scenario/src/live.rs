@@ -370,15 +370,23 @@ async fn stop_process(m: &dyn Members, server: &str) -> Result<(), String> {
     // The member may be gone before its answer leaves: its end is what
     // counts, and the answer only says why, if it never comes.
     let asked = crate::member::stop_member(&addr, m.token()).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while m.is_up(server) {
+    if until_down(m, server, Duration::from_secs(5)).await {
+        return Ok(());
+    }
+    asked?;
+    m.crash(server).await
+}
+
+/// Waits up to `within` for `name`'s process to be down; whether it is.
+pub async fn until_down(m: &dyn Members, name: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while m.is_up(name) {
         if Instant::now() > deadline {
-            asked?;
-            return m.crash(server).await;
+            return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Ok(())
+    true
 }
 
 /// How many phones the log has registered on `server` now.
@@ -618,7 +626,6 @@ impl Ledger {
         }
     }
 
-    /// Drops what `f`'s command scheduled on its slot (its `for`).
     /// Drops the crashes and stops in force of members whose process runs
     /// again without a `ctl restart` (an orchestrator restarted it, or a
     /// node was started by hand), with their scheduled ends.
@@ -638,6 +645,7 @@ impl Ledger {
         }
     }
 
+    /// Drops what `f`'s command scheduled on its slot (its `for`).
     fn cancel(&mut self, f: &InForce) {
         let mine = slot_of(f);
         self.pending
@@ -878,6 +886,11 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
             where_.insert(ext.clone(), (s.name.clone(), *guest));
         }
         let handle = fut.servers.get(&s.name);
+        let (active, licence) = match (process, handle) {
+            (Some(_), _) => standing_in_log(&snapshot, s),
+            (None, Some(h)) => (h.active_services(), h.licence().to_string()),
+            (None, None) => Default::default(),
+        };
         servers.push(pb::ServerStatus {
             name: s.name.clone(),
             role: s.role.to_string(),
@@ -905,14 +918,8 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
                 Some(m) => m.incarnation(&s.name),
                 None => fut.incarnations.get(&s.name).copied().unwrap_or(0),
             },
-            active: match (process, fut.servers.get(&s.name)) {
-                (Some(_), _) => standing_in_log(&snapshot, s).0,
-                (None, h) => h.map(|h| h.active_services()).unwrap_or_default(),
-            },
-            licence: match (process, fut.servers.get(&s.name)) {
-                (Some(_), _) => standing_in_log(&snapshot, s).1,
-                (None, h) => h.map(|h| h.licence().to_string()).unwrap_or_default(),
-            },
+            active,
+            licence,
             address: match process {
                 Some(_) => String::new(),
                 None => s.address.clone().unwrap_or_default(),
@@ -973,6 +980,32 @@ impl ControlSvc {
 /// Whether a token is unusable: empty or only whitespace.
 pub fn blank_token(token: &str) -> bool {
     token.trim().is_empty()
+}
+
+/// A client interceptor that sends `authorization: Bearer <token>` with
+/// every call (nothing without a token): how `ctl`, `watch` and the member
+/// control plane present their token.
+#[derive(Clone, Debug)]
+pub struct Bearer(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl Bearer {
+    /// The interceptor for `token`; refused if it cannot be header text.
+    pub fn new(token: Option<&str>) -> Result<Bearer, String> {
+        token
+            .map(|t| format!("Bearer {t}").parse())
+            .transpose()
+            .map(Bearer)
+            .map_err(|_| "the token is not valid header text".to_string())
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
 }
 
 /// Lets a call through when no token is required, or when it carries

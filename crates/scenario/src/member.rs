@@ -16,25 +16,23 @@ use tonic::{Request, Response, Status};
 const PUSH_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The `Member` service of one node: applies the fault planes it is sent to
-/// the node's own [`Net`], and ends the node on `Stop`.
+/// the node's own [`Net`], and ends the node on `Stop`. The token is
+/// checked before any of it, by [`serve_member`].
 #[derive(Clone, Debug)]
 pub struct MemberSvc {
     net: Net,
-    log: fleetsim_net::EventLog,
+    log: EventLog,
     info: pb::MemberInfo,
     stop: Arc<tokio::sync::Notify>,
-    token: Option<String>,
 }
 
 impl MemberSvc {
     /// The service of member `server` (incarnation `incarnation`, at
-    /// `speed`) over `net` and its `log`; `stop` is notified on `Stop`;
-    /// with `token`, every call must carry `authorization: Bearer <token>`.
+    /// `speed`) over `net` and its `log`; `stop` is notified on `Stop`.
     pub fn new(
-        (net, log): (Net, fleetsim_net::EventLog),
+        (net, log): (Net, EventLog),
         (server, speed, incarnation): (&str, f64, u64),
         stop: Arc<tokio::sync::Notify>,
-        token: Option<String>,
     ) -> MemberSvc {
         let info = pb::MemberInfo {
             server: server.to_string(),
@@ -47,7 +45,6 @@ impl MemberSvc {
             log,
             info,
             stop,
-            token,
         }
     }
 }
@@ -58,25 +55,22 @@ impl pb::member_server::Member for MemberSvc {
         &self,
         req: Request<pb::FaultPlane>,
     ) -> Result<Response<pb::SetFaultsReply>, Status> {
-        crate::live::authorize(self.token.as_deref(), req.metadata())?;
         self.net.set_fault_plane(from_pb(req.into_inner()));
         Ok(Response::new(pb::SetFaultsReply {}))
     }
 
     async fn stop(
         &self,
-        req: Request<pb::MemberStopRequest>,
+        _req: Request<pb::MemberStopRequest>,
     ) -> Result<Response<pb::MemberStopReply>, Status> {
-        crate::live::authorize(self.token.as_deref(), req.metadata())?;
         self.stop.notify_one();
         Ok(Response::new(pb::MemberStopReply {}))
     }
 
     async fn crash(
         &self,
-        req: Request<pb::MemberCrashRequest>,
+        _req: Request<pb::MemberCrashRequest>,
     ) -> Result<Response<pb::MemberCrashReply>, Status> {
-        crate::live::authorize(self.token.as_deref(), req.metadata())?;
         tokio::spawn(async {
             // Long enough for the reply to leave; then gone, as kill -9
             // leaves it: no destructor runs, the kernel closes the sockets.
@@ -88,9 +82,8 @@ impl pb::member_server::Member for MemberSvc {
 
     async fn info(
         &self,
-        req: Request<pb::MemberInfoRequest>,
+        _req: Request<pb::MemberInfoRequest>,
     ) -> Result<Response<pb::MemberInfo>, Status> {
-        crate::live::authorize(self.token.as_deref(), req.metadata())?;
         let mut info = self.info.clone();
         info.t_ms = self.log.clock().now_ms();
         Ok(Response::new(info))
@@ -102,7 +95,6 @@ impl pb::member_server::Member for MemberSvc {
         &self,
         req: Request<pb::MemberEventsRequest>,
     ) -> Result<Response<Self::EventsStream>, Status> {
-        crate::live::authorize(self.token.as_deref(), req.metadata())?;
         let history = req.into_inner().history;
         Ok(Response::new(crate::live::event_lines(&self.log, history)))
     }
@@ -113,15 +105,24 @@ impl pb::member_server::Member for MemberSvc {
 pub const CRASH_EXIT: i32 = 137;
 
 /// Serves `svc` (and `grpc.health.v1`, without the token) on `listener`, a
-/// port from [`crate::live::bind_control`], until the runtime ends.
-pub async fn serve_member(svc: MemberSvc, listener: tokio::net::TcpListener) -> Result<(), String> {
+/// port from [`crate::live::bind_control`], until the runtime ends; with
+/// `token`, every `Member` call must carry `authorization: Bearer <token>`,
+/// checked as the control API checks it.
+pub async fn serve_member(
+    svc: MemberSvc,
+    listener: tokio::net::TcpListener,
+    token: Option<String>,
+) -> Result<(), String> {
     let (health, health_svc) = tonic_health::server::health_reporter();
     health
         .set_serving::<pb::member_server::MemberServer<MemberSvc>>()
         .await;
+    let auth = move |req: Request<()>| {
+        crate::live::authorize(token.as_deref(), req.metadata()).map(|()| req)
+    };
     tonic::transport::Server::builder()
         .add_service(health_svc)
-        .add_service(pb::member_server::MemberServer::new(svc))
+        .add_service(pb::member_server::MemberServer::with_interceptor(svc, auth))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
         .await
         .map_err(|e| format!("member control port: {e}"))
@@ -133,35 +134,44 @@ pub async fn push_faults(
     token: Option<&str>,
     plane: &FaultPlane,
 ) -> Result<(), String> {
-    let mut req = Request::new(to_pb(plane));
-    with_token(&mut req, token)?;
-    on_member(
-        addr,
-        |mut c| async move { c.set_faults(req).await.map(drop) },
-    )
+    let req = to_pb(plane);
+    on_member(addr, token, |mut c| async move {
+        c.set_faults(req).await.map(drop)
+    })
     .await
 }
 
 /// Asks the member whose control port is `addr` to stop gracefully.
 pub async fn stop_member(addr: &str, token: Option<&str>) -> Result<(), String> {
-    let mut req = Request::new(pb::MemberStopRequest {});
-    with_token(&mut req, token)?;
-    on_member(addr, |mut c| async move { c.stop(req).await.map(drop) }).await
+    let req = pb::MemberStopRequest {};
+    on_member(
+        addr,
+        token,
+        |mut c| async move { c.stop(req).await.map(drop) },
+    )
+    .await
 }
 
-type Client = pb::member_client::MemberClient<tonic::transport::Channel>;
+type Client = pb::member_client::MemberClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, crate::live::Bearer>,
+>;
 
-/// Connects to the member control port `addr` and makes one call, within
-/// [`PUSH_DEADLINE`]; every failure names the port.
-async fn on_member<T, F, Fut>(addr: &str, call: F) -> Result<T, String>
+/// Connects to the member control port `addr` (sending `token` with every
+/// call) and makes one call, connect and answer within [`PUSH_DEADLINE`];
+/// every failure names the port.
+async fn on_member<T, F, Fut>(addr: &str, token: Option<&str>, call: F) -> Result<T, String>
 where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = Result<T, Status>>,
 {
+    let bearer = crate::live::Bearer::new(token)?;
     let whole = async {
-        let client = Client::connect(format!("http://{addr}"))
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| e.to_string())?
+            .connect()
             .await
             .map_err(|e| e.to_string())?;
+        let client = pb::member_client::MemberClient::with_interceptor(channel, bearer);
         call(client).await.map_err(|e| e.message().to_string())
     };
     match tokio::time::timeout(PUSH_DEADLINE, whole).await {
@@ -170,16 +180,6 @@ where
             "member control port {addr}: no answer within {PUSH_DEADLINE:?}"
         )),
     }
-}
-
-fn with_token<T>(req: &mut Request<T>, token: Option<&str>) -> Result<(), String> {
-    if let Some(t) = token {
-        let v = format!("Bearer {t}")
-            .parse()
-            .map_err(|_| "the token is not a valid header value".to_string())?;
-        req.metadata_mut().insert("authorization", v);
-    }
-    Ok(())
 }
 
 fn micros(d: Duration) -> u64 {
@@ -346,23 +346,18 @@ impl crate::live::Members for Attached {
                 .get(&name)
                 .ok_or_else(|| format!("{name} is not an attached member"))?;
             f.asked_down.store(true, Ordering::Release);
-            let mut req = Request::new(pb::MemberCrashRequest {});
-            with_token(&mut req, self.token.as_deref())?;
+            let req = pb::MemberCrashRequest {};
             // The process may be gone before its reply leaves: its end,
             // seen on the events stream, is what counts.
-            let _ = on_member(
-                &f.control,
-                |mut c| async move { c.crash(req).await.map(drop) },
-            )
+            let _ = on_member(&f.control, self.token.as_deref(), |mut c| async move {
+                c.crash(req).await.map(drop)
+            })
             .await;
-            let deadline = tokio::time::Instant::now() + PUSH_DEADLINE;
-            while f.up.load(Ordering::Acquire) {
-                if tokio::time::Instant::now() > deadline {
-                    return Err(format!("{name} did not end when told to crash"));
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            if crate::live::until_down(self, &name, PUSH_DEADLINE).await {
+                Ok(())
+            } else {
+                Err(format!("{name} did not end when told to crash"))
             }
-            Ok(())
         })
     }
 
@@ -464,10 +459,10 @@ async fn attach(
     token: Option<&str>,
     speed: f64,
 ) -> Result<(tonic::Streaming<pb::EventLine>, u64), String> {
-    let mut req = Request::new(pb::MemberInfoRequest {});
-    with_token(&mut req, token)?;
-    let info = on_member(control, |mut c| async move {
-        c.info(req).await.map(Response::into_inner)
+    let info = on_member(control, token, |mut c| async move {
+        c.info(pb::MemberInfoRequest {})
+            .await
+            .map(Response::into_inner)
     })
     .await?;
     if info.server != name {
@@ -482,7 +477,13 @@ async fn attach(
             info.speed
         ));
     }
-    Ok((events(control, token, true).await?, info.t_ms))
+    let events = on_member(control, token, |mut c| async move {
+        c.events(pb::MemberEventsRequest { history: true })
+            .await
+            .map(Response::into_inner)
+    })
+    .await?;
+    Ok((events, info.t_ms))
 }
 
 /// Whether `event` tells standing state (what runs, the licence), which a
@@ -504,25 +505,4 @@ fn numbered(event: fleetsim_model::Event, incarnation: u64) -> fleetsim_model::E
         }
         other => other,
     }
-}
-/// Opens the events stream of the member whose control port is `addr`.
-async fn events(
-    addr: &str,
-    token: Option<&str>,
-    history: bool,
-) -> Result<tonic::Streaming<pb::EventLine>, String> {
-    let mut req = Request::new(pb::MemberEventsRequest { history });
-    with_token(&mut req, token)?;
-    let open = async {
-        let mut c = Client::connect(format!("http://{addr}"))
-            .await
-            .map_err(|e| e.to_string())?;
-        c.events(req)
-            .await
-            .map(Response::into_inner)
-            .map_err(|e| e.message().to_string())
-    };
-    tokio::time::timeout(PUSH_DEADLINE, open)
-        .await
-        .map_err(|_| format!("member control port {addr}: no answer"))?
 }
