@@ -454,3 +454,42 @@ fn a_panic_in_a_server_handler_makes_the_outcome_an_error_that_does_not_pass() {
     // The next run on this thread starts clean.
     assert!(run_sim(&s).error.is_none());
 }
+
+/// The phones that lost their gatekeeper in a run.
+fn phones_lost(o: &fleetsim_scenario::RunOutcome) -> Vec<String> {
+    let mut lost: Vec<String> = events(o, |e| matches!(e.event, Event::PhoneLost { .. }))
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::PhoneLost { phone, .. } => Some(phone.clone()),
+            _ => None,
+        })
+        .collect();
+    lost.dedup();
+    lost
+}
+
+#[test]
+fn a_stalled_phone_is_lost_alone_though_its_site_shares_one_connection() {
+    // 2011 shares the primary site's connection with 17 other phones: its
+    // held streams must not hold theirs.
+    let s = parse(
+        "fleet = \"fleets/reference.toml\"\nduration = \"15m\"\n[[fault]]\nat = \"5m\"\nstall = \"2011\"\nfor = \"2m\"\n[[expect]]\nno-failover = { of = \"primary\" }\n",
+    );
+    let o = run_sim(&s);
+    assert_eq!(phones_lost(&o), vec!["2011".to_string()]);
+}
+
+#[test]
+fn latency_above_the_deadline_on_one_phone_strands_only_that_phone() {
+    let s = parse(
+        "fleet = \"fleets/reference.toml\"\nduration = \"15m\"\n[[fault]]\nat = \"5m\"\nlatency = { target = \"2011\", delay = \"5s\" }\nfor = \"2m\"\n[[expect]]\nno-failover = { of = \"primary\" }\n",
+    );
+    let o = run_sim(&s);
+    assert_eq!(phones_lost(&o), vec!["2011".to_string()]);
+    // Once the latency ends, it registers at home again.
+    let back = events(&o, |e| {
+        e.t_ms > 7 * 60_000
+            && matches!(&e.event, Event::PhoneRegistered { phone, .. } if phone == "2011")
+    });
+    assert!(!back.is_empty(), "2011 never came back");
+}

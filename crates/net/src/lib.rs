@@ -20,6 +20,8 @@
 //! - [`io`]: [`FaultIo`], the wrapper that fails or stalls a connection.
 //! - `pipe`: latency as a pipeline (each chunk due its latency after it left).
 //! - [`net`]: [`Net`], listeners, connects, partitions.
+//! - [`path`]: [`PathChannel`], a phone's streams over its site's shared
+//!   connection, faulted per phone.
 //! - [`clock`]: the emulated clock and the [`EventLog`] stamped with it.
 //! - [`seed`]: seeded generators derived from the scenario seed.
 //! - [`channel`]: tonic channels over the seam, with deadline and keepalive.
@@ -29,6 +31,7 @@ pub mod channel;
 pub mod clock;
 pub mod io;
 pub mod net;
+pub mod path;
 mod pipe;
 pub mod seed;
 pub mod session;
@@ -37,4 +40,5 @@ pub use channel::{ChannelTiming, call, channel, failure_reason, timed_out};
 pub use clock::{Clock, EventLog, Timing};
 pub use io::FaultIo;
 pub use net::{Changes, FaultPlane, Incoming, Mode, Net};
+pub use path::PathChannel;
 pub use session::Session;

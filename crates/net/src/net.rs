@@ -165,6 +165,8 @@ pub(crate) struct Inner {
     seed: AtomicU64,
     /// When the network was made: emulated time zero of the run.
     origin: tokio::time::Instant,
+    /// Shared connections of sites' phones: (site, server) → channel.
+    paths: Mutex<BTreeMap<(String, String), tonic::transport::Channel>>,
 }
 
 impl Inner {
@@ -200,6 +202,18 @@ impl Inner {
         let (da, ja) = get(a);
         let (db, jb) = get(b);
         (da + db, ja + jb)
+    }
+
+    /// Whether any network fault is in force (a fast check).
+    pub(crate) fn is_impaired(&self) -> bool {
+        self.impaired.load(Ordering::Acquire)
+    }
+
+    /// The shared connections of sites' phones.
+    pub(crate) fn paths(
+        &self,
+    ) -> MutexGuard<'_, BTreeMap<(String, String), tonic::transport::Channel>> {
+        self.paths.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn seed(&self) -> u64 {
@@ -275,7 +289,7 @@ impl std::fmt::Debug for Changes {
 /// The network of one run. Cheap to clone; all clones share one state.
 #[derive(Clone)]
 pub struct Net {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Net {
@@ -300,6 +314,7 @@ impl Net {
                 watchers: Arc::new(Watchers::default()),
                 seed: AtomicU64::new(0),
                 origin: tokio::time::Instant::now(),
+                paths: Mutex::default(),
             }),
         }
     }
@@ -459,29 +474,66 @@ impl Net {
                 }
             }
         };
+        let (external, target) = target;
+        if let Some(address) = external {
+            return self.connect_external(from, from_token, to, &address).await;
+        }
+        self.dial(to, target, Some(from_token), Some(self.link(from, to)))
+            .await
+    }
+
+    /// Connects a shared path to server `to` (many phones' streams, each
+    /// faulted on its own by [`crate::PathChannel`]): the connection itself
+    /// crosses every partition and fails only when `to` is not running or
+    /// its incarnation ends.
+    pub async fn connect_path(&self, to: &str) -> io::Result<FaultIo> {
+        let (external, target) = {
+            let st = self.inner.lock();
+            let own = st
+                .listeners
+                .get(to)
+                .map(|l| (l.token.clone(), l.tx.clone()));
+            (st.external.get(to).cloned(), own)
+        };
+        if let Some(address) = external {
+            let stream = TcpStream::connect(&address).await.map_err(|e| {
+                io::Error::new(e.kind(), format!("{to} (external, at {address}): {e}"))
+            })?;
+            stream.set_nodelay(true)?;
+            return Ok(FaultIo::new(Box::new(stream), &[], None));
+        }
+        self.dial(to, target, None, None).await
+    }
+
+    /// Opens the connection to fleetsim's own server `to` (its listener
+    /// `target`), reset when its incarnation or `from_token` ends, faulted
+    /// as `link` says.
+    async fn dial(
+        &self,
+        to: &str,
+        target: Option<(CancellationToken, Option<mpsc::UnboundedSender<Accepted>>)>,
+        from_token: Option<&CancellationToken>,
+        mut link: Option<crate::io::Link>,
+    ) -> io::Result<FaultIo> {
         let refused = || {
             io::Error::new(
                 io::ErrorKind::ConnectionRefused,
                 format!("{to}: not running"),
             )
         };
-        let (external, target) = target;
-        if let Some(address) = external {
-            return self.connect_external(from, from_token, to, &address).await;
-        }
         let Some((token, tx)) = target else {
             return Err(refused());
         };
         if token.is_cancelled() {
             return Err(refused());
         }
-        let mut link = Some(self.link(from, to));
+        let tokens: Vec<&CancellationToken> = std::iter::once(&token).chain(from_token).collect();
         match (self.inner.mode, tx) {
             (Mode::Sim, Some(tx)) => {
                 let (client, server) = tokio::io::duplex(16 * 1024);
                 let server = FaultIo::new(Box::new(server), &[&token], None);
                 tx.send(Ok(Box::new(server))).map_err(|_| refused())?;
-                Ok(FaultIo::new(Box::new(client), &[&token, from_token], link))
+                Ok(FaultIo::new(Box::new(client), &tokens, link))
             }
             _ => {
                 let port = self.port(to).ok_or_else(refused)?;
@@ -490,7 +542,7 @@ impl Net {
                 if let Some(l) = link.as_mut() {
                     l.own_port = own;
                 }
-                Ok(FaultIo::new(Box::new(stream), &[&token, from_token], link))
+                Ok(FaultIo::new(Box::new(stream), &tokens, link))
             }
         }
     }

@@ -34,7 +34,7 @@ pub mod workload;
 use std::time::Duration;
 
 use fleetsim_model::{CallKind, Event, PhoneKind, PhoneSpec};
-use fleetsim_net::{EventLog, Net, Timing, call as call_rpc, channel, seed};
+use fleetsim_net::{EventLog, Net, PathChannel, Timing, call as call_rpc, seed};
 use fleetsim_proto::pb;
 use fleetsim_rules::phone::{self as phone_rules, CallFate, Dropped};
 use rand::Rng as _;
@@ -42,7 +42,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use tracing::Instrument;
 
 use crate::observed::Observer;
@@ -164,7 +163,7 @@ fn stale_connection(status: &tonic::Status) -> bool {
 
 struct Gatekeeper {
     name: String,
-    client: Option<pb::telephony_client::TelephonyClient<Channel>>,
+    client: Option<pb::telephony_client::TelephonyClient<PathChannel>>,
     /// Keepalives on one long-lived stream per registration.
     keepalives: fleetsim_net::Session<pb::KeepaliveRequest, pb::KeepaliveReply>,
 }
@@ -172,7 +171,7 @@ struct Gatekeeper {
 /// Ends a call normally on the server it runs on, which logs the end.
 /// A hangup that got no answer comes back as [`Unconfirmed`].
 async fn hangup(
-    mut client: pb::telephony_client::TelephonyClient<Channel>,
+    mut client: pb::telephony_client::TelephonyClient<PathChannel>,
     deadline: Duration,
     c: ActiveCall,
     obs: &Observer,
@@ -269,14 +268,8 @@ async fn run(
         let gk = &mut gks[i];
         gk.client
             .get_or_insert_with(|| {
-                // The keepalive stream reads an answer every keepalive
-                // interval: HTTP/2 pings (sent after that long without a
-                // read) only go out once those stop.
-                let timing = fleetsim_net::ChannelTiming {
-                    keepalive: keepalive_every + t.rpc_deadline,
-                    ..t.channel()
-                };
-                let ch = channel(&net, &ext, &token, &gk.name, timing);
+                // The site's phones share one connection to each gatekeeper.
+                let ch = net.path_channel(&ext, &cfg.spec.home, &gk.name, t.channel());
                 pb::telephony_client::TelephonyClient::new(ch)
             })
             .clone()
@@ -295,7 +288,7 @@ async fn run(
     // A REGISTER that timed out may still land: withdraw it (best effort, in
     // the background, as a SIP phone sends `Expires: 0`) so the phone is not
     // held by two systems while it moves on down its list.
-    let withdraw = |mut c: pb::telephony_client::TelephonyClient<Channel>| {
+    let withdraw = |mut c: pb::telephony_client::TelephonyClient<PathChannel>| {
         let (token, ext, deadline) = (token.clone(), ext.clone(), t.rpc_deadline);
         tokio::spawn(async move {
             let req = pb::UnregisterRequest { extension: ext };

@@ -1,0 +1,279 @@
+//! [`PathChannel`]: the phones of one site share one HTTP/2 connection to
+//! each gatekeeper, as their traffic shares the site's path, while every
+//! fault still bites per phone, on that phone's own streams.
+//!
+//! A connection per phone cost about 95 KiB (HTTP/2 buffers, hyper's and
+//! tonic's per-connection tasks and channels) and made a 3,000-phone fleet
+//! memory-bound. Sharing changes only where the fault plane holds bytes: on
+//! a phone's own request and response (headers and each message, in order,
+//! each due its latency after it left) instead of on its own connection.
+//! A partition, a cut or a hang holds them; latency delays them; the
+//! shared connection fails only with its server's incarnation, as every
+//! phone's own connection did.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body::{Body as _, Frame};
+use hyper_util::rt::TokioIo;
+use rand::Rng as _;
+use tokio::time::{Instant, Sleep};
+use tonic::body::Body;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::channel::ChannelTiming;
+use crate::net::{Inner, Net};
+
+/// Which way a message goes on a phone's path.
+#[derive(Clone, Copy, Debug)]
+enum Dir {
+    /// From the phone to its gatekeeper.
+    Out,
+    /// From the gatekeeper to the phone.
+    In,
+}
+
+/// One phone's view of its path to a gatekeeper: the fault plane's pair of
+/// nodes and the phone's own jitter.
+struct StreamLink {
+    net: Arc<Inner>,
+    from: String,
+    to: String,
+    rng: Mutex<crate::seed::Rng>,
+}
+
+impl StreamLink {
+    /// The latency (with jitter drawn) a message leaving now pays, if any.
+    fn delay(&self) -> Option<Duration> {
+        let (delay, jitter) = self.net.latency(&self.from, &self.to);
+        if delay.is_zero() && jitter.is_zero() {
+            return None;
+        }
+        if jitter.is_zero() {
+            return Some(delay);
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        Some(delay + jitter.mul_f64(rng.random_range(0.0..1.0)))
+    }
+
+    /// Whether a fault holds messages going `dir` now (then the caller
+    /// is woken when the faults change).
+    fn held(&self, dir: Dir, cx: &mut Context<'_>) -> bool {
+        let (src, dst) = match dir {
+            Dir::Out => (&self.from, &self.to),
+            Dir::In => (&self.to, &self.from),
+        };
+        self.net.is_cut(src, dst, cx)
+    }
+
+    /// Waits until a message that left at `since` going `dir` arrives.
+    async fn pass(&self, dir: Dir, since: Instant) {
+        if !self.net.is_impaired() {
+            return;
+        }
+        if let Some(d) = self.delay() {
+            tokio::time::sleep_until(since + d).await;
+        }
+        std::future::poll_fn(|cx| {
+            if self.held(dir, cx) {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+    }
+}
+
+/// A phone's channel to a gatekeeper: its site's shared connection, with
+/// the fault plane applied to this phone's streams alone.
+#[derive(Clone)]
+pub struct PathChannel {
+    ch: Channel,
+    link: Arc<StreamLink>,
+}
+
+impl std::fmt::Debug for PathChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PathChannel")
+            .field("from", &self.link.from)
+            .field("to", &self.link.to)
+            .finish()
+    }
+}
+
+impl Net {
+    /// A channel from phone `from` at site `site` to server `to`: the
+    /// site's one connection to `to` (made on first use, remade after its
+    /// server's incarnation ends), with faults applied to `from`'s streams.
+    pub fn path_channel(&self, from: &str, site: &str, to: &str, t: ChannelTiming) -> PathChannel {
+        let ch = self.site_channel(site, to, t);
+        let rng = crate::seed::rng(self.inner.seed(), &["path", from, to]);
+        PathChannel {
+            ch,
+            link: Arc::new(StreamLink {
+                net: self.inner.clone(),
+                from: from.to_string(),
+                to: to.to_string(),
+                rng: Mutex::new(rng),
+            }),
+        }
+    }
+
+    /// The shared connection of `site` to `to`.
+    fn site_channel(&self, site: &str, to: &str, t: ChannelTiming) -> Channel {
+        let key = (site.to_string(), to.to_string());
+        let mut paths = self.inner.paths();
+        if let Some(ch) = paths.get(&key) {
+            return ch.clone();
+        }
+        let (net, to) = (self.clone(), to.to_string());
+        // No HTTP/2 keepalive: the connection crosses every fault (each
+        // phone's own deadline finds a held stream), and it resets at once
+        // when its server's incarnation ends.
+        let ch = Endpoint::from_static("http://fleetsim.invalid")
+            .timeout(t.rpc_deadline)
+            .connect_timeout(t.connect_timeout)
+            .connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
+                let (net, to) = (net.clone(), to.clone());
+                async move { net.connect_path(&to).await.map(TokioIo::new) }
+            }));
+        paths.insert(key, ch.clone());
+        ch
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower::Service<http::Request<Body>> for PathChannel {
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        tower::Service::poll_ready(&mut self.ch, cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let link = self.link.clone();
+        let since = Instant::now();
+        let req = req.map(|b| Body::new(Held::new(b, link.clone(), Dir::Out, since)));
+        // The ready channel goes with the call; a clone stays for the next.
+        let fresh = self.ch.clone();
+        let mut ready = std::mem::replace(&mut self.ch, fresh);
+        Box::pin(async move {
+            link.pass(Dir::Out, since).await;
+            let rep = tower::Service::call(&mut ready, req).await?;
+            let at = Instant::now();
+            link.pass(Dir::In, at).await;
+            Ok(rep.map(|b| Body::new(Held::new(b, link, Dir::In, at))))
+        })
+    }
+}
+
+type Item = Result<Frame<bytes::Bytes>, tonic::Status>;
+
+/// A body whose frames cross one phone's path: each due its latency after
+/// it was sent, in order, and held while a fault holds that direction.
+struct Held {
+    inner: Body,
+    link: Arc<StreamLink>,
+    dir: Dir,
+    /// When the body was handed over: what was ready by its first poll
+    /// left then.
+    opened: Option<Instant>,
+    queue: VecDeque<(Instant, Item)>,
+    ended: bool,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Held {
+    fn new(inner: Body, link: Arc<StreamLink>, dir: Dir, opened: Instant) -> Held {
+        Held {
+            inner,
+            link,
+            dir,
+            opened: Some(opened),
+            queue: VecDeque::new(),
+            ended: false,
+            timer: None,
+        }
+    }
+
+    /// Takes in every frame ready now, each due its latency after it left.
+    fn take_in(&mut self, cx: &mut Context<'_>) {
+        let left = self.opened.take().unwrap_or_else(Instant::now);
+        while !self.ended {
+            match Pin::new(&mut self.inner).poll_frame(cx) {
+                Poll::Ready(Some(item)) => {
+                    // An error ends the body: nothing after it is read
+                    // (a body may repeat its error for ever).
+                    self.ended = item.is_err();
+                    let mut due = left + self.link.delay().unwrap_or_default();
+                    if let Some((last, _)) = self.queue.back() {
+                        due = due.max(*last);
+                    }
+                    self.queue.push_back((due, item));
+                }
+                Poll::Ready(None) => self.ended = true,
+                Poll::Pending => break,
+            }
+        }
+    }
+
+    /// The front frame once it is due and nothing holds it.
+    fn hand_on(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let Some((due, _)) = self.queue.front() else {
+            return if self.ended {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            };
+        };
+        if *due > Instant::now() {
+            let timer = self
+                .timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(*due)));
+            timer.as_mut().reset(*due);
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        if self.link.held(self.dir, cx) {
+            return Poll::Pending;
+        }
+        Poll::Ready(self.queue.pop_front().map(|(_, item)| item))
+    }
+}
+
+impl http_body::Body for Held {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let this = &mut *self;
+        // No fault anywhere and nothing in flight: straight through.
+        if this.queue.is_empty() && !this.link.net.is_impaired() {
+            this.opened = None;
+            return Pin::new(&mut this.inner).poll_frame(cx);
+        }
+        this.take_in(cx);
+        this.hand_on(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.queue.is_empty() && (self.ended || self.inner.is_end_stream())
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        if self.queue.is_empty() {
+            self.inner.size_hint()
+        } else {
+            http_body::SizeHint::default()
+        }
+    }
+}
