@@ -264,15 +264,17 @@ async fn run(
         t.keepalive_interval
     };
     // Channels are made on first use: most phones never talk to their backup.
-    let client = |i: usize, gks: &mut Vec<Gatekeeper>| {
+    let ensure = |i: usize, gks: &mut Vec<Gatekeeper>| {
         let gk = &mut gks[i];
-        gk.client
-            .get_or_insert_with(|| {
-                // The site's phones share one connection to each gatekeeper.
-                let ch = net.path_channel(&ext, &cfg.spec.home, &gk.name, t.channel());
-                pb::telephony_client::TelephonyClient::new(ch)
-            })
-            .clone()
+        if gk.client.is_none() {
+            // The site's phones share one connection to each gatekeeper.
+            let ch = net.path_channel(&ext, &cfg.spec.home, &gk.name, t.channel());
+            gk.client = Some(pb::telephony_client::TelephonyClient::new(ch));
+        }
+    };
+    let client = |i: usize, gks: &mut Vec<Gatekeeper>| {
+        ensure(i, gks);
+        gks[i].client.clone().expect("made above")
     };
     let recovery = |rng: &mut fleetsim_net::seed::Rng| {
         if dect {
@@ -568,14 +570,23 @@ async fn run(
                     extension: ext.clone(),
                     in_call: call.is_some(),
                 };
-                let (mut s, mut u) = (client(i, &mut gatekeepers), client(i, &mut gatekeepers));
+                ensure(i, &mut gatekeepers);
+                let gk = &mut gatekeepers[i];
+                let c = gk.client.as_ref().expect("made above");
                 // Boxed, as every RPC here: the phone's own future stays
-                // small, and thousands of phones wait in it.
-                let reply = Box::pin(gatekeepers[i].keepalives.exchange(
+                // small, and thousands of phones wait in it. The client is
+                // cloned only to open a stream (or fall back to unary).
+                let reply = Box::pin(gk.keepalives.exchange(
                     req,
                     t.rpc_deadline,
-                    |rx| async move { s.keepalive_stream(rx).await },
-                    |req| async move { u.keepalive(req).await },
+                    |rx| {
+                        let mut s = c.clone();
+                        async move { s.keepalive_stream(rx).await }
+                    },
+                    |req| {
+                        let mut u = c.clone();
+                        async move { u.keepalive(req).await }
+                    },
                 ))
                 .await;
                 match reply {

@@ -787,29 +787,30 @@ impl Shared {
     /// phones that came in during the homeless-prevention window stay.
     pub(crate) fn keepalive(&self, ext: &str, in_call: bool) -> Result<bool, ()> {
         let now = self.rules_now();
-        let mut st = self.lock();
-        let reg = st.regs.get_mut(ext).ok_or(())?;
-        reg.refreshed = Instant::now();
-        let reg = reg.clone();
-        let manual = reg.kind == PhoneKind::H323
-            && self.fleet.resilience.phone_failback == fleetsim_model::FailbackMode::Manual;
-        let obs = HomeObs {
-            now,
-            guest: reg.guest,
-            in_call,
-            manual,
-            peer: st.peers.get(&reg.home),
-            since: self.at(reg.since),
-            timers: &self.timers,
+        let home = {
+            let mut guard = self.lock();
+            let st = &mut *guard;
+            let reg = st.regs.get_mut(ext).ok_or(())?;
+            reg.refreshed = Instant::now();
+            let manual = reg.kind == PhoneKind::H323
+                && self.fleet.resilience.phone_failback == fleetsim_model::FailbackMode::Manual;
+            let obs = HomeObs {
+                now,
+                guest: reg.guest,
+                in_call,
+                manual,
+                peer: st.peers.get(&reg.home),
+                since: self.at(reg.since),
+                timers: &self.timers,
+            };
+            if !self.policy.send_home(&obs) {
+                return Ok(false);
+            }
+            st.regs.remove(ext).map(|r| r.home).unwrap_or_default()
         };
-        if !self.policy.send_home(&obs) {
-            return Ok(false);
-        }
-        st.regs.remove(ext);
-        drop(st);
         self.emit(Event::PhoneSentHome {
             phone: ext.to_string(),
-            home: reg.home,
+            home,
         });
         Ok(true)
     }

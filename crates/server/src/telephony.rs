@@ -227,6 +227,10 @@ impl Shared {
     pub(crate) fn end_calls_of(self: &Arc<Self>, ext: &str) {
         let ended: Vec<String> = {
             let mut st = self.lock();
+            // The common case (an idle keepalive), without a scan.
+            if st.calls.is_empty() {
+                return;
+            }
             let ids: Vec<String> = st
                 .calls
                 .iter()

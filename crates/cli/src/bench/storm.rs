@@ -80,7 +80,7 @@ impl Storm {
         };
         let busiest = self.per_second.values().max().copied().unwrap_or(0);
         format!(
-            "{}/{phones} phones on the secondary; failover → registration p50 {} p99 {} max {}; busiest second {busiest} registrations (each answered before the next is read: in flight never exceeds 1 per connection)",
+            "{}/{phones} phones on the secondary; failover → registration p50 {} p99 {} max {}; busiest second {busiest} registrations (the secondary answers each REGISTER as it reads it, never waiting on anything else, so it holds at most 1 in flight)",
             waits.len(),
             fleetsim_model::human_ms(at(0.5)),
             fleetsim_model::human_ms(at(0.99)),
