@@ -56,6 +56,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use fleetsim_report::text::TextOptions;
 use fleetsim_scenario::{Mode, RunOptions};
 
+/// mimalloc: a run allocates and frees small buffers for every message
+/// (HTTP/2 frames, gRPC bodies), and keeps them close together.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Emulates a Server Edition telephony network and its failover.
 #[derive(Parser, Debug)]
 #[command(name = "fleetsim", version, about, long_about = None)]
