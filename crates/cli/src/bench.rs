@@ -12,6 +12,7 @@
 //! is its own. Wall time here is a measurement of the emulator, never an input
 //! to it.
 
+mod goals;
 mod storm;
 
 use std::process::{Command, ExitCode};
@@ -62,6 +63,17 @@ pub(crate) struct BenchArgs {
     /// Internal: run one stage and print its JSON result.
     #[arg(long, hide = true)]
     stage: Option<String>,
+}
+
+impl BenchArgs {
+    /// Whether the generated stage runs at the size its goals are set for.
+    fn full_size(&self) -> bool {
+        self.servers == 150
+            && self.phones == 3000
+            && self.duration == "1h"
+            && self.crash_at == "5m"
+            && self.calls_per_hour >= 2000
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -293,7 +305,16 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     eprintln!("bench: running turmoil …");
-    outln!("{}", turmoil_stage(&exe));
+    let (line, turmoil_ratio) = turmoil_stage(&exe);
+    outln!("{line}");
+    let goals = goals::lines(&results, turmoil_ratio, &args);
+    if !goals.is_empty() {
+        outln!();
+        outln!("goals, against this run's figures:");
+        for g in goals {
+            outln!("{g}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -308,31 +329,44 @@ struct TurmoilCompare {
 
 /// The `turmoil` stage: `fleetsim-turmoil-compare`, when built next to this
 /// executable, run as the stage's child process; one line either way, and
-/// never a failed bench.
-fn turmoil_stage(exe: &std::path::Path) -> String {
+/// never a failed bench; with how many times faster fleetsim was, when
+/// both ran.
+fn turmoil_stage(exe: &std::path::Path) -> (String, Option<f64>) {
     let name = format!("fleetsim-turmoil-compare{}", std::env::consts::EXE_SUFFIX);
     let compare = exe.with_file_name(name);
     if !compare.exists() {
-        return format!(
-            "turmoil vs fleetsim: skipped, {} is not built (cargo build --release -p fleetsim-turmoil-compare)",
-            compare.display()
+        return (
+            format!(
+                "turmoil vs fleetsim: skipped, {} is not built (cargo build --release -p fleetsim-turmoil-compare)",
+                compare.display()
+            ),
+            None,
         );
     }
     let out = match Command::new(&compare).output() {
         Ok(out) if out.status.success() => out,
         Ok(out) => {
-            return format!(
-                "turmoil vs fleetsim: failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
+            return (
+                format!(
+                    "turmoil vs fleetsim: failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+                None,
             );
         }
-        Err(e) => return format!("turmoil vs fleetsim: cannot run {}: {e}", compare.display()),
+        Err(e) => {
+            let line = format!("turmoil vs fleetsim: cannot run {}: {e}", compare.display());
+            return (line, None);
+        }
     };
     match serde_json::from_slice::<TurmoilCompare>(&out.stdout) {
-        Ok(c) => c.line(),
-        Err(e) => format!(
-            "turmoil vs fleetsim: unreadable output of {}: {e}",
-            compare.display()
+        Ok(c) => (c.line(), Some(c.turmoil_wall_ms / c.fleetsim_wall_ms)),
+        Err(e) => (
+            format!(
+                "turmoil vs fleetsim: unreadable output of {}: {e}",
+                compare.display()
+            ),
+            None,
         ),
     }
 }

@@ -67,7 +67,8 @@ pub enum FaultKind {
         node: String,
         /// Delay per direction.
         delay: Dur,
-        /// Up to this much more, seeded per chunk.
+        /// Up to this much more, seeded per chunk (per message on a
+        /// phone's streams).
         jitter: Dur,
     },
     /// The node's link is down: bytes held (released when it ends), connects hang.

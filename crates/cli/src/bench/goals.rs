@@ -1,0 +1,77 @@
+//! The bench's goals, each checked against this run's own figures: a line
+//! per goal, met or not, for the stages run at the size the goal is set
+//! for (a smaller or larger run says nothing about it).
+
+use super::{BenchArgs, StageResult};
+
+/// One goal: what it is about, the figure measured and whether it is met.
+struct Goal {
+    what: String,
+    measured: String,
+    met: bool,
+}
+
+/// The goals this run can speak to, as printable lines.
+pub(super) fn lines(
+    results: &[StageResult],
+    turmoil_ratio: Option<f64>,
+    args: &BenchArgs,
+) -> Vec<String> {
+    let mut goals = Vec::new();
+    let stage = |name: &str| results.iter().find(|r| r.stage == name);
+    if args.full_size()
+        && let Some(r) = stage("generated 150x3000")
+    {
+        goals.push(Goal {
+            what: "generated 150 servers, 3,000 phones, 1 h: wall < 5 s".into(),
+            measured: format!("{:.2} s", r.wall_ms / 1000.0),
+            met: r.wall_ms < 5000.0 && r.passed,
+        });
+        let mib = r.peak_rss_kib as f64 / 1024.0;
+        goals.push(Goal {
+            what: "the same run: peak memory < 300 MiB".into(),
+            measured: format!("{mib:.1} MiB"),
+            met: mib < 300.0,
+        });
+    }
+    if let Some(r) = stage("default") {
+        let ratio = r.emulated_ms as f64 / r.wall_ms;
+        goals.push(Goal {
+            what: "default scenario: ≥ 20,000× real time".into(),
+            measured: format!("{ratio:.0}×"),
+            met: ratio >= 20_000.0 && r.passed,
+        });
+    }
+    if args.sweep_seeds == 1000
+        && let Some(r) = stage("sweep")
+    {
+        goals.push(Goal {
+            what: "sweep of 1,000 seeds of the default: < 60 s".into(),
+            measured: format!("{:.1} s", r.wall_ms / 1000.0),
+            met: r.wall_ms < 60_000.0 && r.passed,
+        });
+    }
+    if let Some(ratio) = turmoil_ratio {
+        goals.push(Goal {
+            what: "three servers heartbeating for 1 h: ≥ 30× turmoil".into(),
+            measured: format!("{ratio:.0}×"),
+            met: ratio >= 30.0,
+        });
+    }
+    if args.idle_days == 30
+        && let Some(r) = stage("idle")
+    {
+        goals.push(Goal {
+            what: "reference fleet, primary down 30 days: < 10 s".into(),
+            measured: format!("{:.1} s", r.wall_ms / 1000.0),
+            met: r.wall_ms < 10_000.0 && r.passed,
+        });
+    }
+    goals
+        .into_iter()
+        .map(|g| {
+            let mark = if g.met { "met    " } else { "NOT met" };
+            format!("  {mark} {:<56} {}", g.what, g.measured)
+        })
+        .collect()
+}
