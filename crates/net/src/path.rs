@@ -277,3 +277,110 @@ impl http_body::Body for Held {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Mode;
+    use tokio::sync::mpsc;
+
+    /// A body fed by hand, one frame (or error) at a time.
+    struct Fed(mpsc::UnboundedReceiver<Item>);
+
+    impl http_body::Body for Fed {
+        type Data = bytes::Bytes;
+        type Error = tonic::Status;
+        fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+            self.0.poll_recv(cx)
+        }
+    }
+
+    /// Repeats its error for ever, as some bodies do.
+    struct Failing;
+
+    impl http_body::Body for Failing {
+        type Data = bytes::Bytes;
+        type Error = tonic::Status;
+        fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Item>> {
+            Poll::Ready(Some(Err(tonic::Status::unavailable("gone"))))
+        }
+    }
+
+    fn phone_body(
+        net: &Net,
+        inner: impl http_body::Body<Data = bytes::Bytes, Error = tonic::Status> + Send + 'static,
+    ) -> Held {
+        let link = Arc::new(StreamLink {
+            net: net.inner.clone(),
+            from: "2011".into(),
+            to: "primary".into(),
+            rng: Mutex::new(crate::seed::rng(1, &["test"])),
+        });
+        Held::new(Body::new(inner), link, Dir::Out, Instant::now())
+    }
+
+    async fn next(body: &mut Held) -> Option<Item> {
+        std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await
+    }
+
+    fn data(s: &'static str) -> Item {
+        Ok(Frame::data(bytes::Bytes::from_static(s.as_bytes())))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_message_of_a_phone_arrives_its_latency_after_it_left_in_order() {
+        let net = Net::new(Mode::Sim, Duration::from_secs(5));
+        net.latency("2011", Duration::from_millis(300), Duration::ZERO);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut body = phone_body(&net, Fed(rx));
+        let t0 = Instant::now();
+        tx.send(data("a")).unwrap();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            tx.send(data("b")).unwrap();
+        });
+        assert!(next(&mut body).await.is_some());
+        assert_eq!(t0.elapsed(), Duration::from_millis(300));
+        assert!(next(&mut body).await.is_some());
+        // Pipelined: the second pays its own latency, not the first's too.
+        assert_eq!(t0.elapsed(), Duration::from_millis(400));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_phone_has_its_messages_held_until_the_stall_ends() {
+        let net = Net::new(Mode::Sim, Duration::from_secs(5));
+        net.stall("2011", true);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut body = phone_body(&net, Fed(rx));
+        let t0 = Instant::now();
+        tx.send(data("a")).unwrap();
+        let released = net.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            released.stall("2011", false);
+        });
+        assert!(next(&mut body).await.is_some());
+        assert_eq!(t0.elapsed(), Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_phones_fault_does_not_hold_this_phones_messages() {
+        let net = Net::new(Mode::Sim, Duration::from_secs(5));
+        net.stall("2012", true);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut body = phone_body(&net, Fed(rx));
+        let t0 = Instant::now();
+        tx.send(data("a")).unwrap();
+        assert!(next(&mut body).await.is_some());
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_error_ends_a_phones_body_even_when_the_inner_body_repeats_it() {
+        let net = Net::new(Mode::Sim, Duration::from_secs(5));
+        net.latency("2011", Duration::from_millis(50), Duration::ZERO);
+        let mut body = phone_body(&net, Failing);
+        assert!(matches!(next(&mut body).await, Some(Err(_))));
+        assert!(next(&mut body).await.is_none());
+    }
+}
