@@ -14,7 +14,9 @@
 //! fails at once (aborting tonic's serve task alone would leave its
 //! per-connection tasks answering); a **partition** stalls every connection
 //! that crosses it (bytes held, as on a dead link) and makes new connects hang
-//! until their timeout; a **heal** releases them.
+//! until their timeout; a **heal** releases them. Phones are the exception:
+//! a site's phones share one connection to each gatekeeper, and the same
+//! faults bite each phone's own streams instead ([`PathChannel`]).
 //!
 //! # Layout
 //! - [`io`]: [`FaultIo`], the wrapper that fails or stalls a connection.
