@@ -154,20 +154,23 @@ impl tower::Service<http::Request<Body>> for PathChannel {
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        tower::Service::poll_ready(&mut self.ch, cx).map_err(Into::into)
+    /// Always ready: the shared channel is made ready inside the call, once
+    /// the fault plane lets the request through, so a phone whose requests
+    /// are held never holds a place in the channel's queue meanwhile (a
+    /// site of thousands of stalled phones would otherwise fill it).
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let link = self.link.clone();
         let since = Instant::now();
         let req = req.map(|b| Body::new(Held::new(b, link.clone(), Dir::Out, since)));
-        // The ready channel goes with the call; a clone stays for the next.
-        let fresh = self.ch.clone();
-        let mut ready = std::mem::replace(&mut self.ch, fresh);
+        let mut ch = self.ch.clone();
         Box::pin(async move {
             link.pass(Dir::Out, since).await;
-            let rep = tower::Service::call(&mut ready, req).await?;
+            let ready = tower::ServiceExt::ready(&mut ch).await?;
+            let rep = tower::Service::call(ready, req).await?;
             let at = Instant::now();
             link.pass(Dir::In, at).await;
             Ok(rep.map(|b| Body::new(Held::new(b, link, Dir::In, at))))
