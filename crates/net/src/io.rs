@@ -31,9 +31,6 @@ pub(crate) struct Link {
     pub(crate) to: String,
     /// Jitter for this connection, seeded from the run and the link.
     pub(crate) rng: crate::seed::Rng,
-    /// Live, with an external member: this connection's local port, noted
-    /// while it is open.
-    pub(crate) own_port: Option<crate::net::OwnPort>,
 }
 
 /// A connection wrapped by the fault plane.
@@ -53,6 +50,9 @@ pub struct FaultIo {
     read_eof: bool,
     /// Bytes written by this side, on their way to the server (latency).
     outbox: Pipe,
+    /// Live, with an external member: this connection's local port, noted
+    /// while it is open (faulted or not, it is fleetsim's own).
+    own_port: Option<crate::net::OwnPort>,
 }
 
 impl std::fmt::Debug for FaultIo {
@@ -90,7 +90,15 @@ impl FaultIo {
             inbox: Pipe::default(),
             read_eof: false,
             outbox: Pipe::default(),
+            own_port: None,
         }
+    }
+
+    /// Keeps `own` noted as one of fleetsim's own ports while this
+    /// connection is open.
+    pub(crate) fn keeping(mut self, own: Option<crate::net::OwnPort>) -> FaultIo {
+        self.own_port = own;
+        self
     }
 
     /// Ready(Err) when reset, Pending while the direction is held, Ready(Ok) to go on.

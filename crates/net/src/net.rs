@@ -513,7 +513,7 @@ impl Net {
         to: &str,
         target: Option<(CancellationToken, Option<mpsc::UnboundedSender<Accepted>>)>,
         from_token: Option<&CancellationToken>,
-        mut link: Option<crate::io::Link>,
+        link: Option<crate::io::Link>,
     ) -> io::Result<FaultIo> {
         let refused = || {
             io::Error::new(
@@ -539,10 +539,7 @@ impl Net {
                 let port = self.port(to).ok_or_else(refused)?;
                 let (stream, own) = self.connect_own(port).await?;
                 stream.set_nodelay(true)?;
-                if let Some(l) = link.as_mut() {
-                    l.own_port = own;
-                }
-                Ok(FaultIo::new(Box::new(stream), &tokens, link))
+                Ok(FaultIo::new(Box::new(stream), &tokens, link).keeping(own))
             }
         }
     }
@@ -555,7 +552,6 @@ impl Net {
             from: from.to_string(),
             to: to.to_string(),
             rng: crate::seed::rng(self.inner.seed(), &[from, to, &n.to_string()]),
-            own_port: None,
         }
     }
 

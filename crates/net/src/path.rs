@@ -108,8 +108,9 @@ impl std::fmt::Debug for PathChannel {
 
 impl Net {
     /// A channel from phone `from` at site `site` to server `to`: the
-    /// site's one connection to `to` (made on first use, remade after its
-    /// server's incarnation ends), with faults applied to `from`'s streams.
+    /// site's one connection to `to` (made on first use; tonic reconnects it
+    /// after its server's incarnation ends), with faults applied to
+    /// `from`'s streams.
     pub fn path_channel(&self, from: &str, site: &str, to: &str, t: ChannelTiming) -> PathChannel {
         let ch = self.site_channel(site, to, t);
         let rng = crate::seed::rng(self.inner.seed(), &["path", from, to]);
@@ -132,16 +133,23 @@ impl Net {
             return ch.clone();
         }
         let (net, to) = (self.clone(), to.to_string());
-        // No HTTP/2 keepalive: the connection crosses every fault (each
-        // phone's own deadline finds a held stream), and it resets at once
-        // when its server's incarnation ends.
-        let ch = Endpoint::from_static("http://fleetsim.invalid")
+        let mut endpoint = Endpoint::from_static("http://fleetsim.invalid")
             .timeout(t.rpc_deadline)
-            .connect_timeout(t.connect_timeout)
-            .connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
-                let (net, to) = (net.clone(), to.clone());
-                async move { net.connect_path(&to).await.map(TokioIo::new) }
-            }));
+            .connect_timeout(t.connect_timeout);
+        // In sim mode the connection crosses every fault (each phone's own
+        // deadline finds a held stream) and resets at once when its
+        // server's incarnation ends, so it needs no HTTP/2 keepalive; over
+        // real TCP a peer can vanish silently, and pings find that out.
+        if self.mode() == crate::net::Mode::Live {
+            endpoint = endpoint
+                .http2_keep_alive_interval(t.keepalive)
+                .keep_alive_timeout(t.rpc_deadline)
+                .keep_alive_while_idle(false);
+        }
+        let ch = endpoint.connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
+            let (net, to) = (net.clone(), to.clone());
+            async move { net.connect_path(&to).await.map(TokioIo::new) }
+        }));
         paths.insert(key, ch.clone());
         ch
     }
@@ -180,8 +188,17 @@ impl tower::Service<http::Request<Body>> for PathChannel {
 
 type Item = Result<Frame<bytes::Bytes>, tonic::Status>;
 
+/// Frames a held body takes in ahead of handing them on; past that, HTTP/2
+/// flow control holds the sender back, as a full socket buffer would.
+const QUEUED: usize = 64;
+
 /// A body whose frames cross one phone's path: each due its latency after
-/// it was sent, in order, and held while a fault holds that direction.
+/// it was sent, in order, and held while a fault holds that direction. A
+/// body whose reader gives up while it is held is dropped with its stream
+/// (reset), so what it held is never delivered: a phone that timed out has
+/// abandoned the transaction, as it would a datagram lost in the cut. A
+/// broken connection is reported at once, fault or not, as a reset was on
+/// a phone's own connection.
 struct Held {
     inner: Body,
     link: Arc<StreamLink>,
@@ -207,15 +224,21 @@ impl Held {
         }
     }
 
-    /// Takes in every frame ready now, each due its latency after it left.
+    /// Takes in every frame ready now (up to [`QUEUED`]), each due its
+    /// latency after it left.
     fn take_in(&mut self, cx: &mut Context<'_>) {
         let left = self.opened.take().unwrap_or_else(Instant::now);
-        while !self.ended {
+        while !self.ended && self.queue.len() < QUEUED {
             match Pin::new(&mut self.inner).poll_frame(cx) {
+                Poll::Ready(Some(Err(e))) => {
+                    // A broken connection: what was in flight is lost and
+                    // the error goes first. It ends the body (a body may
+                    // repeat its error for ever).
+                    self.ended = true;
+                    self.queue.clear();
+                    self.queue.push_back((Instant::now(), Err(e)));
+                }
                 Poll::Ready(Some(item)) => {
-                    // An error ends the body: nothing after it is read
-                    // (a body may repeat its error for ever).
-                    self.ended = item.is_err();
                     let mut due = left + self.link.delay().unwrap_or_default();
                     if let Some((last, _)) = self.queue.back() {
                         due = due.max(*last);
@@ -230,13 +253,17 @@ impl Held {
 
     /// The front frame once it is due and nothing holds it.
     fn hand_on(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
-        let Some((due, _)) = self.queue.front() else {
-            return if self.ended {
+        let Some((due, item)) = self.queue.front() else {
+            // The end of the stream crosses the path as a frame would.
+            return if self.ended && !self.link.held(self.dir, cx) {
                 Poll::Ready(None)
             } else {
                 Poll::Pending
             };
         };
+        if item.is_err() {
+            return Poll::Ready(self.queue.pop_front().map(|(_, item)| item));
+        }
         if *due > Instant::now() {
             let timer = self
                 .timer
@@ -259,8 +286,11 @@ impl http_body::Body for Held {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         let this = &mut *self;
+        if this.ended && this.queue.is_empty() && !this.link.net.is_impaired() {
+            return Poll::Ready(None);
+        }
         // No fault anywhere and nothing in flight: straight through.
-        if this.queue.is_empty() && !this.link.net.is_impaired() {
+        if !this.ended && this.queue.is_empty() && !this.link.net.is_impaired() {
             this.opened = None;
             return Pin::new(&mut this.inner).poll_frame(cx);
         }
@@ -269,7 +299,9 @@ impl http_body::Body for Held {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.queue.is_empty() && (self.ended || self.inner.is_end_stream())
+        self.queue.is_empty()
+            && !self.link.net.is_impaired()
+            && (self.ended || self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
@@ -384,6 +416,22 @@ mod tests {
         net.latency("2011", Duration::from_millis(50), Duration::ZERO);
         let mut body = phone_body(&net, Failing);
         assert!(matches!(next(&mut body).await, Some(Err(_))));
+        assert!(next(&mut body).await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broken_connection_reaches_a_held_phone_at_once_and_what_was_in_flight_is_lost() {
+        let net = Net::new(Mode::Sim, Duration::from_secs(5));
+        net.stall("2011", true);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut body = phone_body(&net, Fed(rx));
+        let t0 = Instant::now();
+        tx.send(data("a")).unwrap();
+        tx.send(Err(tonic::Status::unknown("connection reset")))
+            .unwrap();
+        assert!(matches!(next(&mut body).await, Some(Err(_))));
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        net.stall("2011", false);
         assert!(next(&mut body).await.is_none());
     }
 }
