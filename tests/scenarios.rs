@@ -468,23 +468,26 @@ fn phones_lost(o: &fleetsim_scenario::RunOutcome) -> Vec<String> {
     lost
 }
 
+/// The reference fleet for 15 minutes with `fault` (a fault table's body)
+/// on phone 2011 at 5 minutes for 2 minutes.
+fn fault_on_2011(fault: &str) -> fleetsim_scenario::RunOutcome {
+    let s = parse(&format!(
+        "fleet = \"fleets/reference.toml\"\nduration = \"15m\"\n[[fault]]\nat = \"5m\"\n{fault}\nfor = \"2m\"\n[[expect]]\nno-failover = {{ of = \"primary\" }}\n"
+    ));
+    run_sim(&s)
+}
+
 #[test]
 fn a_stalled_phone_is_lost_alone_though_its_site_shares_one_connection() {
     // 2011 shares the primary site's connection with 17 other phones: its
     // held streams must not hold theirs.
-    let s = parse(
-        "fleet = \"fleets/reference.toml\"\nduration = \"15m\"\n[[fault]]\nat = \"5m\"\nstall = \"2011\"\nfor = \"2m\"\n[[expect]]\nno-failover = { of = \"primary\" }\n",
-    );
-    let o = run_sim(&s);
+    let o = fault_on_2011("stall = \"2011\"");
     assert_eq!(phones_lost(&o), vec!["2011".to_string()]);
 }
 
 #[test]
 fn latency_above_the_deadline_on_one_phone_strands_only_that_phone() {
-    let s = parse(
-        "fleet = \"fleets/reference.toml\"\nduration = \"15m\"\n[[fault]]\nat = \"5m\"\nlatency = { target = \"2011\", delay = \"5s\" }\nfor = \"2m\"\n[[expect]]\nno-failover = { of = \"primary\" }\n",
-    );
-    let o = run_sim(&s);
+    let o = fault_on_2011("latency = { target = \"2011\", delay = \"5s\" }");
     assert_eq!(phones_lost(&o), vec!["2011".to_string()]);
     // Once the latency ends, it registers at home again.
     let back = events(&o, |e| {

@@ -29,8 +29,39 @@ pub(crate) struct Link {
     pub(crate) from: String,
     /// The other end: the server connected to (or the external member).
     pub(crate) to: String,
-    /// Jitter for this connection, seeded from the run and the link.
-    pub(crate) rng: crate::seed::Rng,
+    /// Jitter for this link, seeded from the run and the link.
+    pub(crate) rng: std::sync::Mutex<crate::seed::Rng>,
+}
+
+impl Link {
+    /// Whether a fault holds what goes `dir` now; if so, the caller is
+    /// woken when the faults change.
+    pub(crate) fn held(&self, dir: Dir, cx: &mut Context<'_>) -> bool {
+        let (src, dst) = match dir {
+            Dir::Out => (&self.from, &self.to),
+            Dir::In => (&self.to, &self.from),
+        };
+        self.net.is_cut(src, dst, cx)
+    }
+
+    /// Whether the link has no latency now (no jitter drawn).
+    fn no_latency(&self) -> bool {
+        let (delay, jitter) = self.net.latency(&self.from, &self.to);
+        delay.is_zero() && jitter.is_zero()
+    }
+
+    /// The latency, with its jitter drawn, that what leaves now pays, if any.
+    pub(crate) fn delay(&self) -> Option<Duration> {
+        let (delay, jitter) = self.net.latency(&self.from, &self.to);
+        if delay.is_zero() && jitter.is_zero() {
+            return None;
+        }
+        if jitter.is_zero() {
+            return Some(delay);
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        Some(delay + jitter.mul_f64(rng.random_range(0.0..1.0)))
+    }
 }
 
 /// A connection wrapped by the fault plane.
@@ -64,11 +95,12 @@ impl std::fmt::Debug for FaultIo {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Dir {
-    /// Bytes from the connecting side to the server.
+/// Which way bytes or messages go on a link.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Dir {
+    /// From the connecting side (a phone, a server dialling) to the server.
     Out,
-    /// Bytes from the server to the connecting side.
+    /// From the server to the connecting side.
     In,
 }
 
@@ -109,14 +141,8 @@ impl FaultIo {
         if self.reset {
             return Poll::Ready(Err(reset()));
         }
-        if let Some(l) = &self.link {
-            let (src, dst) = match dir {
-                Dir::Out => (&l.from, &l.to),
-                Dir::In => (&l.to, &l.from),
-            };
-            if l.net.is_cut(src, dst, cx) {
-                return Poll::Pending;
-            }
+        if self.link.as_ref().is_some_and(|l| l.held(dir, cx)) {
+            return Poll::Pending;
         }
         Poll::Ready(Ok(()))
     }
@@ -142,25 +168,12 @@ impl FaultIo {
 
     /// Whether the link has no latency now (no jitter drawn).
     fn next_delay_is_zero(&self) -> bool {
-        self.link.as_ref().is_none_or(|l| {
-            let (delay, jitter) = l.net.latency(&l.from, &l.to);
-            delay.is_zero() && jitter.is_zero()
-        })
+        self.link.as_ref().is_none_or(Link::no_latency)
     }
 
     /// The latency to apply to the next chunk, if any.
-    fn next_delay(&mut self) -> Option<Duration> {
-        let l = self.link.as_mut()?;
-        let (delay, jitter) = l.net.latency(&l.from, &l.to);
-        if delay.is_zero() && jitter.is_zero() {
-            return None;
-        }
-        let extra = if jitter.is_zero() {
-            Duration::ZERO
-        } else {
-            jitter.mul_f64(l.rng.random_range(0.0..1.0))
-        };
-        Some(delay + extra)
+    fn next_delay(&self) -> Option<Duration> {
+        self.link.as_ref()?.delay()
     }
 }
 

@@ -82,7 +82,31 @@ struct State {
     member_process: bool,
 }
 
+/// One of fleetsim's own servers as a connect finds it: its incarnation's
+/// token and (sim) where its accepted connections go.
+type Own = (CancellationToken, Option<mpsc::UnboundedSender<Accepted>>);
+
+/// Live: dials the external member `to` at `address` (a host name is
+/// resolved now), `TCP_NODELAY` on.
+async fn dial_external(to: &str, address: &str) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("{to} (external, at {address}): {e}")))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 impl State {
+    /// Where a connect to `to` goes: the external member's address, or
+    /// fleetsim's own server (`None` when it is not running).
+    fn target(&self, to: &str) -> (Option<String>, Option<Own>) {
+        let own = self
+            .listeners
+            .get(to)
+            .map(|l| (l.token.clone(), l.tx.clone()));
+        (self.external.get(to).cloned(), own)
+    }
+
     /// Whether bytes from `src` to `dst` are lost or held now.
     fn blocked(&self, src: &str, dst: &str) -> bool {
         // A hung process answers nobody, wired or networked.
@@ -447,13 +471,7 @@ impl Net {
             let mut changes = self.changes();
             let target = {
                 let st = self.inner.lock();
-                (!st.unreachable(from, to)).then(|| {
-                    let own = st
-                        .listeners
-                        .get(to)
-                        .map(|l| (l.token.clone(), l.tx.clone()));
-                    (st.external.get(to).cloned(), own)
-                })
+                (!st.unreachable(from, to)).then(|| st.target(to))
             };
             if let Some(t) = target {
                 break t;
@@ -487,19 +505,9 @@ impl Net {
     /// crosses every partition and fails only when `to` is not running or
     /// its incarnation ends.
     pub async fn connect_path(&self, to: &str) -> io::Result<FaultIo> {
-        let (external, target) = {
-            let st = self.inner.lock();
-            let own = st
-                .listeners
-                .get(to)
-                .map(|l| (l.token.clone(), l.tx.clone()));
-            (st.external.get(to).cloned(), own)
-        };
+        let (external, target) = self.inner.lock().target(to);
         if let Some(address) = external {
-            let stream = TcpStream::connect(&address).await.map_err(|e| {
-                io::Error::new(e.kind(), format!("{to} (external, at {address}): {e}"))
-            })?;
-            stream.set_nodelay(true)?;
+            let stream = dial_external(to, &address).await?;
             return Ok(FaultIo::new(Box::new(stream), &[], None));
         }
         self.dial(to, target, None, None).await
@@ -511,7 +519,7 @@ impl Net {
     async fn dial(
         &self,
         to: &str,
-        target: Option<(CancellationToken, Option<mpsc::UnboundedSender<Accepted>>)>,
+        target: Option<Own>,
         from_token: Option<&CancellationToken>,
         link: Option<crate::io::Link>,
     ) -> io::Result<FaultIo> {
@@ -551,7 +559,10 @@ impl Net {
             net: self.inner.clone(),
             from: from.to_string(),
             to: to.to_string(),
-            rng: crate::seed::rng(self.inner.seed(), &[from, to, &n.to_string()]),
+            rng: std::sync::Mutex::new(crate::seed::rng(
+                self.inner.seed(),
+                &[from, to, &n.to_string()],
+            )),
         }
     }
 
@@ -571,11 +582,8 @@ impl Net {
             () = from_token.cancelled() => {
                 return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("{from} stopped")));
             }
-            s = TcpStream::connect(address) => s.map_err(|e| {
-                io::Error::new(e.kind(), format!("{to} (external, at {address}): {e}"))
-            })?,
+            s = dial_external(to, address) => s?,
         };
-        stream.set_nodelay(true)?;
         Ok(FaultIo::new(Box::new(stream), &[from_token], Some(link)))
     }
 

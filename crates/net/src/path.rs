@@ -11,66 +11,27 @@
 //! shared connection fails only with its server's incarnation, as every
 //! phone's own connection did.
 
-use std::collections::VecDeque;
+use http_body::{Body as _, Frame};
+use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
-
-use http_body::{Body as _, Frame};
-use hyper_util::rt::TokioIo;
-use rand::Rng as _;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tonic::body::Body;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::channel::ChannelTiming;
-use crate::net::{Inner, Net};
+use crate::io::{Dir, Link};
+use crate::net::Net;
+use crate::pipe::Due;
 
-/// Which way a message goes on a phone's path.
-#[derive(Clone, Copy, Debug)]
-enum Dir {
-    /// From the phone to its gatekeeper.
-    Out,
-    /// From the gatekeeper to the phone.
-    In,
-}
-
-/// One phone's view of its path to a gatekeeper: the fault plane's pair of
-/// nodes and the phone's own jitter.
-struct StreamLink {
-    net: Arc<Inner>,
-    from: String,
-    to: String,
-    rng: Mutex<crate::seed::Rng>,
-}
-
-impl StreamLink {
-    /// The latency (with jitter drawn) a message leaving now pays, if any.
-    fn delay(&self) -> Option<Duration> {
-        let (delay, jitter) = self.net.latency(&self.from, &self.to);
-        if delay.is_zero() && jitter.is_zero() {
-            return None;
-        }
-        if jitter.is_zero() {
-            return Some(delay);
-        }
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        Some(delay + jitter.mul_f64(rng.random_range(0.0..1.0)))
-    }
-
-    /// Whether a fault holds messages going `dir` now (then the caller
-    /// is woken when the faults change).
-    fn held(&self, dir: Dir, cx: &mut Context<'_>) -> bool {
-        let (src, dst) = match dir {
-            Dir::Out => (&self.from, &self.to),
-            Dir::In => (&self.to, &self.from),
-        };
-        self.net.is_cut(src, dst, cx)
-    }
-
-    /// Waits until a message that left at `since` going `dir` arrives.
+/// A phone's view of its path to a gatekeeper is a [`Link`], as a
+/// connection's is: the fault plane's pair of nodes and the phone's own
+/// jitter.
+impl Link {
+    /// Waits until a message of a phone that left at `since` going `dir`
+    /// arrives.
     async fn pass(&self, dir: Dir, since: Instant) {
         if !self.net.is_impaired() {
             return;
@@ -94,7 +55,7 @@ impl StreamLink {
 #[derive(Clone)]
 pub struct PathChannel {
     ch: Channel,
-    link: Arc<StreamLink>,
+    link: Arc<Link>,
 }
 
 impl std::fmt::Debug for PathChannel {
@@ -116,7 +77,7 @@ impl Net {
         let rng = crate::seed::rng(self.inner.seed(), &["path", from, to]);
         PathChannel {
             ch,
-            link: Arc::new(StreamLink {
+            link: Arc::new(Link {
                 net: self.inner.clone(),
                 from: from.to_string(),
                 to: to.to_string(),
@@ -201,26 +162,24 @@ const QUEUED: usize = 64;
 /// a phone's own connection.
 struct Held {
     inner: Body,
-    link: Arc<StreamLink>,
+    link: Arc<Link>,
     dir: Dir,
     /// When the body was handed over: what was ready by its first poll
     /// left then.
     opened: Option<Instant>,
-    queue: VecDeque<(Instant, Item)>,
+    queue: Due<Item>,
     ended: bool,
-    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl Held {
-    fn new(inner: Body, link: Arc<StreamLink>, dir: Dir, opened: Instant) -> Held {
+    fn new(inner: Body, link: Arc<Link>, dir: Dir, opened: Instant) -> Held {
         Held {
             inner,
             link,
             dir,
             opened: Some(opened),
-            queue: VecDeque::new(),
+            queue: Due::default(),
             ended: false,
-            timer: None,
         }
     }
 
@@ -236,14 +195,11 @@ impl Held {
                     // repeat its error for ever).
                     self.ended = true;
                     self.queue.clear();
-                    self.queue.push_back((Instant::now(), Err(e)));
+                    self.queue.push(Err(e), Instant::now());
                 }
                 Poll::Ready(Some(item)) => {
-                    let mut due = left + self.link.delay().unwrap_or_default();
-                    if let Some((last, _)) = self.queue.back() {
-                        due = due.max(*last);
-                    }
-                    self.queue.push_back((due, item));
+                    let due = left + self.link.delay().unwrap_or_default();
+                    self.queue.push(item, due);
                 }
                 Poll::Ready(None) => self.ended = true,
                 Poll::Pending => break,
@@ -251,32 +207,20 @@ impl Held {
         }
     }
 
-    /// The front frame once it is due and nothing holds it.
+    /// The front frame once it is due and nothing holds it (a broken
+    /// connection at once).
     fn hand_on(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
-        let Some((due, item)) = self.queue.front() else {
+        match self.queue.front() {
             // The end of the stream crosses the path as a frame would.
-            return if self.ended && !self.link.held(self.dir, cx) {
-                Poll::Ready(None)
-            } else {
-                Poll::Pending
-            };
-        };
-        if item.is_err() {
-            return Poll::Ready(self.queue.pop_front().map(|(_, item)| item));
+            None if !self.ended || self.link.held(self.dir, cx) => return Poll::Pending,
+            None => return Poll::Ready(None),
+            Some(Err(_)) => return Poll::Ready(self.queue.pop_front()),
+            Some(Ok(_)) => {}
         }
-        if *due > Instant::now() {
-            let timer = self
-                .timer
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(*due)));
-            timer.as_mut().reset(*due);
-            if timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-        }
-        if self.link.held(self.dir, cx) {
+        if self.queue.poll_front(cx).is_pending() || self.link.held(self.dir, cx) {
             return Poll::Pending;
         }
-        Poll::Ready(self.queue.pop_front().map(|(_, item)| item))
+        Poll::Ready(self.queue.pop_front())
     }
 }
 
@@ -286,11 +230,11 @@ impl http_body::Body for Held {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         let this = &mut *self;
-        if this.ended && this.queue.is_empty() && !this.link.net.is_impaired() {
-            return Poll::Ready(None);
-        }
         // No fault anywhere and nothing in flight: straight through.
-        if !this.ended && this.queue.is_empty() && !this.link.net.is_impaired() {
+        if this.queue.is_empty() && !this.link.net.is_impaired() {
+            if this.ended {
+                return Poll::Ready(None);
+            }
             this.opened = None;
             return Pin::new(&mut this.inner).poll_frame(cx);
         }
@@ -317,6 +261,7 @@ impl http_body::Body for Held {
 mod tests {
     use super::*;
     use crate::net::Mode;
+    use std::time::Duration;
     use tokio::sync::mpsc;
 
     /// A body fed by hand, one frame (or error) at a time.
@@ -341,17 +286,31 @@ mod tests {
         }
     }
 
+    /// A network with `fault` in force.
+    fn net_with(fault: impl FnOnce(&Net)) -> Net {
+        let net = Net::new(Mode::Sim, Duration::from_secs(5));
+        fault(&net);
+        net
+    }
+
+    /// Phone 2011's body towards the primary around `inner`.
     fn phone_body(
         net: &Net,
         inner: impl http_body::Body<Data = bytes::Bytes, Error = tonic::Status> + Send + 'static,
     ) -> Held {
-        let link = Arc::new(StreamLink {
+        let link = Arc::new(Link {
             net: net.inner.clone(),
             from: "2011".into(),
             to: "primary".into(),
             rng: Mutex::new(crate::seed::rng(1, &["test"])),
         });
         Held::new(Body::new(inner), link, Dir::Out, Instant::now())
+    }
+
+    /// Phone 2011's body fed by hand, and when it was opened.
+    fn fed_body(net: &Net) -> (mpsc::UnboundedSender<Item>, Held, Instant) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (tx, phone_body(net, Fed(rx)), Instant::now())
     }
 
     async fn next(body: &mut Held) -> Option<Item> {
@@ -364,11 +323,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn each_message_of_a_phone_arrives_its_latency_after_it_left_in_order() {
-        let net = Net::new(Mode::Sim, Duration::from_secs(5));
-        net.latency("2011", Duration::from_millis(300), Duration::ZERO);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut body = phone_body(&net, Fed(rx));
-        let t0 = Instant::now();
+        let net = net_with(|n| n.latency("2011", Duration::from_millis(300), Duration::ZERO));
+        let (tx, mut body, t0) = fed_body(&net);
         tx.send(data("a")).unwrap();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -383,11 +339,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stalled_phone_has_its_messages_held_until_the_stall_ends() {
-        let net = Net::new(Mode::Sim, Duration::from_secs(5));
-        net.stall("2011", true);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut body = phone_body(&net, Fed(rx));
-        let t0 = Instant::now();
+        let net = net_with(|n| n.stall("2011", true));
+        let (tx, mut body, t0) = fed_body(&net);
         tx.send(data("a")).unwrap();
         let released = net.clone();
         tokio::spawn(async move {
@@ -400,11 +353,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn another_phones_fault_does_not_hold_this_phones_messages() {
-        let net = Net::new(Mode::Sim, Duration::from_secs(5));
-        net.stall("2012", true);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut body = phone_body(&net, Fed(rx));
-        let t0 = Instant::now();
+        let net = net_with(|n| n.stall("2012", true));
+        let (tx, mut body, t0) = fed_body(&net);
         tx.send(data("a")).unwrap();
         assert!(next(&mut body).await.is_some());
         assert_eq!(t0.elapsed(), Duration::ZERO);
@@ -412,8 +362,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_error_ends_a_phones_body_even_when_the_inner_body_repeats_it() {
-        let net = Net::new(Mode::Sim, Duration::from_secs(5));
-        net.latency("2011", Duration::from_millis(50), Duration::ZERO);
+        let net = net_with(|n| n.latency("2011", Duration::from_millis(50), Duration::ZERO));
         let mut body = phone_body(&net, Failing);
         assert!(matches!(next(&mut body).await, Some(Err(_))));
         assert!(next(&mut body).await.is_none());
@@ -421,11 +370,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_broken_connection_reaches_a_held_phone_at_once_and_what_was_in_flight_is_lost() {
-        let net = Net::new(Mode::Sim, Duration::from_secs(5));
-        net.stall("2011", true);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut body = phone_body(&net, Fed(rx));
-        let t0 = Instant::now();
+        let net = net_with(|n| n.stall("2011", true));
+        let (tx, mut body, t0) = fed_body(&net);
         tx.send(data("a")).unwrap();
         tx.send(Err(tonic::Status::unknown("connection reset")))
             .unwrap();

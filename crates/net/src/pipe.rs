@@ -13,19 +13,92 @@ use tokio::time::{Instant, Sleep};
 /// Bytes queued in one direction, most this many before the writer waits.
 pub(crate) const CAP: usize = 1 << 20;
 
-/// A chunk on its way.
+/// Items in flight one way, each with the instant it may be handed on,
+/// never before the one ahead of it: the latency pipeline of a connection's
+/// bytes ([`Pipe`]) and of a phone's messages (`crate::path`).
+pub(crate) struct Due<T> {
+    items: VecDeque<(Instant, T)>,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> Default for Due<T> {
+    fn default() -> Self {
+        Due {
+            items: VecDeque::new(),
+            timer: None,
+        }
+    }
+}
+
+impl<T> Due<T> {
+    /// Whether nothing is in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// How many items are in flight.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Queues `item`, due at `due` but never before the item ahead.
+    pub(crate) fn push(&mut self, item: T, due: Instant) {
+        let due = self.items.back().map_or(due, |(last, _)| due.max(*last));
+        self.items.push_back((due, item));
+    }
+
+    /// Drops everything in flight.
+    pub(crate) fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    /// The front item, due or not.
+    pub(crate) fn front(&self) -> Option<&T> {
+        self.items.front().map(|(_, item)| item)
+    }
+
+    /// The front item, due or not, to change.
+    fn front_mut(&mut self) -> Option<&mut T> {
+        self.items.front_mut().map(|(_, item)| item)
+    }
+
+    /// Takes the front item off, due or not.
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        self.items.pop_front().map(|(_, item)| item)
+    }
+
+    /// The front item once it is due (Pending until then, with a wake-up
+    /// set), or `Ready(None)` when nothing is in flight.
+    pub(crate) fn poll_front(&mut self, cx: &mut Context<'_>) -> Poll<Option<&mut T>> {
+        let Some(&(due, _)) = self.items.front() else {
+            return Poll::Ready(None);
+        };
+        if due > Instant::now() {
+            let timer = self
+                .timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+            if timer.deadline() != due {
+                timer.as_mut().reset(due);
+            }
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(self.items.front_mut().map(|(_, item)| item))
+    }
+}
+
+/// A chunk on its way, and how much of it was handed on.
 struct Chunk {
     bytes: Vec<u8>,
     pos: usize,
-    due: Instant,
 }
 
-/// Chunks in flight one way, each with the instant it may be handed on.
+/// Bytes in flight one way, chunk by chunk.
 #[derive(Default)]
 pub(crate) struct Pipe {
-    chunks: VecDeque<Chunk>,
+    chunks: Due<Chunk>,
     queued: usize,
-    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl Pipe {
@@ -41,34 +114,17 @@ impl Pipe {
 
     /// Queues `bytes`, due `delay` from now but never before the chunk ahead.
     pub(crate) fn push(&mut self, bytes: Vec<u8>, delay: std::time::Duration) {
-        let mut due = Instant::now() + delay;
-        if let Some(last) = self.chunks.back() {
-            due = due.max(last.due);
-        }
         self.queued += bytes.len();
-        self.chunks.push_back(Chunk { bytes, pos: 0, due });
+        self.chunks
+            .push(Chunk { bytes, pos: 0 }, Instant::now() + delay);
     }
 
     /// The bytes at the front once they are due (Pending until then, with
     /// a wake-up set), or `Ready(None)` when nothing is in flight.
     pub(crate) fn poll_front(&mut self, cx: &mut Context<'_>) -> Poll<Option<&[u8]>> {
-        let Some(front) = self.chunks.front() else {
-            return Poll::Ready(None);
-        };
-        if front.due > Instant::now() {
-            let due = front.due;
-            let timer = self
-                .timer
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
-            if timer.deadline() != due {
-                timer.as_mut().reset(due);
-            }
-            if timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-        }
-        let front = self.chunks.front().expect("checked above");
-        Poll::Ready(Some(&front.bytes[front.pos..]))
+        self.chunks
+            .poll_front(cx)
+            .map(|front| front.map(|c| &c.bytes[c.pos..]))
     }
 
     /// Marks `n` bytes of the front chunk as handed on.
@@ -77,8 +133,9 @@ impl Pipe {
             return;
         };
         front.pos += n;
+        let done = front.pos >= front.bytes.len();
         self.queued -= n;
-        if front.pos >= front.bytes.len() {
+        if done {
             self.chunks.pop_front();
         }
     }
