@@ -423,7 +423,7 @@ fn every_hint_up_prints_works_pasted_as_printed_and_never_shows_the_token() {
         .find(|h| h.ends_with(" crash primary"))
         .unwrap();
     let out = run_as_printed_with(crash, &token);
-    assert!(ok_stdout(&out).contains("applied: crash primary"));
+    assert!(ok_stdout(&out).contains("applied: #1 crash primary"));
     let restart = hints
         .iter()
         .find(|h| h.ends_with(" restart primary"))
@@ -480,27 +480,27 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
             &[
                 "latency", "primary", "300ms", "--jitter", "50ms", "--for", "2m",
             ][..],
-            "applied: latency 300ms ± 50ms on primary",
+            "applied: #1 latency 300ms ± 50ms on primary",
         ),
         (
             &["partition", "primary,phones@primary", "--for", "10m"],
-            "applied: partition [primary, phones@primary] | rest",
+            "applied: #2 partition [primary, phones@primary] | rest",
         ),
         (
             &["one-way", "secondary", "primary"],
-            "applied: one-way loss: [secondary] → [primary] dropped",
+            "applied: #3 one-way loss: [secondary] → [primary] dropped",
         ),
         (
             &["stall", "phones@secondary"],
-            "applied: stall phones@secondary",
+            "applied: #4 stall phones@secondary",
         ),
         (
             &["hang", "secondary", "--for", "1h"],
-            "applied: hang secondary",
+            "applied: #5 hang secondary",
         ),
         (
             &["clock-offset", "primary", "-30s"],
-            "applied: step primary's clock to -30s",
+            "applied: #6 step primary's clock to -30s",
         ),
     ];
     for (args, want) in applied {
@@ -519,6 +519,9 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
         assert!(heal.contains(&format!("cleared: {cleared}")), "{heal}");
     }
     assert!(heal.contains("left in force, not link faults"), "{heal}");
+    // Each fault left says how to undo it, with the flags given here.
+    let undo = format!("(undo: fleetsim ctl --control {} clear 5)", up.control);
+    assert!(heal.contains(&undo), "{heal}");
     assert!(
         heal.contains("#5   since") && heal.contains("hang secondary"),
         "{heal}"
@@ -619,6 +622,118 @@ fn ctrl_c_ends_the_drill_and_up_writes_its_event_log() {
 }
 
 #[test]
+fn sigterm_ends_the_drill_as_ctrl_c_does_and_up_writes_its_files() {
+    let dir = temp_dir("up-sigterm");
+    let (events, report) = (dir.join("drill.jsonl"), dir.join("drill.html"));
+    let mut up = Up::start(
+        &small_fleet_file(&dir),
+        &[
+            "--speed",
+            "10",
+            "--events",
+            events.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        &[],
+    );
+    up.signal("-TERM");
+    assert_eq!(up.exit_within(20), Some(0), "up ends on SIGTERM");
+    let log = std::fs::read_to_string(&events).unwrap();
+    assert!(log.contains(r#""event":"run-ended""#), "{log}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    // A live drill has no command that replays it, and says so.
+    assert!(html.contains("a live drill"), "{html}");
+    assert!(!html.contains("fleetsim run"), "{html}");
+}
+
+#[test]
+fn up_whose_stdout_is_closed_still_runs_the_drill_and_writes_its_files() {
+    use std::io::BufRead as _;
+    let dir = temp_dir("up-closed-stdout");
+    let events = dir.join("drill.jsonl");
+    let port = free_ports(4);
+    let control = format!("127.0.0.1:{port}");
+    let mut child = fleetsim()
+        .arg("up")
+        .arg(small_fleet_file(&dir))
+        .args([
+            "--control",
+            &control,
+            "--base-port",
+            &(port + 1).to_string(),
+        ])
+        .args(["--speed", "10", "--events", events.to_str().unwrap()])
+        .env_remove("FLEETSIM_CONTROL")
+        .env_remove("FLEETSIM_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // As `up … | head -1`: one line read, then the pipe closes.
+    let mut first = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    drop(out);
+    let stop = |args: &[&str]| {
+        fleetsim()
+            .args(args)
+            .args(["--control", &control])
+            .env_remove("FLEETSIM_CONTROL")
+            .output()
+            .unwrap()
+    };
+    // Retried until the control API answers (it binds before announcing).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !stop(&["ctl", "stop"]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ctl stop never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let log = std::fs::read_to_string(&events).unwrap();
+    assert!(log.contains(r#""event":"run-ended""#), "{log}");
+}
+
+#[test]
+fn ctl_pointed_at_something_other_than_a_control_api_says_so_as_a_usage_error() {
+    let dir = temp_dir("ctl-wrong-address");
+    let http = format!("127.0.0.1:{}", free_port());
+    let up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10", "--http", &http],
+        &[],
+    );
+    let member = up
+        .banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("primary").map(str::trim))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_string();
+    for (addr, says) in [
+        (member.as_str(), "not as fleetsim's control API"),
+        (http.as_str(), "does not answer as a gRPC server"),
+    ] {
+        let out = up.fleetsim(&["ctl", "--control", addr, "faults"], &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{addr}: {err}");
+        assert!(err.contains(says), "{addr}: {err}");
+        assert!(!err.contains("emulator failed"), "{err}");
+    }
+    // A host name is looked up: localhost is the loopback address.
+    let port = up.control.rsplit(':').next().unwrap();
+    let out = up.fleetsim(
+        &["ctl", "--control", &format!("localhost:{port}"), "faults"],
+        &[],
+    );
+    assert!(ok_stdout(&out).starts_with("no faults in force"));
+}
+
+#[test]
 fn the_live_page_shows_the_drill_so_far_and_then_the_fault_applied_with_ctl() {
     let dir = temp_dir("live-page");
     let http = format!("127.0.0.1:{}", free_port());
@@ -650,7 +765,7 @@ fn the_live_page_shows_the_drill_so_far_and_then_the_fault_applied_with_ctl() {
     assert!(!before.contains("k-fault-applied\"><td"), "{before}");
 
     let crash = up.fleetsim(&["ctl", "--control", &up.control, "crash", "primary"], &[]);
-    assert!(ok_stdout(&crash).contains("applied: crash primary"));
+    assert!(ok_stdout(&crash).contains("applied: #1 crash primary"));
     let (status, after) = http_get(&format!("{url}report"));
     assert_eq!(status, 200);
     assert!(

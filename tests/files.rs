@@ -680,3 +680,12 @@ fn an_extension_may_be_written_as_a_bare_number() {
         "{e}"
     );
 }
+
+#[test]
+fn a_fault_lasting_zero_is_refused_at_its_for() {
+    let text = "name = \"r0\"\nfleet = \"fleets/reference.toml\"\nseed = 1\nduration = \"10m\"\n\n[[fault]]\nat = \"5m\"\nreboot = \"primary\"\nfor = \"0s\"\n";
+    let e = parse_error(text);
+    assert!(e.starts_with("inline.toml:9:"), "{e}");
+    assert!(e.contains("field `fault[0].for`"), "{e}");
+    assert!(e.contains("undone at the instant it is applied"), "{e}");
+}

@@ -56,9 +56,29 @@ fn drill(test: &str) -> (std::sync::MutexGuard<'static, ()>, Up, std::path::Path
 /// Ends `up` as Ctrl-C does (it must exit 0) and reads the event log it
 /// wrote to `events`.
 fn ended(up: &mut Up, events: &std::path::Path) -> Vec<EventRecord> {
+    let made = std::env::temp_dir().join(format!("fleetsim-up-{}", up.pid()));
+    assert!(
+        made.exists(),
+        "the members' fleet file is not where expected"
+    );
     up.interrupt();
     assert_eq!(up.exit_within(30), Some(0));
-    read_event_log(events)
+    assert!(!made.exists(), "up left {} behind", made.display());
+    let log = read_event_log(events);
+    // The drill's log ends before its members are stopped: their
+    // shutdown is no part of it (a `ctl stop NAME` during the drill is).
+    let started: std::collections::BTreeSet<&str> = (log.iter())
+        .filter(|e| matches!(e.event, Event::ServerStarted { .. }))
+        .map(|e| e.server.as_str())
+        .collect();
+    let stopped = (log.iter())
+        .filter(|e| matches!(e.event, Event::ServerStopped { .. }))
+        .count();
+    assert!(
+        stopped < started.len(),
+        "the members' shutdown reached the drill's log"
+    );
+    log
 }
 
 /// Whether `log` has `observer` declaring `peer` lost.

@@ -851,9 +851,14 @@ impl Up {
 
     /// Sends it SIGINT, as Ctrl-C in its terminal would.
     pub fn interrupt(&self) {
+        self.signal("-INT");
+    }
+
+    /// Sends it signal `sig` (as `kill` takes it: `-TERM`).
+    pub fn signal(&self, sig: &str) {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        assert!(sent.success(), "kill -INT {pid}");
+        let sent = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(sent.success(), "kill {sig} {pid}");
     }
 
     /// Its exit code, once it exits within `secs` seconds (`None`: still running).

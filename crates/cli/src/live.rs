@@ -36,7 +36,7 @@ pub(crate) struct UpArgs {
     #[arg(long, default_value_t = 7101)]
     base_port: u16,
     /// Address of the control API (loopback unless --token is set).
-    #[arg(long, env = "FLEETSIM_CONTROL", value_name = "ADDR", default_value = DEFAULT_CONTROL)]
+    #[arg(long, env = "FLEETSIM_CONTROL", value_name = "ADDR", default_value = DEFAULT_CONTROL, value_parser = crate::socket_addr)]
     control: SocketAddr,
     /// Token the control API requires (and the live page, if --http).
     #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
@@ -44,7 +44,7 @@ pub(crate) struct UpArgs {
     /// Serve the drill so far as a live HTML page on ADDR (the report
     /// --report writes at the end, refreshed every second); loopback
     /// unless --token is set, which the page then requires as ?token=.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::socket_addr)]
     http: Option<SocketAddr>,
     /// Emulated seconds per wall second (60: the 3-minute rule takes 3 s).
     #[arg(long, default_value_t = 1.0)]
@@ -110,6 +110,9 @@ pub(crate) fn load_fleet(arg: &str) -> Result<Fleet, String> {
 
 /// `fleetsim up`: runs until Ctrl-C.
 pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    // A drill outlives its reader: `up | head -1` or a `tee` ended by
+    // Ctrl-C must not take the fleet, or the files it writes, with it.
+    crate::outlive_stdout();
     let mut fleet = match load_fleet(&args.fleet) {
         Ok(f) => f,
         Err(e) => {
@@ -367,33 +370,53 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => outln!("\nstopping"),
+            how = stop_signal() => outln!("\nstopping ({how})"),
             () = handle.stop_requested() => outln!("\nstopping (ctl stop)"),
             r = control => return match r {
                 Ok(Err(e)) => { eprintln!("error: {e}"); Ok(ExitCode::from(BAD_INPUT)) }
                 _ => Ok(ExitCode::SUCCESS),
             },
         }
+        // The drill's log ends before its member processes are stopped:
+        // their stopping is the drill's end, not a part of it.
+        handle.end().await;
+        let outcome = handle.outcome();
         if let Some(m) = &members {
             m.shutdown();
         }
-        handle.end().await;
-        write_drill_files(&args, &handle.outcome())?;
+        write_drill_files(&args, &outcome)?;
         // Lets a `ctl stop` reply reach its caller before the process ends.
         tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(ExitCode::SUCCESS)
     })
 }
 
+/// Ctrl-C or, where there are signals, SIGTERM (what `kill`, `timeout`,
+/// systemd and Kubernetes send): either ends a drill as `ctl stop` does.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
+}
+
 /// Writes the files `up` was asked for, once the drill ends.
 fn write_drill_files(args: &UpArgs, outcome: &fleetsim_scenario::RunOutcome) -> anyhow::Result<()> {
     if let Some(path) = &args.events {
         crate::write_events(path, outcome)?;
-        eprintln!("events written to {}", path.display());
+        crate::note_stderr(&format!("events written to {}", path.display()));
     }
     crate::write_report_files(args.report.as_deref(), args.junit.as_deref(), outcome)?;
     if let Some(path) = &args.junit {
-        eprintln!("JUnit written to {}", path.display());
+        crate::note_stderr(&format!("JUnit written to {}", path.display()));
     }
     Ok(())
 }
@@ -404,7 +427,7 @@ fn write_drill_files(args: &UpArgs, outcome: &fleetsim_scenario::RunOutcome) -> 
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Conn {
     /// Address of the control API [default: 127.0.0.1:7100].
-    #[arg(long, global = true, env = "FLEETSIM_CONTROL", value_name = "ADDR")]
+    #[arg(long, global = true, env = "FLEETSIM_CONTROL", value_name = "ADDR", value_parser = crate::socket_addr)]
     control: Option<SocketAddr>,
     /// Token, if the fleet requires one.
     #[arg(long, global = true, env = "FLEETSIM_TOKEN", hide_env_values = true)]
@@ -416,6 +439,43 @@ impl Conn {
     fn control(&self) -> SocketAddr {
         self.control
             .unwrap_or_else(|| DEFAULT_CONTROL.parse().expect("a valid default address"))
+    }
+
+    /// The connection flags as given, for hints that must work pasted as
+    /// printed (the token by its variable's name, never its value).
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        if let Some(c) = self.control {
+            f.push_str(&format!(" --control {c}"));
+        }
+        if self.token.is_some() {
+            f.push_str(" --token \"$FLEETSIM_TOKEN\"");
+        }
+        f
+    }
+
+    /// `text` with every `fleetsim ctl` in it given this connection's flags.
+    fn hint(&self, text: &str) -> String {
+        text.replace("`fleetsim ctl ", &format!("`fleetsim ctl{} ", self.flags()))
+    }
+
+    /// What an answer that is not the control API's says about the address:
+    /// a wrong `--control` is a usage error, not a failure of the fleet.
+    fn not_control(&self, s: tonic::Status) -> anyhow::Error {
+        let addr = self.control();
+        let why = match s.code() {
+            tonic::Code::Unimplemented => {
+                "answers gRPC but not as fleetsim's control API (a fleet member's port?)"
+            }
+            tonic::Code::Unknown | tonic::Code::Internal => {
+                "does not answer as a gRPC server (the live page of `up --http`, or another program?)"
+            }
+            _ => return s.into(),
+        };
+        crate::Usage(format!(
+            "{addr} {why}; give `--control` the control address that `fleetsim up` printed"
+        ))
+        .into()
     }
 
     /// Exit code 2, with a message, when the token given is blank.
@@ -438,10 +498,10 @@ async fn connect(c: &Conn) -> anyhow::Result<Client> {
         .connect()
         .await
         .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach the control API at {} ({e}); is `fleetsim up` running?",
+            crate::Usage(format!(
+                "cannot reach the control API at {} ({e}); is `fleetsim up` running there?",
                 c.control()
-            )
+            ))
         })?;
     let bearer = fleetsim_scenario::live::Bearer::new(c.token.as_deref()).map_err(crate::Usage)?;
     Ok(pb::control_client::ControlClient::with_interceptor(
@@ -713,22 +773,24 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let mut client = connect(&conn).await?;
+        let bad = |s| conn.not_control(s);
         match (action, cmd) {
             (None, CtlCmd::Faults) => {
-                let r = client.faults(pb::FaultsRequest {}).await?.into_inner();
-                out!("{}", render_faults(r.t_ms, &r.faults));
+                let r = client.faults(pb::FaultsRequest {}).await.map_err(bad)?;
+                let r = r.into_inner();
+                out!("{}", conn.hint(&render_faults(r.t_ms, &r.faults)));
                 Ok(ExitCode::SUCCESS)
             }
-            (None, CtlCmd::Clear { which }) => clear(&mut client, which).await,
-            (None, CtlCmd::Heal) => clear(&mut client, "links".into()).await,
+            (None, CtlCmd::Clear { which }) => clear(&mut client, which, &conn).await,
+            (None, CtlCmd::Heal) => clear(&mut client, "links".into(), &conn).await,
             (None, CtlCmd::Stop { .. }) => {
-                client.stop(pb::StopRequest {}).await?;
+                client.stop(pb::StopRequest {}).await.map_err(bad)?;
                 outln!("the drill ends: `fleetsim up` writes the files it was asked for and exits");
                 Ok(ExitCode::SUCCESS)
             }
             (None, _) => {
-                let s = client.status(pb::StatusRequest {}).await?.into_inner();
-                out!("{}", render_status(&s));
+                let s = client.status(pb::StatusRequest {}).await.map_err(bad)?;
+                out!("{}", render_status(&s.into_inner()));
                 Ok(ExitCode::SUCCESS)
             }
             (Some(action), _) => match client.fault(pb::FaultRequest { action }).await {
@@ -742,7 +804,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
                     }
                     Ok(failures(&r.failed))
                 }
-                Err(s) => refused(s),
+                Err(s) => refused(s, &conn),
             },
         }
     })
@@ -761,7 +823,7 @@ fn failures(failed: &[String]) -> ExitCode {
 }
 
 /// `ctl clear` and `ctl heal`: what was undone and what is left in force.
-async fn clear(client: &mut Client, which: String) -> anyhow::Result<ExitCode> {
+async fn clear(client: &mut Client, which: String, conn: &Conn) -> anyhow::Result<ExitCode> {
     let links = which == "links";
     match client.clear(pb::ClearRequest { which }).await {
         Ok(r) => {
@@ -783,27 +845,37 @@ async fn clear(client: &mut Client, which: String) -> anyhow::Result<ExitCode> {
                 outln!("no fault is in force now");
             } else {
                 outln!(
-                    "left in force{} (`fleetsim ctl clear ID` undoes one):",
+                    "left in force{}:",
                     if links { ", not link faults" } else { "" }
                 );
-                out!("{}", fault_lines(&r.left));
+                for f in &r.left {
+                    outln!(
+                        "{}    (undo: fleetsim ctl{} clear {})",
+                        fault_lines(std::slice::from_ref(f)).trim_end(),
+                        conn.flags(),
+                        f.id
+                    );
+                }
             }
             Ok(failures(&r.failed))
         }
-        Err(s) => refused(s),
+        Err(s) => refused(s, conn),
     }
 }
 
 /// What `ctl` makes of a refusal: bad input (exit 2) said as is; a token
 /// refused passed on whole, for `main` to say how to give one; anything
 /// else by its message.
-fn refused(s: tonic::Status) -> anyhow::Result<ExitCode> {
+fn refused(s: tonic::Status, conn: &Conn) -> anyhow::Result<ExitCode> {
     match s.code() {
         tonic::Code::InvalidArgument => {
-            eprintln!("error: {}", s.message());
+            eprintln!("error: {}", conn.hint(s.message()));
             Ok(ExitCode::from(BAD_INPUT))
         }
         tonic::Code::Unauthenticated => Err(s.into()),
+        tonic::Code::Unimplemented | tonic::Code::Unknown | tonic::Code::Internal => {
+            Err(conn.not_control(s))
+        }
         _ => Err(anyhow::anyhow!("{}", s.message())),
     }
 }
@@ -944,9 +1016,18 @@ pub(crate) fn watch(conn: Conn, once: bool, filter: &[String]) -> anyhow::Result
         .build()?;
     rt.block_on(async move {
         let mut client = connect(&conn).await?;
-        let mut stream = client.watch(pb::WatchRequest {}).await?.into_inner();
+        let bad = |s| conn.not_control(s);
+        let mut stream = client
+            .watch(pb::WatchRequest {})
+            .await
+            .map_err(bad)?
+            .into_inner();
         // The drill so far (the stream sends it first) before the first screen.
-        let first = client.status(pb::StatusRequest {}).await?.into_inner();
+        let first = client
+            .status(pb::StatusRequest {})
+            .await
+            .map_err(bad)?
+            .into_inner();
         let mut history = Screen::new(filter);
         while history.len() < first.events as usize {
             match stream.message().await {

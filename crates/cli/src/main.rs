@@ -298,17 +298,59 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes to stdout; a closed pipe ends the process with success.
+/// Set by commands whose work outlasts their reader (`up`): a closed
+/// stdout drops what they print instead of ending them, so a drill piped
+/// through `tee` and stopped with Ctrl-C still writes its files.
+static OUTLIVE_STDOUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on a closed stdout no longer ends the process.
+pub(crate) fn outlive_stdout() {
+    OUTLIVE_STDOUT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Writes to stdout; a closed pipe ends the process with success (unless
+/// [`outlive_stdout`] was called).
 pub(crate) fn write_stdout(s: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
+            if OUTLIVE_STDOUT.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
             std::process::exit(0);
         }
         eprintln!("error: cannot write to stdout: {e}");
         std::process::exit(1);
     }
+}
+
+/// An address flag: `IP:PORT`, or `HOST:PORT` looked up now (an IPv4
+/// address preferred), so `localhost:7100` works as `127.0.0.1:7100` does.
+pub(crate) fn socket_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let found: Vec<std::net::SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| {
+            format!("{s:?} is not HOST:PORT or IP:PORT ({e}); for example 127.0.0.1:7100")
+        })?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("{s:?} names no address"))
+}
+
+/// Writes a line to stderr, dropping it if stderr is gone (`eprintln!`
+/// would panic), for what a command says while it ends.
+pub(crate) fn note_stderr(s: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{s}");
 }
 
 fn init_tracing() {
@@ -458,6 +500,16 @@ fn rerun_args(args: &RunArgs) -> Vec<String> {
     if args.strict {
         v.push("--strict".into());
     }
+    // A live run's deadlines follow its speed, and its members may be told
+    // their ports: a rerun needs both as given.
+    if matches!(args.mode, ModeArg::Live) {
+        if args.speed != 1.0 {
+            v.extend(["--speed".into(), args.speed.to_string()]);
+        }
+        if let Some(port) = args.base_port {
+            v.extend(["--base-port".into(), port.to_string()]);
+        }
+    }
     // The test hook too: without it a rerun would not panic.
     if let Some(server) = &args.inject_panic {
         v.extend(["--inject-panic".into(), server.clone()]);
@@ -567,7 +619,7 @@ pub(crate) fn write_report_files(
     if let Some(path) = report {
         std::fs::write(path, fleetsim_report::html::render(outcome))
             .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("report written to {}", path.display());
+        note_stderr(&format!("report written to {}", path.display()));
     }
     if let Some(path) = junit {
         std::fs::write(path, fleetsim_report::junit::render(outcome))

@@ -39,7 +39,7 @@ pub(crate) struct NodeArgs {
     /// Serve the member control API (faults in force, stop) on ADDR, so a
     /// control plane can apply link faults in this process; loopback
     /// unless --token is set. Port 0: any free port (printed).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::socket_addr)]
     control: Option<SocketAddr>,
     /// Token the member control API requires.
     #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
@@ -275,6 +275,8 @@ struct Proc {
 pub(crate) struct Supervisor {
     /// The fleet file with every member's `address` filled in.
     file: PathBuf,
+    /// The directory made for it, removed with it when the supervisor goes.
+    dir: PathBuf,
     speed: f64,
     seed: u64,
     procs: Mutex<BTreeMap<String, Proc>>,
@@ -324,6 +326,7 @@ impl Supervisor {
         std::fs::write(&file, copy)?;
         Ok(Supervisor {
             file,
+            dir: dir.to_path_buf(),
             speed,
             seed,
             procs: Mutex::new(BTreeMap::new()),
@@ -494,6 +497,9 @@ impl Supervisor {
 impl Drop for Supervisor {
     fn drop(&mut self) {
         self.shutdown();
+        // Only what was made here: the file, then the directory if empty.
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_dir(&self.dir);
     }
 }
 

@@ -122,7 +122,7 @@ fn authorized<B>(token: Option<&str>, req: &Request<B>) -> bool {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(fleetsim_scenario::live::bearer_token);
     let query = req.uri().query().unwrap_or("").split('&').find_map(|kv| {
         kv.strip_prefix("token=")
             .map(|v| percent_decode(v).unwrap_or_default())

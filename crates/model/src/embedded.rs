@@ -235,6 +235,10 @@ pub fn fleet_names() -> impl Iterator<Item = &'static str> {
         .map(|p| p.trim_end_matches(".toml"))
 }
 
+/// The origin of a live drill's run: faults given by hand, which no
+/// command replays.
+pub const LIVE_DRILL: &str = "<live drill>";
+
 /// How `fleetsim run` names the scenario loaded from `origin`: a built-in
 /// by its name, a file by its path as it was given; `None` for one that
 /// has no file (built in code: `<built in code>`).

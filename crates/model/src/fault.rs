@@ -995,6 +995,14 @@ pub(crate) fn resolve(
                     Some("set `count` and `period` instead".into()),
                 ));
             }
+            if d.get_ref().0.is_zero() {
+                return Err(src.error(
+                    d.span(),
+                    Some(&format!("{field}.for")),
+                    "`for` is 0: the fault would be undone at the instant it is applied",
+                    Some("give how long it lasts, such as for = \"2m\"".into()),
+                ));
+            }
             let end = Dur(at.0 + d.get_ref().0);
             if end > duration {
                 return Err(src.error(

@@ -710,7 +710,7 @@ pub fn render(o: &RunOutcome) -> String {
     let _ = write!(h, "</tbody></table></section>");
     let again = match crate::reproduce(o) {
         Some(cmd) => format!("reproduce with <code>{}</code>", escape(&cmd)),
-        None => format!("built in code, seed {}", o.seed),
+        None => format!("reproduce: {}", escape(&crate::again(o))),
     };
     let _ = write!(
         h,

@@ -111,13 +111,7 @@ pub fn render(o: &RunOutcome) -> String {
 
 /// The line under a failure that says how to run it again.
 fn rerun_line(o: &RunOutcome) -> String {
-    match crate::reproduce(o) {
-        Some(cmd) => format!("reproduce: {cmd}"),
-        None => format!(
-            "reproduce: the scenario is built in code; run it with seed {}",
-            o.seed
-        ),
-    }
+    format!("reproduce: {}", crate::again(o))
 }
 
 /// The `emulator` test case: an `<error>` with every panic kept.

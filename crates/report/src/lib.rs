@@ -47,6 +47,19 @@ pub fn reproduce(o: &RunOutcome) -> Option<String> {
     Some(cmd)
 }
 
+/// How to run `o` again: its [`reproduce`] command, or why there is none
+/// (a live drill, a scenario built in code) and its seed.
+pub fn again(o: &RunOutcome) -> String {
+    match reproduce(o) {
+        Some(cmd) => cmd,
+        None if o.spec.origin == fleetsim_model::embedded::LIVE_DRILL => format!(
+            "none: a live drill's faults were given by hand (seed {})",
+            o.seed
+        ),
+        None => format!("the scenario is built in code; run it with seed {}", o.seed),
+    }
+}
+
 /// `word` as one shell word: as it is when it holds nothing a shell would
 /// read otherwise, else in single quotes.
 pub fn shell_word(word: &str) -> String {

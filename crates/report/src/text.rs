@@ -872,10 +872,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         emulator_error(&mut out, err, &p);
     }
     if !o.passed() {
-        let again = crate::reproduce(o).unwrap_or_else(|| {
-            format!("the scenario is built in code; run it with seed {}", o.seed)
-        });
-        let _ = writeln!(out, "Reproduce: {again}");
+        let _ = writeln!(out, "Reproduce: {}", crate::again(o));
     }
     let passed = o.expectations.iter().filter(|e| e.passed).count();
     let verdict = if let Some(err) = &o.error {

@@ -162,7 +162,7 @@ impl LiveHandle {
         let spec = fleetsim_model::Scenario {
             name: format!("live drill on {}", d.fleet.name),
             description: "faults given live with fleetsim ctl".into(),
-            origin: "live".into(),
+            origin: fleetsim_model::embedded::LIVE_DRILL.into(),
             fleet: (*d.fleet).clone(),
             seed: d.seed,
             duration: fleetsim_model::Dur(std::time::Duration::from_millis(duration_ms)),
@@ -494,8 +494,12 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
                 for f in now_faults {
                     match live.apply(&f).await {
                         Ok(()) => {
-                            out.applied.push(f.kind.describe());
-                            ledger.record(&f.kind, now_ms, batch);
+                            // With its id, so `ctl clear ID` needs no lookup.
+                            out.applied
+                                .push(match ledger.record(&f.kind, now_ms, batch) {
+                                    Some(id) => format!("#{id} {}", f.kind.describe()),
+                                    None => f.kind.describe(),
+                                });
                         }
                         Err(e) => out.failed.push(format!("{}: {e}", f.kind.describe())),
                     }
@@ -598,7 +602,8 @@ impl Ledger {
 
     /// Notes `kind`, applied at `now_ms` by command `batch`: it ends the
     /// fault on its slot, or replaces it (and that fault's scheduled end).
-    fn record(&mut self, kind: &FaultKind, now_ms: u64, batch: u32) {
+    /// The id it is listed under, if it stays in force.
+    fn record(&mut self, kind: &FaultKind, now_ms: u64, batch: u32) -> Option<u32> {
         if matches!(kind, FaultKind::Heal) {
             self.in_force.retain(|f| {
                 !matches!(
@@ -606,24 +611,26 @@ impl Ledger {
                     FaultKind::Partition { .. } | FaultKind::OneWay { .. }
                 )
             });
-            return;
+            return None;
         }
-        let Some(slot) = slot(kind) else { return };
+        let slot = slot(kind)?;
         if let Some(i) = self.in_force.iter().position(|f| slot_of(f) == slot) {
             let old = self.in_force.remove(i);
             if old.batch != batch {
                 self.cancel(&old);
             }
         }
-        if !kind.ends_a_fault() {
-            self.last_id += 1;
-            self.in_force.push(InForce {
-                id: self.last_id,
-                kind: kind.clone(),
-                since_ms: now_ms,
-                batch,
-            });
+        if kind.ends_a_fault() {
+            return None;
         }
+        self.last_id += 1;
+        self.in_force.push(InForce {
+            id: self.last_id,
+            kind: kind.clone(),
+            since_ms: now_ms,
+            batch,
+        });
+        Some(self.last_id)
     }
 
     /// Drops the crashes and stops in force of members whose process runs
@@ -1008,6 +1015,15 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
+/// The token of an `authorization` header value `Bearer <token>`; the
+/// scheme's case does not matter (RFC 7235).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
+
 /// Lets a call through when no token is required, or when it carries
 /// `authorization: Bearer <token>`; a blank token never lets anything in.
 pub(crate) fn authorize(
@@ -1020,7 +1036,7 @@ pub(crate) fn authorize(
     let got = meta
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     match got {
         Some(got) if !blank_token(want) && got == want => Ok(()),
         Some(_) => Err(Status::unauthenticated(
@@ -1253,4 +1269,18 @@ pub async fn serve_control_on(
         .serve_with_incoming(incoming)
         .await
         .map_err(|e| format!("control API: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn a_bearer_token_is_read_whatever_the_case_of_its_scheme() {
+        assert_eq!(bearer_token("Bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("BEARER  s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("Basic s3cret"), None);
+        assert_eq!(bearer_token("Bearers3cret"), None);
+    }
 }
