@@ -236,6 +236,34 @@ fn a_field_of_the_wrong_type_is_a_file_error() {
 }
 
 #[test]
+fn a_decimal_where_a_whole_number_is_compared_is_a_file_error_not_a_silent_mismatch() {
+    let e = parse_error(&format!(
+        "{HEAD}never = {{ event = \"peer-lost\", where = {{ records-held = 16.0 }} }}"
+    ));
+    assert!(
+        e.contains("expect[0].never.where.records-held")
+            && e.contains("records-held of peer-lost is a whole number, not a decimal number"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_field_given_twice_in_where_is_a_file_error() {
+    let e = parse_error(&format!(
+        "{HEAD}never = {{ event = \"peer-lost\", where = {{ records-held = 16, records_held = 16 }} }}"
+    ));
+    assert!(e.contains("is given twice"), "{e}");
+}
+
+#[test]
+fn an_array_where_a_string_is_compared_is_called_an_array() {
+    let e = parse_error(&format!(
+        "{HEAD}never = {{ event = \"peer-lost\", where = {{ peer = [\"primary\"] }} }}"
+    ));
+    assert!(e.contains("is a string, not an array"), "{e}");
+}
+
+#[test]
 fn a_time_relative_to_a_fault_that_does_not_exist_lists_the_faults() {
     let e = parse_error(&format!(
         "{HEAD}never = {{ event = \"peer-lost\", from = \"fault 2\" }}"

@@ -508,7 +508,12 @@ impl Ctx<'_> {
         if let Some(t) = fields {
             for (k, v) in t.get_ref() {
                 let (name, value) = self.field(kind, k, v, t.span())?;
-                out.insert(name, value);
+                if out.insert(name, value).is_some() {
+                    // `records-held` and `records_held` name one field.
+                    let msg = format!("the field {k:?} is given twice");
+                    let hint = "keep one: kebab-case and snake_case name the same field".into();
+                    return Err(self.err(t.span(), &format!("where.{k}"), msg, hint));
+                }
             }
         }
         Ok(EventMatch {
@@ -579,7 +584,14 @@ impl Ctx<'_> {
             return Err(self.err(span, &format!("where.{key}"), msg, hint));
         };
         if !ty.accepts(v) {
-            let msg = format!("{key} of {event} is {ty}, not {}", FieldType::of(v));
+            let msg = if *ty == FieldType::Table {
+                format!("{key} of {event} is a table, which cannot be compared")
+            } else {
+                format!(
+                    "{key} of {event} is {ty}, not {}",
+                    crate::schema::written(v)
+                )
+            };
             return Err(self.err(span, &format!("where.{key}"), msg, write_as(*ty)));
         }
         // `accepts` admitted only strings, whole numbers and flags.

@@ -45,9 +45,29 @@ impl FieldType {
         }
     }
 
-    /// Whether a value written in a file can be compared with this field.
+    /// Whether a value written in a file can be compared with this field:
+    /// a whole number with a number (a decimal never equals one), a
+    /// string with a string, a flag with a flag; a table never.
     pub fn accepts(self, v: &toml::Value) -> bool {
-        self != FieldType::Table && FieldType::of(v) == self
+        matches!(
+            (self, v),
+            (FieldType::Number, toml::Value::Integer(_))
+                | (FieldType::Text, toml::Value::String(_))
+                | (FieldType::Flag, toml::Value::Boolean(_))
+        )
+    }
+}
+
+/// What a value written in a file is, in words (for errors).
+pub fn written(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::Integer(_) => "a whole number",
+        toml::Value::Float(_) => "a decimal number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::String(_) => "a string",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+        toml::Value::Datetime(_) => "a date",
     }
 }
 
