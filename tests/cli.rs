@@ -191,6 +191,44 @@ fn an_output_path_that_cannot_be_written_exits_two_before_the_run() {
 }
 
 #[test]
+fn an_output_path_that_is_an_input_or_another_output_exits_two_and_destroys_nothing() {
+    let dir = temp_dir("outputs-inputs");
+    let fleet = small_fleet_file(&dir);
+    let scenario = write(
+        &dir,
+        "s.toml",
+        &format!(
+            "name = \"s\"\nfleet = \"{}\"\nseed = 1\nduration = \"10m\"\n",
+            fleet.file_name().unwrap().to_str().unwrap()
+        ),
+    );
+    let before = std::fs::read_to_string(&scenario).unwrap();
+    let (s, f) = (scenario.to_str().unwrap(), fleet.to_str().unwrap());
+    let same = dir.join("same.out");
+    let same = same.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--events", s], "is the scenario file"),
+        (vec!["--report", f], "is the scenario's fleet file"),
+        (
+            vec!["--golden", s, "--update-golden"],
+            "is the scenario file",
+        ),
+        (
+            vec!["--report", same, "--junit", same],
+            "also the file of --report",
+        ),
+    ] {
+        let mut all = vec!["run", s];
+        all.extend(&args);
+        let out = fleetsim_out(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&scenario).unwrap(), before);
+}
+
+#[test]
 fn a_golden_file_that_is_not_a_golden_timeline_exits_two_before_the_run() {
     let dir = temp_dir("bad-golden");
     let golden = write(&dir, "g.json", "not json");

@@ -1,6 +1,6 @@
 //! Finding, checking and listing scenario and fleet files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use fleetsim_model::{Fleet, LoadError, Scenario, Source, embedded, suggest};
@@ -211,6 +211,67 @@ pub(crate) fn check_out_dir(dir: &Path) -> Result<(), String> {
 /// Checks, before a run, that `path` (given with `flag`) can be written:
 /// its directory exists, it is not a directory, and a file can be made or
 /// opened there. A file made for the check is removed again.
+/// That no output (flag, path) is the scenario file, its fleet file or
+/// another output: writing one would destroy the input, or the other.
+pub(crate) fn check_distinct(
+    scenario: Option<&str>,
+    outputs: &[(&str, &std::path::PathBuf)],
+) -> Result<(), String> {
+    let inputs = input_files(scenario);
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    for (flag, path) in outputs {
+        let Some(key) = file_key(path) else { continue };
+        if let Some((what, _)) = inputs.iter().find(|(_, p)| *p == key) {
+            return Err(format!(
+                "{flag} {}: is {what}; writing it would destroy it (give another path)",
+                path.display()
+            ));
+        }
+        if let Some((other, _)) = seen.iter().find(|(_, p)| *p == key) {
+            return Err(format!(
+                "{flag} {}: is also the file of {other}; one would overwrite the other (give each its own path)",
+                path.display()
+            ));
+        }
+        seen.push((flag, key));
+    }
+    Ok(())
+}
+
+/// The scenario file given (if it is one) and the fleet file it names
+/// (unless built in), each with what it is.
+fn input_files(scenario: Option<&str>) -> Vec<(&'static str, PathBuf)> {
+    let Some(path) = scenario.map(Path::new).filter(|p| p.is_file()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(&'static str, PathBuf)> = file_key(path)
+        .map(|k| ("the scenario file", k))
+        .into_iter()
+        .collect();
+    let fleet = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("fleet").and_then(|f| f.as_str()).map(str::to_string));
+    if let Some(f) = fleet.filter(|f| !f.starts_with("builtin:")) {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        out.extend(file_key(&dir.join(f)).map(|k| ("the scenario's fleet file", k)));
+    }
+    out
+}
+
+/// A path's identity, whether or not the file exists yet: the file itself
+/// resolved, else its resolved directory and its name.
+fn file_key(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Some(p);
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(dir.canonicalize().ok()?.join(path.file_name()?))
+}
+
 pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<(), String> {
     let why = |what: String| format!("{flag} {}: {what}", path.display());
     if path.is_dir() {

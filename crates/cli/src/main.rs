@@ -543,12 +543,22 @@ pub(crate) fn check_speed(speed: f64) -> Result<(), String> {
 /// Checks every output path before the run; returns the golden timeline to
 /// compare with, when there is one.
 fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Golden>, String> {
-    for (flag, path) in [
-        ("--events", &args.events),
-        ("--report", &args.report),
-        ("--junit", &args.junit),
-    ] {
-        if let Some(p) = path {
+    let recorded = args
+        .golden
+        .as_ref()
+        .filter(|g| args.update_golden || !g.exists());
+    let outputs: Vec<(&str, &std::path::PathBuf)> = [
+        ("--events", args.events.as_ref()),
+        ("--report", args.report.as_ref()),
+        ("--junit", args.junit.as_ref()),
+        ("--golden", recorded),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.map(|p| (flag, p)))
+    .collect();
+    files::check_distinct(args.scenario.as_deref(), &outputs)?;
+    for (flag, p) in &outputs {
+        if *flag != "--golden" {
             files::check_writable(flag, p)?;
         }
     }
