@@ -80,6 +80,18 @@ fn a_base_keeps_the_scenarios_fleet_resilience_and_calls() {
 }
 
 #[test]
+fn a_base_from_a_scenario_naming_a_builtin_fleet_reads_that_fleet() {
+    let (_, text) = fleetsim_model::embedded::scenario_file("primary-crash").unwrap();
+    let text = text.replace("fleets/reference.toml", "builtin:reference");
+    assert!(text.contains("fleet = \"builtin:reference\""), "{text}");
+    let resolver = fleetsim_model::scenario::DiskResolver {
+        base: std::env::temp_dir(),
+    };
+    let base = Base::from_text("mine.toml", &text, &resolver).unwrap();
+    assert_eq!(base.fleet, Base::reference().fleet);
+}
+
+#[test]
 fn a_small_campaign_on_the_reference_fleet_keeps_every_invariant() {
     let mut plan = ChaosPlan::new(Base::reference(), 8);
     plan.calls = false;

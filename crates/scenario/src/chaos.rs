@@ -94,7 +94,14 @@ impl Base {
         let fleet_table = match peek.get("fleet") {
             Some(toml::Value::Table(t)) => t.clone(),
             Some(toml::Value::String(path)) => {
-                let (shown, text) = resolver.read(path)?;
+                // A built-in fleet is no file: read it as Scenario::parse did.
+                let builtin = (path.strip_prefix(fleetsim_model::embedded::BUILTIN))
+                    .and_then(fleetsim_model::embedded::fleet_file)
+                    .map(|(p, t)| (p.to_string(), t.to_string()));
+                let (shown, text) = match builtin {
+                    Some(b) => b,
+                    None => resolver.read(path)?,
+                };
                 toml::from_str(&text).map_err(|e| {
                     LoadError::from(
                         Source {
