@@ -61,7 +61,7 @@ fn eventually_says_what_was_seen_instead_when_the_window_misses() {
     assert!(!r.passed);
     assert!(
         r.detail.contains("seen instead outside the window")
-            && r.detail.contains("35m2s secondary failback-started"),
+            && r.detail.contains("35m2s424ms secondary failback-started"),
         "{}",
         r.detail
     );

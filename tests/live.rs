@@ -147,7 +147,7 @@ mod control {
                 .await
                 .unwrap()
                 .into_inner();
-            assert_eq!(r.applied, ["crash primary"]);
+            assert_eq!(r.applied, ["#1 crash primary"]);
             let bad = ctl
                 .fault(pb::FaultRequest {
                     action: "crash = \"primary\"".into(),

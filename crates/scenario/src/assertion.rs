@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use fleetsim_model::assertion::{EventMatch, StateProbe, Window};
 use fleetsim_model::fault::glob;
 use fleetsim_model::schema::as_table;
-use fleetsim_model::{Event, EventKind, EventRecord, human_ms};
+use fleetsim_model::{Event, EventKind, EventRecord, format_millis};
 
 /// Whether `e` is one of the events `m` names.
 pub fn matches(m: &EventMatch, e: &EventRecord) -> bool {
@@ -33,7 +33,9 @@ pub fn describe(e: &EventRecord) -> String {
         .filter(|(k, v)| k != "event" && !v.is_table())
         .map(|(k, v)| format!("{} = {v}", k.replace('_', "-")))
         .collect();
-    let mut s = format!("{} {} {}", human_ms(e.t_ms), e.server, e.kind());
+    // Exact: an event named beside a window's bounds must not round onto
+    // (or across) them.
+    let mut s = format!("{} {} {}", format_millis(e.t_ms), e.server, e.kind());
     if !fields.is_empty() {
         s.push_str(&format!(" ({})", fields.join(", ")));
     }
@@ -102,8 +104,8 @@ pub fn count(
     if let (Some(first), Some(last)) = (seen.first(), seen.last()) {
         detail.push_str(&format!(
             ", first at {}, last at {}",
-            human_ms(first.t_ms),
-            human_ms(last.t_ms)
+            format_millis(first.t_ms),
+            format_millis(last.t_ms)
         ));
     }
     if n == 0 {
@@ -174,7 +176,10 @@ pub fn state(probe: &StateProbe, w: &Window, events: &[EventRecord]) -> (bool, S
             i += 1;
         }
         if !t.holds() {
-            return (false, format!("at {}: {}", human_ms(now), t.describe()));
+            return (
+                false,
+                format!("at {}: {}", format_millis(now), t.describe()),
+            );
         }
         changes += usize::from(t.describe() != before);
     }
