@@ -689,3 +689,35 @@ fn a_fault_lasting_zero_is_refused_at_its_for() {
     assert!(e.contains("field `fault[0].for`"), "{e}");
     assert!(e.contains("undone at the instant it is applied"), "{e}");
 }
+
+#[test]
+fn a_value_of_the_wrong_type_names_its_field_and_says_what_to_write() {
+    let head = "name = \"x\"\nfleet = \"fleets/reference.toml\"\n";
+    for (line, field, says) in [
+        (
+            "seed = 1.5\nduration = \"10m\"\n",
+            "seed",
+            "write a whole number",
+        ),
+        (
+            "seed = -1\nduration = \"10m\"\n",
+            "seed",
+            "write a whole number",
+        ),
+        ("seed = 1\nduration = 30\n", "duration", "needs a unit"),
+        (
+            "seed = 1\nduration = \"1.5h\"\n",
+            "duration",
+            "fractions are not written",
+        ),
+        (
+            "seed = 1\nduration = \"30s1m\"\n",
+            "duration",
+            "from largest to smallest",
+        ),
+    ] {
+        let e = parse_error(&format!("{head}{line}"));
+        assert!(e.contains(&format!("field `{field}`")), "{line}: {e}");
+        assert!(e.contains(says), "{line}: {e}");
+    }
+}

@@ -77,8 +77,13 @@ pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
     if s == "0" {
         return Ok(Dur::ZERO);
     }
+    if s.starts_with('-') {
+        return Err(err("a duration cannot be negative"));
+    }
     let mut total: u128 = 0;
     let mut rest = s;
+    // Each unit smaller than the one before: "1h30m", never "30s1m".
+    let mut last_unit = u128::MAX;
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
@@ -88,6 +93,11 @@ pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
             .parse()
             .map_err(|_| err("number too large"))?;
         rest = &rest[digits..];
+        if rest.starts_with(['.', ',']) {
+            return Err(err(
+                "fractions are not written: use a smaller unit (\"90m\", not \"1.5h\")",
+            ));
+        }
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
@@ -100,6 +110,12 @@ pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
             "" => return Err(err("a number needs a unit (ms, s, m, h, d)")),
             _ => return Err(err("unknown unit (use ms, s, m, h or d)")),
         };
+        if ms_per >= last_unit {
+            return Err(err(
+                "units go from largest to smallest, each once (\"1h30m\", not \"30m1h\" or \"1m1m\")",
+            ));
+        }
+        last_unit = ms_per;
         total = value
             .checked_mul(ms_per)
             .and_then(|v| total.checked_add(v))
@@ -234,6 +250,29 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn says_what_is_wrong_with_a_fraction_a_sign_or_units_out_of_order() {
+        let why = |s: &str| parse_duration(s).unwrap_err().to_string();
+        assert!(
+            why("1.5h").contains("fractions are not written"),
+            "{}",
+            why("1.5h")
+        );
+        assert!(why("0.5s").contains("fractions are not written"));
+        assert!(why("-300ms").contains("cannot be negative"));
+        for s in ["1m1m", "30s1m", "500ms2s"] {
+            assert!(
+                why(s).contains("from largest to smallest"),
+                "{s}: {}",
+                why(s)
+            );
+        }
+        assert_eq!(
+            parse_duration("1d2h3m4s5ms").unwrap().as_millis(),
+            93_784_005
+        );
     }
 
     #[test]

@@ -161,9 +161,23 @@ impl Source<'_> {
     pub fn toml_error(&self, e: &toml::de::Error) -> Box<FileError> {
         let span = e.span().unwrap_or(0..0);
         let message = e.message().trim().to_string();
-        let field = self.key_at(span.clone());
+        let field = (self.key_at(span.clone())).or_else(|| self.key_before(span.start));
         let hint = hint_for(&message);
         self.error(span, field.as_deref(), message, hint)
+    }
+
+    /// The key whose value starts at `start` (`key = ` just before it), for
+    /// an error about a value.
+    fn key_before(&self, start: usize) -> Option<String> {
+        let head = self.text.get(..start)?.trim_end().strip_suffix('=')?;
+        let head = head.trim_end();
+        let len = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .count();
+        let key = &head[head.len() - len..];
+        (!key.is_empty()).then(|| key.to_string())
     }
 
     /// The key written at a span, when the span covers a `key = ...` pair.
@@ -183,6 +197,17 @@ fn hint_for(message: &str) -> Option<String> {
         Some("remove the key or fix its spelling; the keys allowed here are listed above".into())
     } else if message.starts_with("missing field") {
         Some("add the key; see docs/file-format.md for every key and its default".into())
+    } else if [
+        "expected u64",
+        "expected u32",
+        "expected u16",
+        "expected usize",
+        "too large",
+    ]
+    .iter()
+    .any(|t| message.contains(t))
+    {
+        Some("write a whole number, 0 or more, without quotes or decimals, within the limits of docs/file-format.md".into())
     } else {
         None
     }
