@@ -110,6 +110,15 @@ fn list_shows_every_scenario_with_its_description() {
 }
 
 #[test]
+fn list_of_a_missing_directory_or_a_file_is_bad_input() {
+    for arg in ["no-such-dir", "README.md"] {
+        let out = fleetsim_out(&["list", arg]);
+        assert_eq!(out.status.code(), Some(2), "{arg}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot list"));
+    }
+}
+
+#[test]
 fn check_accepts_every_shipped_file() {
     let mut args = vec!["check".to_string()];
     args.extend(scenario_files().iter().map(|p| p.display().to_string()));

@@ -247,6 +247,9 @@ fn sweeps_of_no_or_too_many_variations_are_bad_input() {
         &[
             "--fault", "0", "--from", "5m", "--to", "30d", "--step", "1ms",
         ],
+        // Seeds past the last one would wrap around to 0; no threads run nothing.
+        &["--seeds", "3", "--first-seed", "18446744073709551614"],
+        &["--seeds", "3", "-j", "0"],
     ] {
         let mut all = vec!["sweep", "primary-crash"];
         all.extend_from_slice(args);
@@ -258,6 +261,13 @@ fn sweeps_of_no_or_too_many_variations_are_bad_input() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn determinism_of_fewer_than_two_runs_is_bad_input() {
+    let out = fleetsim_out(&["determinism", "primary-crash", "--runs", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--runs"));
 }
 
 #[test]

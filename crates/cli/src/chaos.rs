@@ -18,8 +18,8 @@ use crate::BAD_INPUT;
 pub(crate) struct ChaosArgs {
     /// Scenario or fleet file, or a built-in's name (default: the reference fleet).
     base: Option<String>,
-    /// How many schedules to draw and run.
-    #[arg(long, default_value_t = 100)]
+    /// How many schedules to draw and run (1 to 100000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     schedules: u32,
     /// Seed of the campaign: the same seed draws the same schedules.
     #[arg(long, default_value_t = 1)]
@@ -120,12 +120,6 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     };
     if let Err(e) = crate::files::sim_only(&base.fleet, "chaos") {
         return bad(e);
-    }
-    if !(1..=100_000).contains(&args.schedules) {
-        return bad(format!(
-            "--schedules must be from 1 to 100000, got {}",
-            args.schedules
-        ));
     }
     let classes = match args.faults.as_deref().map(FaultClass::parse_list) {
         None => FaultClass::ALL.to_vec(),

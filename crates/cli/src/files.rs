@@ -159,8 +159,14 @@ pub(crate) fn list(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let mut rows: Vec<(String, String, String)> = Vec::new();
     match &dir {
         Some(d) => {
+            // A wrong directory is the user's input, not a failure (exit 2).
             let mut paths: Vec<_> = std::fs::read_dir(d)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", d.display()))?
+                .map_err(|e| {
+                    crate::Usage(format!(
+                        "cannot list {}: {e} (give a directory of scenario files)",
+                        d.display()
+                    ))
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
                 .collect();

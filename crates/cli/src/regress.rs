@@ -66,8 +66,8 @@ pub(crate) struct SweepArgs {
     #[arg(long, value_parser = parse_dur, default_value = "1s")]
     step: Dur,
     /// Parallel runs (default: every core).
-    #[arg(long, short)]
-    jobs: Option<usize>,
+    #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -126,6 +126,15 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    if let (Some(count), Some(first)) = (args.seeds, args.first_seed)
+        && first.checked_add(count.saturating_sub(1)).is_none()
+    {
+        eprintln!(
+            "error: --first-seed {first} with --seeds {count} runs past the last seed ({}); start lower",
+            u64::MAX
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     let plan = match (args.seeds, args.fault) {
         (Some(count), _) => SweepPlan::Seeds {
             first: args.first_seed.unwrap_or(scenario.seed),
@@ -167,9 +176,10 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
     let tty = std::io::stderr().is_terminal();
     let progress = |done: usize, total: usize| {
         if tty {
@@ -458,9 +468,9 @@ pub(crate) struct DeterminismArgs {
     /// Replace the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// How many runs to compare.
-    #[arg(long, default_value_t = 2)]
-    runs: usize,
+    /// How many runs to compare (at least 2).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..))]
+    runs: u16,
 }
 
 /// `fleetsim determinism`: 0 when every run's event log is identical, 1
@@ -481,7 +491,7 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         ..RunOptions::default()
     };
-    match fleetsim_scenario::check_determinism(&scenario, &opts, args.runs)? {
+    match fleetsim_scenario::check_determinism(&scenario, &opts, usize::from(args.runs))? {
         Ok(o) if o.error.is_some() => {
             let err = o
                 .error
@@ -494,7 +504,7 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
         Ok(o) => {
             outln!(
                 "deterministic: {} runs of {} (seed {}) gave the same {} events",
-                args.runs.max(2),
+                usize::from(args.runs),
                 o.scenario,
                 o.seed,
                 o.events.len()
