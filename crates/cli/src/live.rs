@@ -1064,10 +1064,15 @@ pub(crate) fn watch(conn: Conn, once: bool, filter: &[String]) -> anyhow::Result
                 Err(e) => return Err(e.into()),
             };
             last_t = s.t_ms;
+            // On a terminal the screen fits it, read afresh as it may be resized.
+            let size = (tty && !once)
+                .then(terminal_size::terminal_size)
+                .flatten()
+                .map(|(w, h)| (usize::from(h.0), usize::from(w.0)));
             let text = screen
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .render(&s, &paint);
+                .render_in(&s, &paint, size);
             if tty && !once {
                 out!("\x1b[2J\x1b[H");
             }

@@ -63,8 +63,22 @@ impl Screen {
         self.events.len()
     }
 
-    /// The whole screen for `status`.
+    /// The whole screen for `status`, whatever its length.
+    #[cfg(test)]
     pub(crate) fn render(&self, s: &pb::StatusReply, p: &Paint) -> String {
+        self.render_in(s, p, None)
+    }
+
+    /// The screen for `status` within a terminal of `size` (rows,
+    /// columns), if known: the header, counters and timers always show;
+    /// milestones (the latest first to stay) and then the tail get the rows
+    /// left, and their lines are cut to the width.
+    pub(crate) fn render_in(
+        &self,
+        s: &pb::StatusReply,
+        p: &Paint,
+        size: Option<(usize, usize)>,
+    ) -> String {
         let mut o = String::new();
         let up = s.servers.iter().filter(|v| v.up).count();
         let _ = writeln!(
@@ -90,9 +104,21 @@ impl Screen {
         let (pinned, rest): (Vec<&Line>, Vec<&Line>) = lines
             .iter()
             .partition(|l| MILESTONES.contains(&l.kind) && l.first >= from);
-        milestones(&mut o, &pinned);
-        self.tail(&mut o, &rest);
-        o
+        let rest: Vec<&Line> = rest.into_iter().filter(|l| self.shows(l)).collect();
+        let (n_pinned, n_tail) = match size {
+            None => (PINNED, TAIL),
+            Some((rows, _)) => fit(
+                rows.saturating_sub(o.lines().count()),
+                pinned.len(),
+                rest.len(),
+            ),
+        };
+        milestones(&mut o, &pinned, n_pinned);
+        self.tail(&mut o, &rest, n_tail);
+        match size {
+            Some((_, cols)) => o.lines().map(|l| cut(l, cols) + "\n").collect(),
+            None => o,
+        }
     }
 
     fn counters(&self, o: &mut String, s: &pb::StatusReply, p: &Paint) {
@@ -134,9 +160,8 @@ impl Screen {
             .count()
     }
 
-    fn tail(&self, o: &mut String, lines: &[&Line]) {
-        let rest: Vec<&&Line> = lines.iter().filter(|l| self.shows(l)).collect();
-        if rest.is_empty() {
+    fn tail(&self, o: &mut String, rest: &[&Line], n: usize) {
+        if rest.is_empty() || n == 0 {
             return;
         }
         let what = if self.filter.is_empty() {
@@ -146,7 +171,7 @@ impl Screen {
             format!("recent, matching {}", globs.join(" or "))
         };
         let _ = writeln!(o, "\n  {what}");
-        for l in &rest[rest.len().saturating_sub(TAIL)..] {
+        for l in &rest[rest.len().saturating_sub(n)..] {
             let _ = writeln!(o, "    {}", line(l));
         }
     }
@@ -160,14 +185,52 @@ impl Screen {
     }
 }
 
-fn milestones(o: &mut String, pinned: &[&Line]) {
+fn milestones(o: &mut String, pinned: &[&Line], n: usize) {
     let _ = writeln!(o, "\n  milestones");
     if pinned.is_empty() {
         let _ = writeln!(o, "    none yet");
     }
-    for l in &pinned[pinned.len().saturating_sub(PINNED)..] {
+    for l in &pinned[pinned.len().saturating_sub(n)..] {
         let _ = writeln!(o, "    {}", line(l));
     }
+}
+
+/// How many milestones and tail lines fit in `free` rows (one kept for the
+/// cursor): each section costs a blank line and a title; milestones first.
+fn fit(free: usize, pinned: usize, tail: usize) -> (usize, usize) {
+    let free = free.saturating_sub(1);
+    let n_pinned = pinned.min(PINNED).min(free.saturating_sub(2)).max(1);
+    let left = free.saturating_sub(2 + n_pinned);
+    let n_tail = tail.min(TAIL).min(left.saturating_sub(2));
+    (n_pinned, n_tail)
+}
+
+/// `s` cut to `width` visible characters, the cut marked with `…`; colour
+/// escapes (`ESC[…m`) take no width and are never split.
+fn cut(s: &str, width: usize) -> String {
+    let mut out = String::new();
+    let (mut shown, mut escaped, mut in_escape) = (0, false, false);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            (in_escape, escaped) = (true, true);
+        }
+        if in_escape {
+            out.push(c);
+            in_escape = c != 'm';
+            continue;
+        }
+        if shown + 1 == width && chars.peek().is_some() {
+            out.push('…');
+            if escaped {
+                out.push_str("\x1b[0m");
+            }
+            return out;
+        }
+        out.push(c);
+        shown += 1;
+    }
+    out
 }
 
 fn line(l: &Line) -> String {
@@ -352,6 +415,50 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("refused guest registrations"), "{text}");
+    }
+
+    #[test]
+    fn a_cut_line_keeps_its_colour_escapes_whole() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abcd", 4), "abcd");
+        assert_eq!(cut("\x1b[31mDOWN\x1b[0m tail", 4), "\x1b[31mDOW…\x1b[0m");
+    }
+
+    #[test]
+    fn a_small_terminal_keeps_the_header_and_counters_and_the_latest_milestone() {
+        let mut screen = Screen::new(&[]);
+        for i in 0..12 {
+            screen.push(at(
+                300_000 + i * 30_000,
+                "primary",
+                Event::FaultApplied {
+                    fault: format!("latency {i}00ms on primary"),
+                    spec: fleetsim_model::FaultKind::Crash {
+                        server: "primary".into(),
+                    },
+                },
+            ));
+        }
+        for i in 0..40 {
+            screen.push(refused(660_000 + i * 1_000, "2001"));
+        }
+        let s = status(700_000, vec![silent(150_000)]);
+        let full = screen.render(&s, &Paint(false));
+        let small = screen.render_in(&s, &Paint(false), Some((18, 72)));
+        assert!(full.lines().count() > 18, "{full}");
+        assert!(small.lines().count() < 18, "{small}");
+        assert!(small.lines().all(|l| l.chars().count() <= 72), "{small}");
+        let header = &full.lines().next().unwrap()[..50];
+        assert!(small.starts_with(header), "{small}");
+        assert!(small.contains("secondary      up"), "{small}");
+        assert!(
+            small.contains("latency 1100ms"),
+            "the latest milestone: {small}"
+        );
+        assert!(
+            !small.contains("latency 000ms"),
+            "the oldest milestone: {small}"
+        );
     }
 
     #[test]
