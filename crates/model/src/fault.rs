@@ -321,6 +321,26 @@ impl FaultKind {
         }
     }
 
+    /// Whether the fault keeps `observer` from hearing `peer`: the peer
+    /// (or the observer) down, stalled, hung or gray on presence, a
+    /// partition putting them in different groups, or a one-way cut between
+    /// them in either direction (an exchange needs both: a connection
+    /// whose answers are lost carries nothing).
+    pub fn hides(&self, observer: &str, peer: &str) -> bool {
+        let group =
+            |groups: &[Vec<String>], n: &str| groups.iter().position(|g| g.iter().any(|m| m == n));
+        match self {
+            FaultKind::Partition { groups } => group(groups, observer) != group(groups, peer),
+            FaultKind::OneWay { from, to, on: true } => {
+                let cut =
+                    |a: &str, b: &str| from.iter().any(|n| n == a) && to.iter().any(|n| n == b);
+                cut(peer, observer) || cut(observer, peer)
+            }
+            FaultKind::OneWay { on: false, .. } => false,
+            _ => self.isolates(peer) || self.isolates(observer),
+        }
+    }
+
     /// Whether the fault brings `server` back into sight.
     pub fn restores(&self, server: &str) -> bool {
         match self {
@@ -1086,7 +1106,33 @@ pub fn parse_action(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, Box<FileE
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::{FaultKind, glob};
+
+    #[test]
+    fn a_fault_hides_a_peer_only_when_it_stands_between_the_two() {
+        let s = |v: &[&str]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let partition = FaultKind::Partition {
+            groups: vec![s(&["primary", "phones@primary"])],
+        };
+        assert!(partition.hides("expansion-l", "primary"));
+        assert!(!partition.hides("expansion-l", "secondary"));
+        let one_way = FaultKind::OneWay {
+            from: s(&["expansion-l"]),
+            to: s(&["secondary"]),
+            on: true,
+        };
+        assert!(one_way.hides("secondary", "expansion-l"));
+        assert!(
+            one_way.hides("expansion-l", "secondary"),
+            "its answers are lost"
+        );
+        assert!(!one_way.hides("expansion-l", "primary"));
+        let crash = FaultKind::Crash {
+            server: "primary".into(),
+        };
+        assert!(crash.hides("secondary", "primary"));
+        assert!(!crash.hides("secondary", "expansion-l"));
+    }
 
     #[test]
     fn globs_match_like_a_shell() {

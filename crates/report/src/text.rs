@@ -414,7 +414,7 @@ impl<'a> Seen<'a> {
         self.faults
             .iter()
             .rev()
-            .find(|(_, f)| f.isolates(peer) || f.isolates(observer))
+            .find(|(_, f)| f.hides(observer, peer))
             .copied()
     }
 }
