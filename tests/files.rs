@@ -721,3 +721,18 @@ fn a_value_of_the_wrong_type_names_its_field_and_says_what_to_write() {
         assert!(e.contains(says), "{line}: {e}");
     }
 }
+
+#[test]
+fn a_name_holding_a_control_character_is_refused_at_its_field() {
+    let text =
+        "name = \"a\\u0007b\"\nfleet = \"fleets/reference.toml\"\nseed = 1\nduration = \"10m\"\n";
+    let e = parse_error(text);
+    assert!(e.starts_with("inline.toml:1:"), "{e}");
+    assert!(
+        e.contains("field `name`") && e.contains("control character"),
+        "{e}"
+    );
+    let text = "fleet = \"fleets/reference.toml\"\nseed = 1\nduration = \"10m\"\n\n[[expect]]\nname = \"\\u001b[2J\"\nsplit-brain = false\n";
+    let e = parse_error(text);
+    assert!(e.contains("field `expect[0].name`"), "{e}");
+}

@@ -445,7 +445,7 @@ fn one() -> u32 {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawExpect {
     #[serde(default)]
-    name: Option<String>,
+    name: Option<Spanned<String>>,
     #[serde(default)]
     service: Option<Spanned<RawService>>,
     #[serde(default)]
@@ -478,9 +478,9 @@ struct RawExpect {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawScenario<F> {
     #[serde(default)]
-    name: Option<String>,
+    name: Option<Spanned<String>>,
     #[serde(default)]
-    description: Option<String>,
+    description: Option<Spanned<String>>,
     fleet: F,
     #[serde(default)]
     seed: Option<u64>,
@@ -609,8 +609,8 @@ fn read_fleet(
 }
 
 struct RawRest {
-    name: Option<String>,
-    description: Option<String>,
+    name: Option<Spanned<String>>,
+    description: Option<Spanned<String>>,
     seed: Option<u64>,
     duration: Spanned<Dur>,
     fault: Vec<Spanned<RawFault>>,
@@ -909,15 +909,23 @@ impl RawRest {
                 ));
             }
             let expect = found.remove(0);
-            let name = er.name.clone().unwrap_or_else(|| default_name(&expect));
+            let name = match &er.name {
+                Some(n) => printable(src, n, &format!("expect[{i}].name"))?,
+                None => default_name(&expect),
+            };
             expectations.push(NamedExpectation { name, expect });
         }
 
-        let name = self.name.unwrap_or_else(|| {
-            Path::new(src.name)
+        let name = match &self.name {
+            Some(n) => printable(src, n, "name")?,
+            None => Path::new(src.name)
                 .file_stem()
-                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned())
-        });
+                .map_or("scenario".into(), |s| s.to_string_lossy().into_owned()),
+        };
+        let description = match &self.description {
+            Some(d) => printable(src, d, "description")?,
+            None => String::new(),
+        };
         let calls = match &self.calls {
             Some(c) => c.get_ref().validate(src, c.span())?,
             None => Calls::default(),
@@ -925,7 +933,7 @@ impl RawRest {
         let scripted_calls = crate::call::resolve(src, &fleet, &self.call, duration)?;
         Ok(Scenario {
             name,
-            description: self.description.unwrap_or_default(),
+            description,
             origin: src.name.to_string(),
             fleet,
             seed: self.seed.unwrap_or(1),
@@ -1052,6 +1060,28 @@ fn at_in_run(
         ));
     }
     Ok(*at.get_ref())
+}
+
+/// The text of `v`, refused if it holds a control character (other than
+/// a tab or a line break): names and descriptions are printed, and such a
+/// character would reach the terminal as a command.
+fn printable(src: &Source<'_>, v: &Spanned<String>, field: &str) -> Result<String, Box<FileError>> {
+    match v
+        .get_ref()
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n'))
+    {
+        None => Ok(v.get_ref().clone()),
+        Some(c) => Err(src.error(
+            v.span(),
+            Some(field),
+            format!(
+                "holds the control character {:?}, which a terminal would act on",
+                c
+            ),
+            Some("write it without control characters".into()),
+        )),
+    }
 }
 
 fn default_name(e: &Expectation) -> String {
