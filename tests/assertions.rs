@@ -78,6 +78,8 @@ fn the_secondary_accepts_exactly_the_sixteen_ip_phones_of_the_primary_as_guests(
     let r = only(crash_and_return(), guests().exactly(15));
     assert!(!r.passed);
     assert!(r.detail.starts_with("16 during the run"), "{}", r.detail);
+    // The bound is said, for a named expectation whose title does not.
+    assert!(r.detail.contains("expected exactly 15"), "{}", r.detail);
 }
 
 #[test]

@@ -304,7 +304,7 @@ fn a_long_run_says_how_long_it_will_take() {
     let (_, err) = exit_code_within(cmd, 3);
     assert!(
         err.contains("note: this run will take roughly")
-            && err.contains("44 phones × 60.0 emulated days"),
+            && err.contains("44 phones × 60d emulated"),
         "{err}"
     );
     let short = fleetsim_out(&["run", "primary-crash"]);

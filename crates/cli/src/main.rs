@@ -392,8 +392,9 @@ fn long_run_note(s: &fleetsim_model::Scenario, mode: Mode, speed: f64) -> Option
             let days = emulated_ms / 86_400_000.0;
             let phones = s.fleet.phones.len().max(1) as f64;
             let basis = format!(
-                "{} phones × {days:.1} emulated days, about {:.2} s per phone-day",
+                "{} phones × {} emulated, about {:.2} s per phone-day",
                 s.fleet.phones.len(),
+                s.duration,
                 SIM_MS_PER_PHONE_DAY / 1000.0
             );
             (SIM_MS_PER_PHONE_DAY * phones * days, basis)

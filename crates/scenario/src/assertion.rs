@@ -101,6 +101,17 @@ pub fn count(
     let n = seen.len() as u32;
     let ok = min.is_none_or(|a| n >= a) && max.is_none_or(|b| n <= b);
     let mut detail = format!("{n} {w}");
+    if !ok {
+        // The bound, which a named expectation's title does not show.
+        let bound = match (min, max) {
+            (Some(a), Some(b)) if a == b => format!("exactly {a}"),
+            (Some(a), Some(b)) => format!("{a} to {b}"),
+            (Some(a), None) => format!("at least {a}"),
+            (None, Some(b)) => format!("at most {b}"),
+            (None, None) => "any number".into(),
+        };
+        detail = format!("{detail}, expected {bound}");
+    }
     if let (Some(first), Some(last)) = (seen.first(), seen.last()) {
         detail.push_str(&format!(
             ", first at {}, last at {}",
