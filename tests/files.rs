@@ -232,7 +232,7 @@ fn failover_time_must_exceed_two_presence_intervals() {
     rejects_fleet(
         &f,
         &sc,
-        1,
+        2,
         &[
             "timers.failover-after",
             "more than twice presence-interval (30s)",
@@ -301,7 +301,7 @@ fn the_automatic_voicemail_timeout_is_at_most_an_hour() {
     rejects_fleet(
         &f,
         &s,
-        11,
+        12,
         &["resilience.voicemail-failback-timeout", "60 min"],
     );
 }
@@ -447,7 +447,7 @@ fn millisecond_timers_are_refused_with_the_shortest_allowed() {
         rejects_fleet(
             &f,
             &s,
-            1,
+            2,
             &[
                 &format!("timers.{timer}"),
                 &format!("shorter than the {min}"),
@@ -460,7 +460,7 @@ fn millisecond_timers_are_refused_with_the_shortest_allowed() {
 fn millisecond_service_intervals_are_refused() {
     let fleet = format!("{GOOD_SERVERS}\n[resilience]\ndect-poll = \"1ms\"\n");
     let (f, s) = files("dect-poll", &fleet, "");
-    rejects_fleet(&f, &s, 11, &["resilience.dect-poll", "shorter than the 1s"]);
+    rejects_fleet(&f, &s, 12, &["resilience.dect-poll", "shorter than the 1s"]);
 }
 
 #[test]
@@ -735,4 +735,17 @@ fn a_name_holding_a_control_character_is_refused_at_its_field() {
     let text = "fleet = \"fleets/reference.toml\"\nseed = 1\nduration = \"10m\"\n\n[[expect]]\nname = \"\\u001b[2J\"\nsplit-brain = false\n";
     let e = parse_error(text);
     assert!(e.contains("field `expect[0].name`"), "{e}");
+}
+
+#[test]
+fn a_timer_or_resilience_setting_out_of_range_is_pointed_at_on_its_own_line() {
+    let text = "name = \"x\"\nseed = 1\nduration = \"10m\"\n\n[fleet]\nname = \"f\"\n\n[[fleet.server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { sip = 2 }\n\n[fleet.timers]\npresence-interval = \"30s\"\nkeepalive-interval = \"100ms\"\n";
+    let e = parse_error(text);
+    let line = line_of(text, "keepalive-interval =");
+    assert!(e.starts_with(&format!("inline.toml:{line}:")), "{e}");
+    let text = "name = \"x\"\nfleet = \"fleets/reference.toml\"\nseed = 1\nduration = \"10m\"\n\n[resilience]\nlicence-renew = \"5m\"\ndect-poll = \"100ms\"\n";
+    let e = parse_error(text);
+    let line = line_of(text, "dect-poll =");
+    assert!(e.starts_with(&format!("inline.toml:{line}:")), "{e}");
+    assert!(e.contains("field `resilience.dect-poll`"), "{e}");
 }

@@ -166,6 +166,41 @@ impl Source<'_> {
         self.error(span, field.as_deref(), message, hint)
     }
 
+    /// Where the value of `key` is written in the table at `table` (a
+    /// `[table]` and the lines under it, or an inline `{ … }`), so an error
+    /// about it points at it; the table itself when the key is not written
+    /// there (a default).
+    pub fn value_span(&self, table: Range<usize>, key: &str) -> Range<usize> {
+        let Some(rest) = self.text.get(table.start..) else {
+            return table;
+        };
+        // An inline table: within its braces; a table: up to the next header.
+        let body = if rest.starts_with('{') {
+            &rest[..(table.end - table.start).min(rest.len())]
+        } else {
+            let first = rest.find('\n').map_or(rest.len(), |n| n + 1);
+            let next = rest[first..]
+                .match_indices('\n')
+                .map(|(n, _)| first + n + 1)
+                .find(|&n| rest[n..].trim_start().starts_with('['))
+                .unwrap_or(rest.len());
+            &rest[..next]
+        };
+        let mut from = 0;
+        while let Some(n) = body[from..].find(key) {
+            let at = from + n;
+            let before = body[..at].chars().next_back();
+            let after = body[at + key.len()..].trim_start();
+            let whole = before.is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '_'));
+            if whole && let Some(value) = after.strip_prefix('=') {
+                let start = table.start + body.len() - value.trim_start().len();
+                return start..start + 1;
+            }
+            from = at + key.len();
+        }
+        table
+    }
+
     /// The key whose value starts at `start` (`key = ` just before it), for
     /// an error about a value.
     fn key_before(&self, start: usize) -> Option<String> {

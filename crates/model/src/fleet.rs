@@ -526,8 +526,9 @@ fn check_timers(
     span: std::ops::Range<usize>,
 ) -> Result<(), Box<FileError>> {
     let fail = |field: &str, msg: String| {
+        let key = field.rsplit('.').next().unwrap_or(field);
         Err(src.error(
-            span.clone(),
+            src.value_span(span.clone(), key),
             Some(field),
             msg,
             Some("see docs/file-format.md for every timer and its default".into()),
@@ -1113,7 +1114,9 @@ impl RawFleet {
         let resilience = match &self.resilience {
             Some(r) => {
                 if let Err((field, msg, hint)) = r.get_ref().check() {
-                    return Err(src.error(r.span(), Some(field), msg, Some(hint)));
+                    let key = field.rsplit('.').next().unwrap_or(field);
+                    let at = src.value_span(r.span(), key);
+                    return Err(src.error(at, Some(field), msg, Some(hint)));
                 }
                 r.get_ref().clone()
             }

@@ -1039,7 +1039,9 @@ fn override_resilience(
                 )
             })?;
     if let Err((field, msg, hint)) = r.check() {
-        return Err(src.error(table.span(), Some(field), msg, Some(hint)));
+        let key = field.rsplit('.').next().unwrap_or(field);
+        let at = src.value_span(table.span(), key);
+        return Err(src.error(at, Some(field), msg, Some(hint)));
     }
     Ok(r)
 }
