@@ -235,6 +235,25 @@ fn an_output_path_that_is_an_input_or_another_output_exits_two_and_destroys_noth
         assert!(err.contains(says), "{args:?}: {err}");
     }
     assert_eq!(std::fs::read_to_string(&scenario).unwrap(), before);
+
+    // A golden file compared with is read, so it is an input too.
+    let golden = dir.join("g.json");
+    let g = golden.to_str().unwrap();
+    let out = fleetsim_out(&["run", s, "--golden", g]);
+    assert_eq!(out.status.code(), Some(0), "recorded");
+    let recorded = std::fs::read_to_string(&golden).unwrap();
+    let out = fleetsim_out(&["run", s, "--golden", g, "--events", g]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the golden file"));
+    assert_eq!(std::fs::read_to_string(&golden).unwrap(), recorded);
+
+    // And up's fleet file.
+    let mut cmd = fleetsim();
+    cmd.args(["up", f, "--events", f])
+        .env_remove("FLEETSIM_CONTROL");
+    let (code, _, err) = outcome_within(cmd, 20);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is the fleet file"), "{err}");
 }
 
 #[test]
@@ -763,7 +782,7 @@ fn ctl_pointed_at_something_other_than_a_control_api_says_so_as_a_usage_error() 
         .to_string();
     for (addr, says) in [
         (member.as_str(), "not as fleetsim's control API"),
-        (http.as_str(), "does not answer as a gRPC server"),
+        (http.as_str(), "did not answer as fleetsim"),
     ] {
         let out = up.fleetsim(&["ctl", "--control", addr, "faults"], &[]);
         let err = String::from_utf8_lossy(&out.stderr);

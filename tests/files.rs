@@ -749,3 +749,18 @@ fn a_timer_or_resilience_setting_out_of_range_is_pointed_at_on_its_own_line() {
     assert!(e.starts_with(&format!("inline.toml:{line}:")), "{e}");
     assert!(e.contains("field `resilience.dect-poll`"), "{e}");
 }
+
+#[test]
+fn a_file_saved_with_crlf_line_endings_keeps_its_multi_line_description() {
+    let text = "name = \"x\"\r\ndescription = \"\"\"\r\ntwo\r\nlines\r\n\"\"\"\r\nfleet = \"fleets/reference.toml\"\r\nseed = 1\r\nduration = \"10m\"\r\n";
+    let s = parse(text);
+    assert!(s.description.contains("two"), "{}", s.description);
+}
+
+#[test]
+fn a_key_named_in_a_comment_is_not_taken_for_the_key() {
+    let text = "name = \"x\"\nfleet = \"fleets/reference.toml\"\nseed = 1\nduration = \"10m\"\n\n[resilience]\n# dect-poll = \"30s\" is the default\nlicence-renew = \"5m\"   # dect-poll = \"1s\"\ndect-poll = \"100ms\"\n";
+    let e = parse_error(text);
+    let line = line_of(text, "dect-poll = \"100ms\"");
+    assert!(e.starts_with(&format!("inline.toml:{line}:")), "{e}");
+}

@@ -50,6 +50,12 @@ fn drill(test: &str) -> (std::sync::MutexGuard<'static, ()>, Up, std::path::Path
     let dir = temp_dir(test);
     let events = dir.join("events.jsonl");
     let up = processes_ready(&dir, &events);
+    let made = std::env::temp_dir().join(format!("fleetsim-up-{}", up.pid()));
+    assert!(
+        made.is_dir(),
+        "the members' fleet file is not in {}",
+        made.display()
+    );
     (one, up, events)
 }
 

@@ -214,16 +214,16 @@ pub(crate) fn check_out_dir(dir: &Path) -> Result<(), String> {
     check_writable("--out", &dir.join(".fleetsim-write-check"))
 }
 
-/// Checks, before a run, that `path` (given with `flag`) can be written:
-/// its directory exists, it is not a directory, and a file can be made or
-/// opened there. A file made for the check is removed again.
-/// That no output (flag, path) is the scenario file, its fleet file or
+/// That no output (flag, path) is one of `inputs` (what it is, path) or
 /// another output: writing one would destroy the input, or the other.
 pub(crate) fn check_distinct(
-    scenario: Option<&str>,
+    inputs: &[(&'static str, PathBuf)],
     outputs: &[(&str, &std::path::PathBuf)],
 ) -> Result<(), String> {
-    let inputs = input_files(scenario);
+    let inputs: Vec<(&str, PathBuf)> = inputs
+        .iter()
+        .filter_map(|(what, p)| file_key(p).map(|k| (*what, k)))
+        .collect();
     let mut seen: Vec<(&str, PathBuf)> = Vec::new();
     for (flag, path) in outputs {
         let Some(key) = file_key(path) else { continue };
@@ -246,21 +246,18 @@ pub(crate) fn check_distinct(
 
 /// The scenario file given (if it is one) and the fleet file it names
 /// (unless built in), each with what it is.
-fn input_files(scenario: Option<&str>) -> Vec<(&'static str, PathBuf)> {
+pub(crate) fn scenario_inputs(scenario: Option<&str>) -> Vec<(&'static str, PathBuf)> {
     let Some(path) = scenario.map(Path::new).filter(|p| p.is_file()) else {
         return Vec::new();
     };
-    let mut out: Vec<(&'static str, PathBuf)> = file_key(path)
-        .map(|k| ("the scenario file", k))
-        .into_iter()
-        .collect();
+    let mut out: Vec<(&'static str, PathBuf)> = vec![("the scenario file", path.to_path_buf())];
     let fleet = std::fs::read_to_string(path)
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| t.get("fleet").and_then(|f| f.as_str()).map(str::to_string));
     if let Some(f) = fleet.filter(|f| !f.starts_with("builtin:")) {
         let dir = path.parent().unwrap_or(Path::new("."));
-        out.extend(file_key(&dir.join(f)).map(|k| ("the scenario's fleet file", k)));
+        out.push(("the scenario's fleet file", dir.join(f)));
     }
     out
 }
@@ -278,6 +275,9 @@ fn file_key(path: &Path) -> Option<PathBuf> {
     Some(dir.canonicalize().ok()?.join(path.file_name()?))
 }
 
+/// Checks, before a run, that `path` (given with `flag`) can be written:
+/// its directory exists, it is not a directory, and a file can be made or
+/// opened there. A file made for the check is removed again.
 pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<(), String> {
     let why = |what: String| format!("{flag} {}: {what}", path.display());
     if path.is_dir() {

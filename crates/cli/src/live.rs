@@ -151,18 +151,27 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
-    // Checked before the fleet starts: a drill must not end with nowhere to write.
-    for (flag, path) in [
+    // Checked before the fleet starts: a drill must not end with nowhere to
+    // write, or by writing over its fleet file or another of its files.
+    let outputs: Vec<(&str, &std::path::PathBuf)> = [
         ("--events", &args.events),
         ("--report", &args.report),
         ("--junit", &args.junit),
-    ] {
-        if let Some(p) = path
-            && let Err(e) = crate::files::check_writable(flag, p)
-        {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(BAD_INPUT));
-        }
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.as_ref().map(|p| (flag, p)))
+    .collect();
+    let fleet_file: Vec<(&'static str, std::path::PathBuf)> = Some(Path::new(&args.fleet))
+        .filter(|p| p.is_file())
+        .map(|p| ("the fleet file", p.to_path_buf()))
+        .into_iter()
+        .collect();
+    let checked = crate::files::check_distinct(&fleet_file, &outputs).and_then(|()| {
+        (outputs.iter()).try_for_each(|(flag, p)| crate::files::check_writable(flag, p))
+    });
+    if let Err(e) = checked {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(BAD_INPUT));
     }
     // --processes: every member its own `fleetsim node`, started (and
     // listening) before the fleet's phones start.
@@ -441,17 +450,12 @@ impl Conn {
             .unwrap_or_else(|| DEFAULT_CONTROL.parse().expect("a valid default address"))
     }
 
-    /// The connection flags as given, for hints that must work pasted as
-    /// printed (the token by its variable's name, never its value).
+    /// The address flag as given, for hints that must work pasted as
+    /// printed. Never the token: read from FLEETSIM_TOKEN it needs no flag,
+    /// and given by hand it is not repeated on the screen.
     fn flags(&self) -> String {
-        let mut f = String::new();
-        if let Some(c) = self.control {
-            f.push_str(&format!(" --control {c}"));
-        }
-        if self.token.is_some() {
-            f.push_str(" --token \"$FLEETSIM_TOKEN\"");
-        }
-        f
+        self.control
+            .map_or(String::new(), |c| format!(" --control {c}"))
     }
 
     /// `text` with every `fleetsim ctl` in it given this connection's flags.
@@ -468,7 +472,7 @@ impl Conn {
                 "answers gRPC but not as fleetsim's control API (a fleet member's port?)"
             }
             tonic::Code::Unknown | tonic::Code::Internal => {
-                "does not answer as a gRPC server (the live page of `up --http`, or another program?)"
+                "did not answer as fleetsim's control API (the live page of `up --http`, another program, or a fleet that just stopped?)"
             }
             _ => return s.into(),
         };

@@ -334,8 +334,13 @@ pub(crate) fn socket_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     }
     let found: Vec<std::net::SocketAddr> = s
         .to_socket_addrs()
-        .map_err(|e| {
-            format!("{s:?} is not HOST:PORT or IP:PORT ({e}); for example 127.0.0.1:7100")
+        .map_err(|e| match s.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => {
+                format!(
+                    "cannot look up {host:?} ({e}); give an IP address or a host name that resolves"
+                )
+            }
+            _ => format!("{s:?} is not HOST:PORT or IP:PORT; for example 127.0.0.1:7100"),
         })?
         .collect();
     found
@@ -557,7 +562,16 @@ fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Gol
     .into_iter()
     .filter_map(|(flag, p)| p.map(|p| (flag, p)))
     .collect();
-    files::check_distinct(args.scenario.as_deref(), &outputs)?;
+    let mut inputs = files::scenario_inputs(args.scenario.as_deref());
+    // A golden file compared with is read: it is an input too.
+    if let Some(g) = args
+        .golden
+        .as_ref()
+        .filter(|g| !args.update_golden && g.exists())
+    {
+        inputs.push(("the golden file compared with", g.clone()));
+    }
+    files::check_distinct(&inputs, &outputs)?;
     for (flag, p) in &outputs {
         if *flag != "--golden" {
             files::check_writable(flag, p)?;

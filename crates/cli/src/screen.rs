@@ -208,10 +208,12 @@ fn fit(free: usize, pinned: usize, tail: usize) -> (usize, usize) {
 /// `s` cut to `width` visible characters, the cut marked with `…`; colour
 /// escapes (`ESC[…m`) take no width and are never split.
 fn cut(s: &str, width: usize) -> String {
+    if visible(s) <= width {
+        return s.to_string();
+    }
     let mut out = String::new();
     let (mut shown, mut escaped, mut in_escape) = (0, false, false);
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    for c in s.chars() {
         if c == '\x1b' {
             (in_escape, escaped) = (true, true);
         }
@@ -220,17 +222,34 @@ fn cut(s: &str, width: usize) -> String {
             in_escape = c != 'm';
             continue;
         }
-        if shown + 1 == width && chars.peek().is_some() {
-            out.push('…');
-            if escaped {
-                out.push_str("\x1b[0m");
-            }
-            return out;
+        if shown + 1 == width {
+            break;
         }
         out.push(c);
         shown += 1;
     }
+    out.push('…');
+    if escaped {
+        out.push_str("\x1b[0m");
+    }
     out
+}
+
+/// The characters of `s` a terminal shows (colour escapes take none).
+fn visible(s: &str) -> usize {
+    let mut in_escape = false;
+    s.chars()
+        .filter(|&c| {
+            if c == '\x1b' {
+                in_escape = true;
+            }
+            let shown = !in_escape;
+            if in_escape && c == 'm' {
+                in_escape = false;
+            }
+            shown
+        })
+        .count()
 }
 
 fn line(l: &Line) -> String {
@@ -422,6 +441,8 @@ mod tests {
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(cut("abcd", 4), "abcd");
         assert_eq!(cut("\x1b[31mDOWN\x1b[0m tail", 4), "\x1b[31mDOW…\x1b[0m");
+        // A line as wide as the screen, ending in an escape, is kept whole.
+        assert_eq!(cut("ab\x1b[31mcd\x1b[0m", 4), "ab\x1b[31mcd\x1b[0m");
     }
 
     #[test]

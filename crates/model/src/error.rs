@@ -135,7 +135,18 @@ impl Source<'_> {
         hint: Option<String>,
     ) -> Box<FileError> {
         let (line, column) = self.line_col(span.start);
-        let source_line = self.text.lines().nth(line - 1).map(str::to_string);
+        // Shown on a terminal: a control character in it is shown, not sent.
+        let source_line = (self.text.lines().nth(line - 1)).map(|l| {
+            l.chars()
+                .map(|c| {
+                    if c.is_control() && c != '\t' {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        });
         Box::new(FileError {
             file: self.name.to_string(),
             line,
@@ -189,10 +200,12 @@ impl Source<'_> {
         let mut from = 0;
         while let Some(n) = body[from..].find(key) {
             let at = from + n;
-            let before = body[..at].chars().next_back();
+            // A key starts its line or follows `{` or `,`; never in a comment.
+            let line = &body[body[..at].rfind('\n').map_or(0, |l| l + 1)..at];
+            let lead = line.trim_end();
+            let keyed = !line.contains('#') && (lead.is_empty() || lead.ends_with(['{', ',']));
             let after = body[at + key.len()..].trim_start();
-            let whole = before.is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '_'));
-            if whole && let Some(value) = after.strip_prefix('=') {
+            if keyed && let Some(value) = after.strip_prefix('=') {
                 let start = table.start + body.len() - value.trim_start().len();
                 return start..start + 1;
             }
@@ -237,7 +250,7 @@ fn hint_for(message: &str) -> Option<String> {
         "expected u32",
         "expected u16",
         "expected usize",
-        "too large",
+        "value was too large",
     ]
     .iter()
     .any(|t| message.contains(t))

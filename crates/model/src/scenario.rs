@@ -1071,7 +1071,7 @@ fn printable(src: &Source<'_>, v: &Spanned<String>, field: &str) -> Result<Strin
     match v
         .get_ref()
         .chars()
-        .find(|c| c.is_control() && !matches!(c, '\t' | '\n'))
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
     {
         None => Ok(v.get_ref().clone()),
         Some(c) => Err(src.error(

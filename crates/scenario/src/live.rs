@@ -1019,9 +1019,7 @@ impl tonic::service::Interceptor for Bearer {
 /// scheme's case does not matter (RFC 7235).
 pub fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim_start_matches(' '))
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 /// Lets a call through when no token is required, or when it carries
@@ -1279,7 +1277,12 @@ mod tests {
     fn a_bearer_token_is_read_whatever_the_case_of_its_scheme() {
         assert_eq!(bearer_token("Bearer s3cret"), Some("s3cret"));
         assert_eq!(bearer_token("bearer s3cret"), Some("s3cret"));
-        assert_eq!(bearer_token("BEARER  s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("BEARER s3cret"), Some("s3cret"));
+        assert_eq!(
+            bearer_token("Bearer  s3cret"),
+            Some(" s3cret"),
+            "the token as sent"
+        );
         assert_eq!(bearer_token("Basic s3cret"), None);
         assert_eq!(bearer_token("Bearers3cret"), None);
     }
