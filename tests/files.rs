@@ -764,3 +764,20 @@ fn a_key_named_in_a_comment_is_not_taken_for_the_key() {
     let line = line_of(text, "dect-poll = \"100ms\"");
     assert!(e.starts_with(&format!("inline.toml:{line}:")), "{e}");
 }
+
+#[test]
+fn a_fleet_name_holding_a_control_character_is_refused_at_its_field() {
+    let dir = temp_dir("fleet-control-char");
+    let fleet = write(
+        &dir,
+        "f.toml",
+        "name = \"f\\u001b[2J\"\n[[server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { sip = 2 }\n",
+    );
+    let out = fleetsim_out(&["check", fleet.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("f.toml:1:") && err.contains("field `name`"),
+        "{err}"
+    );
+}

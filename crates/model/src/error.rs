@@ -214,6 +214,27 @@ impl Source<'_> {
         table
     }
 
+    /// The text of `v`, refused if it holds a control character (other
+    /// than a tab or a line break; a file saved with CRLF keeps `\r\n` in a
+    /// multi-line string): names and descriptions are printed, and such a
+    /// character would reach the terminal as a command.
+    pub fn printable(
+        &self,
+        v: &toml::Spanned<String>,
+        field: &str,
+    ) -> Result<String, Box<FileError>> {
+        let bad = |c: &char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+        match v.get_ref().chars().find(bad) {
+            None => Ok(v.get_ref().clone()),
+            Some(c) => Err(self.error(
+                v.span(),
+                Some(field),
+                format!("holds the control character {c:?}, which a terminal would act on"),
+                Some("write it without control characters".into()),
+            )),
+        }
+    }
+
     /// The key whose value starts at `start` (`key = ` just before it), for
     /// an error about a value.
     fn key_before(&self, start: usize) -> Option<String> {

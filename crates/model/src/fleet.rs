@@ -287,9 +287,9 @@ pub(crate) struct RawLine {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawFleet {
     #[serde(default)]
-    name: Option<String>,
+    name: Option<Spanned<String>>,
     #[serde(default)]
-    description: Option<String>,
+    description: Option<Spanned<String>>,
     #[serde(default)]
     mode: NetworkMode,
     #[serde(default)]
@@ -1163,8 +1163,14 @@ impl RawFleet {
         }
 
         Ok(Fleet {
-            name: self.name.unwrap_or_else(|| "fleet".into()),
-            description: self.description.unwrap_or_default(),
+            name: match &self.name {
+                Some(n) => src.printable(n, "name")?,
+                None => "fleet".into(),
+            },
+            description: match &self.description {
+                Some(d) => src.printable(d, "description")?,
+                None => String::new(),
+            },
             mode: self.mode,
             timers,
             servers,

@@ -910,20 +910,20 @@ impl RawRest {
             }
             let expect = found.remove(0);
             let name = match &er.name {
-                Some(n) => printable(src, n, &format!("expect[{i}].name"))?,
+                Some(n) => src.printable(n, &format!("expect[{i}].name"))?,
                 None => default_name(&expect),
             };
             expectations.push(NamedExpectation { name, expect });
         }
 
         let name = match &self.name {
-            Some(n) => printable(src, n, "name")?,
+            Some(n) => src.printable(n, "name")?,
             None => Path::new(src.name)
                 .file_stem()
                 .map_or("scenario".into(), |s| s.to_string_lossy().into_owned()),
         };
         let description = match &self.description {
-            Some(d) => printable(src, d, "description")?,
+            Some(d) => src.printable(d, "description")?,
             None => String::new(),
         };
         let calls = match &self.calls {
@@ -1062,28 +1062,6 @@ fn at_in_run(
         ));
     }
     Ok(*at.get_ref())
-}
-
-/// The text of `v`, refused if it holds a control character (other than
-/// a tab or a line break): names and descriptions are printed, and such a
-/// character would reach the terminal as a command.
-fn printable(src: &Source<'_>, v: &Spanned<String>, field: &str) -> Result<String, Box<FileError>> {
-    match v
-        .get_ref()
-        .chars()
-        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        None => Ok(v.get_ref().clone()),
-        Some(c) => Err(src.error(
-            v.span(),
-            Some(field),
-            format!(
-                "holds the control character {:?}, which a terminal would act on",
-                c
-            ),
-            Some("write it without control characters".into()),
-        )),
-    }
 }
 
 fn default_name(e: &Expectation) -> String {
