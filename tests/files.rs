@@ -781,3 +781,30 @@ fn a_fleet_name_holding_a_control_character_is_refused_at_its_field() {
         "{err}"
     );
 }
+
+#[test]
+fn a_one_way_cut_from_a_node_to_itself_is_refused() {
+    let text = "name = \"x\"\nfleet = \"fleets/reference.toml\"\nseed = 1\nduration = \"10m\"\n\n[[fault]]\nat = \"1m\"\none-way = { from = [\"primary\"], to = [\"primary\", \"secondary\"] }\n";
+    let e = parse_error(text);
+    assert!(
+        e.contains("field `fault[0].one-way`") && e.contains("in both"),
+        "{e}"
+    );
+}
+
+#[test]
+fn extensions_past_the_largest_number_are_refused_at_first_extension() {
+    let dir = temp_dir("extension-overflow");
+    let fleet = write(
+        &dir,
+        "f.toml",
+        "name = \"f\"\n[[server]]\nname = \"primary\"\nrole = \"primary\"\nfirst-extension = 4294967290\nphones = { sip = 10 }\n",
+    );
+    let out = fleetsim_out(&["check", fleet.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("f.toml:5:") && err.contains("would run past"),
+        "{err}"
+    );
+}

@@ -800,6 +800,14 @@ pub(crate) fn resolve(
             };
             let from = list(&ow.from, "from")?;
             let to = list(&ow.to, "to")?;
+            if let Some(both) = from.iter().find(|n| to.contains(n)) {
+                return Err(src.error(
+                    o.span(),
+                    Some(&format!("{field}.one-way")),
+                    format!("{both:?} is in both `from` and `to`: a node does not send to itself over the network"),
+                    Some("name each node on one side only, e.g. one-way = { from = [\"primary\"], to = [\"secondary\"] }".into()),
+                ));
+            }
             kinds.push((at, FaultKind::OneWay { from, to, on: true }));
         }
         if let Some(h) = &fr.heal {

@@ -1006,6 +1006,22 @@ impl RawFleet {
                     .first_extension
                     .as_ref()
                     .map_or((i as u64 + 2) * 1000 + 1, |f| u64::from(*f.get_ref()));
+                let total: u64 = c.by_kind().into_iter().map(|(_, n)| u64::from(n)).sum();
+                if first + total > u64::from(u32::MAX) + 1 {
+                    let span = s
+                        .first_extension
+                        .as_ref()
+                        .map_or(counts.span(), |f| f.span());
+                    return Err(err(
+                        span,
+                        &format!("server[{i}].first-extension"),
+                        format!(
+                            "server {name:?}: its {total} extensions from {first} would run past {}",
+                            u32::MAX
+                        ),
+                        Some("start the range lower".into()),
+                    ));
+                }
                 let mut next = first;
                 for (kind, n) in c.by_kind() {
                     for _ in 0..n {

@@ -435,11 +435,12 @@ impl Gen<'_> {
         } else {
             others
         };
-        let to = if to.is_empty() {
-            vec![from.clone()]
-        } else {
-            vec![self.pick(&to).to_string()]
-        };
+        // A lone server with no phones has nothing to cut itself off from:
+        // it is stalled instead.
+        if to.is_empty() {
+            return Action::Stall(from);
+        }
+        let to = vec![self.pick(&to).to_string()];
         Action::OneWay {
             from: vec![from],
             to,
