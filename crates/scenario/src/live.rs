@@ -146,7 +146,15 @@ impl LiveHandle {
     /// It has no expectations.
     pub fn outcome(&self) -> crate::RunOutcome {
         let d = &self.drill;
-        let events = self.log.snapshot();
+        let mut events = self.log.snapshot();
+        // The drill ends at `run-ended`: what the fleet still logs while it
+        // stops (a replication already under way) is no part of it.
+        if let Some(end) = events
+            .iter()
+            .position(|e| matches!(e.event, Event::RunEnded {}))
+        {
+            events.truncate(end + 1);
+        }
         let faults = events
             .iter()
             .filter_map(|e| match &e.event {
