@@ -611,19 +611,13 @@ fn ctl_stop_ends_the_drill_and_up_writes_events_report_and_junit_with_the_live_f
         dir.join("drill.html"),
         dir.join("drill.xml"),
     );
-    let mut up = Up::start(
-        &small_fleet_file(&dir),
+    let mut up = Up::small_writing(
+        &dir,
         &[
-            "--speed",
-            "10",
-            "--events",
-            events.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
+            ("--events", &events),
+            ("--report", &report),
+            ("--junit", &junit),
         ],
-        &[],
     );
     let c = up.control.clone();
     ok_stdout(&up.fleetsim(
@@ -674,11 +668,7 @@ fn up_refuses_an_output_it_cannot_write_before_the_fleet_starts() {
 fn ctrl_c_ends_the_drill_and_up_writes_its_event_log() {
     let dir = temp_dir("up-ctrl-c");
     let events = dir.join("drill.jsonl");
-    let mut up = Up::start(
-        &small_fleet_file(&dir),
-        &["--speed", "10", "--events", events.to_str().unwrap()],
-        &[],
-    );
+    let mut up = Up::small_writing(&dir, &[("--events", &events)]);
     let c = up.control.clone();
     ok_stdout(&up.fleetsim(&["ctl", "crash", "secondary", "--control", &c], &[]));
     up.interrupt();
@@ -691,18 +681,7 @@ fn ctrl_c_ends_the_drill_and_up_writes_its_event_log() {
 fn sigterm_ends_the_drill_as_ctrl_c_does_and_up_writes_its_files() {
     let dir = temp_dir("up-sigterm");
     let (events, report) = (dir.join("drill.jsonl"), dir.join("drill.html"));
-    let mut up = Up::start(
-        &small_fleet_file(&dir),
-        &[
-            "--speed",
-            "10",
-            "--events",
-            events.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let mut up = Up::small_writing(&dir, &[("--events", &events), ("--report", &report)]);
     up.signal("-TERM");
     assert_eq!(up.exit_within(20), Some(0), "up ends on SIGTERM");
     let log = std::fs::read_to_string(&events).unwrap();

@@ -699,6 +699,17 @@ pub struct Up {
 }
 
 impl Up {
+    /// Starts `fleetsim up` on [`small_fleet_file`] in `dir` at 10×, asked
+    /// to write each (flag, file) of `files` when the drill ends.
+    pub fn small_writing(dir: &Path, files: &[(&str, &Path)]) -> Up {
+        let mut args = vec!["--speed".to_string(), "10".into()];
+        for (flag, path) in files {
+            args.extend([flag.to_string(), path.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Up::start(&small_fleet_file(dir), &args, &[])
+    }
+
     /// Starts `fleetsim up FLEET --control 127.0.0.1:P --base-port P+1
     /// ARGS…` on free ports, with `env` set, and returns once it announced
     /// the fleet (panics with its stderr if it exits first).

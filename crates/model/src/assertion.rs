@@ -109,6 +109,18 @@ impl fmt::Display for Window {
     }
 }
 
+/// A count's bounds in words: "exactly 16", "2 to 5", "at least 1",
+/// "at most 3", "any number of".
+pub fn bound(min: Option<u32>, max: Option<u32>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) if a == b => format!("exactly {a}"),
+        (Some(a), Some(b)) => format!("{a} to {b}"),
+        (Some(a), None) => format!("at least {a}"),
+        (None, Some(b)) => format!("at most {b}"),
+        (None, None) => "any number of".into(),
+    }
+}
+
 /// A value an event field is compared with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -246,13 +258,7 @@ impl fmt::Display for StateProbe {
                 write!(f, "hunt group {group} {runs} on {on}")
             }
             StateProbe::CallsUp { on, min, max } => {
-                let bound = match (min, max) {
-                    (Some(a), Some(b)) if a == b => format!("exactly {a}"),
-                    (Some(a), Some(b)) => format!("{a} to {b}"),
-                    (Some(a), None) => format!("at least {a}"),
-                    (None, Some(b)) => format!("at most {b}"),
-                    (None, None) => "any number of".into(),
-                };
+                let bound = bound(*min, *max);
                 let place = on
                     .as_deref()
                     .map_or("in the fleet".into(), |s| format!("on {s}"));

@@ -1006,15 +1006,15 @@ impl RawFleet {
                     .first_extension
                     .as_ref()
                     .map_or((i as u64 + 2) * 1000 + 1, |f| u64::from(*f.get_ref()));
+                // Errors about the range point at `first-extension`, or at
+                // the phones when the range is the default.
+                let range_span = (s.first_extension.as_ref()).map_or(counts.span(), |f| f.span());
+                let range_field = format!("server[{i}].first-extension");
                 let total: u64 = c.by_kind().into_iter().map(|(_, n)| u64::from(n)).sum();
                 if first + total > u64::from(u32::MAX) + 1 {
-                    let span = s
-                        .first_extension
-                        .as_ref()
-                        .map_or(counts.span(), |f| f.span());
                     return Err(err(
-                        span,
-                        &format!("server[{i}].first-extension"),
+                        range_span,
+                        &range_field,
                         format!(
                             "server {name:?}: its {total} extensions from {first} would run past {}",
                             u32::MAX
@@ -1026,13 +1026,9 @@ impl RawFleet {
                 for (kind, n) in c.by_kind() {
                     for _ in 0..n {
                         if let Some(other) = extensions.insert(next, name.clone()) {
-                            let span = s
-                                .first_extension
-                                .as_ref()
-                                .map_or(counts.span(), |f| f.span());
                             return Err(err(
-                                span,
-                                &format!("server[{i}].first-extension"),
+                                range_span,
+                                &range_field,
                                 format!(
                                     "server {name:?}: extension {next} is already used by a phone of {other:?}"
                                 ),

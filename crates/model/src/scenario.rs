@@ -1118,13 +1118,7 @@ fn default_name(e: &Expectation) -> String {
             min,
             max,
         } => {
-            let bound = match (min, max) {
-                (Some(a), Some(b)) if a == b => format!("exactly {a}"),
-                (Some(a), Some(b)) => format!("{a} to {b}"),
-                (Some(a), None) => format!("at least {a}"),
-                (None, Some(b)) => format!("at most {b}"),
-                (None, None) => "any number of".into(),
-            };
+            let bound = crate::assertion::bound(*min, *max);
             format!("{bound} × {matching} {window}")
         }
         Expectation::State { probe, window } if window.is_moment() => format!("{probe} {window}"),

@@ -103,13 +103,7 @@ pub fn count(
     let mut detail = format!("{n} {w}");
     if !ok {
         // The bound, which a named expectation's title does not show.
-        let bound = match (min, max) {
-            (Some(a), Some(b)) if a == b => format!("exactly {a}"),
-            (Some(a), Some(b)) => format!("{a} to {b}"),
-            (Some(a), None) => format!("at least {a}"),
-            (None, Some(b)) => format!("at most {b}"),
-            (None, None) => "any number".into(),
-        };
+        let bound = fleetsim_model::assertion::bound(min, max);
         detail = format!("{detail}, expected {bound}");
     }
     if let (Some(first), Some(last)) = (seen.first(), seen.last()) {
