@@ -273,6 +273,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 }
             });
         }
+        let mut signals = StopSignals::listen();
         outln!(
             "fleet {} is up ({} phones, speed {}×)\n",
             fleet.name,
@@ -379,7 +380,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         tokio::select! {
             biased;
-            how = stop_signal() => outln!("\nstopping ({how})"),
+            how = signals.recv() => outln!("\nstopping ({how})"),
             () = handle.stop_requested() => outln!("\nstopping (ctl stop)"),
             r = control => return match r {
                 Ok(Err(e)) => { eprintln!("error: {e}"); Ok(ExitCode::from(BAD_INPUT)) }
@@ -402,19 +403,41 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
 /// Ctrl-C or, where there are signals, SIGTERM (what `kill`, `timeout`,
 /// systemd and Kubernetes send): either ends a drill as `ctl stop` does.
-async fn stop_signal() -> &'static str {
+/// Listened for from [`StopSignals::listen`] on, which comes before the
+/// banner: a signal sent as soon as the fleet is announced must find its
+/// handler in place, not the default action that kills the process.
+pub(crate) struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    /// Installs the handlers now.
+    pub(crate) fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            StopSignals { unix }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// The first stop signal since [`StopSignals::listen`], by name.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
             return tokio::select! {
-                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = int.recv() => "Ctrl-C",
                 _ = term.recv() => "SIGTERM",
             };
         }
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
-    let _ = tokio::signal::ctrl_c().await;
-    "Ctrl-C"
 }
 
 /// Writes the files `up` was asked for, once the drill ends.

@@ -170,6 +170,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let port = net.port(&args.server).unwrap_or(listen.port());
+        let mut signals = crate::live::StopSignals::listen();
         outln!(
             "node {} of fleet {} listens on {}{}",
             args.server,
@@ -177,7 +178,6 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             SocketAddr::new(listen.ip(), port),
             control_addr.map_or(String::new(), |a| format!(" (member control on {a})"))
         );
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let (orphaned_tx, mut orphaned) = tokio::sync::oneshot::channel::<()>();
         if args.until_stdin_closes {
             std::thread::spawn(move || {
@@ -191,8 +191,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         loop {
             tokio::select! {
                 biased;
-                _ = tokio::signal::ctrl_c() => { by_signal = true; break }
-                _ = term.recv() => { by_signal = true; break }
+                _ = signals.recv() => { by_signal = true; break }
                 () = stop.notified() => break,
                 _ = &mut orphaned, if args.until_stdin_closes => break,
                 e = events.recv() => match e {
