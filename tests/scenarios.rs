@@ -496,3 +496,34 @@ fn latency_above_the_deadline_on_one_phone_strands_only_that_phone() {
     });
     assert!(!back.is_empty(), "2011 never came back");
 }
+
+#[test]
+fn phones_whose_server_is_down_from_the_start_are_out_for_the_whole_run() {
+    let s = parse(
+        r#"
+name = "primary-down-from-the-start"
+fleet = "fleets/reference.toml"
+duration = "30m"
+
+[[fault]]
+at = "0s"
+crash = "primary"
+"#,
+    );
+    let o = run_sim(&s);
+    let homed = s
+        .fleet
+        .phones
+        .iter()
+        .filter(|p| p.home == "primary")
+        .count() as u32;
+    let registered = events(
+        &o,
+        |e| matches!(&e.event, Event::PhoneRegistered { phone, .. } if phone.starts_with("20")),
+    );
+    assert!(registered.is_empty(), "{registered:?}");
+    // Never registered is the worst outage there is, not none.
+    assert_eq!(o.metrics.phones_unregistered_at_end, homed);
+    assert_eq!(o.metrics.phones_with_outage, homed);
+    assert_eq!(o.metrics.max_phone_outage_ms, 30 * 60_000);
+}

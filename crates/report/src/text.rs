@@ -409,12 +409,20 @@ impl<'a> Seen<'a> {
         }
     }
 
-    /// The latest fault that took `peer` out of `observer`'s sight.
-    fn fault_between(&self, observer: &str, peer: &str) -> Option<(u64, &'a FaultKind)> {
-        self.faults
-            .iter()
-            .rev()
-            .find(|(_, f)| f.hides(observer, peer))
+    /// The fault that took `peer` out of `observer`'s sight, last heard at
+    /// `heard`: the first that could hide it after then (a crash, not the
+    /// partition that came on top of it), or else the latest before (a
+    /// stall, whose held bytes were still heard a moment after it began).
+    fn fault_between(
+        &self,
+        observer: &str,
+        peer: &str,
+        heard: u64,
+    ) -> Option<(u64, &'a FaultKind)> {
+        let hides = |(_, f): &&(u64, &FaultKind)| f.hides(observer, peer);
+        let after = self.faults.iter().filter(|(t, _)| *t >= heard).find(hides);
+        after
+            .or_else(|| self.faults.iter().rev().find(hides))
             .copied()
     }
 }
@@ -438,7 +446,6 @@ fn fault_noun(f: &FaultKind) -> &'static str {
 fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> String {
     let heard = e.t_ms.saturating_sub(silent_ms);
     if let Some(&start) = seen.started.get(e.server.as_str())
-        && start > 0
         && heard.abs_diff(start) <= 1
     {
         return format!(
@@ -447,7 +454,7 @@ fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> S
         );
     }
     let base = format!("has not heard {peer} for {}", human_ms(silent_ms));
-    let Some((at, f)) = seen.fault_between(&e.server, peer) else {
+    let Some((at, f)) = seen.fault_between(&e.server, peer, heard) else {
         return base;
     };
     let noun = fault_noun(f);

@@ -25,7 +25,8 @@ pub struct Metrics {
     pub phones_failed_back: u32,
     /// Phones that had an outage.
     pub phones_with_outage: u32,
-    /// Phones unregistered at the end of the run (after having registered).
+    /// Phones unregistered at the end of the run, whether they lost their
+    /// registration or never had one.
     pub phones_unregistered_at_end: u32,
     /// Longest total outage of one phone.
     pub max_phone_outage_ms: u64,
@@ -257,6 +258,8 @@ impl Metrics {
                     if let Some(since) = out_since.remove(phone) {
                         close(&mut total, phone, since, e.t_ms);
                     }
+                    // Registered once: from here on its outages are counted.
+                    total.entry(phone.clone()).or_default();
                     if *guest {
                         moved.insert(phone.clone());
                     }
@@ -267,6 +270,13 @@ impl Metrics {
             }
         }
         m.phones_failed_back = failed_back.len() as u32;
+        // A phone that never registered (its server down from the start)
+        // was out for the whole run: the worst outage there is, not none.
+        for p in &fleet.phones {
+            if !on.contains_key(&p.extension) && !total.contains_key(&p.extension) {
+                out_since.entry(p.extension.clone()).or_insert(0);
+            }
+        }
         m.phones_unregistered_at_end = out_since.len() as u32;
         for (p, since) in out_since {
             *total.entry(p).or_default() += end - since;
