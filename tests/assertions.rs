@@ -177,6 +177,35 @@ fn no_failover_fails_when_its_fault_had_no_visible_effect() {
 }
 
 #[test]
+fn no_failover_fails_when_the_run_ends_before_a_failover_could_show() {
+    let r = only(
+        ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("30m")
+            .crash("28m", "primary"),
+        Expect::no_failover("primary"),
+    );
+    assert!(!r.passed, "2 minutes cannot show a failover: {}", r.detail);
+    assert!(
+        r.detail.contains("the run ends 2m after")
+            && r.detail
+                .contains("before the 3m of silence a failover waits for"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
+fn a_fault_at_the_very_end_of_the_run_is_refused() {
+    let e = parse_error(
+        "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n[[fault]]\nat = \"30m\"\ncrash = \"primary\"\n",
+    );
+    assert!(
+        e.contains("fault[0].at") && e.contains("is at the end of the run (30m)"),
+        "{e}"
+    );
+}
+
+#[test]
 fn no_failover_names_the_effect_of_its_fault() {
     let r = only(
         ScenarioBuilder::on_builtin_fleet("reference")

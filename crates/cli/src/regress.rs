@@ -193,6 +193,10 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             if done == total {
                 eprintln!();
             }
+        } else if total >= 1000 && done * 10 / total > (done - 1) * 10 / total {
+            // Piped or logged, a long sweep still shows it is moving: a
+            // line at each tenth.
+            eprintln!("  {done}/{total} runs");
         }
     };
     let shard = args.shard.unwrap_or(Shard::ALL);

@@ -700,11 +700,14 @@ pub(crate) fn resolve(
         let fr = f.get_ref();
         let field = format!("fault[{i}]");
         let at = *fr.at.get_ref();
-        if at > duration {
+        if at >= duration {
+            let when = if at > duration { "after" } else { "at" };
             return Err(src.error(
                 fr.at.span(),
                 Some(&format!("{field}.at")),
-                format!("fault at {at} is after the end of the run ({duration})"),
+                format!(
+                    "fault at {at} is {when} the end of the run ({duration}): nothing after it would show what it did"
+                ),
                 Some("make the fault earlier or the duration longer".into()),
             ));
         }

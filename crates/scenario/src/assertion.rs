@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use fleetsim_model::assertion::{EventMatch, StateProbe, Window};
 use fleetsim_model::fault::glob;
 use fleetsim_model::schema::as_table;
-use fleetsim_model::{Event, EventKind, EventRecord, format_millis};
+use fleetsim_model::{Dur, Event, EventKind, EventRecord, format_millis};
 
 /// Whether `e` is one of the events `m` names.
 pub fn matches(m: &EventMatch, e: &EventRecord) -> bool {
@@ -455,8 +455,10 @@ fn disturbs(e: &Event) -> bool {
 }
 
 /// The positive witness of a `no-failover`: the first event after the first
-/// fault that shows the fault took effect, or why there is none.
-pub fn fault_witness(events: &[EventRecord]) -> Result<String, String> {
+/// fault that shows the fault took effect, or why there is none. A run
+/// that ends less than `needs` (the silence a failover waits for) after
+/// that fault could not have shown a failover, so it proves nothing either.
+pub fn fault_witness(events: &[EventRecord], needs: Dur) -> Result<String, String> {
     let Some(first) = events.iter().position(|e| match &e.event {
         Event::FaultApplied { spec, .. } => !spec.is_operator_action(),
         _ => false,
@@ -464,6 +466,13 @@ pub fn fault_witness(events: &[EventRecord]) -> Result<String, String> {
         return Err("no fault was applied, so \"no failover\" proves nothing: add the fault whose effect must not cause a failover".into());
     };
     let fault = describe(&events[first]);
+    let left = events.last().map_or(0, |e| e.t_ms) - events[first].t_ms;
+    if left < needs.as_millis() {
+        return Err(format!(
+            "the run ends {} after {fault}, before the {needs} of silence a failover waits for, so \"no failover\" proves nothing: make the fault earlier or the run longer",
+            format_millis(left)
+        ));
+    }
     match events[first..].iter().find(|e| disturbs(&e.event)) {
         Some(e) => Ok(format!("the fault took effect: {}", describe(e))),
         None => Err(format!(

@@ -160,7 +160,8 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
             if moved.is_empty() && failovers.is_empty() {
                 let quiet =
                     format!("no phone of {of} moved ({refused} guest registrations refused)");
-                match crate::assertion::fault_witness(events) {
+                match crate::assertion::fault_witness(events, scenario.fleet.timers.failover_after)
+                {
                     Ok(w) => (true, format!("{quiet}; {w}")),
                     Err(why) => (false, format!("{quiet}, but {why}")),
                 }

@@ -17,8 +17,12 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
             s.faults.len()
         ));
     };
-    if at > s.duration {
-        return Err(format!("{at} is after the end of the run ({})", s.duration));
+    if at >= s.duration {
+        let when = if at > s.duration { "after" } else { "at" };
+        return Err(format!(
+            "{at} is {when} the end of the run ({}): nothing after the fault would show what it did",
+            s.duration
+        ));
     }
     let from = i128::from(fault.at.as_millis());
     let delta = i128::from(at.as_millis()) - from;
