@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::parse_error;
+use common::{load, parse_error};
 use fleetsim_model::{Dur, Expectation};
 use fleetsim_scenario::{Expect, ExpectationResult, RunOutcome, ScenarioBuilder, shift_fault};
 
@@ -148,6 +148,23 @@ fn times_relative_to_a_fault_move_with_it_in_a_fault_time_sweep() {
     assert_eq!(window.from.at, Dur::ZERO, "a fixed time stays");
     let o = fleetsim_scenario::run(&moved, &Default::default()).unwrap();
     o.assert_passed();
+}
+
+#[test]
+fn a_moved_fault_renames_the_expectations_named_after_its_time_and_keeps_given_names() {
+    let s = load("primary-crash-and-return.toml");
+    let moved = shift_fault(&s, 0, Dur::mins(6)).unwrap();
+    let names: Vec<&str> = moved.expectations.iter().map(|e| e.name.as_str()).collect();
+    assert!(
+        names.contains(&"secondary takes over primary's phones within 5m of 6m"),
+        "{names:?}"
+    );
+    let given: Vec<&str> = s.expectations.iter().map(|e| e.name.as_str()).collect();
+    assert!(
+        names.contains(&"phone 2016 stays a guest on the secondary until failback")
+            && given.contains(&"phone 2016 stays a guest on the secondary until failback"),
+        "{names:?}"
+    );
 }
 
 #[test]

@@ -1064,7 +1064,9 @@ fn at_in_run(
     Ok(*at.get_ref())
 }
 
-fn default_name(e: &Expectation) -> String {
+/// The name an expectation is given when its file or builder gives none
+/// (which names its times, so a moved fault renames it).
+pub fn default_name(e: &Expectation) -> String {
     match e {
         Expectation::Service {
             service,

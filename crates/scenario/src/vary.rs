@@ -57,6 +57,8 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
         Dur::millis(moved as u64)
     };
     for e in &mut s.expectations {
+        // A derived name says the times it checks: renamed when they move.
+        let derived = e.name == fleetsim_model::scenario::default_name(&e.expect);
         match &mut e.expect {
             Expectation::Takeover { after, .. } | Expectation::Failback { after, .. }
                 if i128::from(after.as_millis()) == from =>
@@ -79,6 +81,9 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
                 }
             }
             _ => {}
+        }
+        if derived {
+            e.name = fleetsim_model::scenario::default_name(&e.expect);
         }
     }
     Ok(s)
