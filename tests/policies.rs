@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{first_event_ms, fleetsim_out, load, run_sim, run_under};
+use common::{first_event_ms, fleetsim_out, load, run_sim, run_under, temp_dir};
 use fleetsim_model::Event;
 use fleetsim_scenario::TakeoverPolicy;
 use fleetsim_scenario::rules::{GuestObs, NoGuard, Quorum, Refusal};
@@ -103,6 +103,10 @@ fn fleetsim_policies_lists_each_built_in_policy_on_one_line() {
     for p in fleetsim_scenario::rules::builtin() {
         let line = text.lines().find(|l| l.starts_with(p.name()));
         assert!(line.is_some_and(|l| l.contains(p.summary())), "{text}");
+        assert!(
+            line.is_some_and(|l| l.matches("(default)").count() <= 1),
+            "{text}"
+        );
     }
 }
 
@@ -112,6 +116,57 @@ fn an_unknown_policy_is_a_usage_error_that_lists_the_policies() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("server-edition, no-guard, quorum"), "{err}");
+    let out = fleetsim_out(&["run", "--policy", "no-gaurd"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean no-guard?"), "{err}");
+}
+
+#[test]
+fn a_sweep_takes_policies_with_spaces_after_the_commas_but_not_one_twice() {
+    let spaced = fleetsim_out(&[
+        "sweep",
+        "primary-crash",
+        "--seeds",
+        "1",
+        "--policy",
+        "server-edition, quorum",
+    ]);
+    assert_eq!(spaced.status.code(), Some(0), "{spaced:?}");
+    let twice = fleetsim_out(&[
+        "sweep",
+        "primary-crash",
+        "--seeds",
+        "1",
+        "--policy",
+        "quorum,quorum",
+    ]);
+    assert_eq!(twice.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&twice.stderr);
+    assert!(err.contains("names quorum twice"), "{err}");
+}
+
+#[test]
+fn the_html_report_and_junit_name_the_policy_too() {
+    let dir = temp_dir("policy-reports");
+    let (html, xml) = (dir.join("r.html"), dir.join("r.xml"));
+    let out = fleetsim_out(&[
+        "run",
+        "primary-crash",
+        "--policy",
+        "quorum",
+        "--report",
+        html.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("· policy quorum ·"), "the header names it");
+    let junit = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        junit.contains(r#"<property name="policy" value="quorum"/>"#),
+        "{junit}"
+    );
 }
 
 #[test]

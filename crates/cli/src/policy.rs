@@ -11,15 +11,19 @@ use fleetsim_scenario::{SweepReport, TakeoverPolicy};
 /// A takeover policy given by name.
 pub(crate) type Policy = Arc<dyn TakeoverPolicy>;
 
-/// Parses `--policy NAME`: a built-in policy, or an error listing them.
+/// Parses `--policy NAME` (spaces around it ignored, as after a comma in
+/// `--policy a, b`): a built-in policy, or an error listing them.
 pub(crate) fn parse(name: &str) -> Result<Policy, String> {
+    let name = name.trim();
     rules::by_name(name).ok_or_else(|| {
         let names: Vec<String> = rules::builtin()
             .iter()
             .map(|p| p.name().to_string())
             .collect();
+        let near = fleetsim_model::suggest::nearest(name, names.iter().map(String::as_str))
+            .map_or(String::new(), |n| format!(" (did you mean {n}?)"));
         format!(
-            "unknown policy {name:?}; the built-in policies are {} (see `fleetsim policies`)",
+            "unknown policy {name:?}{near}; the built-in policies are {} (see `fleetsim policies`)",
             names.join(", ")
         )
     })

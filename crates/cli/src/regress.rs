@@ -126,6 +126,18 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    if let Some(twice) = args
+        .policy
+        .iter()
+        .enumerate()
+        .find(|(i, p)| args.policy[..*i].iter().any(|q| q.name() == p.name()))
+    {
+        eprintln!(
+            "error: --policy names {} twice; each policy's column would be the same",
+            twice.1.name()
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     if let (Some(count), Some(first)) = (args.seeds, args.first_seed)
         && first.checked_add(count.saturating_sub(1)).is_none()
     {

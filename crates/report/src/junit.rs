@@ -51,6 +51,7 @@ pub fn render(o: &RunOutcome) -> String {
     };
     let props = [
         ("seed", o.seed.to_string()),
+        ("policy", o.policy.clone()),
         ("mode", mode.to_string()),
         ("emulated_ms", o.duration_ms.to_string()),
         (

@@ -181,7 +181,7 @@ impl TakeoverPolicy for ServerEdition {
     }
 
     fn summary(&self) -> &str {
-        "the documented behaviour (default): fail over after 3 minutes of silence, back after 10 minutes of renewed visibility"
+        "the documented behaviour: fail over after 3 minutes of silence, back after 10 minutes of renewed visibility"
     }
 }
 
