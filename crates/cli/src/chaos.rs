@@ -288,7 +288,11 @@ fn replay(file: &Path, opts: &fleetsim_scenario::RunOptions) -> anyhow::Result<E
         if violations.is_empty() {
             "every invariant held".to_string()
         } else {
-            format!("{} invariants broken", violations.len())
+            fleetsim_model::words::counted(
+                violations.len(),
+                "invariant broken",
+                "invariants broken",
+            )
         }
     );
     Ok(if violations.is_empty() {

@@ -161,7 +161,10 @@ fn difference(a: &SweepId, b: &SweepId) -> Option<String> {
         .into_iter()
         .zip(fields(b))
         .find(|((_, x), (_, y))| x != y)
-        .map(|((key, ours), (_, theirs))| format!("its {key} is {theirs}, not {ours}"))
+        .map(|((key, ours), (_, theirs))| {
+            let verb = if key == "policies" { "are" } else { "is" };
+            format!("its {key} {verb} {theirs}, not {ours}")
+        })
 }
 
 /// `fleetsim sweep-merge`: the summary of the whole sweep from its parts.

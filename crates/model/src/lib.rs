@@ -23,6 +23,7 @@
 //! - [`read`]: reading files with a size cap and located UTF-8 errors.
 //! - [`embedded`]: the scenarios and fleets built into the binary.
 //! - [`suggest`]: "did you mean …?", the known name nearest a misspelt one.
+//! - [`words`]: counts in words ("1 event", "2 events").
 
 pub mod assertion;
 pub mod call;
@@ -40,6 +41,7 @@ pub mod scenario;
 pub mod schema;
 pub mod settings;
 pub mod suggest;
+pub mod words;
 
 pub use call::ScriptedCall;
 pub use duration::{Dur, format_millis, human_ms, human_ms_beside, parse_duration};

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use fleetsim_model::assertion::{EventMatch, StateProbe, Window};
 use fleetsim_model::fault::glob;
 use fleetsim_model::schema::as_table;
+use fleetsim_model::words::counted;
 use fleetsim_model::{Dur, Event, EventKind, EventRecord, format_millis};
 
 /// Whether `e` is one of the events `m` names.
@@ -63,7 +64,10 @@ pub fn never(m: &EventMatch, w: &Window, events: &[EventRecord]) -> (bool, Strin
                 .count();
             (
                 true,
-                format!("none; {kind} {name} event(s) in the whole run"),
+                format!(
+                    "none; {} in the whole run",
+                    counted(kind, &format!("{name} event"), &format!("{name} events"))
+                ),
             )
         }
         Some(e) => {
@@ -125,8 +129,8 @@ fn seen_instead(m: &EventMatch, w: &Window, events: &[EventRecord]) -> String {
     let outside: Vec<&EventRecord> = events.iter().filter(|e| matches(m, e)).collect();
     if let Some(first) = outside.first() {
         return format!(
-            "seen instead outside the window: {} such event(s), the first {}",
-            outside.len(),
+            "seen instead outside the window: {}, the first {}",
+            counted(outside.len(), "such event", "such events"),
             describe(first)
         );
     }
@@ -141,8 +145,13 @@ fn seen_instead(m: &EventMatch, w: &Window, events: &[EventRecord]) -> String {
         .find(|e| m.server.as_ref().is_some_and(|p| glob(p, &e.server)));
     match on_server.or(kind.first()) {
         Some(first) => format!(
-            "seen instead: {} {name} event(s) {w} that differ in server or fields, e.g. {}",
-            kind.len(),
+            "seen instead: {} {w} that differ{} in server or fields, e.g. {}",
+            counted(
+                kind.len(),
+                &format!("{name} event"),
+                &format!("{name} events")
+            ),
+            if kind.len() == 1 { "s" } else { "" },
             describe(first)
         ),
         None => format!("no {name} event at all {w}"),
@@ -192,7 +201,8 @@ pub fn state(probe: &StateProbe, w: &Window, events: &[EventRecord]) -> (bool, S
         format!("at {}: {}", w.from, t.describe())
     } else {
         format!(
-            "held {w} ({changes} change(s) inside, now {})",
+            "held {w} ({} inside, now {})",
+            counted(changes, "change", "changes"),
             t.describe()
         )
     };

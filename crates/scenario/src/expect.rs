@@ -117,8 +117,8 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
             let last = arrived.values().max().copied().unwrap_or(after) - after;
             let first = arrived.values().min().copied().unwrap_or(after) - after;
             let span = format!(
-                "all {} IP phones of {of} on {by} between {} and {} after {}",
-                eligible.len(),
+                "all {} of {of} on {by} between {} and {} after {}",
+                fleetsim_model::words::counted(eligible.len(), "IP phone", "IP phones"),
                 human_ms(first),
                 human_ms(last),
                 human_ms(after)
@@ -231,7 +231,11 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
                 "no split-brain finding".to_string()
             } else {
                 let d: Vec<String> = found.iter().map(|f| f.describe()).collect();
-                format!("{} finding(s): {}", found.len(), d.join("; "))
+                format!(
+                    "{}: {}",
+                    fleetsim_model::words::counted(found.len(), "finding", "findings"),
+                    d.join("; ")
+                )
             };
             (found.is_empty() != *present, detail)
         }
