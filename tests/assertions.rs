@@ -267,7 +267,7 @@ fn an_unknown_field_is_a_file_error_that_lists_the_event_fields() {
     ));
     assert!(
         e.contains("expect[0].count.where.guests")
-            && e.contains("fields of phone-registered: guest, home, phone"),
+            && e.contains("did you mean \"guest\"? fields of phone-registered: guest, home, phone"),
         "{e}"
     );
 }
@@ -280,6 +280,13 @@ fn a_field_of_the_wrong_type_is_a_file_error() {
     assert!(
         e.contains("guest of phone-registered is true or false, not a string"),
         "{e}"
+    );
+    let e = parse_error(&format!(
+        "{HEAD}count = {{ event = \"peer-lost\", where = {{ silent-for-ms = \"1\" }}, min = 1 }}"
+    ));
+    assert!(
+        e.contains("write a whole number, e.g. silent-for-ms = 16"),
+        "the hint names the field written: {e}"
     );
 }
 

@@ -581,10 +581,12 @@ impl Ctx<'_> {
         let event: &str = kind.into();
         let listed: Vec<String> = all.iter().map(|(n, _)| n.replace('_', "-")).collect();
         let Some((_, ty)) = all.iter().find(|(n, _)| *n == name) else {
+            let near = crate::suggest::nearest(key, listed.iter().map(String::as_str))
+                .map_or(String::new(), |n| format!("did you mean {n:?}? "));
             let hint = if listed.is_empty() {
                 format!("{event} events have no fields")
             } else {
-                format!("fields of {event}: {}", listed.join(", "))
+                format!("{near}fields of {event}: {}", listed.join(", "))
             };
             let msg = format!("{event} events have no field {key:?}");
             return Err(self.err(span, &format!("where.{key}"), msg, hint));
@@ -598,7 +600,7 @@ impl Ctx<'_> {
                     crate::schema::written(v)
                 )
             };
-            return Err(self.err(span, &format!("where.{key}"), msg, write_as(*ty)));
+            return Err(self.err(span, &format!("where.{key}"), msg, write_as(*ty, key)));
         }
         // `accepts` admitted only strings, whole numbers and flags.
         let value = match v {
@@ -620,10 +622,11 @@ fn some_of(names: &[&str]) -> String {
     s
 }
 
-fn write_as(ty: FieldType) -> String {
+/// How a value of `ty` is written, shown on the field `key` at fault.
+fn write_as(ty: FieldType, key: &str) -> String {
     match ty {
-        FieldType::Text => "write a string, e.g. phone = \"20*\"".into(),
-        FieldType::Number => "write a whole number, e.g. guests = 16".into(),
+        FieldType::Text => format!("write a string, e.g. {key} = \"20*\""),
+        FieldType::Number => format!("write a whole number, e.g. {key} = 16"),
         FieldType::Flag => "write true or false".into(),
         FieldType::Table => {
             "this field cannot be matched; match on `fault` (its words) instead".into()
