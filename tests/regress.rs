@@ -49,6 +49,17 @@ fn a_failing_sweep_exits_one_and_prints_commands_that_reproduce_each_failure() {
         .filter(|r| r["passed"] == false)
         .map(|r| r["variation"]["seed"].as_u64().unwrap())
         .collect();
+    // JSON gives each failure its command too, the same as the text's.
+    for r in report["results"].as_array().unwrap() {
+        let cmd = r["reproduce"].as_str();
+        match r["passed"].as_bool() {
+            Some(false) => assert!(
+                cmd.is_some_and(|c| c.ends_with(&format!("--seed {}", r["variation"]["seed"]))),
+                "{r}"
+            ),
+            _ => assert!(cmd.is_none(), "a passing run has nothing to reproduce: {r}"),
+        }
+    }
     assert!(
         !failing.is_empty(),
         "the tight bound should fail for some seed"

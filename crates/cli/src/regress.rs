@@ -301,7 +301,11 @@ pub(crate) fn summarize(
         reports.iter_mut().for_each(fail_unchecked);
     }
     if format == Format::Json {
-        match reports.as_slice() {
+        let mut json: Vec<serde_json::Value> = Vec::new();
+        for r in &reports {
+            json.push(with_reproduce(r, &id.rerun)?);
+        }
+        match json.as_slice() {
             [one] => outln!("{}", serde_json::to_string_pretty(one)?),
             all => outln!("{}", serde_json::to_string_pretty(all)?),
         }
@@ -409,6 +413,23 @@ pub(crate) struct Again {
     strict: bool,
     /// The test hook, repeated so that a rerun panics as the sweep did.
     inject_panic: Option<String>,
+}
+
+/// A sweep report as JSON, each run that failed or erred carrying the
+/// command that reruns it (`reproduce`), as the text lists them.
+fn with_reproduce(r: &SweepReport, again: &Again) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(r)?;
+    if let Some(rows) = v.get_mut("results").and_then(|x| x.as_array_mut()) {
+        for (row, result) in rows.iter_mut().zip(&r.results) {
+            if !result.passed
+                && let Some(obj) = row.as_object_mut()
+            {
+                let cmd = reproduce(again, &result.variation, &r.policy);
+                obj.insert("reproduce".into(), cmd.into());
+            }
+        }
+    }
+    Ok(v)
 }
 
 /// The command that reruns one variation.

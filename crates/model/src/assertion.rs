@@ -471,7 +471,7 @@ impl Ctx<'_> {
         if r.min.is_some() || r.max.is_some() {
             return Err(self.err(
                 span,
-                "min",
+                if r.min.is_some() { "min" } else { "max" },
                 "min and max bound a count".into(),
                 "write count = { event = ..., min = 1 } to bound how many".into(),
             ));
