@@ -218,3 +218,19 @@ fn a_sweep_under_two_policies_prints_them_side_by_side_with_runnable_repro_lines
         "the printed command reruns the failure"
     );
 }
+
+#[test]
+fn determinism_checks_a_run_under_another_policy_and_says_which() {
+    let out = fleetsim_out(&["determinism", "split-network", "--policy", "quorum"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("policy quorum"), "{text}");
+}
+
+#[test]
+fn a_failed_run_under_another_policy_names_it_when_asserted() {
+    let o = run_under(&load("primary-reboot-2m.toml"), NoGuard);
+    let panic = std::panic::catch_unwind(|| o.assert_passed()).unwrap_err();
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("policy no-guard"), "{message}");
+}

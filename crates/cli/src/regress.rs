@@ -508,6 +508,9 @@ pub(crate) struct DeterminismArgs {
     /// How many runs to compare (at least 2).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..))]
     runs: u16,
+    /// Takeover policy the servers decide by (see `fleetsim policies`).
+    #[arg(long, value_name = "NAME", value_parser = crate::policy::parse)]
+    policy: Option<crate::policy::Policy>,
 }
 
 /// `fleetsim determinism`: 0 when every run's event log is identical, 1
@@ -524,10 +527,13 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         seed: args.seed,
         ..RunOptions::default()
     };
+    if let Some(policy) = args.policy {
+        opts.policy = policy;
+    }
     match fleetsim_scenario::check_determinism(&scenario, &opts, usize::from(args.runs))? {
         Ok(o) if o.error.is_some() => {
             let err = o
@@ -540,10 +546,15 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(o) => {
             outln!(
-                "deterministic: {} runs of {} (seed {}) gave the same {} events",
+                "deterministic: {} runs of {} (seed {}{}) gave the same {} events",
                 usize::from(args.runs),
                 o.scenario,
                 o.seed,
+                if o.policy == fleetsim_scenario::rules::DEFAULT_POLICY {
+                    String::new()
+                } else {
+                    format!(", policy {}", o.policy)
+                },
                 o.events.len()
             );
             Ok(ExitCode::SUCCESS)

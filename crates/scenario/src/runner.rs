@@ -187,9 +187,15 @@ impl RunOutcome {
             .collect();
         assert!(
             failed.is_empty(),
-            "{} (seed {}) failed:\n{}",
+            "{} (seed {}{}) failed:\n{}",
             self.scenario,
             self.seed,
+            // Named unless the default, so a loop over policies says whose.
+            if self.policy == crate::rules::DEFAULT_POLICY {
+                String::new()
+            } else {
+                format!(", policy {}", self.policy)
+            },
             failed.join("\n")
         );
     }
