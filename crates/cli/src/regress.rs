@@ -550,11 +550,7 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
                 usize::from(args.runs),
                 o.scenario,
                 o.seed,
-                if o.policy == fleetsim_scenario::rules::DEFAULT_POLICY {
-                    String::new()
-                } else {
-                    format!(", policy {}", o.policy)
-                },
+                o.policy_words(", "),
                 o.events.len()
             );
             Ok(ExitCode::SUCCESS)

@@ -351,12 +351,7 @@ pub fn render(o: &RunOutcome) -> String {
         r#"<header><h1>{title} {verdict}</h1><p class="desc">{}</p><p class="meta">seed {}{} · {mode} mode · {} emulated in {:.2} s wall · fleet {} ({} servers, {} phones)</p></header>"#,
         escape(&o.spec.description),
         o.seed,
-        // As in the text report: the documented policy goes unsaid.
-        if o.policy == fleetsim_scenario::rules::DEFAULT_POLICY {
-            String::new()
-        } else {
-            format!(" · policy {}", escape(&o.policy))
-        },
+        escape(&o.policy_words(" · ")),
         human_ms(o.duration_ms),
         o.wall_ms / 1000.0,
         escape(&o.spec.fleet.name),

@@ -742,11 +742,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     } else {
         0.0
     };
-    // The documented policy goes unsaid; any other is named.
-    let policy = match o.policy.as_str() {
-        fleetsim_scenario::rules::DEFAULT_POLICY => String::new(),
-        other => format!(" · policy {other}"),
-    };
+    let policy = o.policy_words(" · ");
     let _ = writeln!(
         out,
         "{} · seed {}{policy} · {mode} · {} emulated in {:.2} s wall ({:.0}× real time)",

@@ -170,6 +170,16 @@ impl RunOutcome {
         self.error.is_none() && self.expectations.iter().all(|e| e.passed)
     }
 
+    /// `sep` and "policy NAME" for a policy other than the documented
+    /// default, which every view leaves unsaid; empty for the default.
+    pub fn policy_words(&self, sep: &str) -> String {
+        if self.policy == crate::rules::DEFAULT_POLICY {
+            String::new()
+        } else {
+            format!("{sep}policy {}", self.policy)
+        }
+    }
+
     /// Panics, listing the emulator's error and every failed expectation
     /// with its detail, unless the run passed.
     #[track_caller]
@@ -190,12 +200,8 @@ impl RunOutcome {
             "{} (seed {}{}) failed:\n{}",
             self.scenario,
             self.seed,
-            // Named unless the default, so a loop over policies says whose.
-            if self.policy == crate::rules::DEFAULT_POLICY {
-                String::new()
-            } else {
-                format!(", policy {}", self.policy)
-            },
+            // So a loop over policies says whose run failed.
+            self.policy_words(", "),
             failed.join("\n")
         );
     }
