@@ -212,6 +212,30 @@ fn no_failover_fails_when_the_run_ends_before_a_failover_could_show() {
 }
 
 #[test]
+fn no_failover_waits_as_long_as_the_policy_takes_to_take_over() {
+    // Quorum takes over only after a fencing margin (3m + 2 x 30s): a run
+    // that ends 3m30s after the crash cannot show its failover.
+    let r = only(
+        ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("30m")
+            .crash("26m30s", "primary")
+            .policy(fleetsim_scenario::rules::Quorum),
+        Expect::no_failover("primary"),
+    );
+    assert!(
+        !r.passed,
+        "3m30s cannot show a quorum failover: {}",
+        r.detail
+    );
+    assert!(
+        r.detail
+            .contains("before the 4m of silence a failover waits for"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
 fn a_fault_at_the_very_end_of_the_run_is_refused() {
     let e = parse_error(
         "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n[[fault]]\nat = \"30m\"\ncrash = \"primary\"\n",

@@ -55,6 +55,14 @@ pub trait TakeoverPolicy: Send + Sync + Debug {
         t.failover_after
     }
 
+    /// Silence after which a backup may take over: the earliest a failover
+    /// can show, so how long after its fault a `no-failover` run must go on
+    /// to prove anything. By default the failover time; override it when
+    /// your policy takes over later than it declares a peer lost.
+    fn takeover_after(&self, t: &Timers) -> Duration {
+        self.failover_after(t)
+    }
+
     /// Renewed visibility after which a lost peer is failed back to.
     fn failback_after(&self, t: &Timers) -> Duration {
         t.failback_after
@@ -241,6 +249,10 @@ impl TakeoverPolicy for Quorum {
 
     fn summary(&self) -> &str {
         "majority rule: a cut-off minority stands its voicemail, portal and hunt groups down, and a backup takes over only with a majority and after a fencing margin: no split-brain, slower takeover"
+    }
+
+    fn takeover_after(&self, t: &Timers) -> Duration {
+        self.fenced_after(t)
     }
 
     fn admit_guest(&self, g: &GuestObs<'_>) -> Result<(), Refusal> {

@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fleetsim_model::{Event, EventRecord, Expectation, Scenario, human_ms};
+use fleetsim_model::{Dur, Event, EventRecord, Expectation, Scenario, human_ms};
+use fleetsim_rules::{TakeoverPolicy, Timers};
 
 use crate::{assertion, findings};
 use serde::Serialize;
@@ -66,13 +67,20 @@ pub(crate) fn guest_arrivals<'a>(
     (eligible, arrived)
 }
 
-/// Evaluates every expectation of `scenario` against `events`.
-pub fn evaluate(scenario: &Scenario, events: &[EventRecord]) -> Vec<ExpectationResult> {
+/// Evaluates every expectation of `scenario` against `events`, from a run
+/// under `policy` (whose takeover wait says how long after its fault a
+/// `no-failover` run must go on to prove anything).
+pub fn evaluate(
+    scenario: &Scenario,
+    events: &[EventRecord],
+    policy: &dyn TakeoverPolicy,
+) -> Vec<ExpectationResult> {
+    let waits = Dur(policy.takeover_after(&emulated_timers(scenario)));
     scenario
         .expectations
         .iter()
         .map(|e| {
-            let (passed, detail) = check(scenario, &e.expect, events);
+            let (passed, detail) = check(scenario, &e.expect, events, waits);
             ExpectationResult {
                 name: e.name.clone(),
                 passed,
@@ -82,7 +90,27 @@ pub fn evaluate(scenario: &Scenario, events: &[EventRecord]) -> Vec<ExpectationR
         .collect()
 }
 
-fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool, String) {
+/// The rule timers of `scenario`'s fleet in emulated time (what a policy
+/// reads in a sim run).
+fn emulated_timers(scenario: &Scenario) -> Timers {
+    let t = &scenario.fleet.timers;
+    Timers {
+        presence_interval: t.presence_interval.0,
+        start_jitter: t.start_jitter.0,
+        failover_after: t.failover_after.0,
+        failback_after: t.failback_after.0,
+        homeless_prevention: scenario.fleet.resilience.homeless_prevention.0,
+        keepalive_interval: t.keepalive_interval.0,
+        rpc_deadline: t.rpc_deadline.0,
+    }
+}
+
+fn check(
+    scenario: &Scenario,
+    e: &Expectation,
+    events: &[EventRecord],
+    waits: Dur,
+) -> (bool, String) {
     match e {
         Expectation::Takeover {
             of,
@@ -160,8 +188,7 @@ fn check(scenario: &Scenario, e: &Expectation, events: &[EventRecord]) -> (bool,
             if moved.is_empty() && failovers.is_empty() {
                 let quiet =
                     format!("no phone of {of} moved ({refused} guest registrations refused)");
-                match crate::assertion::fault_witness(events, scenario.fleet.timers.failover_after)
-                {
+                match crate::assertion::fault_witness(events, waits) {
                     Ok(w) => (true, format!("{quiet}; {w}")),
                     Err(why) => (false, format!("{quiet}, but {why}")),
                 }

@@ -333,7 +333,7 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
     };
     let wall_ms = wall.elapsed_ms();
     let metrics = Metrics::compute(&scenario, &events);
-    let expectations = evaluate(&scenario, &events);
+    let expectations = evaluate(&scenario, &events, opts.policy.as_ref());
     Ok(RunOutcome {
         scenario: scenario.name.clone(),
         spec: scenario.clone(),
