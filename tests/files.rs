@@ -144,7 +144,23 @@ fn unknown_keys_are_rejected_with_the_allowed_ones() {
         &format!("{GOOD_SERVERS}\nbakup = \"primary\"\n"),
         "",
     );
-    rejects_fleet(&f, &sc, 11, &["unknown field `bakup`", "backup"]);
+    rejects_fleet(
+        &f,
+        &sc,
+        11,
+        &["unknown field `bakup`", "did you mean `backup`?"],
+    );
+}
+
+#[test]
+fn a_misspelt_key_inside_an_inline_table_suggests_the_right_one() {
+    let e = parse_error(
+        "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n[[expect]]\nnever = { event = \"failover-started\", sever = \"secondary\" }\n",
+    );
+    assert!(
+        e.contains(":7:39: unknown field `sever`") && e.contains("did you mean `server`?"),
+        "{e}"
+    );
 }
 
 #[test]

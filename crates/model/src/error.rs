@@ -263,7 +263,7 @@ impl Source<'_> {
 
 fn hint_for(message: &str) -> Option<String> {
     if message.starts_with("unknown field") {
-        Some("remove the key or fix its spelling; the keys allowed here are listed above".into())
+        Some(unknown_field_hint(message))
     } else if message.starts_with("missing field") {
         Some("add the key; see docs/file-format.md for every key and its default".into())
     } else if [
@@ -282,9 +282,32 @@ fn hint_for(message: &str) -> Option<String> {
     }
 }
 
+/// The hint for serde's "unknown field `x`, expected one of `a`, `b`":
+/// the nearest allowed key when the written one looks like a misspelling.
+fn unknown_field_hint(message: &str) -> String {
+    // Backquoted names: the unknown key first, then the allowed ones.
+    let mut names = message.split('`').skip(1).step_by(2);
+    let written = names.next().unwrap_or_default();
+    match crate::suggest::nearest(written, names) {
+        Some(k) => format!("did you mean `{k}`? the keys allowed here are listed above"),
+        None => "remove the key or fix its spelling; the keys allowed here are listed above".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_key_suggests_the_allowed_key_it_was_meant_to_be() {
+        let m = "unknown field `sever`, expected one of `event`, `server`, `where`";
+        assert_eq!(
+            unknown_field_hint(m),
+            "did you mean `server`? the keys allowed here are listed above"
+        );
+        let m = "unknown field `colour`, expected `event` or `server`";
+        assert!(unknown_field_hint(m).starts_with("remove the key"));
+    }
 
     fn at(line: &str, column: usize) -> String {
         let e = FileError {
