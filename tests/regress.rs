@@ -64,6 +64,11 @@ fn a_failing_sweep_exits_one_and_prints_commands_that_reproduce_each_failure() {
         !failing.is_empty(),
         "the tight bound should fail for some seed"
     );
+    // The verdict in counts agrees with the runs and the exit code.
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["runs"], 12);
+    assert_eq!(report["failed"], failing.len());
+    assert_eq!(report["errors"], 0);
     let text = String::from_utf8_lossy(
         &fleetsim_out(&["sweep", s.to_str().unwrap(), "--seeds", "12"]).stdout,
     )

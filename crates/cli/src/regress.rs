@@ -415,10 +415,17 @@ pub(crate) struct Again {
     inject_panic: Option<String>,
 }
 
-/// A sweep report as JSON, each run that failed or erred carrying the
-/// command that reruns it (`reproduce`), as the text lists them.
+/// A sweep report as JSON: its verdict in counts as the text and exit code
+/// give it (`passed`, `runs`, `failed`, `errors`), and each run that failed
+/// or erred carrying the command that reruns it (`reproduce`).
 fn with_reproduce(r: &SweepReport, again: &Again) -> anyhow::Result<serde_json::Value> {
     let mut v = serde_json::to_value(r)?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("passed".into(), r.passed().into());
+        obj.insert("runs".into(), r.results.len().into());
+        obj.insert("failed".into(), r.failures().count().into());
+        obj.insert("errors".into(), r.errors().count().into());
+    }
     if let Some(rows) = v.get_mut("results").and_then(|x| x.as_array_mut()) {
         for (row, result) in rows.iter_mut().zip(&r.results) {
             if !result.passed
