@@ -162,6 +162,55 @@ fn voicemail_hands_back_only_after_the_scripted_message_ends() {
 }
 
 #[test]
+fn a_caller_leaving_a_message_is_cut_off_when_the_voicemail_crashes() {
+    // 3001 (on the secondary) leaves a message on the primary's voicemail,
+    // which crashes two minutes in: the call ends then, and no message is
+    // kept.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .call("4m", "3001", "2001", "5m", CallKind::Voicemail)
+        .crash("6m", "primary")
+        .run()
+        .unwrap();
+    assert_eq!(
+        timeline(&o, "s1-3001"),
+        [(4 * MIN, "call-started"), (6 * MIN, "call-dropped")]
+    );
+    let dropped = call_events(&o, "s1-3001")[1];
+    assert_eq!(dropped.server, "secondary", "ended by the caller's system");
+    assert!(
+        matches!(&dropped.event, Event::CallDropped { reason, .. } if reason == "the voicemail on primary went away mid-message"),
+        "{dropped:?}"
+    );
+}
+
+#[test]
+fn a_failback_timeout_ends_each_call_whose_message_it_cuts() {
+    let o = run_sim(&load("voicemail-automatic-timeout.toml"));
+    let handback = o
+        .first(|e| matches!(e.event, Event::VoicemailHandback { .. }))
+        .unwrap();
+    let cut: Vec<&str> = events(&o, |e| {
+        matches!(e.event, Event::VoicemailLeft { partial: true, .. })
+    })
+    .iter()
+    .map(|e| match &e.event {
+        Event::VoicemailLeft { message, .. } => message.as_str(),
+        _ => unreachable!(),
+    })
+    .collect();
+    assert!(!cut.is_empty(), "the timeout cuts messages in progress");
+    for id in cut {
+        let t = timeline(&o, id);
+        assert_eq!(
+            t.last(),
+            Some(&(handback.t_ms, "call-dropped")),
+            "{id}: {t:?}"
+        );
+    }
+}
+
+#[test]
 fn a_scripted_call_that_cannot_be_placed_is_a_failed_call_in_the_log() {
     let o = ScenarioBuilder::on_builtin_fleet("reference")
         .duration("20m")

@@ -222,7 +222,9 @@ pub enum Event {
         /// Whether it had been kept up by media connection preservation.
         preserved: bool,
     },
-    /// A call was cut because the system handling it failed.
+    /// A call was cut by the system: the one handling it failed, its trunk
+    /// was lost, or the voicemail taking its message crashed or cut it
+    /// short.
     CallDropped {
         /// Call id.
         call: String,

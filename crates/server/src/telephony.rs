@@ -265,22 +265,52 @@ impl Shared {
         v
     }
 
+    /// Puts the caller of `r` through to the voicemail on `vm`: `Ok` once
+    /// the message is taken. Watched, so that a message cut short (a
+    /// failback timeout, the voicemail's crash) ends the call too; a member
+    /// without `LeaveWatched` gets a plain `Leave`.
+    async fn leave_message(self: &Arc<Self>, vm: &str, r: &pb::CallRequest) -> Result<(), Status> {
+        let deadline = self.timing.rpc_deadline;
+        let mut client = pb::voicemail_client::VoicemailClient::new(self.channel_to(vm));
+        let req = pb::LeaveRequest {
+            id: r.call.clone(),
+            mailbox: r.target.clone(),
+            duration_ms: r.duration_ms,
+        };
+        let mut updates = match call(deadline, client.leave_watched(req.clone())).await {
+            Ok(s) => s.into_inner(),
+            Err(e) if e.code() == tonic::Code::Unimplemented => {
+                return call(deadline, client.leave(req)).await.map(drop);
+            }
+            Err(e) => return Err(e),
+        };
+        match call(deadline, updates.message()).await? {
+            Some(taken) if taken.cut.is_empty() => {}
+            _ => {
+                return Err(Status::unavailable(
+                    "the voicemail did not take the message",
+                ));
+            }
+        }
+        let me = self.clone();
+        let (vm, id, ext) = (vm.to_string(), r.call.clone(), r.extension.clone());
+        self.spawn(async move {
+            let why = match updates.message().await {
+                Ok(Some(u)) if !u.cut.is_empty() => format!("voicemail on {vm}: {}", u.cut),
+                Ok(_) => return,
+                Err(_) => format!("the voicemail on {vm} went away mid-message"),
+            };
+            me.drop_call(&id, &ext, &why);
+        });
+        Ok(())
+    }
+
     async fn route_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest) {
         let failed = |reason: String| self.fail_call(&r.call, &r.extension, reason);
         match kind {
             CallKind::Voicemail => {
                 for vm in self.voicemail_servers() {
-                    let mut client =
-                        pb::voicemail_client::VoicemailClient::new(self.channel_to(&vm));
-                    let req = pb::LeaveRequest {
-                        id: r.call.clone(),
-                        mailbox: r.target.clone(),
-                        duration_ms: r.duration_ms,
-                    };
-                    if call(self.timing.rpc_deadline, client.leave(req))
-                        .await
-                        .is_ok()
-                    {
+                    if self.leave_message(&vm, &r).await.is_ok() {
                         return;
                     }
                 }

@@ -37,11 +37,17 @@ pub(crate) enum VmRole {
     Backup,
 }
 
+/// The stream of a watched message (`LeaveWatched`): dropped when the
+/// message is complete, after a `cut` update when it is cut short.
+type LeaveTx = tokio::sync::mpsc::UnboundedSender<Result<pb::LeaveUpdate, Status>>;
+
 /// A voicemail call or recording in progress.
 #[derive(Debug, Clone)]
 pub(crate) struct VmCall {
     mailbox: String,
     recording: bool,
+    /// The caller's system watching the message, if it asked to.
+    watch: Option<LeaveTx>,
 }
 
 /// Voicemail state of one incarnation (what is on disk is in [`crate::Disk`]).
@@ -110,11 +116,16 @@ impl Shared {
         pb::voicemail_client::VoicemailClient::new(self.channel_to(server))
     }
 
-    /// A voicemail call or recording ends (or is cut, `partial`): store it.
-    fn vm_complete(self: &Arc<Self>, id: &str, partial: bool) {
+    /// A voicemail call or recording ends (or is cut short, and `cut` says
+    /// why): store it, and tell a watching caller's system of a cut.
+    fn vm_complete(self: &Arc<Self>, id: &str, cut: Option<&str>) {
         let Some(c) = self.vm().calls.remove(id) else {
             return;
         };
+        let partial = cut.is_some();
+        if let (Some(tx), Some(why)) = (&c.watch, cut) {
+            let _ = tx.send(Ok(pb::LeaveUpdate { cut: why.into() }));
+        }
         let role = self.vm_role();
         if c.recording {
             let archived = role == Some(VmRole::Home) && self.spec.runs(Service::MediaManager);
@@ -191,7 +202,7 @@ impl Shared {
                 biased;
                 // A crash cuts the call: nothing was left.
                 () = me.token.cancelled() => {}
-                () = tokio::time::sleep(d) => me.vm_complete(&id, false),
+                () = tokio::time::sleep(d) => me.vm_complete(&id, None),
             }
         });
         Ok(())
@@ -270,8 +281,9 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
         messages
     };
     let cut_calls = cut_ids.len() as u32;
+    let why = format!("the {mode} voicemail failback cut it short");
     for id in &cut_ids {
-        shared.vm_complete(id, true);
+        shared.vm_complete(id, Some(&why));
     }
     let primary = shared.fleet.primary().name.clone();
     // Standby first, so the two are never active at once; back to active if
@@ -498,10 +510,34 @@ impl pb::voicemail_server::Voicemail for VoicemailSvc {
             VmCall {
                 mailbox: r.mailbox,
                 recording: false,
+                watch: None,
             },
             r.duration_ms,
         )?;
         Ok(Response::new(pb::LeaveReply {}))
+    }
+
+    type LeaveWatchedStream =
+        tokio_stream::wrappers::UnboundedReceiverStream<Result<pb::LeaveUpdate, Status>>;
+
+    async fn leave_watched(
+        &self,
+        req: Request<pb::LeaveRequest>,
+    ) -> Result<Response<Self::LeaveWatchedStream>, Status> {
+        self.0.stats.rpc();
+        let r = req.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // Taken: the first update.
+        let _ = tx.send(Ok(pb::LeaveUpdate::default()));
+        let c = VmCall {
+            mailbox: r.mailbox,
+            recording: false,
+            watch: Some(tx),
+        };
+        self.0.vm_begin(r.id, c, r.duration_ms)?;
+        Ok(Response::new(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
+        ))
     }
 
     async fn record(
@@ -515,6 +551,7 @@ impl pb::voicemail_server::Voicemail for VoicemailSvc {
             VmCall {
                 mailbox: String::new(),
                 recording: true,
+                watch: None,
             },
             r.duration_ms,
         )?;
