@@ -632,6 +632,7 @@ async fn run(
                                 c.kind == CallKind::External && cfg.trunk_systems.contains(&gk);
                             let remaining = c.ends.saturating_duration_since(now);
                             match phone_rules::when_system_lost(
+                                cfg.spec.kind,
                                 c.kind,
                                 own_trunk,
                                 remaining,
@@ -676,6 +677,10 @@ async fn run(
                                                 ),
                                                 Dropped::PreservationOff => format!(
                                                     "{gk} failed ({}); media connection preservation is off",
+                                                    why(&status)
+                                                ),
+                                                Dropped::Wired => format!(
+                                                    "{gk} failed ({}); an analogue phone's call runs through its port on {gk}",
                                                     why(&status)
                                                 ),
                                             },

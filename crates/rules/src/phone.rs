@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use fleetsim_model::CallKind;
+use fleetsim_model::{CallKind, PhoneKind};
 
 /// An IP DECT base polls its system every 30 s and switches to the backup
 /// only once its polls have failed for the switch time (2 min): should it
@@ -31,6 +31,9 @@ pub enum Dropped {
     NotPreservable(CallKind),
     /// Media connection preservation is off.
     PreservationOff,
+    /// An analogue phone is wired to a port of the failed system: its
+    /// call has no media of its own to keep.
+    Wired,
 }
 
 /// What happens to the call a phone is in when its system is lost.
@@ -50,15 +53,21 @@ pub enum CallFate {
 }
 
 /// Media connection preservation keeps connected two-party and conference
-/// calls (an external call is a two-party call over a trunk, unless the
-/// trunk was on the failed system) for up to the limit (`None`: off).
-/// `remaining`: how long the call would still have lasted.
+/// calls of IP endpoints (an external call is a two-party call over a
+/// trunk, unless the trunk was on the failed system) for up to the limit
+/// (`None`: off); an analogue phone's call, wired through the failed
+/// system, dies with it. `remaining`: how long the call would still have
+/// lasted.
 pub fn when_system_lost(
+    phone: PhoneKind,
     kind: CallKind,
     own_trunk: bool,
     remaining: Duration,
     limit: Option<Duration>,
 ) -> CallFate {
+    if phone == PhoneKind::Analogue {
+        return CallFate::Dropped(Dropped::Wired);
+    }
     if kind == CallKind::External && own_trunk {
         return CallFate::Dropped(Dropped::OwnTrunk);
     }

@@ -840,7 +840,7 @@ fn only_connected_two_party_and_conference_calls_are_preserved() {
     for kind in [CallKind::TwoParty, CallKind::Conference, CallKind::External] {
         assert!(
             matches!(
-                phone::when_system_lost(kind, false, mins(5), Some(TWO_HOURS)),
+                phone::when_system_lost(PhoneKind::Sip, kind, false, mins(5), Some(TWO_HOURS)),
                 CallFate::Preserved { .. }
             ),
             "{kind:?}"
@@ -848,16 +848,36 @@ fn only_connected_two_party_and_conference_calls_are_preserved() {
     }
     for kind in [CallKind::Held, CallKind::HuntGroup, CallKind::Voicemail] {
         assert_eq!(
-            phone::when_system_lost(kind, false, mins(5), Some(TWO_HOURS)),
+            phone::when_system_lost(PhoneKind::Sip, kind, false, mins(5), Some(TWO_HOURS)),
             CallFate::Dropped(Dropped::NotPreservable(kind))
         );
     }
 }
 
 #[test]
+fn an_analogue_phones_call_dies_with_the_system_it_is_wired_to() {
+    assert_eq!(
+        phone::when_system_lost(
+            PhoneKind::Analogue,
+            CallKind::TwoParty,
+            false,
+            mins(5),
+            Some(TWO_HOURS)
+        ),
+        CallFate::Dropped(Dropped::Wired)
+    );
+}
+
+#[test]
 fn an_external_call_over_the_failed_systems_own_trunk_dies_with_it() {
     assert_eq!(
-        phone::when_system_lost(CallKind::External, true, mins(5), Some(TWO_HOURS)),
+        phone::when_system_lost(
+            PhoneKind::Sip,
+            CallKind::External,
+            true,
+            mins(5),
+            Some(TWO_HOURS)
+        ),
         CallFate::Dropped(Dropped::OwnTrunk)
     );
 }
@@ -865,7 +885,7 @@ fn an_external_call_over_the_failed_systems_own_trunk_dies_with_it() {
 #[test]
 fn without_media_connection_preservation_every_call_is_dropped() {
     assert_eq!(
-        phone::when_system_lost(CallKind::TwoParty, false, mins(5), None),
+        phone::when_system_lost(PhoneKind::Sip, CallKind::TwoParty, false, mins(5), None),
         CallFate::Dropped(Dropped::PreservationOff)
     );
 }
@@ -873,21 +893,39 @@ fn without_media_connection_preservation_every_call_is_dropped() {
 #[test]
 fn a_preserved_call_lasts_to_its_own_end_but_at_most_two_hours() {
     assert_eq!(
-        phone::when_system_lost(CallKind::TwoParty, false, mins(5), Some(TWO_HOURS)),
+        phone::when_system_lost(
+            PhoneKind::Sip,
+            CallKind::TwoParty,
+            false,
+            mins(5),
+            Some(TWO_HOURS)
+        ),
         CallFate::Preserved {
             lasts: mins(5),
             cut_by_limit: false
         }
     );
     assert_eq!(
-        phone::when_system_lost(CallKind::Conference, false, mins(150), Some(TWO_HOURS)),
+        phone::when_system_lost(
+            PhoneKind::Sip,
+            CallKind::Conference,
+            false,
+            mins(150),
+            Some(TWO_HOURS)
+        ),
         CallFate::Preserved {
             lasts: TWO_HOURS,
             cut_by_limit: true
         }
     );
     assert_eq!(
-        phone::when_system_lost(CallKind::TwoParty, false, TWO_HOURS, Some(TWO_HOURS)),
+        phone::when_system_lost(
+            PhoneKind::Sip,
+            CallKind::TwoParty,
+            false,
+            TWO_HOURS,
+            Some(TWO_HOURS)
+        ),
         CallFate::Preserved {
             lasts: TWO_HOURS,
             cut_by_limit: false
