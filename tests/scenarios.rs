@@ -408,6 +408,13 @@ fn latency_beyond_the_fast_response_timeout_strands_ip_phones_but_not_analogue()
         Event::PhoneLost { phone, .. } => !analogue.contains(&phone.as_str()),
         _ => true,
     }));
+    // Each registration answered too late is withdrawn: the phone stays
+    // out of service from 5m40s to 15m, and the outage says so.
+    assert!(
+        o.metrics.max_phone_outage_ms >= 9 * 60_000,
+        "withdrawn registrations are outage: {} ms",
+        o.metrics.max_phone_outage_ms
+    );
 }
 
 #[test]

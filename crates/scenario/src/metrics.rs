@@ -179,8 +179,9 @@ impl Metrics {
         }
 
         // Per-phone outages: a phone is out from the moment its gatekeeper
-        // is gone (crash, partition) or it notices (lost), until it registers
-        // again, or until the partition that cut it heals unnoticed.
+        // is gone (crash, partition), it notices (lost) or it unregisters,
+        // until it registers again, or until the partition that cut it
+        // heals unnoticed.
         let end = events.last().map_or(0, |e| e.t_ms);
         let mut on: BTreeMap<String, String> = BTreeMap::new();
         let mut out_since: BTreeMap<String, u64> = BTreeMap::new();
@@ -252,6 +253,14 @@ impl Metrics {
                     if matches!(e.event, Event::PhoneSentHome { .. }) {
                         failed_back.insert(phone.clone());
                     }
+                }
+                // Unregistered where it was (a reboot, or a registration
+                // answered too late and withdrawn): out until it registers.
+                Event::PhoneUnregistered { phone, .. }
+                    if on.get(phone).is_some_and(|s| *s == e.server) =>
+                {
+                    on.remove(phone);
+                    out_since.insert(phone.clone(), e.t_ms);
                 }
                 Event::PhoneRegistered { phone, guest, .. } => {
                     cut.remove(phone);
