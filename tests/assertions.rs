@@ -236,6 +236,25 @@ fn no_failover_waits_as_long_as_the_policy_takes_to_take_over() {
 }
 
 #[test]
+fn calls_up_must_be_true_and_bounded() {
+    let state = |s: &str| {
+        parse_error(&format!(
+            "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n[[expect]]\nstate = {{ {s}, at = \"7m\" }}\n"
+        ))
+    };
+    let e = state("calls-up = false");
+    assert!(
+        e.contains("expect[0].state.calls-up") && e.contains("calls-up = false checks nothing"),
+        "{e}"
+    );
+    assert!(e.contains("max = 0 for no calls up"), "{e}");
+    let e = state("calls-up = true");
+    assert!(e.contains("calls-up needs a bound"), "{e}");
+    let e = state("calls-up = true, min = 3, max = 1");
+    assert!(e.contains("min 3 is more than max 1"), "{e}");
+}
+
+#[test]
 fn a_fault_at_the_very_end_of_the_run_is_refused() {
     let e = parse_error(
         "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n[[fault]]\nat = \"30m\"\ncrash = \"primary\"\n",

@@ -824,3 +824,64 @@ fn extensions_past_the_largest_number_are_refused_at_first_extension() {
         "{err}"
     );
 }
+
+#[test]
+fn faults_that_unfold_into_too_many_steps_are_refused_before_they_fill_memory() {
+    let flap = |target: &str| {
+        format!(
+            "[[fault]]\nat = \"1m\"\nflap = {{ target = \"{target}\", period = \"1s\", duty = 0.5, count = 10000 }}\n"
+        )
+    };
+    let head = "fleet = \"fleets/reference.toml\"\nduration = \"90d\"\n";
+    let e = parse_error(&format!("{head}{}", flap("phones@primary")));
+    assert!(
+        e.contains("fault[0]") && e.contains("unfold into 360000 steps, more than the 100000"),
+        "{e}"
+    );
+    let six = (0..6).map(|_| flap("primary")).collect::<String>();
+    let e = parse_error(&format!("{head}{six}"));
+    assert!(e.contains("fault[5]") && e.contains("120000 steps"), "{e}");
+}
+
+#[test]
+fn expectation_names_are_one_line_each_and_each_its_own() {
+    let head = "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n";
+    let named = |a: &str, b: &str| {
+        format!(
+            "{head}[[expect]]\nname = {a}\nnothing-lost = true\n[[expect]]\nname = {b}\nsplit-brain = false\n"
+        )
+    };
+    let e = parse_error(&named("\"one\"", "\"line1\\nline2\""));
+    assert!(
+        e.contains("expect[1].name") && e.contains("a name is one line"),
+        "{e}"
+    );
+    let e = parse_error(&named("\"same\"", "\"same\""));
+    assert!(e.contains("expect[0] is already named \"same\""), "{e}");
+    // Two unnamed checks that derive one name are numbered, not refused.
+    let two = format!("{head}[[expect]]\nnothing-lost = true\n[[expect]]\nnothing-lost = true\n");
+    let s = parse(&two);
+    assert_eq!(
+        s.expectations[1].name,
+        format!("{} (2)", s.expectations[0].name)
+    );
+}
+
+#[test]
+fn a_wrong_key_or_value_in_a_scenarios_resilience_table_is_located_at_the_key() {
+    let head = "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[resilience]\nportal-failover-after = \"3m\"\n";
+    let e = parse_error(&format!("{head}voicemail-failback-timout = \"2m\"\n"));
+    assert!(
+        e.contains(":5:") && e.contains("resilience.voicemail-failback-timout"),
+        "{e}"
+    );
+    assert!(
+        e.contains("did you mean `voicemail-failback-timeout`?"),
+        "{e}"
+    );
+    let e = parse_error(&format!("{head}voicemail-failback = \"sometimes\"\n"));
+    assert!(
+        e.contains(":5:") && e.contains("resilience.voicemail-failback"),
+        "{e}"
+    );
+}

@@ -677,6 +677,7 @@ impl Ctx<'_> {
             let active = self.one_of(&r.is, span, &["active", "inactive"])? == "active";
             return self.hunt_group_probe(g, on, active);
         }
+        self.calls_up_bound(r)?;
         let on = match &r.on {
             Some(o) => Some(self.server(o, "on")?),
             None => None,
@@ -686,6 +687,30 @@ impl Ctx<'_> {
             min: r.min,
             max: r.max,
         })
+    }
+
+    /// `calls-up` is a count: `true`, with a bound (`false` would read as
+    /// "no calls up" and check nothing).
+    fn calls_up_bound(&self, r: &RawState) -> Res<()> {
+        let Some(flag) = &r.calls_up else {
+            return Ok(());
+        };
+        let hint = "write calls-up = true with min, max or both: max = 0 for no calls up, min = 1 for some";
+        if !*flag.get_ref() {
+            let msg = "calls-up = false checks nothing".to_string();
+            return Err(self.err(flag.span(), "calls-up", msg, hint.into()));
+        }
+        if r.min.is_none() && r.max.is_none() {
+            let msg = "calls-up needs a bound".to_string();
+            return Err(self.err(flag.span(), "calls-up", msg, hint.into()));
+        }
+        if let (Some(a), Some(b)) = (r.min, r.max)
+            && a > b
+        {
+            let msg = format!("min {a} is more than max {b}");
+            return Err(self.err(flag.span(), "min", msg, "swap them".into()));
+        }
+        Ok(())
     }
 
     fn phone_probe(&self, r: &RawState, p: &Spanned<String>) -> Res<StateProbe> {

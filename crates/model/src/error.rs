@@ -284,7 +284,7 @@ fn hint_for(message: &str) -> Option<String> {
 
 /// The hint for serde's "unknown field `x`, expected one of `a`, `b`":
 /// the nearest allowed key when the written one looks like a misspelling.
-fn unknown_field_hint(message: &str) -> String {
+pub(crate) fn unknown_field_hint(message: &str) -> String {
     // Backquoted names: the unknown key first, then the allowed ones.
     let mut names = message.split('`').skip(1).step_by(2);
     let written = names.next().unwrap_or_default();

@@ -687,6 +687,19 @@ fn refuse_external(
 
 /// Validates the faults of a scenario and expands them (targets, `for`,
 /// reboot, flap) into a time-ordered list of single faults.
+/// The faults up to `field` unfold into `steps`, more than a scenario may.
+fn too_many_steps(src: &Source<'_>, span: Range<usize>, field: &str, steps: u64) -> Box<FileError> {
+    src.error(
+        span,
+        Some(field),
+        format!(
+            "the faults up to here unfold into {steps} steps, more than the {} a scenario may have",
+            crate::limits::MAX_FAULT_STEPS
+        ),
+        Some("a flap is two steps per period per link and a group one per member: use fewer periods, fewer faults or a smaller target".into()),
+    )
+}
+
 pub(crate) fn resolve(
     src: &Source<'_>,
     fleet: &Fleet,
@@ -876,7 +889,12 @@ pub(crate) fn resolve(
                     Some("use fewer periods, a shorter period, or a longer run".into()),
                 ));
             }
-            for node in r.nodes(&x.target, &format!("{field}.flap.target"))? {
+            let nodes = r.nodes(&x.target, &format!("{field}.flap.target"))?;
+            let steps = nodes.len() as u64 * u64::from(count) * 2;
+            if steps > crate::limits::MAX_FAULT_STEPS as u64 {
+                return Err(too_many_steps(src, fl.span(), &field, steps));
+            }
+            for node in nodes {
                 for k in 0..u64::from(count) {
                     let start = at.as_millis() + k * period;
                     kinds.push((
@@ -1056,6 +1074,10 @@ pub(crate) fn resolve(
                 ));
             }
             kinds.extend(undos);
+        }
+        let steps = (out.len() + kinds.len()) as u64;
+        if steps > crate::limits::MAX_FAULT_STEPS as u64 {
+            return Err(too_many_steps(src, f.span(), &field, steps));
         }
         out.extend(kinds.into_iter().map(|(at, kind)| {
             (

@@ -730,6 +730,13 @@ impl RawRest {
                         ));
                     }
                 };
+                starts_in_run(
+                    src,
+                    e.span(),
+                    after,
+                    duration,
+                    &format!("{field}.takeover.after"),
+                )?;
                 found.push(Expectation::Takeover {
                     of: of.name.clone(),
                     by,
@@ -767,6 +774,13 @@ impl RawRest {
                             ),
                         )),
                     };
+                starts_in_run(
+                    src,
+                    e.span(),
+                    after,
+                    duration,
+                    &format!("{field}.failback.after"),
+                )?;
                 found.push(Expectation::Failback {
                     to,
                     within: fb.within,
@@ -910,8 +924,8 @@ impl RawRest {
             }
             let expect = found.remove(0);
             let name = match &er.name {
-                Some(n) => src.printable(n, &format!("expect[{i}].name"))?,
-                None => default_name(&expect),
+                Some(n) => unique_name(src, n, i, &expectations)?,
+                None => derived_name(default_name(&expect), &expectations),
             };
             expectations.push(NamedExpectation { name, expect });
         }
@@ -1007,6 +1021,45 @@ fn observable(
     }
 }
 
+/// Why a scenario's `[resilience]` table does not deserialize, at the
+/// first key that fails on its own over the fleet's settings (an unknown
+/// key, a wrong value), or at the table when none does alone.
+fn resilience_key_error(
+    src: &Source<'_>,
+    table: &Spanned<toml::Table>,
+    base: &toml::Table,
+    whole: toml::de::Error,
+) -> Box<FileError> {
+    let fails = |k: &String, v: &toml::Value| {
+        let mut one = base.clone();
+        one.insert(k.clone(), v.clone());
+        toml::Value::Table(one)
+            .try_into::<crate::settings::Resilience>()
+            .err()
+    };
+    let culprit = table
+        .get_ref()
+        .iter()
+        .find_map(|(k, v)| fails(k, v).map(|e| (k, e)));
+    let Some((key, e)) = culprit else {
+        let hint = "see docs/file-format.md, [resilience]";
+        return src.error(
+            table.span(),
+            Some("resilience"),
+            whole.message().to_string(),
+            Some(hint.into()),
+        );
+    };
+    let message = e.message().to_string();
+    let hint = if message.starts_with("unknown field") {
+        crate::error::unknown_field_hint(&message)
+    } else {
+        format!("see docs/file-format.md, [resilience], for {key}")
+    };
+    let at = src.value_span(table.span(), key);
+    src.error(at, Some(&format!("resilience.{key}")), message, Some(hint))
+}
+
 /// The fleet's resilience settings with the keys a scenario's
 /// `[resilience]` table gives replaced: the same fleet, another release's
 /// settings.
@@ -1024,26 +1077,41 @@ fn override_resilience(
             Some(hint.into()),
         )
     })?;
+    let base_table = merged.clone();
     for (k, v) in table.get_ref() {
         merged.insert(k.clone(), v.clone());
     }
-    let r: crate::settings::Resilience =
-        toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                src.error(
-                    table.span(),
-                    Some("resilience"),
-                    e.message().to_string(),
-                    Some(hint.into()),
-                )
-            })?;
+    let r: crate::settings::Resilience = toml::Value::Table(merged)
+        .try_into()
+        .map_err(|e: toml::de::Error| resilience_key_error(src, table, &base_table, e))?;
     if let Err((field, msg, hint)) = r.check() {
         let key = field.rsplit('.').next().unwrap_or(field);
         let at = src.value_span(table.span(), key);
         return Err(src.error(at, Some(field), msg, Some(hint)));
     }
     Ok(r)
+}
+
+/// The start of a takeover or failback window must leave some of the run
+/// after it, or the check could see nothing.
+fn starts_in_run(
+    src: &Source<'_>,
+    span: Range<usize>,
+    after: Dur,
+    duration: Dur,
+    field: &str,
+) -> Result<(), Box<FileError>> {
+    if after < duration {
+        return Ok(());
+    }
+    Err(src.error(
+        span,
+        Some(field),
+        format!(
+            "{after} is not before the end of the run ({duration}): nothing after it could show"
+        ),
+        Some("make `after` earlier or the run longer".into()),
+    ))
 }
 
 /// A time in the run, or an error naming `field`.
@@ -1062,6 +1130,55 @@ fn at_in_run(
         ));
     }
     Ok(*at.get_ref())
+}
+
+/// An expectation's own name: one printable line, not already taken (a
+/// report, a JUnit test case and a sweep's failure list tell them apart
+/// by name).
+fn unique_name(
+    src: &Source<'_>,
+    n: &Spanned<String>,
+    i: usize,
+    before: &[NamedExpectation],
+) -> Result<String, Box<FileError>> {
+    let field = format!("expect[{i}].name");
+    let name = src.printable(n, &field)?;
+    if name.contains(['\n', '\r', '\t']) || name.trim().is_empty() {
+        return Err(src.error(
+            n.span(),
+            Some(&field),
+            "a name is one line of text".to_string(),
+            Some(
+                "write it on one line, without tabs, e.g. name = \"no failover during the reboot\""
+                    .into(),
+            ),
+        ));
+    }
+    if let Some(j) = before.iter().position(|e| e.name == name) {
+        return Err(src.error(
+            n.span(),
+            Some(&field),
+            format!("expect[{j}] is already named {name:?}"),
+            Some(
+                "give each expectation its own name: reports and JUnit tell them apart by it"
+                    .into(),
+            ),
+        ));
+    }
+    Ok(name)
+}
+
+/// A derived name, numbered when an earlier expectation has it already
+/// ("… (2)"), so every name in a report is its own.
+fn derived_name(name: String, before: &[NamedExpectation]) -> String {
+    let taken = |n: &str| before.iter().any(|e| e.name == n);
+    if !taken(&name) {
+        return name;
+    }
+    (2..)
+        .map(|k| format!("{name} ({k})"))
+        .find(|n| !taken(n))
+        .expect("some number is free")
 }
 
 /// The name an expectation is given when its file or builder gives none

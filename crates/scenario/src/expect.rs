@@ -132,12 +132,28 @@ fn check(
                 .filter(|p| !arrived.contains_key(p))
                 .collect();
             if !missing.is_empty() {
+                let (_, earlier) = guest_arrivals(scenario, events, of, by, 0);
+                let before: Vec<u64> = missing
+                    .iter()
+                    .filter_map(|p| earlier.get(p))
+                    .copied()
+                    .collect();
+                let already = match before.iter().min() {
+                    Some(t) => format!(
+                        " ({} of them had registered there before {}, from {})",
+                        before.len(),
+                        human_ms(after),
+                        human_ms(*t)
+                    ),
+                    None => String::new(),
+                };
                 return (
                     false,
                     format!(
-                        "{} of {} IP phones of {of} never registered on {by}: {}",
+                        "{} of {} IP phones of {of} did not register on {by} as guests at or after {}: {}{already}",
                         missing.len(),
                         eligible.len(),
+                        human_ms(after),
                         list(&missing)
                     ),
                 );
