@@ -879,3 +879,28 @@ fn a_live_page_port_in_use_is_a_usage_error_naming_the_port() {
         "announced a fleet it could not serve: {out}"
     );
 }
+
+#[test]
+fn a_run_refused_for_bad_input_leaves_no_earlier_junit_or_report_behind() {
+    let dir = temp_dir("stale-outputs");
+    let junit = write(&dir, "run.xml", "<testsuites tests=\"18\" failures=\"0\"/>");
+    let report = write(&dir, "run.html", "an earlier run's report");
+    let bad = write(
+        &dir,
+        "bad.toml",
+        "fleet = \"builtin:reference\"\nduration = \"soon\"\n",
+    );
+    let out = fleetsim_out(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !junit.exists() && !report.exists(),
+        "a CI job would publish the earlier run's passes as this one's"
+    );
+}

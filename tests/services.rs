@@ -1082,7 +1082,7 @@ nothing-lost = true
         },
     );
     assert!(
-        text.contains("0 messages lost, 0 recordings lost; cut by the fault: 1 messages being left, 0 recordings"),
+        text.contains("0 messages lost, 0 recordings lost; cut by the fault: 1 message being left, 0 recordings cut or never started"),
         "{text}"
     );
     assert_passed(&o);

@@ -271,3 +271,53 @@ fn parts_that_do_not_make_one_sweep_are_refused_naming_the_part_and_the_problem(
     // The right parts, for contrast, merge.
     assert_eq!(merge(&a, &[]).status.code(), Some(0));
 }
+
+#[test]
+fn parts_run_from_a_file_changed_in_between_are_not_merged() {
+    let dir = temp_dir("shards-changed");
+    let text = std::fs::read_to_string(root().join("scenarios/primary-crash.toml"))
+        .unwrap()
+        .replace("fleets/reference.toml", "builtin:reference");
+    let file = write(&dir, "x.toml", &text);
+    let file = file.to_str().unwrap();
+    let first = sweep_in_shards(&[file, "--seeds", "2"], 2, &dir);
+    // The crash moves before shard 2 runs: its part is of another scenario.
+    write(
+        &dir,
+        "x.toml",
+        &text.replacen("at = \"5m\"", "at = \"6m\"", 1),
+    );
+    let again = dir.join("again");
+    std::fs::create_dir_all(&again).unwrap();
+    let second = sweep_in_shards(&[file, "--seeds", "2"], 2, &again);
+    let out = merge(&[first[0].clone(), second[1].clone()], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("was not the same for both") && err.contains("run every shard again"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_sweep_refused_for_bad_input_leaves_no_earlier_part_file_behind() {
+    let dir = temp_dir("shards-stale");
+    let part = write(&dir, "part.json", "an earlier sweep's part");
+    let bad = write(
+        &dir,
+        "bad.toml",
+        "fleet = \"builtin:reference\"\nduration = \"soon\"\n",
+    );
+    let out = fleetsim_out(&[
+        "sweep",
+        bad.to_str().unwrap(),
+        "--seeds",
+        "2",
+        "--shard",
+        "1/2",
+        "--out",
+        part.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!part.exists(), "a stale part would merge as this sweep's");
+}

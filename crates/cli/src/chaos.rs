@@ -238,7 +238,7 @@ fn print_found(f: &Found, report: &ChaosReport, out: &Path, flags: &str) -> anyh
 /// The commands printed under a violation, its file as one shell word,
 /// with the campaign's `flags` (policy, test hook).
 fn rerun_lines(path: &Path, flags: &str) -> [String; 2] {
-    let p = fleetsim_report::shell_word(&path.display().to_string());
+    let p = fleetsim_report::path_word(&path.display().to_string());
     [
         format!("rerun:    fleetsim chaos --replay {p}{flags}"),
         format!("events:   fleetsim run {p}{flags} --events events.jsonl"),

@@ -415,6 +415,15 @@ fn long_run_note(s: &fleetsim_model::Scenario, mode: Mode, speed: f64) -> Option
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let written: Vec<(&str, &std::path::PathBuf)> = [
+        ("--events", args.events.as_ref()),
+        ("--report", args.report.as_ref()),
+        ("--junit", args.junit.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.map(|p| (flag, p)))
+    .collect();
+    files::clear_stale(&run_inputs(&args), &written);
     let (scenario, tolerance) = match run_input(&args) {
         Ok(v) => v,
         Err(e) => return Err(Usage(e).into()),
@@ -498,7 +507,14 @@ fn rerun_args(args: &RunArgs) -> Vec<String> {
         v.extend(["--fault-at".into(), format!("{}={}", m.index, m.at)]);
     }
     if let Some(g) = args.golden.as_ref().filter(|_| !args.update_golden) {
-        v.extend(["--golden".into(), g.display().to_string()]);
+        // A path starting with '-' would be read as a flag: `./-x.json`.
+        let g = g.display().to_string();
+        let g = if g.starts_with('-') {
+            format!("./{g}")
+        } else {
+            g
+        };
+        v.extend(["--golden".into(), g]);
         if args.golden_tolerance != "0" {
             v.extend(["--golden-tolerance".into(), args.golden_tolerance.clone()]);
         }
@@ -546,6 +562,20 @@ pub(crate) fn check_speed(speed: f64) -> Result<(), String> {
     }
 }
 
+/// The files a run reads: the scenario, its fleet, and a golden file
+/// compared with.
+fn run_inputs(args: &RunArgs) -> Vec<(&'static str, std::path::PathBuf)> {
+    let mut inputs = files::scenario_inputs(args.scenario.as_deref());
+    if let Some(g) = args
+        .golden
+        .as_ref()
+        .filter(|g| !args.update_golden && g.exists())
+    {
+        inputs.push(("the golden file compared with", g.clone()));
+    }
+    inputs
+}
+
 /// Checks every output path before the run; returns the golden timeline to
 /// compare with, when there is one.
 fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Golden>, String> {
@@ -562,16 +592,7 @@ fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Gol
     .into_iter()
     .filter_map(|(flag, p)| p.map(|p| (flag, p)))
     .collect();
-    let mut inputs = files::scenario_inputs(args.scenario.as_deref());
-    // A golden file compared with is read: it is an input too.
-    if let Some(g) = args
-        .golden
-        .as_ref()
-        .filter(|g| !args.update_golden && g.exists())
-    {
-        inputs.push(("the golden file compared with", g.clone()));
-    }
-    files::check_distinct(&inputs, &outputs)?;
+    files::check_distinct(&run_inputs(args), &outputs)?;
     for (flag, p) in &outputs {
         if *flag != "--golden" {
             files::check_writable(flag, p)?;

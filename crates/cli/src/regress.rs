@@ -37,6 +37,14 @@ impl std::str::FromStr for FaultAt {
 
 /// Applies `--fault-at` moves to a scenario; errors are bad input.
 pub(crate) fn apply_fault_at(s: Scenario, moves: &[FaultAt]) -> Result<Scenario, String> {
+    for (i, m) in moves.iter().enumerate() {
+        if moves[..i].iter().any(|o| o.index == m.index) {
+            return Err(format!(
+                "fault {} is moved twice; give each fault one time",
+                m.index
+            ));
+        }
+    }
     moves
         .iter()
         .try_fold(s, |s, m| fleetsim_scenario::shift_fault(&s, m.index, m.at))
@@ -115,6 +123,10 @@ fn dist_line(name: &str, d: &Distribution, of: usize, time: bool) -> String {
 
 /// `fleetsim sweep`.
 pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &args.out {
+        let inputs = files::scenario_inputs(Some(&args.scenario));
+        files::clear_stale(&inputs, &[("--out", out)]);
+    }
     let scenario = match files::load_scenario(Some(&args.scenario)) {
         Ok(s) => s,
         Err(e) => {
@@ -156,8 +168,12 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             let (Some(from), Some(to)) = (args.from, args.to) else {
                 unreachable!("clap requires them")
             };
-            if from > to || args.step.0.is_zero() {
-                eprintln!("error: --from must not be after --to, and --step must be above zero");
+            if from > to {
+                eprintln!("error: --from {from} is after --to {to}: give the earlier time first");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            if args.step.0.is_zero() {
+                eprintln!("error: --step must be above zero, e.g. --step 1s");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
             SweepPlan::FaultTime {
@@ -246,6 +262,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             strict: args.strict,
             inject_panic: args.inject_panic.clone(),
         },
+        fingerprint: fingerprint(&scenario),
     };
     let runs: usize = results.iter().map(|(_, r)| r.len()).sum();
     let timing = format!(
@@ -288,6 +305,20 @@ pub(crate) struct SweepId {
     pub(crate) nothing_checked: bool,
     /// What every reproduce command shares.
     pub(crate) rerun: Again,
+    /// A hash of the scenario as loaded (fleet, faults, expectations), so
+    /// parts run from a file changed in between are not merged.
+    #[serde(default)]
+    pub(crate) fingerprint: String,
+}
+
+/// FNV-1a (64 bits) of the scenario as loaded, in hex: stable across runs,
+/// machines and builds of one version, unlike `std`'s hasher.
+pub(crate) fn fingerprint(scenario: &fleetsim_model::Scenario) -> String {
+    let text = serde_json::to_string(scenario).unwrap_or_default();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// Prints a sweep's summary (table, failures, reproduce commands) from
@@ -303,7 +334,11 @@ pub(crate) fn summarize(
     if format == Format::Json {
         let mut json: Vec<serde_json::Value> = Vec::new();
         for r in &reports {
-            json.push(with_reproduce(r, &id.rerun)?);
+            let mut v = with_reproduce(r, &id.rerun)?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("nothing_checked".into(), id.nothing_checked.into());
+            }
+            json.push(v);
         }
         match json.as_slice() {
             [one] => outln!("{}", serde_json::to_string_pretty(one)?),
@@ -443,7 +478,7 @@ fn with_reproduce(r: &SweepReport, again: &Again) -> anyhow::Result<serde_json::
 fn reproduce(again: &Again, v: &fleetsim_scenario::sweep::Variation, policy: &str) -> String {
     let mut cmd = format!(
         "fleetsim run {} --seed {}{}",
-        fleetsim_report::shell_word(&again.scenario),
+        fleetsim_report::path_word(&again.scenario),
         v.seed,
         crate::policy::flag(policy)
     );

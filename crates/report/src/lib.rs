@@ -33,7 +33,7 @@ pub fn reproduce(o: &RunOutcome) -> Option<String> {
     let arg = fleetsim_model::embedded::run_arg(&o.spec.origin)?;
     let mut cmd = format!(
         "fleetsim run {} --seed {}{}",
-        shell_word(arg),
+        path_word(arg),
         o.seed,
         policy_flag(&o.policy)
     );
@@ -71,11 +71,33 @@ pub fn shell_word(word: &str) -> String {
     }
 }
 
+/// A file path as one shell word that no command line takes for a flag:
+/// `-x.toml` is written `./-x.toml`.
+pub fn path_word(path: &str) -> String {
+    if path.starts_with('-') {
+        shell_word(&format!("./{path}"))
+    } else {
+        shell_word(path)
+    }
+}
+
 /// The `--policy NAME` a reproduce command needs (none for the default).
 pub(crate) fn policy_flag(policy: &str) -> String {
     if policy == fleetsim_scenario::rules::DEFAULT_POLICY {
         String::new()
     } else {
         format!(" --policy {policy}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_looks_like_a_flag_is_written_from_the_current_directory() {
+        assert_eq!(path_word("-dash.toml"), "./-dash.toml");
+        assert_eq!(path_word("-my file.toml"), "'./-my file.toml'");
+        assert_eq!(path_word("dir/x.toml"), "dir/x.toml");
     }
 }

@@ -101,7 +101,41 @@ pub(crate) struct Group {
     first: u64,
     last: u64,
     phones: Vec<String>,
+    /// The first event's note, and the latest's.
+    first_note: String,
     note: String,
+}
+
+impl Group {
+    /// The group's note: one, or the first and the latest when they differ
+    /// (a reason that counts time, "last heard 1m2s ago … 2m54s ago").
+    fn notes(&self) -> String {
+        if self.first_note == self.note {
+            return self.note.clone();
+        }
+        // Only the words that differ, once: "last heard 1m … 2m59s ago".
+        let (a, b): (Vec<&str>, Vec<&str>) = (
+            self.first_note.split(' ').collect(),
+            self.note.split(' ').collect(),
+        );
+        let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+        let most = a.len().min(b.len()) - pre;
+        let suf = (a.iter().rev().zip(b.iter().rev()))
+            .take(most)
+            .take_while(|(x, y)| x == y)
+            .count();
+        let words = |w: &[&str]| w.join(" ");
+        let (mid_a, mid_b) = (words(&a[pre..a.len() - suf]), words(&b[pre..b.len() - suf]));
+        [
+            words(&a[..pre]),
+            format!("{mid_a} … {mid_b}"),
+            words(&a[a.len() - suf..]),
+        ]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
 }
 
 fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
@@ -120,7 +154,7 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
             home,
             reason,
         } => {
-            // Refusals of one home group together; the latest reason is shown.
+            // Refusals of one home group together; the first and latest reasons are shown.
             Some((phone.clone(), format!("refused:{home}"), reason.clone()))
         }
         Event::PhoneLost { phone, reason } => Some((phone.clone(), "lost".into(), reason.clone())),
@@ -246,19 +280,19 @@ fn describe_group(g: &Group) -> String {
         let guest = if home == g.key.0 { "" } else { "guest " };
         format!(
             "refused {guest}registrations of {n} phone{s} of {home} ({phones}): {}",
-            g.note
+            g.notes()
         )
     } else if sub == "lost" {
         format!(
             "{n} phone{s} found this gatekeeper gone ({phones}): {}; each retries after 50–90 % of the recovery wait",
-            g.note
+            g.notes()
         )
     } else if let Some(home) = sub.strip_prefix("home:") {
         format!("sent {n} guest{s} home to {home} ({phones})")
     } else if let Some(home) = sub.strip_prefix("capacity:") {
         format!(
             "refused {n} guest{s} of {home} ({phones}): capacity of {} users and extensions reached, guests included → no resilience for them",
-            g.note
+            g.notes()
         )
     } else if sub == "call" {
         format!("{} set up (from {phones})", count(g, "call"))
@@ -266,27 +300,27 @@ fn describe_group(g: &Group) -> String {
         format!("{} ended normally", count(g, "call"))
     } else if sub == "preserved-ended" {
         format!(
-            "{} ended ({phones}); only now do those phones fail over",
+            "{} ended ({phones}); only now do those phones register again (on their backup, if they fail over)",
             count(g, "preserved call")
         )
     } else if sub.starts_with("call-dropped:") {
-        format!("{} dropped ({phones}): {}", count(g, "call"), g.note)
+        format!("{} dropped ({phones}): {}", count(g, "call"), g.notes())
     } else if sub == "preservation-expired" {
         format!(
-            "{} ended by the media connection preservation limit of {} ({phones}), not by their users; only now do those phones fail over",
+            "{} ended by the media connection preservation limit of {} ({phones}), not by their users; only now do those phones register again (on their backup, if they fail over)",
             count(g, "preserved call"),
-            g.note
+            g.notes()
         )
     } else if sub == "call-preserved" {
         format!(
-            "{} kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and fails over when it ends (at most 2 h)",
+            "{} kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and registers again (on its backup, if it fails over) only when the call ends (at most 2 h)",
             count(g, "call")
         )
     } else if sub.starts_with("call-failed:") {
         format!(
             "{} could not be set up ({phones}): {}",
             count(g, "call"),
-            g.note
+            g.notes()
         )
     } else if sub == "trunk-seized" {
         format!(
@@ -294,7 +328,7 @@ fn describe_group(g: &Group) -> String {
             count(g, "trunk")
         )
     } else if sub.starts_with("trunk-released:") {
-        format!("{} freed: {}", count(g, "trunk"), g.note)
+        format!("{} freed: {}", count(g, "trunk"), g.notes())
     } else if sub == "vm-left" {
         format!(
             "stored {} (mailboxes {phones})",
@@ -314,7 +348,7 @@ fn describe_group(g: &Group) -> String {
         format!(
             "{} not recorded (from {phones}): {}",
             count(g, "call"),
-            g.note
+            g.notes()
         )
     } else if sub == "portal-change" {
         format!(
@@ -333,7 +367,7 @@ fn describe_group(g: &Group) -> String {
     } else if sub == "expired" {
         format!(
             "dropped {n} registration{s} no longer refreshed ({phones}): no keepalive for {}",
-            g.note
+            g.notes()
         )
     } else {
         format!("{n} phone event{s} ({phones})")
@@ -543,7 +577,21 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
         )),
         Event::PeerLost { .. } => peer_lost(e, seen, p),
         Event::PeerReturned { peer, silent_for_ms } => {
-            format!("hears {peer} again after {} of silence", human_ms(*silent_for_ms))
+            // A server counts silence from its own start: it cannot know
+            // what came before.
+            let heard = e.t_ms.saturating_sub(*silent_for_ms);
+            let since_start = seen
+                .started
+                .get(e.server.as_str())
+                .is_some_and(|&start| start > 0 && heard.abs_diff(start) <= 1);
+            if since_start {
+                format!(
+                    "hears {peer} for the first time since this server restarted {} ago",
+                    human_ms(*silent_for_ms)
+                )
+            } else {
+                format!("hears {peer} again after {} of silence", human_ms(*silent_for_ms))
+            }
         }
         Event::RecordsReplicated { home, phones } => {
             p.dim(&format!("holds copies of {phones} phone records of {home} (in memory only)"))
@@ -552,7 +600,7 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             "FAILOVER of {home} begins: physical IP phone {trigger} re-registered here"
         )),
         Event::FailbackStarted { home, visible_for_ms, guests } => p.bold(&format!(
-            "FAILBACK to {home}: visible again for {} (≥ failback time) → {guests} guests go home",
+            "FAILBACK to {home}: visible again for {} (≥ failback time) → {guests} guests here: each goes home once idle, unless it is an H.323 phone under manual failback",
             human_ms(*visible_for_ms)
         )),
         Event::RunEnded {} => "run ends".to_string(),
@@ -694,6 +742,7 @@ pub fn explain(
                     first: e.t_ms,
                     last: e.t_ms,
                     phones: vec![phone],
+                    first_note: note.clone(),
                     note,
                 }),
             }
@@ -798,7 +847,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     );
     let _ = writeln!(
         out,
-        "  phones       {} moved, {} failed back, {} unregistered at the end (softphones and analogue never fail over)",
+        "  phones       {} moved, {} failed back, {} unregistered at the end",
         m.phones_moved, m.phones_failed_back, m.phones_unregistered_at_end
     );
     if m.calls_started > 0 {
@@ -817,9 +866,12 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     }
     let cut = m.messages_cut + m.recordings_cut;
     if m.messages_left > 0 || m.messages_lost > 0 || m.recordings_lost > 0 || cut > 0 {
+        use fleetsim_model::words::counted;
+        let n = |k: u32, one: &str, many: &str| counted(k as usize, one, many);
         let lost = format!(
-            "{} messages lost, {} recordings lost",
-            m.messages_lost, m.recordings_lost
+            "{} lost, {} lost",
+            n(m.messages_lost, "message", "messages"),
+            n(m.recordings_lost, "recording", "recordings")
         );
         let lost = if m.unaudited {
             "losses not audited (the messages are in member processes, whose disks a live drill does not read)".to_string()
@@ -831,16 +883,17 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         // Cut by the fault itself (like a dropped call), not lost from storage.
         let cut = if cut > 0 {
             format!(
-                "; cut by the fault: {} messages being left, {} recordings",
-                m.messages_cut, m.recordings_cut
+                "; cut by the fault: {} being left, {} cut or never started",
+                n(m.messages_cut, "message", "messages"),
+                n(m.recordings_cut, "recording", "recordings")
             )
         } else {
             String::new()
         };
         let _ = writeln!(
             out,
-            "  voicemail    {} messages left; {lost}{cut}",
-            m.messages_left
+            "  voicemail    {} left; {lost}{cut}",
+            n(m.messages_left, "message", "messages")
         );
     }
     if m.capacity_refusals > 0 {
@@ -927,6 +980,32 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(ranges(&v), "2001–2003, 2007, x");
+    }
+
+    #[test]
+    fn a_group_whose_reason_changed_shows_the_first_and_latest_words_that_differ() {
+        let g = |first: &str, last: &str| Group {
+            key: (String::new(), "x", String::new()),
+            first: 0,
+            last: 0,
+            phones: Vec::new(),
+            first_note: first.into(),
+            note: last.into(),
+        };
+        assert_eq!(
+            g(
+                "primary last heard 1m ago; failover needs 3m",
+                "primary last heard 2m59s ago; failover needs 3m"
+            )
+            .notes(),
+            "primary last heard 1m … 2m59s ago; failover needs 3m"
+        );
+        assert_eq!(
+            g("no record of 2001", "no record of 2016").notes(),
+            "no record of 2001 … 2016"
+        );
+        assert_eq!(g("same", "same").notes(), "same");
+        assert_eq!(g("a b", "c").notes(), "a b … c");
     }
 
     #[test]

@@ -178,8 +178,9 @@ impl VariationResult {
     }
 }
 
-/// p50, p99 and max of a figure over the variations that have it.
-#[derive(Clone, Debug, Default, Serialize)]
+/// p50, p99 and max of a figure over the variations that have it (in
+/// JSON, `null` when none has it: no takeover is not a takeover in 0 ms).
+#[derive(Clone, Debug, Default)]
 pub struct Distribution {
     /// How many variations had the figure.
     pub n: usize,
@@ -189,6 +190,19 @@ pub struct Distribution {
     pub p99: u64,
     /// Maximum.
     pub max: u64,
+}
+
+impl Serialize for Distribution {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let seen = |v: u64| (self.n > 0).then_some(v);
+        let mut st = s.serialize_struct("Distribution", 4)?;
+        st.serialize_field("n", &self.n)?;
+        st.serialize_field("p50", &seen(self.p50))?;
+        st.serialize_field("p99", &seen(self.p99))?;
+        st.serialize_field("max", &seen(self.max))?;
+        st.end()
+    }
 }
 
 impl Distribution {
