@@ -80,6 +80,11 @@ pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
     if s.starts_with('-') {
         return Err(err("a duration cannot be negative"));
     }
+    if s.starts_with("fault") {
+        return Err(err(
+            "a time relative to a fault (\"fault 0 + 5m\") is for the windows of never, eventually, count and state; here write a time in the run",
+        ));
+    }
     let mut total: u128 = 0;
     let mut rest = s;
     // Each unit smaller than the one before: "1h30m", never "30s1m".

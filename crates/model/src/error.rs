@@ -264,6 +264,10 @@ impl Source<'_> {
 fn hint_for(message: &str) -> Option<String> {
     if message.starts_with("unknown field") {
         Some(unknown_field_hint(message))
+    } else if message.contains("invalid type: map, expected a sequence") {
+        Some("this key holds a list: write [[key]], two brackets, for each entry (e.g. [[fault]], [[expect]])".into())
+    } else if message.contains("as i128") {
+        Some("write a whole number, 0 or more, within the limits of docs/file-format.md".into())
     } else if message.starts_with("missing field") {
         Some("add the key; see docs/file-format.md for every key and its default".into())
     } else if [

@@ -252,7 +252,8 @@ pub enum Event {
         /// The limit that ended it (emulated milliseconds).
         limit_ms: u64,
     },
-    /// A call could not be set up.
+    /// A call failed: refused by the phone or system, or accepted and then
+    /// not completed (no trunk, no voicemail, no hunt group).
     CallFailed {
         /// Call id.
         call: String,

@@ -982,7 +982,14 @@ pub(crate) fn resolve(
                     v.span(),
                     Some(&format!("{field}.{key}")),
                     format!("{key} does not apply to {:?}", v.get_ref()),
-                    Some(format!("write {key} = {:?}", allowed.join("\" or \""))),
+                    Some(format!(
+                        "write {}",
+                        allowed
+                            .iter()
+                            .map(|a| format!("{key} = {a:?}"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    )),
                 ));
             }
             let service = v.get_ref().clone();

@@ -381,7 +381,7 @@ pub fn render(o: &RunOutcome) -> String {
             "longest phone outage",
             human_ms(m.max_phone_outage_ms),
             format!(
-                "p99 {} · p50 {}",
+                "each phone's outages added up · p99 {} · p50 {}",
                 human_ms(m.p99_phone_outage_ms),
                 human_ms(m.p50_phone_outage_ms)
             ),

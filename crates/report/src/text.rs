@@ -282,6 +282,13 @@ fn describe_group(g: &Group) -> String {
             "refused {guest}registrations of {n} phone{s} of {home} ({phones}): {}",
             g.notes()
         )
+    } else if sub == "lost" && g.note.starts_with("rebooted") {
+        // An operator's reboot, not a failure: the phone left, it did not
+        // find its gatekeeper gone.
+        format!(
+            "{n} phone{s} left this gatekeeper ({phones}): {}",
+            g.notes()
+        )
     } else if sub == "lost" {
         format!(
             "{n} phone{s} found this gatekeeper gone ({phones}): {}; each retries after 50–90 % of the recovery wait",
@@ -317,11 +324,7 @@ fn describe_group(g: &Group) -> String {
             count(g, "call")
         )
     } else if sub.starts_with("call-failed:") {
-        format!(
-            "{} could not be set up ({phones}): {}",
-            count(g, "call"),
-            g.notes()
-        )
+        format!("{} failed ({phones}): {}", count(g, "call"), g.notes())
     } else if sub == "trunk-seized" {
         format!(
             "{} seized for external calls from {phones} (trunks never fail over)",
@@ -831,7 +834,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     }
     let _ = writeln!(
         out,
-        "  phone outage {:>10}  max   ({} phones had an outage)",
+        "  phone outage {:>10}  max   (each phone's outages added up; {} phones had one)",
         human_ms(m.max_phone_outage_ms),
         m.phones_with_outage
     );
