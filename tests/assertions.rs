@@ -151,6 +151,23 @@ fn times_relative_to_a_fault_move_with_it_in_a_fault_time_sweep() {
 }
 
 #[test]
+fn repeated_derived_names_are_numbered_and_keep_their_number_when_the_fault_moves() {
+    let s = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .crash("5m", "primary")
+        .expect(Expect::takeover("primary", "5m"))
+        .expect(Expect::takeover("primary", "5m"))
+        .build()
+        .unwrap();
+    let first = s.expectations[0].name.clone();
+    assert_eq!(s.expectations[1].name, format!("{first} (2)"));
+    let moved = shift_fault(&s, 0, Dur::mins(6)).unwrap();
+    let renamed = &moved.expectations[0].name;
+    assert!(renamed.ends_with("of 6m"), "{renamed}");
+    assert_eq!(moved.expectations[1].name, format!("{renamed} (2)"));
+}
+
+#[test]
 fn a_moved_fault_renames_the_expectations_named_after_its_time_and_keeps_given_names() {
     let s = load("primary-crash-and-return.toml");
     let moved = shift_fault(&s, 0, Dur::mins(6)).unwrap();

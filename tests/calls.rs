@@ -179,9 +179,31 @@ fn a_caller_leaving_a_message_is_cut_off_when_the_voicemail_crashes() {
     let dropped = call_events(&o, "s1-3001")[1];
     assert_eq!(dropped.server, "secondary", "ended by the caller's system");
     assert!(
-        matches!(&dropped.event, Event::CallDropped { reason, .. } if reason == "the voicemail on primary went away mid-message"),
+        matches!(&dropped.event, Event::CallDropped { reason, .. } if reason == "lost the voicemail on primary mid-message (connection lost)"),
         "{dropped:?}"
     );
+}
+
+#[test]
+fn a_message_ends_kept_as_left_so_far_when_the_callers_system_crashes() {
+    // 4001 (on expansion-l) leaves a message on the primary's voicemail;
+    // expansion-l crashes two minutes in: the voicemail keeps what was
+    // left, marked partial, at the crash.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .call("4m", "4001", "2001", "5m", CallKind::Voicemail)
+        .crash("6m", "expansion-l")
+        .run()
+        .unwrap();
+    let left = o
+        .first(|e| matches!(&e.event, Event::VoicemailLeft { message, .. } if message == "s1-4001"))
+        .expect("the message is kept");
+    assert_eq!((left.server.as_str(), left.t_ms), ("primary", 6 * MIN));
+    assert!(matches!(
+        left.event,
+        Event::VoicemailLeft { partial: true, .. }
+    ));
+    assert_eq!(o.metrics.messages_lost, 0);
 }
 
 #[test]

@@ -244,23 +244,27 @@ pub(crate) fn check_distinct(
     Ok(())
 }
 
-/// The scenario file given (if it is one) and the fleet file it names
-/// (unless built in), each with what it is.
 /// Removes the files a command is about to write, so that one failing
 /// before it writes them (bad input, exit 2) leaves no result of an earlier
-/// run behind for a CI job to publish as its own. Regular files only, and
-/// nothing at all when an output is also an input.
+/// run behind for a CI job to publish as its own. Regular files only, never
+/// a `.toml` (an unparsable scenario does not say which fleet it reads),
+/// and nothing at all when an output is also an input.
 pub(crate) fn clear_stale(inputs: &[(&'static str, PathBuf)], outputs: &[(&str, &PathBuf)]) {
     if check_distinct(inputs, outputs).is_err() {
         return;
     }
     for (_, p) in outputs {
-        if p.is_file() {
+        let toml = p
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        if p.is_file() && !toml {
             let _ = std::fs::remove_file(p);
         }
     }
 }
 
+/// The scenario file given (if it is one) and the fleet file it names
+/// (unless built in), each with what it is.
 pub(crate) fn scenario_inputs(scenario: Option<&str>) -> Vec<(&'static str, PathBuf)> {
     let Some(path) = scenario.map(Path::new).filter(|p| p.is_file()) else {
         return Vec::new();

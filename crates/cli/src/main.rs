@@ -181,7 +181,7 @@ struct RunArgs {
         requires = "golden"
     )]
     golden_tolerance: String,
-    /// Move fault INDEX (0-based, time order) to TIME, and later faults with it.
+    /// Move fault INDEX (0-based, time order) to TIME, with the steps of its own [[fault]] table (its `for` undo, a reboot's restart, a flap's periods).
     #[arg(long, value_name = "INDEX=TIME")]
     fault_at: Vec<regress::FaultAt>,
     /// Fail (exit 1) when nothing was checked: no expectations and no golden.

@@ -146,6 +146,11 @@ fn read_part(path: &Path) -> anyhow::Result<Part> {
 /// How the sweep `b` differs from `a`, in words, if it does: the first
 /// field that differs, the scenario first.
 fn difference(a: &SweepId, b: &SweepId) -> Option<String> {
+    if a.fingerprint.is_empty() != b.fingerprint.is_empty() {
+        return Some(
+            "one part was written by an older fleetsim, which did not record what its scenario held: run every shard again with one version".into(),
+        );
+    }
     if a.scenario == b.scenario && a.fingerprint != b.fingerprint {
         return Some(format!(
             "scenario {} was not the same for both (its file or its fleet's changed between the shards' runs; fingerprint {}, not {}): run every shard again from the same files",

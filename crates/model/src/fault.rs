@@ -696,7 +696,7 @@ fn too_many_steps(src: &Source<'_>, span: Range<usize>, field: &str, steps: u64)
             "the faults up to here unfold into {steps} steps, more than the {} a scenario may have",
             crate::limits::MAX_FAULT_STEPS
         ),
-        Some("a flap is two steps per period per link and a group one per member: use fewer periods, fewer faults or a smaller target".into()),
+        Some("a flap is two steps per period per target and a glob one per server: use fewer periods, fewer faults or a smaller target".into()),
     )
 }
 

@@ -25,10 +25,14 @@ pub const MIN_INTERVAL: Dur = Dur::secs(1);
 /// noise, in live mode above all).
 pub const MIN_DEADLINE: Dur = Dur::millis(10);
 
-/// The most fault steps a scenario may unfold into (a fault on a group of
-/// servers or phones is one step per member; a flap two per period per
-/// link; `for` adds the undoing steps): each is an event and a timer.
+/// The most fault steps a scenario may unfold into (a fault on a glob of
+/// servers is one step per server; a flap two per period per target; `for`
+/// adds the undoing steps): each is an event and a timer.
 pub const MAX_FAULT_STEPS: usize = 100_000;
+
+/// The most `[[expect]]` tables in a scenario: each is a line in every
+/// report and a JUnit test case.
+pub const MAX_EXPECTATIONS: usize = 1_000;
 
 /// The shortest flap period: 1 s (down and up again at least once a second).
 pub const MIN_FLAP_PERIOD: Dur = Dur::secs(1);

@@ -681,6 +681,17 @@ impl RawRest {
         let faults = crate::fault::resolve(src, &fleet, &self.fault, duration, true)?;
 
         // Expectations.
+        if let Some(e) = self.expect.get(crate::limits::MAX_EXPECTATIONS) {
+            return Err(src.error(
+                e.span(),
+                Some(&format!("expect[{}]", crate::limits::MAX_EXPECTATIONS)),
+                format!(
+                    "a scenario may have at most {} expectations",
+                    crate::limits::MAX_EXPECTATIONS
+                ),
+                Some("split the checks over several scenarios, or use count and state".into()),
+            ));
+        }
         let mut expectations = Vec::new();
         for (i, e) in self.expect.iter().enumerate() {
             let er = e.get_ref();
@@ -1022,7 +1033,7 @@ fn observable(
 }
 
 /// Why a scenario's `[resilience]` table does not deserialize, at the
-/// first key that fails on its own over the fleet's settings (an unknown
+/// first key (in key order) that fails on its own over the fleet's settings (an unknown
 /// key, a wrong value), or at the table when none does alone.
 fn resilience_key_error(
     src: &Source<'_>,
@@ -1171,13 +1182,15 @@ fn unique_name(
 /// A derived name, numbered when an earlier expectation has it already
 /// ("… (2)"), so every name in a report is its own.
 fn derived_name(name: String, before: &[NamedExpectation]) -> String {
-    let taken = |n: &str| before.iter().any(|e| e.name == n);
-    if !taken(&name) {
+    let taken: std::collections::BTreeSet<&str> = before.iter().map(|e| e.name.as_str()).collect();
+    if !taken.contains(name.as_str()) {
         return name;
     }
-    (2..)
+    // Numbered after the copies there are, so n repeats cost n lookups each.
+    let copies = before.iter().filter(|e| e.name.starts_with(&name)).count();
+    (copies + 1..)
         .map(|k| format!("{name} ({k})"))
-        .find(|n| !taken(n))
+        .find(|n| !taken.contains(n.as_str()))
         .expect("some number is free")
 }
 

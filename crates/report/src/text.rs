@@ -126,6 +126,10 @@ impl Group {
             .count();
         let words = |w: &[&str]| w.join(" ");
         let (mid_a, mid_b) = (words(&a[pre..a.len() - suf]), words(&b[pre..b.len() - suf]));
+        if mid_a.is_empty() || mid_b.is_empty() {
+            // One says more than the other: both, whole.
+            return format!("{} … {}", self.first_note, self.note);
+        }
         [
             words(&a[..pre]),
             format!("{mid_a} … {mid_b}"),
@@ -156,6 +160,10 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
         } => {
             // Refusals of one home group together; the first and latest reasons are shown.
             Some((phone.clone(), format!("refused:{home}"), reason.clone()))
+        }
+        // An operator's reboot is not a failure: a line of its own.
+        Event::PhoneLost { phone, reason } if reason.starts_with("rebooted") => {
+            Some((phone.clone(), "left".into(), reason.clone()))
         }
         Event::PhoneLost { phone, reason } => Some((phone.clone(), "lost".into(), reason.clone())),
         Event::PhoneUnregistered { phone, .. } => {
@@ -282,9 +290,8 @@ fn describe_group(g: &Group) -> String {
             "refused {guest}registrations of {n} phone{s} of {home} ({phones}): {}",
             g.notes()
         )
-    } else if sub == "lost" && g.note.starts_with("rebooted") {
-        // An operator's reboot, not a failure: the phone left, it did not
-        // find its gatekeeper gone.
+    } else if sub == "left" {
+        // The phone left; it did not find its gatekeeper gone.
         format!(
             "{n} phone{s} left this gatekeeper ({phones}): {}",
             g.notes()
@@ -425,6 +432,8 @@ struct Seen<'a> {
     fleet: Option<&'a Fleet>,
     faults: Vec<(u64, &'a FaultKind)>,
     started: BTreeMap<&'a str, u64>,
+    /// Servers started again (incarnation 2 on), when last.
+    restarted: BTreeMap<&'a str, u64>,
 }
 
 impl<'a> Seen<'a> {
@@ -433,14 +442,18 @@ impl<'a> Seen<'a> {
             fleet,
             faults: Vec::new(),
             started: BTreeMap::new(),
+            restarted: BTreeMap::new(),
         }
     }
 
     fn note(&mut self, e: &'a EventRecord) {
         match &e.event {
             Event::FaultApplied { spec, .. } => self.faults.push((e.t_ms, spec)),
-            Event::ServerStarted { .. } => {
+            Event::ServerStarted { incarnation, .. } => {
                 self.started.insert(&e.server, e.t_ms);
+                if *incarnation > 1 {
+                    self.restarted.insert(&e.server, e.t_ms);
+                }
             }
             _ => {}
         }
@@ -584,9 +597,9 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             // what came before.
             let heard = e.t_ms.saturating_sub(*silent_for_ms);
             let since_start = seen
-                .started
+                .restarted
                 .get(e.server.as_str())
-                .is_some_and(|&start| start > 0 && heard.abs_diff(start) <= 1);
+                .is_some_and(|&start| heard.abs_diff(start) <= 1);
             if since_start {
                 format!(
                     "hears {peer} for the first time since this server restarted {} ago",
@@ -603,8 +616,9 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             "FAILOVER of {home} begins: physical IP phone {trigger} re-registered here"
         )),
         Event::FailbackStarted { home, visible_for_ms, guests } => p.bold(&format!(
-            "FAILBACK to {home}: visible again for {} (≥ failback time) → {guests} guests here: each goes home once idle, unless it is an H.323 phone under manual failback",
-            human_ms(*visible_for_ms)
+            "FAILBACK to {home}: visible again for {} (≥ failback time) → {} here: each goes home once idle, unless it is an H.323 phone under manual failback",
+            human_ms(*visible_for_ms),
+            fleetsim_model::words::counted(*guests as usize, "guest", "guests")
         )),
         Event::RunEnded {} => "run ends".to_string(),
         Event::LicenceState { state, reason } => {
@@ -1009,6 +1023,7 @@ mod tests {
         );
         assert_eq!(g("same", "same").notes(), "same");
         assert_eq!(g("a b", "c").notes(), "a b … c");
+        assert_eq!(g("x y", "x y z").notes(), "x y … x y z");
     }
 
     #[test]

@@ -57,8 +57,14 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
         Dur::millis(moved as u64)
     };
     for e in &mut s.expectations {
-        // A derived name says the times it checks: renamed when they move.
-        let derived = e.name == fleetsim_model::scenario::default_name(&e.expect);
+        // A derived name says the times it checks: renamed when they move,
+        // keeping the number a repeated one was given ("… (2)").
+        let before = fleetsim_model::scenario::default_name(&e.expect);
+        let derived = e
+            .name
+            .strip_prefix(before.as_str())
+            .filter(|rest| rest.is_empty() || is_number_suffix(rest))
+            .map(str::to_string);
         match &mut e.expect {
             Expectation::Takeover { after, .. } | Expectation::Failback { after, .. }
                 if i128::from(after.as_millis()) == from =>
@@ -82,9 +88,16 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
             }
             _ => {}
         }
-        if derived {
-            e.name = fleetsim_model::scenario::default_name(&e.expect);
+        if let Some(suffix) = derived {
+            e.name = fleetsim_model::scenario::default_name(&e.expect) + &suffix;
         }
     }
     Ok(s)
+}
+
+/// Whether `rest` is the " (N)" a repeated derived name is numbered with.
+fn is_number_suffix(rest: &str) -> bool {
+    rest.strip_prefix(" (")
+        .and_then(|r| r.strip_suffix(')'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }

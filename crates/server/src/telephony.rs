@@ -298,7 +298,10 @@ impl Shared {
             let why = match updates.message().await {
                 Ok(Some(u)) if !u.cut.is_empty() => format!("voicemail on {vm}: {}", u.cut),
                 Ok(_) => return,
-                Err(_) => format!("the voicemail on {vm} went away mid-message"),
+                Err(e) => format!(
+                    "lost the voicemail on {vm} mid-message ({})",
+                    fleetsim_net::failure_reason(&e)
+                ),
             };
             me.drop_call(&id, &ext, &why);
         });

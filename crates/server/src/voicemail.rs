@@ -175,6 +175,7 @@ impl Shared {
 
     /// Starts a voicemail call or recording of `ms` emulated milliseconds.
     fn vm_begin(self: &Arc<Self>, id: String, c: VmCall, ms: u64) -> Result<(), Status> {
+        let watch = c.watch.clone();
         // The longest message or recording taken: a day.
         const MAX_MS: u64 = 86_400_000;
         if ms == 0 || ms > MAX_MS || id.is_empty() {
@@ -203,6 +204,11 @@ impl Shared {
                 // A crash cuts the call: nothing was left.
                 () = me.token.cancelled() => {}
                 () = tokio::time::sleep(d) => me.vm_complete(&id, None),
+                // A watching caller's system gone (crashed, cut off): the
+                // caller is gone with it, and the message ends there.
+                () = watch_closed(watch) => {
+                    me.vm_complete(&id, Some("the caller's system went away"));
+                }
             }
         });
         Ok(())
@@ -247,6 +253,15 @@ impl Shared {
             me.set_vm_active(true, "activated by the operator (activate backup)".into());
         });
         true
+    }
+}
+
+/// Resolves when the caller's system watching a message stops listening;
+/// never for an unwatched one.
+async fn watch_closed(watch: Option<LeaveTx>) {
+    match watch {
+        Some(tx) => tx.closed().await,
+        None => std::future::pending().await,
     }
 }
 
