@@ -415,15 +415,7 @@ fn long_run_note(s: &fleetsim_model::Scenario, mode: Mode, speed: f64) -> Option
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let written: Vec<(&str, &std::path::PathBuf)> = [
-        ("--events", args.events.as_ref()),
-        ("--report", args.report.as_ref()),
-        ("--junit", args.junit.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(flag, p)| p.map(|p| (flag, p)))
-    .collect();
-    files::clear_stale(&run_inputs(&args), &written);
+    files::clear_stale(&run_inputs(&args), &run_outputs(&args, None));
     let (scenario, tolerance) = match run_input(&args) {
         Ok(v) => v,
         Err(e) => return Err(Usage(e).into()),
@@ -507,13 +499,7 @@ fn rerun_args(args: &RunArgs) -> Vec<String> {
         v.extend(["--fault-at".into(), format!("{}={}", m.index, m.at)]);
     }
     if let Some(g) = args.golden.as_ref().filter(|_| !args.update_golden) {
-        // A path starting with '-' would be read as a flag: `./-x.json`.
-        let g = g.display().to_string();
-        let g = if g.starts_with('-') {
-            format!("./{g}")
-        } else {
-            g
-        };
+        let g = fleetsim_report::unflagged(&g.display().to_string());
         v.extend(["--golden".into(), g]);
         if args.golden_tolerance != "0" {
             v.extend(["--golden-tolerance".into(), args.golden_tolerance.clone()]);
@@ -562,6 +548,23 @@ pub(crate) fn check_speed(speed: f64) -> Result<(), String> {
     }
 }
 
+/// The files a run writes, each with its flag: the views asked for, and
+/// `golden` when the run records one.
+fn run_outputs<'a>(
+    args: &'a RunArgs,
+    golden: Option<&'a std::path::PathBuf>,
+) -> Vec<(&'static str, &'a std::path::PathBuf)> {
+    [
+        ("--events", args.events.as_ref()),
+        ("--report", args.report.as_ref()),
+        ("--junit", args.junit.as_ref()),
+        ("--golden", golden),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.map(|p| (flag, p)))
+    .collect()
+}
+
 /// The files a run reads: the scenario, its fleet, and a golden file
 /// compared with.
 fn run_inputs(args: &RunArgs) -> Vec<(&'static str, std::path::PathBuf)> {
@@ -583,15 +586,7 @@ fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Gol
         .golden
         .as_ref()
         .filter(|g| args.update_golden || !g.exists());
-    let outputs: Vec<(&str, &std::path::PathBuf)> = [
-        ("--events", args.events.as_ref()),
-        ("--report", args.report.as_ref()),
-        ("--junit", args.junit.as_ref()),
-        ("--golden", recorded),
-    ]
-    .into_iter()
-    .filter_map(|(flag, p)| p.map(|p| (flag, p)))
-    .collect();
+    let outputs = run_outputs(args, recorded);
     files::check_distinct(&run_inputs(args), &outputs)?;
     for (flag, p) in &outputs {
         if *flag != "--golden" {

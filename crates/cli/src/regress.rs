@@ -334,11 +334,7 @@ pub(crate) fn summarize(
     if format == Format::Json {
         let mut json: Vec<serde_json::Value> = Vec::new();
         for r in &reports {
-            let mut v = with_reproduce(r, &id.rerun)?;
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("nothing_checked".into(), id.nothing_checked.into());
-            }
-            json.push(v);
+            json.push(with_reproduce(r, id)?);
         }
         match json.as_slice() {
             [one] => outln!("{}", serde_json::to_string_pretty(one)?),
@@ -451,15 +447,18 @@ pub(crate) struct Again {
 }
 
 /// A sweep report as JSON: its verdict in counts as the text and exit code
-/// give it (`passed`, `runs`, `failed`, `errors`), and each run that failed
-/// or erred carrying the command that reruns it (`reproduce`).
-fn with_reproduce(r: &SweepReport, again: &Again) -> anyhow::Result<serde_json::Value> {
+/// give it (`passed`, `runs`, `failed`, `errors`, `nothing_checked`), and
+/// each run that failed or erred carrying the command that reruns it
+/// (`reproduce`).
+fn with_reproduce(r: &SweepReport, id: &SweepId) -> anyhow::Result<serde_json::Value> {
+    let again = &id.rerun;
     let mut v = serde_json::to_value(r)?;
     if let Some(obj) = v.as_object_mut() {
         obj.insert("passed".into(), r.passed().into());
         obj.insert("runs".into(), r.results.len().into());
         obj.insert("failed".into(), r.failures().count().into());
         obj.insert("errors".into(), r.errors().count().into());
+        obj.insert("nothing_checked".into(), id.nothing_checked.into());
     }
     if let Some(rows) = v.get_mut("results").and_then(|x| x.as_array_mut()) {
         for (row, result) in rows.iter_mut().zip(&r.results) {

@@ -489,12 +489,7 @@ impl Ctx<'_> {
                 "write min = 1, max = 3, or both (min = max = 184 for an exact count)".into(),
             ));
         }
-        if let (Some(a), Some(b)) = (r.min, r.max)
-            && a > b
-        {
-            let msg = format!("min {a} is more than max {b}");
-            return Err(self.err(span, "min", msg, "swap them".into()));
-        }
+        self.ordered(span, r.min, r.max)?;
         let m = self.event_match(&r.event, &r.server, &r.fields)?;
         Ok((m, self.window(&r.from, &r.to)?))
     }
@@ -704,13 +699,18 @@ impl Ctx<'_> {
             let msg = "calls-up needs a bound".to_string();
             return Err(self.err(flag.span(), "calls-up", msg, hint.into()));
         }
-        if let (Some(a), Some(b)) = (r.min, r.max)
-            && a > b
-        {
-            let msg = format!("min {a} is more than max {b}");
-            return Err(self.err(flag.span(), "min", msg, "swap them".into()));
+        self.ordered(flag.span(), r.min, r.max)
+    }
+
+    /// A lower bound no greater than the upper one.
+    fn ordered(&self, span: Range<usize>, min: Option<u32>, max: Option<u32>) -> Res<()> {
+        match (min, max) {
+            (Some(a), Some(b)) if a > b => {
+                let msg = format!("min {a} is more than max {b}");
+                Err(self.err(span, "min", msg, "swap them".into()))
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn phone_probe(&self, r: &RawState, p: &Spanned<String>) -> Res<StateProbe> {

@@ -71,14 +71,19 @@ pub fn shell_word(word: &str) -> String {
     }
 }
 
-/// A file path as one shell word that no command line takes for a flag:
-/// `-x.toml` is written `./-x.toml`.
-pub fn path_word(path: &str) -> String {
+/// A relative path no command line takes for a flag: `-x.toml` is
+/// `./-x.toml`.
+pub fn unflagged(path: &str) -> String {
     if path.starts_with('-') {
-        shell_word(&format!("./{path}"))
+        format!("./{path}")
     } else {
-        shell_word(path)
+        path.to_string()
     }
+}
+
+/// A file path as one shell word that no command line takes for a flag.
+pub fn path_word(path: &str) -> String {
+    shell_word(&unflagged(path))
 }
 
 /// The `--policy NAME` a reproduce command needs (none for the default).

@@ -214,6 +214,20 @@ impl Shared {
         Ok(())
     }
 
+    /// A caller starts leaving a message, watched by its system or not.
+    fn vm_leave(
+        self: &Arc<Self>,
+        r: pb::LeaveRequest,
+        watch: Option<LeaveTx>,
+    ) -> Result<(), Status> {
+        let c = VmCall {
+            mailbox: r.mailbox,
+            recording: false,
+            watch,
+        };
+        self.vm_begin(r.id, c, r.duration_ms)
+    }
+
     /// Messages and recordings in progress: (messages, recordings).
     pub(crate) fn vm_in_progress(&self) -> (u32, u32) {
         let vm = self.vm();
@@ -519,16 +533,7 @@ impl pb::voicemail_server::Voicemail for VoicemailSvc {
         req: Request<pb::LeaveRequest>,
     ) -> Result<Response<pb::LeaveReply>, Status> {
         self.0.stats.rpc();
-        let r = req.into_inner();
-        self.0.vm_begin(
-            r.id,
-            VmCall {
-                mailbox: r.mailbox,
-                recording: false,
-                watch: None,
-            },
-            r.duration_ms,
-        )?;
+        self.0.vm_leave(req.into_inner(), None)?;
         Ok(Response::new(pb::LeaveReply {}))
     }
 
@@ -540,16 +545,10 @@ impl pb::voicemail_server::Voicemail for VoicemailSvc {
         req: Request<pb::LeaveRequest>,
     ) -> Result<Response<Self::LeaveWatchedStream>, Status> {
         self.0.stats.rpc();
-        let r = req.into_inner();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         // Taken: the first update.
         let _ = tx.send(Ok(pb::LeaveUpdate::default()));
-        let c = VmCall {
-            mailbox: r.mailbox,
-            recording: false,
-            watch: Some(tx),
-        };
-        self.0.vm_begin(r.id, c, r.duration_ms)?;
+        self.0.vm_leave(req.into_inner(), Some(tx))?;
         Ok(Response::new(
             tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
         ))
