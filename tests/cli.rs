@@ -331,6 +331,36 @@ fn a_long_run_says_how_long_it_will_take() {
 }
 
 #[test]
+fn a_long_sweep_says_how_long_it_will_take() {
+    let dir = temp_dir("long-sweep-note");
+    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
+    write(&dir, "fleets/reference.toml", &fleet);
+    let s = write(
+        &dir,
+        "day.toml",
+        "fleet = \"fleets/reference.toml\"\nduration = \"1d\"\n",
+    );
+    let mut cmd = fleetsim();
+    cmd.args([
+        "sweep",
+        s.to_str().unwrap(),
+        "--seeds",
+        "1000",
+        "--jobs",
+        "2",
+    ]);
+    let (_, err) = exit_code_within(cmd, 3);
+    assert!(
+        err.contains("note: this sweep will take roughly")
+            && err.contains("1000 runs of about")
+            && err.contains("on 2 threads"),
+        "{err}"
+    );
+    let short = fleetsim_out(&["sweep", "primary-crash", "--seeds", "2"]);
+    assert!(!String::from_utf8_lossy(&short.stderr).contains("note: this sweep"));
+}
+
+#[test]
 fn up_refuses_a_call_rate_beyond_the_file_limit() {
     for flag in ["--calls-per-hour", "--portal-changes-per-hour"] {
         let mut cmd = fleetsim();

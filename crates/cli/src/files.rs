@@ -386,3 +386,70 @@ fn builtin_fleet_line(line: &str) -> Option<&'static str> {
     let (p, _) = embedded::fleet_file(path)?;
     Some(p.trim_start_matches("fleets/").trim_end_matches(".toml"))
 }
+
+/// Rough wall-time cost of emulating one phone for one day in sim mode, on
+/// a release build: a phone's keepalives and its share of presence (the
+/// reference fleet's 44 phones take 0.7–1.4 s a day, `fleetsim bench
+/// --stage idle`; the generated 3,000-phone hour 3.5–8 s).
+const SIM_MS_PER_PHONE_DAY: f64 = 30.0;
+
+/// Runs and sweeps expected to take longer than this say so before they start.
+const NOTE_AFTER_MS: f64 = 30_000.0;
+
+/// Estimated wall time of one sim-mode run of `s`, from phones × emulated days.
+fn sim_wall_ms(s: &fleetsim_model::Scenario) -> f64 {
+    let days = s.duration.as_millis() as f64 / 86_400_000.0;
+    SIM_MS_PER_PHONE_DAY * s.fleet.phones.len().max(1) as f64 * days
+}
+
+/// A one-line estimate of the wall time of a long run, if it will be long:
+/// in sim mode from phones × emulated days, in live mode the duration over
+/// the speed.
+pub(crate) fn long_run_note(
+    s: &fleetsim_model::Scenario,
+    mode: fleetsim_scenario::Mode,
+    speed: f64,
+) -> Option<String> {
+    let (wall_ms, basis) = match mode {
+        fleetsim_scenario::Mode::Sim => (
+            sim_wall_ms(s),
+            format!(
+                "{} phones × {} emulated, about {:.0} ms per phone-day",
+                s.fleet.phones.len(),
+                s.duration,
+                SIM_MS_PER_PHONE_DAY
+            ),
+        ),
+        fleetsim_scenario::Mode::Live => (
+            s.duration.as_millis() as f64 / speed,
+            format!("{} at {speed}×", s.duration),
+        ),
+    };
+    note_if_long("run", wall_ms, &basis)
+}
+
+/// A one-line estimate of a sweep's wall time, if it will be long: `runs`
+/// sim-mode runs of `s` spread over `jobs` threads.
+pub(crate) fn long_sweep_note(
+    s: &fleetsim_model::Scenario,
+    runs: usize,
+    jobs: usize,
+) -> Option<String> {
+    let per_run = sim_wall_ms(s);
+    let jobs = jobs.clamp(1, runs.max(1));
+    let basis = format!(
+        "{runs} runs of about {} each on {jobs} thread{}",
+        fleetsim_model::human_ms(per_run.max(1.0) as u64),
+        if jobs == 1 { "" } else { "s" }
+    );
+    note_if_long("sweep", per_run * runs as f64 / jobs as f64, &basis)
+}
+
+fn note_if_long(what: &str, wall_ms: f64, basis: &str) -> Option<String> {
+    (wall_ms > NOTE_AFTER_MS).then(|| {
+        format!(
+            "note: this {what} will take roughly {} of wall time ({basis})",
+            fleetsim_model::human_ms(wall_ms as u64)
+        )
+    })
+}

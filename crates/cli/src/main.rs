@@ -380,40 +380,6 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Rough wall-time cost of emulating one phone for one day in sim mode
-/// (a release build: the reference fleet's 44 phones take 6–7 s a day).
-const SIM_MS_PER_PHONE_DAY: f64 = 150.0;
-
-/// Runs expected to take longer than this say so before they start.
-const NOTE_AFTER_MS: f64 = 30_000.0;
-
-/// A one-line estimate of the wall time of a long run, if it will be long:
-/// in sim mode from phones × emulated days, in live mode the duration over
-/// the speed.
-fn long_run_note(s: &fleetsim_model::Scenario, mode: Mode, speed: f64) -> Option<String> {
-    let emulated_ms = s.duration.as_millis() as f64;
-    let (wall_ms, basis) = match mode {
-        Mode::Sim => {
-            let days = emulated_ms / 86_400_000.0;
-            let phones = s.fleet.phones.len().max(1) as f64;
-            let basis = format!(
-                "{} phones × {} emulated, about {:.2} s per phone-day",
-                s.fleet.phones.len(),
-                s.duration,
-                SIM_MS_PER_PHONE_DAY / 1000.0
-            );
-            (SIM_MS_PER_PHONE_DAY * phones * days, basis)
-        }
-        Mode::Live => (emulated_ms / speed, format!("{} at {speed}×", s.duration)),
-    };
-    (wall_ms > NOTE_AFTER_MS).then(|| {
-        format!(
-            "note: this run will take roughly {} of wall time ({basis})",
-            fleetsim_model::human_ms(wall_ms as u64)
-        )
-    })
-}
-
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     files::clear_stale(&run_inputs(&args), &run_outputs(&args, None));
     let (scenario, tolerance) = match run_input(&args) {
@@ -435,7 +401,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(g) => g,
         Err(e) => return Err(Usage(e).into()),
     };
-    if let Some(note) = long_run_note(&scenario, mode, args.speed) {
+    if let Some(note) = files::long_run_note(&scenario, mode, args.speed) {
         eprintln!("{note}");
     }
     let opts = RunOptions {

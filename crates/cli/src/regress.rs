@@ -228,6 +228,10 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let shard = args.shard.unwrap_or(Shard::ALL);
+    let runs = shard.indices(per_policy * args.policy.len()).len();
+    if let Some(note) = files::long_sweep_note(&scenario, runs, jobs) {
+        eprintln!("{note}");
+    }
     let wall = fleetsim_scenario::Stopwatch::start();
     // Variation i under policy p is number p × per_policy + i of the whole
     // sweep: shards slice across policies too.
