@@ -280,6 +280,21 @@ fn sweeps_of_no_or_too_many_variations_are_bad_input() {
 }
 
 #[test]
+fn fault_time_flags_in_a_seed_sweep_are_refused_not_ignored() {
+    for flag in ["--from", "--to", "--step"] {
+        let out = fleetsim_out(&["sweep", "primary-crash", "--seeds", "2", flag, "1m"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{flag} belongs to a fault-time sweep: add --fault I"
+            )),
+            "{flag}: {err}"
+        );
+    }
+}
+
+#[test]
 fn determinism_of_fewer_than_two_runs_is_bad_input() {
     let out = fleetsim_out(&["determinism", "primary-crash", "--runs", "1"]);
     assert_eq!(out.status.code(), Some(2));

@@ -70,9 +70,9 @@ pub(crate) struct SweepArgs {
     /// Last time of a fault-time sweep (inclusive).
     #[arg(long, value_parser = parse_dur)]
     to: Option<Dur>,
-    /// Step of a fault-time sweep.
-    #[arg(long, value_parser = parse_dur, default_value = "1s")]
-    step: Dur,
+    /// Step of a fault-time sweep [default: 1s].
+    #[arg(long, value_parser = parse_dur)]
+    step: Option<Dur>,
     /// Parallel runs (default: every core).
     #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
@@ -159,6 +159,20 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    if args.fault.is_none()
+        && let Some(flag) = [
+            ("--from", args.from),
+            ("--to", args.to),
+            ("--step", args.step),
+        ]
+        .into_iter()
+        .find_map(|(flag, v)| v.map(|_| flag))
+    {
+        eprintln!(
+            "error: {flag} belongs to a fault-time sweep: add --fault I (see `fleetsim check -v` for the faults' numbers), or leave it out of a seed sweep"
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     let plan = match (args.seeds, args.fault) {
         (Some(count), _) => SweepPlan::Seeds {
             first: args.first_seed.unwrap_or(scenario.seed),
@@ -172,7 +186,8 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("error: --from {from} is after --to {to}: give the earlier time first");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
-            if args.step.0.is_zero() {
+            let step = args.step.unwrap_or(Dur(std::time::Duration::from_secs(1)));
+            if step.0.is_zero() {
                 eprintln!("error: --step must be above zero, e.g. --step 1s");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
@@ -180,7 +195,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 index,
                 from,
                 to,
-                step: args.step,
+                step,
             }
         }
         (None, None) => {
