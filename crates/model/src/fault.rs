@@ -566,18 +566,10 @@ fn is_restore(k: &FaultKind) -> bool {
     }
 }
 
-/// Glob match with `*` (any run) and `?` (one character).
+/// Glob match with `*` (any run) and `?` (one character), in time linear
+/// in the pattern and name (a pattern of many `*` must not hang a check).
 pub fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
+    wildmatch::WildMatch::new(pattern).matches(name)
 }
 
 struct Resolver<'a> {
@@ -1180,5 +1172,8 @@ mod tests {
         assert!(glob("exp*-v?", "expansion-v2"));
         assert!(!glob("expansion-*", "primary"));
         assert!(glob("*", "anything"));
+        assert!(!glob("[ab]*", "a"), "brackets are literal");
+        let many = format!("{}x", "*".repeat(200));
+        assert!(!glob(&many, &"e".repeat(200)), "linear, not exponential");
     }
 }
