@@ -498,6 +498,60 @@ fn ctl_and_watch_take_the_control_address_and_token_anywhere_or_from_the_environ
 }
 
 #[test]
+fn ctl_hints_name_a_token_given_by_flag_by_its_variable_and_run_as_printed() {
+    let dir = temp_dir("ctl-token-hints");
+    let up = Up::start(
+        &small_fleet_file(&dir),
+        &["--speed", "10"],
+        &[("FLEETSIM_TOKEN", "s3cret")],
+    );
+    let c = up.control.as_str();
+    let by_flag = |args: &[&str]| {
+        up.fleetsim(
+            &[&["ctl", "--control", c, "--token", "s3cret"], args].concat(),
+            &[],
+        )
+    };
+    ok_stdout(&by_flag(&["hang", "secondary"]));
+    let heal = by_flag(&["heal"]);
+    let out = ok_stdout(&heal);
+    let err = String::from_utf8_lossy(&heal.stderr);
+    assert!(
+        !out.contains("s3cret") && !err.contains("s3cret"),
+        "{out}{err}"
+    );
+    assert!(
+        err.contains("export FLEETSIM_TOKEN to run them as printed"),
+        "{err}"
+    );
+    let undo = out
+        .lines()
+        .find_map(|l| l.split("(undo: ").nth(1))
+        .and_then(|u| u.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no undo hint: {out}"));
+    assert_eq!(
+        undo,
+        format!("fleetsim ctl --control {c} --token \"$FLEETSIM_TOKEN\" clear 1")
+    );
+    let cleared = run_as_printed_with(undo, &[("FLEETSIM_TOKEN", "s3cret")]);
+    assert!(ok_stdout(&cleared).contains("cleared: #1"), "{cleared:?}");
+    // From the environment the token needs no flag, and no note.
+    ok_stdout(&up.fleetsim(
+        &["ctl", "--control", c, "hang", "secondary"],
+        &[("FLEETSIM_TOKEN", "s3cret")],
+    ));
+    let heal = up.fleetsim(
+        &["ctl", "--control", c, "heal"],
+        &[("FLEETSIM_TOKEN", "s3cret")],
+    );
+    assert!(
+        ok_stdout(&heal).contains(&format!("(undo: fleetsim ctl --control {c} clear 2)")),
+        "{heal:?}"
+    );
+    assert!(!String::from_utf8_lossy(&heal.stderr).contains("note:"));
+}
+
+#[test]
 fn every_hint_up_prints_works_pasted_as_printed_and_never_shows_the_token() {
     let dir = temp_dir("up-hints");
     let up = Up::start(

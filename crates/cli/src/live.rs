@@ -473,12 +473,27 @@ impl Conn {
             .unwrap_or_else(|| DEFAULT_CONTROL.parse().expect("a valid default address"))
     }
 
-    /// The address flag as given, for hints that must work pasted as
-    /// printed. Never the token: read from FLEETSIM_TOKEN it needs no flag,
-    /// and given by hand it is not repeated on the screen.
+    /// The flags given, for hints that must work pasted as printed. The
+    /// token by its variable's name, never by its value (a drill's screen
+    /// may be projected): read from FLEETSIM_TOKEN it needs no flag.
     fn flags(&self) -> String {
-        self.control
-            .map_or(String::new(), |c| format!(" --control {c}"))
+        let control = self
+            .control
+            .map_or(String::new(), |c| format!(" --control {c}"));
+        let from_env = std::env::var("FLEETSIM_TOKEN").ok() == self.token;
+        let token = if self.token.is_some() && !from_env {
+            // Said once, where the first such hint is printed.
+            static NOTE: std::sync::Once = std::sync::Once::new();
+            NOTE.call_once(|| {
+                eprintln!(
+                    "note: commands shown name the token as \"$FLEETSIM_TOKEN\": export FLEETSIM_TOKEN to run them as printed"
+                );
+            });
+            " --token \"$FLEETSIM_TOKEN\""
+        } else {
+            ""
+        };
+        format!("{control}{token}")
     }
 
     /// `text` with every `fleetsim ctl` in it given this connection's flags.

@@ -1046,10 +1046,10 @@ pub(crate) fn authorize(
     match got {
         Some(got) if !blank_token(want) && got == want => Ok(()),
         Some(_) => Err(Status::unauthenticated(
-            "this control API refused the token given (`authorization: Bearer <token>`, fleetsim ctl --token)",
+            "this control API refused the token given (`authorization: Bearer <token>`; fleetsim takes it from --token or FLEETSIM_TOKEN)",
         )),
         None => Err(Status::unauthenticated(
-            "this control API needs `authorization: Bearer <token>` (fleetsim ctl --token)",
+            "this control API needs `authorization: Bearer <token>` (fleetsim takes it from --token or FLEETSIM_TOKEN)",
         )),
     }
 }
