@@ -185,14 +185,47 @@ impl Screen {
     }
 }
 
+/// Milestones that tell the drill's story; the others (a licence entering
+/// grace on every server, each peer's own "lost" line) give way first when
+/// the screen has too few rows.
+fn is_routine(kind: &str) -> bool {
+    matches!(kind, "licence-state" | "peer-lost" | "peer-returned")
+}
+
 fn milestones(o: &mut String, pinned: &[&Line], n: usize) {
     let _ = writeln!(o, "\n  milestones");
     if pinned.is_empty() {
         let _ = writeln!(o, "    none yet");
     }
-    for l in &pinned[pinned.len().saturating_sub(n)..] {
+    let (shown, left_out) = pick(pinned, n);
+    if left_out > 0 && n >= 2 {
+        let _ = writeln!(
+            o,
+            "    … {left_out} earlier or routine milestone{} not shown",
+            if left_out == 1 { "" } else { "s" }
+        );
+    }
+    for l in shown {
         let _ = writeln!(o, "    {}", line(l));
     }
+}
+
+/// At most `n` rows of milestones: all if they fit; else one row (given
+/// two or more) says how many are left out and the rest go to the latest
+/// story milestones, then the latest routine ones, shown in time order.
+fn pick<'a>(pinned: &[&'a Line], n: usize) -> (Vec<&'a Line>, usize) {
+    if pinned.len() <= n {
+        return (pinned.to_vec(), 0);
+    }
+    let room = n.saturating_sub(1).max(1);
+    let mut order: Vec<usize> = (0..pinned.len()).collect();
+    // Story before routine, then latest first.
+    order.sort_by_key(|&i| (is_routine(pinned[i].kind), std::cmp::Reverse(i)));
+    let mut keep: Vec<usize> = order.into_iter().take(room).collect();
+    keep.sort_unstable();
+    let shown: Vec<&Line> = keep.into_iter().map(|i| pinned[i]).collect();
+    let left_out = pinned.len() - shown.len();
+    (shown, left_out)
 }
 
 /// How many milestones and tail lines fit in `free` rows (one kept for the
@@ -434,6 +467,76 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("refused guest registrations"), "{text}");
+    }
+
+    #[test]
+    fn the_fault_and_the_failover_stay_on_screen_when_routine_milestones_flood_in() {
+        let mut screen = Screen::new(&[]);
+        screen.push(at(
+            300_000,
+            "primary",
+            Event::FaultApplied {
+                fault: "crash primary".into(),
+                spec: fleetsim_model::FaultKind::Crash {
+                    server: "primary".into(),
+                },
+            },
+        ));
+        let servers = ["secondary", "expansion-l", "expansion-v2", "apps"];
+        for (i, s) in servers.iter().enumerate() {
+            screen.push(at(
+                400_000 + i as u64,
+                s,
+                Event::LicenceState {
+                    state: "grace".into(),
+                    reason: "renewal with primary failed".into(),
+                },
+            ));
+        }
+        for (i, s) in servers.iter().enumerate() {
+            screen.push(at(
+                480_000 + i as u64,
+                s,
+                Event::PeerLost {
+                    peer: "primary".into(),
+                    silent_for_ms: 180_000,
+                    backing_up: i == 0,
+                    records_held: if i == 0 { 16 } else { 0 },
+                },
+            ));
+        }
+        for (i, s) in servers.iter().enumerate() {
+            screen.push(at(
+                490_000 + i as u64,
+                s,
+                Event::LicenceState {
+                    state: "restricted".into(),
+                    reason: "test".into(),
+                },
+            ));
+        }
+        screen.push(at(
+            500_000,
+            "secondary",
+            Event::FailoverStarted {
+                home: "primary".into(),
+                trigger: "2001".into(),
+            },
+        ));
+        let text = screen.render(&status(501_000, vec![silent(200_000)]), &Paint(false));
+        let milestones = text.split("  milestones").nth(1).unwrap();
+        assert!(milestones.contains("FAULT: crash primary"), "{text}");
+        assert!(milestones.contains("FAILOVER"), "{text}");
+        assert!(
+            milestones.contains("routine milestones not shown"),
+            "{text}"
+        );
+        let rows = milestones
+            .lines()
+            .take_while(|l| !l.trim().is_empty() || l.is_empty())
+            .filter(|l| l.starts_with("    "))
+            .count();
+        assert!(rows <= PINNED, "{rows} rows: {text}");
     }
 
     #[test]
