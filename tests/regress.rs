@@ -295,6 +295,44 @@ fn fault_time_flags_in_a_seed_sweep_are_refused_not_ignored() {
 }
 
 #[test]
+fn a_failback_checked_from_the_restart_moves_with_the_fault_whose_undo_it_is() {
+    // all-expansions-stop: a stop at 5m `for = "15m"`; the failback is
+    // checked from the restart at 20m. Moving the stop (fault 0) or its
+    // restart (fault 2) to the same schedule gives the same check.
+    let by_stop = fleetsim_out(&["run", "all-expansions-stop", "--fault-at", "0=10m"]);
+    let by_restart = fleetsim_out(&["run", "all-expansions-stop", "--fault-at", "2=25m"]);
+    let line = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.contains("after 25m") || l.contains("after 20m"))
+            .map(str::to_string)
+    };
+    let (a, b) = (line(&by_stop), line(&by_restart));
+    assert!(
+        a.as_deref().is_some_and(|l| l.contains("after 25m")),
+        "{a:?}"
+    );
+    assert_eq!(a, b);
+    assert_eq!(by_stop.status.code(), by_restart.status.code());
+}
+
+#[test]
+fn a_time_that_moves_with_its_fault_out_of_the_run_is_refused_not_cut_to_its_end() {
+    let s = parse(
+        "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n\
+         [[fault]]\nat = \"5m\"\ncrash = \"primary\"\n\
+         [[expect]]\nname = \"2001 a guest 20m after the crash\"\n\
+         state = { phone = \"2001\", on = \"secondary\", guest = true, at = \"fault 0 + 20m\" }\n",
+    );
+    assert!(fleetsim_scenario::shift_fault(&s, 0, Dur::mins(10)).is_ok());
+    let err = fleetsim_scenario::shift_fault(&s, 0, Dur::mins(15)).unwrap_err();
+    assert_eq!(
+        err,
+        "moving fault 0 to 15m would put expectation \"2001 a guest 20m after the crash\"'s `at` at 35m, outside the run (0 to 30m): make the run longer or move the fault less"
+    );
+}
+
+#[test]
 fn determinism_of_fewer_than_two_runs_is_bad_input() {
     let out = fleetsim_out(&["determinism", "primary-crash", "--runs", "1"]);
     assert_eq!(out.status.code(), Some(2));

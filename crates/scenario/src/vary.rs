@@ -52,10 +52,28 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
             .find(|f| f.at <= t)
             .is_some_and(|f| f.source == source)
     };
-    let shifted = |t: Dur| {
-        let moved = (i128::from(t.as_millis()) + delta).clamp(0, end);
-        Dur::millis(moved as u64)
+    // A time that moves with the fault stays inside the run, as a time
+    // written in the file must: never cut silently to its ends.
+    let shifted = |t: Dur, name: &str, what: &str| {
+        let moved = i128::from(t.as_millis()) + delta;
+        if (0..=end).contains(&moved) {
+            return Ok(Dur::millis(moved as u64));
+        }
+        Err(format!(
+            "moving fault {index} to {at} would put expectation \"{name}\"'s {what} at {}, outside the run (0 to {}): make the run longer or move the fault less",
+            signed(moved),
+            s.duration
+        ))
     };
+    // The times this fault's table put faults at, before the move: an
+    // expectation's `after` at one of them (its default: the fault, or the
+    // restart that undoes it) moves with them.
+    let own_times: Vec<Dur> = scenario
+        .faults
+        .iter()
+        .filter(|f| f.source == source)
+        .map(|f| f.at)
+        .collect();
     for e in &mut s.expectations {
         // A derived name says the times it checks: renamed when they move,
         // keeping the number a repeated one was given ("… (2)").
@@ -65,24 +83,32 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
             .strip_prefix(before.as_str())
             .filter(|rest| rest.is_empty() || is_number_suffix(rest))
             .map(str::to_string);
+        let name = e.name.clone();
         match &mut e.expect {
             Expectation::Takeover { after, .. } | Expectation::Failback { after, .. }
-                if i128::from(after.as_millis()) == from =>
+                if own_times.contains(after) =>
             {
-                *after = at;
+                *after = shifted(*after, &name, "`after`")?;
             }
             Expectation::Service { at: when, .. } | Expectation::Licence { at: when, .. }
                 if governed(*when) =>
             {
-                *when = shifted(*when);
+                *when = shifted(*when, &name, "`at`")?;
             }
             Expectation::Never { window, .. }
             | Expectation::Eventually { window, .. }
             | Expectation::Count { window, .. }
             | Expectation::State { window, .. } => {
-                for m in [&mut window.from, &mut window.to] {
+                // A state check at a moment is a window of one instant.
+                let moment = window.from.at == window.to.at;
+                let (from, to) = if moment {
+                    ("`at`", "`at`")
+                } else {
+                    ("`from`", "`to`")
+                };
+                for (m, what) in [(&mut window.from, from), (&mut window.to, to)] {
                     if m.anchor == Some(source) {
-                        m.at = shifted(m.at);
+                        m.at = shifted(m.at, &name, what)?;
                     }
                 }
             }
@@ -93,6 +119,12 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
         }
     }
     Ok(s)
+}
+
+/// A time in milliseconds that may be before 0, as a person writes it.
+fn signed(ms: i128) -> String {
+    let human = fleetsim_model::human_ms(ms.unsigned_abs().min(u128::from(u64::MAX)) as u64);
+    if ms < 0 { format!("-{human}") } else { human }
 }
 
 /// Whether `rest` is the " (N)" a repeated derived name is numbered with.
