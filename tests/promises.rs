@@ -358,6 +358,28 @@ fn strict_fails_a_run_that_checks_nothing_in_every_view() {
 }
 
 #[test]
+fn strict_with_a_golden_timeline_counts_it_as_checked_when_recording_as_its_rerun_does() {
+    let dir = temp_dir("strict-golden");
+    let s = on_builtin_fleet(&dir, "unchecked.toml", "");
+    let golden = dir.join("g.golden");
+    let args = [
+        "run",
+        s.to_str().unwrap(),
+        "--strict",
+        "--golden",
+        golden.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let recording = fleetsim_out(&args);
+    assert!(golden.exists());
+    let json: serde_json::Value = serde_json::from_slice(&recording.stdout).unwrap();
+    let rerun = run_as_printed(json["reproduce"].as_str().unwrap());
+    assert_eq!(recording.status.code(), Some(0), "{recording:?}");
+    assert_eq!(rerun.status.code(), Some(0), "{rerun:?}");
+}
+
+#[test]
 fn strict_fails_a_sweep_that_checks_nothing() {
     let dir = temp_dir("strict-sweep");
     let s = on_builtin_fleet(&dir, "unchecked.toml", "");
