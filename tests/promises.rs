@@ -203,6 +203,37 @@ fn golden(milestones: &[(&str, u64)], takeover_ms: u64) -> Golden {
 }
 
 #[test]
+fn a_moved_fault_keeps_a_golden_timeline_s_expectations_by_their_names_as_written() {
+    let dir = temp_dir("golden-fault-at");
+    let g = dir.join("g.golden");
+    let g = g.to_str().unwrap();
+    assert_eq!(
+        fleetsim_out(&["run", "primary-crash", "--golden", g])
+            .status
+            .code(),
+        Some(0)
+    );
+    // The takeover's derived name says "after 6m" now; the golden knows it
+    // by its name in the file, and the move itself is within tolerance.
+    let moved = fleetsim_out(&[
+        "run",
+        "primary-crash",
+        "--golden",
+        g,
+        "--golden-tolerance",
+        "2m",
+        "--fault-at",
+        "0=6m",
+    ]);
+    let out = String::from_utf8_lossy(&moved.stdout);
+    assert!(
+        !out.contains("is gone") && !out.contains("new expectation"),
+        "{out}"
+    );
+    assert_eq!(moved.status.code(), Some(0), "{out}");
+}
+
+#[test]
 fn a_golden_move_hidden_by_rounding_shows_milliseconds() {
     let was = golden(&[("secondary lost primary", 451_160)], 188_100);
     let now = golden(&[("secondary lost primary", 451_400)], 188_400);

@@ -382,7 +382,11 @@ fn init_tracing() {
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     files::clear_stale(&run_inputs(&args), &run_outputs(&args, None));
-    let (scenario, tolerance) = match run_input(&args) {
+    let RunInput {
+        scenario,
+        tolerance,
+        as_written,
+    } = match run_input(&args) {
         Ok(v) => v,
         Err(e) => return Err(Usage(e).into()),
     };
@@ -425,7 +429,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // The command line's own checks join the expectations before any view
     // is written, so text, JSON, JUnit, HTML and the exit code agree.
     if let (Some(path), None) = (&args.golden, &outcome.error) {
-        let check = regress::golden(path, golden, &outcome, args.update_golden, tolerance)?;
+        let check = regress::golden(
+            path,
+            golden,
+            &outcome,
+            &as_written,
+            args.update_golden,
+            tolerance,
+        )?;
         outcome.expectations.extend(check);
     }
     // A golden timeline given is a check, also on the run that records it:
@@ -495,14 +506,37 @@ fn rerun_args(args: &RunArgs) -> Vec<String> {
 
 /// The scenario (with `--fault-at` applied) and the golden tolerance, or
 /// what is wrong with the input.
-fn run_input(args: &RunArgs) -> Result<(fleetsim_model::Scenario, fleetsim_model::Dur), String> {
-    let scenario = files::load_scenario(args.scenario.as_deref()).map_err(|e| e.to_string())?;
-    let scenario = regress::apply_fault_at(scenario, &args.fault_at)
+fn run_input(args: &RunArgs) -> Result<RunInput, String> {
+    let written = files::load_scenario(args.scenario.as_deref()).map_err(|e| e.to_string())?;
+    let scenario = regress::apply_fault_at(written.clone(), &args.fault_at)
         .map_err(|e| format!("--fault-at: {e}"))?;
+    // A derived name says the times it checks, so a moved fault renames
+    // it; the golden file keeps the names as written.
+    let as_written = scenario
+        .expectations
+        .iter()
+        .zip(&written.expectations)
+        .filter(|(now, was)| now.name != was.name)
+        .map(|(now, was)| (now.name.clone(), was.name.clone()))
+        .collect();
     let tolerance = fleetsim_model::parse_duration(&args.golden_tolerance)
         .map_err(|e| format!("--golden-tolerance: {e}"))?;
     check_speed(args.speed)?;
-    Ok((scenario, tolerance))
+    Ok(RunInput {
+        scenario,
+        tolerance,
+        as_written,
+    })
+}
+
+/// What `fleetsim run` runs, read from its arguments.
+struct RunInput {
+    /// The scenario, with `--fault-at` applied.
+    scenario: fleetsim_model::Scenario,
+    /// The golden tolerance.
+    tolerance: fleetsim_model::Dur,
+    /// Expectation names a moved fault changed, each with its name as written.
+    as_written: std::collections::BTreeMap<String, String>,
 }
 
 /// `--speed` within what the clock takes (run, up and node alike).

@@ -641,10 +641,15 @@ pub(crate) fn golden(
     path: &Path,
     was: Option<Golden>,
     outcome: &RunOutcome,
+    as_written: &std::collections::BTreeMap<String, String>,
     update: bool,
     tolerance: Dur,
 ) -> anyhow::Result<Option<ExpectationResult>> {
-    let now = Golden::of(outcome);
+    let mut now = Golden::of(outcome);
+    now.expectations = std::mem::take(&mut now.expectations)
+        .into_iter()
+        .map(|(name, passed)| (as_written.get(&name).cloned().unwrap_or(name), passed))
+        .collect();
     let was = match was {
         Some(was) if !update => was,
         _ => {
