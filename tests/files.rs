@@ -433,6 +433,21 @@ fn a_fleet_path_that_is_a_device_is_refused() {
 }
 
 #[test]
+fn every_file_fleetsim_reads_refuses_a_device_at_once() {
+    for args in [
+        &["run", "primary-crash", "--golden", "/dev/zero"][..],
+        &["sweep-merge", "/dev/zero"],
+        &["chaos", "/dev/zero", "--schedules", "1"],
+    ] {
+        let mut cmd = fleetsim();
+        cmd.args(args);
+        let (code, err) = exit_code_within(cmd, 20);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("not a regular file"), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn a_file_over_one_mib_is_refused() {
     let dir = temp_dir("big-file");
     let filler = format!("# {}\n", "x".repeat(1000)).repeat(1100);

@@ -74,7 +74,7 @@ fn load_base(arg: Option<&str>) -> Result<Base, String> {
     };
     let path = Path::new(a);
     if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {a}: {e}"))?;
+        let text = fleetsim_model::read_text(path).map_err(|e| e.to_string())?;
         let resolver = DiskResolver {
             base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         };

@@ -270,7 +270,7 @@ pub(crate) fn scenario_inputs(scenario: Option<&str>) -> Vec<(&'static str, Path
         return Vec::new();
     };
     let mut out: Vec<(&'static str, PathBuf)> = vec![("the scenario file", path.to_path_buf())];
-    let fleet = std::fs::read_to_string(path)
+    let fleet = fleetsim_model::read_text(path)
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| t.get("fleet").and_then(|f| f.as_str()).map(str::to_string));

@@ -624,12 +624,20 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
 
 /// Reads the golden timeline in `path` before a run: none when the file
 /// does not exist yet; a file that cannot be read or parsed is bad input.
+/// The largest golden timeline read (16 MiB): one line per state change.
+const GOLDEN_MAX_BYTES: u64 = 16 << 20;
+
 pub(crate) fn load_golden(path: &Path) -> Result<Option<Golden>, String> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("--golden {}: cannot read: {e}", path.display()))?;
+    let text = fleetsim_model::read_limited(
+        path,
+        GOLDEN_MAX_BYTES,
+        "name the file `fleetsim run --golden` records",
+        "a golden timeline is a few KiB",
+    )
+    .map_err(|e| format!("--golden {e}"))?;
     Golden::from_json(&text)
         .map(Some)
         .map_err(|e| format!("--golden {}: {e}", path.display()))

@@ -117,11 +117,20 @@ fn usage(msg: String) -> anyhow::Error {
     Usage(msg).into()
 }
 
+/// The largest part file read (512 MiB): a sweep's most variations at
+/// about 1 KiB each, with room to spare.
+const PART_MAX_BYTES: u64 = 512 << 20;
+
 /// Reads one part file; what is wrong with it names the file.
 fn read_part(path: &Path) -> anyhow::Result<Part> {
     let shown = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| usage(format!("{shown}: cannot read: {e}")))?;
+    let text = fleetsim_model::read_limited(
+        path,
+        PART_MAX_BYTES,
+        "name a part file that `fleetsim sweep … --shard K/N --out FILE` wrote",
+        "a part file holds about 1 KiB per variation",
+    )
+    .map_err(|e| usage(e.to_string()))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         usage(format!(
             "{shown}: not valid JSON ({e}); a part file is what `fleetsim sweep … --shard K/N --out FILE` writes"

@@ -52,6 +52,6 @@ pub use fleet::{
     Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,
     Timers,
 };
-pub use read::{MAX_FILE_BYTES, read_text};
+pub use read::{MAX_FILE_BYTES, read_limited, read_text};
 pub use scenario::{CallKind, Calls, Expectation, NamedExpectation, Scenario};
 pub use settings::{FailbackMode, HuntGroup, LicenceRule, Resilience, VoicemailFailback};

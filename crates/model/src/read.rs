@@ -17,6 +17,23 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// `/dev/zero`, a pipe), a file larger than [`MAX_FILE_BYTES`], and text that
 /// is not UTF-8.
 pub fn read_text(path: &Path) -> Result<String, LoadError> {
+    read_limited(
+        path,
+        MAX_FILE_BYTES,
+        "name a .toml file",
+        "fleet and scenario files are a few KiB",
+    )
+}
+
+/// [`read_text`] for any file fleetsim reads (a golden timeline, a sweep's
+/// part file): at most `max` bytes; `name_one` says what to name instead of
+/// a directory, device or pipe, and `usual` how large such files are.
+pub fn read_limited(
+    path: &Path,
+    max: u64,
+    name_one: &str,
+    usual: &str,
+) -> Result<String, LoadError> {
     let shown = path.display().to_string();
     let io = |source| LoadError::Io {
         path: shown.clone(),
@@ -26,20 +43,18 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
     if !meta.is_file() {
         return Err(io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "not a regular file (a directory, device or pipe); name a .toml file",
+            format!("not a regular file (a directory, device or pipe); {name_one}"),
         )));
     }
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
         return Err(io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
-                "larger than {} KiB, the most fleetsim reads; fleet and scenario files are a few KiB",
-                MAX_FILE_BYTES / 1024
+                "larger than {} KiB, the most fleetsim reads here; {usual}",
+                max / 1024
             ),
         )));
     }
