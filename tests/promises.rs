@@ -282,15 +282,6 @@ fn a_golden_move_that_follows_a_moved_fault_is_shown_relative_to_it() {
     );
 }
 
-/// A scenario file in `dir` on the built-in reference fleet.
-fn on_builtin_fleet(dir: &Path, name: &str, tail: &str) -> std::path::PathBuf {
-    write(
-        dir,
-        name,
-        &format!("fleet = \"builtin:reference\"\nduration = \"10m\"\n{tail}"),
-    )
-}
-
 #[test]
 fn an_unwritable_output_path_exits_two_before_a_long_run_starts() {
     let dir = temp_dir("outputs-first");

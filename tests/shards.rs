@@ -321,3 +321,45 @@ fn a_sweep_refused_for_bad_input_leaves_no_earlier_part_file_behind() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!part.exists(), "a stale part would merge as this sweep's");
 }
+
+#[test]
+fn parts_of_one_scenario_file_merge_however_its_path_was_spelled() {
+    let dir = temp_dir("shard-path-spelling");
+    let s = on_builtin_fleet(
+        &dir,
+        "s.toml",
+        "[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n",
+    );
+    let spellings = [s.clone(), dir.join(".").join("s.toml")];
+    let parts: Vec<PathBuf> = spellings
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let part = dir.join(format!("part-{}.json", i + 1));
+            let out = fleetsim()
+                .arg("sweep")
+                .arg(path)
+                .args([
+                    "--seeds",
+                    "2",
+                    "--jobs",
+                    "1",
+                    "--shard",
+                    &format!("{}/2", i + 1),
+                    "--out",
+                ])
+                .arg(&part)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            part
+        })
+        .collect();
+    let merged = merge(&parts, &[]);
+    assert_eq!(
+        merged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+}

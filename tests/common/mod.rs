@@ -1022,3 +1022,12 @@ impl Drop for Node {
         let _ = self.child.wait();
     }
 }
+
+/// A scenario file in `dir` on the built-in reference fleet.
+pub fn on_builtin_fleet(dir: &Path, name: &str, tail: &str) -> std::path::PathBuf {
+    write(
+        dir,
+        name,
+        &format!("fleet = \"builtin:reference\"\nduration = \"10m\"\n{tail}"),
+    )
+}

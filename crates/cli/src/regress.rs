@@ -333,7 +333,11 @@ pub(crate) struct SweepId {
 /// FNV-1a (64 bits) of the scenario as loaded, in hex: stable across runs,
 /// machines and builds of one version, unlike `std`'s hasher.
 pub(crate) fn fingerprint(scenario: &fleetsim_model::Scenario) -> String {
-    let text = serde_json::to_string(scenario).unwrap_or_default();
+    // What the scenario is, not where it was read from: `s.toml`,
+    // `./s.toml` and a CI machine's absolute path are the same scenario.
+    let mut what = scenario.clone();
+    what.origin.clear();
+    let text = serde_json::to_string(&what).unwrap_or_default();
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });

@@ -166,16 +166,25 @@ fn difference(a: &SweepId, b: &SweepId) -> Option<String> {
             a.scenario, b.fingerprint, a.fingerprint
         ));
     }
+    // The same content read by another path (`s.toml`, `./s.toml`, another
+    // checkout's absolute path) is the same sweep: the merge's reproduce
+    // lines take the first part's path.
+    let same_content = !a.fingerprint.is_empty() && a.fingerprint == b.fingerprint;
     let fields = |s: &SweepId| {
         use serde_json::to_value as v;
+        let mut rerun = v(&s.rerun).unwrap_or_default();
+        if same_content && let Some(r) = rerun.as_object_mut() {
+            r.remove("scenario");
+        }
         [
             ("scenario", v(&s.scenario)),
             ("plan", v(&s.plan)),
             ("policies", v(&s.policies)),
             ("nothing_checked", v(s.nothing_checked)),
-            ("rerun", v(&s.rerun)),
         ]
         .map(|(key, value)| (key, value.unwrap_or_default()))
+        .into_iter()
+        .chain([("rerun", rerun)])
     };
     fields(a)
         .into_iter()
