@@ -187,7 +187,6 @@ fn difference(a: &SweepId, b: &SweepId) -> Option<String> {
         .chain([("rerun", rerun)])
     };
     fields(a)
-        .into_iter()
         .zip(fields(b))
         .find(|((_, x), (_, y))| x != y)
         .map(|((key, ours), (_, theirs))| {
