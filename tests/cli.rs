@@ -589,6 +589,41 @@ fn every_hint_up_prints_works_pasted_as_printed_and_never_shows_the_token() {
 }
 
 #[test]
+fn a_base_port_whose_range_is_impossible_or_overlaps_the_control_port_is_bad_input() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["up", "--base-port", "0"], "give a port from 1 up"),
+        (
+            &["up", "--base-port", "65534"],
+            "past 65535; give at most 65531",
+        ),
+        (
+            &["up", "--base-port", "47199", "--control", "127.0.0.1:47200"],
+            "which includes --control 127.0.0.1:47200",
+        ),
+        (
+            &[
+                "run",
+                "primary-crash",
+                "--mode",
+                "live",
+                "--base-port",
+                "65533",
+            ],
+            "past 65535",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut cmd = fleetsim();
+        cmd.args(args)
+            .env_remove("FLEETSIM_TOKEN")
+            .env_remove("FLEETSIM_CONTROL");
+        let (code, err) = exit_code_within(cmd, 20);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn up_on_a_used_port_names_the_port_and_announces_nothing() {
     let dir = temp_dir("up-port-used");
     let fleet = small_fleet_file(&dir);

@@ -124,6 +124,15 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    let others: Vec<(&str, SocketAddr)> =
+        [("--control", Some(args.control)), ("--http", args.http)]
+            .into_iter()
+            .filter_map(|(flag, a)| a.map(|a| (flag, a)))
+            .collect();
+    if let Err(e) = crate::check_base_port(args.base_port, fleet.servers.len(), &others) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     let max = fleetsim_model::limits::MAX_PER_HOUR;
     if args.calls_per_hour > max || args.portal_changes_per_hour > max {
         eprintln!("error: --calls-per-hour and --portal-changes-per-hour are at most {max}");

@@ -522,6 +522,9 @@ fn run_input(args: &RunArgs) -> Result<RunInput, String> {
     let tolerance = fleetsim_model::parse_duration(&args.golden_tolerance)
         .map_err(|e| format!("--golden-tolerance: {e}"))?;
     check_speed(args.speed)?;
+    if let (ModeArg::Live, Some(base)) = (&args.mode, args.base_port) {
+        check_base_port(base, scenario.fleet.servers.len(), &[])?;
+    }
     Ok(RunInput {
         scenario,
         tolerance,
@@ -537,6 +540,38 @@ struct RunInput {
     tolerance: fleetsim_model::Dur,
     /// Expectation names a moved fault changed, each with its name as written.
     as_written: std::collections::BTreeMap<String, String>,
+}
+
+/// `--base-port BASE` for a fleet of `servers`: server i listens on
+/// 127.0.0.1:BASE+i, so every such port must exist and none may be the
+/// port of another address given (`--control`, `--http`).
+pub(crate) fn check_base_port(
+    base: u16,
+    servers: usize,
+    others: &[(&str, std::net::SocketAddr)],
+) -> Result<(), String> {
+    let last = u32::from(base) + servers.saturating_sub(1) as u32;
+    if base == 0 {
+        return Err(
+            "--base-port 0: give a port from 1 up; server i of the fleet listens on BASE+i".into(),
+        );
+    }
+    if last > u32::from(u16::MAX) {
+        return Err(format!(
+            "--base-port {base}: the fleet's {servers} servers would need ports {base} to {last}, past 65535; give at most {}",
+            65536 - servers
+        ));
+    }
+    let clash = others.iter().find(|(_, a)| {
+        (a.ip().is_loopback() || a.ip().is_unspecified())
+            && (u32::from(base)..=last).contains(&u32::from(a.port()))
+    });
+    match clash {
+        Some((flag, a)) => Err(format!(
+            "--base-port {base}: the fleet's servers take ports {base} to {last}, which includes {flag} {a}; give ports that do not overlap"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `--speed` within what the clock takes (run, up and node alike).
