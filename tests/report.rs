@@ -391,3 +391,45 @@ fn a_log_without_the_end_of_run_audit_says_losses_were_not_audited() {
     let html = fleetsim_report::html::render(&o);
     assert!(html.contains("not audited"));
 }
+
+#[test]
+fn a_fault_replaced_by_a_newer_one_on_the_same_link_ends_where_the_newer_one_begins() {
+    let dir = temp_dir("html-replaced");
+    let s = on_builtin_fleet(
+        &dir,
+        "s.toml",
+        "[[fault]]\nat = \"2m\"\nlatency = { target = \"expansion-v2\", delay = \"300ms\" }\n\
+         [[fault]]\nat = \"4m\"\nlatency = { target = \"expansion-v2\", delay = \"500ms\" }\n",
+    );
+    let path = dir.join("r.html");
+    let out = fleetsim_out(&[
+        "run",
+        s.to_str().unwrap(),
+        "--report",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let html = std::fs::read_to_string(&path).unwrap();
+    // x and width of the window titled `title`.
+    let rect = |title: &str| -> (f64, f64) {
+        let end = html
+            .find(&format!(r#"class="fault"><title>{title}</title>"#))
+            .unwrap_or_else(|| panic!("no window for {title}"));
+        let start = html[..end].rfind("<rect ").unwrap();
+        let attr = |name: &str| -> f64 {
+            let at = html[start..end].find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            html[start + at..]
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (attr("x"), attr("width"))
+    };
+    let (x1, w1) = rect("latency 300ms ± 0s on expansion-v2");
+    let (x2, w2) = rect("latency 500ms ± 0s on expansion-v2");
+    // 2m–4m, then 4m to the end at 10m: the first ends where the second begins.
+    assert!((x1 + w1 - x2).abs() < 0.2, "{x1} + {w1} vs {x2}");
+    assert!((w2 / w1 - 3.0).abs() < 0.05, "{w1} {w2}");
+}

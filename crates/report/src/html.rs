@@ -213,7 +213,9 @@ fn service_lanes(o: &RunOutcome, end: u64) -> Vec<((String, String), Vec<Span>)>
     out
 }
 
-/// Fault windows: from each fault to the fault that restores its target, or the end.
+/// Fault windows: from each fault to the fault that restores its target,
+/// or replaces it (a later fault undone the same way sets the same knob,
+/// such as a new latency on the same link), or the end.
 fn windows(o: &RunOutcome, end: u64) -> Vec<(u64, u64, String)> {
     let faults = &o.spec.faults;
     let mut out = Vec::new();
@@ -226,6 +228,7 @@ fn windows(o: &RunOutcome, end: u64) -> Vec<(u64, u64, String)> {
             .iter()
             .find(|g| {
                 Some(&g.kind) == undo.as_ref()
+                    || (undo.is_some() && g.kind.undo() == undo)
                     || (matches!(f.kind, FaultKind::Partition { .. })
                         && matches!(g.kind, FaultKind::Heal | FaultKind::Partition { .. }))
             })
