@@ -22,7 +22,7 @@ fn a_node_with_neither_listen_nor_an_address_exits_2_naming_the_file_and_server(
 }
 
 /// `up --processes` on the small fleet at [`SPEED`], writing its events to
-/// `events`, once the primary's phones are home and a minute has passed
+/// `events` (and its report beside them, as `.html`), once the primary's phones are home and a minute has passed
 /// (presence and the phone records have reached the secondary, which holds
 /// them only once replicated, as on the real system).
 fn processes_ready(dir: &std::path::Path, events: &std::path::Path) -> Up {
@@ -34,6 +34,8 @@ fn processes_ready(dir: &std::path::Path, events: &std::path::Path) -> Up {
             SPEED,
             "--events",
             events.to_str().unwrap(),
+            "--report",
+            events.with_extension("html").to_str().unwrap(),
         ],
         &[],
     );
@@ -262,6 +264,15 @@ fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_s
     // interval at most before the kill: not at once, and within 5 minutes.
     let took = guest - crashed;
     assert!((120_000..300_000).contains(&took), "took {took} ms");
+    // Every member served in its own process: the report does not claim
+    // that no RPC was served.
+    let report = std::fs::read_to_string(events.with_extension("html")).unwrap();
+    assert!(
+        report.contains("RPCs not counted (members served in other processes)")
+            && !report.contains(" 0 RPCs"),
+        "{}",
+        &report[report.len().saturating_sub(400)..]
+    );
 }
 
 /// The small fleet with every member at a loopback address and member

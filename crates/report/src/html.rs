@@ -718,9 +718,9 @@ pub fn render(o: &RunOutcome) -> String {
     };
     let _ = write!(
         h,
-        r#"<footer>fleetsim · {} events · {} RPCs · {again}</footer></main></body></html>"#,
+        r#"<footer>fleetsim · {} events · {} · {again}</footer></main></body></html>"#,
         o.events.len(),
-        o.rpcs,
+        crate::text::rpcs_words(o),
     );
     h.push('\n');
     h

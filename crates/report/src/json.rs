@@ -35,8 +35,8 @@ pub struct Summary<'a> {
     pub wall_ms: f64,
     /// Emulated time / wall time.
     pub speedup: f64,
-    /// RPCs served.
-    pub rpcs: u64,
+    /// RPCs served; null when members served elsewhere (not counted).
+    pub rpcs: Option<u64>,
 }
 
 /// Builds the summary of `o`.
@@ -66,7 +66,7 @@ pub fn summary(o: &RunOutcome) -> Summary<'_> {
         } else {
             0.0
         },
-        rpcs: o.rpcs,
+        rpcs: o.rpcs_counted(),
     }
 }
 

@@ -923,7 +923,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     for f in &m.split_brain {
         let _ = writeln!(out, "  {}  {}", p.red("split brain"), f.describe());
     }
-    let _ = writeln!(out, "  traffic      {} RPCs, {} events", o.rpcs, m.events);
+    let _ = writeln!(out, "  traffic      {}, {} events", rpcs_words(o), m.events);
 
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Expectations"));
@@ -984,6 +984,14 @@ fn emulator_error(out: &mut String, err: &fleetsim_scenario::RunFailure, p: &Pai
         let _ = writeln!(out, "        … and {more} more");
     }
     let _ = writeln!(out);
+}
+
+/// The RPC count in words, or why there is none.
+pub(crate) fn rpcs_words(o: &RunOutcome) -> String {
+    match o.rpcs_counted() {
+        Some(n) => format!("{n} RPCs"),
+        None => "RPCs not counted (members served in other processes)".into(),
+    }
 }
 
 #[cfg(test)]

@@ -157,7 +157,8 @@ pub struct RunOutcome {
     pub metrics: Metrics,
     /// Wall-clock milliseconds the run took (not part of the event log).
     pub wall_ms: f64,
-    /// RPCs served during the run.
+    /// RPCs served during the run by the servers this process runs (see
+    /// [`RunOutcome::rpcs_counted`]).
     pub rpcs: u64,
     /// The emulator itself failed (a panic in any task of the run): the
     /// run is an error, whatever the expectations say.
@@ -165,6 +166,14 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// RPCs served, when fleetsim counted them all: `None` when a member
+    /// serves elsewhere (an external member, or `up --processes`), whose
+    /// RPCs this process never sees.
+    pub fn rpcs_counted(&self) -> Option<u64> {
+        let elsewhere = self.spec.fleet.servers.iter().any(|s| s.is_external());
+        (!elsewhere).then_some(self.rpcs)
+    }
+
     /// Whether the emulator ran without error and every expectation held.
     pub fn passed(&self) -> bool {
         self.error.is_none() && self.expectations.iter().all(|e| e.passed)
