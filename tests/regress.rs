@@ -390,6 +390,12 @@ fn a_sweep_lists_variations_with_an_emulator_error_apart_and_exits_three() {
     );
     assert!(text.contains("error: the emulator panicked"), "{text}");
     assert!(!text.contains("runs failed"), "{text}");
+    // No run gave figures: none are claimed ("takeover never reached").
+    assert!(
+        text.contains("no figures: the emulator failed in every run")
+            && !text.contains("never reached"),
+        "{text}"
+    );
 }
 
 /// A short crash and takeover, built in code.

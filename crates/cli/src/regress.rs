@@ -415,6 +415,10 @@ fn print_distributions(report: &SweepReport) {
     if report.policy != fleetsim_scenario::rules::DEFAULT_POLICY {
         outln!("  policy {}", report.policy);
     }
+    if n > 0 && report.errors().count() == n {
+        outln!("  no figures: the emulator failed in every run (the errors are listed below)");
+        return;
+    }
     outln!("{}", dist_line("takeover", &report.takeover_ms, n, true));
     outln!("{}", dist_line("detection", &report.detection_ms, n, true));
     outln!(

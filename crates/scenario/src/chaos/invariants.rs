@@ -399,14 +399,20 @@ pub fn registered_at_end(
             bad.len(),
             human_ms(regs.end_ms),
             if bad.len() > 1 {
+                let more = bad.len().saturating_sub(7);
                 format!(
-                    "; also {}",
+                    "; also {}{}",
                     bad[1..]
                         .iter()
-                        .take(5)
+                        .take(6)
                         .cloned()
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
                 )
             } else {
                 String::new()
@@ -739,6 +745,8 @@ mod tests {
         let v = registered_at_end(&s, &events, &regs).unwrap();
         assert_eq!(v.invariant, Invariant::RegisteredAtEnd);
         assert!(v.detail.starts_with("18 phones"), "{}", v.detail);
+        // Seven named, and the rest counted: a cut list says so.
+        assert!(v.detail.ends_with(" and 11 more"), "{}", v.detail);
     }
 
     fn voicemail(t_ms: u64, server: &str, state: &str) -> EventRecord {
