@@ -300,6 +300,26 @@ fn no_failover_names_the_effect_of_its_fault() {
     );
 }
 
+#[test]
+fn no_failover_of_a_bystander_says_the_fault_left_it_alone() {
+    // A crash of the primary and no-failover of the V2, which backs up
+    // nothing of the primary's and is not backed up by it: a guard against
+    // takeover logic that fails over the wrong server.
+    let r = only(
+        ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("15m")
+            .crash("5m", "primary")
+            .restart("7m", "primary"),
+        Expect::no_failover("expansion-v2"),
+    );
+    assert!(r.passed, "{}", r.detail);
+    assert!(
+        r.detail.contains("the fault took effect elsewhere, touching nothing of expansion-v2 (this checks that expansion-v2 is left alone): 5m primary server-crashed"),
+        "{}",
+        r.detail
+    );
+}
+
 const HEAD: &str = r#"
 fleet = "fleets/reference.toml"
 duration = "30m"

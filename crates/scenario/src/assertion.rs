@@ -464,11 +464,23 @@ fn disturbs(e: &Event) -> bool {
     )
 }
 
-/// The positive witness of a `no-failover`: the first event after the first
-/// fault that shows the fault took effect, or why there is none. A run
-/// that ends less than `needs` (the silence a failover waits for) after
-/// that fault could not have shown a failover, so it proves nothing either.
-pub fn fault_witness(events: &[EventRecord], needs: Dur) -> Result<String, String> {
+/// Whether `e` concerns server `of`: logged by it, or about it as a peer
+/// or as a phone's home.
+fn concerns(e: &EventRecord, of: &str) -> bool {
+    e.server == of
+        || match &e.event {
+            Event::PeerLost { peer, .. } => peer == of,
+            Event::RegistrationRefused { home, .. } => home == of,
+            _ => false,
+        }
+}
+
+/// The positive witness of a `no-failover` of `of`: the first event after
+/// the first fault that shows the fault took effect (one concerning `of`
+/// if there is one), or why there is none. A run that ends less than
+/// `needs` (the silence a failover waits for) after that fault could not
+/// have shown a failover, so it proves nothing either.
+pub fn fault_witness(events: &[EventRecord], needs: Dur, of: &str) -> Result<String, String> {
     let Some(first) = events.iter().position(|e| match &e.event {
         Event::FaultApplied { spec, .. } => !spec.is_operator_action(),
         _ => false,
@@ -483,8 +495,14 @@ pub fn fault_witness(events: &[EventRecord], needs: Dur) -> Result<String, Strin
             format_millis(left)
         ));
     }
-    match events[first..].iter().find(|e| disturbs(&e.event)) {
-        Some(e) => Ok(format!("the fault took effect: {}", describe(e))),
+    let after = &events[first..];
+    let near = after.iter().find(|e| disturbs(&e.event) && concerns(e, of));
+    match near.or_else(|| after.iter().find(|e| disturbs(&e.event))) {
+        Some(e) if concerns(e, of) => Ok(format!("the fault took effect: {}", describe(e))),
+        Some(e) => Ok(format!(
+            "the fault took effect elsewhere, touching nothing of {of} (this checks that {of} is left alone): {}",
+            describe(e)
+        )),
         None => Err(format!(
             "no fault took visible effect (no server went down, no peer or phone was lost, no registration or call failed) after {fault}, so \"no failover\" proves nothing"
         )),

@@ -204,7 +204,7 @@ fn check(
             if moved.is_empty() && failovers.is_empty() {
                 let quiet =
                     format!("no phone of {of} moved ({refused} guest registrations refused)");
-                match crate::assertion::fault_witness(events, waits) {
+                match crate::assertion::fault_witness(events, waits, of) {
                     Ok(w) => (true, format!("{quiet}; {w}")),
                     Err(why) => (false, format!("{quiet}, but {why}")),
                 }
