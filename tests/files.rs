@@ -158,9 +158,34 @@ fn a_misspelt_key_inside_an_inline_table_suggests_the_right_one() {
         "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n[[expect]]\nnever = { event = \"failover-started\", sever = \"secondary\" }\n",
     );
     assert!(
-        e.contains(":7:39: unknown field `sever`") && e.contains("did you mean `server`?"),
+        e.contains(":7:39: field `expect[0].never.sever`: unknown field `sever`")
+            && e.contains("did you mean `server`?"),
         "{e}"
     );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_names_its_full_field_path() {
+    for (tail, field) in [
+        (
+            "[[fault]]\nat = \"5m\"\nlatency = { target = \"primary\", delay = \"-3s\" }\n",
+            "field `fault[0].latency.delay`",
+        ),
+        (
+            "[[call]]\nat = \"4m\"\nfrom = \"2011\"\nto = \"3001\"\nlasts = \"1m\"\n\
+             [[call]]\nat = \"5m\"\nfrom = \"2011\"\nto = \"3001\"\nlasts = \"1m\"\nrecorded = \"yes\"\n",
+            "field `call[1].recorded`",
+        ),
+        (
+            "[[expect]]\ncount = { event = \"phone-registered\", min = -1 }\n",
+            "field `expect[0].count.min`",
+        ),
+        ("[calls]\nper-hour = \"lots\"\n", "field `calls.per-hour`"),
+    ] {
+        let text = format!("fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n{tail}");
+        let e = parse_error(&text);
+        assert!(e.contains(field), "{field}: {e}");
+    }
 }
 
 #[test]

@@ -172,9 +172,68 @@ impl Source<'_> {
     pub fn toml_error(&self, e: &toml::de::Error) -> Box<FileError> {
         let span = e.span().unwrap_or(0..0);
         let message = e.message().trim().to_string();
-        let field = (self.key_at(span.clone())).or_else(|| self.key_before(span.start));
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+            .map(str::to_string);
+        let field = (self.key_at(span.clone()))
+            .or_else(|| self.key_before(span.start))
+            .or(unknown)
+            .map(|key| self.path_to(span.start, &key));
         let hint = hint_for(&message);
         self.error(span, field.as_deref(), message, hint)
+    }
+
+    /// The full name of `key` written at `offset`, as other errors name
+    /// fields: its table (`fault[0]`, with the index of an array table),
+    /// then each inline table it sits in (`latency.delay`).
+    fn path_to(&self, offset: usize, key: &str) -> String {
+        let before = self.text.get(..offset).unwrap_or_default();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let mut path: Vec<String> = self.table_at(line_start).into_iter().collect();
+        path.extend(inline_keys(&before[line_start..]));
+        if path.last().map(String::as_str) != Some(key) {
+            path.push(key.to_string());
+        }
+        path.join(".")
+    }
+
+    /// The `[table]` or `[[array]]` (as `array[N]`) whose lines include the
+    /// line starting at `line_start`; `None` at the top level.
+    fn table_at(&self, line_start: usize) -> Option<String> {
+        // A header is `[name]` or `[[name]]` alone on its line (a comment
+        // aside); a line of a multi-line array such as `["a"]` is not.
+        let header = |l: &str| {
+            let l = l.split('#').next().unwrap_or_default().trim();
+            let inner = l.trim_start_matches('[').trim_end_matches(']').trim();
+            let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+            (l.starts_with('[') && l.ends_with(']') && !inner.is_empty() && inner.chars().all(bare))
+                .then(|| l.to_string())
+        };
+        let above = self.text.get(..line_start).unwrap_or_default();
+        let current = above.lines().rev().find_map(header)?;
+        let name = current.as_str();
+        if let Some(array) = name.strip_prefix("[[").and_then(|n| n.strip_suffix("]]")) {
+            let array = array.trim();
+            let index = above
+                .lines()
+                .filter_map(header)
+                .filter(|h| {
+                    h.split('#')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .strip_prefix("[[")
+                        .and_then(|n| n.strip_suffix("]]"))
+                        .is_some_and(|n| n.trim() == array)
+                })
+                .count()
+                - 1;
+            return Some(format!("{array}[{index}]"));
+        }
+        name.strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .map(|n| n.trim().to_string())
     }
 
     /// Where the value of `key` is written in the table at `table` (a
@@ -259,6 +318,50 @@ impl Source<'_> {
         let rest = text[key.len()..].trim_start();
         (!key.is_empty() && rest.starts_with('=')).then_some(key)
     }
+}
+
+/// The keys of the inline tables still open at the end of `line` (a line's
+/// text up to an error): `latency = { target = "x", delay = ` gives
+/// `latency`, then `delay` comes from the error itself.
+fn inline_keys(line: &str) -> Vec<String> {
+    let mut open: Vec<String> = Vec::new();
+    let mut key = String::new();
+    let mut last_key = String::new();
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '#' => break,
+            '=' => last_key = std::mem::take(&mut key),
+            '{' => open.push(std::mem::take(&mut last_key)),
+            '}' => {
+                open.pop();
+                last_key.clear();
+            }
+            ',' => {
+                key.clear();
+                last_key.clear();
+            }
+            c if c.is_ascii_alphanumeric() || c == '-' || c == '_' => key.push(c),
+            _ => {
+                if !key.is_empty() && !c.is_whitespace() {
+                    key.clear();
+                }
+            }
+        }
+    }
+    // The key whose value is being read, if the line ends inside a pair.
+    if !last_key.is_empty() {
+        open.push(last_key);
+    }
+    open.retain(|k| !k.is_empty());
+    open
 }
 
 fn hint_for(message: &str) -> Option<String> {
