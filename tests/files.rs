@@ -189,6 +189,32 @@ fn a_value_of_the_wrong_type_names_its_full_field_path() {
 }
 
 #[test]
+fn expectations_that_can_never_hold_are_refused_at_the_check() {
+    for (expect, field, says) in [
+        (
+            "takeover = { of = \"primary\", within = \"0s\" }",
+            "expect[0].takeover.within",
+            "a bound of 0s can never hold",
+        ),
+        (
+            "failback = { to = \"primary\", within = \"0s\", after = \"7m\" }",
+            "expect[0].failback.within",
+            "a bound of 0s can never hold",
+        ),
+        (
+            "capacity-overflow = { on = \"apps\", min = 1 }",
+            "expect[0].capacity-overflow.on",
+            "apps is an application-server and runs no IP Office",
+        ),
+    ] {
+        let e = parse_error(&format!(
+            "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n[[expect]]\n{expect}\n"
+        ));
+        assert!(e.contains(&format!("field `{field}`: {says}")), "{e}");
+    }
+}
+
+#[test]
 fn running_a_fleet_file_says_it_is_not_a_scenario() {
     let (f, _) = files("run-fleet", GOOD_SERVERS, "");
     let out = fleetsim_out(&["run", f.to_str().unwrap()]);

@@ -381,7 +381,7 @@ struct RawTakeover {
     of: Spanned<String>,
     #[serde(default)]
     by: Option<Spanned<String>>,
-    within: Dur,
+    within: Spanned<Dur>,
     #[serde(default)]
     after: Option<Dur>,
 }
@@ -396,7 +396,7 @@ struct RawNoFailover {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawFailback {
     to: Spanned<String>,
-    within: Dur,
+    within: Spanned<Dur>,
     #[serde(default)]
     after: Option<Dur>,
 }
@@ -748,10 +748,11 @@ impl RawRest {
                     duration,
                     &format!("{field}.takeover.after"),
                 )?;
+                let within = positive(src, &t.within, &format!("{field}.takeover.within"))?;
                 found.push(Expectation::Takeover {
                     of: of.name.clone(),
                     by,
-                    within: t.within,
+                    within,
                     after,
                 });
             }
@@ -792,11 +793,8 @@ impl RawRest {
                     duration,
                     &format!("{field}.failback.after"),
                 )?;
-                found.push(Expectation::Failback {
-                    to,
-                    within: fb.within,
-                    after,
-                });
+                let within = positive(src, &fb.within, &format!("{field}.failback.within"))?;
+                found.push(Expectation::Failback { to, within, after });
             }
             if let Some(sv) = &er.service {
                 let sv = sv.get_ref();
@@ -906,6 +904,7 @@ impl RawRest {
                 }
                 let f = format!("{field}.capacity-overflow.on");
                 observable(src, &fleet, &c.on, &f, "capacity")?;
+                takes_registrations(src, &fleet, &c.on, &f)?;
                 found.push(Expectation::CapacityOverflow {
                     on: c.on.get_ref().clone(),
                     min: c.min,
@@ -1105,6 +1104,42 @@ fn override_resilience(
 
 /// The start of a takeover or failback window must leave some of the run
 /// after it, or the check could see nothing.
+/// A bound above zero: no takeover or failback happens in no time.
+fn positive(src: &Source<'_>, within: &Spanned<Dur>, field: &str) -> Result<Dur, Box<FileError>> {
+    let d = *within.get_ref();
+    if !d.0.is_zero() {
+        return Ok(d);
+    }
+    Err(src.error(
+        within.span(),
+        Some(field),
+        "a bound of 0s can never hold: phones take time to move",
+        Some("give the time it may take, e.g. \"5m\"".into()),
+    ))
+}
+
+/// `server` runs IP Office, so phones can register there (and overflow it).
+fn takes_registrations(
+    src: &Source<'_>,
+    fleet: &Fleet,
+    server: &Spanned<String>,
+    field: &str,
+) -> Result<(), Box<FileError>> {
+    match fleet.server(server.get_ref()) {
+        Some(s) if !s.role.runs_ip_office() => Err(src.error(
+            server.span(),
+            Some(field),
+            format!(
+                "{} is an {} and runs no IP Office: no phone registers there, so it cannot overflow",
+                s.name,
+                s.role.as_str()
+            ),
+            Some("name a server that runs IP Office (not an application server)".into()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn starts_in_run(
     src: &Source<'_>,
     span: Range<usize>,
