@@ -243,3 +243,14 @@ fn chaos_with_bad_input_exits_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn replay_takes_a_built_in_scenario_by_name_as_run_does() {
+    let out = fleetsim_out(&["chaos", "--replay", "primary-crash-and-return"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("primary-crash-and-return: every invariant held"),
+        "{text}"
+    );
+}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use fleetsim_model::embedded::{self, EmbeddedResolver, FILES};
-use fleetsim_model::{Scenario, human_ms, scenario::DiskResolver, suggest};
+use fleetsim_model::{human_ms, scenario::DiskResolver, suggest};
 use fleetsim_scenario::chaos::{self, Base, ChaosPlan, ChaosReport, FaultClass, Found, Invariant};
 
 use crate::BAD_INPUT;
@@ -41,10 +41,10 @@ pub(crate) struct ChaosArgs {
     /// Violations shrunk per invariant (the rest are written as drawn).
     #[arg(long, default_value_t = 5)]
     shrink_limit: usize,
-    /// Run one scenario file (e.g. one written by a campaign) and check the
-    /// invariants on it, determinism included.
+    /// Run one scenario file (e.g. one written by a campaign) or built-in
+    /// scenario and check the invariants on it, determinism included.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["base", "faults"])]
-    replay: Option<PathBuf>,
+    replay: Option<String>,
     /// Takeover policy every run decides by (see `fleetsim policies`).
     #[arg(long, value_name = "NAME", default_value = fleetsim_scenario::rules::DEFAULT_POLICY)]
     policy: String,
@@ -270,8 +270,8 @@ fn print_summary(report: &ChaosReport, secs: f64) {
     }
 }
 
-fn replay(file: &Path, opts: &fleetsim_scenario::RunOptions) -> anyhow::Result<ExitCode> {
-    let scenario = match Scenario::load(file) {
+fn replay(file: &str, opts: &fleetsim_scenario::RunOptions) -> anyhow::Result<ExitCode> {
+    let scenario = match crate::files::load_scenario(Some(file)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -283,8 +283,7 @@ fn replay(file: &Path, opts: &fleetsim_scenario::RunOptions) -> anyhow::Result<E
         outln!("VIOLATION {}: {}", v.invariant.name(), v.detail);
     }
     outln!(
-        "{}: {}",
-        file.display(),
+        "{file}: {}",
         if violations.is_empty() {
             "every invariant held".to_string()
         } else {
