@@ -624,6 +624,21 @@ fn a_base_port_whose_range_is_impossible_or_overlaps_the_control_port_is_bad_inp
 }
 
 #[test]
+fn a_port_in_use_in_the_ephemeral_range_says_why_it_can_be_busy() {
+    let Ok(range) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range") else {
+        eprintln!("skipped: this system does not say its ephemeral port range");
+        return;
+    };
+    let lo: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+    let note = fleetsim_scenario::live::ephemeral_note(lo);
+    assert!(
+        note.contains("ephemeral range") && note.contains(&format!("ports below {lo}")),
+        "{note}"
+    );
+    assert_eq!(fleetsim_scenario::live::ephemeral_note(lo - 1), "");
+}
+
+#[test]
 fn up_on_a_used_port_names_the_port_and_announces_nothing() {
     let dir = temp_dir("up-port-used");
     let fleet = small_fleet_file(&dir);

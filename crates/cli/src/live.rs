@@ -266,7 +266,8 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                     .position(|s| s.name == server)
                     .map_or(args.base_port, |i| args.base_port.saturating_add(i as u16));
                 eprintln!(
-                    "error: server {server} cannot listen on port {port} ({source}): stop what holds it, or give another --base-port (server i listens on BASE+i)"
+                    "error: server {server} cannot listen on port {port} ({source}): stop what holds it, or give another --base-port (server i listens on BASE+i){}",
+                    fleetsim_scenario::live::ephemeral_note(port)
                 );
                 return Ok(ExitCode::from(BAD_INPUT));
             }

@@ -31,8 +31,9 @@ pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, St
     tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             format!(
-                "port {} of the live page ({addr}) is in use: stop what holds it, or give another --http ADDR",
-                addr.port()
+                "port {} of the live page ({addr}) is in use: stop what holds it, or give another --http ADDR{}",
+                addr.port(),
+                fleetsim_scenario::live::ephemeral_note(addr.port())
             )
         } else {
             format!("cannot bind the live page on {addr}: {e}")
