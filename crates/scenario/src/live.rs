@@ -1278,6 +1278,24 @@ pub async fn serve_control_on(
         .map_err(|e| format!("control API: {e}"))
 }
 
+/// For a port found in use: when it lies in this system's ephemeral range
+/// (Linux: /proc/sys/net/ipv4/ip_local_port_range), where outgoing
+/// connections take their local ports, why it can be busy with nothing
+/// listening on it, and what avoids that. Empty otherwise.
+pub fn ephemeral_note(port: u16) -> String {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok();
+    let bounds: Option<(u16, u16)> = range.as_deref().and_then(|r| {
+        let mut it = r.split_whitespace().map(|n| n.parse::<u16>().ok());
+        Some((it.next()??, it.next()??))
+    });
+    match bounds {
+        Some((lo, hi)) if (lo..=hi).contains(&port) => format!(
+            " ({port} is in this system's ephemeral range {lo}–{hi}, where outgoing connections take their local ports, so it can be busy with nothing listening: ports below {lo} avoid that)"
+        ),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::bearer_token;
@@ -1294,23 +1312,5 @@ mod tests {
         );
         assert_eq!(bearer_token("Basic s3cret"), None);
         assert_eq!(bearer_token("Bearers3cret"), None);
-    }
-}
-
-/// For a port found in use: when it lies in this system's ephemeral range
-/// (Linux: /proc/sys/net/ipv4/ip_local_port_range), where outgoing
-/// connections take their local ports, why it can be busy with nothing
-/// listening on it, and what avoids that. Empty otherwise.
-pub fn ephemeral_note(port: u16) -> String {
-    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok();
-    let bounds: Option<(u16, u16)> = range.as_deref().and_then(|r| {
-        let mut it = r.split_whitespace().map(|n| n.parse::<u16>().ok());
-        Some((it.next()??, it.next()??))
-    });
-    match bounds {
-        Some((lo, hi)) if (lo..=hi).contains(&port) => format!(
-            " ({port} is in this system's ephemeral range {lo}–{hi}, where outgoing connections take their local ports, so it can be busy with nothing listening: ports below {lo} avoid that)"
-        ),
-        _ => String::new(),
     }
 }
