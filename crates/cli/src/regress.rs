@@ -285,7 +285,9 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     };
     let runs: usize = results.iter().map(|(_, r)| r.len()).sum();
     let timing = format!(
-        "{runs} runs on {jobs} threads in {:.1} s",
+        "{} on {} in {:.1} s",
+        fleetsim_model::words::counted(runs, "run", "runs"),
+        fleetsim_model::words::counted(jobs, "thread", "threads"),
         wall.elapsed_secs()
     );
     if let (Some(shard), Some(out)) = (args.shard, &args.out) {
@@ -536,7 +538,11 @@ fn print_failures(report: &SweepReport, again: &Again, named: bool) {
     let errors: Vec<_> = report.errors().collect();
     let failing: Vec<_> = report.failures().collect();
     if errors.is_empty() && failing.is_empty() {
-        outln!("{who}all {n} runs passed");
+        if n == 1 {
+            outln!("{who}the 1 run passed");
+        } else {
+            outln!("{who}all {n} runs passed");
+        }
         return;
     }
     if !errors.is_empty() {
