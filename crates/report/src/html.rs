@@ -393,8 +393,10 @@ pub fn render(o: &RunOutcome) -> String {
             "phones moved",
             m.phones_moved.to_string(),
             format!(
-                "{} failed back · {} unregistered at the end",
-                m.phones_failed_back, m.phones_unregistered_at_end
+                "{} failed back · {} unregistered {}",
+                m.phones_failed_back,
+                m.phones_unregistered_at_end,
+                o.at_the_end()
             ),
         ),
     ] {

@@ -864,8 +864,11 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     );
     let _ = writeln!(
         out,
-        "  phones       {} moved, {} failed back, {} unregistered at the end",
-        m.phones_moved, m.phones_failed_back, m.phones_unregistered_at_end
+        "  phones       {} moved, {} failed back, {} unregistered {}",
+        m.phones_moved,
+        m.phones_failed_back,
+        m.phones_unregistered_at_end,
+        o.at_the_end()
     );
     if m.calls_started > 0 {
         let expired = match m.calls_preservation_expired {

@@ -167,6 +167,12 @@ impl LiveHandle {
             })
             .collect();
         let duration_ms = self.log.clock().now_ms();
+        // A drill still going counts its open outages up to now; an ended
+        // one up to its end.
+        let until = match events.last() {
+            Some(e) if matches!(e.event, Event::RunEnded {}) => e.t_ms,
+            _ => duration_ms,
+        };
         let spec = fleetsim_model::Scenario {
             name: format!("live drill on {}", d.fleet.name),
             description: "faults given live with fleetsim ctl".into(),
@@ -182,7 +188,7 @@ impl LiveHandle {
         };
         crate::RunOutcome {
             scenario: spec.name.clone(),
-            metrics: crate::Metrics::compute(&spec, &events),
+            metrics: crate::Metrics::compute_until(&spec, &events, until),
             seed: d.seed,
             mode: Mode::Live,
             policy: d.policy.clone(),

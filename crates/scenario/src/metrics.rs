@@ -84,6 +84,13 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
 impl Metrics {
     /// Computes the metrics of `events` from a run of `scenario`.
     pub fn compute(scenario: &Scenario, events: &[EventRecord]) -> Metrics {
+        Metrics::compute_until(scenario, events, 0)
+    }
+
+    /// [`Metrics::compute`] of a run still going at `now_ms` (a live
+    /// drill): a phone still out is out until now, not until the last
+    /// event, which may be long past on a quiet fleet.
+    pub fn compute_until(scenario: &Scenario, events: &[EventRecord], now_ms: u64) -> Metrics {
         let fleet = &scenario.fleet;
         let mut m = Metrics {
             events: events.len() as u32,
@@ -182,7 +189,7 @@ impl Metrics {
         // is gone (crash, partition), it notices (lost) or it unregisters,
         // until it registers again, or until the partition that cut it
         // heals unnoticed.
-        let end = events.last().map_or(0, |e| e.t_ms);
+        let end = events.last().map_or(0, |e| e.t_ms).max(now_ms);
         let mut on: BTreeMap<String, String> = BTreeMap::new();
         let mut out_since: BTreeMap<String, u64> = BTreeMap::new();
         let mut cut: BTreeMap<String, String> = BTreeMap::new();
@@ -303,7 +310,46 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{Metrics, percentile};
+    use fleetsim_model::{Event, EventRecord};
+
+    #[test]
+    fn a_drill_still_going_counts_an_open_outage_up_to_now() {
+        let s = crate::ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("1h")
+            .build()
+            .unwrap();
+        let at = |t_ms, server: &str, event| EventRecord {
+            t_ms,
+            server: server.into(),
+            event,
+        };
+        let mut events: Vec<EventRecord> = (s.fleet.phones.iter())
+            .map(|p| {
+                at(
+                    1_000,
+                    &p.home,
+                    Event::PhoneRegistered {
+                        phone: p.extension.clone(),
+                        home: p.home.clone(),
+                        guest: false,
+                    },
+                )
+            })
+            .collect();
+        events.push(at(
+            10_000,
+            "primary",
+            Event::ServerCrashed {
+                registered_phones: 18,
+            },
+        ));
+        // The fleet is quiet after the crash: the phone is out until now.
+        let live = Metrics::compute_until(&s, &events, 600_000);
+        assert_eq!(live.max_phone_outage_ms, 590_000);
+        // Read at its last event, the same log shows no outage at all.
+        assert_eq!(Metrics::compute(&s, &events).max_phone_outage_ms, 0);
+    }
 
     #[test]
     fn percentile_is_nearest_rank() {

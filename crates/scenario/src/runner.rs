@@ -174,6 +174,20 @@ impl RunOutcome {
         (!elsewhere).then_some(self.rpcs)
     }
 
+    /// Whether the run is over ("at the end") or a live drill still going
+    /// ("now"): the words for figures read at its last moment.
+    pub fn at_the_end(&self) -> &'static str {
+        match self.events.last() {
+            Some(e)
+                if !matches!(e.event, fleetsim_model::Event::RunEnded {})
+                    && self.mode == Mode::Live =>
+            {
+                "now"
+            }
+            _ => "at the end",
+        }
+    }
+
     /// Whether the emulator ran without error and every expectation held.
     pub fn passed(&self) -> bool {
         self.error.is_none() && self.expectations.iter().all(|e| e.passed)
