@@ -281,6 +281,25 @@ fn registered(o: &RunOutcome) -> BTreeMap<String, Vec<(u64, u32)>> {
     series
 }
 
+/// The top of a count axis holding `most` and its tick step: whole
+/// numbers of 1, 2 or 5 times a power of ten, at most five steps.
+fn axis_ticks(most: u32) -> (u32, u32) {
+    let most = most.max(1);
+    let step = [1u32, 2, 5]
+        .into_iter()
+        .cycle()
+        .scan(1u32, |scale, m| {
+            let s = m.saturating_mul(*scale);
+            if m == 5 {
+                *scale = scale.saturating_mul(10);
+            }
+            Some(s)
+        })
+        .find(|s| most.div_ceil(*s) <= 5)
+        .unwrap_or(most);
+    (most.div_ceil(step).saturating_mul(step), step)
+}
+
 fn axis(svg: &mut String, end: u64, y: f64) {
     let step = [
         60_000u64, 300_000, 600_000, 1_800_000, 3_600_000, 21_600_000, 86_400_000,
@@ -631,12 +650,14 @@ pub fn render(o: &RunOutcome) -> String {
 
     // Phones registered per server.
     let series = registered(o);
-    let max = series
+    let most = series
         .values()
         .flat_map(|v| v.iter().map(|p| p.1))
         .max()
         .unwrap_or(1)
         .max(1);
+    // The axis runs to a round number, ticked at whole phones.
+    let (max, step) = axis_ticks(most);
     let ch = 200.0;
     let _ = write!(
         h,
@@ -653,12 +674,11 @@ pub fn render(o: &RunOutcome) -> String {
         );
     }
     axis(&mut h, end, ch);
-    for k in 0..=4 {
-        let v = max as f64 * k as f64 / 4.0;
-        let y = ch - 4.0 - (ch - 12.0) * k as f64 / 4.0;
+    for v in (0..=max).step_by(step as usize) {
+        let y = ch - 4.0 - (ch - 12.0) * f64::from(v) / f64::from(max);
         let _ = write!(
             h,
-            r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{v:.0}</text>"#,
+            r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{v}</text>"#,
             LEFT - 6.0,
             y + 4.0
         );
@@ -751,3 +771,19 @@ circle.lost{fill:#9ca3af}circle.backing{fill:#b91c1c}
 footer{color:var(--muted);margin:18px 0;font-size:12px}code{background:#f1f5f9;padding:1px 5px;border-radius:4px}
 @media (max-width:800px){.cards{grid-template-columns:repeat(2,1fr)}}
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::axis_ticks;
+
+    #[test]
+    fn a_count_axis_is_ticked_at_whole_round_numbers() {
+        assert_eq!(axis_ticks(1), (1, 1));
+        assert_eq!(axis_ticks(5), (5, 1));
+        assert_eq!(axis_ticks(6), (6, 2));
+        assert_eq!(axis_ticks(22), (25, 5));
+        assert_eq!(axis_ticks(3000), (3000, 1000));
+        assert_eq!(axis_ticks(3001), (4000, 1000));
+        assert!(axis_ticks(u32::MAX).1 > 0);
+    }
+}
