@@ -941,6 +941,11 @@ fn the_live_page_shows_the_drill_so_far_and_then_the_fault_applied_with_ctl() {
         "no timeline entry: {before}"
     );
     assert!(before.contains("fetch('/report'"), "{before}");
+    // When the fleet goes away, the page says so on the page itself.
+    assert!(
+        before.contains("Not updating: the fleet has stopped or cannot be reached."),
+        "{before}"
+    );
     assert!(!before.contains("k-fault-applied\"><td"), "{before}");
 
     let crash = up.fleetsim(&["ctl", "--control", &up.control, "crash", "primary"], &[]);

@@ -12,16 +12,21 @@ use hyper_util::rt::TokioIo;
 
 /// Polls `/report` every second and swaps the report's `<main>` in place
 /// (the script sits outside it, so it survives the swap). When the fleet
-/// is gone the last page stays, dimmed, and the title says so.
+/// is gone the last page stays, dimmed, and a banner on the page (seen on
+/// a projector, where the tab's title is not) and the title say so.
 const SCRIPT: &str = r#"<script>(function(){
 var q=location.search,busy=false,title=document.title;
+var b=document.createElement('div');b.id='stale';b.setAttribute('role','status');
+b.textContent='Not updating: the fleet has stopped or cannot be reached. This is the drill as last seen.';
+b.style.cssText='display:none;position:fixed;top:0;left:0;right:0;padding:.6em 1em;background:#b91c1c;color:#fff;font:600 1.1em system-ui,sans-serif;text-align:center;z-index:10';
+document.body.appendChild(b);
 setInterval(function(){
  if(busy)return;busy=true;
  fetch('/report'+q,{cache:'no-store'}).then(function(r){if(!r.ok)throw new Error(r.status);return r.text()}).then(function(t){
   var d=new DOMParser().parseFromString(t,'text/html'),m=document.querySelector('main'),n=d.querySelector('main');
   if(m&&n&&m.innerHTML!==n.innerHTML)m.replaceWith(n);
-  title=d.title;document.title=title;document.body.style.opacity='';
- }).catch(function(){document.title='(not updating) '+title;document.body.style.opacity='.6'}).finally(function(){busy=false});
+  title=d.title;document.title=title;document.querySelector('main').style.opacity='';b.style.display='none';document.body.style.paddingTop='';
+ }).catch(function(){document.title='(not updating) '+title;document.querySelector('main').style.opacity='.6';b.style.display='block';document.body.style.paddingTop=b.offsetHeight+'px'}).finally(function(){busy=false});
 },1000);
 })();</script>"#;
 
