@@ -452,3 +452,20 @@ async fn a_panic_in_a_run_from_a_tokio_test_reaches_the_verdict() {
         assert!(error.message.contains("the emulator panicked"), "{error}");
     }
 }
+
+#[test]
+fn a_sweep_where_phones_moved_without_a_complete_takeover_says_so() {
+    let out = fleetsim_out(&["sweep", "split-network", "--seeds", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("never complete: phones moved in 2 of 2 runs"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("takeover                         never reached"),
+        "{text}"
+    );
+    let json = fleetsim_json(&["sweep", "split-network", "--seeds", "2", "--format", "json"]);
+    assert_eq!(json["takeover_ms"]["n"], 0);
+    assert_eq!(json["phones_moved"]["max"], 8);
+}

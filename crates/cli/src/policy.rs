@@ -79,7 +79,14 @@ fn count(d: &Distribution) -> String {
 pub(crate) fn table(reports: &[SweepReport]) {
     row("policy", reports, |r| r.policy.clone());
     row("(p50 / max over the runs)", reports, |_| String::new());
-    row("takeover", reports, |r| time(&r.takeover_ms));
+    row("takeover", reports, |r| {
+        if r.takeover_ms.n == 0 && r.phones_moved.max > 0 {
+            "never complete".into()
+        } else {
+            time(&r.takeover_ms)
+        }
+    });
+    row("phones moved", reports, |r| count(&r.phones_moved));
     row("detection", reports, |r| time(&r.detection_ms));
     row("longest phone outage", reports, |r| {
         time(&r.max_phone_outage_ms)

@@ -103,6 +103,24 @@ fn parse_dur(s: &str) -> Result<Dur, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// The takeover's line: when no run completed one but phones moved, it
+/// says so rather than "never reached".
+fn takeover_line(report: &SweepReport, n: usize) -> String {
+    let moved = &report.phones_moved;
+    if report.takeover_ms.n == 0 && moved.max > 0 {
+        let runs = report
+            .results
+            .iter()
+            .filter(|r| r.error.is_none() && r.phones_moved > 0)
+            .count();
+        return format!(
+            "  {:<32} never complete: phones moved in {runs} of {n} runs, but never every IP phone of the failed server",
+            "takeover"
+        );
+    }
+    dist_line("takeover", &report.takeover_ms, n, true)
+}
+
 fn dist_line(name: &str, d: &Distribution, of: usize, time: bool) -> String {
     let f = |v: u64| if time { human_ms(v) } else { v.to_string() };
     if d.n == 0 {
@@ -421,7 +439,11 @@ fn print_distributions(report: &SweepReport) {
         outln!("  no figures: the emulator failed in every run (the errors are listed below)");
         return;
     }
-    outln!("{}", dist_line("takeover", &report.takeover_ms, n, true));
+    outln!("{}", takeover_line(report, n));
+    outln!(
+        "{}",
+        dist_line("phones moved", &report.phones_moved, n, false)
+    );
     outln!("{}", dist_line("detection", &report.detection_ms, n, true));
     outln!(
         "{}",

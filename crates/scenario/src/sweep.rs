@@ -117,8 +117,12 @@ pub struct VariationResult {
     pub error: Option<RunFailure>,
     /// The failed expectations: (name, detail).
     pub failures: Vec<(String, String)>,
-    /// Takeover time, if any.
+    /// Takeover time, if any: every failover-eligible phone on its backup.
     pub takeover_ms: Option<u64>,
+    /// Phones that registered as a guest somewhere (some may move without a
+    /// complete takeover, as in a split network).
+    #[serde(default)]
+    pub phones_moved: u32,
     /// Detection time, if any.
     pub detection_ms: Option<u64>,
     /// Longest phone outage.
@@ -149,6 +153,7 @@ impl VariationResult {
                 .map(|e| (e.name.clone(), e.detail.clone()))
                 .collect(),
             takeover_ms: o.metrics.takeover_ms,
+            phones_moved: o.metrics.phones_moved,
             detection_ms: o.metrics.detection_ms,
             max_phone_outage_ms: o.metrics.max_phone_outage_ms,
             phones_unregistered_at_end: o.metrics.phones_unregistered_at_end,
@@ -167,6 +172,7 @@ impl VariationResult {
             error: unrecorded(payload),
             failures: Vec::new(),
             takeover_ms: None,
+            phones_moved: 0,
             detection_ms: None,
             max_phone_outage_ms: 0,
             phones_unregistered_at_end: 0,
@@ -229,6 +235,8 @@ pub struct SweepReport {
     pub results: Vec<VariationResult>,
     /// Takeover time distribution.
     pub takeover_ms: Distribution,
+    /// Phones moved to a backup, per run.
+    pub phones_moved: Distribution,
     /// Detection time distribution.
     pub detection_ms: Distribution,
     /// Longest-phone-outage distribution.
@@ -370,6 +378,7 @@ impl SweepReport {
             scenario: scenario.to_string(),
             policy: policy.to_string(),
             takeover_ms: Distribution::of(results_ok().filter_map(|r| r.takeover_ms)),
+            phones_moved: Distribution::of(results_ok().map(|r| u64::from(r.phones_moved))),
             detection_ms: Distribution::of(results_ok().filter_map(|r| r.detection_ms)),
             max_phone_outage_ms: Distribution::of(results_ok().map(|r| r.max_phone_outage_ms)),
             phones_unregistered_at_end: Distribution::of(
