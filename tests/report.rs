@@ -433,3 +433,13 @@ fn a_fault_replaced_by_a_newer_one_on_the_same_link_ends_where_the_newer_one_beg
     assert!((x1 + w1 - x2).abs() < 0.2, "{x1} + {w1} vs {x2}");
     assert!((w2 / w1 - 3.0).abs() < 0.05, "{w1} {w2}");
 }
+
+#[test]
+fn a_takeover_that_moved_some_phones_but_not_all_says_incomplete_not_a_dash() {
+    let out = fleetsim_out(&["run", "split-network"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("takeover     incomplete  fault → every IP phone of primary on its backup (8 phones moved, not all)"),
+        "{text}"
+    );
+}

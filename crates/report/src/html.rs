@@ -396,8 +396,17 @@ pub fn render(o: &RunOutcome) -> String {
         ),
         (
             "takeover",
-            opt(m.takeover_ms),
-            "fault → every IP phone on the backup".to_string(),
+            match (m.takeover_ms, m.phones_moved) {
+                (None, moved) if moved > 0 => "not complete".to_string(),
+                (t, _) => opt(t),
+            },
+            match (m.takeover_ms, m.phones_moved) {
+                (None, moved) if moved > 0 => format!(
+                    "fault → every IP phone on the backup: {} moved, not all",
+                    fleetsim_model::words::counted(moved as usize, "phone", "phones")
+                ),
+                _ => "fault → every IP phone on the backup".to_string(),
+            },
         ),
         (
             "longest phone outage",

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use fleetsim_model::words::counted;
 use fleetsim_model::{Event, EventRecord, FaultKind, Fleet, human_ms};
 use fleetsim_scenario::{Mode, RunOutcome};
 
@@ -840,17 +841,30 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
             "  detection    {:>10}  fault on {s} → its backup declares it lost",
             opt(m.detection_ms)
         );
+        let partial = m.takeover_ms.is_none() && m.phones_moved > 0;
         let _ = writeln!(
             out,
-            "  takeover     {:>10}  fault → every IP phone of {s} on its backup",
-            opt(m.takeover_ms)
+            "  takeover     {:>10}  fault → every IP phone of {s} on its backup{}",
+            if partial {
+                "incomplete".to_string()
+            } else {
+                opt(m.takeover_ms)
+            },
+            if partial {
+                format!(
+                    " ({} moved, not all)",
+                    counted(m.phones_moved as usize, "phone", "phones")
+                )
+            } else {
+                String::new()
+            }
         );
     }
     let _ = writeln!(
         out,
-        "  phone outage {:>10}  max   (each phone's outages added up; {} phones had one)",
+        "  phone outage {:>10}  max   (each phone's outages added up; {} had one)",
         human_ms(m.max_phone_outage_ms),
-        m.phones_with_outage
+        counted(m.phones_with_outage as usize, "phone", "phones")
     );
     let _ = writeln!(
         out,
