@@ -280,11 +280,16 @@ fn describe_group(g: &Group) -> String {
         ranges(&distinct)
     };
     let s = if n == 1 { "" } else { "s" };
+    let (their, guests) = if n == 1 {
+        ("its", "a guest")
+    } else {
+        ("their", "guests")
+    };
     let (_, _, sub) = &g.key;
     if let Some(home) = sub.strip_prefix("guest:") {
-        format!("accepted {n} phone{s} of {home} as guests ({phones}): no licences used")
+        format!("accepted {n} phone{s} of {home} as {guests} ({phones}): no licences used")
     } else if sub == "home" {
-        format!("{n} phone{s} registered at their home system ({phones})")
+        format!("{n} phone{s} registered at {their} home system ({phones})")
     } else if let Some(home) = sub.strip_prefix("refused:") {
         let guest = if home == g.key.0 { "" } else { "guest " };
         format!(
