@@ -735,7 +735,7 @@ pub fn render(o: &RunOutcome) -> String {
         };
         let _ = write!(
             h,
-            r#"<tr class="k-{}"><td class="t">{}</td><td>{}</td><td>{}</td></tr>"#,
+            r#"<tr class="k-{}"><td class="t">{}</td><td class="s">{}</td><td>{}</td></tr>"#,
             l.kind,
             escape(&t),
             escape(&l.server),
@@ -768,7 +768,7 @@ h2{font-size:16px;margin:0 0 10px}section{background:var(--bg);border:1px solid 
 .card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}.card .value{font-size:26px;font-weight:650;margin:2px 0}.card .hint{color:var(--muted);font-size:12px}
 .badge{display:inline-block;padding:2px 8px;border-radius:999px;font-size:12px;font-weight:700;vertical-align:middle}.pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}.none{background:#e5e7eb;color:#374151}
 table{border-collapse:collapse;width:100%}td,th{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-.detail{color:var(--muted)}.events td.t{white-space:nowrap;font-variant-numeric:tabular-nums;color:var(--muted)}
+.detail{color:var(--muted)}.events td.t{white-space:nowrap;font-variant-numeric:tabular-nums;color:var(--muted)}.events td.s{white-space:nowrap}
 .events tr.k-fault-applied td{background:#fef2f2;font-weight:600}.events tr.k-failover-started td,.events tr.k-failback-started td{background:#eff6ff;font-weight:600}
 svg.chart{width:100%;height:auto;display:block}.grid{stroke:var(--line)}.tick{font-size:11px;fill:var(--muted)}
 .lane{font-size:12px;font-weight:600;fill:var(--fg)}.role{font-size:10px;fill:var(--muted)}
