@@ -501,7 +501,7 @@ pub fn render(o: &RunOutcome) -> String {
         };
         let _ = write!(
             h,
-            r#"<tr><td><span class="badge {c}">{t}</span></td><td><b>{}</b><br><span class="detail">{}</span></td></tr>"#,
+            r#"<tr class="{c}ed"><td><span class="badge {c}">{t}</span></td><td><b>{}</b><br><span class="detail">{}</span></td></tr>"#,
             escape(&e.name),
             escape(&e.detail)
         );
@@ -766,7 +766,7 @@ h2{font-size:16px;margin:0 0 10px}section{background:var(--bg);border:1px solid 
 .cards{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;background:none;border:0;padding:0}
 .card{background:var(--bg);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
 .card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}.card .value{font-size:26px;font-weight:650;margin:2px 0}.card .hint{color:var(--muted);font-size:12px}
-.badge{display:inline-block;padding:2px 8px;border-radius:999px;font-size:12px;font-weight:700;vertical-align:middle}.pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}.none{background:#e5e7eb;color:#374151}
+.badge{display:inline-block;padding:2px 8px;border-radius:999px;font-size:12px;font-weight:700;vertical-align:middle}.pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}.expect tr.failed td{background:#fef2f2}.expect tr.failed td:first-child{box-shadow:inset 4px 0 #dc2626}.expect tr.failed .detail{color:#991b1b}.badge.fail{background:#dc2626;color:#fff}.none{background:#e5e7eb;color:#374151}
 table{border-collapse:collapse;width:100%}td,th{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 .detail{color:var(--muted)}.events td.t{white-space:nowrap;font-variant-numeric:tabular-nums;color:var(--muted)}.events td.s{white-space:nowrap}
 .events tr.k-fault-applied td{background:#fef2f2;font-weight:600}.events tr.k-failover-started td,.events tr.k-failback-started td{background:#eff6ff;font-weight:600}
