@@ -215,6 +215,70 @@ fn expectations_that_can_never_hold_are_refused_at_the_check() {
 }
 
 #[test]
+fn inputs_whose_cost_grows_past_the_limits_are_refused_before_the_run() {
+    // A one-way cut between two sites' phones holds every pair.
+    let dir = temp_dir("limits-cost");
+    write(
+        &dir,
+        "sites.toml",
+        "[[server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { sip = 400 }\n\
+         [[server]]\nname = \"secondary\"\nrole = \"secondary\"\nphones = { sip = 400 }\n",
+    );
+    let cut = write(
+        &dir,
+        "cut.toml",
+        "fleet = \"sites.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"1m\"\n\
+         one-way = { from = [\"phones@primary\"], to = [\"phones@secondary\"] }\n",
+    );
+    rejects(
+        &cut,
+        5,
+        &["fault[0].one-way", "160000 pairs", "at most 100000"],
+    );
+    // Calls: the rate times the run's length.
+    let calls = write(
+        &dir,
+        "calls.toml",
+        "fleet = \"builtin:reference\"\nduration = \"90d\"\n[calls]\nper-hour = 1000\n",
+    );
+    rejects(
+        &calls,
+        4,
+        &[
+            "calls.per-hour",
+            "a run starts at most 2000000",
+            "at most 925 an hour",
+        ],
+    );
+    // Lines: each a pair of connections.
+    let mut fleet = String::new();
+    for i in 0..103 {
+        fleet.push_str(&format!(
+            "[[server]]\nname = \"s{i}\"\nrole = \"{}\"\n",
+            match i {
+                0 => "primary",
+                1 => "secondary",
+                _ => "expansion-linux",
+            }
+        ));
+    }
+    for i in 2..103 {
+        for j in (i + 1)..103 {
+            fleet.push_str(&format!("[[line]]\nbetween = [\"s{i}\", \"s{j}\"]\n"));
+        }
+    }
+    let f = write(&dir, "mesh.toml", &fleet);
+    let out = fleetsim_out(&["check", f.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("field `line[5000]`: the fleet has 4950 lines")
+            || err.contains("the fleet has"),
+        "{err}"
+    );
+}
+
+#[test]
 fn running_a_fleet_file_says_it_is_not_a_scenario() {
     let (f, _) = files("run-fleet", GOOD_SERVERS, "");
     let out = fleetsim_out(&["run", f.to_str().unwrap()]);

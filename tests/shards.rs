@@ -363,3 +363,36 @@ fn parts_of_one_scenario_file_merge_however_its_path_was_spelled() {
         String::from_utf8_lossy(&merged.stderr)
     );
 }
+
+#[test]
+fn shard_counts_past_the_most_variations_and_damaged_policies_are_refused() {
+    let out = fleetsim_out(&[
+        "sweep",
+        "primary-crash",
+        "--seeds",
+        "2",
+        "--shard",
+        "1/18446744073709551615",
+        "--out",
+        "/tmp/never-written.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("N must be at most 100000"));
+    // A part whose header was edited to claim a huge shard count or
+    // unknown policies is refused before anything is allocated for it.
+    let dir = temp_dir("shard-damaged");
+    let parts = sweep_in_shards(&["primary-crash", "--seeds", "2"], 2, &dir);
+    let text = std::fs::read_to_string(&parts[0]).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["shards"] = serde_json::json!(u64::MAX);
+    let huge = write(&dir, "huge.json", &v.to_string());
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["sweep"]["policies"] = serde_json::json!(vec!["server-edition"; 50_000]);
+    let many = write(&dir, "many.json", &v.to_string());
+    for (part, says) in [(huge, "which no sweep has"), (many, "unknown or twice")] {
+        let out = merge(&[part, parts[1].clone()], &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}

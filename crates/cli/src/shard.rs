@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use fleetsim_scenario::SweepReport;
-use fleetsim_scenario::sweep::{Shard, VariationResult};
+use fleetsim_scenario::sweep::{MAX_VARIATIONS, Shard, VariationResult};
 use serde::{Deserialize, Serialize};
 
 use crate::regress::{SweepId, summarize};
@@ -30,6 +30,11 @@ pub(crate) fn parse(s: &str) -> Result<Shard, String> {
         (k.trim().parse()).map_err(|_| bad(format!("K ({:?}) is not a whole number", k.trim())))?;
     if n == 0 {
         return Err(bad("N must be at least 1".into()));
+    }
+    if n as u64 > MAX_VARIATIONS {
+        return Err(bad(format!(
+            "N must be at most {MAX_VARIATIONS}, the most variations a sweep runs"
+        )));
     }
     if k == 0 || k > n {
         return Err(bad(format!("K must be from 1 to {n}, not {k}")));
@@ -143,10 +148,22 @@ fn read_part(path: &Path) -> anyhow::Result<Part> {
     }
     let part: Part = serde_json::from_value(value)
         .map_err(|e| usage(format!("{shown}: a sweep part file, but damaged: {e}")))?;
-    if part.shard == 0 || part.shard > part.shards {
+    if part.shard == 0 || part.shard > part.shards || part.shards as u64 > MAX_VARIATIONS {
         return Err(usage(format!(
             "{shown}: says it is shard {}/{}, which no sweep has",
             part.shard, part.shards
+        )));
+    }
+    // The policies as `sweep --policy` takes them: known, each once.
+    let policies = &part.sweep.policies;
+    if let Some(bad) = policies
+        .iter()
+        .enumerate()
+        .find(|(i, p)| crate::policy::parse(p).is_err() || policies[..*i].contains(p))
+    {
+        return Err(usage(format!(
+            "{shown}: a sweep part file, but damaged: its policies name {:?} unknown or twice",
+            bad.1
         )));
     }
     Ok(part)

@@ -808,6 +808,29 @@ pub(crate) fn resolve(
             };
             let from = list(&ow.from, "from")?;
             let to = list(&ow.to, "to")?;
+            // A site's phones count one each: the cut holds every pair.
+            let weight = |nodes: &[String]| -> usize {
+                nodes
+                    .iter()
+                    .map(|n| match n.strip_prefix("phones@") {
+                        Some(site) => r.fleet.phones_of(site).count().max(1),
+                        None => 1,
+                    })
+                    .sum()
+            };
+            let (senders, receivers) = (weight(&from), weight(&to));
+            let pairs = senders.saturating_mul(receivers);
+            if pairs > crate::limits::MAX_ONE_WAY_PAIRS {
+                return Err(src.error(
+                    o.span(),
+                    Some(&format!("{field}.one-way")),
+                    format!(
+                        "cuts {senders} senders from {receivers} receivers, {pairs} pairs; a one-way cut holds at most {}",
+                        crate::limits::MAX_ONE_WAY_PAIRS
+                    ),
+                    Some("name fewer nodes on one side, or cut a whole site off with a partition".into()),
+                ));
+            }
             if let Some(both) = from.iter().find(|n| to.contains(n)) {
                 return Err(src.error(
                     o.span(),

@@ -685,6 +685,18 @@ impl RawFleet {
                 Some("a Server Edition network has at most 150 systems: use fewer servers".into()),
             ));
         }
+        if let Some(extra) = self.line.get(crate::limits::MAX_LINES) {
+            return Err(src.error(
+                extra.span(),
+                Some(&format!("line[{}]", crate::limits::MAX_LINES)),
+                format!(
+                    "the fleet has {} lines; fleetsim takes at most {}",
+                    self.line.len(),
+                    crate::limits::MAX_LINES
+                ),
+                Some("each line is a pair of connections: leave out [[line]] for the default double star, or name fewer".into()),
+            ));
+        }
         let names: Vec<String> = self
             .server
             .iter()

@@ -40,3 +40,15 @@ pub const MIN_FLAP_PERIOD: Dur = Dur::secs(1);
 /// The most calls, or one-X Portal changes, started per hour across a fleet
 /// (`[calls]`, and `fleetsim up --calls-per-hour`).
 pub const MAX_PER_HOUR: u32 = 1_000_000;
+
+/// The most (sender, receiver) pairs one one-way cut may name (`from` ×
+/// `to`, each site's phones counted): the fault plane keeps every pair.
+pub const MAX_ONE_WAY_PAIRS: usize = 100_000;
+
+/// The most lines one fleet may have: each is a pair of long-lived
+/// connections (a double star of 500 servers has under 1,000).
+pub const MAX_LINES: usize = 5_000;
+
+/// The most calls (or one-X Portal changes) a run may start in all, the
+/// rate times the run's length: each keeps events in the log.
+pub const MAX_CALLS_PER_RUN: u64 = 2_000_000;

@@ -951,7 +951,11 @@ impl RawRest {
             None => String::new(),
         };
         let calls = match &self.calls {
-            Some(c) => c.get_ref().validate(src, c.span())?,
+            Some(c) => {
+                let calls = c.get_ref().validate(src, c.span())?;
+                calls_fit_the_run(src, c.span(), &calls, duration)?;
+                calls
+            }
             None => Calls::default(),
         };
         let scripted_calls = crate::call::resolve(src, &fleet, &self.call, duration)?;
@@ -1104,6 +1108,38 @@ fn override_resilience(
 
 /// The start of a takeover or failback window must leave some of the run
 /// after it, or the check could see nothing.
+/// The calls (and portal changes) a run starts in all stay within
+/// [`crate::limits::MAX_CALLS_PER_RUN`]: each keeps events in the log.
+fn calls_fit_the_run(
+    src: &Source<'_>,
+    span: Range<usize>,
+    calls: &Calls,
+    duration: Dur,
+) -> Result<(), Box<FileError>> {
+    let hours = duration.as_millis() as f64 / 3_600_000.0;
+    let max = crate::limits::MAX_CALLS_PER_RUN;
+    for (field, rate) in [
+        ("per-hour", calls.per_hour),
+        ("portal-changes-per-hour", calls.portal_changes_per_hour),
+    ] {
+        let total = f64::from(rate) * hours;
+        if total > max as f64 {
+            return Err(src.error(
+                src.value_span(span.clone(), field),
+                Some(&format!("calls.{field}")),
+                format!(
+                    "{rate} an hour for {duration} starts about {total:.0} in all; a run starts at most {max}"
+                ),
+                Some(format!(
+                    "lower the rate to at most {:.0} an hour, or shorten the run",
+                    (max as f64 / hours).floor()
+                )),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A bound above zero: no takeover or failback happens in no time.
 fn positive(src: &Source<'_>, within: &Spanned<Dur>, field: &str) -> Result<Dur, Box<FileError>> {
     let d = *within.get_ref();
