@@ -279,6 +279,33 @@ fn inputs_whose_cost_grows_past_the_limits_are_refused_before_the_run() {
 }
 
 #[test]
+fn names_and_values_that_would_mislead_are_refused() {
+    for (tail, says) in [
+        (
+            "[[expect]]\ntakeover = { of = \"primary\", by = \"primary\", within = \"5m\" }\n",
+            "field `expect[0].takeover.by`: \"primary\" cannot take over its own phones",
+        ),
+        (
+            "[[fault]]\nat = \"6m\"\nlatency = { target = \"primary\", delay = \"99999999999d\" }\n",
+            "field `fault[1].latency.delay`: 99999999999d is longer than the longest run (90d)",
+        ),
+    ] {
+        let e = parse_error(&format!(
+            "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n{tail}"
+        ));
+        assert!(e.contains(says), "{e}");
+    }
+    for name in ["runner", "network", "operator"] {
+        let (f, sc) = files(
+            &format!("reserved-{name}"),
+            &format!("[[server]]\nname = \"{name}\"\nrole = \"primary\"\n"),
+            "",
+        );
+        rejects_fleet(&f, &sc, 2, &["server[0].name", "is reserved"]);
+    }
+}
+
+#[test]
 fn running_a_fleet_file_says_it_is_not_a_scenario() {
     let (f, _) = files("run-fleet", GOOD_SERVERS, "");
     let out = fleetsim_out(&["run", f.to_str().unwrap()]);

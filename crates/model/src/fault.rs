@@ -856,6 +856,22 @@ pub(crate) fn resolve(
         if let Some(l) = &fr.latency {
             actions += 1;
             let lr = l.get_ref();
+            // Past the longest run a delay is a cut: say so, rather than
+            // carry a duration no timer can hold.
+            if let Some((key, d)) = [("delay", lr.delay), ("jitter", lr.jitter)]
+                .into_iter()
+                .find(|(_, d)| *d > crate::limits::MAX_DURATION)
+            {
+                return Err(src.error(
+                    src.value_span(l.span(), key),
+                    Some(&format!("{field}.latency.{key}")),
+                    format!(
+                        "{d} is longer than the longest run ({}); no message would ever arrive",
+                        crate::limits::MAX_DURATION
+                    ),
+                    Some("to lose every message, use stall or a partition".into()),
+                ));
+            }
             for node in r.nodes(&lr.target, &format!("{field}.latency.target"))? {
                 kinds.push((
                     at,

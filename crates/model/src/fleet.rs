@@ -737,6 +737,16 @@ impl RawFleet {
                     Some("names starting with \"phones\" denote phone groups in partitions".into()),
                 ));
             }
+            // The log's own sources: a server by one of these names would
+            // be confused with them in every view.
+            if ["runner", "network", "operator"].contains(&n.as_str()) {
+                return Err(err(
+                    s.name.span(),
+                    &field,
+                    format!("server name {n:?} is reserved"),
+                    Some("the event log uses runner, network and operator for its own events: name the server e.g. \"site-a\"".into()),
+                ));
+            }
             if !seen.insert(n.clone()) {
                 return Err(err(
                     s.name.span(),

@@ -706,6 +706,14 @@ impl RawRest {
                     Some(b) if fleet.server(b.get_ref()).is_none() => {
                         return Err(unknown_server(b, &format!("{field}.takeover.by")));
                     }
+                    Some(b) if *b.get_ref() == of.name => {
+                        return Err(src.error(
+                            b.span(),
+                            Some(&format!("{field}.takeover.by")),
+                            format!("{:?} cannot take over its own phones", of.name),
+                            Some("name its backup, or leave `by` out for the fleet's".into()),
+                        ));
+                    }
                     Some(b) => b.get_ref().clone(),
                     None => match of.backup_for_phones() {
                         Some(b) => b.to_string(),
