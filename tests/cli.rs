@@ -323,7 +323,30 @@ fn a_long_run_says_how_long_it_will_take() {
     let (_, err) = exit_code_within(cmd, 3);
     assert!(
         err.contains("note: this run will take roughly")
-            && err.contains("44 phones × 60d emulated"),
+            && err.contains("44 phones and 7 lines × 60d emulated"),
+        "{err}"
+    );
+    // Lines cost too: many servers without a phone still make a long run.
+    let mut servers = String::new();
+    for i in 0..60 {
+        let role = match i {
+            0 => "primary",
+            1 => "secondary",
+            _ => "expansion-linux",
+        };
+        servers.push_str(&format!("[[server]]\nname = \"s{i}\"\nrole = \"{role}\"\n"));
+    }
+    write(&dir, "fleets/servers.toml", &servers);
+    let s = write(
+        &dir,
+        "servers.toml",
+        "fleet = \"fleets/servers.toml\"\nduration = \"90d\"\n",
+    );
+    let mut cmd = fleetsim();
+    cmd.args(["run", s.to_str().unwrap()]);
+    let (_, err) = exit_code_within(cmd, 3);
+    assert!(
+        err.contains("note: this run will take roughly") && err.contains("0 phones and 117 lines"),
         "{err}"
     );
     let short = fleetsim_out(&["run", "primary-crash"]);

@@ -387,19 +387,26 @@ fn builtin_fleet_line(line: &str) -> Option<&'static str> {
     Some(p.trim_start_matches("fleets/").trim_end_matches(".toml"))
 }
 
-/// Rough wall-time cost of emulating one phone for one day in sim mode, on
-/// a release build: a phone's keepalives and its share of presence (the
-/// reference fleet's 44 phones take 0.7–1.4 s a day, `fleetsim bench
-/// --stage idle`; the generated 3,000-phone hour 3.5–8 s).
-const SIM_MS_PER_PHONE_DAY: f64 = 30.0;
+/// Rough wall-time costs in sim mode on a release build, per emulated day:
+/// a phone (its keepalives) and a line (presence both ways and the polls
+/// over it); and per call or portal change started. Fitted to `fleetsim
+/// bench` (the reference fleet's idle month, the generated 150-server,
+/// 3,000-phone hour) and to fleets of 500 servers without phones.
+const SIM_MS_PER_PHONE_DAY: f64 = 20.0;
+const SIM_MS_PER_LINE_DAY: f64 = 100.0;
+const SIM_MS_PER_CALL: f64 = 0.1;
 
 /// Runs and sweeps expected to take longer than this say so before they start.
 const NOTE_AFTER_MS: f64 = 30_000.0;
 
-/// Estimated wall time of one sim-mode run of `s`, from phones × emulated days.
+/// Estimated wall time of one sim-mode run of `s`: its phones and lines
+/// over its days, and its workload.
 fn sim_wall_ms(s: &fleetsim_model::Scenario) -> f64 {
-    let days = s.duration.as_millis() as f64 / 86_400_000.0;
-    SIM_MS_PER_PHONE_DAY * s.fleet.phones.len().max(1) as f64 * days
+    let hours = s.duration.as_millis() as f64 / 3_600_000.0;
+    let per_day = SIM_MS_PER_PHONE_DAY * s.fleet.phones.len() as f64
+        + SIM_MS_PER_LINE_DAY * s.fleet.lines.len() as f64;
+    let workload = f64::from(s.calls.per_hour) + f64::from(s.calls.portal_changes_per_hour);
+    per_day * hours / 24.0 + SIM_MS_PER_CALL * workload * hours
 }
 
 /// A one-line estimate of the wall time of a long run, if it will be long:
@@ -414,10 +421,15 @@ pub(crate) fn long_run_note(
         fleetsim_scenario::Mode::Sim => (
             sim_wall_ms(s),
             format!(
-                "{} phones × {} emulated, about {:.0} ms per phone-day",
+                "{} phones and {} lines × {} emulated{}",
                 s.fleet.phones.len(),
+                s.fleet.lines.len(),
                 s.duration,
-                SIM_MS_PER_PHONE_DAY
+                if s.calls.is_idle() {
+                    String::new()
+                } else {
+                    " with its call workload".to_string()
+                }
             ),
         ),
         fleetsim_scenario::Mode::Live => (
