@@ -761,6 +761,25 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
 }
 
 #[test]
+fn a_flap_of_thousands_of_steps_given_live_is_applied_at_once_and_its_reply_stays_short() {
+    let dir = temp_dir("ctl-big-flap");
+    let up = Up::start(&small_fleet_file(&dir), &["--speed", "10"], &[]);
+    let out = up.fleetsim(
+        &[
+            "ctl",
+            "--control",
+            &up.control,
+            "fault",
+            "flap = { target = \"*\", period = \"1s\", duty = 0.5, count = 10000 }",
+        ],
+        &[],
+    );
+    let text = ok_stdout(&out);
+    assert!(text.contains("… 39978 more steps, the last in"), "{text}");
+    assert!(text.lines().count() < 40, "{text}");
+}
+
+#[test]
 fn ctl_stop_ends_the_drill_and_up_writes_events_report_and_junit_with_the_live_faults_as_windows() {
     let dir = temp_dir("up-artefacts");
     let (events, report, junit) = (

@@ -439,11 +439,11 @@ fn whereabouts(events: &[fleetsim_model::EventRecord]) -> BTreeMap<String, (Stri
 async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
     let mut ledger = Ledger::default();
     loop {
-        let next = ledger.pending.first().map(|p| p.when);
+        let next = ledger.pending.front().map(|p| p.when);
         let cmd = tokio::select! {
             biased;
             () = async { if let Some(t) = next { tokio::time::sleep_until(t).await } else { std::future::pending().await } } => {
-                let p = ledger.pending.remove(0);
+                let Some(p) = ledger.pending.pop_front() else { continue };
                 let now_ms = live.fut.ctx.log.clock().now_ms();
                 ledger.record(&p.fault.kind, now_ms, p.batch);
                 if let Err(e) = live.apply(&p.fault).await {
@@ -518,9 +518,21 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
                         Err(e) => out.failed.push(format!("{}: {e}", f.kind.describe())),
                     }
                 }
-                for f in later {
-                    out.scheduled
-                        .push(format!("in {}: {}", f.at, f.kind.describe()));
+                // A flap schedules thousands of steps: the reply names the
+                // first few and counts the rest, so it stays small.
+                let (steps, last) = (later.len(), later.last().map(|f| f.at));
+                for (i, f) in later.into_iter().enumerate() {
+                    if i < SCHEDULED_SHOWN {
+                        out.scheduled
+                            .push(format!("in {}: {}", f.at, f.kind.describe()));
+                    } else if i == SCHEDULED_SHOWN
+                        && let Some(last) = last
+                    {
+                        out.scheduled.push(format!(
+                            "… {} more steps, the last in {last}",
+                            steps - SCHEDULED_SHOWN
+                        ));
+                    }
                     ledger.schedule(Pending {
                         when: now + clock.to_runtime(f.at.0),
                         at_ms: now_ms + u64::try_from(f.at.0.as_millis()).unwrap_or(u64::MAX),
@@ -534,6 +546,9 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
     }
     live.fut.stop();
 }
+
+/// How many scheduled steps a `ctl fault` reply names one by one.
+const SCHEDULED_SHOWN: usize = 20;
 
 /// A fault `for` (or a flap) scheduled for later.
 struct Pending {
@@ -562,8 +577,8 @@ struct InForce {
 #[derive(Default)]
 struct Ledger {
     in_force: Vec<InForce>,
-    /// In time order.
-    pending: Vec<Pending>,
+    /// In time order (a flap schedules thousands: taken from the front).
+    pending: std::collections::VecDeque<Pending>,
     last_id: u32,
     last_batch: u32,
 }
@@ -609,9 +624,11 @@ impl Ledger {
         self.last_batch
     }
 
+    /// Keeps `pending` in time order, and steps due at the same moment in
+    /// the order they were scheduled, in O(log n) for a flap's steps.
     fn schedule(&mut self, p: Pending) {
-        self.pending.push(p);
-        self.pending.sort_by_key(|p| p.when);
+        let at = self.pending.partition_point(|q| q.when <= p.when);
+        self.pending.insert(at, p);
     }
 
     /// Notes `kind`, applied at `now_ms` by command `batch`: it ends the
