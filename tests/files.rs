@@ -306,6 +306,31 @@ fn names_and_values_that_would_mislead_are_refused() {
 }
 
 #[test]
+fn a_bad_value_inside_a_list_or_a_repeated_key_names_its_field_in_plain_words() {
+    for (tail, says) in [
+        (
+            "[[fault]]\nat = \"5m\"\ngray = { target = \"primary\", drop = [\"presense\"] }\n",
+            "field `fault[0].gray.drop`: unknown variant `presense`",
+        ),
+        (
+            "[[fault]]\nat = \"5m\"\npartition = [\"primary\"]\n",
+            "field `fault[0].partition`: invalid type: string \"primary\", expected a list (`[ … ]`)",
+        ),
+        ("seed = 2\nseed = 3\n", "field `seed`: duplicate key"),
+        (
+            "[[expect]]\ntakeover = [\"primary\", \"secondary\"]\n",
+            "field `expect[0].takeover`: invalid length 2, expected a table",
+        ),
+    ] {
+        let e = parse_error(&format!(
+            "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n{tail}"
+        ));
+        assert!(e.contains(says), "{says}: {e}");
+        assert!(!e.contains("struct Raw"), "{e}");
+    }
+}
+
+#[test]
 fn running_a_fleet_file_says_it_is_not_a_scenario() {
     let (f, _) = files("run-fleet", GOOD_SERVERS, "");
     let out = fleetsim_out(&["run", f.to_str().unwrap()]);

@@ -171,7 +171,7 @@ impl Source<'_> {
     /// Converts a TOML syntax or shape error into a located error.
     pub fn toml_error(&self, e: &toml::de::Error) -> Box<FileError> {
         let span = e.span().unwrap_or(0..0);
-        let message = e.message().trim().to_string();
+        let message = plain_words(e.message().trim());
         let unknown = message
             .strip_prefix("unknown field `")
             .and_then(|m| m.split('`').next())
@@ -179,6 +179,7 @@ impl Source<'_> {
         let field = (self.key_at(span.clone()))
             .or_else(|| self.key_before(span.start))
             .or(unknown)
+            .or_else(|| self.key_of_line(span.start))
             .map(|key| self.path_to(span.start, &key));
         let hint = hint_for(&message);
         self.error(span, field.as_deref(), message, hint)
@@ -308,6 +309,24 @@ impl Source<'_> {
         (!key.is_empty()).then(|| key.to_string())
     }
 
+    /// The key whose value holds `start` on its line (inside a list, say:
+    /// `partition = ["primary"]`), or the key written at `start` itself
+    /// (a duplicate key).
+    fn key_of_line(&self, start: usize) -> Option<String> {
+        let before = self.text.get(..start)?;
+        let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+        if let Some(key) = inline_keys(line).pop() {
+            return Some(key);
+        }
+        let at: String = self
+            .text
+            .get(start..)?
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        (!at.is_empty()).then_some(at)
+    }
+
     /// The key written at a span, when the span covers a `key = ...` pair.
     fn key_at(&self, span: Range<usize>) -> Option<String> {
         let text = self.text.get(span)?;
@@ -364,10 +383,41 @@ fn inline_keys(line: &str) -> Vec<String> {
     open
 }
 
+/// serde's message with Rust's type names said as a file's reader knows
+/// them: `expected struct PhoneCounts` is "expected a table".
+fn plain_words(message: &str) -> String {
+    let mut out = message.to_string();
+    if let Some(at) = out.find("expected struct ") {
+        // The struct's name, and serde's " with N elements" after it.
+        let rest = &out[at + "expected struct ".len()..];
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let mut end = at + "expected struct ".len() + name_len;
+        if let Some(tail) = out[end..].strip_prefix(" with ")
+            && let Some(n) = tail.find(" element")
+        {
+            let after = &tail[n + " element".len()..];
+            end += " with ".len() + n + " element".len() + usize::from(after.starts_with('s'));
+        }
+        out.replace_range(at..end, "expected a table (`{ key = value, … }`)");
+    }
+    for (rust, words) in [
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected a sequence", "expected a list (`[ … ]`)"),
+    ] {
+        out = out.replace(rust, words);
+    }
+    out
+}
+
 fn hint_for(message: &str) -> Option<String> {
     if message.starts_with("unknown field") {
         Some(unknown_field_hint(message))
-    } else if message.contains("invalid type: map, expected a sequence") {
+    } else if message.starts_with("unknown variant") {
+        Some(unknown_field_hint(message).replace("the keys allowed", "the values allowed"))
+    } else if message.contains("invalid type: map, expected a list") {
         Some("this key holds a list: write [[key]], two brackets, for each entry (e.g. [[fault]], [[expect]])".into())
     } else if message.contains("as i128") {
         Some("write a whole number, 0 or more, within the limits of docs/file-format.md".into())
