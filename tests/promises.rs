@@ -132,17 +132,18 @@ fn a_failing_sweep_prints_commands_that_run_as_printed() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("Verdict: FAILED"));
 }
 
+/// Records `primary-crash`'s golden timeline in `g` (a passing run).
+fn record_golden(g: &str) {
+    let out = fleetsim_out(&["run", "primary-crash", "--golden", g]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
 #[test]
 fn a_golden_mismatch_fails_in_text_json_junit_and_exit_code_alike() {
     let dir = temp_dir("golden-agree");
     let g = dir.join("g.json");
     let g = g.to_str().unwrap();
-    assert_eq!(
-        fleetsim_out(&["run", "primary-crash", "--golden", g])
-            .status
-            .code(),
-        Some(0)
-    );
+    record_golden(g);
     let same = verdicts(&dir, &["primary-crash", "--golden", g]);
     assert_eq!(same.code, 0);
     assert!(
@@ -207,12 +208,7 @@ fn a_moved_fault_keeps_a_golden_timeline_s_expectations_by_their_names_as_writte
     let dir = temp_dir("golden-fault-at");
     let g = dir.join("g.golden");
     let g = g.to_str().unwrap();
-    assert_eq!(
-        fleetsim_out(&["run", "primary-crash", "--golden", g])
-            .status
-            .code(),
-        Some(0)
-    );
+    record_golden(g);
     // The takeover's derived name says "after 6m" now; the golden knows it
     // by its name in the file, and the move itself is within tolerance.
     let moved = fleetsim_out(&[

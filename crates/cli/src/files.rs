@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use fleetsim_model::words::counted;
 use fleetsim_model::{Fleet, LoadError, Scenario, Source, embedded, suggest};
 
 /// Refuses a fleet with an external member for a command that runs in sim
@@ -410,8 +411,8 @@ fn sim_wall_ms(s: &fleetsim_model::Scenario) -> f64 {
 }
 
 /// A one-line estimate of the wall time of a long run, if it will be long:
-/// in sim mode from phones × emulated days, in live mode the duration over
-/// the speed.
+/// in sim mode from its phones, lines and workload ([`sim_wall_ms`]), in
+/// live mode the duration over the speed.
 pub(crate) fn long_run_note(
     s: &fleetsim_model::Scenario,
     mode: fleetsim_scenario::Mode,
@@ -450,9 +451,10 @@ pub(crate) fn long_sweep_note(
     let per_run = sim_wall_ms(s);
     let jobs = jobs.clamp(1, runs.max(1));
     let basis = format!(
-        "{runs} runs of about {} each on {jobs} thread{}",
+        "{} of about {} each on {}",
+        counted(runs, "run", "runs"),
         fleetsim_model::human_ms(per_run.max(1.0) as u64),
-        if jobs == 1 { "" } else { "s" }
+        counted(jobs, "thread", "threads")
     );
     note_if_long("sweep", per_run * runs as f64 / jobs as f64, &basis)
 }

@@ -80,7 +80,7 @@ pub(crate) fn table(reports: &[SweepReport]) {
     row("policy", reports, |r| r.policy.clone());
     row("(p50 / max over the runs)", reports, |_| String::new());
     row("takeover", reports, |r| {
-        if r.takeover_ms.n == 0 && r.phones_moved.max > 0 {
+        if r.takeover_incomplete() {
             "never complete".into()
         } else {
             time(&r.takeover_ms)

@@ -106,8 +106,7 @@ fn parse_dur(s: &str) -> Result<Dur, String> {
 /// The takeover's line: when no run completed one but phones moved, it
 /// says so rather than "never reached".
 fn takeover_line(report: &SweepReport, n: usize) -> String {
-    let moved = &report.phones_moved;
-    if report.takeover_ms.n == 0 && moved.max > 0 {
+    if report.takeover_incomplete() {
         let runs = report
             .results
             .iter()

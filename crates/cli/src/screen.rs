@@ -201,8 +201,12 @@ fn milestones(o: &mut String, pinned: &[&Line], n: usize) {
     if left_out > 0 && n >= 2 {
         let _ = writeln!(
             o,
-            "    … {left_out} earlier or routine milestone{} not shown",
-            if left_out == 1 { "" } else { "s" }
+            "    … {} not shown",
+            fleetsim_model::words::counted(
+                left_out,
+                "earlier or routine milestone",
+                "earlier or routine milestones"
+            )
         );
     }
     for l in shown {
@@ -401,6 +405,20 @@ mod tests {
         }
     }
 
+    /// The primary crashed at 5m, as its fault event.
+    fn crash_at_5m() -> EventRecord {
+        at(
+            300_000,
+            "primary",
+            Event::FaultApplied {
+                fault: "crash primary".into(),
+                spec: fleetsim_model::FaultKind::Crash {
+                    server: "primary".into(),
+                },
+            },
+        )
+    }
+
     fn refused(t_ms: u64, phone: &str) -> EventRecord {
         at(
             t_ms,
@@ -444,16 +462,7 @@ mod tests {
     #[test]
     fn milestones_stay_pinned_while_refusals_scroll_in_the_tail() {
         let mut screen = Screen::new(&[]);
-        screen.push(at(
-            300_000,
-            "primary",
-            Event::FaultApplied {
-                fault: "crash primary".into(),
-                spec: fleetsim_model::FaultKind::Crash {
-                    server: "primary".into(),
-                },
-            },
-        ));
+        screen.push(crash_at_5m());
         for i in 0..40 {
             screen.push(refused(
                 330_000 + i * 3_000,
@@ -472,16 +481,7 @@ mod tests {
     #[test]
     fn the_fault_and_the_failover_stay_on_screen_when_routine_milestones_flood_in() {
         let mut screen = Screen::new(&[]);
-        screen.push(at(
-            300_000,
-            "primary",
-            Event::FaultApplied {
-                fault: "crash primary".into(),
-                spec: fleetsim_model::FaultKind::Crash {
-                    server: "primary".into(),
-                },
-            },
-        ));
+        screen.push(crash_at_5m());
         let servers = ["secondary", "expansion-l", "expansion-v2", "apps"];
         for (i, s) in servers.iter().enumerate() {
             screen.push(at(

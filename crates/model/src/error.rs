@@ -220,11 +220,8 @@ impl Source<'_> {
                 .lines()
                 .filter_map(header)
                 .filter(|h| {
-                    h.split('#')
-                        .next()
-                        .unwrap_or_default()
-                        .trim()
-                        .strip_prefix("[[")
+                    // `header` gave each line without its comment, trimmed.
+                    h.strip_prefix("[[")
                         .and_then(|n| n.strip_suffix("]]"))
                         .is_some_and(|n| n.trim() == array)
                 })

@@ -569,6 +569,11 @@ fn is_restore(k: &FaultKind) -> bool {
 /// Glob match with `*` (any run) and `?` (one character), in time linear
 /// in the pattern and name (a pattern of many `*` must not hang a check).
 pub fn glob(pattern: &str, name: &str) -> bool {
+    // A plain name (most patterns, matched against every event) needs no
+    // matcher built.
+    if !pattern.contains(['*', '?']) {
+        return pattern == name;
+    }
     wildmatch::WildMatch::new(pattern).matches(name)
 }
 

@@ -396,16 +396,18 @@ pub fn render(o: &RunOutcome) -> String {
         ),
         (
             "takeover",
-            match (m.takeover_ms, m.phones_moved) {
-                (None, moved) if moved > 0 => "not complete".to_string(),
-                (t, _) => opt(t),
+            if m.takeover_incomplete() {
+                "not complete".to_string()
+            } else {
+                opt(m.takeover_ms)
             },
-            match (m.takeover_ms, m.phones_moved) {
-                (None, moved) if moved > 0 => format!(
+            if m.takeover_incomplete() {
+                format!(
                     "fault → every IP phone on the backup: {} moved, not all",
-                    fleetsim_model::words::counted(moved as usize, "phone", "phones")
-                ),
-                _ => "fault → every IP phone on the backup".to_string(),
+                    fleetsim_model::words::counted(m.phones_moved as usize, "phone", "phones")
+                )
+            } else {
+                "fault → every IP phone on the backup".to_string()
             },
         ),
         (

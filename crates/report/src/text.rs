@@ -846,7 +846,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
             "  detection    {:>10}  fault on {s} → its backup declares it lost",
             opt(m.detection_ms)
         );
-        let partial = m.takeover_ms.is_none() && m.phones_moved > 0;
+        let partial = m.takeover_incomplete();
         let _ = writeln!(
             out,
             "  takeover     {:>10}  fault → every IP phone of {s} on its backup{}",

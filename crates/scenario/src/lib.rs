@@ -110,3 +110,35 @@ pub fn check_determinism(
     }
     Ok(Ok(first))
 }
+
+/// Event records for unit tests of the log's readers.
+#[cfg(test)]
+pub(crate) mod test_events {
+    use fleetsim_model::{Event, EventRecord, Scenario};
+
+    /// `event`, logged by `server` at `t_ms`.
+    pub(crate) fn at(t_ms: u64, server: &str, event: Event) -> EventRecord {
+        EventRecord {
+            t_ms,
+            server: server.into(),
+            event,
+        }
+    }
+
+    /// Every phone of `s` registered at home at `t_ms`.
+    pub(crate) fn all_home(s: &Scenario, t_ms: u64) -> Vec<EventRecord> {
+        (s.fleet.phones.iter())
+            .map(|p| {
+                at(
+                    t_ms,
+                    &p.home,
+                    Event::PhoneRegistered {
+                        phone: p.extension.clone(),
+                        home: p.home.clone(),
+                        guest: false,
+                    },
+                )
+            })
+            .collect()
+    }
+}

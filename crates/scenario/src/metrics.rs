@@ -82,6 +82,12 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 impl Metrics {
+    /// Phones moved to a backup, but never every IP phone of the failed
+    /// server (a split network): the takeover did not complete.
+    pub fn takeover_incomplete(&self) -> bool {
+        self.takeover_ms.is_none() && self.phones_moved > 0
+    }
+
     /// Computes the metrics of `events` from a run of `scenario`.
     pub fn compute(scenario: &Scenario, events: &[EventRecord]) -> Metrics {
         Metrics::compute_until(scenario, events, 0)
@@ -311,7 +317,8 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::{Metrics, percentile};
-    use fleetsim_model::{Event, EventRecord};
+    use crate::test_events::at;
+    use fleetsim_model::Event;
 
     #[test]
     fn a_drill_still_going_counts_an_open_outage_up_to_now() {
@@ -319,24 +326,7 @@ mod tests {
             .duration("1h")
             .build()
             .unwrap();
-        let at = |t_ms, server: &str, event| EventRecord {
-            t_ms,
-            server: server.into(),
-            event,
-        };
-        let mut events: Vec<EventRecord> = (s.fleet.phones.iter())
-            .map(|p| {
-                at(
-                    1_000,
-                    &p.home,
-                    Event::PhoneRegistered {
-                        phone: p.extension.clone(),
-                        home: p.home.clone(),
-                        guest: false,
-                    },
-                )
-            })
-            .collect();
+        let mut events = crate::test_events::all_home(&s, 1_000);
         events.push(at(
             10_000,
             "primary",

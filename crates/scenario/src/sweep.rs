@@ -254,6 +254,12 @@ pub struct SweepReport {
 }
 
 impl SweepReport {
+    /// No run completed a takeover, though phones moved in some
+    /// ([`crate::Metrics::takeover_incomplete`] over the runs).
+    pub fn takeover_incomplete(&self) -> bool {
+        self.takeover_ms.n == 0 && self.phones_moved.max > 0
+    }
+
     /// Whether every variation passed.
     pub fn passed(&self) -> bool {
         self.results.iter().all(|r| r.passed)

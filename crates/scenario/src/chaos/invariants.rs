@@ -576,13 +576,7 @@ mod tests {
         b.build().unwrap()
     }
 
-    fn at(t_ms: u64, server: &str, event: Event) -> EventRecord {
-        EventRecord {
-            t_ms,
-            server: server.into(),
-            event,
-        }
-    }
+    use crate::test_events::at;
 
     fn registered(t_ms: u64, server: &str, phone: &str) -> EventRecord {
         at(
@@ -711,22 +705,7 @@ mod tests {
     #[test]
     fn a_phone_left_on_its_backup_at_the_end_breaks_registered_at_end() {
         let s = reference(&[]);
-        let mut events: Vec<EventRecord> = s
-            .fleet
-            .phones
-            .iter()
-            .map(|p| {
-                at(
-                    1_000,
-                    &p.home,
-                    Event::PhoneRegistered {
-                        phone: p.extension.clone(),
-                        home: p.home.clone(),
-                        guest: false,
-                    },
-                )
-            })
-            .collect();
+        let mut events = crate::test_events::all_home(&s, 1_000);
         events.push(at(3_600_000, "runner", Event::RunEnded {}));
         let regs = Registrations::replay(&events);
         assert!(registered_at_end(&s, &events, &regs).is_none());
