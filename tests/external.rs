@@ -140,7 +140,8 @@ fn expectations_on_what_fleetsim_cannot_see_inside_an_external_member_are_refuse
 fn sim_mode_refuses_a_fleet_with_an_external_member() {
     let s = parse(&scenario_text("127.0.0.1:9000", "10m", ""));
     let e = fleetsim_scenario::run(&s, &fleetsim_scenario::RunOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("it needs live mode"), "{e}");
+    assert!(e.to_string().contains("sim mode cannot run it"), "{e}");
+    assert!(e.to_string().contains("--mode live"), "{e}");
 
     let dir = temp_dir("external-sim");
     let file = write(
@@ -152,6 +153,9 @@ fn sim_mode_refuses_a_fleet_with_an_external_member() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("secondary is an external member"), "{err}");
+    // Located where the address is written, as every file error is.
+    assert!(err.contains("ext.toml:"), "{err}");
+    assert!(err.contains("server[1].address"), "{err}");
 }
 
 #[test]

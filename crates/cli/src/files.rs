@@ -10,10 +10,13 @@ use fleetsim_model::{Fleet, LoadError, Scenario, Source, embedded, suggest};
 /// mode only (`sweep`, `determinism`, `chaos`): the member is a real process.
 pub(crate) fn sim_only(fleet: &fleetsim_model::Fleet, command: &str) -> Result<(), String> {
     match fleet.external_members().next() {
-        Some(s) => Err(format!(
-            "{} is an external member (address = {:?}): `fleetsim {command}` runs in sim mode only, and an external member needs live mode (`fleetsim run --mode live`)",
-            s.name,
-            s.address.as_deref().unwrap_or_default()
+        Some(s) => Err(s.address_at.say(
+            format!(
+                "{} is an external member (address = {:?}): `fleetsim {command}` runs in sim mode only",
+                s.name,
+                s.address.as_deref().unwrap_or_default()
+            ),
+            Some("an external member needs live mode (`fleetsim run --mode live`); remove the address to let fleetsim run the server".into()),
         )),
         None => Ok(()),
     }

@@ -52,6 +52,46 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// Where a value was written, kept to locate an error found only after
+/// loading (a run mode that cannot serve the value, say). Not part of the
+/// value: any two places compare equal, so the same fleet read from two
+/// paths is the same fleet.
+#[derive(Clone, Debug, Default)]
+pub struct Place(Option<Box<FileError>>);
+
+impl PartialEq for Place {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Place {}
+
+impl Place {
+    /// The place of `span` in `src`, naming `field`.
+    pub fn new(src: &Source<'_>, span: Range<usize>, field: &str) -> Place {
+        Place(Some(src.error(span, Some(field), "", None)))
+    }
+
+    /// `message` (and `hint`) shown as an error at this place; a value
+    /// built in code, not read from a file, has no place to name.
+    pub fn say(&self, message: impl Into<String>, hint: Option<String>) -> String {
+        let message = message.into();
+        match &self.0 {
+            Some(at) => FileError {
+                message,
+                hint,
+                ..(**at).clone()
+            }
+            .to_string(),
+            None => match hint {
+                Some(h) => format!("{message}\n  = hint: {h}"),
+                None => message,
+            },
+        }
+    }
+}
+
 /// The most characters of a source line shown under an error; longer lines
 /// are cut to a window around the column, with `…` where text is left out.
 pub const SNIPPET_WIDTH: usize = 100;

@@ -334,6 +334,9 @@ pub struct ServerSpec {
     /// reaches it there in live mode (`None`: fleetsim runs the server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Where the `address` was written, to locate errors about it.
+    #[serde(skip)]
+    pub address_at: crate::error::Place,
     /// Live: the member control port (`host:port`) of an external member
     /// run as `fleetsim node --control`, through which `fleetsim up`
     /// attaches to it: applies faults in its process, crashes or stops it,
@@ -1125,6 +1128,9 @@ impl RawFleet {
                 None => crate::settings::default_max_calls(role),
             };
             let address = check_address(src, i, &name, s.address.as_ref(), &servers)?;
+            let address_at = (s.address.as_ref())
+                .map(|a| crate::error::Place::new(src, a.span(), &format!("server[{i}].address")))
+                .unwrap_or_default();
             let control = check_control(src, i, &name, s.control.as_ref(), address.is_some())?;
             servers.push(ServerSpec {
                 name,
@@ -1135,6 +1141,7 @@ impl RawFleet {
                 trunks,
                 max_calls,
                 address,
+                address_at,
                 control,
             });
         }

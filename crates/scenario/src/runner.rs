@@ -123,14 +123,14 @@ pub enum RunError {
     Speed(f64),
     /// Sim mode cannot run a fleet with an external member: its network is
     /// in memory and its clock virtual, and the member is a real process.
-    #[error(
-        "{member} is an external member (address = {address:?}): it needs live mode (--mode live), since sim mode's network is in memory and its clock virtual"
-    )]
+    #[error("{message}")]
     ExternalNeedsLive {
         /// The external member.
         member: String,
         /// Its address.
         address: String,
+        /// The refusal, located at the member's `address` in its fleet file.
+        message: String,
     },
 }
 
@@ -377,10 +377,17 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
 /// what sim mode must do, since the member is a real process.
 fn needs_no_external(fleet: &Fleet) -> Result<(), RunError> {
     match fleet.external_members().next() {
-        Some(s) => Err(RunError::ExternalNeedsLive {
-            member: s.name.clone(),
-            address: s.address.clone().unwrap_or_default(),
-        }),
+        Some(s) => {
+            let address = s.address.clone().unwrap_or_default();
+            Err(RunError::ExternalNeedsLive {
+                message: s.address_at.say(
+                    format!("{} is an external member (address = {address:?}): sim mode cannot run it, since its network is in memory and its clock virtual", s.name),
+                    Some("run it in live mode (--mode live), or remove the address to let fleetsim run the server".into()),
+                ),
+                member: s.name.clone(),
+                address,
+            })
+        }
         None => Ok(()),
     }
 }
