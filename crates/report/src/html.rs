@@ -10,8 +10,25 @@ use std::fmt::Write as _;
 use fleetsim_model::{Event, FaultKind, human_ms};
 use fleetsim_scenario::{Mode, RunOutcome};
 
-use crate::junit::escape;
 use crate::text::{Paint, clock, timeline};
+
+/// Escapes text for HTML attributes and content.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters, even escaped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 const W: f64 = 1040.0;
 const LEFT: f64 = 130.0;
@@ -785,7 +802,13 @@ footer{color:var(--muted);margin:18px 0;font-size:12px}code{background:#f1f5f9;p
 
 #[cfg(test)]
 mod tests {
-    use super::axis_ticks;
+    use super::{axis_ticks, escape};
+
+    #[test]
+    fn escapes_markup_and_control_characters() {
+        assert_eq!(escape(r#"a<b & "c"'"#), "a&lt;b &amp; &quot;c&quot;&apos;");
+        assert_eq!(escape("x\u{1}y"), "x?y");
+    }
 
     #[test]
     fn a_count_axis_is_ticked_at_whole_round_numbers() {

@@ -1,143 +1,111 @@
-//! JUnit XML, so CI systems show each expectation as a test case.
+//! JUnit XML, so CI systems show each expectation as a test case; written
+//! with quick-junit, which escapes every text and drops what XML forbids.
 
-use std::fmt::Write as _;
+use std::time::Duration;
 
 use fleetsim_scenario::{Mode, RunFailure, RunOutcome};
-
-/// Escapes text for XML attributes and content.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters, even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 /// One `<testsuite>` per run, one `<testcase>` per expectation, and when
 /// the emulator itself failed one more test case, `emulator`, with an
-/// `<error>` naming each panic.
+/// `<error>` naming each panic. A run that checked nothing is one skipped
+/// case, so no CI reads it as a pass.
 pub fn render(o: &RunOutcome) -> String {
-    let failures = o.expectations.iter().filter(|e| !e.passed).count();
-    let errors = usize::from(o.error.is_some());
-    // Nothing checked is one skipped case, so no CI reads it as a pass.
-    let skipped = usize::from(o.expectations.is_empty());
-    let n = o.expectations.len() + errors + skipped;
-    let secs = o.wall_ms / 1000.0;
-    let per_case = if n > 0 { secs / n as f64 } else { 0.0 };
-    let suite = escape(&o.scenario);
-    let mut x = String::new();
-    let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    let _ = writeln!(
-        x,
-        r#"<testsuites name="fleetsim" tests="{n}" failures="{failures}" errors="{errors}" time="{secs:.3}">"#
-    );
-    let _ = writeln!(
-        x,
-        r#"  <testsuite name="{suite}" tests="{n}" failures="{failures}" errors="{errors}" skipped="{skipped}" time="{secs:.3}">"#
-    );
+    let cases = o.expectations.len() + usize::from(o.error.is_some());
+    let nothing_checked = o.expectations.is_empty();
+    let n = cases + usize::from(nothing_checked);
+    let time = Duration::from_secs_f64(o.wall_ms.max(0.0) / 1000.0);
+    let per_case = if n > 0 { time / n as u32 } else { time };
+    let classname = format!("fleetsim.{}", o.scenario);
+    let again = format!("reproduce: {}", crate::again(o));
+
+    let mut suite = TestSuite::new(o.scenario.as_str());
+    suite.set_time(time).add_properties(properties(o));
+    if nothing_checked {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(crate::NOTHING_CHECKED);
+        suite.add_test_case(case("no expectations", status, &classname, Duration::ZERO));
+    }
+    for e in &o.expectations {
+        let status = if e.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            // An attribute keeps one line; the body keeps every line.
+            status
+                .set_type("expectation")
+                .set_message(e.detail.lines().next().unwrap_or_default())
+                .set_description(format!("{}\n{again}", e.detail));
+            status
+        };
+        let mut c = case(&e.name, status, &classname, per_case);
+        if e.passed {
+            c.set_system_out(e.detail.as_str());
+        }
+        suite.add_test_case(c);
+    }
+    if let Some(err) = &o.error {
+        suite.add_test_case(error_case(err, &classname, &again));
+    }
+    // `skipped` beside quick-junit's `disabled`: the attribute most CI
+    // systems read.
+    let skipped = suite.disabled.to_string();
+    suite.extra.insert("skipped".into(), skipped.into());
+
+    let mut report = Report::new("fleetsim");
+    report.set_time(time).add_test_suite(suite);
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- JUnit report could not be written: {e} -->\n"))
+}
+
+/// The run's seed, policy, mode and headline metrics; a metric the run
+/// never reached (no detection, no takeover) is left out, as JSON says
+/// `null`.
+fn properties(o: &RunOutcome) -> Vec<Property> {
     let m = &o.metrics;
     let mode = match o.mode {
         Mode::Sim => "sim",
         Mode::Live => "live",
     };
-    let props = [
-        ("seed", o.seed.to_string()),
-        ("policy", o.policy.clone()),
-        ("mode", mode.to_string()),
-        ("emulated_ms", o.duration_ms.to_string()),
-        (
-            "detection_ms",
-            m.detection_ms.map_or("none".into(), |v| v.to_string()),
-        ),
-        (
-            "takeover_ms",
-            m.takeover_ms.map_or("none".into(), |v| v.to_string()),
-        ),
-        ("max_phone_outage_ms", m.max_phone_outage_ms.to_string()),
-        ("phones_moved", m.phones_moved.to_string()),
+    let mut props = vec![
+        Property::new("seed", o.seed.to_string()),
+        Property::new("policy", o.policy.as_str()),
+        Property::new("mode", mode),
+        Property::new("emulated_ms", o.duration_ms.to_string()),
     ];
-    let _ = writeln!(x, "    <properties>");
-    for (k, v) in props {
-        let _ = writeln!(x, r#"      <property name="{k}" value="{}"/>"#, escape(&v));
-    }
-    let _ = writeln!(x, "    </properties>");
-    if skipped > 0 {
-        let _ = writeln!(
-            x,
-            r#"    <testcase classname="fleetsim.{suite}" name="no expectations" time="0.000"><skipped message="{}"/></testcase>"#,
-            crate::NOTHING_CHECKED
-        );
-    }
-    let again = escape(&rerun_line(o));
-    for e in &o.expectations {
-        let name = escape(&e.name);
-        if e.passed {
-            let _ = writeln!(
-                x,
-                r#"    <testcase classname="fleetsim.{suite}" name="{name}" time="{per_case:.3}">"#
-            );
-            let _ = writeln!(x, "      <system-out>{}</system-out>", escape(&e.detail));
-            let _ = writeln!(x, "    </testcase>");
-        } else {
-            let detail = escape(&e.detail);
-            // An attribute keeps one line; the body keeps every line.
-            let message = escape(e.detail.lines().next().unwrap_or_default());
-            let _ = writeln!(
-                x,
-                r#"    <testcase classname="fleetsim.{suite}" name="{name}" time="{per_case:.3}">"#
-            );
-            let _ = writeln!(
-                x,
-                r#"      <failure type="expectation" message="{message}">{detail}&#10;{again}</failure>"#
-            );
-            let _ = writeln!(x, "    </testcase>");
+    let reached = [
+        ("detection_ms", m.detection_ms),
+        ("takeover_ms", m.takeover_ms),
+    ];
+    for (name, value) in reached {
+        if let Some(v) = value {
+            props.push(Property::new(name, v.to_string()));
         }
     }
-    if let Some(err) = &o.error {
-        error_case(&mut x, err, &suite, &again);
-    }
-    let _ = writeln!(x, "  </testsuite>");
-    let _ = writeln!(x, "</testsuites>");
-    x
+    props.push(Property::new(
+        "max_phone_outage_ms",
+        m.max_phone_outage_ms.to_string(),
+    ));
+    props.push(Property::new("phones_moved", m.phones_moved.to_string()));
+    props
 }
 
-/// The line under a failure that says how to run it again.
-fn rerun_line(o: &RunOutcome) -> String {
-    format!("reproduce: {}", crate::again(o))
+/// A test case of this run's suite.
+fn case(name: &str, status: TestCaseStatus, classname: &str, time: Duration) -> TestCase {
+    let mut c = TestCase::new(name, status);
+    c.set_classname(classname).set_time(time);
+    c
 }
 
 /// The `emulator` test case: an `<error>` with every panic kept.
-fn error_case(x: &mut String, err: &RunFailure, suite: &str, again: &str) {
-    let _ = writeln!(
-        x,
-        r#"    <testcase classname="fleetsim.{suite}" name="emulator" time="0.000">"#
-    );
-    let panics: Vec<String> = err.panics.iter().map(|p| escape(&p.to_string())).collect();
-    let _ = writeln!(
-        x,
-        r#"      <error type="panic" message="{}">{}&#10;{again}</error>"#,
-        escape(&err.message),
-        panics.join("&#10;")
-    );
-    let _ = writeln!(x, "    </testcase>");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escapes_markup_and_control_characters() {
-        assert_eq!(escape(r#"a<b & "c"'"#), "a&lt;b &amp; &quot;c&quot;&apos;");
-        assert_eq!(escape("x\u{1}y"), "x?y");
-    }
+fn error_case(err: &RunFailure, classname: &str, again: &str) -> TestCase {
+    let mut lines: Vec<String> = err.panics.iter().map(ToString::to_string).collect();
+    lines.push(again.to_string());
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status
+        .set_type("panic")
+        .set_message(err.message.as_str())
+        .set_description(lines.join("\n"));
+    case("emulator", status, classname, Duration::ZERO)
 }
