@@ -371,7 +371,9 @@ fn the_end_of_a_partition_names_the_partition_it_ends() {
         .collect();
     assert_eq!(
         ends,
-        ["partition [primary] | rest ends: its groups reach each other again (one-way cuts stay)"]
+        [
+            "end of the partition [primary] | rest: its groups reach each other again (one-way cuts stay)"
+        ]
     );
 }
 

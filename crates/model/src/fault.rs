@@ -230,7 +230,7 @@ impl FaultKind {
     pub fn describe_end(&self) -> String {
         match self {
             FaultKind::Partition { groups } if !groups.is_empty() => format!(
-                "{} ends: its groups reach each other again (one-way cuts stay)",
+                "end of the {}: its groups reach each other again (one-way cuts stay)",
                 self.describe()
             ),
             other => other.describe(),
