@@ -65,8 +65,13 @@ struct State {
     /// Node pairs in one box (an analogue extension and its IP500 V2):
     /// no network fault comes between them.
     colocated: BTreeSet<(String, String)>,
-    /// Connections stalled by a fault, woken at every change.
-    stalled: Vec<Waker>,
+    /// Connections held by a fault, by link (src, dst), each with the
+    /// order it was first held in: woken, in that order (so the same run
+    /// wakes them alike), when a fault that could release them changes
+    /// (every fault but a node's stall, which wakes only its own links).
+    stalled: BTreeMap<(String, String), Vec<(u64, Waker)>>,
+    /// The next hold's place in that order.
+    held_seq: u64,
     /// Live: members fleetsim does not run, and the `host:port` each is
     /// reached at (resolved at every connect).
     external: BTreeMap<String, String>,
@@ -207,8 +212,15 @@ impl Inner {
         }
         let mut st = self.lock();
         let cut = st.blocked(src, dst);
-        if cut && !st.stalled.iter().any(|w| w.will_wake(cx.waker())) {
-            st.stalled.push(cx.waker().clone());
+        if cut {
+            let seq = st.held_seq;
+            let held = (st.stalled)
+                .entry((src.to_string(), dst.to_string()))
+                .or_default();
+            if !held.iter().any(|(_, w)| w.will_wake(cx.waker())) {
+                held.push((seq, cx.waker().clone()));
+                st.held_seq += 1;
+            }
         }
         cut
     }
@@ -622,12 +634,23 @@ impl Net {
     /// Applies a change to the fault state, then wakes every stalled
     /// connection and waiting connect so they re-check.
     fn change(&self, f: impl FnOnce(&mut State)) {
+        self.change_links(None, f);
+    }
+
+    /// [`Net::change`], waking of the held connections only those on a
+    /// link of `node` when given: no other link's state moved, and waking
+    /// every held connection at each of thousands of per-phone stalls made
+    /// them quadratic.
+    fn change_links(&self, node: Option<&str>, f: impl FnOnce(&mut State)) {
         let mut st = self.inner.lock();
         f(&mut st);
         self.inner.impaired.store(st.impaired(), Ordering::Release);
         let per_server = !(st.hung.is_empty() && st.gray.is_empty() && st.clock_offsets.is_empty());
         self.inner.per_server.store(per_server, Ordering::Release);
-        wake_all(&mut st);
+        match node {
+            Some(node) => wake_links_of(&mut st, node),
+            None => wake_all(&mut st),
+        }
         drop(st);
         self.inner.watchers.notify_all();
     }
@@ -707,7 +730,7 @@ impl Net {
 
     /// Takes `node`'s link down (`on`) or up again.
     pub fn stall(&self, node: &str, on: bool) {
-        self.change(|st| {
+        self.change_links(Some(node), |st| {
             if on {
                 *st.stalled_nodes.entry(node.to_string()).or_default() += 1;
             } else {
@@ -888,7 +911,80 @@ fn release(counts: &mut BTreeMap<String, u32>, key: &str) {
 }
 
 fn wake_all(st: &mut State) {
-    for w in std::mem::take(&mut st.stalled) {
+    wake_in_order(
+        std::mem::take(&mut st.stalled)
+            .into_values()
+            .flatten()
+            .collect(),
+    );
+}
+
+/// Wakes the held connections on a link to or from `node`.
+fn wake_links_of(st: &mut State, node: &str) {
+    let mut woken = Vec::new();
+    st.stalled.retain(|(src, dst), held| {
+        let mine = src == node || dst == node;
+        if mine {
+            woken.append(held);
+        }
+        !mine
+    });
+    wake_in_order(woken);
+}
+
+/// Wakes `held` in the order the connections were first held.
+fn wake_in_order(mut held: Vec<(u64, Waker)>) {
+    held.sort_unstable_by_key(|(seq, _)| *seq);
+    for (_, w) in held {
         w.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake, Waker};
+    use std::time::Duration;
+
+    use super::{Mode, Net};
+
+    /// A waker that counts its wakes.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Holds a connection of `phone` to `server` on `net`, as a read would.
+    fn hold(net: &Net, phone: &str, server: &str) -> Arc<Count> {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        assert!(
+            net.inner
+                .is_cut(phone, server, &mut Context::from_waker(&waker))
+        );
+        count
+    }
+
+    #[test]
+    fn a_phones_stall_wakes_only_connections_on_its_own_links() {
+        let net = Net::new(Mode::Sim, Duration::from_secs(1));
+        net.stall("2001", true);
+        net.stall("2002", true);
+        let (a, b) = (hold(&net, "2001", "primary"), hold(&net, "2002", "primary"));
+
+        net.stall("2001", false);
+        assert_eq!(a.0.load(Ordering::SeqCst), 1, "2001's connection re-checks");
+        assert_eq!(b.0.load(Ordering::SeqCst), 0, "2002's link did not move");
+
+        net.heal();
+        assert_eq!(
+            b.0.load(Ordering::SeqCst),
+            1,
+            "any other change wakes every hold"
+        );
     }
 }

@@ -220,11 +220,17 @@ impl Metrics {
             match &e.event {
                 Event::FaultApplied { spec, .. } => {
                     apply_to_net(&shadow, fleet, spec, |d| d);
+                    // A node's stall moves only that node's links: thousands
+                    // of per-phone stalls must not each re-check every phone.
+                    let moved = |p: &str, s: &str| match spec {
+                        fleetsim_model::FaultKind::Stall { node, .. } => node == p || node == s,
+                        _ => true,
+                    };
                     // Phones reunited with their server before noticing: the
                     // outage ends here.
                     let reunited: Vec<(String, String)> = cut
                         .iter()
-                        .filter(|(p, s)| !link_down(p, s))
+                        .filter(|(p, s)| moved(p, s) && !link_down(p, s))
                         .map(|(p, s)| (p.clone(), s.clone()))
                         .collect();
                     for (p, srv) in reunited {
@@ -237,7 +243,7 @@ impl Metrics {
                     // Phones now cut from their server: out from here.
                     let separated: Vec<(String, String)> = on
                         .iter()
-                        .filter(|(p, s)| link_down(p, s))
+                        .filter(|(p, s)| moved(p, s) && link_down(p, s))
                         .map(|(p, s)| (p.clone(), s.clone()))
                         .collect();
                     for (p, srv) in separated {
