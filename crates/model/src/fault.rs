@@ -1157,14 +1157,27 @@ pub(crate) fn resolve(
 /// (e.g. `crash = "primary"`, or `reboot = "primary"` with `for = "2m"`), for
 /// a fault injected into a live fleet. Times are from now.
 pub fn parse_action(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, Box<FileError>> {
-    let text = format!("at = \"0s\"\n{action}\n");
+    refuse_at(action)?;
+    // A table pasted from a scenario file keeps its `[[fault]]` header: our
+    // `at` line takes the header's place, so lines stay the user's.
+    let lines: Vec<&str> = action.lines().collect();
+    let header = lines.iter().position(|l| is_fault_header(l));
+    let keys_before = |i: usize| lines[..i].iter().any(|l| is_key_line(l));
+    let (text, ours) = match header {
+        Some(i) if !keys_before(i) => {
+            let mut own = lines.clone();
+            own[i] = "at = \"0s\"";
+            (own.join("\n") + "\n", 0)
+        }
+        _ => (format!("at = \"0s\"\n{action}\n"), 1),
+    };
     let src = Source {
         name: "<fault>",
         text: &text,
     };
-    // Lines as the user wrote them: the `at` line above is ours.
+    // Lines as the user wrote them: an `at` line added above is ours.
     let own_lines = |mut e: Box<FileError>| {
-        e.line = e.line.saturating_sub(1).max(1);
+        e.line = e.line.saturating_sub(ours).max(1);
         e
     };
     let raw: RawFault = toml::from_str(&text).map_err(|e| own_lines(src.toml_error(&e)))?;
@@ -1180,9 +1193,70 @@ pub fn parse_action(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, Box<FileE
     .map_err(own_lines)
 }
 
+/// A live fault applies now: an `at` of its own is refused, saying so.
+fn refuse_at(action: &str) -> Result<(), Box<FileError>> {
+    let src = Source {
+        name: "<fault>",
+        text: action,
+    };
+    let mut offset = 0;
+    for line in action.split_inclusive('\n') {
+        if line.trim_start().starts_with("at")
+            && line.trim_start()[2..].trim_start().starts_with('=')
+        {
+            let at = offset + (line.len() - line.trim_start().len());
+            return Err(src.error(
+                at..at + 2,
+                Some("at"),
+                "a fault given to a live fleet applies now, so it takes no `at`",
+                Some(
+                    "leave `at` out; to undo the fault later, give `for`, e.g. for = \"2m\"".into(),
+                ),
+            ));
+        }
+        offset += line.len();
+    }
+    Ok(())
+}
+
+/// Whether `line` is a `[[fault]]` (or `[fault]`) table header.
+fn is_fault_header(line: &str) -> bool {
+    let l = line.trim();
+    let l = l.split('#').next().unwrap_or_default().trim();
+    matches!(l.replace(' ', "").as_str(), "[[fault]]" | "[fault]")
+}
+
+/// Whether `line` holds a key (not blank, not a comment, not a header).
+fn is_key_line(line: &str) -> bool {
+    let l = line.trim();
+    !(l.is_empty() || l.starts_with('#') || l.starts_with('['))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{FaultKind, glob};
+    use super::{FaultKind, glob, parse_action};
+
+    fn reference() -> crate::Fleet {
+        crate::embedded::fleet("reference").unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_live_fault_with_an_at_of_its_own_is_told_it_applies_now() {
+        let e = parse_action(&reference(), "at = \"1m\"\ncrash = \"primary\"").unwrap_err();
+        assert!(
+            e.message.contains("applies now, so it takes no `at`"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.field.as_deref()), (1, Some("at")));
+    }
+
+    #[test]
+    fn a_live_fault_pasted_with_its_fault_header_is_taken_as_written() {
+        let faults = parse_action(&reference(), "[[fault]]\nhang = \"apps\"").unwrap();
+        assert_eq!(faults.len(), 1);
+        let e = parse_action(&reference(), "[[fault]]\nhang = \"appz\"").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+    }
 
     #[test]
     fn a_fault_hides_a_peer_only_when_it_stands_between_the_two() {
