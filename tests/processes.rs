@@ -345,11 +345,17 @@ fn up_attaches_to_nodes_started_elsewhere_crashes_one_over_its_control_port_and_
         String::from_utf8_lossy(&out.stderr).contains("runs under its own orchestrator"),
         "{out:?}"
     );
-    let out = up.fleetsim(&["ctl", "--control", &up.control, "faults"], &[]);
+    // And it offers no undo that would fail: it says why it stays.
+    let left = String::from_utf8_lossy(&out.stdout);
+    assert!(!left.contains("(undo:"), "{left}");
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("crash primary"),
-        "{out:?}"
+        left.contains("clear cannot undo it: primary runs under"),
+        "{left}"
     );
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "faults"], &[]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("crash primary"), "{out:?}");
+    assert!(listed.contains("clear cannot undo it"), "{listed}");
     // The orchestrator starts a new process: attached again, as a restart.
     let _successor = Node::start(&fleet, "primary", &["--speed", SPEED]);
     up.status_when(30, |s| server_row(s, "primary").contains("(restarted ×1)"));

@@ -901,12 +901,17 @@ async fn clear(client: &mut Client, which: String, conn: &Conn) -> anyhow::Resul
                     if links { ", not link faults" } else { "" }
                 );
                 for f in &r.left {
-                    outln!(
-                        "{}    (undo: fleetsim ctl{} clear {})",
-                        fault_lines(std::slice::from_ref(f)).trim_end(),
-                        conn.flags(),
-                        f.id
-                    );
+                    let line = fault_lines(std::slice::from_ref(f));
+                    if f.kept_because.is_empty() {
+                        outln!(
+                            "{}    (undo: fleetsim ctl{} clear {})",
+                            line.trim_end(),
+                            conn.flags(),
+                            f.id
+                        );
+                    } else {
+                        outln!("{}", line.trim_end());
+                    }
                 }
             }
             Ok(failures(&r.failed))
@@ -947,23 +952,26 @@ fn render_faults(t_ms: u64, faults: &[pb::FaultInForce]) -> String {
     )
 }
 
-/// One line per fault in force: `#ID  since HH:MM:SS  what  (until …)`.
+/// One line per fault in force: `#ID  since HH:MM:SS  what  (until …)`,
+/// and why `clear` cannot undo it where it cannot.
 fn fault_lines(faults: &[pb::FaultInForce]) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
     for f in faults {
-        let _ = writeln!(
+        let _ = write!(
             o,
-            "  #{:<3} since {}  {}{}",
+            "  #{:<3} since {}  {}",
             f.id,
             fleetsim_report::text::clock(f.since_ms),
-            f.what,
-            if f.until_ms > 0 {
-                format!("  (until {})", fleetsim_report::text::clock(f.until_ms))
-            } else {
-                String::new()
-            }
+            f.what
         );
+        if f.until_ms > 0 {
+            let _ = write!(o, "  (until {})", fleetsim_report::text::clock(f.until_ms));
+        }
+        if !f.kept_because.is_empty() {
+            let _ = write!(o, "  (clear cannot undo it: {})", f.kept_because);
+        }
+        o.push('\n');
     }
     o
 }

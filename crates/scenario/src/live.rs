@@ -473,7 +473,7 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
             Some(Cmd::Faults(reply)) => {
                 let _ = reply.send(pb::FaultsReply {
                     t_ms: live.fut.ctx.log.clock().now_ms(),
-                    faults: ledger.listed(),
+                    faults: ledger.listed(&live),
                 });
             }
             Some(Cmd::Clear(which, reply)) => {
@@ -703,17 +703,18 @@ impl Ledger {
             .map(|p| p.at_ms)
     }
 
-    fn listed(&self) -> Vec<pb::FaultInForce> {
-        self.in_force.iter().map(|f| self.entry(f)).collect()
+    fn listed(&self, live: &Live) -> Vec<pb::FaultInForce> {
+        self.in_force.iter().map(|f| self.entry(f, live)).collect()
     }
 
-    fn entry(&self, f: &InForce) -> pb::FaultInForce {
+    fn entry(&self, f: &InForce, live: &Live) -> pb::FaultInForce {
         pb::FaultInForce {
             id: f.id,
             what: f.kind.describe(),
             since_ms: f.since_ms,
             until_ms: self.until_ms(f).unwrap_or(0),
             link: is_link(&f.kind),
+            kept_because: kept_because(live, &f.kind).unwrap_or_default(),
         }
     }
 }
@@ -753,9 +754,7 @@ async fn clear(
     for f in chosen.iter().rev() {
         let Some(undo) = f.kind.undo() else { continue };
         // A crash fleetsim cannot undo stays in force until the member is back.
-        if let FaultKind::Restart { server } = &undo
-            && let Some(why) = live.process(server).and_then(|m| m.cannot_restart(server))
-        {
+        if let Some(why) = kept_because(live, &f.kind) {
             out.failed
                 .push(format!("#{} {}: {why}", f.id, f.kind.describe()));
             continue;
@@ -779,8 +778,17 @@ async fn clear(
                 .push(format!("#{} {}: {e}", f.id, f.kind.describe()));
         }
     }
-    out.left = ledger.listed();
+    out.left = ledger.listed(live);
     Ok(out)
+}
+
+/// Why `clear` cannot undo `kind`, if so: the crash of a member that its
+/// own orchestrator restarts.
+fn kept_because(live: &Live, kind: &FaultKind) -> Option<String> {
+    match kind.undo()? {
+        FaultKind::Restart { server } => live.process(&server)?.cannot_restart(&server),
+        _ => None,
+    }
 }
 
 /// The most bytes of a fault action taken over the control API.
