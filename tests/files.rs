@@ -359,7 +359,7 @@ fn faults_must_name_known_servers() {
         &s,
         5,
         &[
-            "target \"primry\" matches no server",
+            "target \"primry\" matches no server (did you mean primary?)",
             "fault[0].crash",
             "primary, secondary",
             "\"expansion-*\"",

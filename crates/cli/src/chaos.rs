@@ -83,9 +83,11 @@ fn load_base(arg: Option<&str>) -> Result<Base, String> {
     let (p, text) = embedded::scenario_file(a)
         .or_else(|| embedded::fleet_file(a))
         .ok_or_else(|| {
+            // Named as every other command names them: `reference`, not
+            // `fleets/reference`.
             let known: Vec<&str> = FILES
                 .iter()
-                .map(|(p, _)| p.trim_end_matches(".toml"))
+                .map(|(p, _)| p.trim_start_matches("fleets/").trim_end_matches(".toml"))
                 .collect();
             format!(
                 "{a}: no such file, and no built-in of that name{} (built-ins: {})",

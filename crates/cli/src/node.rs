@@ -63,9 +63,14 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let Some(spec) = fleet.server(&args.server).cloned() else {
+        let names = fleet.servers.iter().map(|s| s.name.as_str());
         eprintln!(
-            "error: {}: no server {:?} in fleet {}",
-            args.fleet, args.server, fleet.name
+            "error: {}: no server {:?} in fleet {}{}; its servers: {}",
+            args.fleet,
+            args.server,
+            fleet.name,
+            fleetsim_model::suggest::did_you_mean(&args.server, names.clone()),
+            names.collect::<Vec<_>>().join(", ")
         );
         return Ok(ExitCode::from(BAD_INPUT));
     };

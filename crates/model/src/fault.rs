@@ -595,6 +595,13 @@ impl Resolver<'_> {
         h
     }
 
+    /// ` (did you mean …?)`: the server or role name nearest a misspelt one.
+    fn near(&self, name: &str) -> String {
+        let servers = self.fleet.servers.iter().map(|s| s.name.as_str());
+        let roles = self.fleet.servers.iter().map(|s| s.role.as_str());
+        crate::suggest::did_you_mean(name, servers.chain(roles))
+    }
+
     /// Servers named by `t` (name, role or glob), in fleet order.
     fn servers(&self, t: &Spanned<String>, field: &str) -> Result<Vec<String>, Box<FileError>> {
         let name = t.get_ref();
@@ -610,7 +617,7 @@ impl Resolver<'_> {
             return Err(self.src.error(
                 t.span(),
                 Some(field),
-                format!("target {name:?} matches no server"),
+                format!("target {name:?} matches no server{}", self.near(name)),
                 Some(self.hint(false)),
             ));
         }
@@ -631,7 +638,10 @@ impl Resolver<'_> {
             self.src.error(
                 t.span(),
                 Some(field),
-                format!("target {name:?} matches no server or phone"),
+                format!(
+                    "target {name:?} matches no server or phone{}",
+                    self.near(name)
+                ),
                 Some(self.hint(true)),
             )
         })

@@ -50,7 +50,7 @@ pub enum ConformError {
     #[error("say which server the member plays: --role ROLE or --server NAME")]
     NoServer,
     /// The role is not one a fleet member can play.
-    #[error("unknown role {0:?}; roles: {roles}", roles = role_names())]
+    #[error("unknown role {0:?}{near}; roles: {roles}", near = fleetsim_model::suggest::did_you_mean(.0, ROLES.map(Role::as_str)), roles = role_names())]
     UnknownRole(String),
     /// The fleet has no server of that name.
     #[error("fleet {fleet:?} has no server {server:?}; its servers: {known}")]

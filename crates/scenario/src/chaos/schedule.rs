@@ -80,7 +80,11 @@ impl FaultClass {
                 .find(|c| c.name() == name)
                 .ok_or_else(|| {
                     let all: Vec<&str> = FaultClass::ALL.iter().map(|c| c.name()).collect();
-                    format!("unknown fault {name:?}; use any of {}", all.join(", "))
+                    let near = fleetsim_model::suggest::did_you_mean(name, all.iter().copied());
+                    format!(
+                        "unknown fault {name:?}{near}; use any of {}",
+                        all.join(", ")
+                    )
                 })?;
             if !out.contains(&c) {
                 out.push(c);
