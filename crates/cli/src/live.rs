@@ -469,27 +469,43 @@ fn write_drill_files(args: &UpArgs, outcome: &fleetsim_scenario::RunOutcome) -> 
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Conn {
     /// Address of the control API [default: 127.0.0.1:7100].
-    #[arg(long, global = true, env = "FLEETSIM_CONTROL", value_name = "ADDR", value_parser = crate::socket_addr)]
-    control: Option<SocketAddr>,
+    #[arg(long, global = true, env = "FLEETSIM_CONTROL", hide_env_values = true, value_name = "ADDR", value_parser = given_addr)]
+    control: Option<GivenAddr>,
     /// Token, if the fleet requires one.
     #[arg(long, global = true, env = "FLEETSIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
 
+/// An address as the command line gave it (`localhost:7100`), and what it
+/// resolved to: hints repeat the first, connections use the second.
+#[derive(Clone, Debug)]
+pub(crate) struct GivenAddr {
+    given: String,
+    addr: SocketAddr,
+}
+
+fn given_addr(s: &str) -> Result<GivenAddr, String> {
+    Ok(GivenAddr {
+        given: s.to_string(),
+        addr: crate::socket_addr(s)?,
+    })
+}
+
 impl Conn {
     /// The control API's address: the one given, else the default.
     fn control(&self) -> SocketAddr {
-        self.control
-            .unwrap_or_else(|| DEFAULT_CONTROL.parse().expect("a valid default address"))
+        self.control.as_ref().map_or_else(
+            || DEFAULT_CONTROL.parse().expect("a valid default address"),
+            |c| c.addr,
+        )
     }
 
     /// The flags given, for hints that must work pasted as printed. The
     /// token by its variable's name, never by its value (a drill's screen
     /// may be projected): read from FLEETSIM_TOKEN it needs no flag.
     fn flags(&self) -> String {
-        let control = self
-            .control
-            .map_or(String::new(), |c| format!(" --control {c}"));
+        let control =
+            (self.control.as_ref()).map_or(String::new(), |c| format!(" --control {}", c.given));
         let from_env = std::env::var("FLEETSIM_TOKEN").ok() == self.token;
         let token = if self.token.is_some() && !from_env {
             // Said once, where the first such hint is printed.
