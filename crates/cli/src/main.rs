@@ -373,9 +373,13 @@ fn init_tracing() {
         }
     }
     let filter = EnvFilter::try_from_env("FLEETSIM_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // Colour only on a terminal that wants it: a log redirected to a file
+    // keeps no escape codes.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_timer(Emulated)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .try_init();
 }
