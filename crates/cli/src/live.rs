@@ -108,7 +108,7 @@ pub(crate) fn load_fleet(arg: &str) -> Result<Fleet, String> {
     }
 }
 
-/// `fleetsim up`: runs until Ctrl-C.
+/// `fleetsim up`: runs until Ctrl-C, SIGTERM or `ctl stop`.
 pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     // A drill outlives its reader: `up | head -1` or a `tee` ended by
     // Ctrl-C must not take the fleet, or the files it writes, with it.

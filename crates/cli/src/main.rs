@@ -96,7 +96,7 @@ enum Command {
     Determinism(regress::DeterminismArgs),
     /// Random fault schedules, run in parallel and checked against invariants; exit 1 on a violation.
     Chaos(chaos::ChaosArgs),
-    /// Start a fleet on 127.0.0.1 and serve its control API until Ctrl-C.
+    /// Start a fleet on 127.0.0.1 and serve its control API until Ctrl-C, SIGTERM or `ctl stop`.
     Up(live::UpArgs),
     /// Run one member of a fleet as its own process, reaching the others at their `address`.
     Node(node::NodeArgs),
