@@ -163,7 +163,9 @@ fn seen_instead(m: &EventMatch, w: &Window, events: &[EventRecord]) -> String {
 
 /// A state followed through the event log.
 trait Tracker {
-    fn apply(&mut self, e: &EventRecord);
+    /// Follows `e`; false when `e` cannot have changed the state (so its
+    /// description need not be made again).
+    fn apply(&mut self, e: &EventRecord) -> bool;
     fn holds(&self) -> bool;
     fn describe(&self) -> String;
 }
@@ -182,12 +184,18 @@ pub fn state(probe: &StateProbe, w: &Window, events: &[EventRecord]) -> (bool, S
         return (false, format!("at {}: {}", w.from, t.describe()));
     }
     let mut changes = 0;
+    // Described again only after an event that may have changed it: a
+    // thousand assertions over a long run described it at every instant.
+    let mut shown = t.describe();
     while i < events.len() && events[i].t_ms <= to {
         let now = events[i].t_ms;
-        let before = t.describe();
+        let mut touched = false;
         while i < events.len() && events[i].t_ms == now {
-            t.apply(&events[i]);
+            touched |= t.apply(&events[i]);
             i += 1;
+        }
+        if !touched {
+            continue;
         }
         if !t.holds() {
             return (
@@ -195,7 +203,11 @@ pub fn state(probe: &StateProbe, w: &Window, events: &[EventRecord]) -> (bool, S
                 format!("at {}: {}", format_millis(now), t.describe()),
             );
         }
-        changes += usize::from(t.describe() != before);
+        let described = t.describe();
+        if described != shown {
+            changes += 1;
+            shown = described;
+        }
     }
     let detail = if w.is_moment() {
         format!("at {}: {}", w.from, t.describe())
@@ -239,6 +251,7 @@ fn tracker(p: &StateProbe) -> Box<dyn Tracker + '_> {
             min: *min,
             max: *max,
             up: BTreeMap::new(),
+            here: 0,
         }),
     }
 }
@@ -252,7 +265,7 @@ struct PhoneAt<'a> {
 }
 
 impl Tracker for PhoneAt<'_> {
-    fn apply(&mut self, e: &EventRecord) {
+    fn apply(&mut self, e: &EventRecord) -> bool {
         match &e.event {
             Event::PhoneRegistered { phone, guest, .. } if phone == self.phone => {
                 self.held.insert(e.server.clone(), *guest);
@@ -267,8 +280,9 @@ impl Tracker for PhoneAt<'_> {
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
                 self.held.remove(&e.server);
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
 
     fn holds(&self) -> bool {
@@ -328,8 +342,9 @@ impl ServiceOn<'_> {
 }
 
 impl Tracker for ServiceOn<'_> {
-    fn apply(&mut self, e: &EventRecord) {
+    fn apply(&mut self, e: &EventRecord) -> bool {
         self.step(e);
+        e.server == self.on
     }
 
     fn holds(&self) -> bool {
@@ -363,8 +378,9 @@ impl LicenceOf<'_> {
 }
 
 impl Tracker for LicenceOf<'_> {
-    fn apply(&mut self, e: &EventRecord) {
+    fn apply(&mut self, e: &EventRecord) -> bool {
         self.step(e);
+        e.server == self.server
     }
 
     fn holds(&self) -> bool {
@@ -385,9 +401,9 @@ struct GroupOn<'a> {
 }
 
 impl Tracker for GroupOn<'_> {
-    fn apply(&mut self, e: &EventRecord) {
+    fn apply(&mut self, e: &EventRecord) -> bool {
         if e.server != self.on {
-            return;
+            return false;
         }
         match &e.event {
             Event::HuntGroupState { group, active, .. } if group == self.group => {
@@ -398,8 +414,9 @@ impl Tracker for GroupOn<'_> {
             | Event::ServerStopped { .. } => {
                 self.now = false;
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
 
     fn holds(&self) -> bool {
@@ -418,22 +435,37 @@ struct CallsUp<'a> {
     min: Option<u32>,
     max: Option<u32>,
     up: BTreeMap<String, String>,
+    /// How many of them count (are on `on`), kept as they come and go.
+    here: u32,
 }
 
 impl CallsUp<'_> {
     fn n(&self) -> u32 {
-        let here = |s: &&String| self.on.is_none_or(|on| on == s.as_str());
-        self.up.values().filter(here).count() as u32
+        self.here
+    }
+
+    fn counts(&self, server: &str) -> bool {
+        self.on.is_none_or(|on| on == server)
     }
 }
 
 impl Tracker for CallsUp<'_> {
-    fn apply(&mut self, e: &EventRecord) {
-        if let Event::CallStarted { call, .. } = &e.event {
-            self.up.insert(call.clone(), e.server.clone());
+    fn apply(&mut self, e: &EventRecord) -> bool {
+        let (was, now) = if let Event::CallStarted { call, .. } = &e.event {
+            let was = self.up.insert(call.clone(), e.server.clone());
+            (was, Some(e.server.as_str()))
         } else if let Some(call) = e.event.ended_call() {
-            self.up.remove(call);
+            (self.up.remove(call), None)
+        } else {
+            return false;
+        };
+        if was.is_some_and(|s| self.counts(&s)) {
+            self.here -= 1;
         }
+        if now.is_some_and(|s| self.counts(s)) {
+            self.here += 1;
+        }
+        true
     }
 
     fn holds(&self) -> bool {
