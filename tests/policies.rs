@@ -41,6 +41,63 @@ fn a_policy_written_in_a_test_changes_a_scenarios_outcome() {
     assert!(refused_by_policy, "the policy's own reason reaches the log");
 }
 
+/// A takeover logic with a bug in its takeover bound.
+#[derive(Debug)]
+struct PanicsInItsBound;
+
+impl TakeoverPolicy for PanicsInItsBound {
+    fn name(&self) -> &str {
+        "panics-in-its-bound"
+    }
+
+    fn summary(&self) -> &str {
+        "panics when asked how long a failover waits"
+    }
+
+    fn takeover_after(&self, _: &fleetsim_scenario::rules::Timers) -> std::time::Duration {
+        panic!("a bug in the policy's takeover bound");
+    }
+}
+
+#[test]
+fn a_policy_that_panics_while_the_run_is_judged_is_the_runs_error_not_the_callers() {
+    let o = run_under(&load("primary-crash.toml"), PanicsInItsBound);
+    assert!(!o.passed());
+    let error = o.error.expect("the panic is the run's error");
+    assert!(
+        error
+            .to_string()
+            .contains("a bug in the policy's takeover bound"),
+        "{error}"
+    );
+}
+
+/// A takeover logic that waits for ever: never fails a peer over.
+#[derive(Debug)]
+struct WaitsForEver;
+
+impl TakeoverPolicy for WaitsForEver {
+    fn name(&self) -> &str {
+        "waits-for-ever"
+    }
+
+    fn summary(&self) -> &str {
+        "never declares a peer lost"
+    }
+
+    fn failover_after(&self, _: &fleetsim_scenario::rules::Timers) -> std::time::Duration {
+        std::time::Duration::MAX
+    }
+}
+
+#[test]
+fn a_policy_that_never_fails_over_runs_and_never_takes_over() {
+    let o = run_under(&load("primary-crash.toml"), WaitsForEver);
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(!o.passed(), "the takeover expectation cannot hold");
+    assert!(first_event_ms(&o, "peer-lost", "secondary").is_none());
+}
+
 #[test]
 fn without_the_guard_a_two_minute_reboot_fails_over_and_back() {
     let s = load("primary-reboot-2m.toml");

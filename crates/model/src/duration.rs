@@ -162,7 +162,7 @@ pub fn human_ms(ms: u64) -> String {
     } else if ms < 10_000 {
         format!("{:.1}s", ms as f64 / 1000.0)
     } else {
-        format_millis((ms + 500) / 1000 * 1000)
+        format_millis(ms.saturating_add(500) / 1000 * 1000)
     }
 }
 

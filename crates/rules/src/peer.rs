@@ -151,12 +151,13 @@ pub fn deadline<P: TakeoverPolicy + ?Sized>(
     t: &Timers,
 ) -> Option<Duration> {
     view.clamp_to(now);
-    let silence = view.last_seen + policy.failover_after(t);
+    // Saturating: a policy may wait "for ever" (`Duration::MAX`).
+    let silence = view.last_seen.saturating_add(policy.failover_after(t));
     if !view.lost {
         return Some(silence);
     }
     view.returned_since
-        .map(|r| (r + policy.failback_after(t)).min(silence))
+        .map(|r| r.saturating_add(policy.failback_after(t)).min(silence))
 }
 
 /// Applies the failover and failback rules to the peer at `ctx.now`.
@@ -179,7 +180,7 @@ pub fn evaluate<P: TakeoverPolicy + ?Sized>(
         return Some(PeerDecision::Lost { silent });
     }
     let since = view.returned_since?;
-    if now < since + policy.failback_after(ctx.timers) {
+    if now < since.saturating_add(policy.failback_after(ctx.timers)) {
         return None;
     }
     view.lost = false;

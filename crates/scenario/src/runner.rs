@@ -343,20 +343,32 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
         rt.block_on(run_inner(&scenario, launch, progress, &slot))
     }));
     drop(rt);
-    let mut error = collecting.finish();
-    let (events, rpcs) = match ran {
-        Ok(r) => r?,
+    let (events, rpcs, runner_panic) = match ran {
+        Ok(r) => {
+            let (events, rpcs) = r?;
+            (events, rpcs, None)
+        }
         // The runner itself panicked: what was logged until then.
         Err(payload) => {
-            error = error.or_else(|| unrecorded(payload.as_ref()));
-            slot.get().map_or((Vec::new(), 0), |(log, stats): &Probe| {
+            let (events, rpcs) = slot.get().map_or((Vec::new(), 0), |(log, stats): &Probe| {
                 (log.snapshot(), stats.rpcs.load(Ordering::Relaxed))
-            })
+            });
+            (events, rpcs, unrecorded(payload.as_ref()))
         }
     };
     let wall_ms = wall.elapsed_ms();
     let metrics = Metrics::compute(&scenario, &events);
-    let expectations = evaluate(&scenario, &events, opts.policy.as_ref());
+    // The policy's own code runs in the judging too (the takeover bound a
+    // `no-failover` waits for): a panic there is the run's error, caught
+    // and kept as any other, not the caller's.
+    let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        evaluate(&scenario, &events, opts.policy.as_ref())
+    }));
+    let mut error = collecting.finish().or(runner_panic);
+    let expectations = judged.unwrap_or_else(|payload| {
+        error = error.take().or_else(|| unrecorded(payload.as_ref()));
+        Vec::new()
+    });
     Ok(RunOutcome {
         scenario: scenario.name.clone(),
         spec: scenario.clone(),

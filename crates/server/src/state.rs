@@ -533,8 +533,11 @@ impl Shared {
         let (Some(p), Some(notify)) = (st.peers.get_mut(peer), notify) else {
             return (None, Arc::new(Notify::new()));
         };
+        // A deadline past what a clock can hold (a policy that never fails
+        // over) is no deadline: wait for presence.
         let d = self.policy.deadline(p, now, &self.timers);
-        (d.map(|d| self.to_runtime(self.started + d)), notify)
+        let at = d.and_then(|d| self.started.checked_add(d));
+        (at.map(|at| self.to_runtime(at)), notify)
     }
 
     /// How much of its line peers this server sees now.
