@@ -436,3 +436,52 @@ fn a_bound_on_never_is_a_file_error_that_points_to_count() {
     ));
     assert!(e.contains("min and max bound a count"), "{e}");
 }
+
+#[test]
+fn every_whole_run_check_of_a_file_is_an_expect_too() {
+    ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .crash("5m", "primary")
+        .expect(
+            Expect::takeover("primary", "5m")
+                .by("secondary")
+                .after("5m"),
+        )
+        .expect(Expect::nothing_lost())
+        .expect(Expect::split_brain(false))
+        .expect(Expect::calls().max_dropped(1000))
+        .run()
+        .unwrap()
+        .assert_passed();
+}
+
+#[test]
+fn a_state_key_that_does_not_apply_is_refused_not_ignored() {
+    for (state, stray) in [
+        (
+            r#"phone = "2011", on = "secondary", at = "15m", max = 0"#,
+            "`max`",
+        ),
+        (
+            r#"licence = "expansion-l", is = "grace", on = "apps", at = "15m""#,
+            "`on`",
+        ),
+        (
+            r#"phone = "2017", registered = false, guest = true, at = "15m""#,
+            "`guest`",
+        ),
+        (
+            r#"calls-up = true, max = 0, guest = true, at = "15m""#,
+            "`guest`",
+        ),
+    ] {
+        let text = format!(
+            "name = \"x\"\nfleet = \"builtin:reference\"\nduration = \"20m\"\n\n[[expect]]\nstate = {{ {state} }}\n"
+        );
+        let e = parse_error(&text);
+        assert!(
+            e.contains(&format!("{stray} does not apply")),
+            "{state}: {e}"
+        );
+    }
+}

@@ -98,6 +98,49 @@ fn a_policy_that_never_fails_over_runs_and_never_takes_over() {
     assert!(first_event_ms(&o, "peer-lost", "secondary").is_none());
 }
 
+/// A policy that takes the default's name.
+#[derive(Debug)]
+struct Impostor(&'static str);
+
+impl TakeoverPolicy for Impostor {
+    fn name(&self) -> &str {
+        self.0
+    }
+
+    fn summary(&self) -> &str {
+        "waits an hour"
+    }
+
+    fn failover_after(&self, _: &fleetsim_scenario::rules::Timers) -> std::time::Duration {
+        std::time::Duration::from_secs(3600)
+    }
+}
+
+#[test]
+fn a_policy_named_as_a_built_in_or_not_at_all_is_refused_before_it_runs() {
+    let s = load("primary-crash.toml");
+    for name in ["server-edition", "quorum", "", "  "] {
+        let opts = fleetsim_scenario::RunOptions {
+            policy: std::sync::Arc::new(Impostor(name)),
+            ..Default::default()
+        };
+        let e = fleetsim_scenario::run(&s, &opts).unwrap_err().to_string();
+        assert!(e.contains("name"), "{name:?}: {e}");
+    }
+    // The built-ins themselves run under their own names.
+    assert_eq!(run_under(&s, Quorum).policy, "quorum");
+}
+
+#[test]
+#[should_panic(expected = "checked nothing")]
+fn asserting_a_run_that_checked_nothing_fails_the_test() {
+    let mut s = load("primary-crash.toml");
+    s.expectations.clear();
+    let o = run_sim(&s);
+    assert!(o.passed() && o.checked_nothing());
+    o.assert_passed();
+}
+
 #[test]
 fn without_the_guard_a_two_minute_reboot_fails_over_and_back() {
     let s = load("primary-reboot-2m.toml");

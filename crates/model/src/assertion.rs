@@ -649,8 +649,50 @@ impl Ctx<'_> {
                 "e.g. state = { phone = \"2011\", on = \"secondary\", at = \"10m\" }".into(),
             ));
         }
+        self.no_stray_key(r, span.clone())?;
         let probe = self.probe(r, span.clone())?;
         Ok((probe, self.at_or_window(r, span)?))
+    }
+
+    /// A key that does not apply to the state's form is refused, not
+    /// ignored: `max = 0` on a phone would check nothing it seems to.
+    fn no_stray_key(&self, r: &RawState, span: Range<usize>) -> Res<()> {
+        let (form, takes): (&str, &[&str]) = if r.phone.is_some() {
+            let takes: &[&str] = if r.registered == Some(false) {
+                &["registered"]
+            } else {
+                &["on", "registered", "guest"]
+            };
+            ("a phone's", takes)
+        } else if r.service.is_some() {
+            ("a service's", &["on", "is"])
+        } else if r.licence.is_some() {
+            ("a licence's", &["is"])
+        } else if r.hunt_group.is_some() {
+            ("a hunt group's", &["on", "is"])
+        } else {
+            ("calls-up", &["on", "min", "max"])
+        };
+        let given = [
+            ("on", r.on.is_some()),
+            ("is", r.is.is_some()),
+            ("guest", r.guest.is_some()),
+            ("registered", r.registered.is_some()),
+            ("min", r.min.is_some()),
+            ("max", r.max.is_some()),
+        ];
+        let Some((stray, _)) = given.iter().find(|(k, set)| *set && !takes.contains(k)) else {
+            return Ok(());
+        };
+        Err(self.err(
+            span,
+            stray,
+            format!("`{stray}` does not apply to {form} state, and would be ignored"),
+            format!(
+                "{form} state takes {} (and at, or from and to)",
+                takes.join(", ")
+            ),
+        ))
     }
 
     fn probe(&self, r: &RawState, span: Range<usize>) -> Res<StateProbe> {

@@ -25,6 +25,8 @@ use std::fmt::Write as _;
 #[derive(Clone, Debug)]
 pub struct Expect {
     check: &'static str,
+    /// A check whose value is not a table (`nothing-lost = true`).
+    scalar: Option<toml::Value>,
     entries: toml::Table,
     fields: toml::Table,
     name: Option<String>,
@@ -34,6 +36,7 @@ impl Expect {
     fn new(check: &'static str) -> Expect {
         Expect {
             check,
+            scalar: None,
             entries: toml::Table::new(),
             fields: toml::Table::new(),
             name: None,
@@ -114,6 +117,60 @@ impl Expect {
         Expect::new("failback").set("to", to).set("within", within)
     }
 
+    /// The end-of-run audit finds no voicemail message and no recording lost.
+    pub fn nothing_lost() -> Expect {
+        let mut e = Expect::new("nothing-lost");
+        e.scalar = Some(true.into());
+        e
+    }
+
+    /// At least one split-brain finding (`true`: a service active on two
+    /// servers at once), or none (`false`).
+    pub fn split_brain(found: bool) -> Expect {
+        let mut e = Expect::new("split-brain");
+        e.scalar = Some(found.into());
+        e
+    }
+
+    /// Bounds on calls dropped and preserved: add [`max_dropped`](Self::max_dropped),
+    /// [`min_dropped`](Self::min_dropped), [`min_preserved`](Self::min_preserved).
+    pub fn calls() -> Expect {
+        Expect::new("calls")
+    }
+
+    /// At most `n` calls dropped (with [`calls`](Self::calls)).
+    pub fn max_dropped(self, n: u32) -> Expect {
+        self.set("max-dropped", i64::from(n))
+    }
+
+    /// At least `n` calls dropped (with [`calls`](Self::calls)).
+    pub fn min_dropped(self, n: u32) -> Expect {
+        self.set("min-dropped", i64::from(n))
+    }
+
+    /// At least `n` calls kept by media connection preservation.
+    pub fn min_preserved(self, n: u32) -> Expect {
+        self.set("min-preserved", i64::from(n))
+    }
+
+    /// At least `min` phones refused as guests on `on` because it was full.
+    pub fn capacity_overflow(on: &str, min: u32) -> Expect {
+        Expect::new("capacity-overflow")
+            .set("on", on)
+            .set("min", i64::from(min))
+    }
+
+    /// The server that takes over (a `takeover`; default the backup).
+    pub fn by(self, server: &str) -> Expect {
+        self.set("by", server)
+    }
+
+    /// The time in the run a `takeover` or `failback` bound counts from
+    /// (`"5m"`); by default the fault that isolates, or the return.
+    pub fn after(self, t: &str) -> Expect {
+        self.set("after", t)
+    }
+
     /// The event's server, or the server a state is checked on.
     pub fn on(self, server: &str) -> Expect {
         let key = if self.check == "state" {
@@ -186,7 +243,8 @@ impl Expect {
         if let Some(n) = &self.name {
             let _ = writeln!(s, "name = {}", toml::Value::from(n.as_str()));
         }
-        let _ = writeln!(s, "{} = {}", self.check, toml::Value::Table(entries));
+        let value = self.scalar.clone().unwrap_or(toml::Value::Table(entries));
+        let _ = writeln!(s, "{} = {}", self.check, value);
         s
     }
 }
@@ -194,6 +252,31 @@ impl Expect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_run_checks_render_as_a_file_would_write_them() {
+        assert_eq!(
+            Expect::nothing_lost().to_toml(),
+            "[[expect]]\nnothing-lost = true\n"
+        );
+        assert_eq!(
+            Expect::split_brain(false).to_toml(),
+            "[[expect]]\nsplit-brain = false\n"
+        );
+        let calls = Expect::calls().max_dropped(0).min_preserved(1).to_toml();
+        assert!(
+            calls.contains("max-dropped = 0") && calls.contains("min-preserved = 1"),
+            "{calls}"
+        );
+        let t = Expect::takeover("primary", "5m")
+            .by("secondary")
+            .after("5m")
+            .to_toml();
+        assert!(
+            t.contains(r#"by = "secondary""#) && t.contains(r#"after = "5m""#),
+            "{t}"
+        );
+    }
 
     #[test]
     fn a_count_renders_as_a_file_would_write_it() {

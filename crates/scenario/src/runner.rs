@@ -121,6 +121,9 @@ pub enum RunError {
     /// The speed is out of range.
     #[error("speed must be between 0.01 and 10000, got {0}")]
     Speed(f64),
+    /// The takeover policy's name would mislead (blank, or a built-in's).
+    #[error("{0}")]
+    Policy(String),
     /// Sim mode cannot run a fleet with an external member: its network is
     /// in memory and its clock virtual, and the member is a real process.
     #[error("{message}")]
@@ -203,10 +206,25 @@ impl RunOutcome {
         }
     }
 
+    /// Whether the run had no expectation to check: it passes, but proves
+    /// nothing (the command line says so in every view, and `--strict`
+    /// fails it).
+    pub fn checked_nothing(&self) -> bool {
+        self.expectations.is_empty()
+    }
+
     /// Panics, listing the emulator's error and every failed expectation
-    /// with its detail, unless the run passed.
+    /// with its detail, unless the run passed; also when it checked
+    /// nothing, since a test of a run with no expectation cannot fail.
     #[track_caller]
     pub fn assert_passed(&self) {
+        assert!(
+            !self.checked_nothing() || self.error.is_some(),
+            "{} (seed {}{}) checked nothing: give it an expectation (`.expect(...)`, or `[[expect]]` in its file); a run with none passes whatever happens",
+            self.scenario,
+            self.seed,
+            self.policy_words(", "),
+        );
         let failed: Vec<String> = self
             .error
             .iter()
@@ -306,6 +324,7 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
     if opts.mode == Mode::Sim {
         needs_no_external(&scenario.fleet)?;
     }
+    check_policy_name(opts.policy.as_ref())?;
     let mut scenario = scenario.clone();
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
@@ -383,6 +402,26 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
         rpcs,
         error,
     })
+}
+
+/// Refuses a policy whose name would mislead every view of its run: a
+/// blank one, or a built-in's name on another policy (its runs would read
+/// as the built-in's, and the default's name is left unsaid).
+fn check_policy_name(policy: &dyn crate::rules::TakeoverPolicy) -> Result<(), RunError> {
+    let name = policy.name();
+    if name.trim().is_empty() {
+        return Err(RunError::Policy(
+            "a takeover policy needs a name (TakeoverPolicy::name): every view of its runs names it".into(),
+        ));
+    }
+    let shadows =
+        crate::rules::by_name(name).is_some_and(|b| format!("{b:?}") != format!("{policy:?}"));
+    if shadows {
+        return Err(RunError::Policy(format!(
+            "policy {name:?} has the name of a built-in policy: give yours a name of its own, so its runs are not read as the built-in's"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a fleet with an external member ([`RunError::ExternalNeedsLive`]):
