@@ -141,6 +141,58 @@ fn asserting_a_run_that_checked_nothing_fails_the_test() {
     o.assert_passed();
 }
 
+/// A takeover logic that never sends a guest home.
+#[derive(Debug)]
+struct KeepsGuests;
+
+impl TakeoverPolicy for KeepsGuests {
+    fn name(&self) -> &str {
+        "keeps-guests"
+    }
+
+    fn summary(&self) -> &str {
+        "never sends a phone home"
+    }
+
+    fn send_home(&self, _: &fleetsim_scenario::rules::HomeObs<'_>) -> bool {
+        false
+    }
+}
+
+#[test]
+fn a_policy_that_never_sends_phones_home_fails_every_scenario_named_for_failback() {
+    for file in [
+        "primary-crash-and-return.toml",
+        "h323-manual-failback.toml",
+        "homeless-prevention-window.toml",
+    ] {
+        let o = run_under(&load(file), KeepsGuests);
+        assert!(!o.passed(), "{file} passed without a phone sent home");
+    }
+    // Nor does one that sends them home too early pass where failback
+    // must wait.
+    let o = run_under(&load("primary-returns-briefly.toml"), HastyFailback);
+    assert!(!o.passed(), "a failback during a 6-minute return passed");
+}
+
+/// A takeover logic that fails back after a minute of renewed presence.
+#[derive(Debug)]
+struct HastyFailback;
+
+impl TakeoverPolicy for HastyFailback {
+    fn name(&self) -> &str {
+        "hasty-failback"
+    }
+
+    fn summary(&self) -> &str {
+        "fails back after a minute"
+    }
+
+    fn failback_after(&self, _: &fleetsim_scenario::rules::Timers) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
+}
+
 #[test]
 fn without_the_guard_a_two_minute_reboot_fails_over_and_back() {
     let s = load("primary-reboot-2m.toml");
