@@ -485,3 +485,16 @@ fn a_state_key_that_does_not_apply_is_refused_not_ignored() {
         );
     }
 }
+
+#[test]
+fn a_misspelt_built_in_fleet_in_code_gets_the_nearest_name() {
+    let e = ScenarioBuilder::on_builtin_fleet("referense")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("did you mean reference?"), "{e}");
+    assert!(
+        e.contains("on_builtin_fleet takes a built-in fleet's name"),
+        "{e}"
+    );
+}

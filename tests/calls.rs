@@ -41,7 +41,7 @@ fn a_scripted_call_starts_at_its_time_and_lasts_its_length() {
         .call("4m", "2011", "3001", "20m", CallKind::TwoParty)
         .run()
         .unwrap();
-    assert_passed(&o);
+    assert_ran(&o);
     assert_eq!(
         timeline(&o, "s1-2011"),
         [(4 * MIN, "call-started"), (24 * MIN, "call-ended")]
@@ -67,7 +67,7 @@ fn scripted_calls_of_every_kind_have_the_events_of_their_kind() {
         .recorded_call("7m", "5001", "2004", "8m", CallKind::TwoParty)
         .run()
         .unwrap();
-    assert_passed(&o);
+    assert_ran(&o);
     assert_eq!(
         timeline(&o, "s1-3001"),
         [
@@ -293,7 +293,7 @@ fn scripted_calls_run_alongside_the_random_workload() {
         .call("4m", "2011", "3001", "20m", CallKind::TwoParty)
         .run()
         .unwrap();
-    assert_passed(&o);
+    assert_ran(&o);
     assert_eq!(
         timeline(&o, "s1-2011"),
         [(4 * MIN, "call-started"), (24 * MIN, "call-ended")]

@@ -78,6 +78,13 @@ pub fn assert_passed(o: &RunOutcome) {
     o.assert_passed();
 }
 
+/// Panics with the emulator's error when the run had one: for runs whose
+/// test checks their events itself, with no expectation of their own.
+#[track_caller]
+pub fn assert_ran(o: &RunOutcome) {
+    assert!(o.error.is_none(), "{} failed: {:?}", o.scenario, o.error);
+}
+
 /// Panics at the first line where two runs' event logs differ.
 pub fn assert_same_log(a: &RunOutcome, b: &RunOutcome) {
     let la = fleetsim_report::jsonl::events_to_string(&a.events);

@@ -475,7 +475,10 @@ impl Tracker for CallsUp<'_> {
 
     fn describe(&self) -> String {
         let place = self.on.map_or("in the fleet".into(), |s| format!("on {s}"));
-        format!("{} calls up {place}", self.n())
+        format!(
+            "{} up {place}",
+            fleetsim_model::words::counted(self.n() as usize, "call", "calls")
+        )
     }
 }
 

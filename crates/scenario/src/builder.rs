@@ -293,6 +293,23 @@ impl ScenarioBuilder {
             name: "<built in code>",
             text: &text,
         };
+        if let FleetSource::BuiltIn(p) = &self.fleet
+            && fleetsim_model::embedded::fleet_file(p).is_none()
+        {
+            // Said for the builder's argument, not a file's `fleet = …`.
+            let name = p.trim_start_matches("fleets/").trim_end_matches(".toml");
+            let at = text
+                .find("fleet = ")
+                .map_or(0..0, |i| i + 8..text.len().min(i + 8 + p.len() + 2));
+            return Err(src
+                .error(
+                    at,
+                    Some("fleet"),
+                    fleetsim_model::embedded::unknown_fleet(name),
+                    Some("on_builtin_fleet takes a built-in fleet's name (\"reference\"); on_fleet_file a path".into()),
+                )
+                .into());
+        }
         let resolver: Box<dyn FleetResolver> = match &self.fleet {
             FleetSource::BuiltIn(_) | FleetSource::Inline(_) => Box::new(EmbeddedResolver),
             FleetSource::File(p) => Box::new(DiskResolver {

@@ -160,8 +160,9 @@ fn check(
             }
             let last = arrived.values().max().copied().unwrap_or(after) - after;
             let first = arrived.values().min().copied().unwrap_or(after) - after;
+            let all = if eligible.len() == 1 { "the" } else { "all" };
             let span = format!(
-                "all {} of {of} on {by} between {} and {} after {}",
+                "{all} {} of {of} on {by} between {} and {} after {}",
                 fleetsim_model::words::counted(eligible.len(), "IP phone", "IP phones"),
                 human_ms(first),
                 human_ms(last),
@@ -375,8 +376,11 @@ fn check(
             }
             let last = home_again.values().max().copied().unwrap_or(after) - after;
             let detail = format!(
-                "all {} moved phones back on {to} {} after {}",
-                moved.len(),
+                "{} back on {to} {} after {}",
+                match moved.len() {
+                    1 => "the 1 moved phone".to_string(),
+                    n => format!("all {n} moved phones"),
+                },
                 human_ms(last),
                 human_ms(after)
             );

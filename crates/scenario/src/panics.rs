@@ -16,6 +16,11 @@ use serde::{Deserialize, Serialize};
 /// The most panics a run keeps in full; later ones are only counted.
 pub const MAX_KEPT: usize = 20;
 
+/// With `RUST_BACKTRACE` set, the most panics of a run printed with their
+/// backtraces where they happen: a bug hit by every phone would otherwise
+/// print hundreds of them (the outcome keeps the rest, counted).
+pub const BACKTRACES_SHOWN: usize = 3;
+
 /// One panic caught during a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaughtPanic {
@@ -90,9 +95,19 @@ fn install_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            // Quiet inside a run (the reports name the panic), unless asked.
-            if !record(info) || wants_backtrace() {
-                previous(info);
+            // Quiet inside a run (the reports name the panic), unless asked;
+            // asked, the first few only.
+            match record(info) {
+                None => previous(info),
+                Some(nth) if wants_backtrace() && nth <= BACKTRACES_SHOWN => {
+                    previous(info);
+                    if nth == BACKTRACES_SHOWN {
+                        eprintln!(
+                            "note: later panics of this run are not printed; the run's error counts them all"
+                        );
+                    }
+                }
+                Some(_) => {}
             }
         }));
     });
@@ -123,8 +138,9 @@ pub(crate) fn unrecorded(payload: &(dyn std::any::Any + Send)) -> Option<RunFail
     RunFailure::from_panics(vec![panic], 1)
 }
 
-/// Records `info` into this thread's run, if one is collecting; false if not.
-fn record(info: &std::panic::PanicHookInfo<'_>) -> bool {
+/// Records `info` into this thread's run, if one is collecting: the how
+/// many'th panic of the run it is (from 1); `None` outside a run.
+fn record(info: &std::panic::PanicHookInfo<'_>) -> Option<usize> {
     let message = payload_message(info.payload());
     let location = info
         .location()
@@ -134,11 +150,9 @@ fn record(info: &std::panic::PanicHookInfo<'_>) -> bool {
     CURRENT
         .try_with(|c| {
             let Ok(mut c) = c.try_borrow_mut() else {
-                return false;
+                return None;
             };
-            let Some(c) = c.as_mut() else {
-                return false;
-            };
+            let c = c.as_mut()?;
             c.total += 1;
             if c.kept.len() < MAX_KEPT {
                 c.kept.push(CaughtPanic {
@@ -147,9 +161,10 @@ fn record(info: &std::panic::PanicHookInfo<'_>) -> bool {
                     t_ms,
                 });
             }
-            true
+            Some(c.total)
         })
-        .unwrap_or(false)
+        .ok()
+        .flatten()
 }
 
 /// Collects the panics of one run on this thread while it lives.
