@@ -1185,9 +1185,13 @@ pub fn parse_action(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, Box<FileE
         name: "<fault>",
         text: &text,
     };
-    // Lines as the user wrote them: an `at` line added above is ours.
+    // Lines as the user wrote them: an `at` line added above is ours, and
+    // so is `at` among the keys a live fault takes.
     let own_lines = |mut e: Box<FileError>| {
         e.line = e.line.saturating_sub(ours).max(1);
+        e.message = e
+            .message
+            .replace("expected one of `at`, ", "expected one of ");
         e
     };
     let raw: RawFault = toml::from_str(&text).map_err(|e| own_lines(src.toml_error(&e)))?;
@@ -1266,6 +1270,8 @@ mod tests {
         assert_eq!(faults.len(), 1);
         let e = parse_action(&reference(), "[[fault]]\nhang = \"appz\"").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
+        let e = parse_action(&reference(), "hnag = \"apps\"").unwrap_err();
+        assert!(!e.message.contains("`at`"), "{e}");
     }
 
     #[test]
