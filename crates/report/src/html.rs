@@ -664,7 +664,7 @@ pub fn render(o: &RunOutcome) -> String {
         let _ = write!(h, "</svg>");
         let _ = write!(
             h,
-            r#"<p class="legend"><span class="sw svc"></span>active <span class="sw normal"></span>licence normal <span class="sw grace"></span>grace <span class="sw restricted"></span>restricted <span class="sw split"></span>split brain (active on two servers at once)</p>"#
+            r#"<p class="legend"><span class="sw svc"></span>active <span class="sw normal"></span>licence normal <span class="sw grace"></span>grace <span class="sw restricted"></span>restricted <span class="sw split"></span>split brain (active on two servers at once)</p><p class="legend">Voicemail, one-X Portal and hunt groups can move to a backup, so each server they ran on has a lane; licences are per server. Media Manager, Collaboration Server and licensing never move: they run on the primary and are down while it is (its swimlane above).</p>"#
         );
         for f in &o.metrics.split_brain {
             let _ = write!(
