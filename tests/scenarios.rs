@@ -286,6 +286,26 @@ fn metrics_come_from_the_event_log() {
 }
 
 #[test]
+fn a_sites_stall_costs_its_phones_the_same_outage_as_stalling_each_of_them() {
+    let with = |faults: &str| {
+        run_sim(&parse(&format!(
+            "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n{faults}"
+        )))
+        .metrics
+    };
+    let site = with("[[fault]]\nat = \"5m\"\nstall = \"phones@expansion-l\"\nfor = \"5m\"\n");
+    let each: String = (4001..=4008)
+        .map(|p| format!("[[fault]]\nat = \"5m\"\nstall = \"{p}\"\nfor = \"5m\"\n"))
+        .collect();
+    let each = with(&each);
+    assert!(site.max_phone_outage_ms >= 300_000, "{site:?}");
+    assert_eq!(
+        (site.max_phone_outage_ms, site.phones_with_outage),
+        (each.max_phone_outage_ms, each.phones_with_outage)
+    );
+}
+
+#[test]
 fn a_short_partition_counts_only_its_own_outage() {
     let s = parse(
         r#"

@@ -220,11 +220,22 @@ impl Metrics {
             match &e.event {
                 Event::FaultApplied { spec, .. } => {
                     apply_to_net(&shadow, fleet, spec, |d| d);
-                    // A node's stall moves only that node's links: thousands
-                    // of per-phone stalls must not each re-check every phone.
-                    let moved = |p: &str, s: &str| match spec {
-                        fleetsim_model::FaultKind::Stall { node, .. } => node == p || node == s,
-                        _ => true,
+                    // A node's stall moves only that node's links (a
+                    // `phones@X` stall: each of X's phones): thousands of
+                    // per-phone stalls must not each re-check every phone.
+                    let stalled: Option<BTreeSet<String>> = match spec {
+                        fleetsim_model::FaultKind::Stall { node, .. } => Some(
+                            crate::runner::expand_groups(fleet, &[vec![node.clone()]])
+                                .into_iter()
+                                .flatten()
+                                .collect(),
+                        ),
+                        _ => None,
+                    };
+                    let moved = |p: &str, s: &str| {
+                        stalled
+                            .as_ref()
+                            .is_none_or(|n| n.contains(p) || n.contains(s))
                     };
                     // Phones reunited with their server before noticing: the
                     // outage ends here.
