@@ -63,6 +63,13 @@ impl TakeoverPolicy for PanicsInItsBound {
 fn a_policy_that_panics_while_the_run_is_judged_is_the_runs_error_not_the_callers() {
     let o = run_under(&load("primary-crash.toml"), PanicsInItsBound);
     assert!(!o.passed());
+    // Not a run that "checked nothing": its expectations went unjudged.
+    assert!(!o.checked_nothing());
+    assert!(
+        o.expectations
+            .iter()
+            .any(|e| e.detail.starts_with("not judged"))
+    );
     let error = o.error.expect("the panic is the run's error");
     assert!(
         error

@@ -1189,9 +1189,13 @@ pub fn parse_action(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, Box<FileE
     // so is `at` among the keys a live fault takes.
     let own_lines = |mut e: Box<FileError>| {
         e.line = e.line.saturating_sub(ours).max(1);
-        e.message = e
+        let message = e
             .message
             .replace("expected one of `at`, ", "expected one of ");
+        if message != e.message {
+            e.hint = Some(crate::error::unknown_field_hint(&message));
+            e.message = message;
+        }
         e
     };
     let raw: RawFault = toml::from_str(&text).map_err(|e| own_lines(src.toml_error(&e)))?;
@@ -1270,8 +1274,10 @@ mod tests {
         assert_eq!(faults.len(), 1);
         let e = parse_action(&reference(), "[[fault]]\nhang = \"appz\"").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
-        let e = parse_action(&reference(), "hnag = \"apps\"").unwrap_err();
-        assert!(!e.message.contains("`at`"), "{e}");
+        for key in ["hnag", "ta"] {
+            let e = parse_action(&reference(), &format!("{key} = \"apps\"")).unwrap_err();
+            assert!(!e.to_string().contains("`at`"), "{e}");
+        }
     }
 
     #[test]

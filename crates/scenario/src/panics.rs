@@ -102,8 +102,10 @@ fn install_hook() {
                 Some(nth) if wants_backtrace() && nth <= BACKTRACES_SHOWN => {
                     previous(info);
                     if nth == BACKTRACES_SHOWN {
-                        eprintln!(
-                            "note: later panics of this run are not printed; the run's error counts them all"
+                        // Never a panic inside the hook (a closed stderr).
+                        let _ = std::io::Write::write_all(
+                            &mut std::io::stderr(),
+                            b"note: later panics of this run are not printed; the run's error counts them all\n",
                         );
                     }
                 }

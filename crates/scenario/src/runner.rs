@@ -281,7 +281,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErro
             .name("fleetsim-run".into())
             .spawn_scoped(s, || run_here(scenario, opts))
             .map_err(RunError::Thread)?;
-        // A panic outside the run's own catch (evaluating it) goes on up.
+        // A panic outside the run's own catches (computing its metrics) goes on up.
         thread
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
@@ -306,7 +306,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutc
         .map_err(RunError::Thread)?;
     match rx.await {
         Ok(Ok(outcome)) => outcome,
-        // A panic outside the run's own catch (evaluating it) goes on up.
+        // A panic outside the run's own catches (computing its metrics) goes on up.
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => Err(RunError::Thread(std::io::Error::other(
             "the run's thread ended without an outcome",
@@ -375,18 +375,23 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
             (events, rpcs, unrecorded(payload.as_ref()))
         }
     };
+    let mut error = collecting.finish().or(runner_panic);
     let wall_ms = wall.elapsed_ms();
     let metrics = Metrics::compute(&scenario, &events);
     // The policy's own code runs in the judging too (the takeover bound a
     // `no-failover` waits for): a panic there is the run's error, caught
-    // and kept as any other, not the caller's.
+    // and kept as any other, not the caller's; the expectations then say
+    // they were not judged (not that there were none).
     let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         evaluate(&scenario, &events, opts.policy.as_ref())
     }));
-    let mut error = collecting.finish().or(runner_panic);
     let expectations = judged.unwrap_or_else(|payload| {
         error = error.take().or_else(|| unrecorded(payload.as_ref()));
-        Vec::new()
+        vec![crate::expect::ExpectationResult {
+            name: "the expectations are judged".into(),
+            passed: false,
+            detail: "not judged: the takeover policy panicked while the run was judged".into(),
+        }]
     });
     Ok(RunOutcome {
         scenario: scenario.name.clone(),
