@@ -658,8 +658,10 @@ impl Ctx<'_> {
     /// ignored: `max = 0` on a phone would check nothing it seems to.
     fn no_stray_key(&self, r: &RawState, span: Range<usize>) -> Res<()> {
         let (form, takes): (&str, &[&str]) = if r.phone.is_some() {
+            // `on` beside `registered = false` is refused by the phone's own
+            // check, which says which of the two to keep.
             let takes: &[&str] = if r.registered == Some(false) {
-                &["registered"]
+                &["on", "registered"]
             } else {
                 &["on", "registered", "guest"]
             };
