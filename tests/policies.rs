@@ -138,6 +138,54 @@ fn a_policy_named_as_a_built_in_or_not_at_all_is_refused_before_it_runs() {
     assert_eq!(run_under(&s, Quorum).policy, "quorum");
 }
 
+/// A policy whose name is a panic.
+#[derive(Debug)]
+struct Nameless;
+
+impl TakeoverPolicy for Nameless {
+    fn name(&self) -> &str {
+        panic!("no name yet")
+    }
+
+    fn summary(&self) -> &str {
+        "cannot say its name"
+    }
+}
+
+#[test]
+fn a_policy_that_panics_when_asked_its_name_is_a_run_error_not_a_crash() {
+    let opts = fleetsim_scenario::RunOptions {
+        policy: std::sync::Arc::new(Nameless),
+        ..Default::default()
+    };
+    let e = fleetsim_scenario::run(&load("primary-crash.toml"), &opts).unwrap_err();
+    assert!(
+        e.to_string().contains("panicked when asked its name"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_live_fleet_refuses_a_policy_named_as_a_built_in_before_it_binds() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let opts = fleetsim_scenario::live::LiveOptions {
+        // Port 1 is never ours to bind: the refusal must come first.
+        base_port: 1,
+        speed: 60.0,
+        seed: 1,
+        calls: fleetsim_model::Calls::default(),
+        policy: std::sync::Arc::new(Impostor("quorum")),
+    };
+    let fleet = load("primary-crash.toml").fleet;
+    let Err(e) = rt.block_on(fleetsim_scenario::live::start_live(fleet, &opts)) else {
+        panic!("an impostor policy is refused");
+    };
+    assert!(e.to_string().contains("built-in"), "{e}");
+}
+
 #[test]
 #[should_panic(expected = "checked nothing")]
 fn asserting_a_run_that_checked_nothing_fails_the_test() {

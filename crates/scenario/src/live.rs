@@ -222,6 +222,7 @@ pub async fn start_live_with(
     opts: &LiveOptions,
     members: Option<Arc<dyn Members>>,
 ) -> Result<(LiveHandle, Vec<ServerInfo>), RunError> {
+    crate::runner::check_policy_name(opts.policy.as_ref())?;
     let fleet = Arc::new(fleet);
     let first = Event::RunStarted {
         scenario: format!("live fleet {}", fleet.name),

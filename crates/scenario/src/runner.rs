@@ -412,15 +412,25 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
 /// Refuses a policy whose name would mislead every view of its run: a
 /// blank one, or a built-in's name on another policy (its runs would read
 /// as the built-in's, and the default's name is left unsaid).
-fn check_policy_name(policy: &dyn crate::rules::TakeoverPolicy) -> Result<(), RunError> {
-    let name = policy.name();
+pub(crate) fn check_policy_name(policy: &dyn crate::rules::TakeoverPolicy) -> Result<(), RunError> {
+    // A policy is the user's code: a panic in its name or Debug is an
+    // error of the run, said once, not a crash of the tool.
+    let named = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        (policy.name().to_owned(), format!("{policy:?}"))
+    }));
+    let Ok((name, debug)) = named else {
+        return Err(RunError::Policy(
+            "the takeover policy panicked when asked its name (TakeoverPolicy::name or its Debug)"
+                .into(),
+        ));
+    };
+    let name = name.as_str();
     if name.trim().is_empty() {
         return Err(RunError::Policy(
             "a takeover policy needs a name (TakeoverPolicy::name): every view of its runs names it".into(),
         ));
     }
-    let shadows =
-        crate::rules::by_name(name).is_some_and(|b| format!("{b:?}") != format!("{policy:?}"));
+    let shadows = crate::rules::by_name(name).is_some_and(|b| format!("{b:?}") != debug);
     if shadows {
         return Err(RunError::Policy(format!(
             "policy {name:?} has the name of a built-in policy: give yours a name of its own, so its runs are not read as the built-in's"
