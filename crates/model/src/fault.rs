@@ -1219,12 +1219,10 @@ fn refuse_at(action: &str) -> Result<(), Box<FileError>> {
     };
     let mut offset = 0;
     for line in action.split_inclusive('\n') {
-        if line.trim_start().starts_with("at")
-            && line.trim_start()[2..].trim_start().starts_with('=')
-        {
+        if let Some(key_len) = at_key(line) {
             let at = offset + (line.len() - line.trim_start().len());
             return Err(src.error(
-                at..at + 2,
+                at..at + key_len,
                 Some("at"),
                 "a fault given to a live fleet applies now, so it takes no `at`",
                 Some(
@@ -1235,6 +1233,15 @@ fn refuse_at(action: &str) -> Result<(), Box<FileError>> {
         offset += line.len();
     }
     Ok(())
+}
+
+/// The length of the key if `line` sets `at` (bare or quoted).
+fn at_key(line: &str) -> Option<usize> {
+    let l = line.trim_start();
+    ["at", "\"at\"", "'at'"]
+        .into_iter()
+        .find(|k| l.starts_with(k) && l[k.len()..].trim_start().starts_with('='))
+        .map(str::len)
 }
 
 /// Whether `line` is a `[[fault]]` (or `[fault]`) table header.
@@ -1266,6 +1273,12 @@ mod tests {
             "{e}"
         );
         assert_eq!((e.line, e.field.as_deref()), (1, Some("at")));
+        for quoted in ["\"at\" = \"1m\"", "  'at'= \"1m\""] {
+            let e =
+                parse_action(&reference(), &format!("crash = \"primary\"\n{quoted}")).unwrap_err();
+            assert!(e.message.contains("applies now"), "{quoted}: {e}");
+            assert_eq!(e.line, 2, "{e}");
+        }
     }
 
     #[test]
