@@ -456,6 +456,30 @@ fn every_whole_run_check_of_a_file_is_an_expect_too() {
 }
 
 #[test]
+fn a_window_or_server_chained_onto_a_whole_run_check_is_refused_not_dropped() {
+    for (e, key) in [
+        (Expect::nothing_lost().from("5m"), "from"),
+        (Expect::split_brain(false).on("secondary"), "server"),
+        (
+            Expect::split_brain(true).with("service", "voicemail"),
+            "where",
+        ),
+    ] {
+        let err = ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("20m")
+            .expect(e)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is a whole-run check: it takes no"),
+            "{key}: {err}"
+        );
+        assert!(err.contains(&format!("\n8 | {key} = ")), "{key}: {err}");
+    }
+}
+
+#[test]
 fn a_state_key_that_does_not_apply_is_refused_not_ignored() {
     for (state, stray) in [
         (

@@ -80,7 +80,8 @@ use fleetsim_model::scenario::{DiskResolver, FleetResolver};
 use std::sync::Arc;
 
 use fleetsim_model::{
-    CallKind, Calls, Dur, FailbackMode, LicenceRule, LoadError, Scenario, Source, VoicemailFailback,
+    CallKind, Calls, Dur, FailbackMode, FileError, LicenceRule, LoadError, Scenario, Source,
+    VoicemailFailback,
 };
 use fleetsim_rules::TakeoverPolicy;
 use serde::Serialize;
@@ -103,6 +104,17 @@ pub struct ScenarioBuilder {
     calls: Option<Calls>,
     /// `[resilience]`: the settings replaced, by key.
     resilience: toml::Table,
+    /// The first key chained onto a whole-run check, which takes none.
+    stray: Option<Stray>,
+}
+
+/// A key chained onto a whole-run check (`Expect::nothing_lost().from(..)`).
+#[derive(Clone, Debug)]
+struct Stray {
+    check: &'static str,
+    key: String,
+    /// Where in `body` its line starts.
+    at: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +158,7 @@ impl ScenarioBuilder {
             policy: None,
             calls: None,
             resilience: toml::Table::new(),
+            stray: None,
         }
     }
 
@@ -201,7 +214,18 @@ impl ScenarioBuilder {
     /// `Expect::never("failover-started").on("secondary").to("fault 0 + 2m")`
     /// (see [`Expect`](crate::Expect)).
     pub fn expect(mut self, e: impl Into<crate::Expect>) -> Self {
-        let _ = write!(self.body, "\n{}", e.into().to_toml());
+        let e = e.into();
+        let start = self.body.len() + 1;
+        let _ = write!(self.body, "\n{}", e.to_toml());
+        if self.stray.is_none()
+            && let Some((check, key)) = e.stray_key()
+        {
+            let line = format!("\n{key} = ");
+            let at = self.body[start..]
+                .find(&line)
+                .map_or(start, |i| start + i + 1);
+            self.stray = Some(Stray { check, key, at });
+        }
         self
     }
 
@@ -310,6 +334,10 @@ impl ScenarioBuilder {
                 )
                 .into());
         }
+        if let Some(stray) = &self.stray {
+            let body_at = text.find(&self.body).unwrap_or_default();
+            return Err(stray_error(&src, body_at, stray).into());
+        }
         let resolver: Box<dyn FleetResolver> = match &self.fleet {
             FleetSource::BuiltIn(_) | FleetSource::Inline(_) => Box::new(EmbeddedResolver),
             FleetSource::File(p) => Box::new(DiskResolver {
@@ -386,6 +414,25 @@ pub enum ResilienceSetting {
     PreservationLimit(Dur),
     /// `media-collect-interval`: Media Manager's collection interval.
     MediaCollectInterval(Dur),
+}
+
+/// A whole-run check with a key chained onto it, said for the builder
+/// call; `body_at` is where the builder's body starts in `src`.
+fn stray_error(src: &Source<'_>, body_at: usize, s: &Stray) -> Box<FileError> {
+    let at = body_at + s.at;
+    let method = match s.key.as_str() {
+        "server" => ".on(..)".to_string(),
+        "where" => ".with(..)".to_string(),
+        k => format!(".{}(..)", k.replace('-', "_")),
+    };
+    src.error(
+        at..at + s.key.len(),
+        Some(&s.key),
+        format!("{} is a whole-run check: it takes no {method}", s.check),
+        Some(format!(
+            "remove {method}; a window, a server and fields belong to never, eventually, count and state"
+        )),
+    )
 }
 
 /// Scenario-file tables beyond faults and expectations: the call workload,

@@ -233,6 +233,19 @@ impl Expect {
         self
     }
 
+    /// A whole-run check with a key chained onto it: the check and the
+    /// first such key (it takes no window, server or field).
+    pub(crate) fn stray_key(&self) -> Option<(&'static str, String)> {
+        self.scalar.as_ref()?;
+        let key = self
+            .entries
+            .keys()
+            .next()
+            .cloned()
+            .or_else(|| (!self.fields.is_empty()).then(|| "where".to_string()))?;
+        Some((self.check, key))
+    }
+
     /// The `[[expect]]` table, as a file would hold it.
     pub fn to_toml(&self) -> String {
         let mut entries = self.entries.clone();
@@ -243,8 +256,20 @@ impl Expect {
         if let Some(n) = &self.name {
             let _ = writeln!(s, "name = {}", toml::Value::from(n.as_str()));
         }
-        let value = self.scalar.clone().unwrap_or(toml::Value::Table(entries));
-        let _ = writeln!(s, "{} = {}", self.check, value);
+        match &self.scalar {
+            Some(value) => {
+                let _ = writeln!(s, "{} = {value}", self.check);
+                // A whole-run check takes no window, server or field: keys
+                // chained onto one are written beside it, so the file's own
+                // validation refuses them by name instead of dropping them.
+                for (k, v) in &entries {
+                    let _ = writeln!(s, "{k} = {v}");
+                }
+            }
+            None => {
+                let _ = writeln!(s, "{} = {}", self.check, toml::Value::Table(entries));
+            }
+        }
         s
     }
 }
