@@ -103,6 +103,20 @@ fn a_policy_that_never_fails_over_runs_and_never_takes_over() {
     assert!(o.error.is_none(), "{:?}", o.error);
     assert!(!o.passed(), "the takeover expectation cannot hold");
     assert!(first_event_ms(&o, "peer-lost", "secondary").is_none());
+    // Its refusals and the way to run it again say what a reader can act on.
+    let text = fleetsim_report::text::render(&o, Default::default());
+    assert!(
+        text.contains("failover needs more silence than any run lasts"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("fleetsim run"),
+        "no command can name it: {text}"
+    );
+    assert!(
+        text.contains("the policy waits-for-ever is not a built-in"),
+        "{text}"
+    );
 }
 
 /// A policy that takes the default's name.

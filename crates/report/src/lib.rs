@@ -28,9 +28,11 @@ pub const NOTHING_CHECKED: &str = "no expectations: nothing was checked";
 /// built-in scenario by its name, a file by the path it was given, then the
 /// seed, a policy other than the default, live mode, and whatever else the
 /// command line applied (`--fault-at`, `--golden`, `--strict`). `None` for
-/// a scenario built in code, which no command can name.
+/// a scenario built in code, or a policy of the user's own, which no
+/// command can name.
 pub fn reproduce(o: &RunOutcome) -> Option<String> {
     let arg = fleetsim_model::embedded::run_arg(&o.spec.origin)?;
+    fleetsim_scenario::rules::by_name(&o.policy)?;
     let mut cmd = format!(
         "fleetsim run {} --seed {}{}",
         path_word(arg),
@@ -55,6 +57,10 @@ pub fn again(o: &RunOutcome) -> String {
         None if o.spec.origin == fleetsim_model::embedded::LIVE_DRILL => format!(
             "none: a live drill's faults were given by hand (seed {})",
             o.seed
+        ),
+        None if fleetsim_scenario::rules::by_name(&o.policy).is_none() => format!(
+            "in code: the policy {} is not a built-in, so no command can name it; run it again with seed {}",
+            o.policy, o.seed
         ),
         None => format!("the scenario is built in code; run it with seed {}", o.seed),
     }

@@ -734,9 +734,9 @@ impl Shared {
                 self.fleet.resilience.homeless_prevention,
             ),
             Refusal::NotSilentLongEnough { silent, needed } => format!(
-                "{}; failover needs {} of silence",
+                "{}; {}",
                 self.silence(home, *silent, *needed),
-                human(*needed),
+                self.needed(*needed),
             ),
             Refusal::HomeVisible => format!("{home} is visible again; register there"),
             Refusal::NoRecord => format!("no record of {ext} from {home}: resilience lost"),
@@ -759,6 +759,18 @@ impl Shared {
                 human(*needed),
             ),
             Refusal::Custom(reason) => reason.clone(),
+        }
+    }
+
+    /// How much silence failover needs, in words: a bound no run can reach
+    /// (a policy that waits for ever) is said as such, not as a number of
+    /// days nobody could wait out.
+    fn needed(&self, needed: std::time::Duration) -> String {
+        let longest = fleetsim_model::limits::MAX_DURATION;
+        if self.ms(needed) > longest.as_millis() {
+            format!("failover needs more silence than any run lasts (over {longest})")
+        } else {
+            format!("failover needs {} of silence", human_ms(self.ms(needed)))
         }
     }
 
