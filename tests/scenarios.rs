@@ -328,6 +328,46 @@ fn a_short_partition_counts_only_its_own_outage() {
     assert!(o.metrics.phones_with_outage >= 1);
 }
 
+#[test]
+fn a_faults_for_does_not_end_the_newer_fault_that_replaced_it() {
+    // The first partition is healed, then another begins: the first's
+    // `for` (due at 7m) has nothing left to end.
+    let healed = parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "20m"
+        [[fault]]
+        at = "5m"
+        partition = [["apps"]]
+        for = "2m"
+        [[fault]]
+        at = "6m"
+        heal = true
+        [[fault]]
+        at = "6m30s"
+        partition = [["expansion-l"]]
+        [[fault]]
+        at = "8m"
+        latency = { target = "expansion-v2", delay = "100ms" }
+        for = "2m"
+        [[fault]]
+        at = "9m"
+        latency = { target = "expansion-v2", delay = "300ms" }
+        [[expect]]
+        nothing-lost = true
+        "#,
+    );
+    let o = run_sim(&healed);
+    assert_ran(&o);
+    let faults: Vec<u64> = events(&o, |e| matches!(e.event, Event::FaultApplied { .. }))
+        .iter()
+        .map(|e| e.t_ms)
+        .collect();
+    assert_eq!(faults, [300_000, 360_000, 390_000, 480_000, 540_000]);
+    // The second partition holds to the end: expansion-l is lost to its peers.
+    assert!(lost(&o, "secondary", "expansion-l") >= 1);
+}
+
 /// Events of kind `peer-lost` seen by `observer` about `peer`.
 fn lost(o: &fleetsim_scenario::RunOutcome, observer: &str, peer: &str) -> usize {
     events(o, |e| {

@@ -488,6 +488,81 @@ impl FaultKind {
     pub fn ends_a_fault(&self) -> bool {
         is_restore(self)
     }
+
+    /// What the fault acts on: a later fault on the same slot replaces or
+    /// ends it. `None`: not a lasting fault (heal, operator actions).
+    pub fn slot(&self) -> Option<String> {
+        Some(match self {
+            FaultKind::Crash { server }
+            | FaultKind::Stop { server }
+            | FaultKind::Restart { server } => format!("down {server}"),
+            FaultKind::Partition { .. } => "partition".into(),
+            FaultKind::OneWay { from, to, .. } => format!("one-way {from:?} {to:?}"),
+            FaultKind::Latency { node, .. } => format!("latency {node}"),
+            FaultKind::Stall { node, .. } => format!("stall {node}"),
+            FaultKind::Gray { server, .. } => format!("gray {server}"),
+            FaultKind::Hang { server, .. } => format!("hang {server}"),
+            FaultKind::ClockOffset { server, .. } => format!("clock {server}"),
+            FaultKind::Heal
+            | FaultKind::ActivateBackup { .. }
+            | FaultKind::ManualFailback { .. }
+            | FaultKind::ConfigChange { .. }
+            | FaultKind::RebootPhone { .. } => return None,
+        })
+    }
+
+    /// Whether `heal` ends this fault (partitions and one-way cuts).
+    pub fn healed(&self) -> bool {
+        matches!(self, FaultKind::Partition { .. } | FaultKind::OneWay { .. })
+    }
+
+    /// Whether faults on this slot count up and end one at a time (stalls
+    /// and hangs) rather than replace each other.
+    pub fn counted(&self) -> bool {
+        matches!(self, FaultKind::Stall { .. } | FaultKind::Hang { .. })
+    }
+}
+
+/// Which `[[fault]]` table's fault is in force on each slot, so that the
+/// scheduled end of a fault (its `for`) does not end a newer fault that
+/// replaced it, or one a `heal` already ended. Stalls and hangs count up
+/// and each ends its own, so they need no owner.
+#[derive(Clone, Debug, Default)]
+pub struct InForce {
+    owners: std::collections::BTreeMap<String, usize>,
+    /// Slots each table has started a fault on.
+    started: std::collections::BTreeSet<(usize, String)>,
+}
+
+impl InForce {
+    /// Whether `f` is the end of its own table's fault, which has since
+    /// been replaced or healed: then it must not apply.
+    pub fn outdated(&self, f: &Fault) -> bool {
+        let Some(slot) = f.kind.slot().filter(|_| !f.kind.counted()) else {
+            return false;
+        };
+        f.kind.ends_a_fault()
+            && self.started.contains(&(f.source, slot.clone()))
+            && self.owners.get(&slot) != Some(&f.source)
+    }
+
+    /// Notes `f` as applied.
+    pub fn note(&mut self, f: &Fault) {
+        if matches!(f.kind, FaultKind::Heal) {
+            self.owners
+                .retain(|slot, _| !(slot == "partition" || slot.starts_with("one-way ")));
+            return;
+        }
+        let Some(slot) = f.kind.slot().filter(|_| !f.kind.counted()) else {
+            return;
+        };
+        if f.kind.ends_a_fault() {
+            self.owners.remove(&slot);
+        } else {
+            self.started.insert((f.source, slot.clone()));
+            self.owners.insert(slot, f.source);
+        }
+    }
 }
 
 /// Where a fault schedule's up/down story breaks.

@@ -47,7 +47,7 @@ pub use call::ScriptedCall;
 pub use duration::{Dur, format_millis, human_ms, human_ms_beside, parse_duration};
 pub use error::{FileError, LoadError, Source};
 pub use event::{Event, EventKind, EventRecord, LossAudit};
-pub use fault::{Fault, FaultKind, GrayPath};
+pub use fault::{Fault, FaultKind, GrayPath, InForce};
 pub use fleet::{
     Backup, BackupOption, Fleet, NetworkMode, PhoneKind, PhoneSpec, Role, ServerSpec, Service,
     Timers,

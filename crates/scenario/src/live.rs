@@ -541,6 +541,7 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
                         batch,
                     });
                 }
+                ledger.mark_flaps(batch);
                 let _ = reply.send(Ok(out));
             }
         }
@@ -571,6 +572,10 @@ struct InForce {
     /// The `ctl` command it came from: that command's scheduled faults on
     /// the same slot (its `for`) belong to it.
     batch: u32,
+    /// Part of a flap: listed until the flap's last step.
+    flap: bool,
+    /// A flap between its steps down: nothing to undo now.
+    resting: bool,
 }
 
 /// The faults in force and the faults scheduled: the live fleet's one
@@ -582,30 +587,6 @@ struct Ledger {
     pending: std::collections::VecDeque<Pending>,
     last_id: u32,
     last_batch: u32,
-}
-
-/// What a fault acts on: a later fault on the same slot replaces or ends
-/// it. `None`: not a lasting fault (heal, operator actions).
-fn slot(kind: &FaultKind) -> Option<String> {
-    Some(match kind {
-        FaultKind::Crash { server }
-        | FaultKind::Stop { server }
-        | FaultKind::Restart { server } => {
-            format!("down {server}")
-        }
-        FaultKind::Partition { .. } => "partition".into(),
-        FaultKind::OneWay { from, to, .. } => format!("one-way {from:?} {to:?}"),
-        FaultKind::Latency { node, .. } => format!("latency {node}"),
-        FaultKind::Stall { node, .. } => format!("stall {node}"),
-        FaultKind::Gray { server, .. } => format!("gray {server}"),
-        FaultKind::Hang { server, .. } => format!("hang {server}"),
-        FaultKind::ClockOffset { server, .. } => format!("clock {server}"),
-        FaultKind::Heal
-        | FaultKind::ActivateBackup { .. }
-        | FaultKind::ManualFailback { .. }
-        | FaultKind::ConfigChange { .. }
-        | FaultKind::RebootPhone { .. } => return None,
-    })
 }
 
 /// A fault of the links between nodes, which `heal` clears.
@@ -637,16 +618,31 @@ impl Ledger {
     /// The id it is listed under, if it stays in force.
     fn record(&mut self, kind: &FaultKind, now_ms: u64, batch: u32) -> Option<u32> {
         if matches!(kind, FaultKind::Heal) {
-            self.in_force.retain(|f| {
-                !matches!(
-                    f.kind,
-                    FaultKind::Partition { .. } | FaultKind::OneWay { .. }
-                )
-            });
+            // With their scheduled ends: a `for` left behind would end a
+            // newer partition.
+            let healed: Vec<InForce> = (self.in_force.iter())
+                .filter(|f| f.kind.healed())
+                .cloned()
+                .collect();
+            for f in &healed {
+                self.cancel(f);
+            }
+            self.in_force.retain(|f| !f.kind.healed());
             return None;
         }
-        let slot = slot(kind)?;
-        if let Some(i) = self.in_force.iter().position(|f| slot_of(f) == slot) {
+        let slot = kind.slot()?;
+        // Stalls and hangs count up: each command's stays its own, ended
+        // by its own schedule or `clear`.
+        let mine = |f: &InForce| slot_of(f) == slot && (!kind.counted() || f.batch == batch);
+        if let Some(i) = self.in_force.iter().position(mine) {
+            let old = &self.in_force[i];
+            // A flap's steps: one fault in force, under one id, until its
+            // last step.
+            if old.flap && old.batch == batch && self.steps_left(batch, &slot) {
+                let id = old.id;
+                self.in_force[i].resting = kind.ends_a_fault();
+                return Some(id);
+            }
             let old = self.in_force.remove(i);
             if old.batch != batch {
                 self.cancel(&old);
@@ -661,8 +657,28 @@ impl Ledger {
             kind: kind.clone(),
             since_ms: now_ms,
             batch,
+            flap: false,
+            resting: false,
         });
         Some(self.last_id)
+    }
+
+    /// Whether command `batch` has steps still to come on `slot`.
+    fn steps_left(&self, batch: u32, slot: &str) -> bool {
+        (self.pending.iter())
+            .any(|p| p.batch == batch && p.fault.kind.slot().as_deref() == Some(slot))
+    }
+
+    /// Marks the faults command `batch` put in force that it also turns
+    /// on again later (a flap), so they stay listed as one fault.
+    fn mark_flaps(&mut self, batch: u32) {
+        let again: Vec<String> = (self.pending.iter())
+            .filter(|p| p.batch == batch && !p.fault.kind.ends_a_fault())
+            .filter_map(|p| p.fault.kind.slot())
+            .collect();
+        for f in self.in_force.iter_mut().filter(|f| f.batch == batch) {
+            f.flap = again.contains(&slot_of(f));
+        }
     }
 
     /// Drops the crashes and stops in force of members whose process runs
@@ -688,20 +704,20 @@ impl Ledger {
     fn cancel(&mut self, f: &InForce) {
         let mine = slot_of(f);
         self.pending
-            .retain(|p| p.batch != f.batch || slot(&p.fault.kind).as_deref() != Some(&mine));
+            .retain(|p| p.batch != f.batch || p.fault.kind.slot().as_deref() != Some(&mine));
     }
 
     /// When `f`'s scheduled end comes, in emulated ms, if it has one.
     fn until_ms(&self, f: &InForce) -> Option<u64> {
         let mine = slot_of(f);
-        self.pending
-            .iter()
-            .find(|p| {
-                p.batch == f.batch
-                    && p.fault.kind.ends_a_fault()
-                    && slot(&p.fault.kind).as_deref() == Some(&mine)
-            })
-            .map(|p| p.at_ms)
+        // A flap's end is its last step.
+        let mut ends = self.pending.iter().filter(|p| {
+            p.batch == f.batch
+                && p.fault.kind.ends_a_fault()
+                && p.fault.kind.slot().as_deref() == Some(&mine)
+        });
+        let end = if f.flap { ends.last() } else { ends.next() };
+        end.map(|p| p.at_ms)
     }
 
     fn listed(&self, live: &Live) -> Vec<pb::FaultInForce> {
@@ -711,7 +727,11 @@ impl Ledger {
     fn entry(&self, f: &InForce, live: &Live) -> pb::FaultInForce {
         pb::FaultInForce {
             id: f.id,
-            what: f.kind.describe(),
+            what: if f.flap {
+                format!("flap: {}, on and off", f.kind.describe())
+            } else {
+                f.kind.describe()
+            },
             since_ms: f.since_ms,
             until_ms: self.until_ms(f).unwrap_or(0),
             link: is_link(&f.kind),
@@ -721,7 +741,7 @@ impl Ledger {
 }
 
 fn slot_of(f: &InForce) -> String {
-    slot(&f.kind).unwrap_or_default()
+    f.kind.slot().unwrap_or_default()
 }
 
 /// Undoes the faults in force `which` names: an id (`3` or `#3`), `all`,
@@ -763,6 +783,14 @@ async fn clear(
         ledger.cancel(f);
         let now_ms = live.fut.ctx.log.clock().now_ms();
         ledger.record(&undo, now_ms, f.batch);
+        if f.resting {
+            out.cleared.push(format!(
+                "#{} flap of {}: its remaining steps cancelled",
+                f.id,
+                f.kind.describe()
+            ));
+            continue;
+        }
         out.cleared.push(format!(
             "#{} {}: undone ({})",
             f.id,
@@ -1330,7 +1358,83 @@ pub fn ephemeral_note(port: u16) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::{Ledger, Pending, bearer_token};
+
+    /// A `ctl fault` command on the reference fleet, noted as the actor
+    /// notes it: what applies now is recorded, the rest scheduled.
+    fn command(ledger: &mut Ledger, action: &str) {
+        let fleet = fleetsim_model::embedded::fleet("reference")
+            .unwrap()
+            .unwrap();
+        let faults = fleetsim_model::fault::parse_action(&fleet, action).unwrap();
+        let batch = ledger.new_batch();
+        let now = tokio::time::Instant::now();
+        for f in faults {
+            let at_ms = u64::try_from(f.at.0.as_millis()).unwrap();
+            if at_ms == 0 {
+                ledger.record(&f.kind, 0, batch);
+            } else {
+                ledger.schedule(Pending {
+                    when: now + f.at.0,
+                    at_ms,
+                    fault: f,
+                    batch,
+                });
+            }
+        }
+        ledger.mark_flaps(batch);
+    }
+
+    /// The next scheduled step, as the actor applies it.
+    fn step(ledger: &mut Ledger) {
+        let p = ledger.pending.pop_front().unwrap();
+        ledger.record(&p.fault.kind, p.at_ms, p.batch);
+    }
+
+    fn ids(ledger: &Ledger) -> Vec<u32> {
+        ledger.in_force.iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn a_flap_is_one_fault_in_force_under_one_id_until_its_last_step() {
+        let mut ledger = Ledger::default();
+        command(
+            &mut ledger,
+            r#"flap = { target = "expansion-v2", period = "1m", duty = 0.5, count = 3 }"#,
+        );
+        let first = ids(&ledger);
+        assert_eq!(first.len(), 1);
+        let f = &ledger.in_force[0];
+        assert_eq!(ledger.until_ms(f), Some(150_000), "its last step");
+        while ledger.pending.len() > 1 {
+            step(&mut ledger);
+            assert_eq!(ids(&ledger), first, "{} steps left", ledger.pending.len());
+        }
+        step(&mut ledger);
+        assert!(ledger.in_force.is_empty());
+    }
+
+    #[test]
+    fn a_heal_cancels_the_scheduled_end_of_the_partition_it_ends() {
+        let mut ledger = Ledger::default();
+        command(&mut ledger, "partition = [[\"apps\"]]\nfor = \"2m\"");
+        assert_eq!(ledger.pending.len(), 1);
+        command(&mut ledger, "heal = true");
+        assert!(ledger.in_force.is_empty() && ledger.pending.is_empty());
+    }
+
+    #[test]
+    fn two_stalls_of_one_node_are_each_in_force_and_each_ends_its_own() {
+        let mut ledger = Ledger::default();
+        command(&mut ledger, "stall = \"apps\"\nfor = \"2m\"");
+        command(&mut ledger, "stall = \"apps\"\nfor = \"1m\"");
+        assert_eq!(ids(&ledger).len(), 2);
+        assert_eq!(ledger.pending.len(), 2, "neither end is cancelled");
+        step(&mut ledger);
+        assert_eq!(ids(&ledger).len(), 1);
+        step(&mut ledger);
+        assert!(ledger.in_force.is_empty());
+    }
 
     #[test]
     fn a_bearer_token_is_read_whatever_the_case_of_its_scheme() {

@@ -1004,8 +1004,15 @@ async fn run_inner(
             }
         })
     });
+    let mut in_force = fleetsim_model::InForce::default();
     for fault in &scenario.faults {
         tokio::time::sleep_until(clock.at(fault.at.0)).await;
+        // A newer fault replaced this one's, or a heal ended it: its
+        // scheduled end has nothing left to end.
+        if in_force.outdated(fault) {
+            continue;
+        }
+        in_force.note(fault);
         fut.apply(fault).await?;
     }
     tokio::time::sleep_until(clock.at(scenario.duration.0)).await;

@@ -384,7 +384,7 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
         VmRole::Backup => shared.emit_service(
             Service::VoicemailPro,
             "standby",
-            format!("standby for {primary}, kept in sync"),
+            format!("standby for {primary}, kept in sync while both run"),
         ),
     }
     let every = shared.timing.presence_interval;
