@@ -130,6 +130,59 @@ fn moving_a_fault_moves_its_own_undo_and_window_but_no_other_fault() {
 }
 
 #[test]
+fn moving_one_of_two_faults_at_one_time_moves_only_the_checks_anchored_to_it() {
+    let s = parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "40m"
+        [[fault]]
+        at = "5m"
+        crash = "primary"
+        [[fault]]
+        at = "5m"
+        crash = "apps"
+        [[expect]]
+        takeover = { of = "primary", within = "5m" }
+        [[expect]]
+        takeover = { of = "primary", within = "5m", after = "5m" }
+        "#,
+    );
+    let apps = s
+        .faults
+        .iter()
+        .position(|f| f.kind.server() == Some("apps"))
+        .unwrap();
+    let moved = fleetsim_scenario::shift_fault(&s, apps, Dur::mins(20)).unwrap();
+    for e in &moved.expectations {
+        match &e.expect {
+            fleetsim_model::Expectation::Takeover { after, .. } => {
+                assert_eq!(*after, Dur::mins(5), "{}", e.name)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_passed(&run_sim(&moved));
+}
+
+#[test]
+fn a_move_that_puts_a_failback_start_at_the_end_of_the_run_is_refused_as_in_a_file() {
+    let s = parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "40m"
+        [[fault]]
+        at = "5m"
+        crash = "primary"
+        for = "15m"
+        [[expect]]
+        failback = { to = "primary", within = "15m" }
+        "#,
+    );
+    let e = fleetsim_scenario::shift_fault(&s, 0, Dur::mins(25)).unwrap_err();
+    assert!(e.contains("nothing after it could show"), "{e}");
+}
+
+#[test]
 fn a_fault_time_sweep_covers_every_step() {
     let report = fleetsim_json(&[
         "sweep",

@@ -29,6 +29,10 @@ pub enum Expectation {
         within: Dur,
         /// Start of the bound (the fault).
         after: Dur,
+        /// The `[[fault]]` table `after` defaulted to (its `source`), so
+        /// moving that fault moves it; `None` when `after` was given.
+        #[serde(skip)]
+        after_anchor: Option<usize>,
     },
     /// No phone of `of` moves and no server fails it over.
     NoFailover {
@@ -43,6 +47,9 @@ pub enum Expectation {
         within: Dur,
         /// Start of the bound (the restart or heal).
         after: Dur,
+        /// The `[[fault]]` table `after` defaulted to, as for a takeover.
+        #[serde(skip)]
+        after_anchor: Option<usize>,
     },
     /// `service` is in `state` (`active`, `standby`, `down`) on `on` at `at`.
     Service {
@@ -730,12 +737,9 @@ impl RawRest {
                         }
                     },
                 };
-                let after = match t.after.or_else(|| {
-                    faults
-                        .iter()
-                        .find(|f| f.kind.isolates(&of.name))
-                        .map(|f| f.at)
-                }) {
+                let isolating = faults.iter().find(|f| f.kind.isolates(&of.name));
+                let after_anchor = isolating.filter(|_| t.after.is_none()).map(|f| f.source);
+                let after = match t.after.or_else(|| isolating.map(|f| f.at)) {
                     Some(a) => a,
                     None => {
                         return Err(src.error(
@@ -762,6 +766,7 @@ impl RawRest {
                     by,
                     within,
                     after,
+                    after_anchor,
                 });
             }
             if let Some(n) = &er.no_failover {
@@ -781,6 +786,7 @@ impl RawRest {
                 let to = fb.to.get_ref().clone();
                 let lost = faults.iter().position(|f| f.kind.isolates(&to));
                 let back = lost.and_then(|i| faults[i..].iter().find(|f| f.kind.restores(&to)));
+                let after_anchor = back.filter(|_| fb.after.is_none()).map(|f| f.source);
                 let after =
                     match fb.after.or(back.map(|f| f.at)) {
                         Some(a) => a,
@@ -802,7 +808,12 @@ impl RawRest {
                     &format!("{field}.failback.after"),
                 )?;
                 let within = positive(src, &fb.within, &format!("{field}.failback.within"))?;
-                found.push(Expectation::Failback { to, within, after });
+                found.push(Expectation::Failback {
+                    to,
+                    within,
+                    after,
+                    after_anchor,
+                });
             }
             if let Some(sv) = &er.service {
                 let sv = sv.get_ref();
@@ -1314,9 +1325,12 @@ pub fn default_name(e: &Expectation) -> String {
             by,
             within,
             after,
+            ..
         } => format!("{by} takes over {of}'s phones within {within} of {after}"),
         Expectation::NoFailover { of } => format!("{of} is never failed over"),
-        Expectation::Failback { to, within, after } => {
+        Expectation::Failback {
+            to, within, after, ..
+        } => {
             format!("phones fail back to {to} within {within} of {after}")
         }
         Expectation::Never { matching, window } => format!("never {matching} {window}"),

@@ -482,21 +482,41 @@ impl Tracker for CallsUp<'_> {
     }
 }
 
+/// The first fault that starts something too near the run's end for a
+/// failover it caused to show, said as the reason the check proves nothing.
+fn too_late(events: &[EventRecord], needs: Dur) -> Option<String> {
+    let end = events.last().map_or(0, |e| e.t_ms);
+    let late = events.iter().find(|e| match &e.event {
+        Event::FaultApplied { spec, .. } => {
+            !spec.is_operator_action() && !spec.ends_a_fault() && end - e.t_ms < needs.as_millis()
+        }
+        _ => false,
+    })?;
+    Some(format!(
+        "the run ends {} after {}, before a failover it caused could show ({needs}: the silence a failover waits for and the phones' recovery wait and deadline), so \"no failover\" proves nothing: make the fault earlier or the run longer",
+        format_millis(end - late.t_ms),
+        describe(late)
+    ))
+}
+
 /// Events that show a fault did something: a server went down, a peer or a
-/// phone lost its counterpart, a registration or a call failed.
+/// phone lost its counterpart, a registration failed or a call was dropped.
+/// Not a failed call or operator action (a busy phone, a call with no
+/// trunk, an action refused fail without any fault), nor a phone lost to
+/// an operator's reboot.
 fn disturbs(e: &Event) -> bool {
-    matches!(
-        e,
-        Event::ServerCrashed { .. }
-            | Event::ServerStopped { .. }
-            | Event::PeerLost { .. }
-            | Event::PhoneLost { .. }
-            | Event::RegistrationRefused { .. }
-            | Event::RegistrationExpired { .. }
-            | Event::CallDropped { .. }
-            | Event::CallFailed { .. }
-            | Event::ActionFailed { .. }
-    )
+    match e {
+        Event::PhoneLost { reason, .. } => !reason.starts_with("rebooted"),
+        _ => matches!(
+            e,
+            Event::ServerCrashed { .. }
+                | Event::ServerStopped { .. }
+                | Event::PeerLost { .. }
+                | Event::RegistrationRefused { .. }
+                | Event::RegistrationExpired { .. }
+                | Event::CallDropped { .. }
+        ),
+    }
 }
 
 /// Whether `e` concerns server `of`: logged by it, or about it as a peer
@@ -513,8 +533,9 @@ fn concerns(e: &EventRecord, of: &str) -> bool {
 /// The positive witness of a `no-failover` of `of`: the first event after
 /// the first fault that shows the fault took effect (one concerning `of`
 /// if there is one), or why there is none. A run that ends less than
-/// `needs` (the silence a failover waits for) after that fault could not
-/// have shown a failover, so it proves nothing either.
+/// `needs` (the silence a failover waits for, and the phones' time to
+/// re-register) after any fault it starts could not have shown that
+/// fault's failover, so it proves nothing either.
 pub fn fault_witness(events: &[EventRecord], needs: Dur, of: &str) -> Result<String, String> {
     let Some(first) = events.iter().position(|e| match &e.event {
         Event::FaultApplied { spec, .. } => !spec.is_operator_action(),
@@ -522,14 +543,10 @@ pub fn fault_witness(events: &[EventRecord], needs: Dur, of: &str) -> Result<Str
     }) else {
         return Err("no fault was applied, so \"no failover\" proves nothing: add the fault whose effect must not cause a failover".into());
     };
-    let fault = describe(&events[first]);
-    let left = events.last().map_or(0, |e| e.t_ms) - events[first].t_ms;
-    if left < needs.as_millis() {
-        return Err(format!(
-            "the run ends {} after {fault}, before the {needs} of silence a failover waits for, so \"no failover\" proves nothing: make the fault earlier or the run longer",
-            format_millis(left)
-        ));
+    if let Some(late) = too_late(events, needs) {
+        return Err(late);
     }
+    let fault = describe(&events[first]);
     let after = &events[first..];
     let near = after.iter().find(|e| disturbs(&e.event) && concerns(e, of));
     match near.or_else(|| after.iter().find(|e| disturbs(&e.event))) {
@@ -539,7 +556,7 @@ pub fn fault_witness(events: &[EventRecord], needs: Dur, of: &str) -> Result<Str
             describe(e)
         )),
         None => Err(format!(
-            "no fault took visible effect (no server went down, no peer or phone was lost, no registration or call failed) after {fault}, so \"no failover\" proves nothing"
+            "no fault took visible effect (no server went down, no peer or phone was lost, no registration failed, no call was dropped) after {fault}, so \"no failover\" proves nothing"
         )),
     }
 }

@@ -117,6 +117,7 @@ fn check(
             by,
             within,
             after,
+            ..
         } => {
             let after = after.as_millis();
             let (eligible, arrived) = guest_arrivals(scenario, events, of, by, after);
@@ -205,7 +206,14 @@ fn check(
             if moved.is_empty() && failovers.is_empty() {
                 let quiet =
                     format!("no phone of {of} moved ({refused} guest registrations refused)");
-                match crate::assertion::fault_witness(events, waits, of) {
+                // A failover shows once the phones come back after the
+                // silence: at most a recovery wait and a deadline later.
+                let t = &scenario.fleet.timers;
+                let needs = Dur(waits
+                    .0
+                    .saturating_add(t.recovery_wait.0)
+                    .saturating_add(t.rpc_deadline.0));
+                match crate::assertion::fault_witness(events, needs, of) {
                     Ok(w) => (true, format!("{quiet}; {w}")),
                     Err(why) => (false, format!("{quiet}, but {why}")),
                 }
@@ -317,7 +325,9 @@ fn check(
             max,
         } => assertion::count(matching, window, *min, *max, events),
         Expectation::State { probe, window } => assertion::state(probe, window, events),
-        Expectation::Failback { to, within, after } => {
+        Expectation::Failback {
+            to, within, after, ..
+        } => {
             let after = after.as_millis();
             // The phones that are guests elsewhere at `after`: their latest
             // registration before it was a guest one.

@@ -716,7 +716,11 @@ impl Ledger {
                 && p.fault.kind.ends_a_fault()
                 && p.fault.kind.slot().as_deref() == Some(&mine)
         });
-        let end = if f.flap { ends.next_back() } else { ends.next() };
+        let end = if f.flap {
+            ends.next_back()
+        } else {
+            ends.next()
+        };
         end.map(|p| p.at_ms)
     }
 

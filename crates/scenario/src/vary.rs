@@ -6,7 +6,8 @@ use fleetsim_model::{Dur, Expectation, Scenario, fault::check_story};
 /// them) to `at`, together with every fault written in the same
 /// `[[fault]]` table (its undo, the other targets of a glob, a flap's
 /// periods), so pairs keep their spacing; an expectation whose window
-/// started at that fault moves with it, as does a check at a moment whose
+/// started at that fault moves with it (a takeover's or failback's `after`
+/// when it defaulted to that fault, never one written as a time), as does a check at a moment whose
 /// latest earlier fault is the one moved. Other faults stay where they are.
 pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenario, String> {
     let mut s = scenario.clone();
@@ -65,15 +66,6 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
             s.duration
         ))
     };
-    // The times this fault's table put faults at, before the move: an
-    // expectation's `after` at one of them (its default: the fault, or the
-    // restart that undoes it) moves with them.
-    let own_times: Vec<Dur> = scenario
-        .faults
-        .iter()
-        .filter(|f| f.source == source)
-        .map(|f| f.at)
-        .collect();
     for e in &mut s.expectations {
         // A derived name says the times it checks: renamed when they move,
         // keeping the number a repeated one was given ("… (2)").
@@ -85,10 +77,24 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
             .map(str::to_string);
         let name = e.name.clone();
         match &mut e.expect {
-            Expectation::Takeover { after, .. } | Expectation::Failback { after, .. }
-                if own_times.contains(after) =>
-            {
+            Expectation::Takeover {
+                after,
+                after_anchor,
+                ..
+            }
+            | Expectation::Failback {
+                after,
+                after_anchor,
+                ..
+            } if *after_anchor == Some(source) => {
                 *after = shifted(*after, &name, "`after`")?;
+                // As a file's `after` must: something after it must show.
+                if *after >= s.duration {
+                    return Err(format!(
+                        "moving fault {index} to {at} would put expectation \"{name}\"'s `after` at {after}, the end of the run ({}): nothing after it could show; make the run longer or move the fault less",
+                        s.duration
+                    ));
+                }
             }
             Expectation::Service { at: when, .. } | Expectation::Licence { at: when, .. }
                 if governed(*when) =>
