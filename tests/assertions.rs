@@ -501,12 +501,78 @@ fn every_whole_run_check_of_a_file_is_an_expect_too() {
                 .by("secondary")
                 .after("5m"),
         )
+        // A message is left, so nothing-lost and calls have something to check.
+        .call(
+            "1m",
+            "3001",
+            "2001",
+            "1m",
+            fleetsim_model::CallKind::Voicemail,
+        )
         .expect(Expect::nothing_lost())
         .expect(Expect::split_brain(false))
         .expect(Expect::calls().max_dropped(1000))
         .run()
         .unwrap()
         .assert_passed();
+}
+
+#[test]
+fn nothing_lost_and_calls_fail_a_run_that_gave_them_nothing_to_check() {
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .crash("5m", "primary")
+        .expect(Expect::nothing_lost())
+        .expect(Expect::calls().max_dropped(0))
+        .run()
+        .unwrap();
+    for r in &o.expectations {
+        assert!(!r.passed, "{}: {}", r.name, r.detail);
+        assert!(r.detail.contains("checks nothing"), "{}", r.detail);
+    }
+}
+
+#[test]
+fn nothing_lost_names_what_a_crash_cut_in_progress() {
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .call(
+            "2m",
+            "3001",
+            "2001",
+            "1m",
+            fleetsim_model::CallKind::Voicemail,
+        )
+        .call(
+            "4m30s",
+            "3002",
+            "2002",
+            "2m",
+            fleetsim_model::CallKind::Voicemail,
+        )
+        .crash("5m", "primary")
+        .expect(Expect::nothing_lost())
+        .run()
+        .unwrap();
+    let r = &o.expectations[0];
+    assert!(r.passed, "{}", r.detail);
+    assert!(
+        r.detail.contains("cut by the fault, never stored"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
+fn a_bound_of_min_0_alone_is_refused_as_checking_nothing() {
+    for check in [
+        r#"count = { event = "call-dropped", min = 0 }"#,
+        r#"state = { calls-up = true, min = 0, at = "5m" }"#,
+        r#"capacity-overflow = { on = "secondary", min = 0 }"#,
+    ] {
+        let e = parse_error(&format!("{HEAD}{check}"));
+        assert!(e.contains("checks nothing"), "{check}: {e}");
+    }
 }
 
 #[test]

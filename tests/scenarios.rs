@@ -368,6 +368,33 @@ fn a_faults_for_does_not_end_the_newer_fault_that_replaced_it() {
     assert!(lost(&o, "secondary", "expansion-l") >= 1);
 }
 
+#[test]
+fn the_metrics_follow_the_server_a_takeover_expectation_is_about() {
+    let s = parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "30m"
+        [[fault]]
+        at = "5m"
+        crash = "apps"
+        [[fault]]
+        at = "10m"
+        crash = "primary"
+        [[expect]]
+        takeover = { of = "primary", within = "5m" }
+        "#,
+    );
+    let o = run_sim(&s);
+    assert_passed(&o);
+    assert_eq!(o.metrics.subject.as_deref(), Some("primary"));
+    assert!(o.metrics.takeover_ms.is_some(), "{:?}", o.metrics);
+    // Without the expectation, the first server that homes phones that
+    // fail over: the application server homes none.
+    let mut bare = s.clone();
+    bare.expectations.clear();
+    assert_eq!(run_sim(&bare).metrics.subject.as_deref(), Some("primary"));
+}
+
 /// Events of kind `peer-lost` seen by `observer` about `peer`.
 fn lost(o: &fleetsim_scenario::RunOutcome, observer: &str, peer: &str) -> usize {
     events(o, |e| {

@@ -1043,6 +1043,14 @@ name = "message-cut"
 fleet = "fleets/reference.toml"
 duration = "20m"
 
+# A message stored before the crash, so nothing-lost has one to check.
+[[call]]
+at = "1m"
+from = "3002"
+to = "2002"
+lasts = "1m"
+kind = "voicemail"
+
 [[call]]
 at = "4m"
 from = "3001"
@@ -1099,6 +1107,14 @@ name = "recording-failed"
 fleet = "fleets/reference.toml"
 duration = "10m"
 
+# A message stored before the crash, so nothing-lost has one to check.
+[[call]]
+at = "20s"
+from = "3002"
+to = "2002"
+lasts = "20s"
+kind = "voicemail"
+
 [[fault]]
 at = "1m"
 crash = "primary"
@@ -1117,7 +1133,7 @@ nothing-lost = true
     let o = run_sim(&s);
     assert_eq!(
         o.count(|e| e.server == "secondary"
-            && matches!(&e.event, Event::RecordingFailed { call, .. } if call == "s1-3001")),
+            && matches!(&e.event, Event::RecordingFailed { call, .. } if call == "s2-3001")),
         1
     );
     assert_eq!((o.metrics.messages_cut, o.metrics.recordings_cut), (0, 1));

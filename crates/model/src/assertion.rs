@@ -746,9 +746,16 @@ impl Ctx<'_> {
         self.ordered(flag.span(), r.min, r.max)
     }
 
-    /// A lower bound no greater than the upper one.
+    /// A lower bound no greater than the upper one, and bounds that can
+    /// fail: `min = 0` alone holds for any count.
     fn ordered(&self, span: Range<usize>, min: Option<u32>, max: Option<u32>) -> Res<()> {
         match (min, max) {
+            (Some(0), None) => Err(self.err(
+                span,
+                "min",
+                "min = 0 with no max checks nothing: every count is at least 0".into(),
+                "give min = 1 or more, or a max (max = 0 for none at all)".into(),
+            )),
             (Some(a), Some(b)) if a > b => {
                 let msg = format!("min {a} is more than max {b}");
                 Err(self.err(span, "min", msg, "swap them".into()))

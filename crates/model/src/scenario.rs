@@ -924,6 +924,14 @@ impl RawRest {
                 let f = format!("{field}.capacity-overflow.on");
                 observable(src, &fleet, &c.on, &f, "capacity")?;
                 takes_registrations(src, &fleet, &c.on, &f)?;
+                if c.min == 0 {
+                    return Err(src.error(
+                        e.span(),
+                        Some(&format!("{field}.capacity-overflow.min")),
+                        "min = 0 checks nothing: any run has at least 0 refusals",
+                        Some("give min = 1 or more; to expect none, write never = { event = \"capacity-exceeded\" }".into()),
+                    ));
+                }
                 found.push(Expectation::CapacityOverflow {
                     on: c.on.get_ref().clone(),
                     min: c.min,

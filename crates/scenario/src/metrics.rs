@@ -132,46 +132,23 @@ impl Metrics {
             m.unaudited = events.iter().any(|e| left(&e) || made(&e));
         }
 
-        // The first incident: the first fault that takes a server out of
-        // sight of its backup (for a partition, the first server named that
-        // ends up in another group than its backup).
-        let incident = scenario.faults.iter().find_map(|f| {
-            let s = match &f.kind {
-                FaultKind::Crash { server }
-                | FaultKind::Stop { server }
-                | FaultKind::Hang { server, on: true } => Some(server.clone()),
-                FaultKind::Stall { node, on: true } if fleet.server(node).is_some() => {
-                    Some(node.clone())
-                }
-                FaultKind::OneWay { from, to, on: true } => from
-                    .iter()
-                    .filter_map(|n| fleet.server(n))
-                    .find(|srv| {
-                        srv.backup_for_phones()
-                            .is_some_and(|b| to.iter().any(|t| t == b))
-                    })
-                    .map(|srv| srv.name.clone()),
-                FaultKind::Gray { server, drop }
-                    if drop.contains(&fleetsim_model::GrayPath::Presence) =>
-                {
-                    Some(server.clone())
-                }
-                FaultKind::Partition { groups } => {
-                    let group_of = |n: &str| groups.iter().position(|g| g.iter().any(|x| x == n));
-                    groups
-                        .iter()
-                        .flatten()
-                        .filter_map(|n| fleet.server(n))
-                        .find(|srv| {
-                            srv.backup_for_phones()
-                                .is_some_and(|b| group_of(b) != group_of(&srv.name))
-                        })
-                        .map(|srv| srv.name.clone())
-                }
-                _ => None,
-            };
-            s.map(|s| (f.at.as_millis(), s))
-        });
+        // The incident the metrics follow: the first fault that takes a
+        // server out of sight of its backup (for a partition, the first
+        // server named that ends up in another group than its backup);
+        // among several, the one a takeover expectation is about, else
+        // the first that homes phones that fail over.
+        let incidents: Vec<(u64, String)> = (scenario.faults.iter())
+            .filter_map(|f| isolated(fleet, &f.kind).map(|s| (f.at.as_millis(), s)))
+            .collect();
+        let expected = |s: &str| {
+            (scenario.expectations.iter())
+                .any(|e| matches!(&e.expect, fleetsim_model::Expectation::Takeover { of, .. } if of == s))
+        };
+        let fails_over = |s: &str| fleet.phones_of(s).any(|p| p.kind.fails_over());
+        let incident = (incidents.iter().find(|(_, s)| expected(s)))
+            .or_else(|| incidents.iter().find(|(_, s)| fails_over(s)))
+            .or(incidents.first())
+            .cloned();
         if let Some((at, subject)) = &incident {
             m.subject = Some(subject.clone());
             let backup = fleet.server(subject).and_then(|s| s.backup_for_phones());
@@ -328,6 +305,40 @@ impl Metrics {
         m.p99_phone_outage_ms = percentile(&outages, 99.0);
         m.phones_moved = moved.len() as u32;
         m
+    }
+}
+
+/// The server `kind` takes out of sight of its backup, if any.
+fn isolated(fleet: &fleetsim_model::Fleet, kind: &FaultKind) -> Option<String> {
+    match kind {
+        FaultKind::Crash { server }
+        | FaultKind::Stop { server }
+        | FaultKind::Hang { server, on: true } => Some(server.clone()),
+        FaultKind::Stall { node, on: true } if fleet.server(node).is_some() => Some(node.clone()),
+        FaultKind::OneWay { from, to, on: true } => from
+            .iter()
+            .filter_map(|n| fleet.server(n))
+            .find(|srv| {
+                srv.backup_for_phones()
+                    .is_some_and(|b| to.iter().any(|t| t == b))
+            })
+            .map(|srv| srv.name.clone()),
+        FaultKind::Gray { server, drop } if drop.contains(&fleetsim_model::GrayPath::Presence) => {
+            Some(server.clone())
+        }
+        FaultKind::Partition { groups } => {
+            let group_of = |n: &str| groups.iter().position(|g| g.iter().any(|x| x == n));
+            groups
+                .iter()
+                .flatten()
+                .filter_map(|n| fleet.server(n))
+                .find(|srv| {
+                    srv.backup_for_phones()
+                        .is_some_and(|b| group_of(b) != group_of(&srv.name))
+                })
+                .map(|srv| srv.name.clone())
+        }
+        _ => None,
     }
 }
 
