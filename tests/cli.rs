@@ -512,10 +512,12 @@ fn ctl_and_watch_take_the_control_address_and_token_anywhere_or_from_the_environ
         let out = up.fleetsim(&[&["ctl", "status", "--control", c], given].concat(), &[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(
-            err.contains("give it with --token or FLEETSIM_TOKEN"),
-            "{err}"
-        );
+        let how = if given.is_empty() {
+            "give it with --token or FLEETSIM_TOKEN"
+        } else {
+            "give the token `fleetsim up` was started with"
+        };
+        assert!(err.contains(how), "{err}");
         assert!(!err.contains("emulator failed"), "{err}");
     }
 }
@@ -1084,4 +1086,33 @@ fn a_run_refused_for_bad_input_leaves_no_earlier_junit_or_report_behind() {
         !junit.exists() && !report.exists(),
         "a CI job would publish the earlier run's passes as this one's"
     );
+}
+
+#[test]
+fn address_mistakes_a_person_makes_get_the_address_that_would_work() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "up",
+                "--control",
+                "127.0.0.1:47700",
+                "--http",
+                "127.0.0.1:47700",
+            ],
+            "are the same port",
+        ),
+        (&["up", "--http", "47780"], "for example 127.0.0.1:47780"),
+        (
+            &["ctl", "--control", "http://127.0.0.1:47100/", "status"],
+            "without its scheme: 127.0.0.1:47100",
+        ),
+        (&["up", "--speed", "-1"], "--speed"),
+    ];
+    for (args, says) in cases {
+        let out = fleetsim_out(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("'-- -1'"), "{args:?}: {err}");
+    }
 }

@@ -448,3 +448,114 @@ fn a_takeover_that_moved_some_phones_but_not_all_says_incomplete_not_a_dash() {
         "{text}"
     );
 }
+
+/// Every fault window of an HTML report: (title, x, width).
+fn fault_windows(html: &str) -> Vec<(String, f64, f64)> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(end) = rest.find(r#"class="fault"><title>"#) {
+        let start = rest[..end].rfind("<rect ").unwrap();
+        let attr = |name: &str| -> f64 {
+            let at = rest[start..end].find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            rest[start + at..]
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let t0 = end + r#"class="fault"><title>"#.len();
+        let title = rest[t0..].split("</title>").next().unwrap().to_string();
+        out.push((title, attr("x"), attr("width")));
+        rest = &rest[t0..];
+    }
+    out
+}
+
+#[test]
+fn a_fault_window_ends_at_the_heal_that_ends_it_not_at_the_end_of_the_run() {
+    let o = run_sim(&parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "20m"
+        [[fault]]
+        at = "5m"
+        one-way = { from = ["secondary"], to = ["primary"] }
+        [[fault]]
+        at = "5m"
+        latency = { target = "expansion-v2", delay = "100ms" }
+        for = "2m"
+        [[fault]]
+        at = "7m"
+        heal = true
+        "#,
+    ));
+    let windows = fault_windows(&fleetsim_report::html::render(&o));
+    // Each chart draws both; every one lasts 5m to 7m, as the latency does.
+    assert!(windows.len() >= 2, "{windows:?}");
+    let (x, w) = (windows[0].1, windows[0].2);
+    assert!(
+        windows
+            .iter()
+            .all(|(_, x2, w2)| (x - x2).abs() < 0.2 && (w - w2).abs() < 0.2),
+        "{windows:?}"
+    );
+}
+
+#[test]
+fn a_server_that_goes_down_stops_covering_the_home_it_covered() {
+    let o = run_sim(&parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "30m"
+        [[fault]]
+        at = "5m"
+        crash = "primary"
+        [[fault]]
+        at = "12m"
+        restart = "primary"
+        [[fault]]
+        at = "14m"
+        stop = "secondary"
+        "#,
+    ));
+    let html = fleetsim_report::html::render(&o);
+    let covering = html
+        .split("covering primary · ")
+        .nth(1)
+        .expect("a covering span");
+    assert!(
+        covering.starts_with("0:07:") && covering.contains("–0:14:00"),
+        "{}",
+        &covering[..40]
+    );
+}
+
+#[test]
+fn a_lost_peer_is_blamed_on_the_fault_still_in_force_not_one_that_ended() {
+    // A 5-second partition, then a hang of apps that lasts: primary loses
+    // apps to the hang.
+    let o = run_sim(&parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "20m"
+        [[fault]]
+        at = "5m"
+        partition = [["primary", "phones@primary"]]
+        for = "5s"
+        [[fault]]
+        at = "5m1s"
+        hang = "apps"
+        for = "10m"
+        "#,
+    ));
+    let lost = o
+        .first(|e| {
+            e.server == "primary"
+                && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "apps")
+        })
+        .expect("primary loses apps");
+    let lines = timeline(&o);
+    let text = line_at(&lines, lost.t_ms, "primary", "peer-lost");
+    assert!(text.contains("before the hang"), "{text}");
+}

@@ -47,7 +47,7 @@ pub(crate) struct UpArgs {
     #[arg(long, value_name = "ADDR", value_parser = crate::socket_addr)]
     http: Option<SocketAddr>,
     /// Emulated seconds per wall second (60: the 3-minute rule takes 3 s).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     speed: f64,
     /// Seed of phases and retries.
     #[arg(long, default_value_t = 1)]
@@ -129,6 +129,18 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .into_iter()
             .filter_map(|(flag, a)| a.map(|a| (flag, a)))
             .collect();
+    if let Some(http) = args.http
+        && http.port() == args.control.port()
+        && (http.ip() == args.control.ip()
+            || http.ip().is_unspecified()
+            || args.control.ip().is_unspecified())
+    {
+        eprintln!(
+            "error: --http {http} and --control {} are the same port: give the live page a port of its own",
+            args.control
+        );
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     if let Err(e) = crate::check_base_port(args.base_port, fleet.servers.len(), &others) {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
@@ -549,7 +561,9 @@ impl Conn {
     /// Exit code 2, with a message, when the token given is blank.
     fn refuse_blank_token(&self) -> Option<ExitCode> {
         self.token.as_deref().filter(|t| blank_token(t)).map(|_| {
-            eprintln!("error: the token is empty or blank (--token or FLEETSIM_TOKEN)");
+            eprintln!(
+                "error: the token is empty or blank (--token or FLEETSIM_TOKEN); give the token `fleetsim up` was started with (a `--token \"$FLEETSIM_TOKEN\"` needs FLEETSIM_TOKEN exported in this shell)"
+            );
             ExitCode::from(BAD_INPUT)
         })
     }
@@ -704,7 +718,7 @@ pub(crate) enum CtlCmd {
     /// Undo a fault in force by its id (see `ctl faults`), or `all` of them.
     Clear {
         /// An id from `ctl faults`, or `all`.
-        #[arg(value_name = "ID|all")]
+        #[arg(value_name = "ID|all", allow_negative_numbers = true)]
         which: String,
     },
     /// Operator: activate the backup Voicemail Pro now ("activate backup").
@@ -961,9 +975,11 @@ fn render_faults(t_ms: u64, faults: &[pb::FaultInForce]) -> String {
             fleetsim_report::text::clock(t_ms)
         );
     }
+    // Commands that run as printed: a real id, not a placeholder.
     format!(
-        "faults in force at {} (`fleetsim ctl clear ID|all` undoes them):\n{}",
+        "faults in force at {} (undo one with `fleetsim ctl clear {}`, every one with `fleetsim ctl clear all`):\n{}",
         fleetsim_report::text::clock(t_ms),
+        faults[0].id,
         fault_lines(faults)
     )
 }

@@ -146,7 +146,7 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = ModeArg::Sim)]
     mode: ModeArg,
     /// Live mode: emulated seconds per wall second (every duration divided by it).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     speed: f64,
     /// Live mode: server i of the fleet file listens on 127.0.0.1:BASE+i
     /// (what an external member is told); default: ports the system picks.
@@ -283,10 +283,14 @@ fn main() -> ExitCode {
             // A control API that wants a token, or another: the caller's
             // mistake, not the emulator's.
             Some(s) if s.code() == tonic::Code::Unauthenticated => {
-                eprintln!(
-                    "error: {}: give it with --token or FLEETSIM_TOKEN",
-                    s.message()
-                );
+                // One was sent and refused: saying "give it" would read as
+                // if none had been.
+                let fix = if s.message().contains("refused the token") {
+                    "give the token `fleetsim up` was started with"
+                } else {
+                    "give it with --token or FLEETSIM_TOKEN"
+                };
+                eprintln!("error: {}: {fix}", s.message());
                 ExitCode::from(BAD_INPUT)
             }
             // Anything else is the emulator's own failure, not the fleet's.
@@ -331,6 +335,20 @@ pub(crate) fn socket_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     use std::net::ToSocketAddrs as _;
     if let Ok(a) = s.parse() {
         return Ok(a);
+    }
+    if let Some(rest) = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+    {
+        let rest = rest.trim_end_matches('/');
+        return Err(format!(
+            "{s:?} is a URL; give the address alone, without its scheme: {rest}"
+        ));
+    }
+    if s.parse::<u16>().is_ok() {
+        return Err(format!(
+            "{s:?} is a port alone; give the host too, for example 127.0.0.1:{s}"
+        ));
     }
     let found: Vec<std::net::SocketAddr> = s
         .to_socket_addrs()

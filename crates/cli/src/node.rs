@@ -25,7 +25,7 @@ pub(crate) struct NodeArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
     /// Emulated seconds per wall second.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     speed: f64,
     /// Seed of phases and retries.
     #[arg(long, default_value_t = 1)]

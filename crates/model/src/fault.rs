@@ -523,6 +523,44 @@ impl FaultKind {
     }
 }
 
+/// Notes `kind`, applied on top of the faults `in_force` (each with a tag
+/// of the caller's), and returns the tags of those it ended: a heal ends
+/// every partition and one-way cut; an end (a restart, a release) ends the
+/// oldest fault on its slot; a new fault replaces the one on its slot,
+/// unless faults there count up (stalls, hangs). Operator actions end
+/// nothing and are not kept.
+pub fn note_applied<T: Clone>(
+    in_force: &mut Vec<(T, FaultKind)>,
+    tag: T,
+    kind: &FaultKind,
+) -> Vec<T> {
+    let ended = |in_force: &mut Vec<(T, FaultKind)>, pick: &dyn Fn(&FaultKind) -> bool| {
+        let (gone, kept): (Vec<_>, Vec<_>) = in_force.drain(..).partition(|(_, k)| pick(k));
+        *in_force = kept;
+        gone.into_iter().map(|(t, _)| t).collect::<Vec<T>>()
+    };
+    if matches!(kind, FaultKind::Heal) {
+        return ended(in_force, &|k| k.healed());
+    }
+    let Some(slot) = kind.slot() else {
+        return Vec::new();
+    };
+    let same = |k: &FaultKind| k.slot().as_deref() == Some(slot.as_str());
+    if kind.ends_a_fault() {
+        let Some(i) = in_force.iter().position(|(_, k)| same(k)) else {
+            return Vec::new();
+        };
+        return vec![in_force.remove(i).0];
+    }
+    let gone = if kind.counted() {
+        Vec::new()
+    } else {
+        ended(in_force, &same)
+    };
+    in_force.push((tag, kind.clone()));
+    gone
+}
+
 /// Which `[[fault]]` table's fault is in force on each slot, so that the
 /// scheduled end of a fault (its `for`) does not end a newer fault that
 /// replaced it, or one a `heal` already ended. Stalls and hangs count up

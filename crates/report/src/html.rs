@@ -77,6 +77,20 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
                         label: "serving".into(),
                     });
                 }
+                // A server that is down covers nobody: its guests are gone.
+                let ends: Vec<(String, String)> = (covering.keys())
+                    .filter(|(s, _)| *s == e.server)
+                    .cloned()
+                    .collect();
+                for key in ends {
+                    let from = covering.remove(&key).unwrap_or(e.t_ms);
+                    lanes.entry(e.server.clone()).or_default().push(Span {
+                        from,
+                        to: e.t_ms,
+                        class: "cover",
+                        label: format!("covering {}", key.1),
+                    });
+                }
                 down_since.insert(e.server.clone(), e.t_ms);
             }
             Event::FailoverStarted { home, .. } => {
@@ -230,31 +244,22 @@ fn service_lanes(o: &RunOutcome, end: u64) -> Vec<((String, String), Vec<Span>)>
     out
 }
 
-/// Fault windows: from each fault to the fault that restores its target,
-/// or replaces it (a later fault undone the same way sets the same knob,
-/// such as a new latency on the same link), or the end.
+/// Fault windows, from the faults as they were applied: each lasts until
+/// the fault that ends it (its undo, a heal, a newer fault on the same
+/// target that replaces it) or the end of the run.
 fn windows(o: &RunOutcome, end: u64) -> Vec<(u64, u64, String)> {
-    let faults = &o.spec.faults;
-    let mut out = Vec::new();
-    for (i, f) in faults.iter().enumerate() {
-        if f.kind.ends_a_fault() || f.kind.is_operator_action() {
+    let mut out: Vec<(u64, u64, String)> = Vec::new();
+    let mut in_force: Vec<(usize, FaultKind)> = Vec::new();
+    for e in &o.events {
+        let Event::FaultApplied { spec, .. } = &e.event else {
             continue;
+        };
+        for i in fleetsim_model::fault::note_applied(&mut in_force, out.len(), spec) {
+            out[i].1 = e.t_ms.max(out[i].0 + 1);
         }
-        let undo = f.kind.undo();
-        let until = faults[i + 1..]
-            .iter()
-            .find(|g| {
-                Some(&g.kind) == undo.as_ref()
-                    || (undo.is_some() && g.kind.undo() == undo)
-                    || (matches!(f.kind, FaultKind::Partition { .. })
-                        && matches!(g.kind, FaultKind::Heal | FaultKind::Partition { .. }))
-            })
-            .map_or(end, |g| g.at.as_millis());
-        out.push((
-            f.at.as_millis(),
-            until.max(f.at.as_millis() + 1),
-            f.kind.describe(),
-        ));
+        if spec.slot().is_some() && !spec.ends_a_fault() {
+            out.push((e.t_ms, end, spec.describe()));
+        }
     }
     out
 }

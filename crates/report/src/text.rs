@@ -437,6 +437,8 @@ struct Seen<'a> {
     /// The fleet, when known (a live `watch` sees only the events).
     fleet: Option<&'a Fleet>,
     faults: Vec<(u64, &'a FaultKind)>,
+    /// The faults in force now, by when they were applied.
+    in_force: Vec<(u64, FaultKind)>,
     started: BTreeMap<&'a str, u64>,
     /// Servers started again (incarnation 2 on), when last.
     restarted: BTreeMap<&'a str, u64>,
@@ -447,6 +449,7 @@ impl<'a> Seen<'a> {
         Seen {
             fleet,
             faults: Vec::new(),
+            in_force: Vec::new(),
             started: BTreeMap::new(),
             restarted: BTreeMap::new(),
         }
@@ -454,7 +457,10 @@ impl<'a> Seen<'a> {
 
     fn note(&mut self, e: &'a EventRecord) {
         match &e.event {
-            Event::FaultApplied { spec, .. } => self.faults.push((e.t_ms, spec)),
+            Event::FaultApplied { spec, .. } => {
+                self.faults.push((e.t_ms, spec));
+                fleetsim_model::fault::note_applied(&mut self.in_force, e.t_ms, spec);
+            }
             Event::ServerStarted { incarnation, .. } => {
                 self.started.insert(&e.server, e.t_ms);
                 if *incarnation > 1 {
@@ -466,20 +472,22 @@ impl<'a> Seen<'a> {
     }
 
     /// The fault that took `peer` out of `observer`'s sight, last heard at
-    /// `heard`: the first that could hide it after then (a crash, not the
-    /// partition that came on top of it), or else the latest before (a
-    /// stall, whose held bytes were still heard a moment after it began).
-    fn fault_between(
-        &self,
-        observer: &str,
-        peer: &str,
-        heard: u64,
-    ) -> Option<(u64, &'a FaultKind)> {
-        let hides = |(_, f): &&(u64, &FaultKind)| f.hides(observer, peer);
-        let after = self.faults.iter().filter(|(t, _)| *t >= heard).find(hides);
-        after
-            .or_else(|| self.faults.iter().rev().find(hides))
-            .copied()
+    /// `heard`: among the faults still in force (not a partition that
+    /// ended before the hang that did it), the first that could hide it
+    /// after then (a crash, not the partition that came on top of it), or
+    /// else the latest before (a stall, whose held bytes were still heard
+    /// a moment after it began); failing those, any fault applied.
+    fn fault_between(&self, observer: &str, peer: &str, heard: u64) -> Option<(u64, FaultKind)> {
+        let hides = |f: &FaultKind| f.hides(observer, peer);
+        let now = self.in_force.iter().map(|(t, f)| (*t, f));
+        let all = self.faults.iter().map(|(t, f)| (*t, *f));
+        let pick = |list: Vec<(u64, &FaultKind)>| {
+            let after = list.iter().find(|(t, f)| *t >= heard && hides(f));
+            after
+                .or_else(|| list.iter().rev().find(|(_, f)| hides(f)))
+                .map(|(t, f)| (*t, (*f).clone()))
+        };
+        pick(now.collect()).or_else(|| pick(all.collect()))
     }
 }
 
@@ -513,7 +521,7 @@ fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> S
     let Some((at, f)) = seen.fault_between(&e.server, peer, heard) else {
         return base;
     };
-    let noun = fault_noun(f);
+    let noun = fault_noun(&f);
     let when = if heard <= at {
         format!("{} before the {noun}", human_ms(at - heard))
     } else {
