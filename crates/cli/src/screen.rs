@@ -187,9 +187,13 @@ impl Screen {
 
 /// Milestones that tell the drill's story; the others (a licence entering
 /// grace on every server, each peer's own "lost" line) give way first when
-/// the screen has too few rows.
-fn is_routine(kind: &str) -> bool {
-    matches!(kind, "licence-state" | "peer-lost" | "peer-returned")
+/// the screen has too few rows. A backup declaring its home lost (it will
+/// take its phones) is the story itself.
+fn is_routine(l: &Line) -> bool {
+    match l.kind {
+        "peer-lost" => !l.text.contains("as its backup"),
+        kind => matches!(kind, "licence-state" | "peer-returned"),
+    }
 }
 
 fn milestones(o: &mut String, pinned: &[&Line], n: usize) {
@@ -224,7 +228,7 @@ fn pick<'a>(pinned: &[&'a Line], n: usize) -> (Vec<&'a Line>, usize) {
     let room = n.saturating_sub(1).max(1);
     let mut order: Vec<usize> = (0..pinned.len()).collect();
     // Story before routine, then latest first.
-    order.sort_by_key(|&i| (is_routine(pinned[i].kind), std::cmp::Reverse(i)));
+    order.sort_by_key(|&i| (is_routine(pinned[i]), std::cmp::Reverse(i)));
     let mut keep: Vec<usize> = order.into_iter().take(room).collect();
     keep.sort_unstable();
     let shown: Vec<&Line> = keep.into_iter().map(|i| pinned[i]).collect();
@@ -236,7 +240,13 @@ fn pick<'a>(pinned: &[&'a Line], n: usize) -> (Vec<&'a Line>, usize) {
 /// cursor): each section costs a blank line and a title; milestones first.
 fn fit(free: usize, pinned: usize, tail: usize) -> (usize, usize) {
     let free = free.saturating_sub(1);
-    let n_pinned = pinned.min(PINNED).min(free.saturating_sub(2)).max(1);
+    let room = free.saturating_sub(2);
+    // Up to PINNED rows even at the tail's cost; past that, the rows a
+    // full tail leaves (a tall screen shows every milestone).
+    let tail_needs = if tail > 0 { tail.min(TAIL) + 2 } else { 0 };
+    let n_pinned = pinned
+        .min(room.saturating_sub(tail_needs).max(PINNED.min(room)))
+        .max(1);
     let left = free.saturating_sub(2 + n_pinned);
     let n_tail = tail.min(TAIL).min(left.saturating_sub(2));
     (n_pinned, n_tail)
@@ -537,6 +547,27 @@ mod tests {
             .filter(|l| l.starts_with("    "))
             .count();
         assert!(rows <= PINNED, "{rows} rows: {text}");
+    }
+
+    #[test]
+    fn a_tall_screen_shows_every_milestone_and_a_backups_loss_line_is_never_routine() {
+        assert_eq!(fit(60, 20, 40), (20, 8), "spare rows go to milestones");
+        assert_eq!(fit(20, 20, 40), (PINNED, 3), "milestones first");
+        let line = |kind, text: &str| Line {
+            first: 0,
+            last: 0,
+            server: "secondary".into(),
+            text: text.into(),
+            kind,
+        };
+        assert!(!is_routine(&line(
+            "peer-lost",
+            "has not heard primary for 3m → primary is lost; as its backup (line option: backs up my IP phones) it will accept its 16 IP phones as guests"
+        )));
+        assert!(is_routine(&line(
+            "peer-lost",
+            "has not heard apps for 3m → apps is lost"
+        )));
     }
 
     #[test]
