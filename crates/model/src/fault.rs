@@ -710,6 +710,12 @@ impl Resolver<'_> {
 
     /// ` (did you mean …?)`: the server or role name nearest a misspelt one.
     fn near(&self, name: &str) -> String {
+        if name.starts_with("phones@") {
+            let sites: Vec<String> = (self.fleet.servers.iter())
+                .map(|s| format!("phones@{}", s.name))
+                .collect();
+            return crate::suggest::did_you_mean(name, sites.iter().map(String::as_str));
+        }
         let servers = self.fleet.servers.iter().map(|s| s.name.as_str());
         let roles = self.fleet.servers.iter().map(|s| s.role.as_str());
         crate::suggest::did_you_mean(name, servers.chain(roles))
@@ -1301,7 +1307,18 @@ pub fn parse_action(fleet: &Fleet, action: &str) -> Result<Vec<Fault>, Box<FileE
     // Lines as the user wrote them: an `at` line added above is ours, and
     // so is `at` among the keys a live fault takes.
     let own_lines = |mut e: Box<FileError>| {
-        e.line = e.line.saturating_sub(ours).max(1);
+        // Quote the user's own line: never the `at` line added above (an
+        // error about the whole fault, such as a missing action, has none).
+        match e.line.checked_sub(ours).filter(|l| *l > 0) {
+            Some(l) => {
+                e.line = l;
+                e.source_line = action.lines().nth(l - 1).map(str::to_string);
+            }
+            None => {
+                (e.line, e.column) = (1, 1);
+                e.source_line = None;
+            }
+        }
         let message = e
             .message
             .replace("expected one of `at`, ", "expected one of ");
@@ -1392,6 +1409,32 @@ mod tests {
             assert!(e.message.contains("applies now"), "{quoted}: {e}");
             assert_eq!(e.line, 2, "{e}");
         }
+    }
+
+    #[test]
+    fn every_unknown_target_gets_a_hint_and_the_nearest_name() {
+        for (action, near) in [
+            ("stop = \"secondry\"", "secondary"),
+            ("config-change = \"secondry\"", "secondary"),
+            ("reboot-phone = \"20011\"", "2001"),
+            ("partition = [[\"primary\", \"phones@primray\"]]", "phones@primary"),
+            ("manual-failback = \"voicemail\"", "voicemail-pro"),
+        ] {
+            let e = parse_action(&reference(), action).unwrap_err();
+            assert!(e.hint.is_some(), "{action}: {e}");
+            assert!(e.to_string().contains(near), "{action}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_live_faults_error_never_quotes_the_at_line_it_did_not_write() {
+        for action in ["", "crash = \"primary\"\nstop = \"secondary\""] {
+            let e = parse_action(&reference(), action).unwrap_err();
+            assert!(!e.to_string().contains("at = "), "{action:?}: {e}");
+        }
+        let e = parse_action(&reference(), "\ncrash = \"primry\"").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.to_string().contains("crash = \"primry\""), "{e}");
     }
 
     #[test]
