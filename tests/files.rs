@@ -1094,3 +1094,22 @@ fn common_slips_get_a_hint_that_says_what_to_write() {
         "{e}"
     );
 }
+
+#[test]
+fn a_missing_key_is_named_as_the_field_at_fault_not_a_key_that_is_there() {
+    for (text, field) in [
+        ("duration = \"10m\"\n", "field `fleet`"),
+        ("fleet = \"builtin:reference\"\n", "field `duration`"),
+        (
+            "fleet = \"builtin:reference\"\nduration = \"10m\"\n[[fault]]\ncrash = \"primary\"\n",
+            "field `fault[0].at`",
+        ),
+        (
+            "fleet = \"builtin:reference\"\nduration = \"10m\"\n[[fault]]\nat = \"1m\"\ncrash = \"primary\"\n[[expect]]\ntakeover = { of = \"primary\" }\n",
+            "field `expect[0].takeover.within`",
+        ),
+    ] {
+        let e = parse_error(text);
+        assert!(e.contains(field), "{text}: {e}");
+    }
+}

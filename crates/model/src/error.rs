@@ -216,6 +216,14 @@ impl Source<'_> {
             .strip_prefix("unknown field `")
             .and_then(|m| m.split('`').next())
             .map(str::to_string);
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            let field = self.missing_path(span.start, missing);
+            let hint = hint_for(&message);
+            return self.error(span, Some(&field), message.clone(), hint);
+        }
         let field = (self.key_at(span.clone()))
             .or_else(|| self.key_before(span.start))
             .or(unknown)
@@ -223,6 +231,23 @@ impl Source<'_> {
             .map(|key| self.path_to(span.start, &key));
         let hint = hint_for(&message);
         self.error(span, field.as_deref(), message, hint)
+    }
+
+    /// The full name of a key missing from the table whose span starts at
+    /// `start`: that table's path (a `[[fault]]` header included), then the
+    /// key, never a key that is there.
+    fn missing_path(&self, start: usize, key: &str) -> String {
+        let rest = self.text.get(start..).unwrap_or_default();
+        if rest.trim_start().starts_with('[') && !rest.trim_start().starts_with("[[[") {
+            let after = rest.find('\n').map_or(self.text.len(), |i| start + i + 1);
+            if let Some(table) = self.table_at(after) {
+                return format!("{table}.{key}");
+            }
+        }
+        if start == 0 {
+            return key.to_string();
+        }
+        self.path_to(start, key)
     }
 
     /// The full name of `key` written at `offset`, as other errors name

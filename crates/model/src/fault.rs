@@ -1417,7 +1417,10 @@ mod tests {
             ("stop = \"secondry\"", "secondary"),
             ("config-change = \"secondry\"", "secondary"),
             ("reboot-phone = \"20011\"", "2001"),
-            ("partition = [[\"primary\", \"phones@primray\"]]", "phones@primary"),
+            (
+                "partition = [[\"primary\", \"phones@primray\"]]",
+                "phones@primary",
+            ),
             ("manual-failback = \"voicemail\"", "voicemail-pro"),
         ] {
             let e = parse_action(&reference(), action).unwrap_err();
