@@ -628,6 +628,9 @@ fn a_state_key_that_does_not_apply_is_refused_not_ignored() {
             "{state}: {e}"
         );
     }
+    // `guest` with `registered = false`: told that it goes with `on`.
+    let text = "name = \"x\"\nfleet = \"builtin:reference\"\nduration = \"20m\"\n\n[[expect]]\nstate = { phone = \"2017\", registered = false, guest = true, at = \"15m\" }\n";
+    assert!(parse_error(text).contains("`guest` goes with `on`"));
     // Both `on` and `registered = false`: told to keep one of the two.
     let text = "name = \"x\"\nfleet = \"builtin:reference\"\nduration = \"20m\"\n\n[[expect]]\nstate = { phone = \"2011\", registered = false, on = \"secondary\", at = \"5m\" }\n";
     assert!(parse_error(text).contains("say where the phone is"));

@@ -1113,3 +1113,34 @@ fn a_missing_key_is_named_as_the_field_at_fault_not_a_key_that_is_there() {
         assert!(e.contains(field), "{text}: {e}");
     }
 }
+
+#[test]
+fn a_number_too_large_for_toml_says_so_and_where_a_larger_seed_goes() {
+    for text in [
+        "fleet = \"builtin:reference\"\nduration = \"10m\"\nseed = 18446744073709551615\n",
+        "fleet = \"builtin:reference\"\nduration = \"10m\"\n[[fault]]\nat = \"1m\"\ncrash = \"primary\"\n[[expect]]\ncount = { event = \"peer-lost\", min = 99999999999999999999 }\n",
+    ] {
+        let e = parse_error(text);
+        assert!(e.contains("the number is too large"), "{e}");
+        assert!(e.contains("--seed"), "{e}");
+    }
+}
+
+#[test]
+fn a_scenario_named_as_a_fleet_is_said_to_be_a_scenario() {
+    let dir = temp_dir("scenario-as-fleet");
+    write(
+        &dir,
+        "other.toml",
+        "fleet = \"builtin:reference\"\nduration = \"10m\"\n",
+    );
+    let s = write(
+        &dir,
+        "s.toml",
+        "fleet = \"other.toml\"\nduration = \"10m\"\n",
+    );
+    let out = fleetsim_out(&["check", s.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a scenario file"), "{err}");
+}

@@ -665,7 +665,12 @@ impl Ctx<'_> {
             } else {
                 &["on", "registered", "guest"]
             };
-            ("a phone's", takes)
+            let form = if r.registered == Some(false) {
+                "an unregistered phone's"
+            } else {
+                "a phone's"
+            };
+            (form, takes)
         } else if r.service.is_some() {
             ("a service's", &["on", "is"])
         } else if r.licence.is_some() {
@@ -686,14 +691,18 @@ impl Ctx<'_> {
         let Some((stray, _)) = given.iter().find(|(k, set)| *set && !takes.contains(k)) else {
             return Ok(());
         };
+        let mut hint = format!(
+            "{form} state takes {} (and at, or from and to)",
+            takes.join(", ")
+        );
+        if *stray == "guest" && r.registered == Some(false) {
+            hint = "`guest` goes with `on`: write on = \"secondary\", guest = true for a guest there, or registered = false alone for a phone registered nowhere".into();
+        }
         Err(self.err(
             span,
             stray,
             format!("`{stray}` does not apply to {form} state, and would be ignored"),
-            format!(
-                "{form} state takes {} (and at, or from and to)",
-                takes.join(", ")
-            ),
+            hint,
         ))
     }
 

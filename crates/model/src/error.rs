@@ -464,6 +464,13 @@ fn plain_words(message: &str) -> String {
         }
         out.replace_range(at..end, "expected a table (`{ key = value, … }`)");
     }
+    // A number past what TOML holds (a 64-bit signed integer).
+    if out.contains("as i128") || out.contains("u64 value was too large") {
+        return format!(
+            "the number is too large: a TOML integer goes up to {}",
+            i64::MAX
+        );
+    }
     for (rust, words) in [
         ("expected f64", "expected a number"),
         ("expected f32", "expected a number"),
@@ -481,8 +488,8 @@ fn hint_for(message: &str) -> Option<String> {
         Some(unknown_field_hint(message).replace("the keys allowed", "the values allowed"))
     } else if message.contains("invalid type: map, expected a list") {
         Some("this key holds a list: write [[key]], two brackets, for each entry (e.g. [[fault]], [[expect]])".into())
-    } else if message.contains("as i128") {
-        Some("write a whole number, 0 or more, within the limits of docs/file-format.md".into())
+    } else if message.starts_with("the number is too large") {
+        Some("write a smaller number, within the limits of docs/file-format.md (a seed beyond it can be given with --seed)".into())
     } else if message.starts_with("missing field") {
         Some("add the key; see docs/file-format.md for every key and its default".into())
     } else if [

@@ -512,7 +512,16 @@ impl Fleet {
 
     /// Parses and validates a fleet file's text.
     pub fn from_toml(src: &Source<'_>) -> Result<Fleet, Box<FileError>> {
-        let raw: RawFleet = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
+        let raw: RawFleet = toml::from_str(src.text).map_err(|e| {
+            let mut err = src.toml_error(&e);
+            if is_scenario(src.text) {
+                err.hint = Some(format!(
+                    "{} is a scenario file (it has duration, fault or expect), not a fleet file: `fleet =` names a fleet, such as \"builtin:reference\" or fleets/reference.toml",
+                    src.name
+                ));
+            }
+            err
+        })?;
         raw.validate(src)
     }
 }
@@ -1221,4 +1230,14 @@ impl RawFleet {
             hunt_groups,
         })
     }
+}
+
+/// Whether `text` reads as a scenario file: top-level keys only a scenario has.
+fn is_scenario(text: &str) -> bool {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    ["duration", "fault", "expect"]
+        .iter()
+        .any(|k| table.contains_key(*k))
 }
