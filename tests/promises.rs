@@ -165,10 +165,8 @@ fn a_golden_mismatch_fails_in_text_json_junit_and_exit_code_alike() {
     assert_eq!(golden["name"], format!("golden timeline {g}"));
     assert_eq!(golden["passed"], false);
     assert!(
-        golden["detail"]
-            .as_str()
-            .unwrap()
-            .contains("differences from")
+        golden["detail"].as_str().unwrap().contains(" from "),
+        "a count of differences from the golden file"
     );
     assert_eq!(junit_counts(&moved.junit), (2, 1, 0), "{}", moved.junit);
     assert!(

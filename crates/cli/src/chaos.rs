@@ -221,10 +221,10 @@ fn print_found(f: &Found, report: &ChaosReport, out: &Path, flags: &str) -> anyh
     );
     if f.shrunk {
         outln!(
-            "  shrunk from {} to {} ({} runs): {}",
+            "  shrunk from {} to {} ({}): {}",
             shape(&f.drawn),
             shape(&f.minimal),
-            f.shrink_runs,
+            fleetsim_model::words::counted(f.shrink_runs as usize, "run", "runs"),
             f.minimal_detail
         );
     } else {

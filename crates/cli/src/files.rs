@@ -142,15 +142,16 @@ pub(crate) fn check(files: &[std::path::PathBuf], verbose: bool) -> ExitCode {
 }
 
 fn print_scenario(f: &Path, s: &Scenario) {
+    use fleetsim_model::words::counted;
     outln!(
-        "ok    {}: scenario {:?} on fleet {:?} ({} servers, {} phones), {} faults, {} expectations",
+        "ok    {}: scenario {:?} on fleet {:?} ({}, {}), {}, {}",
         f.display(),
         s.name,
         s.fleet.name,
-        s.fleet.servers.len(),
-        s.fleet.phones.len(),
-        s.faults.len(),
-        s.expectations.len()
+        counted(s.fleet.servers.len(), "server", "servers"),
+        counted(s.fleet.phones.len(), "phone", "phones"),
+        counted(s.faults.len(), "fault", "faults"),
+        counted(s.expectations.len(), "expectation", "expectations")
     );
 }
 

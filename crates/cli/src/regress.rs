@@ -709,8 +709,8 @@ pub(crate) fn golden(
     } else {
         let lines: Vec<String> = diff.iter().map(|d| format!("- {d}")).collect();
         format!(
-            "{} differences from {shown}:\n{}\n(if the change is intended: rerun with --update-golden)",
-            diff.len(),
+            "{} from {shown}:\n{}\n(if the change is intended: rerun with --update-golden)",
+            fleetsim_model::words::counted(diff.len(), "difference", "differences"),
             lines.join("\n")
         )
     };
