@@ -1144,3 +1144,12 @@ fn a_scenario_named_as_a_fleet_is_said_to_be_a_scenario() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("is a scenario file"), "{err}");
 }
+
+#[test]
+fn a_name_with_a_bidirectional_control_is_refused_as_a_control_character() {
+    let e = parse_error(
+        "name = \"abc\u{202E}def\"\nfleet = \"builtin:reference\"\nduration = \"10m\"\n",
+    );
+    assert!(e.contains("control character"), "{e}");
+    assert!(!e.contains('\u{202E}'), "shown, never sent: {e}");
+}

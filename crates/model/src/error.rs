@@ -179,7 +179,7 @@ impl Source<'_> {
         let source_line = (self.text.lines().nth(line - 1)).map(|l| {
             l.chars()
                 .map(|c| {
-                    if c.is_control() && c != '\t' {
+                    if (c.is_control() && c != '\t') || is_bidi_control(c) {
                         '\u{fffd}'
                     } else {
                         c
@@ -345,13 +345,14 @@ impl Source<'_> {
         v: &toml::Spanned<String>,
         field: &str,
     ) -> Result<String, Box<FileError>> {
-        let bad = |c: &char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+        let bad =
+            |c: &char| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_control(*c);
         match v.get_ref().chars().find(bad) {
             None => Ok(v.get_ref().clone()),
             Some(c) => Err(self.error(
                 v.span(),
                 Some(field),
-                format!("holds the control character {c:?}, which a terminal would act on"),
+                format!("holds the control character {c:?}, which a terminal would act on (or show text out of its order)"),
                 Some("write it without control characters".into()),
             )),
         }
@@ -506,6 +507,12 @@ fn hint_for(message: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// A bidirectional-text control (U+202A–U+202E, U+2066–U+2069, U+200E,
+/// U+200F, U+061C): printed, it reorders what a reader sees around it.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 /// The hint for serde's "unknown field `x`, expected one of `a`, `b`":
