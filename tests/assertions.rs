@@ -648,3 +648,24 @@ fn a_misspelt_built_in_fleet_in_code_gets_the_nearest_name() {
         "{e}"
     );
 }
+
+#[test]
+fn a_server_that_is_down_holds_no_licence_state() {
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .crash("5m", "expansion-l")
+        .crash("6m", "primary")
+        .expect(Expect::licence("expansion-l", "normal").at("20m"))
+        .expect(Expect::licence("expansion-v2", "grace").at("20m"))
+        .run()
+        .unwrap();
+    let [down, up] = &o.expectations[..] else {
+        panic!("{:?}", o.expectations)
+    };
+    assert!(
+        !down.passed && down.detail.contains("down"),
+        "{}",
+        down.detail
+    );
+    assert!(up.passed, "{}", up.detail);
+}

@@ -371,6 +371,10 @@ impl LicenceOf<'_> {
         }
         match &e.event {
             Event::ServerStarted { .. } => self.now = "normal".into(),
+            // A server that is down runs under no licence: no state holds.
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                self.now = "down (no licence state)".into();
+            }
             Event::LicenceState { state, .. } => self.now = state.clone(),
             _ => {}
         }
