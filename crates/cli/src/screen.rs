@@ -110,7 +110,8 @@ impl Screen {
             Some((rows, _)) => fit(
                 rows.saturating_sub(o.lines().count()),
                 pinned.len(),
-                rest.len(),
+                // A filter's section shows even empty ("nothing yet").
+                rest.len().max(usize::from(!self.filter.is_empty())),
             ),
         };
         milestones(&mut o, &pinned, n_pinned);
@@ -161,15 +162,20 @@ impl Screen {
     }
 
     fn tail(&self, o: &mut String, rest: &[&Line], n: usize) {
-        if rest.is_empty() || n == 0 {
-            return;
-        }
         let what = if self.filter.is_empty() {
             "recent".to_string()
         } else {
             let globs: Vec<String> = self.filter.iter().map(|w| w.to_string()).collect();
             format!("recent, matching {}", globs.join(" or "))
         };
+        // A filter that matches nothing yet says so, not a missing section.
+        if rest.is_empty() && !self.filter.is_empty() && n > 0 {
+            let _ = writeln!(o, "\n  {what}\n    nothing yet");
+            return;
+        }
+        if rest.is_empty() || n == 0 {
+            return;
+        }
         let _ = writeln!(o, "\n  {what}");
         for l in &rest[rest.len().saturating_sub(n)..] {
             let _ = writeln!(o, "    {}", line(l));
@@ -667,5 +673,15 @@ mod tests {
         let text = screen.render(&status(402_000, vec![]), &Paint(false));
         assert!(text.contains("recent, matching call-*"), "{text}");
         assert!(!text.contains("refused guest"), "{text}");
+        // A filter nothing matches says so, on any screen size.
+        let mut quiet = Screen::new(&["nothing-*".to_string()]);
+        quiet.push(refused(400_000, "2001"));
+        for size in [None, Some((40, 120))] {
+            let text = quiet.render_in(&status(402_000, vec![]), &Paint(false), size);
+            assert!(
+                text.contains("recent, matching nothing-*\n    nothing yet"),
+                "{text}"
+            );
+        }
     }
 }

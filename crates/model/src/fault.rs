@@ -902,11 +902,22 @@ pub(crate) fn resolve(
                 for n in g {
                     for node in r.nodes(n, &format!("{field}.partition"))? {
                         if let Some(prev) = placed.insert(node.clone(), gi) {
+                            let (message, hint) = if prev == gi {
+                                (
+                                    format!("{node:?} is named twice in group {gi}"),
+                                    "name each node once",
+                                )
+                            } else {
+                                (
+                                    format!("{node:?} is in group {prev} and group {gi}"),
+                                    "a node belongs to one group only",
+                                )
+                            };
                             return Err(src.error(
                                 n.span(),
                                 Some(&format!("{field}.partition")),
-                                format!("{node:?} is in group {prev} and group {gi}"),
-                                Some("a node belongs to one group only".into()),
+                                message,
+                                Some(hint.into()),
                             ));
                         }
                         group.push(node);
