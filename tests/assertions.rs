@@ -557,7 +557,7 @@ fn nothing_lost_names_what_a_crash_cut_in_progress() {
     let r = &o.expectations[0];
     assert!(r.passed, "{}", r.detail);
     assert!(
-        r.detail.contains("cut by the fault, never stored"),
+        r.detail.contains("cut before they were stored"),
         "{}",
         r.detail
     );
