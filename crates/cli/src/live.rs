@@ -36,7 +36,7 @@ pub(crate) struct UpArgs {
     #[arg(long, default_value_t = 7101)]
     base_port: u16,
     /// Address of the control API (loopback unless --token is set).
-    #[arg(long, env = "FLEETSIM_CONTROL", value_name = "ADDR", default_value = DEFAULT_CONTROL, value_parser = crate::socket_addr)]
+    #[arg(long, env = "FLEETSIM_CONTROL", hide_env_values = true, value_name = "ADDR", default_value = DEFAULT_CONTROL, value_parser = crate::socket_addr)]
     control: SocketAddr,
     /// Token the control API requires (and the live page, if --http).
     #[arg(long, env = "FLEETSIM_TOKEN", hide_env_values = true)]
