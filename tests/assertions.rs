@@ -669,3 +669,11 @@ fn a_server_that_is_down_holds_no_licence_state() {
     );
     assert!(up.passed, "{}", up.detail);
 }
+
+#[test]
+fn a_hunt_group_state_on_a_server_without_ip_office_is_refused_like_a_service() {
+    let e = parse_error(&format!(
+        "{HEAD}state = {{ hunt-group = \"sales\", on = \"apps\", is = \"active\", at = \"10m\" }}"
+    ));
+    assert!(e.contains("runs no IP Office"), "{e}");
+}

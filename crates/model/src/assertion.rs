@@ -839,6 +839,24 @@ impl Ctx<'_> {
             let msg = format!("no hunt group {:?}", g.get_ref());
             return Err(self.err(g.span(), "hunt-group", msg, hint));
         }
+        // As a service check on a server that does not run it: a hunt group
+        // runs only where IP Office does, so this could never change.
+        if self
+            .fleet
+            .server(&on)
+            .is_some_and(|x| !x.role.runs_ip_office())
+        {
+            let telephony: Vec<&str> = (self.fleet.servers.iter())
+                .filter(|x| x.role.runs_ip_office())
+                .map(|x| x.name.as_str())
+                .collect();
+            return Err(self.err(
+                g.span(),
+                "on",
+                format!("{on} runs no IP Office, so no hunt group ever runs there"),
+                format!("hunt groups run on: {}", telephony.join(", ")),
+            ));
+        }
         Ok(StateProbe::HuntGroup {
             group: g.get_ref().clone(),
             on,
