@@ -677,3 +677,21 @@ fn a_hunt_group_state_on_a_server_without_ip_office_is_refused_like_a_service() 
     ));
     assert!(e.contains("runs no IP Office"), "{e}");
 }
+
+#[test]
+fn a_takeover_of_a_home_whose_phones_have_no_backup_says_so() {
+    let o = ScenarioBuilder::on_inline_fleet(
+        "name = \"nb\"\n[[server]]\nname = \"primary\"\nrole = \"primary\"\nbackup = \"none\"\nphones = { sip = 2 }\n[[server]]\nname = \"secondary\"\nrole = \"secondary\"\n",
+    )
+    .duration("20m")
+    .crash("5m", "primary")
+    .expect(Expect::takeover("primary", "10m").by("secondary"))
+    .run()
+    .unwrap();
+    let r = &o.expectations[0];
+    assert!(
+        !r.passed && r.detail.contains("has a backup"),
+        "{}",
+        r.detail
+    );
+}

@@ -122,10 +122,16 @@ fn check(
             let after = after.as_millis();
             let (eligible, arrived) = guest_arrivals(scenario, events, of, by, after);
             if eligible.is_empty() {
-                return (
-                    false,
-                    format!("{of} homes no physical IP phone, so nothing can fail over"),
-                );
+                let ip_phones =
+                    (scenario.fleet.phones.iter()).any(|p| p.home == *of && p.kind.fails_over());
+                let why = if ip_phones {
+                    format!(
+                        "no IP phone of {of} has a backup (its line backs up no IP phones), so nothing can fail over"
+                    )
+                } else {
+                    format!("{of} homes no physical IP phone, so nothing can fail over")
+                };
+                return (false, why);
             }
             let missing: Vec<&str> = eligible
                 .iter()
