@@ -415,22 +415,13 @@ fn a_fault_replaced_by_a_newer_one_on_the_same_link_ends_where_the_newer_one_beg
     ]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let html = std::fs::read_to_string(&path).unwrap();
-    // x and width of the window titled `title`.
+    // x and width of the (first) window titled `title`.
+    let windows = fault_windows(&html);
     let rect = |title: &str| -> (f64, f64) {
-        let end = html
-            .find(&format!(r#"class="fault"><title>{title}</title>"#))
-            .unwrap_or_else(|| panic!("no window for {title}"));
-        let start = html[..end].rfind("<rect ").unwrap();
-        let attr = |name: &str| -> f64 {
-            let at = html[start..end].find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
-            html[start + at..]
-                .split('"')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap()
-        };
-        (attr("x"), attr("width"))
+        let (_, x, w) = (windows.iter())
+            .find(|(t, _, _)| t == title)
+            .unwrap_or_else(|| panic!("no window for {title}: {windows:?}"));
+        (*x, *w)
     };
     let (x1, w1) = rect("latency 300ms ± 0s on expansion-v2");
     let (x2, w2) = rect("latency 500ms ± 0s on expansion-v2");
