@@ -171,8 +171,19 @@ trait Tracker {
 }
 
 /// `state`: the probe holds at `from` and after every change up to `to`.
-pub fn state(probe: &StateProbe, w: &Window, events: &[EventRecord]) -> (bool, String) {
-    let mut t = tracker(probe);
+pub fn state(
+    probe: &StateProbe,
+    w: &Window,
+    events: &[EventRecord],
+    cache: &StateCache,
+) -> (bool, String) {
+    if let StateProbe::CallsUp { on, min, max } = probe {
+        let series = cache.calls_up(on.as_deref(), events);
+        return calls_up_state(&series, on.as_deref(), (*min, *max), w);
+    }
+    let Some(mut t) = tracker(probe) else {
+        return (false, "no tracker for this state".into());
+    };
     let from = w.from.at.as_millis();
     let to = w.to.at.as_millis();
     let mut i = 0;
@@ -221,8 +232,8 @@ pub fn state(probe: &StateProbe, w: &Window, events: &[EventRecord]) -> (bool, S
     (true, detail)
 }
 
-fn tracker(p: &StateProbe) -> Box<dyn Tracker + '_> {
-    match p {
+fn tracker(p: &StateProbe) -> Option<Box<dyn Tracker + '_>> {
+    Some(match p {
         StateProbe::Phone { phone, on, guest } => Box::new(PhoneAt {
             phone,
             on: on.as_deref(),
@@ -246,14 +257,9 @@ fn tracker(p: &StateProbe) -> Box<dyn Tracker + '_> {
             want: *active,
             now: false,
         }),
-        StateProbe::CallsUp { on, min, max } => Box::new(CallsUp {
-            on: on.as_deref(),
-            min: *min,
-            max: *max,
-            up: BTreeMap::new(),
-            here: 0,
-        }),
-    }
+        // Judged from the run's series (see `StateCache`).
+        StateProbe::CallsUp { .. } => return None,
+    })
 }
 
 /// Which servers hold a phone's registration, and whether as a guest.
@@ -433,57 +439,90 @@ impl Tracker for GroupOn<'_> {
     }
 }
 
-/// Calls up, by the server they were set up on.
-struct CallsUp<'a> {
-    on: Option<&'a str>,
-    min: Option<u32>,
-    max: Option<u32>,
-    up: BTreeMap<String, String>,
-    /// How many of them count (are on `on`), kept as they come and go.
-    here: u32,
+/// Calls up over the run, counted once for every `calls-up` check of
+/// one `on`: (instant, calls up after it) at each instant a call started
+/// or ended, so a thousand checks do not each replay every call.
+#[derive(Default)]
+pub struct StateCache {
+    calls_up: std::cell::RefCell<BTreeMap<Option<String>, Series>>,
 }
 
-impl CallsUp<'_> {
-    fn n(&self) -> u32 {
-        self.here
-    }
+/// (instant, calls up after it), shared by the checks that read it.
+type Series = std::rc::Rc<Vec<(u64, u32)>>;
 
-    fn counts(&self, server: &str) -> bool {
-        self.on.is_none_or(|on| on == server)
+impl StateCache {
+    fn calls_up(&self, on: Option<&str>, events: &[EventRecord]) -> Series {
+        let key = on.map(str::to_string);
+        if let Some(s) = self.calls_up.borrow().get(&key) {
+            return s.clone();
+        }
+        let series = std::rc::Rc::new(calls_up_series(on, events));
+        self.calls_up.borrow_mut().insert(key, series.clone());
+        series
     }
 }
 
-impl Tracker for CallsUp<'_> {
-    fn apply(&mut self, e: &EventRecord) -> bool {
+/// Calls up (set up on `on`, or anywhere) after each instant a call
+/// started or ended.
+fn calls_up_series(on: Option<&str>, events: &[EventRecord]) -> Vec<(u64, u32)> {
+    // Each call up, and whether it counts (was set up on `on`).
+    let mut up: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut here: u32 = 0;
+    let mut out: Vec<(u64, u32)> = Vec::new();
+    for e in events {
         let (was, now) = if let Event::CallStarted { call, .. } = &e.event {
-            let was = self.up.insert(call.clone(), e.server.clone());
-            (was, Some(e.server.as_str()))
+            let counts = on.is_none_or(|on| on == e.server);
+            (up.insert(call, counts), Some(counts))
         } else if let Some(call) = e.event.ended_call() {
-            (self.up.remove(call), None)
+            (up.remove(call), None)
         } else {
-            return false;
+            continue;
         };
-        if was.is_some_and(|s| self.counts(&s)) {
-            self.here -= 1;
+        here = here - u32::from(was == Some(true)) + u32::from(now == Some(true));
+        match out.last_mut() {
+            Some((t, n)) if *t == e.t_ms => *n = here,
+            _ => out.push((e.t_ms, here)),
         }
-        if now.is_some_and(|s| self.counts(s)) {
-            self.here += 1;
+    }
+    out
+}
+
+/// A `calls-up` state over its window, from the run's series: as the
+/// tracked states say it (the first instant it breaks, or how often it
+/// changed inside and what it is at the end).
+fn calls_up_state(
+    series: &[(u64, u32)],
+    on: Option<&str>,
+    (min, max): (Option<u32>, Option<u32>),
+    w: &Window,
+) -> (bool, String) {
+    let place = on.map_or("in the fleet".into(), |s| format!("on {s}"));
+    let say = |n: u32| format!("{} up {place}", counted(n as usize, "call", "calls"));
+    let holds = |n: u32| min.is_none_or(|a| n >= a) && max.is_none_or(|b| n <= b);
+    let (from, to) = (w.from.at.as_millis(), w.to.at.as_millis());
+    let start = series.partition_point(|(t, _)| *t <= from);
+    let mut n = start.checked_sub(1).map_or(0, |i| series[i].1);
+    if !holds(n) {
+        return (false, format!("at {}: {}", w.from, say(n)));
+    }
+    let mut changes = 0;
+    for &(t, now) in series[start..].iter().take_while(|(t, _)| *t <= to) {
+        if !holds(now) {
+            return (false, format!("at {}: {}", format_millis(t), say(now)));
         }
-        true
+        changes += usize::from(now != n);
+        n = now;
     }
-
-    fn holds(&self) -> bool {
-        let n = self.n();
-        self.min.is_none_or(|a| n >= a) && self.max.is_none_or(|b| n <= b)
-    }
-
-    fn describe(&self) -> String {
-        let place = self.on.map_or("in the fleet".into(), |s| format!("on {s}"));
+    let detail = if w.is_moment() {
+        format!("at {}: {}", w.from, say(n))
+    } else {
         format!(
-            "{} up {place}",
-            fleetsim_model::words::counted(self.n() as usize, "call", "calls")
+            "held {w} ({} inside, now {})",
+            counted(changes, "change", "changes"),
+            say(n)
         )
-    }
+    };
+    (true, detail)
 }
 
 /// The first fault that starts something too near the run's end for a

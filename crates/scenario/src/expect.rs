@@ -76,11 +76,12 @@ pub fn evaluate(
     policy: &dyn TakeoverPolicy,
 ) -> Vec<ExpectationResult> {
     let waits = Dur(policy.takeover_after(&emulated_timers(scenario)));
+    let cache = assertion::StateCache::default();
     scenario
         .expectations
         .iter()
         .map(|e| {
-            let (passed, detail) = check(scenario, &e.expect, events, waits);
+            let (passed, detail) = check(scenario, &e.expect, events, waits, &cache);
             ExpectationResult {
                 name: e.name.clone(),
                 passed,
@@ -110,6 +111,7 @@ fn check(
     e: &Expectation,
     events: &[EventRecord],
     waits: Dur,
+    cache: &assertion::StateCache,
 ) -> (bool, String) {
     match e {
         Expectation::Takeover {
@@ -334,7 +336,7 @@ fn check(
             min,
             max,
         } => assertion::count(matching, window, *min, *max, events),
-        Expectation::State { probe, window } => assertion::state(probe, window, events),
+        Expectation::State { probe, window } => assertion::state(probe, window, events, cache),
         Expectation::Failback {
             to, within, after, ..
         } => {
