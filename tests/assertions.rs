@@ -695,3 +695,44 @@ fn a_takeover_of_a_home_whose_phones_have_no_backup_says_so() {
         r.detail
     );
 }
+
+#[test]
+fn a_default_after_is_the_fault_that_really_isolates_or_returns_the_server() {
+    let s = common::parse(
+        r#"
+fleet = "builtin:reference"
+duration = "60m"
+[[fault]]
+at = "5m"
+stall = "primary"
+for = "20m"
+[[fault]]
+at = "6m"
+stall = "primary"
+for = "1m40s"
+[[fault]]
+at = "30m"
+one-way = { from = ["primary"], to = ["apps"] }
+for = "10s"
+[[fault]]
+at = "40m"
+crash = "primary"
+[[expect]]
+failback = { to = "primary", within = "20m" }
+[[expect]]
+takeover = { of = "primary", within = "5m", after = "35m" }
+"#,
+    );
+    // The inner stall's end is no return: the outer one holds to 25m.
+    match &s.expectations[0].expect {
+        fleetsim_model::Expectation::Failback { after, .. } => {
+            assert_eq!(after, &fleetsim_model::Dur::mins(25))
+        }
+        e => panic!("{e:?}"),
+    }
+    // A one-way cut from the primary to apps hides nothing from its backup.
+    let e = parse_error(
+        "fleet = \"builtin:reference\"\nduration = \"30m\"\n[[fault]]\nat = \"5m\"\none-way = { from = [\"primary\"], to = [\"apps\"] }\n[[expect]]\ntakeover = { of = \"primary\", within = \"5m\" }\n",
+    );
+    assert!(e.contains("no fault takes"), "{e}");
+}

@@ -522,3 +522,50 @@ fn a_sweep_where_phones_moved_without_a_complete_takeover_says_so() {
     assert_eq!(json["takeover_ms"]["n"], 0);
     assert_eq!(json["phones_moved"]["max"], 8);
 }
+
+#[test]
+fn several_fault_moves_each_name_a_fault_as_listed_before_any_move() {
+    let s = parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "40m"
+        [[fault]]
+        at = "5m"
+        crash = "expansion-l"
+        [[fault]]
+        at = "10m"
+        crash = "primary"
+        "#,
+    );
+    let moved =
+        fleetsim_scenario::shift_faults(&s, &[(0, Dur::mins(20)), (1, Dur::mins(2))]).unwrap();
+    let at = |server: &str| {
+        moved
+            .faults
+            .iter()
+            .find(|f| f.kind.server() == Some(server))
+            .unwrap()
+            .at
+    };
+    assert_eq!(
+        (at("expansion-l"), at("primary")),
+        (Dur::mins(20), Dur::mins(2))
+    );
+}
+
+#[test]
+fn a_move_that_would_turn_a_window_inside_out_is_refused_as_in_a_file() {
+    let s = parse(
+        r#"
+        fleet = "fleets/reference.toml"
+        duration = "30m"
+        [[fault]]
+        at = "5m"
+        crash = "primary"
+        [[expect]]
+        never = { event = "failover-started", from = "fault 0", to = "20m" }
+        "#,
+    );
+    let e = fleetsim_scenario::shift_fault(&s, 0, Dur::mins(25)).unwrap_err();
+    assert!(e.contains("before it starts"), "{e}");
+}

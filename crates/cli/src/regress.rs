@@ -45,9 +45,8 @@ pub(crate) fn apply_fault_at(s: Scenario, moves: &[FaultAt]) -> Result<Scenario,
             ));
         }
     }
-    moves
-        .iter()
-        .try_fold(s, |s, m| fleetsim_scenario::shift_fault(&s, m.index, m.at))
+    let moves: Vec<(usize, fleetsim_model::Dur)> = moves.iter().map(|m| (m.index, m.at)).collect();
+    fleetsim_scenario::shift_faults(&s, &moves)
 }
 
 /// Arguments of `fleetsim sweep`.

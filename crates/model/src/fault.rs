@@ -561,6 +561,27 @@ pub fn note_applied<T: Clone>(
     gone
 }
 
+/// The fault that brings `server` back after the fault at index `lost`
+/// took it out of sight: the first after which no fault in force still
+/// isolates it (the end of an inner stall inside a longer one is no
+/// return, nor is a heal while the server is down), as the runner applies
+/// them (a superseded `for` skipped).
+pub fn return_of<'f>(faults: &'f [Fault], server: &str, lost: usize) -> Option<&'f Fault> {
+    let mut in_force: Vec<(usize, FaultKind)> = Vec::new();
+    let mut owners = InForce::default();
+    for (i, f) in faults.iter().enumerate() {
+        if owners.outdated(f) {
+            continue;
+        }
+        owners.note(f);
+        note_applied(&mut in_force, i, &f.kind);
+        if i > lost && !in_force.iter().any(|(_, k)| k.isolates(server)) {
+            return Some(f);
+        }
+    }
+    None
+}
+
 /// Which `[[fault]]` table's fault is in force on each slot, so that the
 /// scheduled end of a fault (its `for`) does not end a newer fault that
 /// replaced it, or one a `heal` already ended. Stalls and hangs count up

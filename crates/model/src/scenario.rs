@@ -737,7 +737,16 @@ impl RawRest {
                         }
                     },
                 };
-                let isolating = faults.iter().find(|f| f.kind.isolates(&of.name));
+                // A cut counts only where it stands between `of` and the
+                // server expected to take over (not a one-way cut to apps).
+                let isolating = faults.iter().find(|f| {
+                    f.kind.isolates(&of.name)
+                        && match &f.kind {
+                            crate::FaultKind::OneWay { .. }
+                            | crate::FaultKind::Partition { .. } => f.kind.hides(&by, &of.name),
+                            _ => true,
+                        }
+                });
                 let after_anchor = isolating.filter(|_| t.after.is_none()).map(|f| f.source);
                 let after = match t.after.or_else(|| isolating.map(|f| f.at)) {
                     Some(a) => a,
@@ -785,7 +794,7 @@ impl RawRest {
                 }
                 let to = fb.to.get_ref().clone();
                 let lost = faults.iter().position(|f| f.kind.isolates(&to));
-                let back = lost.and_then(|i| faults[i..].iter().find(|f| f.kind.restores(&to)));
+                let back = lost.and_then(|i| crate::fault::return_of(&faults, &to, i));
                 let after_anchor = back.filter(|_| fb.after.is_none()).map(|f| f.source);
                 let after =
                     match fb.after.or(back.map(|f| f.at)) {

@@ -77,7 +77,7 @@ pub use panics::{CaughtPanic, RunFailure};
 pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run, run_async};
 pub use stopwatch::Stopwatch;
 pub use sweep::{SweepPlan, SweepReport, sweep};
-pub use vary::shift_fault;
+pub use vary::{shift_fault, shift_faults};
 
 /// The event log of a run as JSON lines, one string per event.
 pub fn jsonl_lines(o: &RunOutcome) -> Vec<String> {

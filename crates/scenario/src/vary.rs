@@ -117,12 +117,55 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
                         m.at = shifted(m.at, &name, what)?;
                     }
                 }
+                // As a file's window must: one end moved past the other
+                // would leave nothing to look at, and pass.
+                if window.to.at < window.from.at {
+                    return Err(format!(
+                        "moving fault {index} to {at} would end expectation \"{name}\"'s window ({}) before it starts ({}): move the fault less, or anchor both ends to it",
+                        window.to.at, window.from.at
+                    ));
+                }
             }
             _ => {}
         }
         if let Some(suffix) = derived {
             e.name = fleetsim_model::scenario::default_name(&e.expect) + &suffix;
         }
+    }
+    Ok(s)
+}
+
+/// Several moves at once, each `(index, at)` naming a fault as the
+/// scenario lists it before any move (`fleetsim check -v`): a later
+/// index never reads the order an earlier move made. Two moves of one
+/// `[[fault]]` table (they move together) are refused.
+pub fn shift_faults(scenario: &Scenario, moves: &[(usize, Dur)]) -> Result<Scenario, String> {
+    let mut targets = Vec::new();
+    for (i, &(index, at)) in moves.iter().enumerate() {
+        let Some(f) = scenario.faults.get(index) else {
+            return shift_fault(scenario, index, at);
+        };
+        if let Some(&(other, _)) = moves[..i].iter().find(|(o, _)| {
+            scenario
+                .faults
+                .get(*o)
+                .is_some_and(|g| g.source == f.source)
+        }) {
+            return Err(format!(
+                "faults {other} and {index} are moved twice: they are one [[fault]] table, which moves as one; give it one time"
+            ));
+        }
+        targets.push((f.clone(), index, at));
+    }
+    let mut s = scenario.clone();
+    for (f, _, at) in targets {
+        // Not moved yet, so still where the original scenario put it.
+        let now = s
+            .faults
+            .iter()
+            .position(|g| g.source == f.source && g.at == f.at && g.kind == f.kind)
+            .ok_or_else(|| format!("fault {} was lost in the move", f.kind.describe()))?;
+        s = shift_fault(&s, now, at)?;
     }
     Ok(s)
 }
