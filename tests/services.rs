@@ -902,7 +902,7 @@ activate-backup = "voicemail-pro"
     let o = run_sim(&s);
     assert!(
         o.count(|e| matches!(&e.event,
-            Event::ActionFailed { server, reason, .. } if server == "secondary" && reason == "timed out"))
+            Event::ActionFailed { target, reason, .. } if target == "secondary" && reason == "timed out"))
             == 1,
         "the action is reported as not delivered"
     );
@@ -1266,7 +1266,7 @@ fn a_manual_failback_sent_to_a_hung_backup_is_never_obeyed_and_the_log_says_so()
 
     let hung = manual_failback_sent_at_49m30s(true);
     let failed = hung
-        .first(|e| matches!(&e.event, Event::ActionFailed { server, .. } if server == "secondary"))
+        .first(|e| matches!(&e.event, Event::ActionFailed { target, .. } if target == "secondary"))
         .expect("an action-failed event for the hung secondary");
     assert_eq!(failed.server, "operator");
     assert_eq!(
@@ -1313,7 +1313,7 @@ fn activate_backup_sent_to_a_hung_backup_never_activates_it() {
         .unwrap();
     assert_eq!(
         o.count(|e| matches!(&e.event,
-            Event::ActionFailed { server, reason, .. } if server == "secondary" && reason == "timed out")),
+            Event::ActionFailed { target, reason, .. } if target == "secondary" && reason == "timed out")),
         1,
         "the log says the action did not reach the hung secondary"
     );

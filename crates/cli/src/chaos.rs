@@ -161,9 +161,12 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     let tty = std::io::stderr().is_terminal();
     let report = chaos::run_with_progress(&plan, &|done, total| {
         if tty {
-            eprint!("\r  {done}/{total} schedules run");
+            // Dropped if stderr is gone, never a panic.
+            use std::io::Write as _;
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r  {done}/{total} schedules run");
             if done == total {
-                eprintln!(" · shrinking violations");
+                let _ = writeln!(err, " · shrinking violations");
             }
         }
     });

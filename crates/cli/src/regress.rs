@@ -240,28 +240,33 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         usize::from,
     );
     let tty = std::io::stderr().is_terminal();
+    // Progress goes to stderr and is dropped if nobody reads it any more
+    // (`eprint!` would panic on a closed pipe).
     let progress = |done: usize, total: usize| {
+        use std::io::Write as _;
+        let mut err = std::io::stderr().lock();
         if tty {
             let width = 30;
             let filled = done * width / total.max(1);
-            eprint!(
+            let _ = write!(
+                err,
                 "\r  [{}{}] {done}/{total} runs",
                 "#".repeat(filled),
                 " ".repeat(width - filled)
             );
             if done == total {
-                eprintln!();
+                let _ = writeln!(err);
             }
         } else if total >= 1000 && done * 10 / total > (done - 1) * 10 / total {
             // Piped or logged, a long sweep still shows it is moving: a
             // line at each tenth.
-            eprintln!("  {done}/{total} runs");
+            let _ = writeln!(err, "  {done}/{total} runs");
         }
     };
     let shard = args.shard.unwrap_or(Shard::ALL);
     let runs = shard.indices(per_policy * args.policy.len()).len();
     if let Some(note) = files::long_sweep_note(&scenario, runs, jobs) {
-        eprintln!("{note}");
+        crate::note_stderr(&note);
     }
     let wall = fleetsim_scenario::Stopwatch::start();
     // Variation i under policy p is number p × per_policy + i of the whole
@@ -319,7 +324,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     }
     // Wall time and threads vary from run to run: stdout keeps to what the
     // variations gave, so a merged sharded sweep prints it byte for byte.
-    eprintln!("{timing}");
+    crate::note_stderr(&timing);
     let reports = results
         .into_iter()
         .zip(&id.policies)

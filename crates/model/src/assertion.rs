@@ -543,11 +543,12 @@ impl Ctx<'_> {
     }
 
     /// A server name or glob that names at least one server (or the
-    /// pseudo-servers `network` and `runner`).
+    /// pseudo-servers `network`, `runner` and `operator`, who log faults,
+    /// the audit and operator actions).
     fn server_pattern(&self, s: &Spanned<String>) -> Res<String> {
         let p = s.get_ref();
         let mut names: Vec<&str> = self.fleet.servers.iter().map(|x| x.name.as_str()).collect();
-        names.extend(["network", "runner"]);
+        names.extend(["network", "runner", "operator"]);
         if names.iter().any(|n| glob(p, n)) {
             return Ok(p.clone());
         }

@@ -43,8 +43,9 @@ pub enum Event {
     ActionFailed {
         /// The action, in words.
         action: String,
-        /// The server it was for.
-        server: String,
+        /// The server it was for (`target`: the record's `server` is the
+        /// operator, who logs it).
+        target: String,
         /// Why, in words (e.g. "timed out", "unreachable").
         reason: String,
     },

@@ -678,8 +678,12 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
                 n(*recordings, "recording")
             ))
         }
-        Event::ActionFailed { action, server, reason } => p.yellow(&format!(
-            "operator action {action:?} did not reach {server}: {reason}"
+        Event::ActionFailed {
+            action,
+            target,
+            reason,
+        } => p.yellow(&format!(
+            "operator action {action:?} did not reach {target}: {reason}"
         )),
         Event::Audit { .. } => {
             let a = e.event.loss_audit().unwrap_or_default();

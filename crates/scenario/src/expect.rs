@@ -214,11 +214,15 @@ fn check(
             if moved.is_empty() && failovers.is_empty() {
                 let quiet =
                     format!("no phone of {of} moved ({refused} guest registrations refused)");
-                // A failover shows once the phones come back after the
-                // silence: at most a recovery wait and a deadline later.
+                // A failover shows once the phones come back: after the
+                // silence, or after they notice the loss (a keepalive and
+                // its deadline), whichever is later, then at most a
+                // recovery wait and a deadline.
                 let t = &scenario.fleet.timers;
+                let noticed = t.keepalive_interval.0.saturating_add(t.rpc_deadline.0);
                 let needs = Dur(waits
                     .0
+                    .max(noticed)
                     .saturating_add(t.recovery_wait.0)
                     .saturating_add(t.rpc_deadline.0));
                 match crate::assertion::fault_witness(events, needs, of) {

@@ -767,7 +767,7 @@ impl FleetUnderTest {
                     OPERATOR,
                     Event::ActionFailed {
                         action: kind.describe(),
-                        server,
+                        target: server,
                         reason: fleetsim_net::failure_reason(&status),
                     },
                 );
