@@ -767,11 +767,21 @@ impl Resolver<'_> {
     /// Nodes named by `t`: servers as above, or phones.
     fn nodes(&self, t: &Spanned<String>, field: &str) -> Result<Vec<String>, Box<FileError>> {
         let name = t.get_ref();
-        if self.fleet.phones.iter().any(|p| p.extension == *name)
-            || name
-                .strip_prefix("phones@")
-                .is_some_and(|s| self.fleet.server(s).is_some())
+        if let Some(site) = name.strip_prefix("phones@")
+            && self.fleet.server(site).is_some()
         {
+            // A fault on no phone at all would do nothing, unseen.
+            if self.fleet.phones_of(site).next().is_none() {
+                return Err(self.src.error(
+                    t.span(),
+                    Some(field),
+                    format!("{site} homes no phones, so {name:?} names none"),
+                    Some(self.hint(true)),
+                ));
+            }
+            return Ok(vec![name.clone()]);
+        }
+        if self.fleet.phones.iter().any(|p| p.extension == *name) {
             return Ok(vec![name.clone()]);
         }
         self.servers(t, field).map_err(|_| {
@@ -1441,6 +1451,12 @@ mod tests {
             assert!(e.message.contains("applies now"), "{quoted}: {e}");
             assert_eq!(e.line, 2, "{e}");
         }
+    }
+
+    #[test]
+    fn a_site_with_no_phones_is_no_target() {
+        let e = parse_action(&reference(), "stall = \"phones@apps\"").unwrap_err();
+        assert!(e.message.contains("apps homes no phones"), "{e}");
     }
 
     #[test]

@@ -281,10 +281,24 @@ fn check(
                 .iter()
                 .filter(|e| matches!(e.event, Event::CallPreserved { .. }))
                 .count() as u32;
+            // Preserved, then cut by the preservation limit: said apart,
+            // as neither a drop nor a call that lasted.
+            let expired = events
+                .iter()
+                .filter(|e| matches!(e.event, Event::CallPreservationExpired { .. }))
+                .count();
             let ok = max_dropped.is_none_or(|m| dropped <= m)
                 && min_dropped.is_none_or(|m| dropped >= m)
                 && min_preserved.is_none_or(|m| preserved >= m);
-            let seen = format!("{started} calls set up, {dropped} dropped, {preserved} preserved");
+            let mut seen = format!(
+                "{} set up, {dropped} dropped, {preserved} preserved",
+                fleetsim_model::words::counted(started, "call", "calls")
+            );
+            if expired > 0 {
+                seen.push_str(&format!(
+                    " ({expired} of them ended by the preservation limit)"
+                ));
+            }
             if started == 0 {
                 return (
                     false,
