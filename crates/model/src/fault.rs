@@ -567,28 +567,27 @@ pub fn note_applied<T: Clone>(
 /// return, nor is a heal while the server is down), as the runner applies
 /// them (a superseded `for` skipped).
 pub fn return_of<'f>(faults: &'f [Fault], server: &str, lost: usize) -> Option<&'f Fault> {
-    let mut in_force: Vec<(usize, FaultKind)> = Vec::new();
-    let mut owners = InForce::default();
+    let mut in_force = InForce::default();
     for (i, f) in faults.iter().enumerate() {
-        if owners.outdated(f) {
+        if in_force.outdated(f) {
             continue;
         }
-        owners.note(f);
-        note_applied(&mut in_force, i, &f.kind);
-        if i > lost && !in_force.iter().any(|(_, k)| k.isolates(server)) {
+        in_force.note(f);
+        if i > lost && !in_force.faults.iter().any(|(_, k)| k.isolates(server)) {
             return Some(f);
         }
     }
     None
 }
 
-/// Which `[[fault]]` table's fault is in force on each slot, so that the
-/// scheduled end of a fault (its `for`) does not end a newer fault that
-/// replaced it, or one a `heal` already ended. Stalls and hangs count up
-/// and each ends its own, so they need no owner.
+/// The faults in force as a schedule is applied, each with the
+/// `[[fault]]` table it came from, so that the scheduled end of a fault
+/// (its `for`) does not end a newer fault that replaced it, or one a
+/// `heal` already ended. Stalls and hangs count up and each ends its own.
 #[derive(Clone, Debug, Default)]
 pub struct InForce {
-    owners: std::collections::BTreeMap<String, usize>,
+    /// In force now, by table (`source`), as [`note_applied`] keeps them.
+    faults: Vec<(usize, FaultKind)>,
     /// Slots each table has started a fault on.
     started: std::collections::BTreeSet<(usize, String)>,
 }
@@ -600,27 +599,18 @@ impl InForce {
         let Some(slot) = f.kind.slot().filter(|_| !f.kind.counted()) else {
             return false;
         };
-        f.kind.ends_a_fault()
-            && self.started.contains(&(f.source, slot.clone()))
-            && self.owners.get(&slot) != Some(&f.source)
+        let owner = (self.faults.iter())
+            .find(|(_, k)| k.slot().as_deref() == Some(slot.as_str()))
+            .map(|(source, _)| *source);
+        f.kind.ends_a_fault() && self.started.contains(&(f.source, slot)) && owner != Some(f.source)
     }
 
     /// Notes `f` as applied.
     pub fn note(&mut self, f: &Fault) {
-        if matches!(f.kind, FaultKind::Heal) {
-            self.owners
-                .retain(|slot, _| !(slot == "partition" || slot.starts_with("one-way ")));
-            return;
+        if let Some(slot) = f.kind.slot().filter(|_| !f.kind.ends_a_fault()) {
+            self.started.insert((f.source, slot));
         }
-        let Some(slot) = f.kind.slot().filter(|_| !f.kind.counted()) else {
-            return;
-        };
-        if f.kind.ends_a_fault() {
-            self.owners.remove(&slot);
-        } else {
-            self.started.insert((f.source, slot.clone()));
-            self.owners.insert(slot, f.source);
-        }
+        note_applied(&mut self.faults, f.source, &f.kind);
     }
 }
 
