@@ -269,30 +269,15 @@ fn check(
             min_dropped,
             min_preserved,
         } => {
-            let started = events
-                .iter()
-                .filter(|e| matches!(e.event, Event::CallStarted { .. }))
-                .count();
-            let dropped = events
-                .iter()
-                .filter(|e| matches!(e.event, Event::CallDropped { .. }))
-                .count() as u32;
-            let preserved = events
-                .iter()
-                .filter(|e| matches!(e.event, Event::CallPreserved { .. }))
-                .count() as u32;
-            // Preserved, then cut by the preservation limit: said apart,
-            // as neither a drop nor a call that lasted.
-            let expired = events
-                .iter()
-                .filter(|e| matches!(e.event, Event::CallPreservationExpired { .. }))
-                .count();
+            let t = findings::tally(events);
+            let (dropped, preserved) = (t.calls_dropped, t.calls_preserved);
+            let (started, expired) = (t.calls_started, t.calls_preservation_expired);
             let ok = max_dropped.is_none_or(|m| dropped <= m)
                 && min_dropped.is_none_or(|m| dropped >= m)
                 && min_preserved.is_none_or(|m| preserved >= m);
             let mut seen = format!(
                 "{} set up, {dropped} dropped, {preserved} preserved",
-                fleetsim_model::words::counted(started, "call", "calls")
+                fleetsim_model::words::counted(started as usize, "call", "calls")
             );
             if expired > 0 {
                 seen.push_str(&format!(
@@ -437,21 +422,9 @@ fn check(
 /// cut in progress (never stored, so not lost) and failing a run that
 /// stored nothing, where the check could not fail.
 fn nothing_lost(a: &fleetsim_model::event::LossAudit, events: &[EventRecord]) -> (bool, String) {
-    let (mut messages, mut recordings) = (0, 0);
     // As the metrics count them: a recording no voicemail took is cut too.
-    for e in events {
-        match &e.event {
-            Event::VoicemailCut {
-                messages: m,
-                recordings: r,
-            } => {
-                messages += m;
-                recordings += r;
-            }
-            Event::RecordingFailed { .. } => recordings += 1,
-            _ => {}
-        }
-    }
+    let t = findings::tally(events);
+    let (messages, recordings) = (t.messages_cut, t.recordings_cut);
     let mut detail = a.describe();
     if messages + recordings > 0 {
         let counted = fleetsim_model::words::counted;

@@ -145,6 +145,51 @@ pub fn licence_state_at(events: &[EventRecord], server: &str, t_ms: u64) -> Stri
     t.now
 }
 
+/// What happened to calls and to voicemail in progress over a run, counted
+/// once from its events: the one count the metrics and the expectations
+/// both read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    /// Calls set up.
+    pub calls_started: u32,
+    /// Calls dropped.
+    pub calls_dropped: u32,
+    /// Calls kept up by media connection preservation.
+    pub calls_preserved: u32,
+    /// Preserved calls the preservation limit ended.
+    pub calls_preservation_expired: u32,
+    /// Guests refused for capacity.
+    pub capacity_refusals: u32,
+    /// Messages a crash, stop or timed-out failback cut before they were stored.
+    pub messages_cut: u32,
+    /// Recordings cut so, or that no voicemail took.
+    pub recordings_cut: u32,
+}
+
+/// The [`Tally`] of `events`.
+pub fn tally(events: &[EventRecord]) -> Tally {
+    let mut t = Tally::default();
+    for e in events {
+        match &e.event {
+            Event::CallStarted { .. } => t.calls_started += 1,
+            Event::CallDropped { .. } => t.calls_dropped += 1,
+            Event::CallPreserved { .. } => t.calls_preserved += 1,
+            Event::CallPreservationExpired { .. } => t.calls_preservation_expired += 1,
+            Event::CapacityExceeded { .. } => t.capacity_refusals += 1,
+            Event::VoicemailCut {
+                messages,
+                recordings,
+            } => {
+                t.messages_cut += messages;
+                t.recordings_cut += recordings;
+            }
+            Event::RecordingFailed { .. } => t.recordings_cut += 1,
+            _ => {}
+        }
+    }
+    t
+}
+
 /// The run's loss audit, from its `audit` event.
 pub fn audit(events: &[EventRecord]) -> Option<LossAudit> {
     events.iter().rev().find_map(|e| e.event.loss_audit())

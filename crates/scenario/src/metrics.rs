@@ -98,29 +98,19 @@ impl Metrics {
     /// event, which may be long past on a quiet fleet.
     pub fn compute_until(scenario: &Scenario, events: &[EventRecord], now_ms: u64) -> Metrics {
         let fleet = &scenario.fleet;
+        let t = crate::findings::tally(events);
         let mut m = Metrics {
             events: events.len() as u32,
             split_brain: crate::findings::split_brain(&scenario.fleet, events),
+            calls_started: t.calls_started,
+            calls_dropped: t.calls_dropped,
+            calls_preserved: t.calls_preserved,
+            calls_preservation_expired: t.calls_preservation_expired,
+            capacity_refusals: t.capacity_refusals,
+            messages_cut: t.messages_cut,
+            recordings_cut: t.recordings_cut,
             ..Metrics::default()
         };
-        for e in events {
-            match &e.event {
-                Event::CallStarted { .. } => m.calls_started += 1,
-                Event::CallDropped { .. } => m.calls_dropped += 1,
-                Event::CallPreserved { .. } => m.calls_preserved += 1,
-                Event::CallPreservationExpired { .. } => m.calls_preservation_expired += 1,
-                Event::CapacityExceeded { .. } => m.capacity_refusals += 1,
-                Event::VoicemailCut {
-                    messages,
-                    recordings,
-                } => {
-                    m.messages_cut += messages;
-                    m.recordings_cut += recordings;
-                }
-                Event::RecordingFailed { .. } => m.recordings_cut += 1,
-                _ => {}
-            }
-        }
         if let Some(a) = crate::findings::audit(events) {
             m.messages_left = a.messages_left;
             m.messages_lost = a.messages_lost;
