@@ -619,7 +619,7 @@ impl InForce {
 pub struct StoryError {
     /// Index of the offending fault.
     pub index: usize,
-    /// The field at fault (`crash` or `restart`).
+    /// The field at fault (`crash`, `restart` or `hang`).
     pub field: &'static str,
     /// What is wrong.
     pub message: String,
@@ -633,36 +633,51 @@ impl std::fmt::Display for StoryError {
     }
 }
 
-/// Checks that crashes, stops and restarts tell a consistent story: a
-/// server goes down only when up and restarts only when down.
+/// Checks that crashes, stops, restarts and hangs tell a consistent story:
+/// a server goes down only when up, restarts only when down, and hangs only
+/// while running (a hang of a server that is down would do nothing).
 pub fn check_story(faults: &[Fault]) -> Result<(), StoryError> {
     let mut down: BTreeMap<&str, bool> = BTreeMap::new();
     for (index, f) in faults.iter().enumerate() {
+        let err = |field, message, hint| StoryError {
+            index,
+            field,
+            message,
+            hint,
+        };
         match &f.kind {
             FaultKind::Crash { server } | FaultKind::Stop { server } => {
                 let was_down = down.insert(server, true) == Some(true);
                 if was_down {
-                    return Err(StoryError {
-                        index,
-                        field: "crash",
-                        message: format!("{server:?} is already down at {}", f.at),
-                        hint: "restart it first".into(),
-                    });
+                    return Err(err(
+                        "crash",
+                        format!("{server:?} is already down at {}", f.at),
+                        "restart it first".into(),
+                    ));
                 }
             }
             FaultKind::Restart { server } => {
                 let was_down = down.insert(server, false) == Some(true);
                 if !was_down {
-                    return Err(StoryError {
-                        index,
-                        field: "restart",
-                        message: format!(
+                    return Err(err(
+                        "restart",
+                        format!(
                             "{server:?} is running at {}; only a crashed server can restart",
                             f.at
                         ),
-                        hint: format!("add a crash of {server:?} before it"),
-                    });
+                        format!("add a crash of {server:?} before it"),
+                    ));
                 }
+            }
+            FaultKind::Hang { server, on: true } if down.get(server.as_str()) == Some(&true) => {
+                return Err(err(
+                    "hang",
+                    format!(
+                        "{server:?} is down at {}; only a running server can hang (this hang would do nothing)",
+                        f.at
+                    ),
+                    format!("hang {server:?} after its restart, or leave it down"),
+                ));
             }
             _ => {}
         }
@@ -1441,6 +1456,32 @@ mod tests {
             assert!(e.message.contains("applies now"), "{quoted}: {e}");
             assert_eq!(e.line, 2, "{e}");
         }
+    }
+
+    fn scenario(faults: &str) -> Result<crate::Scenario, crate::LoadError> {
+        let text = format!("fleet = \"builtin:reference\"\nduration = \"30m\"\n{faults}");
+        crate::Scenario::parse(
+            &crate::error::Source {
+                name: "s.toml",
+                text: &text,
+            },
+            &crate::embedded::EmbeddedResolver,
+        )
+    }
+
+    #[test]
+    fn a_hang_of_a_server_that_is_down_is_refused_as_doing_nothing() {
+        let crash = "[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n";
+        let hang = "[[fault]]\nat = \"10m\"\nhang = \"primary\"\nfor = \"5m\"\n";
+        let e = scenario(&format!("{crash}{hang}")).unwrap_err().to_string();
+        assert!(e.contains("s.toml:6:"), "{e}");
+        assert!(e.contains("only a running server can hang"), "{e}");
+        assert!(e.contains("after its restart"), "{e}");
+        // Up again by then, or hung before it went down: both are stories.
+        let restart = "[[fault]]\nat = \"8m\"\nrestart = \"primary\"\n";
+        scenario(&format!("{crash}{restart}{hang}")).unwrap();
+        let early = "[[fault]]\nat = \"2m\"\nhang = \"primary\"\nfor = \"5m\"\n";
+        scenario(&format!("{crash}{early}")).unwrap();
     }
 
     #[test]

@@ -861,6 +861,9 @@ fn refuse(live: &Live, kind: &FaultKind) -> Option<String> {
         FaultKind::Restart { server } => {
             live.process(server).and_then(|m| m.cannot_restart(server))
         }
+        FaultKind::Hang { server, on: true } if !up(server) => Some(format!(
+            "{server} is down; only a running server can hang (this hang would do nothing)"
+        )),
         _ => None,
     }
 }

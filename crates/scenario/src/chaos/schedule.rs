@@ -259,6 +259,7 @@ pub fn generate(fleet: &Fleet, classes: &[FaultClass], seed: u64, index: u32) ->
         let f = g.fault(class);
         faults.push(keep_story(f, &faults));
     }
+    keep_hangs_up(&mut faults);
     faults.sort_by_key(|f| f.at);
     Schedule {
         index,
@@ -284,6 +285,35 @@ fn keep_story(mut f: ChaosFault, earlier: &[ChaosFault]) -> ChaosFault {
         f.at = Dur::millis(t);
     }
     f
+}
+
+/// Moves each hang out of its server's down windows (to 10 s after the
+/// restart), so a hang never falls on a server that is down and does nothing.
+fn keep_hangs_up(faults: &mut [ChaosFault]) {
+    let downs: Vec<(String, u64, u64)> = faults
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f.downs()?.to_string(),
+                f.at.as_millis(),
+                f.end().as_millis(),
+            ))
+        })
+        .collect();
+    for f in faults.iter_mut() {
+        let Action::Hang(server) = &f.action else {
+            continue;
+        };
+        // Down windows never overlap (keep_story), so one pass in time order
+        // settles each hang.
+        let mut windows: Vec<_> = downs.iter().filter(|(s, ..)| s == server).collect();
+        windows.sort_by_key(|(_, from, _)| *from);
+        for (_, from, to) in windows {
+            if (*from..=*to).contains(&f.at.as_millis()) {
+                f.at = Dur::millis(to + 10_000);
+            }
+        }
+    }
 }
 
 struct Gen<'a> {
@@ -524,6 +554,25 @@ mod tests {
                 assert!(fault.end() <= s.last_undo());
             }
         }
+    }
+
+    #[test]
+    fn a_drawn_hang_never_falls_on_a_server_that_is_down() {
+        let base = crate::chaos::Base::reference();
+        let classes = FaultClass::parse_list("crash, stop, reboot, hang").unwrap();
+        let mut hangs = 0;
+        for i in 0..300 {
+            let s = generate(&base.fleet, &classes, 11, i);
+            hangs += s
+                .faults
+                .iter()
+                .filter(|f| matches!(f.action, Action::Hang(_)))
+                .count();
+            if let Err(e) = base.scenario(&s) {
+                panic!("schedule {i} is invalid: {e}\n{s:?}");
+            }
+        }
+        assert!(hangs > 100, "only {hangs} hangs drawn");
     }
 
     #[test]
