@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{load, parse_error};
+use common::{load, parse, parse_error};
 use fleetsim_model::{Dur, Expectation};
 use fleetsim_scenario::{Expect, ExpectationResult, RunOutcome, ScenarioBuilder, shift_fault};
 
@@ -450,6 +450,47 @@ fn an_array_where_a_string_is_compared_is_called_an_array() {
         "{HEAD}never = {{ event = \"peer-lost\", where = {{ peer = [\"primary\"] }} }}"
     ));
     assert!(e.contains("is a string, not an array"), "{e}");
+}
+
+#[test]
+fn a_where_value_naming_no_server_phone_group_or_service_is_a_file_error_not_a_vacuous_never() {
+    for (event, field, value, says) in [
+        (
+            "failover-started",
+            "home",
+            "primray",
+            "did you mean \"primary\"?",
+        ),
+        ("phone-registered", "phone", "9999", "phones: 2001"),
+        ("peer-lost", "peer", "", "no server is named \"\""),
+        (
+            "hunt-group-state",
+            "group",
+            "sals",
+            "did you mean \"sales\"?",
+        ),
+        (
+            "service-state",
+            "service",
+            "voicemail",
+            "did you mean \"voicemail-pro\"?",
+        ),
+    ] {
+        let e = parse_error(&format!(
+            "{HEAD}never = {{ event = \"{event}\", where = {{ {field} = \"{value}\" }} }}"
+        ));
+        assert!(
+            e.contains(&format!("expect[0].never.where.{field}"))
+                && e.contains("could match no event")
+                && e.contains(says),
+            "{field} = {value:?}: {e}"
+        );
+    }
+    // Globs that match a name are fine.
+    let ok = format!(
+        "{HEAD}never = {{ event = \"phone-registered\", where = {{ phone = \"20*\", home = \"expansion-*\" }} }}"
+    );
+    parse(&ok);
 }
 
 #[test]

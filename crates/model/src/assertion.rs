@@ -604,7 +604,55 @@ impl Ctx<'_> {
             toml::Value::Boolean(b) => FieldValue::Flag(*b),
             other => FieldValue::Text(other.as_str().unwrap_or_default().to_string()),
         };
+        if let FieldValue::Text(t) = &value {
+            self.names_something(&name, t, key, span)?;
+        }
         Ok((name, value))
+    }
+
+    /// A text value of a field that holds one of the fleet's own names (a
+    /// server, a phone, a hunt group, a service) must match one of them: a
+    /// typo would match no event and pass a `never` unseen.
+    fn names_something(&self, field: &str, value: &str, key: &str, span: Range<usize>) -> Res<()> {
+        let Some((what, names)) = self.names_of(field) else {
+            return Ok(());
+        };
+        if names.iter().any(|n| glob(value, n)) {
+            return Ok(());
+        }
+        let shown: Vec<&str> = names.iter().map(String::as_str).collect();
+        let hint = match nearest(value, shown.iter().copied()) {
+            Some(n) => format!("did you mean {n:?}? {what}s: {}", some_of(&shown)),
+            None => format!("{what}s: {} (or a glob such as \"20*\")", some_of(&shown)),
+        };
+        let msg = format!("no {what} is named {value:?}, so this could match no event");
+        Err(self.err(span, &format!("where.{key}"), msg, hint))
+    }
+
+    /// What kind of name `field` holds, and the fleet's names of that kind.
+    fn names_of(&self, field: &str) -> Option<(&'static str, Vec<String>)> {
+        let f = self.fleet;
+        match field {
+            "home" | "peer" | "target" | "from" => {
+                Some(("server", f.servers.iter().map(|s| s.name.clone()).collect()))
+            }
+            "phone" | "trigger" | "mailbox" | "user" => Some((
+                "phone",
+                f.phones.iter().map(|p| p.extension.clone()).collect(),
+            )),
+            "group" => Some((
+                "hunt group",
+                f.hunt_groups.iter().map(|g| g.name.clone()).collect(),
+            )),
+            "service" => Some((
+                "service",
+                crate::Service::ALL
+                    .iter()
+                    .map(|s| s.as_str().into())
+                    .collect(),
+            )),
+            _ => None,
+        }
     }
 }
 

@@ -72,7 +72,8 @@ pub enum Event {
         /// Phone records held for the peer (0: resilience lost).
         records_held: u32,
     },
-    /// A server shut down cleanly: calls in flight finished, memory gone.
+    /// A server shut down cleanly: gRPC requests in flight answered (phone
+    /// calls fare as in a crash), memory gone.
     ServerStopped {
         /// Phones that were registered on it.
         registered_phones: u32,

@@ -92,6 +92,16 @@ pub enum Service {
 }
 
 impl Service {
+    /// Every service, in the order of the enum.
+    pub const ALL: [Service; 6] = [
+        Service::IpOffice,
+        Service::OneXPortal,
+        Service::VoicemailPro,
+        Service::MediaManager,
+        Service::CollaborationServer,
+        Service::Licensing,
+    ];
+
     /// The name used in files.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -603,7 +603,7 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             p.red(&format!("is down: connections reset, memory gone; {registered_phones} phones lose their registration"))
         }
         Event::ServerStopped { registered_phones } => p.red(&format!(
-            "stopped cleanly: calls in flight finished, memory gone; {registered_phones} phones lose their registration"
+            "stopped cleanly: requests in flight answered, memory gone; {registered_phones} phones lose their registration"
         )),
         Event::PeerLost { .. } => peer_lost(e, seen, p),
         Event::PeerReturned { peer, silent_for_ms } => {

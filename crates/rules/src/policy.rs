@@ -56,9 +56,11 @@ pub trait TakeoverPolicy: Send + Sync + Debug {
     }
 
     /// Silence after which a backup may take over: the earliest a failover
-    /// can show, so how long after its fault a `no-failover` run must go on
-    /// to prove anything. By default the failover time; override it when
-    /// your policy takes over later than it declares a peer lost.
+    /// can show. A `no-failover` run must go on at least this long after its
+    /// fault (or the phones' keepalive interval and deadline, if longer),
+    /// plus their recovery wait and a deadline, to prove anything. By
+    /// default the failover time; override it when your policy takes over
+    /// later than it declares a peer lost.
     fn takeover_after(&self, t: &Timers) -> Duration {
         self.failover_after(t)
     }

@@ -138,7 +138,7 @@ pub enum StartError {
 pub struct ServerHandle {
     name: String,
     token: CancellationToken,
-    /// How long a graceful stop lets calls in flight finish.
+    /// How long a graceful stop lets requests in flight be answered.
     grace: std::time::Duration,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
@@ -231,7 +231,7 @@ impl ServerHandle {
     }
 
     /// Stops the incarnation cleanly: new connects are refused, its own
-    /// timers stop, calls in flight get the RPC deadline to finish, then the
+    /// timers stop, requests in flight get the RPC deadline to be answered, then the
     /// connections close. Its memory is dropped as with a crash. Returns how
     /// many phones were registered on it.
     ///
