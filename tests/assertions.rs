@@ -574,6 +574,36 @@ fn nothing_lost_and_calls_fail_a_run_that_gave_them_nothing_to_check() {
 }
 
 #[test]
+fn a_calls_check_whose_only_call_the_system_could_not_complete_checks_nothing() {
+    // The hunt group runs on the crashed primary until the secondary takes
+    // it over (about 7m30s): a call to it at 6m is set up and fails at once.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .crash("5m", "primary")
+        .call(
+            "6m",
+            "3004",
+            "sales",
+            "1m",
+            fleetsim_model::CallKind::HuntGroup,
+        )
+        .expect(Expect::calls().max_dropped(0))
+        .run()
+        .unwrap();
+    assert_eq!((o.metrics.calls_started, o.metrics.calls_failed), (1, 1));
+    let r = &o.expectations[0];
+    assert!(!r.passed, "{}", r.detail);
+    assert!(
+        r.detail.contains("0 calls set up")
+            && r.detail
+                .contains("1 more set up but not completed by the system")
+            && r.detail.contains("checks nothing"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
 fn nothing_lost_names_what_a_crash_cut_in_progress() {
     let o = ScenarioBuilder::on_builtin_fleet("reference")
         .duration("30m")

@@ -467,8 +467,14 @@ pub fn render(o: &RunOutcome) -> String {
                 "calls dropped",
                 m.calls_dropped.to_string(),
                 format!(
-                    "of {} set up · {} preserved ({} ended by the preservation limit)",
-                    m.calls_started, m.calls_preserved, m.calls_preservation_expired
+                    "of {} set up{} · {} preserved ({} ended by the preservation limit)",
+                    m.calls_started,
+                    match m.calls_failed {
+                        0 => String::new(),
+                        n => format!(" ({n} not completed by the system)"),
+                    },
+                    m.calls_preserved,
+                    m.calls_preservation_expired
                 ),
             ),
             (

@@ -909,9 +909,13 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
                 o.spec.fleet.resilience.preservation_limit
             ),
         };
+        let failed = match m.calls_failed {
+            0 => String::new(),
+            n => format!(" ({n} of them not completed by the system)"),
+        };
         let _ = writeln!(
             out,
-            "  calls        {} set up, {} dropped, {} kept up by media connection preservation{expired}",
+            "  calls        {} set up{failed}, {} dropped, {} kept up by media connection preservation{expired}",
             m.calls_started, m.calls_dropped, m.calls_preserved
         );
     }

@@ -275,19 +275,30 @@ fn check(
             let ok = max_dropped.is_none_or(|m| dropped <= m)
                 && min_dropped.is_none_or(|m| dropped >= m)
                 && min_preserved.is_none_or(|m| preserved >= m);
+            // A call the system could not complete was never up: nothing
+            // could drop or preserve it.
+            let up = started.saturating_sub(t.calls_failed);
             let mut seen = format!(
                 "{} set up, {dropped} dropped, {preserved} preserved",
-                fleetsim_model::words::counted(started as usize, "call", "calls")
+                fleetsim_model::words::counted(up as usize, "call", "calls")
             );
+            if t.calls_failed > 0 {
+                seen.push_str(&format!(
+                    " ({} more set up but not completed by the system)",
+                    t.calls_failed
+                ));
+            }
             if expired > 0 {
                 seen.push_str(&format!(
                     " ({expired} of them ended by the preservation limit)"
                 ));
             }
-            if started == 0 {
+            if up == 0 {
                 return (
                     false,
-                    format!("{seen}: with no call this checks nothing; add [calls] or [[call]]"),
+                    format!(
+                        "{seen}: with no call up this checks nothing; add [calls] or [[call]] that the fleet can complete"
+                    ),
                 );
             }
             (ok, seen)

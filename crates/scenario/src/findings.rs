@@ -152,6 +152,10 @@ pub fn licence_state_at(events: &[EventRecord], server: &str, t_ms: u64) -> Stri
 pub struct Tally {
     /// Calls set up.
     pub calls_started: u32,
+    /// Calls set up that the system then could not complete (a
+    /// `call-failed` after their `call-started`: no trunk, no voicemail,
+    /// hunt group unreachable), so never up.
+    pub calls_failed: u32,
     /// Calls dropped.
     pub calls_dropped: u32,
     /// Calls kept up by media connection preservation.
@@ -169,9 +173,16 @@ pub struct Tally {
 /// The [`Tally`] of `events`.
 pub fn tally(events: &[EventRecord]) -> Tally {
     let mut t = Tally::default();
+    let mut started = std::collections::BTreeSet::new();
     for e in events {
         match &e.event {
-            Event::CallStarted { .. } => t.calls_started += 1,
+            Event::CallStarted { call, .. } => {
+                t.calls_started += 1;
+                started.insert(call.as_str());
+            }
+            Event::CallFailed { call, .. } if started.contains(call.as_str()) => {
+                t.calls_failed += 1
+            }
             Event::CallDropped { .. } => t.calls_dropped += 1,
             Event::CallPreserved { .. } => t.calls_preserved += 1,
             Event::CallPreservationExpired { .. } => t.calls_preservation_expired += 1,

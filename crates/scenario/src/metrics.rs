@@ -38,6 +38,9 @@ pub struct Metrics {
     pub registrations_refused: u32,
     /// Calls set up.
     pub calls_started: u32,
+    /// Calls set up that the system then could not complete (no trunk, no
+    /// voicemail, hunt group unreachable): never up.
+    pub calls_failed: u32,
     /// Calls cut by the failure of the system handling them.
     pub calls_dropped: u32,
     /// Calls kept up by media connection preservation.
@@ -103,6 +106,7 @@ impl Metrics {
             events: events.len() as u32,
             split_brain: crate::findings::split_brain(&scenario.fleet, events),
             calls_started: t.calls_started,
+            calls_failed: t.calls_failed,
             calls_dropped: t.calls_dropped,
             calls_preserved: t.calls_preserved,
             calls_preservation_expired: t.calls_preservation_expired,
