@@ -95,6 +95,22 @@ fn field_globs_pick_phones_by_extension() {
 }
 
 #[test]
+fn a_state_that_breaks_and_comes_back_within_one_instant_holds_and_says_so() {
+    // A phone's reboot unregisters and re-registers it at the same instant.
+    let b = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .fault("10m", "reboot-phone = \"2011\"");
+    let r = only(b, Expect::phone("2011").on("primary").from("1m").to("29m"));
+    assert!(r.passed, "{}", r.detail);
+    assert!(
+        r.detail
+            .contains("it broke and was back within one instant 1 time (first at 10m"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
 fn a_state_holds_throughout_a_window_or_names_when_it_broke() {
     let on_secondary = || Expect::phone("2011").on("secondary").as_guest(true);
     let r = only(

@@ -195,14 +195,20 @@ pub fn state(
         return (false, format!("at {}: {}", w.from, t.describe()));
     }
     let mut changes = 0;
+    // Instants at which it broke and was back by the instant's end (a
+    // phone's reboot re-registers at once): held, but said.
+    let mut blips: Vec<u64> = Vec::new();
     // Described again only after an event that may have changed it: a
     // thousand assertions over a long run described it at every instant.
     let mut shown = t.describe();
     while i < events.len() && events[i].t_ms <= to {
         let now = events[i].t_ms;
         let mut touched = false;
+        let mut broke = false;
         while i < events.len() && events[i].t_ms == now {
-            touched |= t.apply(&events[i]);
+            let changed = t.apply(&events[i]);
+            broke |= changed && !t.holds();
+            touched |= changed;
             i += 1;
         }
         if !touched {
@@ -214,6 +220,9 @@ pub fn state(
                 format!("at {}: {}", format_millis(now), t.describe()),
             );
         }
+        if broke {
+            blips.push(now);
+        }
         let described = t.describe();
         if described != shown {
             changes += 1;
@@ -224,12 +233,25 @@ pub fn state(
         format!("at {}: {}", w.from, t.describe())
     } else {
         format!(
-            "held {w} ({} inside, now {})",
+            "held {w} ({} inside, now {}){}",
             counted(changes, "change", "changes"),
-            t.describe()
+            t.describe(),
+            blipped(&blips)
         )
     };
     (true, detail)
+}
+
+/// What a held state says of the instants at which it broke and came back.
+fn blipped(blips: &[u64]) -> String {
+    let Some(first) = blips.first() else {
+        return String::new();
+    };
+    format!(
+        "; it broke and was back within one instant {} (first at {}: states are compared at the end of each instant)",
+        counted(blips.len(), "time", "times"),
+        format_millis(*first)
+    )
 }
 
 fn tracker(p: &StateProbe) -> Option<Box<dyn Tracker + '_>> {
