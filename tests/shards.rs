@@ -211,6 +211,32 @@ fn a_bad_shard_or_a_missing_out_is_a_usage_error_naming_the_flag() {
 }
 
 #[test]
+fn a_part_file_over_the_scenario_or_its_fleet_is_refused_and_both_are_kept() {
+    let dir = temp_dir("shards-over-inputs");
+    let fleet = small_fleet_file(&dir);
+    let scenario = write(
+        &dir,
+        "s.toml",
+        &format!(
+            "fleet = \"{}\"\nduration = \"10m\"\n",
+            fleet.file_name().unwrap().to_str().unwrap()
+        ),
+    );
+    for (target, what) in [(&scenario, "the scenario file"), (&fleet, "fleet file")] {
+        let before = std::fs::read(target).unwrap();
+        let run = fleetsim()
+            .args(["sweep", scenario.to_str().unwrap(), "--seeds", "1"])
+            .args(["--shard", "1/1", "--out", target.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{err}");
+        assert!(err.contains("--out") && err.contains(what), "{err}");
+        assert_eq!(std::fs::read(target).unwrap(), before, "{what} was changed");
+    }
+}
+
+#[test]
 fn parts_that_do_not_make_one_sweep_are_refused_naming_the_part_and_the_problem() {
     let dir = temp_dir("shards-mismatch");
     let sub = |name: &str| {

@@ -141,6 +141,10 @@ fn dist_line(name: &str, d: &Distribution, of: usize, time: bool) -> String {
 pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.out {
         let inputs = files::scenario_inputs(Some(&args.scenario));
+        if let Err(e) = files::check_distinct(&inputs, &[("--out", out)]) {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(BAD_INPUT));
+        }
         files::clear_stale(&inputs, &[("--out", out)]);
     }
     let scenario = match files::load_scenario(Some(&args.scenario)) {
