@@ -441,6 +441,56 @@ fn a_sweep_under_two_policies_prints_them_side_by_side_with_runnable_repro_lines
 }
 
 #[test]
+fn the_side_by_side_table_says_how_many_runs_reached_a_figure_and_invents_none() {
+    // A crash at 27m of a 30m run leaves no time to take over: not every
+    // run reaches a takeover, and the cells say in how many it did.
+    let out = fleetsim_out(&[
+        "sweep",
+        "primary-crash",
+        "--fault",
+        "0",
+        "--from",
+        "20m",
+        "--to",
+        "27m",
+        "--step",
+        "1m",
+        "--policy",
+        "server-edition,quorum",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let takeover = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("takeover"))
+        .expect(&text);
+    assert_eq!(takeover.matches("/8)").count(), 2, "{text}");
+    // Every run an emulator error: no figures, and errors apart from failures.
+    let out = fleetsim_out(&[
+        "sweep",
+        "primary-crash",
+        "--seeds",
+        "2",
+        "--policy",
+        "quorum,no-guard",
+        "--inject-panic",
+        "secondary",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for label in ["phones moved", "calls dropped", "detection"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .expect(&text);
+        assert_eq!(line.matches("no figures").count(), 2, "{line}\n{text}");
+    }
+    let failed = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("runs failed"))
+        .expect(&text);
+    assert_eq!(failed.matches("0 of 2, 2 errors").count(), 2, "{text}");
+}
+
+#[test]
 fn determinism_checks_a_run_under_another_policy_and_says_which() {
     let out = fleetsim_out(&["determinism", "split-network", "--policy", "quorum"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");

@@ -75,30 +75,61 @@ fn count(d: &Distribution) -> String {
     format!("{} / {}", d.p50, d.max)
 }
 
+/// A figure's cell as the one-policy summary says it: nothing where every
+/// run failed in the emulator, and how many runs reached it when not all.
+fn figure(r: &SweepReport, d: &Distribution, say: fn(&Distribution) -> String) -> String {
+    let n = r.results.len();
+    if n > 0 && r.errors().count() == n {
+        return "no figures".into();
+    }
+    match d.n {
+        0 => say(d),
+        k if k == n => say(d),
+        k => format!("{} ({k}/{n})", say(d)),
+    }
+}
+
 /// Prints the reports of one sweep under several policies side by side.
 pub(crate) fn table(reports: &[SweepReport]) {
     row("policy", reports, |r| r.policy.clone());
-    row("(p50 / max over the runs)", reports, |_| String::new());
+    row("(p50 / max; k/n: in k of n runs)", reports, |_| {
+        String::new()
+    });
     row("takeover", reports, |r| {
         if r.takeover_incomplete() {
             "never complete".into()
         } else {
-            time(&r.takeover_ms)
+            figure(r, &r.takeover_ms, time)
         }
     });
-    row("phones moved", reports, |r| count(&r.phones_moved));
-    row("detection", reports, |r| time(&r.detection_ms));
+    row("phones moved", reports, |r| {
+        figure(r, &r.phones_moved, count)
+    });
+    row("detection", reports, |r| figure(r, &r.detection_ms, time));
     row("longest phone outage", reports, |r| {
-        time(&r.max_phone_outage_ms)
+        figure(r, &r.max_phone_outage_ms, time)
     });
     row("phones unregistered at end", reports, |r| {
-        count(&r.phones_unregistered_at_end)
+        figure(r, &r.phones_unregistered_at_end, count)
     });
-    row("calls dropped", reports, |r| count(&r.calls_dropped));
-    row("split-brain findings", reports, |r| count(&r.split_brain));
-    row("messages + recordings lost", reports, |r| count(&r.lost));
+    row("calls dropped", reports, |r| {
+        figure(r, &r.calls_dropped, count)
+    });
+    row("split-brain findings", reports, |r| {
+        figure(r, &r.split_brain, count)
+    });
+    row("messages + recordings lost", reports, |r| {
+        figure(r, &r.lost, count)
+    });
     row("runs failed", reports, |r| {
-        let failed = r.results.iter().filter(|v| !v.passed).count();
-        format!("{failed} of {}", r.results.len())
+        let n = r.results.len();
+        match r.errors().count() {
+            0 => format!("{} of {n}", r.failures().count()),
+            e => format!(
+                "{} of {n}, {}",
+                r.failures().count(),
+                fleetsim_model::words::counted(e, "error", "errors")
+            ),
+        }
     });
 }
