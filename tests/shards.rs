@@ -422,3 +422,42 @@ fn shard_counts_past_the_most_variations_and_damaged_policies_are_refused() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+#[test]
+fn a_part_whose_run_is_not_the_sweeps_run_at_its_place_is_refused() {
+    let dir = temp_dir("shard-edited-run");
+    for (sweep, field, value, says) in [
+        (
+            &["primary-crash", "--seeds", "3"][..],
+            "seed",
+            serde_json::json!(999),
+            "is seed 999, but the sweep's run there is seed",
+        ),
+        (
+            &[
+                "primary-crash",
+                "--fault",
+                "0",
+                "--from",
+                "5m",
+                "--to",
+                "7m",
+                "--step",
+                "1m",
+            ][..],
+            "fault_at",
+            serde_json::json!([0, "6m40s"]),
+            "with fault 0 at 6m40s, but the sweep's run there is",
+        ),
+    ] {
+        let parts = sweep_in_shards(sweep, 2, &dir);
+        let text = std::fs::read_to_string(&parts[0]).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["results"][1]["result"]["variation"][field] = value;
+        let edited = write(&dir, "edited.json", &v.to_string());
+        let out = merge(&[edited, parts[1].clone()], &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}

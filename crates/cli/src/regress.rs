@@ -316,12 +316,15 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         wall.elapsed_secs()
     );
     if let (Some(shard), Some(out)) = (args.shard, &args.out) {
+        let total = id.plan.len() as usize * id.policies.len();
         crate::shard::write_part(out, shard, id, results)?;
+        crate::note_stderr(&timing);
         outln!(
-            "shard {}/{} of the sweep of {}: {timing}; written to {} (merge with `fleetsim sweep-merge`)",
+            "shard {}/{} of the sweep of {}: {} written to {} (merge with `fleetsim sweep-merge`)",
             shard.index + 1,
             shard.count,
             scenario.name,
+            crate::shard::which_runs(shard, total),
             out.display()
         );
         return Ok(ExitCode::SUCCESS);
@@ -393,9 +396,10 @@ pub(crate) fn summarize(
     } else {
         let runs: usize = reports.iter().map(|r| r.results.len()).sum();
         outln!(
-            "sweep of {} · {} · {runs} runs",
+            "sweep of {} · {} · {}",
             id.scenario,
-            plan_words(&id.plan)
+            plan_words(&id.plan),
+            fleetsim_model::words::counted(runs, "run", "runs")
         );
         match reports.as_slice() {
             [one] => print_distributions(one),

@@ -105,6 +105,26 @@ pub(crate) fn write_part(
     std::fs::rename(&partial, out).with_context(|| format!("cannot write {}", out.display()))
 }
 
+/// Which of a sweep's `total` runs (policy after policy, counted from 1)
+/// `shard` holds, said briefly: "runs 2, 6, 10 of 12".
+pub(crate) fn which_runs(shard: Shard, total: usize) -> String {
+    const SHOWN: usize = 6;
+    let held = shard.indices(total);
+    if held.is_empty() {
+        return format!("no run (the sweep has {total})");
+    }
+    let mut listed: Vec<String> = held
+        .iter()
+        .take(SHOWN)
+        .map(|i| (i + 1).to_string())
+        .collect();
+    if held.len() > SHOWN {
+        listed.push(format!("… ({} in all)", held.len()));
+    }
+    let word = if held.len() == 1 { "run" } else { "runs" };
+    format!("{word} {} of {total}", listed.join(", "))
+}
+
 /// Arguments of `fleetsim sweep-merge`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct MergeArgs {
@@ -255,6 +275,7 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let per_policy = (sweep.plan.checked_len()).map_err(|e| usage(format!("{first_path}: {e}")))?;
     let total = per_policy * sweep.policies.len();
     let mut slots: Vec<Option<VariationResult>> = (0..total).map(|_| None).collect();
+    let mut seed: Option<u64> = None;
     for (path, part) in parts {
         let shard = Shard {
             index: part.shard - 1,
@@ -270,10 +291,23 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
             .all(|r| r.policy < sweep.policies.len() && r.index < per_policy);
         if !in_range || held != expected {
             return Err(usage(format!(
-                "{path}: shard {}/{n} of this sweep holds {} runs, but the file has {} others (changed or cut short?)",
+                "{path}: shard {}/{n} of this sweep holds {} runs, but the file's {} runs are not those (changed or cut short?)",
                 part.shard,
                 expected.len(),
                 held.len()
+            )));
+        }
+        // A fault-time sweep's seed is the scenario's: every run's alike.
+        let seed = seed.get_or_insert(part.results.first().map_or(0, |r| r.result.variation.seed));
+        if let Some(r) = (part.results.iter())
+            .find(|r| r.result.variation != sweep.plan.variation(r.index, *seed))
+        {
+            return Err(usage(format!(
+                "{path}: its run {} under policy {} is {}, but the sweep's run there is {} (changed?)",
+                r.index + 1,
+                sweep.policies[r.policy],
+                r.result.variation,
+                sweep.plan.variation(r.index, *seed)
             )));
         }
         for (at, r) in held.into_iter().zip(part.results) {
@@ -294,6 +328,18 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shard_says_which_runs_it_holds() {
+        let s = |index, count| Shard { index, count };
+        assert_eq!(which_runs(s(1, 4), 12), "runs 2, 6, 10 of 12");
+        assert_eq!(which_runs(s(0, 1), 1), "run 1 of 1");
+        assert_eq!(which_runs(s(5, 6), 3), "no run (the sweep has 3)");
+        assert_eq!(
+            which_runs(s(0, 2), 20),
+            "runs 1, 3, 5, 7, 9, 11, … (10 in all) of 20"
+        );
+    }
 
     #[test]
     fn shards_are_counted_from_one_to_n() {

@@ -22,6 +22,15 @@ pub struct Variation {
     pub fault_at: Option<(usize, Dur)>,
 }
 
+impl std::fmt::Display for Variation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.fault_at {
+            Some((index, at)) => write!(f, "seed {} with fault {index} at {at}", self.seed),
+            None => write!(f, "seed {}", self.seed),
+        }
+    }
+}
+
 /// What a sweep varies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -79,28 +88,28 @@ impl SweepPlan {
 
     /// The variations, in order.
     pub fn variations(&self, scenario: &Scenario) -> Vec<Variation> {
+        (0..self.len() as usize)
+            .map(|i| self.variation(i, scenario.seed))
+            .collect()
+    }
+
+    /// Variation `i` (below [`Self::len`]); `seed` is the scenario's, which
+    /// a fault-time sweep keeps.
+    pub fn variation(&self, i: usize, seed: u64) -> Variation {
         match self {
-            SweepPlan::Seeds { first, count } => (0..*count)
-                .map(|i| Variation {
-                    seed: first.wrapping_add(i),
-                    fault_at: None,
-                })
-                .collect(),
+            SweepPlan::Seeds { first, .. } => Variation {
+                seed: first.wrapping_add(i as u64),
+                fault_at: None,
+            },
             SweepPlan::FaultTime {
-                index,
-                from,
-                to,
-                step,
-            } => {
-                let step = step.as_millis().max(1);
-                (from.as_millis()..=to.as_millis())
-                    .step_by(step as usize)
-                    .map(|t| Variation {
-                        seed: scenario.seed,
-                        fault_at: Some((*index, Dur::millis(t))),
-                    })
-                    .collect()
-            }
+                index, from, step, ..
+            } => Variation {
+                seed,
+                fault_at: Some((
+                    *index,
+                    Dur::millis(from.as_millis() + step.as_millis().max(1) * i as u64),
+                )),
+            },
         }
     }
 }
