@@ -477,6 +477,21 @@ impl<'a> Seen<'a> {
     /// after then (a crash, not the partition that came on top of it), or
     /// else the latest before (a stall, whose held bytes were still heard
     /// a moment after it began); failing those, any fault applied.
+    /// The clock offsets set on `server` up to `now`: (when, offset).
+    fn clock_steps(&self, server: &str, now: u64) -> Vec<(u64, i64)> {
+        self.faults
+            .iter()
+            .filter(|(t, _)| *t <= now)
+            .filter_map(|(t, f)| match f {
+                FaultKind::ClockOffset {
+                    server: s,
+                    offset_ms,
+                } if fleetsim_model::fault::glob(s, server) => Some((*t, *offset_ms)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn fault_between(&self, observer: &str, peer: &str, heard: u64) -> Option<(u64, FaultKind)> {
         let hides = |f: &FaultKind| f.hides(observer, peer);
         let now = self.in_force.iter().map(|(t, f)| (*t, f));
@@ -508,7 +523,33 @@ fn fault_noun(f: &FaultKind) -> &'static str {
 /// When the peer was last heard, relative to the fault that hid it: the
 /// 3-minute rule counts from there, not from the fault.
 fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> String {
-    let heard = e.t_ms.saturating_sub(silent_ms);
+    // The silence is read on the observer's own clock: a clock step moves
+    // it, so the true moment it last heard the peer is worked back.
+    let steps = seen.clock_steps(&e.server, e.t_ms);
+    let heard = match true_moment(&steps, e.t_ms, silent_ms) {
+        Some(h) => h,
+        None => {
+            return format!(
+                "has not heard {peer} for {} by its own clock{}",
+                human_ms(silent_ms),
+                stepped(&steps)
+            );
+        }
+    };
+    let by_clock = if steps.is_empty() {
+        String::new()
+    } else {
+        format!(" by its own clock{}", stepped(&steps))
+    };
+    // A step back puts last heard in the future, so the count restarts.
+    if let Some(i) = steps.iter().position(|(at, _)| *at == heard)
+        && steps[i].1 < i.checked_sub(1).map_or(0, |j| steps[j].1)
+    {
+        return format!(
+            "has not heard {peer} for {}{by_clock}, counted from the step back (its last presence then lay in its clock's future)",
+            human_ms(silent_ms)
+        );
+    }
     if let Some(&start) = seen.started.get(e.server.as_str())
         && heard.abs_diff(start) <= 1
     {
@@ -517,7 +558,7 @@ fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> S
             human_ms(silent_ms)
         );
     }
-    let base = format!("has not heard {peer} for {}", human_ms(silent_ms));
+    let base = format!("has not heard {peer} for {}{by_clock}", human_ms(silent_ms));
     let Some((at, f)) = seen.fault_between(&e.server, peer, heard) else {
         return base;
     };
@@ -531,6 +572,57 @@ fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> S
         "{base} (last heard {when}, so lost {} after it)",
         human_ms(e.t_ms.saturating_sub(at))
     )
+}
+
+/// The true time at which a server's clock read what it reads `ago_ms`
+/// before `now`, its clock stepped by `steps` ((when, offset) in time
+/// order, offset 0 before the first): `None` when a step back makes two
+/// moments read the same, or none does.
+fn true_moment(steps: &[(u64, i64)], now: u64, ago_ms: u64) -> Option<u64> {
+    let offset_at = |t: u64| {
+        steps
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= t)
+            .map_or(0, |(_, o)| *o)
+    };
+    let target = now as i128 + i128::from(offset_at(now)) - i128::from(ago_ms);
+    // Each stretch of constant offset, [from, to), holds one candidate.
+    let mut bounds: Vec<(u64, u64, i64)> = Vec::new();
+    let mut from = 0;
+    let mut offset = 0;
+    for &(at, o) in steps.iter().filter(|(at, _)| *at <= now) {
+        bounds.push((from, at, offset));
+        (from, offset) = (at, o);
+    }
+    bounds.push((from, now + 1, offset));
+    let found: Vec<u64> = bounds
+        .iter()
+        .filter_map(|&(a, b, o)| {
+            let x = target - i128::from(o);
+            (x >= i128::from(a) && x < i128::from(b)).then_some(x as u64)
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+/// The clock steps said after "by its own clock".
+fn stepped(steps: &[(u64, i64)]) -> String {
+    let said: Vec<String> = steps
+        .iter()
+        .map(|(at, o)| {
+            let sign = if *o < 0 { "-" } else { "+" };
+            format!("{sign}{} at {}", human_ms(o.unsigned_abs()), human_ms(*at))
+        })
+        .collect();
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!(" (set {})", said.join(", then "))
+    }
 }
 
 fn peer_lost(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
@@ -1035,6 +1127,26 @@ pub(crate) fn rpcs_words(o: &RunOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_true_moment_a_stepped_clock_read_is_worked_back_when_it_is_one() {
+        const M: u64 = 60_000;
+        // No step: now minus the silence.
+        assert_eq!(true_moment(&[], 10 * M, 3 * M), Some(7 * M));
+        // Set forward 2m at 6m: 3m30s of its silence at 6m began at 4m30s.
+        assert_eq!(
+            true_moment(&[(6 * M, 2 * M as i64)], 6 * M, 210_000),
+            Some(270_000)
+        );
+        // Set back 10m at 6m: what it read 3m before 9m, it read at 6m too
+        // (the step) and never before: one moment.
+        assert_eq!(
+            true_moment(&[(6 * M, -10 * M as i64)], 9 * M, 3 * M),
+            Some(6 * M)
+        );
+        // Set back 1m at 6m: two moments read the same.
+        assert_eq!(true_moment(&[(6 * M, -(M as i64))], 9 * M, 150_000), None);
+    }
 
     #[test]
     fn ranges_compress_consecutive_extensions() {
