@@ -777,7 +777,24 @@ fn a_takeover_of_a_home_whose_phones_have_no_backup_says_so() {
     .unwrap();
     let r = &o.expectations[0];
     assert!(
-        !r.passed && r.detail.contains("has a backup"),
+        !r.passed && r.detail.contains("primary has no backup"),
+        "{}",
+        r.detail
+    );
+    // A line backing up IP phones but not IP DECT: the missing option named.
+    let o = ScenarioBuilder::on_inline_fleet(
+        "name = \"dect\"\n[[server]]\nname = \"primary\"\nrole = \"primary\"\n[[server]]\nname = \"secondary\"\nrole = \"secondary\"\n[[server]]\nname = \"site\"\nrole = \"expansion-linux\"\nbackup = \"secondary\"\nbacks-up = [\"ip-phones\"]\nphones = { dect = 3 }\n",
+    )
+    .duration("20m")
+    .crash("5m", "site")
+    .expect(Expect::takeover("site", "10m").by("secondary"))
+    .run()
+    .unwrap();
+    let r = &o.expectations[0];
+    assert!(
+        !r.passed
+            && r.detail
+                .contains("its line to secondary lacks ip-dect (its IP DECT phones)"),
         "{}",
         r.detail
     );

@@ -106,6 +106,39 @@ fn emulated_timers(scenario: &Scenario) -> Timers {
     }
 }
 
+/// Why no phone of `of` can fail over: it homes no physical IP phone, or
+/// its line lacks the option each kind of its phones needs.
+fn nothing_to_move(fleet: &fleetsim_model::Fleet, of: &str) -> String {
+    let kinds: BTreeSet<fleetsim_model::PhoneKind> = fleet
+        .phones_of(of)
+        .filter(|p| p.kind.fails_over())
+        .map(|p| p.kind)
+        .collect();
+    if kinds.is_empty() {
+        return format!("{of} homes no physical IP phone, so nothing can fail over");
+    }
+    let Some(backup) = fleet.server(of).and_then(|s| s.backup.as_ref()) else {
+        return format!("{of} has no backup, so nothing can fail over");
+    };
+    let lacking: BTreeSet<&str> = kinds
+        .iter()
+        .filter_map(|k| k.backup_option())
+        .filter(|o| !backup.options.contains(o))
+        .map(|o| match o {
+            fleetsim_model::BackupOption::IpDect => "ip-dect (its IP DECT phones)",
+            _ => "ip-phones (its H.323 and SIP phones)",
+        })
+        .collect();
+    if lacking.is_empty() {
+        return format!("no IP phone of {of} has a backup, so nothing can fail over");
+    }
+    format!(
+        "no IP phone of {of} has a backup: its line to {} lacks {}, so nothing can fail over",
+        backup.server,
+        lacking.into_iter().collect::<Vec<_>>().join(" and ")
+    )
+}
+
 fn check(
     scenario: &Scenario,
     e: &Expectation,
@@ -124,16 +157,7 @@ fn check(
             let after = after.as_millis();
             let (eligible, arrived) = guest_arrivals(scenario, events, of, by, after);
             if eligible.is_empty() {
-                let ip_phones =
-                    (scenario.fleet.phones.iter()).any(|p| p.home == *of && p.kind.fails_over());
-                let why = if ip_phones {
-                    format!(
-                        "no IP phone of {of} has a backup (its line backs up no IP phones), so nothing can fail over"
-                    )
-                } else {
-                    format!("{of} homes no physical IP phone, so nothing can fail over")
-                };
-                return (false, why);
+                return (false, nothing_to_move(&scenario.fleet, of));
             }
             let missing: Vec<&str> = eligible
                 .iter()
