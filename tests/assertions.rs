@@ -840,3 +840,27 @@ takeover = { of = "primary", within = "5m", after = "35m" }
     );
     assert!(e.contains("no fault takes"), "{e}");
 }
+
+#[test]
+fn a_failback_over_its_bound_names_the_late_phones() {
+    let r = only(crash_and_return(), Expect::failback("primary", "15m"));
+    assert!(r.passed, "{}", r.detail);
+    let r = only(crash_and_return(), Expect::failback("primary", "1s"));
+    assert!(!r.passed);
+    assert!(
+        r.detail.contains("over the bound of 1s; late: 20"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
+fn a_phone_state_both_on_a_server_and_registered_nowhere_is_called_a_contradiction() {
+    let e = parse_error(&format!(
+        "{HEAD}state = {{ phone = \"2017\", on = \"primary\", registered = false, at = \"10m\" }}"
+    ));
+    assert!(
+        e.contains("contradict each other: give one, not both"),
+        "{e}"
+    );
+}

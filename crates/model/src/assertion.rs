@@ -840,6 +840,14 @@ impl Ctx<'_> {
         let on = match (&r.on, r.registered) {
             (Some(o), None | Some(true)) => Some(self.server(o, "on")?),
             (None, Some(false)) => None,
+            (Some(_), Some(false)) => {
+                return Err(self.err(
+                    p.span(),
+                    "on",
+                    "on and registered = false contradict each other: give one, not both".into(),
+                    "on = \"secondary\" checks it is registered there; registered = false that it is registered nowhere".into(),
+                ));
+            }
             _ => {
                 return Err(self.err(
                     p.span(),

@@ -447,7 +447,15 @@ fn check(
             if last <= within.as_millis() {
                 (true, format!("{detail} (bound {within})"))
             } else {
-                (false, format!("{detail}: over the bound of {within}"))
+                let late: Vec<&str> = (home_again.iter())
+                    .filter(|(_, t)| **t - after > within.as_millis())
+                    .map(|(p, _)| *p)
+                    .collect();
+                let detail = format!(
+                    "{detail}: over the bound of {within}; late: {}",
+                    list(&late)
+                );
+                (false, detail)
             }
         }
     }
