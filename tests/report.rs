@@ -550,3 +550,32 @@ fn a_lost_peer_is_blamed_on_the_fault_still_in_force_not_one_that_ended() {
     let text = line_at(&lines, lost.t_ms, "primary", "peer-lost");
     assert!(text.contains("before the hang"), "{text}");
 }
+
+#[test]
+fn the_end_of_one_of_two_overlapping_hangs_does_not_read_as_the_server_resuming() {
+    let o = fleetsim_scenario::ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("15m")
+        .fault("5m", "hang = \"expansion-v2\"\nfor = \"2m\"")
+        .fault("6m", "hang = \"expansion-v2\"\nfor = \"5m\"")
+        .run()
+        .unwrap();
+    let said: Vec<(u64, &str)> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::FaultApplied { fault, .. } => Some((e.t_ms / 60_000, fault.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said[2..],
+        [
+            (
+                7,
+                "one hang of expansion-v2 ends; 1 more in force, so it stays hung"
+            ),
+            (11, "expansion-v2 resumes"),
+        ],
+        "{said:?}"
+    );
+}

@@ -795,12 +795,16 @@ async fn clear(
             ));
             continue;
         }
-        out.cleared.push(format!(
-            "#{} {}: undone ({})",
-            f.id,
-            f.kind.describe(),
-            undo.describe()
-        ));
+        // Stalls and hangs count up: ending one of several resumes nothing.
+        let others = (ledger.in_force.iter())
+            .filter(|g| g.id != f.id && f.kind.counted() && g.kind.slot() == f.kind.slot())
+            .count();
+        let said = match others {
+            0 => undo.describe(),
+            n => format!("{n} more of its kind in force on the same node, so it stays as it was"),
+        };
+        out.cleared
+            .push(format!("#{} {}: undone ({said})", f.id, f.kind.describe()));
         let undo = Fault {
             at: fleetsim_model::Dur::ZERO,
             kind: undo,

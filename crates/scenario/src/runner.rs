@@ -495,6 +495,9 @@ pub(crate) struct FleetUnderTest {
     inject_panic: Option<String>,
     /// The partition in force, so that its end can name it.
     partition: Option<FaultKind>,
+    /// Stalls and hangs in force per node: they count up, so the end of
+    /// one of several does not read as the node resuming.
+    counted: BTreeMap<String, u32>,
 }
 
 impl FleetUnderTest {
@@ -546,6 +549,7 @@ impl FleetUnderTest {
             workload_token: tokio_util::sync::CancellationToken::new(),
             inject_panic: launch.inject_panic,
             partition: None,
+            counted: BTreeMap::new(),
         };
         // Every server is bound before any phone starts: readiness is awaited.
         for s in fleet.servers.iter().filter(|s| !s.is_external()) {
@@ -669,6 +673,26 @@ impl FleetUnderTest {
             FaultKind::Heal => {
                 self.partition = None;
                 kind.describe()
+            }
+            FaultKind::Stall { node: n, on } | FaultKind::Hang { server: n, on } => {
+                let what = if matches!(kind, FaultKind::Stall { .. }) {
+                    "stall"
+                } else {
+                    "hang"
+                };
+                let count = self.counted.entry(format!("{what} {n}")).or_insert(0);
+                if *on {
+                    *count += 1;
+                    return kind.describe();
+                }
+                *count = count.saturating_sub(1);
+                match *count {
+                    0 => kind.describe(),
+                    left => format!(
+                        "one {what} of {n} ends; {left} more in force, so it stays {}",
+                        if what == "stall" { "stalled" } else { "hung" }
+                    ),
+                }
             }
             _ => kind.describe(),
         }
