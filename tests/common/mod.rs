@@ -742,6 +742,9 @@ impl Up {
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
+        // A process group of its own, as a shell gives a job: Ctrl-C at a
+        // terminal goes to the whole group (see [`Up::ctrl_c`]).
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().unwrap();
         let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut banner = String::new();
@@ -870,6 +873,16 @@ impl Up {
     /// Sends it SIGINT, as Ctrl-C in its terminal would.
     pub fn interrupt(&self) {
         self.signal("-INT");
+    }
+
+    /// Ctrl-C at its terminal: SIGINT to its whole process group.
+    pub fn ctrl_c(&self) {
+        let group = format!("-{}", self.child.id());
+        let sent = Command::new("kill")
+            .args(["-INT", "--", &group])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -INT -- {group}");
     }
 
     /// Sends it signal `sig` (as `kill` takes it: `-TERM`).

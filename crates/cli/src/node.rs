@@ -379,8 +379,13 @@ impl Supervisor {
     /// Starts `fleetsim node` for `name`.
     fn launch(&self, name: &str, incarnation: u64) -> Result<Child, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        Command::new(exe)
-            .arg("node")
+        let mut cmd = Command::new(exe);
+        // A group of its own: a Ctrl-C at the terminal reaches `up` alone,
+        // which ends the drill and then its members, as `ctl stop` does
+        // (members stopping by themselves first logged a stop of each).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd.arg("node")
             .arg(&self.file)
             .args(["--server", name])
             .args(["--speed", &self.speed.to_string()])
