@@ -957,6 +957,19 @@ fn ctl_pointed_at_something_other_than_a_control_api_says_so_as_a_usage_error() 
 }
 
 #[test]
+fn ctl_at_an_address_that_takes_connections_but_never_answers_is_a_usage_error() {
+    // A listener that never accepts: the kernel completes the handshake, as
+    // for a `fleetsim up` suspended with Ctrl-Z.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let out = fleetsim_out(&["ctl", "--control", &addr, "status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("answered nothing within 10 s"), "{err}");
+    assert!(!err.contains("emulator failed"), "{err}");
+}
+
+#[test]
 fn the_live_page_shows_the_drill_so_far_and_then_the_fault_applied_with_ctl() {
     let dir = temp_dir("live-page");
     let http = format!("127.0.0.1:{}", free_port());
