@@ -342,7 +342,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         // the token goes by its variable's name, never by its value.
         let conn = format!(
             "--control {}{}",
-            args.control,
+            fleetsim_report::shell_word(&args.control.to_string()),
             if args.token.is_some() {
                 " --token \"$FLEETSIM_TOKEN\""
             } else {
@@ -516,8 +516,9 @@ impl Conn {
     /// token by its variable's name, never by its value (a drill's screen
     /// may be projected): read from FLEETSIM_TOKEN it needs no flag.
     fn flags(&self) -> String {
-        let control =
-            (self.control.as_ref()).map_or(String::new(), |c| format!(" --control {}", c.given));
+        let control = (self.control.as_ref()).map_or(String::new(), |c| {
+            format!(" --control {}", fleetsim_report::shell_word(&c.given))
+        });
         let from_env = std::env::var("FLEETSIM_TOKEN").ok() == self.token;
         let token = if self.token.is_some() && !from_env {
             // Said once, where the first such hint is printed.
