@@ -1153,3 +1153,22 @@ fn a_name_with_a_bidirectional_control_is_refused_as_a_control_character() {
     assert!(e.contains("control character"), "{e}");
     assert!(!e.contains('\u{202E}'), "shown, never sent: {e}");
 }
+
+#[test]
+fn own_phones_beyond_the_default_capacity_are_refused_when_no_capacity_is_written() {
+    let (f, s) = files(
+        "default-capacity",
+        "[[server]]\nname = \"primary\"\nrole = \"primary\"\n\n[[server]]\nname = \"v2\"\nrole = \"expansion-v2\"\nphones = { sip = 385 }\n",
+        "",
+    );
+    rejects_fleet(
+        &f,
+        &s,
+        8,
+        &[
+            "server[1].phones",
+            "more than the default capacity of role expansion-v2 (384)",
+            "set capacity",
+        ],
+    );
+}

@@ -1106,7 +1106,22 @@ impl RawFleet {
                     }
                     *c.get_ref()
                 }
-                None => default_capacity(role).max(u32::try_from(own).unwrap_or(u32::MAX)),
+                None if own > u64::from(default_capacity(role)) => {
+                    let span = s.phones.as_ref().map_or(0..0, |p| p.span());
+                    return Err(err(
+                        span,
+                        &format!("server[{i}].phones"),
+                        format!(
+                            "server {name:?}: its own {own} phones are more than the default capacity of role {} ({})",
+                            role.as_str(),
+                            default_capacity(role)
+                        ),
+                        Some(format!(
+                            "set capacity = N to your release's limit if it takes {own} or more, or home fewer phones"
+                        )),
+                    ));
+                }
+                None => default_capacity(role),
             };
             let trunks = match &s.trunks {
                 Some(t) if *t.get_ref() > 0 && role != Role::ExpansionV2 => {
