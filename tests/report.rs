@@ -435,7 +435,7 @@ fn a_takeover_that_moved_some_phones_but_not_all_says_incomplete_not_a_dash() {
     let out = fleetsim_out(&["run", "split-network"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("takeover     incomplete  fault → every IP phone of primary on its backup (8 phones moved, not all)"),
+        text.contains("takeover     incomplete  fault → every IP phone of primary on its backup (8 of its phones moved, not all)"),
         "{text}"
     );
 }

@@ -960,10 +960,18 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
                 opt(m.takeover_ms)
             },
             if partial {
-                format!(
-                    " ({} moved, not all)",
-                    counted(m.phones_moved as usize, "phone", "phones")
-                )
+                // Its own phones: other servers' guests are no part of it.
+                let own: std::collections::BTreeSet<&str> = (o.events.iter())
+                    .filter_map(|e| match &e.event {
+                        Event::PhoneRegistered {
+                            phone,
+                            home,
+                            guest: true,
+                        } if home == s => Some(phone.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                format!(" ({} of its phones moved, not all)", own.len())
             } else {
                 String::new()
             }
