@@ -333,7 +333,7 @@ fn describe_group(g: &Group) -> String {
         )
     } else if sub == "call-preserved" {
         format!(
-            "{} kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and registers again (on its backup, if it fails over) only when the call ends (at most 2 h)",
+            "{} kept up by media connection preservation ({phones}): the phone stays in the call, talk and hang up only, and registers again (on its backup, if it fails over) only when the call ends, or when the preservation limit (2 h by default; `preservation-limit`) cuts it",
             count(g, "call")
         )
     } else if sub.starts_with("call-failed:") {
