@@ -261,11 +261,12 @@ pub fn generate(fleet: &Fleet, classes: &[FaultClass], seed: u64, index: u32) ->
     }
     keep_hangs_up(&mut faults);
     faults.sort_by_key(|f| f.at);
+    let tail = Dur::secs(g.rng.random_range(30 * 60..=45 * 60));
     Schedule {
         index,
         seed,
         faults,
-        tail: Dur::secs(g.rng.random_range(30 * 60..=45 * 60)),
+        tail: tail.max(settle_floor(fleet)),
         calls: g.rng.random_bool(0.8),
     }
 }
@@ -285,6 +286,19 @@ fn keep_story(mut f: ChaosFault, earlier: &[ChaosFault]) -> ChaosFault {
         f.at = Dur::millis(t);
     }
     f
+}
+
+/// The shortest settle tail in which every phone can be home again: the
+/// fleet's failback wait, its home seen again (two presence periods), the
+/// phones' keepalive and deadline, and a recovery wait. A fleet with a long
+/// `failback-after` gets a tail past the drawn 30–45 minutes.
+fn settle_floor(fleet: &Fleet) -> Dur {
+    let t = &fleet.timers;
+    Dur(t.failback_after.0
+        + t.presence_interval.0 * 2
+        + t.keepalive_interval.0
+        + t.rpc_deadline.0
+        + t.recovery_wait.0)
 }
 
 /// Moves each hang out of its server's down windows (to 10 s after the
@@ -573,6 +587,18 @@ mod tests {
             }
         }
         assert!(hangs > 100, "only {hangs} hangs drawn");
+    }
+
+    #[test]
+    fn a_fleet_slow_to_fail_back_gets_a_settle_tail_long_enough_for_it() {
+        let mut f = fleet();
+        f.timers.failback_after = Dur::mins(120);
+        for i in 0..20 {
+            let s = generate(&f, &FaultClass::ALL, 3, i);
+            assert!(s.tail > Dur::mins(120), "{:?}", s.tail);
+            // The faults are drawn as on any fleet.
+            assert_eq!(s.faults, generate(&fleet(), &FaultClass::ALL, 3, i).faults);
+        }
     }
 
     #[test]
