@@ -288,6 +288,18 @@ impl FaultKind {
         )
     }
 
+    /// Who logs the fault's `fault-applied`: the operator for an operator
+    /// action, the server it acts on, else the network (a partition, or a
+    /// fault on phones).
+    pub fn logged_by<'a>(&'a self, fleet: &Fleet) -> &'a str {
+        if self.is_operator_action() {
+            return "operator";
+        }
+        self.server()
+            .filter(|s| fleet.server(s).is_some())
+            .unwrap_or("network")
+    }
+
     /// The server the fault acts on, for faults that act on one server.
     pub fn server(&self) -> Option<&str> {
         match self {
@@ -769,6 +781,18 @@ impl Resolver<'_> {
         Ok(found)
     }
 
+    /// A network fault on analogue extensions, which would do nothing.
+    fn wired(&self, t: &Spanned<String>, field: &str, what: &str) -> Box<FileError> {
+        self.src.error(
+            t.span(),
+            Some(field),
+            format!(
+                "{what}, wired to its expansion-v2's port: no network fault reaches it, so this would do nothing"
+            ),
+            Some("name an IP phone, or the expansion-v2 itself".into()),
+        )
+    }
+
     /// Nodes named by `t`: servers as above, or phones.
     fn nodes(&self, t: &Spanned<String>, field: &str) -> Result<Vec<String>, Box<FileError>> {
         let name = t.get_ref();
@@ -784,9 +808,19 @@ impl Resolver<'_> {
                     Some(self.hint(true)),
                 ));
             }
+            if self
+                .fleet
+                .phones_of(site)
+                .all(|p| p.kind == crate::PhoneKind::Analogue)
+            {
+                return Err(self.wired(t, field, &format!("{site}'s phones are all analogue")));
+            }
             return Ok(vec![name.clone()]);
         }
-        if self.fleet.phones.iter().any(|p| p.extension == *name) {
+        if let Some(p) = self.fleet.phones.iter().find(|p| p.extension == *name) {
+            if p.kind == crate::PhoneKind::Analogue {
+                return Err(self.wired(t, field, &format!("{name} is an analogue extension")));
+            }
             return Ok(vec![name.clone()]);
         }
         self.servers(t, field).map_err(|_| {
@@ -1319,9 +1353,10 @@ pub(crate) fn resolve(
     }
     let (spans, faults): (Vec<Range<usize>>, Vec<Fault>) = out.into_iter().unzip();
     check_story(&faults).map_err(|e| {
+        let field = format!("fault[{}].{}", faults[e.index].source, e.field);
         src.error(
             spans[e.index].clone(),
-            Some(e.field),
+            Some(&field),
             e.message,
             Some(e.hint),
         )
@@ -1482,6 +1517,27 @@ mod tests {
         scenario(&format!("{crash}{restart}{hang}")).unwrap();
         let early = "[[fault]]\nat = \"2m\"\nhang = \"primary\"\nfor = \"5m\"\n";
         scenario(&format!("{crash}{early}")).unwrap();
+    }
+
+    #[test]
+    fn a_network_fault_on_an_analogue_extension_is_refused_as_doing_nothing() {
+        for action in [
+            "latency = { target = \"5005\", delay = \"1s\" }",
+            "stall = \"5012\"",
+            "one-way = { from = [\"5005\"], to = [\"expansion-v2\"] }",
+        ] {
+            let e = parse_action(&reference(), action).unwrap_err();
+            assert!(
+                e.message.contains("is an analogue extension"),
+                "{action}: {e}"
+            );
+        }
+        // An IP phone of the same site is a node like any other, and a
+        // fault on it is logged by the network, not by a server named 5001.
+        let f = parse_action(&reference(), "stall = \"5001\"").unwrap();
+        assert_eq!(f[0].kind.logged_by(&reference()), "network");
+        let f = parse_action(&reference(), "stall = \"expansion-v2\"").unwrap();
+        assert_eq!(f[0].kind.logged_by(&reference()), "expansion-v2");
     }
 
     #[test]

@@ -316,7 +316,7 @@ impl Live {
         let log = self.fut.ctx.log.clone();
         let applied = || {
             log.emit(
-                fault.kind.server().unwrap_or("network"),
+                fault.kind.logged_by(&self.fut.fleet),
                 Event::FaultApplied {
                     fault: fault.kind.describe(),
                     spec: fault.kind.clone(),

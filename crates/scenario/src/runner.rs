@@ -702,11 +702,7 @@ impl FleetUnderTest {
         let words = self.words(&fault.kind);
         let log = &self.ctx.log;
         let net = &self.ctx.net;
-        let target = if fault.kind.is_operator_action() {
-            "operator"
-        } else {
-            fault.kind.server().unwrap_or("network")
-        };
+        let target = fault.kind.logged_by(&self.fleet);
         log.emit(
             target,
             Event::FaultApplied {
