@@ -793,8 +793,31 @@ impl Resolver<'_> {
         )
     }
 
-    /// Nodes named by `t`: servers as above, or phones.
+    /// Nodes a network fault can reach named by `t`: as [`Self::any_nodes`],
+    /// but no analogue extension (wired to its port, out of the network's
+    /// reach).
     fn nodes(&self, t: &Spanned<String>, field: &str) -> Result<Vec<String>, Box<FileError>> {
+        let name = t.get_ref();
+        let analogue = |p: &crate::PhoneSpec| p.kind == crate::PhoneKind::Analogue;
+        if let Some(site) = name.strip_prefix("phones@")
+            && self.fleet.phones_of(site).next().is_some()
+            && self.fleet.phones_of(site).all(analogue)
+        {
+            return Err(self.wired(t, field, &format!("{site}'s phones are all analogue")));
+        }
+        if self
+            .fleet
+            .phones
+            .iter()
+            .any(|p| p.extension == *name && analogue(p))
+        {
+            return Err(self.wired(t, field, &format!("{name} is an analogue extension")));
+        }
+        self.any_nodes(t, field)
+    }
+
+    /// Nodes named by `t`: servers as above, or phones.
+    fn any_nodes(&self, t: &Spanned<String>, field: &str) -> Result<Vec<String>, Box<FileError>> {
         let name = t.get_ref();
         if let Some(site) = name.strip_prefix("phones@")
             && self.fleet.server(site).is_some()
@@ -808,19 +831,9 @@ impl Resolver<'_> {
                     Some(self.hint(true)),
                 ));
             }
-            if self
-                .fleet
-                .phones_of(site)
-                .all(|p| p.kind == crate::PhoneKind::Analogue)
-            {
-                return Err(self.wired(t, field, &format!("{site}'s phones are all analogue")));
-            }
             return Ok(vec![name.clone()]);
         }
-        if let Some(p) = self.fleet.phones.iter().find(|p| p.extension == *name) {
-            if p.kind == crate::PhoneKind::Analogue {
-                return Err(self.wired(t, field, &format!("{name} is an analogue extension")));
-            }
+        if self.fleet.phones.iter().any(|p| p.extension == *name) {
             return Ok(vec![name.clone()]);
         }
         self.servers(t, field).map_err(|_| {
@@ -1259,7 +1272,7 @@ pub(crate) fn resolve(
         if let Some(t) = &fr.reboot_phone {
             actions += 1;
             let mut phones = Vec::new();
-            for node in r.nodes(t, &format!("{field}.reboot-phone"))? {
+            for node in r.any_nodes(t, &format!("{field}.reboot-phone"))? {
                 match node.strip_prefix("phones@") {
                     Some(s) => phones.extend(fleet.phones_of(s).map(|p| p.extension.clone())),
                     None => phones.push(node),

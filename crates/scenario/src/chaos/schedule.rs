@@ -2,7 +2,7 @@
 //! undone (`for`, or ending by itself), a settle tail, and the scenario
 //! file text that runs them.
 
-use fleetsim_model::{Dur, Fleet, GrayPath, Role};
+use fleetsim_model::{Dur, Fleet, GrayPath, PhoneKind, Role};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -358,7 +358,11 @@ impl Gen<'_> {
         self.fleet
             .servers
             .iter()
-            .filter(|s| self.fleet.phones_of(&s.name).next().is_some())
+            .filter(|s| {
+                self.fleet
+                    .phones_of(&s.name)
+                    .any(|p| p.kind != PhoneKind::Analogue)
+            })
             .map(|s| format!("phones@{}", s.name))
             .collect()
     }
@@ -372,10 +376,14 @@ impl Gen<'_> {
             .collect()
     }
 
-    /// A server (mostly), a site's phones, or one extension.
+    /// A server (mostly), a site's phones, or one extension a network
+    /// fault can reach (not an analogue one, wired to its port).
     fn node(&mut self) -> String {
         let sites = self.sites();
-        let phones = self.extensions();
+        let phones: Vec<String> = (self.fleet.phones.iter())
+            .filter(|p| p.kind != PhoneKind::Analogue)
+            .map(|p| p.extension.clone())
+            .collect();
         match self.rng.random_range(0..10) {
             0..7 => self.server(),
             7..9 if !sites.is_empty() => self.pick(&sites).to_string(),
@@ -566,6 +574,17 @@ mod tests {
                 );
                 assert_eq!(fault.for_.is_none(), undone_by_itself, "{fault:?}");
                 assert!(fault.end() <= s.last_undo());
+            }
+        }
+    }
+
+    #[test]
+    fn every_drawn_schedule_is_a_valid_scenario() {
+        let base = crate::chaos::Base::reference();
+        for i in 0..300 {
+            let s = generate(&base.fleet, &FaultClass::ALL, 5, i);
+            if let Err(e) = base.scenario(&s) {
+                panic!("schedule {i} is invalid: {e}\n{s:?}");
             }
         }
     }
