@@ -760,6 +760,14 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
     // A duration is read as the files read it; a bad one is bad input.
     let bad = ctl(&["latency", "primary", "3 parsecs"]);
     assert_eq!(bad.status.code(), Some(2));
+
+    // An operator action is sent, not applied: the fleet may refuse it
+    // (the primary's voicemail is active), and says so in its log.
+    let sent = ok_stdout(&ctl(&["activate-backup"]));
+    assert!(
+        sent.starts_with("sent: operator") && sent.contains("whether the fleet took it"),
+        "{sent}"
+    );
 }
 
 #[test]

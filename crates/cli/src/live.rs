@@ -883,7 +883,8 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
                 Ok(r) => {
                     let r = r.into_inner();
                     for a in r.applied {
-                        outln!("applied: {a}");
+                        let sent = a.ends_with(fleetsim_scenario::live::OPERATOR_SENT);
+                        outln!("{}: {a}", if sent { "sent" } else { "applied" });
                     }
                     for s in r.scheduled {
                         outln!("scheduled {s}");
