@@ -757,9 +757,19 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
     assert!(all.contains("no fault is in force now"), "{all}");
     assert!(ok_stdout(&ctl(&["faults"])).starts_with("no faults in force"));
 
-    // A duration is read as the files read it; a bad one is bad input.
+    // A duration is read as the files read it; a bad one is bad input,
+    // said without the TOML the flags were made into.
     let bad = ctl(&["latency", "primary", "3 parsecs"]);
     assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.starts_with("error: invalid duration \"3 parsecs\""),
+        "{err}"
+    );
+    assert!(
+        !err.contains("latency = {") && !err.contains("<fault>"),
+        "{err}"
+    );
 
     // An operator action is sent, not applied: the fleet may refuse it
     // (the primary's voicemail is active), and says so in its log.

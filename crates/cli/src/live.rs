@@ -854,6 +854,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
         CtlCmd::RebootPhone { phone } => Some(format!("reboot-phone = {}", q(phone))),
         CtlCmd::Fault { action } => Some(action.clone()),
     };
+    let from_flags = !matches!(cmd, CtlCmd::Fault { .. });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -891,10 +892,40 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
                     }
                     Ok(failures(&r.failed))
                 }
+                // A flag form's error, without the TOML it was made into.
+                Err(s) if s.code() == tonic::Code::InvalidArgument && from_flags => refused(
+                    tonic::Status::invalid_argument(as_flags(s.message())),
+                    &conn,
+                ),
                 Err(s) => refused(s, &conn),
             },
         }
     })
+}
+
+/// An error about a fault that `ctl` wrote as TOML from flags, said without
+/// that TOML: its message and hint, not a line and caret the user never
+/// wrote.
+fn as_flags(msg: &str) -> String {
+    let mut lines = msg.lines();
+    let first = lines.next().unwrap_or_default();
+    // "<fault>:1:15: field `fault[0].partition`: what is wrong"
+    let said = first
+        .strip_prefix("<fault>:")
+        .and_then(|r| r.splitn(3, ':').nth(2))
+        .map(str::trim_start)
+        .map(
+            |r| match r.strip_prefix("field `").and_then(|f| f.split_once("`: ")) {
+                Some((_, m)) => m,
+                None => r,
+            },
+        )
+        .unwrap_or(first);
+    let hints: String = lines
+        .filter(|l| l.trim_start().starts_with("= hint:"))
+        .map(|l| format!("\n  {}", l.trim_start()))
+        .collect();
+    format!("{said}{hints}")
 }
 
 /// Says on stderr what the fleet could not apply: exit 1 if anything, else 0.
