@@ -853,3 +853,18 @@ fn a_failback_over_its_bound_names_the_late_phones() {
         r.detail
     );
 }
+
+#[test]
+fn a_no_failover_of_a_home_with_nothing_to_move_passes_but_says_none_could_move() {
+    let o = common::run_sim(&load("softphone-only-site.toml"));
+    let r = (o.expectations.iter())
+        .find(|r| r.detail.starts_with("no phone of soft-site moved"))
+        .expect("the scenario checks no-failover of soft-site");
+    assert!(r.passed, "{}", r.detail);
+    assert!(
+        r.detail
+            .contains("(and none could: soft-site homes no physical IP phone"),
+        "{}",
+        r.detail
+    );
+}

@@ -249,8 +249,20 @@ fn check(
                     .max(noticed)
                     .saturating_add(t.recovery_wait.0)
                     .saturating_add(t.rpc_deadline.0));
+                // Said when the fleet leaves nothing to move: then it is the
+                // policy's own failover that the check guards against.
+                let movable = (scenario.fleet.phones.iter())
+                    .any(|p| p.home == *of && scenario.fleet.backup_of_phone(p).is_some());
+                let note = if movable {
+                    String::new()
+                } else {
+                    format!(
+                        " (and none could: {})",
+                        nothing_to_move(&scenario.fleet, of)
+                    )
+                };
                 match crate::assertion::fault_witness(events, needs, of) {
-                    Ok(w) => (true, format!("{quiet}; {w}")),
+                    Ok(w) => (true, format!("{quiet}{note}; {w}")),
                     Err(why) => (false, format!("{quiet}, but {why}")),
                 }
             } else {
