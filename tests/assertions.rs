@@ -767,37 +767,27 @@ fn a_hunt_group_state_on_a_server_without_ip_office_is_refused_like_a_service() 
 
 #[test]
 fn a_takeover_of_a_home_whose_phones_have_no_backup_says_so() {
-    let o = ScenarioBuilder::on_inline_fleet(
-        "name = \"nb\"\n[[server]]\nname = \"primary\"\nrole = \"primary\"\nbackup = \"none\"\nphones = { sip = 2 }\n[[server]]\nname = \"secondary\"\nrole = \"secondary\"\n",
-    )
-    .duration("20m")
-    .crash("5m", "primary")
-    .expect(Expect::takeover("primary", "10m").by("secondary"))
-    .run()
-    .unwrap();
-    let r = &o.expectations[0];
-    assert!(
-        !r.passed && r.detail.contains("primary has no backup"),
-        "{}",
-        r.detail
-    );
-    // A line backing up IP phones but not IP DECT: the missing option named.
-    let o = ScenarioBuilder::on_inline_fleet(
-        "name = \"dect\"\n[[server]]\nname = \"primary\"\nrole = \"primary\"\n[[server]]\nname = \"secondary\"\nrole = \"secondary\"\n[[server]]\nname = \"site\"\nrole = \"expansion-linux\"\nbackup = \"secondary\"\nbacks-up = [\"ip-phones\"]\nphones = { dect = 3 }\n",
-    )
-    .duration("20m")
-    .crash("5m", "site")
-    .expect(Expect::takeover("site", "10m").by("secondary"))
-    .run()
-    .unwrap();
-    let r = &o.expectations[0];
-    assert!(
-        !r.passed
-            && r.detail
-                .contains("its line to secondary lacks ip-dect (its IP DECT phones)"),
-        "{}",
-        r.detail
-    );
+    for (fleet, home, says) in [
+        (
+            "name = \"nb\"\n[[server]]\nname = \"primary\"\nrole = \"primary\"\nbackup = \"none\"\nphones = { sip = 2 }\n[[server]]\nname = \"secondary\"\nrole = \"secondary\"\n",
+            "primary",
+            "primary has no backup",
+        ),
+        // A line backing up IP phones but not IP DECT: the missing option named.
+        (
+            "name = \"dect\"\n[[server]]\nname = \"primary\"\nrole = \"primary\"\n[[server]]\nname = \"secondary\"\nrole = \"secondary\"\n[[server]]\nname = \"site\"\nrole = \"expansion-linux\"\nbackup = \"secondary\"\nbacks-up = [\"ip-phones\"]\nphones = { dect = 3 }\n",
+            "site",
+            "its line to secondary lacks ip-dect (its IP DECT phones)",
+        ),
+    ] {
+        let r = only(
+            ScenarioBuilder::on_inline_fleet(fleet)
+                .duration("20m")
+                .crash("5m", home),
+            Expect::takeover(home, "10m").by("secondary"),
+        );
+        assert!(!r.passed && r.detail.contains(says), "{}", r.detail);
+    }
 }
 
 #[test]
