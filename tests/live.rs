@@ -196,7 +196,8 @@ mod control {
                 .await
                 .unwrap()
                 .into_inner();
-            assert_eq!(r.applied, ["operator activates the backup voicemail-pro"]);
+            assert_eq!(r.sent, ["operator activates the backup voicemail-pro"]);
+            assert!(r.applied.is_empty(), "{:?}", r.applied);
             let s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
             let sec = s.servers.iter().find(|v| v.name == "secondary").unwrap();
             assert!(

@@ -884,8 +884,13 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
                 Ok(r) => {
                     let r = r.into_inner();
                     for a in r.applied {
-                        let sent = a.ends_with(fleetsim_scenario::live::OPERATOR_SENT);
-                        outln!("{}: {a}", if sent { "sent" } else { "applied" });
+                        outln!("applied: {a}");
+                    }
+                    // Requests the fleet may refuse: its answer is in its log.
+                    for a in r.sent {
+                        outln!(
+                            "sent: {a} (from the operator's console; whether the fleet took it, `fleetsim watch` and the event log say)"
+                        );
                     }
                     for s in r.scheduled {
                         outln!("scheduled {s}");

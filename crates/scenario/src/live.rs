@@ -20,10 +20,6 @@ use tonic::{Request, Response, Status};
 
 use crate::runner::{FleetUnderTest, Mode, RunError};
 
-/// Said after an operator action in `ctl`'s reply: unlike a fault, the
-/// fleet may refuse it, and its answer is in the log.
-pub const OPERATOR_SENT: &str = "(sent from the operator's console; whether the fleet took it, `fleetsim watch` and the event log say)";
-
 /// How to start a live fleet.
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
@@ -516,16 +512,15 @@ async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
                             // With its id, so `ctl clear ID` needs no lookup.
                             // An operator action is a request the fleet may
                             // refuse: its answer is in the log, not here.
-                            let said = if f.kind.is_operator_action() {
-                                format!("{} {OPERATOR_SENT}", f.kind.describe())
-                            } else {
-                                f.kind.describe()
+                            let said = match ledger.record(&f.kind, now_ms, batch) {
+                                Some(id) => format!("#{id} {}", f.kind.describe()),
+                                None => f.kind.describe(),
                             };
-                            out.applied
-                                .push(match ledger.record(&f.kind, now_ms, batch) {
-                                    Some(id) => format!("#{id} {said}"),
-                                    None => said,
-                                });
+                            if f.kind.is_operator_action() {
+                                out.sent.push(said);
+                            } else {
+                                out.applied.push(said);
+                            }
                         }
                         Err(e) => out.failed.push(format!("{}: {e}", f.kind.describe())),
                     }
