@@ -579,3 +579,20 @@ fn the_end_of_one_of_two_overlapping_hangs_does_not_read_as_the_server_resuming(
         "{said:?}"
     );
 }
+
+#[test]
+fn the_verbose_timeline_says_something_of_every_event_calls_included() {
+    for name in [
+        "preserved-call-and-voicemail-handback.toml",
+        "split-network.toml",
+    ] {
+        let o = run_sim(&load(name));
+        let lines = fleetsim_report::text::timeline(&o, true, &Paint(false));
+        let blank: Vec<_> = lines
+            .iter()
+            .filter(|l| l.text.trim().is_empty())
+            .map(|l| (l.first, l.kind))
+            .collect();
+        assert!(blank.is_empty(), "{name}: {blank:?}");
+    }
+}

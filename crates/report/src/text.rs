@@ -845,9 +845,22 @@ pub fn explain(
             };
             let key = (server, e.kind(), sub);
             if verbose {
-                // One line per phone event, saying how long since its last try.
-                let since = last_try.insert(phone.clone(), e.t_ms).map(|t| e.t_ms - t);
-                let text = verbose_phone(e, since);
+                // One line per phone event, saying how long since its last
+                // try; a call's events as a group of one.
+                let since = last_try.get(&phone).map(|t| e.t_ms - t);
+                let mut text = verbose_phone(e, since);
+                if text.is_empty() {
+                    text = describe_group(&Group {
+                        key,
+                        first: e.t_ms,
+                        last: e.t_ms,
+                        phones: vec![phone],
+                        first_note: note.clone(),
+                        note,
+                    });
+                } else {
+                    last_try.insert(phone, e.t_ms);
+                }
                 pending.push(Line {
                     first: e.t_ms,
                     last: e.t_ms,
@@ -855,7 +868,6 @@ pub fn explain(
                     text,
                     kind: e.kind(),
                 });
-                let _ = (key, note);
                 continue;
             }
             match groups.iter_mut().find(|g| g.key == key) {
