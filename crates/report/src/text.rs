@@ -102,45 +102,112 @@ pub(crate) struct Group {
     first: u64,
     last: u64,
     phones: Vec<String>,
-    /// The first event's note, and the latest's.
-    first_note: String,
-    note: String,
+    /// Each event's note, its own phone's number said as "the phone" (a
+    /// reason naming its phone is one reason for the group).
+    notes: Vec<String>,
 }
 
 impl Group {
-    /// The group's note: one, or the first and the latest when they differ
-    /// (a reason that counts time, "last heard 1m2s ago … 2m54s ago").
+    fn new(key: (String, &'static str, String), t_ms: u64) -> Group {
+        Group {
+            key,
+            first: t_ms,
+            last: t_ms,
+            phones: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Adds `phone`'s event at `t_ms`, with its note.
+    fn push(&mut self, t_ms: u64, phone: String, note: &str) {
+        self.last = t_ms;
+        self.notes.push(own_phone_said(note, &phone));
+        self.phones.push(phone);
+    }
+
+    /// The group's note: one; or, when they differ only by a duration, the
+    /// shortest … the longest ("last heard 1m2s … 2m54s ago"); else the
+    /// first and the latest words that differ.
     fn notes(&self) -> String {
-        if self.first_note == self.note {
-            return self.note.clone();
+        let (Some(first), Some(last)) = (self.notes.first(), self.notes.last()) else {
+            return String::new();
+        };
+        if self.notes.iter().all(|n| n == first) {
+            return first.clone();
         }
-        // Only the words that differ, once: "last heard 1m … 2m59s ago".
-        let (a, b): (Vec<&str>, Vec<&str>) = (
-            self.first_note.split(' ').collect(),
-            self.note.split(' ').collect(),
-        );
-        let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-        let most = a.len().min(b.len()) - pre;
-        let suf = (a.iter().rev().zip(b.iter().rev()))
-            .take(most)
-            .take_while(|(x, y)| x == y)
-            .count();
-        let words = |w: &[&str]| w.join(" ");
-        let (mid_a, mid_b) = (words(&a[pre..a.len() - suf]), words(&b[pre..b.len() - suf]));
-        if mid_a.is_empty() || mid_b.is_empty() {
-            // One says more than the other: both, whole.
-            return format!("{} … {}", self.first_note, self.note);
-        }
-        [
-            words(&a[..pre]),
-            format!("{mid_a} … {mid_b}"),
-            words(&a[a.len() - suf..]),
-        ]
-        .into_iter()
-        .filter(|p| !p.is_empty())
+        duration_span(&self.notes).unwrap_or_else(|| words_between(first, last))
+    }
+}
+
+/// `note` with the word `phone` (the event's own extension) said as "the
+/// phone".
+fn own_phone_said(note: &str, phone: &str) -> String {
+    note.split(' ')
+        .map(|w| {
+            let bare = w.trim_end_matches([',', ';', ':', ')', '.']);
+            if bare == phone {
+                format!("the phone{}", &w[bare.len()..])
+            } else {
+                w.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Notes alike but for one word, a duration in each: said with the
+/// shortest and the longest.
+fn duration_span(notes: &[String]) -> Option<String> {
+    let split: Vec<Vec<&str>> = notes.iter().map(|n| n.split(' ').collect()).collect();
+    let len = split[0].len();
+    if split.iter().any(|w| w.len() != len) {
+        return None;
     }
+    let differ: Vec<usize> = (0..len)
+        .filter(|&i| split.iter().any(|w| w[i] != split[0][i]))
+        .collect();
+    let [i] = differ[..] else { return None };
+    let ms: Vec<(u64, &str)> = split
+        .iter()
+        .map(|w| {
+            let bare = w[i].trim_end_matches([',', ';', ':', ')', '.']);
+            fleetsim_model::parse_duration(bare)
+                .ok()
+                .map(|d| (d.as_millis(), bare))
+        })
+        .collect::<Option<_>>()?;
+    let tail = &split[0][i][ms[0].1.len()..];
+    let (lo, hi) = (ms.iter().min()?, ms.iter().max()?);
+    let mut words: Vec<String> = split[0].iter().map(|w| w.to_string()).collect();
+    words[i] = format!("{} … {}{tail}", lo.1, hi.1);
+    Some(words.join(" "))
+}
+
+/// The first and the latest note, by the words that differ, once: "a 1m …
+/// 2m59s b".
+fn words_between(first: &str, last: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (first.split(' ').collect(), last.split(' ').collect());
+    let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let most = a.len().min(b.len()) - pre;
+    let suf = (a.iter().rev().zip(b.iter().rev()))
+        .take(most)
+        .take_while(|(x, y)| x == y)
+        .count();
+    let words = |w: &[&str]| w.join(" ");
+    let (mid_a, mid_b) = (words(&a[pre..a.len() - suf]), words(&b[pre..b.len() - suf]));
+    if mid_a.is_empty() || mid_b.is_empty() {
+        // One says more than the other: both, whole.
+        return format!("{first} … {last}");
+    }
+    [
+        words(&a[..pre]),
+        format!("{mid_a} … {mid_b}"),
+        words(&a[a.len() - suf..]),
+    ]
+    .into_iter()
+    .filter(|p| !p.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
@@ -850,14 +917,9 @@ pub fn explain(
                 let since = last_try.get(&phone).map(|t| e.t_ms - t);
                 let mut text = verbose_phone(e, since);
                 if text.is_empty() {
-                    text = describe_group(&Group {
-                        key,
-                        first: e.t_ms,
-                        last: e.t_ms,
-                        phones: vec![phone],
-                        first_note: note.clone(),
-                        note,
-                    });
+                    let mut one = Group::new(key, e.t_ms);
+                    one.push(e.t_ms, phone, &note);
+                    text = describe_group(&one);
                 } else {
                     last_try.insert(phone, e.t_ms);
                 }
@@ -870,21 +932,14 @@ pub fn explain(
                 });
                 continue;
             }
-            match groups.iter_mut().find(|g| g.key == key) {
-                Some(g) => {
-                    g.last = e.t_ms;
-                    g.phones.push(phone);
-                    g.note = note;
+            let i = match groups.iter().position(|g| g.key == key) {
+                Some(i) => i,
+                None => {
+                    groups.push(Group::new(key, e.t_ms));
+                    groups.len() - 1
                 }
-                None => groups.push(Group {
-                    key,
-                    first: e.t_ms,
-                    last: e.t_ms,
-                    phones: vec![phone],
-                    first_note: note.clone(),
-                    note,
-                }),
-            }
+            };
+            groups[i].push(e.t_ms, phone, &note);
             continue;
         }
         let major = matches!(
@@ -1178,30 +1233,41 @@ mod tests {
     }
 
     #[test]
-    fn a_group_whose_reason_changed_shows_the_first_and_latest_words_that_differ() {
-        let g = |first: &str, last: &str| Group {
-            key: (String::new(), "x", String::new()),
-            first: 0,
-            last: 0,
-            phones: Vec::new(),
-            first_note: first.into(),
-            note: last.into(),
+    fn a_group_whose_reason_changed_shows_the_span_of_its_durations_or_the_words_that_differ() {
+        let g = |notes: &[(&str, &str)]| {
+            let mut g = Group::new((String::new(), "x", String::new()), 0);
+            for (phone, note) in notes {
+                g.push(0, phone.to_string(), note);
+            }
+            g.notes()
         };
+        // Durations: the shortest and the longest, whatever their order.
         assert_eq!(
-            g(
-                "primary last heard 1m ago; failover needs 3m",
-                "primary last heard 2m59s ago; failover needs 3m"
-            )
-            .notes(),
+            g(&[
+                ("1", "no keepalive for 1m13s"),
+                ("2", "no keepalive for 1m17s"),
+                ("3", "no keepalive for 1m5s"),
+            ]),
+            "no keepalive for 1m5s … 1m17s"
+        );
+        assert_eq!(
+            g(&[
+                ("1", "primary last heard 1m ago; failover needs 3m"),
+                ("2", "primary last heard 2m59s ago; failover needs 3m"),
+            ]),
             "primary last heard 1m … 2m59s ago; failover needs 3m"
         );
+        // A reason naming its own phone is one reason.
         assert_eq!(
-            g("no record of 2001", "no record of 2016").notes(),
-            "no record of 2001 … 2016"
+            g(&[
+                ("2012", "no record of 2012 from primary: resilience lost"),
+                ("2009", "no record of 2009 from primary: resilience lost"),
+            ]),
+            "no record of the phone from primary: resilience lost"
         );
-        assert_eq!(g("same", "same").notes(), "same");
-        assert_eq!(g("a b", "c").notes(), "a b … c");
-        assert_eq!(g("x y", "x y z").notes(), "x y … x y z");
+        assert_eq!(g(&[("1", "same"), ("2", "same")]), "same");
+        assert_eq!(g(&[("1", "a b"), ("2", "c")]), "a b … c");
+        assert_eq!(g(&[("1", "x y"), ("2", "x y z")]), "x y … x y z");
     }
 
     #[test]
