@@ -627,6 +627,10 @@ fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> S
     }
     let base = format!("has not heard {peer} for {}{by_clock}", human_ms(silent_ms));
     let Some((at, f)) = seen.fault_between(&e.server, peer, heard) else {
+        let truly = e.t_ms - heard;
+        if truly != silent_ms {
+            return format!("{base}: {} in true time", human_ms(truly));
+        }
         return base;
     };
     let noun = fault_noun(&f);
@@ -779,7 +783,24 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
                     human_ms(*silent_for_ms)
                 )
             } else {
-                format!("hears {peer} again after {} of silence", human_ms(*silent_for_ms))
+                let steps = seen.clock_steps(&e.server, e.t_ms);
+                match (steps.is_empty(), true_moment(&steps, e.t_ms, *silent_for_ms)) {
+                    (true, _) => format!(
+                        "hears {peer} again after {} of silence",
+                        human_ms(*silent_for_ms)
+                    ),
+                    (false, Some(h)) if e.t_ms - h != *silent_for_ms => format!(
+                        "hears {peer} again after {} of silence by its own clock{}: {} in true time",
+                        human_ms(*silent_for_ms),
+                        stepped(&steps),
+                        human_ms(e.t_ms - h)
+                    ),
+                    (false, _) => format!(
+                        "hears {peer} again after {} of silence by its own clock{}",
+                        human_ms(*silent_for_ms),
+                        stepped(&steps)
+                    ),
+                }
             }
         }
         Event::RecordsReplicated { home, phones } => {
@@ -903,6 +924,12 @@ pub fn explain(
     };
     for e in events {
         seen.note(e);
+        // Its `capacity-exceeded`, at the same moment, says it (else each
+        // refusal read twice).
+        if matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.starts_with("capacity of "))
+        {
+            continue;
+        }
         if let Some((phone, sub, note)) = phone_key(e) {
             // Registrations at home are one story across the fleet.
             let server = if sub == "home" {
