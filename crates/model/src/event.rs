@@ -387,11 +387,15 @@ impl LossAudit {
     /// One sentence with every count.
     pub fn describe(&self) -> String {
         format!(
-            "{} voicemail messages left, {} lost, {} on their way back (kept by a server that is down or not yet synced); {} recordings made, {} lost, {} awaiting collection",
-            self.messages_left,
+            "{} left, {} lost, {} on their way back (kept by a server that is down or not yet synced); {} made, {} lost, {} awaiting collection",
+            crate::words::counted(
+                self.messages_left as usize,
+                "voicemail message",
+                "voicemail messages"
+            ),
             self.messages_lost,
             self.messages_waiting,
-            self.recordings_made,
+            crate::words::counted(self.recordings_made as usize, "recording", "recordings"),
             self.recordings_lost,
             self.recordings_pending
         )

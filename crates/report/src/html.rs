@@ -485,8 +485,9 @@ pub fn render(o: &RunOutcome) -> String {
                     m.messages_lost.to_string()
                 },
                 format!(
-                    "of {} messages left · {} cut while being left",
-                    m.messages_left, m.messages_cut
+                    "of {} left · {} cut while being left",
+                    fleetsim_model::words::counted(m.messages_left as usize, "message", "messages"),
+                    m.messages_cut
                 ),
             ),
             (

@@ -841,14 +841,18 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             }
         }
         Event::VoicemailHandback { messages, cut_calls, mode } => p.bold(&format!(
-            "voicemail FAILBACK ({mode}): {messages} messages left here during failover synced to the primary{}",
-            if *cut_calls > 0 { format!("; {cut_calls} voicemail calls cut by the timeout, kept as recorded") } else { String::new() }
+            "voicemail FAILBACK ({mode}): {} left here during failover synced to the primary{}",
+            counted(*messages as usize, "message", "messages"),
+            if *cut_calls > 0 { format!("; {} cut by the timeout, kept as recorded", counted(*cut_calls as usize, "voicemail call", "voicemail calls")) } else { String::new() }
         )),
         Event::RecordingsCollected { from, recordings } => format!(
-            "Media Manager collected {recordings} recordings kept by {from}'s voicemail"
+            "Media Manager collected {} kept by {from}'s voicemail",
+            counted(*recordings as usize, "recording", "recordings")
         ),
         Event::PortalHandback { changes_dropped, mode } => p.bold(&format!(
-            "one-X Portal FAILBACK ({mode}): {changes_dropped} changes made during failover are dropped"
+            "one-X Portal FAILBACK ({mode}): {} made during failover {} dropped",
+            counted(*changes_dropped as usize, "change", "changes"),
+            if *changes_dropped == 1 { "is" } else { "are" }
         )),
         Event::VoicemailCut { messages, recordings } => {
             let n = |k: u32, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });

@@ -601,8 +601,14 @@ impl pb::voicemail_server::Voicemail for VoicemailSvc {
                 .disk
                 .store_message(&m.id, &m.mailbox, m.partial, false);
         }
-        self.0
-            .set_vm_active(true, format!("{} handed back with {n} messages", r.from));
+        self.0.set_vm_active(
+            true,
+            format!(
+                "{} handed back with {}",
+                r.from,
+                fleetsim_model::words::counted(n as usize, "message", "messages")
+            ),
+        );
         Ok(Response::new(pb::TakeBackReply { taken: n }))
     }
 
