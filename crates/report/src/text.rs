@@ -387,14 +387,14 @@ fn describe_group(g: &Group) -> String {
         format!("{} ended normally", count(g, "call"))
     } else if sub == "preserved-ended" {
         format!(
-            "{} ended ({phones}); only now do those phones register again (on their backup, if they fail over)",
+            "{} ended ({phones}); only now are those phones free to register again, where they can reach a gatekeeper (their backup, if they fail over)",
             count(g, "preserved call")
         )
     } else if sub.starts_with("call-dropped:") {
         format!("{} dropped ({phones}): {}", count(g, "call"), g.notes())
     } else if sub == "preservation-expired" {
         format!(
-            "{} ended by the media connection preservation limit of {} ({phones}), not by their users; only now do those phones register again (on their backup, if they fail over)",
+            "{} ended by the media connection preservation limit of {} ({phones}), not by their users; only now are those phones free to register again, where they can reach a gatekeeper (their backup, if they fail over)",
             count(g, "preserved call"),
             g.notes()
         )
@@ -424,7 +424,7 @@ fn describe_group(g: &Group) -> String {
         )
     } else if sub == "rec-kept" {
         format!(
-            "{} made and kept here (Media Manager unreachable) until collected",
+            "{} made and kept here by this voicemail (not the primary's) until collected by the primary's Media Manager",
             count(g, "call recording")
         )
     } else if sub.starts_with("rec-failed:") {
