@@ -523,6 +523,39 @@ fn a_server_that_goes_down_stops_covering_the_home_it_covered() {
 }
 
 #[test]
+fn a_backup_covers_its_home_until_its_last_guest_has_left_not_only_until_failback_starts() {
+    // Two phones come back as guests in the homeless-prevention window after
+    // failback starts (30m), and are sent home at about 35m.
+    let o = run_sim(&load("homeless-prevention-window.toml"));
+    let failback = o
+        .first(|e| matches!(e.event, Event::FailbackStarted { .. }))
+        .expect("a failback")
+        .t_ms;
+    let last_guest_left = o
+        .events
+        .iter()
+        .filter(|e| e.server == "secondary" && matches!(e.event, Event::PhoneSentHome { .. }))
+        .map(|e| e.t_ms)
+        .max()
+        .expect("guests sent home");
+    assert!(
+        last_guest_left > failback + 60_000,
+        "{failback} {last_guest_left}"
+    );
+    let html = fleetsim_report::html::render(&o);
+    let covering = html
+        .split("covering primary · ")
+        .nth(1)
+        .expect("a covering span");
+    let end = covering.split('–').nth(1).unwrap();
+    assert!(
+        end.starts_with(&fleetsim_report::text::clock(last_guest_left)),
+        "{end} vs {}",
+        fleetsim_report::text::clock(last_guest_left)
+    );
+}
+
+#[test]
 fn a_lost_peer_is_blamed_on_the_fault_still_in_force_not_one_that_ended() {
     // A 5-second partition, then a hang of apps that lasts: primary loses
     // apps to the hang.

@@ -49,12 +49,54 @@ fn x(t: u64, end: u64) -> f64 {
     LEFT + (W - LEFT - 10.0) * (t as f64 / end.max(1) as f64)
 }
 
+/// The guests each server holds, by home: phone → (server, home).
+#[derive(Default)]
+struct Guests(BTreeMap<String, (String, String)>);
+
+impl Guests {
+    /// Follows a phone's registration events.
+    fn follow(&mut self, e: &fleetsim_model::EventRecord) {
+        match &e.event {
+            Event::PhoneRegistered {
+                phone,
+                home,
+                guest: true,
+            } => {
+                self.0
+                    .insert(phone.clone(), (e.server.clone(), home.clone()));
+            }
+            Event::PhoneRegistered { phone, .. } => {
+                self.0.remove(phone);
+            }
+            Event::PhoneSentHome { phone, .. }
+            | Event::PhoneUnregistered { phone, .. }
+            | Event::RegistrationExpired { phone, .. }
+            | Event::PhoneLost { phone, .. } => {
+                if self.0.get(phone).is_some_and(|(s, _)| *s == e.server) {
+                    self.0.remove(phone);
+                }
+            }
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                self.0.retain(|_, (s, _)| *s != e.server);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether `server` holds a guest of `home` ((server, home)).
+    fn holds(&self, key: &(String, String)) -> bool {
+        self.0.values().any(|k| k == key)
+    }
+}
+
 /// Server states over time, from the events: up, down, and covering a home.
 fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
     let mut lanes: BTreeMap<String, Vec<Span>> = BTreeMap::new();
     let mut up_since: BTreeMap<String, u64> = BTreeMap::new();
     let mut down_since: BTreeMap<String, u64> = BTreeMap::new();
     let mut covering: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut failing_back: std::collections::BTreeSet<(String, String)> = Default::default();
+    let mut guests = Guests::default();
     for e in &o.events {
         match &e.event {
             Event::ServerStarted { .. } => {
@@ -97,16 +139,28 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
                 covering.insert((e.server.clone(), home.clone()), e.t_ms);
             }
             Event::FailbackStarted { home, .. } => {
-                if let Some(f) = covering.remove(&(e.server.clone(), home.clone())) {
-                    lanes.entry(e.server.clone()).or_default().push(Span {
-                        from: f,
-                        to: e.t_ms,
-                        class: "cover",
-                        label: format!("covering {home}"),
-                    });
-                }
+                failing_back.insert((e.server.clone(), home.clone()));
             }
             _ => {}
+        }
+        guests.follow(e);
+        // Covering ends once failback has begun and its last guest has left
+        // (a busy phone, or one that came back in the homeless-prevention
+        // window, keeps it covering).
+        let done: Vec<(String, String)> = (failing_back.iter())
+            .filter(|k| !guests.holds(k))
+            .cloned()
+            .collect();
+        for key in done {
+            failing_back.remove(&key);
+            if let Some(f) = covering.remove(&key) {
+                lanes.entry(key.0.clone()).or_default().push(Span {
+                    from: f,
+                    to: e.t_ms,
+                    class: "cover",
+                    label: format!("covering {}", key.1),
+                });
+            }
         }
     }
     for (s, u) in up_since {
@@ -610,7 +664,7 @@ pub fn render(o: &RunOutcome) -> String {
     let _ = write!(h, "</svg>");
     let _ = write!(
         h,
-        r#"<p class="legend"><span class="sw up"></span>serving <span class="sw down"></span>down <span class="sw cover"></span>covering a failed system (guests) <span class="sw lostdot"></span>peer declared lost <span class="sw fault"></span>fault window</p></section>"#
+        r#"<p class="legend"><span class="sw up"></span>serving <span class="sw down"></span>down <span class="sw cover"></span>covering a failed system (guests) <span class="sw lostdot"></span>peer declared lost by its backup <span class="sw lostother"></span>by another server (takes nothing over) <span class="sw fault"></span>fault window</p></section>"#
     );
 
     // What runs where: services that move, hunt groups, licences, and the
@@ -807,7 +861,7 @@ rect.up{fill:var(--up)}rect.svc{fill:#60a5fa}rect.normal{fill:#bbf7d0}rect.grace
 .sw.svc{background:#60a5fa}.sw.normal{background:#bbf7d0}.sw.grace{background:#fcd34d}.sw.restricted{background:#f87171}.sw.split{background:rgba(220,38,38,.3)}rect.down{fill:var(--down)}rect.cover{fill:var(--cover)}rect.fault{fill:var(--fault)}
 circle.lost{fill:#9ca3af}circle.backing{fill:#b91c1c}
 .legend{color:var(--muted);font-size:12px;margin:8px 0 0}.sw{display:inline-block;width:12px;height:12px;border-radius:3px;margin:0 4px 0 12px;vertical-align:-2px}
-.sw.up{background:var(--up)}.sw.down{background:var(--down)}.sw.cover{background:var(--cover)}.sw.fault{background:rgba(239,68,68,.25)}.sw.lostdot{background:#b91c1c;border-radius:50%}
+.sw.up{background:var(--up)}.sw.down{background:var(--down)}.sw.cover{background:var(--cover)}.sw.fault{background:rgba(239,68,68,.25)}.sw.lostdot{background:#b91c1c;border-radius:50%}.sw.lostother{background:#9ca3af;border-radius:50%}
 footer{color:var(--muted);margin:18px 0;font-size:12px}code{background:#f1f5f9;padding:1px 5px;border-radius:4px}
 @media (max-width:800px){.cards{grid-template-columns:repeat(2,1fr)}}
 "#;
