@@ -71,10 +71,10 @@ impl Guests {
             Event::PhoneSentHome { phone, .. }
             | Event::PhoneUnregistered { phone, .. }
             | Event::RegistrationExpired { phone, .. }
-            | Event::PhoneLost { phone, .. } => {
-                if self.0.get(phone).is_some_and(|(s, _)| *s == e.server) {
-                    self.0.remove(phone);
-                }
+            | Event::PhoneLost { phone, .. }
+                if self.0.get(phone).is_some_and(|(s, _)| *s == e.server) =>
+            {
+                self.0.remove(phone);
             }
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
                 self.0.retain(|_, (s, _)| *s != e.server);
