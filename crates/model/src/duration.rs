@@ -162,7 +162,34 @@ pub fn human_ms(ms: u64) -> String {
     } else if ms < 10_000 {
         format!("{:.1}s", ms as f64 / 1000.0)
     } else {
-        format_millis(ms.saturating_add(500) / 1000 * 1000)
+        filled(ms.saturating_add(500) / 1000)
+    }
+}
+
+/// Whole seconds as [`format_millis`] writes them, but with every unit
+/// between the first and the last said, zero or not: "23h0m25s", never a
+/// "23h25s" that a reader takes for 23 hours 25 minutes.
+fn filled(secs: u64) -> String {
+    let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+    let parts: Vec<(u64, &str)> = {
+        let mut rest = secs;
+        units
+            .iter()
+            .map(|(u, size)| {
+                let n = rest / size;
+                rest %= size;
+                (n, *u)
+            })
+            .collect()
+    };
+    let first = parts.iter().position(|(n, _)| *n > 0);
+    let last = parts.iter().rposition(|(n, _)| *n > 0);
+    match (first, last) {
+        (Some(a), Some(b)) => parts[a..=b]
+            .iter()
+            .map(|(n, u)| format!("{n}{u}"))
+            .collect(),
+        _ => "0s".into(),
     }
 }
 
@@ -289,6 +316,11 @@ mod tests {
         assert_eq!(human_ms(151_619), "2m32s");
         assert_eq!(human_ms(4_210), "4.2s");
         assert_eq!(human_ms(250), "250ms");
+        // Prose says every unit between the first and the last.
+        assert_eq!(human_ms((23 * 3600 + 25) * 1000), "23h0m25s");
+        assert_eq!(human_ms(((31 * 24 + 23) * 3600 + 29) * 1000), "31d23h0m29s");
+        assert_eq!(human_ms(2 * 3600 * 1000), "2h");
+        assert_eq!(human_ms(90 * 60 * 1000), "1h30m");
     }
 
     #[test]
