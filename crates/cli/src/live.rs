@@ -551,7 +551,7 @@ impl Conn {
             tonic::Code::Unknown | tonic::Code::Internal => {
                 "did not answer as fleetsim's control API (the live page of `up --http`, another program, or a fleet that just stopped?)"
             }
-            _ if timed_out(&s) => {
+            _ if fleetsim_net::timed_out(&s) => {
                 "took the connection but answered nothing within 10 s (a `fleetsim up` suspended with Ctrl-Z, or another program listening there?)"
             }
             _ => return s.into(),
@@ -1004,7 +1004,7 @@ fn refused(s: tonic::Status, conn: &Conn) -> anyhow::Result<ExitCode> {
         tonic::Code::Unimplemented | tonic::Code::Unknown | tonic::Code::Internal => {
             Err(conn.not_control(s))
         }
-        _ if timed_out(&s) => Err(conn.not_control(s)),
+        _ if fleetsim_net::timed_out(&s) => Err(conn.not_control(s)),
         _ => Err(anyhow::anyhow!("{}", s.message())),
     }
 }
@@ -1187,7 +1187,7 @@ pub(crate) fn watch(conn: Conn, once: bool, filter: &[String]) -> anyhow::Result
         loop {
             let s = match client.status(pb::StatusRequest {}).await {
                 Ok(s) => s.into_inner(),
-                Err(e) if timed_out(&e) && last_t > 0 => {
+                Err(e) if fleetsim_net::timed_out(&e) && last_t > 0 => {
                     // Suspended, or too busy: the screen waits for it.
                     outln!(
                         "fleet at {} has not answered for 10 s (suspended with Ctrl-Z?); still waiting",
@@ -1234,17 +1234,9 @@ pub(crate) fn watch(conn: Conn, once: bool, filter: &[String]) -> anyhow::Result
 /// Whether a failed call means the fleet is no longer there (not merely
 /// slow to answer: a suspended fleet comes back).
 fn gone(e: &tonic::Status) -> bool {
-    !timed_out(e)
+    !fleetsim_net::timed_out(e)
         && matches!(
             e.code(),
             tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
         )
-}
-
-/// Whether a call ran out of the client's 10 s without an answer.
-fn timed_out(e: &tonic::Status) -> bool {
-    matches!(
-        e.code(),
-        tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
-    ) && e.message().contains("Timeout expired")
 }

@@ -49,46 +49,6 @@ fn x(t: u64, end: u64) -> f64 {
     LEFT + (W - LEFT - 10.0) * (t as f64 / end.max(1) as f64)
 }
 
-/// The guests each server holds, by home: phone → (server, home).
-#[derive(Default)]
-struct Guests(BTreeMap<String, (String, String)>);
-
-impl Guests {
-    /// Follows a phone's registration events.
-    fn follow(&mut self, e: &fleetsim_model::EventRecord) {
-        match &e.event {
-            Event::PhoneRegistered {
-                phone,
-                home,
-                guest: true,
-            } => {
-                self.0
-                    .insert(phone.clone(), (e.server.clone(), home.clone()));
-            }
-            Event::PhoneRegistered { phone, .. } => {
-                self.0.remove(phone);
-            }
-            Event::PhoneSentHome { phone, .. }
-            | Event::PhoneUnregistered { phone, .. }
-            | Event::RegistrationExpired { phone, .. }
-            | Event::PhoneLost { phone, .. }
-                if self.0.get(phone).is_some_and(|(s, _)| *s == e.server) =>
-            {
-                self.0.remove(phone);
-            }
-            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
-                self.0.retain(|_, (s, _)| *s != e.server);
-            }
-            _ => {}
-        }
-    }
-
-    /// Whether `server` holds a guest of `home` ((server, home)).
-    fn holds(&self, key: &(String, String)) -> bool {
-        self.0.values().any(|k| k == key)
-    }
-}
-
 /// Server states over time, from the events: up, down, and covering a home.
 fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
     let mut lanes: BTreeMap<String, Vec<Span>> = BTreeMap::new();
@@ -96,7 +56,7 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
     let mut down_since: BTreeMap<String, u64> = BTreeMap::new();
     let mut covering: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut failing_back: std::collections::BTreeSet<(String, String)> = Default::default();
-    let mut guests = Guests::default();
+    let mut guests = fleetsim_scenario::findings::Whereabouts::default();
     for e in &o.events {
         match &e.event {
             Event::ServerStarted { .. } => {
@@ -148,7 +108,7 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
         // (a busy phone, or one that came back in the homeless-prevention
         // window, keeps it covering).
         let done: Vec<(String, String)> = (failing_back.iter())
-            .filter(|k| !guests.holds(k))
+            .filter(|(server, home)| !guests.holds_guest_of(server, home))
             .cloned()
             .collect();
         for key in done {

@@ -593,20 +593,9 @@ fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> S
     // The silence is read on the observer's own clock: a clock step moves
     // it, so the true moment it last heard the peer is worked back.
     let steps = seen.clock_steps(&e.server, e.t_ms);
-    let heard = match true_moment(&steps, e.t_ms, silent_ms) {
-        Some(h) => h,
-        None => {
-            return format!(
-                "has not heard {peer} for {} by its own clock{}",
-                human_ms(silent_ms),
-                stepped(&steps)
-            );
-        }
-    };
-    let by_clock = if steps.is_empty() {
-        String::new()
-    } else {
-        format!(" by its own clock{}", stepped(&steps))
+    let by_clock = by_own_clock(&steps);
+    let Some(heard) = true_moment(&steps, e.t_ms, silent_ms) else {
+        return format!("has not heard {peer} for {}{by_clock}", human_ms(silent_ms));
     };
     // A step back puts last heard in the future, so the count restarts.
     if let Some(i) = steps.iter().position(|(at, _)| *at == heard)
@@ -627,11 +616,7 @@ fn last_heard(seen: &Seen<'_>, e: &EventRecord, peer: &str, silent_ms: u64) -> S
     }
     let base = format!("has not heard {peer} for {}{by_clock}", human_ms(silent_ms));
     let Some((at, f)) = seen.fault_between(&e.server, peer, heard) else {
-        let truly = e.t_ms - heard;
-        if truly != silent_ms {
-            return format!("{base}: {} in true time", human_ms(truly));
-        }
-        return base;
+        return format!("{base}{}", in_true_time(&steps, e.t_ms, silent_ms));
     };
     let noun = fault_noun(&f);
     let when = if heard <= at {
@@ -680,8 +665,9 @@ fn true_moment(steps: &[(u64, i64)], now: u64, ago_ms: u64) -> Option<u64> {
     }
 }
 
-/// The clock steps said after "by its own clock".
-fn stepped(steps: &[(u64, i64)]) -> String {
+/// " by its own clock (set +2m at 6m)" after a silence counted on a clock
+/// stepped by `steps`; nothing when it never was.
+fn by_own_clock(steps: &[(u64, i64)]) -> String {
     let said: Vec<String> = steps
         .iter()
         .map(|(at, o)| {
@@ -692,7 +678,16 @@ fn stepped(steps: &[(u64, i64)]) -> String {
     if said.is_empty() {
         String::new()
     } else {
-        format!(" (set {})", said.join(", then "))
+        format!(" by its own clock (set {})", said.join(", then "))
+    }
+}
+
+/// ": 30s in true time" when a stepped clock counted `silent_ms` of silence
+/// that truly lasted otherwise (the true moment known); else nothing.
+fn in_true_time(steps: &[(u64, i64)], now: u64, silent_ms: u64) -> String {
+    match true_moment(steps, now, silent_ms) {
+        Some(h) if now - h != silent_ms => format!(": {} in true time", human_ms(now - h)),
+        _ => String::new(),
     }
 }
 
@@ -784,23 +779,12 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
                 )
             } else {
                 let steps = seen.clock_steps(&e.server, e.t_ms);
-                match (steps.is_empty(), true_moment(&steps, e.t_ms, *silent_for_ms)) {
-                    (true, _) => format!(
-                        "hears {peer} again after {} of silence",
-                        human_ms(*silent_for_ms)
-                    ),
-                    (false, Some(h)) if e.t_ms - h != *silent_for_ms => format!(
-                        "hears {peer} again after {} of silence by its own clock{}: {} in true time",
-                        human_ms(*silent_for_ms),
-                        stepped(&steps),
-                        human_ms(e.t_ms - h)
-                    ),
-                    (false, _) => format!(
-                        "hears {peer} again after {} of silence by its own clock{}",
-                        human_ms(*silent_for_ms),
-                        stepped(&steps)
-                    ),
-                }
+                format!(
+                    "hears {peer} again after {} of silence{}{}",
+                    human_ms(*silent_for_ms),
+                    by_own_clock(&steps),
+                    in_true_time(&steps, e.t_ms, *silent_for_ms)
+                )
             }
         }
         Event::RecordsReplicated { home, phones } => {

@@ -35,6 +35,18 @@ fn list(items: &[&str]) -> String {
 
 /// The physical IP phones of `of` (the ones that can fail over), and when
 /// each first registered on `by` as a guest at or after `after` (ms).
+/// The phones of `of` that can fail over: those with a backup for their kind.
+fn movable<'a>(
+    fleet: &'a fleetsim_model::Fleet,
+    of: &str,
+) -> impl Iterator<Item = &'a fleetsim_model::PhoneSpec> {
+    let of = of.to_string();
+    fleet
+        .phones
+        .iter()
+        .filter(move |p| p.home == of && fleet.backup_of_phone(p).is_some())
+}
+
 pub(crate) fn guest_arrivals<'a>(
     scenario: &'a Scenario,
     events: &'a [EventRecord],
@@ -42,11 +54,7 @@ pub(crate) fn guest_arrivals<'a>(
     by: &str,
     after: u64,
 ) -> (Vec<&'a str>, BTreeMap<&'a str, u64>) {
-    let eligible: Vec<&str> = scenario
-        .fleet
-        .phones
-        .iter()
-        .filter(|p| p.home == of && scenario.fleet.backup_of_phone(p).is_some())
+    let eligible: Vec<&str> = movable(&scenario.fleet, of)
         .map(|p| p.extension.as_str())
         .collect();
     let mut arrived = BTreeMap::new();
@@ -251,9 +259,7 @@ fn check(
                     .saturating_add(t.rpc_deadline.0));
                 // Said when the fleet leaves nothing to move: then it is the
                 // policy's own failover that the check guards against.
-                let movable = (scenario.fleet.phones.iter())
-                    .any(|p| p.home == *of && scenario.fleet.backup_of_phone(p).is_some());
-                let note = if movable {
+                let note = if movable(&scenario.fleet, of).next().is_some() {
                     String::new()
                 } else {
                     format!(

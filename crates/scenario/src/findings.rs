@@ -170,6 +170,73 @@ pub struct Tally {
     pub recordings_cut: u32,
 }
 
+/// Where each phone's registration is held, followed event by event:
+/// phone → where it is held. A registration ends where it was held (an
+/// unregister, an expiry, a loss, a phone sent home), when the phone
+/// registers elsewhere, or with its server.
+#[derive(Clone, Debug, Default)]
+pub struct Whereabouts(BTreeMap<String, Held>);
+
+/// Where one phone's registration is held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    /// The server holding it.
+    pub server: String,
+    /// The phone's home.
+    pub home: String,
+    /// Held as a guest.
+    pub guest: bool,
+}
+
+impl Whereabouts {
+    /// Where `events` leave every phone.
+    pub fn of(events: &[EventRecord]) -> Whereabouts {
+        let mut w = Whereabouts::default();
+        for e in events {
+            w.follow(e);
+        }
+        w
+    }
+
+    /// Follows one event.
+    pub fn follow(&mut self, e: &EventRecord) {
+        match &e.event {
+            Event::PhoneRegistered { phone, home, guest } => {
+                let held = Held {
+                    server: e.server.clone(),
+                    home: home.clone(),
+                    guest: *guest,
+                };
+                self.0.insert(phone.clone(), held);
+            }
+            Event::PhoneUnregistered { phone, .. }
+            | Event::RegistrationExpired { phone, .. }
+            | Event::PhoneLost { phone, .. }
+            | Event::PhoneSentHome { phone, .. }
+                if self.0.get(phone).is_some_and(|h| h.server == e.server) =>
+            {
+                self.0.remove(phone);
+            }
+            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                self.0.retain(|_, h| h.server != e.server);
+            }
+            _ => {}
+        }
+    }
+
+    /// Every phone held somewhere, in extension order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Held)> {
+        self.0.iter()
+    }
+
+    /// Whether `server` holds a guest of `home`.
+    pub fn holds_guest_of(&self, server: &str, home: &str) -> bool {
+        self.0
+            .values()
+            .any(|h| h.guest && h.server == server && h.home == home)
+    }
+}
+
 /// The [`Tally`] of `events`.
 pub fn tally(events: &[EventRecord]) -> Tally {
     let mut t = Tally::default();

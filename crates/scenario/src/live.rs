@@ -404,37 +404,13 @@ pub async fn until_down(m: &dyn Members, name: &str, within: Duration) -> bool {
     true
 }
 
-/// How many phones the log has registered on `server` now.
+/// How many phones the log has registered on `server` now (for member
+/// processes, whose registrations fleetsim's status cannot ask).
 pub fn registered_on(events: &[fleetsim_model::EventRecord], server: &str) -> u32 {
-    whereabouts(events)
-        .values()
-        .filter(|(on, _)| on == server)
+    crate::findings::Whereabouts::of(events)
+        .iter()
+        .filter(|(_, h)| h.server == server)
         .count() as u32
-}
-
-/// Where each phone is registered, as the log tells (for member processes,
-/// whose registrations fleetsim's status cannot ask): phone → (server, guest).
-fn whereabouts(events: &[fleetsim_model::EventRecord]) -> BTreeMap<String, (String, bool)> {
-    let mut at: BTreeMap<String, (String, bool)> = BTreeMap::new();
-    for e in events {
-        match &e.event {
-            Event::PhoneRegistered { phone, guest, .. } => {
-                at.insert(phone.clone(), (e.server.clone(), *guest));
-            }
-            Event::PhoneUnregistered { phone, .. }
-            | Event::PhoneLost { phone, .. }
-            | Event::PhoneSentHome { phone, .. }
-                if at.get(phone).is_some_and(|(on, _)| *on == e.server) =>
-            {
-                at.remove(phone);
-            }
-            Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
-                at.retain(|_, (on, _)| *on != e.server);
-            }
-            _ => {}
-        }
-    }
-    at
 }
 
 async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
@@ -959,14 +935,14 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
     } else {
         Vec::new()
     };
-    let logged = whereabouts(&snapshot);
+    let logged = crate::findings::Whereabouts::of(&snapshot);
     for s in &fut.fleet.servers {
         let process = live.process(&s.name);
         let regs: Vec<(String, bool)> = if by_log(s) {
             logged
                 .iter()
-                .filter(|(_, (on, _))| *on == s.name)
-                .map(|(ext, (_, guest))| (ext.clone(), *guest))
+                .filter(|(_, h)| h.server == s.name)
+                .map(|(ext, h)| (ext.clone(), h.guest))
                 .collect()
         } else {
             fut.servers
