@@ -1,0 +1,318 @@
+//! Every check of a fleet file, one case each: the field it names, what it
+//! says is wrong and the line it points at. A valid fleet is the baseline;
+//! each case breaks one thing.
+
+use fleetsim_model::{Fleet, Source};
+
+/// Two servers and a phone: valid as it stands.
+const BASE: &str = r#"
+[[server]]
+name = "primary"
+role = "primary"
+phones = { sip = 2 }
+
+[[server]]
+name = "secondary"
+role = "secondary"
+"#;
+
+/// Parses `text` and returns its error's field, message and 1-based line.
+fn error(text: &str) -> (String, String, usize) {
+    let src = Source {
+        name: "fleet.toml",
+        text,
+    };
+    let e = Fleet::from_toml(&src).expect_err("the fleet should be refused");
+    (
+        e.field.clone().unwrap_or_default(),
+        e.message.clone(),
+        e.line,
+    )
+}
+
+/// `BASE` plus `more`, whose first line is line `BASE`'s lines + 1.
+fn with(more: &str) -> String {
+    format!("{BASE}{more}")
+}
+
+fn refused(text: &str, field: &str, says: &str) {
+    let (f, m, _) = error(text);
+    assert_eq!(f, field, "field of: {m}");
+    assert!(m.contains(says), "expected {says:?} in {m:?}");
+}
+
+#[test]
+fn the_base_fleet_is_valid() {
+    let f = Fleet::from_toml(&Source {
+        name: "fleet.toml",
+        text: BASE,
+    })
+    .unwrap();
+    assert_eq!(f.phones.len(), 2);
+    assert_eq!(f.servers[0].backup.as_ref().unwrap().server, "secondary");
+}
+
+#[test]
+fn a_fleet_without_servers_is_refused() {
+    refused("name = \"x\"\n", "server", "no servers");
+}
+
+#[test]
+fn server_names_are_letters_digits_dash_and_underscore() {
+    refused(
+        &BASE.replace("\"secondary\"\nrole", "\"sec ondary\"\nrole"),
+        "server[1].name",
+        "invalid server name",
+    );
+}
+
+#[test]
+fn an_all_digit_server_name_would_read_as_an_extension() {
+    refused(
+        &BASE.replace("\"secondary\"\nrole", "\"2001\"\nrole"),
+        "server[1].name",
+        "all digits",
+    );
+}
+
+#[test]
+fn phone_group_and_log_source_names_are_reserved() {
+    for name in ["phones-a", "runner", "network", "operator"] {
+        refused(
+            &BASE.replace("\"secondary\"\nrole", &format!("\"{name}\"\nrole")),
+            "server[1].name",
+            "is reserved",
+        );
+    }
+}
+
+#[test]
+fn server_names_are_unique() {
+    refused(
+        &with("\n[[server]]\nname = \"secondary\"\nrole = \"expansion-linux\"\n"),
+        "server[2].name",
+        "duplicate server name",
+    );
+}
+
+#[test]
+fn a_network_has_one_primary_and_at_most_one_secondary() {
+    refused(
+        &with("\n[[server]]\nname = \"p2\"\nrole = \"primary\"\n"),
+        "server[2].role",
+        "a second primary",
+    );
+    refused(
+        &with("\n[[server]]\nname = \"s2\"\nrole = \"secondary\"\n"),
+        "server[2].role",
+        "a second secondary",
+    );
+    refused(
+        &BASE.replace("role = \"primary\"", "role = \"expansion-linux\""),
+        "server[].role",
+        "no primary",
+    );
+}
+
+#[test]
+fn a_ucm_is_not_supported_in_server_edition() {
+    refused(
+        &with("\n[[server]]\nname = \"ucm\"\nrole = \"ucm\"\n"),
+        "server[2].role",
+        "UCM",
+    );
+}
+
+#[test]
+fn a_line_joins_two_known_distinct_servers() {
+    refused(
+        &with("\n[[line]]\nbetween = [\"primary\"]\n"),
+        "line[0].between",
+        "exactly two servers",
+    );
+    refused(
+        &with("\n[[line]]\nbetween = [\"primary\", \"nowhere\"]\n"),
+        "line[0].between",
+        "unknown server \"nowhere\"",
+    );
+    refused(
+        &with("\n[[line]]\nbetween = [\"primary\", \"primary\"]\n"),
+        "line[0].between",
+        "to itself",
+    );
+}
+
+#[test]
+fn only_an_application_server_takes_a_service_list_and_only_one_x_portal() {
+    refused(
+        &BASE.replace(
+            "role = \"secondary\"",
+            "role = \"secondary\"\nservices = [\"one-x-portal\"]",
+        ),
+        "server[1].services",
+        "only an application-server takes a list",
+    );
+    refused(
+        &with(
+            "\n[[server]]\nname = \"app\"\nrole = \"application-server\"\nservices = [\"voicemail-pro\"]\n",
+        ),
+        "server[2].services",
+        "only one-X Portal",
+    );
+}
+
+#[test]
+fn a_backup_is_another_known_server_running_ip_office_over_a_line() {
+    let exp = "\n[[server]]\nname = \"exp\"\nrole = \"expansion-linux\"\n";
+    refused(
+        &with(&format!("{exp}backup = \"nowhere\"\n")),
+        "server[2].backup",
+        "unknown backup server",
+    );
+    refused(
+        &with(&format!("{exp}backup = \"exp\"\n")),
+        "server[2].backup",
+        "cannot back itself up",
+    );
+    refused(
+        &with(&format!(
+            "{exp}backup = \"app\"\n\n[[server]]\nname = \"app\"\nrole = \"application-server\"\n"
+        )),
+        "server[2].backup",
+        "runs no IP Office",
+    );
+    refused(
+        &with(&format!(
+            "{exp}backup = \"exp2\"\n\n[[server]]\nname = \"exp2\"\nrole = \"expansion-linux\"\n"
+        )),
+        "server[2].backup",
+        "no line to backup",
+    );
+}
+
+#[test]
+fn backs_up_without_a_backup_has_no_effect() {
+    refused(
+        &BASE.replace(
+            "role = \"secondary\"",
+            "role = \"secondary\"\nbacks-up = [\"ip-phones\"]",
+        ),
+        "server[1].backs-up",
+        "has no effect",
+    );
+}
+
+#[test]
+fn phones_live_on_servers_that_run_ip_office_and_analogue_ones_on_a_v2() {
+    refused(
+        &with(
+            "\n[[server]]\nname = \"app\"\nrole = \"application-server\"\nphones = { sip = 1 }\n",
+        ),
+        "server[2].phones",
+        "cannot home phones",
+    );
+    refused(
+        &BASE.replace("phones = { sip = 2 }", "phones = { analogue = 2 }"),
+        "server[0].phones",
+        "IP500 V2 hardware",
+    );
+}
+
+#[test]
+fn extension_ranges_stay_in_range_and_do_not_overlap() {
+    refused(
+        &BASE.replace(
+            "phones = { sip = 2 }",
+            "phones = { sip = 2 }\nfirst-extension = 4294967295",
+        ),
+        "server[0].first-extension",
+        "would run past",
+    );
+    refused(
+        &BASE.replace(
+            "role = \"secondary\"",
+            "role = \"secondary\"\nphones = { sip = 1 }\nfirst-extension = 2002",
+        ),
+        "server[1].first-extension",
+        "extension 2002 is already used by a phone of \"primary\"",
+    );
+}
+
+#[test]
+fn capacity_holds_a_servers_own_phones() {
+    refused(
+        &BASE.replace("phones = { sip = 2 }", "phones = { sip = 2 }\ncapacity = 1"),
+        "server[0].capacity",
+        "capacity 1 is less than its own 2 phones",
+    );
+    refused(
+        &with("\n[[server]]\nname = \"v2\"\nrole = \"expansion-v2\"\nphones = { sip = 385 }\n"),
+        "server[2].phones",
+        "more than the default capacity",
+    );
+}
+
+#[test]
+fn trunks_connect_to_a_v2_and_in_plausible_numbers() {
+    refused(
+        &BASE.replace("phones = { sip = 2 }", "phones = { sip = 2 }\ntrunks = 4"),
+        "server[0].trunks",
+        "IP500 V2 hardware",
+    );
+    refused(
+        &with("\n[[server]]\nname = \"v2\"\nrole = \"expansion-v2\"\ntrunks = 10001\n"),
+        "server[2].trunks",
+        "more than any IP500 V2 connects",
+    );
+}
+
+#[test]
+fn max_calls_of_zero_would_refuse_every_call() {
+    refused(
+        &BASE.replace(
+            "phones = { sip = 2 }",
+            "phones = { sip = 2 }\nmax-calls = 0",
+        ),
+        "server[0].max-calls",
+        "refuse every call",
+    );
+}
+
+#[test]
+fn hunt_groups_are_named_once_on_a_server_running_ip_office() {
+    let g = "\n[[hunt-group]]\nname = \"sales\"\nserver = \"primary\"\n";
+    refused(
+        &with(&format!("{g}{g}")),
+        "hunt-group[1].name",
+        "empty or used twice",
+    );
+    refused(
+        &with("\n[[hunt-group]]\nname = \"sales\"\nserver = \"nowhere\"\n"),
+        "hunt-group[0].server",
+        "unknown server",
+    );
+    refused(
+        &with(
+            "\n[[server]]\nname = \"app\"\nrole = \"application-server\"\n\n[[hunt-group]]\nname = \"sales\"\nserver = \"app\"\n",
+        ),
+        "hunt-group[0].server",
+        "cannot hold a hunt group",
+    );
+}
+
+#[test]
+fn failover_after_must_outlast_two_presence_intervals() {
+    refused(
+        &with("\n[timers]\npresence-interval = \"90s\"\n"),
+        "timers.failover-after",
+        "more than twice presence-interval",
+    );
+}
+
+#[test]
+fn an_error_points_at_the_line_of_its_field() {
+    let text = with("\n[[server]]\nname = \"p2\"\nrole = \"primary\"\n");
+    let (_, _, line) = error(&text);
+    // The second primary's role, the file's last line.
+    assert_eq!(line, text.lines().count());
+}
