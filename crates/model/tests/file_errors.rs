@@ -1,8 +1,9 @@
-//! Every check of a fleet file, one case each: the field it names, what it
-//! says is wrong and the line it points at. A valid fleet is the baseline;
-//! each case breaks one thing.
+//! Every check of a fleet file and of a scenario's faults, one case each:
+//! the field it names, what it says is wrong and the line it points at. A
+//! valid file is the baseline; each case breaks one thing.
 
-use fleetsim_model::{Fleet, Source};
+use fleetsim_model::embedded::EmbeddedResolver;
+use fleetsim_model::{Fleet, LoadError, Scenario, Source};
 
 /// Two servers and a phone: valid as it stands.
 const BASE: &str = r#"
@@ -315,4 +316,163 @@ fn an_error_points_at_the_line_of_its_field() {
     let (_, _, line) = error(&text);
     // The second primary's role, the file's last line.
     assert_eq!(line, text.lines().count());
+}
+
+/// A scenario on the reference fleet with one fault table, `fault`.
+fn fault_error(fault: &str) -> (String, String) {
+    let text = format!(
+        "name = \"t\"\nfleet = \"fleets/reference.toml\"\nduration = \"1h\"\n\n[[fault]]\n{fault}\n"
+    );
+    let src = Source {
+        name: "scenario.toml",
+        text: &text,
+    };
+    match Scenario::parse(&src, &EmbeddedResolver) {
+        Err(LoadError::File(e)) => (e.field.clone().unwrap_or_default(), e.message.clone()),
+        other => panic!("expected a file error for {fault:?}, got {other:?}"),
+    }
+}
+
+fn fault_refused(fault: &str, field: &str, says: &str) {
+    let (f, m) = fault_error(fault);
+    assert_eq!(f, field, "field of: {m}");
+    assert!(m.contains(says), "expected {says:?} in {m:?}");
+}
+
+#[test]
+fn a_fault_has_exactly_one_action_inside_the_run() {
+    fault_refused(
+        "at = \"5m\"\ncrash = \"primary\"\nhang = \"secondary\"",
+        "fault[0]",
+        "exactly one action, this one has 2",
+    );
+    fault_refused(
+        "at = \"1h\"\ncrash = \"primary\"",
+        "fault[0].at",
+        "at the end of the run",
+    );
+}
+
+#[test]
+fn for_is_positive_ends_in_the_run_and_undoes_something() {
+    fault_refused(
+        "at = \"5m\"\nreboot = \"primary\"",
+        "fault[0].for",
+        "a reboot needs `for`",
+    );
+    fault_refused(
+        "at = \"5m\"\ncrash = \"primary\"\nfor = \"0s\"",
+        "fault[0].for",
+        "`for` is 0",
+    );
+    fault_refused(
+        "at = \"50m\"\ncrash = \"primary\"\nfor = \"20m\"",
+        "fault[0].for",
+        "after the end of the run",
+    );
+    fault_refused(
+        "at = \"5m\"\nheal = true\nfor = \"2m\"",
+        "fault[0].for",
+        "cannot be undone",
+    );
+    fault_refused(
+        "at = \"5m\"\nflap = { target = \"primary\", period = \"1m\", duty = 0.5, count = 2 }\nfor = \"2m\"",
+        "fault[0].for",
+        "a flap ends by itself",
+    );
+}
+
+#[test]
+fn a_partition_places_each_node_once_and_is_not_empty() {
+    fault_refused(
+        "at = \"5m\"\npartition = [[\"primary\", \"primary\"]]",
+        "fault[0].partition",
+        "named twice in group 0",
+    );
+    fault_refused(
+        "at = \"5m\"\npartition = [[\"primary\"], [\"primary\"]]",
+        "fault[0].partition",
+        "is in group 0 and group 1",
+    );
+    fault_refused(
+        "at = \"5m\"\npartition = [[]]",
+        "fault[0].partition",
+        "at least one non-empty group",
+    );
+}
+
+#[test]
+fn a_one_way_cut_names_both_sides_and_no_node_on_both() {
+    fault_refused(
+        "at = \"5m\"\none-way = { from = [], to = [\"primary\"] }",
+        "fault[0].one-way.from",
+        "`from` names no node",
+    );
+    fault_refused(
+        "at = \"5m\"\none-way = { from = [\"primary\"], to = [\"primary\"] }",
+        "fault[0].one-way",
+        "in both `from` and `to`",
+    );
+}
+
+#[test]
+fn heal_false_and_a_latency_past_any_run_do_nothing() {
+    fault_refused("at = \"5m\"\nheal = false", "fault[0].heal", "does nothing");
+    fault_refused(
+        "at = \"5m\"\nlatency = { target = \"primary\", delay = \"500d\" }",
+        "fault[0].latency.delay",
+        "no message would ever arrive",
+    );
+}
+
+#[test]
+fn a_flap_has_a_duty_a_period_a_count_and_ends_in_the_run() {
+    let flap = |x: &str| format!("at = \"5m\"\nflap = {{ target = \"primary\", {x} }}");
+    fault_refused(
+        &flap("period = \"1m\", duty = 1.0, count = 2"),
+        "fault[0].flap.duty",
+        "not between 0 and 1",
+    );
+    fault_refused(
+        &flap("period = \"1m\", duty = 0.5, count = 0"),
+        "fault[0].flap",
+        "a count from 1 to 10000",
+    );
+    fault_refused(
+        &flap("period = \"10m\", duty = 0.5, count = 10"),
+        "fault[0].flap",
+        "past the end of the run",
+    );
+}
+
+#[test]
+fn a_gray_failure_drops_something() {
+    fault_refused(
+        "at = \"5m\"\ngray = { target = \"primary\", drop = [] }",
+        "fault[0].gray.drop",
+        "must drop something",
+    );
+}
+
+#[test]
+fn operator_actions_name_a_service_they_apply_to() {
+    fault_refused(
+        "at = \"5m\"\nactivate-backup = \"one-x-portal\"",
+        "fault[0].activate-backup",
+        "does not apply to \"one-x-portal\"",
+    );
+    fault_refused(
+        "at = \"5m\"\nmanual-failback = \"media-manager\"",
+        "fault[0].manual-failback",
+        "does not apply",
+    );
+}
+
+#[test]
+fn a_phone_reboot_names_phones_not_servers() {
+    fault_refused(
+        "at = \"5m\"\nreboot-phone = \"primary\"",
+        "fault[0].reboot-phone",
+        "is a server, not a phone",
+    );
 }
