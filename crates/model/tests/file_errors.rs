@@ -320,16 +320,21 @@ fn an_error_points_at_the_line_of_its_field() {
 
 /// A scenario on the reference fleet with one fault table, `fault`.
 fn fault_error(fault: &str) -> (String, String) {
-    let text = format!(
-        "name = \"t\"\nfleet = \"fleets/reference.toml\"\nduration = \"1h\"\n\n[[fault]]\n{fault}\n"
-    );
+    scenario_error(&format!("[[fault]]\n{fault}\n"))
+}
+
+/// A one-hour scenario on the reference fleet with `tables` after its
+/// header: its error's field and message.
+fn scenario_error(tables: &str) -> (String, String) {
+    let text =
+        format!("name = \"t\"\nfleet = \"fleets/reference.toml\"\nduration = \"1h\"\n\n{tables}");
     let src = Source {
         name: "scenario.toml",
         text: &text,
     };
     match Scenario::parse(&src, &EmbeddedResolver) {
         Err(LoadError::File(e)) => (e.field.clone().unwrap_or_default(), e.message.clone()),
-        other => panic!("expected a file error for {fault:?}, got {other:?}"),
+        other => panic!("expected a file error for {tables:?}, got {other:?}"),
     }
 }
 
@@ -474,5 +479,85 @@ fn a_phone_reboot_names_phones_not_servers() {
         "at = \"5m\"\nreboot-phone = \"primary\"",
         "fault[0].reboot-phone",
         "is a server, not a phone",
+    );
+}
+
+/// `[[expect]]` with `check`, after a crash of the primary at 5m.
+fn expect_refused(check: &str, field: &str, says: &str) {
+    let (f, m) = scenario_error(&format!(
+        "[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n\n[[expect]]\n{check}\n"
+    ));
+    assert_eq!(f, field, "field of: {m}");
+    assert!(m.contains(says), "expected {says:?} in {m:?}");
+}
+
+#[test]
+fn an_expectation_has_exactly_one_check() {
+    expect_refused(
+        "nothing-lost = true\nsplit-brain = false",
+        "expect[0]",
+        "exactly one check, this one has 2",
+    );
+}
+
+#[test]
+fn a_takeover_needs_a_taker_and_a_start() {
+    expect_refused(
+        "takeover = { of = \"secondary\", within = \"5m\" }",
+        "expect[0].takeover.by",
+        "has no backup for its IP phones",
+    );
+    expect_refused(
+        "takeover = { of = \"expansion-l\", by = \"secondary\", within = \"5m\" }",
+        "expect[0].takeover.after",
+        "no fault takes \"expansion-l\" down",
+    );
+    expect_refused(
+        "takeover = { of = \"primary\", within = \"5m\", after = \"1h\" }",
+        "expect[0].takeover.after",
+        "not before the end of the run",
+    );
+}
+
+#[test]
+fn a_failback_needs_a_return() {
+    expect_refused(
+        "failback = { to = \"primary\", within = \"15m\" }",
+        "expect[0].failback.after",
+        "no fault brings \"primary\" back",
+    );
+}
+
+#[test]
+fn service_and_licence_states_are_the_documented_ones() {
+    expect_refused(
+        "service = { name = \"voicemail-pro\", on = \"secondary\", state = \"on\", at = \"10m\" }",
+        "expect[0].service.state",
+        "unknown service state \"on\"",
+    );
+    expect_refused(
+        "service = { name = \"media-manager\", on = \"secondary\", state = \"active\", at = \"10m\" }",
+        "expect[0].service.name",
+        "does not run \"media-manager\"",
+    );
+    expect_refused(
+        "licence = { server = \"secondary\", state = \"expired\", at = \"10m\" }",
+        "expect[0].licence.state",
+        "unknown licence state \"expired\"",
+    );
+}
+
+#[test]
+fn checks_that_check_nothing_are_refused() {
+    expect_refused(
+        "nothing-lost = false",
+        "expect[0].nothing-lost",
+        "would expect a loss",
+    );
+    expect_refused("calls = {}", "expect[0].calls", "needs a bound");
+    expect_refused(
+        "capacity-overflow = { on = \"secondary\", min = 0 }",
+        "expect[0].capacity-overflow.min",
+        "checks nothing",
     );
 }
