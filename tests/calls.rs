@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use fleetsim_model::{CallKind, Calls, Event, EventRecord};
-use fleetsim_scenario::{RunOutcome, ScenarioBuilder};
+use fleetsim_scenario::{Expect, RunOutcome, ScenarioBuilder};
 
 const MIN: u64 = 60_000;
 
@@ -159,6 +159,33 @@ fn voicemail_hands_back_only_after_the_scripted_message_ends() {
     let without = format!("{}{}", &text[..call], &text[fault..]);
     let at = handback(&run_sim(&parse(&without)));
     assert!((30 * MIN..31 * MIN).contains(&at), "handback at {at} ms");
+}
+
+#[test]
+fn a_call_cut_by_its_systems_crash_just_before_its_end_is_dropped_not_ended() {
+    // Both calls were to end a second or three after the secondary
+    // crashes, before its phones' next keepalive finds the crash: the
+    // hangup finds no system, and a held or hunt-group call is not
+    // preserved, so the crash cut them.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .call("19m30s", "3001", "3002", "31s", CallKind::Held)
+        .call("19m30s", "3003", "sales", "33s", CallKind::HuntGroup)
+        .crash("20m", "secondary")
+        .expect(Expect::calls().max_dropped(0))
+        .run()
+        .unwrap();
+    for id in ["s1-3001", "s2-3003"] {
+        let names: Vec<&str> = timeline(&o, id).iter().map(|(_, n)| *n).collect();
+        assert_eq!(names, ["call-started", "call-dropped"], "{id}");
+        let dropped = call_events(&o, id)[1];
+        assert!(dropped.t_ms > 20 * MIN, "found at the keepalive: {dropped:?}");
+        assert!(
+            matches!(&dropped.event, Event::CallDropped { reason, .. } if reason.starts_with("secondary failed") && reason.ends_with("call is not preserved")),
+            "{dropped:?}"
+        );
+    }
+    assert!(!o.passed(), "two calls dropped: max-dropped = 0 fails");
 }
 
 #[test]

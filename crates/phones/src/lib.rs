@@ -187,6 +187,7 @@ async fn hangup(
     (!answered).then_some(Unconfirmed {
         call: c.id,
         server: c.server,
+        kind: c.kind,
     })
 }
 
@@ -197,6 +198,54 @@ async fn hangup(
 struct Unconfirmed {
     call: String,
     server: String,
+    kind: CallKind,
+}
+
+/// A call kept up by media connection preservation after its system was
+/// lost: for `lasts` more, ended by the preservation limit or its own end.
+struct Kept {
+    lasts: Duration,
+    cut_by_limit: bool,
+}
+
+/// What the loss of system `gk` (found by `status`) does to a call of
+/// `kind` with `remaining` to run: kept up by media connection
+/// preservation, or dropped, with the reason the log gives.
+fn fate(
+    cfg: &PhoneConfig,
+    gk: &str,
+    kind: CallKind,
+    remaining: Duration,
+    status: &tonic::Status,
+) -> Result<Kept, String> {
+    // An external call set up on a system with trunks runs over that
+    // system's own trunk: it dies with it.
+    let own_trunk = kind == CallKind::External && cfg.trunk_systems.iter().any(|t| t == gk);
+    let fate =
+        phone_rules::when_system_lost(cfg.spec.kind, kind, own_trunk, remaining, cfg.preservation);
+    let dropped = match fate {
+        CallFate::Preserved {
+            lasts,
+            cut_by_limit,
+        } => {
+            return Ok(Kept {
+                lasts,
+                cut_by_limit,
+            });
+        }
+        CallFate::Dropped(dropped) => dropped,
+    };
+    let failed = format!("{gk} failed ({})", why(status));
+    Err(match dropped {
+        Dropped::OwnTrunk => format!("{failed}; the call's trunk was on {gk}"),
+        Dropped::NotPreservable(kind) => {
+            format!("{failed}; a {} call is not preserved", kind.as_str())
+        }
+        Dropped::PreservationOff => format!("{failed}; media connection preservation is off"),
+        Dropped::Wired => {
+            format!("{failed}; an analogue phone's call runs through its port on {gk}")
+        }
+    })
 }
 
 /// What woke the phone.
@@ -623,25 +672,28 @@ async fn run(
                         }
                         failing_since = None;
                         if let Some(u) = unconfirmed.take() {
-                            end_unconfirmed(u);
+                            // The hangup found no system, and now the phone
+                            // knows it lost it: the loss cut the call first,
+                            // unless preservation kept it to its end.
+                            match fate(&cfg, &gk, u.kind, Duration::ZERO, &status) {
+                                Ok(_) => end_unconfirmed(u),
+                                Err(reason) => log.emit(
+                                    &u.server,
+                                    Event::CallDropped {
+                                        call: u.call,
+                                        phone: ext.clone(),
+                                        reason,
+                                    },
+                                ),
+                            }
                         }
                         if let Some(c) = call.as_mut() {
-                            // An external call set up on a system with trunks
-                            // runs over that system's own trunk: it dies with it.
-                            let own_trunk =
-                                c.kind == CallKind::External && cfg.trunk_systems.contains(&gk);
                             let remaining = c.ends.saturating_duration_since(now);
-                            match phone_rules::when_system_lost(
-                                cfg.spec.kind,
-                                c.kind,
-                                own_trunk,
-                                remaining,
-                                cfg.preservation,
-                            ) {
-                                CallFate::Preserved {
+                            match fate(&cfg, &gk, c.kind, remaining, &status) {
+                                Ok(Kept {
                                     lasts,
                                     cut_by_limit,
-                                } => {
+                                }) => {
                                     c.preserved = true;
                                     if cut_by_limit {
                                         c.cut_by_limit = Some(clock.to_emulated_ms(lasts));
@@ -659,31 +711,13 @@ async fn run(
                                         },
                                     );
                                 }
-                                CallFate::Dropped(dropped) => {
+                                Err(reason) => {
                                     log.emit(
                                         &gk,
                                         Event::CallDropped {
                                             call: c.id.clone(),
                                             phone: ext.clone(),
-                                            reason: match dropped {
-                                                Dropped::OwnTrunk => format!(
-                                                    "{gk} failed ({}); the call's trunk was on {gk}",
-                                                    why(&status)
-                                                ),
-                                                Dropped::NotPreservable(kind) => format!(
-                                                    "{gk} failed ({}); a {} call is not preserved",
-                                                    why(&status),
-                                                    kind.as_str()
-                                                ),
-                                                Dropped::PreservationOff => format!(
-                                                    "{gk} failed ({}); media connection preservation is off",
-                                                    why(&status)
-                                                ),
-                                                Dropped::Wired => format!(
-                                                    "{gk} failed ({}); an analogue phone's call runs through its port on {gk}",
-                                                    why(&status)
-                                                ),
-                                            },
+                                            reason,
                                         },
                                     );
                                     call = None;
