@@ -179,7 +179,10 @@ fn a_call_cut_by_its_systems_crash_just_before_its_end_is_dropped_not_ended() {
         let names: Vec<&str> = timeline(&o, id).iter().map(|(_, n)| *n).collect();
         assert_eq!(names, ["call-started", "call-dropped"], "{id}");
         let dropped = call_events(&o, id)[1];
-        assert!(dropped.t_ms > 20 * MIN, "found at the keepalive: {dropped:?}");
+        assert!(
+            dropped.t_ms > 20 * MIN,
+            "found at the keepalive: {dropped:?}"
+        );
         assert!(
             matches!(&dropped.event, Event::CallDropped { reason, .. } if reason.starts_with("secondary failed") && reason.ends_with("call is not preserved")),
             "{dropped:?}"

@@ -459,17 +459,16 @@ async fn run(
                         },
                     );
                 };
+                // A phone in a call (a preserved one too: its user can only
+                // talk and hang up) is busy before it is anything else.
+                if let Some(c) = &call {
+                    failed(&c.server, "the phone is already in a call".into());
+                    continue;
+                }
                 let Some(i) = current else {
                     failed(&cfg.spec.home, "the phone is not registered".into());
                     continue;
                 };
-                if call.is_some() {
-                    failed(
-                        &gatekeepers[i].name,
-                        "the phone is already in a call".into(),
-                    );
-                    continue;
-                }
                 let req = pb::CallRequest {
                     call: id.clone(),
                     extension: ext.clone(),

@@ -483,10 +483,7 @@ pub fn render(o: &RunOutcome) -> String {
                 format!(
                     "of {} set up{} · {} preserved ({} ended by the preservation limit)",
                     m.calls_started,
-                    match m.calls_failed {
-                        0 => String::new(),
-                        n => format!(" ({n} not completed by the system)"),
-                    },
+                    fleetsim_scenario::findings::not_completed(m.calls_started, m.calls_failed),
                     m.calls_preserved,
                     m.calls_preservation_expired
                 ),

@@ -336,12 +336,32 @@ fn count(g: &Group, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
+/// Whether a group's line counts its events (calls, trunk seizures,
+/// messages, recordings, portal changes) rather than its phones.
+fn count_events(sub: &str) -> bool {
+    [
+        "call",
+        "preserved-",
+        "preservation-",
+        "trunk-",
+        "vm-",
+        "rec-",
+        "portal-",
+    ]
+    .iter()
+    .any(|p| sub.starts_with(p))
+}
+
 fn describe_group(g: &Group) -> String {
     let mut distinct = g.phones.clone();
     distinct.sort();
     distinct.dedup();
     let n = distinct.len();
-    let phones = if g.phones.len() > n {
+    let (_, _, sub) = &g.key;
+    // A line counting events (calls, trunks, messages) has said how many
+    // times already; one counting phones says it after the phones.
+    let counts_events = count_events(sub);
+    let phones = if g.phones.len() > n && !counts_events {
         format!("{}; {} times in all", ranges(&distinct), g.phones.len())
     } else {
         ranges(&distinct)
@@ -352,7 +372,11 @@ fn describe_group(g: &Group) -> String {
     } else {
         ("their", "guests")
     };
-    let (_, _, sub) = &g.key;
+    let free = if n == 1 {
+        "only now is that phone free to register again, where it can reach a gatekeeper (its backup, if it fails over)"
+    } else {
+        "only now are those phones free to register again, where they can reach a gatekeeper (their backup, if they fail over)"
+    };
     if let Some(home) = sub.strip_prefix("guest:") {
         format!("accepted {n} phone{s} of {home} as {guests} ({phones}): no licences used")
     } else if sub == "home" {
@@ -386,15 +410,12 @@ fn describe_group(g: &Group) -> String {
     } else if sub == "call-ended" {
         format!("{} ended normally", count(g, "call"))
     } else if sub == "preserved-ended" {
-        format!(
-            "{} ended ({phones}); only now are those phones free to register again, where they can reach a gatekeeper (their backup, if they fail over)",
-            count(g, "preserved call")
-        )
+        format!("{} ended ({phones}); {free}", count(g, "preserved call"))
     } else if sub.starts_with("call-dropped:") {
         format!("{} dropped ({phones}): {}", count(g, "call"), g.notes())
     } else if sub == "preservation-expired" {
         format!(
-            "{} ended by the media connection preservation limit of {} ({phones}), not by their users; only now are those phones free to register again, where they can reach a gatekeeper (their backup, if they fail over)",
+            "{} ended by the media connection preservation limit of {} ({phones}), not by {their} users; {free}",
             count(g, "preserved call"),
             g.notes()
         )
@@ -406,15 +427,21 @@ fn describe_group(g: &Group) -> String {
     } else if sub.starts_with("call-failed:") {
         format!("{} failed ({phones}): {}", count(g, "call"), g.notes())
     } else if sub == "trunk-seized" {
+        // Each seizure notes the trunks then busy: the most is what the
+        // trunks bore.
+        let most = g.notes.iter().filter_map(|b| b.parse::<u32>().ok()).max();
         format!(
-            "{} seized for external calls from {phones} (trunks never fail over)",
-            count(g, "trunk")
+            "{} for external calls set up on {phones}, at most {} trunk{} busy at once (trunks never fail over)",
+            count(g, "trunk seizure"),
+            most.unwrap_or(0),
+            if most == Some(1) { "" } else { "s" }
         )
     } else if sub.starts_with("trunk-released:") {
         format!("{} freed: {}", count(g, "trunk"), g.notes())
     } else if sub == "vm-left" {
+        let mailboxes = if n == 1 { "mailbox" } else { "mailboxes" };
         format!(
-            "stored {} (mailboxes {phones})",
+            "stored {} ({mailboxes} {phones})",
             count(g, "voicemail message")
         )
     } else if sub == "rec-archived" {
@@ -1091,10 +1118,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
                 o.spec.fleet.resilience.preservation_limit
             ),
         };
-        let failed = match m.calls_failed {
-            0 => String::new(),
-            n => format!(" ({n} of them not completed by the system)"),
-        };
+        let failed = fleetsim_scenario::findings::not_completed(m.calls_started, m.calls_failed);
         let _ = writeln!(
             out,
             "  calls        {} set up{failed}, {} dropped, {} kept up by media connection preservation{expired}",

@@ -320,16 +320,13 @@ fn check(
             // A call the system could not complete was never up: nothing
             // could drop or preserve it.
             let up = started.saturating_sub(t.calls_failed);
+            // Said as the metrics say it: the calls set up, then how many
+            // of them the system could not complete.
+            let failed = findings::not_completed(started, t.calls_failed);
             let mut seen = format!(
-                "{} set up, {dropped} dropped, {preserved} preserved",
-                fleetsim_model::words::counted(up as usize, "call", "calls")
+                "{} set up{failed}, {dropped} dropped, {preserved} preserved",
+                fleetsim_model::words::counted(started as usize, "call", "calls")
             );
-            if t.calls_failed > 0 {
-                seen.push_str(&format!(
-                    " ({} more set up but not completed by the system)",
-                    t.calls_failed
-                ));
-            }
             if expired > 0 {
                 seen.push_str(&format!(
                     " ({expired} of them ended by the preservation limit)"

@@ -272,3 +272,15 @@ pub fn tally(events: &[EventRecord]) -> Tally {
 pub fn audit(events: &[EventRecord]) -> Option<LossAudit> {
     events.iter().rev().find_map(|e| e.event.loss_audit())
 }
+
+/// " (3 of them not completed by the system)": how many of the `started`
+/// calls the system set up but could not complete, said after "N calls set
+/// up" in every view; empty when none.
+pub fn not_completed(started: u32, failed: u32) -> String {
+    match failed {
+        0 => String::new(),
+        1 if started == 1 => " (not completed by the system)".into(),
+        n if n == started => " (none of them completed by the system)".into(),
+        n => format!(" ({n} of them not completed by the system)"),
+    }
+}
