@@ -510,6 +510,39 @@ fn a_where_value_naming_no_server_phone_group_or_service_is_a_file_error_not_a_v
 }
 
 #[test]
+fn a_call_id_in_where_names_a_call_the_run_can_make() {
+    // A scripted call's id is s<its place>-<caller>; a random call's
+    // c<N>-<caller>, only with a random workload. A typo would pass a
+    // `never` unseen.
+    let call = "[[call]]\nat = \"6m\"\nfrom = \"2001\"\nto = \"3002\"\nlasts = \"1m\"\n\n";
+    let never = |value: &str| {
+        format!(
+            "{HEAD}never = {{ event = \"call-failed\", where = {{ call = \"{value}\" }} }}\n\n{call}"
+        )
+    };
+    for (value, says) in [
+        ("s1-2010", "scripted calls: s1-2001"),
+        ("c1-2001", "no random calls"),
+    ] {
+        let e = parse_error(&never(value));
+        assert!(
+            e.contains("expect[0].never.where.call")
+                && e.contains(&format!("no call of this run has the id {value:?}"))
+                && e.contains(says),
+            "{value}: {e}"
+        );
+    }
+    parse(&never("s1-2001"));
+    parse(&never("s*"));
+    let with_random = format!("{}\n[calls]\nper-hour = 60\n", never("c12-3001"));
+    parse(&with_random);
+    let recording = format!(
+        "{HEAD}never = {{ event = \"recording-made\", where = {{ recording = \"s1-2001-rec\" }} }}\n\n{call}"
+    );
+    parse(&recording);
+}
+
+#[test]
 fn a_time_relative_to_a_fault_that_does_not_exist_lists_the_faults() {
     let e = parse_error(&format!(
         "{HEAD}never = {{ event = \"peer-lost\", from = \"fault 2\" }}"

@@ -331,12 +331,64 @@ pub(crate) struct Ctx<'a> {
     pub(crate) src: &'a Source<'a>,
     pub(crate) fleet: &'a Fleet,
     pub(crate) faults: &'a [Fault],
+    /// The call ids the run can log.
+    pub(crate) calls: &'a CallIds,
     pub(crate) duration: Dur,
     /// `expect[i].never` and the like: the field prefix of errors.
     pub(crate) field: String,
 }
 
 type Res<T> = Result<T, Box<FileError>>;
+
+/// The call ids a run can log: its scripted calls' (`s1-2011`), and, with a
+/// random workload, `c<N>-<extension>` of any of the fleet's phones. A
+/// message has its call's id, a recording its call's id and `-rec`.
+pub(crate) struct CallIds {
+    pub(crate) scripted: Vec<String>,
+    pub(crate) random: bool,
+}
+
+impl CallIds {
+    /// Whether `value` (an id or a glob) can name a call of the run.
+    fn names(&self, value: &str, fleet: &Fleet) -> bool {
+        let id = value.strip_suffix("-rec").unwrap_or(value);
+        if self.scripted.iter().any(|s| glob(value, s) || glob(id, s)) {
+            return true;
+        }
+        if !self.random {
+            return false;
+        }
+        if value.contains(['*', '?']) {
+            return value.starts_with(['c', '*', '?']);
+        }
+        // c<N>-<extension>: a random call of a phone of the fleet.
+        let Some((n, ext)) = id.strip_prefix('c').and_then(|r| r.split_once('-')) else {
+            return false;
+        };
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && fleet.phones.iter().any(|p| p.extension == ext)
+    }
+
+    /// Where the run's call ids come from, for a hint.
+    fn hint(&self) -> String {
+        let scripted = match self.scripted.as_slice() {
+            [] => "the scenario has no [[call]]".to_string(),
+            ids => {
+                let shown: Vec<&str> = ids.iter().map(String::as_str).collect();
+                format!("scripted calls: {}", some_of(&shown))
+            }
+        };
+        let random = if self.random {
+            "random calls are c<N>-<extension>, e.g. \"c12-2001\""
+        } else {
+            "and no random calls ([calls] per-hour), so no c… ids"
+        };
+        format!(
+            "{scripted}; {random}; a message has its call's id, a recording its call's id and \"-rec\""
+        )
+    }
+}
 
 impl Ctx<'_> {
     fn err(&self, span: Range<usize>, sub: &str, msg: String, hint: String) -> Box<FileError> {
@@ -614,6 +666,9 @@ impl Ctx<'_> {
     /// server, a phone, a hunt group, a service) must match one of them: a
     /// typo would match no event and pass a `never` unseen.
     fn names_something(&self, field: &str, value: &str, key: &str, span: Range<usize>) -> Res<()> {
+        if ["call", "message", "recording"].contains(&field) {
+            return self.names_a_call(value, key, span);
+        }
         let Some((what, names)) = self.names_of(field) else {
             return Ok(());
         };
@@ -627,6 +682,17 @@ impl Ctx<'_> {
         };
         let msg = format!("no {what} is named {value:?}, so this could match no event");
         Err(self.err(span, &format!("where.{key}"), msg, hint))
+    }
+
+    /// A call id (or glob) in `where` names a call the run can make: a
+    /// typo, or a random call's id in a run with none, would match no
+    /// event and pass a `never` unseen.
+    fn names_a_call(&self, value: &str, key: &str, span: Range<usize>) -> Res<()> {
+        if self.calls.names(value, self.fleet) {
+            return Ok(());
+        }
+        let msg = format!("no call of this run has the id {value:?}, so this could match no event");
+        Err(self.err(span, &format!("where.{key}"), msg, self.calls.hint()))
     }
 
     /// What kind of name `field` holds, and the fleet's names of that kind.

@@ -675,7 +675,22 @@ impl RawRest {
         }
         let faults = crate::fault::resolve(src, &fleet, &self.fault, duration, true)?;
 
-        let expectations = expect::expectations(src, &fleet, &faults, duration, &self.expect)?;
+        let calls = match &self.calls {
+            Some(c) => {
+                let calls = c.get_ref().validate(src, c.span())?;
+                calls_fit_the_run(src, c.span(), &calls, duration)?;
+                calls
+            }
+            None => Calls::default(),
+        };
+        let scripted_calls = crate::call::resolve(src, &fleet, &self.call, duration)?;
+        // The call ids the run can log, for assertions naming one.
+        let call_ids = assertion::CallIds {
+            scripted: scripted_calls.iter().map(|c| c.id.clone()).collect(),
+            random: calls.per_hour > 0,
+        };
+        let expectations =
+            expect::expectations(src, &fleet, &faults, &call_ids, duration, &self.expect)?;
 
         let name = match &self.name {
             Some(n) => src.printable(n, "name")?,
@@ -687,15 +702,6 @@ impl RawRest {
             Some(d) => src.printable(d, "description")?,
             None => String::new(),
         };
-        let calls = match &self.calls {
-            Some(c) => {
-                let calls = c.get_ref().validate(src, c.span())?;
-                calls_fit_the_run(src, c.span(), &calls, duration)?;
-                calls
-            }
-            None => Calls::default(),
-        };
-        let scripted_calls = crate::call::resolve(src, &fleet, &self.call, duration)?;
         Ok(Scenario {
             name,
             description,

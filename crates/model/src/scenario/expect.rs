@@ -8,7 +8,7 @@ use super::{
     RawNoFailover, RawService, RawTakeover, assertions, at_in_run, default_name, derived_name,
     observable, positive, starts_in_run, takes_registrations, unique_name,
 };
-use crate::assertion::Ctx;
+use crate::assertion::{CallIds, Ctx};
 use crate::duration::Dur;
 use crate::error::{FileError, Source};
 use crate::fault::Fault;
@@ -22,6 +22,7 @@ pub(super) fn expectations(
     src: &Source<'_>,
     fleet: &Fleet,
     faults: &[Fault],
+    calls: &CallIds,
     duration: Dur,
     raw: &[Spanned<RawExpect>],
 ) -> Checked<Vec<NamedExpectation>> {
@@ -40,6 +41,7 @@ pub(super) fn expectations(
             src,
             fleet,
             faults,
+            calls,
             duration,
             field: format!("expect[{i}]"),
         };
