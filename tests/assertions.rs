@@ -890,3 +890,46 @@ fn a_no_failover_of_a_home_with_nothing_to_move_passes_but_says_none_could_move(
         r.detail
     );
 }
+
+#[test]
+fn a_bound_past_the_end_of_the_run_says_the_run_ended_first() {
+    // The primary returns at 22m of a 30m run: failback takes more than
+    // 10m of visibility, so the phones cannot be home before the end.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .crash("5m", "primary")
+        .restart("22m", "primary")
+        .expect(Expect::failback("primary", "12m"))
+        .run()
+        .unwrap();
+    let r = &o.expectations[0];
+    assert!(!r.passed, "{}", r.detail);
+    assert!(
+        r.detail.contains("never returned to primary")
+            && r.detail
+                .contains("the run ended 8m after 22m, before the bound of 12m had passed"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
+fn phones_home_without_a_failback_pass_but_say_none_was_sent_home() {
+    // The secondary covers the primary's phones, then crashes: they are
+    // homeless until the primary returns, and register there on their own.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("1h")
+        .crash("5m", "primary")
+        .crash("20m", "secondary")
+        .restart("40m", "primary")
+        .expect(Expect::failback("primary", "15m"))
+        .run()
+        .unwrap();
+    let r = &o.expectations[0];
+    assert!(r.passed, "{}", r.detail);
+    assert!(
+        r.detail.contains("none sent home by a failback"),
+        "{}",
+        r.detail
+    );
+}

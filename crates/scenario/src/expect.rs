@@ -191,11 +191,12 @@ fn check(
                 return (
                     false,
                     format!(
-                        "{} of {} IP phones of {of} did not register on {by} as guests at or after {}: {}{already}",
+                        "{} of {} IP phones of {of} did not register on {by} as guests at or after {}: {}{already}{}",
                         missing.len(),
                         eligible.len(),
                         human_ms(after),
-                        list(&missing)
+                        list(&missing),
+                        cut_short(scenario, after, *within)
                     ),
                 );
             }
@@ -442,22 +443,24 @@ fn check(
                 return (
                     false,
                     format!(
-                        "{} of {} moved phones never returned to {to}: {}",
+                        "{} of {} moved phones never returned to {to}: {}{}",
                         missing.len(),
                         moved.len(),
-                        list(&missing)
+                        list(&missing),
+                        cut_short(scenario, after, *within)
                     ),
                 );
             }
             let last = home_again.values().max().copied().unwrap_or(after) - after;
             let detail = format!(
-                "{} back on {to} {} after {}",
+                "{} back on {to} {} after {}{}",
                 match moved.len() {
                     1 => "the 1 moved phone".to_string(),
                     n => format!("all {n} moved phones"),
                 },
                 human_ms(last),
-                human_ms(after)
+                human_ms(after),
+                sent_home(events, to, after, &home_again)
             );
             if last <= within.as_millis() {
                 (true, format!("{detail} (bound {within})"))
@@ -473,6 +476,43 @@ fn check(
                 (false, detail)
             }
         }
+    }
+}
+
+/// When a bound counted from `after` runs past the end of the run: that
+/// the run ended first (a failure then says the run was too short, not
+/// that the takeover logic is slow). Empty otherwise.
+fn cut_short(scenario: &Scenario, after: u64, within: Dur) -> String {
+    let end = scenario.duration.as_millis();
+    if after + within.as_millis() <= end {
+        return String::new();
+    }
+    format!(
+        "; the run ended {} after {}, before the bound of {within} had passed: lengthen the run",
+        human_ms(end.saturating_sub(after)),
+        human_ms(after)
+    )
+}
+
+/// How the returned phones came home: sent home by a failback (a
+/// `phone-sent-home` to `to` since `after`), or on their own (their backup
+/// failed, or they were rebooted), so a pass does not claim a failback
+/// that did not happen.
+fn sent_home(events: &[EventRecord], to: &str, after: u64, back: &BTreeMap<&str, u64>) -> String {
+    let sent: BTreeSet<&str> = (events.iter())
+        .filter(|ev| ev.t_ms >= after)
+        .filter_map(|ev| match &ev.event {
+            Event::PhoneSentHome { phone, home } if home == to => Some(phone.as_str()),
+            _ => None,
+        })
+        .filter(|p| back.contains_key(p))
+        .collect();
+    match sent.len() {
+        n if n == back.len() => String::new(),
+        0 => ", none sent home by a failback (they registered at home on their own: their backup failed, or they were rebooted)".into(),
+        n => format!(
+            ", {n} of them sent home by a failback, the others registering at home on their own"
+        ),
     }
 }
 
