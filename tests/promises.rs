@@ -189,6 +189,7 @@ fn golden(milestones: &[(&str, u64)], takeover_ms: u64) -> Golden {
         fleetsim_golden: VERSION,
         scenario: "primary-crash".into(),
         seed: 42,
+        policy: "server-edition".into(),
         milestones: milestones
             .iter()
             .map(|(k, t)| Milestone {

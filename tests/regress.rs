@@ -249,6 +249,24 @@ fn golden_timeline_is_recorded_then_matched_then_diffed_semantically() {
 }
 
 #[test]
+fn a_golden_recorded_under_another_policy_says_so_and_fails() {
+    let dir = temp_dir("golden-policy");
+    let g = dir.join("split.golden.json");
+    let g = g.to_str().unwrap();
+    let first = fleetsim_out(&["run", "split-network", "--policy", "quorum", "--golden", g]);
+    assert!(String::from_utf8_lossy(&first.stderr).contains("recorded"));
+    let other = fleetsim_out(&["run", "split-network", "--golden", g]);
+    let text = String::from_utf8_lossy(&other.stdout);
+    assert_eq!(other.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "the golden was recorded under policy quorum, this run decides by server-edition (--policy quorum)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn golden_diff_names_missing_and_new_state_changes() {
     let crash = run_sim(&load("primary-crash.toml"));
     let reboot = run_sim(&load("primary-reboot-2m.toml"));

@@ -32,12 +32,20 @@ pub struct Golden {
     pub scenario: String,
     /// Seed.
     pub seed: u64,
+    /// The takeover policy the run decided by (goldens written before it
+    /// was recorded are of the default, `server-edition`).
+    #[serde(default = "default_policy")]
+    pub policy: String,
     /// Ordered state changes.
     pub milestones: Vec<Milestone>,
     /// Headline figures (milliseconds or counts; absent when not reached).
     pub figures: BTreeMap<String, Option<u64>>,
     /// Expectation verdicts by name.
     pub expectations: BTreeMap<String, bool>,
+}
+
+fn default_policy() -> String {
+    "server-edition".into()
 }
 
 impl Golden {
@@ -96,6 +104,7 @@ impl Golden {
             fleetsim_golden: VERSION,
             scenario: o.scenario.clone(),
             seed: o.seed,
+            policy: o.policy.clone(),
             milestones,
             figures,
             expectations,
@@ -128,6 +137,12 @@ impl Golden {
             out.push(format!(
                 "the golden is of {} seed {}, this run is {} seed {}",
                 self.scenario, self.seed, now.scenario, now.seed
+            ));
+        }
+        if self.policy != now.policy {
+            out.push(format!(
+                "the golden was recorded under policy {}, this run decides by {} (--policy {})",
+                self.policy, now.policy, self.policy
             ));
         }
         let show = |name: &str, v: Option<u64>, other: Option<u64>| match (v, other) {
