@@ -302,7 +302,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         nothing_checked: scenario.expectations.is_empty(),
         rerun: Again {
             scenario: fleetsim_model::embedded::run_arg(&scenario.origin)
-                .map_or_else(|| args.scenario.clone(), str::to_string),
+                .unwrap_or_else(|| args.scenario.clone()),
             strict: args.strict,
             inject_panic: args.inject_panic.clone(),
         },

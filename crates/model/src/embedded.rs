@@ -241,11 +241,17 @@ pub const LIVE_DRILL: &str = "<live drill>";
 
 /// How `fleetsim run` names the scenario loaded from `origin`: a built-in
 /// by its name, a file by its path as it was given; `None` for one that
-/// has no file (built in code: `<built in code>`).
-pub fn run_arg(origin: &str) -> Option<&str> {
+/// has no file (built in code: `<built in code>`). A file named like a
+/// built-in is `./NAME`: the bare name runs the file only where it is, and
+/// the built-in anywhere else, silently.
+pub fn run_arg(origin: &str) -> Option<String> {
     match origin.strip_prefix(SHOWN_DIR) {
-        Some(path) => Some(path.trim_end_matches(".toml")),
-        None => (!origin.starts_with('<')).then_some(origin),
+        Some(path) => Some(path.trim_end_matches(".toml").to_string()),
+        None if origin.starts_with('<') => None,
+        None if !origin.contains('/') && scenario_file(origin).is_some() => {
+            Some(format!("./{origin}"))
+        }
+        None => Some(origin.to_string()),
     }
 }
 
@@ -307,9 +313,15 @@ mod tests {
     #[test]
     fn a_built_in_is_named_by_its_name_and_a_file_by_its_path() {
         let s = scenario("primary-crash").unwrap().unwrap();
-        assert_eq!(run_arg(&s.origin), Some("primary-crash"));
-        assert_eq!(run_arg("my dir/x.toml"), Some("my dir/x.toml"));
+        assert_eq!(run_arg(&s.origin).as_deref(), Some("primary-crash"));
+        assert_eq!(run_arg("my dir/x.toml").as_deref(), Some("my dir/x.toml"));
         assert_eq!(run_arg("<built in code>"), None);
+        // A file that shadows a built-in is named as a file.
+        assert_eq!(run_arg("primary-crash").as_deref(), Some("./primary-crash"));
+        assert_eq!(
+            run_arg("primary-crash.toml").as_deref(),
+            Some("./primary-crash.toml")
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub fn reproduce(o: &RunOutcome) -> Option<String> {
     fleetsim_scenario::rules::by_name(&o.policy)?;
     let mut cmd = format!(
         "fleetsim run {} --seed {}{}",
-        path_word(arg),
+        path_word(&arg),
         o.seed,
         policy_flag(&o.policy)
     );
