@@ -192,6 +192,40 @@ fn a_call_cut_by_its_systems_crash_just_before_its_end_is_dropped_not_ended() {
 }
 
 #[test]
+fn a_call_to_a_phone_registered_nowhere_fails_and_one_to_a_moved_phone_reaches_it() {
+    // After the primary's crash its softphone 2017 has nowhere to go (no
+    // alternate gatekeeper), while its SIP phone 2011 is a guest on the
+    // secondary by 10m: the system a call is set up on asks the called
+    // phone's home, then its backup.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .crash("5m", "primary")
+        .call("10m", "4005", "2017", "2m", CallKind::TwoParty)
+        .call("10m", "4006", "2011", "2m", CallKind::TwoParty)
+        .call("2m", "4007", "2017", "1m", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    let names = |id| -> Vec<&str> { timeline(&o, id).iter().map(|(_, n)| *n).collect() };
+    assert_eq!(names("s1-4005"), ["call-started", "call-failed"]);
+    let failed = call_events(&o, "s1-4005")[1];
+    assert!(
+        matches!(&failed.event, Event::CallFailed { reason, .. }
+            if reason == "the called phone 2017 is not reachable: primary did not answer"),
+        "{failed:?}"
+    );
+    assert_eq!(
+        names("s2-4006"),
+        ["call-started", "call-ended"],
+        "2011 is on the secondary"
+    );
+    assert_eq!(
+        names("s3-4007"),
+        ["call-started", "call-ended"],
+        "2017 at home before the crash"
+    );
+}
+
+#[test]
 fn a_caller_leaving_a_message_is_cut_off_when_the_voicemail_crashes() {
     // 3001 (on the secondary) leaves a message on the primary's voicemail,
     // which crashes two minutes in: the call ends then, and no message is

@@ -1424,3 +1424,52 @@ fn a_trunk_held_on_a_v2_that_hangs_is_released_only_when_the_hang_ends() {
     assert!(o.count(|e| matches!(&e.event,
         Event::TrunkReleased { call, reason, .. } if call == "s1-2002" && reason == "the call's planned end")) == 1);
 }
+
+#[test]
+fn a_manual_voicemail_failback_with_nothing_to_hand_back_is_refused_and_not_kept_for_later() {
+    // The primary is up, its voicemail active: the request is refused, and
+    // the event says why. In a later outage the backup, active again,
+    // waits for a request of its own (manual mode), not the stale one.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("1h")
+        .resilience(ResilienceSetting::VoicemailFailback(
+            VoicemailFailback::Manual,
+        ))
+        .fault("2m", "manual-failback = \"voicemail-pro\"")
+        .crash("10m", "primary")
+        .restart("30m", "primary")
+        .run()
+        .unwrap();
+    let refused = events(&o, |e| {
+        matches!(&e.event, Event::ServiceState { service, reason, .. }
+            if service == "voicemail-pro" && reason.starts_with("manual failback refused: this backup is not active"))
+    });
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].server, "secondary");
+    assert_eq!(
+        o.count(|e| matches!(e.event, Event::VoicemailHandback { .. })),
+        0,
+        "manual mode: no handback without a request"
+    );
+}
+
+#[test]
+fn a_manual_portal_failback_while_the_primary_is_down_is_refused_without_taking_the_portal_down() {
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("30m")
+        .crash("5m", "primary")
+        .fault("20m", "manual-failback = \"one-x-portal\"")
+        .run()
+        .unwrap();
+    let after: Vec<&EventRecord> = events(&o, |e| {
+        e.t_ms >= 20 * MIN
+            && matches!(&e.event, Event::ServiceState { service, .. } if service == "one-x-portal")
+    });
+    assert_eq!(after.len(), 1, "one refusal, no standby: {after:?}");
+    assert!(
+        matches!(&after[0].event, Event::ServiceState { state, reason, .. }
+            if state == "active" && reason == "manual failback refused: primary's portal does not answer"),
+        "{:?}",
+        after[0]
+    );
+}

@@ -72,6 +72,15 @@ impl pb::line_server::Line for LineSvc {
         Ok(Response::new(pb::ReleaseTrunkReply {}))
     }
 
+    async fn reach(
+        &self,
+        req: Request<pb::ReachRequest>,
+    ) -> Result<Response<pb::ReachReply>, Status> {
+        self.0.stats.rpc();
+        let registered = self.0.is_registered(&req.into_inner().extension);
+        Ok(Response::new(pb::ReachReply { registered }))
+    }
+
     async fn hunt_call(
         &self,
         req: Request<pb::HuntCallRequest>,

@@ -286,7 +286,18 @@ impl pb::portal_server::Portal for PortalSvc {
     }
 }
 
-/// Operator action: manual failback of the portal.
+/// Operator action: manual failback of the portal. Refused, with an event
+/// saying why, when the primary's portal does not answer: handing back
+/// would only take the portal down and up again.
 pub(crate) async fn manual_failback(shared: &Arc<Shared>) -> bool {
+    let primary = shared.fleet.primary().name.clone();
+    if shared.portal_active() && ping(shared, &primary).await.is_none() {
+        shared.emit_service(
+            fleetsim_model::Service::OneXPortal,
+            "active",
+            format!("manual failback refused: {primary}'s portal does not answer"),
+        );
+        return false;
+    }
     handback(shared, "manual").await
 }

@@ -173,11 +173,14 @@ impl Shared {
             kind: kind.as_str().into(),
             recorded: r.recorded,
         });
-        let needs_routing = r.recorded
-            || matches!(
-                kind,
-                CallKind::Voicemail | CallKind::HuntGroup | CallKind::External
-            );
+        // Every call but one to a phone of this system routes on: to a
+        // voicemail, a hunt group, a trunk, or the system the called
+        // phone is registered on.
+        let local_callee = !matches!(
+            kind,
+            CallKind::Voicemail | CallKind::HuntGroup | CallKind::External
+        ) && self.is_registered(&r.target);
+        let needs_routing = r.recorded || !local_callee;
         if !needs_routing {
             return;
         }
@@ -308,6 +311,42 @@ impl Shared {
         Ok(())
     }
 
+    /// Finds the called phone `ext`: registered here, or on its home or
+    /// its home's backup, asked in that order over their lines. Why not,
+    /// when none holds it.
+    async fn reach(self: &Arc<Self>, ext: &str) -> Result<(), String> {
+        let Some(spec) = self.fleet.phones.iter().find(|p| p.extension == ext) else {
+            return Ok(());
+        };
+        let mut systems = vec![spec.home.as_str()];
+        systems.extend(self.fleet.backup_of_phone(spec));
+        let mut why = Vec::new();
+        for srv in systems {
+            if srv == self.name {
+                if self.is_registered(ext) {
+                    return Ok(());
+                }
+                why.push(format!("not registered on {srv}"));
+                continue;
+            }
+            let req = pb::ReachRequest {
+                extension: ext.to_string(),
+            };
+            let mut client = self.line_client(srv);
+            match call(self.timing.rpc_deadline, client.reach(req)).await {
+                Ok(reply) if reply.get_ref().registered => return Ok(()),
+                Ok(_) => why.push(format!("not registered on {srv}")),
+                // A member that cannot say lets the call through.
+                Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(()),
+                Err(_) => why.push(format!("{srv} did not answer")),
+            }
+        }
+        Err(format!(
+            "the called phone {ext} is not reachable: {}",
+            why.join(", ")
+        ))
+    }
+
     async fn route_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest) {
         let failed = |reason: String| self.fail_call(&r.call, &r.extension, reason);
         match kind {
@@ -358,6 +397,12 @@ impl Shared {
                         "hunt group {} is not running anywhere reachable",
                         r.group
                     ));
+                    return;
+                }
+            }
+            CallKind::TwoParty | CallKind::Conference | CallKind::Held => {
+                if let Err(reason) = self.reach(&r.target).await {
+                    failed(reason);
                     return;
                 }
             }

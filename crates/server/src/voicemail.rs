@@ -237,10 +237,25 @@ impl Shared {
 
     /// Operator action (manual mode): fail back as soon as the primary's
     /// voicemail answers and no message is being left.
-    pub(crate) fn vm_request_failback(&self) {
-        if self.vm_role() == Some(VmRole::Backup) {
-            self.vm().failback_requested = true;
+    /// Operator action: manual failback of the active backup voicemail
+    /// (done once the primary's answers). A backup that is not active has
+    /// nothing to hand back: the request is refused, and the event says
+    /// why, rather than left to act in a later outage.
+    pub(crate) fn vm_request_failback(&self) -> bool {
+        if self.vm_role() != Some(VmRole::Backup) {
+            return false;
         }
+        if !self.voicemail_active() {
+            let primary = &self.fleet.primary().name;
+            self.emit_service(
+                Service::VoicemailPro,
+                "standby",
+                format!("manual failback refused: this backup is not active, {primary}'s voicemail holds the mailboxes"),
+            );
+            return false;
+        }
+        self.vm().failback_requested = true;
+        true
     }
 
     /// Operator action: the backup voicemail becomes active now, unless
@@ -650,7 +665,12 @@ impl pb::voicemail_server::Voicemail for VoicemailSvc {
                 self.0.name
             )));
         }
-        self.0.vm_request_failback();
+        if !self.0.vm_request_failback() {
+            return Err(Status::failed_precondition(format!(
+                "the backup voicemail on {} is not active",
+                self.0.name
+            )));
+        }
         Ok(Response::new(pb::VoicemailFailbackReply {}))
     }
 

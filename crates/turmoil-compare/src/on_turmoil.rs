@@ -156,6 +156,12 @@ impl Line for Presence {
     ) -> Result<Response<pb::ReleaseTrunkReply>, Status> {
         Err(Status::unimplemented("heartbeats only"))
     }
+    async fn reach(
+        &self,
+        _: Request<pb::ReachRequest>,
+    ) -> Result<Response<pb::ReachReply>, Status> {
+        Err(Status::unimplemented("heartbeats only"))
+    }
 }
 
 /// turmoil's TCP for tonic: a server-side stream tonic can ask for its
