@@ -598,4 +598,83 @@ mod control {
             assert!(again.message().contains("no fault #3"), "{}", again.message());
         });
     }
+
+    #[test]
+    fn a_hung_servers_phones_show_where_they_went_and_its_timers_stop() {
+        // A hung server still holds in memory the phones that left it:
+        // the status says where they are now, as the log tells it.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let fleet = fleetsim_model::embedded::scenario("primary-crash")
+                .unwrap()
+                .unwrap()
+                .fleet;
+            let base = base_port();
+            let opts = LiveOptions {
+                base_port: base + 1,
+                speed: crate::LIVE_SPEED,
+                seed: 1,
+                calls: fleetsim_model::Calls::default(),
+                policy: fleetsim_scenario::RunOptions::default().policy,
+            };
+            let (handle, _) = start_live(fleet, &opts).await.unwrap();
+            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+            tokio::spawn(serve_control(handle, addr, None));
+            let mut ctl = pb::control_client::ControlClient::new(channel(base).await);
+            // Two emulated minutes first: expansion-l has replicated its
+            // records to the secondary (without them, nothing fails over).
+            while ctl
+                .status(pb::StatusRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .t_ms
+                < 120_000
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ctl.fault(pb::FaultRequest {
+                action: "hang = \"expansion-l\"".into(),
+            })
+            .await
+            .unwrap();
+            let hung_at = ctl
+                .status(pb::StatusRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .t_ms;
+            let mut s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+            for _ in 0..600 {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                s = ctl.status(pb::StatusRequest {}).await.unwrap().into_inner();
+                let moved = (s.phones.iter())
+                    .filter(|p| p.home == "expansion-l" && p.server == "secondary")
+                    .count();
+                if moved == 8 || s.t_ms > hung_at + 15 * 60_000 {
+                    break;
+                }
+            }
+            let on = |name: &str| s.servers.iter().find(|v| v.name == name).unwrap().clone();
+            let moved: Vec<&str> = (s.phones.iter())
+                .filter(|p| p.home == "expansion-l" && p.server == "secondary" && p.guest)
+                .map(|p| p.extension.as_str())
+                .collect();
+            assert_eq!(moved.len(), 8, "{:?}", s.phones);
+            assert_eq!(
+                on("expansion-l").registered,
+                0,
+                "it holds them only in memory"
+            );
+            assert!(
+                on("expansion-l").peers.is_empty(),
+                "{:?}",
+                on("expansion-l").peers
+            );
+            assert!(on("secondary").guests >= 8);
+        });
+    }
 }

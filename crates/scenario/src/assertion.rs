@@ -486,6 +486,13 @@ impl StateCache {
 
 /// Calls up (set up on `on`, or anywhere) after each instant a call
 /// started or ended.
+/// The calls up on `server` after `events`, as they tell it.
+pub(crate) fn calls_up_now(server: &str, events: &[EventRecord]) -> u32 {
+    calls_up_series(Some(server), events)
+        .last()
+        .map_or(0, |(_, n)| *n)
+}
+
 fn calls_up_series(on: Option<&str>, events: &[EventRecord]) -> Vec<(u64, u32)> {
     // Each call up, and whether it counts (was set up on `on`).
     let mut up: BTreeMap<&str, bool> = BTreeMap::new();

@@ -925,11 +925,17 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
     let clock = fut.ctx.log.clock();
     let mut where_: BTreeMap<String, (String, bool)> = BTreeMap::new();
     let mut servers = Vec::new();
-    // Member processes and external members: their registrations as the
-    // events logged under their names tell (a process's own, or what the
-    // phones observed of an external member).
-    let by_log =
-        |s: &fleetsim_model::ServerSpec| live.process(&s.name).is_some() || s.is_external();
+    // Member processes, external members and hung servers: their
+    // registrations and calls as the events logged under their names tell
+    // (a process's own, what the phones observed of an external member; a
+    // hung server still holds in memory the phones that have left it).
+    let hung = |name: &str| {
+        (ledger.in_force.iter())
+            .any(|f| matches!(&f.kind, FaultKind::Hang { server, on: true } if server == name))
+    };
+    let by_log = |s: &fleetsim_model::ServerSpec| {
+        live.process(&s.name).is_some() || s.is_external() || hung(&s.name)
+    };
     let snapshot = if fut.fleet.servers.iter().any(by_log) {
         fut.ctx.log.snapshot()
     } else {
@@ -992,8 +998,14 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
                 Some(_) => String::new(),
                 None => s.address.clone().unwrap_or_default(),
             },
-            calls: handle.map(|h| h.calls_up()).unwrap_or_default(),
-            peers: handle.map(|h| peer_timers(h, &clock)).unwrap_or_default(),
+            calls: match handle {
+                Some(h) if !by_log(s) => h.calls_up(),
+                _ => crate::assertion::calls_up_now(&s.name, &snapshot),
+            },
+            // A hung server counts nothing down: its timers are frozen.
+            peers: (handle.filter(|_| !hung(&s.name)))
+                .map(|h| peer_timers(h, &clock))
+                .unwrap_or_default(),
         });
     }
     let phones = fut
