@@ -1147,3 +1147,18 @@ fn address_mistakes_a_person_makes_get_the_address_that_would_work() {
         assert!(!err.contains("'-- -1'"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn json_as_a_flag_is_pointed_to_format_json_where_there_is_one() {
+    let out = fleetsim_out(&["run", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tip: for JSON output, use '--format json'") && !err.contains("-- --json"),
+        "{err}"
+    );
+    // A command without --format keeps clap's own words.
+    let out = fleetsim_out(&["ctl", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("--format json"));
+}

@@ -1090,7 +1090,7 @@ nothing-lost = true
         },
     );
     assert!(
-        text.contains("0 messages lost, 0 recordings lost; cut by the fault: 1 message being left, 0 recordings cut or never started"),
+        text.contains("0 messages lost, 0 recordings lost; not stored: 1 message cut by a crash or stop of their voicemail, 0 recordings cut so or never started (no voicemail took them)"),
         "{text}"
     );
     assert_passed(&o);

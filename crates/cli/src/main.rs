@@ -250,9 +250,36 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
+/// Exits on a command line clap refused, as clap would, but with the
+/// output flags named rightly: `--json` is `--format json` on the commands
+/// that have `--format` (clap's own tip, "use '-- --json'", misleads).
+fn usage_exit(e: clap::Error) -> ! {
+    use clap::CommandFactory as _;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let json = e.kind() == ErrorKind::UnknownArgument
+        && matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(a)) if a == "--json");
+    let has_format = (std::env::args().nth(1))
+        .and_then(|name| {
+            let cmd = Cli::command();
+            let sub = cmd.find_subcommand(&name)?;
+            Some(sub.get_arguments().any(|a| a.get_long() == Some("format")))
+        })
+        .unwrap_or(false);
+    if !(json && has_format) {
+        e.exit()
+    }
+    let text = e.render().to_string();
+    let tip = text.replace(
+        "tip: to pass '--json' as a value, use '-- --json'",
+        "tip: for JSON output, use '--format json'",
+    );
+    eprint!("{tip}");
+    std::process::exit(2)
+}
+
 fn main() -> ExitCode {
     init_tracing();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage_exit(e));
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
         Command::Check { files, verbose } => Ok(files::check(&files, verbose)),

@@ -206,6 +206,10 @@ impl FaultKind {
                 format!("hang {server}: alive, answers nothing")
             }
             FaultKind::Hang { server, on: false } => format!("{server} resumes"),
+            FaultKind::ClockOffset {
+                server,
+                offset_ms: 0,
+            } => format!("set {server}'s clock back to true time"),
             FaultKind::ClockOffset { server, offset_ms } => {
                 format!(
                     "step {server}'s clock to {} from true time",

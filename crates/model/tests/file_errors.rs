@@ -436,7 +436,7 @@ fn a_flap_has_a_duty_a_period_a_count_and_ends_in_the_run() {
     fault_refused(
         &flap("period = \"1m\", duty = 1.0, count = 2"),
         "fault[0].flap.duty",
-        "not between 0 and 1",
+        "must be more than 0 and less than 1",
     );
     fault_refused(
         &flap("period = \"1m\", duty = 0.5, count = 0"),

@@ -621,7 +621,7 @@ pub fn render(o: &RunOutcome) -> String {
     let _ = write!(h, "</svg>");
     let _ = write!(
         h,
-        r#"<p class="legend"><span class="sw up"></span>serving <span class="sw down"></span>down <span class="sw cover"></span>covering a failed system (guests) <span class="sw lostdot"></span>peer declared lost by its backup <span class="sw lostother"></span>by another server (takes nothing over) <span class="sw fault"></span>fault window</p></section>"#
+        r#"<p class="legend"><span class="sw up"></span>serving <span class="sw down"></span>down <span class="sw cover"></span>covering a failed system (guests) <span class="sw lostdot"></span>this server declared a peer it backs up lost <span class="sw lostother"></span>declared a peer lost that it does not back up (takes nothing over) <span class="sw fault"></span>fault window</p></section>"#
     );
 
     // What runs where: services that move, hunt groups, licences, and the

@@ -488,7 +488,7 @@ fn describe_group(g: &Group) -> String {
 /// previous event (which, between tries, is its 50–90 % recovery wait).
 fn verbose_phone(e: &EventRecord, since: Option<u64>) -> String {
     let after = since.map_or(String::new(), |ms| {
-        format!(", {} after its previous event", human_ms(ms))
+        format!(" — {} after its previous event", human_ms(ms))
     });
     match &e.event {
         Event::PhoneRegistered {
@@ -565,12 +565,6 @@ impl<'a> Seen<'a> {
         }
     }
 
-    /// The fault that took `peer` out of `observer`'s sight, last heard at
-    /// `heard`: among the faults still in force (not a partition that
-    /// ended before the hang that did it), the first that could hide it
-    /// after then (a crash, not the partition that came on top of it), or
-    /// else the latest before (a stall, whose held bytes were still heard
-    /// a moment after it began); failing those, any fault applied.
     /// The clock offsets set on `server` up to `now`: (when, offset).
     fn clock_steps(&self, server: &str, now: u64) -> Vec<(u64, i64)> {
         self.faults
@@ -586,6 +580,12 @@ impl<'a> Seen<'a> {
             .collect()
     }
 
+    /// The fault that took `peer` out of `observer`'s sight, last heard at
+    /// `heard`: among the faults still in force (not a partition that
+    /// ended before the hang that did it), the first that could hide it
+    /// after then (a crash, not the partition that came on top of it), or
+    /// else the latest before (a stall, whose held bytes were still heard
+    /// a moment after it began); failing those, any fault applied.
     fn fault_between(&self, observer: &str, peer: &str, heard: u64) -> Option<(u64, FaultKind)> {
         let hides = |f: &FaultKind| f.hides(observer, peer);
         let now = self.in_force.iter().map(|(t, f)| (*t, f));
@@ -695,18 +695,22 @@ fn true_moment(steps: &[(u64, i64)], now: u64, ago_ms: u64) -> Option<u64> {
 /// " by its own clock (set +2m at 6m)" after a silence counted on a clock
 /// stepped by `steps`; nothing when it never was.
 fn by_own_clock(steps: &[(u64, i64)]) -> String {
-    let said: Vec<String> = steps
-        .iter()
-        .map(|(at, o)| {
-            let sign = if *o < 0 { "-" } else { "+" };
-            format!("{sign}{} at {}", human_ms(o.unsigned_abs()), human_ms(*at))
+    steps_said(steps).map_or(String::new(), |s| format!(" by its own clock ({s})"))
+}
+
+/// "set +1m30s at 5m40s, then back to true time at 15m40s": the steps of a
+/// server's clock, if any.
+fn steps_said(steps: &[(u64, i64)]) -> Option<String> {
+    let said: Vec<String> = (steps.iter())
+        .map(|(at, o)| match o {
+            0 => format!("back to true time at {}", human_ms(*at)),
+            o => {
+                let sign = if *o < 0 { "-" } else { "+" };
+                format!("{sign}{} at {}", human_ms(o.unsigned_abs()), human_ms(*at))
+            }
         })
         .collect();
-    if said.is_empty() {
-        String::new()
-    } else {
-        format!(" by its own clock (set {})", said.join(", then "))
-    }
+    (!said.is_empty()).then(|| format!("set {}", said.join(", then ")))
 }
 
 /// ": 30s in true time" when a stepped clock counted `silent_ms` of silence
@@ -821,8 +825,9 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             "FAILOVER of {home} begins: physical IP phone {trigger} re-registered here"
         )),
         Event::FailbackStarted { home, visible_for_ms, guests } => p.bold(&format!(
-            "FAILBACK to {home}: visible again for {} (≥ failback time) → {} here: each goes home once idle, unless it is an H.323 phone under manual failback",
+            "FAILBACK to {home}: visible again for {}{} (≥ failback time) → {} here: each goes home once idle, unless it is an H.323 phone under manual failback",
             human_ms(*visible_for_ms),
+            by_own_clock(&seen.clock_steps(&e.server, e.t_ms)),
             fleetsim_model::words::counted(*guests as usize, "guest", "guests")
         )),
         Event::RunEnded {} => "run ends".to_string(),
@@ -924,19 +929,28 @@ pub fn explain(
     let mut pending: Vec<Line> = Vec::new();
     let mut last_try: BTreeMap<String, u64> = BTreeMap::new();
     let mut seen = Seen::new(fleet);
-    let flush = |groups: &mut Vec<Group>, pending: &mut Vec<Line>, out: &mut Vec<Line>| {
-        for g in groups.drain(..) {
-            pending.push(Line {
-                first: g.first,
-                last: g.last,
-                server: g.key.0.clone(),
-                text: describe_group(&g),
-                kind: g.key.1,
-            });
-        }
-        pending.sort_by_key(|l| l.first);
-        out.append(pending);
-    };
+    let flush =
+        |groups: &mut Vec<Group>, pending: &mut Vec<Line>, out: &mut Vec<Line>, seen: &Seen<'_>| {
+            for g in groups.drain(..) {
+                let mut text = describe_group(&g);
+                // A refusal says how long the home was silent by the refusing
+                // server's clock: say so when that clock was stepped.
+                if g.key.2.starts_with("refused:")
+                    && let Some(steps) = steps_said(&seen.clock_steps(&g.key.0, g.last))
+                {
+                    text.push_str(&format!("; silence counted by its own clock ({steps})"));
+                }
+                pending.push(Line {
+                    first: g.first,
+                    last: g.last,
+                    server: g.key.0.clone(),
+                    text,
+                    kind: g.key.1,
+                });
+            }
+            pending.sort_by_key(|l| l.first);
+            out.append(pending);
+        };
     for e in events {
         seen.note(e);
         // Its `capacity-exceeded`, at the same moment, says it (else each
@@ -997,7 +1011,7 @@ pub fn explain(
                 }
         );
         if major {
-            flush(&mut groups, &mut pending, &mut out);
+            flush(&mut groups, &mut pending, &mut out, &seen);
         }
         pending.push(Line {
             first: e.t_ms,
@@ -1007,10 +1021,10 @@ pub fn explain(
             kind: e.kind(),
         });
         if major {
-            flush(&mut groups, &mut pending, &mut out);
+            flush(&mut groups, &mut pending, &mut out, &seen);
         }
     }
-    flush(&mut groups, &mut pending, &mut out);
+    flush(&mut groups, &mut pending, &mut out, &seen);
     out
 }
 
@@ -1086,22 +1100,22 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
             }
         );
     }
-    let _ = writeln!(
-        out,
-        "  phone outage {:>10}  max   (each phone's outages added up; {} had one)",
-        human_ms(m.max_phone_outage_ms),
-        counted(m.phones_with_outage as usize, "phone", "phones")
-    );
-    let _ = writeln!(
-        out,
-        "               {:>10}  p99",
-        human_ms(m.p99_phone_outage_ms)
-    );
-    let _ = writeln!(
-        out,
-        "               {:>10}  p50",
-        human_ms(m.p50_phone_outage_ms)
-    );
+    if m.phones_with_outage == 0 {
+        let _ = writeln!(out, "  phone outage {:>10}  (no phone had one)", "—");
+    } else {
+        let _ = writeln!(
+            out,
+            "  phone outage {:>10}  max   (each phone's outages added up; {} had one)",
+            human_ms(m.max_phone_outage_ms),
+            counted(m.phones_with_outage as usize, "phone", "phones")
+        );
+        for (v, what) in [
+            (m.p99_phone_outage_ms, "p99"),
+            (m.p50_phone_outage_ms, "p50"),
+        ] {
+            let _ = writeln!(out, "               {:>10}  {what}", human_ms(v));
+        }
+    }
     let _ = writeln!(
         out,
         "  phones       {} moved, {} failed back, {} unregistered {}",
@@ -1141,10 +1155,10 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         } else {
             lost
         };
-        // Cut by the fault itself (like a dropped call), not lost from storage.
+        // Cut by the failure itself (like a dropped call), not lost from storage.
         let cut = if cut > 0 {
             format!(
-                "; cut by the fault: {} being left, {} cut or never started",
+                "; not stored: {} cut by a crash or stop of their voicemail, {} cut so or never started (no voicemail took them)",
                 n(m.messages_cut, "message", "messages"),
                 n(m.recordings_cut, "recording", "recordings")
             )

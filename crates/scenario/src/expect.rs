@@ -527,7 +527,7 @@ fn nothing_lost(a: &fleetsim_model::event::LossAudit, events: &[EventRecord]) ->
     if messages + recordings > 0 {
         let counted = fleetsim_model::words::counted;
         detail.push_str(&format!(
-            "; cut before they were stored (by a crash, a stop or a failback at its timeout), so not counted here: {}, {} (never = {{ event = \"voicemail-cut\" }} and never = {{ event = \"recording-failed\" }} check that none is)",
+            "; cut before they were stored by a crash or stop of their voicemail, or recordings no voicemail took, so not counted here: {}, {} (never = {{ event = \"voicemail-cut\" }} and never = {{ event = \"recording-failed\" }} check that none is)",
             counted(messages as usize, "message", "messages"),
             counted(recordings as usize, "recording", "recordings"),
         ));

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fleetsim_model::{Event, EventRecord, Fleet, LossAudit, human_ms};
+use fleetsim_model::{Event, EventRecord, FaultKind, Fleet, LossAudit, human_ms};
 use serde::Serialize;
 
 /// Something active on two or more servers at once.
@@ -18,13 +18,25 @@ pub struct SplitBrain {
     pub from_ms: u64,
     /// When it ended (the end of the run if it never did).
     pub to_ms: u64,
+    /// Those of `servers` hung when it began: frozen, they serve nothing,
+    /// but still hold the resource as active and run it again as they
+    /// resume.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hung: Vec<String>,
 }
 
 impl SplitBrain {
     /// One line for reports.
     pub fn describe(&self) -> String {
+        let hung = match self.hung.as_slice() {
+            [] => String::new(),
+            h => format!(
+                "; {} hung: frozen, it serves nothing now but still holds it as active, and runs it again as it resumes",
+                h.join(" and ")
+            ),
+        };
         format!(
-            "{} active on {} at once from {} to {} ({})",
+            "{} active on {} at once from {} to {} ({}){hung}",
             self.resource,
             self.servers.join(" and "),
             human_ms(self.from_ms),
@@ -51,9 +63,22 @@ pub fn split_brain(fleet: &Fleet, events: &[EventRecord]) -> Vec<SplitBrain> {
     let mut open: BTreeMap<String, (BTreeSet<String>, u64)> = BTreeMap::new();
     let mut out = Vec::new();
     let end = events.last().map_or(0, |e| e.t_ms);
+    // Servers hung now, and the hung servers of each open finding.
+    let mut hung_now: BTreeSet<String> = BTreeSet::new();
+    let mut hung_at_open: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in events {
         let mut touched: Vec<String> = Vec::new();
         match &e.event {
+            Event::FaultApplied {
+                spec: FaultKind::Hang { server, on },
+                ..
+            } => {
+                if *on {
+                    hung_now.insert(server.clone());
+                } else {
+                    hung_now.remove(server);
+                }
+            }
             Event::HuntGroupState {
                 group, active: a, ..
             } => {
@@ -91,6 +116,8 @@ pub fn split_brain(fleet: &Fleet, events: &[EventRecord]) -> Vec<SplitBrain> {
             let now: BTreeSet<String> = active.get(&r).cloned().unwrap_or_default();
             let was_open = open.contains_key(&r);
             if now.len() >= 2 && !was_open {
+                let hung = now.intersection(&hung_now).cloned().collect();
+                hung_at_open.insert(r.clone(), hung);
                 open.insert(r, (now, e.t_ms));
             } else if now.len() >= 2 {
                 if let Some(o) = open.get_mut(&r) {
@@ -98,6 +125,7 @@ pub fn split_brain(fleet: &Fleet, events: &[EventRecord]) -> Vec<SplitBrain> {
                 }
             } else if let Some((servers, from)) = open.remove(&r) {
                 out.push(SplitBrain {
+                    hung: hung_at_open.remove(&r).unwrap_or_default(),
                     resource: r,
                     servers: servers.into_iter().collect(),
                     from_ms: from,
@@ -108,6 +136,7 @@ pub fn split_brain(fleet: &Fleet, events: &[EventRecord]) -> Vec<SplitBrain> {
     }
     for (r, (servers, from)) in open {
         out.push(SplitBrain {
+            hung: hung_at_open.remove(&r).unwrap_or_default(),
             resource: r,
             servers: servers.into_iter().collect(),
             from_ms: from,
@@ -164,9 +193,10 @@ pub struct Tally {
     pub calls_preservation_expired: u32,
     /// Guests refused for capacity.
     pub capacity_refusals: u32,
-    /// Messages a crash, stop or timed-out failback cut before they were stored.
+    /// Messages a crash or stop of their voicemail cut before they were
+    /// stored (a failback's timeout keeps what was said: not counted).
     pub messages_cut: u32,
-    /// Recordings cut so, or that no voicemail took.
+    /// Recordings cut so, or that no voicemail took (never started).
     pub recordings_cut: u32,
 }
 

@@ -13,9 +13,9 @@ pub fn shift_fault(scenario: &Scenario, index: usize, at: Dur) -> Result<Scenari
     let mut s = scenario.clone();
     let Some(fault) = s.faults.get(index) else {
         return Err(format!(
-            "{} has {} faults; fault index {index} does not exist (faults are counted from 0 in time order, see `fleetsim check -v`)",
+            "{} has {}; fault index {index} does not exist (faults are counted from 0 in time order, see `fleetsim check -v`)",
             s.name,
-            s.faults.len()
+            fleetsim_model::words::counted(s.faults.len(), "fault", "faults")
         ));
     };
     if at >= s.duration {

@@ -426,7 +426,7 @@ impl One<'_> {
             return Err(self.error(
                 x.duty.span(),
                 "flap.duty",
-                format!("duty {duty} is not between 0 and 1"),
+                format!("duty {duty} must be more than 0 and less than 1"),
                 "duty is the share of each period the link is down, e.g. 0.5",
             ));
         }
