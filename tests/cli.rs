@@ -497,6 +497,20 @@ fn ctl_and_watch_take_the_control_address_and_token_anywhere_or_from_the_environ
     assert!(ok_stdout(&env).contains("fleet small"));
     let watch = up.fleetsim(&["watch", "--once"], &[("FLEETSIM_CONTROL", c), token[0]]);
     assert!(ok_stdout(&watch).contains("fleet small"));
+    // A filter that can match nothing is refused, not a blank tail.
+    for bad in ["cal-*", ""] {
+        let w = up.fleetsim(
+            &["watch", "--once", "--filter", bad],
+            &[("FLEETSIM_CONTROL", c), token[0]],
+        );
+        assert_eq!(w.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&w.stderr).contains("matches no event and no server"));
+    }
+    let good = up.fleetsim(
+        &["watch", "--once", "--filter", "call-*"],
+        &[("FLEETSIM_CONTROL", c), token[0]],
+    );
+    assert!(ok_stdout(&good).contains("fleet small"));
     // A flag wins over the environment.
     let flag_wins = up.fleetsim(
         &["ctl", "status", "--control", c],

@@ -1138,6 +1138,24 @@ fn render_status(s: &pb::StatusReply) -> String {
     o
 }
 
+/// A `--filter` that can match nothing (empty, or naming no event kind
+/// and no server of the fleet) would show "nothing yet" for the whole
+/// drill: a usage error naming what exists.
+fn refuse_filter(filter: &[String], status: &pb::StatusReply) -> Option<ExitCode> {
+    let kinds = fleetsim_model::schema::event_names();
+    let servers: Vec<&str> = status.servers.iter().map(|v| v.name.as_str()).collect();
+    let bad = filter.iter().find(|f| {
+        let w = wildmatch::WildMatch::new(f);
+        f.trim().is_empty() || !kinds.iter().chain(&servers).any(|n| w.matches(n))
+    })?;
+    eprintln!(
+        "error: --filter {bad:?} matches no event and no server\n  hint: a glob over event names ({}, …) or server names ({})",
+        kinds[..6.min(kinds.len())].join(", "),
+        servers.join(", ")
+    );
+    Some(ExitCode::from(2))
+}
+
 /// `fleetsim watch`: redraws the drill's screen every second (counters,
 /// timers, pinned milestones, a filtered tail); ends cleanly when the
 /// fleet goes away.
@@ -1162,6 +1180,9 @@ pub(crate) fn watch(conn: Conn, once: bool, filter: &[String]) -> anyhow::Result
             .await
             .map_err(bad)?
             .into_inner();
+        if let Some(code) = refuse_filter(filter, &first) {
+            return Ok(code);
+        }
         let mut history = Screen::new(filter);
         while history.len() < first.events as usize {
             match stream.message().await {
