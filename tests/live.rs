@@ -84,29 +84,31 @@ mod control {
         panic!("nothing listens on 127.0.0.1:{port} after 10 s");
     }
 
+    /// The reference fleet live from `base + 1` at the tests' speed, its
+    /// control API on `base` (with `token`, if any).
+    async fn reference_live(base: u16, token: Option<&str>) {
+        let fleet = fleetsim_model::embedded::scenario("primary-crash")
+            .unwrap()
+            .unwrap()
+            .fleet;
+        let opts = LiveOptions {
+            base_port: base + 1,
+            speed: crate::LIVE_SPEED,
+            seed: 1,
+            calls: fleetsim_model::Calls::default(),
+            policy: fleetsim_scenario::RunOptions::default().policy,
+        };
+        let (handle, servers) = start_live(fleet, &opts).await.unwrap();
+        assert_eq!(servers[0].port, base + 1);
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
+        tokio::spawn(serve_control(handle, addr, token.map(str::to_string)));
+    }
+
     #[test]
     fn a_live_fleet_serves_health_reflection_and_a_token_guarded_control_api() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let fleet = fleetsim_model::embedded::scenario("primary-crash")
-                .unwrap()
-                .unwrap()
-                .fleet;
+        runtime().block_on(async {
             let base = base_port();
-            let opts = LiveOptions {
-                base_port: base + 1,
-                speed: crate::LIVE_SPEED,
-                seed: 1,
-                calls: fleetsim_model::Calls::default(),
-                policy: fleetsim_scenario::RunOptions::default().policy,
-            };
-            let (handle, servers) = start_live(fleet, &opts).await.unwrap();
-            assert_eq!(servers[0].port, base + 1);
-            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
-            tokio::spawn(serve_control(handle, addr, Some("s3cret".into())));
+            reference_live(base, Some("s3cret")).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
 
             // Standard tools see every server: health per service, and reflection.
@@ -603,26 +605,9 @@ mod control {
     fn a_hung_servers_phones_show_where_they_went_and_its_timers_stop() {
         // A hung server still holds in memory the phones that left it:
         // the status says where they are now, as the log tells it.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let fleet = fleetsim_model::embedded::scenario("primary-crash")
-                .unwrap()
-                .unwrap()
-                .fleet;
+        runtime().block_on(async {
             let base = base_port();
-            let opts = LiveOptions {
-                base_port: base + 1,
-                speed: crate::LIVE_SPEED,
-                seed: 1,
-                calls: fleetsim_model::Calls::default(),
-                policy: fleetsim_scenario::RunOptions::default().policy,
-            };
-            let (handle, _) = start_live(fleet, &opts).await.unwrap();
-            let addr: std::net::SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
-            tokio::spawn(serve_control(handle, addr, None));
+            reference_live(base, None).await;
             let mut ctl = pb::control_client::ControlClient::new(channel(base).await);
             // Two emulated minutes first: expansion-l has replicated its
             // records to the secondary (without them, nothing fails over).
