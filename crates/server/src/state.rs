@@ -222,6 +222,29 @@ impl Shared {
             .clone()
     }
 
+    /// A `Line` client to `server` for one exchange: the line's own (kept)
+    /// when a line joins the two, else a connection of its own, closed
+    /// when the client is dropped. A call across the network may ask any
+    /// system of the fleet; keeping a connection to each would hold one
+    /// per pair of systems (100 MiB more at 150 servers).
+    pub(crate) fn line_client_once(&self, server: &str) -> LineClient {
+        let (a, b) = if self.name.as_str() < server {
+            (self.name.clone(), server.to_string())
+        } else {
+            (server.to_string(), self.name.clone())
+        };
+        if self.fleet.lines.contains(&(a, b)) {
+            return self.line_client(server);
+        }
+        LineClient::new(fleetsim_net::channel(
+            &self.net,
+            &self.name,
+            &self.token,
+            server,
+            self.timing.channel(),
+        ))
+    }
+
     /// A channel to `peer` for another service.
     pub(crate) fn channel_to(&self, peer: &str) -> tonic::transport::Channel {
         fleetsim_net::channel(

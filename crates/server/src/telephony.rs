@@ -332,7 +332,7 @@ impl Shared {
             let req = pb::ReachRequest {
                 extension: ext.to_string(),
             };
-            let mut client = self.line_client(srv);
+            let mut client = self.line_client_once(srv);
             match call(self.timing.rpc_deadline, client.reach(req)).await {
                 Ok(reply) if reply.get_ref().registered => return Ok(()),
                 Ok(_) => why.push(format!("not registered on {srv}")),
