@@ -365,9 +365,7 @@ impl CallIds {
         let Some((n, ext)) = id.strip_prefix('c').and_then(|r| r.split_once('-')) else {
             return false;
         };
-        !n.is_empty()
-            && n.bytes().all(|b| b.is_ascii_digit())
-            && fleet.phones.iter().any(|p| p.extension == ext)
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && fleet.phone(ext).is_some()
     }
 
     /// Where the run's call ids come from, for a hint.

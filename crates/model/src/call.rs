@@ -197,7 +197,7 @@ impl Check<'_> {
     /// `ext` is an extension of the fleet.
     fn extension(&self, ext: &Spanned<String>, field: &str) -> Result<(), Box<FileError>> {
         let want = ext.get_ref();
-        if self.fleet.phones.iter().any(|p| p.extension == *want) {
+        if self.fleet.phone(want).is_some() {
             return Ok(());
         }
         let near = nearest(self.fleet, want);
@@ -331,7 +331,7 @@ impl Check<'_> {
     fn outside_number(&self, to: &Spanned<String>, field: &str) -> Result<(), Box<FileError>> {
         let n = to.get_ref();
         let digits = n.strip_prefix('+').unwrap_or(n);
-        let internal = self.fleet.phones.iter().any(|p| p.extension == *n);
+        let internal = self.fleet.phone(n).is_some();
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !internal {
             return Ok(());
         }

@@ -809,12 +809,7 @@ impl Resolver<'_> {
         {
             return Err(self.wired(t, field, &format!("{site}'s phones are all analogue")));
         }
-        if self
-            .fleet
-            .phones
-            .iter()
-            .any(|p| p.extension == *name && analogue(p))
-        {
+        if self.fleet.phone(name).is_some_and(analogue) {
             return Err(self.wired(t, field, &format!("{name} is an analogue extension")));
         }
         self.any_nodes(t, field)
@@ -837,7 +832,7 @@ impl Resolver<'_> {
             }
             return Ok(vec![name.clone()]);
         }
-        if self.fleet.phones.iter().any(|p| p.extension == *name) {
+        if self.fleet.phone(name).is_some() {
             return Ok(vec![name.clone()]);
         }
         self.servers(t, field).map_err(|_| {

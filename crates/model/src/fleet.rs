@@ -428,6 +428,17 @@ impl Fleet {
         self.servers.iter().find(|s| s.name == name)
     }
 
+    /// The phone with extension `ext`.
+    pub fn phone(&self, ext: &str) -> Option<&PhoneSpec> {
+        self.phones.iter().find(|p| p.extension == ext)
+    }
+
+    /// Whether a line joins servers `a` and `b`.
+    pub fn has_line(&self, a: &str, b: &str) -> bool {
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        self.lines.contains(&(lo.to_string(), hi.to_string()))
+    }
+
     /// The servers `name` has a line with, in name order.
     pub fn line_peers(&self, name: &str) -> Vec<String> {
         self.lines

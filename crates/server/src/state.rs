@@ -210,15 +210,7 @@ impl Shared {
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
         lines
             .entry(peer.to_string())
-            .or_insert_with(|| {
-                LineClient::new(fleetsim_net::channel(
-                    &self.net,
-                    &self.name,
-                    &self.token,
-                    peer,
-                    self.timing.channel(),
-                ))
-            })
+            .or_insert_with(|| self.new_line_client(peer))
             .clone()
     }
 
@@ -228,19 +220,18 @@ impl Shared {
     /// system of the fleet; keeping a connection to each would hold one
     /// per pair of systems (100 MiB more at 150 servers).
     pub(crate) fn line_client_once(&self, server: &str) -> LineClient {
-        let (a, b) = if self.name.as_str() < server {
-            (self.name.clone(), server.to_string())
-        } else {
-            (server.to_string(), self.name.clone())
-        };
-        if self.fleet.lines.contains(&(a, b)) {
+        if self.fleet.has_line(&self.name, server) {
             return self.line_client(server);
         }
+        self.new_line_client(server)
+    }
+
+    fn new_line_client(&self, peer: &str) -> LineClient {
         LineClient::new(fleetsim_net::channel(
             &self.net,
             &self.name,
             &self.token,
-            server,
+            peer,
             self.timing.channel(),
         ))
     }

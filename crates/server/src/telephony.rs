@@ -315,7 +315,7 @@ impl Shared {
     /// its home's backup, asked in that order over their lines. Why not,
     /// when none holds it.
     async fn reach(self: &Arc<Self>, ext: &str) -> Result<(), String> {
-        let Some(spec) = self.fleet.phones.iter().find(|p| p.extension == ext) else {
+        let Some(spec) = self.fleet.phone(ext) else {
             return Ok(());
         };
         let mut systems = vec![spec.home.as_str()];
