@@ -226,6 +226,45 @@ fn a_call_to_a_phone_registered_nowhere_fails_and_one_to_a_moved_phone_reaches_i
 }
 
 #[test]
+fn a_call_between_expansions_goes_through_the_primary_then_the_secondary_and_fails_with_neither() {
+    // expansion-l and expansion-v2 have no line between them: the called
+    // phone is found through a hub of the star, the primary, or the
+    // secondary while the primary is down; with both down the call fails
+    // (the secondary, the V2 phones' backup, is asked first, directly).
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .call("2m", "4007", "5003", "1m", CallKind::TwoParty)
+        .crash("5m", "primary")
+        .call("8m", "4005", "5001", "1m", CallKind::TwoParty)
+        .crash("12m", "secondary")
+        .call("14m", "4006", "5002", "1m", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    let names = |id| -> Vec<&str> { timeline(&o, id).iter().map(|(_, n)| *n).collect() };
+    assert_eq!(
+        names("s1-4007"),
+        ["call-started", "call-ended"],
+        "through the primary"
+    );
+    assert_eq!(
+        names("s2-4005"),
+        ["call-started", "call-ended"],
+        "through the secondary"
+    );
+    assert_eq!(
+        names("s3-4006"),
+        ["call-started", "call-failed"],
+        "no hub left"
+    );
+    let failed = call_events(&o, "s3-4006")[1];
+    assert!(
+        matches!(&failed.event, Event::CallFailed { reason, .. }
+            if reason == "the called phone 5002 is not reachable: secondary did not answer, expansion-l has no line to expansion-v2 and no hub answered (primary, secondary)"),
+        "{failed:?}"
+    );
+}
+
+#[test]
 fn a_caller_leaving_a_message_is_cut_off_when_the_voicemail_crashes() {
     // 3001 (on the secondary) leaves a message on the primary's voicemail,
     // which crashes two minutes in: the call ends then, and no message is

@@ -20,6 +20,8 @@
 //! - [`disk`]: what survives a restart (messages, recordings, licence grace).
 //! - `line`: the `Line` service (presence, replication, hunt-group calls).
 //! - `telephony`: the `Telephony` service (registration, calls, configuration).
+//! - `reach`: finding a called phone on its home or backup, through a hub
+//!   of the star when no line joins the two systems.
 //! - `licensing`: licence server and the normal → grace → restricted states.
 //! - `voicemail`: Voicemail Pro active/standby, handback, recordings, Media
 //!   Manager and Collaboration services.
@@ -41,6 +43,7 @@ mod inject;
 mod licensing;
 mod line;
 mod portal;
+mod reach;
 pub mod reflect;
 mod replies;
 pub mod state;

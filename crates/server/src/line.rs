@@ -77,8 +77,15 @@ impl pb::line_server::Line for LineSvc {
         req: Request<pb::ReachRequest>,
     ) -> Result<Response<pb::ReachReply>, Status> {
         self.0.stats.rpc();
-        let registered = self.0.is_registered(&req.into_inner().extension);
-        Ok(Response::new(pb::ReachReply { registered }))
+        let r = req.into_inner();
+        if r.relay {
+            return Ok(Response::new(self.0.reach_for_peer(&r.extension).await));
+        }
+        let registered = self.0.is_registered(&r.extension);
+        Ok(Response::new(pb::ReachReply {
+            registered,
+            why: String::new(),
+        }))
     }
 
     async fn hunt_call(

@@ -214,18 +214,6 @@ impl Shared {
             .clone()
     }
 
-    /// A `Line` client to `server` for one exchange: the line's own (kept)
-    /// when a line joins the two, else a connection of its own, closed
-    /// when the client is dropped. A call across the network may ask any
-    /// system of the fleet; keeping a connection to each would hold one
-    /// per pair of systems (100 MiB more at 150 servers).
-    pub(crate) fn line_client_once(&self, server: &str) -> LineClient {
-        if self.fleet.has_line(&self.name, server) {
-            return self.line_client(server);
-        }
-        self.new_line_client(server)
-    }
-
     fn new_line_client(&self, peer: &str) -> LineClient {
         LineClient::new(fleetsim_net::channel(
             &self.net,

@@ -311,42 +311,6 @@ impl Shared {
         Ok(())
     }
 
-    /// Finds the called phone `ext`: registered here, or on its home or
-    /// its home's backup, asked in that order over their lines. Why not,
-    /// when none holds it.
-    async fn reach(self: &Arc<Self>, ext: &str) -> Result<(), String> {
-        let Some(spec) = self.fleet.phone(ext) else {
-            return Ok(());
-        };
-        let mut systems = vec![spec.home.as_str()];
-        systems.extend(self.fleet.backup_of_phone(spec));
-        let mut why = Vec::new();
-        for srv in systems {
-            if srv == self.name {
-                if self.is_registered(ext) {
-                    return Ok(());
-                }
-                why.push(format!("not registered on {srv}"));
-                continue;
-            }
-            let req = pb::ReachRequest {
-                extension: ext.to_string(),
-            };
-            let mut client = self.line_client_once(srv);
-            match call(self.timing.rpc_deadline, client.reach(req)).await {
-                Ok(reply) if reply.get_ref().registered => return Ok(()),
-                Ok(_) => why.push(format!("not registered on {srv}")),
-                // A member that cannot say lets the call through.
-                Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(()),
-                Err(_) => why.push(format!("{srv} did not answer")),
-            }
-        }
-        Err(format!(
-            "the called phone {ext} is not reachable: {}",
-            why.join(", ")
-        ))
-    }
-
     async fn route_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest) {
         let failed = |reason: String| self.fail_call(&r.call, &r.extension, reason);
         match kind {
