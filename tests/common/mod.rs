@@ -212,9 +212,12 @@ pub fn fleetsim_out(args: &[&str]) -> Output {
     fleetsim().args(args).output().unwrap()
 }
 
-/// A fresh temporary directory for one test.
+/// A fresh temporary directory for one test, under cargo's own temporary
+/// directory of the target (`target/tmp`): emptied when the test starts
+/// again and removed by `cargo clean`, so test runs leave nothing in the
+/// system's temporary directory.
 pub fn temp_dir(test: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fleetsim-test-{}-{test}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("test-{test}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
