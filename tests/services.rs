@@ -1473,3 +1473,99 @@ fn a_manual_portal_failback_while_the_primary_is_down_is_refused_without_taking_
         after[0]
     );
 }
+
+#[test]
+fn a_message_kept_on_a_backup_that_was_down_at_handback_reaches_the_primary_when_it_returns() {
+    // The secondary takes a message while the primary is down, crashes
+    // before the primary is back, and returns with the message on its
+    // disk: the primary's voicemail is active by then, so there is no
+    // handback, and the late sync brings the message over, logged.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("50m")
+        .crash("5m", "primary")
+        .call("10m", "3001", "2004", "3m", CallKind::Voicemail)
+        .crash("15m", "secondary")
+        .restart("25m", "primary")
+        .restart("30m", "secondary")
+        .run()
+        .unwrap();
+    let synced = events(&o, |e| matches!(e.event, Event::VoicemailSynced { .. }));
+    assert_eq!(synced.len(), 1, "{synced:?}");
+    assert!(
+        synced[0].server == "secondary"
+            && synced[0].t_ms > 30 * MIN
+            && matches!(&synced[0].event, Event::VoicemailSynced { to, messages: 1 } if to == "primary"),
+        "{:?}",
+        synced[0]
+    );
+    let audit = events(&o, |e| matches!(e.event, Event::Audit { .. }));
+    assert!(
+        matches!(
+            audit[0].event,
+            Event::Audit {
+                messages_left: 1,
+                messages_lost: 0,
+                messages_waiting: 0,
+                ..
+            }
+        ),
+        "{:?}",
+        audit[0]
+    );
+}
+
+#[test]
+fn operator_actions_that_change_nothing_say_so_in_the_log() {
+    // A manual portal failback with the backup portal standing by, and a
+    // second "activate backup" of the backup voicemail the first activated
+    // (the primary down): each leaves an event saying it changed nothing,
+    // never silence.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .fault("30s", "manual-failback = \"one-x-portal\"")
+        .crash("1m", "primary")
+        .fault("2m", "activate-backup = \"voicemail-pro\"")
+        .fault("3m", "activate-backup = \"voicemail-pro\"")
+        .run()
+        .unwrap();
+    let said = |svc: &str, text: &str| {
+        events(&o, |e| {
+            matches!(&e.event, Event::ServiceState { service, reason, .. }
+                if service == svc && reason.contains(text))
+        })
+        .len()
+    };
+    assert_eq!(
+        said(
+            "one-x-portal",
+            "manual failback refused: this backup is not active"
+        ),
+        1
+    );
+    assert_eq!(said("voicemail-pro", "activated by the operator"), 1);
+    assert_eq!(
+        said(
+            "voicemail-pro",
+            "activate backup changed nothing: this backup is already active"
+        ),
+        1
+    );
+}
+
+#[test]
+fn rebooting_a_phone_whose_server_is_down_does_not_lose_it_again() {
+    // 3001's secondary crashes at 1m and the phone finds it gone; its
+    // reboot at 3m restarts it from the top of its list but loses nothing.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("6m")
+        .crash("1m", "secondary")
+        .fault("3m", "reboot-phone = \"3001\"")
+        .run()
+        .unwrap();
+    let lost = events(
+        &o,
+        |e| matches!(&e.event, Event::PhoneLost { phone, .. } if phone == "3001"),
+    );
+    assert_eq!(lost.len(), 1, "lost once, with its server: {lost:?}");
+    assert!(lost[0].t_ms < 3 * MIN, "{:?}", lost[0]);
+}

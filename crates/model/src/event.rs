@@ -317,6 +317,15 @@ pub enum Event {
         /// The failback mode that decided it.
         mode: String,
     },
+    /// Messages left on the backup that missed its handback (finished while
+    /// it was under way, or kept on its disk across a restart or a crash)
+    /// reached the primary's voicemail by the late sync.
+    VoicemailSynced {
+        /// The voicemail that took them (the primary's).
+        to: String,
+        /// Messages it took.
+        messages: u32,
+    },
     /// A call recording was made by this server's voicemail.
     RecordingMade {
         /// Recording id.

@@ -296,6 +296,10 @@ fn sample_store(kind: EventKind) -> Event {
             cut_calls: 0,
             mode: s(),
         },
+        EventKind::VoicemailSynced => Event::VoicemailSynced {
+            to: s(),
+            messages: 0,
+        },
         EventKind::RecordingMade => Event::RecordingMade {
             recording: s(),
             archived: false,

@@ -506,6 +506,9 @@ async fn run(
             }
             Some(PhoneCmd::Reboot) => {
                 let on = current.map_or(cfg.spec.home.clone(), |i| gatekeepers[i].name.clone());
+                // A phone registered nowhere (its server is gone) was lost
+                // already: its reboot loses nothing more.
+                let registered = current.is_some();
                 if let Some(mut c) = call.take() {
                     if c.preserved {
                         // Its server is gone: the reboot simply ends it
@@ -537,13 +540,16 @@ async fn run(
                 if let Some(u) = unconfirmed.take() {
                     end_unconfirmed(u);
                 }
-                log.emit(
-                    &on,
-                    Event::PhoneLost {
-                        phone: ext.clone(),
-                        reason: "rebooted: registers from the top of its gatekeeper list".into(),
-                    },
-                );
+                if registered {
+                    log.emit(
+                        &on,
+                        Event::PhoneLost {
+                            phone: ext.clone(),
+                            reason: "rebooted: registers from the top of its gatekeeper list"
+                                .into(),
+                        },
+                    );
+                }
                 failing_since = None;
                 next = Instant::now();
                 continue;

@@ -861,6 +861,10 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             counted(*messages as usize, "message", "messages"),
             if *cut_calls > 0 { format!("; {} cut by the timeout, kept as recorded", counted(*cut_calls as usize, "voicemail call", "voicemail calls")) } else { String::new() }
         )),
+        Event::VoicemailSynced { to, messages } => format!(
+            "{} left here during failover, kept until now, synced to {to}'s voicemail",
+            counted(*messages as usize, "message", "messages")
+        ),
         Event::RecordingsCollected { from, recordings } => format!(
             "Media Manager collected {} kept by {from}'s voicemail",
             counted(*recordings as usize, "recording", "recordings")

@@ -287,11 +287,20 @@ impl pb::portal_server::Portal for PortalSvc {
 }
 
 /// Operator action: manual failback of the portal. Refused, with an event
-/// saying why, when the primary's portal does not answer: handing back
-/// would only take the portal down and up again.
+/// saying why, when this backup is not active (nothing to hand back) or
+/// the primary's portal does not answer (handing back would only take the
+/// portal down and up again).
 pub(crate) async fn manual_failback(shared: &Arc<Shared>) -> bool {
     let primary = shared.fleet.primary().name.clone();
-    if shared.portal_active() && ping(shared, &primary).await.is_none() {
+    if !shared.portal_active() {
+        shared.emit_service(
+            fleetsim_model::Service::OneXPortal,
+            "standby",
+            format!("manual failback refused: this backup is not active, {primary}'s portal serves the users"),
+        );
+        return false;
+    }
+    if ping(shared, &primary).await.is_none() {
         shared.emit_service(
             fleetsim_model::Service::OneXPortal,
             "active",

@@ -268,10 +268,15 @@ impl Shared {
         let me = self.clone();
         self.spawn(async move {
             let primary = me.fleet.primary().name.clone();
+            if me.voicemail_active() {
+                me.emit_service(
+                    Service::VoicemailPro,
+                    "active",
+                    "activate backup changed nothing: this backup is already active",
+                );
+                return;
+            }
             if voicemail_state(&me, &primary).await == Some(true) {
-                if me.voicemail_active() {
-                    return;
-                }
                 me.emit_service(
                     Service::VoicemailPro,
                     "standby",
@@ -447,6 +452,10 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                             .is_ok()
                         {
                             shared.disk.mark_synced(&ids);
+                            shared.emit(Event::VoicemailSynced {
+                                to: primary.clone(),
+                                messages: ids.len() as u32,
+                            });
                         }
                     }
                     standby_step(&shared, &primary).await;
