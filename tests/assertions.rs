@@ -342,6 +342,29 @@ fn calls_up_must_be_true_and_bounded() {
 }
 
 #[test]
+fn a_calls_up_expectation_is_named_in_the_singular_for_one_call() {
+    let name = |bounds: &str| {
+        parse(&format!(
+            "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n[[expect]]\nstate = {{ calls-up = true, {bounds}, at = \"7m\" }}\n"
+        ))
+        .expectations[0]
+            .name
+            .clone()
+    };
+    for (bounds, words) in [
+        ("min = 1", "at least 1 call up in the fleet"),
+        ("max = 1", "at most 1 call up in the fleet"),
+        ("min = 1, max = 1", "exactly 1 call up in the fleet"),
+        ("min = 2", "at least 2 calls up in the fleet"),
+        ("min = 1, max = 2", "1 to 2 calls up in the fleet"),
+        ("max = 0", "at most 0 calls up in the fleet"),
+    ] {
+        let n = name(bounds);
+        assert!(n.contains(words), "{bounds}: {n}");
+    }
+}
+
+#[test]
 fn a_fault_at_the_very_end_of_the_run_is_refused() {
     let e = parse_error(
         "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n[[fault]]\nat = \"30m\"\ncrash = \"primary\"\n",

@@ -461,3 +461,46 @@ fn a_part_whose_run_is_not_the_sweeps_run_at_its_place_is_refused() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+#[test]
+fn a_merge_made_elsewhere_than_the_shards_prints_reproduce_commands_that_run_from_there() {
+    // The shards ran in `dir` with the scenario's path relative to it; the
+    // merge runs from the repository root, where that path means nothing:
+    // its reproduce lines name the file so that they run from here.
+    let dir = temp_dir("shard-merge-elsewhere");
+    failing_scenario(&dir);
+    let parts: Vec<PathBuf> = (1..=2)
+        .map(|k| {
+            let part = dir.join(format!("part-{k}.json"));
+            let out = fleetsim()
+                .current_dir(&dir)
+                .args(["sweep", "too-tight.toml", "--seeds", "2", "--jobs", "1"])
+                .args(["--shard", &format!("{k}/2"), "--out"])
+                .arg(&part)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            part
+        })
+        .collect();
+    // Either order of the parts gives the same lines.
+    for order in [[0, 1], [1, 0]] {
+        let merged = merge(&[parts[order[0]].clone(), parts[order[1]].clone()], &[]);
+        assert_eq!(merged.status.code(), Some(1), "{merged:?}");
+        let text = String::from_utf8_lossy(&merged.stdout);
+        let reproduce: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("  fleetsim run "))
+            .collect();
+        assert_eq!(reproduce.len(), 2, "{text}");
+        for cmd in reproduce {
+            let again = run_as_printed(&format!("fleetsim run {cmd}"));
+            assert_eq!(
+                again.status.code(),
+                Some(1),
+                "fleetsim run {cmd}: {}",
+                String::from_utf8_lossy(&again.stderr)
+            );
+        }
+    }
+}

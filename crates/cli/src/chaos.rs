@@ -22,7 +22,7 @@ pub(crate) struct ChaosArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     schedules: u32,
     /// Seed of the campaign: the same seed draws the same schedules.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     seed: u64,
     /// Fault classes to draw from, comma-separated (default: all): crash,
     /// stop, reboot, partition, one-way, latency, stall, flap, gray, hang,

@@ -137,7 +137,7 @@ struct RunArgs {
     /// Scenario file, or the name of a built-in scenario.
     scenario: Option<String>,
     /// Replace the scenario's seed.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Takeover policy the servers decide by (see `fleetsim policies`).
     #[arg(long, value_name = "NAME", value_parser = policy::parse)]
@@ -494,7 +494,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         strict_check(&mut outcome);
     }
     outcome.spec.rerun_args.extend(rerun_args(&args));
-    write_outputs(&args, &outcome)?;
+    if let Some(code) = write_outputs(&args, &outcome) {
+        return Ok(code);
+    }
     if let Some(e) = &outcome.error {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(EMULATOR_FAILED));
@@ -705,10 +707,26 @@ fn live_progress() -> fleetsim_scenario::Progress {
     }))
 }
 
-/// Prints the report on stdout and writes every output file asked for.
-fn write_outputs(args: &RunArgs, outcome: &fleetsim_scenario::RunOutcome) -> anyhow::Result<()> {
-    if let Some(path) = &args.events {
-        write_events(path, outcome)?;
+/// Writes every output file asked for, then prints the report on stdout.
+/// A file that cannot be written (a full disk) is an I/O error, exit 3,
+/// and no report is printed: a verdict on stdout must never read as a
+/// pass while the exit code says otherwise.
+fn write_outputs(args: &RunArgs, outcome: &fleetsim_scenario::RunOutcome) -> Option<ExitCode> {
+    let written = args
+        .events
+        .as_deref()
+        .map_or(Ok(()), |path| write_events(path, outcome))
+        .and_then(|()| write_report_files(args.report.as_deref(), args.junit.as_deref(), outcome));
+    if let Err(e) = written {
+        let verdict = match (&outcome.error, outcome.passed()) {
+            (Some(_), _) => "ERROR",
+            (None, true) => "PASSED",
+            (None, false) => "FAILED",
+        };
+        eprintln!(
+            "error: {e:#}: the run ended {verdict}, but its output is incomplete, so no report is printed; give a path that can be written"
+        );
+        return Some(ExitCode::from(EMULATOR_FAILED));
     }
     match args.format {
         Format::Text => {
@@ -721,7 +739,7 @@ fn write_outputs(args: &RunArgs, outcome: &fleetsim_scenario::RunOutcome) -> any
         }
         Format::Json => outln!("{}", fleetsim_report::json::to_string(outcome)),
     }
-    write_report_files(args.report.as_deref(), args.junit.as_deref(), outcome)
+    None
 }
 
 /// Writes the event log as JSON lines to `path`.

@@ -28,7 +28,7 @@ pub(crate) struct NodeArgs {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     speed: f64,
     /// Seed of phases and retries.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     seed: u64,
     /// Write the events as JSON lines to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]

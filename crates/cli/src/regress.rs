@@ -55,10 +55,10 @@ pub(crate) struct SweepArgs {
     /// Scenario file, or the name of a built-in scenario.
     scenario: String,
     /// Sweep this many seeds, starting at --first-seed (default the scenario's).
-    #[arg(long, conflicts_with = "fault")]
+    #[arg(long, conflicts_with = "fault", allow_negative_numbers = true)]
     seeds: Option<u64>,
     /// First seed of a seed sweep.
-    #[arg(long, requires = "seeds")]
+    #[arg(long, requires = "seeds", allow_negative_numbers = true)]
     first_seed: Option<u64>,
     /// Sweep the time of this fault (0-based, in time order; see `fleetsim check -v`).
     #[arg(long, requires_all = ["from", "to"])]
@@ -501,7 +501,7 @@ fn fail_unchecked(report: &mut SweepReport) {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Again {
     /// The scenario as `fleetsim run` takes it: a built-in's name or a path.
-    scenario: String,
+    pub(crate) scenario: String,
     /// `--strict` was given.
     strict: bool,
     /// The test hook, repeated so that a rerun panics as the sweep did.
@@ -610,7 +610,7 @@ pub(crate) struct DeterminismArgs {
     /// Scenario file, or the name of a built-in scenario.
     scenario: Option<String>,
     /// Replace the scenario's seed.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// How many runs to compare (at least 2).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..))]

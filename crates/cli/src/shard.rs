@@ -69,6 +69,9 @@ struct Part {
     sweep: SweepId,
     /// The shard's results, policy by policy, each in plan order.
     results: Vec<PartResult>,
+    /// The directory the shard ran in: a scenario path is relative to it.
+    #[serde(default)]
+    dir: Option<PathBuf>,
 }
 
 /// Writes the part file of `shard`: `results` holds, for each policy in
@@ -98,6 +101,7 @@ pub(crate) fn write_part(
         shards: shard.count,
         sweep,
         results,
+        dir: std::env::current_dir().ok(),
     };
     let partial = PathBuf::from(format!("{}.partial", out.display()));
     std::fs::write(&partial, serde_json::to_string(&part)?)
@@ -271,7 +275,8 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
             missing.join(", ")
         )));
     }
-    let sweep = first.sweep.clone();
+    let mut sweep = first.sweep.clone();
+    sweep.rerun.scenario = scenario_from_here(&parts);
     let per_policy = (sweep.plan.checked_len()).map_err(|e| usage(format!("{first_path}: {e}")))?;
     let total = per_policy * sweep.policies.len();
     let mut slots: Vec<Option<VariationResult>> = (0..total).map(|_| None).collect();
@@ -323,6 +328,25 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         .collect();
     eprintln!("merged {n} parts: {total} runs");
     summarize(&sweep, reports, args.format)
+}
+
+/// The scenario as a rerun from this directory takes it: as a part gives
+/// it when that part ran here (or names a built-in, or a file not here),
+/// else the file's absolute path, so the merge's reproduce lines run as
+/// printed wherever the shards ran.
+fn scenario_from_here(parts: &[(String, Part)]) -> String {
+    let here = std::env::current_dir().ok();
+    let given = |p: &Part| p.sweep.rerun.scenario.clone();
+    if let Some((_, p)) = parts.iter().find(|(_, p)| p.dir.is_some() && p.dir == here) {
+        return given(p);
+    }
+    let (_, first) = &parts[0];
+    match &first.dir {
+        Some(dir) if dir.join(given(first)).is_file() => {
+            dir.join(given(first)).display().to_string()
+        }
+        _ => given(first),
+    }
 }
 
 #[cfg(test)]

@@ -262,7 +262,12 @@ impl fmt::Display for StateProbe {
                 let place = on
                     .as_deref()
                     .map_or("in the fleet".into(), |s| format!("on {s}"));
-                write!(f, "{bound} calls up {place}")
+                let one = matches!(
+                    (min, max),
+                    (Some(1), Some(1)) | (Some(1), None) | (None, Some(1))
+                );
+                let calls = if one { "call" } else { "calls" };
+                write!(f, "{bound} {calls} up {place}")
             }
         }
     }
