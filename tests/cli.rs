@@ -200,6 +200,47 @@ fn an_output_path_that_cannot_be_written_exits_two_before_the_run() {
 }
 
 #[test]
+fn an_output_that_fails_to_write_after_the_run_prints_no_verdict_and_exits_three() {
+    // /dev/full opens but refuses every byte: the check before the run
+    // cannot see that, so the run goes ahead and its write fails. Nothing
+    // on stdout may then read as a pass while the exit code says 3.
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    for flag in ["--events", "--report", "--junit"] {
+        for format in ["text", "json"] {
+            let out = fleetsim_out(&["run", "--format", format, flag, "/dev/full"]);
+            assert_eq!(out.status.code(), Some(3), "{flag} {format}");
+            assert!(out.stdout.is_empty(), "{flag} {format}: {out:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("cannot write /dev/full")
+                    && err.contains("the run ended PASSED, but its output is incomplete")
+                    && !err.contains("emulator failed"),
+                "{flag} {format}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_negative_seed_is_refused_as_a_bad_value_with_no_tip_that_fails_too() {
+    for args in [
+        &["run", "--seed", "-1"][..],
+        &["sweep", "primary-crash", "--seeds", "-2"],
+        &["chaos", "--seed", "-1"],
+    ] {
+        let out = fleetsim_out(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("invalid value '-") && !err.contains("'-- -"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn an_output_path_that_is_an_input_or_another_output_exits_two_and_destroys_nothing() {
     let dir = temp_dir("outputs-inputs");
     let fleet = small_fleet_file(&dir);
@@ -511,6 +552,14 @@ fn ctl_and_watch_take_the_control_address_and_token_anywhere_or_from_the_environ
         &[("FLEETSIM_CONTROL", c), token[0]],
     );
     assert!(ok_stdout(&good).contains("fleet small"));
+    // The log's own sources are names to filter by too.
+    for source in ["operator", "network", "runner"] {
+        let w = up.fleetsim(
+            &["watch", "--once", "--filter", source],
+            &[("FLEETSIM_CONTROL", c), token[0]],
+        );
+        assert!(ok_stdout(&w).contains("fleet small"), "{source}");
+    }
     // A flag wins over the environment.
     let flag_wins = up.fleetsim(
         &["ctl", "status", "--control", c],
@@ -1175,4 +1224,53 @@ fn json_as_a_flag_is_pointed_to_format_json_where_there_is_one() {
     let out = fleetsim_out(&["ctl", "--json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("--format json"));
+}
+
+#[test]
+fn up_on_control_port_zero_prints_the_port_it_was_given_and_its_hints_reach_it() {
+    use std::io::BufRead as _;
+    let dir = temp_dir("up-port-zero");
+    let base = free_ports(4).to_string();
+    let mut child = fleetsim()
+        .arg("up")
+        .arg(small_fleet_file(&dir))
+        .args([
+            "--control",
+            "127.0.0.1:0",
+            "--base-port",
+            &base,
+            "--speed",
+            "10",
+        ])
+        .env_remove("FLEETSIM_TOKEN")
+        .env_remove("FLEETSIM_CONTROL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let banner: Vec<String> = out
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| !l.starts_with("Ctrl-C stops the fleet"))
+        .collect();
+    let control = banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("control API"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| panic!("no control API line: {banner:?}"));
+    assert!(
+        control.starts_with("127.0.0.1:") && !control.ends_with(":0"),
+        "{control}"
+    );
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains(&format!("--control {control}"))),
+        "{banner:?}"
+    );
+    let stop = fleetsim_out(&["ctl", "stop", "--control", &control]);
+    let done = child.wait().unwrap();
+    assert!(stop.status.success(), "{stop:?}");
+    assert!(done.success());
 }

@@ -188,7 +188,15 @@ fn a_hang_is_applied_by_the_hung_member_process_itself() {
 
 #[test]
 fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
+    // What an `up --processes` killed before it could clean up left
+    // behind goes when the next one starts.
+    let dead = (4_000_000..4_194_304)
+        .find(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .unwrap();
+    let stale = std::env::temp_dir().join(format!("fleetsim-up-{dead}"));
+    write(&stale, "fleet.toml", "# left by a killed fleetsim up\n");
     let (_one, mut up, events) = drill("processes-stop");
+    assert!(!stale.exists(), "{} is still there", stale.display());
 
     let out = up.fleetsim(&["ctl", "--control", &up.control, "stop", "secondary"], &[]);
     assert!(out.status.success(), "{out:?}");

@@ -50,7 +50,7 @@ pub(crate) struct UpArgs {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     speed: f64,
     /// Seed of phases and retries.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     seed: u64,
     /// Calls per hour across the fleet (0: none), in the default mix of
     /// voicemail, conference, held, hunt-group and recorded calls.
@@ -197,6 +197,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     // --processes: every member its own `fleetsim node`, started (and
     // listening) before the fleet's phones start.
     let members = if args.processes {
+        remove_stale_member_dirs(&std::env::temp_dir());
         let dir = std::env::temp_dir().join(format!("fleetsim-up-{}", std::process::id()));
         let sup = match fleet_text(&args.fleet)
             .map_err(anyhow::Error::msg)
@@ -260,8 +261,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             },
             None => None,
         };
-        // The address as bound: port 0 becomes the one the kernel chose.
+        // The addresses as bound: port 0 becomes the one the kernel chose,
+        // so the hints printed below reach it.
         let page_addr = page.as_ref().and_then(|l| l.local_addr().ok());
+        let control = listener.local_addr().unwrap_or(args.control);
         // Children of this process, or `fleetsim node`s elsewhere that the
         // fleet file gives a member control port (`control`) to attach to.
         let supervised = match &members {
@@ -321,7 +324,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         outln!(
             "\n  control API    {}{}",
-            args.control,
+            control,
             if args.token.is_some() {
                 " (token required)"
             } else {
@@ -342,7 +345,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         // the token goes by its variable's name, never by its value.
         let conn = format!(
             "--control {}{}",
-            fleetsim_report::shell_word(&args.control.to_string()),
+            fleetsim_report::shell_word(&control.to_string()),
             if args.token.is_some() {
                 " --token \"$FLEETSIM_TOKEN\""
             } else {
@@ -1143,14 +1146,18 @@ fn render_status(s: &pb::StatusReply) -> String {
 /// drill: a usage error naming what exists.
 fn refuse_filter(filter: &[String], status: &pb::StatusReply) -> Option<ExitCode> {
     let kinds = fleetsim_model::schema::event_names();
-    let servers: Vec<&str> = status.servers.iter().map(|v| v.name.as_str()).collect();
+    // The log's own sources beside the servers: faults and operator
+    // actions, the network's view of phones, the runner.
+    let servers: Vec<&str> = (status.servers.iter().map(|v| v.name.as_str()))
+        .chain(["operator", "network", "runner"])
+        .collect();
     let bad = filter.iter().find(|f| {
         let w = wildmatch::WildMatch::new(f);
         f.trim().is_empty() || !kinds.iter().chain(&servers).any(|n| w.matches(n))
     })?;
     eprintln!(
-        "error: --filter {bad:?} matches no event and no server\n  hint: a glob over event names ({}, …) or server names ({})",
-        kinds[..6.min(kinds.len())].join(", "),
+        "error: --filter {bad:?} matches no event and no server\n  hint: a glob (* and ?) over event names ({}) or server names ({})",
+        kinds.join(", "),
         servers.join(", ")
     );
     Some(ExitCode::from(2))
@@ -1260,4 +1267,32 @@ fn gone(e: &tonic::Status) -> bool {
             e.code(),
             tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
         )
+}
+
+/// Removes what an `up --processes` ended before it could clean up (a
+/// SIGKILL, or a signal in its first milliseconds) left behind: its
+/// `fleetsim-up-PID` directory with the members' fleet file, once no
+/// process PID runs (Linux's /proc tells). Only that file and the then
+/// empty directory go, nothing else.
+fn remove_stale_member_dirs(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = (name.to_str())
+            .and_then(|n| n.strip_prefix("fleetsim-up-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let dir = entry.path();
+            let _ = std::fs::remove_file(dir.join("fleet.toml"));
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
 }

@@ -612,6 +612,9 @@ impl Ledger {
             self.in_force.retain(|f| !f.kind.healed());
             return None;
         }
+        if let FaultKind::Crash { server } | FaultKind::Stop { server } = kind {
+            self.end_process_faults(server);
+        }
         let slot = kind.slot()?;
         // Stalls and hangs count up: each command's stays its own, ended
         // by its own schedule or `clear`.
@@ -643,6 +646,25 @@ impl Ledger {
             resting: false,
         });
         Some(self.last_id)
+    }
+
+    /// A crash or a stop ends `server`'s process and with it a hang or a
+    /// gray failure of it (the network forgets them too): they leave the
+    /// list, with their scheduled ends, so a restart is not listed hung.
+    fn end_process_faults(&mut self, server: &str) {
+        let gone: Vec<InForce> = (self.in_force.iter())
+            .filter(|f| match &f.kind {
+                FaultKind::Hang { server: s, .. } | FaultKind::Gray { server: s, .. } => {
+                    s == server
+                }
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        for f in &gone {
+            self.cancel(f);
+        }
+        self.in_force.retain(|f| !gone.iter().any(|g| g.id == f.id));
     }
 
     /// Whether command `batch` has steps still to come on `slot`.
@@ -1398,6 +1420,27 @@ mod tests {
 
     fn ids(ledger: &Ledger) -> Vec<u32> {
         ledger.in_force.iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn a_crash_or_a_stop_ends_the_hang_and_the_gray_failure_of_its_server_in_the_list() {
+        for end in [r#"crash = "expansion-l""#, r#"stop = "expansion-l""#] {
+            let mut ledger = Ledger::default();
+            command(&mut ledger, r#"hang = "expansion-l""#);
+            command(
+                &mut ledger,
+                r#"gray = { target = "expansion-l", drop = ["presence"] }"#,
+            );
+            command(&mut ledger, r#"hang = "primary""#);
+            command(&mut ledger, end);
+            let listed: Vec<String> = ledger.in_force.iter().map(|f| f.kind.describe()).collect();
+            assert_eq!(listed.len(), 2, "{end}: {listed:?}");
+            assert!(listed[0].contains("primary"), "{end}: {listed:?}");
+            assert!(
+                listed[1].contains("expansion-l"),
+                "{end}: the crash or stop itself: {listed:?}"
+            );
+        }
     }
 
     #[test]
