@@ -52,6 +52,20 @@ fn a_hang_is_found_out_by_deadlines_over_tcp() {
     assert_eq!(o.metrics.phones_moved, 16);
 }
 
+#[test]
+fn a_two_minute_partition_loses_no_peer_over_tcp_as_in_sim() {
+    // The 3-minute rule counts from the last presence heard: a 2-minute
+    // partition must leave every peer seen again at the first update after
+    // the heal, over TCP as in sim, never one left to fail at a stale
+    // connect error.
+    let s = parse(
+        "name = \"p2m\"\nfleet = \"fleets/reference.toml\"\nseed = 3\nduration = \"9m\"\n[[fault]]\nat = \"5m\"\npartition = [[\"primary\"]]\nfor = \"2m\"\n[[expect]]\nnever = { event = \"peer-lost\" }\n",
+    );
+    assert_passed(&run_sim(&s));
+    let o = run_live(&s, LIVE_SPEED);
+    assert_passed(&o);
+}
+
 mod control {
     //! The live fleet and its control API over real TCP.
     use std::time::Duration;

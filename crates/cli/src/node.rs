@@ -108,7 +108,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         let clock = fleetsim_net::Clock::start(args.speed);
         let log = EventLog::new(clock);
         let timing = fleetsim_net::Timing::new(&fleet.timers, &clock);
-        let net = fleetsim_net::Net::new(fleetsim_net::Mode::Live, timing.rpc_deadline);
+        let net = fleetsim_net::Net::new(fleetsim_net::Mode::Live, timing.connect_timeout);
         net.set_seed(args.seed);
         net.set_bind_ip(listen.ip());
         net.set_port(&args.server, listen.port());

@@ -209,9 +209,20 @@ pub struct Timing {
     pub keepalive_interval: Duration,
     /// Deadline of every RPC.
     pub rpc_deadline: Duration,
+    /// How long a connect waits for its SYN to be answered across a
+    /// partition or a stalled link ([`SYN_TIMEOUT`]).
+    pub connect_timeout: Duration,
     /// Spread of start times.
     pub start_jitter: Duration,
 }
+
+/// How long a TCP connect keeps retrying an unanswered SYN before it gives
+/// up: about 127 s with Linux's default of six retries. Each RPC still ends
+/// at its own deadline; a connect left pending by one completes when the
+/// path heals, so the next exchange after a heal goes through, as on a
+/// real network (a shorter connect timeout left tonic a stale failure to
+/// hand that next exchange, whatever the path did in between).
+pub const SYN_TIMEOUT: Duration = Duration::from_secs(127);
 
 impl Timing {
     /// Scales `timers` for `clock`. Network deadlines keep a floor of 50 ms
@@ -234,6 +245,7 @@ impl Timing {
             recovery_wait: s(timers.recovery_wait),
             keepalive_interval: s(timers.keepalive_interval),
             rpc_deadline: floor(s(timers.rpc_deadline)),
+            connect_timeout: floor(s(fleetsim_model::Dur(SYN_TIMEOUT))),
             start_jitter: s(timers.start_jitter),
         }
     }
@@ -242,7 +254,7 @@ impl Timing {
     pub fn channel(&self) -> crate::ChannelTiming {
         crate::ChannelTiming {
             rpc_deadline: self.rpc_deadline,
-            connect_timeout: self.rpc_deadline,
+            connect_timeout: self.connect_timeout,
             keepalive: self.presence_interval,
         }
     }

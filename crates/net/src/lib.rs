@@ -39,7 +39,7 @@ pub mod seed;
 pub mod session;
 
 pub use channel::{ChannelTiming, call, channel, failure_reason, timed_out};
-pub use clock::{Clock, EventLog, Timing};
+pub use clock::{Clock, EventLog, SYN_TIMEOUT, Timing};
 pub use io::FaultIo;
 pub use net::{Changes, FaultPlane, Incoming, Mode, Net};
 pub use path::PathChannel;

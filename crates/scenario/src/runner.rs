@@ -514,7 +514,7 @@ impl FleetUnderTest {
         let clock = Clock::start(launch.speed);
         let log = EventLog::new(clock);
         let timing = Timing::new(&fleet.timers, &clock);
-        let net = Net::new(launch.mode, timing.rpc_deadline);
+        let net = Net::new(launch.mode, timing.connect_timeout);
         net.set_seed(seed);
         if let Some(base) = launch.base_port {
             for (i, s) in fleet.servers.iter().enumerate() {
