@@ -119,6 +119,44 @@ fn list_of_a_missing_directory_or_a_file_is_bad_input() {
 }
 
 #[test]
+fn list_of_a_directory_shows_fleets_as_fleets_and_exits_two_on_an_invalid_scenario() {
+    let dir = temp_dir("list-dir");
+    let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
+    write(&dir, "ref.toml", &fleet);
+    write(
+        &dir,
+        "bare.toml",
+        "fleet = \"builtin:reference\"\nduration = \"10m\"\n",
+    );
+    let out = fleetsim_out(&["list", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ref ") && l.contains("fleet: one server of each role")),
+        "{text}"
+    );
+    assert!(text.contains("(no description)"), "{text}");
+    write(&dir, "broken.toml", "duration = 3\n");
+    let out = fleetsim_out(&["list", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INVALID"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 file is listed INVALID"));
+}
+
+#[test]
+fn running_a_built_in_fleets_name_says_it_is_a_fleet_and_what_to_run() {
+    let out = fleetsim_out(&["run", "reference"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"reference\" is a built-in fleet, not a scenario")
+            && err.contains("fleetsim run primary-crash"),
+        "{err}"
+    );
+}
+
+#[test]
 fn check_accepts_every_shipped_file() {
     let mut args = vec!["check".to_string()];
     args.extend(scenario_files().iter().map(|p| p.display().to_string()));
@@ -833,6 +871,19 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
         !err.contains("latency = {") && !err.contains("<fault>"),
         "{err}"
     );
+    // A negative one reaches the duration's own check, not clap's tip.
+    for args in [
+        &["latency", "primary", "-300ms"][..],
+        &["partition", "primary", "--for", "-5m"],
+    ] {
+        let bad = ctl(args);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(
+            err.contains("invalid duration \"-") && !err.contains("'-- -"),
+            "{args:?}: {err}"
+        );
+    }
 
     // An operator action is sent, not applied: the fleet may refuse it
     // (the primary's voicemail is active), and says so in its log.

@@ -177,6 +177,10 @@ pub(crate) fn list(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
                 .collect();
             paths.sort();
             for p in paths {
+                if let Some(row) = fleet_row(&p) {
+                    rows.push(row);
+                    continue;
+                }
                 match Scenario::load(&p) {
                     Ok(s) => rows.push((s.name, s.description, p.display().to_string())),
                     Err(e) => rows.push((
@@ -196,16 +200,52 @@ pub(crate) fn list(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         None => {
             for name in embedded::scenario_names() {
                 if let Some(Ok(s)) = embedded::scenario(name) {
-                    rows.push((s.name, s.description, "(built in)".into()));
+                    rows.push((s.name, s.description, "built in".into()));
                 }
             }
         }
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (name, desc, path) in &rows {
+        let desc = if desc.trim().is_empty() {
+            "(no description)"
+        } else {
+            desc
+        };
         outln!("{name:<width$}  {desc}  [{path}]");
     }
+    // An unreadable scenario is bad input, as `check` would say.
+    let invalid = rows.iter().filter(|r| r.1.starts_with("INVALID: ")).count();
+    if invalid > 0 {
+        eprintln!(
+            "error: {} listed INVALID: `fleetsim check FILE` says where and why",
+            counted(invalid, "file is", "files are")
+        );
+        return Ok(ExitCode::from(crate::BAD_INPUT));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A fleet file's row in a listing (it is no scenario, but no error
+/// either): its name, "fleet: " and its description.
+fn fleet_row(p: &Path) -> Option<(String, String, String)> {
+    let text = std::fs::read_to_string(p).ok()?;
+    if !fleetsim_model::Fleet::looks_like(&text) {
+        return None;
+    }
+    let name = p.file_stem()?.to_string_lossy().into_owned();
+    let src = fleetsim_model::error::Source {
+        name: &p.display().to_string(),
+        text: &text,
+    };
+    let desc = match fleetsim_model::Fleet::from_toml(&src) {
+        Ok(f) => format!("fleet: {}", f.description),
+        Err(e) => format!(
+            "INVALID: {}",
+            e.to_string().lines().next().unwrap_or_default()
+        ),
+    };
+    Some((name, desc, p.display().to_string()))
 }
 
 /// Makes the directory `--out` names, before a campaign, and checks a file

@@ -62,7 +62,7 @@ pub(crate) struct UpArgs {
     /// Takeover policy the servers decide by (see `fleetsim policies`).
     #[arg(long, value_name = "NAME", value_parser = crate::policy::parse, default_value = "server-edition")]
     policy: crate::policy::Policy,
-    /// When the drill ends (Ctrl-C or `ctl stop`), write the event log as
+    /// When the drill ends (Ctrl-C, SIGTERM or `ctl stop`), write the event log as
     /// JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
@@ -608,7 +608,7 @@ pub(crate) enum CtlCmd {
         /// Target.
         target: String,
         /// Restart it after DURATION (as `reboot`).
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Stop a server gracefully; without a target, end the drill (`up`
@@ -617,7 +617,7 @@ pub(crate) enum CtlCmd {
         /// Target.
         target: Option<String>,
         /// Restart it after DURATION.
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Restart a crashed or stopped server.
@@ -630,7 +630,7 @@ pub(crate) enum CtlCmd {
         /// Target.
         target: String,
         /// How long it stays down.
-        #[arg(long = "for", default_value = "2m")]
+        #[arg(long = "for", default_value = "2m", allow_hyphen_values = true)]
         down_for: String,
     },
     /// Partition the network: each GROUP is comma-separated nodes; the rest is one more group.
@@ -639,7 +639,7 @@ pub(crate) enum CtlCmd {
         #[arg(required = true)]
         groups: Vec<String>,
         /// End it after DURATION.
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Lose every packet from FROM to TO (comma-separated nodes); the other way still works.
@@ -649,7 +649,7 @@ pub(crate) enum CtlCmd {
         /// Receivers, e.g. `secondary,phones@primary`.
         to: String,
         /// End it after DURATION.
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Delay every byte to or from a node (server, extension, phones@SERVER).
@@ -657,12 +657,13 @@ pub(crate) enum CtlCmd {
         /// Node.
         target: String,
         /// Delay per direction, e.g. `300ms`.
+        #[arg(allow_hyphen_values = true)]
         delay: String,
         /// Up to this much more, seeded, e.g. `50ms`.
-        #[arg(long, value_name = "DURATION")]
+        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
         jitter: Option<String>,
         /// End it after DURATION.
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Take a node's link down: bytes held (released when it ends), connects hang.
@@ -670,7 +671,7 @@ pub(crate) enum CtlCmd {
         /// Node.
         target: String,
         /// Release it after DURATION.
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Take a node's link down and up again, COUNT times.
@@ -678,7 +679,12 @@ pub(crate) enum CtlCmd {
         /// Node.
         target: String,
         /// Length of one down-and-up cycle.
-        #[arg(long, value_name = "DURATION", default_value = "1m")]
+        #[arg(
+            long,
+            value_name = "DURATION",
+            default_value = "1m",
+            allow_hyphen_values = true
+        )]
         period: String,
         /// Share of each period the link is down.
         #[arg(long, default_value_t = 0.5)]
@@ -692,7 +698,7 @@ pub(crate) enum CtlCmd {
         /// Target.
         target: String,
         /// Resume it after DURATION.
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Gray failure: health checks pass, but the paths given are silently dropped.
@@ -703,7 +709,7 @@ pub(crate) enum CtlCmd {
         #[arg(long, value_name = "PATHS", default_value = "presence,telephony")]
         drop: String,
         /// Healthy again after DURATION.
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Step a server's clock, e.g. `+2m` or `-30s`.
@@ -714,7 +720,7 @@ pub(crate) enum CtlCmd {
         #[arg(allow_hyphen_values = true)]
         offset: String,
         /// Back to true time after DURATION.
-        #[arg(long = "for", value_name = "DURATION")]
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         for_: Option<String>,
     },
     /// Clear every link fault in force (partitions, one-way cuts, latency,

@@ -259,6 +259,11 @@ pub fn run_arg(origin: &str) -> Option<String> {
 /// built-in, and every built-in.
 pub fn unknown_scenario(name: &str) -> String {
     let known: Vec<&str> = scenario_names().collect();
+    if fleet_names().any(|f| f == name) {
+        return format!(
+            "no such file, and {name:?} is a built-in fleet, not a scenario: run a scenario on it (`fleetsim run primary-crash` runs on the reference fleet; a scenario names its fleet with fleet = \"builtin:{name}\"), or print it with `fleetsim show {name}`"
+        );
+    }
     format!(
         "no such file, and no built-in scenario of that name{} (built-ins: {}; `fleetsim show NAME` prints one)",
         did_you_mean(name, known.iter().copied()),
