@@ -323,6 +323,28 @@ fn no_failover_waits_as_long_as_the_policy_takes_to_take_over() {
 }
 
 #[test]
+fn a_misspelt_server_in_a_state_or_a_never_is_met_with_the_nearest_name() {
+    let head = "fleet = \"fleets/reference.toml\"\nduration = \"30m\"\n[[expect]]\n";
+    for (expect, field) in [
+        (
+            "state = { service = \"voicemail-pro\", on = \"secndary\", is = \"active\", at = \"7m\" }",
+            "expect[0].state.on",
+        ),
+        (
+            "never = { event = \"peer-lost\", server = \"primery\" }",
+            "expect[0].never.server",
+        ),
+    ] {
+        let e = parse_error(&format!("{head}{expect}\n"));
+        assert!(e.contains(field), "{expect}: {e}");
+        assert!(
+            e.contains("did you mean \"s") || e.contains("did you mean \"p"),
+            "{expect}: {e}"
+        );
+    }
+}
+
+#[test]
 fn calls_up_must_be_true_and_bounded() {
     let state = |s: &str| {
         parse_error(&format!(

@@ -917,6 +917,16 @@ fn a_value_of_the_wrong_type_names_its_field_and_says_what_to_write() {
             "duration",
             "from largest to smallest",
         ),
+        (
+            "seed = 1\nduration = \"3 minutes\"\n",
+            "duration",
+            "no spaces",
+        ),
+        (
+            "seed = 1\nduration = \"10m\"\n[calls]\nper-hour = 99999999999999\n",
+            "calls.per-hour",
+            "write a whole number from 0 to 4294967295",
+        ),
     ] {
         let e = parse_error(&format!("{head}{line}"));
         assert!(e.contains(&format!("field `{field}`")), "{line}: {e}");

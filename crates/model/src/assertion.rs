@@ -385,7 +385,7 @@ impl CallIds {
         let random = if self.random {
             "random calls are c<N>-<extension>, e.g. \"c12-2001\""
         } else {
-            "and no random calls ([calls] per-hour), so no c… ids"
+            "no random calls ([calls] per-hour), so no c… ids"
         };
         format!(
             "{scripted}; {random}; a message has its call's id, a recording its call's id and \"-rec\""
@@ -607,8 +607,10 @@ impl Ctx<'_> {
         if names.iter().any(|n| glob(p, n)) {
             return Ok(p.clone());
         }
+        let near = crate::suggest::nearest(p, names.iter().copied())
+            .map_or(String::new(), |n| format!("did you mean {n:?}? "));
         let hint = format!(
-            "servers: {} (or a glob such as \"expansion-*\")",
+            "{near}servers: {} (or a glob such as \"expansion-*\")",
             names.join(", ")
         );
         Err(self.err(
@@ -996,7 +998,10 @@ impl Ctx<'_> {
         }
         let names: Vec<&str> = self.fleet.servers.iter().map(|x| x.name.as_str()).collect();
         let msg = format!("unknown server {:?}", s.get_ref());
-        Err(self.err(s.span(), sub, msg, format!("servers: {}", names.join(", "))))
+        let near = crate::suggest::nearest(s.get_ref(), names.iter().copied())
+            .map_or(String::new(), |n| format!("did you mean {n:?}? "));
+        let hint = format!("{near}servers: {}", names.join(", "));
+        Err(self.err(s.span(), sub, msg, hint))
     }
 
     fn required_server(

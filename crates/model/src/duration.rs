@@ -112,8 +112,17 @@ pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
+            "" if rest.starts_with(char::is_whitespace) => {
+                return Err(err(
+                    "no spaces: a number and its unit's letter, \"3m\", \"500ms\"",
+                ));
+            }
             "" => return Err(err("a number needs a unit (ms, s, m, h, d)")),
-            _ => return Err(err("unknown unit (use ms, s, m, h or d)")),
+            _ => {
+                return Err(err(
+                    "unknown unit (use ms, s, m, h or d, a letter: \"3m\", not \"3min\")",
+                ));
+            }
         };
         if ms_per >= last_unit {
             return Err(err(
@@ -282,6 +291,14 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+        let why = |s: &str| parse_duration(s).unwrap_err().to_string();
+        assert!(
+            why("3 minutes").contains("no spaces"),
+            "{}",
+            why("3 minutes")
+        );
+        assert!(why("3min").contains("unknown unit"), "{}", why("3min"));
+        assert!(why("30").contains("needs a unit"), "{}", why("30"));
     }
 
     #[test]

@@ -482,6 +482,19 @@ fn plain_words(message: &str) -> String {
     out
 }
 
+/// The largest value of the unsigned integer serde says it expected.
+fn whole_number_max(message: &str) -> Option<&'static str> {
+    [
+        ("expected u16", "65535"),
+        ("expected u32", "4294967295"),
+        ("expected u64", "18446744073709551615"),
+        ("expected usize", "18446744073709551615"),
+    ]
+    .into_iter()
+    .find(|(t, _)| message.contains(t))
+    .map(|(_, max)| max)
+}
+
 fn hint_for(message: &str) -> Option<String> {
     if message.starts_with("unknown field") {
         Some(unknown_field_hint(message))
@@ -490,19 +503,14 @@ fn hint_for(message: &str) -> Option<String> {
     } else if message.contains("invalid type: map, expected a list") {
         Some("this key holds a list: write [[key]], two brackets, for each entry (e.g. [[fault]], [[expect]])".into())
     } else if message.starts_with("the number is too large") {
-        Some("write a smaller number, within the limits of docs/file-format.md (a seed beyond it can be given with --seed)".into())
+        Some("write a smaller number, within the limits of docs/file-format.md (a seed past what TOML holds can still be given with --seed)".into())
     } else if message.starts_with("missing field") {
         Some("add the key; see docs/file-format.md for every key and its default".into())
-    } else if [
-        "expected u64",
-        "expected u32",
-        "expected u16",
-        "expected usize",
-        "value was too large",
-    ]
-    .iter()
-    .any(|t| message.contains(t))
-    {
+    } else if let Some(max) = whole_number_max(message) {
+        Some(format!(
+            "write a whole number from 0 to {max}, without quotes or decimals (docs/file-format.md gives each key's own limits)"
+        ))
+    } else if message.contains("value was too large") {
         Some("write a whole number, 0 or more, without quotes or decimals, within the limits of docs/file-format.md".into())
     } else {
         None
