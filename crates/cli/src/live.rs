@@ -383,7 +383,12 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 outln!("  grpcurl -plaintext 127.0.0.1:{} list", first.port);
             }
         }
-        if let Some(addr) = page_addr {
+        if let Some(mut addr) = page_addr {
+            // A page bound on every interface is opened at one of them: a
+            // browser will not open 0.0.0.0 itself.
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
             if args.token.is_some() {
                 outln!("  open http://{addr}/?token=TOKEN in a browser, TOKEN being $FLEETSIM_TOKEN");
             } else {
