@@ -43,6 +43,30 @@ fn sweep_in_shards(args: &[&str], n: usize, dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Runs shard `k` of 2 of a two-seed sweep of `scenario` from `cwd`,
+/// writing `part-K.json` in `dir`; returns that part file.
+fn two_seed_shard(cwd: &Path, scenario: &std::ffi::OsStr, k: usize, dir: &Path) -> PathBuf {
+    let part = dir.join(format!("part-{k}.json"));
+    let out = fleetsim()
+        .current_dir(cwd)
+        .arg("sweep")
+        .arg(scenario)
+        .args([
+            "--seeds",
+            "2",
+            "--jobs",
+            "1",
+            "--shard",
+            &format!("{k}/2"),
+            "--out",
+        ])
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    part
+}
+
 /// `fleetsim sweep-merge` of `parts`, with `extra` arguments after them.
 fn merge(parts: &[PathBuf], extra: &[&str]) -> Output {
     fleetsim()
@@ -357,29 +381,8 @@ fn parts_of_one_scenario_file_merge_however_its_path_was_spelled() {
         "[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n",
     );
     let spellings = [s.clone(), dir.join(".").join("s.toml")];
-    let parts: Vec<PathBuf> = spellings
-        .iter()
-        .enumerate()
-        .map(|(i, path)| {
-            let part = dir.join(format!("part-{}.json", i + 1));
-            let out = fleetsim()
-                .arg("sweep")
-                .arg(path)
-                .args([
-                    "--seeds",
-                    "2",
-                    "--jobs",
-                    "1",
-                    "--shard",
-                    &format!("{}/2", i + 1),
-                    "--out",
-                ])
-                .arg(&part)
-                .output()
-                .unwrap();
-            assert_eq!(out.status.code(), Some(0), "{out:?}");
-            part
-        })
+    let parts: Vec<PathBuf> = (spellings.iter().enumerate())
+        .map(|(i, path)| two_seed_shard(&root(), path.as_os_str(), i + 1, &dir))
         .collect();
     let merged = merge(&parts, &[]);
     assert_eq!(
@@ -470,18 +473,7 @@ fn a_merge_made_elsewhere_than_the_shards_prints_reproduce_commands_that_run_fro
     let dir = temp_dir("shard-merge-elsewhere");
     failing_scenario(&dir);
     let parts: Vec<PathBuf> = (1..=2)
-        .map(|k| {
-            let part = dir.join(format!("part-{k}.json"));
-            let out = fleetsim()
-                .current_dir(&dir)
-                .args(["sweep", "too-tight.toml", "--seeds", "2", "--jobs", "1"])
-                .args(["--shard", &format!("{k}/2"), "--out"])
-                .arg(&part)
-                .output()
-                .unwrap();
-            assert_eq!(out.status.code(), Some(0), "{out:?}");
-            part
-        })
+        .map(|k| two_seed_shard(&dir, "too-tight.toml".as_ref(), k, &dir))
         .collect();
     // Either order of the parts gives the same lines.
     for order in [[0, 1], [1, 0]] {
