@@ -885,6 +885,34 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
         );
     }
 
+    // A fix is said in flags, never in the fault file's TOML.
+    for (args, says) in [
+        (
+            &["partition", "primary", "--for", "0s"][..],
+            "such as --for 2m",
+        ),
+        (
+            &["failback", "nonsense"],
+            "fleetsim ctl failback voicemail-pro",
+        ),
+        (
+            &["one-way", "primary", "primary"],
+            "fleetsim ctl one-way primary secondary",
+        ),
+        (
+            &["flap", "primary", "--count", "0"],
+            "fleetsim ctl flap primary --period 1m",
+        ),
+    ] {
+        let bad = ctl(args);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(
+            err.contains(says) && !err.contains(" = \""),
+            "{args:?}: {err}"
+        );
+    }
+
     // An operator action is sent, not applied: the fleet may refuse it
     // (the primary's voicemail is active), and says so in its log.
     let sent = ok_stdout(&ctl(&["activate-backup"]));

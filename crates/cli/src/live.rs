@@ -942,9 +942,42 @@ fn as_flags(msg: &str) -> String {
         .unwrap_or(first);
     let hints: String = lines
         .filter(|l| l.trim_start().starts_with("= hint:"))
-        .map(|l| format!("\n  {}", l.trim_start()))
+        .map(|l| format!("\n  {}", in_flag_words(l.trim_start())))
         .collect();
-    format!("{said}{hints}")
+    format!("{}{hints}", in_flag_words(said))
+}
+
+/// A fault file's wording of a fix said in `ctl`'s flags: `for = "2m"` is
+/// `--for 2m`, a TOML table the `ctl` command that writes it.
+fn in_flag_words(line: &str) -> String {
+    if let Some(target) = line
+        .split_once("flap = { target = \"")
+        .and_then(|(_, r)| r.split_once('"'))
+        .map(|(t, _)| t)
+    {
+        return format!(
+            "= hint: e.g. fleetsim ctl flap {target} --period 1m --duty 0.5 --count 5 (a period of at least 1s, a count from 1 to 10000)"
+        );
+    }
+    [
+        ("such as for = \"2m\"", "such as --for 2m"),
+        ("`for`", "--for"),
+        (
+            "write manual-failback = \"voicemail-pro\" or manual-failback = \"one-x-portal\"",
+            "fleetsim ctl failback voicemail-pro, or fleetsim ctl failback one-x-portal",
+        ),
+        (
+            "e.g. one-way = { from = [\"primary\"], to = [\"secondary\"] }",
+            "e.g. fleetsim ctl one-way primary secondary",
+        ),
+        (
+            "remove the key or fix its spelling; the values allowed here are listed above",
+            "fix its spelling: the values allowed are listed above",
+        ),
+        ("or lengthen the run", "(a drill's faults end within 90d)"),
+    ]
+    .iter()
+    .fold(line.to_string(), |l, (toml, flags)| l.replace(toml, flags))
 }
 
 /// Says on stderr what the fleet could not apply: exit 1 if anything, else 0.
