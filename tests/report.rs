@@ -629,3 +629,30 @@ fn the_verbose_timeline_says_something_of_every_event_calls_included() {
         assert!(blank.is_empty(), "{name}: {blank:?}");
     }
 }
+
+#[test]
+fn a_licence_state_that_gives_way_at_once_draws_no_empty_span() {
+    // The secondary restarts while the primary is down: it starts in
+    // normal licensing and enters grace at the same instant; the chart
+    // shows grace, not a normal span from 26:00 to 26:00.
+    let o = fleetsim_scenario::ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("40m")
+        .crash("5m", "primary")
+        .crash("15m", "secondary")
+        .restart("26m", "secondary")
+        .run()
+        .unwrap();
+    let html = fleetsim_report::html::render(&o);
+    let spans: Vec<&str> = html
+        .split("licence ")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(" · ").map(|(_, t)| t))
+        .filter_map(|t| t.split(['<', '"']).next())
+        .collect();
+    assert!(!spans.is_empty(), "no licence spans");
+    for span in spans {
+        if let Some((from, to)) = span.split_once('–') {
+            assert_ne!(from, to, "an empty span: {span}");
+        }
+    }
+}

@@ -174,6 +174,11 @@ fn service_lanes(o: &RunOutcome, end: u64) -> Vec<((String, String), Vec<Span>)>
                      state: String,
                      from: u64,
                      to: u64| {
+        // A state that gave way at once (a restart straight into grace)
+        // held for no time: no lane for it.
+        if to <= from {
+            return;
+        }
         let class = match state.as_str() {
             "grace" => "grace",
             "restricted" => "restricted",
