@@ -210,7 +210,7 @@ fn a_call_to_a_phone_registered_nowhere_fails_and_one_to_a_moved_phone_reaches_i
     let failed = call_events(&o, "s1-4005")[1];
     assert!(
         matches!(&failed.event, Event::CallFailed { reason, .. }
-            if reason == "the called phone 2017 is not reachable: primary did not answer"),
+            if reason == "the called phone 2017 is not reachable: its home primary did not answer"),
         "{failed:?}"
     );
     assert_eq!(
@@ -259,7 +259,97 @@ fn a_call_between_expansions_goes_through_the_primary_then_the_secondary_and_fai
     let failed = call_events(&o, "s3-4006")[1];
     assert!(
         matches!(&failed.event, Event::CallFailed { reason, .. }
-            if reason == "the called phone 5002 is not reachable: secondary did not answer, expansion-l has no line to expansion-v2 and no hub answered (primary, secondary)"),
+            if reason == "the called phone 5002 is not reachable: expansion-l has no line to its home expansion-v2, and no hub answered (primary, secondary); its backup secondary did not answer"),
+        "{failed:?}"
+    );
+}
+
+/// Five systems: e2's phones are backed up by e3, and e1 has a line to
+/// neither, so a call from e1 to e2's phone is found through a hub.
+const HUBBED: &str = r#"
+name = "hubbed"
+[[server]]
+name = "primary"
+role = "primary"
+phones = { sip = 1 }
+first-extension = 2001
+[[server]]
+name = "secondary"
+role = "secondary"
+phones = { sip = 1 }
+first-extension = 1001
+[[server]]
+name = "e1"
+role = "expansion-linux"
+phones = { sip = 1 }
+first-extension = 3001
+[[server]]
+name = "e2"
+role = "expansion-linux"
+backup = "e3"
+backs-up = ["ip-phones"]
+phones = { sip = 1 }
+first-extension = 4001
+[[server]]
+name = "e3"
+role = "expansion-linux"
+phones = { sip = 1 }
+first-extension = 5001
+[[line]]
+between = ["e2", "e3"]
+"#;
+
+#[test]
+fn a_hub_finds_a_called_phone_on_its_backup_when_its_home_is_hung() {
+    // e2 hangs at 2m; its phone is a guest on e3 by 8m. The hub asks the
+    // silent home, then the backup, each within under half the caller's
+    // deadline, so its answer comes in time.
+    let o = ScenarioBuilder::on_inline_fleet(HUBBED)
+        .duration("12m")
+        .fault("2m", "hang = \"e2\"")
+        .call("8m", "3001", "4001", "1m", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    let names: Vec<&str> = timeline(&o, "s1-3001").iter().map(|(_, n)| *n).collect();
+    assert_eq!(
+        names,
+        ["call-started", "call-ended"],
+        "{:?}",
+        call_events(&o, "s1-3001")
+    );
+}
+
+#[test]
+fn a_caller_hanging_up_before_the_called_phone_is_found_leaves_a_failed_call_not_an_ended_one() {
+    // The primary hangs: finding 2001 waits the deadline (4 s), longer
+    // than the 3 s call lasts. The call never came up, so it fails.
+    let o = ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("8m")
+        .fault("5m", "hang = \"primary\"")
+        .call("5m30s", "3001", "2001", "3s", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    let names: Vec<&str> = timeline(&o, "s1-3001").iter().map(|(_, n)| *n).collect();
+    assert_eq!(names, ["call-started", "call-failed"]);
+}
+
+#[test]
+fn only_the_primary_and_the_secondary_relay_the_search_for_a_called_phone() {
+    // With both hubs down, an expansion with a line to another expansion
+    // does not relay: the outcome does not hang on how servers are named.
+    let fleet = format!("{HUBBED}\n[[line]]\nbetween = [\"e1\", \"e2\"]\n");
+    let o = ScenarioBuilder::on_inline_fleet(&fleet)
+        .duration("6m")
+        .crash("2m", "primary")
+        .crash("2m", "secondary")
+        .call("3m", "2001", "5001", "1m", CallKind::TwoParty)
+        .call("3m", "3001", "5001", "1m", CallKind::TwoParty)
+        .run()
+        .unwrap();
+    let failed = call_events(&o, "s2-3001")[1];
+    assert!(
+        matches!(&failed.event, Event::CallFailed { reason, .. }
+            if reason == "the called phone 5001 is not reachable: e1 has no line to its home e3, and no hub answered (primary, secondary); its backup secondary did not answer"),
         "{failed:?}"
     );
 }

@@ -5,6 +5,7 @@
 //! expansions are routed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fleetsim_model::Role;
 use fleetsim_net::call;
@@ -17,8 +18,10 @@ enum Asked {
     /// Registered there (or a member that cannot say, which lets the call
     /// through).
     Registered,
-    /// Not registered there, or no answer: why.
-    Not(String),
+    /// It answered: not registered there.
+    NotHere,
+    /// It did not answer within the deadline.
+    Silent,
     /// This system has no line to it.
     NoLine,
 }
@@ -26,83 +29,91 @@ enum Asked {
 /// A called phone not found over this system's own lines.
 #[derive(Default)]
 struct Missing {
-    /// What each system asked said.
+    /// What each system asked said, home first ("its home primary did not
+    /// answer").
     why: Vec<String>,
-    /// The systems this one has no line to.
+    /// The systems that did not answer.
+    silent: Vec<String>,
+    /// The systems this one has no line to, as "its home expansion-l".
     beyond: Vec<String>,
+    /// The phone's home is one of them.
+    home_beyond: bool,
 }
 
 impl Shared {
     /// Finds the called phone `ext` for a call set up here; why not, when
     /// no system holds it.
     pub(crate) async fn reach(self: &Arc<Self>, ext: &str) -> Result<(), String> {
-        let missing = match self.look_up(ext).await {
+        let mut missing = match self.look_up(ext, self.timing.rpc_deadline).await {
             Ok(()) => return Ok(()),
             Err(m) => m,
         };
-        let mut why = missing.why;
         if !missing.beyond.is_empty() {
-            // A hub that just failed to answer is not asked again.
-            let silent: Vec<String> = why
-                .iter()
-                .filter_map(|w| w.strip_suffix(" did not answer").map(str::to_string))
-                .collect();
-            match self.reach_through_hub(ext, &missing.beyond, &silent).await {
+            match self.reach_through_hub(ext, &missing).await {
                 Ok(()) => return Ok(()),
-                Err(w) => why.push(w),
+                // Said in the order of the phone's systems: its home first.
+                Err(w) if missing.home_beyond => missing.why.insert(0, w),
+                Err(w) => missing.why.push(w),
             }
         }
         Err(format!(
             "the called phone {ext} is not reachable: {}",
-            why.join(", ")
+            missing.why.join("; ")
         ))
     }
 
     /// Answers a hub's `Reach` with `relay`: the phone found over this
-    /// system's own lines, or why not.
+    /// system's own lines, or why not, within the asker's deadline: its
+    /// home and its backup get under half of it each.
     pub(crate) async fn reach_for_peer(self: &Arc<Self>, ext: &str) -> pb::ReachReply {
-        match self.look_up(ext).await {
+        match self.look_up(ext, self.timing.rpc_deadline * 9 / 20).await {
             Ok(()) => pb::ReachReply {
                 registered: true,
                 why: String::new(),
             },
             Err(mut m) => {
                 let me = &self.name;
-                m.why
-                    .extend(m.beyond.iter().map(|s| format!("{me} has no line to {s}")));
+                (m.why).extend(m.beyond.iter().map(|s| format!("{me} has no line to {s}")));
                 pb::ReachReply {
                     registered: false,
-                    why: m.why.join(", "),
+                    why: m.why.join("; "),
                 }
             }
         }
     }
 
     /// Asks the called phone's home, then its backup, over this system's
-    /// own lines.
-    async fn look_up(self: &Arc<Self>, ext: &str) -> Result<(), Missing> {
+    /// own lines, each within `deadline`.
+    async fn look_up(self: &Arc<Self>, ext: &str, deadline: Duration) -> Result<(), Missing> {
         let Some(spec) = self.fleet.phone(ext) else {
             return Ok(());
         };
-        let mut systems = vec![spec.home.as_str()];
-        systems.extend(self.fleet.backup_of_phone(spec));
+        let mut systems = vec![("its home", spec.home.as_str())];
+        systems.extend(self.fleet.backup_of_phone(spec).map(|b| ("its backup", b)));
         let mut missing = Missing::default();
-        for srv in systems {
-            match self.ask(srv, ext).await {
+        for (which, srv) in systems {
+            match self.ask(srv, ext, deadline).await {
                 Asked::Registered => return Ok(()),
-                Asked::Not(why) => missing.why.push(why),
-                Asked::NoLine => missing.beyond.push(srv.to_string()),
+                Asked::NotHere => (missing.why).push(format!("not registered on {which} {srv}")),
+                Asked::Silent => {
+                    missing.why.push(format!("{which} {srv} did not answer"));
+                    missing.silent.push(srv.to_string());
+                }
+                Asked::NoLine => {
+                    missing.home_beyond |= which == "its home";
+                    missing.beyond.push(format!("{which} {srv}"));
+                }
             }
         }
         Err(missing)
     }
 
     /// Whether `ext` is registered on `srv`, asked over the line to it.
-    async fn ask(self: &Arc<Self>, srv: &str, ext: &str) -> Asked {
+    async fn ask(self: &Arc<Self>, srv: &str, ext: &str, deadline: Duration) -> Asked {
         if srv == self.name {
             return match self.is_registered(ext) {
                 true => Asked::Registered,
-                false => Asked::Not(format!("not registered on {srv}")),
+                false => Asked::NotHere,
             };
         }
         if !self.fleet.has_line(&self.name, srv) {
@@ -113,62 +124,56 @@ impl Shared {
             relay: false,
         };
         let mut client = self.line_client(srv);
-        match call(self.timing.rpc_deadline, client.reach(req)).await {
+        match call(deadline, client.reach(req)).await {
             Ok(reply) if reply.get_ref().registered => Asked::Registered,
-            Ok(_) => Asked::Not(format!("not registered on {srv}")),
+            Ok(_) => Asked::NotHere,
             // A member that cannot say lets the call through.
             Err(status) if status.code() == tonic::Code::Unimplemented => Asked::Registered,
-            Err(_) => Asked::Not(format!("{srv} did not answer")),
+            Err(_) => Asked::Silent,
         }
     }
 
-    /// Asks each hub in turn (but those in `silent`, which just did not
-    /// answer) to find `ext` over its lines, for the systems `beyond` this
-    /// one's lines; the first hub that answers decides.
-    async fn reach_through_hub(
-        self: &Arc<Self>,
-        ext: &str,
-        beyond: &[String],
-        silent: &[String],
-    ) -> Result<(), String> {
+    /// Asks each hub in turn (but one that just did not answer) to find
+    /// `ext` over its lines, for the systems beyond this one's; the first
+    /// hub that answers decides.
+    async fn reach_through_hub(self: &Arc<Self>, ext: &str, m: &Missing) -> Result<(), String> {
+        let deadline = self.timing.rpc_deadline;
         let hubs = self.hubs();
-        for hub in hubs.iter().filter(|h| !silent.contains(h)) {
+        for hub in hubs.iter().filter(|h| !m.silent.contains(h)) {
             let req = pb::ReachRequest {
                 extension: ext.to_string(),
                 relay: true,
             };
             let mut client = self.line_client(hub);
-            match call(self.timing.rpc_deadline, client.reach(req)).await {
+            match call(deadline, client.reach(req)).await {
                 Ok(reply) if reply.get_ref().registered => return Ok(()),
-                Ok(reply) => return Err(format!("asked through {hub}: {}", reply.get_ref().why)),
+                Ok(reply) => return Err(format!("through {hub}, {}", reply.get_ref().why)),
                 Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(()),
                 Err(_) => {}
             }
         }
+        let (me, beyond) = (&self.name, m.beyond.join(" or "));
         Err(match hubs.is_empty() {
-            true => format!(
-                "{} has no line to {}, nor to a hub",
-                self.name,
-                beyond.join(" or ")
-            ),
+            true => format!("{me} has no line to {beyond}, nor to a hub"),
             false => format!(
-                "{} has no line to {} and no hub answered ({})",
-                self.name,
-                beyond.join(" or "),
+                "{me} has no line to {beyond}, and no hub answered ({})",
                 hubs.join(", ")
             ),
         })
     }
 
-    /// This system's line peers, the primary first, then the secondary.
+    /// The hubs of the star this system has a line to: the primary first,
+    /// then the secondary, which have a line to every system.
     fn hubs(&self) -> Vec<String> {
-        let rank = |name: &String| match self.fleet.server(name).map(|s| s.role) {
-            Some(Role::Primary) => 0,
-            Some(Role::Secondary) => 1,
-            _ => 2,
+        let hub = |role| {
+            (self.fleet.servers.iter())
+                .find(|s| s.role == role && s.name != self.name)
+                .map(|s| s.name.clone())
+                .filter(|name| self.fleet.has_line(&self.name, name))
         };
-        let mut hubs = self.fleet.line_peers(&self.name);
-        hubs.sort_by_key(rank);
-        hubs
+        [Role::Primary, Role::Secondary]
+            .into_iter()
+            .filter_map(hub)
+            .collect()
     }
 }

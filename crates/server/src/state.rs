@@ -63,6 +63,11 @@ pub(crate) struct CallEntry {
     pub phone: String,
     /// Tells the phone when this system ends the call itself.
     pub tx: CallTx,
+    /// Still being set up (routed to its called phone, group, voicemail
+    /// or trunk): a hangup now ends it only once its setup is over.
+    pub setting_up: bool,
+    /// The caller hung up during the setup.
+    pub hung_up: bool,
 }
 
 /// Records held for a home system this server backs up.

@@ -115,15 +115,7 @@ impl pb::telephony_server::Telephony for TelephonySvc {
     ) -> Result<Response<pb::HangupReply>, Status> {
         self.0.stats.rpc();
         let r = req.into_inner();
-        let phone = self.0.lock().calls.remove(&r.call).map(|c| c.phone);
-        self.0.release_trunk(&r.call);
-        if let Some(phone) = phone {
-            self.0.emit(Event::CallEnded {
-                call: r.call,
-                phone,
-                preserved: false,
-            });
-        }
+        self.0.hang_up(&r.call);
         Ok(Response::new(pb::HangupReply {}))
     }
 
@@ -162,17 +154,6 @@ impl Shared {
     /// Sets up an accepted call; voicemail, recording and hunt-group routing
     /// run on after the phone has its answer, as a real system's do.
     fn start_call(self: &Arc<Self>, kind: CallKind, r: pb::CallRequest, tx: CallTx) {
-        let entry = CallEntry {
-            phone: r.extension.clone(),
-            tx,
-        };
-        self.lock().calls.insert(r.call.clone(), entry);
-        self.emit(Event::CallStarted {
-            call: r.call.clone(),
-            phone: r.extension.clone(),
-            kind: kind.as_str().into(),
-            recorded: r.recorded,
-        });
         // Every call but one to a phone of this system routes on: to a
         // voicemail, a hunt group, a trunk, or the system the called
         // phone is registered on.
@@ -181,17 +162,71 @@ impl Shared {
             CallKind::Voicemail | CallKind::HuntGroup | CallKind::External
         ) && self.is_registered(&r.target);
         let needs_routing = r.recorded || !local_callee;
+        let entry = CallEntry {
+            phone: r.extension.clone(),
+            tx,
+            setting_up: needs_routing,
+            hung_up: false,
+        };
+        self.lock().calls.insert(r.call.clone(), entry);
+        self.emit(Event::CallStarted {
+            call: r.call.clone(),
+            phone: r.extension.clone(),
+            kind: kind.as_str().into(),
+            recorded: r.recorded,
+        });
         if !needs_routing {
             return;
         }
         let me = self.clone();
+        let id = r.call.clone();
         self.spawn(async move {
             tokio::select! {
                 biased;
                 () = me.token.cancelled() => {}
-                () = me.route_call(kind, r) => {}
+                () = me.route_call(kind, r) => me.set_up(&id),
             }
         });
+    }
+
+    /// The caller hangs up: the call ends, or, still being set up, ends as
+    /// its setup does (failed, or at once once routed): a call is never
+    /// logged as ended before it was up.
+    fn hang_up(self: &Arc<Self>, call: &str) {
+        let phone = {
+            let mut st = self.lock();
+            match st.calls.get_mut(call) {
+                Some(c) if c.setting_up => {
+                    c.hung_up = true;
+                    return;
+                }
+                _ => st.calls.remove(call).map(|c| c.phone),
+            }
+        };
+        self.release_trunk(call);
+        if let Some(phone) = phone {
+            self.emit(Event::CallEnded {
+                call: call.to_string(),
+                phone,
+                preserved: false,
+            });
+        }
+    }
+
+    /// A call's setup is over (routed; a failed one is gone already): a
+    /// hangup that came during it ends the call now.
+    fn set_up(self: &Arc<Self>, call: &str) {
+        {
+            let mut st = self.lock();
+            let Some(c) = st.calls.get_mut(call) else {
+                return;
+            };
+            c.setting_up = false;
+            if !c.hung_up {
+                return;
+            }
+        }
+        self.hang_up(call);
     }
 
     /// The system gives up on a call it accepted: the phone hears at once, on
@@ -234,10 +269,16 @@ impl Shared {
             if st.calls.is_empty() {
                 return;
             }
+            // One still being set up ends as its setup does.
+            for c in st.calls.values_mut() {
+                if c.phone == ext && c.setting_up {
+                    c.hung_up = true;
+                }
+            }
             let ids: Vec<String> = st
                 .calls
                 .iter()
-                .filter(|(_, c)| c.phone == ext)
+                .filter(|(_, c)| c.phone == ext && !c.setting_up)
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in &ids {
