@@ -34,6 +34,11 @@ fn timeline(o: &RunOutcome, id: &str) -> Vec<(u64, &'static str)> {
         .collect()
 }
 
+/// The names of call `id`'s events, in order.
+fn kinds(o: &RunOutcome, id: &str) -> Vec<&'static str> {
+    timeline(o, id).into_iter().map(|(_, n)| n).collect()
+}
+
 #[test]
 fn a_scripted_call_starts_at_its_time_and_lasts_its_length() {
     let o = ScenarioBuilder::on_builtin_fleet("reference")
@@ -176,7 +181,7 @@ fn a_call_cut_by_its_systems_crash_just_before_its_end_is_dropped_not_ended() {
         .run()
         .unwrap();
     for id in ["s1-3001", "s2-3003"] {
-        let names: Vec<&str> = timeline(&o, id).iter().map(|(_, n)| *n).collect();
+        let names = kinds(&o, id);
         assert_eq!(names, ["call-started", "call-dropped"], "{id}");
         let dropped = call_events(&o, id)[1];
         assert!(
@@ -205,7 +210,7 @@ fn a_call_to_a_phone_registered_nowhere_fails_and_one_to_a_moved_phone_reaches_i
         .call("2m", "4007", "2017", "1m", CallKind::TwoParty)
         .run()
         .unwrap();
-    let names = |id| -> Vec<&str> { timeline(&o, id).iter().map(|(_, n)| *n).collect() };
+    let names = |id| kinds(&o, id);
     assert_eq!(names("s1-4005"), ["call-started", "call-failed"]);
     let failed = call_events(&o, "s1-4005")[1];
     assert!(
@@ -240,7 +245,7 @@ fn a_call_between_expansions_goes_through_the_primary_then_the_secondary_and_fai
         .call("14m", "4006", "5002", "1m", CallKind::TwoParty)
         .run()
         .unwrap();
-    let names = |id| -> Vec<&str> { timeline(&o, id).iter().map(|(_, n)| *n).collect() };
+    let names = |id| kinds(&o, id);
     assert_eq!(
         names("s1-4007"),
         ["call-started", "call-ended"],
@@ -310,7 +315,7 @@ fn a_hub_finds_a_called_phone_on_its_backup_when_its_home_is_hung() {
         .call("8m", "3001", "4001", "1m", CallKind::TwoParty)
         .run()
         .unwrap();
-    let names: Vec<&str> = timeline(&o, "s1-3001").iter().map(|(_, n)| *n).collect();
+    let names = kinds(&o, "s1-3001");
     assert_eq!(
         names,
         ["call-started", "call-ended"],
@@ -329,7 +334,7 @@ fn a_caller_hanging_up_before_the_called_phone_is_found_leaves_a_failed_call_not
         .call("5m30s", "3001", "2001", "3s", CallKind::TwoParty)
         .run()
         .unwrap();
-    let names: Vec<&str> = timeline(&o, "s1-3001").iter().map(|(_, n)| *n).collect();
+    let names = kinds(&o, "s1-3001");
     assert_eq!(names, ["call-started", "call-failed"]);
 }
 
