@@ -198,6 +198,9 @@ fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
     let (_one, mut up, events) = drill("processes-stop");
     assert!(!stale.exists(), "{} is still there", stale.display());
 
+    // Hung first: the stop ends the hang with the process, everywhere.
+    let out = up.fleetsim(&["ctl", "--control", &up.control, "hang", "secondary"], &[]);
+    assert!(out.status.success(), "{out:?}");
     let out = up.fleetsim(&["ctl", "--control", &up.control, "stop", "secondary"], &[]);
     assert!(out.status.success(), "{out:?}");
     let s = up.status();
@@ -208,6 +211,8 @@ fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts() {
     );
     assert!(out.status.success(), "{out:?}");
     up.status_when(30, |s| !server_row(s, "secondary").contains("DOWN"));
+    // Its phones register on the new process: no hang is left anywhere.
+    up.status_when(30, |s| s.contains("secondary      at home"));
 
     let log = ended(&mut up, &events);
     assert!(

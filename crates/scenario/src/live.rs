@@ -338,7 +338,9 @@ impl Live {
                 let registered_phones = registered_on(&log.snapshot(), server);
                 stop_process(m.as_ref(), server).await?;
                 log.emit(server, Event::ServerStopped { registered_phones });
-                Ok(())
+                // A stop ends a hang or a gray failure of that process too.
+                self.fut.ctx.net.forget_server(server);
+                self.push_faults(None).await
             }
             FaultKind::Restart { server } if let Some(m) = self.process(server).cloned() => {
                 m.restart(server)?;
