@@ -1306,21 +1306,15 @@ fn json_as_a_flag_is_pointed_to_format_json_where_there_is_one() {
 }
 
 #[test]
-fn up_on_control_port_zero_prints_the_port_it_was_given_and_its_hints_reach_it() {
+fn up_on_ports_zero_prints_the_ports_it_was_given_and_its_hints_reach_them() {
     use std::io::BufRead as _;
     let dir = temp_dir("up-port-zero");
     let base = free_ports(4).to_string();
     let mut child = fleetsim()
         .arg("up")
         .arg(small_fleet_file(&dir))
-        .args([
-            "--control",
-            "127.0.0.1:0",
-            "--base-port",
-            &base,
-            "--speed",
-            "10",
-        ])
+        .args(["--control", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(["--base-port", &base, "--speed", "10"])
         .env_remove("FLEETSIM_TOKEN")
         .env_remove("FLEETSIM_CONTROL")
         .stdout(std::process::Stdio::piped())
@@ -1347,6 +1341,16 @@ fn up_on_control_port_zero_prints_the_port_it_was_given_and_its_hints_reach_it()
             .iter()
             .any(|l| l.contains(&format!("--control {control}"))),
         "{banner:?}"
+    );
+    // Two ports 0 are two free ports, never one clash.
+    let page = banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("live page"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| panic!("no live page line: {banner:?}"));
+    assert!(
+        page.starts_with("http://127.0.0.1:") && !page.contains(":0/") && !page.contains(&control),
+        "{page}"
     );
     let stop = fleetsim_out(&["ctl", "stop", "--control", &control]);
     let done = child.wait().unwrap();

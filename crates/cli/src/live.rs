@@ -129,7 +129,9 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .into_iter()
             .filter_map(|(flag, a)| a.map(|a| (flag, a)))
             .collect();
+    // Port 0 is any free port: two of them never clash.
     if let Some(http) = args.http
+        && http.port() != 0
         && http.port() == args.control.port()
         && (http.ip() == args.control.ip()
             || http.ip().is_unspecified()
