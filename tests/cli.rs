@@ -913,6 +913,17 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
         );
     }
 
+    // A hung server is running: restarting it says how to get there.
+    ok_stdout(&ctl(&["hang", "primary"]));
+    let bad = ctl(&["restart", "primary"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("primary is running, hung") && err.contains("ctl clear"),
+        "{err}"
+    );
+    ok_stdout(&ctl(&["clear", "all"]));
+
     // An operator action is sent, not applied: the fleet may refuse it
     // (the primary's voicemail is active), and says so in its log.
     let sent = ok_stdout(&ctl(&["activate-backup"]));

@@ -865,6 +865,11 @@ fn refuse(live: &Live, kind: &FaultKind) -> Option<String> {
         FaultKind::Crash { server } | FaultKind::Stop { server } if !up(server) => {
             Some(format!("{server} is already down"))
         }
+        FaultKind::Restart { server } if up(server) && live.fut.ctx.net.is_hung(server) => {
+            Some(format!(
+                "{server} is running, hung; only a crashed or stopped server can restart: end the hang first (ctl clear, with the id ctl faults gives it), or crash it"
+            ))
+        }
         FaultKind::Restart { server } if up(server) => Some(format!(
             "{server} is running; only a crashed or stopped server can restart"
         )),
