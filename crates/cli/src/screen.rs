@@ -104,7 +104,12 @@ impl Screen {
         let (pinned, rest): (Vec<&Line>, Vec<&Line>) = lines
             .iter()
             .partition(|l| MILESTONES.contains(&l.kind) && l.first >= from);
-        let rest: Vec<&Line> = rest.into_iter().filter(|l| self.shows(l)).collect();
+        // A filter shows every line it matches, milestones too: asking
+        // for `fault-applied` or `operator` finds them there.
+        let rest: Vec<&Line> = match self.filter.is_empty() {
+            true => rest,
+            false => lines.iter().filter(|l| self.shows(l)).collect(),
+        };
         let (n_pinned, n_tail) = match size {
             None => (PINNED, TAIL),
             Some((rows, _)) => fit(
@@ -673,6 +678,15 @@ mod tests {
         let text = screen.render(&status(402_000, vec![]), &Paint(false));
         assert!(text.contains("recent, matching call-*"), "{text}");
         assert!(!text.contains("refused guest"), "{text}");
+        // A milestone it matches shows there too.
+        let mut faults = Screen::new(&["fault-applied".to_string()]);
+        faults.push(crash_at_5m());
+        let text = faults.render(&status(402_000, vec![]), &Paint(false));
+        let section = text
+            .split("recent, matching fault-applied")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(section.contains("crash primary"), "{text}");
         // A filter nothing matches says so, on any screen size.
         let mut quiet = Screen::new(&["nothing-*".to_string()]);
         quiet.push(refused(400_000, "2001"));
