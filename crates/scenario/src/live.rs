@@ -329,18 +329,14 @@ impl Live {
                 let registered_phones = registered_on(&log.snapshot(), server);
                 m.crash(server).await?;
                 log.emit(server, Event::ServerCrashed { registered_phones });
-                // A crash ends a hang or a gray failure of that process.
-                self.fut.ctx.net.forget_server(server);
-                self.push_faults(None).await
+                self.process_ended(server).await
             }
             FaultKind::Stop { server } if let Some(m) = self.process(server).cloned() => {
                 applied();
                 let registered_phones = registered_on(&log.snapshot(), server);
                 stop_process(m.as_ref(), server).await?;
                 log.emit(server, Event::ServerStopped { registered_phones });
-                // A stop ends a hang or a gray failure of that process too.
-                self.fut.ctx.net.forget_server(server);
-                self.push_faults(None).await
+                self.process_ended(server).await
             }
             FaultKind::Restart { server } if let Some(m) = self.process(server).cloned() => {
                 m.restart(server)?;
@@ -353,6 +349,13 @@ impl Live {
                 self.push_faults(None).await
             }
         }
+    }
+
+    /// A member process crashed or stopped: its hang or gray failure ends
+    /// with it, here and in every other member's fault plane.
+    async fn process_ended(&self, server: &str) -> Result<(), String> {
+        self.fut.ctx.net.forget_server(server);
+        self.push_faults(None).await
     }
 
     /// Sends the fault plane in force to `only` or to every running member
@@ -958,10 +961,7 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
     // registrations and calls as the events logged under their names tell
     // (a process's own, what the phones observed of an external member; a
     // hung server still holds in memory the phones that have left it).
-    let hung = |name: &str| {
-        (ledger.in_force.iter())
-            .any(|f| matches!(&f.kind, FaultKind::Hang { server, on: true } if server == name))
-    };
+    let hung = |name: &str| fut.ctx.net.is_hung(name);
     let by_log = |s: &fleetsim_model::ServerSpec| {
         live.process(&s.name).is_some() || s.is_external() || hung(&s.name)
     };

@@ -88,10 +88,11 @@ impl Shared {
         let Some(spec) = self.fleet.phone(ext) else {
             return Ok(());
         };
-        let mut systems = vec![("its home", spec.home.as_str())];
-        systems.extend(self.fleet.backup_of_phone(spec).map(|b| ("its backup", b)));
+        let mut systems = vec![(true, spec.home.as_str())];
+        systems.extend(self.fleet.backup_of_phone(spec).map(|b| (false, b)));
         let mut missing = Missing::default();
-        for (which, srv) in systems {
+        for (home, srv) in systems {
+            let which = if home { "its home" } else { "its backup" };
             match self.ask(srv, ext, deadline).await {
                 Asked::Registered => return Ok(()),
                 Asked::NotHere => (missing.why).push(format!("not registered on {which} {srv}")),
@@ -100,7 +101,7 @@ impl Shared {
                     missing.silent.push(srv.to_string());
                 }
                 Asked::NoLine => {
-                    missing.home_beyond |= which == "its home";
+                    missing.home_beyond |= home;
                     missing.beyond.push(format!("{which} {srv}"));
                 }
             }

@@ -215,18 +215,16 @@ impl Shared {
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
         lines
             .entry(peer.to_string())
-            .or_insert_with(|| self.new_line_client(peer))
+            .or_insert_with(|| {
+                LineClient::new(fleetsim_net::channel(
+                    &self.net,
+                    &self.name,
+                    &self.token,
+                    peer,
+                    self.timing.channel(),
+                ))
+            })
             .clone()
-    }
-
-    fn new_line_client(&self, peer: &str) -> LineClient {
-        LineClient::new(fleetsim_net::channel(
-            &self.net,
-            &self.name,
-            &self.token,
-            peer,
-            self.timing.channel(),
-        ))
     }
 
     /// A channel to `peer` for another service.

@@ -261,38 +261,18 @@ impl Shared {
     }
 
     /// Ends, and logs the end of, every call of `ext` still held here: the
-    /// phone is idle or gone, so its hangup was lost on the way.
+    /// phone is idle or gone, so its hangup was lost on the way. Each ends
+    /// as its hangup would have ended it ([`Self::hang_up`]).
     pub(crate) fn end_calls_of(self: &Arc<Self>, ext: &str) {
-        let ended: Vec<String> = {
-            let mut st = self.lock();
-            // The common case (an idle keepalive), without a scan.
-            if st.calls.is_empty() {
-                return;
-            }
-            // One still being set up ends as its setup does.
-            for c in st.calls.values_mut() {
-                if c.phone == ext && c.setting_up {
-                    c.hung_up = true;
-                }
-            }
-            let ids: Vec<String> = st
-                .calls
-                .iter()
-                .filter(|(_, c)| c.phone == ext && !c.setting_up)
+        let ids: Vec<String> = {
+            let st = self.lock();
+            (st.calls.iter())
+                .filter(|(_, c)| c.phone == ext)
                 .map(|(id, _)| id.clone())
-                .collect();
-            for id in &ids {
-                st.calls.remove(id);
-            }
-            ids
+                .collect()
         };
-        for call in ended {
-            self.release_trunk(&call);
-            self.emit(Event::CallEnded {
-                call,
-                phone: ext.to_string(),
-                preserved: false,
-            });
+        for call in ids {
+            self.hang_up(&call);
         }
     }
 
