@@ -251,6 +251,62 @@ fn a_member_process_killed_from_outside_is_logged_as_a_crash() {
     );
 }
 
+#[test]
+fn a_sigterm_while_the_member_processes_start_ends_the_drill_with_its_files_written() {
+    let _one = one_live_run_at_a_time();
+    let dir = temp_dir("processes-early-sigterm");
+    let events = dir.join("events.jsonl");
+    let port = free_ports(4);
+    let mut child = fleetsim()
+        .arg("up")
+        .arg(small_fleet_file(&dir))
+        .args(["--processes", "--speed", SPEED])
+        .args(["--control", &format!("127.0.0.1:{port}")])
+        .args(["--base-port", &(port + 1).to_string()])
+        .args(["--events", events.to_str().unwrap()])
+        .env_remove("FLEETSIM_TOKEN")
+        .env_remove("FLEETSIM_CONTROL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The members' directory is made before the first member starts, long
+    // before the fleet is announced.
+    let made = std::env::temp_dir().join(format!("fleetsim-up-{}", child.id()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !made.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never made",
+            made.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "up still running 30 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "ended by the signal's default action"
+    );
+    assert!(events.is_file(), "no event log written");
+    assert!(!made.exists(), "up left {} behind", made.display());
+}
+
 /// At 100× the 3-minute rule takes 1.8 wall seconds.
 const SPEED: &str = "100";
 

@@ -196,6 +196,16 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Listened for before any member process starts: a signal during a
+    // slow start must not kill `up` by default and lose the drill's files
+    // (it ends the drill as soon as the fleet is up).
+    let mut signals = {
+        let _in_runtime = rt.enter();
+        StopSignals::listen()
+    };
     // --processes: every member its own `fleetsim node`, started (and
     // listening) before the fleet's phones start.
     let members = if args.processes {
@@ -228,9 +238,6 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     rt.block_on(async move {
         let opts = LiveOptions {
             base_port: args.base_port,
@@ -300,7 +307,6 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 }
             });
         }
-        let mut signals = StopSignals::listen();
         outln!(
             "fleet {} is up ({} phones, speed {}×)\n",
             fleet.name,
@@ -435,9 +441,10 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
 /// Ctrl-C or, where there are signals, SIGTERM (what `kill`, `timeout`,
 /// systemd and Kubernetes send): either ends a drill as `ctl stop` does.
-/// Listened for from [`StopSignals::listen`] on, which comes before the
-/// banner: a signal sent as soon as the fleet is announced must find its
-/// handler in place, not the default action that kills the process.
+/// Listened for from [`StopSignals::listen`] on, which comes before
+/// anything starts: a signal sent while the fleet starts or as soon as it
+/// is announced must find its handler in place, not the default action
+/// that kills the process.
 pub(crate) struct StopSignals {
     #[cfg(unix)]
     unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
