@@ -320,6 +320,14 @@ fn a_secondary_process_takes_over_the_ip_phones_of_a_primary_process_killed_by_s
     // Both of the primary's IP phones on the secondary, as guests.
     let s = up.status_when(60, |s| s.contains("on secondary as guests   2001–2002"));
     assert!(server_row(&s, "primary").contains("DOWN"), "{s}");
+    // The secondary's process reports its timers: watch shows the peer it
+    // lost, as it does for a fleet in one process.
+    let watch = up.fleetsim(&["watch", "--control", &up.control, "--once"], &[]);
+    let screen = String::from_utf8_lossy(&watch.stdout);
+    assert!(
+        screen.contains("secondary      primary lost, silent"),
+        "{screen}"
+    );
 
     let log = ended(&mut up, &events);
     // The secondary's own decision, from its process, in the one log.

@@ -127,12 +127,14 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let control_addr = control.as_ref().and_then(|l| l.local_addr().ok());
+        let mut member_svc = None;
         if let Some(l) = control {
             let svc = fleetsim_scenario::member::MemberSvc::new(
                 (net.clone(), log.clone()),
                 (&args.server, args.speed, args.incarnation),
                 stop.clone(),
             );
+            member_svc = Some(svc.clone());
             let token = args.token.clone();
             tokio::spawn(async move {
                 if let Err(e) = fleetsim_scenario::member::serve_member(svc, l, token).await {
@@ -174,6 +176,9 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(BAD_INPUT));
             }
         };
+        if let Some(svc) = &member_svc {
+            svc.watch_peers(server.peer_watch());
+        }
         let port = net.port(&args.server).unwrap_or(listen.port());
         let mut signals = crate::live::StopSignals::listen();
         outln!(

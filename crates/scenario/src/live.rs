@@ -269,11 +269,23 @@ pub async fn start_live_with(
         stats: fut.ctx.stats.clone(),
         started: Instant::now(),
     });
+    let member_peers = MemberPeers::default();
     if let Some(m) = &members {
         m.started(&fut.ctx.net, &fut.ctx.log);
+        let names = fleet.servers.iter().map(|s| s.name.clone()).collect();
+        tokio::spawn(poll_member_peers(
+            m.clone(),
+            names,
+            Arc::downgrade(&member_peers),
+        ));
     }
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(actor(Live { fut, members }, rx));
+    let live = Live {
+        fut,
+        members,
+        member_peers,
+    };
+    tokio::spawn(actor(live, rx));
     let stop = Arc::new(tokio::sync::Notify::new());
     Ok((
         LiveHandle {
@@ -290,6 +302,46 @@ pub async fn start_live_with(
 struct Live {
     fut: FleetUnderTest,
     members: Option<Arc<dyn Members>>,
+    /// Each running member process's peer timers, as it last reported them.
+    member_peers: MemberPeers,
+}
+
+/// Peer timers by member, kept fresh by [`poll_member_peers`].
+type MemberPeers = Arc<std::sync::Mutex<BTreeMap<String, Vec<pb::PeerTimer>>>>;
+
+/// How often the member processes are asked for their peer timers.
+const PEERS_POLL: Duration = Duration::from_millis(250);
+
+/// Asks every running member process for its peer timers (what `ctl
+/// status` and `watch` count down from), until the fleet is gone.
+async fn poll_member_peers(
+    members: Arc<dyn Members>,
+    names: Vec<String>,
+    cache: std::sync::Weak<std::sync::Mutex<BTreeMap<String, Vec<pb::PeerTimer>>>>,
+) {
+    loop {
+        tokio::time::sleep(PEERS_POLL).await;
+        for name in names.iter().filter(|n| members.runs(n)) {
+            let addr = members.control(name).filter(|_| members.is_up(name));
+            let peers = match addr {
+                Some(addr) => crate::member::member_info(&addr, members.token())
+                    .await
+                    .map(|i| i.peers)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let Some(cache) = cache.upgrade() else {
+                return;
+            };
+            cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.clone(), peers);
+        }
+        if cache.strong_count() == 0 {
+            return;
+        }
+    }
 }
 
 impl Live {
@@ -940,7 +992,15 @@ fn peer_timers(
     h: &fleetsim_server::ServerHandle,
     clock: &fleetsim_net::Clock,
 ) -> Vec<pb::PeerTimer> {
-    h.peer_timers()
+    peer_timers_pb(h.peer_timers(), clock)
+}
+
+/// `timers` on the wire, in emulated milliseconds.
+pub(crate) fn peer_timers_pb(
+    timers: Vec<fleetsim_server::PeerTimer>,
+    clock: &fleetsim_net::Clock,
+) -> Vec<pb::PeerTimer> {
+    timers
         .into_iter()
         .map(|t| pb::PeerTimer {
             peer: t.peer,
@@ -1032,9 +1092,16 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
                 _ => crate::assertion::calls_up_now(&s.name, &snapshot),
             },
             // A hung server counts nothing down: its timers are frozen.
-            peers: (handle.filter(|_| !hung(&s.name)))
-                .map(|h| peer_timers(h, &clock))
-                .unwrap_or_default(),
+            peers: match process {
+                Some(_) => (live.member_peers.lock().unwrap_or_else(|e| e.into_inner()))
+                    .get(&s.name)
+                    .filter(|_| !hung(&s.name))
+                    .cloned()
+                    .unwrap_or_default(),
+                None => (handle.filter(|_| !hung(&s.name)))
+                    .map(|h| peer_timers(h, &clock))
+                    .unwrap_or_default(),
+            },
         });
     }
     let phones = fut

@@ -24,6 +24,9 @@ pub struct MemberSvc {
     log: EventLog,
     info: pb::MemberInfo,
     stop: Arc<tokio::sync::Notify>,
+    /// The member's server, once started: its peer timers go out with
+    /// `Info`. Shared by every clone of the service.
+    peers: Arc<std::sync::OnceLock<fleetsim_server::PeerWatch>>,
 }
 
 impl MemberSvc {
@@ -39,13 +42,33 @@ impl MemberSvc {
             speed,
             incarnation,
             t_ms: 0,
+            peers: Vec::new(),
         };
         MemberSvc {
             net,
             log,
             info,
             stop,
+            peers: Default::default(),
         }
+    }
+
+    /// The member's server has started: `Info` reports its peer timers
+    /// from now on (on every clone of this service).
+    pub fn watch_peers(&self, watch: fleetsim_server::PeerWatch) {
+        let _ = self.peers.set(watch);
+    }
+
+    /// The peer timers `Info` reports: none while the member is hung.
+    fn peer_timers(&self) -> Vec<pb::PeerTimer> {
+        let Some(watch) = self
+            .peers
+            .get()
+            .filter(|_| !self.net.is_hung(&self.info.server))
+        else {
+            return Vec::new();
+        };
+        crate::live::peer_timers_pb(watch.peer_timers(), &self.log.clock())
     }
 }
 
@@ -86,6 +109,7 @@ impl pb::member_server::Member for MemberSvc {
     ) -> Result<Response<pb::MemberInfo>, Status> {
         let mut info = self.info.clone();
         info.t_ms = self.log.clock().now_ms();
+        info.peers = self.peer_timers();
         Ok(Response::new(info))
     }
 
@@ -126,6 +150,16 @@ pub async fn serve_member(
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
         .await
         .map_err(|e| format!("member control port: {e}"))
+}
+
+/// What the member whose control port is `addr` reports of itself.
+pub async fn member_info(addr: &str, token: Option<&str>) -> Result<pb::MemberInfo, String> {
+    on_member(addr, token, |mut c| async move {
+        c.info(pb::MemberInfoRequest {})
+            .await
+            .map(Response::into_inner)
+    })
+    .await
 }
 
 /// Sends `plane` to the member whose control port is `addr` (`host:port`).
@@ -459,12 +493,7 @@ async fn attach(
     token: Option<&str>,
     speed: f64,
 ) -> Result<(tonic::Streaming<pb::EventLine>, u64), String> {
-    let info = on_member(control, token, |mut c| async move {
-        c.info(pb::MemberInfoRequest {})
-            .await
-            .map(Response::into_inner)
-    })
-    .await?;
+    let info = member_info(control, token).await?;
     if info.server != name {
         return Err(format!(
             "the node there runs {:?}, not {name:?}: fix the fleet file's `control` entries",

@@ -190,18 +190,14 @@ impl ServerHandle {
     /// What this server observes of each line peer now, in name order:
     /// the inputs of the failover and failback timers.
     pub fn peer_timers(&self) -> Vec<PeerTimer> {
-        let now = self.shared.rules_now();
-        let st = self.shared.lock();
-        st.peers
-            .iter()
-            .map(|(peer, v)| PeerTimer {
-                peer: peer.clone(),
-                silent: now.saturating_sub(v.last_seen),
-                lost: v.lost,
-                visible: v.returned_since.map(|t| now.saturating_sub(t)),
-                backing_up: self.shared.backs_up(peer),
-            })
-            .collect()
+        self.peer_watch().peer_timers()
+    }
+
+    /// A handle that reads [`ServerHandle::peer_timers`] for as long as
+    /// this incarnation's memory lives (a member process's control port
+    /// answers with it).
+    pub fn peer_watch(&self) -> PeerWatch {
+        PeerWatch(self.shared.clone())
     }
 
     /// Licence state: `normal`, `grace` or `restricted`.
@@ -259,6 +255,34 @@ impl ServerHandle {
             }
         });
         registered
+    }
+}
+
+/// Reads one incarnation's peer timers ([`ServerHandle::peer_watch`]).
+#[derive(Clone)]
+pub struct PeerWatch(Arc<Shared>);
+
+impl std::fmt::Debug for PeerWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PeerWatch").field(&self.0.name).finish()
+    }
+}
+
+impl PeerWatch {
+    /// See [`ServerHandle::peer_timers`].
+    pub fn peer_timers(&self) -> Vec<PeerTimer> {
+        let now = self.0.rules_now();
+        let st = self.0.lock();
+        st.peers
+            .iter()
+            .map(|(peer, v)| PeerTimer {
+                peer: peer.clone(),
+                silent: now.saturating_sub(v.last_seen),
+                lost: v.lost,
+                visible: v.returned_since.map(|t| now.saturating_sub(t)),
+                backing_up: self.0.backs_up(peer),
+            })
+            .collect()
     }
 }
 
