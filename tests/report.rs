@@ -614,6 +614,35 @@ fn the_end_of_one_of_two_overlapping_hangs_does_not_read_as_the_server_resuming(
 }
 
 #[test]
+fn a_graceful_stop_of_a_hung_server_is_a_kill_for_it_cannot_wind_down() {
+    let o = fleetsim_scenario::ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("15m")
+        .fault("5m", "hang = \"expansion-l\"")
+        .fault("6m", "stop = \"expansion-l\"")
+        .run()
+        .unwrap();
+    let ends: Vec<&Event> = (o.events.iter())
+        .filter(|e| e.server == "expansion-l")
+        .map(|e| &e.event)
+        .filter(|e| matches!(e, Event::ServerStopped { .. } | Event::ServerCrashed { .. }))
+        .collect();
+    assert!(
+        matches!(ends[..], [Event::ServerCrashed { .. }]),
+        "{ends:?}"
+    );
+    let said = (o.events.iter())
+        .find_map(|e| match &e.event {
+            Event::FaultApplied { fault, .. } if e.t_ms == 6 * 60_000 => Some(fault.as_str()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        said,
+        "graceful stop of expansion-l: it is hung and cannot wind down, so it is killed"
+    );
+}
+
+#[test]
 fn the_verbose_timeline_says_something_of_every_event_calls_included() {
     for name in [
         "preserved-call-and-voicemail-handback.toml",

@@ -383,6 +383,24 @@ impl Live {
                 log.emit(server, Event::ServerCrashed { registered_phones });
                 self.process_ended(server).await
             }
+            // A hung member cannot wind down: its stop is a kill, as in one
+            // process.
+            FaultKind::Stop { server }
+                if let Some(m) = self.process(server).cloned()
+                    && self.fut.ctx.net.is_hung(server) =>
+            {
+                log.emit(
+                    fault.kind.logged_by(&self.fut.fleet),
+                    Event::FaultApplied {
+                        fault: crate::runner::killed_stop_words(&fault.kind),
+                        spec: fault.kind.clone(),
+                    },
+                );
+                let registered_phones = registered_on(&log.snapshot(), server);
+                m.crash(server).await?;
+                log.emit(server, Event::ServerCrashed { registered_phones });
+                self.process_ended(server).await
+            }
             FaultKind::Stop { server } if let Some(m) = self.process(server).cloned() => {
                 applied();
                 let registered_phones = registered_on(&log.snapshot(), server);

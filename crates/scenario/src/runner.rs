@@ -694,6 +694,7 @@ impl FleetUnderTest {
                     ),
                 }
             }
+            FaultKind::Stop { server } if self.ctx.net.is_hung(server) => killed_stop_words(kind),
             _ => kind.describe(),
         }
     }
@@ -721,11 +722,19 @@ impl FleetUnderTest {
                 }
             }
             FaultKind::Stop { server } => {
+                // A hung process answers nothing, its own shutdown included:
+                // what stops it is the kill that follows.
+                let hung = net.is_hung(server);
                 net.forget_server(server);
                 if let Some(h) = self.servers.remove(server) {
                     let cut = h.voicemail_in_progress();
-                    let registered_phones = h.stop(net);
-                    log.emit(server, Event::ServerStopped { registered_phones });
+                    if hung {
+                        let registered_phones = h.crash(net);
+                        log.emit(server, Event::ServerCrashed { registered_phones });
+                    } else {
+                        let registered_phones = h.stop(net);
+                        log.emit(server, Event::ServerStopped { registered_phones });
+                    }
                     emit_cut(log, server, cut);
                 }
             }
@@ -1044,4 +1053,13 @@ async fn run_inner(
     }
     fut.stop();
     Ok((log.snapshot(), stats.rpcs.load(Ordering::Relaxed)))
+}
+
+/// A graceful stop of a hung server, in words: a hung process answers
+/// nothing, its own shutdown included, so what stops it is a kill.
+pub(crate) fn killed_stop_words(stop: &FaultKind) -> String {
+    format!(
+        "{}: it is hung and cannot wind down, so it is killed",
+        stop.describe()
+    )
 }
