@@ -555,6 +555,60 @@ fn a_where_value_naming_no_server_phone_group_or_service_is_a_file_error_not_a_v
 }
 
 #[test]
+fn a_where_value_outside_a_fields_fixed_set_is_a_file_error_not_a_vacuous_never() {
+    for (event, field, value, says) in [
+        (
+            "service-state",
+            "state",
+            "actve",
+            "did you mean \"active\"?",
+        ),
+        ("licence-state", "state", "Grace", "did you mean \"grace\"?"),
+        (
+            "call-started",
+            "kind",
+            "twoparty",
+            "did you mean \"two-party\"?",
+        ),
+        (
+            "server-started",
+            "role",
+            "expansion-linx",
+            "did you mean \"expansion-linux\"?",
+        ),
+        (
+            "voicemail-handback",
+            "mode",
+            "gracefull",
+            "did you mean \"graceful\"?",
+        ),
+        ("run-started", "mode", "simulated", "is one of: sim, live"),
+        (
+            "voicemail-synced",
+            "to",
+            "primray",
+            "did you mean \"primary\"?",
+        ),
+    ] {
+        let e = parse_error(&format!(
+            "{HEAD}never = {{ event = \"{event}\", where = {{ {field} = \"{value}\" }} }}"
+        ));
+        assert!(
+            e.contains(&format!("expect[0].never.where.{field}"))
+                && e.contains("could match no event")
+                && e.contains(says),
+            "{field} = {value:?}: {e}"
+        );
+    }
+    // Every value the run logs is accepted, globs too.
+    let ok = format!(
+        "{HEAD}never = {{ event = \"service-state\", where = {{ state = \"stand*\" }} }}\n\n\
+         [[expect]]\nnever = {{ event = \"call-started\", where = {{ kind = \"hunt-group\" }} }}"
+    );
+    parse(&ok);
+}
+
+#[test]
 fn a_call_id_in_where_names_a_call_the_run_can_make() {
     // A scripted call's id is s<its place>-<caller>; a random call's
     // c<N>-<caller>, only with a random workload. A typo would pass a

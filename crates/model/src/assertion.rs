@@ -662,9 +662,35 @@ impl Ctx<'_> {
             other => FieldValue::Text(other.as_str().unwrap_or_default().to_string()),
         };
         if let FieldValue::Text(t) = &value {
-            self.names_something(&name, t, key, span)?;
+            self.names_something(&name, t, key, span.clone())?;
+            self.one_of_its_values(kind, &name, t, key, span)?;
         }
         Ok((name, value))
+    }
+
+    /// A text value of a field with a fixed set of values (a state, a
+    /// kind, a role, a mode) must be one of them: a typo or a wrong case
+    /// would match no event and pass a `never` unseen.
+    fn one_of_its_values(
+        &self,
+        kind: EventKind,
+        field: &str,
+        value: &str,
+        key: &str,
+        span: Range<usize>,
+    ) -> Res<()> {
+        let Some(values) = fixed_values(kind, field) else {
+            return Ok(());
+        };
+        if values.iter().any(|v| glob(value, v)) {
+            return Ok(());
+        }
+        let event: &str = kind.into();
+        let near = nearest(value, values.iter().copied())
+            .map_or(String::new(), |n| format!("did you mean {n:?}? "));
+        let hint = format!("{near}{key} of {event} is one of: {}", values.join(", "));
+        let msg = format!("{key} of {event} is never {value:?}, so this could match no event");
+        Err(self.err(span, &format!("where.{key}"), msg, hint))
     }
 
     /// A text value of a field that holds one of the fleet's own names (a
@@ -704,7 +730,7 @@ impl Ctx<'_> {
     fn names_of(&self, field: &str) -> Option<(&'static str, Vec<String>)> {
         let f = self.fleet;
         match field {
-            "home" | "peer" | "target" | "from" => {
+            "home" | "peer" | "target" | "from" | "to" => {
                 Some(("server", f.servers.iter().map(|s| s.name.clone()).collect()))
             }
             "phone" | "trigger" | "mailbox" | "user" => Some((
@@ -725,6 +751,27 @@ impl Ctx<'_> {
             _ => None,
         }
     }
+}
+
+/// The values a text field of `kind` can take, where they are a fixed set.
+fn fixed_values(kind: EventKind, field: &str) -> Option<Vec<&'static str>> {
+    // What the handback events log as their mode (the rules' names).
+    const HANDBACK: [&str; 4] = ["primary already active", "manual", "graceful", "automatic"];
+    let values = match (kind, field) {
+        (EventKind::RunStarted, "mode") => vec!["sim", "live"],
+        (EventKind::ServerStarted, "role") => (crate::Role::ALL.iter())
+            .filter(|r| **r != crate::Role::Ucm)
+            .map(|r| r.as_str())
+            .collect(),
+        (EventKind::LicenceState, "state") => vec!["normal", "grace", "restricted"],
+        (EventKind::ServiceState, "state") => vec!["active", "standby"],
+        (EventKind::CallStarted, "kind") => {
+            crate::CallKind::ALL.iter().map(|k| k.as_str()).collect()
+        }
+        (EventKind::VoicemailHandback | EventKind::PortalHandback, "mode") => HANDBACK.to_vec(),
+        _ => return None,
+    };
+    Some(values)
 }
 
 /// The first few names, and how many more.

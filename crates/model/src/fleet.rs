@@ -29,6 +29,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in the order of the documentation.
+    pub const ALL: [Role; 6] = [
+        Role::Primary,
+        Role::Secondary,
+        Role::ExpansionLinux,
+        Role::ExpansionV2,
+        Role::ApplicationServer,
+        Role::Ucm,
+    ];
+
     /// The name used in files.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -147,6 +147,16 @@ pub enum CallKind {
 }
 
 impl CallKind {
+    /// Every kind of call.
+    pub const ALL: [CallKind; 6] = [
+        CallKind::TwoParty,
+        CallKind::Conference,
+        CallKind::Held,
+        CallKind::HuntGroup,
+        CallKind::Voicemail,
+        CallKind::External,
+    ];
+
     /// The name used in events.
     pub fn as_str(self) -> &'static str {
         match self {
