@@ -1032,3 +1032,23 @@ fn phones_home_without_a_failback_pass_but_say_none_was_sent_home() {
         r.detail
     );
 }
+
+#[test]
+fn a_takeover_counts_from_the_crash_not_from_an_earlier_gray_failure_of_presence_alone() {
+    // Silent presence alone moves no phone (they still reach their home):
+    // the takeover's default start is the crash that follows it.
+    let s = parse(
+        "name = \"gray-then-crash\"\nfleet = \"builtin:reference\"\nduration = \"40m\"\n\n\
+         [[fault]]\nat = \"5m\"\ngray = { target = \"primary\", drop = [\"presence\"] }\nfor = \"1m\"\n\n\
+         [[fault]]\nat = \"10m\"\ncrash = \"primary\"\n\n\
+         [[expect]]\ntakeover = { of = \"primary\", within = \"4m\" }\n",
+    );
+    match &s.expectations[0].expect {
+        Expectation::Takeover { after, .. } => {
+            assert_eq!(after.as_millis(), Dur::mins(10).as_millis())
+        }
+        other => panic!("{other:?}"),
+    }
+    let o = common::run_sim(&s);
+    common::assert_passed(&o);
+}

@@ -131,13 +131,16 @@ fn takeover(cx: &Ctx<'_>, span: std::ops::Range<usize>, t: &RawTakeover) -> Chec
     let of = known_server(cx, &t.of, "takeover.of")?;
     let by = taker(cx, t, of)?;
     // A cut counts only where it stands between `of` and the server
-    // expected to take over (not a one-way cut to apps).
+    // expected to take over (not a one-way cut to apps); a gray failure
+    // only where it drops telephony too: silent presence alone moves no
+    // phone, for they still reach their home.
     let isolating = cx.faults.iter().find(|f| {
         f.kind.isolates(&of.name)
             && match &f.kind {
                 crate::FaultKind::OneWay { .. } | crate::FaultKind::Partition { .. } => {
                     f.kind.hides(&by, &of.name)
                 }
+                crate::FaultKind::Gray { drop, .. } => drop.contains(&crate::GrayPath::Telephony),
                 _ => true,
             }
     });
