@@ -1052,3 +1052,33 @@ fn a_takeover_counts_from_the_crash_not_from_an_earlier_gray_failure_of_presence
     let o = common::run_sim(&s);
     common::assert_passed(&o);
 }
+
+#[test]
+fn a_takeover_after_written_relative_to_a_fault_moves_with_that_fault() {
+    // Fault 0 is a gray failure of presence, fault 1 the crash: the
+    // takeover is timed from the crash, wherever a sweep moves it.
+    let s = parse(
+        "name = \"anchored-after\"\nfleet = \"builtin:reference\"\nduration = \"40m\"\n\n\
+         [[fault]]\nat = \"5m\"\ngray = { target = \"primary\", drop = [\"presence\"] }\nfor = \"1m\"\n\n\
+         [[fault]]\nat = \"10m\"\ncrash = \"primary\"\n\n\
+         [[expect]]\ntakeover = { of = \"primary\", within = \"4m\", after = \"fault 2 + 0s\" }\n",
+    );
+    let after = |s: &fleetsim_model::Scenario| match &s.expectations[0].expect {
+        Expectation::Takeover { after, .. } => after.as_millis(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(after(&s), Dur::mins(10).as_millis());
+    let moved = shift_fault(&s, 2, Dur::mins(15)).unwrap();
+    assert_eq!(after(&moved), Dur::mins(15).as_millis());
+    common::assert_passed(&common::run_sim(&moved));
+    // A fault that does not exist is named with the list of those that do.
+    let e = parse_error(
+        "name = \"x\"\nfleet = \"builtin:reference\"\nduration = \"40m\"\n\n\
+         [[fault]]\nat = \"10m\"\ncrash = \"primary\"\n\n\
+         [[expect]]\nfailback = { to = \"primary\", within = \"4m\", after = \"fault 7\" }\n",
+    );
+    assert!(
+        e.contains("expect[0].failback.after") && e.contains("there is no fault 7"),
+        "{e}"
+    );
+}

@@ -82,7 +82,7 @@ pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
     }
     if s.starts_with("fault") {
         return Err(err(
-            "a time relative to a fault (\"fault 0 + 5m\") is for the windows of never, eventually, count and state; here write a time in the run",
+            "a time relative to a fault (\"fault 0 + 5m\") is for the windows of never, eventually, count and state, and the `after` of takeover and failback; here write a time in the run",
         ));
     }
     let mut total: u128 = 0;

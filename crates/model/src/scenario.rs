@@ -400,7 +400,7 @@ struct RawTakeover {
     by: Option<Spanned<String>>,
     within: Spanned<Dur>,
     #[serde(default)]
-    after: Option<Dur>,
+    after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -415,7 +415,7 @@ struct RawFailback {
     to: Spanned<String>,
     within: Spanned<Dur>,
     #[serde(default)]
-    after: Option<Dur>,
+    after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

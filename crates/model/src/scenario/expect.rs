@@ -144,8 +144,12 @@ fn takeover(cx: &Ctx<'_>, span: std::ops::Range<usize>, t: &RawTakeover) -> Chec
                 _ => true,
             }
     });
-    let after_anchor = isolating.filter(|_| t.after.is_none()).map(|f| f.source);
-    let Some(after) = t.after.or_else(|| isolating.map(|f| f.at)) else {
+    let written = after_written(cx, &t.after, "takeover.after")?;
+    let (after, after_anchor) = match written {
+        Some(m) => (Some(m.at), m.anchor),
+        None => (isolating.map(|f| f.at), isolating.map(|f| f.source)),
+    };
+    let Some(after) = after else {
         return Err(cx.src.error(
             span,
             Some(&field(cx, "takeover.after")),
@@ -208,6 +212,16 @@ fn no_failover(cx: &Ctx<'_>, n: &RawNoFailover) -> Checked<Expectation> {
     })
 }
 
+/// An `after` as written: a time in the run, or one relative to a fault
+/// (`"fault 1"`, `"fault 1 + 2m"`), which then moves with that fault.
+fn after_written(
+    cx: &Ctx<'_>,
+    after: &Option<Spanned<String>>,
+    key: &str,
+) -> Checked<Option<crate::assertion::Moment>> {
+    after.as_ref().map(|a| cx.moment(a, key)).transpose()
+}
+
 /// Phones back on `to` within a bound, from `after` or the fault that
 /// brings it back.
 fn failback(cx: &Ctx<'_>, span: std::ops::Range<usize>, fb: &RawFailback) -> Checked<Expectation> {
@@ -215,8 +229,12 @@ fn failback(cx: &Ctx<'_>, span: std::ops::Range<usize>, fb: &RawFailback) -> Che
     let to = fb.to.get_ref().clone();
     let lost = cx.faults.iter().position(|f| f.kind.isolates(&to));
     let back = lost.and_then(|i| crate::fault::return_of(cx.faults, &to, i));
-    let after_anchor = back.filter(|_| fb.after.is_none()).map(|f| f.source);
-    let Some(after) = fb.after.or(back.map(|f| f.at)) else {
+    let written = after_written(cx, &fb.after, "failback.after")?;
+    let (after, after_anchor) = match written {
+        Some(m) => (Some(m.at), m.anchor),
+        None => (back.map(|f| f.at), back.map(|f| f.source)),
+    };
+    let Some(after) = after else {
         return Err(cx.src.error(
             span,
             Some(&field(cx, "failback.after")),
