@@ -356,10 +356,15 @@ fn strict_fails_a_run_that_checks_nothing_in_every_view() {
     let s = on_builtin_fleet(&dir, "unchecked.toml", "");
     let v = verdicts(&dir, &[s.to_str().unwrap(), "--strict"]);
     assert_eq!(v.code, 1);
-    assert_eq!(v.text, "Verdict: FAILED (0/1 expectations hold)");
+    assert_eq!(
+        v.text,
+        format!("Verdict: FAILED (--strict: {NOTHING_CHECKED})")
+    );
     assert!(v.text_report.contains(NOTHING_CHECKED));
     assert_eq!(v.json["passed"], false);
     assert_eq!(v.json["expectations"][0]["detail"], NOTHING_CHECKED);
+    // JSON's notes say it, as for a run without --strict.
+    assert_eq!(v.json["notes"][0], NOTHING_CHECKED);
     assert_eq!(junit_counts(&v.junit), (1, 1, 0), "{}", v.junit);
     // The rerun keeps --strict, so it fails too.
     let cmd = v.json["reproduce"].as_str().unwrap();

@@ -514,7 +514,7 @@ fn strict_check(outcome: &mut fleetsim_scenario::RunOutcome) {
         outcome
             .expectations
             .push(fleetsim_scenario::ExpectationResult {
-                name: "something is checked (--strict)".into(),
+                name: fleetsim_report::STRICT_CHECK.into(),
                 passed: false,
                 detail: fleetsim_report::NOTHING_CHECKED.into(),
             });

@@ -491,7 +491,7 @@ fn fail_unchecked(report: &mut SweepReport) {
     for r in report.results.iter_mut().filter(|r| r.passed) {
         r.passed = false;
         r.failures.push((
-            "something is checked (--strict)".into(),
+            fleetsim_report::STRICT_CHECK.into(),
             fleetsim_report::NOTHING_CHECKED.into(),
         ));
     }

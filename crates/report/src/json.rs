@@ -52,7 +52,7 @@ pub fn summary(o: &RunOutcome) -> Summary<'_> {
         passed: o.passed(),
         error: o.error.as_ref(),
         expectations: &o.expectations,
-        notes: if o.expectations.is_empty() {
+        notes: if crate::nothing_checked(o) {
             vec![crate::NOTHING_CHECKED]
         } else {
             Vec::new()

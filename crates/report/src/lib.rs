@@ -24,6 +24,15 @@ pub use fleetsim_scenario::RunOutcome;
 /// What every view says of a run with no expectations (and no other check).
 pub const NOTHING_CHECKED: &str = "no expectations: nothing was checked";
 
+/// The failed check `--strict` adds to a run that checked nothing.
+pub const STRICT_CHECK: &str = "something is checked (--strict)";
+
+/// Whether `o` checked nothing: no expectations, or only the one
+/// `--strict` added to fail it.
+pub fn nothing_checked(o: &RunOutcome) -> bool {
+    o.expectations.iter().all(|e| e.name == STRICT_CHECK)
+}
+
 /// The command that reruns `o` as it ran, as a shell would take it: a
 /// built-in scenario by its name, a file by the path it was given, then the
 /// seed, a policy other than the default, live mode, and whatever else the

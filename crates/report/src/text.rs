@@ -1218,6 +1218,8 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         ))
     } else if o.expectations.is_empty() {
         p.green(&format!("PASSED ({})", crate::NOTHING_CHECKED))
+    } else if crate::nothing_checked(o) {
+        p.red(&format!("FAILED (--strict: {})", crate::NOTHING_CHECKED))
     } else if o.passed() {
         p.green(&format!(
             "PASSED ({passed}/{} expectations)",
