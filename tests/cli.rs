@@ -238,6 +238,45 @@ fn an_output_path_that_cannot_be_written_exits_two_before_the_run() {
 }
 
 #[test]
+fn an_output_given_as_a_symbolic_link_is_written_through_it() {
+    let dir = temp_dir("outputs-through-links");
+    let _ = std::fs::remove_file(dir.join("made-later.xml"));
+    write(&dir, "kept.jsonl", "an earlier run's log\n");
+    let link = |name: &str, to: &str| {
+        let _ = std::fs::remove_file(dir.join(name));
+        std::os::unix::fs::symlink(to, dir.join(name)).unwrap();
+        dir.join(name).to_str().unwrap().to_string()
+    };
+    let (events, junit) = (
+        link("events.lnk", "kept.jsonl"),
+        link("junit.lnk", "made-later.xml"),
+    );
+    let out = fleetsim_out(&["run", "--events", &events, "--junit", &junit]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // The links stay links; the files they name hold this run's output.
+    for name in ["events.lnk", "junit.lnk"] {
+        let meta = std::fs::symlink_metadata(dir.join(name)).unwrap();
+        assert!(meta.file_type().is_symlink(), "{name} was replaced");
+    }
+    let log = std::fs::read_to_string(dir.join("kept.jsonl")).unwrap();
+    assert!(log.starts_with("{") && log.contains("run-started"), "{log}");
+    assert!(
+        std::fs::read_to_string(dir.join("made-later.xml"))
+            .unwrap()
+            .contains("<testsuite")
+    );
+    // A link into a directory that does not exist says where it points.
+    let nowhere = link("nowhere.lnk", "/no-such-dir/out.xml");
+    let out = fleetsim_out(&["run", "--junit", &nowhere]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("(a link to /no-such-dir/out.xml)") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_output_that_fails_to_write_after_the_run_prints_no_verdict_and_exits_three() {
     // /dev/full opens but refuses every byte: the check before the run
     // cannot see that, so the run goes ahead and its write fails. Nothing

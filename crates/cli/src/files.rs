@@ -299,13 +299,34 @@ pub(crate) fn clear_stale(inputs: &[(&'static str, PathBuf)], outputs: &[(&str, 
         return;
     }
     for (_, p) in outputs {
+        // Through a symbolic link, its file goes: the link stays, and the
+        // output is written through it.
+        let p = through_links(p);
         let toml = p
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
         if p.is_file() && !toml {
-            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_file(&p);
         }
     }
+}
+
+/// Where writing to `path` lands: `path`, or, through each symbolic link
+/// on the way (even one to a file not made yet), the file it names.
+pub(crate) fn through_links(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    // As the kernel gives up on a loop, after 40 links.
+    for _ in 0..40 {
+        let is_link = std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
+        let Some(target) = is_link.then(|| std::fs::read_link(&p).ok()).flatten() else {
+            break;
+        };
+        p = match p.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    p
 }
 
 /// The scenario file given (if it is one) and the fleet file it names
@@ -342,8 +363,14 @@ fn file_key(path: &Path) -> Option<PathBuf> {
 /// Checks, before a run, that `path` (given with `flag`) can be written:
 /// its directory exists, it is not a directory, and a file can be made or
 /// opened there. A file made for the check is removed again.
-pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<(), String> {
-    let why = |what: String| format!("{flag} {}: {what}", path.display());
+pub(crate) fn check_writable(flag: &str, given: &Path) -> Result<(), String> {
+    let path = &through_links(given);
+    let link = if path == given {
+        String::new()
+    } else {
+        format!(" (a link to {})", path.display())
+    };
+    let why = |what: String| format!("{flag} {}{link}: {what}", given.display());
     if path.is_dir() {
         return Err(why("is a directory, not a file".into()));
     }
