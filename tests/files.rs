@@ -1182,3 +1182,39 @@ fn own_phones_beyond_the_default_capacity_are_refused_when_no_capacity_is_writte
         ],
     );
 }
+
+#[test]
+fn an_inline_fleets_errors_name_their_fields_and_tables_under_fleet() {
+    let e = parse_error(
+        "name = \"inl\"\nduration = \"10m\"\n\n[fleet]\nname = \"f\"\n\n\
+         [[fleet.server]]\nname = \"p\"\nrole = \"primary\"\n\n\
+         [[fleet.server]]\nname = \"s\"\nrole = \"secondary\"\n\n\
+         [[fleet.server]]\nname = \"br2\"\nrole = \"expansion-linux\"\n\n\
+         [[fleet.server]]\nname = \"br\"\nrole = \"expansion-linux\"\nbackup = \"br2\"\n",
+    );
+    assert!(
+        e.contains("field `fleet.server[3].backup`")
+            && e.contains("add [[fleet.line]] between = [\"br\", \"br2\"]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn overlapping_default_extensions_are_blamed_on_the_phones_with_the_default_shown() {
+    let dir = temp_dir("extension-overlap");
+    let fleet = write(
+        &dir,
+        "f.toml",
+        "name = \"f\"\n[[server]]\nname = \"p\"\nrole = \"primary\"\nfirst-extension = 3001\nphones = { sip = 2 }\n\n\
+         [[server]]\nname = \"s\"\nrole = \"secondary\"\nphones = { sip = 2 }\n",
+    );
+    let out = fleetsim_out(&["check", fleet.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("f.toml:11:")
+            && err.contains("field `server[1].phones`")
+            && err.contains("(index + 2) * 1000 + 1 = 3001"),
+        "{err}"
+    );
+}

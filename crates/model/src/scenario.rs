@@ -567,7 +567,7 @@ impl Scenario {
                 let raw: RawScenario<RawFleet> =
                     toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
                 let (rest, raw_fleet) = raw.split();
-                let fleet = raw_fleet.validate(src)?;
+                let fleet = raw_fleet.validate(src).map_err(in_inline_fleet)?;
                 Ok(rest.validate(src, fleet)?)
             }
             _ => {
@@ -585,6 +585,18 @@ impl Scenario {
         self.seed = seed;
         self
     }
+}
+
+/// An error of a fleet written inline (`[fleet]`): its fields and the
+/// tables its hints name are under `fleet.`.
+fn in_inline_fleet(mut e: Box<FileError>) -> Box<FileError> {
+    e.field = e.field.map(|f| format!("fleet.{f}"));
+    e.hint = e.hint.map(|h| {
+        ["line", "server", "hunt-group"].iter().fold(h, |h, t| {
+            h.replace(&format!("[[{t}]]"), &format!("[[fleet.{t}]]"))
+        })
+    });
+    e
 }
 
 /// The fleet a scenario names: a built-in (`builtin:NAME`), or a path read

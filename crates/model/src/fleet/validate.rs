@@ -502,7 +502,10 @@ fn add_phones(cx: &Context<'_>, i: usize, s: &RawServer, phones: &mut Phones) ->
     // Errors about the range point at `first-extension`, or at the phones
     // when the range is the default.
     let span = (s.first_extension.as_ref()).map_or(counts.span(), |f| f.span());
-    let field = format!("server[{i}].first-extension");
+    let field = match &s.first_extension {
+        Some(_) => format!("server[{i}].first-extension"),
+        None => format!("server[{i}].phones"),
+    };
     let name = s.name.get_ref();
     if first + total > u64::from(u32::MAX) + 1 {
         return Err(cx.error(
@@ -525,9 +528,14 @@ fn add_phones(cx: &Context<'_>, i: usize, s: &RawServer, phones: &mut Phones) ->
                 span,
                 &field,
                 format!(
-                    "server {name:?}: extension {next} is already used by a phone of {other:?}"
+                    "server {name:?}: extension {next} is already used by a phone of {other:?}{}",
+                    if s.first_extension.is_some() {
+                        String::new()
+                    } else {
+                        format!(" (its phones start at the default for server[{i}]: (index + 2) * 1000 + 1 = {first})")
+                    }
                 ),
-                "set `first-extension` so the ranges do not overlap",
+                "set `first-extension` on either server so the ranges do not overlap",
             ));
         }
         phones.specs.push(PhoneSpec {
