@@ -1178,8 +1178,12 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
     if m.capacity_refusals > 0 {
         let _ = writeln!(
             out,
-            "  capacity     {} guest registrations refused: server full, no resilience",
-            m.capacity_refusals
+            "  capacity     {} refused: server full, no resilience",
+            fleetsim_model::words::counted(
+                m.capacity_refusals as usize,
+                "guest registration",
+                "guest registrations"
+            )
         );
     }
     for f in &m.split_brain {

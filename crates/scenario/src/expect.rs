@@ -245,8 +245,14 @@ fn check(
                 }
             }
             if moved.is_empty() && failovers.is_empty() {
-                let quiet =
-                    format!("no phone of {of} moved ({refused} guest registrations refused)");
+                let quiet = format!(
+                    "no phone of {of} moved ({} refused)",
+                    fleetsim_model::words::counted(
+                        refused,
+                        "guest registration",
+                        "guest registrations"
+                    )
+                );
                 // A failover shows once the phones come back: after the
                 // silence, or after they notice the loss (a keepalive and
                 // its deadline), whichever is later, then at most a
