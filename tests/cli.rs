@@ -119,7 +119,7 @@ fn list_of_a_missing_directory_or_a_file_is_bad_input() {
 }
 
 #[test]
-fn list_of_a_directory_shows_fleets_as_fleets_and_exits_two_on_an_invalid_scenario() {
+fn list_of_a_directory_shows_fleets_as_fleets_by_name_and_exits_two_on_an_invalid_scenario() {
     let dir = temp_dir("list-dir");
     let fleet = std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
     write(&dir, "ref.toml", &fleet);
@@ -133,7 +133,7 @@ fn list_of_a_directory_shows_fleets_as_fleets_and_exits_two_on_an_invalid_scenar
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.lines()
-            .any(|l| l.starts_with("ref ") && l.contains("fleet: one server of each role")),
+            .any(|l| l.starts_with("reference ") && l.contains("fleet: one server of each role")),
         "{text}"
     );
     assert!(text.contains("(no description)"), "{text}");

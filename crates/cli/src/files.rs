@@ -233,16 +233,20 @@ fn fleet_row(p: &Path) -> Option<(String, String, String)> {
     if !fleetsim_model::Fleet::looks_like(&text) {
         return None;
     }
-    let name = p.file_stem()?.to_string_lossy().into_owned();
     let src = fleetsim_model::error::Source {
         name: &p.display().to_string(),
         text: &text,
     };
-    let desc = match fleetsim_model::Fleet::from_toml(&src) {
-        Ok(f) => format!("fleet: {}", f.description),
-        Err(e) => format!(
-            "INVALID: {}",
-            e.to_string().lines().next().unwrap_or_default()
+    // Named as `check` names it: by its `name`, else by its file.
+    let (name, desc) = match fleetsim_model::Fleet::from_toml(&src) {
+        Ok(f) if f.description.trim().is_empty() => (f.name, "fleet: (no description)".into()),
+        Ok(f) => (f.name, format!("fleet: {}", f.description)),
+        Err(e) => (
+            p.file_stem()?.to_string_lossy().into_owned(),
+            format!(
+                "INVALID: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ),
         ),
     };
     Some((name, desc, p.display().to_string()))
