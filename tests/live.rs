@@ -674,6 +674,33 @@ mod control {
                 on("expansion-l").peers
             );
             assert!(on("secondary").guests >= 8);
+            // Nor does it answer a client outside the fleet (grpcurl,
+            // `fleetsim conform`): its health check goes unanswered.
+            let port = base + 1 + 2;
+            let probe = async {
+                let c = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                    .unwrap()
+                    .connect()
+                    .await?;
+                HealthClient::new(c)
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .map_err(Into::into)
+            };
+            let answered: Result<Result<_, Box<dyn std::error::Error>>, _> =
+                tokio::time::timeout(Duration::from_secs(2), probe).await;
+            assert!(
+                !matches!(answered, Ok(Ok(_))),
+                "a hung server answered: {answered:?}"
+            );
+            ctl.clear(pb::ClearRequest {
+                which: "all".into(),
+            })
+            .await
+            .unwrap();
+            assert_eq!(health(port, "fleetsim.v1.Telephony").await, SERVING);
         });
     }
 }

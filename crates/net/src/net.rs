@@ -101,6 +101,10 @@ async fn dial_external(to: &str, address: &str) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// The far end of a connection a live server accepted from a client it
+/// cannot name (a tool outside the fleet, or, in a member process, a peer).
+const OUTSIDE: &str = "(outside the fleet)";
+
 impl State {
     /// Where a connect to `to` goes: the external member's address, or
     /// fleetsim's own server (`None` when it is not running).
@@ -117,6 +121,11 @@ impl State {
         // A hung process answers nobody, wired or networked.
         if self.hung.contains_key(src) || self.hung.contains_key(dst) {
             return true;
+        }
+        // A client from outside the fleet is on no side of a partition; a
+        // stalled node's link is down for it too.
+        if src == OUTSIDE || dst == OUTSIDE {
+            return self.stalled_nodes.contains_key(src) || self.stalled_nodes.contains_key(dst);
         }
         if self.is_colocated(src, dst) {
             return false;
@@ -231,7 +240,9 @@ impl Inner {
             return (Duration::ZERO, Duration::ZERO);
         }
         let st = self.lock();
-        if st.is_colocated(a, b) {
+        // (Outside clients meet no latency: in a member process the fleet's
+        // own connections would pay it twice, once on each side.)
+        if st.is_colocated(a, b) || a == OUTSIDE || b == OUTSIDE {
             return (Duration::ZERO, Duration::ZERO);
         }
         let get = |n: &str| st.latency.get(n).copied().unwrap_or_default();
@@ -617,16 +628,23 @@ impl Net {
     }
 
     /// Live: the fault plane's view of a connection `server` accepted from
-    /// local port `peer_port`: the external member's, when the fleet has
-    /// exactly one and the port is not one of fleetsim's own connections
-    /// (with several, fleetsim cannot tell whose it is, and leaves it be).
+    /// local port `peer_port`: none for one of fleetsim's own connections
+    /// (its far end applies the faults); the external member's, when the
+    /// fleet has exactly one; else a client outside the fleet's, which a
+    /// hang or a stall of `server` holds as it holds everyone.
     fn inbound_link(&self, server: &str, peer_port: u16) -> Option<crate::io::Link> {
         let member = {
             let st = self.inner.lock();
-            if st.member_process || st.external.len() != 1 || st.own_ports.contains(&peer_port) {
+            if st.own_ports.contains(&peer_port) {
                 return None;
             }
-            st.external.keys().next()?.clone()
+            match st.external.keys().next() {
+                Some(m) if !st.member_process && st.external.len() == 1 => m.clone(),
+                // grpcurl, `fleetsim conform`, or (in a member process) a
+                // peer that applies its faults on its own side: a hung or
+                // stalled server answers none of them either.
+                _ => OUTSIDE.to_string(),
+            }
         };
         Some(self.link(server, &member))
     }
