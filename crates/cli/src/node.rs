@@ -470,7 +470,7 @@ impl Supervisor {
             let sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(log) = &sink.log {
                 let registered_phones =
-                    fleetsim_scenario::live::registered_on(&log.snapshot(), name);
+                    fleetsim_scenario::live::registered_when_last_heard(&log.snapshot(), name);
                 log.emit(
                     name,
                     fleetsim_model::Event::ServerCrashed { registered_phones },

@@ -488,6 +488,16 @@ pub fn registered_on(events: &[fleetsim_model::EventRecord], server: &str) -> u3
         .count() as u32
 }
 
+/// How many phones `server` held when it was last heard from: for a
+/// member process found dead, whose phones may have logged finding it
+/// gone (under its name) before its end was noticed.
+pub fn registered_when_last_heard(events: &[fleetsim_model::EventRecord], server: &str) -> u32 {
+    let last_own = events.iter().rposition(|e| {
+        e.server == server && !matches!(e.event, fleetsim_model::Event::PhoneLost { .. })
+    });
+    registered_on(&events[..last_own.map_or(0, |i| i + 1)], server)
+}
+
 async fn actor(mut live: Live, mut rx: mpsc::Receiver<Cmd>) {
     let mut ledger = Ledger::default();
     loop {

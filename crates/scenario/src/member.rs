@@ -475,7 +475,7 @@ async fn follow(name: String, f: Arc<Follow>, speed: f64, ctx: (Option<String>, 
         }
         f.up.store(false, Ordering::Release);
         if !f.asked_down.swap(false, Ordering::AcqRel) {
-            let registered_phones = crate::live::registered_on(&log.snapshot(), &name);
+            let registered_phones = crate::live::registered_when_last_heard(&log.snapshot(), &name);
             log.emit(
                 &name,
                 fleetsim_model::Event::ServerCrashed { registered_phones },
