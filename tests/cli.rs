@@ -924,30 +924,32 @@ fn common_faults_given_as_flags_are_listed_with_ids_and_heal_leaves_only_what_is
         );
     }
 
-    // A fix is said in flags, never in the fault file's TOML.
+    // A fix is said in flags, never in the fault file's TOML, and the
+    // commands in it carry the --control given.
+    let flagged = |rest: &str| format!("`fleetsim ctl --control {} {rest}", up.control);
     for (args, says) in [
         (
             &["partition", "primary", "--for", "0s"][..],
-            "such as --for 2m",
+            "such as --for 2m".to_string(),
         ),
         (
             &["failback", "nonsense"],
-            "fleetsim ctl failback voicemail-pro",
+            flagged("failback voicemail-pro`"),
         ),
         (
             &["one-way", "primary", "primary"],
-            "fleetsim ctl one-way primary secondary",
+            flagged("one-way primary secondary`"),
         ),
         (
             &["flap", "primary", "--count", "0"],
-            "fleetsim ctl flap primary --period 1m",
+            flagged("flap primary --period 1m"),
         ),
     ] {
         let bad = ctl(args);
         assert_eq!(bad.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&bad.stderr);
         assert!(
-            err.contains(says) && !err.contains(" = \""),
+            err.contains(&says) && !err.contains(" = \""),
             "{args:?}: {err}"
         );
     }

@@ -965,7 +965,7 @@ fn in_flag_words(line: &str) -> String {
         .map(|(t, _)| t)
     {
         return format!(
-            "= hint: e.g. fleetsim ctl flap {target} --period 1m --duty 0.5 --count 5 (a period of at least 1s, a count from 1 to 10000)"
+            "= hint: e.g. `fleetsim ctl flap {target} --period 1m --duty 0.5 --count 5` (a period of at least 1s, a count from 1 to 10000)"
         );
     }
     [
@@ -973,11 +973,11 @@ fn in_flag_words(line: &str) -> String {
         ("`for`", "--for"),
         (
             "write manual-failback = \"voicemail-pro\" or manual-failback = \"one-x-portal\"",
-            "fleetsim ctl failback voicemail-pro, or fleetsim ctl failback one-x-portal",
+            "`fleetsim ctl failback voicemail-pro`, or `fleetsim ctl failback one-x-portal`",
         ),
         (
             "e.g. one-way = { from = [\"primary\"], to = [\"secondary\"] }",
-            "e.g. fleetsim ctl one-way primary secondary",
+            "e.g. `fleetsim ctl one-way primary secondary`",
         ),
         (
             "remove the key or fix its spelling; the values allowed here are listed above",
