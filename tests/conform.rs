@@ -111,7 +111,39 @@ fn nothing_listening_fails_the_connect_check() {
     let (code, out, _) = conform_cli(&[&addr, "--role", "primary"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL  connect"), "{out}");
+    assert!(
+        out.contains("nothing listens there (connection refused)"),
+        "{out}"
+    );
     assert!(out.contains("0 passed, 1 failed"), "{out}");
+}
+
+#[test]
+fn a_socket_that_answers_nothing_or_not_grpc_fails_the_connect_check_alone() {
+    // One listener that takes connections and never says a word, one that
+    // answers everything with an HTTP/1 page, for the rest of the process.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let web = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (silent_addr, web_addr) = (silent.local_addr().unwrap(), web.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    std::thread::spawn(move || {
+        for mut c in web.incoming().flatten() {
+            use std::io::Write as _;
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi");
+        }
+    });
+    for (addr, says) in [
+        (silent_addr, "answered nothing within"),
+        (web_addr, "what answers is not gRPC"),
+    ] {
+        let (code, out, _) = conform_cli(&[&addr.to_string(), "--role", "primary"]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("FAIL  connect") && out.contains(says), "{out}");
+        assert!(out.contains("0 passed, 1 failed"), "{out}");
+    }
 }
 
 #[test]

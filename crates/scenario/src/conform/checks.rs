@@ -34,13 +34,21 @@ pub(super) async fn run_all(t: &Target, on_check: &mut dyn FnMut(&Check)) -> Rep
     let mut report = Report::default();
     let chan = wire::connect(&t.address, deadline).await;
     let connected = match &chan {
-        Ok(_) => Ok(format!("a gRPC server answers at {}", t.address)),
+        Ok(c) => match wire::speaks_grpc(c.clone(), deadline).await {
+            Ok(()) => Ok(format!("a gRPC server answers at {}", t.address)),
+            Err(why) => Err(format!(
+                "expected a gRPC server at {}, but {why}",
+                t.address
+            )),
+        },
         Err(e) => Err(format!("expected a gRPC server at {}, got: {e}", t.address)),
     };
+    let ok = connected.is_ok();
     let check = make_check("connect", connected);
     on_check(&check);
     report.checks.push(check);
-    let Ok(chan) = chan else {
+    // Nothing else can pass where no gRPC server answers.
+    let (Ok(chan), true) = (chan, ok) else {
         return report;
     };
     let plan = Plan::new(t);

@@ -24,8 +24,35 @@ pub(super) async fn connect(address: &str, deadline: Duration) -> Result<Channel
             }
             source = s.source();
         }
+        if msg.contains("Connection refused") {
+            return "nothing listens there (connection refused)".to_string();
+        }
         msg
     })
+}
+
+/// Whether what answers on `chan` is a gRPC server: a health check gets a
+/// gRPC answer, even a refusal (`UNIMPLEMENTED` from a server without the
+/// health service), not a transport failure or silence.
+pub(super) async fn speaks_grpc(chan: Channel, deadline: Duration) -> Result<(), String> {
+    use tonic::Code::{Cancelled, Internal, Unavailable, Unknown};
+    let mut client = tonic_health::pb::health_client::HealthClient::new(chan);
+    let req = tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    };
+    match tokio::time::timeout(deadline, client.check(req)).await {
+        Err(_) => Err(format!(
+            "it took the connection and answered nothing within {deadline:?}"
+        )),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(s)) if fleetsim_net::timed_out(&s) => Err(format!(
+            "it took the connection and answered nothing within {deadline:?}"
+        )),
+        Ok(Err(s)) if matches!(s.code(), Unknown | Internal | Unavailable | Cancelled) => {
+            Err(format!("what answers is not gRPC: {}", said(&s)))
+        }
+        Ok(Err(_)) => Ok(()),
+    }
 }
 
 /// A status as the gRPC spec names it, with its message.
