@@ -119,8 +119,15 @@ impl Screen {
                 rest.len().max(usize::from(!self.filter.is_empty())),
             ),
         };
+        // A line the milestones show is not shown again below them.
+        let on_show = pick(&pinned, n_pinned).0;
+        let matched = rest.len();
+        let rest: Vec<&Line> = (rest.into_iter())
+            .filter(|l| !on_show.iter().any(|m| std::ptr::eq(*m, *l)))
+            .collect();
+        let above = matched - rest.len();
         milestones(&mut o, &pinned, n_pinned);
-        self.tail(&mut o, &rest, n_tail);
+        self.tail(&mut o, (&rest, above), n_tail);
         match size {
             Some((_, cols)) => o.lines().map(|l| cut(l, cols) + "\n").collect(),
             None => o,
@@ -166,7 +173,9 @@ impl Screen {
             .count()
     }
 
-    fn tail(&self, o: &mut String, rest: &[&Line], n: usize) {
+    /// The latest `n` of `rest`; `above` more match the filter but are
+    /// shown as milestones already.
+    fn tail(&self, o: &mut String, (rest, above): (&[&Line], usize), n: usize) {
         let what = if self.filter.is_empty() {
             "recent".to_string()
         } else {
@@ -175,7 +184,12 @@ impl Screen {
         };
         // A filter that matches nothing yet says so, not a missing section.
         if rest.is_empty() && !self.filter.is_empty() && n > 0 {
-            let _ = writeln!(o, "\n  {what}\n    nothing yet");
+            let none = if above > 0 {
+                "nothing but the milestones above"
+            } else {
+                "nothing yet"
+            };
+            let _ = writeln!(o, "\n  {what}\n    {none}");
             return;
         }
         if rest.is_empty() || n == 0 {
@@ -678,15 +692,20 @@ mod tests {
         let text = screen.render(&status(402_000, vec![]), &Paint(false));
         assert!(text.contains("recent, matching call-*"), "{text}");
         assert!(!text.contains("refused guest"), "{text}");
-        // A milestone it matches shows there too.
+        // A milestone it matches is shown once, among the milestones, and
+        // the tail says so rather than "nothing yet".
         let mut faults = Screen::new(&["fault-applied".to_string()]);
         faults.push(crash_at_5m());
         let text = faults.render(&status(402_000, vec![]), &Paint(false));
+        assert_eq!(text.matches("FAULT: crash primary").count(), 1, "{text}");
         let section = text
             .split("recent, matching fault-applied")
             .nth(1)
             .unwrap_or_default();
-        assert!(section.contains("crash primary"), "{text}");
+        assert!(
+            section.contains("nothing but the milestones above"),
+            "{text}"
+        );
         // A filter nothing matches says so, on any screen size.
         let mut quiet = Screen::new(&["nothing-*".to_string()]);
         quiet.push(refused(400_000, "2001"));

@@ -229,6 +229,11 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
             // Refusals of one home group together; the first and latest reasons are shown.
             Some((phone.clone(), format!("refused:{home}"), reason.clone()))
         }
+        // An operator rebooting a site's phones is one action, one line.
+        Event::FaultApplied {
+            spec: fleetsim_model::FaultKind::RebootPhone { phone },
+            ..
+        } => Some((phone.clone(), "rebooted".into(), String::new())),
         // An operator's reboot is not a failure: a line of its own.
         Event::PhoneLost { phone, reason } if reason.starts_with("rebooted") => {
             Some((phone.clone(), "left".into(), reason.clone()))
@@ -387,6 +392,10 @@ fn describe_group(g: &Group) -> String {
             "refused {guest}registrations of {n} phone{s} of {home} ({phones}): {}",
             g.notes()
         )
+    } else if sub == "rebooted" && n == 1 {
+        format!("ACTION: phone {phones} is rebooted")
+    } else if sub == "rebooted" {
+        format!("ACTION: {n} phones are rebooted ({phones})")
     } else if sub == "left" {
         // The phone left; it did not find its gatekeeper gone.
         format!(
@@ -937,6 +946,9 @@ pub fn explain(
         |groups: &mut Vec<Group>, pending: &mut Vec<Line>, out: &mut Vec<Line>, seen: &Seen<'_>| {
             for g in groups.drain(..) {
                 let mut text = describe_group(&g);
+                if g.key.2 == "rebooted" {
+                    text = p.yellow(&text);
+                }
                 // A refusal says how long the home was silent by the refusing
                 // server's clock: say so when that clock was stepped.
                 if g.key.2.starts_with("refused:")
