@@ -21,6 +21,28 @@ fn a_node_with_neither_listen_nor_an_address_exits_2_naming_the_file_and_server(
     );
 }
 
+#[test]
+fn a_node_given_a_bare_port_or_a_busy_one_says_so_once() {
+    let dir = temp_dir("node-listen");
+    let fleet = small_fleet_file(&dir);
+    let fleet = fleet.to_str().unwrap();
+    let out = fleetsim_out(&["node", fleet, "--server", "primary", "--listen", "17701"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is a port alone; give the host too"), "{err}");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = fleetsim_out(&["node", fleet, "--server", "primary", "--listen", &addr]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "error: server primary cannot start: cannot bind {addr}: "
+        )) && err.contains("give another --listen"),
+        "{err}"
+    );
+}
+
 /// `up --processes` on the small fleet at [`SPEED`], writing its events to
 /// `events` (and its report beside them, as `.html`), once the primary's phones are home and a minute has passed
 /// (presence and the phone records have reached the secondary, which holds

@@ -895,7 +895,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
             (None, CtlCmd::Heal) => clear(&mut client, "links".into(), &conn).await,
             (None, CtlCmd::Stop { .. }) => {
                 client.stop(pb::StopRequest {}).await.map_err(bad)?;
-                outln!("the drill ends: `fleetsim up` writes the files it was asked for and exits");
+                outln!("the drill ends: `fleetsim up` exits, writing the --events, --report and --junit files it was given, if any");
                 Ok(ExitCode::SUCCESS)
             }
             (None, _) => {

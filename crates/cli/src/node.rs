@@ -22,7 +22,7 @@ pub(crate) struct NodeArgs {
     #[arg(long, value_name = "NAME")]
     server: String,
     /// Where it listens [default: its own `address` in the fleet file].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::socket_addr)]
     listen: Option<SocketAddr>,
     /// Emulated seconds per wall second.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
@@ -171,8 +171,18 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         };
         let server = match fleetsim_server::start(cfg, ctx).await {
             Ok(s) => s,
+            Err(fleetsim_server::StartError::Bind { source, .. }) => {
+                // The transport's words name the server already.
+                let why = source.to_string();
+                let why = why.strip_prefix(&format!("{}: ", args.server)).unwrap_or(&why);
+                eprintln!(
+                    "error: server {} cannot start: {why}; stop what holds the port, or give another --listen",
+                    args.server
+                );
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
             Err(e) => {
-                eprintln!("error: server {} cannot start: {e}", args.server);
+                eprintln!("error: {e}");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
         };
@@ -206,8 +216,11 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 _ = &mut orphaned, if args.until_stdin_closes => break,
                 e = events.recv() => match e {
                     Ok(rec) => {
-                        write_event(&mut out, &rec)?;
-                        out.flush()?;
+                        if reader_gone(write_event(&mut out, &rec).and_then(|()| Ok(out.flush()?)))? {
+                            // The member goes on serving: its log is not its work.
+                            eprintln!("note: the reader of the events has gone; {} goes on serving without writing them", args.server);
+                            out = Box::new(std::io::sink());
+                        }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         eprintln!("warning: {n} events were not written (the writer fell behind)");
@@ -225,11 +238,28 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         }
         // What was logged before the end, written before the process goes.
         while let Ok(rec) = events.try_recv() {
-            write_event(&mut out, &rec)?;
+            if reader_gone(write_event(&mut out, &rec))? {
+                break;
+            }
         }
-        out.flush()?;
+        let _ = reader_gone(out.flush().map_err(Into::into))?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Whether a write failed only because its reader has gone (a closed
+/// pipe: `fleetsim node … | head`); any other failure is an error.
+fn reader_gone(written: anyhow::Result<()>) -> anyhow::Result<bool> {
+    match written {
+        Ok(()) => Ok(false),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Writes `rec` as one JSON line.
