@@ -409,8 +409,20 @@ impl Live {
                 self.process_ended(server).await
             }
             FaultKind::Restart { server } if let Some(m) = self.process(server).cloned() => {
-                m.restart(server)?;
+                // Logged before the process starts: its first event (its
+                // start) must come after the restart that caused it.
                 applied();
+                if let Err(e) = m.restart(server) {
+                    log.emit(
+                        "operator",
+                        Event::ActionFailed {
+                            action: fault.kind.describe(),
+                            target: server.clone(),
+                            reason: e.clone(),
+                        },
+                    );
+                    return Err(e);
+                }
                 // The new process starts with no faults: it gets those in force.
                 self.push_faults(Some(server)).await
             }
