@@ -513,6 +513,20 @@ fn an_array_where_a_string_is_compared_is_called_an_array() {
     assert!(e.contains("is a string, not an array"), "{e}");
 }
 
+/// A `never` whose `where` has `field = value` on `event` is a file error
+/// that names the field, says it could match no event, and says `says`.
+fn assert_refused_as_vacuous(event: &str, field: &str, value: &str, says: &str) {
+    let e = parse_error(&format!(
+        "{HEAD}never = {{ event = \"{event}\", where = {{ {field} = \"{value}\" }} }}"
+    ));
+    assert!(
+        e.contains(&format!("expect[0].never.where.{field}"))
+            && e.contains("could match no event")
+            && e.contains(says),
+        "{field} = {value:?}: {e}"
+    );
+}
+
 #[test]
 fn a_where_value_naming_no_server_phone_group_or_service_is_a_file_error_not_a_vacuous_never() {
     for (event, field, value, says) in [
@@ -537,15 +551,7 @@ fn a_where_value_naming_no_server_phone_group_or_service_is_a_file_error_not_a_v
             "did you mean \"voicemail-pro\"?",
         ),
     ] {
-        let e = parse_error(&format!(
-            "{HEAD}never = {{ event = \"{event}\", where = {{ {field} = \"{value}\" }} }}"
-        ));
-        assert!(
-            e.contains(&format!("expect[0].never.where.{field}"))
-                && e.contains("could match no event")
-                && e.contains(says),
-            "{field} = {value:?}: {e}"
-        );
+        assert_refused_as_vacuous(event, field, value, says);
     }
     // Globs that match a name are fine.
     let ok = format!(
@@ -590,15 +596,7 @@ fn a_where_value_outside_a_fields_fixed_set_is_a_file_error_not_a_vacuous_never(
             "did you mean \"primary\"?",
         ),
     ] {
-        let e = parse_error(&format!(
-            "{HEAD}never = {{ event = \"{event}\", where = {{ {field} = \"{value}\" }} }}"
-        ));
-        assert!(
-            e.contains(&format!("expect[0].never.where.{field}"))
-                && e.contains("could match no event")
-                && e.contains(says),
-            "{field} = {value:?}: {e}"
-        );
+        assert_refused_as_vacuous(event, field, value, says);
     }
     // Every value the run logs is accepted, globs too.
     let ok = format!(
