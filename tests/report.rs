@@ -685,3 +685,44 @@ fn a_licence_state_that_gives_way_at_once_draws_no_empty_span() {
         }
     }
 }
+
+#[test]
+fn the_phones_chart_keeps_guests_on_their_backup_when_their_hung_home_resumes_and_expires_them() {
+    // The primary resumes at 17m and expires the registrations of phones
+    // that moved to the secondary long before: they stay where they are.
+    let o = run_sim(&parse(
+        "name = \"hang-then-end\"\nfleet = \"builtin:reference\"\nduration = \"22m\"\nseed = 3\n\n\
+         [[fault]]\nat = \"5m\"\nhang = \"primary\"\nfor = \"12m\"\n",
+    ));
+    let html = fleetsim_report::html::render(&o);
+    let at_end = |server: &str| -> u32 {
+        let key = format!("<title>{server} (");
+        let rest = html
+            .split(&key)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {server} series"));
+        rest.split(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(at_end("secondary"), 22, "6 of its own and 16 guests");
+    let all: u32 = ["primary", "secondary", "expansion-l", "expansion-v2"]
+        .into_iter()
+        .map(at_end)
+        .sum();
+    assert_eq!(all, 44 - o.metrics.phones_unregistered_at_end as u32);
+}
+
+#[test]
+fn a_hung_server_is_drawn_hung_in_its_swimlane_not_serving() {
+    let o = run_sim(&load("primary-hang.toml"));
+    let html = fleetsim_report::html::render(&o);
+    assert!(
+        html.contains(
+            r#"class="hung" rx="2"><title>hung: alive, answering nothing · 0:05:00.000–0:20:00.000"#
+        ),
+        "no hung span 5m–20m on the primary's lane"
+    );
+    assert!(
+        html.contains(r#"<span class="sw hung"></span>hung"#),
+        "no legend"
+    );
+}

@@ -57,7 +57,21 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
     let mut covering: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut failing_back: std::collections::BTreeSet<(String, String)> = Default::default();
     let mut guests = fleetsim_scenario::findings::Whereabouts::default();
+    // Hangs in force per server (they may overlap), and since when hung.
+    let mut hangs: BTreeMap<String, u32> = BTreeMap::new();
+    let mut hung_since: BTreeMap<String, u64> = BTreeMap::new();
     for e in &o.events {
+        if let Event::FaultApplied {
+            spec: fleetsim_model::FaultKind::Hang { server, on },
+            ..
+        } = &e.event
+        {
+            hang_span(
+                (server, *on, e.t_ms),
+                (&mut hangs, &mut hung_since, &mut up_since),
+                &mut lanes,
+            );
+        }
         match &e.event {
             Event::ServerStarted { .. } => {
                 if let Some(d) = down_since.remove(&e.server) {
@@ -71,6 +85,16 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
                 up_since.insert(e.server.clone(), e.t_ms);
             }
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
+                // A hang ends with its process.
+                hangs.remove(&e.server);
+                if let Some(h) = hung_since.remove(&e.server) {
+                    lanes.entry(e.server.clone()).or_default().push(Span {
+                        from: h,
+                        to: e.t_ms,
+                        class: "hung",
+                        label: "hung: alive, answering nothing".into(),
+                    });
+                }
                 if let Some(u) = up_since.remove(&e.server) {
                     lanes.entry(e.server.clone()).or_default().push(Span {
                         from: u,
@@ -129,6 +153,14 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
             to: end,
             class: "up",
             label: "serving".into(),
+        });
+    }
+    for (s, h) in hung_since {
+        lanes.entry(s).or_default().push(Span {
+            from: h,
+            to: end,
+            class: "hung",
+            label: "hung: alive, answering nothing".into(),
         });
     }
     for (s, d) in down_since {
@@ -283,6 +315,49 @@ fn windows(o: &RunOutcome, end: u64) -> Vec<(u64, u64, String)> {
     out
 }
 
+/// A hang of `server` begins (`on`) or ends at `t`: the first of
+/// overlapping hangs ends its serving span and starts a hung one, the last
+/// to end starts serving again. A hang of a server that is down changes
+/// nothing.
+fn hang_span(
+    (server, on, t): (&str, bool, u64),
+    (hangs, hung_since, up_since): (
+        &mut BTreeMap<String, u32>,
+        &mut BTreeMap<String, u64>,
+        &mut BTreeMap<String, u64>,
+    ),
+    lanes: &mut BTreeMap<String, Vec<Span>>,
+) {
+    let depth = hangs.entry(server.to_string()).or_default();
+    if on {
+        *depth += 1;
+        if *depth == 1
+            && let Some(u) = up_since.remove(server)
+        {
+            lanes.entry(server.to_string()).or_default().push(Span {
+                from: u,
+                to: t,
+                class: "up",
+                label: "serving".into(),
+            });
+            hung_since.insert(server.to_string(), t);
+        }
+        return;
+    }
+    *depth = depth.saturating_sub(1);
+    if *depth == 0
+        && let Some(h) = hung_since.remove(server)
+    {
+        lanes.entry(server.to_string()).or_default().push(Span {
+            from: h,
+            to: t,
+            class: "hung",
+            label: "hung: alive, answering nothing".into(),
+        });
+        up_since.insert(server.to_string(), t);
+    }
+}
+
 /// Phones registered per server, as step series of (t, count).
 fn registered(o: &RunOutcome) -> BTreeMap<String, Vec<(u64, u32)>> {
     let mut on: BTreeMap<String, String> = BTreeMap::new();
@@ -300,14 +375,21 @@ fn registered(o: &RunOutcome) -> BTreeMap<String, Vec<(u64, u32)>> {
                     .chain(std::iter::once(e.server.clone()))
                     .collect()
             }
+            // Only where it is: a late REGISTER withdrawn elsewhere, or a
+            // hung server that resumes and expires phones long gone to
+            // their backup, takes nothing from where the phone is now.
             Event::PhoneLost { phone, .. }
             | Event::PhoneSentHome { phone, .. }
-            | Event::RegistrationExpired { phone, .. } => on.remove(phone).into_iter().collect(),
-            // Only where it is: a late REGISTER withdrawn elsewhere.
-            Event::PhoneUnregistered { phone, .. } if on.get(phone) == Some(&e.server) => {
+            | Event::RegistrationExpired { phone, .. }
+            | Event::PhoneUnregistered { phone, .. }
+                if on.get(phone) == Some(&e.server) =>
+            {
                 on.remove(phone).into_iter().collect()
             }
-            Event::PhoneUnregistered { .. } => continue,
+            Event::PhoneLost { .. }
+            | Event::PhoneSentHome { .. }
+            | Event::RegistrationExpired { .. }
+            | Event::PhoneUnregistered { .. } => continue,
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
                 on.retain(|_, s| *s != e.server);
                 vec![e.server.clone()]
@@ -626,7 +708,7 @@ pub fn render(o: &RunOutcome) -> String {
     let _ = write!(h, "</svg>");
     let _ = write!(
         h,
-        r#"<p class="legend"><span class="sw up"></span>serving <span class="sw down"></span>down <span class="sw cover"></span>covering a failed system (guests) <span class="sw lostdot"></span>this server declared a peer it backs up lost <span class="sw lostother"></span>declared a peer lost that it does not back up (takes nothing over) <span class="sw fault"></span>fault window</p></section>"#
+        r#"<p class="legend"><span class="sw up"></span>serving <span class="sw down"></span>down <span class="sw hung"></span>hung (alive, answering nothing) <span class="sw cover"></span>covering a failed system (guests) <span class="sw lostdot"></span>this server declared a peer it backs up lost <span class="sw lostother"></span>declared a peer lost that it does not back up (takes nothing over) <span class="sw fault"></span>fault window</p></section>"#
     );
 
     // What runs where: services that move, hunt groups, licences, and the
@@ -820,7 +902,7 @@ table{border-collapse:collapse;width:100%}td,th{padding:6px 8px;border-bottom:1p
 svg.chart{width:100%;height:auto;display:block}.grid{stroke:var(--line)}.tick{font-size:11px;fill:var(--muted)}
 .lane{font-size:12px;font-weight:600;fill:var(--fg)}.role{font-size:10px;fill:var(--muted)}
 rect.up{fill:var(--up)}rect.svc{fill:#60a5fa}rect.normal{fill:#bbf7d0}rect.grace{fill:#fcd34d}rect.restricted{fill:#f87171}rect.split{fill:rgba(220,38,38,.18);stroke:#dc2626;stroke-dasharray:4 3}.lane.small{font-size:11px}.finding{color:#b91c1c;margin:4px 0 0;font-weight:600}
-.sw.svc{background:#60a5fa}.sw.normal{background:#bbf7d0}.sw.grace{background:#fcd34d}.sw.restricted{background:#f87171}.sw.split{background:rgba(220,38,38,.3)}rect.down{fill:var(--down)}rect.cover{fill:var(--cover)}rect.fault{fill:var(--fault)}
+.sw.svc{background:#60a5fa}.sw.normal{background:#bbf7d0}.sw.grace{background:#fcd34d}.sw.restricted{background:#f87171}.sw.split{background:rgba(220,38,38,.3)}rect.down{fill:var(--down)}rect.hung{fill:#a78bfa}.sw.hung{background:#a78bfa}rect.cover{fill:var(--cover)}rect.fault{fill:var(--fault)}
 circle.lost{fill:#9ca3af}circle.backing{fill:#b91c1c}
 .legend{color:var(--muted);font-size:12px;margin:8px 0 0}.sw{display:inline-block;width:12px;height:12px;border-radius:3px;margin:0 4px 0 12px;vertical-align:-2px}
 .sw.up{background:var(--up)}.sw.down{background:var(--down)}.sw.cover{background:var(--cover)}.sw.fault{background:rgba(239,68,68,.25)}.sw.lostdot{background:#b91c1c;border-radius:50%}.sw.lostother{background:#9ca3af;border-radius:50%}
