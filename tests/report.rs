@@ -708,7 +708,7 @@ fn the_phones_chart_keeps_guests_on_their_backup_when_their_hung_home_resumes_an
         .into_iter()
         .map(at_end)
         .sum();
-    assert_eq!(all, 44 - o.metrics.phones_unregistered_at_end as u32);
+    assert_eq!(all, 44 - o.metrics.phones_unregistered_at_end);
 }
 
 #[test]

@@ -57,20 +57,14 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
     let mut covering: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut failing_back: std::collections::BTreeSet<(String, String)> = Default::default();
     let mut guests = fleetsim_scenario::findings::Whereabouts::default();
-    // Hangs in force per server (they may overlap), and since when hung.
-    let mut hangs: BTreeMap<String, u32> = BTreeMap::new();
-    let mut hung_since: BTreeMap<String, u64> = BTreeMap::new();
+    let mut hangs = Hangs::default();
     for e in &o.events {
         if let Event::FaultApplied {
             spec: fleetsim_model::FaultKind::Hang { server, on },
             ..
         } = &e.event
         {
-            hang_span(
-                (server, *on, e.t_ms),
-                (&mut hangs, &mut hung_since, &mut up_since),
-                &mut lanes,
-            );
+            hangs.apply((server, *on, e.t_ms), &mut up_since, &mut lanes);
         }
         match &e.event {
             Event::ServerStarted { .. } => {
@@ -86,8 +80,8 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
             }
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
                 // A hang ends with its process.
-                hangs.remove(&e.server);
-                if let Some(h) = hung_since.remove(&e.server) {
+                hangs.depth.remove(&e.server);
+                if let Some(h) = hangs.since.remove(&e.server) {
                     lanes.entry(e.server.clone()).or_default().push(Span {
                         from: h,
                         to: e.t_ms,
@@ -155,7 +149,7 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
             label: "serving".into(),
         });
     }
-    for (s, h) in hung_since {
+    for (s, h) in hangs.since {
         lanes.entry(s).or_default().push(Span {
             from: h,
             to: end,
@@ -315,46 +309,53 @@ fn windows(o: &RunOutcome, end: u64) -> Vec<(u64, u64, String)> {
     out
 }
 
-/// A hang of `server` begins (`on`) or ends at `t`: the first of
-/// overlapping hangs ends its serving span and starts a hung one, the last
-/// to end starts serving again. A hang of a server that is down changes
-/// nothing.
-fn hang_span(
-    (server, on, t): (&str, bool, u64),
-    (hangs, hung_since, up_since): (
-        &mut BTreeMap<String, u32>,
-        &mut BTreeMap<String, u64>,
-        &mut BTreeMap<String, u64>,
-    ),
-    lanes: &mut BTreeMap<String, Vec<Span>>,
-) {
-    let depth = hangs.entry(server.to_string()).or_default();
-    if on {
-        *depth += 1;
-        if *depth == 1
-            && let Some(u) = up_since.remove(server)
-        {
-            lanes.entry(server.to_string()).or_default().push(Span {
-                from: u,
-                to: t,
-                class: "up",
-                label: "serving".into(),
-            });
-            hung_since.insert(server.to_string(), t);
-        }
-        return;
-    }
-    *depth = depth.saturating_sub(1);
-    if *depth == 0
-        && let Some(h) = hung_since.remove(server)
-    {
+/// Hangs in force per server (they may overlap), and since when each
+/// server has been hung.
+#[derive(Default)]
+struct Hangs {
+    depth: BTreeMap<String, u32>,
+    since: BTreeMap<String, u64>,
+}
+
+impl Hangs {
+    /// A hang of `server` begins (`on`) or ends at `t`: the first of
+    /// overlapping hangs ends its serving span and starts a hung one, the
+    /// last to end starts serving again. A hang of a server that is down
+    /// changes nothing.
+    fn apply(
+        &mut self,
+        (server, on, t): (&str, bool, u64),
+        up_since: &mut BTreeMap<String, u64>,
+        lanes: &mut BTreeMap<String, Vec<Span>>,
+    ) {
+        let depth = self.depth.entry(server.to_string()).or_default();
+        let (from, class, label) = if on {
+            *depth += 1;
+            if *depth > 1 {
+                return;
+            }
+            let Some(u) = up_since.remove(server) else {
+                return;
+            };
+            self.since.insert(server.to_string(), t);
+            (u, "up", "serving")
+        } else {
+            *depth = depth.saturating_sub(1);
+            if *depth > 0 {
+                return;
+            }
+            let Some(h) = self.since.remove(server) else {
+                return;
+            };
+            up_since.insert(server.to_string(), t);
+            (h, "hung", "hung: alive, answering nothing")
+        };
         lanes.entry(server.to_string()).or_default().push(Span {
-            from: h,
+            from,
             to: t,
-            class: "hung",
-            label: "hung: alive, answering nothing".into(),
+            class,
+            label: label.into(),
         });
-        up_since.insert(server.to_string(), t);
     }
 }
 
