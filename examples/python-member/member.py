@@ -81,10 +81,11 @@ def load_stubs(proto_dir, cache_root):
         generate(proto_dir, protos, out)
     sys.path.insert(0, str(out))
     import grpc  # noqa: F401  (fail early and clearly if it is missing)
-    from fleetsim.v1 import line_pb2, line_pb2_grpc, telephony_pb2, telephony_pb2_grpc
+    from fleetsim.v1 import common_pb2, line_pb2, line_pb2_grpc, telephony_pb2, telephony_pb2_grpc
     from fleetsim_member import health_pb2, health_pb2_grpc
 
     return {
+        "common": common_pb2,
         "line": line_pb2, "line_grpc": line_pb2_grpc,
         "tel": telephony_pb2, "tel_grpc": telephony_pb2_grpc,
         "health": health_pb2, "health_grpc": health_pb2_grpc,
@@ -536,7 +537,7 @@ def presence_loop(member, peer, address, stop):
         except grpc.RpcError:
             continue  # an unreachable peer is what the watchdog is for
         if version and reply.records_version_held != version:
-            phones = [pb["line"].PhoneRecord(extension=e, kind=member.own_phones[e]) for e in records]
+            phones = [pb["common"].PhoneRecord(extension=e, kind=member.own_phones[e]) for e in records]
             rep = pb["line"].ReplicateRequest(incarnation=member.incarnation, version=version,
                                               phones=phones, **{"from": member.name})
             try:
