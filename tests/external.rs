@@ -332,3 +332,46 @@ fn the_python_member_takes_over_the_ip_phones_of_a_crashed_primary() {
     assert!(log.contains("primary lost: silent for"), "{log}");
     assert!(log.contains("failover of primary started by"), "{log}");
 }
+
+#[test]
+fn up_refuses_an_external_address_that_is_one_of_its_own_ports() {
+    let dir = temp_dir("external-clash");
+    let base = free_ports(8);
+    let reference =
+        std::fs::read_to_string(root().join("scenarios/fleets/reference.toml")).unwrap();
+    for (port, whose) in [
+        (base + 2, "server expansion-l's port (--base-port"),
+        (base - 1, "the control API's port (--control)"),
+    ] {
+        let fleet = write(
+            &dir,
+            "clash.toml",
+            &reference.replacen(
+                "name = \"secondary\"\n",
+                &format!("name = \"secondary\"\naddress = \"127.0.0.1:{port}\"\n"),
+                1,
+            ),
+        );
+        let out = fleetsim_out(&[
+            "up",
+            fleet.to_str().unwrap(),
+            "--base-port",
+            &base.to_string(),
+            "--control",
+            &format!("127.0.0.1:{}", base - 1),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "server secondary's address 127.0.0.1:{port} is {whose}"
+            )),
+            "{err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "the fleet started: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}

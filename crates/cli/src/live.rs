@@ -174,6 +174,12 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    if !args.processes
+        && let Some(clash) = address_clash(&fleet, &args)
+    {
+        eprintln!("error: {}: {clash}", args.fleet);
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
     // Checked before the fleet starts: a drill must not end with nowhere to
     // write, or by writing over its fleet file or another of its files.
     let outputs: Vec<(&str, &std::path::PathBuf)> = [
@@ -1327,6 +1333,43 @@ fn gone(e: &tonic::Status) -> bool {
 /// `fleetsim-up-PID` directory with the members' fleet file, once no
 /// process PID runs (Linux's /proc tells). Only that file and the then
 /// empty directory go, nothing else.
+/// An external member's `address` that is one of this drill's own on this
+/// host (a server's port, the control API's, the live page's): the fleet
+/// would talk to itself where it means the member.
+fn address_clash(fleet: &fleetsim_model::Fleet, args: &UpArgs) -> Option<String> {
+    let mut own: Vec<(u16, String)> = (fleet.servers.iter().enumerate())
+        .filter(|(_, s)| s.address.is_none())
+        .map(|(i, s)| {
+            let port = args.base_port.saturating_add(i as u16);
+            (
+                port,
+                format!(
+                    "server {}'s port (--base-port {} + {i})",
+                    s.name, args.base_port
+                ),
+            )
+        })
+        .collect();
+    own.push((
+        args.control.port(),
+        "the control API's port (--control)".into(),
+    ));
+    if let Some(http) = args.http {
+        own.push((http.port(), "the live page's port (--http)".into()));
+    }
+    let local = ["127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[::]"];
+    fleet.servers.iter().find_map(|s| {
+        let a = fleetsim_model::external::parse_address(s.address.as_deref()?).ok()?;
+        let (_, whose) = (own.iter())
+            .filter(|_| local.contains(&a.host.as_str()))
+            .find(|(port, _)| *port == a.port && a.port != 0)?;
+        Some(format!(
+            "server {}'s address {a} is {whose} in this drill; give the member another port, or this drill other ports",
+            s.name
+        ))
+    })
+}
+
 fn remove_stale_member_dirs(tmp: &Path) {
     if !Path::new("/proc/self").exists() {
         return;
