@@ -32,6 +32,16 @@ const MILESTONES: &[&str] = &[
     "portal-handback",
 ];
 
+/// Event kinds that start a drill's story: milestones are pinned from
+/// the first of them on.
+const STORY_STARTS: &[&str] = &[
+    "fault-applied",
+    "action-failed",
+    "server-crashed",
+    "server-stopped",
+    "peer-lost",
+];
+
 /// How many milestones and tail lines the screen keeps.
 const PINNED: usize = 12;
 const TAIL: usize = 8;
@@ -96,10 +106,12 @@ impl Screen {
         self.counters(&mut o, s, p);
         timers(&mut o, s, p);
         let lines = explain(None, &self.events, false, p);
-        // The fleet coming up is no milestone: pinning starts at the first fault.
+        // The fleet coming up is no milestone: pinning starts at the first
+        // fault, or at the first sign of trouble without one (an external
+        // member killed by its owner, a process found dead).
         let from = lines
             .iter()
-            .find(|l| l.kind == "fault-applied")
+            .find(|l| STORY_STARTS.contains(&l.kind))
             .map_or(u64::MAX, |l| l.first);
         let (pinned, rest): (Vec<&Line>, Vec<&Line>) = lines
             .iter()
@@ -642,7 +654,7 @@ mod tests {
     }
 
     #[test]
-    fn the_fleet_coming_up_is_no_milestone_pinning_starts_at_the_first_fault() {
+    fn the_fleet_coming_up_is_no_milestone_pinning_starts_at_the_first_fault_or_loss() {
         let mut screen = Screen::new(&[]);
         screen.push(at(
             0,
@@ -656,6 +668,22 @@ mod tests {
         let milestones = text.split("  milestones").nth(1).unwrap();
         assert!(milestones.starts_with("\n    none yet"), "{text}");
         assert!(text.contains("starts as secondary"), "{text}");
+        // A peer lost with no fault given (an external member killed by
+        // its owner) starts the story.
+        screen.push(at(
+            200_000,
+            "primary",
+            Event::PeerLost {
+                peer: "secondary".into(),
+                silent_for_ms: 180_500,
+                backing_up: false,
+                records_held: 0,
+            },
+        ));
+        let text = screen.render(&status(201_000, vec![]), &Paint(false));
+        let milestones = text.split("  milestones").nth(1).unwrap();
+        assert!(milestones.contains("secondary"), "{text}");
+        assert!(!milestones.contains("none yet"), "{text}");
     }
 
     #[test]
