@@ -49,7 +49,10 @@ pub(super) async fn speaks_grpc(chan: Channel, deadline: Duration) -> Result<(),
             "it took the connection and answered nothing within {deadline:?}"
         )),
         Ok(Err(s)) if matches!(s.code(), Unknown | Internal | Unavailable | Cancelled) => {
-            Err(format!("what answers is not gRPC: {}", said(&s)))
+            Err(format!(
+                "no gRPC answer came: {} (it closed the connection, or what answers is not gRPC)",
+                said(&s)
+            ))
         }
         Ok(Err(_)) => Ok(()),
     }
@@ -57,6 +60,11 @@ pub(super) async fn speaks_grpc(chan: Channel, deadline: Duration) -> Result<(),
 
 /// A status as the gRPC spec names it, with its message.
 pub(super) fn said(s: &Status) -> String {
+    // tonic reports its own deadline as CANCELLED "Timeout expired", which
+    // reads as if the member cancelled the call.
+    if fleetsim_net::timed_out(s) {
+        return "no answer within the deadline (DEADLINE_EXCEEDED)".into();
+    }
     if s.message().is_empty() {
         code_name(s.code()).to_string()
     } else {
@@ -147,5 +155,21 @@ impl Decoder for RawCodec {
             src.advance(n);
         }
         Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_tonic_timed_out_reads_as_no_answer_not_as_a_cancel() {
+        let timed_out = Status::cancelled("Timeout expired");
+        assert_eq!(
+            said(&timed_out),
+            "no answer within the deadline (DEADLINE_EXCEEDED)"
+        );
+        let refused = Status::failed_precondition("home visible");
+        assert_eq!(said(&refused), "FAILED_PRECONDITION \"home visible\"");
     }
 }
