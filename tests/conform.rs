@@ -159,7 +159,7 @@ fn bad_usage_exits_2_and_says_what_is_wrong() {
         ),
         (
             &["h:1", "--server", "primary", "--role", "secondary"],
-            "is the fleet's primary, not a secondary",
+            "is the fleet's primary, not its secondary",
         ),
         (
             &[
@@ -176,4 +176,51 @@ fn bad_usage_exits_2_and_says_what_is_wrong() {
         assert_eq!(code, 2, "{args:?}: {out}{err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn a_backup_refuses_a_record_set_it_cannot_hold_with_invalid_argument() {
+    use fleetsim_proto::pb;
+    let live = LiveFleet::start(conform::reference_fleet(), 1.0);
+    let addr = live.address("secondary");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let chan = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut line = pb::line_client::LineClient::new(chan);
+        let record = |kind: i32| pb::PhoneRecord {
+            extension: "2001".into(),
+            kind,
+        };
+        for (version, kind, says) in [
+            (0, pb::PhoneKind::Sip as i32, "version 0 is no record set"),
+            (7, 0, "kind 0 is unknown or unspecified"),
+            (7, 99, "kind 99 is unknown or unspecified"),
+        ] {
+            let req = pb::ReplicateRequest {
+                from: "primary".into(),
+                incarnation: 7,
+                version,
+                phones: vec![record(kind)],
+            };
+            let err = line.replicate(req).await.unwrap_err();
+            assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+            assert!(err.message().contains(says), "{err:?}");
+        }
+        // Who may send is asked first: a server it does not back up.
+        let req = pb::ReplicateRequest {
+            from: "apps".into(),
+            incarnation: 1,
+            version: 0,
+            phones: vec![],
+        };
+        let err = line.replicate(req).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    });
 }

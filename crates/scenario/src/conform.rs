@@ -81,7 +81,7 @@ pub enum ConformError {
         names: String,
     },
     /// The server named is not of the role named.
-    #[error("server {server:?} is the fleet's {actual}, not a {role}")]
+    #[error("server {server:?} is the fleet's {actual}, not its {role}")]
     RoleMismatch {
         /// The server named.
         server: String,

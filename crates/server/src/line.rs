@@ -45,6 +45,10 @@ impl pb::line_server::Line for LineSvc {
     ) -> Result<Response<pb::ReplicateReply>, Status> {
         self.0.stats.rpc();
         let r = req.into_inner();
+        // Who may send comes first (an empty request is no backup's).
+        if self.0.backs_up(&r.from) {
+            well_formed(&r)?;
+        }
         let phones = r.phones.into_iter().map(|p| p.extension).collect();
         let held = self
             .0
@@ -214,4 +218,27 @@ pub(crate) async fn presence_loop(
             Err(e) => tracing::trace!(%peer, error = %e, "presence failed"),
         }
     }
+}
+
+/// A record set the receiver can hold: a version (the home's incarnation,
+/// from 1: 0 means none) and records each with an extension and a known
+/// phone kind.
+fn well_formed(r: &pb::ReplicateRequest) -> Result<(), Status> {
+    if r.version == 0 {
+        return Err(Status::invalid_argument(
+            "version 0 is no record set (a home's records carry its incarnation, from 1)",
+        ));
+    }
+    for p in &r.phones {
+        if p.extension.is_empty() {
+            return Err(Status::invalid_argument("a phone record has no extension"));
+        }
+        if fleetsim_proto::convert::phone_kind(p.kind).is_none() {
+            return Err(Status::invalid_argument(format!(
+                "phone record {}: kind {} is unknown or unspecified",
+                p.extension, p.kind
+            )));
+        }
+    }
+    Ok(())
 }
