@@ -207,12 +207,22 @@ class Peer:
         self.advertised = []
 
 
+def emulated(wall_secs, speed):
+    """Wall seconds as the fleet's emulated time, in words: 2m31s, 45s, 1h2m."""
+    secs = round(wall_secs * speed)
+    h, rest = divmod(secs, 3600)
+    m, s = divmod(rest, 60)
+    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s or secs == 0 else ""]
+    return "".join(parts)
+
+
 class Member:
     """What this member remembers (in memory only) and the rules it applies."""
 
     def __init__(self, fleet, name, speed, pb):
         self.fleet, self.name, self.pb = fleet, name, pb
         self.incarnation = int(time.time())
+        self.speed = speed
         scale = lambda secs: max(secs / speed, 0.001)  # noqa: E731
         self.presence = scale(fleet.presence)
         self.failover_after = scale(fleet.failover_after)
@@ -309,8 +319,9 @@ class Member:
             window = p.failback_at is not None and now < p.failback_at + self.homeless
             if not p.lost and not window:
                 return ("FAILED_PRECONDITION",
-                        f"{home} last heard {now - p.last_seen:.1f}s ago; "
-                        f"failover needs {self.failover_after:g}s of silence")
+                        # Said in the fleet's emulated time, as its timeline is.
+                        f"{home} last heard {emulated(now - p.last_seen, self.speed)} ago; "
+                        f"failover needs {emulated(self.failover_after, self.speed)} of silence")
             if p.returned_since is not None:
                 return ("FAILED_PRECONDITION", f"{home} is visible again; register there")
             if ext not in self.held.get(home, (0, set()))[1]:
