@@ -729,11 +729,22 @@ async fn run(
                                 }
                             }
                         }
+                        let reason = if dect && status.code() != tonic::Code::NotFound {
+                            format!(
+                                "the base polled {gk} for {} without an answer ({}): it switches to the backup",
+                                fleetsim_model::human_ms(
+                                    clock.to_emulated_ms(cfg.dect_switch_after)
+                                ),
+                                why(&status)
+                            )
+                        } else {
+                            format!("keepalive to {gk} failed: {}", why(&status))
+                        };
                         log.emit(
                             &gk,
                             Event::PhoneLost {
                                 phone: ext.clone(),
-                                reason: format!("keepalive to {gk} failed: {}", why(&status)),
+                                reason,
                             },
                         );
                         current = None;

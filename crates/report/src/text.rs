@@ -238,6 +238,10 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
         Event::PhoneLost { phone, reason } if reason.starts_with("rebooted") => {
             Some((phone.clone(), "left".into(), reason.clone()))
         }
+        // A DECT base switching is no phone's own retry.
+        Event::PhoneLost { phone, reason } if reason.starts_with("the base polled") => {
+            Some((phone.clone(), "base-switched".into(), reason.clone()))
+        }
         Event::PhoneLost { phone, reason } => Some((phone.clone(), "lost".into(), reason.clone())),
         Event::PhoneUnregistered { phone, .. } => {
             Some((phone.clone(), "unregistered".into(), String::new()))
@@ -400,6 +404,12 @@ fn describe_group(g: &Group) -> String {
         // The phone left; it did not find its gatekeeper gone.
         format!(
             "{n} phone{s} left this gatekeeper ({phones}): {}",
+            g.notes()
+        )
+    } else if sub == "base-switched" {
+        format!(
+            "{n} IP DECT handset{s} follow{} {their} base away from this gatekeeper ({phones}): {}; the base polls the backup at each poll interval",
+            if n == 1 { "s" } else { "" },
             g.notes()
         )
     } else if sub == "lost" {
