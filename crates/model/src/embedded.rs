@@ -111,6 +111,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/split-network.toml"),
     ),
     (
+        "split-network-reciprocal.toml",
+        include_str!("../../../scenarios/split-network-reciprocal.toml"),
+    ),
+    (
         "v2-capacity-overflow.toml",
         include_str!("../../../scenarios/v2-capacity-overflow.toml"),
     ),
