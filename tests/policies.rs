@@ -77,6 +77,8 @@ fn a_policy_that_panics_while_the_run_is_judged_is_the_runs_error_not_the_caller
             .contains("a bug in the policy's takeover bound"),
         "{error}"
     );
+    // Where it happened, as for a panic while the fleet runs.
+    assert!(error.to_string().contains("tests/policies.rs:"), "{error}");
 }
 
 /// A takeover logic that waits for ever: never fails a peer over.
@@ -150,6 +152,32 @@ fn a_policy_named_as_a_built_in_or_not_at_all_is_refused_before_it_runs() {
     }
     // The built-ins themselves run under their own names.
     assert_eq!(run_under(&s, Quorum).policy, "quorum");
+    // A type of the user's with a built-in's type name and name is no
+    // built-in either.
+    let opts = fleetsim_scenario::RunOptions {
+        policy: std::sync::Arc::new(ServerEdition),
+        ..Default::default()
+    };
+    let e = fleetsim_scenario::run(&s, &opts).unwrap_err().to_string();
+    assert!(e.contains("has the name of a built-in policy"), "{e}");
+}
+
+/// A user's tweak of the default, under the default's type name and name.
+#[derive(Debug)]
+struct ServerEdition;
+
+impl TakeoverPolicy for ServerEdition {
+    fn name(&self) -> &str {
+        "server-edition"
+    }
+
+    fn summary(&self) -> &str {
+        "a 10-minute guard"
+    }
+
+    fn failover_after(&self, _: &fleetsim_scenario::rules::Timers) -> std::time::Duration {
+        std::time::Duration::from_secs(600)
+    }
 }
 
 /// A policy whose name is a panic.
@@ -504,4 +532,36 @@ fn a_failed_run_under_another_policy_names_it_when_asserted() {
     let panic = std::panic::catch_unwind(|| o.assert_passed()).unwrap_err();
     let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("policy no-guard"), "{message}");
+}
+
+/// A takeover logic that never fails a peer over.
+#[derive(Debug)]
+struct NeverFailsOver;
+
+impl TakeoverPolicy for NeverFailsOver {
+    fn name(&self) -> &str {
+        "never-fails-over"
+    }
+
+    fn summary(&self) -> &str {
+        "waits for ever"
+    }
+
+    fn failover_after(&self, _: &fleetsim_scenario::rules::Timers) -> std::time::Duration {
+        std::time::Duration::MAX
+    }
+}
+
+#[test]
+fn no_failover_under_a_policy_that_never_fails_over_says_it_proves_nothing_and_why() {
+    let o = run_under(&load("primary-reboot-2m.toml"), NeverFailsOver);
+    let r = (o.expectations.iter())
+        .find(|e| e.name.contains("never failed over"))
+        .expect("primary-reboot-2m checks no failover");
+    assert!(!r.passed);
+    assert!(
+        r.detail.contains("waits longer than any run can last"),
+        "{}",
+        r.detail
+    );
 }

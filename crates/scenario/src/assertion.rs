@@ -564,6 +564,15 @@ fn too_late(events: &[EventRecord], needs: Dur) -> Option<String> {
         }
         _ => false,
     })?;
+    // A policy that never takes over (its wait outlasts any run): no run
+    // is long enough, so say that instead of asking for a longer one.
+    if needs.as_millis() > fleetsim_model::limits::MAX_DURATION.as_millis() {
+        return Some(format!(
+            "the takeover policy waits longer than any run can last ({}) before a failover, so no failover can show after {} and \"no failover\" proves nothing under it",
+            fleetsim_model::limits::MAX_DURATION,
+            describe(late)
+        ));
+    }
     Some(format!(
         "the run ends {} after {}, before a failover it caused could show ({needs}: the silence a failover waits for and the phones' recovery wait and deadline), so \"no failover\" proves nothing: make the fault earlier or the run longer",
         format_millis(end - late.t_ms),

@@ -382,11 +382,16 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
     // `no-failover` waits for): a panic there is the run's error, caught
     // and kept as any other, not the caller's; the expectations then say
     // they were not judged (not that there were none).
+    let judging = Collecting::start();
     let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         evaluate(&scenario, &events, opts.policy.as_ref())
     }));
+    // Where it panicked, as the hook saw it.
+    let judge_panic = judging.finish();
     let expectations = judged.unwrap_or_else(|payload| {
-        error = error.take().or_else(|| unrecorded(payload.as_ref()));
+        error = (error.take())
+            .or(judge_panic)
+            .or_else(|| unrecorded(payload.as_ref()));
         vec![crate::expect::ExpectationResult {
             name: "the expectations are judged".into(),
             passed: false,
@@ -430,7 +435,10 @@ pub(crate) fn check_policy_name(policy: &dyn crate::rules::TakeoverPolicy) -> Re
             "a takeover policy needs a name (TakeoverPolicy::name): every view of its runs names it".into(),
         ));
     }
-    let shadows = crate::rules::by_name(name).is_some_and(|b| format!("{b:?}") != debug);
+    // Another type, or the same type otherwise set up: a user's struct
+    // named like a built-in must not pass for it.
+    let shadows = crate::rules::by_name(name)
+        .is_some_and(|b| b.type_name() != policy.type_name() || format!("{b:?}") != debug);
     if shadows {
         return Err(RunError::Policy(format!(
             "policy {name:?} has the name of a built-in policy: give yours a name of its own, so its runs are not read as the built-in's"
