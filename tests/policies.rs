@@ -565,3 +565,34 @@ fn no_failover_under_a_policy_that_never_fails_over_says_it_proves_nothing_and_w
         r.detail
     );
 }
+
+#[test]
+fn a_builder_runs_under_each_built_in_by_name_and_names_its_fleet_any_usual_way() {
+    let b = |fleet: &str| {
+        fleetsim_scenario::ScenarioBuilder::on_builtin_fleet(fleet)
+            .duration("20m")
+            .crash("5m", "primary")
+    };
+    for policy in fleetsim_scenario::rules::builtin() {
+        let name = policy.name().to_string();
+        let o = b("reference").shared_policy(policy).run().unwrap();
+        assert_eq!(o.policy, name);
+    }
+    for fleet in [
+        "builtin:reference",
+        "reference.toml",
+        "fleets/reference.toml",
+    ] {
+        assert!(b(fleet).build().is_ok(), "{fleet}");
+    }
+    // A missing fleet file is said for on_fleet_file, not for a scenario file.
+    let e = fleetsim_scenario::ScenarioBuilder::on_fleet_file("/no-such-dir/fleet.toml")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("on_fleet_file(/no-such-dir/fleet.toml)")
+            && !e.contains("relative to the scenario file"),
+        "{e}"
+    );
+}

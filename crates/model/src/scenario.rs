@@ -1064,7 +1064,10 @@ pub fn default_name(e: &Expectation) -> String {
         Expectation::SplitBrain { present: true } => "a split-brain finding is reported".into(),
         Expectation::SplitBrain { present: false } => "no split-brain finding".into(),
         Expectation::CapacityOverflow { on, min } => {
-            format!("{on} refuses at least {min} guests for lack of capacity")
+            format!(
+                "{on} refuses at least {} for lack of capacity",
+                crate::words::counted(*min as usize, "guest", "guests")
+            )
         }
         Expectation::Takeover {
             of,
@@ -1081,7 +1084,7 @@ pub fn default_name(e: &Expectation) -> String {
         }
         Expectation::Never { matching, window } => format!("never {matching} {window}"),
         Expectation::Eventually { matching, window } => {
-            format!("{matching} {window}")
+            format!("eventually {matching} {window}")
         }
         Expectation::Count {
             matching,

@@ -133,12 +133,15 @@ fn quoted(s: &str) -> String {
 }
 
 impl ScenarioBuilder {
-    /// On a built-in fleet (`"reference"` is `scenarios/fleets/reference.toml`).
+    /// On a built-in fleet (`"reference"` is `scenarios/fleets/reference.toml`;
+    /// `"builtin:reference"`, `"reference.toml"` and `"fleets/reference.toml"`
+    /// name it too).
     pub fn on_builtin_fleet(name: &str) -> ScenarioBuilder {
-        let path = if name.ends_with(".toml") {
-            name.to_string()
+        let bare = name.strip_prefix("builtin:").unwrap_or(name);
+        let path = if bare.contains('/') {
+            format!("{}.toml", bare.trim_end_matches(".toml"))
         } else {
-            format!("fleets/{name}.toml")
+            format!("fleets/{}.toml", bare.trim_end_matches(".toml"))
         };
         ScenarioBuilder::with(FleetSource::BuiltIn(path))
     }
@@ -334,6 +337,20 @@ impl ScenarioBuilder {
                 )
                 .into());
         }
+        if let FleetSource::File(p) = &self.fleet
+            && let Err(e) = std::fs::metadata(p)
+        {
+            // Said for the builder's argument: there is no scenario file.
+            let at = text.find("fleet = ").map_or(0..0, |i| i + 8..i + 8);
+            return Err(src
+                .error(
+                    at,
+                    Some("fleet"),
+                    format!("on_fleet_file({}): {e}", p.display()),
+                    Some("give on_fleet_file the path of a fleet file (relative to the working directory), or on_builtin_fleet a built-in's name (\"reference\")".into()),
+                )
+                .into());
+        }
         if let Some(stray) = &self.stray {
             let body_at = text.find(&self.body).unwrap_or_default();
             return Err(stray_error(&src, body_at, stray).into());
@@ -351,6 +368,14 @@ impl ScenarioBuilder {
     /// Server Edition behaviour, [`fleetsim_rules::ServerEdition`]).
     pub fn policy(mut self, policy: impl TakeoverPolicy + 'static) -> Self {
         self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Runs under a policy already shared, such as a built-in from
+    /// [`crate::rules::by_name`] or [`crate::rules::builtin`], so a loop
+    /// can run the same scenario under each of them and yours.
+    pub fn shared_policy(mut self, policy: Arc<dyn TakeoverPolicy>) -> Self {
+        self.policy = Some(policy);
         self
     }
 

@@ -72,6 +72,7 @@ pub use expectation::Expect;
 /// The resilience rules and the takeover-policy seam (the `fleetsim-rules` crate).
 pub use fleetsim_rules as rules;
 pub use fleetsim_rules::TakeoverPolicy;
+pub use fleetsim_server::StartError;
 pub use metrics::Metrics;
 pub use panics::{CaughtPanic, RunFailure};
 pub use runner::{Mode, Progress, RunError, RunOptions, RunOutcome, run, run_async};
