@@ -844,7 +844,7 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
             "FAILOVER of {home} begins: physical IP phone {trigger} re-registered here"
         )),
         Event::FailbackStarted { home, visible_for_ms, guests } => p.bold(&format!(
-            "FAILBACK to {home}: visible again for {}{} (≥ failback time) → {} here: each goes home once idle, unless it is an H.323 phone under manual failback",
+            "FAILBACK to {home}: visible again for {}{} (the failback time) → {} here: each goes home once idle, unless it is an H.323 phone under manual failback",
             human_ms(*visible_for_ms),
             by_own_clock(&seen.clock_steps(&e.server, e.t_ms)),
             fleetsim_model::words::counted(*guests as usize, "guest", "guests")
