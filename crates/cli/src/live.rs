@@ -1328,11 +1328,6 @@ fn gone(e: &tonic::Status) -> bool {
         )
 }
 
-/// Removes what an `up --processes` ended before it could clean up (a
-/// SIGKILL, or a signal in its first milliseconds) left behind: its
-/// `fleetsim-up-PID` directory with the members' fleet file, once no
-/// process PID runs (Linux's /proc tells). Only that file and the then
-/// empty directory go, nothing else.
 /// An external member's `address` that is one of this drill's own on this
 /// host (a server's port, the control API's, the live page's): the fleet
 /// would talk to itself where it means the member.
@@ -1370,6 +1365,11 @@ fn address_clash(fleet: &fleetsim_model::Fleet, args: &UpArgs) -> Option<String>
     })
 }
 
+/// Removes what an `up --processes` ended before it could clean up (a
+/// SIGKILL, or a signal in its first milliseconds) left behind: its
+/// `fleetsim-up-PID` directory with the members' fleet file, once no
+/// process PID runs (Linux's /proc tells). Only that file and the then
+/// empty directory go, nothing else.
 fn remove_stale_member_dirs(tmp: &Path) {
     if !Path::new("/proc/self").exists() {
         return;

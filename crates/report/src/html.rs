@@ -82,12 +82,10 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
                 // A hang ends with its process.
                 hangs.depth.remove(&e.server);
                 if let Some(h) = hangs.since.remove(&e.server) {
-                    lanes.entry(e.server.clone()).or_default().push(Span {
-                        from: h,
-                        to: e.t_ms,
-                        class: "hung",
-                        label: "hung: alive, answering nothing".into(),
-                    });
+                    lanes
+                        .entry(e.server.clone())
+                        .or_default()
+                        .push(hung(h, e.t_ms));
                 }
                 if let Some(u) = up_since.remove(&e.server) {
                     lanes.entry(e.server.clone()).or_default().push(Span {
@@ -150,12 +148,7 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
         });
     }
     for (s, h) in hangs.since {
-        lanes.entry(s).or_default().push(Span {
-            from: h,
-            to: end,
-            class: "hung",
-            label: "hung: alive, answering nothing".into(),
-        });
+        lanes.entry(s).or_default().push(hung(h, end));
     }
     for (s, d) in down_since {
         lanes.entry(s).or_default().push(Span {
@@ -329,7 +322,7 @@ impl Hangs {
         lanes: &mut BTreeMap<String, Vec<Span>>,
     ) {
         let depth = self.depth.entry(server.to_string()).or_default();
-        let (from, class, label) = if on {
+        let span = if on {
             *depth += 1;
             if *depth > 1 {
                 return;
@@ -338,7 +331,12 @@ impl Hangs {
                 return;
             };
             self.since.insert(server.to_string(), t);
-            (u, "up", "serving")
+            Span {
+                from: u,
+                to: t,
+                class: "up",
+                label: "serving".into(),
+            }
         } else {
             *depth = depth.saturating_sub(1);
             if *depth > 0 {
@@ -348,14 +346,19 @@ impl Hangs {
                 return;
             };
             up_since.insert(server.to_string(), t);
-            (h, "hung", "hung: alive, answering nothing")
+            hung(h, t)
         };
-        lanes.entry(server.to_string()).or_default().push(Span {
-            from,
-            to: t,
-            class,
-            label: label.into(),
-        });
+        lanes.entry(server.to_string()).or_default().push(span);
+    }
+}
+
+/// A hung span of a server's lane.
+fn hung(from: u64, to: u64) -> Span {
+    Span {
+        from,
+        to,
+        class: "hung",
+        label: "hung: alive, answering nothing".into(),
     }
 }
 

@@ -319,17 +319,29 @@ async fn poll_member_peers(
     names: Vec<String>,
     cache: std::sync::Weak<std::sync::Mutex<BTreeMap<String, Vec<pb::PeerTimer>>>>,
 ) {
+    // One connection per member process, kept while it answers (a new
+    // process, at a new control port, gets a new one).
+    let mut clients: BTreeMap<String, (String, crate::member::Client)> = BTreeMap::new();
     loop {
         tokio::time::sleep(PEERS_POLL).await;
         for name in names.iter().filter(|n| members.runs(n)) {
-            let addr = members.control(name).filter(|_| members.is_up(name));
-            let peers = match addr {
-                Some(addr) => crate::member::member_info(&addr, members.token())
-                    .await
-                    .map(|i| i.peers)
-                    .unwrap_or_default(),
-                None => Vec::new(),
+            let Some(addr) = members.control(name).filter(|_| members.is_up(name)) else {
+                clients.remove(name);
+                continue;
             };
+            if clients.get(name).is_none_or(|(a, _)| *a != addr)
+                && let Ok(c) = crate::member::member_client(&addr, members.token()).await
+            {
+                clients.insert(name.clone(), (addr, c));
+            }
+            let peers = match clients.get_mut(name) {
+                Some((a, c)) => crate::member::info_of(c, a).await.map(|i| i.peers),
+                None => Err(String::new()),
+            };
+            if peers.is_err() {
+                clients.remove(name);
+            }
+            let peers = peers.unwrap_or_default();
             let Some(cache) = cache.upgrade() else {
                 return;
             };
@@ -366,43 +378,35 @@ impl Live {
     /// supervisor, anything else to the fleet under test.
     async fn apply(&mut self, fault: &Fault) -> Result<(), String> {
         let log = self.fut.ctx.log.clone();
-        let applied = || {
+        let applied = |words: String| {
             log.emit(
                 fault.kind.logged_by(&self.fut.fleet),
                 Event::FaultApplied {
-                    fault: fault.kind.describe(),
+                    fault: words,
                     spec: fault.kind.clone(),
                 },
             )
         };
+        let crash = matches!(fault.kind, FaultKind::Crash { .. });
         match &fault.kind {
-            FaultKind::Crash { server } if let Some(m) = self.process(server) => {
-                applied();
-                let registered_phones = registered_on(&log.snapshot(), server);
-                m.crash(server).await?;
-                log.emit(server, Event::ServerCrashed { registered_phones });
-                self.process_ended(server).await
-            }
-            // A hung member cannot wind down: its stop is a kill, as in one
-            // process.
-            FaultKind::Stop { server }
+            // A crash, or the stop of a hung member, which cannot wind
+            // down: a kill, as in one process.
+            FaultKind::Crash { server } | FaultKind::Stop { server }
                 if let Some(m) = self.process(server).cloned()
-                    && self.fut.ctx.net.is_hung(server) =>
+                    && (crash || self.fut.ctx.net.is_hung(server)) =>
             {
-                log.emit(
-                    fault.kind.logged_by(&self.fut.fleet),
-                    Event::FaultApplied {
-                        fault: crate::runner::killed_stop_words(&fault.kind),
-                        spec: fault.kind.clone(),
-                    },
-                );
+                applied(if crash {
+                    fault.kind.describe()
+                } else {
+                    crate::runner::killed_stop_words(&fault.kind)
+                });
                 let registered_phones = registered_on(&log.snapshot(), server);
                 m.crash(server).await?;
                 log.emit(server, Event::ServerCrashed { registered_phones });
                 self.process_ended(server).await
             }
             FaultKind::Stop { server } if let Some(m) = self.process(server).cloned() => {
-                applied();
+                applied(fault.kind.describe());
                 let registered_phones = registered_on(&log.snapshot(), server);
                 stop_process(m.as_ref(), server).await?;
                 log.emit(server, Event::ServerStopped { registered_phones });
@@ -411,7 +415,7 @@ impl Live {
             FaultKind::Restart { server } if let Some(m) = self.process(server).cloned() => {
                 // Logged before the process starts: its first event (its
                 // start) must come after the restart that caused it.
-                applied();
+                applied(fault.kind.describe());
                 if let Err(e) = m.restart(server) {
                     log.emit(
                         "operator",

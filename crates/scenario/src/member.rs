@@ -153,13 +153,9 @@ pub async fn serve_member(
 }
 
 /// What the member whose control port is `addr` reports of itself.
-pub async fn member_info(addr: &str, token: Option<&str>) -> Result<pb::MemberInfo, String> {
-    on_member(addr, token, |mut c| async move {
-        c.info(pb::MemberInfoRequest {})
-            .await
-            .map(Response::into_inner)
-    })
-    .await
+pub(crate) async fn member_info(addr: &str, token: Option<&str>) -> Result<pb::MemberInfo, String> {
+    let mut client = member_client(addr, token).await?;
+    info_of(&mut client, addr).await
 }
 
 /// Sends `plane` to the member whose control port is `addr` (`host:port`).
@@ -186,34 +182,57 @@ pub async fn stop_member(addr: &str, token: Option<&str>) -> Result<(), String> 
     .await
 }
 
-type Client = pb::member_client::MemberClient<
+/// A client of one member's control port, sending the token with every call.
+pub(crate) type Client = pb::member_client::MemberClient<
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, crate::live::Bearer>,
 >;
 
+/// Connects to the member control port `addr`, within [`PUSH_DEADLINE`].
+pub(crate) async fn member_client(addr: &str, token: Option<&str>) -> Result<Client, String> {
+    let bearer = crate::live::Bearer::new(token)?;
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(PUSH_DEADLINE, endpoint.connect()).await {
+        Ok(Ok(channel)) => Ok(pb::member_client::MemberClient::with_interceptor(
+            channel, bearer,
+        )),
+        Ok(Err(e)) => Err(format!("member control port {addr}: {e}")),
+        Err(_) => Err(format!(
+            "member control port {addr}: no answer within {PUSH_DEADLINE:?}"
+        )),
+    }
+}
+
+/// What the member at `addr`, on `client`, reports of itself.
+pub(crate) async fn info_of(client: &mut Client, addr: &str) -> Result<pb::MemberInfo, String> {
+    let info = async { (client.info(pb::MemberInfoRequest {}).await).map(Response::into_inner) };
+    answered(addr, info).await
+}
+
+/// `call` to the member control port `addr`, answered within
+/// [`PUSH_DEADLINE`]; a failure names the port.
+async fn answered<T>(
+    addr: &str,
+    call: impl std::future::Future<Output = Result<T, Status>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(PUSH_DEADLINE, call).await {
+        Ok(r) => r.map_err(|e| format!("member control port {addr}: {}", e.message())),
+        Err(_) => Err(format!(
+            "member control port {addr}: no answer within {PUSH_DEADLINE:?}"
+        )),
+    }
+}
+
 /// Connects to the member control port `addr` (sending `token` with every
-/// call) and makes one call, connect and answer within [`PUSH_DEADLINE`];
-/// every failure names the port.
+/// call) and makes one call, the connect and the answer each within
+/// [`PUSH_DEADLINE`]; every failure names the port.
 async fn on_member<T, F, Fut>(addr: &str, token: Option<&str>, call: F) -> Result<T, String>
 where
     F: FnOnce(Client) -> Fut,
     Fut: std::future::Future<Output = Result<T, Status>>,
 {
-    let bearer = crate::live::Bearer::new(token)?;
-    let whole = async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| e.to_string())?
-            .connect()
-            .await
-            .map_err(|e| e.to_string())?;
-        let client = pb::member_client::MemberClient::with_interceptor(channel, bearer);
-        call(client).await.map_err(|e| e.message().to_string())
-    };
-    match tokio::time::timeout(PUSH_DEADLINE, whole).await {
-        Ok(r) => r.map_err(|e| format!("member control port {addr}: {e}")),
-        Err(_) => Err(format!(
-            "member control port {addr}: no answer within {PUSH_DEADLINE:?}"
-        )),
-    }
+    let client = member_client(addr, token).await?;
+    answered(addr, call(client)).await
 }
 
 fn micros(d: Duration) -> u64 {

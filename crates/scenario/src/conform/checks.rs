@@ -32,23 +32,21 @@ pub(super) async fn run_all(t: &Target, on_check: &mut dyn FnMut(&Check)) -> Rep
     // machine or in another language may be slower than fleetsim's own.
     let deadline = t.fleet.timers.rpc_deadline.0.max(Duration::from_secs(1));
     let mut report = Report::default();
-    let chan = wire::connect(&t.address, deadline).await;
-    let connected = match &chan {
-        Ok(c) => match wire::speaks_grpc(c.clone(), deadline).await {
-            Ok(()) => Ok(format!("a gRPC server answers at {}", t.address)),
-            Err(why) => Err(format!(
-                "expected a gRPC server at {}, but {why}",
-                t.address
-            )),
-        },
+    // A channel, once a gRPC server answers on it.
+    let chan = match wire::connect(&t.address, deadline).await {
+        Ok(c) => (wire::speaks_grpc(c.clone(), deadline).await)
+            .map(|()| c)
+            .map_err(|why| format!("expected a gRPC server at {}, but {why}", t.address)),
         Err(e) => Err(format!("expected a gRPC server at {}, got: {e}", t.address)),
     };
-    let ok = connected.is_ok();
-    let check = make_check("connect", connected);
+    let said = (chan.as_ref())
+        .map(|_| format!("a gRPC server answers at {}", t.address))
+        .map_err(Clone::clone);
+    let check = make_check("connect", said);
     on_check(&check);
     report.checks.push(check);
     // Nothing else can pass where no gRPC server answers.
-    let (Ok(chan), true) = (chan, ok) else {
+    let Ok(chan) = chan else {
         return report;
     };
     let plan = Plan::new(t);
