@@ -512,31 +512,39 @@ pub fn render(o: &RunOutcome) -> String {
     let m = &o.metrics;
     let opt = |v: Option<u64>| v.map_or("—".to_string(), human_ms);
     let _ = write!(h, r#"<section class="cards">"#);
-    for (label, value, hint) in [
-        (
+    // As the text report: detection and takeover only when a fault made a
+    // server someone's subject, "—" when no phone had an outage.
+    let mut cards = Vec::new();
+    if let Some(s) = m.subject.as_deref() {
+        cards.push((
             "detection",
             opt(m.detection_ms),
-            format!(
-                "fault → backup declares {} lost",
-                m.subject.as_deref().unwrap_or("it")
-            ),
-        ),
-        (
+            format!("fault on {s} → its backup declares it lost"),
+        ));
+        cards.push((
             "takeover",
             if m.takeover_incomplete() {
-                "not complete".to_string()
+                "incomplete".to_string()
             } else {
                 opt(m.takeover_ms)
             },
             if m.takeover_incomplete() {
                 format!(
-                    "fault → every IP phone on the backup: {} moved, not all",
+                    "fault → every IP phone of {s} on its backup: {} moved, not all",
                     fleetsim_model::words::counted(m.phones_moved as usize, "phone", "phones")
                 )
             } else {
-                "fault → every IP phone on the backup".to_string()
+                format!("fault → every IP phone of {s} on its backup")
             },
-        ),
+        ));
+    }
+    cards.push(if m.phones_with_outage == 0 {
+        (
+            "longest phone outage",
+            "—".to_string(),
+            "no phone had one".to_string(),
+        )
+    } else {
         (
             "longest phone outage",
             human_ms(m.max_phone_outage_ms),
@@ -545,18 +553,19 @@ pub fn render(o: &RunOutcome) -> String {
                 human_ms(m.p99_phone_outage_ms),
                 human_ms(m.p50_phone_outage_ms)
             ),
+        )
+    });
+    cards.push((
+        "phones moved",
+        m.phones_moved.to_string(),
+        format!(
+            "{} failed back · {} unregistered {}",
+            m.phones_failed_back,
+            m.phones_unregistered_at_end,
+            o.at_the_end()
         ),
-        (
-            "phones moved",
-            m.phones_moved.to_string(),
-            format!(
-                "{} failed back · {} unregistered {}",
-                m.phones_failed_back,
-                m.phones_unregistered_at_end,
-                o.at_the_end()
-            ),
-        ),
-    ] {
+    ));
+    for (label, value, hint) in cards {
         let _ = write!(
             h,
             r#"<div class="card"><div class="label">{label}</div><div class="value">{}</div><div class="hint">{}</div></div>"#,
