@@ -8,8 +8,6 @@ use common::*;
 use fleetsim_model::{CallKind, Calls, Event, EventRecord};
 use fleetsim_scenario::{Expect, RunOutcome, ScenarioBuilder};
 
-const MIN: u64 = 60_000;
-
 /// The events of call `id` (its own, and its recording's), in order.
 fn call_events<'a>(o: &'a RunOutcome, id: &str) -> Vec<&'a EventRecord> {
     let rec = format!("{id}-rec");

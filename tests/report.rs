@@ -726,3 +726,97 @@ fn a_hung_server_is_drawn_hung_in_its_swimlane_not_serving() {
         "no legend"
     );
 }
+
+#[test]
+fn ip_dect_handsets_without_the_ip_dect_option_are_said_to_stay_not_to_follow_their_base() {
+    let o = run_sim(&load("dect-base-switch.toml"));
+    let lines = timeline(&o);
+    let site_b = lines
+        .iter()
+        .find(|l| l.server == "site-b" && l.kind == "phone-lost" && l.text.contains("IP DECT"))
+        .expect("site-b's handsets lose it");
+    assert!(
+        site_b.text.contains("no IP DECT backup on its line")
+            && site_b.text.contains("stay unregistered")
+            && !site_b.text.contains("switches to the backup"),
+        "{}",
+        site_b.text
+    );
+    let lost = lines
+        .iter()
+        .find(|l| {
+            l.server == "secondary" && l.kind == "peer-lost" && l.text.contains("site-b is lost")
+        })
+        .expect("the secondary declares site-b lost");
+    assert!(
+        lost.text.contains(
+            "2 of its phones never move here (4003–4004): its line does not back up IP DECT phones"
+        ),
+        "{}",
+        lost.text
+    );
+}
+
+#[test]
+fn the_backup_says_which_phones_of_the_lost_home_never_move_and_why() {
+    let o = run_sim(&load("primary-crash.toml"));
+    let lines = timeline(&o);
+    let lost = lines
+        .iter()
+        .find(|l| l.server == "secondary" && l.kind == "peer-lost")
+        .expect("the secondary declares the primary lost");
+    assert!(
+        lost.text.contains("holds 16 of its phone records")
+            && lost.text.contains(
+                "2 of its phones never move here (2017–2018): softphones have no alternate gatekeeper"
+            ),
+        "{}",
+        lost.text
+    );
+}
+
+#[test]
+fn registrations_answered_after_the_phone_gave_up_read_as_withdrawn_not_as_registered() {
+    let o = run_sim(&load("site-latency.toml"));
+    let lines = timeline(&o);
+    let during = |kind: &str| {
+        lines
+            .iter()
+            .filter(|l| l.kind == kind && l.first > 5 * MIN && l.last < 15 * MIN)
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+    };
+    let registered = during("phone-registered");
+    assert!(
+        !registered.is_empty()
+            && registered
+                .iter()
+                .all(|t| t.contains("too late") && t.contains("withdraws it")),
+        "{registered:?}"
+    );
+    let dropped = during("phone-unregistered");
+    assert!(
+        !dropped.is_empty()
+            && dropped
+                .iter()
+                .all(|t| t.contains("withdrawn by their phones")),
+        "{dropped:?}"
+    );
+}
+
+#[test]
+fn a_group_of_phone_lines_ends_at_an_operator_reboot() {
+    let o = run_sim(&load("h323-manual-failback.toml"));
+    let lines = timeline(&o);
+    let reboot = lines
+        .iter()
+        .position(|l| l.text.starts_with("ACTION: 18 phones are rebooted"))
+        .expect("the operator reboots the primary's phones");
+    for l in &lines[..reboot] {
+        assert!(
+            l.last <= 50 * MIN,
+            "a line before the reboot runs past it: {}",
+            l.text
+        );
+    }
+}

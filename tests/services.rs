@@ -9,7 +9,6 @@ use common::*;
 use fleetsim_model::{CallKind, Event, EventRecord, LicenceRule, VoicemailFailback};
 use fleetsim_scenario::{ResilienceSetting, ScenarioBuilder};
 
-const MIN: u64 = 60_000;
 const DAY: u64 = 24 * 60 * MIN;
 
 fn first_at(o: &fleetsim_scenario::RunOutcome, f: impl Fn(&EventRecord) -> bool) -> u64 {
@@ -519,6 +518,20 @@ fn manual_failback_keeps_h323_phones_on_the_backup_until_rebooted_while_sip_phon
         }
     }
     assert_eq!(home_again.len(), 16);
+    // The failback check says how they came home: the H.323 phones by the
+    // operator's reboot, not "on their own".
+    let failback = o
+        .expectations
+        .iter()
+        .find(|r| r.name.starts_with("phones fail back"))
+        .expect("the scenario checks its failback");
+    assert!(
+        failback
+            .detail
+            .contains("6 sent home by a failback, 10 after an operator rebooted them (at 50m)"),
+        "{}",
+        failback.detail
+    );
 }
 
 #[test]

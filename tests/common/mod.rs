@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 use fleetsim_model::{EventRecord, Scenario, Source, scenario::DiskResolver};
 use fleetsim_scenario::{RunOptions, RunOutcome};
 
+/// A minute of emulated time, in milliseconds.
+pub const MIN: u64 = 60_000;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

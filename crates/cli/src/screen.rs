@@ -599,7 +599,7 @@ mod tests {
         };
         assert!(!is_routine(&line(
             "peer-lost",
-            "has not heard primary for 3m → primary is lost; as its backup (line option: backs up my IP phones) it will accept its 16 IP phones as guests"
+            "has not heard primary for 3m → primary is lost; as its backup it holds 16 of its phone records: each of those phones is accepted as a guest when it re-registers here, as far as the takeover rules and capacity allow"
         )));
         assert!(is_routine(&line(
             "peer-lost",

@@ -730,8 +730,15 @@ async fn run(
                             }
                         }
                         let reason = if dect && status.code() != tonic::Code::NotFound {
+                            // Without the IP DECT option on its line the
+                            // base has no backup: it keeps polling its own.
+                            let then = if gatekeepers.len() > 1 {
+                                "it switches to the backup".to_string()
+                            } else {
+                                format!("no IP DECT backup on its line, it keeps polling {gk}")
+                            };
                             format!(
-                                "the base polled {gk} for {} without an answer ({}): it switches to the backup",
+                                "the base polled {gk} for {} without an answer ({}): {then}",
                                 fleetsim_model::human_ms(
                                     clock.to_emulated_ms(cfg.dect_switch_after)
                                 ),

@@ -1,7 +1,7 @@
 //! The terminal report: a timeline in emulated time where each line says what
 //! happened and why, phone events grouped, then metrics and the verdict.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use fleetsim_model::words::counted;
@@ -210,6 +210,51 @@ fn words_between(first: &str, last: &str) -> String {
     .join(" ")
 }
 
+/// Registrations their phone withdrew, having given up waiting for the
+/// answer (its next event on that server is its unregister, with no reboot
+/// between), and those unregisters: by index in `events`.
+fn withdrawn(events: &[EventRecord]) -> BTreeSet<usize> {
+    let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut out = BTreeSet::new();
+    for (i, e) in events.iter().enumerate() {
+        let at = e.server.as_str();
+        match &e.event {
+            Event::PhoneRegistered { phone, .. } => {
+                open.insert((phone, at), i);
+            }
+            Event::PhoneUnregistered { phone, .. } => {
+                if let Some(r) = open.remove(&(phone.as_str(), at)) {
+                    out.extend([r, i]);
+                }
+            }
+            Event::FaultApplied {
+                spec: FaultKind::RebootPhone { phone },
+                ..
+            } => open.retain(|(p, _), _| p != phone),
+            Event::PhoneLost { phone, .. }
+            | Event::CallStarted { phone, .. }
+            | Event::RegistrationExpired { phone, .. }
+            | Event::PhoneSentHome { phone, .. } => {
+                open.remove(&(phone.as_str(), at));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A registration or unregister of [`withdrawn`]'s: its own group.
+fn late_key(sub: String) -> String {
+    match sub.as_str() {
+        "home" => "home-late".into(),
+        "unregistered" => "withdrawn".into(),
+        _ => match sub.strip_prefix("guest:") {
+            Some(home) => format!("guest-late:{home}"),
+            None => sub,
+        },
+    }
+}
+
 fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
     match &e.event {
         Event::PhoneRegistered { phone, home, guest } => Some((
@@ -240,7 +285,12 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
         }
         // A DECT base switching is no phone's own retry.
         Event::PhoneLost { phone, reason } if reason.starts_with("the base polled") => {
-            Some((phone.clone(), "base-switched".into(), reason.clone()))
+            let sub = if reason.ends_with("it switches to the backup") {
+                "base-switched"
+            } else {
+                "base-stays"
+            };
+            Some((phone.clone(), sub.into(), reason.clone()))
         }
         Event::PhoneLost { phone, reason } => Some((phone.clone(), "lost".into(), reason.clone())),
         Event::PhoneUnregistered { phone, .. } => {
@@ -388,6 +438,18 @@ fn describe_group(g: &Group) -> String {
     };
     if let Some(home) = sub.strip_prefix("guest:") {
         format!("accepted {n} phone{s} of {home} as {guests} ({phones}): no licences used")
+    } else if let Some(home) = sub.strip_prefix("guest-late:") {
+        format!(
+            "accepted {n} phone{s} of {home} as {guests} too late ({phones}): each phone had given up waiting for the answer and withdraws it"
+        )
+    } else if sub == "home-late" {
+        format!(
+            "registered {n} phone{s} of its own too late ({phones}): each phone had given up waiting for the answer and withdraws it"
+        )
+    } else if sub == "withdrawn" {
+        format!(
+            "dropped {n} registration{s} withdrawn by {their} phone{s} ({phones}): answered after the phone had given up waiting"
+        )
     } else if sub == "home" {
         format!("{n} phone{s} registered at {their} home system ({phones})")
     } else if let Some(home) = sub.strip_prefix("refused:") {
@@ -409,6 +471,12 @@ fn describe_group(g: &Group) -> String {
     } else if sub == "base-switched" {
         format!(
             "{n} IP DECT handset{s} follow{} {their} base away from this gatekeeper ({phones}): {}; the base polls the backup at each poll interval",
+            if n == 1 { "s" } else { "" },
+            g.notes()
+        )
+    } else if sub == "base-stays" {
+        format!(
+            "{n} IP DECT handset{s} lose{} this gatekeeper with {their} base ({phones}): {}; the handsets stay unregistered until it answers",
             if n == 1 { "s" } else { "" },
             g.notes()
         )
@@ -756,8 +824,12 @@ fn peer_lost(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
         last_heard(seen, e, peer, *silent_for_ms)
     );
     if *backing_up && *records_held > 0 {
+        let stay = seen
+            .fleet
+            .map(|f| never_move(f, &e.server, peer))
+            .unwrap_or_default();
         p.bold(&format!(
-            "{base}; as its backup (line option: backs up my IP phones) it will accept its {records_held} IP phones as guests"
+            "{base}; as its backup it holds {records_held} of its phone records: each of those phones is accepted as a guest when it re-registers here, as far as the takeover rules and capacity allow{stay}"
         ))
     } else if *backing_up {
         let why = match seen.fleet {
@@ -772,6 +844,39 @@ fn peer_lost(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
 
 /// Why a backup holds no records of a lost peer's phones: it has none that
 /// fail over here (nothing to fail over), or the records are gone.
+/// "; 2 of its phones never move here (2017–2018): softphones have no
+/// alternate gatekeeper", for the phones of `peer` that `backup` does not
+/// take over, by why; empty when every one moves.
+fn never_move(fleet: &Fleet, backup: &str, peer: &str) -> String {
+    let Some(home) = fleet.server(peer) else {
+        return String::new();
+    };
+    use fleetsim_model::PhoneKind;
+    let mut why: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for ph in fleet.phones_of(peer) {
+        let reason = match ph.kind {
+            PhoneKind::Softphone => "softphones have no alternate gatekeeper",
+            PhoneKind::Analogue => "analogue extensions are wired to it",
+            k if home.backup_for_kind(k) == Some(backup) => continue,
+            PhoneKind::Dect => "its line does not back up IP DECT phones",
+            _ => "its line does not back up IP phones",
+        };
+        why.entry(reason).or_default().push(ph.extension.clone());
+    }
+    let n: usize = why.values().map(Vec::len).sum();
+    if n == 0 {
+        return String::new();
+    }
+    let all: Vec<String> = why.values().flatten().cloned().collect();
+    let reasons: Vec<&str> = why.keys().copied().collect();
+    let verb = if n == 1 { "moves" } else { "move" };
+    format!(
+        "; {n} of its phones never {verb} here ({}): {}",
+        ranges(&all),
+        reasons.join("; ")
+    )
+}
+
 fn no_records(fleet: &Fleet, backup: &str, peer: &str, p: &Paint) -> String {
     let phones: Vec<_> = fleet.phones_of(peer).collect();
     let physical = phones.iter().any(|ph| ph.kind.fails_over());
@@ -977,7 +1082,8 @@ pub fn explain(
             pending.sort_by_key(|l| l.first);
             out.append(pending);
         };
-    for e in events {
+    let late = withdrawn(events);
+    for (i, e) in events.iter().enumerate() {
         seen.note(e);
         // Its `capacity-exceeded`, at the same moment, says it (else each
         // refusal read twice).
@@ -986,6 +1092,15 @@ pub fn explain(
             continue;
         }
         if let Some((phone, sub, note)) = phone_key(e) {
+            let sub = if late.contains(&i) {
+                late_key(sub)
+            } else {
+                sub
+            };
+            // An operator's reboot ends the story of the lines before it.
+            if sub == "rebooted" && !groups.iter().any(|g| g.key.2 == "rebooted") {
+                flush(&mut groups, &mut pending, &mut out, &seen);
+            }
             // Registrations at home are one story across the fleet.
             let server = if sub == "home" {
                 "(fleet)".to_string()

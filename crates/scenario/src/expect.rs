@@ -501,24 +501,60 @@ fn cut_short(scenario: &Scenario, after: u64, within: Dur) -> String {
 }
 
 /// How the returned phones came home: sent home by a failback (a
-/// `phone-sent-home` to `to` since `after`), or on their own (their backup
-/// failed, or they were rebooted), so a pass does not claim a failback
-/// that did not happen.
+/// `phone-sent-home` to `to` since `after`), after an operator rebooted
+/// them, or on their own (their backup failed), so a pass does not claim a
+/// failback that did not happen.
 fn sent_home(events: &[EventRecord], to: &str, after: u64, back: &BTreeMap<&str, u64>) -> String {
-    let sent: BTreeSet<&str> = (events.iter())
-        .filter(|ev| ev.t_ms >= after)
+    let since = || events.iter().filter(|ev| ev.t_ms >= after);
+    let sent: BTreeSet<&str> = since()
         .filter_map(|ev| match &ev.event {
             Event::PhoneSentHome { phone, home } if home == to => Some(phone.as_str()),
             _ => None,
         })
         .filter(|p| back.contains_key(p))
         .collect();
-    match sent.len() {
-        n if n == back.len() => String::new(),
-        0 => ", none sent home by a failback (they registered at home on their own: their backup failed, or they were rebooted)".into(),
-        n => format!(
-            ", {n} of them sent home by a failback, the others registering at home on their own"
-        ),
+    if sent.len() == back.len() {
+        return String::new();
+    }
+    // A reboot before the phone was home again is how it got there.
+    let mut rebooted: BTreeMap<&str, u64> = BTreeMap::new();
+    for ev in since() {
+        if let Event::FaultApplied {
+            spec: fleetsim_model::FaultKind::RebootPhone { phone },
+            ..
+        } = &ev.event
+            && !sent.contains(phone.as_str())
+            && back.get(phone.as_str()).is_some_and(|t| ev.t_ms <= *t)
+        {
+            rebooted.entry(phone.as_str()).or_insert(ev.t_ms);
+        }
+    }
+    let own = back.len() - sent.len() - rebooted.len();
+    let mut parts = vec![match sent.len() {
+        0 => "none sent home by a failback".to_string(),
+        n => format!("{n} sent home by a failback"),
+    }];
+    if !rebooted.is_empty() {
+        parts.push(format!(
+            "{} after an operator rebooted them ({})",
+            rebooted.len(),
+            reboot_times(&rebooted)
+        ));
+    }
+    if own > 0 {
+        parts.push(format!("{own} on their own when their backup failed"));
+    }
+    format!(": {}", parts.join(", "))
+}
+
+/// When the phones in `rebooted` were rebooted: one time, or the span.
+fn reboot_times(rebooted: &BTreeMap<&str, u64>) -> String {
+    let first = rebooted.values().min().copied().unwrap_or_default();
+    let last = rebooted.values().max().copied().unwrap_or_default();
+    if first == last {
+        format!("at {}", human_ms(first))
+    } else {
+        format!("{} to {}", human_ms(first), human_ms(last))
     }
 }
 
