@@ -60,6 +60,9 @@ pub(crate) struct Vm {
     primary_back_since: Option<Instant>,
     /// Backup side, manual mode: the operator asked for failback.
     failback_requested: bool,
+    /// Backup side: a handback is held back by messages being left (said
+    /// once, when it starts waiting).
+    waiting_on_messages: bool,
 }
 
 impl Shared {
@@ -254,7 +257,15 @@ impl Shared {
             );
             return false;
         }
-        self.vm().failback_requested = true;
+        let first = !std::mem::replace(&mut self.vm().failback_requested, true);
+        if first {
+            let primary = &self.fleet.primary().name;
+            self.emit_service(
+                Service::VoicemailPro,
+                "active",
+                format!("manual failback requested: hands back once {primary}'s voicemail answers and no message is being left here"),
+            );
+        }
         true
     }
 
@@ -323,9 +334,29 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
             .filter(|(_, c)| !c.recording)
             .map(|(id, _)| id.clone())
             .collect();
-        if !vm.active || vm.handing_back || (!cut && !messages.is_empty()) {
+        if !vm.active || vm.handing_back {
             return false;
         }
+        if !cut && !messages.is_empty() {
+            if !std::mem::replace(&mut vm.waiting_on_messages, true) {
+                drop(vm);
+                let n = fleetsim_model::words::counted(messages.len(), "message", "messages");
+                shared.emit_service(
+                    Service::VoicemailPro,
+                    "active",
+                    format!(
+                        "{mode} failback waits: {n} being left here{}",
+                        if mode == "automatic" {
+                            ", until its timeout cuts them"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
+            return false;
+        }
+        vm.waiting_on_messages = false;
         vm.handing_back = true;
         messages
     };
@@ -478,8 +509,12 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
                 };
                 let (back_since, step) = shared.policy.voicemail_backup(&obs);
                 shared.vm().primary_back_since = back_since.map(|d| shared.instant(d));
-                if let VmStep::Handback { mode, cut } = step {
-                    handback(&shared, mode.as_str(), cut).await;
+                match step {
+                    VmStep::Handback { mode, cut } => {
+                        handback(&shared, mode.as_str(), cut).await;
+                    }
+                    // A later wait for messages is a new one, said again.
+                    VmStep::Wait => shared.vm().waiting_on_messages = false,
                 }
             }
         }
