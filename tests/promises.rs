@@ -380,7 +380,7 @@ fn strict_fails_a_run_that_checks_nothing_in_every_view() {
 }
 
 #[test]
-fn strict_with_a_golden_timeline_counts_it_as_checked_when_recording_as_its_rerun_does() {
+fn strict_fails_a_run_that_only_recorded_its_golden_timeline_and_its_rerun_agrees() {
     let dir = temp_dir("strict-golden");
     let s = on_builtin_fleet(&dir, "unchecked.toml", "");
     let golden = dir.join("g.golden");
@@ -393,12 +393,20 @@ fn strict_with_a_golden_timeline_counts_it_as_checked_when_recording_as_its_reru
         "--format",
         "json",
     ];
+    // A mistyped or uncommitted golden path is recorded, not compared:
+    // nothing was checked, and --strict says so.
     let recording = fleetsim_out(&args);
     assert!(golden.exists());
+    assert_eq!(recording.status.code(), Some(1), "{recording:?}");
     let json: serde_json::Value = serde_json::from_slice(&recording.stdout).unwrap();
+    assert!(
+        json.to_string().contains("recorded in") && json.to_string().contains("not compared"),
+        "{json}"
+    );
     let rerun = run_as_printed(json["reproduce"].as_str().unwrap());
-    assert_eq!(recording.status.code(), Some(0), "{recording:?}");
-    assert_eq!(rerun.status.code(), Some(0), "{rerun:?}");
+    assert_eq!(rerun.status.code(), Some(1), "{rerun:?}");
+    // Once it exists, the same command compares with it: a check.
+    assert_eq!(fleetsim_out(&args).status.code(), Some(0));
 }
 
 #[test]
@@ -616,4 +624,49 @@ fn the_architecture_notes_name_every_crate() {
             "{name} missing from docs/architecture.md"
         );
     }
+}
+
+/// Runs fleetsim with `args`, its stdout and stderr closed by their reader
+/// before it writes: the exit code it then gives.
+fn code_with_output_closed(args: &[&str]) -> Option<i32> {
+    let mut child = fleetsim()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn a_failing_run_exits_1_though_its_reader_stops_early() {
+    let dir = temp_dir("closed-pipe");
+    let s = on_builtin_fleet(
+        &dir,
+        "tight.toml",
+        "[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n[[expect]]\ntakeover = { of = \"primary\", within = \"1s\" }\n",
+    );
+    let s = s.to_str().unwrap();
+    assert_eq!(code_with_output_closed(&["run", s, "-v"]), Some(1));
+    assert_eq!(
+        code_with_output_closed(&["sweep", s, "--seeds", "2", "--jobs", "1"]),
+        Some(1)
+    );
+}
+
+#[test]
+fn bad_files_exit_2_though_the_reader_of_their_errors_stops_early() {
+    let dir = temp_dir("closed-stderr");
+    let files: Vec<String> = (0..50)
+        .map(|i| {
+            let p = dir.join(format!("bad{i}.toml"));
+            std::fs::write(&p, "name = \"x\"\nduration = \"30\"\n").unwrap();
+            p.to_string_lossy().into_owned()
+        })
+        .collect();
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    assert_eq!(code_with_output_closed(&args), Some(2));
 }

@@ -129,7 +129,7 @@ fn size_error(args: &BenchArgs) -> Option<String> {
 
 pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = size_error(&args) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(crate::BAD_INPUT));
     }
     if let Some(stage) = &args.stage {
@@ -173,7 +173,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     for (stage, servers, phones) in &stages {
-        eprintln!("bench: running {stage} …");
+        errln!("bench: running {stage} …");
         let out = Command::new(&exe)
             .args(["bench", "--stage", stage])
             .args([
@@ -304,7 +304,7 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             if r.passed { "held" } else { "FAILED" }
         );
     }
-    eprintln!("bench: running turmoil …");
+    errln!("bench: running turmoil …");
     let (line, turmoil_ratio) = turmoil_stage(&exe);
     outln!("{line}");
     let goals = goals::lines(&results, turmoil_ratio, &args);

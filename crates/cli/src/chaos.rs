@@ -101,7 +101,7 @@ fn load_base(arg: Option<&str>) -> Result<Base, String> {
 /// `fleetsim chaos`.
 pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     let bad = |msg: String| {
-        eprintln!("error: {msg}");
+        errln!("error: {msg}");
         Ok(ExitCode::from(BAD_INPUT))
     };
     let policy = match crate::policy::parse(&args.policy) {
@@ -279,7 +279,7 @@ fn replay(file: &str, opts: &fleetsim_scenario::RunOptions) -> anyhow::Result<Ex
     let scenario = match crate::files::load_scenario(Some(file)) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };

@@ -130,7 +130,7 @@ pub(crate) fn check(files: &[std::path::PathBuf], verbose: bool) -> ExitCode {
             ),
             Err(e) => {
                 bad += 1;
-                eprintln!("error: {e}");
+                errln!("error: {e}");
             }
         }
     }
@@ -217,7 +217,7 @@ pub(crate) fn list(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     // An unreadable scenario is bad input, as `check` would say.
     let invalid = rows.iter().filter(|r| r.1.starts_with("INVALID: ")).count();
     if invalid > 0 {
-        eprintln!(
+        errln!(
             "error: {} listed INVALID: `fleetsim check FILE` says where and why",
             counted(invalid, "file is", "files are")
         );

@@ -116,12 +116,12 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut fleet = match load_fleet(&args.fleet) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
     if let Err(e) = crate::check_speed(args.speed) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     let others: Vec<(&str, SocketAddr)> =
@@ -137,29 +137,29 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             || http.ip().is_unspecified()
             || args.control.ip().is_unspecified())
     {
-        eprintln!(
+        errln!(
             "error: --http {http} and --control {} are the same port: give the live page a port of its own",
             args.control
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
     if let Err(e) = crate::check_base_port(args.base_port, fleet.servers.len(), &others) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     let max = fleetsim_model::limits::MAX_PER_HOUR;
     if args.calls_per_hour > max || args.portal_changes_per_hour > max {
-        eprintln!("error: --calls-per-hour and --portal-changes-per-hour are at most {max}");
+        errln!("error: --calls-per-hour and --portal-changes-per-hour are at most {max}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     if args.token.as_deref().is_some_and(blank_token) {
-        eprintln!(
+        errln!(
             "error: the control API token is empty or blank (--token or FLEETSIM_TOKEN): give a non-empty token, or none to bind 127.0.0.1 without one"
         );
         return Ok(ExitCode::from(BAD_INPUT));
     }
     if !args.control.ip().is_loopback() && args.token.is_none() {
-        eprintln!(
+        errln!(
             "error: the control API binds {} only with a token: set --token or FLEETSIM_TOKEN, or bind 127.0.0.1",
             args.control
         );
@@ -169,7 +169,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         && !http.ip().is_loopback()
         && args.token.is_none()
     {
-        eprintln!(
+        errln!(
             "error: the live page binds {http} only with a token: set --token or FLEETSIM_TOKEN, or bind 127.0.0.1"
         );
         return Ok(ExitCode::from(BAD_INPUT));
@@ -177,7 +177,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     if !args.processes
         && let Some(clash) = address_clash(&fleet, &args)
     {
-        eprintln!("error: {}: {clash}", args.fleet);
+        errln!("error: {}: {clash}", args.fleet);
         return Ok(ExitCode::from(BAD_INPUT));
     }
     // Checked before the fleet starts: a drill must not end with nowhere to
@@ -199,7 +199,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         (outputs.iter()).try_for_each(|(flag, p)| crate::files::check_writable(flag, p))
     });
     if let Err(e) = checked {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -231,13 +231,13 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             }) {
             Ok(s) => Arc::new(s),
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
         };
         let names: Vec<&str> = fleet.servers.iter().map(|s| s.name.as_str()).collect();
         if let Err(e) = sup.spawn_all(&names) {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
         Some(sup)
@@ -262,7 +262,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let listener = match bind_control(args.control, args.token.as_deref()).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
         };
@@ -270,7 +270,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             Some(addr) => match crate::page::bind(addr).await {
                 Ok(l) => Some(l),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return Ok(ExitCode::from(BAD_INPUT));
                 }
             },
@@ -295,7 +295,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .position(|s| s.name == server)
                     .map_or(args.base_port, |i| args.base_port.saturating_add(i as u16));
-                eprintln!(
+                errln!(
                     "error: server {server} cannot listen on port {port} ({source}): stop what holds it, or give another --base-port (server i listens on BASE+i){}",
                     fleetsim_scenario::live::ephemeral_note(port)
                 );
@@ -427,7 +427,7 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             how = signals.recv() => outln!("\nstopping ({how})"),
             () = handle.stop_requested() => outln!("\nstopping (ctl stop)"),
             r = control => return match r {
-                Ok(Err(e)) => { eprintln!("error: {e}"); Ok(ExitCode::from(BAD_INPUT)) }
+                Ok(Err(e)) => { errln!("error: {e}"); Ok(ExitCode::from(BAD_INPUT)) }
                 _ => Ok(ExitCode::SUCCESS),
             },
         }
@@ -547,7 +547,7 @@ impl Conn {
             // Said once, where the first such hint is printed.
             static NOTE: std::sync::Once = std::sync::Once::new();
             NOTE.call_once(|| {
-                eprintln!(
+                errln!(
                     "note: commands shown name the token as \"$FLEETSIM_TOKEN\": export FLEETSIM_TOKEN to run them as printed"
                 );
             });
@@ -588,7 +588,7 @@ impl Conn {
     /// Exit code 2, with a message, when the token given is blank.
     fn refuse_blank_token(&self) -> Option<ExitCode> {
         self.token.as_deref().filter(|t| blank_token(t)).map(|_| {
-            eprintln!(
+            errln!(
                 "error: the token is empty or blank (--token or FLEETSIM_TOKEN); give the token `fleetsim up` was started with (a `--token \"$FLEETSIM_TOKEN\"` needs FLEETSIM_TOKEN exported in this shell)"
             );
             ExitCode::from(BAD_INPUT)
@@ -813,9 +813,7 @@ pub(crate) fn ctl(conn: Conn, cmd: CtlCmd) -> anyhow::Result<ExitCode> {
         } => Some(lasting(format!("stop = {}", q(target)), for_)),
         CtlCmd::Stop { target: None, for_ } => {
             if for_.is_some() {
-                eprintln!(
-                    "error: `ctl stop` without a target ends the drill; --for needs a server"
-                );
+                errln!("error: `ctl stop` without a target ends the drill; --for needs a server");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
             None
@@ -998,7 +996,7 @@ fn in_flag_words(line: &str) -> String {
 /// Says on stderr what the fleet could not apply: exit 1 if anything, else 0.
 fn failures(failed: &[String]) -> ExitCode {
     for f in failed {
-        eprintln!("error: not applied: {f}");
+        errln!("error: not applied: {f}");
     }
     if failed.is_empty() {
         ExitCode::SUCCESS
@@ -1059,7 +1057,7 @@ async fn clear(client: &mut Client, which: String, conn: &Conn) -> anyhow::Resul
 fn refused(s: tonic::Status, conn: &Conn) -> anyhow::Result<ExitCode> {
     match s.code() {
         tonic::Code::InvalidArgument => {
-            eprintln!("error: {}", conn.hint(s.message()));
+            errln!("error: {}", conn.hint(s.message()));
             Ok(ExitCode::from(BAD_INPUT))
         }
         tonic::Code::Unauthenticated => Err(s.into()),
@@ -1214,7 +1212,7 @@ fn refuse_filter(filter: &[String], status: &pb::StatusReply) -> Option<ExitCode
         let w = wildmatch::WildMatch::new(f);
         f.trim().is_empty() || !kinds.iter().chain(&servers).any(|n| w.matches(n))
     })?;
-    eprintln!(
+    errln!(
         "error: --filter {bad:?} matches no event and no server\n  hint: a glob (* and ?) over event names ({}) or server names ({})",
         kinds.join(", "),
         servers.join(", ")

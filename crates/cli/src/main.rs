@@ -35,6 +35,13 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::write_stdout(&format!("{}\n", format!($($arg)*))) };
 }
 
+/// `eprintln!` that drops the line when stderr is gone (`eprintln!` would
+/// panic, exit 101, when whatever reads it stops early).
+macro_rules! errln {
+    () => { $crate::note_stderr("") };
+    ($($arg:tt)*) => { $crate::note_stderr(&format!($($arg)*)) };
+}
+
 mod bench;
 mod chaos;
 mod conform;
@@ -130,6 +137,23 @@ enum Command {
     Policies,
     /// Check a live fleet member at HOST:PORT against the protocol (docs/protocol.md).
     Conform(conform::ConformArgs),
+}
+
+impl Command {
+    /// Whether the command ends with a verdict its exit code carries.
+    fn has_verdict(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_)
+                | Command::Check { .. }
+                | Command::Sweep(_)
+                | Command::SweepMerge(_)
+                | Command::Determinism(_)
+                | Command::Chaos(_)
+                | Command::Bench(_)
+                | Command::Conform(_)
+        )
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -273,13 +297,18 @@ fn usage_exit(e: clap::Error) -> ! {
         "tip: to pass '--json' as a value, use '-- --json'",
         "tip: for JSON output, use '--format json'",
     );
-    eprint!("{tip}");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), tip.as_bytes());
     std::process::exit(2)
 }
 
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_exit(e));
+    if cli.command.as_ref().is_none_or(Command::has_verdict) {
+        // A verdict outlives its reader: `run | head` still exits 1 when an
+        // expectation fails.
+        outlive_stdout();
+    }
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
         Command::Check { files, verbose } => Ok(files::check(&files, verbose)),
@@ -301,9 +330,15 @@ fn main() -> ExitCode {
         Command::Conform(args) => conform::main(args),
     };
     match result {
+        Ok(_) if let Some(e) = stdout_failed() => {
+            errln!(
+                "error: cannot write to stdout: {e}; the output was cut short (any --events, --report or --junit file was written)"
+            );
+            ExitCode::from(EMULATOR_FAILED)
+        }
         Ok(code) => code,
         Err(e) if e.downcast_ref::<Usage>().is_some() => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::from(BAD_INPUT)
         }
         Err(e) => match e.downcast_ref::<tonic::Status>() {
@@ -317,42 +352,64 @@ fn main() -> ExitCode {
                 } else {
                     "give it with --token or FLEETSIM_TOKEN"
                 };
-                eprintln!("error: {}: {fix}", s.message());
+                errln!("error: {}: {fix}", s.message());
                 ExitCode::from(BAD_INPUT)
             }
             // Anything else is the emulator's own failure, not the fleet's.
             _ => {
-                eprintln!("error: the emulator failed: {e:#}");
+                errln!("error: the emulator failed: {e:#}");
                 ExitCode::from(EMULATOR_FAILED)
             }
         },
     }
 }
 
-/// Set by commands whose work outlasts their reader (`up`): a closed
-/// stdout drops what they print instead of ending them, so a drill piped
-/// through `tee` and stopped with Ctrl-C still writes its files.
+/// Set by commands whose work outlasts their reader: those with a verdict
+/// (`run`, `sweep`, `check`, …), whose exit code must not depend on who
+/// reads their output, and `up`, so a drill piped through `tee` and
+/// stopped with Ctrl-C still writes its files. A closed stdout then drops
+/// what they print instead of ending them.
 static OUTLIVE_STDOUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A write to stdout that failed other than by a closed pipe (a full
+/// disk), seen by a command that outlives it: the run ends with exit 3.
+static STDOUT_FAILED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 /// From now on a closed stdout no longer ends the process.
 pub(crate) fn outlive_stdout() {
     OUTLIVE_STDOUT.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Writes to stdout; a closed pipe ends the process with success (unless
-/// [`outlive_stdout`] was called).
+/// The first failed write to stdout that was not a closed pipe, if any.
+fn stdout_failed() -> Option<String> {
+    STDOUT_FAILED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// Writes to stdout. A closed pipe ends the process with success, and
+/// any other failure with exit 3, unless [`outlive_stdout`] was called:
+/// then what cannot be written is dropped, the command goes on, and a
+/// failure other than a closed pipe makes its exit code 3 at the end.
 pub(crate) fn write_stdout(s: &str) {
     use std::io::Write as _;
+    let outlive = OUTLIVE_STDOUT.load(std::sync::atomic::Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            if OUTLIVE_STDOUT.load(std::sync::atomic::Ordering::Relaxed) {
-                return;
-            }
-            std::process::exit(0);
+    let Err(e) = out.write_all(s.as_bytes()).and_then(|()| out.flush()) else {
+        return;
+    };
+    match (e.kind() == std::io::ErrorKind::BrokenPipe, outlive) {
+        (true, true) => {}
+        (true, false) => std::process::exit(0),
+        (false, true) => {
+            let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
+            failed.get_or_insert_with(|| e.to_string());
         }
-        eprintln!("error: cannot write to stdout: {e}");
-        std::process::exit(1);
+        (false, false) => {
+            errln!("error: cannot write to stdout: {e}");
+            std::process::exit(EMULATOR_FAILED.into());
+        }
     }
 }
 
@@ -444,10 +501,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ModeArg::Live => Mode::Live,
     };
     if mode == Mode::Sim && args.speed != 1.0 {
-        eprintln!("note: --speed applies to live mode; sim mode runs as fast as it can");
+        errln!("note: --speed applies to live mode; sim mode runs as fast as it can");
     }
     if mode == Mode::Sim && args.base_port.is_some() {
-        eprintln!("note: --base-port applies to live mode; sim mode listens on no port");
+        errln!("note: --base-port applies to live mode; sim mode listens on no port");
     }
     // Output paths are checked before the run: a bad one is a usage error.
     let golden = match check_outputs(&args) {
@@ -455,7 +512,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(Usage(e).into()),
     };
     if let Some(note) = files::long_run_note(&scenario, mode, args.speed) {
-        eprintln!("{note}");
+        errln!("{note}");
     }
     let opts = RunOptions {
         mode,
@@ -477,6 +534,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     // The command line's own checks join the expectations before any view
     // is written, so text, JSON, JUnit, HTML and the exit code agree.
+    let mut compared = false;
     if let (Some(path), None) = (&args.golden, &outcome.error) {
         let check = regress::golden(
             path,
@@ -486,19 +544,21 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.update_golden,
             tolerance,
         )?;
+        compared = check.is_some();
         outcome.expectations.extend(check);
     }
-    // A golden timeline given is a check, also on the run that records it:
-    // its rerun (which compares) must reach the same verdict.
-    if args.strict && args.golden.is_none() {
-        strict_check(&mut outcome);
+    // A golden timeline recorded, not compared, checked nothing: a
+    // mistyped or uncommitted golden path must not turn a gate green.
+    if args.strict && !compared {
+        let recorded = args.golden.as_ref().filter(|_| outcome.error.is_none());
+        strict_check(&mut outcome, recorded);
     }
-    outcome.spec.rerun_args.extend(rerun_args(&args));
+    outcome.spec.rerun_args.extend(rerun_args(&args, compared));
     if let Some(code) = write_outputs(&args, &outcome) {
         return Ok(code);
     }
     if let Some(e) = &outcome.error {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(EMULATOR_FAILED));
     }
     Ok(if outcome.passed() {
@@ -508,27 +568,38 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `--strict`: a run that checked nothing fails.
-fn strict_check(outcome: &mut fleetsim_scenario::RunOutcome) {
+/// `--strict`: a run that checked nothing fails, saying so when the
+/// golden timeline it was given was `recorded` rather than compared.
+fn strict_check(outcome: &mut fleetsim_scenario::RunOutcome, recorded: Option<&PathBuf>) {
     if outcome.expectations.is_empty() {
+        let mut detail = fleetsim_report::NOTHING_CHECKED.to_string();
+        if let Some(path) = recorded {
+            detail.push_str(&format!(
+                " (the golden timeline was recorded in {}, not compared: commit it, and the next run compares with it)",
+                path.display()
+            ));
+        }
         outcome
             .expectations
             .push(fleetsim_scenario::ExpectationResult {
                 name: fleetsim_report::STRICT_CHECK.into(),
                 passed: false,
-                detail: fleetsim_report::NOTHING_CHECKED.into(),
+                detail,
             });
     }
 }
 
 /// The arguments a command rerunning this run repeats, besides the
-/// scenario, seed and policy: one word each.
-fn rerun_args(args: &RunArgs) -> Vec<String> {
+/// scenario, seed and policy: one word each. A golden timeline this run
+/// only recorded is left out under `--strict`, so the rerun fails as this
+/// run did (nothing checked) rather than pass by comparing with it.
+fn rerun_args(args: &RunArgs, golden_compared: bool) -> Vec<String> {
     let mut v = Vec::new();
     for m in &args.fault_at {
         v.extend(["--fault-at".into(), format!("{}={}", m.index, m.at)]);
     }
-    if let Some(g) = args.golden.as_ref().filter(|_| !args.update_golden) {
+    let repeat_golden = !args.update_golden && (golden_compared || !args.strict);
+    if let Some(g) = args.golden.as_ref().filter(|_| repeat_golden) {
         let g = fleetsim_report::unflagged(&g.display().to_string());
         v.extend(["--golden".into(), g]);
         if args.golden_tolerance != "0" {
@@ -692,9 +763,11 @@ fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Gol
 /// The progress bar of a live run on a terminal.
 fn live_progress() -> fleetsim_scenario::Progress {
     fleetsim_scenario::Progress(std::sync::Arc::new(|done: u64, total: u64| {
+        use std::io::Write as _;
         let width = 30;
         let filled = (done * width / total.max(1)) as usize;
-        eprint!(
+        let _ = write!(
+            std::io::stderr(),
             "\r  [{}{}] {} / {} emulated",
             "#".repeat(filled),
             " ".repeat(width as usize - filled),
@@ -702,7 +775,7 @@ fn live_progress() -> fleetsim_scenario::Progress {
             fleetsim_model::human_ms(total)
         );
         if done >= total {
-            eprintln!();
+            errln!();
         }
     }))
 }
@@ -723,7 +796,7 @@ fn write_outputs(args: &RunArgs, outcome: &fleetsim_scenario::RunOutcome) -> Opt
             (None, true) => "PASSED",
             (None, false) => "FAILED",
         };
-        eprintln!(
+        errln!(
             "error: {e:#}: the run ended {verdict}, but its output is incomplete, so no report is printed; give a path that can be written"
         );
         return Some(ExitCode::from(EMULATOR_FAILED));

@@ -58,13 +58,13 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let fleet = match crate::live::load_fleet(&args.fleet) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
     let Some(spec) = fleet.server(&args.server).cloned() else {
         let names = fleet.servers.iter().map(|s| s.name.as_str());
-        eprintln!(
+        errln!(
             "error: {}: no server {:?} in fleet {}{}; its servers: {}",
             args.fleet,
             args.server,
@@ -75,21 +75,22 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(BAD_INPUT));
     };
     if let Err(e) = crate::check_speed(args.speed) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     let place = |flag: Option<SocketAddr>, file: Option<&str>, field: &str| {
         flag_or_file(flag, file).map_err(|e| {
-            eprintln!("error: {}: server {}: {field}{e}", args.fleet, args.server);
+            errln!("error: {}: server {}: {field}{e}", args.fleet, args.server);
         })
     };
     let Ok(listen) = place(args.listen, spec.address.as_deref(), "") else {
         return Ok(ExitCode::from(BAD_INPUT));
     };
     let Some(listen) = listen else {
-        eprintln!(
+        errln!(
             "error: {}: server {} has no `address` to listen on: give --listen ADDR",
-            args.fleet, args.server
+            args.fleet,
+            args.server
         );
         return Ok(ExitCode::from(BAD_INPUT));
     };
@@ -119,7 +120,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 match fleetsim_scenario::live::bind_control(addr, args.token.as_deref()).await {
                     Ok(l) => Some(l),
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        errln!("error: {e}");
                         return Ok(ExitCode::from(BAD_INPUT));
                     }
                 }
@@ -138,7 +139,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             let token = args.token.clone();
             tokio::spawn(async move {
                 if let Err(e) = fleetsim_scenario::member::serve_member(svc, l, token).await {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                 }
             });
         }
@@ -146,7 +147,7 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         for s in fleet.servers.iter().filter(|s| s.name != args.server) {
             match &s.address {
                 Some(a) => net.set_external(&s.name, a),
-                None => eprintln!(
+                None => errln!(
                     "warning: {}: server {} has no `address`; {} cannot reach it",
                     args.fleet, s.name, args.server
                 ),
@@ -175,14 +176,14 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 // The transport's words name the server already.
                 let why = source.to_string();
                 let why = why.strip_prefix(&format!("{}: ", args.server)).unwrap_or(&why);
-                eprintln!(
+                errln!(
                     "error: server {} cannot start: {why}; stop what holds the port, or give another --listen",
                     args.server
                 );
                 return Ok(ExitCode::from(BAD_INPUT));
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
         };
@@ -218,12 +219,12 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                     Ok(rec) => {
                         if reader_gone(write_event(&mut out, &rec).and_then(|()| Ok(out.flush()?)))? {
                             // The member goes on serving: its log is not its work.
-                            eprintln!("note: the reader of the events has gone; {} goes on serving without writing them", args.server);
+                            errln!("note: the reader of the events has gone; {} goes on serving without writing them", args.server);
                             out = Box::new(std::io::sink());
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        eprintln!("warning: {n} events were not written (the writer fell behind)");
+                        errln!("warning: {n} events were not written (the writer fell behind)");
                     }
                     Err(_) => break,
                 },
@@ -496,7 +497,7 @@ impl Supervisor {
         };
         p.child = None;
         if !p.stopping {
-            eprintln!("member {name} exited unexpectedly ({status})");
+            errln!("member {name} exited unexpectedly ({status})");
             let sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(log) = &sink.log {
                 let registered_phones =

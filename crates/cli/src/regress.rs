@@ -142,7 +142,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.out {
         let inputs = files::scenario_inputs(Some(&args.scenario));
         if let Err(e) = files::check_distinct(&inputs, &[("--out", out)]) {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
         files::clear_stale(&inputs, &[("--out", out)]);
@@ -150,12 +150,12 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let scenario = match files::load_scenario(Some(&args.scenario)) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
     if let Err(e) = files::sim_only(&scenario.fleet, "sweep") {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     if let Some(twice) = args
@@ -164,7 +164,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         .enumerate()
         .find(|(i, p)| args.policy[..*i].iter().any(|q| q.name() == p.name()))
     {
-        eprintln!(
+        errln!(
             "error: --policy names {} twice; each policy's column would be the same",
             twice.1.name()
         );
@@ -173,7 +173,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     if let (Some(count), Some(first)) = (args.seeds, args.first_seed)
         && first.checked_add(count.saturating_sub(1)).is_none()
     {
-        eprintln!(
+        errln!(
             "error: --first-seed {first} with --seeds {count} runs past the last seed ({}); start lower",
             u64::MAX
         );
@@ -188,7 +188,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .find_map(|(flag, v)| v.map(|_| flag))
     {
-        eprintln!(
+        errln!(
             "error: {flag} belongs to a fault-time sweep: add --fault I (see `fleetsim check -v` for the faults' numbers), or leave it out of a seed sweep"
         );
         return Ok(ExitCode::from(BAD_INPUT));
@@ -203,12 +203,12 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 unreachable!("clap requires them")
             };
             if from > to {
-                eprintln!("error: --from {from} is after --to {to}: give the earlier time first");
+                errln!("error: --from {from} is after --to {to}: give the earlier time first");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
             let step = args.step.unwrap_or(Dur(std::time::Duration::from_secs(1)));
             if step.0.is_zero() {
-                eprintln!("error: --step must be above zero, e.g. --step 1s");
+                errln!("error: --step must be above zero, e.g. --step 1s");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
             SweepPlan::FaultTime {
@@ -219,16 +219,14 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             }
         }
         (None, None) => {
-            eprintln!(
-                "error: say what to sweep: --seeds N, or --fault I --from T --to T [--step D]"
-            );
+            errln!("error: say what to sweep: --seeds N, or --fault I --from T --to T [--step D]");
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
     let per_policy = match plan.checked_len() {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
@@ -236,7 +234,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.out
         && let Err(e) = files::check_writable("--out", out)
     {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     let jobs = args.jobs.map_or_else(
@@ -289,7 +287,7 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         {
             Ok(r) => results.push((which, r)),
             Err(fleetsim_scenario::RunError::Sweep(e)) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
             Err(e) => return Err(e.into()),
@@ -626,12 +624,12 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
     let scenario = match files::load_scenario(args.scenario.as_deref()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
     if let Err(e) = files::sim_only(&scenario.fleet, "determinism") {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
     let mut opts = RunOptions {
@@ -648,7 +646,7 @@ pub(crate) fn determinism(args: DeterminismArgs) -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             Ok(ExitCode::from(EMULATOR_FAILED))
         }
         Ok(o) => {
@@ -710,7 +708,7 @@ pub(crate) fn golden(
         _ => {
             std::fs::write(path, now.to_json())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            eprintln!("golden timeline recorded in {}", path.display());
+            errln!("golden timeline recorded in {}", path.display());
             return Ok(None);
         }
     };

@@ -326,7 +326,7 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
             SweepReport::of(&sweep.scenario, policy, results)
         })
         .collect();
-    eprintln!("merged {n} parts: {total} runs");
+    errln!("merged {n} parts: {total} runs");
     summarize(&sweep, reports, args.format)
 }
 
