@@ -561,3 +561,15 @@ fn checks_that_check_nothing_are_refused() {
         "checks nothing",
     );
 }
+
+#[test]
+fn no_failover_of_a_server_no_system_backs_up_is_refused_as_checking_nothing() {
+    let (f, m) = scenario_error(
+        "[[fault]]\nat = \"5m\"\ncrash = \"secondary\"\n\n[[expect]]\nno-failover = { of = \"secondary\" }\n",
+    );
+    assert_eq!(f, "expect[0].no-failover.of", "{m}");
+    assert!(
+        m.contains("\"secondary\" has no backup system") && m.contains("would check nothing"),
+        "{m}"
+    );
+}

@@ -206,10 +206,36 @@ fn taker(cx: &Ctx<'_>, t: &RawTakeover, of: &ServerSpec) -> Checked<String> {
 }
 
 fn no_failover(cx: &Ctx<'_>, n: &RawNoFailover) -> Checked<Expectation> {
-    known_server(cx, &n.of, "no-failover.of")?;
+    let of = known_server(cx, &n.of, "no-failover.of")?;
+    has_a_backup(cx, of, &n.of, "no-failover.of")?;
     Ok(Expectation::NoFailover {
-        of: n.of.get_ref().clone(),
+        of: of.name.clone(),
     })
+}
+
+/// A server no system backs up can never be failed over: an expectation
+/// that it is not would check nothing.
+fn has_a_backup(cx: &Ctx<'_>, of: &ServerSpec, s: &Spanned<String>, key: &str) -> Checked<()> {
+    if of.backup.is_some() {
+        return Ok(());
+    }
+    let backed: Vec<&str> = (cx.fleet.servers.iter())
+        .filter(|s| s.backup.is_some())
+        .map(|s| s.name.as_str())
+        .collect();
+    Err(cx.src.error(
+        s.span(),
+        Some(&field(cx, key)),
+        format!(
+            "{:?} has no backup system, so nothing can fail it over: this would check nothing",
+            of.name
+        ),
+        Some(format!(
+            "servers of fleet {:?} with a backup: {}",
+            cx.fleet.name,
+            if backed.is_empty() { "none".to_string() } else { backed.join(", ") }
+        )),
+    ))
 }
 
 /// An `after` as written: a time in the run, or one relative to a fault
