@@ -688,13 +688,21 @@ fn every_whole_run_check_of_a_file_is_an_expect_too() {
                 .by("secondary")
                 .after("5m"),
         )
-        // A message is left, so nothing-lost and calls have something to check.
+        // A message is left, so nothing-lost has something to check, and a
+        // call is up at the crash, so calls has.
         .call(
             "1m",
             "3001",
             "2001",
             "1m",
             fleetsim_model::CallKind::Voicemail,
+        )
+        .call(
+            "4m",
+            "3003",
+            "3004",
+            "3m",
+            fleetsim_model::CallKind::TwoParty,
         )
         .expect(Expect::nothing_lost())
         .expect(Expect::split_brain(false))
@@ -717,6 +725,32 @@ fn nothing_lost_and_calls_fail_a_run_that_gave_them_nothing_to_check() {
         assert!(!r.passed, "{}: {}", r.name, r.detail);
         assert!(r.detail.contains("checks nothing"), "{}", r.detail);
     }
+}
+
+#[test]
+fn a_bound_on_dropped_calls_checks_nothing_when_no_call_was_up_at_a_fault() {
+    let run = |at: &str| {
+        ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("20m")
+            .call(at, "3001", "3002", "5m", fleetsim_model::CallKind::TwoParty)
+            .crash("6m", "secondary")
+            .expect(Expect::calls().max_dropped(1))
+            .run()
+            .unwrap()
+    };
+    // Over before the crash: nothing could be dropped.
+    let before = run("30s");
+    let r = &before.expectations[0];
+    assert!(!r.passed, "{}", r.detail);
+    assert!(
+        r.detail.contains("no call was up when a fault struck"),
+        "{}",
+        r.detail
+    );
+    // Up across it: the bound is a check.
+    let across = run("3m");
+    let r = &across.expectations[0];
+    assert!(!r.detail.contains("checks nothing"), "{}", r.detail);
 }
 
 #[test]

@@ -347,6 +347,16 @@ fn check(
                     ),
                 );
             }
+            // A bound on drops checks something only if a fault struck
+            // while a call was up: else nothing could drop one.
+            if max_dropped.is_some() && !call_up_at_a_fault(events) {
+                return (
+                    false,
+                    format!(
+                        "{seen}: no call was up when a fault struck, so none could be dropped and this checks nothing; make a call overlap a fault ([[call]] with `at` and `lasts`) or make [calls] busier"
+                    ),
+                );
+            }
             (ok, seen)
         }
         Expectation::SplitBrain { present } => {
@@ -556,6 +566,30 @@ fn reboot_times(rebooted: &BTreeMap<&str, u64>) -> String {
     } else {
         format!("{} to {}", human_ms(first), human_ms(last))
     }
+}
+
+/// Whether a call was up (set up, not yet ended) when a fault struck (an
+/// operator action or the end of a fault aside).
+fn call_up_at_a_fault(events: &[EventRecord]) -> bool {
+    let mut up: BTreeSet<&str> = BTreeSet::new();
+    for ev in events {
+        match &ev.event {
+            Event::CallStarted { call, .. } => {
+                up.insert(call.as_str());
+            }
+            Event::FaultApplied { spec, .. }
+                if !spec.is_operator_action() && !spec.ends_a_fault() && !up.is_empty() =>
+            {
+                return true;
+            }
+            e => {
+                if let Some(call) = e.ended_call() {
+                    up.remove(call);
+                }
+            }
+        }
+    }
+    false
 }
 
 /// `nothing-lost`: the audit's verdict, saying also what a crash or stop

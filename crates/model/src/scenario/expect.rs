@@ -233,7 +233,11 @@ fn has_a_backup(cx: &Ctx<'_>, of: &ServerSpec, s: &Spanned<String>, key: &str) -
         Some(format!(
             "servers of fleet {:?} with a backup: {}",
             cx.fleet.name,
-            if backed.is_empty() { "none".to_string() } else { backed.join(", ") }
+            if backed.is_empty() {
+                "none".to_string()
+            } else {
+                backed.join(", ")
+            }
         )),
     ))
 }
