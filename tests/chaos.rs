@@ -92,6 +92,29 @@ fn a_base_from_a_scenario_naming_a_builtin_fleet_reads_that_fleet() {
 }
 
 #[test]
+fn a_base_that_fails_back_too_slowly_for_any_run_to_fit_is_refused_before_any_runs() {
+    let (_, fleet) = fleetsim_model::embedded::fleet_file("reference").unwrap();
+    let slow = fleet.replacen(
+        "mode = \"server-edition\"",
+        "mode = \"server-edition\"\n\n[timers]\nfailback-after = \"100d\"",
+        1,
+    );
+    assert_ne!(slow, fleet);
+    match Base::from_text(
+        "slow.toml",
+        &slow,
+        &fleetsim_model::embedded::EmbeddedResolver,
+    ) {
+        Err(e) => assert!(
+            e.to_string()
+                .contains("no drawn run fits in the 90d fleetsim runs"),
+            "{e}"
+        ),
+        Ok(_) => panic!("a 100-day failback leaves no room for a run"),
+    }
+}
+
+#[test]
 fn a_small_campaign_on_the_reference_fleet_keeps_every_invariant() {
     let mut plan = ChaosPlan::new(Base::reference(), 8);
     plan.calls = false;

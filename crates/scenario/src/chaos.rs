@@ -34,6 +34,23 @@ pub enum ChaosError {
     /// The scenario or fleet file is invalid.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The fleet fails back so slowly that no drawn run fits in the
+    /// longest run fleetsim takes.
+    #[error(
+        "{name}: failback-after = \"{failback_after}\" needs a settle tail of {floor} after the last fault, so no drawn run fits in the {max} fleetsim runs: give a failback-after under {room}"
+    )]
+    NoRoom {
+        /// The base's name.
+        name: String,
+        /// Its failback time.
+        failback_after: fleetsim_model::Dur,
+        /// The settle tail every schedule then needs.
+        floor: fleetsim_model::Dur,
+        /// The longest run.
+        max: fleetsim_model::Dur,
+        /// A failback time that leaves a day for the faults.
+        room: fleetsim_model::Dur,
+    },
 }
 
 /// What the schedules are drawn on: a fleet, its settings and a workload.
@@ -50,6 +67,27 @@ pub struct Base {
     /// The call workload of runs with calls: the scenario's `[calls]`, or
     /// 240 calls an hour with the default mix.
     pub calls: Calls,
+}
+
+/// `base`, if a drawn run on it fits in the longest run: its settle tail
+/// (the fleet's failback time and a little) and a day for the faults.
+fn room(base: Base) -> Result<Base, ChaosError> {
+    use fleetsim_model::Dur;
+    let max = fleetsim_model::limits::MAX_DURATION;
+    let floor = schedule::settle_floor(&base.fleet);
+    let day = Dur::days(1);
+    if floor.0 + day.0 <= max.0 {
+        return Ok(base);
+    }
+    let failback_after = base.fleet.timers.failback_after;
+    let extra = floor.0.saturating_sub(failback_after.0);
+    Err(ChaosError::NoRoom {
+        name: base.name,
+        failback_after,
+        floor,
+        max,
+        room: Dur(max.0.saturating_sub(day.0 + extra)),
+    })
 }
 
 /// The workload of runs with calls when the scenario has none.
@@ -82,7 +120,7 @@ impl Base {
             toml::from_str(text).map_err(|e| LoadError::from(src.toml_error(&e)))?;
         if peek.contains_key("server") && !peek.contains_key("fleet") {
             let fleet = Fleet::from_toml(&src).map_err(LoadError::from)?;
-            return Ok(Base {
+            return room(Base {
                 name: fleet.name.clone(),
                 fleet,
                 fleet_table: peek,
@@ -118,7 +156,7 @@ impl Base {
             Some(toml::Value::Table(t)) => Some(t.clone()),
             _ => None,
         };
-        Ok(Base {
+        room(Base {
             name: scenario.name.clone(),
             fleet: scenario.fleet.clone(),
             fleet_table,

@@ -495,14 +495,17 @@ pub fn split_brain_without_split(scenario: &Scenario, events: &[EventRecord]) ->
     ))
 }
 
-/// The longest a call of the workload may last: six times the mean length
-/// (the workload's cap), plus a keepalive interval and two deadlines for
-/// setting it up and hanging up.
+/// The longest a call may last: six times the workload's mean length (its
+/// cap), or the longest scripted `[[call]]`, plus a keepalive interval and
+/// two deadlines for setting it up and hanging up.
 pub fn call_allowance_ms(scenario: &Scenario) -> u64 {
     let t = &scenario.fleet.timers;
-    6 * scenario.calls.mean_duration.as_millis().max(5_000)
-        + t.keepalive_interval.as_millis()
-        + 2 * t.rpc_deadline.as_millis()
+    let workload = 6 * scenario.calls.mean_duration.as_millis().max(5_000);
+    let scripted = (scenario.scripted_calls.iter())
+        .map(|c| c.lasts.as_millis())
+        .max()
+        .unwrap_or(0);
+    workload.max(scripted) + t.keepalive_interval.as_millis() + 2 * t.rpc_deadline.as_millis()
 }
 
 /// Every call ends: a call still open at the end violates it if it started
@@ -788,6 +791,26 @@ mod tests {
         let events = [
             started(end - call_allowance_ms(&s), "c1-2001", "2001"),
             at(end, "runner", Event::RunEnded {}),
+        ];
+        assert!(call_left_open(&s, &events).is_none());
+    }
+
+    #[test]
+    fn a_scripted_call_may_stay_open_as_long_as_it_was_written_to_last() {
+        let s = ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("1h")
+            .call(
+                "1m",
+                "3001",
+                "4001",
+                "23h",
+                fleetsim_model::CallKind::TwoParty,
+            )
+            .build()
+            .unwrap();
+        let events = [
+            started(60_000, "s1-3001", "3001"),
+            at(3_600_000, "runner", Event::RunEnded {}),
         ];
         assert!(call_left_open(&s, &events).is_none());
     }

@@ -292,7 +292,7 @@ fn keep_story(mut f: ChaosFault, earlier: &[ChaosFault]) -> ChaosFault {
 /// fleet's failback wait, its home seen again (two presence periods), the
 /// phones' keepalive and deadline, and a recovery wait. A fleet with a long
 /// `failback-after` gets a tail past the drawn 30–45 minutes.
-fn settle_floor(fleet: &Fleet) -> Dur {
+pub(crate) fn settle_floor(fleet: &Fleet) -> Dur {
     let t = &fleet.timers;
     Dur(t.failback_after.0
         + t.presence_interval.0 * 2
