@@ -1218,3 +1218,20 @@ fn overlapping_default_extensions_are_blamed_on_the_phones_with_the_default_show
         "{err}"
     );
 }
+
+#[test]
+fn list_of_a_directory_holding_a_pipe_says_it_is_invalid_instead_of_waiting_on_it() {
+    let dir = temp_dir("list-fifo");
+    let fifo = dir.join("x.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mkfifo is not available here");
+        return;
+    }
+    let out = fleetsim_out(&["list", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not a regular file"),
+        "{out:?}"
+    );
+}

@@ -229,7 +229,8 @@ pub(crate) fn list(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
 /// A fleet file's row in a listing (it is no scenario, but no error
 /// either): its name, "fleet: " and its description.
 fn fleet_row(p: &Path) -> Option<(String, String, String)> {
-    let text = std::fs::read_to_string(p).ok()?;
+    // Read as `check` reads: a pipe or device is refused, not waited on.
+    let text = fleetsim_model::read::read_text(p).ok()?;
     if !fleetsim_model::Fleet::looks_like(&text) {
         return None;
     }
