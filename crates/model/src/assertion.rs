@@ -20,6 +20,20 @@ use crate::fleet::Fleet;
 use crate::schema::{FieldType, event_names, fields};
 use crate::suggest::nearest;
 
+/// What each pseudo-server logs: the runner its start, end and audit, the
+/// operator its actions and their failures, the network its faults.
+const PSEUDO_LOGS: [(&str, &[EventKind]); 3] = [
+    (
+        "runner",
+        &[EventKind::RunStarted, EventKind::RunEnded, EventKind::Audit],
+    ),
+    (
+        "operator",
+        &[EventKind::FaultApplied, EventKind::ActionFailed],
+    ),
+    ("network", &[EventKind::FaultApplied]),
+];
+
 /// A moment of the run: a time, or a time relative to a fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Moment {
@@ -557,7 +571,11 @@ impl Ctx<'_> {
     ) -> Res<EventMatch> {
         let kind = self.event_kind(event)?;
         let server = match server {
-            Some(s) => Some(self.server_pattern(s)?),
+            Some(s) => {
+                let p = self.server_pattern(s)?;
+                self.logged_by(kind, s)?;
+                Some(p)
+            }
             None => None,
         };
         let mut out = BTreeMap::new();
@@ -595,6 +613,39 @@ impl Ctx<'_> {
                 hint,
             )
         })
+    }
+
+    /// When `s` names only pseudo-servers: that one of them logs `kind`
+    /// (a check of an event nobody it names logs would see nothing).
+    fn logged_by(&self, kind: EventKind, s: &Spanned<String>) -> Res<()> {
+        let p = s.get_ref();
+        if self.fleet.servers.iter().any(|x| glob(p, &x.name)) {
+            return Ok(());
+        }
+        let named: Vec<(&str, &[EventKind])> = PSEUDO_LOGS
+            .iter()
+            .filter(|(n, _)| glob(p, n))
+            .map(|(n, k)| (*n, *k))
+            .collect();
+        if named.iter().any(|(_, logs)| logs.contains(&kind)) {
+            return Ok(());
+        }
+        let event: &str = kind.into();
+        let said: Vec<String> = (named.iter())
+            .map(|(n, logs)| {
+                let l: Vec<&str> = logs.iter().map(|k| (*k).into()).collect();
+                format!("{n} logs {}", l.join(", "))
+            })
+            .collect();
+        Err(self.err(
+            s.span(),
+            "server",
+            format!("{p:?} never logs {event} events, so this would see none"),
+            format!(
+                "{}; a fleet server logs {event}: name one, or leave `server` out",
+                said.join("; ")
+            ),
+        ))
     }
 
     /// A server name or glob that names at least one server (or the

@@ -229,7 +229,14 @@ impl Source<'_> {
             .or(unknown)
             .or_else(|| self.key_of_line(span.start))
             .map(|key| self.path_to(span.start, &key));
-        let hint = hint_for(&message);
+        let mut hint = hint_for(&message);
+        // Only a seed has a way round TOML's integer range.
+        if field.as_deref() == Some("seed")
+            && let Some(h) = hint.as_mut()
+            && message.starts_with("the number is too large")
+        {
+            h.push_str("; a larger seed can be given with --seed");
+        }
         self.error(span, field.as_deref(), message, hint)
     }
 
@@ -487,8 +494,9 @@ fn whole_number_max(message: &str) -> Option<&'static str> {
     [
         ("expected u16", "65535"),
         ("expected u32", "4294967295"),
-        ("expected u64", "18446744073709551615"),
-        ("expected usize", "18446744073709551615"),
+        // What a TOML file holds: its integers stop at i64's largest.
+        ("expected u64", "9223372036854775807"),
+        ("expected usize", "9223372036854775807"),
     ]
     .into_iter()
     .find(|(t, _)| message.contains(t))
@@ -503,7 +511,7 @@ fn hint_for(message: &str) -> Option<String> {
     } else if message.contains("invalid type: map, expected a list") {
         Some("this key holds a list: write [[key]], two brackets, for each entry (e.g. [[fault]], [[expect]])".into())
     } else if message.starts_with("the number is too large") {
-        Some("write a smaller number, within the limits of docs/file-format.md (a seed past what TOML holds can still be given with --seed)".into())
+        Some("write a smaller number, within the limits of docs/file-format.md".into())
     } else if message.starts_with("missing field") {
         Some("add the key; see docs/file-format.md for every key and its default".into())
     } else if let Some(max) = whole_number_max(message) {
@@ -529,7 +537,13 @@ pub(crate) fn unknown_field_hint(message: &str) -> String {
     // Backquoted names: the unknown key first, then the allowed ones.
     let mut names = message.split('`').skip(1).step_by(2);
     let written = names.next().unwrap_or_default();
-    match crate::suggest::nearest(written, names) {
+    let allowed: Vec<&str> = names.collect();
+    // `on` names the server in `service` and `state`: elsewhere that key
+    // is `server`, however near `on` is to another.
+    if written == "on" && allowed.contains(&"server") {
+        return "did you mean `server`? the keys allowed here are listed above".into();
+    }
+    match crate::suggest::nearest(written, allowed) {
         Some(k) => format!("did you mean `{k}`? the keys allowed here are listed above"),
         None => "remove the key or fix its spelling; the keys allowed here are listed above".into(),
     }

@@ -715,6 +715,14 @@ impl RawRest {
             expect::expectations(src, &fleet, &faults, &call_ids, duration, &self.expect)?;
 
         let name = match &self.name {
+            Some(n) if n.get_ref().trim().is_empty() => {
+                return Err(src.error(
+                    n.span(),
+                    Some("name"),
+                    "the scenario's name is empty".to_string(),
+                    Some("give it a name, or leave `name` out to use the file's name".into()),
+                ));
+            }
             Some(n) => src.printable(n, "name")?,
             None => Path::new(src.name)
                 .file_stem()
@@ -991,10 +999,15 @@ fn unique_name(
     let field = format!("expect[{i}].name");
     let name = src.printable(n, &field)?;
     if name.contains(['\n', '\r', '\t']) || name.trim().is_empty() {
+        let what = if name.trim().is_empty() {
+            "a name cannot be empty"
+        } else {
+            "a name is one line of text"
+        };
         return Err(src.error(
             n.span(),
             Some(&field),
-            "a name is one line of text".to_string(),
+            what.to_string(),
             Some(
                 "write it on one line, without tabs, e.g. name = \"no failover during the reboot\""
                     .into(),

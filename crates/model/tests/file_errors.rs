@@ -573,3 +573,55 @@ fn no_failover_of_a_server_no_system_backs_up_is_refused_as_checking_nothing() {
         "{m}"
     );
 }
+
+/// The hint of the error `text` (a whole scenario) gives.
+fn scenario_hint(text: &str) -> String {
+    let src = Source {
+        name: "scenario.toml",
+        text,
+    };
+    match Scenario::parse(&src, &EmbeddedResolver) {
+        Err(LoadError::File(e)) => format!("{}: {}", e.message, e.hint.clone().unwrap_or_default()),
+        other => panic!("expected a file error, got {other:?}"),
+    }
+}
+
+#[test]
+fn hints_name_what_a_file_can_hold_and_the_key_meant() {
+    let head = "fleet = \"builtin:reference\"\nduration = \"30m\"\n";
+    let h = scenario_hint(&format!("name = \"x\"\n{head}seed = -1\n"));
+    assert!(
+        h.contains("from 0 to 9223372036854775807") && !h.contains("--seed"),
+        "{h}"
+    );
+    let h = scenario_hint(&format!(
+        "name = \"x\"\n{head}seed = 18446744073709551615\n"
+    ));
+    assert!(h.contains("with --seed"), "{h}");
+    let h = scenario_hint(
+        "[[server]]\nname = \"primary\"\nrole = \"primary\"\nphones = { h323 = 18446744073709551615 }\n",
+    );
+    assert!(!h.contains("--seed"), "{h}");
+    let h = scenario_hint(&format!(
+        "name = \"x\"\n{head}[[expect]]\ncount = {{ event = \"phone-registered\", on = \"secondary\", min = 1 }}\n"
+    ));
+    assert!(h.contains("did you mean `server`?"), "{h}");
+    let h = scenario_hint(&format!("name = \"\"\n{head}"));
+    assert!(h.contains("the scenario's name is empty"), "{h}");
+}
+
+#[test]
+fn an_assertion_on_a_pseudo_server_that_never_logs_its_event_is_refused() {
+    let (f, m) = scenario_error(
+        "[[expect]]\nnever = { event = \"failover-started\", server = \"network\" }\n",
+    );
+    assert_eq!(f, "expect[0].never.server", "{m}");
+    assert!(m.contains("never logs failover-started events"), "{m}");
+    // The runner does log its audit.
+    let text = "name = \"t\"\nfleet = \"fleets/reference.toml\"\nduration = \"1h\"\n\n[[expect]]\neventually = { event = \"audit\", server = \"runner\" }\n";
+    let src = Source {
+        name: "scenario.toml",
+        text,
+    };
+    assert!(Scenario::parse(&src, &EmbeddedResolver).is_ok());
+}
