@@ -160,9 +160,9 @@ fn check(
             by,
             within,
             after,
-            ..
+            after_anchor,
         } => {
-            let after = after.as_millis();
+            let after = applied(scenario, events, *after, *after_anchor);
             let (eligible, arrived) = guest_arrivals(scenario, events, of, by, after);
             if eligible.is_empty() {
                 return (false, nothing_to_move(&scenario.fleet, of));
@@ -408,9 +408,12 @@ fn check(
         } => assertion::count(matching, window, *min, *max, events),
         Expectation::State { probe, window } => assertion::state(probe, window, events, cache),
         Expectation::Failback {
-            to, within, after, ..
+            to,
+            within,
+            after,
+            after_anchor,
         } => {
-            let after = after.as_millis();
+            let after = applied(scenario, events, *after, *after_anchor);
             // The phones that are guests elsewhere at `after`: their latest
             // registration before it was a guest one.
             let mut latest: BTreeMap<&str, bool> = BTreeMap::new();
@@ -493,6 +496,26 @@ fn check(
             }
         }
     }
+}
+
+/// `after` as the run applied it: counted from when its anchoring fault
+/// was logged as applied, which in live mode (at `--speed 5000`, say) can
+/// be seconds of emulated time after it was due; in sim mode the same.
+fn applied(scenario: &Scenario, events: &[EventRecord], after: Dur, anchor: Option<usize>) -> u64 {
+    let due = after.as_millis();
+    let Some(fault) = anchor.and_then(|src| {
+        (scenario.faults.iter())
+            .filter(|f| f.source == src && f.at.as_millis() <= due)
+            .max_by_key(|f| f.at)
+    }) else {
+        return due;
+    };
+    let at = fault.at.as_millis();
+    let logged = events.iter().find(|ev| {
+        (at..=at + 60_000).contains(&ev.t_ms)
+            && matches!(&ev.event, Event::FaultApplied { spec, .. } if *spec == fault.kind)
+    });
+    logged.map_or(due, |ev| ev.t_ms + (due - at))
 }
 
 /// When a bound counted from `after` runs past the end of the run: that
@@ -613,4 +636,42 @@ fn nothing_lost(a: &fleetsim_model::event::LossAudit, events: &[EventRecord]) ->
         return (false, detail);
     }
     (a.nothing_lost(), detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use fleetsim_model::{Dur, Event, FaultKind};
+
+    use super::applied;
+    use crate::ScenarioBuilder;
+    use crate::test_events::at;
+
+    #[test]
+    fn a_takeover_counts_from_when_its_fault_was_applied_not_when_it_was_due() {
+        let s = ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("30m")
+            .crash("5m", "primary")
+            .build()
+            .unwrap();
+        let crash = FaultKind::Crash {
+            server: "primary".into(),
+        };
+        let applied_at = |t_ms| {
+            let ev = at(
+                t_ms,
+                "primary",
+                Event::FaultApplied {
+                    fault: "crash primary".into(),
+                    spec: crash.clone(),
+                },
+            );
+            applied(&s, &[ev], Dur::mins(5), Some(s.faults[0].source))
+        };
+        // Live at high speed: applied 8.842 s late, counted from then.
+        assert_eq!(applied_at(308_842), 308_842);
+        // Sim: on time.
+        assert_eq!(applied_at(300_000), 300_000);
+        // An `after` given in the file has no anchor: as written.
+        assert_eq!(applied(&s, &[], Dur::mins(5), None), 300_000);
+    }
 }
