@@ -256,6 +256,33 @@ fn a_member_process_stopped_by_ctl_exits_gracefully_and_restarts_unless_hung() {
     );
 }
 
+/// The member process matching `pattern` was given a token for its
+/// control port, in its environment (which only its user can read), not
+/// on its command line (which `ps` shows everyone).
+fn member_control_needs_a_token_not_on_its_command_line(pattern: &str) {
+    let found = std::process::Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .next()
+        .expect("pgrep finds the member")
+        .trim()
+        .to_string();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let token = environ
+        .split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(b"FLEETSIM_TOKEN="))
+        .expect("the member has a control token");
+    assert!(token.len() >= 32, "a guessable token: {token:?}");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        !cmdline.windows(token.len()).any(|w| w == token),
+        "the token is on the command line"
+    );
+}
+
 #[test]
 fn a_member_process_killed_from_outside_is_logged_as_a_crash() {
     let (_one, mut up, events) = drill("processes-outside-kill");
@@ -263,6 +290,7 @@ fn a_member_process_killed_from_outside_is_logged_as_a_crash() {
     // The supervisor writes the members' fleet file under a directory
     // named after its pid: that names this drill's primary process alone.
     let pattern = format!("fleetsim-up-{}/fleet.toml --server primary", up.pid());
+    member_control_needs_a_token_not_on_its_command_line(&pattern);
     let killed = std::process::Command::new("pkill")
         .args(["-KILL", "-f", &pattern])
         .status()

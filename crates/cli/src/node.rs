@@ -322,6 +322,22 @@ pub(crate) struct Supervisor {
     procs: Mutex<BTreeMap<String, Proc>>,
     /// Where the members' events go.
     sink: Arc<Mutex<Sink>>,
+    /// The token every member's control port requires: made afresh for the
+    /// drill and handed to the members in their environment, so no other
+    /// local user can crash, stop or fault a member past `up`'s own token.
+    token: String,
+}
+
+/// A token no one else can guess: 128 bits from the OS's randomness (the
+/// keys of std's `RandomState` are drawn from it once per process).
+fn member_token() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let half = |i: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
 }
 
 impl Supervisor {
@@ -371,6 +387,7 @@ impl Supervisor {
             seed,
             procs: Mutex::new(BTreeMap::new()),
             sink: Arc::default(),
+            token: member_token(),
         })
     }
 
@@ -429,8 +446,8 @@ impl Supervisor {
             .args(["--incarnation", &incarnation.to_string()])
             .args(["--control", "127.0.0.1:0"])
             .arg("--until-stdin-closes")
-            // The member control port is loopback: no token needed there.
-            .env_remove("FLEETSIM_TOKEN")
+            // In the environment, not the arguments: `ps` shows arguments.
+            .env("FLEETSIM_TOKEN", &self.token)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -586,6 +603,10 @@ impl fleetsim_scenario::live::Members for Supervisor {
         if let Some(p) = procs.get_mut(name) {
             p.stopping = true;
         }
+    }
+
+    fn token(&self) -> Option<&str> {
+        Some(&self.token)
     }
 
     fn restart(&self, name: &str) -> Result<(), String> {
