@@ -176,10 +176,13 @@ pub(crate) fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 // The transport's words name the server already.
                 let why = source.to_string();
                 let why = why.strip_prefix(&format!("{}: ", args.server)).unwrap_or(&why);
-                errln!(
-                    "error: server {} cannot start: {why}; stop what holds the port, or give another --listen",
-                    args.server
-                );
+                // Started by `up --processes`, the port is up's to move.
+                let fix = if args.until_stdin_closes {
+                    "stop what holds the port (`up` says how to move every member's)"
+                } else {
+                    "stop what holds the port, or give another --listen"
+                };
+                errln!("error: server {} cannot start: {why}; {fix}", args.server);
                 return Ok(ExitCode::from(BAD_INPUT));
             }
             Err(e) => {

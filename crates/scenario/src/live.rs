@@ -306,8 +306,29 @@ struct Live {
     member_peers: MemberPeers,
 }
 
-/// Peer timers by member, kept fresh by [`poll_member_peers`].
-type MemberPeers = Arc<std::sync::Mutex<BTreeMap<String, Vec<pb::PeerTimer>>>>;
+/// Peer timers by member as last polled, and when, kept fresh by
+/// [`poll_member_peers`].
+type MemberPeers = Arc<std::sync::Mutex<BTreeMap<String, Polled>>>;
+
+/// A member's peer timers and the moment they were read.
+type Polled = (tokio::time::Instant, Vec<pb::PeerTimer>);
+
+/// `timers` read `age_ms` (emulated) ago, as they stand now: a silence or
+/// a return counted on by that much, so a countdown does not lag by up to
+/// a poll (at `--speed 60`, 15 s of emulated time).
+fn aged(timers: &[pb::PeerTimer], age_ms: u64) -> Vec<pb::PeerTimer> {
+    (timers.iter())
+        .map(|t| pb::PeerTimer {
+            silent_ms: t.silent_ms + age_ms,
+            visible_ms: if t.visible_ms > 0 {
+                t.visible_ms + age_ms
+            } else {
+                0
+            },
+            ..t.clone()
+        })
+        .collect()
+}
 
 /// How often the member processes are asked for their peer timers.
 const PEERS_POLL: Duration = Duration::from_millis(250);
@@ -317,7 +338,7 @@ const PEERS_POLL: Duration = Duration::from_millis(250);
 async fn poll_member_peers(
     members: Arc<dyn Members>,
     names: Vec<String>,
-    cache: std::sync::Weak<std::sync::Mutex<BTreeMap<String, Vec<pb::PeerTimer>>>>,
+    cache: std::sync::Weak<std::sync::Mutex<BTreeMap<String, Polled>>>,
 ) {
     // One connection per member process, kept while it answers (a new
     // process, at a new control port, gets a new one).
@@ -348,7 +369,7 @@ async fn poll_member_peers(
             cache
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(name.clone(), peers);
+                .insert(name.clone(), (tokio::time::Instant::now(), peers));
         }
         if cache.strong_count() == 0 {
             return;
@@ -1140,7 +1161,7 @@ fn status(live: &Live, ledger: &Ledger) -> pb::StatusReply {
                 Some(_) => (live.member_peers.lock().unwrap_or_else(|e| e.into_inner()))
                     .get(&s.name)
                     .filter(|_| !hung(&s.name))
-                    .cloned()
+                    .map(|(at, timers)| aged(timers, clock.to_emulated_ms(at.elapsed())))
                     .unwrap_or_default(),
                 None => (handle.filter(|_| !hung(&s.name)))
                     .map(|h| peer_timers(h, &clock))
@@ -1503,7 +1524,26 @@ pub fn ephemeral_note(port: u16) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Ledger, Pending, bearer_token};
+    use super::{Ledger, Pending, aged, bearer_token};
+
+    #[test]
+    fn a_member_process_s_timers_count_on_from_when_they_were_read() {
+        let silent = fleetsim_proto::pb::PeerTimer {
+            peer: "primary".into(),
+            silent_ms: 113_000,
+            visible_ms: 0,
+            ..Default::default()
+        };
+        let back = fleetsim_proto::pb::PeerTimer {
+            peer: "primary".into(),
+            silent_ms: 1_000,
+            visible_ms: 60_000,
+            ..Default::default()
+        };
+        let now = aged(&[silent, back], 14_000);
+        assert_eq!((now[0].silent_ms, now[0].visible_ms), (127_000, 0));
+        assert_eq!((now[1].silent_ms, now[1].visible_ms), (15_000, 74_000));
+    }
 
     /// A `ctl fault` command on the reference fleet, noted as the actor
     /// notes it: what applies now is recorded, the rest scheduled.
