@@ -93,16 +93,15 @@ impl Screen {
         let up = s.servers.iter().filter(|v| v.up).count();
         let _ = writeln!(
             o,
-            "{} · emulated {} · {up} of {} servers up · faults in force: {}\n",
+            "{} · emulated {} · {up} of {} servers up",
             p.bold(&format!("fleet {}", s.fleet)),
             fleetsim_report::text::clock(s.t_ms),
             s.servers.len(),
-            if s.faults.is_empty() {
-                "none".to_string()
-            } else {
-                p.red(&s.faults.join("; "))
-            }
         );
+        // A line of their own, one per fault: a narrow screen (a projector's
+        // large font) cuts a long line, and this one says what is wrong.
+        let _ = writeln!(o, "faults in force: {}", faults_in_force(&s.faults, p));
+        let _ = writeln!(o);
         self.counters(&mut o, s, p);
         timers(&mut o, s, p);
         let lines = explain(None, &self.events, false, p);
@@ -123,7 +122,8 @@ impl Screen {
             false => lines.iter().filter(|l| self.shows(l)).collect(),
         };
         let (n_pinned, n_tail) = match size {
-            None => (PINNED, TAIL),
+            // No screen to fit (a pipe, a file): every milestone.
+            None => (pinned.len().max(1), TAIL),
             Some((rows, _)) => fit(
                 rows.saturating_sub(o.lines().count()),
                 pinned.len(),
@@ -222,6 +222,19 @@ impl Screen {
     }
 }
 
+/// The faults in force, one per line under the first.
+fn faults_in_force(faults: &[String], p: &Paint) -> String {
+    if faults.is_empty() {
+        return "none".to_string();
+    }
+    let indent = format!("\n{}", " ".repeat("faults in force: ".len()));
+    faults
+        .iter()
+        .map(|f| p.red(f))
+        .collect::<Vec<_>>()
+        .join(&indent)
+}
+
 /// Milestones that tell the drill's story; the others (a licence entering
 /// grace on every server, each peer's own "lost" line) give way first when
 /// the screen has too few rows. A backup declaring its home lost (it will
@@ -229,7 +242,12 @@ impl Screen {
 fn is_routine(l: &Line) -> bool {
     match l.kind {
         "peer-lost" => !l.text.contains("as its backup"),
-        kind => matches!(kind, "licence-state" | "peer-returned"),
+        // Services and hunt groups follow a failover or failback: the
+        // fault and the failover lines tell it first.
+        kind => matches!(
+            kind,
+            "licence-state" | "peer-returned" | "service-state" | "hunt-group-state"
+        ),
     }
 }
 
@@ -570,7 +588,12 @@ mod tests {
                 trigger: "2001".into(),
             },
         ));
-        let text = screen.render(&status(501_000, vec![silent(200_000)]), &Paint(false));
+        // A 24-row terminal: too few rows for every milestone.
+        let text = screen.render_in(
+            &status(501_000, vec![silent(200_000)]),
+            &Paint(false),
+            Some((24, 200)),
+        );
         let milestones = text.split("  milestones").nth(1).unwrap();
         assert!(milestones.contains("FAULT: crash primary"), "{text}");
         assert!(milestones.contains("FAILOVER"), "{text}");
@@ -614,6 +637,44 @@ mod tests {
         assert_eq!(cut("\x1b[31mDOWN\x1b[0m tail", 4), "\x1b[31mDOW…\x1b[0m");
         // A line as wide as the screen, ending in an escape, is kept whole.
         assert_eq!(cut("ab\x1b[31mcd\x1b[0m", 4), "ab\x1b[31mcd\x1b[0m");
+    }
+
+    #[test]
+    fn each_fault_in_force_has_a_line_of_its_own_under_the_header() {
+        let screen = Screen::new(&[]);
+        let mut s = status(100_000, vec![]);
+        s.faults = vec![
+            "#1 partition primary | rest".into(),
+            "#2 stall phones@primary".into(),
+        ];
+        let text = screen.render_in(&s, &Paint(false), Some((40, 40)));
+        assert!(
+            text.contains(
+                "faults in force: #1 partition primary |…\n                 #2 stall phones@primary\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn off_a_terminal_every_milestone_shows() {
+        let mut screen = Screen::new(&[]);
+        for i in 0..30 {
+            screen.push(at(
+                300_000 + i * 1_000,
+                "primary",
+                Event::FaultApplied {
+                    fault: format!("fault {i}"),
+                    spec: fleetsim_model::FaultKind::Heal,
+                },
+            ));
+        }
+        let text = screen.render(&status(400_000, vec![]), &Paint(false));
+        assert!(
+            text.contains("FAULT: fault 0") && text.contains("FAULT: fault 29"),
+            "{text}"
+        );
+        assert!(!text.contains("not shown"), "{text}");
     }
 
     #[test]
