@@ -755,6 +755,18 @@ fn ip_dect_handsets_without_the_ip_dect_option_are_said_to_stay_not_to_follow_th
         "{}",
         lost.text
     );
+    // The handsets, refused on their base's clock, are no part of the SIP
+    // phones' refusals.
+    let refused: Vec<&str> = (lines.iter())
+        .filter(|l| l.kind == "registration-refused" && l.text.contains("of primary"))
+        .map(|l| l.text.as_str())
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .all(|t| t.contains("IP DECT handset") != t.contains("(2001–2002")),
+        "{refused:#?}"
+    );
 }
 
 #[test]

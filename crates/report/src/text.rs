@@ -243,6 +243,13 @@ fn withdrawn(events: &[EventRecord]) -> BTreeSet<usize> {
     out
 }
 
+/// Whether `ext` is an IP DECT handset of `fleet` (when known).
+fn is_dect(fleet: Option<&Fleet>, ext: &str) -> bool {
+    fleet.is_some_and(|f| {
+        (f.phones.iter()).any(|p| p.extension == ext && p.kind == fleetsim_model::PhoneKind::Dect)
+    })
+}
+
 /// A registration or unregister of [`withdrawn`]'s: its own group.
 fn late_key(sub: String) -> String {
     match sub.as_str() {
@@ -412,11 +419,27 @@ fn count_events(sub: &str) -> bool {
 }
 
 fn describe_group(g: &Group) -> String {
+    // IP DECT handsets move with their base, on its clock, not with the
+    // IP phones: their refusals and acceptances are lines of their own.
+    let Some(sub) = g.key.2.strip_prefix("dect-") else {
+        return describe_plain(g, &g.key.2);
+    };
+    let mut d = g.phones.clone();
+    d.sort();
+    d.dedup();
+    let s = if d.len() == 1 { "" } else { "s" };
+    describe_plain(g, sub).replacen(
+        &format!(" phone{s} of "),
+        &format!(" IP DECT handset{s} of "),
+        1,
+    )
+}
+
+fn describe_plain(g: &Group, sub: &str) -> String {
     let mut distinct = g.phones.clone();
     distinct.sort();
     distinct.dedup();
     let n = distinct.len();
-    let (_, _, sub) = &g.key;
     // A line counting events (calls, trunks, messages) has said how many
     // times already; one counting phones says it after the phones.
     let counts_events = count_events(sub);
@@ -1066,7 +1089,7 @@ pub fn explain(
                 }
                 // A refusal says how long the home was silent by the refusing
                 // server's clock: say so when that clock was stepped.
-                if g.key.2.starts_with("refused:")
+                if g.key.2.trim_start_matches("dect-").starts_with("refused:")
                     && let Some(steps) = steps_said(&seen.clock_steps(&g.key.0, g.last))
                 {
                     text.push_str(&format!("; silence counted by its own clock ({steps})"));
@@ -1094,6 +1117,13 @@ pub fn explain(
         if let Some((phone, sub, note)) = phone_key(e) {
             let sub = if late.contains(&i) {
                 late_key(sub)
+            } else {
+                sub
+            };
+            let sub = if (sub.starts_with("refused:") || sub.starts_with("guest:"))
+                && is_dect(fleet, &phone)
+            {
+                format!("dect-{sub}")
             } else {
                 sub
             };
