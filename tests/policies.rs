@@ -596,3 +596,49 @@ fn a_builder_runs_under_each_built_in_by_name_and_names_its_fleet_any_usual_way(
         "{e}"
     );
 }
+
+/// A takeover logic whose `evaluate` holds failback back 5 minutes longer
+/// than its `deadline` (left as the default) says.
+#[derive(Debug)]
+struct LateFailback;
+
+impl TakeoverPolicy for LateFailback {
+    fn name(&self) -> &str {
+        "late-failback"
+    }
+
+    fn summary(&self) -> &str {
+        "fails back 15 minutes after the home returns"
+    }
+
+    fn evaluate(
+        &self,
+        view: &mut fleetsim_scenario::rules::PeerView,
+        ctx: &fleetsim_scenario::rules::PeerCtx<'_>,
+    ) -> Option<fleetsim_scenario::rules::PeerDecision> {
+        let early = view
+            .returned_since
+            .is_some_and(|since| ctx.now < since + std::time::Duration::from_secs(15 * 60));
+        if early {
+            return None;
+        }
+        fleetsim_scenario::rules::peer::evaluate(self, view, ctx)
+    }
+}
+
+#[test]
+fn a_policy_whose_evaluate_waits_past_its_deadline_runs_on_and_fails_back_later() {
+    let s = load("primary-crash-and-return.toml");
+    let o = run_under(&s, LateFailback);
+    let restart = (o.events.iter())
+        .filter(|e| e.server == "primary" && e.kind() == "server-started")
+        .map(|e| e.t_ms)
+        .max()
+        .unwrap();
+    let failback = first_event_ms(&o, "failback-started", "secondary")
+        .expect("the failback still happens, a presence interval at a time");
+    assert!(
+        failback >= restart + 15 * 60_000,
+        "failback at {failback} ms, restart at {restart} ms"
+    );
+}

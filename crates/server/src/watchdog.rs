@@ -6,12 +6,16 @@
 
 use std::sync::Arc;
 
+use tokio::time::Instant;
+
 use crate::state::Shared;
 
 pub(crate) async fn watch(shared: Arc<Shared>, peer: String) {
     let mut changes = shared.net.changes();
+    let mut evaluated: Option<Instant> = None;
     loop {
         let (deadline, notify) = shared.next_deadline(&peer);
+        let deadline = deadline.map(|at| not_again(at, evaluated, &shared));
         match deadline {
             Some(at) => {
                 tokio::select! {
@@ -30,5 +34,18 @@ pub(crate) async fn watch(shared: Arc<Shared>, peer: String) {
             }
         }
         shared.evaluate(&peer);
+        evaluated = Some(Instant::now());
+    }
+}
+
+/// `at`, unless the rules were just applied at that very instant and
+/// still name it (a policy whose `evaluate` waits longer than its
+/// `deadline` says): then a presence interval later, so the paused clock
+/// moves on instead of the watchdog evaluating the same instant for ever.
+fn not_again(at: Instant, evaluated: Option<Instant>, shared: &Shared) -> Instant {
+    let now = Instant::now();
+    match evaluated {
+        Some(e) if e == now && at <= now => now + shared.timing.presence_interval,
+        _ => at,
     }
 }
