@@ -280,14 +280,21 @@ fn check(
                 }
             } else {
                 let moved: Vec<&str> = moved.into_iter().collect();
-                (
-                    false,
+                let phones = if moved.is_empty() {
+                    "no phone moved".to_string()
+                } else {
+                    format!("phones moved: {}", list(&moved))
+                };
+                // Guests taken in with no failover started are a policy's
+                // doing (an open door), and said as such.
+                let detail = if failovers.is_empty() {
                     format!(
-                        "{of} was failed over ({}); phones moved: {}",
-                        failovers.join(", "),
-                        list(&moved)
-                    ),
-                )
+                        "phones of {of} were taken in as guests though no failover of it started; {phones}"
+                    )
+                } else {
+                    format!("{of} was failed over ({}); {phones}", failovers.join(", "))
+                };
+                (false, detail)
             }
         }
         Expectation::Service {

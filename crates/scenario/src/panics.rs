@@ -147,7 +147,11 @@ fn record(info: &std::panic::PanicHookInfo<'_>) -> Option<usize> {
     let location = info
         .location()
         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-    let t_ms = fleetsim_net::Clock::current_ms();
+    // Only while the run's runtime runs: after it (the verdict being
+    // judged) the clock would read wall time as emulated time.
+    let t_ms = tokio::runtime::Handle::try_current()
+        .ok()
+        .and_then(|_| fleetsim_net::Clock::current_ms());
     // `try_with`: a panic while the thread's locals are torn down is not ours.
     CURRENT
         .try_with(|c| {
