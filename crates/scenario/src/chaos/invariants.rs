@@ -25,13 +25,15 @@ pub enum Invariant {
     NoCallLeftOpen,
     /// No call refused as "already in a call" when the phone has none open.
     NoContradictingRefusal,
+    /// No phone sent home at failback while it is in a call.
+    NoSendHomeInCall,
     /// A rerun gives the same event log, byte for byte.
     Deterministic,
 }
 
 impl Invariant {
     /// Every invariant, in report order.
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 9] = [
         Invariant::RunCompletes,
         Invariant::NothingLost,
         Invariant::NoDoubleRegistration,
@@ -39,6 +41,7 @@ impl Invariant {
         Invariant::NoSplitBrainWithoutSplit,
         Invariant::NoCallLeftOpen,
         Invariant::NoContradictingRefusal,
+        Invariant::NoSendHomeInCall,
         Invariant::Deterministic,
     ];
 
@@ -52,6 +55,7 @@ impl Invariant {
             Invariant::NoSplitBrainWithoutSplit => "no-split-brain-without-split",
             Invariant::NoCallLeftOpen => "no-call-left-open",
             Invariant::NoContradictingRefusal => "no-contradicting-refusal",
+            Invariant::NoSendHomeInCall => "no-send-home-in-call",
             Invariant::Deterministic => "deterministic",
         }
     }
@@ -80,6 +84,7 @@ pub fn check(scenario: &Scenario, events: &[EventRecord]) -> Vec<Violation> {
         split_brain_without_split(scenario, events),
         call_left_open(scenario, events),
         contradicting_refusal(scenario, events),
+        sent_home_in_call(events),
     ]
     .into_iter()
     .flatten()
@@ -309,6 +314,9 @@ pub struct OpenCalls {
     pub contradictions: Vec<(String, String, u64, Option<u64>)>,
     /// phone → when its last call ended.
     last_end: BTreeMap<String, u64>,
+    /// (phone, its open call, server, at ms) of each send-home at
+    /// failback while the phone was in that call.
+    pub sent_home_busy: Vec<(String, String, String, u64)>,
 }
 
 impl OpenCalls {
@@ -339,6 +347,12 @@ impl OpenCalls {
                 | Event::CallFailed { call, .. } => {
                     if let Some((phone, _)) = c.open.remove(call) {
                         c.last_end.insert(phone, e.t_ms);
+                    }
+                }
+                Event::PhoneSentHome { phone, .. } => {
+                    if let Some((call, _)) = c.open.iter().find(|(_, (p, _))| p == phone) {
+                        let busy = (phone.clone(), call.clone(), e.server.clone(), e.t_ms);
+                        c.sent_home_busy.push(busy);
                     }
                 }
                 _ => {}
@@ -562,6 +576,21 @@ pub fn contradicting_refusal(scenario: &Scenario, events: &[EventRecord]) -> Opt
             "call {call} of {phone} refused at {} as \"already in a call\", but {phone} has no call open; {} refusals like it in all",
             human_ms(*t),
             wrong.len()
+        ),
+    ))
+}
+
+/// The failback rule: only an idle phone is sent home; one in a call
+/// stays until the call ends.
+pub fn sent_home_in_call(events: &[EventRecord]) -> Option<Violation> {
+    let calls = OpenCalls::replay(events);
+    let (phone, call, server, t) = calls.sent_home_busy.first()?;
+    Some(violation(
+        Invariant::NoSendHomeInCall,
+        format!(
+            "{server} sent {phone} home at {} while it was in call {call}: a phone in a call is sent home only once the call ends; {} send-homes like it in all",
+            human_ms(*t),
+            calls.sent_home_busy.len()
         ),
     ))
 }
@@ -793,6 +822,34 @@ mod tests {
             at(end, "runner", Event::RunEnded {}),
         ];
         assert!(call_left_open(&s, &events).is_none());
+    }
+
+    #[test]
+    fn a_phone_sent_home_in_a_call_breaks_no_send_home_in_call() {
+        let home = |t_ms| {
+            at(
+                t_ms,
+                "secondary",
+                Event::PhoneSentHome {
+                    phone: "2001".into(),
+                    home: "primary".into(),
+                },
+            )
+        };
+        let busy = [started(60_000, "c1-2001", "2001"), home(120_000)];
+        let v = broken(sent_home_in_call(&busy));
+        assert_eq!(v, Invariant::NoSendHomeInCall);
+        let ended = at(
+            90_000,
+            "secondary",
+            Event::CallEnded {
+                call: "c1-2001".into(),
+                phone: "2001".into(),
+                preserved: false,
+            },
+        );
+        let idle = [started(60_000, "c1-2001", "2001"), ended, home(120_000)];
+        assert!(sent_home_in_call(&idle).is_none());
     }
 
     #[test]
