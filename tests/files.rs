@@ -1241,3 +1241,20 @@ fn list_of_a_directory_holding_a_pipe_says_it_is_invalid_instead_of_waiting_on_i
         "{out:?}"
     );
 }
+
+#[test]
+fn a_shipped_scenario_path_given_outside_a_checkout_points_to_the_built_in_of_that_name() {
+    let dir = temp_dir("outside-checkout");
+    let out = fleetsim()
+        .current_dir(&dir)
+        .args(["sweep", "scenarios/split-network.toml", "--seeds", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the built-in scenario \"split-network\"")
+            && err.contains("give its name alone"),
+        "{err}"
+    );
+}

@@ -142,9 +142,17 @@ impl TakeoverPolicy for Impostor {
 }
 
 #[test]
-fn a_policy_named_as_a_built_in_or_not_at_all_is_refused_before_it_runs() {
+fn a_policy_named_as_a_built_in_not_at_all_or_not_in_one_word_is_refused_before_it_runs() {
     let s = load("primary-crash.toml");
-    for name in ["server-edition", "quorum", "", "  "] {
+    for name in [
+        "server-edition",
+        "quorum",
+        "",
+        "  ",
+        "server-edition ",
+        "no guard",
+        "a\nb",
+    ] {
         let opts = fleetsim_scenario::RunOptions {
             policy: std::sync::Arc::new(Impostor(name)),
             ..Default::default()

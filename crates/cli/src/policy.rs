@@ -23,7 +23,7 @@ pub(crate) fn parse(name: &str) -> Result<Policy, String> {
         let near = fleetsim_model::suggest::nearest(name, names.iter().map(String::as_str))
             .map_or(String::new(), |n| format!(" (did you mean {n}?)"));
         format!(
-            "unknown policy {name:?}{near}; the built-in policies are {} (see `fleetsim policies`)",
+            "unknown policy {name:?}{near}; the built-in policies are {} (see `fleetsim policies`); a policy of your own runs from Rust (docs/policies.md)",
             names.join(", ")
         )
     })

@@ -268,6 +268,17 @@ pub fn unknown_scenario(name: &str) -> String {
             "no such file, and {name:?} is a built-in fleet, not a scenario: run a scenario on it (`fleetsim run primary-crash` runs on the reference fleet; a scenario names its fleet with fleet = \"builtin:{name}\"), or print it with `fleetsim show {name}`"
         );
     }
+    // A path into a checkout's scenarios/, given outside one: the
+    // built-in of that file's name is the same scenario.
+    let stem = std::path::Path::new(name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| *s != name && known.contains(s));
+    if let Some(stem) = stem {
+        return format!(
+            "no such file; the built-in scenario {stem:?} is the shipped {stem}.toml: give its name alone (`fleetsim run {stem}`), or `fleetsim show {stem}` to copy it"
+        );
+    }
     format!(
         "no such file, and no built-in scenario of that name{} (built-ins: {}; `fleetsim show NAME` prints one)",
         did_you_mean(name, known.iter().copied()),

@@ -435,6 +435,12 @@ pub(crate) fn check_policy_name(policy: &dyn crate::rules::TakeoverPolicy) -> Re
             "a takeover policy needs a name (TakeoverPolicy::name): every view of its runs names it".into(),
         ));
     }
+    // Reproduce lines and tables print it as one word.
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(RunError::Policy(format!(
+            "policy name {name:?} has a space or a control character: give it one word, such as \"two-minute-guard\" (every view of its runs prints it)"
+        )));
+    }
     // Another type, or the same type otherwise set up: a user's struct
     // named like a built-in must not pass for it.
     let shadows = crate::rules::by_name(name)
