@@ -38,14 +38,14 @@ pub(crate) async fn watch(shared: Arc<Shared>, peer: String) {
     }
 }
 
-/// `at`, unless the rules were just applied at that very instant and
-/// still name it (a policy whose `evaluate` waits longer than its
-/// `deadline` says): then a presence interval later, so the paused clock
-/// moves on instead of the watchdog evaluating the same instant for ever.
+/// `at`, unless the rules were last applied at or after it and still name
+/// it (a policy whose `evaluate` waits longer than its `deadline` says):
+/// then a presence interval from now, so the clock moves on instead of the
+/// watchdog evaluating the same moment for ever (a paused clock never
+/// advances; a live one would spin).
 fn not_again(at: Instant, evaluated: Option<Instant>, shared: &Shared) -> Instant {
-    let now = Instant::now();
     match evaluated {
-        Some(e) if e == now && at <= now => now + shared.timing.presence_interval,
+        Some(e) if at <= e => Instant::now() + shared.timing.presence_interval,
         _ => at,
     }
 }
