@@ -218,6 +218,15 @@ fn line_at<'a>(lines: &'a [Line], t_ms: u64, server: &str, kind: &str) -> &'a st
         .unwrap_or_else(|| panic!("no {kind} line of {server} at {t_ms} ms"))
 }
 
+/// The first timeline line of `server`, of event `kind`, saying `says`.
+fn line_saying<'a>(lines: &'a [Line], server: &str, kind: &str, says: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l.server == server && l.kind == kind && l.text.contains(says))
+        .map(|l| l.text.as_str())
+        .unwrap_or_else(|| panic!("no {kind} line of {server} saying {says:?}"))
+}
+
 #[test]
 fn a_backup_of_a_softphone_only_home_says_it_has_no_physical_ip_phone_not_resilience_lost() {
     let o = run_sim(&load("softphone-only-site.toml"));
@@ -731,29 +740,19 @@ fn a_hung_server_is_drawn_hung_in_its_swimlane_not_serving() {
 fn ip_dect_handsets_without_the_ip_dect_option_are_said_to_stay_not_to_follow_their_base() {
     let o = run_sim(&load("dect-base-switch.toml"));
     let lines = timeline(&o);
-    let site_b = lines
-        .iter()
-        .find(|l| l.server == "site-b" && l.kind == "phone-lost" && l.text.contains("IP DECT"))
-        .expect("site-b's handsets lose it");
+    let site_b = line_saying(&lines, "site-b", "phone-lost", "IP DECT");
     assert!(
-        site_b.text.contains("no IP DECT backup on its line")
-            && site_b.text.contains("stay unregistered")
-            && !site_b.text.contains("switches to the backup"),
-        "{}",
-        site_b.text
+        site_b.contains("no IP DECT backup on its line")
+            && site_b.contains("stay unregistered")
+            && !site_b.contains("switches to the backup"),
+        "{site_b}"
     );
-    let lost = lines
-        .iter()
-        .find(|l| {
-            l.server == "secondary" && l.kind == "peer-lost" && l.text.contains("site-b is lost")
-        })
-        .expect("the secondary declares site-b lost");
+    let lost = line_saying(&lines, "secondary", "peer-lost", "site-b is lost");
     assert!(
-        lost.text.contains(
+        lost.contains(
             "2 of its phones never move here (4003–4004): its line does not back up IP DECT phones"
         ),
-        "{}",
-        lost.text
+        "{lost}"
     );
     // The handsets, refused on their base's clock, are no part of the SIP
     // phones' refusals.
@@ -773,17 +772,13 @@ fn ip_dect_handsets_without_the_ip_dect_option_are_said_to_stay_not_to_follow_th
 fn the_backup_says_which_phones_of_the_lost_home_never_move_and_why() {
     let o = run_sim(&load("primary-crash.toml"));
     let lines = timeline(&o);
-    let lost = lines
-        .iter()
-        .find(|l| l.server == "secondary" && l.kind == "peer-lost")
-        .expect("the secondary declares the primary lost");
+    let lost = line_saying(&lines, "secondary", "peer-lost", "primary is lost");
     assert!(
-        lost.text.contains("holds 16 of its phone records")
-            && lost.text.contains(
+        lost.contains("holds 16 of its phone records")
+            && lost.contains(
                 "2 of its phones never move here (2017–2018): softphones have no alternate gatekeeper"
             ),
-        "{}",
-        lost.text
+        "{lost}"
     );
 }
 

@@ -1353,9 +1353,10 @@ fn address_clash(fleet: &fleetsim_model::Fleet, args: &UpArgs) -> Option<String>
     let local = ["127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[::]"];
     fleet.servers.iter().find_map(|s| {
         let a = fleetsim_model::external::parse_address(s.address.as_deref()?).ok()?;
-        let (_, whose) = (own.iter())
-            .filter(|_| local.contains(&a.host.as_str()))
-            .find(|(port, _)| *port == a.port && a.port != 0)?;
+        if !local.contains(&a.host.as_str()) || a.port == 0 {
+            return None;
+        }
+        let (_, whose) = own.iter().find(|(port, _)| *port == a.port)?;
         Some(format!(
             "server {}'s address {a} is {whose} in this drill; give the member another port, or this drill other ports",
             s.name

@@ -332,7 +332,9 @@ pub(crate) struct Supervisor {
 }
 
 /// A token no one else can guess: 128 bits from the OS's randomness (the
-/// keys of std's `RandomState` are drawn from it once per process).
+/// keys of std's `RandomState` are drawn from it once per process). Not
+/// the seeded RNG on purpose: a secret must not be reproducible, and it is
+/// live mode's alone (`up --processes`), never part of a run's events.
 fn member_token() -> String {
     use std::hash::{BuildHasher as _, Hasher as _};
     let half = |i: u64| {

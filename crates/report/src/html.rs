@@ -79,14 +79,7 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
                 up_since.insert(e.server.clone(), e.t_ms);
             }
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
-                // A hang ends with its process.
-                hangs.depth.remove(&e.server);
-                if let Some(h) = hangs.since.remove(&e.server) {
-                    lanes
-                        .entry(e.server.clone())
-                        .or_default()
-                        .push(hung(h, e.t_ms));
-                }
+                hangs.end_with_process(&e.server, e.t_ms, &mut lanes);
                 if let Some(u) = up_since.remove(&e.server) {
                     lanes.entry(e.server.clone()).or_default().push(Span {
                         from: u,
@@ -311,6 +304,17 @@ struct Hangs {
 }
 
 impl Hangs {
+    /// `server`'s process ended at `t`: so do its hangs.
+    fn end_with_process(&mut self, server: &str, t: u64, lanes: &mut BTreeMap<String, Vec<Span>>) {
+        self.depth.remove(server);
+        if let Some(h) = self.since.remove(server) {
+            lanes
+                .entry(server.to_string())
+                .or_default()
+                .push(hung(h, t));
+        }
+    }
+
     /// A hang of `server` begins (`on`) or ends at `t`: the first of
     /// overlapping hangs ends its serving span and starts a hung one, the
     /// last to end starts serving again. A hang of a server that is down

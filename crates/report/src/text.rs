@@ -119,6 +119,14 @@ impl Group {
     }
 
     /// Adds `phone`'s event at `t_ms`, with its note.
+    /// Its phones, each once, in order.
+    fn distinct(&self) -> Vec<String> {
+        let mut d = self.phones.clone();
+        d.sort();
+        d.dedup();
+        d
+    }
+
     fn push(&mut self, t_ms: u64, phone: String, note: &str) {
         self.last = t_ms;
         self.notes.push(own_phone_said(note, &phone));
@@ -243,11 +251,12 @@ fn withdrawn(events: &[EventRecord]) -> BTreeSet<usize> {
     out
 }
 
-/// Whether `ext` is an IP DECT handset of `fleet` (when known).
-fn is_dect(fleet: Option<&Fleet>, ext: &str) -> bool {
-    fleet.is_some_and(|f| {
-        (f.phones.iter()).any(|p| p.extension == ext && p.kind == fleetsim_model::PhoneKind::Dect)
-    })
+/// The IP DECT handsets of `fleet` (none when it is not known).
+fn dect_handsets(fleet: Option<&Fleet>) -> BTreeSet<&str> {
+    (fleet.iter().flat_map(|f| &f.phones))
+        .filter(|p| p.kind == fleetsim_model::PhoneKind::Dect)
+        .map(|p| p.extension.as_str())
+        .collect()
 }
 
 /// A registration or unregister of [`withdrawn`]'s: its own group.
@@ -424,10 +433,7 @@ fn describe_group(g: &Group) -> String {
     let Some(sub) = g.key.2.strip_prefix("dect-") else {
         return describe_plain(g, &g.key.2);
     };
-    let mut d = g.phones.clone();
-    d.sort();
-    d.dedup();
-    let s = if d.len() == 1 { "" } else { "s" };
+    let s = if g.distinct().len() == 1 { "" } else { "s" };
     describe_plain(g, sub).replacen(
         &format!(" phone{s} of "),
         &format!(" IP DECT handset{s} of "),
@@ -436,9 +442,7 @@ fn describe_group(g: &Group) -> String {
 }
 
 fn describe_plain(g: &Group, sub: &str) -> String {
-    let mut distinct = g.phones.clone();
-    distinct.sort();
-    distinct.dedup();
+    let distinct = g.distinct();
     let n = distinct.len();
     // A line counting events (calls, trunks, messages) has said how many
     // times already; one counting phones says it after the phones.
@@ -865,16 +869,14 @@ fn peer_lost(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
     }
 }
 
-/// Why a backup holds no records of a lost peer's phones: it has none that
-/// fail over here (nothing to fail over), or the records are gone.
 /// "; 2 of its phones never move here (2017–2018): softphones have no
 /// alternate gatekeeper", for the phones of `peer` that `backup` does not
 /// take over, by why; empty when every one moves.
 fn never_move(fleet: &Fleet, backup: &str, peer: &str) -> String {
+    use fleetsim_model::PhoneKind;
     let Some(home) = fleet.server(peer) else {
         return String::new();
     };
-    use fleetsim_model::PhoneKind;
     let mut why: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for ph in fleet.phones_of(peer) {
         let reason = match ph.kind {
@@ -900,6 +902,8 @@ fn never_move(fleet: &Fleet, backup: &str, peer: &str) -> String {
     )
 }
 
+/// Why a backup holds no records of a lost peer's phones: it has none that
+/// fail over here (nothing to fail over), or the records are gone.
 fn no_records(fleet: &Fleet, backup: &str, peer: &str, p: &Paint) -> String {
     let phones: Vec<_> = fleet.phones_of(peer).collect();
     let physical = phones.iter().any(|ph| ph.kind.fails_over());
@@ -1106,6 +1110,7 @@ pub fn explain(
             out.append(pending);
         };
     let late = withdrawn(events);
+    let dect = dect_handsets(fleet);
     for (i, e) in events.iter().enumerate() {
         seen.note(e);
         // Its `capacity-exceeded`, at the same moment, says it (else each
@@ -1121,7 +1126,7 @@ pub fn explain(
                 sub
             };
             let sub = if (sub.starts_with("refused:") || sub.starts_with("guest:"))
-                && is_dect(fleet, &phone)
+                && dect.contains(phone.as_str())
             {
                 format!("dect-{sub}")
             } else {

@@ -137,7 +137,9 @@ impl ScenarioBuilder {
     /// `"builtin:reference"`, `"reference.toml"` and `"fleets/reference.toml"`
     /// name it too).
     pub fn on_builtin_fleet(name: &str) -> ScenarioBuilder {
-        let bare = name.strip_prefix("builtin:").unwrap_or(name);
+        let bare = name
+            .strip_prefix(fleetsim_model::embedded::BUILTIN)
+            .unwrap_or(name);
         let path = if bare.contains('/') {
             format!("{}.toml", bare.trim_end_matches(".toml"))
         } else {

@@ -308,7 +308,10 @@ struct Live {
 
 /// Peer timers by member as last polled, and when, kept fresh by
 /// [`poll_member_peers`].
-type MemberPeers = Arc<std::sync::Mutex<BTreeMap<String, Polled>>>;
+type MemberPeers = Arc<PeersByMember>;
+
+/// What [`MemberPeers`] shares.
+type PeersByMember = std::sync::Mutex<BTreeMap<String, Polled>>;
 
 /// A member's peer timers and the moment they were read.
 type Polled = (tokio::time::Instant, Vec<pb::PeerTimer>);
@@ -338,7 +341,7 @@ const PEERS_POLL: Duration = Duration::from_millis(250);
 async fn poll_member_peers(
     members: Arc<dyn Members>,
     names: Vec<String>,
-    cache: std::sync::Weak<std::sync::Mutex<BTreeMap<String, Polled>>>,
+    cache: std::sync::Weak<PeersByMember>,
 ) {
     // One connection per member process, kept while it answers (a new
     // process, at a new control port, gets a new one).

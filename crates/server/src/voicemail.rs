@@ -340,19 +340,7 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
         if !cut && !messages.is_empty() {
             if !std::mem::replace(&mut vm.waiting_on_messages, true) {
                 drop(vm);
-                let n = fleetsim_model::words::counted(messages.len(), "message", "messages");
-                shared.emit_service(
-                    Service::VoicemailPro,
-                    "active",
-                    format!(
-                        "{mode} failback waits: {n} being left here{}",
-                        if mode == "automatic" {
-                            ", until its timeout cuts them"
-                        } else {
-                            ""
-                        }
-                    ),
-                );
+                say_handback_waits(shared, mode, messages.len());
             }
             return false;
         }
@@ -400,6 +388,22 @@ pub(crate) async fn handback(shared: &Arc<Shared>, mode: &str, cut: bool) -> boo
         mode: mode.into(),
     });
     true
+}
+
+/// The backup's word when a `mode` handback starts waiting for the
+/// `messages` being left here.
+fn say_handback_waits(shared: &Shared, mode: &str, messages: usize) {
+    let n = fleetsim_model::words::counted(messages, "message", "messages");
+    let until = if mode == "automatic" {
+        ", until its timeout cuts them"
+    } else {
+        ""
+    };
+    shared.emit_service(
+        Service::VoicemailPro,
+        "active",
+        format!("{mode} failback waits: {n} being left here{until}"),
+    );
 }
 
 /// Starts the voicemail: decides active or standby, then (backup) watches

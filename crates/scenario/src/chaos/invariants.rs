@@ -76,15 +76,17 @@ fn violation(invariant: Invariant, detail: String) -> Violation {
 
 /// Checks every invariant that one event log can show (all but determinism).
 pub fn check(scenario: &Scenario, events: &[EventRecord]) -> Vec<Violation> {
+    // Each replayed once, for every invariant that reads it.
     let regs = Registrations::replay(events);
+    let calls = OpenCalls::replay(events);
     [
         nothing_lost(events),
         double_registration(scenario, &regs),
-        registered_at_end(scenario, events, &regs),
+        registered_at_end(scenario, &regs, &calls),
         split_brain_without_split(scenario, events),
-        call_left_open(scenario, events),
-        contradicting_refusal(scenario, events),
-        sent_home_in_call(events),
+        call_left_open(scenario, events, &calls),
+        contradicting_refusal(scenario, &calls),
+        sent_home_in_call(&calls),
     ]
     .into_iter()
     .flatten()
@@ -372,10 +374,9 @@ impl OpenCalls {
 /// manual phone failback may stay on its backup.
 pub fn registered_at_end(
     scenario: &Scenario,
-    events: &[EventRecord],
     regs: &Registrations,
+    calls: &OpenCalls,
 ) -> Option<Violation> {
-    let calls = OpenCalls::replay(events);
     let manual = scenario.fleet.resilience.phone_failback == FailbackMode::Manual;
     let mut bad: Vec<String> = Vec::new();
     for p in &scenario.fleet.phones {
@@ -524,10 +525,13 @@ pub fn call_allowance_ms(scenario: &Scenario) -> u64 {
 
 /// Every call ends: a call still open at the end violates it if it started
 /// longer than [`call_allowance_ms`] before the end.
-pub fn call_left_open(scenario: &Scenario, events: &[EventRecord]) -> Option<Violation> {
+pub fn call_left_open(
+    scenario: &Scenario,
+    events: &[EventRecord],
+    calls: &OpenCalls,
+) -> Option<Violation> {
     let end = events.last().map_or(0, |e| e.t_ms);
     let allowance = call_allowance_ms(scenario);
-    let calls = OpenCalls::replay(events);
     let mut old: Vec<(&String, &(String, u64))> = calls
         .open
         .iter()
@@ -554,10 +558,9 @@ pub fn call_left_open(scenario: &Scenario, events: &[EventRecord]) -> Option<Vio
 /// end is that news on its way, not a contradiction.
 /// Nor is one while a fault that splits the network was in force at some
 /// time between the end and the refusal: the news may be held by it.
-pub fn contradicting_refusal(scenario: &Scenario, events: &[EventRecord]) -> Option<Violation> {
+pub fn contradicting_refusal(scenario: &Scenario, calls: &OpenCalls) -> Option<Violation> {
     let in_flight = scenario.fleet.timers.rpc_deadline.as_millis();
     let splits = split_windows(scenario);
-    let calls = OpenCalls::replay(events);
     let wrong: Vec<_> = calls
         .contradictions
         .iter()
@@ -582,8 +585,7 @@ pub fn contradicting_refusal(scenario: &Scenario, events: &[EventRecord]) -> Opt
 
 /// The failback rule: only an idle phone is sent home; one in a call
 /// stays until the call ends.
-pub fn sent_home_in_call(events: &[EventRecord]) -> Option<Violation> {
-    let calls = OpenCalls::replay(events);
+pub fn sent_home_in_call(calls: &OpenCalls) -> Option<Violation> {
     let (phone, call, server, t) = calls.sent_home_busy.first()?;
     Some(violation(
         Invariant::NoSendHomeInCall,
@@ -740,7 +742,7 @@ mod tests {
         let mut events = crate::test_events::all_home(&s, 1_000);
         events.push(at(3_600_000, "runner", Event::RunEnded {}));
         let regs = Registrations::replay(&events);
-        assert!(registered_at_end(&s, &events, &regs).is_none());
+        assert!(registered_at_end(&s, &regs, &OpenCalls::replay(&events)).is_none());
         events.insert(
             events.len() - 1,
             at(
@@ -753,7 +755,7 @@ mod tests {
         );
         events.insert(events.len() - 1, registered(2_100_000, "secondary", "2001"));
         let regs = Registrations::replay(&events);
-        let v = registered_at_end(&s, &events, &regs).unwrap();
+        let v = registered_at_end(&s, &regs, &OpenCalls::replay(&events)).unwrap();
         assert_eq!(v.invariant, Invariant::RegisteredAtEnd);
         assert!(v.detail.starts_with("18 phones"), "{}", v.detail);
         // Seven named, and the rest counted: a cut list says so.
@@ -808,7 +810,7 @@ mod tests {
             at(3_600_000, "runner", Event::RunEnded {}),
         ];
         assert_eq!(
-            broken(call_left_open(&s, &events)),
+            broken(call_left_open(&s, &events, &OpenCalls::replay(&events))),
             Invariant::NoCallLeftOpen
         );
     }
@@ -821,7 +823,7 @@ mod tests {
             started(end - call_allowance_ms(&s), "c1-2001", "2001"),
             at(end, "runner", Event::RunEnded {}),
         ];
-        assert!(call_left_open(&s, &events).is_none());
+        assert!(call_left_open(&s, &events, &OpenCalls::replay(&events)).is_none());
     }
 
     #[test]
@@ -837,7 +839,7 @@ mod tests {
             )
         };
         let busy = [started(60_000, "c1-2001", "2001"), home(120_000)];
-        let v = broken(sent_home_in_call(&busy));
+        let v = broken(sent_home_in_call(&OpenCalls::replay(&busy)));
         assert_eq!(v, Invariant::NoSendHomeInCall);
         let ended = at(
             90_000,
@@ -849,7 +851,7 @@ mod tests {
             },
         );
         let idle = [started(60_000, "c1-2001", "2001"), ended, home(120_000)];
-        assert!(sent_home_in_call(&idle).is_none());
+        assert!(sent_home_in_call(&OpenCalls::replay(&idle)).is_none());
     }
 
     #[test]
@@ -869,7 +871,7 @@ mod tests {
             started(60_000, "s1-3001", "3001"),
             at(3_600_000, "runner", Event::RunEnded {}),
         ];
-        assert!(call_left_open(&s, &events).is_none());
+        assert!(call_left_open(&s, &events, &OpenCalls::replay(&events)).is_none());
     }
 
     #[test]
@@ -892,20 +894,20 @@ mod tests {
         ];
         let s = reference(&[]);
         assert_eq!(
-            broken(contradicting_refusal(&s, &phantom)),
+            broken(contradicting_refusal(&s, &OpenCalls::replay(&phantom))),
             Invariant::NoContradictingRefusal
         );
         let busy = [
             started(60_000, "c1-2001", "2001"),
             failed(90_000, "c2-2001", "the phone is already in a call"),
         ];
-        assert!(contradicting_refusal(&s, &busy).is_none());
+        assert!(contradicting_refusal(&s, &OpenCalls::replay(&busy)).is_none());
         // The news of the end is still on its way to the phone.
         let news_in_flight = [
             started(60_000, "c1-2001", "2001"),
             failed(61_000, "c1-2001", "no trunk"),
             failed(62_900, "c2-2001", "the phone is already in a call"),
         ];
-        assert!(contradicting_refusal(&s, &news_in_flight).is_none());
+        assert!(contradicting_refusal(&s, &OpenCalls::replay(&news_in_flight)).is_none());
     }
 }
