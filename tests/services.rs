@@ -383,7 +383,7 @@ fn activate_backup_brings_voicemail_back_before_the_failover_rules_would() {
 }
 
 #[test]
-fn licence_grace_runs_thirty_days_then_restricted_mode_refuses_changes_and_softphones() {
+fn licence_grace_runs_thirty_days_then_restricted_mode_refuses_changes_and_stops_softphones() {
     let o = run_sim(&load("licence-grace-expires.toml"));
     assert_passed(&o);
     let grace = first_at(
@@ -409,6 +409,16 @@ fn licence_grace_runs_thirty_days_then_restricted_mode_refuses_changes_and_softp
         changes,
         [true, false],
         "accepted on grace, refused restricted"
+    );
+    // The softphone registered before grace ran out stops working at its
+    // next keepalive (every 5 minutes here), and may not register again.
+    let ended = first_at(
+        &o,
+        |e| matches!(&e.event, Event::RegistrationEnded { phone, .. } if phone == "3001"),
+    );
+    assert!(
+        (restricted..=restricted + 5 * MIN).contains(&ended),
+        "{ended}"
     );
     assert!(
         o.count(|e| matches!(&e.event,
@@ -544,6 +554,72 @@ fn homeless_prevention_accepts_phones_that_cannot_reach_home_for_five_minutes_af
     // After the window the backup refuses them again.
     assert!(o.count(|e| e.t_ms > failback + 5 * MIN
         && matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.contains("homeless-prevention window is over"))) > 0);
+}
+
+#[test]
+fn a_primary_failing_again_in_its_homeless_prevention_window_is_failed_over_with_the_guests_already_there()
+ {
+    // Failback starts at about 25m; the primary crashes again at 26m, inside
+    // the 5-minute window, and its phones come back to the secondary at once.
+    let o = run_sim(&parse(
+        r#"
+name = "second-outage-in-homeless-window"
+fleet = "fleets/reference.toml"
+seed = 9
+duration = "1h10m"
+
+[[call]]
+at = "35m"
+from = "3001"
+to = "sales"
+lasts = "1m"
+kind = "hunt-group"
+
+[[fault]]
+at = "5m"
+crash = "primary"
+
+[[fault]]
+at = "15m"
+restart = "primary"
+
+[[fault]]
+at = "26m"
+crash = "primary"
+
+[[fault]]
+at = "40m"
+restart = "primary"
+
+[[expect]]
+never = { event = "phone-sent-home", from = "fault 3", to = "fault 3 + 10m" }
+
+[[expect]]
+state = { hunt-group = "sales", on = "secondary", is = "active", at = "35m" }
+
+[[expect]]
+count = { event = "failover-started", server = "secondary", where = { already-here = 16 }, min = 1, max = 1 }
+
+[[expect]]
+count = { event = "call-failed", min = 0, max = 0 }
+"#,
+    ));
+    assert_passed(&o);
+    let lost_again = first_at(&o, |e| {
+        e.server == "secondary"
+            && e.t_ms > 26 * MIN
+            && matches!(&e.event, Event::PeerLost { peer, .. } if peer == "primary")
+    });
+    let failover = first_at(&o, |e| {
+        e.t_ms > 26 * MIN && matches!(e.event, Event::FailoverStarted { .. })
+    });
+    assert_eq!(failover, lost_again, "the loss itself starts the failover");
+    assert!(
+        o.count(|e| e.t_ms > 40 * MIN
+            && e.t_ms < 50 * MIN
+            && matches!(e.event, Event::PhoneSentHome { .. }))
+            == 0
+    );
 }
 
 #[test]

@@ -586,6 +586,7 @@ mod tests {
             Event::FailoverStarted {
                 home: "primary".into(),
                 trigger: "2001".into(),
+                already_here: 0,
             },
         ));
         // A 24-row terminal: too few rows for every milestone.

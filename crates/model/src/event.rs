@@ -92,12 +92,21 @@ pub enum Event {
         /// Phone records now held.
         phones: u32,
     },
-    /// The first physical IP phone of a lost home registered: failover begins.
+    /// The first physical IP phone of a lost home registered: failover
+    /// begins. Or the home was lost with guests of it registered here
+    /// already: the failover begins with them.
     FailoverStarted {
         /// The failed home.
         home: String,
-        /// The phone whose registration triggered it.
+        /// The phone whose registration triggered it (with `already_here`,
+        /// the first of those guests).
         trigger: String,
+        /// Guests of the home registered here before it was lost (during
+        /// the homeless-prevention window after a failback, or kept by
+        /// manual failback); left out of the log when 0, the usual case,
+        /// a re-registration after the loss.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        already_here: u32,
     },
     /// The home has been visible long enough: its phones go back.
     FailbackStarted {
@@ -136,6 +145,17 @@ pub enum Event {
         guest: bool,
         /// Time since its last registration or keepalive.
         silent_for_ms: u64,
+    },
+    /// A server ended a registration itself, at the phone's keepalive: the
+    /// policy no longer admits it (restricted mode: a softphone's user
+    /// licence cannot be acquired).
+    RegistrationEnded {
+        /// Extension.
+        phone: String,
+        /// Its home system.
+        home: String,
+        /// Why, in words.
+        reason: String,
     },
     /// A phone's registration was dropped at its request (a reboot, or a
     /// REGISTER whose answer came too late, withdrawn before the phone moves
@@ -469,4 +489,9 @@ impl EventRecord {
     pub fn kind(&self) -> &'static str {
         EventKind::from(&self.event).into()
     }
+}
+
+/// Whether a count is 0 (left out of the log).
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

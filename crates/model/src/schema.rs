@@ -158,6 +158,8 @@ fn sample(kind: EventKind) -> Event {
         EventKind::FailoverStarted => Event::FailoverStarted {
             home: s(),
             trigger: s(),
+            // Not 0, which the log leaves out: the sample lists every field.
+            already_here: 1,
         },
         EventKind::FailbackStarted => Event::FailbackStarted {
             home: s(),
@@ -186,6 +188,11 @@ fn sample_phone_or_service(kind: EventKind) -> Event {
             home: s(),
             guest: false,
             silent_for_ms: 0,
+        },
+        EventKind::RegistrationEnded => Event::RegistrationEnded {
+            phone: s(),
+            home: s(),
+            reason: s(),
         },
         EventKind::PhoneUnregistered => Event::PhoneUnregistered {
             phone: s(),

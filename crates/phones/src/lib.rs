@@ -744,6 +744,9 @@ async fn run(
                                 ),
                                 why(&status)
                             )
+                        } else if status.code() == tonic::Code::FailedPrecondition {
+                            // The system ended the registration and says why.
+                            format!("{gk} ended its registration: {}", status.message())
                         } else {
                             format!("keepalive to {gk} failed: {}", why(&status))
                         };

@@ -389,6 +389,7 @@ fn registered(o: &RunOutcome) -> BTreeMap<String, Vec<(u64, u32)>> {
             Event::PhoneLost { phone, .. }
             | Event::PhoneSentHome { phone, .. }
             | Event::RegistrationExpired { phone, .. }
+            | Event::RegistrationEnded { phone, .. }
             | Event::PhoneUnregistered { phone, .. }
                 if on.get(phone) == Some(&e.server) =>
             {
@@ -397,6 +398,7 @@ fn registered(o: &RunOutcome) -> BTreeMap<String, Vec<(u64, u32)>> {
             Event::PhoneLost { .. }
             | Event::PhoneSentHome { .. }
             | Event::RegistrationExpired { .. }
+            | Event::RegistrationEnded { .. }
             | Event::PhoneUnregistered { .. } => continue,
             Event::ServerCrashed { .. } | Event::ServerStopped { .. } => {
                 on.retain(|_, s| *s != e.server);

@@ -8,6 +8,9 @@ use fleetsim_model::words::counted;
 use fleetsim_model::{Event, EventRecord, FaultKind, Fleet, human_ms};
 use fleetsim_scenario::{Mode, RunOutcome};
 
+/// What a phone says when its system ended its registration.
+const ENDED: &str = " ended its registration: ";
+
 /// Rendering options.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextOptions {
@@ -308,6 +311,9 @@ fn phone_key(e: &EventRecord) -> Option<(String, String, String)> {
             };
             Some((phone.clone(), sub.into(), reason.clone()))
         }
+        Event::RegistrationEnded { phone, reason, .. } => {
+            Some((phone.clone(), "ended".into(), reason.clone()))
+        }
         Event::PhoneLost { phone, reason } => Some((phone.clone(), "lost".into(), reason.clone())),
         Event::PhoneUnregistered { phone, .. } => {
             Some((phone.clone(), "unregistered".into(), String::new()))
@@ -507,6 +513,11 @@ fn describe_plain(g: &Group, sub: &str) -> String {
             if n == 1 { "s" } else { "" },
             g.notes()
         )
+    } else if sub == "ended" {
+        format!(
+            "ended the registration{s} of {n} phone{s} ({phones}): {}; each retries after 50–90 % of the recovery wait",
+            g.notes()
+        )
     } else if sub == "lost" {
         format!(
             "{n} phone{s} found this gatekeeper gone ({phones}): {}; each retries after 50–90 % of the recovery wait",
@@ -624,6 +635,9 @@ fn verbose_phone(e: &EventRecord, since: Option<u64>) -> String {
         }
         Event::PhoneUnregistered { phone, .. } => {
             format!("phone {phone} unregistered{after}")
+        }
+        Event::RegistrationEnded { phone, reason, .. } => {
+            format!("registration of {phone} ended here: {reason}")
         }
         Event::RegistrationExpired {
             phone,
@@ -972,9 +986,24 @@ fn describe(e: &EventRecord, seen: &Seen<'_>, p: &Paint) -> String {
         Event::RecordsReplicated { home, phones } => {
             p.dim(&format!("holds copies of {phones} phone records of {home} (in memory only)"))
         }
-        Event::FailoverStarted { home, trigger } => p.bold(&format!(
+        Event::FailoverStarted {
+            home,
+            trigger,
+            already_here: 0,
+        } => p.bold(&format!(
             "FAILOVER of {home} begins: physical IP phone {trigger} re-registered here"
         )),
+        Event::FailoverStarted {
+            home, already_here, ..
+        } => {
+            let guests = match already_here {
+                1 => "1 of its phones here already as a guest".to_string(),
+                n => format!("{n} of its phones here already as guests"),
+            };
+            p.bold(&format!(
+                "FAILOVER of {home} begins: it was lost with {guests} (registered in its homeless-prevention window after a failback, or kept by manual failback)"
+            ))
+        }
         Event::FailbackStarted { home, visible_for_ms, guests } => p.bold(&format!(
             "FAILBACK to {home}: visible again for {}{} (the failback time) → {} here: each goes home once idle, unless it is an H.323 phone under manual failback",
             human_ms(*visible_for_ms),
@@ -1117,6 +1146,11 @@ pub fn explain(
         // refusal read twice).
         if matches!(&e.event, Event::RegistrationRefused { reason, .. } if reason.starts_with("capacity of "))
         {
+            continue;
+        }
+        // Its system's `registration-ended` says it: the phone finding its
+        // registration ended is the same story.
+        if matches!(&e.event, Event::PhoneLost { reason, .. } if reason.contains(ENDED)) {
             continue;
         }
         if let Some((phone, sub, note)) = phone_key(e) {

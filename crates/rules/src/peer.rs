@@ -103,6 +103,11 @@ pub enum PeerDecision {
     Lost {
         /// How long it was silent.
         silent: Duration,
+        /// Guests of the peer already registered here (they came during
+        /// the homeless-prevention window, or stayed by manual failback)
+        /// whose failover begins now; 0 when none, or when the failover
+        /// was already in force.
+        takes_over: u32,
     },
     /// Visible again for the failback time: its phones go home.
     FailBack {
@@ -174,10 +179,18 @@ pub fn evaluate<P: TakeoverPolicy + ?Sized>(
         // Invisible for the failover time (again): lost.
         view.lost = true;
         view.returned_since = None;
-        if ctx.backing_up && view.failover == Failover::Idle {
-            view.failover = Failover::Ready;
+        let mut takes_over = 0;
+        if ctx.backing_up && view.failover != Failover::Active {
+            // Guests already here are the failover's trigger: their
+            // phones re-registered here, only earlier than the loss.
+            view.failover = if ctx.guests > 0 {
+                takes_over = ctx.guests;
+                Failover::Active
+            } else {
+                Failover::Ready
+            };
         }
-        return Some(PeerDecision::Lost { silent });
+        return Some(PeerDecision::Lost { silent, takes_over });
     }
     let since = view.returned_since?;
     if now < since.saturating_add(policy.failback_after(ctx.timers)) {

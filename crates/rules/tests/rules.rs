@@ -113,7 +113,10 @@ fn a_peer_silent_for_three_minutes_is_lost() {
     assert_eq!(evaluate(&ServerEdition, &mut v, secs(189), true), None);
     assert_eq!(
         evaluate(&ServerEdition, &mut v, secs(190), true),
-        Some(PeerDecision::Lost { silent: mins(3) })
+        Some(PeerDecision::Lost {
+            silent: mins(3),
+            takes_over: 0
+        })
     );
     assert!(v.lost);
 }
@@ -136,6 +139,47 @@ fn only_the_backup_gets_ready_to_take_over_a_lost_peer() {
     assert_eq!(backup.failover, Failover::Ready);
     assert_eq!(other.failover, Failover::Idle);
     assert!(other.lost, "a non-backup still sees the peer as lost");
+}
+
+#[test]
+fn a_home_lost_again_with_guests_still_here_is_failed_over_at_once_and_fails_back_only_after_ten_minutes()
+ {
+    // Failed back at 10 min; its phones came back as guests within the
+    // homeless-prevention window when it went silent again at 11 min.
+    let mut v = lost_peer();
+    v.guest_arrived();
+    peer::heard(&mut v, mins(4), 1, &T);
+    let ctx = |now, guests| PeerCtx {
+        now,
+        peer: "primary",
+        backing_up: true,
+        records_held: 16,
+        guests,
+        visibility: MAJORITY,
+        timers: &T,
+    };
+    v.last_seen = mins(14); // heard every 30 s since
+    assert!(matches!(
+        ServerEdition.evaluate(&mut v, &ctx(mins(14), 16)),
+        Some(PeerDecision::FailBack { .. })
+    ));
+    assert_eq!(
+        ServerEdition.evaluate(&mut v, &ctx(mins(14) + mins(3), 16)),
+        Some(PeerDecision::Lost {
+            silent: mins(3),
+            takes_over: 16
+        }),
+        "the guests already here start the failover"
+    );
+    assert_eq!(v.failover, Failover::Active);
+    // Back at 30 min: no guest goes home until it has been visible 10 min.
+    peer::heard(&mut v, mins(30), 2, &T);
+    assert!(!guest::send_home(&keepalive(Some(&v), mins(15), mins(31))));
+    v.last_seen = mins(40);
+    assert!(matches!(
+        ServerEdition.evaluate(&mut v, &ctx(mins(40), 16)),
+        Some(PeerDecision::FailBack { .. })
+    ));
 }
 
 #[test]
@@ -554,7 +598,10 @@ fn without_the_guard_a_peer_is_lost_after_two_missed_presence_updates() {
     let mut v = heard_at(Duration::ZERO);
     assert_eq!(
         evaluate(&NoGuard, &mut v, secs(65), true),
-        Some(PeerDecision::Lost { silent: secs(65) })
+        Some(PeerDecision::Lost {
+            silent: secs(65),
+            takes_over: 0
+        })
     );
     let mut documented = heard_at(Duration::ZERO);
     assert_eq!(

@@ -241,6 +241,7 @@ impl Whereabouts {
             }
             Event::PhoneUnregistered { phone, .. }
             | Event::RegistrationExpired { phone, .. }
+            | Event::RegistrationEnded { phone, .. }
             | Event::PhoneLost { phone, .. }
             | Event::PhoneSentHome { phone, .. }
                 if self.0.get(phone).is_some_and(|h| h.server == e.server) =>

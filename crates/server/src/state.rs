@@ -40,6 +40,15 @@ fn local_now(net: &Net, server: &str) -> Instant {
     shift(Instant::now() + LOCAL_BASE, net.clock_offset(server))
 }
 
+/// Why a keepalive is not answered.
+#[derive(Debug)]
+pub(crate) enum NoKeepalive {
+    /// The phone is not registered here.
+    Unknown,
+    /// Its registration ends now, for this reason (the policy's refusal).
+    Refused(String),
+}
+
 /// A phone registered here.
 #[derive(Debug, Clone)]
 pub(crate) struct Reg {
@@ -577,12 +586,17 @@ impl Shared {
         let decision = self.policy.evaluate(p, &ctx);
         drop(st);
         match decision {
-            Some(PeerDecision::Lost { silent }) => self.emit(Event::PeerLost {
-                peer: peer.to_string(),
-                silent_for_ms: self.ms(silent),
-                backing_up,
-                records_held,
-            }),
+            Some(PeerDecision::Lost { silent, takes_over }) => {
+                self.emit(Event::PeerLost {
+                    peer: peer.to_string(),
+                    silent_for_ms: self.ms(silent),
+                    backing_up,
+                    records_held,
+                });
+                if takes_over > 0 {
+                    self.fail_over_guests_here(peer, takes_over);
+                }
+            }
             Some(PeerDecision::FailBack { visible_for }) => {
                 self.emit(Event::FailbackStarted {
                     home: peer.to_string(),
@@ -596,6 +610,27 @@ impl Shared {
         if decision.is_some() {
             self.apply_visibility();
         }
+    }
+
+    /// `home` was lost with `n` of its phones registered here already (they
+    /// came in its homeless-prevention window, or stayed by manual
+    /// failback): the failover begins with them, and hunt-group and
+    /// voicemail resilience with it, as a re-registration would start it.
+    fn fail_over_guests_here(&self, home: &str, n: u32) {
+        let first = self
+            .lock()
+            .regs
+            .iter()
+            .filter(|(_, r)| r.guest && r.home == home)
+            .min_by_key(|(ext, r)| (r.since, ext.as_str()))
+            .map(|(ext, _)| ext.clone())
+            .unwrap_or_default();
+        self.emit(Event::FailoverStarted {
+            home: home.to_string(),
+            trigger: first,
+            already_here: n,
+        });
+        self.resilience_follows(home, "its phones are guests here already");
     }
 
     /// Registers a phone of this server, or refuses with the reason.
@@ -704,6 +739,7 @@ impl Shared {
             self.emit(Event::FailoverStarted {
                 home: home.to_string(),
                 trigger: ext.to_string(),
+                already_here: 0,
             });
         }
         self.emit(Event::PhoneRegistered {
@@ -712,14 +748,18 @@ impl Shared {
             guest: true,
         });
         if first {
-            // Phone re-registration triggers user, hunt-group and
-            // voicemail resilience (docs/domain-coverage.md §3).
-            self.set_guest_hunt_groups(home, true);
-            if home == self.fleet.primary().name {
-                crate::voicemail::on_failover(self);
-            }
+            self.resilience_follows(home, "its phones re-registered here");
         }
         Ok(())
+    }
+
+    /// Phone failover triggers user, hunt-group and voicemail resilience
+    /// (docs/domain-coverage.md §3); `why` ends the voicemail's reason.
+    fn resilience_follows(&self, home: &str, why: &str) {
+        self.set_guest_hunt_groups(home, true);
+        if home == self.fleet.primary().name {
+            crate::voicemail::on_failover(self, why);
+        }
     }
 
     /// A refusal in words, for the event log and the phone.
@@ -805,13 +845,30 @@ impl Shared {
     /// the policy sends the phone (a guest whose home has failed back) home
     /// now. By default phones in a call, manual-failback H.323 phones and
     /// phones that came in during the homeless-prevention window stay.
-    pub(crate) fn keepalive(&self, ext: &str, in_call: bool) -> Result<bool, ()> {
+    pub(crate) fn keepalive(&self, ext: &str, in_call: bool) -> Result<bool, NoKeepalive> {
         let now = self.rules_now();
+        let restricted = self.licence_restricted();
         let home = {
             let mut guard = self.lock();
             let st = &mut *guard;
-            let reg = st.regs.get_mut(ext).ok_or(())?;
+            let reg = st.regs.get_mut(ext).ok_or(NoKeepalive::Unknown)?;
             reg.refreshed = Instant::now();
+            // A licence lost since it registered (restricted mode) ends an
+            // idle phone's registration: the feature stops working.
+            if !reg.guest
+                && !in_call
+                && let Err(r) = self.policy.admit_home(reg.kind, restricted)
+            {
+                st.regs.remove(ext);
+                drop(guard);
+                let reason = self.describe(&self.name, ext, &r);
+                self.emit(Event::RegistrationEnded {
+                    phone: ext.to_string(),
+                    home: self.name.clone(),
+                    reason: reason.clone(),
+                });
+                return Err(NoKeepalive::Refused(reason));
+            }
             let manual = reg.kind == PhoneKind::H323
                 && self.fleet.resilience.phone_failback == fleetsim_model::FailbackMode::Manual;
             let obs = HomeObs {

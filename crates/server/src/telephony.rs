@@ -10,7 +10,7 @@ use fleetsim_proto::pb;
 use tonic::{Request, Response, Status};
 
 use crate::replies::Replies;
-use crate::state::{CallEntry, CallTx, Shared};
+use crate::state::{CallEntry, CallTx, NoKeepalive, Shared};
 
 /// `Telephony` over a server's shared state.
 #[derive(Debug)]
@@ -144,10 +144,11 @@ impl Shared {
         }
         match self.keepalive(&r.extension, r.in_call) {
             Ok(go_home) => Ok(pb::KeepaliveReply { go_home }),
-            Err(()) => Err(Status::not_found(format!(
+            Err(NoKeepalive::Unknown) => Err(Status::not_found(format!(
                 "{} is not registered on {}",
                 r.extension, self.name
             ))),
+            Err(NoKeepalive::Refused(reason)) => Err(Status::failed_precondition(reason)),
         }
     }
 

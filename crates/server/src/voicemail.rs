@@ -311,12 +311,9 @@ async fn watch_closed(watch: Option<LeaveTx>) {
 }
 
 /// The primary has been failed over here: the backup voicemail takes over.
-pub(crate) fn on_failover(shared: &Shared) {
+pub(crate) fn on_failover(shared: &Shared, why: &str) {
     if shared.vm_role() == Some(VmRole::Backup) {
-        shared.set_vm_active(
-            true,
-            "primary failed over: its phones re-registered here".into(),
-        );
+        shared.set_vm_active(true, format!("primary failed over: {why}"));
     }
 }
 

@@ -156,6 +156,7 @@ impl Registrations {
                     vec![phone.clone()]
                 }
                 Event::RegistrationExpired { phone, .. }
+                | Event::RegistrationEnded { phone, .. }
                 | Event::PhoneSentHome { phone, .. }
                 | Event::PhoneUnregistered { phone, .. } => r.leave(phone, &e.server),
                 Event::PhoneLost { phone, reason } if reason.starts_with("rebooted") => {
