@@ -286,6 +286,10 @@ fn names_and_values_that_would_mislead_are_refused() {
             "field `expect[0].takeover.by`: \"primary\" cannot take over its own phones",
         ),
         (
+            "[[expect]]\ntakeover = { of = \"primary\", by = \"apps\", within = \"5m\" }\n",
+            "field `expect[0].takeover.by`: \"apps\" is not \"primary\"'s backup (secondary): its phones never re-register there",
+        ),
+        (
             "[[fault]]\nat = \"6m\"\nlatency = { target = \"primary\", delay = \"99999999999d\" }\n",
             "field `fault[1].latency.delay`: 99999999999d is longer than the longest run (90d)",
         ),
@@ -1257,4 +1261,22 @@ fn a_shipped_scenario_path_given_outside_a_checkout_points_to_the_built_in_of_th
             && err.contains("give its name alone"),
         "{err}"
     );
+}
+
+#[test]
+fn a_misspelt_table_is_named_as_itself_not_as_a_field_of_the_table_before_it() {
+    let head = "fleet = \"fleets/reference.toml\"\nduration = \"10m\"\n[[fault]]\nat = \"5m\"\ncrash = \"primary\"\n";
+    for (tail, says) in [
+        (
+            "[[expects]]\nno-failover = { of = \"secondary\" }\n",
+            "field `expects`: unknown field `expects`",
+        ),
+        (
+            "[resilience]\nphone-failback = \"manual\"\n[fake]\nx = 1\n",
+            "field `fake`: unknown field `fake`",
+        ),
+    ] {
+        let e = parse_error(&format!("{head}{tail}"));
+        assert!(e.contains(says), "{e}");
+    }
 }

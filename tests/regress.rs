@@ -366,6 +366,24 @@ fn fault_time_flags_in_a_seed_sweep_are_refused_not_ignored() {
 }
 
 #[test]
+fn a_sweep_of_a_fault_that_does_not_exist_is_refused_before_any_estimate_of_its_time() {
+    let out = fleetsim_out(&[
+        "sweep",
+        "primary-crash",
+        "--fault",
+        "7",
+        "--from",
+        "1m",
+        "--to",
+        "30m",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("fault index 7 does not exist"), "{err}");
+    assert!(!err.contains("will take roughly"), "{err}");
+}
+
+#[test]
 fn a_failback_checked_from_the_restart_moves_with_the_fault_whose_undo_it_is() {
     // all-expansions-stop: a stop at 5m `for = "15m"`; the failback is
     // checked from the restart at 20m. Moving the stop (fault 0) or its

@@ -211,6 +211,12 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 errln!("error: --step must be above zero, e.g. --step 1s");
                 return Ok(ExitCode::from(BAD_INPUT));
             }
+            // The first move says what is wrong with the fault before any
+            // estimate of the sweep's time.
+            if let Err(e) = fleetsim_scenario::shift_fault(&scenario, index, from) {
+                errln!("error: {e}");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
             SweepPlan::FaultTime {
                 index,
                 from,

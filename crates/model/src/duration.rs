@@ -61,14 +61,14 @@ impl From<Dur> for Duration {
 )]
 pub struct DurationError {
     input: String,
-    reason: &'static str,
+    reason: String,
 }
 
 /// Parses a human duration (see [`Dur`]).
 pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
-    let err = |reason| DurationError {
+    let err = |reason: &str| DurationError {
         input: input.to_string(),
-        reason,
+        reason: reason.to_string(),
     };
     let s = input.trim();
     if s.is_empty() {
@@ -99,9 +99,11 @@ pub fn parse_duration(input: &str) -> Result<Dur, DurationError> {
             .map_err(|_| err("number too large"))?;
         rest = &rest[digits..];
         if rest.starts_with(['.', ',']) {
-            return Err(err(
-                "fractions are not written: use a smaller unit (\"90m\", not \"1.5h\")",
-            ));
+            let example = whole_units(value, &rest[1..])
+                .unwrap_or_else(|| "\"90m\", not \"1.5h\"".to_string());
+            return Err(err(&format!(
+                "fractions are not written: use a smaller unit ({example})"
+            )));
         }
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit = &rest[..unit_len];
@@ -161,6 +163,28 @@ pub fn format_millis(ms: u64) -> String {
         out.push_str(&format!("{rest}ms"));
     }
     out
+}
+
+/// `"90s", not "1.5m"`: the fraction `value.frac` (`frac` is what follows
+/// the point: digits, then a unit) in the largest unit that holds it whole.
+fn whole_units(value: u128, frac: &str) -> Option<String> {
+    let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+    let unit = &frac[digits..];
+    let per: u128 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    let scale = 10u128.checked_pow(u32::try_from(digits).ok()?)?;
+    let fraction: u128 = frac[..digits].parse().ok()?;
+    let tenths = value.checked_mul(scale)?.checked_add(fraction)?;
+    let ms = tenths.checked_mul(per)? / scale;
+    let (n, u) = [(3_600_000, "h"), (60_000, "m"), (1_000, "s"), (1, "ms")]
+        .into_iter()
+        .find(|(p, _)| ms % p == 0 && *p < per)?;
+    Some(format!("\"{}{u}\", not \"{value}.{frac}\"", ms / n))
 }
 
 /// Formats milliseconds for prose: whole seconds from 10 s up (`"2m31s"`),
@@ -310,6 +334,13 @@ mod tests {
             why("1.5h")
         );
         assert!(why("0.5s").contains("fractions are not written"));
+        assert!(
+            why("1.5m").contains(r#"("90s", not "1.5m")"#),
+            "{}",
+            why("1.5m")
+        );
+        assert!(why("2.25h").contains(r#"("135m", not "2.25h")"#));
+        assert!(why("0.5s").contains(r#"("500ms", not "0.5s")"#));
         assert!(why("-300ms").contains("cannot be negative"));
         for s in ["1m1m", "30s1m", "500ms2s"] {
             assert!(

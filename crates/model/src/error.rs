@@ -263,6 +263,16 @@ impl Source<'_> {
     fn path_to(&self, offset: usize, key: &str) -> String {
         let before = self.text.get(..offset).unwrap_or_default();
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        // A key in a table header (`[[expects]]`, `[fleet.timerz]`) is that
+        // table's name, not a field of the table before it.
+        if let Some(header) = before[line_start..].trim_start().strip_prefix('[') {
+            let mut path: Vec<String> = (header.trim_start_matches('[').split('.'))
+                .map(|k| k.trim().trim_matches('"').to_string())
+                .filter(|k| !k.is_empty())
+                .collect();
+            path.push(key.to_string());
+            return path.join(".");
+        }
         let mut path: Vec<String> = self.table_at(line_start).into_iter().collect();
         path.extend(inline_keys(&before[line_start..]));
         if path.last().map(String::as_str) != Some(key) {

@@ -332,7 +332,13 @@ impl FaultKind {
                 s == server && drop.contains(&GrayPath::Presence)
             }
             FaultKind::OneWay { from, on: true, .. } => from.iter().any(|n| n == server),
-            FaultKind::Partition { groups } => groups.iter().any(|g| g.iter().any(|n| n == server)),
+            FaultKind::Partition { groups } => {
+                // Left out, it is in the group of everything not named: cut
+                // off from any other server a group names.
+                let named = |n: &String| n == server;
+                let other_server = |n: &String| n != server && is_server_node(n);
+                groups.iter().flatten().any(named) || groups.iter().flatten().any(other_server)
+            }
             _ => false,
         }
     }
@@ -1001,6 +1007,12 @@ fn is_key_line(line: &str) -> bool {
     !(l.is_empty() || l.starts_with('#') || l.starts_with('['))
 }
 
+/// Whether a partition's node names a server (not an extension, not a
+/// site's phones `phones@server`).
+fn is_server_node(n: &str) -> bool {
+    !n.starts_with("phones@") && !n.chars().all(|c| c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{FaultKind, glob, parse_action};
@@ -1143,6 +1155,26 @@ mod tests {
         };
         assert!(crash.hides("secondary", "primary"));
         assert!(!crash.hides("secondary", "expansion-l"));
+    }
+
+    #[test]
+    fn a_partition_isolates_the_servers_it_leaves_out_from_those_it_names() {
+        let s = |v: &[&str]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let partition = FaultKind::Partition {
+            groups: vec![s(&["secondary", "phones@primary"])],
+        };
+        assert!(partition.isolates("secondary"));
+        assert!(
+            partition.isolates("primary"),
+            "left out, it is on the other side"
+        );
+        let phones_only = FaultKind::Partition {
+            groups: vec![s(&["phones@primary", "2011"])],
+        };
+        assert!(
+            !phones_only.isolates("primary"),
+            "cut from phones, not from servers"
+        );
     }
 
     #[test]

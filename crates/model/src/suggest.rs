@@ -4,6 +4,14 @@
 /// enough to be a likely misspelling: at most a third of the longer name's
 /// characters differ (and at least two may). Ties go to the first in `known`.
 pub fn nearest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // A glob that matched nothing is no misspelling of one name.
+    if word.contains(['*', '?', '[']) {
+        return None;
+    }
+    let known: Vec<&str> = known.into_iter().collect();
+    if let Some(k) = abbreviated(word, &known) {
+        return Some(k);
+    }
     let mut best: Option<(usize, &str)> = None;
     for k in known {
         let d = strsim::damerau_levenshtein(word, k);
@@ -12,6 +20,18 @@ pub fn nearest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
         }
     }
     best.map(|(_, k)| k)
+}
+
+/// The one name in `known` that `word` begins (`expansion-l` for
+/// `expansion-linux`), when it is long enough to mean it.
+fn abbreviated<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let mut starting = known
+        .iter()
+        .filter(|k| k.len() > word.len() && k.starts_with(word));
+    match (starting.next(), starting.next()) {
+        (Some(k), None) if word.chars().count() >= 3 => Some(k),
+        _ => None,
+    }
 }
 
 /// Whether `d` edits between `a` and `b` still read as a misspelling.
@@ -34,6 +54,18 @@ mod tests {
         let known = ["primary-crash", "primary-isolated", "expansion-crash"];
         assert_eq!(nearest("primary-crsh", known), Some("primary-crash"));
         assert_eq!(nearest("primery-isolatd", known), Some("primary-isolated"));
+    }
+
+    #[test]
+    fn a_name_cut_short_finds_the_one_name_it_begins() {
+        let known = ["expansion-linux", "expansion-v2", "primary"];
+        assert_eq!(nearest("expansion-l", known), Some("expansion-linux"));
+        assert_eq!(nearest("pri", known), Some("primary"));
+    }
+
+    #[test]
+    fn a_glob_that_matched_nothing_suggests_no_name() {
+        assert_eq!(nearest("phones@exp-*", ["phones@apps"]), None);
     }
 
     #[test]

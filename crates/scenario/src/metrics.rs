@@ -244,6 +244,13 @@ impl Metrics {
                         on.remove(&p);
                         out_since.insert(p, e.t_ms);
                     }
+                    // Its phones that never registered anywhere yet (it went
+                    // down before they could) are out from here too.
+                    for p in fleet.phones.iter().filter(|p| p.home == e.server) {
+                        if !total.contains_key(&p.extension) {
+                            out_since.entry(p.extension.clone()).or_insert(e.t_ms);
+                        }
+                    }
                     cut.retain(|_, s| *s != e.server);
                 }
                 Event::PhoneLost { phone, .. } | Event::PhoneSentHome { phone, .. } => {
@@ -361,6 +368,34 @@ mod tests {
         assert_eq!(live.max_phone_outage_ms, 590_000);
         // Read at its last event, the same log shows no outage at all.
         assert_eq!(Metrics::compute(&s, &events).max_phone_outage_ms, 0);
+    }
+
+    #[test]
+    fn phones_of_a_server_down_from_the_start_are_out_until_they_register() {
+        let s = crate::ScenarioBuilder::on_builtin_fleet("reference")
+            .duration("1h")
+            .build()
+            .unwrap();
+        // The primary is down from 0 to 20m; every phone registers at 1s,
+        // the primary's only when it is back.
+        let (late, early): (Vec<_>, Vec<_>) = crate::test_events::all_home(&s, 1_000)
+            .into_iter()
+            .partition(|e| e.server == "primary");
+        let mut events = vec![at(
+            0,
+            "primary",
+            Event::ServerCrashed {
+                registered_phones: 0,
+            },
+        )];
+        events.extend(early);
+        events.extend(late.into_iter().map(|e| at(1_200_000, "primary", e.event)));
+        events.push(at(3_600_000, "runner", Event::RunEnded {}));
+        let m = Metrics::compute(&s, &events);
+        let primarys = s.fleet.phones_of("primary").count() as u32;
+        assert_eq!(m.phones_with_outage, primarys);
+        assert_eq!(m.max_phone_outage_ms, 1_200_000);
+        assert_eq!(m.p50_phone_outage_ms, 1_200_000);
     }
 
     #[test]

@@ -192,6 +192,31 @@ fn taker(cx: &Ctx<'_>, t: &RawTakeover, of: &ServerSpec) -> Checked<String> {
                     Some("name its backup, or leave `by` out for the fleet's".into()),
                 ));
             }
+            // A phone's gatekeepers are its home and its home's backup:
+            // no other server ever sees it re-register.
+            let backup = of.backup.as_ref().map(|x| x.server.as_str());
+            if backup != Some(b.get_ref().as_str()) {
+                let (why, hint) = match backup {
+                    Some(x) => (
+                        format!(
+                            "{:?} is not {:?}'s backup ({x}): its phones never re-register there, so this could never pass",
+                            b.get_ref(),
+                            of.name
+                        ),
+                        format!("name {x}, or leave `by` out"),
+                    ),
+                    None => (
+                        format!(
+                            "{:?} has no backup system: its phones never re-register anywhere else, so this could never pass",
+                            of.name
+                        ),
+                        "set `backup` for it in the fleet".to_string(),
+                    ),
+                };
+                return Err(cx
+                    .src
+                    .error(b.span(), Some(&field(cx, key)), why, Some(hint)));
+            }
             Ok(b.get_ref().clone())
         }
         None => of.backup_for_phones().map(str::to_string).ok_or_else(|| {
@@ -390,6 +415,14 @@ fn calls(cx: &Ctx<'_>, c: &Spanned<RawCallBounds>) -> Checked<Expectation> {
             Some(&field(cx, "calls")),
             "a calls expectation needs a bound",
             Some("write calls = { max-dropped = 0 } or { min-preserved = 1 }".into()),
+        ));
+    }
+    if cx.calls.scripted.is_empty() && !cx.calls.random {
+        return Err(cx.src.error(
+            c.span(),
+            Some(&field(cx, "calls")),
+            "the run places no calls, so this would check nothing",
+            Some("add a workload ([calls] per-hour = 600) or scripted [[call]]s".into()),
         ));
     }
     Ok(Expectation::Calls {
