@@ -202,6 +202,52 @@ fn backup_restarting_during_failover_loses_the_primary_phones_records() {
 }
 
 #[test]
+fn a_progress_callback_sees_the_run_move_on_and_end_once_and_changes_nothing_in_its_log() {
+    let s = load("primary-crash.toml");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let opts = fleetsim_scenario::RunOptions {
+        progress: Some(fleetsim_scenario::Progress(std::sync::Arc::new(
+            move |done, total| record.lock().unwrap().push((done, total)),
+        ))),
+        ..Default::default()
+    };
+    let with = fleetsim_scenario::run(&s, &opts).unwrap();
+    assert_same_log(&with, &run_sim(&s));
+    let seen = seen.lock().unwrap();
+    let total = s.duration.as_millis();
+    assert!(seen.len() >= 50, "{} reports", seen.len());
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "never backwards");
+    assert_eq!(seen.last(), Some(&(total, total)));
+    assert_eq!(seen.iter().filter(|(d, _)| *d >= total).count(), 1);
+}
+
+#[test]
+fn a_partition_that_leaves_the_primary_out_starts_its_takeover_and_failback_checks() {
+    // Everything a partition does not name is one more group: the primary
+    // is cut off from the secondary and its own phones.
+    let o = run_sim(&parse(
+        r#"
+name = "primary-left-out"
+fleet = "builtin:reference"
+duration = "1h"
+
+[[fault]]
+at = "5m"
+partition = [["secondary", "phones@primary"]]
+for = "25m"
+
+[[expect]]
+takeover = { of = "primary", within = "6m" }
+
+[[expect]]
+failback = { to = "primary", within = "15m" }
+"#,
+    ));
+    assert_passed(&o);
+}
+
+#[test]
 fn a_primary_with_only_softphones_is_never_failed_over() {
     let s = parse(
         r#"

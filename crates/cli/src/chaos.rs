@@ -160,14 +160,22 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     let wall = fleetsim_scenario::Stopwatch::start();
     let tty = std::io::stderr().is_terminal();
     let report = chaos::run_with_progress(&plan, &|done, total| {
+        // Dropped if stderr is gone, never a panic.
+        use std::io::Write as _;
+        let mut err = std::io::stderr().lock();
+        let secs = wall.elapsed_secs();
+        let to_go = crate::time_to_go(secs, done as u64, total as u64);
+        let line = format!("{done}/{total} schedules run in {secs:.0} s{to_go}");
         if tty {
-            // Dropped if stderr is gone, never a panic.
-            use std::io::Write as _;
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r  {done}/{total} schedules run");
+            let _ = write!(err, "\r  {line}\x1b[K");
             if done == total {
                 let _ = writeln!(err, " · shrinking violations");
             }
+        } else if secs >= 3.0
+            && done * 10 / total.max(1) > done.saturating_sub(1) * 10 / total.max(1)
+        {
+            // In a log, a line at each tenth once the campaign takes a while.
+            let _ = writeln!(err, "  {line}");
         }
     });
     let secs = wall.elapsed_secs();

@@ -519,7 +519,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         speed: args.speed,
         seed: args.seed,
         base_port: args.base_port,
-        progress: (mode == Mode::Live && std::io::stderr().is_terminal()).then(live_progress),
+        progress: match mode {
+            Mode::Live => std::io::stderr().is_terminal().then(live_progress),
+            Mode::Sim => Some(sim_progress(std::io::stderr().is_terminal())),
+        },
         policy: args
             .policy
             .clone()
@@ -758,6 +761,68 @@ fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Gol
         Some(p) => files::check_writable("--golden", p).map(|()| None),
         None => Ok(None),
     }
+}
+
+/// `, about 12 s to go` after `secs` of wall time for `done` of `total`
+/// (nothing at the start or the end).
+pub(crate) fn time_to_go(secs: f64, done: u64, total: u64) -> String {
+    if done == 0 || done >= total {
+        return String::new();
+    }
+    let left = (secs * (total - done) as f64 / done as f64).ceil();
+    if left < 60.0 {
+        format!(", about {left:.0} s to go")
+    } else {
+        format!(
+            ", about {} to go",
+            fleetsim_model::human_ms(left as u64 * 1000)
+        )
+    }
+}
+
+/// The progress of a sim run that takes a while: silent for its first
+/// seconds (most runs are over by then), then a bar with the time to go on
+/// a terminal, or a line at each tenth of the run in a log.
+fn sim_progress(tty: bool) -> fleetsim_scenario::Progress {
+    /// Wall seconds before a run says how far it is.
+    const QUIET_SECS: f64 = 3.0;
+    let wall = fleetsim_scenario::Stopwatch::start();
+    let shown = std::sync::Mutex::new((false, 0u64));
+    fleetsim_scenario::Progress(std::sync::Arc::new(move |done: u64, total: u64| {
+        use std::io::Write as _;
+        let secs = wall.elapsed_secs();
+        let mut shown = shown.lock().unwrap_or_else(|e| e.into_inner());
+        let (started, last_tenth) = &mut *shown;
+        if secs < QUIET_SECS && !*started {
+            return;
+        }
+        let tenth = done * 10 / total.max(1);
+        let mut err = std::io::stderr().lock();
+        let to_go = time_to_go(secs, done, total);
+        let line = format!(
+            "{} of {} emulated in {:.0} s{to_go}",
+            fleetsim_model::human_ms(done),
+            fleetsim_model::human_ms(total),
+            secs
+        );
+        if tty {
+            let width = 30;
+            let filled = (done * width / total.max(1)) as usize;
+            let _ = write!(
+                err,
+                "\r  [{}{}] {line}\x1b[K",
+                "#".repeat(filled),
+                " ".repeat(width as usize - filled)
+            );
+            if done >= total {
+                let _ = writeln!(err);
+            }
+        } else if !*started || tenth > *last_tenth {
+            let _ = writeln!(err, "  {line}");
+        }
+        *started = true;
+        *last_tenth = tenth;
+    }))
 }
 
 /// The progress bar of a live run on a terminal.

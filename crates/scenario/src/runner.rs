@@ -35,9 +35,9 @@ pub struct RunOptions {
     /// (an external member's slot is left unused), so an external member
     /// knows where to reach fleetsim's servers; `None`: ports the system picks.
     pub base_port: Option<u16>,
-    /// Live mode: called with (emulated ms so far, total) about a hundred
-    /// times per run. (Not in sim mode, where a run takes moments and an
-    /// extra timer would be one more thing to keep deterministic.)
+    /// Called with (emulated ms so far, total) about a hundred times per
+    /// run, in both modes. In sim mode its timer runs whether a callback is
+    /// given or not, so the event log never depends on it.
     pub progress: Option<Progress>,
     /// The takeover policy every server decides by (default: the
     /// documented Server Edition behaviour).
@@ -351,10 +351,13 @@ fn run_here(scenario: &Scenario, opts: &RunOptions) -> Result<RunOutcome, RunErr
         observe_external: true,
         inject_panic: opts.inject_panic.clone(),
     };
-    let progress = if opts.mode == Mode::Live {
-        opts.progress.clone()
-    } else {
-        None
+    // In sim mode the timer runs with or without a callback: one more
+    // task waking on its own changes nothing else, and always being there
+    // keeps it so.
+    let progress = match (&opts.progress, opts.mode) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Mode::Sim) => Some(Progress(Arc::new(|_, _| {}))),
+        (None, Mode::Live) => None,
     };
     let collecting = Collecting::start();
     let slot = std::sync::OnceLock::new();
@@ -1038,11 +1041,13 @@ async fn run_inner(
     let stats = fut.ctx.stats.clone();
     let _ = probe.set((log.clone(), stats.clone()));
     let total = scenario.duration.as_millis();
+    let last = progress.clone();
     let reporter = progress.map(|p| {
         tokio::spawn(async move {
             let step = clock.to_runtime(std::time::Duration::from_millis((total / 100).max(1)));
             loop {
-                (p.0)(clock.now_ms().min(total), total);
+                // Short of the end: the end is reported once, when it is.
+                (p.0)(clock.now_ms().min(total.saturating_sub(1)), total);
                 tokio::time::sleep(step).await;
             }
         })
@@ -1064,6 +1069,10 @@ async fn run_inner(
     log.emit("runner", Event::RunEnded {});
     if let Some(r) = reporter {
         r.abort();
+    }
+    // The run is over: a bar shown ends full, on a line of its own.
+    if let Some(p) = last {
+        (p.0)(total, total);
     }
     fut.stop();
     Ok((log.snapshot(), stats.rpcs.load(Ordering::Relaxed)))
