@@ -253,14 +253,20 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
         } else {
             "—".into()
         };
+        // Stages of many runs (sweep, chaos) count no exchanges of their own.
+        let (exchanges, per_second) = if r.rpcs > 0 {
+            (r.rpcs.to_string(), format!("{rate:.0}"))
+        } else {
+            ("—".to_string(), "—".to_string())
+        };
         outln!(
-            "{:<34} {:>8.0}ms {:>12} {:>14} {:>10} {:>12.0} {:>8.1}MiB",
+            "{:<34} {:>8.0}ms {:>12} {:>14} {:>10} {:>12} {:>8.1}MiB",
             label,
             r.wall_ms,
             emulated,
             ratio,
-            r.rpcs,
-            rate,
+            exchanges,
+            per_second,
             r.peak_rss_kib as f64 / 1024.0
         );
     }
@@ -304,7 +310,6 @@ pub(crate) fn main(args: BenchArgs) -> anyhow::Result<ExitCode> {
             if r.passed { "held" } else { "FAILED" }
         );
     }
-    errln!("bench: running turmoil …");
     let (line, turmoil_ratio) = turmoil_stage(&exe);
     outln!("{line}");
     let goals = goals::lines(&results, turmoil_ratio, &args);
@@ -343,6 +348,7 @@ fn turmoil_stage(exe: &std::path::Path) -> (String, Option<f64>) {
             None,
         );
     }
+    errln!("bench: running turmoil …");
     let out = match Command::new(&compare).output() {
         Ok(out) if out.status.success() => out,
         Ok(out) => {

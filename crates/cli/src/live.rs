@@ -124,6 +124,9 @@ pub(crate) fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         errln!("error: {e}");
         return Ok(ExitCode::from(BAD_INPUT));
     }
+    if let Some(note) = crate::speed_note(&fleet, args.speed) {
+        errln!("{note}");
+    }
     let others: Vec<(&str, SocketAddr)> =
         [("--control", Some(args.control)), ("--http", args.http)]
             .into_iter()

@@ -514,6 +514,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(note) = files::long_run_note(&scenario, mode, args.speed) {
         errln!("{note}");
     }
+    if mode == Mode::Live
+        && let Some(note) = speed_note(&scenario.fleet, args.speed)
+    {
+        errln!("{note}");
+    }
     let opts = RunOptions {
         mode,
         speed: args.speed,
@@ -708,6 +713,27 @@ pub(crate) fn check_speed(speed: f64) -> Result<(), String> {
             "--speed must be between 0.01 and 10000, got {speed}"
         ))
     }
+}
+
+/// A live fleet of many phones sped up so far that every deadline is a
+/// sliver of wall time: a busy machine may then miss answers and a healthy
+/// server look lost. Says so before the drill, with what to do.
+pub(crate) fn speed_note(fleet: &fleetsim_model::Fleet, speed: f64) -> Option<String> {
+    /// Below this much wall time a deadline is at the mercy of scheduling.
+    const TIGHT_MS: f64 = 250.0;
+    /// Fleets smaller than this keep a loaded machine comfortably ahead.
+    const MANY_PHONES: usize = 500;
+    let t = &fleet.timers;
+    let deadline_ms = (t.rpc_deadline.as_millis() as f64 / speed).max(50.0);
+    let phones = fleet.phones.len();
+    if deadline_ms >= TIGHT_MS || phones < MANY_PHONES {
+        return None;
+    }
+    let per_second = phones as f64 * speed / (t.keepalive_interval.as_millis() as f64 / 1000.0);
+    Some(format!(
+        "note: at --speed {speed} each {} deadline is {deadline_ms:.0} ms of wall time, and {phones} phones keep alive about {per_second:.0} times a second: on a busy machine answers can miss their deadline and a healthy server look lost; if servers lose each other with no fault applied, lower --speed",
+        t.rpc_deadline
+    ))
 }
 
 /// The files a run writes, each with its flag: the views asked for, and
@@ -909,4 +935,26 @@ pub(crate) fn write_report_files(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::speed_note;
+
+    #[test]
+    fn a_large_fleet_sped_up_until_deadlines_are_slivers_is_warned_about() {
+        let big = fleetsim_model::generate::crash_scenario(38, 2000, 0, "5m", "1h")
+            .unwrap()
+            .fleet;
+        let note = speed_note(&big, 60.0).expect("2000 phones at 60×");
+        assert!(
+            note.contains("67 ms of wall time") && note.contains("lower --speed"),
+            "{note}"
+        );
+        assert_eq!(speed_note(&big, 10.0), None, "400 ms deadlines");
+        let small = fleetsim_model::generate::crash_scenario(5, 44, 0, "5m", "1h")
+            .unwrap()
+            .fleet;
+        assert_eq!(speed_note(&small, 60.0), None);
+    }
 }
