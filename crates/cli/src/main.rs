@@ -519,6 +519,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     {
         errln!("{note}");
     }
+    // A bar left open by a run that ended early is closed before the report.
+    let bar_open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opts = RunOptions {
         mode,
         speed: args.speed,
@@ -526,7 +528,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         base_port: args.base_port,
         progress: match mode {
             Mode::Live => std::io::stderr().is_terminal().then(live_progress),
-            Mode::Sim => Some(sim_progress(std::io::stderr().is_terminal())),
+            Mode::Sim => Some(sim_progress(
+                std::io::stderr().is_terminal(),
+                bar_open.clone(),
+            )),
         },
         policy: args
             .policy
@@ -534,7 +539,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| RunOptions::default().policy),
         inject_panic: args.inject_panic.clone(),
     };
-    let mut outcome = match fleetsim_scenario::run(&scenario, &opts) {
+    let ran = fleetsim_scenario::run(&scenario, &opts);
+    if bar_open.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        errln!();
+    }
+    let mut outcome = match ran {
         Err(e @ fleetsim_scenario::RunError::ExternalNeedsLive { .. }) => {
             return Err(Usage(e.to_string()).into());
         }
@@ -789,6 +798,17 @@ fn check_outputs(args: &RunArgs) -> Result<Option<fleetsim_scenario::golden::Gol
     }
 }
 
+/// `[#####     ]`: a progress bar 30 wide, `done` of `total` filled.
+pub(crate) fn bar(done: u64, total: u64) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (done.min(total) * WIDTH / total.max(1)) as usize;
+    format!(
+        "[{}{}]",
+        "#".repeat(filled),
+        " ".repeat(WIDTH as usize - filled)
+    )
+}
+
 /// `, about 12 s to go` after `secs` of wall time for `done` of `total`
 /// (nothing at the start or the end).
 pub(crate) fn time_to_go(secs: f64, done: u64, total: u64) -> String {
@@ -809,7 +829,10 @@ pub(crate) fn time_to_go(secs: f64, done: u64, total: u64) -> String {
 /// The progress of a sim run that takes a while: silent for its first
 /// seconds (most runs are over by then), then a bar with the time to go on
 /// a terminal, or a line at each tenth of the run in a log.
-fn sim_progress(tty: bool) -> fleetsim_scenario::Progress {
+fn sim_progress(
+    tty: bool,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> fleetsim_scenario::Progress {
     /// Wall seconds before a run says how far it is.
     const QUIET_SECS: f64 = 3.0;
     let wall = fleetsim_scenario::Stopwatch::start();
@@ -832,17 +855,12 @@ fn sim_progress(tty: bool) -> fleetsim_scenario::Progress {
             secs
         );
         if tty {
-            let width = 30;
-            let filled = (done * width / total.max(1)) as usize;
-            let _ = write!(
-                err,
-                "\r  [{}{}] {line}\x1b[K",
-                "#".repeat(filled),
-                " ".repeat(width as usize - filled)
-            );
-            if done >= total {
+            let _ = write!(err, "\r  {} {line}\x1b[K", bar(done, total));
+            let finished = done >= total;
+            if finished {
                 let _ = writeln!(err);
             }
+            open.store(!finished, std::sync::atomic::Ordering::Relaxed);
         } else if !*started || tenth > *last_tenth {
             let _ = writeln!(err, "  {line}");
         }
@@ -855,13 +873,10 @@ fn sim_progress(tty: bool) -> fleetsim_scenario::Progress {
 fn live_progress() -> fleetsim_scenario::Progress {
     fleetsim_scenario::Progress(std::sync::Arc::new(|done: u64, total: u64| {
         use std::io::Write as _;
-        let width = 30;
-        let filled = (done * width / total.max(1)) as usize;
         let _ = write!(
             std::io::stderr(),
-            "\r  [{}{}] {} / {} emulated",
-            "#".repeat(filled),
-            " ".repeat(width as usize - filled),
+            "\r  {} {} / {} emulated",
+            bar(done, total),
             fleetsim_model::human_ms(done),
             fleetsim_model::human_ms(total)
         );
@@ -940,6 +955,16 @@ pub(crate) fn write_report_files(
 #[cfg(test)]
 mod tests {
     use super::speed_note;
+
+    #[test]
+    fn progress_says_the_time_to_go_from_the_pace_so_far_and_draws_a_full_bar_at_the_end() {
+        assert_eq!(super::time_to_go(10.0, 1, 4), ", about 30 s to go");
+        assert_eq!(super::time_to_go(60.0, 1, 3), ", about 2m to go");
+        assert_eq!(super::time_to_go(5.0, 0, 4), "", "no pace yet");
+        assert_eq!(super::time_to_go(5.0, 4, 4), "", "done");
+        assert_eq!(super::bar(30, 30), format!("[{}]", "#".repeat(30)));
+        assert_eq!(super::bar(0, 0), format!("[{}]", " ".repeat(30)));
+    }
 
     #[test]
     fn a_large_fleet_sped_up_until_deadlines_are_slivers_is_warned_about() {

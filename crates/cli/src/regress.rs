@@ -254,14 +254,8 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         use std::io::Write as _;
         let mut err = std::io::stderr().lock();
         if tty {
-            let width = 30;
-            let filled = done * width / total.max(1);
-            let _ = write!(
-                err,
-                "\r  [{}{}] {done}/{total} runs",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
+            let bar = crate::bar(done as u64, total as u64);
+            let _ = write!(err, "\r  {bar} {done}/{total} runs");
             if done == total {
                 let _ = writeln!(err);
             }

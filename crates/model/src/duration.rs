@@ -179,8 +179,15 @@ fn whole_units(value: u128, frac: &str) -> Option<String> {
     };
     let scale = 10u128.checked_pow(u32::try_from(digits).ok()?)?;
     let fraction: u128 = frac[..digits].parse().ok()?;
-    let tenths = value.checked_mul(scale)?.checked_add(fraction)?;
-    let ms = tenths.checked_mul(per)? / scale;
+    let scaled = value
+        .checked_mul(scale)?
+        .checked_add(fraction)?
+        .checked_mul(per)?;
+    // Only a fraction that is a whole number of milliseconds has a form.
+    if scaled % scale != 0 {
+        return None;
+    }
+    let ms = scaled / scale;
     let (n, u) = [(3_600_000, "h"), (60_000, "m"), (1_000, "s"), (1, "ms")]
         .into_iter()
         .find(|(p, _)| ms % p == 0 && *p < per)?;
@@ -341,6 +348,10 @@ mod tests {
         );
         assert!(why("2.25h").contains(r#"("135m", not "2.25h")"#));
         assert!(why("0.5s").contains(r#"("500ms", not "0.5s")"#));
+        assert!(
+            why("1.0001s").contains(r#"("90m", not "1.5h")"#),
+            "no exact form"
+        );
         assert!(why("-300ms").contains("cannot be negative"));
         for s in ["1m1m", "30s1m", "500ms2s"] {
             assert!(

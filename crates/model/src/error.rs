@@ -265,8 +265,11 @@ impl Source<'_> {
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         // A key in a table header (`[[expects]]`, `[fleet.timerz]`) is that
         // table's name, not a field of the table before it.
-        if let Some(header) = before[line_start..].trim_start().strip_prefix('[') {
-            let mut path: Vec<String> = (header.trim_start_matches('[').split('.'))
+        let line = self.text[line_start..].lines().next().unwrap_or_default();
+        if let Some(header) = (header_line(line).is_some())
+            .then(|| before[line_start..].trim_start().trim_start_matches('['))
+        {
+            let mut path: Vec<String> = (header.split('.'))
                 .map(|k| k.trim().trim_matches('"').to_string())
                 .filter(|k| !k.is_empty())
                 .collect();
@@ -284,15 +287,7 @@ impl Source<'_> {
     /// The `[table]` or `[[array]]` (as `array[N]`) whose lines include the
     /// line starting at `line_start`; `None` at the top level.
     fn table_at(&self, line_start: usize) -> Option<String> {
-        // A header is `[name]` or `[[name]]` alone on its line (a comment
-        // aside); a line of a multi-line array such as `["a"]` is not.
-        let header = |l: &str| {
-            let l = l.split('#').next().unwrap_or_default().trim();
-            let inner = l.trim_start_matches('[').trim_end_matches(']').trim();
-            let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-            (l.starts_with('[') && l.ends_with(']') && !inner.is_empty() && inner.chars().all(bare))
-                .then(|| l.to_string())
-        };
+        let header = header_line;
         let above = self.text.get(..line_start).unwrap_or_default();
         let current = above.lines().rev().find_map(header)?;
         let name = current.as_str();
@@ -557,6 +552,16 @@ pub(crate) fn unknown_field_hint(message: &str) -> String {
         Some(k) => format!("did you mean `{k}`? the keys allowed here are listed above"),
         None => "remove the key or fix its spelling; the keys allowed here are listed above".into(),
     }
+}
+
+/// A table header, `[name]` or `[[name]]` alone on its line (a comment
+/// aside), trimmed; a line of a multi-line array such as `["a"]` is none.
+fn header_line(l: &str) -> Option<String> {
+    let l = l.split('#').next().unwrap_or_default().trim();
+    let inner = l.trim_start_matches('[').trim_end_matches(']').trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    (l.starts_with('[') && l.ends_with(']') && !inner.is_empty() && inner.chars().all(bare))
+        .then(|| l.to_string())
 }
 
 #[cfg(test)]

@@ -491,6 +491,11 @@ impl EventRecord {
     }
 }
 
+/// Between the system and the reason in a `phone-lost` whose system ended
+/// the registration (`expansion-l ended its registration: restricted
+/// mode: …`); that system's `registration-ended` tells the same story.
+pub const REGISTRATION_ENDED: &str = " ended its registration: ";
+
 /// Whether a count is 0 (left out of the log).
 fn is_zero(n: &u32) -> bool {
     *n == 0

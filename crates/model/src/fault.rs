@@ -583,19 +583,23 @@ pub fn note_applied<T: Clone>(
     gone
 }
 
-/// The fault that brings `server` back after the fault at index `lost`
+/// The fault that brings a server back after the fault at index `lost`
 /// took it out of sight: the first after which no fault in force still
-/// isolates it (the end of an inner stall inside a longer one is no
+/// takes it `away` (the end of an inner stall inside a longer one is no
 /// return, nor is a heal while the server is down), as the runner applies
 /// them (a superseded `for` skipped).
-pub fn return_of<'f>(faults: &'f [Fault], server: &str, lost: usize) -> Option<&'f Fault> {
+pub fn return_of<'f>(
+    faults: &'f [Fault],
+    away: &dyn Fn(&FaultKind) -> bool,
+    lost: usize,
+) -> Option<&'f Fault> {
     let mut in_force = InForce::default();
     for (i, f) in faults.iter().enumerate() {
         if in_force.outdated(f) {
             continue;
         }
         in_force.note(f);
-        if i > lost && !in_force.faults.iter().any(|(_, k)| k.isolates(server)) {
+        if i > lost && !in_force.faults.iter().any(|(_, k)| away(k)) {
             return Some(f);
         }
     }

@@ -25,6 +25,9 @@ pub fn nearest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
 /// The one name in `known` that `word` begins (`expansion-l` for
 /// `expansion-linux`), when it is long enough to mean it.
 fn abbreviated<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    if known.contains(&word) {
+        return None;
+    }
     let mut starting = known
         .iter()
         .filter(|k| k.len() > word.len() && k.starts_with(word));

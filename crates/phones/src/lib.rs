@@ -679,8 +679,12 @@ async fn run(
                         if let Some(u) = unconfirmed.take() {
                             // The hangup found no system, and now the phone
                             // knows it lost it: the loss cut the call first,
-                            // unless preservation kept it to its end.
+                            // unless preservation kept it to its end. A
+                            // system that ended the registration is up, and
+                            // ended the call with it.
+                            let ended_here = status.code() == tonic::Code::FailedPrecondition;
                             match fate(&cfg, &gk, u.kind, Duration::ZERO, &status) {
+                                _ if ended_here => end_unconfirmed(u),
                                 Ok(_) => end_unconfirmed(u),
                                 Err(reason) => log.emit(
                                     &u.server,
@@ -746,7 +750,11 @@ async fn run(
                             )
                         } else if status.code() == tonic::Code::FailedPrecondition {
                             // The system ended the registration and says why.
-                            format!("{gk} ended its registration: {}", status.message())
+                            format!(
+                                "{gk}{}{}",
+                                fleetsim_model::event::REGISTRATION_ENDED,
+                                status.message()
+                            )
                         } else {
                             format!("keepalive to {gk} failed: {}", why(&status))
                         };

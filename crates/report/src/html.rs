@@ -105,7 +105,11 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
                 down_since.insert(e.server.clone(), e.t_ms);
             }
             Event::FailoverStarted { home, .. } => {
-                covering.insert((e.server.clone(), home.clone()), e.t_ms);
+                // Still covering since an earlier failover (guests kept
+                // through a failback): one span, no longer failing back.
+                let key = (e.server.clone(), home.clone());
+                failing_back.remove(&key);
+                covering.entry(key).or_insert(e.t_ms);
             }
             Event::FailbackStarted { home, .. } => {
                 failing_back.insert((e.server.clone(), home.clone()));

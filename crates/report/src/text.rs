@@ -8,8 +8,7 @@ use fleetsim_model::words::counted;
 use fleetsim_model::{Event, EventRecord, FaultKind, Fleet, human_ms};
 use fleetsim_scenario::{Mode, RunOutcome};
 
-/// What a phone says when its system ended its registration.
-const ENDED: &str = " ended its registration: ";
+use fleetsim_model::event::REGISTRATION_ENDED as ENDED;
 
 /// Rendering options.
 #[derive(Clone, Copy, Debug, Default)]

@@ -24,9 +24,9 @@ pub fn matches(m: &EventMatch, e: &EventRecord) -> bool {
     let t = as_table(&e.event);
     m.fields.iter().all(|(k, v)| match t.get(k) {
         Some(x) => v.matches(x),
-        // The one field a log leaves out is a count of 0 (`already_here`
-        // of failover-started); the file's fields were checked to exist.
-        None => v.matches(&toml::Value::Integer(0)),
+        // The one field a log leaves out: `already_here` of
+        // failover-started, a count of 0.
+        None => k == "already_here" && v.matches(&toml::Value::Integer(0)),
     })
 }
 

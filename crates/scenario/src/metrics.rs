@@ -329,10 +329,14 @@ fn isolated(fleet: &fleetsim_model::Fleet, kind: &FaultKind) -> Option<String> {
         }
         FaultKind::Partition { groups } => {
             let group_of = |n: &str| groups.iter().position(|g| g.iter().any(|x| x == n));
+            // The servers it names first, then those it leaves out (in the
+            // group of everything not named).
+            let left_out = (fleet.servers.iter()).filter(|s| group_of(&s.name).is_none());
             groups
                 .iter()
                 .flatten()
                 .filter_map(|n| fleet.server(n))
+                .chain(left_out)
                 .find(|srv| {
                     srv.backup_for_phones()
                         .is_some_and(|b| group_of(b) != group_of(&srv.name))

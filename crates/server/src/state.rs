@@ -584,6 +584,17 @@ impl Shared {
             timers: &self.timers,
         };
         let decision = self.policy.evaluate(p, &ctx);
+        // The guests a loss takes over, the first to have come, counted and
+        // named under the one lock.
+        let first_guest = match decision {
+            Some(PeerDecision::Lost { takes_over, .. }) if takes_over > 0 => st
+                .regs
+                .iter()
+                .filter(|(_, r)| r.guest && r.home == peer)
+                .min_by_key(|(ext, r)| (r.since, ext.as_str()))
+                .map(|(ext, _)| ext.clone()),
+            _ => None,
+        };
         drop(st);
         match decision {
             Some(PeerDecision::Lost { silent, takes_over }) => {
@@ -593,8 +604,8 @@ impl Shared {
                     backing_up,
                     records_held,
                 });
-                if takes_over > 0 {
-                    self.fail_over_guests_here(peer, takes_over);
+                if let Some(first) = first_guest {
+                    self.fail_over_guests_here(peer, takes_over, first);
                 }
             }
             Some(PeerDecision::FailBack { visible_for }) => {
@@ -612,19 +623,12 @@ impl Shared {
         }
     }
 
-    /// `home` was lost with `n` of its phones registered here already (they
-    /// came in its homeless-prevention window, or stayed by manual
-    /// failback): the failover begins with them, and hunt-group and
-    /// voicemail resilience with it, as a re-registration would start it.
-    fn fail_over_guests_here(&self, home: &str, n: u32) {
-        let first = self
-            .lock()
-            .regs
-            .iter()
-            .filter(|(_, r)| r.guest && r.home == home)
-            .min_by_key(|(ext, r)| (r.since, ext.as_str()))
-            .map(|(ext, _)| ext.clone())
-            .unwrap_or_default();
+    /// `home` was lost with `n` of its phones registered here already, the
+    /// first to come `first` (they came in its homeless-prevention window,
+    /// or stayed by manual failback): the failover begins with them, and
+    /// hunt-group and voicemail resilience with it, as a re-registration
+    /// would start it.
+    fn fail_over_guests_here(&self, home: &str, n: u32, first: String) {
         self.emit(Event::FailoverStarted {
             home: home.to_string(),
             trigger: first,
@@ -841,7 +845,9 @@ impl Shared {
         }
     }
 
-    /// A keepalive: `Err` if the phone is not registered here; `Ok(true)` when
+    /// A keepalive: `Err(Unknown)` if the phone is not registered here,
+    /// `Err(Refused)` when the policy no longer admits it (a softphone in
+    /// restricted mode: its registration ends now); `Ok(true)` when
     /// the policy sends the phone (a guest whose home has failed back) home
     /// now. By default phones in a call, manual-failback H.323 phones and
     /// phones that came in during the homeless-prevention window stay.

@@ -133,7 +133,9 @@ impl pb::telephony_server::Telephony for TelephonySvc {
 
 impl Shared {
     /// A keepalive's answer (unary or on the stream): whether the phone is
-    /// sent home, or NOT_FOUND when this server does not hold it.
+    /// sent home; NOT_FOUND when this server does not hold it;
+    /// FAILED_PRECONDITION, with the reason, when it ends the registration
+    /// (a softphone in restricted mode).
     pub(crate) fn keepalive_reply(
         self: &Arc<Self>,
         r: pb::KeepaliveRequest,

@@ -135,11 +135,8 @@ fn takeover(cx: &Ctx<'_>, span: std::ops::Range<usize>, t: &RawTakeover) -> Chec
     // only where it drops telephony too: silent presence alone moves no
     // phone, for they still reach their home.
     let isolating = cx.faults.iter().find(|f| {
-        f.kind.isolates(&of.name)
+        takes_away(&f.kind, &of.name, Some(&by))
             && match &f.kind {
-                crate::FaultKind::OneWay { .. } | crate::FaultKind::Partition { .. } => {
-                    f.kind.hides(&by, &of.name)
-                }
                 crate::FaultKind::Gray { drop, .. } => drop.contains(&crate::GrayPath::Telephony),
                 _ => true,
             }
@@ -194,28 +191,19 @@ fn taker(cx: &Ctx<'_>, t: &RawTakeover, of: &ServerSpec) -> Checked<String> {
             }
             // A phone's gatekeepers are its home and its home's backup:
             // no other server ever sees it re-register.
-            let backup = of.backup.as_ref().map(|x| x.server.as_str());
-            if backup != Some(b.get_ref().as_str()) {
-                let (why, hint) = match backup {
-                    Some(x) => (
-                        format!(
-                            "{:?} is not {:?}'s backup ({x}): its phones never re-register there, so this could never pass",
-                            b.get_ref(),
-                            of.name
-                        ),
-                        format!("name {x}, or leave `by` out"),
+            has_a_backup(cx, of, &t.of, "takeover.of")?;
+            let backup = of.backup.as_ref().map_or("", |x| x.server.as_str());
+            if backup != b.get_ref() {
+                return Err(cx.src.error(
+                    b.span(),
+                    Some(&field(cx, key)),
+                    format!(
+                        "{:?} is not {:?}'s backup ({backup}): its phones never re-register there, so this could never pass",
+                        b.get_ref(),
+                        of.name
                     ),
-                    None => (
-                        format!(
-                            "{:?} has no backup system: its phones never re-register anywhere else, so this could never pass",
-                            of.name
-                        ),
-                        "set `backup` for it in the fleet".to_string(),
-                    ),
-                };
-                return Err(cx
-                    .src
-                    .error(b.span(), Some(&field(cx, key)), why, Some(hint)));
+                    Some(format!("name {backup}, or leave `by` out")),
+                ));
             }
             Ok(b.get_ref().clone())
         }
@@ -277,13 +265,28 @@ fn after_written(
     after.as_ref().map(|a| cx.moment(a, key)).transpose()
 }
 
+/// Whether `k` takes `of` out of sight, and a cut (partition, one-way
+/// loss) only where it stands between `of` and `backup` (a partition that
+/// leaves both out, or cuts off some other server, takes nothing away).
+fn takes_away(k: &crate::FaultKind, of: &str, backup: Option<&str>) -> bool {
+    k.isolates(of)
+        && match k {
+            crate::FaultKind::OneWay { .. } | crate::FaultKind::Partition { .. } => {
+                backup.is_none_or(|b| k.hides(b, of))
+            }
+            _ => true,
+        }
+}
+
 /// Phones back on `to` within a bound, from `after` or the fault that
 /// brings it back.
 fn failback(cx: &Ctx<'_>, span: std::ops::Range<usize>, fb: &RawFailback) -> Checked<Expectation> {
-    known_server(cx, &fb.to, "failback.to")?;
+    let server = known_server(cx, &fb.to, "failback.to")?;
     let to = fb.to.get_ref().clone();
-    let lost = cx.faults.iter().position(|f| f.kind.isolates(&to));
-    let back = lost.and_then(|i| crate::fault::return_of(cx.faults, &to, i));
+    let backup = server.backup_for_phones();
+    let away = |k: &crate::FaultKind| takes_away(k, &to, backup);
+    let lost = cx.faults.iter().position(|f| away(&f.kind));
+    let back = lost.and_then(|i| crate::fault::return_of(cx.faults, &away, i));
     let written = after_written(cx, &fb.after, "failback.after")?;
     let (after, after_anchor) = match written {
         Some(m) => (Some(m.at), m.anchor),
