@@ -511,3 +511,24 @@ fn scripted_calls_run_alongside_the_random_workload() {
     assert!(random.iter().all(|c| c.starts_with('c')), "{random:?}");
     assert_eq!(o.metrics.calls_started as usize, random.len() + 1);
 }
+
+#[test]
+fn a_call_refused_before_set_up_is_counted_as_refused_and_said_in_the_metrics() {
+    // 2017, a softphone of the primary, has no backup: after the crash it
+    // is registered nowhere, so its call is refused by the phone itself.
+    let o = fleetsim_scenario::ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("10m")
+        .crash("5m", "primary")
+        .call(
+            "6m",
+            "2017",
+            "3001",
+            "1m",
+            fleetsim_model::CallKind::TwoParty,
+        )
+        .run()
+        .unwrap();
+    assert_eq!((o.metrics.calls_started, o.metrics.calls_refused), (0, 1));
+    let text = fleetsim_report::text::render(&o, Default::default());
+    assert!(text.contains("1 refused before set-up"), "{text}");
+}

@@ -827,3 +827,16 @@ fn a_group_of_phone_lines_ends_at_an_operator_reboot() {
         );
     }
 }
+
+#[test]
+fn guests_taken_in_the_homeless_prevention_window_are_said_to_be_so_and_others_are_not() {
+    let o = run_sim(&load("homeless-prevention-window.toml"));
+    let lines = timeline(&o);
+    let window = line_saying(&lines, "secondary", "phone-registered", "(2001–2002)");
+    assert!(
+        window.contains("in the homeless-prevention window of its failback at"),
+        "{window}"
+    );
+    let takeover = line_saying(&lines, "secondary", "phone-registered", "(2001–2016)");
+    assert!(!takeover.contains("homeless"), "{takeover}");
+}

@@ -171,6 +171,7 @@ fn whole_units(value: u128, frac: &str) -> Option<String> {
     let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
     let unit = &frac[digits..];
     let per: u128 = match unit {
+        "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
@@ -183,11 +184,14 @@ fn whole_units(value: u128, frac: &str) -> Option<String> {
         .checked_mul(scale)?
         .checked_add(fraction)?
         .checked_mul(per)?;
-    // Only a fraction that is a whole number of milliseconds has a form.
-    if scaled % scale != 0 {
-        return None;
-    }
     let ms = scaled / scale;
+    // Finer than a millisecond: round it, one way or the other.
+    if scaled % scale != 0 {
+        return Some(format!(
+            "1ms is the finest: \"{ms}ms\" or \"{}ms\", not \"{value}.{frac}\"",
+            ms + 1
+        ));
+    }
     let (n, u) = [(3_600_000, "h"), (60_000, "m"), (1_000, "s"), (1, "ms")]
         .into_iter()
         .find(|(p, _)| ms % p == 0 && *p < per)?;
@@ -348,10 +352,8 @@ mod tests {
         );
         assert!(why("2.25h").contains(r#"("135m", not "2.25h")"#));
         assert!(why("0.5s").contains(r#"("500ms", not "0.5s")"#));
-        assert!(
-            why("1.0001s").contains(r#"("90m", not "1.5h")"#),
-            "no exact form"
-        );
+        assert!(why("1.0001s").contains(r#""1000ms" or "1001ms", not "1.0001s""#));
+        assert!(why("2.5ms").contains(r#""2ms" or "3ms", not "2.5ms""#));
         assert!(why("-300ms").contains("cannot be negative"));
         for s in ["1m1m", "30s1m", "500ms2s"] {
             assert!(

@@ -755,7 +755,9 @@ impl Resolver<'_> {
             names.join(", ")
         );
         if phones {
-            h.push_str("; or phones: an extension, or \"phones@<server>\" for a site's phones");
+            h.push_str(
+                "; or phones: an extension, or \"phones@<server>\" for one server's phones (no glob: name each site in a list)",
+            );
         }
         h
     }

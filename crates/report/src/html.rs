@@ -584,18 +584,23 @@ pub fn render(o: &RunOutcome) -> String {
         );
     }
     let _ = write!(h, "</section>");
-    if m.calls_started > 0 || m.messages_left > 0 || !m.split_brain.is_empty() {
+    if m.calls_started > 0
+        || m.calls_refused > 0
+        || m.messages_left > 0
+        || !m.split_brain.is_empty()
+    {
         let _ = write!(h, r#"<section class="cards">"#);
         for (label, value, hint) in [
             (
                 "calls dropped",
                 m.calls_dropped.to_string(),
                 format!(
-                    "of {} set up{} · {} preserved ({} ended by the preservation limit)",
+                    "of {} set up{} · {} preserved ({} ended by the preservation limit) · {} refused before set-up",
                     m.calls_started,
                     fleetsim_scenario::findings::not_completed(m.calls_started, m.calls_failed),
                     m.calls_preserved,
-                    m.calls_preservation_expired
+                    m.calls_preservation_expired,
+                    m.calls_refused
                 ),
             ),
             (

@@ -470,6 +470,14 @@ fn describe_plain(g: &Group, sub: &str) -> String {
     };
     if let Some(home) = sub.strip_prefix("guest:") {
         format!("accepted {n} phone{s} of {home} as {guests} ({phones}): no licences used")
+    } else if let Some((f, home)) = sub
+        .strip_prefix("guest-window:")
+        .and_then(|r| r.split_once(':'))
+    {
+        format!(
+            "accepted {n} phone{s} of {home} as {guests} ({phones}) in the homeless-prevention window of its failback at {}: {home} is not lost here, but a phone that cannot reach it may register here; no licences used",
+            clock(f.parse().unwrap_or(0))
+        )
     } else if let Some(home) = sub.strip_prefix("guest-late:") {
         format!(
             "accepted {n} phone{s} of {home} as {guests} too late ({phones}): each phone had given up waiting for the answer and withdraws it"
@@ -663,6 +671,9 @@ struct Seen<'a> {
     started: BTreeMap<&'a str, u64>,
     /// Servers started again (incarnation 2 on), when last.
     restarted: BTreeMap<&'a str, u64>,
+    /// (backup, home): when failback to the home last started there, until
+    /// the backup loses the home again.
+    failed_back: BTreeMap<(&'a str, &'a str), u64>,
 }
 
 impl<'a> Seen<'a> {
@@ -673,6 +684,7 @@ impl<'a> Seen<'a> {
             in_force: Vec::new(),
             started: BTreeMap::new(),
             restarted: BTreeMap::new(),
+            failed_back: BTreeMap::new(),
         }
     }
 
@@ -688,8 +700,24 @@ impl<'a> Seen<'a> {
                     self.restarted.insert(&e.server, e.t_ms);
                 }
             }
+            Event::FailbackStarted { home, .. } => {
+                self.failed_back.insert((&e.server, home), e.t_ms);
+            }
+            Event::PeerLost { peer, .. } => {
+                self.failed_back.remove(&(e.server.as_str(), peer.as_str()));
+            }
             _ => {}
         }
+    }
+
+    /// When `home` failed back on `server`, if `t` falls in the
+    /// homeless-prevention window that opened (5 min unless the fleet says).
+    fn in_homeless_window(&self, server: &str, home: &str, t: u64) -> Option<u64> {
+        let window = self
+            .fleet
+            .map_or(5 * 60_000, |f| f.resilience.homeless_prevention.as_millis());
+        let f = *self.failed_back.get(&(server, home))?;
+        (t >= f && t - f < window).then_some(f)
     }
 
     /// The clock offsets set on `server` up to `now`: (when, offset).
@@ -1158,6 +1186,14 @@ pub fn explain(
             } else {
                 sub
             };
+            // A guest taken in the homeless-prevention window says so.
+            let sub = match sub.strip_prefix("guest:") {
+                Some(home) => match seen.in_homeless_window(&e.server, home, e.t_ms) {
+                    Some(f) => format!("guest-window:{f}:{home}"),
+                    None => sub,
+                },
+                None => sub,
+            };
             let sub = if (sub.starts_with("refused:") || sub.starts_with("guest:"))
                 && dect.contains(phone.as_str())
             {
@@ -1333,7 +1369,7 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
         m.phones_unregistered_at_end,
         o.at_the_end()
     );
-    if m.calls_started > 0 {
+    if m.calls_started > 0 || m.calls_refused > 0 {
         let expired = match m.calls_preservation_expired {
             0 => String::new(),
             n => format!(
@@ -1342,9 +1378,13 @@ pub fn render(o: &RunOutcome, opts: TextOptions) -> String {
             ),
         };
         let failed = fleetsim_scenario::findings::not_completed(m.calls_started, m.calls_failed);
+        let refused = match m.calls_refused {
+            0 => String::new(),
+            n => format!("; {n} refused before set-up"),
+        };
         let _ = writeln!(
             out,
-            "  calls        {} set up{failed}, {} dropped, {} kept up by media connection preservation{expired}",
+            "  calls        {} set up{failed}, {} dropped, {} kept up by media connection preservation{expired}{refused}",
             m.calls_started, m.calls_dropped, m.calls_preserved
         );
     }

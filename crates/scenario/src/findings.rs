@@ -185,6 +185,10 @@ pub struct Tally {
     /// `call-failed` after their `call-started`: no trunk, no voicemail,
     /// hunt group unreachable), so never up.
     pub calls_failed: u32,
+    /// Calls refused before they were set up (a `call-failed` with no
+    /// `call-started`: the phone not registered or already in a call, its
+    /// system refusing or not answering).
+    pub calls_refused: u32,
     /// Calls dropped.
     pub calls_dropped: u32,
     /// Calls kept up by media connection preservation.
@@ -281,6 +285,7 @@ pub fn tally(events: &[EventRecord]) -> Tally {
             Event::CallFailed { call, .. } if started.contains(call.as_str()) => {
                 t.calls_failed += 1
             }
+            Event::CallFailed { .. } => t.calls_refused += 1,
             Event::CallDropped { .. } => t.calls_dropped += 1,
             Event::CallPreserved { .. } => t.calls_preserved += 1,
             Event::CallPreservationExpired { .. } => t.calls_preservation_expired += 1,

@@ -41,6 +41,9 @@ pub struct Metrics {
     /// Calls set up that the system then could not complete (no trunk, no
     /// voicemail, hunt group unreachable): never up.
     pub calls_failed: u32,
+    /// Calls refused before they were set up (the phone not registered or
+    /// already in a call, its system refusing or not answering).
+    pub calls_refused: u32,
     /// Calls cut by the failure of the system handling them.
     pub calls_dropped: u32,
     /// Calls kept up by media connection preservation.
@@ -107,6 +110,7 @@ impl Metrics {
             split_brain: crate::findings::split_brain(&scenario.fleet, events),
             calls_started: t.calls_started,
             calls_failed: t.calls_failed,
+            calls_refused: t.calls_refused,
             calls_dropped: t.calls_dropped,
             calls_preserved: t.calls_preserved,
             calls_preservation_expired: t.calls_preservation_expired,
