@@ -172,7 +172,7 @@ pub(crate) fn main(args: ChaosArgs) -> anyhow::Result<ExitCode> {
                 let _ = writeln!(err, " · shrinking violations");
             }
         } else if secs >= 3.0
-            && done * 10 / total.max(1) > done.saturating_sub(1) * 10 / total.max(1)
+            && crate::crosses_tenth(done.saturating_sub(1) as u64, done as u64, total as u64)
         {
             // In a log, a line at each tenth once the campaign takes a while.
             let _ = writeln!(err, "  {line}");

@@ -809,6 +809,12 @@ pub(crate) fn bar(done: u64, total: u64) -> String {
     )
 }
 
+/// Whether going from `before` to `now` of `total` passes a tenth of it:
+/// when a log, which cannot redraw a bar, gets a progress line.
+pub(crate) fn crosses_tenth(before: u64, now: u64, total: u64) -> bool {
+    now * 10 / total.max(1) > before * 10 / total.max(1)
+}
+
 /// `, about 12 s to go` after `secs` of wall time for `done` of `total`
 /// (nothing at the start or the end).
 pub(crate) fn time_to_go(secs: f64, done: u64, total: u64) -> String {
@@ -836,16 +842,17 @@ fn sim_progress(
     /// Wall seconds before a run says how far it is.
     const QUIET_SECS: f64 = 3.0;
     let wall = fleetsim_scenario::Stopwatch::start();
+    // Whether a line was shown yet, and how far the last call had come.
     let shown = std::sync::Mutex::new((false, 0u64));
     fleetsim_scenario::Progress(std::sync::Arc::new(move |done: u64, total: u64| {
         use std::io::Write as _;
         let secs = wall.elapsed_secs();
         let mut shown = shown.lock().unwrap_or_else(|e| e.into_inner());
-        let (started, last_tenth) = &mut *shown;
+        let (started, before) = &mut *shown;
         if secs < QUIET_SECS && !*started {
+            *before = done;
             return;
         }
-        let tenth = done * 10 / total.max(1);
         let mut err = std::io::stderr().lock();
         let to_go = time_to_go(secs, done, total);
         let line = format!(
@@ -861,11 +868,11 @@ fn sim_progress(
                 let _ = writeln!(err);
             }
             open.store(!finished, std::sync::atomic::Ordering::Relaxed);
-        } else if !*started || tenth > *last_tenth {
+        } else if !*started || crosses_tenth(*before, done, total) {
             let _ = writeln!(err, "  {line}");
         }
         *started = true;
-        *last_tenth = tenth;
+        *before = done;
     }))
 }
 
@@ -964,6 +971,7 @@ mod tests {
         assert_eq!(super::time_to_go(5.0, 4, 4), "", "done");
         assert_eq!(super::bar(30, 30), format!("[{}]", "#".repeat(30)));
         assert_eq!(super::bar(0, 0), format!("[{}]", " ".repeat(30)));
+        assert!(super::crosses_tenth(9, 10, 100) && !super::crosses_tenth(10, 19, 100));
     }
 
     #[test]

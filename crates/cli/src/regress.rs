@@ -259,7 +259,9 @@ pub(crate) fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             if done == total {
                 let _ = writeln!(err);
             }
-        } else if total >= 1000 && done * 10 / total > (done - 1) * 10 / total {
+        } else if total >= 1000
+            && crate::crosses_tenth(done.saturating_sub(1) as u64, done as u64, total as u64)
+        {
             // Piped or logged, a long sweep still shows it is moving: a
             // line at each tenth.
             let _ = writeln!(err, "  {done}/{total} runs");

@@ -4,11 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use fleetsim_model::event::REGISTRATION_ENDED as ENDED;
 use fleetsim_model::words::counted;
 use fleetsim_model::{Event, EventRecord, FaultKind, Fleet, human_ms};
 use fleetsim_scenario::{Mode, RunOutcome};
-
-use fleetsim_model::event::REGISTRATION_ENDED as ENDED;
 
 /// Rendering options.
 #[derive(Clone, Copy, Debug, Default)]
@@ -470,13 +469,13 @@ fn describe_plain(g: &Group, sub: &str) -> String {
     };
     if let Some(home) = sub.strip_prefix("guest:") {
         format!("accepted {n} phone{s} of {home} as {guests} ({phones}): no licences used")
-    } else if let Some((f, home)) = sub
+    } else if let Some((_, home)) = sub
         .strip_prefix("guest-window:")
         .and_then(|r| r.split_once(':'))
     {
         format!(
             "accepted {n} phone{s} of {home} as {guests} ({phones}) in the homeless-prevention window of its failback at {}: {home} is not lost here, but a phone that cannot reach it may register here; no licences used",
-            clock(f.parse().unwrap_or(0))
+            g.notes()
         )
     } else if let Some(home) = sub.strip_prefix("guest-late:") {
         format!(
@@ -1186,13 +1185,16 @@ pub fn explain(
             } else {
                 sub
             };
-            // A guest taken in the homeless-prevention window says so.
-            let sub = match sub.strip_prefix("guest:") {
-                Some(home) => match seen.in_homeless_window(&e.server, home, e.t_ms) {
-                    Some(f) => format!("guest-window:{f}:{home}"),
-                    None => sub,
-                },
-                None => sub,
+            // A guest taken in the homeless-prevention window says so, and
+            // which failback opened it (one group per window).
+            let window = (sub.strip_prefix("guest:"))
+                .and_then(|home| seen.in_homeless_window(&e.server, home, e.t_ms));
+            let (sub, note) = match window {
+                Some(f) => (
+                    sub.replacen("guest:", &format!("guest-window:{f}:"), 1),
+                    clock(f),
+                ),
+                None => (sub, note),
             };
             let sub = if (sub.starts_with("refused:") || sub.starts_with("guest:"))
                 && dect.contains(phone.as_str())
