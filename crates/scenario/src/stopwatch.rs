@@ -1,10 +1,11 @@
 //! [`Stopwatch`]: wall time measured *about* the emulator, never fed into it.
 //!
 //! The one place fleetsim reads the wall clock outside live mode. What it
-//! measures (a run's, a sweep's or a campaign's wall time, the speed ratio,
-//! the bench) is printed next to results; it never reaches an event, a
-//! decision or a seed, so the same scenario and seed still give the same
-//! event log, byte for byte.
+//! measures (a run's, a sweep's or a campaign's wall time, the speed
+//! ratio, the bench, a progress line's time to go) is printed next to
+//! results or on stderr; it never reaches an event, a decision or a seed,
+//! so the same scenario and seed still give the same event log, byte for
+//! byte.
 
 /// Wall time since [`Stopwatch::start`]. `std::time` on purpose: this is a
 /// measurement printed beside results (speed ratios, bench figures), never
