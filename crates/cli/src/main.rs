@@ -42,6 +42,7 @@ macro_rules! errln {
     ($($arg:tt)*) => { $crate::note_stderr(&format!($($arg)*)) };
 }
 
+mod alloc;
 mod bench;
 mod chaos;
 mod conform;
@@ -62,11 +63,6 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use fleetsim_report::text::TextOptions;
 use fleetsim_scenario::{Mode, RunOptions};
-
-/// mimalloc: a run allocates and frees small buffers for every message
-/// (HTTP/2 frames, gRPC bodies), and keeps them close together.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Emulates a Server Edition telephony network and its failover.
 #[derive(Parser, Debug)]
@@ -302,6 +298,7 @@ fn usage_exit(e: clap::Error) -> ! {
 }
 
 fn main() -> ExitCode {
+    alloc::keep_freed_pages();
     init_tracing();
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_exit(e));
     if cli.command.as_ref().is_none_or(Command::has_verdict) {
