@@ -209,8 +209,14 @@ pub struct Timers {
     pub failback_after: Dur,
     /// Phone recovery re-register wait (60 s); each retry after 50–90 % of it.
     pub recovery_wait: Dur,
-    /// Phone keepalive to its gatekeeper (unconfirmed: 30 s).
+    /// A phone's keep-alive on its connection to its gatekeeper: a transport
+    /// probe (an HTTP/2 ping) after this long without a read (unconfirmed:
+    /// 30 s). An IP DECT base and a member without the keepalive stream
+    /// get a keepalive message this often instead.
     pub keepalive_interval: Dur,
+    /// A registered phone refreshes its registration (re-REGISTER) this
+    /// often (the SIP endpoints' registration wait, 300–900 s: 900 s).
+    pub registration_wait: Dur,
     /// Deadline of every RPC: the phones' fast response timeout (4 s).
     pub rpc_deadline: Dur,
     /// Spread of start times so timers do not all fire together (5 s).
@@ -225,6 +231,7 @@ impl Default for Timers {
             failback_after: Dur::mins(10),
             recovery_wait: Dur::secs(60),
             keepalive_interval: Dur::secs(30),
+            registration_wait: Dur::secs(900),
             rpc_deadline: Dur::secs(4),
             start_jitter: Dur::secs(5),
         }

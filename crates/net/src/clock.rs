@@ -205,8 +205,11 @@ pub struct Timing {
     pub failback_after: Duration,
     /// Phone recovery re-register wait (retries after 50–90 % of it).
     pub recovery_wait: Duration,
-    /// Phone keepalive interval.
+    /// Phone keep-alive probe interval (a keepalive message for DECT bases
+    /// and members without the stream).
     pub keepalive_interval: Duration,
+    /// Phone registration refresh interval.
+    pub registration_wait: Duration,
     /// Deadline of every RPC.
     pub rpc_deadline: Duration,
     /// How long a connect waits for its SYN to be answered across a
@@ -244,6 +247,7 @@ impl Timing {
             failback_after: s(timers.failback_after),
             recovery_wait: s(timers.recovery_wait),
             keepalive_interval: s(timers.keepalive_interval),
+            registration_wait: s(timers.registration_wait),
             rpc_deadline: floor(s(timers.rpc_deadline)),
             connect_timeout: floor(s(fleetsim_model::Dur(SYN_TIMEOUT))),
             start_jitter: s(timers.start_jitter),

@@ -845,6 +845,12 @@ impl Net {
             .unwrap_or(0)
     }
 
+    /// Whether any network fault is in force: only then can a message be
+    /// held or late.
+    pub fn is_impaired(&self) -> bool {
+        self.inner.is_impaired()
+    }
+
     /// A subscription that fires whenever a fault is applied or undone.
     pub fn changes(&self) -> Changes {
         self.inner.watchers.subscribe()

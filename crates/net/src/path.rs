@@ -118,6 +118,23 @@ impl Net {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+impl PathChannel {
+    /// A keep-alive probe of this phone's connection, as TCP keep-alive
+    /// sends one: nothing for the server to answer, only the path to
+    /// cross, each way, within `deadline`. A partition, a cut, a hang or
+    /// latency past the deadline fails it (DEADLINE_EXCEEDED, as an
+    /// unanswered RPC); a server that is up but not answering its
+    /// services (gray failure) does not.
+    pub async fn probe(&self, deadline: std::time::Duration) -> Result<(), tonic::Status> {
+        crate::call(deadline, async {
+            self.link.pass(Dir::Out, Instant::now()).await;
+            self.link.pass(Dir::In, Instant::now()).await;
+            Ok(())
+        })
+        .await
+    }
+}
+
 impl tower::Service<http::Request<Body>> for PathChannel {
     type Response = http::Response<Body>;
     type Error = BoxError;

@@ -55,6 +55,25 @@ impl<Req: Clone, Rep> Session<Req, Rep> {
         self.open = None;
     }
 
+    /// Whether the peer serves no stream, so every exchange is a unary call.
+    pub fn is_unary(&self) -> bool {
+        self.unary
+    }
+
+    /// What the peer says on the open stream unasked, between exchanges:
+    /// its next message, or why the stream ended (which ends it here too).
+    /// Pending while no stream is open.
+    pub async fn pushed(&mut self) -> Result<Rep, Status> {
+        let Some(o) = self.open.as_mut() else {
+            return std::future::pending().await;
+        };
+        let r = reply(o).await;
+        if r.is_err() {
+            self.open = None;
+        }
+        r
+    }
+
     /// One exchange, answered within `deadline` or failed as the unary call
     /// would fail. `stream` opens the stream (the first request rides on
     /// it); `unary` is the fallback. Any failure ends the stream.

@@ -164,6 +164,8 @@ fn stale_connection(status: &tonic::Status) -> bool {
 struct Gatekeeper {
     name: String,
     client: Option<pb::telephony_client::TelephonyClient<PathChannel>>,
+    /// The phone's path to it, for keep-alive probes.
+    path: Option<PathChannel>,
     /// Keepalives on one long-lived stream per registration.
     keepalives: fleetsim_net::Session<pb::KeepaliveRequest, pb::KeepaliveReply>,
 }
@@ -255,8 +257,22 @@ enum Woke {
     /// The system ended the current call itself (`Some`), or the call's
     /// stream closed (`None`: nothing to do, the keepalive finds out why).
     Update(Option<pb::CallUpdate>),
-    /// A timer: keepalive, retry, or a call's end.
+    /// What the gatekeeper said unasked on the keepalive stream, or why
+    /// the stream ended.
+    Pushed(Result<pb::KeepaliveReply, tonic::Status>),
+    /// A timer: keepalive, probe, retry, or a call's end.
     Timer,
+}
+
+/// What a registered phone does when it wakes.
+#[derive(Clone, Copy)]
+enum Act {
+    /// Reads what its gatekeeper said on the keepalive stream.
+    Pushed,
+    /// Sends a keepalive (registration refresh, DECT poll).
+    Exchange,
+    /// Probes its connection, as TCP keep-alive does.
+    Probe,
 }
 
 /// A call the phone is in.
@@ -294,6 +310,7 @@ async fn run(
     let mut gatekeepers = vec![Gatekeeper {
         name: cfg.spec.home.clone(),
         client: None,
+        path: None,
         keepalives: Default::default(),
     }];
     if cfg.spec.kind.fails_over()
@@ -302,6 +319,7 @@ async fn run(
         gatekeepers.push(Gatekeeper {
             name: b.clone(),
             client: None,
+            path: None,
             keepalives: Default::default(),
         });
     }
@@ -318,6 +336,7 @@ async fn run(
         if gk.client.is_none() {
             // The site's phones share one connection to each gatekeeper.
             let ch = net.path_channel(&ext, &cfg.spec.home, &gk.name, t.channel());
+            gk.path = Some(ch.clone());
             gk.client = Some(pb::telephony_client::TelephonyClient::new(ch));
         }
     };
@@ -389,13 +408,34 @@ async fn run(
     let mut failing_since: Option<Instant> = None;
     let mut unconfirmed: Option<Unconfirmed> = None;
     let mut rx = Some(rx);
+    // The keep-alive probes of the phone's connection, every keepalive
+    // interval from its registration (a DECT base polls with messages, and
+    // a member without the keepalive stream gets one instead).
+    let mut probe_at: Option<Instant> = None;
+    // Faults applied or undone: only then can a probe fail, so only while
+    // one is in force does the phone wake for its probes.
+    let mut changes = net.changes();
     loop {
+        let in_preserved = call.as_ref().is_some_and(|c| c.preserved);
+        let probing = match (current, probe_at) {
+            (Some(i), Some(p)) if net.is_impaired() && !gatekeepers[i].keepalives.is_unary() => {
+                // Probes skipped while nothing could fail them stay on
+                // their grid.
+                let p = phone_rules::next_on_grid(p, Instant::now(), keepalive_every);
+                probe_at = Some(p);
+                Some(p)
+            }
+            _ => None,
+        };
+        let due = probing.map_or(next, |p| p.min(next));
         // In a preserved call the phone does nothing but wait for its end.
         let wake = match &call {
             Some(c) if c.preserved => c.ends,
-            Some(c) => next.min(c.ends),
-            None => next,
+            Some(c) => due.min(c.ends),
+            None => due,
         };
+        // A DECT base learns of its system only by polling it.
+        let watched = current.filter(|_| !in_preserved && !dect);
         let updates = call.as_mut().and_then(|c| c.updates.as_mut());
         let woke = tokio::select! {
             biased;
@@ -419,9 +459,24 @@ async fn run(
                     continue;
                 }
             },
+            // What the gatekeeper says unasked on the keepalive stream
+            // (sent home, registration ended), or the stream breaking.
+            r = async {
+                match watched {
+                    Some(i) => gatekeepers[i].keepalives.pushed().await,
+                    None => std::future::pending().await,
+                }
+            } => Woke::Pushed(r),
+            () = async {
+                match (watched, probe_at) {
+                    (Some(_), Some(_)) => changes.changed().await,
+                    _ => std::future::pending().await,
+                }
+            } => continue,
             () = tokio::time::sleep_until(wake) => Woke::Timer,
         };
         let now = Instant::now();
+        let mut pushed = None;
         let cmd = match woke {
             Woke::Cmd(c) => Some(c),
             Woke::Update(Some(u)) => {
@@ -436,6 +491,10 @@ async fn run(
                     c.updates = None;
                 }
                 continue;
+            }
+            Woke::Pushed(r) => {
+                pushed = Some(r);
+                None
             }
             Woke::Timer => None,
         };
@@ -525,6 +584,7 @@ async fn run(
                     }
                 }
                 if let Some(i) = current.take() {
+                    gatekeepers[i].keepalives.reset();
                     let req = pb::UnregisterRequest {
                         extension: ext.clone(),
                     };
@@ -557,8 +617,9 @@ async fn run(
             None => {}
         }
 
-        // A call reaches its end.
-        if let Some(c) = &call
+        // A call reaches its end (after what the gatekeeper just said).
+        if pushed.is_none()
+            && let Some(c) = &call
             && now >= c.ends
         {
             let c = call.take().expect("checked above");
@@ -572,12 +633,22 @@ async fn run(
                 unconfirmed = Box::pin(hangup(gk, t.rpc_deadline, c, &obs))
                     .await
                     .or(unconfirmed.take());
+                if unconfirmed.is_some() {
+                    // Tell the server the phone is idle at its next keepalive.
+                    next = next.min(Instant::now() + keepalive_every);
+                }
             }
             continue;
         }
-        if !phone_rules::acts_now(now, next, call.as_ref().is_some_and(|c| c.preserved)) {
+        let act = if pushed.is_some() {
+            Act::Pushed
+        } else if phone_rules::acts_now(now, next, in_preserved) {
+            Act::Exchange
+        } else if probing.is_some_and(|p| now >= p) {
+            Act::Probe
+        } else {
             continue;
-        }
+        };
 
         match current {
             None => {
@@ -596,6 +667,7 @@ async fn run(
                             Ok(reply) => {
                                 // A new registration: a new keepalive stream.
                                 gatekeepers[i].keepalives.reset();
+                                probe_at = (!dect).then(|| Instant::now() + keepalive_every);
                                 guest = reply.get_ref().guest;
                                 obs.registered(&gatekeepers[i].name, guest);
                                 current = Some(i);
@@ -615,39 +687,64 @@ async fn run(
                 }
                 next = Instant::now()
                     + match current {
+                        // The keepalive stream opens at once, so the
+                        // gatekeeper can speak on it (a member without it
+                        // gets its first keepalive a keepalive interval on).
+                        Some(i) if !dect && !gatekeepers[i].keepalives.is_unary() => Duration::ZERO,
                         Some(_) => keepalive_every,
                         None => recovery(&mut rng),
                     };
             }
             Some(i) => {
-                let req = pb::KeepaliveRequest {
-                    extension: ext.clone(),
-                    in_call: call.is_some(),
-                };
                 ensure(i, &mut gatekeepers);
                 let gk = &mut gatekeepers[i];
                 let c = gk.client.as_ref().expect("made above");
-                // Boxed, as every RPC here: the phone's own future stays
-                // small, and thousands of phones wait in it. The client is
-                // cloned only to open a stream (or fall back to unary).
-                let reply = Box::pin(gk.keepalives.exchange(
-                    req,
-                    t.rpc_deadline,
-                    |rx| {
-                        let mut s = c.clone();
-                        async move { s.keepalive_stream(rx).await }
-                    },
-                    |req| {
-                        let mut u = c.clone();
-                        async move { u.keepalive(req).await }
-                    },
-                ))
-                .await;
+                let reply = match act {
+                    Act::Pushed => pushed.take().expect("acting on it"),
+                    Act::Probe => {
+                        // The next probe on the grid from registration.
+                        let p = phone_rules::next_on_grid(
+                            probe_at.unwrap_or(now),
+                            now,
+                            keepalive_every,
+                        );
+                        probe_at = Some(if p <= now { p + keepalive_every } else { p });
+                        let path = gk.path.as_ref().expect("made with the client");
+                        match Box::pin(path.probe(t.rpc_deadline)).await {
+                            Ok(()) => continue,
+                            Err(status) => Err(status),
+                        }
+                    }
+                    Act::Exchange => {
+                        let req = pb::KeepaliveRequest {
+                            extension: ext.clone(),
+                            in_call: call.is_some(),
+                        };
+                        // Boxed, as every RPC here: the phone's own future
+                        // stays small, and thousands of phones wait in it.
+                        // The client is cloned only to open a stream (or
+                        // fall back to unary).
+                        Box::pin(gk.keepalives.exchange(
+                            req,
+                            t.rpc_deadline,
+                            |rx| {
+                                let mut s = c.clone();
+                                async move { s.keepalive_stream(rx).await }
+                            },
+                            |req| {
+                                let mut u = c.clone();
+                                async move { u.keepalive(req).await }
+                            },
+                        ))
+                        .await
+                    }
+                };
                 match reply {
                     Ok(r) if r.go_home => {
                         obs.sent_home(&gatekeepers[i].name);
                         // Failback: straight back to the top of the list.
                         failing_since = None;
+                        gatekeepers[i].keepalives.reset();
                         current = None;
                         next = Instant::now();
                     }
@@ -660,7 +757,18 @@ async fn run(
                             obs.call_ended(&u.server, &u.call);
                         }
                         failing_since = None;
-                        next = Instant::now() + keepalive_every;
+                        // A DECT base polls; a phone on the keepalive
+                        // stream refreshes its registration now and then
+                        // (sooner with a hangup to confirm), its connection
+                        // probed meanwhile.
+                        let refresh =
+                            dect || gatekeepers[i].keepalives.is_unary() || unconfirmed.is_some();
+                        next = Instant::now()
+                            + if refresh {
+                                keepalive_every
+                            } else {
+                                t.registration_wait
+                            };
                     }
                     Err(status) => {
                         let gk = gatekeepers[i].name.clone();
@@ -765,6 +873,8 @@ async fn run(
                                 reason,
                             },
                         );
+                        // Its stream goes with the registration.
+                        gatekeepers[i].keepalives.reset();
                         current = None;
                         next = if status.code() == tonic::Code::NotFound {
                             now

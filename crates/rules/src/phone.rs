@@ -15,6 +15,24 @@ pub fn dect_keeps_polling(failing_for: Duration, switch_after: Duration) -> bool
     failing_for < switch_after
 }
 
+/// The first tick at or after `now` of a grid that starts at `start` and
+/// ticks `every`: when a phone's next keep-alive probe falls.
+pub fn next_on_grid<T>(start: T, now: T, every: std::time::Duration) -> T
+where
+    T: Copy
+        + PartialOrd
+        + std::ops::Sub<T, Output = std::time::Duration>
+        + std::ops::Add<std::time::Duration, Output = T>,
+{
+    if now <= start || every.is_zero() {
+        return start;
+    }
+    let behind = (now - start).as_nanos();
+    let step = every.as_nanos();
+    let ahead = behind.div_ceil(step) * step;
+    start + std::time::Duration::from_nanos(u64::try_from(ahead).unwrap_or(u64::MAX))
+}
+
 /// Whether a phone acts on its timer (registers, or sends a keepalive) at
 /// `now`, the timer being set for `next`. Never while it is in a preserved
 /// call: it stays in the call and fails over only once the call ends.

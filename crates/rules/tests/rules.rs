@@ -989,3 +989,17 @@ fn a_phone_in_a_preserved_call_does_not_fail_over_until_the_call_ends() {
     assert!(phone::acts_now(mins(10), mins(9), false));
     assert!(!phone::acts_now(mins(8), mins(9), false));
 }
+
+#[test]
+fn a_phone_probes_its_connection_on_the_grid_of_its_keepalive_interval_from_registration() {
+    // Registered at 7 s, probing every 30 s: probes fall at 37 s, 67 s, …
+    // even when none was needed for a while (no fault in force).
+    assert_eq!(phone::next_on_grid(secs(7), secs(5), secs(30)), secs(7));
+    assert_eq!(phone::next_on_grid(secs(7), secs(7), secs(30)), secs(7));
+    assert_eq!(phone::next_on_grid(secs(7), secs(8), secs(30)), secs(37));
+    assert_eq!(phone::next_on_grid(secs(7), mins(60), secs(30)), secs(3607));
+    assert_eq!(
+        phone::next_on_grid(secs(7), secs(3607) + secs(1), secs(30)),
+        secs(3637)
+    );
+}

@@ -33,7 +33,9 @@
 //! - `gray`: gray failure as a serving layer that swallows requests by gRPC path.
 //! - `date`: the HTTP `date` header from the emulated clock in simulation.
 //! - [`reflect`]: server reflection (v1 and v1alpha) of the services a port serves.
-//! - `replies`: answers on the long-lived keepalive and presence streams.
+//! - `replies`: answers on the long-lived presence streams.
+//! - `watch`: phones' keepalive streams, on which the server also speaks
+//!   unasked (sent home, registration ended), swept each keepalive interval.
 
 mod date;
 pub mod disk;
@@ -50,6 +52,7 @@ pub mod state;
 mod telephony;
 mod trunks;
 mod voicemail;
+mod watch;
 mod watchdog;
 
 pub use disk::Disk;
@@ -516,6 +519,9 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
                 let mut tick = tokio::time::interval(reaper.timing.keepalive_interval);
                 loop {
                     tick.tick().await;
+                    // Open keepalive streams keep their registrations
+                    // fresh; the rest expire.
+                    reaper.sweep_watched();
                     reaper.expire_registrations();
                 }
             }

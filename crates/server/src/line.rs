@@ -176,13 +176,20 @@ pub(crate) async fn presence_loop(
             records_version: version,
             hunt_groups: hunt_groups.clone(),
         };
-        let (mut s, mut u) = (client.clone(), client.clone());
+        // The client is cloned only to open a stream (or fall back to unary).
+        let c = &client;
         let reply = session
             .exchange(
                 req,
                 shared.timing.rpc_deadline,
-                |rx| async move { s.presence_stream(rx).await },
-                |req| async move { u.presence(req).await },
+                |rx| {
+                    let mut s = c.clone();
+                    async move { s.presence_stream(rx).await }
+                },
+                |req| {
+                    let mut u = c.clone();
+                    async move { u.presence(req).await }
+                },
             )
             .await;
         if hunt_backup {

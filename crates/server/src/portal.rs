@@ -204,7 +204,7 @@ pub(crate) async fn run(shared: Arc<Shared>, phase: Duration) {
 
 /// `Some(active)` if `server`'s portal answers.
 async fn ping(shared: &Shared, server: &str) -> Option<bool> {
-    let mut client = shared.portal_client(server);
+    let mut client = pb::portal_client::PortalClient::new(shared.status_channel(server));
     let req = pb::PingRequest {
         from: shared.name.clone(),
     };

@@ -140,6 +140,10 @@ pub struct Shared {
     /// Line clients to peers, made on first use.
     lines: Mutex<BTreeMap<String, LineClient>>,
     state: Mutex<State>,
+    /// Phones whose keepalive stream is open here.
+    pub(crate) watchers: crate::watch::Watchers,
+    /// Channels for status queries to peers ([`Shared::status_channel`]).
+    status_channels: Mutex<BTreeMap<String, tonic::transport::Channel>>,
 }
 
 /// A `Line` client.
@@ -211,6 +215,8 @@ impl Shared {
             started,
             notify,
             lines: Mutex::new(BTreeMap::new()),
+            watchers: Default::default(),
+            status_channels: Mutex::new(BTreeMap::new()),
             state: Mutex::new(State {
                 peers,
                 hunt,
@@ -233,6 +239,21 @@ impl Shared {
                     self.timing.channel(),
                 ))
             })
+            .clone()
+    }
+
+    /// The channel to `peer` that status queries (is its voicemail or
+    /// portal active?) share, made on first use: a query every presence
+    /// interval to a peer down for a month made as many channels, each with
+    /// a task of its own. Only read-only queries use it: a request held by a
+    /// cut on a kept connection may still arrive after the cut heals.
+    pub(crate) fn status_channel(&self, peer: &str) -> tonic::transport::Channel {
+        let mut kept = self
+            .status_channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        kept.entry(peer.to_string())
+            .or_insert_with(|| self.channel_to(peer))
             .clone()
     }
 

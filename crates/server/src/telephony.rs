@@ -9,8 +9,8 @@ use fleetsim_net::call;
 use fleetsim_proto::pb;
 use tonic::{Request, Response, Status};
 
-use crate::replies::Replies;
-use crate::state::{CallEntry, CallTx, NoKeepalive, Shared};
+use crate::state::{CallEntry, CallTx, Shared};
+use crate::watch::KeepaliveReplies;
 
 /// `Telephony` over a server's shared state.
 #[derive(Debug)]
@@ -47,16 +47,15 @@ impl pb::telephony_server::Telephony for TelephonySvc {
         self.0.keepalive_reply(req.into_inner()).map(Response::new)
     }
 
-    type KeepaliveStreamStream = Replies<pb::KeepaliveRequest, pb::KeepaliveReply>;
+    type KeepaliveStreamStream = KeepaliveReplies;
 
     async fn keepalive_stream(
         &self,
         req: Request<tonic::Streaming<pb::KeepaliveRequest>>,
     ) -> Result<Response<Self::KeepaliveStreamStream>, Status> {
-        Ok(Response::new(Replies::new(
+        Ok(Response::new(KeepaliveReplies::new(
             req.into_inner(),
             self.0.clone(),
-            Shared::keepalive_reply,
         )))
     }
 
@@ -144,14 +143,13 @@ impl Shared {
             // An idle phone with a call here: its hangup was lost on the way.
             self.end_calls_of(&r.extension);
         }
-        match self.keepalive(&r.extension, r.in_call) {
-            Ok(go_home) => Ok(pb::KeepaliveReply { go_home }),
-            Err(NoKeepalive::Unknown) => Err(Status::not_found(format!(
-                "{} is not registered on {}",
-                r.extension, self.name
-            ))),
-            Err(NoKeepalive::Refused(reason)) => Err(Status::failed_precondition(reason)),
-        }
+        let answer = self.keepalive(&r.extension, r.in_call);
+        crate::watch::to_reply(self, &r.extension, answer)
+    }
+
+    /// Whether `ext` is in a call set up here.
+    pub(crate) fn has_call_of(&self, ext: &str) -> bool {
+        self.lock().calls.values().any(|c| c.phone == ext)
     }
 
     /// Sets up an accepted call; voicemail, recording and hunt-group routing

@@ -550,7 +550,7 @@ async fn backup_is_active(shared: &Shared, server: &str) -> bool {
 
 /// `Some(active)` if `server`'s voicemail answers.
 async fn voicemail_state(shared: &Shared, server: &str) -> Option<bool> {
-    let mut client = shared.vm_client(server);
+    let mut client = pb::voicemail_client::VoicemailClient::new(shared.status_channel(server));
     call(
         shared.timing.rpc_deadline,
         client.status(pb::VoicemailStatusRequest {}),

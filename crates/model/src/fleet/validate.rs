@@ -762,6 +762,11 @@ fn check_timers(
             t.keepalive_interval,
             MIN_INTERVAL,
         ),
+        (
+            "timers.registration-wait",
+            t.registration_wait,
+            MIN_INTERVAL,
+        ),
         ("timers.rpc-deadline", t.rpc_deadline, MIN_DEADLINE),
     ] {
         if d < min {
