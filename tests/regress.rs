@@ -278,7 +278,10 @@ fn golden_diff_names_missing_and_new_state_changes() {
         "{diff}"
     );
     assert!(diff.contains("new: \"primary restarted\""), "{diff}");
-    assert!(diff.contains("takeover moved from 3m8s to never"), "{diff}");
+    assert!(
+        diff.contains("takeover moved from 3m22s to never"),
+        "{diff}"
+    );
 }
 
 #[test]

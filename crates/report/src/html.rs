@@ -56,6 +56,9 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
     let mut down_since: BTreeMap<String, u64> = BTreeMap::new();
     let mut covering: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut failing_back: std::collections::BTreeSet<(String, String)> = Default::default();
+    // Covering ended after a failback: a guest back in the
+    // homeless-prevention window starts it again.
+    let mut failed_back: std::collections::BTreeSet<(String, String)> = Default::default();
     let mut guests = fleetsim_scenario::findings::Whereabouts::default();
     let mut hangs = Hangs::default();
     for e in &o.events {
@@ -89,6 +92,7 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
                     });
                 }
                 // A server that is down covers nobody: its guests are gone.
+                failed_back.retain(|(s, _)| *s != e.server);
                 let ends: Vec<(String, String)> = (covering.keys())
                     .filter(|(s, _)| *s == e.server)
                     .cloned()
@@ -109,7 +113,17 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
                 // through a failback): one span, no longer failing back.
                 let key = (e.server.clone(), home.clone());
                 failing_back.remove(&key);
+                failed_back.remove(&key);
                 covering.entry(key).or_insert(e.t_ms);
+            }
+            Event::PhoneRegistered {
+                guest: true, home, ..
+            } => {
+                let key = (e.server.clone(), home.clone());
+                if failed_back.remove(&key) {
+                    covering.insert(key.clone(), e.t_ms);
+                    failing_back.insert(key);
+                }
             }
             Event::FailbackStarted { home, .. } => {
                 failing_back.insert((e.server.clone(), home.clone()));
@@ -126,6 +140,7 @@ fn lanes(o: &RunOutcome, end: u64) -> BTreeMap<String, Vec<Span>> {
             .collect();
         for key in done {
             failing_back.remove(&key);
+            failed_back.insert(key.clone());
             if let Some(f) = covering.remove(&key) {
                 lanes.entry(key.0.clone()).or_default().push(Span {
                     from: f,

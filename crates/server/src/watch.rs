@@ -7,7 +7,6 @@
 //! fresh, as a live TCP connection keeps a SIP registration's flow.
 
 use std::collections::BTreeMap;
-use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +14,6 @@ use std::task::{Context, Poll};
 
 use fleetsim_proto::pb;
 use tokio::sync::mpsc;
-use tokio_util::sync::WaitForCancellationFutureOwned;
 use tonic::{Status, Streaming};
 
 use crate::state::{NoKeepalive, Shared};
@@ -116,27 +114,24 @@ fn shutting_down(shared: &Shared) -> Status {
 
 /// The answers on a phone's keepalive stream: one per request, in order,
 /// and what the server says unasked. Like every long-lived stream here it
-/// has no task of its own, ends at the first refusal, and ends when a
-/// graceful stop begins.
+/// has no task of its own and ends at the first refusal; in a graceful stop
+/// it refuses its next request, and ends with its connection. (It does not
+/// end at the stop itself: the streams of many phones ending at one instant
+/// woke their connections in an order that differed from run to run.)
 pub(crate) struct KeepaliveReplies {
     requests: Streaming<pb::KeepaliveRequest>,
     shared: Arc<Shared>,
     /// The phone watched and the stream's id, from its first request.
     watching: Option<(String, u64)>,
     pushes: Option<mpsc::UnboundedReceiver<Push>>,
-    /// A graceful stop ends the stream at once: the phone is told, as a
-    /// request would be refused.
-    draining: Pin<Box<WaitForCancellationFutureOwned>>,
     done: bool,
 }
 
 impl KeepaliveReplies {
     /// Answers `requests`; the first one names the phone watched.
     pub(crate) fn new(requests: Streaming<pb::KeepaliveRequest>, shared: Arc<Shared>) -> Self {
-        let draining = Box::pin(shared.draining.clone().cancelled_owned());
         KeepaliveReplies {
             requests,
-            draining,
             shared,
             watching: None,
             pushes: None,
@@ -170,10 +165,6 @@ impl tokio_stream::Stream for KeepaliveReplies {
             let reply = to_reply(&self.shared, ext, push);
             self.done = reply.is_err();
             return Poll::Ready(Some(reply));
-        }
-        if self.watching.is_some() && self.draining.as_mut().poll(cx).is_ready() {
-            self.done = true;
-            return Poll::Ready(Some(Err(shutting_down(&self.shared))));
         }
         let req = match Pin::new(&mut self.requests).poll_next(cx) {
             Poll::Pending => return Poll::Pending,
