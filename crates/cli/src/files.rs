@@ -465,11 +465,13 @@ fn builtin_fleet_line(line: &str) -> Option<&'static str> {
 }
 
 /// Rough wall-time costs in sim mode on a release build, per emulated day:
-/// a phone (its keepalives) and a line (presence both ways and the polls
-/// over it); and per call or portal change started. Fitted to `fleetsim
-/// bench` (the reference fleet's idle month, the generated 150-server,
-/// 3,000-phone hour) and to fleets of 500 servers without phones.
-const SIM_MS_PER_PHONE_DAY: f64 = 20.0;
+/// a phone (its registration refreshes and its servers' sweeps) and a line
+/// (presence both ways and the polls over it); and per call or portal
+/// change started. Fitted to `fleetsim bench` (the reference fleet's idle
+/// month, the generated 150-server, 3,000-phone hour), to the reference
+/// fleet with every server up (0.65 s a day), and to fleets of 500 servers
+/// without phones.
+const SIM_MS_PER_PHONE_DAY: f64 = 3.0;
 const SIM_MS_PER_LINE_DAY: f64 = 100.0;
 const SIM_MS_PER_CALL: f64 = 0.1;
 

@@ -735,9 +735,9 @@ pub(crate) fn speed_note(fleet: &fleetsim_model::Fleet, speed: f64) -> Option<St
     if deadline_ms >= TIGHT_MS || phones < MANY_PHONES {
         return None;
     }
-    let per_second = phones as f64 * speed / (t.keepalive_interval.as_millis() as f64 / 1000.0);
+    let per_second = phones as f64 * speed / (t.registration_wait.as_millis() as f64 / 1000.0);
     Some(format!(
-        "note: at --speed {speed} each {} deadline is {deadline_ms:.0} ms of wall time, and {phones} phones keep alive about {per_second:.0} times a second: on a busy machine answers can miss their deadline and a healthy server look lost; if servers lose each other with no fault applied, lower --speed",
+        "note: at --speed {speed} each {} deadline is {deadline_ms:.0} ms of wall time, and {phones} phones refresh their registrations about {per_second:.0} times a second: on a busy machine answers can miss their deadline and a healthy server look lost; if servers lose each other with no fault applied, lower --speed",
         t.rpc_deadline
     ))
 }

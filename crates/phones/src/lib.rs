@@ -2,12 +2,18 @@
 //! (home, then its home's backup for physical IP phones) and registering over
 //! gRPC `Telephony`, as a real phone does.
 //!
-//! Behaviour (docs/domain-coverage.md §3, SIP endpoint defaults): a registered phone sends
-//! a keepalive every keepalive interval; when it fails, the phone is lost and
-//! retries after a random 50–90 % of the recovery wait (60 s), trying its
-//! home first, then its backup. A backup that holds the phone as a guest tells
-//! it to go home once failback is due. Softphones and analogue extensions have
-//! no alternate gatekeeper, so they never fail over.
+//! Behaviour (docs/domain-coverage.md §3, SIP endpoint defaults): a registered
+//! phone keeps its keepalive stream to its gatekeeper open and refreshes its
+//! registration on it every registration wait (900 s); its connection is
+//! probed every keepalive interval, as TCP keep-alive probes it (the fault
+//! plane decides: a partition, a hang or latency past the deadline fails the
+//! probe; a gray failure of the server's services does not). The gatekeeper
+//! speaks on the stream unasked: a guest is sent home once failback is due,
+//! a registration ends in restricted mode, and a crash breaks the stream at
+//! once. When the phone finds its gatekeeper gone, it is lost and retries
+//! after a random 50–90 % of the recovery wait (60 s), trying its home first,
+//! then its backup. Softphones and analogue extensions have no alternate
+//! gatekeeper, so they never fail over.
 //!
 //! IP DECT handsets follow their master base: it polls every 30 s and
 //! switches to the backup only after 2 min of failed polls, and only when
