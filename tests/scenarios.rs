@@ -706,3 +706,45 @@ crash = "primary"
     assert_eq!(o.metrics.phones_with_outage, homed);
     assert_eq!(o.metrics.max_phone_outage_ms, 30 * 60_000);
 }
+
+#[test]
+fn registrations_left_during_a_hang_expire_as_the_server_resumes() {
+    // The phones leave the hung primary (their probes fail) and drop their
+    // keepalive streams, but the hung server reads nothing until it
+    // resumes: its first sweep must not take those streams for phones
+    // still there.
+    let o = fleetsim_scenario::ScenarioBuilder::on_builtin_fleet("reference")
+        .seed(13)
+        .duration("15m")
+        .fault("5m", "hang = \"primary\"\nfor = \"5m10s\"")
+        .run()
+        .unwrap();
+    let expired: Vec<u64> = (o.events.iter())
+        .filter(|e| e.server == "primary")
+        .filter(|e| matches!(&e.event, Event::RegistrationExpired { phone, .. } if phone == "2001"))
+        .map(|e| e.t_ms)
+        .collect();
+    assert_eq!(expired, [610_000], "expired at the resume, 10m10s");
+}
+
+#[test]
+fn a_server_whose_telephony_is_gray_tells_its_phones_nothing_and_lets_their_registrations_expire() {
+    let o = fleetsim_scenario::ScenarioBuilder::on_builtin_fleet("reference")
+        .duration("20m")
+        .fault(
+            "5m",
+            "gray = { target = \"primary\", drop = [\"telephony\"] }\nfor = \"10m\"",
+        )
+        .run()
+        .unwrap();
+    let expired = (o.events.iter())
+        .filter(|e| e.server == "primary")
+        .filter(|e| matches!(&e.event, Event::RegistrationExpired { .. }))
+        .map(|e| e.t_ms)
+        .min()
+        .expect("its registrations expire");
+    assert!(
+        (5 * 60_000..7 * 60_000).contains(&expired),
+        "unrefreshed from the gray failure on: {expired}"
+    );
+}

@@ -519,10 +519,11 @@ pub async fn start(cfg: ServerConfig, ctx: Ctx) -> Result<ServerHandle, StartErr
                 let mut tick = tokio::time::interval(reaper.timing.keepalive_interval);
                 loop {
                     tick.tick().await;
-                    // Open keepalive streams keep their registrations
-                    // fresh; the rest expire.
-                    reaper.sweep_watched();
+                    // What went unrefreshed too long expires first (a
+                    // stream its phone left during a hang or a cut may not
+                    // have ended yet); then open streams refresh the rest.
                     reaper.expire_registrations();
+                    reaper.sweep_watched();
                 }
             }
             .instrument(span.clone()),

@@ -59,6 +59,11 @@ impl Shared {
     /// would be looked at (in a call, by this server's own calls) and tells
     /// those sent home or whose registration ends.
     pub(crate) fn sweep_watched(&self) {
+        // A gray failure of telephony hears no phone and tells none
+        // anything: its registrations go unrefreshed and expire.
+        if self.net.gray(&self.name).1 {
+            return;
+        }
         for (ext, tx) in self.to_decide() {
             let in_call = self.has_call_of(&ext);
             match self.keepalive(&ext, in_call) {
