@@ -199,6 +199,11 @@ pub(crate) struct Inner {
     /// Bumped at every fault change, so connects waiting across a cut
     /// re-check at once when it heals, and servers see new gray or clock faults.
     watchers: Arc<Watchers>,
+    /// Woken only when a network fault comes into force with none before:
+    /// what idle phones wait on to resume their keep-alive probes (while
+    /// faults are in force they probe on their own timers, so further
+    /// changes need not wake thousands of them).
+    impairment: Arc<Watchers>,
     /// Seed of latency jitter.
     seed: AtomicU64,
     /// When the network was made: emulated time zero of the run.
@@ -359,6 +364,7 @@ impl Net {
                 per_server: AtomicBool::new(false),
                 connects: AtomicU64::new(0),
                 watchers: Arc::new(Watchers::default()),
+                impairment: Arc::new(Watchers::default()),
                 seed: AtomicU64::new(0),
                 origin: tokio::time::Instant::now(),
                 paths: Mutex::default(),
@@ -662,7 +668,8 @@ impl Net {
     fn change_links(&self, node: Option<&str>, f: impl FnOnce(&mut State)) {
         let mut st = self.inner.lock();
         f(&mut st);
-        self.inner.impaired.store(st.impaired(), Ordering::Release);
+        let impaired = st.impaired();
+        let began = impaired && !self.inner.impaired.swap(impaired, Ordering::AcqRel);
         let per_server = !(st.hung.is_empty() && st.gray.is_empty() && st.clock_offsets.is_empty());
         self.inner.per_server.store(per_server, Ordering::Release);
         match node {
@@ -671,6 +678,9 @@ impl Net {
         }
         drop(st);
         self.inner.watchers.notify_all();
+        if began {
+            self.inner.impairment.notify_all();
+        }
     }
 
     /// Marks this network as one member process's (`fleetsim node`): what
@@ -849,6 +859,12 @@ impl Net {
     /// held or late.
     pub fn is_impaired(&self) -> bool {
         self.inner.is_impaired()
+    }
+
+    /// A subscription that fires when a network fault comes into force
+    /// while none was ([`Net::is_impaired`] turns true).
+    pub fn impairment_begins(&self) -> Changes {
+        self.inner.impairment.subscribe()
     }
 
     /// A subscription that fires whenever a fault is applied or undone.

@@ -418,9 +418,9 @@ async fn run(
     // interval from its registration (a DECT base polls with messages, and
     // a member without the keepalive stream gets one instead).
     let mut probe_at: Option<Instant> = None;
-    // Faults applied or undone: only then can a probe fail, so only while
-    // one is in force does the phone wake for its probes.
-    let mut changes = net.changes();
+    // A probe can fail only while a network fault is in force, so only
+    // then does the phone wake for its probes; the first fault wakes it.
+    let mut changes = net.impairment_begins();
     loop {
         let in_preserved = call.as_ref().is_some_and(|c| c.preserved);
         let probing = match (current, probe_at) {
